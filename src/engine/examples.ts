@@ -1,0 +1,56 @@
+/**
+ * Training examples and batches. An Example is a token sequence with its labels already shifted: labels[i] is the
+ * token that should follow ids[i], or IGNORE_INDEX where no loss is taken (prompt tokens, padding, weight-0 turns).
+ *
+ *   pretraining: a token stream cut into windows of seqLen + 1 tokens (every position scored);
+ *   SFT:         one chat per example, scored only where the chat template's label mask says so.
+ *
+ * Batches pad to the longest example in the batch (right padding is safe under a causal mask).
+ */
+import { IGNORE_INDEX } from './ops/loss.ts';
+import type { Rng } from './rng.ts';
+
+export interface Example { ids: Int32Array; labels: Int32Array }
+export interface Batch { ids: Int32Array; labels: Int32Array; B: number; T: number; tokens: number }
+
+/** Cuts a token stream into next-token examples of seqLen tokens (a shorter tail is dropped if under 2 tokens). */
+export function pretrainExamples(tokens: ArrayLike<number>, seqLen: number, stride = seqLen): Example[] {
+  const out: Example[] = [];
+  for (let s = 0; s + 1 < tokens.length; s += stride) {
+    const end = Math.min(s + seqLen + 1, tokens.length);
+    if (end - s < 2) break;
+    const w = Int32Array.from({ length: end - s }, (_, i) => tokens[s + i]);
+    out.push({ ids: w.subarray(0, w.length - 1), labels: w.slice(1) });
+    if (end === tokens.length) break;
+  }
+  return out;
+}
+
+/** An SFT example from token ids and a per-token mask (1 = train on this token), truncated to seqLen + 1 tokens. */
+export function maskedExample(ids: ArrayLike<number>, mask: ArrayLike<number>, seqLen: number): Example | null {
+  const n = Math.min(ids.length, seqLen + 1);
+  if (n < 2) return null;
+  const x = new Int32Array(n - 1), y = new Int32Array(n - 1);
+  let scored = 0;
+  for (let i = 0; i < n - 1; i++) {
+    x[i] = ids[i];
+    y[i] = mask[i + 1] ? ids[i + 1] : IGNORE_INDEX;
+    if (y[i] !== IGNORE_INDEX) scored++;
+  }
+  return scored > 0 ? { ids: x, labels: y } : null;
+}
+
+export function collate(examples: readonly Example[], padId: number): Batch {
+  const B = examples.length;
+  let T = 0, tokens = 0;
+  for (const e of examples) { T = Math.max(T, e.ids.length); tokens += e.ids.length; }
+  const ids = new Int32Array(B * T).fill(padId), labels = new Int32Array(B * T).fill(IGNORE_INDEX);
+  examples.forEach((e, b) => { ids.set(e.ids, b * T); labels.set(e.labels, b * T); });
+  return { ids, labels, B, T, tokens };
+}
+
+/** The example order of an epoch: a permutation drawn from (seed, epoch), so a resumed run recomputes it exactly. */
+export function epochOrder(n: number, seed: number, epoch: number, makeRng: (seed: number) => Rng): number[] {
+  const order = Array.from({ length: n }, (_, i) => i);
+  return makeRng((seed * 1000003 + epoch * 7919) >>> 0).shuffle(order);
+}

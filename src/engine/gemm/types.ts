@@ -1,0 +1,24 @@
+/**
+ * The one matrix-multiply seam of the engine. Every backend (native OpenBLAS, portable WebAssembly, reference
+ * TypeScript) implements this and passes the same conformance suite (test/engine/gemm.test.ts).
+ *
+ * Row-major, BLAS semantics: C = alpha * op(A) * op(B) + beta * C, where
+ *   op(A) is M x K (A is stored M x K, or K x M when transA),
+ *   op(B) is K x N (B is stored K x N, or N x K when transB),
+ *   C is M x N.
+ * Arrays may be longer than needed (subarray views are fine); only the leading elements are read or written.
+ * With beta = 0, C is overwritten and its old contents (even NaN) are ignored.
+ */
+export interface Gemm {
+  readonly name: 'native' | 'portable' | 'reference';
+  /** Threads this backend computes on (OpenBLAS threads, or wasm workers including the caller). */
+  readonly threads: number;
+  sgemm(
+    transA: boolean, transB: boolean,
+    M: number, N: number, K: number,
+    alpha: number, A: Float32Array, B: Float32Array,
+    beta: number, C: Float32Array,
+  ): void;
+  /** Release threads and memory; the backend must not be used afterwards. */
+  close(): void;
+}

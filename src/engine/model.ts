@@ -1,0 +1,291 @@
+/**
+ * The Llama-family decoder: token embedding, L blocks of (RMSNorm, GQA attention with RoPE, residual, RMSNorm,
+ * SwiGLU FFN, residual), final RMSNorm, output projection (separate or tied). Optional QKV biases (Qwen2).
+ *
+ * The model owns its base tensors (one Float32Array with a named view per tensor) and the state of at most one
+ * fine-tuning method (LoRA pairs, quantized base weights, prefixes, soft prompt). `forward` reads as the
+ * architecture, one op a line; the backward is the tape replayed in reverse. `decode` runs the same layers
+ * without a tape over a KV cache, for generation.
+ */
+import { headDim, MODULE_TENSOR, parameterCount, tensorShapes, validateConfig, type LlamaConfig } from './config.ts';
+import { loraScale, normalizeMethod, freezeTrainable, type MethodSpec } from './methods.ts';
+import { Tensor, type Ctx } from './tensor.ts';
+import { Rng } from './rng.ts';
+import { add, addScaled, dropout, embedding, linear, prependRows, rmsnorm, swiglu, type Weight, type WeightSource } from './ops/basic.ts';
+import { rope, ropeInPlace } from './ops/rope.ts';
+import { attention, causalSoftmax } from './ops/attention.ts';
+import { crossEntropy, IGNORE_INDEX, type CrossEntropyResult } from './ops/loss.ts';
+import { dequantizeNf4, nf4Bytes, quantizeNf4, type Nf4Tensor } from "./quant4.ts";
+
+export interface LoraPair { a: Tensor; b: Tensor; scale: number; dropout: number }
+
+/** A base weight held 4-bit; materialize() dequantizes it into a scratch buffer shared by weights of its size. */
+class Nf4Weight implements WeightSource {
+  private static scratch = new Map<number, Float32Array>();
+  constructor(readonly shape: readonly number[], readonly q: Nf4Tensor) {}
+  materialize(): Float32Array {
+    const n = this.shape[0] * this.shape[1];
+    let buf = Nf4Weight.scratch.get(n);
+    if (!buf) { buf = new Float32Array(n); Nf4Weight.scratch.set(n, buf); }
+    dequantizeNf4(this.q, buf);
+    return buf;
+  }
+}
+
+export interface ForwardResult { logits: Tensor; loss: CrossEntropyResult | null; rows: number }
+
+/** Per-layer keys and values of the positions decoded so far (batch of one). */
+export interface KVCache { k: Float32Array[]; v: Float32Array[]; len: number; capacity: number }
+
+export class LlamaModel {
+  readonly params = new Map<string, Tensor>();
+  method: MethodSpec = { type: 'full' };
+  readonly lora = new Map<string, LoraPair>();
+  readonly quantized = new Map<string, Nf4Weight>();
+  prefix: Array<{ k: Tensor; v: Tensor }> | null = null;
+  prompt: Tensor | null = null;
+
+  private constructor(readonly config: LlamaConfig, readonly storage: Float32Array) {
+    let off = 0;
+    for (const [name, shape] of tensorShapes(config)) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      this.params.set(name, new Tensor(storage.subarray(off, off + n), shape, true, name));
+      off += n;
+    }
+  }
+
+  /** A new model with GPT-2-style initialisation: N(0, 0.02), residual projections scaled by 1/sqrt(2L), norms 1. */
+  static init(config: LlamaConfig, seed: number): LlamaModel {
+    validateConfig(config);
+    const m = new LlamaModel(config, new Float32Array(parameterCount(config)));
+    const rng = new Rng(seed);
+    for (const [name, t] of m.params) {
+      if (name.endsWith('_norm.weight')) { t.data.fill(1); continue; }
+      if (name.endsWith('.bias')) continue;
+      const std = /attn_output|ffn_down/.test(name) ? 0.02 / Math.sqrt(2 * config.numLayers) : 0.02;
+      for (let i = 0; i < t.size; i++) t.data[i] = rng.normal() * std;
+    }
+    return m;
+  }
+
+  /** A model over existing weights (every tensor of the config must be present with its shape). */
+  static fromTensors(config: LlamaConfig, tensors: Map<string, Float32Array> | Record<string, Float32Array>): LlamaModel {
+    validateConfig(config);
+    const get = (n: string) => (tensors instanceof Map ? tensors.get(n) : tensors[n]);
+    const m = new LlamaModel(config, new Float32Array(parameterCount(config)));
+    for (const [name, t] of m.params) {
+      const src = get(name);
+      if (!src) throw new Error(`model weights: tensor "${name}" is missing`);
+      if (src.length !== t.size) throw new Error(`model weights: tensor "${name}" has ${src.length} values, expected ${t.size} [${t.shape}]`);
+      t.data.set(src);
+    }
+    return m;
+  }
+
+  param(name: string): Tensor {
+    const t = this.params.get(name);
+    if (!t) throw new Error(`model has no tensor "${name}"`);
+    return t;
+  }
+
+  private weight(name: string): Weight {
+    return this.quantized.get(name) ?? this.param(name);
+  }
+
+  /**
+   * Installs a fine-tuning method: marks what trains, adds its tensors. Call once, on a model without a method.
+   * Everything else is frozen (requiresGrad false), so its gradient is never computed.
+   */
+  applyMethod(spec: MethodSpec, seed: number): void {
+    if (this.method.type !== 'full' || this.lora.size || this.prefix || this.prompt) throw new Error('applyMethod: the model already has a method');
+    const m = normalizeMethod(spec);
+    this.method = m;
+    const c = this.config, rng = new Rng(seed), D = headDim(c);
+    for (const [name, t] of this.params) {
+      t.requiresGrad = m.type === 'full' || (m.type === 'freeze' && freezeTrainable(name, c.numLayers, m));
+    }
+    if (m.type === 'lora' || m.type === 'qlora') {
+      const scale = loraScale(m.rank, m.alpha, m.rslora ?? false);
+      for (let l = 0; l < c.numLayers; l++) {
+        for (const mod of m.targets as (keyof typeof MODULE_TENSOR)[]) {
+          const name = `blk.${l}.${MODULE_TENSOR[mod]}.weight`;
+          const [out, inp] = this.param(name).shape;
+          const a = Tensor.zeros([m.rank, inp], true, `${name}.lora_a`);
+          const bound = 1 / Math.sqrt(inp); // kaiming_uniform(a = sqrt(5)), as PEFT
+          for (let i = 0; i < a.size; i++) a.data[i] = (rng.uniform() * 2 - 1) * bound;
+          this.lora.set(name, { a, b: Tensor.zeros([out, m.rank], true, `${name}.lora_b`), scale, dropout: m.dropout ?? 0 });
+        }
+      }
+      if (m.type === 'qlora') {
+        for (const [name, t] of this.params) {
+          if (/^blk\.\d+\.(attn_[qkvo]|attn_output|ffn_gate|ffn_up|ffn_down)\.weight$/.test(name)) {
+            this.quantized.set(name, new Nf4Weight(t.shape, quantizeNf4(t.data, m.blockSize ?? 64)));
+            t.data = new Float32Array(0); // the float copy is released; the 4-bit one is the weight now
+          }
+        }
+      }
+    } else if (m.type === 'prefix') {
+      const P = m.numVirtualTokens, KW = c.numKvHeads * D;
+      this.prefix = [];
+      for (let l = 0; l < c.numLayers; l++) {
+        const k = Tensor.zeros([P, KW], true, `blk.${l}.prefix_k`), v = Tensor.zeros([P, KW], true, `blk.${l}.prefix_v`);
+        for (let i = 0; i < k.size; i++) { k.data[i] = rng.normal() * 0.02; v.data[i] = rng.normal() * 0.02; }
+        this.prefix.push({ k, v });
+      }
+    } else if (m.type === 'prompt') {
+      // Initialised from the embeddings of random vocabulary tokens (PEFT's sample-vocab init): a sensible start.
+      const P = m.numVirtualTokens, C = c.hiddenSize, emb = this.param('token_embd.weight').data;
+      const p = Tensor.zeros([P, C], true, 'prompt_embd');
+      for (let i = 0; i < P; i++) { const id = rng.int(c.vocabSize); p.data.set(emb.subarray(id * C, id * C + C), i * C); }
+      this.prompt = p;
+    }
+  }
+
+  /** The tensors the method adds (LoRA pairs, prefixes, soft prompt), by name. */
+  methodTensors(): Tensor[] {
+    const out: Tensor[] = [];
+    for (const p of this.lora.values()) out.push(p.a, p.b);
+    if (this.prefix) for (const p of this.prefix) out.push(p.k, p.v);
+    if (this.prompt) out.push(this.prompt);
+    return out;
+  }
+
+  /** Every tensor that trains under the current method. */
+  trainableParams(): Tensor[] {
+    return [...[...this.params.values()].filter((t) => t.requiresGrad), ...this.methodTensors()];
+  }
+
+  /** Bytes held by weights: float base tensors, 4-bit tensors, method tensors. */
+  weightBytes(): number {
+    let n = 0;
+    for (const t of this.params.values()) n += t.data.byteLength;
+    for (const q of this.quantized.values()) n += nf4Bytes(q.q);
+    for (const t of this.methodTensors()) n += t.data.byteLength;
+    return n;
+  }
+
+  /** Soft-prompt length (rows placed before each sequence). */
+  get promptLength(): number {
+    return this.prompt ? this.prompt.shape[0] : 0;
+  }
+
+  /** A base linear with its LoRA update, if any. */
+  private lin(ctx: Ctx, x: Tensor, name: string, bias: Tensor | null = null): Tensor {
+    const y = linear(ctx, x, this.weight(name), bias);
+    const lp = this.lora.get(name);
+    if (!lp) return y;
+    const a = linear(ctx, dropout(ctx, x, lp.dropout), lp.a);
+    return addScaled(ctx, y, linear(ctx, a, lp.b), lp.scale);
+  }
+
+  private bias(l: number, p: 'q' | 'k' | 'v'): Tensor | null {
+    return this.config.qkvBias ? this.param(`blk.${l}.attn_${p}.bias`) : null;
+  }
+
+  /**
+   * Training / scoring forward over B sequences of T tokens. ids [B*T]; labels [B*T] hold the next token of each
+   * position or IGNORE_INDEX. With prompt tuning the rows grow to B*(P+T) and the soft rows are never scored.
+   */
+  forward(ctx: Ctx, ids: Int32Array, B: number, labels: Int32Array | null = null): ForwardResult {
+    const c = this.config, D = headDim(c);
+    if (ids.length % B !== 0) throw new Error(`forward: ${ids.length} ids do not split into ${B} sequences`);
+    let x = embedding(ctx, this.param('token_embd.weight'), ids);
+    const P = this.promptLength, T = ids.length / B + P;
+    if (this.prompt) x = prependRows(ctx, this.prompt, x, B);
+    const pos = new Int32Array(B * T);
+    for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) pos[b * T + t] = t;
+    for (let l = 0; l < c.numLayers; l++) {
+      const p = `blk.${l}.`;
+      let h = rmsnorm(ctx, x, this.param(p + 'attn_norm.weight'), c.rmsEps);
+      let q = this.lin(ctx, h, p + 'attn_q.weight', this.bias(l, 'q'));
+      let k = this.lin(ctx, h, p + 'attn_k.weight', this.bias(l, 'k'));
+      const v = this.lin(ctx, h, p + 'attn_v.weight', this.bias(l, 'v'));
+      q = rope(ctx, q, pos, c.numHeads, D, c.ropeBase);
+      k = rope(ctx, k, pos, c.numKvHeads, D, c.ropeBase);
+      const a = attention(ctx, q, k, v, { B, T, H: c.numHeads, KVH: c.numKvHeads, D }, this.prefix?.[l] ?? null);
+      x = add(ctx, x, this.lin(ctx, a, p + 'attn_output.weight'));
+      h = rmsnorm(ctx, x, this.param(p + 'ffn_norm.weight'), c.rmsEps);
+      const g = this.lin(ctx, h, p + 'ffn_gate.weight');
+      const u = this.lin(ctx, h, p + 'ffn_up.weight');
+      x = add(ctx, x, this.lin(ctx, swiglu(ctx, g, u), p + 'ffn_down.weight'));
+    }
+    x = rmsnorm(ctx, x, this.param('output_norm.weight'), c.rmsEps);
+    const logits = linear(ctx, x, this.param(c.tieEmbeddings ? 'token_embd.weight' : 'output.weight'));
+    let loss: CrossEntropyResult | null = null;
+    if (labels) {
+      if (labels.length !== ids.length) throw new Error(`forward: ${labels.length} labels for ${ids.length} ids`);
+      let lab = labels;
+      if (P > 0) {
+        lab = new Int32Array(B * T).fill(IGNORE_INDEX);
+        const t0 = T - P;
+        for (let b = 0; b < B; b++) lab.set(labels.subarray(b * t0, (b + 1) * t0), b * T + P);
+      }
+      loss = crossEntropy(ctx, logits, lab);
+    }
+    return { logits, loss, rows: B * T };
+  }
+
+  newCache(capacity: number): KVCache {
+    const KW = this.config.numKvHeads * headDim(this.config);
+    const mk = () => Array.from({ length: this.config.numLayers }, () => new Float32Array(capacity * KW));
+    return { k: mk(), v: mk(), len: 0, capacity };
+  }
+
+  /**
+   * Inference over a KV cache (one sequence): feeds `ids` after the cached positions and returns the logits of the
+   * last position [V]. The first call also feeds the soft prompt, if any.
+   */
+  decode(ctx: Ctx, ids: Int32Array, cache: KVCache): Float32Array {
+    if (ctx.tape) throw new Error('decode runs without a tape');
+    const c = this.config, D = headDim(c), H = c.numHeads, KVH = c.numKvHeads, KW = KVH * D, QW = H * D;
+    let x = embedding(ctx, this.param('token_embd.weight'), ids);
+    if (this.prompt && cache.len === 0) x = prependRows(ctx, this.prompt, x, 1);
+    const T = x.size / c.hiddenSize, start = cache.len;
+    if (start + T > cache.capacity) throw new Error(`decode: ${start + T} positions exceed the cache of ${cache.capacity}`);
+    const pos = new Int32Array(T);
+    for (let t = 0; t < T; t++) pos[t] = start + t;
+    const P = this.prefix ? this.prefix[0].k.shape[0] : 0;
+    const S = P + start + T, group = H / KVH, scale = 1 / Math.sqrt(D);
+    const Kh = new Float32Array(S * D), Vh = new Float32Array(S * D), Qh = new Float32Array(T * D);
+    const sc = new Float32Array(T * S), Oh = new Float32Array(T * D);
+    for (let l = 0; l < c.numLayers; l++) {
+      const p = `blk.${l}.`;
+      let h = rmsnorm(ctx, x, this.param(p + 'attn_norm.weight'), c.rmsEps);
+      const q = this.lin(ctx, h, p + 'attn_q.weight', this.bias(l, 'q')).data;
+      const k = this.lin(ctx, h, p + 'attn_k.weight', this.bias(l, 'k')).data;
+      const v = this.lin(ctx, h, p + 'attn_v.weight', this.bias(l, 'v')).data;
+      ropeInPlace(q, pos, H, D, c.ropeBase);
+      ropeInPlace(k, pos, KVH, D, c.ropeBase);
+      cache.k[l].set(k, start * KW);
+      cache.v[l].set(v, start * KW);
+      const out = new Float32Array(T * QW);
+      for (let kh = 0; kh < KVH; kh++) {
+        for (let s = 0; s < S; s++) {
+          const fromPrefix = s < P;
+          const srcK = fromPrefix ? this.prefix![l].k.data : cache.k[l], srcV = fromPrefix ? this.prefix![l].v.data : cache.v[l];
+          const row = (fromPrefix ? s : s - P) * KW + kh * D;
+          Kh.set(srcK.subarray(row, row + D), s * D);
+          Vh.set(srcV.subarray(row, row + D), s * D);
+        }
+        for (let g = 0; g < group; g++) {
+          const hh = kh * group + g;
+          for (let t = 0; t < T; t++) Qh.set(q.subarray(t * QW + hh * D, t * QW + hh * D + D), t * D);
+          ctx.gemm.sgemm(false, true, T, S, D, scale, Qh, Kh, 0, sc);
+          causalSoftmax(sc, T, S, P + start);
+          ctx.gemm.sgemm(false, false, T, D, S, 1, sc, Vh, 0, Oh);
+          for (let t = 0; t < T; t++) out.set(Oh.subarray(t * D, t * D + D), t * QW + hh * D);
+        }
+      }
+      x = add(ctx, x, this.lin(ctx, new Tensor(out, [T, QW]), p + 'attn_output.weight'));
+      h = rmsnorm(ctx, x, this.param(p + 'ffn_norm.weight'), c.rmsEps);
+      const g = this.lin(ctx, h, p + 'ffn_gate.weight');
+      const u = this.lin(ctx, h, p + 'ffn_up.weight');
+      x = add(ctx, x, this.lin(ctx, swiglu(ctx, g, u), p + 'ffn_down.weight'));
+    }
+    cache.len += T;
+    const C = c.hiddenSize;
+    const last = new Tensor(x.data.slice((T - 1) * C, T * C), [1, C]);
+    const xn = rmsnorm(ctx, last, this.param('output_norm.weight'), c.rmsEps);
+    return linear(ctx, xn, this.param(c.tieEmbeddings ? 'token_embd.weight' : 'output.weight')).data;
+  }
+}

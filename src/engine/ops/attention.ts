@@ -1,0 +1,118 @@
+/**
+ * Causal self-attention with grouped-query heads (H query heads share KVH key/value heads, H % KVH == 0) and
+ * optional trainable key/value prefixes (P-Tuning v2 / prefix tuning), as one forward/backward pair.
+ *
+ * Layout: q is [B*T, H*D], k and v are [B*T, KVH*D]; prefixes are [P, KVH*D] and shared by every sequence.
+ * Per sequence the keys are [prefix (P) | sequence (T)] and query t sees keys 0 .. P+t (all of the prefix, and the
+ * sequence causally). Per (sequence, head) the kernel gathers contiguous Q, K, V blocks and runs two gemms:
+ *   S = scale * Q K^T  [T, P+T],  Pr = softmax(S with the causal mask),  O = Pr V  [T, D]
+ * and keeps Pr for the backward:
+ *   dPr = dO V^T, dS = Pr * (dPr - rowsum(dPr * Pr)) * scale, dQ = dS K, dK = dS^T Q, dV = Pr^T dO.
+ */
+import { Tensor, type Ctx } from '../tensor.ts';
+import type { Gemm } from '../gemm/types.ts';
+
+export interface AttentionShape { B: number; T: number; H: number; KVH: number; D: number }
+
+function gather(src: Float32Array, dst: Float32Array, rows: number, rowStart: number, width: number, col: number, D: number): void {
+  for (let t = 0; t < rows; t++) {
+    const s = (rowStart + t) * width + col;
+    dst.set(src.subarray(s, s + D), t * D);
+  }
+}
+
+function scatterAdd(src: Float32Array, dst: Float32Array, rows: number, rowStart: number, width: number, col: number, D: number): void {
+  for (let t = 0; t < rows; t++) {
+    const d = (rowStart + t) * width + col, s = t * D;
+    for (let i = 0; i < D; i++) dst[d + i] += src[s + i];
+  }
+}
+
+/** Row-wise causal softmax of scores [T, S] in place: row t keeps columns < offset + t + 1. */
+export function causalSoftmax(sc: Float32Array, T: number, S: number, offset: number): void {
+  for (let t = 0; t < T; t++) {
+    const r = t * S, visible = Math.min(S, offset + t + 1);
+    let max = -Infinity;
+    for (let j = 0; j < visible; j++) if (sc[r + j] > max) max = sc[r + j];
+    let sum = 0;
+    for (let j = 0; j < visible; j++) { const e = Math.exp(sc[r + j] - max); sc[r + j] = e; sum += e; }
+    const inv = 1 / sum;
+    for (let j = 0; j < visible; j++) sc[r + j] *= inv;
+    for (let j = visible; j < S; j++) sc[r + j] = 0;
+  }
+}
+
+export function attention(
+  ctx: Ctx, q: Tensor, k: Tensor, v: Tensor, shape: AttentionShape,
+  prefix: { k: Tensor; v: Tensor } | null = null,
+): Tensor {
+  const { B, T, H, KVH, D } = shape;
+  if (H % KVH !== 0) throw new Error(`attention: ${H} query heads are not a multiple of ${KVH} key/value heads`);
+  const P = prefix ? prefix.k.shape[0] : 0;
+  const S = P + T, QW = H * D, KW = KVH * D, group = H / KVH;
+  const scale = 1 / Math.sqrt(D);
+  const gemm: Gemm = ctx.gemm;
+  const out = new Float32Array(B * T * QW);
+  const probs = new Float32Array(B * H * T * S);
+  const Qh = new Float32Array(T * D), Kh = new Float32Array(S * D), Vh = new Float32Array(S * D), Oh = new Float32Array(T * D);
+  for (let b = 0; b < B; b++) {
+    for (let kh = 0; kh < KVH; kh++) {
+      if (prefix) { gather(prefix.k.data, Kh, P, 0, KW, kh * D, D); gather(prefix.v.data, Vh, P, 0, KW, kh * D, D); }
+      gather(k.data, Kh.subarray(P * D), T, b * T, KW, kh * D, D);
+      gather(v.data, Vh.subarray(P * D), T, b * T, KW, kh * D, D);
+      for (let g = 0; g < group; g++) {
+        const h = kh * group + g;
+        gather(q.data, Qh, T, b * T, QW, h * D, D);
+        const sc = probs.subarray((b * H + h) * T * S, (b * H + h + 1) * T * S);
+        gemm.sgemm(false, true, T, S, D, scale, Qh, Kh, 0, sc);
+        causalSoftmax(sc, T, S, P);
+        gemm.sgemm(false, false, T, D, S, 1, sc, Vh, 0, Oh);
+        for (let t = 0; t < T; t++) out.set(Oh.subarray(t * D, t * D + D), (b * T + t) * QW + h * D);
+      }
+    }
+  }
+  const inputs = prefix ? [q, k, v, prefix.k, prefix.v] : [q, k, v];
+  const y = new Tensor(out, [B * T, QW], ctx.tape !== null && inputs.some((t) => t.requiresGrad));
+  if (!y.requiresGrad) return y;
+  ctx.tape!.record(() => {
+    const dy = y.grad;
+    if (!dy) return;
+    const dO = new Float32Array(T * D), dP = new Float32Array(T * S), dQ = new Float32Array(T * D);
+    const dK = new Float32Array(S * D), dV = new Float32Array(S * D);
+    const needKV = k.requiresGrad || v.requiresGrad || (prefix !== null && (prefix.k.requiresGrad || prefix.v.requiresGrad));
+    for (let b = 0; b < B; b++) {
+      for (let kh = 0; kh < KVH; kh++) {
+        if (prefix) { gather(prefix.k.data, Kh, P, 0, KW, kh * D, D); gather(prefix.v.data, Vh, P, 0, KW, kh * D, D); }
+        gather(k.data, Kh.subarray(P * D), T, b * T, KW, kh * D, D);
+        gather(v.data, Vh.subarray(P * D), T, b * T, KW, kh * D, D);
+        dK.fill(0); dV.fill(0);
+        for (let g = 0; g < group; g++) {
+          const h = kh * group + g;
+          const pr = probs.subarray((b * H + h) * T * S, (b * H + h + 1) * T * S);
+          gather(dy, dO, T, b * T, QW, h * D, D);
+          gemm.sgemm(false, true, T, S, D, 1, dO, Vh, 0, dP);
+          if (needKV) gemm.sgemm(true, false, S, D, T, 1, pr, dO, 1, dV);
+          for (let t = 0; t < T; t++) {
+            const r = t * S;
+            let dot = 0;
+            for (let j = 0; j < S; j++) dot += dP[r + j] * pr[r + j];
+            for (let j = 0; j < S; j++) dP[r + j] = pr[r + j] * (dP[r + j] - dot) * scale;
+          }
+          if (q.requiresGrad) {
+            gemm.sgemm(false, false, T, D, S, 1, dP, Kh, 0, dQ);
+            scatterAdd(dQ, q.ensureGrad(), T, b * T, QW, h * D, D);
+          }
+          if (needKV) {
+            gather(q.data, Qh, T, b * T, QW, h * D, D);
+            gemm.sgemm(true, false, S, D, T, 1, dP, Qh, 1, dK);
+          }
+        }
+        if (k.requiresGrad) scatterAdd(dK.subarray(P * D), k.ensureGrad(), T, b * T, KW, kh * D, D);
+        if (v.requiresGrad) scatterAdd(dV.subarray(P * D), v.ensureGrad(), T, b * T, KW, kh * D, D);
+        if (prefix?.k.requiresGrad) scatterAdd(dK, prefix.k.ensureGrad(), P, 0, KW, kh * D, D);
+        if (prefix?.v.requiresGrad) scatterAdd(dV, prefix.v.ensureGrad(), P, 0, KW, kh * D, D);
+      }
+    }
+  });
+  return y;
+}

@@ -1,0 +1,209 @@
+/**
+ * Elementwise and row-wise kernels as forward/backward pairs: embedding, linear, RMSNorm, SwiGLU, residual add,
+ * scaled add, dropout. Shapes are in the comments: N = rows (batch x time), C = channels.
+ * Each forward saves what its backward needs in the closure it records on the tape.
+ */
+import { Tensor, needsGrad, type Ctx } from '../tensor.ts';
+
+/** A weight the linear op can read: a trainable or frozen Tensor, or a quantized one dequantized on the fly. */
+export interface WeightSource {
+  readonly shape: readonly number[];
+  /** The weight as float32 [out, in]; for a quantized weight, a shared scratch valid until the next call. */
+  materialize(): Float32Array;
+}
+export type Weight = Tensor | WeightSource;
+
+function weightData(w: Weight): Float32Array {
+  return w instanceof Tensor ? w.data : w.materialize();
+}
+
+/** out[N, C] = table[ids[n], :]. table is [V, C]. */
+export function embedding(ctx: Ctx, table: Tensor, ids: Int32Array): Tensor {
+  const [V, C] = table.shape;
+  const N = ids.length;
+  const out = new Float32Array(N * C);
+  for (let n = 0; n < N; n++) {
+    const id = ids[n];
+    if (id < 0 || id >= V) throw new Error(`embedding: token id ${id} at position ${n} is outside the vocabulary (0..${V - 1})`);
+    out.set(table.data.subarray(id * C, id * C + C), n * C);
+  }
+  const y = new Tensor(out, [N, C], needsGrad(ctx, table));
+  if (y.requiresGrad) {
+    ctx.tape!.record(() => {
+      if (!y.grad) return;
+      const g = table.ensureGrad(), dy = y.grad;
+      for (let n = 0; n < N; n++) {
+        const o = ids[n] * C, r = n * C;
+        for (let c = 0; c < C; c++) g[o + c] += dy[r + c];
+      }
+    });
+  }
+  return y;
+}
+
+/** y[N, out] = x[N, in] . W[out, in]^T (+ bias[out]). */
+export function linear(ctx: Ctx, x: Tensor, w: Weight, bias: Tensor | null = null): Tensor {
+  const [Out, In] = w.shape;
+  const N = x.size / In;
+  if (!Number.isInteger(N) || x.shape[x.shape.length - 1] !== In) {
+    throw new Error(`linear: input [${x.shape}] does not end in ${In} (weight [${w.shape}])`);
+  }
+  const out = new Float32Array(N * Out);
+  ctx.gemm.sgemm(false, true, N, Out, In, 1, x.data, weightData(w), 0, out);
+  if (bias) {
+    const b = bias.data;
+    for (let n = 0; n < N; n++) { const r = n * Out; for (let o = 0; o < Out; o++) out[r + o] += b[o]; }
+  }
+  const wTrain = w instanceof Tensor && w.requiresGrad;
+  const y = new Tensor(out, [N, Out], ctx.tape !== null && (x.requiresGrad || wTrain || (bias?.requiresGrad ?? false)));
+  if (y.requiresGrad) {
+    ctx.tape!.record(() => {
+      const dy = y.grad;
+      if (!dy) return;
+      if (x.requiresGrad) ctx.gemm.sgemm(false, false, N, In, Out, 1, dy, weightData(w), 1, x.ensureGrad());
+      if (wTrain) ctx.gemm.sgemm(true, false, Out, In, N, 1, dy, x.data, 1, (w as Tensor).ensureGrad());
+      if (bias?.requiresGrad) {
+        const db = bias.ensureGrad();
+        for (let n = 0; n < N; n++) { const r = n * Out; for (let o = 0; o < Out; o++) db[o] += dy[r + o]; }
+      }
+    });
+  }
+  return y;
+}
+
+/** y = x / rms(x) * w, row-wise over the last dimension C. x is [N, C], w is [C]. */
+export function rmsnorm(ctx: Ctx, x: Tensor, w: Tensor, eps: number): Tensor {
+  const C = w.size, N = x.size / C;
+  const xd = x.data, wd = w.data;
+  const out = new Float32Array(x.size);
+  const rstd = new Float32Array(N);
+  for (let n = 0; n < N; n++) {
+    const r = n * C;
+    let ss = 0;
+    for (let c = 0; c < C; c++) ss += xd[r + c] * xd[r + c];
+    const s = 1 / Math.sqrt(ss / C + eps);
+    rstd[n] = s;
+    for (let c = 0; c < C; c++) out[r + c] = xd[r + c] * s * wd[c];
+  }
+  const y = new Tensor(out, x.shape, needsGrad(ctx, x, w));
+  if (y.requiresGrad) {
+    ctx.tape!.record(() => {
+      const dy = y.grad;
+      if (!dy) return;
+      const dx = x.requiresGrad ? x.ensureGrad() : null;
+      const dw = w.requiresGrad ? w.ensureGrad() : null;
+      for (let n = 0; n < N; n++) {
+        const r = n * C, s = rstd[n];
+        let dot = 0; // sum_c dy*w*xhat
+        for (let c = 0; c < C; c++) {
+          const xhat = xd[r + c] * s;
+          dot += dy[r + c] * wd[c] * xhat;
+          if (dw) dw[c] += dy[r + c] * xhat;
+        }
+        if (dx) {
+          const m = dot / C;
+          for (let c = 0; c < C; c++) dx[r + c] += s * (dy[r + c] * wd[c] - xd[r + c] * s * m);
+        }
+      }
+    });
+  }
+  return y;
+}
+
+/** y = silu(gate) * up, elementwise. */
+export function swiglu(ctx: Ctx, gate: Tensor, up: Tensor): Tensor {
+  const n = gate.size, g = gate.data, u = up.data;
+  if (up.size !== n) throw new Error(`swiglu: gate [${gate.shape}] and up [${up.shape}] differ`);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) { const x = g[i]; out[i] = (x / (1 + Math.exp(-x))) * u[i]; }
+  const y = new Tensor(out, gate.shape, needsGrad(ctx, gate, up));
+  if (y.requiresGrad) {
+    ctx.tape!.record(() => {
+      const dy = y.grad;
+      if (!dy) return;
+      const dg = gate.requiresGrad ? gate.ensureGrad() : null;
+      const du = up.requiresGrad ? up.ensureGrad() : null;
+      for (let i = 0; i < n; i++) {
+        const x = g[i], s = 1 / (1 + Math.exp(-x)), silu = x * s;
+        if (du) du[i] += dy[i] * silu;
+        if (dg) dg[i] += dy[i] * u[i] * s * (1 + x * (1 - s));
+      }
+    });
+  }
+  return y;
+}
+
+/** y = a + scale * b (residual connections, LoRA's scaled update). */
+export function addScaled(ctx: Ctx, a: Tensor, b: Tensor, scale = 1): Tensor {
+  const n = a.size;
+  if (b.size !== n) throw new Error(`add: shapes [${a.shape}] and [${b.shape}] differ`);
+  const out = new Float32Array(n), ad = a.data, bd = b.data;
+  if (scale === 1) for (let i = 0; i < n; i++) out[i] = ad[i] + bd[i];
+  else for (let i = 0; i < n; i++) out[i] = ad[i] + scale * bd[i];
+  const y = new Tensor(out, a.shape, needsGrad(ctx, a, b));
+  if (y.requiresGrad) {
+    ctx.tape!.record(() => {
+      const dy = y.grad;
+      if (!dy) return;
+      if (a.requiresGrad) { const da = a.ensureGrad(); for (let i = 0; i < n; i++) da[i] += dy[i]; }
+      if (b.requiresGrad) { const db = b.ensureGrad(); for (let i = 0; i < n; i++) db[i] += scale * dy[i]; }
+    });
+  }
+  return y;
+}
+
+export function add(ctx: Ctx, a: Tensor, b: Tensor): Tensor {
+  return addScaled(ctx, a, b, 1);
+}
+
+/** Inverted dropout: zero with probability p, scale the rest by 1/(1-p). Identity when not training or p = 0. */
+export function dropout(ctx: Ctx, x: Tensor, p: number): Tensor {
+  if (!ctx.training || p <= 0) return x;
+  if (p >= 1) throw new Error(`dropout: p must be < 1, got ${p}`);
+  const n = x.size, keep = 1 / (1 - p), xd = x.data;
+  const mask = new Uint8Array(n);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    if (ctx.rng.uniform() >= p) { mask[i] = 1; out[i] = xd[i] * keep; }
+  }
+  const y = new Tensor(out, x.shape, needsGrad(ctx, x));
+  if (y.requiresGrad) {
+    ctx.tape!.record(() => {
+      const dy = y.grad;
+      if (!dy) return;
+      const dx = x.ensureGrad();
+      for (let i = 0; i < n; i++) if (mask[i]) dx[i] += dy[i] * keep;
+    });
+  }
+  return y;
+}
+
+/** Rows of `prefix` [P, C] (shared by every sequence) placed before each sequence of x [B*T, C]: out [B*(P+T), C]. */
+export function prependRows(ctx: Ctx, prefix: Tensor, x: Tensor, B: number): Tensor {
+  const C = prefix.shape[1], P = prefix.shape[0], T = x.size / C / B;
+  const S = P + T;
+  const out = new Float32Array(B * S * C);
+  for (let b = 0; b < B; b++) {
+    out.set(prefix.data, b * S * C);
+    out.set(x.data.subarray(b * T * C, (b + 1) * T * C), (b * S + P) * C);
+  }
+  const y = new Tensor(out, [B * S, C], needsGrad(ctx, prefix, x));
+  if (y.requiresGrad) {
+    ctx.tape!.record(() => {
+      const dy = y.grad;
+      if (!dy) return;
+      if (prefix.requiresGrad) {
+        const dp = prefix.ensureGrad();
+        for (let b = 0; b < B; b++) { const o = b * S * C; for (let i = 0; i < P * C; i++) dp[i] += dy[o + i]; }
+      }
+      if (x.requiresGrad) {
+        const dx = x.ensureGrad();
+        for (let b = 0; b < B; b++) {
+          const o = (b * S + P) * C, r = b * T * C;
+          for (let i = 0; i < T * C; i++) dx[r + i] += dy[o + i];
+        }
+      }
+    });
+  }
+  return y;
+}

@@ -1,0 +1,89 @@
+/**
+ * Tensors and the autograd tape.
+ *
+ * A Tensor is a flat Float32Array with a shape (row-major) and, when it takes part in training, a gradient buffer of
+ * the same size. There is no broadcasting machinery and no strides: every op in ops/ is a hand-written forward
+ * kernel that, when a tape is recording, pushes its backward kernel onto the tape. `Tape.backward` replays those in
+ * reverse. Gradients accumulate (+=), so a tensor used twice (tied embeddings) gets both contributions.
+ *
+ * Contract of an op: it never mutates its inputs' data; it writes input gradients only for inputs with
+ * `requiresGrad`; it allocates its output's gradient lazily through `ensureGrad()`.
+ */
+import type { Gemm } from './gemm/types.ts';
+import type { Rng } from './rng.ts';
+
+export class Tensor {
+  grad: Float32Array | null = null;
+
+  constructor(
+    public data: Float32Array,
+    public readonly shape: readonly number[],
+    public requiresGrad = false,
+    public name = '',
+  ) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (n !== data.length) throw new Error(`Tensor ${name || '(anonymous)'}: shape [${shape}] needs ${n} values, got ${data.length}`);
+  }
+
+  static zeros(shape: readonly number[], requiresGrad = false, name = ''): Tensor {
+    return new Tensor(new Float32Array(shape.reduce((a, b) => a * b, 1)), shape, requiresGrad, name);
+  }
+
+  get size(): number {
+    return this.data.length;
+  }
+
+  /** The gradient buffer, allocated (zeroed) on first use. */
+  ensureGrad(): Float32Array {
+    if (this.grad === null) this.grad = new Float32Array(this.data.length);
+    return this.grad;
+  }
+
+  zeroGrad(): void {
+    if (this.grad) this.grad.fill(0);
+  }
+}
+
+/** Records backward kernels in the order the forward ran them. */
+export class Tape {
+  private readonly backs: Array<() => void> = [];
+
+  record(backward: () => void): void {
+    this.backs.push(backward);
+  }
+
+  get length(): number {
+    return this.backs.length;
+  }
+
+  /** Seeds d(loss)/d(loss) = 1 (scaled by `scale`, e.g. 1/accumulation steps) and runs every backward in reverse. */
+  backward(loss: Tensor, scale = 1): void {
+    if (loss.size !== 1) throw new Error(`backward: loss must be a scalar, got shape [${loss.shape}]`);
+    loss.ensureGrad()[0] += scale;
+    this.replay();
+  }
+
+  /** Runs every recorded backward in reverse and clears the tape (the caller has seeded the output gradients). */
+  replay(): void {
+    for (let i = this.backs.length - 1; i >= 0; i--) this.backs[i]();
+    this.backs.length = 0;
+  }
+}
+
+/**
+ * What every op needs besides its inputs: the gemm backend, the tape (null when not recording: inference,
+ * evaluation) and the random source for dropout. `training` switches dropout on.
+ */
+export interface Ctx {
+  gemm: Gemm;
+  tape: Tape | null;
+  rng: Rng;
+  training: boolean;
+}
+
+/** True when the op must record a backward for these inputs. */
+export function needsGrad(ctx: Ctx, ...inputs: Tensor[]): boolean {
+  if (ctx.tape === null) return false;
+  for (const t of inputs) if (t.requiresGrad) return true;
+  return false;
+}
