@@ -9,6 +9,7 @@
  */
 import { IGNORE_INDEX } from './ops/loss.ts';
 import type { Rng } from './rng.ts';
+import type { ChatMessage } from './tokenizer/chat-template.ts';
 
 export interface Example { ids: Int32Array; labels: Int32Array }
 export interface Batch { ids: Int32Array; labels: Int32Array; B: number; T: number; tokens: number }
@@ -53,4 +54,18 @@ export function collate(examples: readonly Example[], padId: number): Batch {
 export function epochOrder(n: number, seed: number, epoch: number, makeRng: (seed: number) => Rng): number[] {
   const order = Array.from({ length: n }, (_, i) => i);
   return makeRng((seed * 1000003 + epoch * 7919) >>> 0).shuffle(order);
+}
+
+/** SFT examples from chats: each rendered through the chat template, scored on assistant turns only. */
+export function sftExamples(
+  encode: (messages: readonly ChatMessage[]) => { ids: number[]; labels: number[] },
+  chats: readonly (readonly ChatMessage[])[], seqLen: number,
+): Example[] {
+  const out: Example[] = [];
+  for (const chat of chats) {
+    const enc = encode(chat);
+    const e = maskedExample(enc.ids, enc.labels.map((l) => (l === IGNORE_INDEX ? 0 : 1)), seqLen);
+    if (e) out.push(e);
+  }
+  return out;
 }

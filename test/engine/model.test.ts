@@ -6,27 +6,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LlamaModel } from '../../src/engine/model.ts';
+import { TINY, METHODS } from './fixtures.ts';
 import type { LlamaConfig } from '../../src/engine/config.ts';
 import type { MethodSpec } from '../../src/engine/methods.ts';
 import { Tape, type Ctx } from '../../src/engine/tensor.ts';
 import { Rng } from '../../src/engine/rng.ts';
 import { referenceGemm } from '../../src/engine/gemm/reference.ts';
 import { IGNORE_INDEX } from '../../src/engine/ops/loss.ts';
-
-export const TINY: LlamaConfig = {
-  vocabSize: 23, hiddenSize: 16, numLayers: 2, numHeads: 4, numKvHeads: 2, ffnSize: 24,
-  ropeBase: 10000, rmsEps: 1e-5, tieEmbeddings: false, qkvBias: true, contextLength: 32,
-};
-
-export const METHODS: Record<string, MethodSpec> = {
-  full: { type: 'full' },
-  freeze: { type: 'freeze', trainableLayers: 1, extraModules: ['output_norm'] },
-  lora: { type: 'lora', rank: 3, alpha: 6, targets: ['q', 'v', 'down'] },
-  rslora: { type: 'lora', rank: 4, alpha: 4, targets: ['all'], rslora: true },
-  qlora: { type: 'qlora', rank: 2, alpha: 4, targets: ['q_proj', 'k_proj', 'o_proj'] },
-  prefix: { type: 'prefix', numVirtualTokens: 3 },
-  prompt: { type: 'prompt', numVirtualTokens: 2 },
-};
 
 const gemm = referenceGemm();
 

@@ -110,22 +110,28 @@ export function rmsnorm(ctx: Ctx, x: Tensor, w: Tensor, eps: number): Tensor {
   return y;
 }
 
-/** y = silu(gate) * up, elementwise. */
+/** y = silu(gate) * up, elementwise. The forward keeps sigmoid(gate) so the backward needs no exp. */
 export function swiglu(ctx: Ctx, gate: Tensor, up: Tensor): Tensor {
   const n = gate.size, g = gate.data, u = up.data;
   if (up.size !== n) throw new Error(`swiglu: gate [${gate.shape}] and up [${up.shape}] differ`);
   const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) { const x = g[i]; out[i] = (x / (1 + Math.exp(-x))) * u[i]; }
-  const y = new Tensor(out, gate.shape, needsGrad(ctx, gate, up));
-  if (y.requiresGrad) {
+  const grad = needsGrad(ctx, gate, up);
+  const sig = grad ? new Float32Array(n) : null;
+  for (let i = 0; i < n; i++) {
+    const x = g[i], s = 1 / (1 + Math.exp(-x));
+    if (sig) sig[i] = s;
+    out[i] = x * s * u[i];
+  }
+  const y = new Tensor(out, gate.shape, grad);
+  if (sig) {
     ctx.tape!.record(() => {
       const dy = y.grad;
       if (!dy) return;
       const dg = gate.requiresGrad ? gate.ensureGrad() : null;
       const du = up.requiresGrad ? up.ensureGrad() : null;
       for (let i = 0; i < n; i++) {
-        const x = g[i], s = 1 / (1 + Math.exp(-x)), silu = x * s;
-        if (du) du[i] += dy[i] * silu;
+        const x = g[i], s = sig[i];
+        if (du) du[i] += dy[i] * x * s;
         if (dg) dg[i] += dy[i] * u[i] * s * (1 + x * (1 - s));
       }
     });

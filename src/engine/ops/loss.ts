@@ -24,11 +24,16 @@ export function crossEntropy(ctx: Ctx, logits: Tensor, labels: Int32Array): Cros
     let max = -Infinity;
     for (let j = 0; j < V; j++) if (x[r + j] > max) max = x[r + j];
     let z = 0;
-    for (let j = 0; j < V; j++) z += Math.exp(x[r + j] - max);
-    const logZ = max + Math.log(z);
-    sum += logZ - x[r + label];
+    if (probs) {
+      // One exp per logit: keep exp(x - max) and normalise in place.
+      for (let j = 0; j < V; j++) { const e = Math.exp(x[r + j] - max); probs[r + j] = e; z += e; }
+      const inv = 1 / z;
+      for (let j = 0; j < V; j++) probs[r + j] *= inv;
+    } else {
+      for (let j = 0; j < V; j++) z += Math.exp(x[r + j] - max);
+    }
+    sum += max + Math.log(z) - x[r + label];
     count++;
-    if (probs) for (let j = 0; j < V; j++) probs[r + j] = Math.exp(x[r + j] - logZ);
   }
   const loss = new Tensor(new Float32Array([count ? sum / count : 0]), [1], grad);
   if (grad && probs) {

@@ -1,0 +1,239 @@
+/**
+ * Conformance suite of the gemm seam (src/engine/gemm/types.ts), run against every available backend:
+ * reference always, native when the OpenBLAS addon is built, portable (WebAssembly SIMD, 1 and 2 threads, and
+ * the chunked path) when the runtime supports wasm threads + SIMD (Node >= 20 does).
+ *
+ * A backend that is not available is skipped with the reason. Set MODELFAB_GEMM_REQUIRE=native,portable (CI)
+ * to make unavailability a failure instead.
+ *
+ * Results are compared with a float64 computation, with a tolerance relative to sum_k |alpha a_ik b_kj| + |beta c_ij|.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createGemm, describeGemm, gemmAvailability, type Gemm } from '../../src/engine/gemm/index.ts';
+import { createPortableGemm, type PortableOptions } from '../../src/engine/gemm/portable.ts';
+
+// ---- helpers -----------------------------------------------------------------------------------------------
+let seed = 12345;
+function rand(): number { // xorshift, deterministic
+  seed ^= seed << 13; seed ^= seed >>> 17; seed ^= seed << 5;
+  return ((seed >>> 0) / 2 ** 32) * 2 - 1;
+}
+function randArray(n: number): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = rand();
+  return a;
+}
+
+/** Expected C (float64) and an error bound per element. */
+function expected(tA: boolean, tB: boolean, M: number, N: number, K: number, alpha: number,
+  A: Float32Array, B: Float32Array, beta: number, C: Float32Array): { want: Float64Array; bound: Float64Array } {
+  const want = new Float64Array(M * N), bound = new Float64Array(M * N);
+  for (let i = 0; i < M; i++) {
+    for (let j = 0; j < N; j++) {
+      let s = 0, sa = 0;
+      for (let k = 0; k < K; k++) {
+        const p = (tA ? A[k * M + i] : A[i * K + k]) * (tB ? B[j * K + k] : B[k * N + j]);
+        s += p; sa += Math.abs(p);
+      }
+      const c = beta === 0 ? 0 : beta * C[i * N + j];
+      want[i * N + j] = alpha * s + c;
+      bound[i * N + j] = Math.abs(alpha) * sa + Math.abs(c);
+    }
+  }
+  return { want, bound };
+}
+
+function check(g: Gemm, tA: boolean, tB: boolean, M: number, N: number, K: number, alpha: number, beta: number,
+  opts: { offset?: number; nanC?: boolean } = {}): void {
+  const off = opts.offset ?? 0;
+  const pad = 5;
+  const mk = (n: number) => {
+    const whole = randArray(n + off + pad);
+    return { whole, view: whole.subarray(off, off + n + pad) }; // views longer than needed, at an offset
+  };
+  const a = mk(M * K), b = mk(K * N), c = mk(M * N);
+  if (opts.nanC || beta === 0) c.view.fill(NaN, 0, M * N);
+  const c0 = c.whole.slice();
+  const { want, bound } = expected(tA, tB, M, N, K, alpha, a.view, b.view, beta, c.view);
+  const aCopy = a.whole.slice(), bCopy = b.whole.slice();
+  g.sgemm(tA, tB, M, N, K, alpha, a.view, b.view, beta, c.view);
+  const tol = 2 * 2 ** -23 * (K + 2); // float32 accumulation over K terms
+  const what = `${g.name} ${tA ? 'T' : 'N'}${tB ? 'T' : 'N'} M=${M} N=${N} K=${K} alpha=${alpha} beta=${beta} offset=${off}`;
+  for (let i = 0; i < M * N; i++) {
+    const got = c.view[i];
+    const err = Math.abs(got - want[i]);
+    if (!(err <= tol * bound[i] + 1e-30)) {
+      assert.fail(`${what}: C[${Math.floor(i / N)},${i % N}] = ${got}, want ${want[i]} (err ${err}, bound ${tol * bound[i]})`);
+    }
+  }
+  // nothing outside the first M*N elements of the view is touched, inputs are unchanged
+  for (let i = 0; i < c.whole.length; i++) {
+    if (i >= off && i < off + M * N) continue;
+    if (!Object.is(c.whole[i], c0[i])) assert.fail(`${what}: C element ${i - off} outside the result was written`);
+  }
+  assert.deepEqual(a.whole, aCopy, `${what}: A modified`);
+  assert.deepEqual(b.whole, bCopy, `${what}: B modified`);
+}
+
+const TRANS: [boolean, boolean][] = [[false, false], [false, true], [true, false], [true, true]];
+/** Odd sizes in every position; each of 1, 3, 17, 63, 65, 129, 300 appears as M, N and K. */
+const SHAPES: [number, number, number][] = [
+  [1, 1, 1], [3, 3, 3], [17, 17, 17], [63, 65, 129],
+  [1, 300, 17], [300, 1, 63], [17, 65, 1], [3, 129, 65], [63, 3, 300], [65, 17, 129], [129, 63, 3], [300, 129, 65],
+  [129, 300, 1], [65, 1, 300], [1, 63, 129], [300, 17, 3], [4, 8, 256], [8, 16, 257], [33, 31, 513],
+];
+
+// ---- the suite ---------------------------------------------------------------------------------------------
+function conformance(label: string, make: () => Promise<Gemm>, skip: string | false): void {
+  describe(label, { skip }, () => {
+    let g: Gemm;
+    before(async () => { g = await make(); });
+    after(() => g?.close());
+
+    test('describes itself', () => {
+      assert.match(describeGemm(g), /^gemm: (native|portable|reference)\b.*, \d+ threads?$/);
+      assert.ok(Number.isInteger(g.threads) && g.threads >= 1);
+    });
+
+    for (const [tA, tB] of TRANS) {
+      test(`odd sizes, ${tA ? 'T' : 'N'}${tB ? 'T' : 'N'}`, () => {
+        for (const [M, N, K] of SHAPES) check(g, tA, tB, M, N, K, 1, 0);
+      });
+      test(`alpha and beta, ${tA ? 'T' : 'N'}${tB ? 'T' : 'N'}`, () => {
+        for (const [M, N, K] of [[17, 65, 63], [65, 17, 129], [1, 1, 5], [129, 129, 17]] as const) {
+          check(g, tA, tB, M, N, K, 1, 1); // accumulate
+          check(g, tA, tB, M, N, K, -0.5, 0.25);
+          check(g, tA, tB, M, N, K, 2.5, 0, { nanC: true }); // beta = 0 ignores NaN in C
+          check(g, tA, tB, M, N, K, 0, 0.5); // alpha = 0 only scales C
+          check(g, tA, tB, M, N, K, 0, 0, { nanC: true });
+        }
+      });
+      test(`subarray views with offsets, ${tA ? 'T' : 'N'}${tB ? 'T' : 'N'}`, () => {
+        for (const off of [1, 3, 7]) {
+          check(g, tA, tB, 17, 65, 63, 1, 0, { offset: off });
+          check(g, tA, tB, 63, 17, 129, 0.5, 1, { offset: off });
+        }
+      });
+    }
+
+    test('K = 0 gives beta * C; M = 0 or N = 0 is a no-op', () => {
+      const C = new Float32Array([1, 2, NaN, 4, 5, 6]);
+      g.sgemm(false, false, 2, 3, 0, 1, new Float32Array(0), new Float32Array(0), 2, C);
+      assert.deepEqual([...C].slice(0, 2), [2, 4]);
+      assert.ok(Number.isNaN(C[2]));
+      g.sgemm(true, true, 2, 3, 0, 1, new Float32Array(0), new Float32Array(0), 0, C);
+      assert.deepEqual([...C], [0, 0, 0, 0, 0, 0]);
+      const D = new Float32Array([7]);
+      g.sgemm(false, false, 0, 1, 3, 1, new Float32Array(0), new Float32Array(3), 0, D);
+      g.sgemm(false, false, 1, 0, 3, 1, new Float32Array(3), new Float32Array(0), 0, D);
+      assert.equal(D[0], 7);
+    });
+
+    test('a larger problem (300 x 129 x 300)', () => {
+      check(g, false, true, 300, 129, 300, 1, 0);
+      check(g, true, false, 129, 300, 300, 1, 1);
+    });
+
+    test('too-short arrays and wrong types throw, and the backend still works', () => {
+      const M = 9, N = 7, K = 5;
+      const A = randArray(M * K), B = randArray(K * N), C = new Float32Array(M * N);
+      assert.throws(() => g.sgemm(false, false, M, N, K, 1, A.subarray(1), B, 0, C), RangeError);
+      assert.throws(() => g.sgemm(false, false, M, N, K, 1, A, B.subarray(0, K * N - 1), 0, C), RangeError);
+      assert.throws(() => g.sgemm(true, true, M, N, K, 1, A, B, 0, C.subarray(2)), RangeError);
+      assert.throws(() => g.sgemm(false, false, M, N, K + 1, 1, A, B, 0, C), RangeError);
+      assert.throws(() => g.sgemm(false, false, -1, N, K, 1, A, B, 0, C), RangeError);
+      assert.throws(() => g.sgemm(false, false, 2.5, N, K, 1, A, B, 0, C), RangeError);
+      assert.throws(() => g.sgemm(false, false, M, N, K, 1, new Float64Array(M * K) as unknown as Float32Array, B, 0, C), TypeError);
+      assert.throws(() => g.sgemm(false, false, 1, 1, 1, 1, A, B, 0, null as unknown as Float32Array), TypeError);
+      check(g, false, false, M, N, K, 1, 0);
+    });
+  });
+}
+
+const avail = gemmAvailability();
+const required = new Set((process.env.MODELFAB_GEMM_REQUIRE ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+function skipReason(name: 'native' | 'portable'): string | false {
+  const a = avail[name];
+  if (a.ok) return false;
+  if (required.has(name)) {
+    test(`${name} gemm is required (MODELFAB_GEMM_REQUIRE)`, () => assert.fail(`${name} gemm unavailable: ${a.reason}`));
+  }
+  return `${name} gemm unavailable: ${a.reason}`;
+}
+const nativeSkip = skipReason('native');
+const portableSkip = skipReason('portable');
+// minParallelWork: 0 makes even tiny problems go through the worker path
+const portable = (o: PortableOptions) => () => createPortableGemm({ minParallelWork: 0, ...o });
+
+conformance('reference gemm', () => createGemm({ backend: 'reference' }), false);
+conformance('native gemm (OpenBLAS)', () => createGemm({ backend: 'native' }), nativeSkip);
+conformance('native gemm (OpenBLAS), 1 thread', () => createGemm({ backend: 'native', threads: 1 }), nativeSkip);
+conformance('portable gemm, 2 threads', portable({ threads: 2 }), portableSkip);
+conformance('portable gemm, 1 thread', portable({ threads: 1 }), portableSkip);
+conformance('portable gemm, 3 threads, in row chunks of 7', portable({ threads: 3, maxChunkRows: 7 }), portableSkip);
+
+describe('portable gemm threading', { skip: portableSkip }, () => {
+  test('2 threads and 1 thread agree bit for bit, splitting rows or columns', async () => {
+    const one = await createPortableGemm({ threads: 1 });
+    const two = await createPortableGemm({ threads: 2, minParallelWork: 0 });
+    try {
+      assert.equal(one.threads, 1);
+      assert.equal(two.threads, 2);
+      for (const [M, N, K] of [[300, 129, 65], [65, 300, 129], [1024, 256, 256], [256, 1024, 300]] as const) {
+        for (const [tA, tB] of TRANS) {
+          const A = randArray(M * K), B = randArray(K * N), C1 = randArray(M * N), C2 = C1.slice();
+          one.sgemm(tA, tB, M, N, K, 0.75, A, B, 0.5, C1);
+          two.sgemm(tA, tB, M, N, K, 0.75, A, B, 0.5, C2);
+          assert.deepEqual(C2, C1, `${tA ? 'T' : 'N'}${tB ? 'T' : 'N'} ${M}x${N}x${K}`);
+        }
+      }
+      check(two, false, false, 1024, 256, 256, 1, 0);
+    } finally {
+      one.close();
+      two.close();
+    }
+  });
+
+  test('a closed backend refuses work', async () => {
+    const g = await createPortableGemm({ threads: 2 });
+    g.close();
+    assert.throws(() => g.sgemm(false, false, 1, 1, 1, 1, new Float32Array(1), new Float32Array(1), 0, new Float32Array(1)));
+  });
+});
+
+describe('backend selection', () => {
+  test('MODELFAB_GEMM overrides auto; an explicit backend wins over it', async () => {
+    const saved = process.env.MODELFAB_GEMM;
+    try {
+      process.env.MODELFAB_GEMM = 'reference';
+      const g = await createGemm();
+      assert.equal(g.name, 'reference');
+      assert.equal(describeGemm(g), 'gemm: reference TypeScript, 1 thread');
+      g.close();
+      const r = await createGemm({ backend: 'reference' });
+      assert.equal(r.name, 'reference');
+      r.close();
+      process.env.MODELFAB_GEMM = 'bogus';
+      await assert.rejects(createGemm(), /MODELFAB_GEMM/);
+    } finally {
+      if (saved === undefined) delete process.env.MODELFAB_GEMM;
+      else process.env.MODELFAB_GEMM = saved;
+    }
+  });
+
+  test('auto picks native when available, else portable', { skip: process.env.MODELFAB_GEMM ? 'MODELFAB_GEMM is set' : false }, async () => {
+    const g = await createGemm({ threads: 2 });
+    try {
+      assert.equal(g.name, avail.native.ok ? 'native' : avail.portable.ok ? 'portable' : 'reference');
+      if (g.name !== 'reference') assert.match(describeGemm(g), /, 2 threads$/);
+    } finally {
+      g.close();
+    }
+  });
+
+  test('bad options are rejected', async () => {
+    await assert.rejects(createGemm({ backend: 'fast' as never }), /unknown backend/);
+    await assert.rejects(createGemm({ backend: 'reference', threads: 0 }), RangeError);
+  });
+});
