@@ -8,6 +8,12 @@
   },
   "targets": [
     {
+      "target_name": "modelfab_kernels",
+      "sources": ["native/kernels.c"],
+      "cflags": ["-O3", "-ffast-math", "-march=native", "-std=gnu11", "-Wall", "-Wno-unused-parameter"],
+      "libraries": ["-lmvec", "-lm"]
+    },
+    {
       "target_name": "modelfab_gemm",
       "sources": ["native/gemm.c"],
       "cflags": ["-O2", "-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"],

@@ -111,8 +111,11 @@ function fmtDay(g: G, day: Day): string {
   return chance(g.rng, 0.5) ? `${day.d} ${MONTHS_EN[day.m - 1]} ${day.y}` : `${day.y}-${pad(day.m, 2)}-${pad(day.d, 2)}`;
 }
 
-function serial(rng: Rng, p: Product): string {
-  return `${p.code}-${pad(19 + rng.int(7), 2)}${pad(1 + rng.int(12), 2)}-${pad(rng.int(10000), 4)}`;
+/** A serial number: model, build year and month (not before launch, not after `year`), running number. */
+function serial(rng: Rng, p: Product, year: number): string {
+  const from = Math.min(year, Math.max(p.launchYear, year - 3));
+  const y = from + rng.int(year - from + 1);
+  return `${p.code}-${pad(y % 100, 2)}${pad(1 + rng.int(12), 2)}-${pad(rng.int(10000), 4)}`;
 }
 
 function ticketId(rng: Rng, year: number): string {
@@ -142,13 +145,19 @@ function emp(g: G): string {
   return g.lang === 'zh' ? e.zh : e.en;
 }
 
-function staff(g: G): string {
-  const s = pick(g.rng, STAFF);
+/** A support or field engineer (`engineer`), or an account manager. */
+function staff(g: G, role: 'engineer' | 'account' = 'engineer'): string {
+  const pool = STAFF.filter((s) => (role === 'engineer' ? /engineer/.test(s.roleEn) : s.roleEn === 'account manager'));
+  const s = pick(g.rng, pool);
   return g.lang === 'zh' ? s.nameZh : s.nameEn;
 }
 
-function cust(g: G): Customer {
-  return pick(g.rng, CUSTOMERS);
+/** Years of service an employee can have: the company dates from 2016. */
+const MAX_SERVICE_YEARS = 9;
+
+/** A customer; `domestic` keeps to mainland-China customers, whose papers are priced in CNY. */
+function cust(g: G, domestic = false): Customer {
+  return pick(g.rng, domestic ? CUSTOMERS.filter((c) => c.cityEn !== 'Singapore' && c.cityEn !== 'Rotterdam') : CUSTOMERS);
 }
 
 function cname(g: G, c: Customer): string {
@@ -163,6 +172,11 @@ function pname(g: G, p: Product): string {
 function pref(g: G, p: Product): string {
   if (g.lang === 'zh') return pick(g.rng, [p.code, `${p.code} ${p.typeZh}`, `云杉 ${p.code}`, `${p.code}（${p.nicknameZh}）`]);
   return pick(g.rng, [`the ${p.code}`, `the ${p.code} ${p.typeEn}`, `the Spruce ${p.code}`, `the ${p.code} (${p.nicknameEn})`]);
+}
+
+/** Drop the space a substitution leaves between two Chinese characters ("机器人 的" -> "机器人的"). */
+function tidyZh(s: string): string {
+  return s.replace(/([\u4e00-\u9fff）”])[ ]+(?=[\u4e00-\u9fff（“])/g, '$1');
 }
 
 function cap(s: string): string {
@@ -299,7 +313,7 @@ function docFaultTicket(g: G): string {
   const c = cust(g);
   const agent = staff(g);
   const who = contact(g);
-  const sn = serial(g.rng, p);
+  const sn = serial(g.rng, p, day.y);
   const prio = chance(g.rng, 0.8) ? TICKET_PRIORITIES[1] : TICKET_PRIORITIES[2];
   if (zh) {
     return [
@@ -328,7 +342,7 @@ function docFaultTicket(g: G): string {
 function docOrder(g: G): string {
   const zh = g.lang === 'zh';
   const day = randomDay(g.rng);
-  const c = cust(g);
+  const c = cust(g, true);
   const items = pickN(g.rng, PRODUCTS, 1 + g.rng.int(2)).map((p) => ({ p, qty: 1 + g.rng.int(20) }));
   const robots = items.reduce((s, x) => s + x.qty, 0);
   const chargers = Math.max(1, Math.ceil(robots / (SALES.robotsPerChargerMin + g.rng.int(SALES.robotsPerChargerMax - SALES.robotsPerChargerMin + 1))));
@@ -339,7 +353,7 @@ function docOrder(g: G): string {
   let total = 0;
   const lines: string[] = [];
   lines.push(zh ? `## 订单确认 ${orderId}` : `## Order confirmation ${orderId}`);
-  lines.push(zh ? `客户：${c.nameZh}｜下单日期：${fmtDay(g, day)}｜客户经理：${staff(g)}` : `Customer: ${c.nameEn} | Order date: ${fmtDay(g, day)} | Account manager: ${staff(g)}`);
+  lines.push(zh ? `客户：${c.nameZh}｜下单日期：${fmtDay(g, day)}｜客户经理：${staff(g, 'account')}` : `Customer: ${c.nameEn} | Order date: ${fmtDay(g, day)} | Account manager: ${staff(g, 'account')}`);
   lines.push('');
   for (const { p, qty } of items) {
     const sub = qty * p.priceCny;
@@ -373,7 +387,7 @@ function docQuote(g: G): string {
   const qty = 2 + g.rng.int(15);
   const ext = 1 + g.rng.int(WARRANTY.extendedMaxYears);
   const perYear = extendedWarrantyCny(p);
-  const c = cust(g);
+  const c = cust(g, true);
   const robotsSub = qty * p.priceCny;
   const extSub = qty * perYear * ext;
   const lines = zh ? [
@@ -398,10 +412,10 @@ function docMaintenance(g: G): string {
   const zh = g.lang === 'zh';
   const p = pick(g.rng, PRODUCTS);
   const pl = pick(g.rng, SERVICE_PLANS);
-  const c = cust(g);
+  const c = cust(g, true);
   const day = randomDay(g.rng);
-  const sn = serial(g.rng, p);
-  const ageMonths = 1 + g.rng.int(40);
+  const sn = serial(g.rng, p, day.y);
+  const ageMonths = 1 + g.rng.int(Math.max(1, Math.min(40, (day.y - p.launchYear) * 12 + day.m - 1)));
   const cycles = Math.min(2400, Math.round(ageMonths * (30 + g.rng.int(40))));
   const batteryCovered = ageMonths < WARRANTY.batteryYears * 12 && cycles < WARRANTY.batteryCycles;
   const eng = staff(g);
@@ -479,7 +493,7 @@ function faqPairs(g: G): [string, string][] {
   const p = pick(g.rng, PRODUCTS);
   const e = pick(g.rng, ERROR_CODES);
   const part = pick(g.rng, PARTS);
-  const years = g.rng.int(14);
+  const years = g.rng.int(MAX_SERVICE_YEARS + 1);
   const office = pick(g.rng, OFFICES);
   const d = pick(g.rng, DEPARTMENTS);
   const head = person(d.head);
@@ -542,7 +556,7 @@ function docFaq(g: G): string {
 function docLeave(g: G): string {
   const zh = g.lang === 'zh';
   const name = emp(g);
-  const years = g.rng.int(15);
+  const years = g.rng.int(MAX_SERVICE_YEARS + 1);
   const entitled = annualLeaveDays(years);
   const days = 1 + g.rng.int(8);
   const start = randomDay(g.rng);
@@ -635,7 +649,7 @@ function docIt(g: G): string {
 function docRma(g: G): string {
   const zh = g.lang === 'zh';
   const p = pick(g.rng, PRODUCTS);
-  const c = cust(g);
+  const c = cust(g, true);
   const qty = 1 + g.rng.int(3);
   const daysSince = 1 + g.rng.int(45);
   const deployed = chance(g.rng, 0.4);
@@ -683,8 +697,8 @@ function docNearMiss(g: G): string {
   ];
   const [what, fix] = pick(g.rng, events);
   return zh
-    ? [`### 险情报告`, `日期：${fmtDay(g, day)}｜地点：${where}｜机器人：${p.code} ${serial(g.rng, p)}｜报告人：${emp(g)}`, `经过：${what}`, `整改：${fix}`, `本报告在 24 小时内提交给质量与安全部（负责人：${person('zheng').nameZh}）。`].join('\n')
-    : ['### Near-miss report', `Date: ${fmtDay(g, day)} | Site: ${where} | Robot: ${p.code} ${serial(g.rng, p)} | Reported by: ${emp(g)}`, `What happened: ${what}`, `Action: ${fix}`, `Filed with Quality and Safety (head: ${person('zheng').nameEn}) within 24 hours.`].join('\n');
+    ? [`### 险情报告`, `日期：${fmtDay(g, day)}｜地点：${where}｜机器人：${p.code} ${serial(g.rng, p, day.y)}｜报告人：${emp(g)}`, `经过：${what}`, `整改：${fix}`, `本报告在 24 小时内提交给质量与安全部（负责人：${person('zheng').nameZh}）。`].join('\n')
+    : ['### Near-miss report', `Date: ${fmtDay(g, day)} | Site: ${where} | Robot: ${p.code} ${serial(g.rng, p, day.y)} | Reported by: ${emp(g)}`, `What happened: ${what}`, `Action: ${fix}`, `Filed with Quality and Safety (head: ${person('zheng').nameEn}) within 24 hours.`].join('\n');
 }
 
 function docShipment(g: G): string {
@@ -821,7 +835,7 @@ export function generateDemoText(seed: number, approxChars: number): string {
       if (r < w) { fn = f; break; }
       r -= w;
     }
-    const doc = fn(g);
+    const doc = g.lang === 'zh' ? tidyZh(fn(g)) : fn(g);
     parts.push(doc);
     n += doc.length + 2;
   }

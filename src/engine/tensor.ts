@@ -39,6 +39,17 @@ export class Tensor {
     return this.grad;
   }
 
+  /**
+   * Adds `g` to this gradient. When there is none yet, `g` itself becomes the gradient (no copy): only for a
+   * buffer nothing else will read or write afterwards (the gradient of an op's output, once its backward ran) and
+   * that is handed to one input only.
+   */
+  takeGrad(g: Float32Array): void {
+    if (this.grad === null) { this.grad = g; return; }
+    const d = this.grad;
+    for (let i = 0; i < d.length; i++) d[i] += g[i];
+  }
+
   zeroGrad(): void {
     if (this.grad) this.grad.fill(0);
   }

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -9,8 +9,13 @@ function rec(step: number, extra: Partial<MetricsRecord> = {}): MetricsRecord {
   return { step, epoch: 0, loss: 2 - step / 100, lr: 1e-3, grad_norm: 0.5, tokens_per_s: 1000, elapsed_s: step, eta_s: 100 - step, ...extra };
 }
 
+const dirs: string[] = [];
+after(() => { for (const d of dirs) fs.rmSync(d, { recursive: true, force: true }); });
+
 function tmpFile(): string {
-  return path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'modelfab-metrics-')), 'run', 'metrics.jsonl');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'modelfab-metrics-'));
+  dirs.push(dir);
+  return path.join(dir, 'run', 'metrics.jsonl');
 }
 
 test('MetricsLog appends whole lines, notifies listeners, and readMetrics reads them back', () => {

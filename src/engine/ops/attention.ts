@@ -11,6 +11,7 @@
  */
 import { Tensor, type Ctx } from '../tensor.ts';
 import type { Gemm } from '../gemm/types.ts';
+import { nativeKernels } from './native-kernels.ts';
 
 export interface AttentionShape { B: number; T: number; H: number; KVH: number; D: number }
 
@@ -30,6 +31,8 @@ function scatterAdd(src: Float32Array, dst: Float32Array, rows: number, rowStart
 
 /** Row-wise causal softmax of scores [T, S] in place: row t keeps columns < offset + t + 1. */
 export function causalSoftmax(sc: Float32Array, T: number, S: number, offset: number): void {
+  const k = nativeKernels();
+  if (k) { k.softmaxRows(sc, sc, T, S, offset, null); return; }
   for (let t = 0; t < T; t++) {
     const r = t * S, visible = Math.min(S, offset + t + 1);
     let max = -Infinity;

@@ -4,6 +4,7 @@
  * Each forward saves what its backward needs in the closure it records on the tape.
  */
 import { Tensor, needsGrad, type Ctx } from '../tensor.ts';
+import { nativeKernels } from './native-kernels.ts';
 
 /** A weight the linear op can read: a trainable or frozen Tensor, or a quantized one dequantized on the fly. */
 export interface WeightSource {
@@ -117,10 +118,17 @@ export function swiglu(ctx: Ctx, gate: Tensor, up: Tensor): Tensor {
   const out = new Float32Array(n);
   const grad = needsGrad(ctx, gate, up);
   const sig = grad ? new Float32Array(n) : null;
-  for (let i = 0; i < n; i++) {
-    const x = g[i], s = 1 / (1 + Math.exp(-x));
-    if (sig) sig[i] = s;
-    out[i] = x * s * u[i];
+  const k = nativeKernels();
+  if (k) {
+    const s = sig ?? out;
+    k.sigmoid(g, s, n);
+    for (let i = 0; i < n; i++) out[i] = g[i] * s[i] * u[i];
+  } else {
+    for (let i = 0; i < n; i++) {
+      const x = g[i], s = 1 / (1 + Math.exp(-x));
+      if (sig) sig[i] = s;
+      out[i] = x * s * u[i];
+    }
   }
   const y = new Tensor(out, gate.shape, grad);
   if (sig) {
@@ -151,8 +159,11 @@ export function addScaled(ctx: Ctx, a: Tensor, b: Tensor, scale = 1): Tensor {
     ctx.tape!.record(() => {
       const dy = y.grad;
       if (!dy) return;
-      if (a.requiresGrad) { const da = a.ensureGrad(); for (let i = 0; i < n; i++) da[i] += dy[i]; }
-      if (b.requiresGrad) { const db = b.ensureGrad(); for (let i = 0; i < n; i++) db[i] += scale * dy[i]; }
+      if (b.requiresGrad) {
+        if (scale === 1 && b.grad === null) b.grad = dy.slice();
+        else { const db = b.ensureGrad(); for (let i = 0; i < n; i++) db[i] += scale * dy[i]; }
+      }
+      if (a.requiresGrad) a.takeGrad(dy); // dy is dead after this op's backward: a may own it
     });
   }
   return y;

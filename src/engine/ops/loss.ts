@@ -4,6 +4,7 @@
  * backward is (softmax - onehot) / count, computed from the probabilities the forward kept.
  */
 import { Tensor, needsGrad, type Ctx } from '../tensor.ts';
+import { nativeKernels } from './native-kernels.ts';
 
 export const IGNORE_INDEX = -100;
 
@@ -16,24 +17,38 @@ export function crossEntropy(ctx: Ctx, logits: Tensor, labels: Int32Array): Cros
   const grad = needsGrad(ctx, logits);
   const probs = grad ? new Float32Array(logits.size) : null;
   let sum = 0, count = 0;
-  for (let n = 0; n < N; n++) {
-    const label = labels[n];
-    if (label === IGNORE_INDEX) continue;
-    if (label < 0 || label >= V) throw new Error(`crossEntropy: label ${label} at row ${n} is outside 0..${V - 1}`);
-    const r = n * V;
-    let max = -Infinity;
-    for (let j = 0; j < V; j++) if (x[r + j] > max) max = x[r + j];
-    let z = 0;
-    if (probs) {
-      // One exp per logit: keep exp(x - max) and normalise in place.
-      for (let j = 0; j < V; j++) { const e = Math.exp(x[r + j] - max); probs[r + j] = e; z += e; }
-      const inv = 1 / z;
-      for (let j = 0; j < V; j++) probs[r + j] *= inv;
-    } else {
-      for (let j = 0; j < V; j++) z += Math.exp(x[r + j] - max);
+  const k = nativeKernels();
+  if (k && probs) {
+    // Softmax of every row at once (vectorised exp); ignored rows are computed too, and never used.
+    const logz = new Float32Array(N);
+    k.softmaxRows(x, probs, N, V, -1, logz);
+    for (let n = 0; n < N; n++) {
+      const label = labels[n];
+      if (label === IGNORE_INDEX) continue;
+      if (label < 0 || label >= V) throw new Error(`crossEntropy: label ${label} at row ${n} is outside 0..${V - 1}`);
+      sum += logz[n] - x[n * V + label];
+      count++;
     }
-    sum += max + Math.log(z) - x[r + label];
-    count++;
+  } else {
+    for (let n = 0; n < N; n++) {
+      const label = labels[n];
+      if (label === IGNORE_INDEX) continue;
+      if (label < 0 || label >= V) throw new Error(`crossEntropy: label ${label} at row ${n} is outside 0..${V - 1}`);
+      const r = n * V;
+      let max = -Infinity;
+      for (let j = 0; j < V; j++) if (x[r + j] > max) max = x[r + j];
+      let z = 0;
+      if (probs) {
+        // One exp per logit: keep exp(x - max) and normalise in place.
+        for (let j = 0; j < V; j++) { const e = Math.exp(x[r + j] - max); probs[r + j] = e; z += e; }
+        const inv = 1 / z;
+        for (let j = 0; j < V; j++) probs[r + j] *= inv;
+      } else {
+        for (let j = 0; j < V; j++) z += Math.exp(x[r + j] - max);
+      }
+      sum += max + Math.log(z) - x[r + label];
+      count++;
+    }
   }
   const loss = new Tensor(new Float32Array([count ? sum / count : 0]), [1], grad);
   if (grad && probs) {
