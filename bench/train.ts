@@ -14,9 +14,11 @@ import { existsSync } from 'node:fs';
 import { LlamaModel } from '../src/engine/model.ts';
 import { Tape, type Ctx } from '../src/engine/tensor.ts';
 import { Rng } from '../src/engine/rng.ts';
+import { BufferPool } from '../src/engine/pool.ts';
 import { AdamW, clipGradNorm } from '../src/engine/optim.ts';
 import { createGemm, describeGemm, gemmAvailability, type GemmBackend } from '../src/engine/gemm/index.ts';
 import type { LlamaConfig } from '../src/engine/config.ts';
+import { useNativeKernels } from '../src/engine/ops/native-kernels.ts';
 import type { MethodSpec } from '../src/engine/methods.ts';
 
 const args = process.argv.slice(2);
@@ -30,6 +32,9 @@ const CONFIG: LlamaConfig = {
 const LORA: MethodSpec = { type: 'lora', rank: 8, alpha: 16, targets: ['q', 'v'] };
 
 async function measure(backend: GemmBackend, method: MethodSpec): Promise<number> {
+  // A machine without the native addon has neither the OpenBLAS gemm nor the native exp kernels: measure the
+  // portable backend as it runs there.
+  useNativeKernels(backend === 'native');
   const gemm = await createGemm({ backend, threads: THREADS });
   try {
     const model = LlamaModel.init(CONFIG, 1);
@@ -39,7 +44,8 @@ async function measure(backend: GemmBackend, method: MethodSpec): Promise<number
     const rng = new Rng(3);
     const ids = Int32Array.from({ length: B * T }, () => rng.int(CONFIG.vocabSize));
     const labels = Int32Array.from({ length: B * T }, () => rng.int(CONFIG.vocabSize));
-    const ctx: Ctx = { gemm, tape: new Tape(), rng, training: true };
+    const pool = new BufferPool();
+    const ctx: Ctx = { gemm, tape: new Tape(), rng, training: true, pool };
     const times: number[] = [];
     for (let s = 0; s < WARMUP + STEPS; s++) {
       const t0 = performance.now();
@@ -48,6 +54,7 @@ async function measure(backend: GemmBackend, method: MethodSpec): Promise<number
       ctx.tape!.backward(r.loss!.loss);
       clipGradNorm(params, 1);
       opt.step();
+      pool.release();
       if (s >= WARMUP) times.push(performance.now() - t0);
     }
     times.sort((a, b) => a - b);

@@ -11,9 +11,12 @@
  */
 import type { Gemm } from './gemm/types.ts';
 import type { Rng } from './rng.ts';
+import type { BufferPool } from './pool.ts';
 
 export class Tensor {
   grad: Float32Array | null = null;
+  /** Set on op outputs made during a pooled step: their gradient comes from (and returns to) the same pool. */
+  pool: BufferPool | null = null;
 
   constructor(
     public data: Float32Array,
@@ -35,8 +38,22 @@ export class Tensor {
 
   /** The gradient buffer, allocated (zeroed) on first use. */
   ensureGrad(): Float32Array {
-    if (this.grad === null) this.grad = new Float32Array(this.data.length);
+    if (this.grad === null) this.grad = this.pool ? this.pool.take(this.data.length, true) : new Float32Array(this.data.length);
     return this.grad;
+  }
+
+  /** grad += scale * g (the first contribution is a copy, no zero-fill). */
+  addGrad(g: Float32Array, scale = 1): void {
+    const n = this.data.length;
+    if (this.grad === null) {
+      const d = (this.grad = this.pool ? this.pool.take(n, false) : new Float32Array(n));
+      if (scale === 1) d.set(g.subarray(0, n));
+      else for (let i = 0; i < n; i++) d[i] = scale * g[i];
+      return;
+    }
+    const d = this.grad;
+    if (scale === 1) for (let i = 0; i < n; i++) d[i] += g[i];
+    else for (let i = 0; i < n; i++) d[i] += scale * g[i];
   }
 
   /**
@@ -45,9 +62,8 @@ export class Tensor {
    * that is handed to one input only.
    */
   takeGrad(g: Float32Array): void {
-    if (this.grad === null) { this.grad = g; return; }
-    const d = this.grad;
-    for (let i = 0; i < d.length; i++) d[i] += g[i];
+    if (this.grad === null && this.pool !== null && g.length === this.data.length) { this.grad = g; return; }
+    this.addGrad(g);
   }
 
   zeroGrad(): void {
@@ -90,6 +106,20 @@ export interface Ctx {
   tape: Tape | null;
   rng: Rng;
   training: boolean;
+  /** Where op outputs and scratch come from during a step; none: plain allocation. */
+  pool?: BufferPool;
+}
+
+/** A buffer for an op: from the step's pool when there is one. `zero` when the op does not write every element. */
+export function alloc(ctx: Ctx, n: number, zero = false): Float32Array {
+  return ctx.pool ? ctx.pool.take(n, zero) : new Float32Array(n);
+}
+
+/** An op's output tensor over `data`, tied to the step's pool for its gradient. */
+export function output(ctx: Ctx, data: Float32Array, shape: readonly number[], requiresGrad: boolean): Tensor {
+  const t = new Tensor(data, shape, requiresGrad);
+  t.pool = ctx.pool ?? null;
+  return t;
 }
 
 /** True when the op must record a backward for these inputs. */

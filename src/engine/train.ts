@@ -10,6 +10,7 @@
  */
 import { Tape, type Ctx, type Tensor } from './tensor.ts';
 import { Rng } from './rng.ts';
+import { BufferPool } from './pool.ts';
 import type { Gemm } from './gemm/types.ts';
 import type { LlamaModel } from './model.ts';
 import { collate, epochOrder, type Example } from './examples.ts';
@@ -90,12 +91,14 @@ export interface TrainResult {
 
 /** Mean loss per scored token over the examples (no tape, no dropout). */
 export function evaluate(model: LlamaModel, gemm: Gemm, examples: readonly Example[], batchSize: number, padId: number): number {
-  const ctx: Ctx = { gemm, tape: null, rng: new Rng(0), training: false };
+  const pool = new BufferPool();
+  const ctx: Ctx = { gemm, tape: null, rng: new Rng(0), training: false, pool };
   let sum = 0, count = 0;
   for (let i = 0; i < examples.length; i += batchSize) {
     const b = collate(examples.slice(i, i + batchSize), padId);
     const r = model.forward(ctx, b.ids, b.B, b.labels).loss!;
     sum += r.sumLoss; count += r.count;
+    pool.release();
   }
   return count ? sum / count : NaN;
 }
@@ -144,7 +147,8 @@ export async function train(run: TrainRun): Promise<TrainResult> {
   const emit = (m: MetricsRecord) => (log ? log.write(m) : run.onMetrics?.(m));
   const rng = new Rng(state.rng);
   const tape = new Tape();
-  const ctx: Ctx = { gemm, tape, rng, training: true };
+  const pool = new BufferPool();
+  const ctx: Ctx = { gemm, tape, rng, training: true, pool };
   const losses: number[] = [];
   let order = epochOrder(run.train.length, c.seed, state.epoch, (s) => new Rng(s));
   let lastLoss = NaN, lastEval: number | null = null, stoppedEarly = false, interrupted = false;
@@ -180,6 +184,7 @@ export async function train(run: TrainRun): Promise<TrainResult> {
     const gradNorm = c.maxGradNorm ? clipGradNorm(params, c.maxGradNorm) : clipGradNorm(params, Infinity);
     const lr = lrAt(state.step, { lr: c.lr, warmupSteps: warmup, totalSteps: total, schedule: c.schedule ?? 'cosine', minLrRatio: c.minLrRatio ?? 0 });
     opt.step(lr);
+    pool.release();
     state.step++;
     state.tokensSeen += stepTokens;
     lastLoss = stepLoss;

@@ -296,10 +296,12 @@ const utf8dec = new TextDecoder('utf-8', { fatal: true });
 class Reader {
   pos = 0;
   readonly view: DataView;
-  constructor(readonly buf: Uint8Array) {
+  constructor(readonly buf: Uint8Array, readonly fileSize: number) {
     this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   }
   left(): number { return this.buf.length - this.pos; }
+  /** Bytes left in the whole file (more than left() when only a header prefix was read). */
+  fileLeft(): number { return this.fileSize - this.pos; }
   need(n: number, what: string): void {
     if (n > this.left()) throw new GgufError('TRUNCATED', `file ends at byte ${this.buf.length} while reading ${what} (needs ${n} bytes at ${this.pos})`);
   }
@@ -360,7 +362,8 @@ function readArray(r: Reader, key: string): GgufKV {
   if (it === GGUF_TYPE.ARRAY) throw new GgufError('BAD_VALUE', `metadata "${key}": arrays of arrays are not supported`);
   const size = it === GGUF_TYPE.STRING ? 8 : SCALAR_SIZE[it];
   if (size === undefined) throw new GgufError('UNKNOWN_VALUE_TYPE', `metadata "${key}": unknown array item type ${it}`);
-  if (n * size > r.left()) throw new GgufError('ABSURD_COUNT', `metadata "${key}": array of ${n} ${VALUE_TYPE_NAME[it]} cannot fit in the ${r.left()} bytes left`);
+  if (n * size > r.fileLeft()) throw new GgufError('ABSURD_COUNT', `metadata "${key}": array of ${n} ${VALUE_TYPE_NAME[it]} cannot fit in the ${r.fileLeft()} bytes left`);
+  r.need(n * size, `metadata "${key}" array`);
   const w = `metadata "${key}" item`;
   let value: GgufArrayValue;
   const fill = <T extends { [i: number]: number; length: number }>(a: T, f: () => number): T => { for (let i = 0; i < n; i++) a[i] = f(); return a; };
@@ -382,10 +385,19 @@ function readArray(r: Reader, key: string): GgufKV {
   return { type: GGUF_TYPE.ARRAY, itemType: it as GgufValueType, value };
 }
 
+export interface DecodeGgufOptions {
+  /**
+   * The size of the whole file when `buf` is only its first bytes (header validation without loading the data):
+   * offsets are checked against it, and tensors whose data lies beyond `buf` get empty views.
+   */
+  fileSize?: number;
+}
+
 /** Parses and validates a whole GGUF file image (see the module comment for what is checked). */
-export function decodeGguf(buf: Uint8Array): DecodedGguf {
+export function decodeGguf(buf: Uint8Array, opts: DecodeGgufOptions = {}): DecodedGguf {
   if (!(buf instanceof Uint8Array)) throw new GgufError('INVALID_INPUT', 'expected a Uint8Array');
-  const r = new Reader(buf);
+  const fileSize = Math.max(buf.length, opts.fileSize ?? buf.length);
+  const r = new Reader(buf, fileSize);
   if (buf.length < 4) throw new GgufError('TRUNCATED', `file has ${buf.length} bytes, too short for the magic`);
   const magic = r.u32('magic');
   if (magic !== GGUF_MAGIC) throw new GgufError('BAD_MAGIC', `bad magic 0x${magic.toString(16).padStart(8, '0')} (not a GGUF file)`);
@@ -394,8 +406,8 @@ export function decodeGguf(buf: Uint8Array): DecodedGguf {
   const nTensors = r.u64('tensor_count');
   const nKv = r.u64('metadata_kv_count');
   // the smallest kv is 8 (key length) + 4 (type) + 1 byte; the smallest tensor info is 8 + 4 + 8 + 4 + 8
-  if (nKv * 13 > r.left()) throw new GgufError('ABSURD_COUNT', `metadata_kv_count ${nKv} cannot fit in a file of ${buf.length} bytes`);
-  if (nTensors * 32 > r.left()) throw new GgufError('ABSURD_COUNT', `tensor_count ${nTensors} cannot fit in a file of ${buf.length} bytes`);
+  if (nKv * 13 > r.fileLeft()) throw new GgufError('ABSURD_COUNT', `metadata_kv_count ${nKv} cannot fit in a file of ${fileSize} bytes`);
+  if (nTensors * 32 > r.fileLeft()) throw new GgufError('ABSURD_COUNT', `tensor_count ${nTensors} cannot fit in a file of ${fileSize} bytes`);
 
   const metadata = new Map<string, GgufKV>();
   for (let i = 0; i < nKv; i++) {
@@ -441,8 +453,8 @@ export function decodeGguf(buf: Uint8Array): DecodedGguf {
     infos.push({ name, type, dims, offset, byteLength: (numel / bt[0]) * bt[1] });
   }
   const dataOffset = Math.ceil(r.pos / alignment) * alignment;
-  if (nTensors > 0 && dataOffset > buf.length) throw new GgufError('TRUNCATED', `file ends at ${buf.length}, before the data section at ${dataOffset}`);
-  const dataLen = buf.length - dataOffset;
+  if (nTensors > 0 && dataOffset > fileSize) throw new GgufError('TRUNCATED', `file ends at ${fileSize}, before the data section at ${dataOffset}`);
+  const dataLen = fileSize - dataOffset;
   const tensors = new Map<string, GgufTensorInfo>();
   for (const t of infos) {
     if (t.offset + t.byteLength > dataLen) {
@@ -454,7 +466,10 @@ export function decodeGguf(buf: Uint8Array): DecodedGguf {
     const p = sorted[i - 1], c = sorted[i];
     if (c.offset < p.offset + p.byteLength) throw new GgufError('OVERLAP', `tensors "${p.name}" [${p.offset}, ${p.offset + p.byteLength}) and "${c.name}" (at ${c.offset}) overlap`);
   }
-  for (const t of infos) tensors.set(t.name, { ...t, data: buf.subarray(dataOffset + t.offset, dataOffset + t.offset + t.byteLength) });
+  for (const t of infos) {
+    const end = dataOffset + t.offset + t.byteLength;
+    tensors.set(t.name, { ...t, data: end <= buf.length ? buf.subarray(dataOffset + t.offset, end) : new Uint8Array(0) });
+  }
   return { version, metadata, tensors, alignment, dataOffset };
 }
 

@@ -9,7 +9,7 @@
  * and keeps Pr for the backward:
  *   dPr = dO V^T, dS = Pr * (dPr - rowsum(dPr * Pr)) * scale, dQ = dS K, dK = dS^T Q, dV = Pr^T dO.
  */
-import { Tensor, type Ctx } from '../tensor.ts';
+import { alloc, output, type Tensor, type Ctx } from '../tensor.ts';
 import type { Gemm } from '../gemm/types.ts';
 import { nativeKernels } from './native-kernels.ts';
 
@@ -55,9 +55,9 @@ export function attention(
   const S = P + T, QW = H * D, KW = KVH * D, group = H / KVH;
   const scale = 1 / Math.sqrt(D);
   const gemm: Gemm = ctx.gemm;
-  const out = new Float32Array(B * T * QW);
-  const probs = new Float32Array(B * H * T * S);
-  const Qh = new Float32Array(T * D), Kh = new Float32Array(S * D), Vh = new Float32Array(S * D), Oh = new Float32Array(T * D);
+  const out = alloc(ctx, B * T * QW);
+  const probs = alloc(ctx, B * H * T * S);
+  const Qh = alloc(ctx, T * D), Kh = alloc(ctx, S * D), Vh = alloc(ctx, S * D), Oh = alloc(ctx, T * D);
   for (let b = 0; b < B; b++) {
     for (let kh = 0; kh < KVH; kh++) {
       if (prefix) { gather(prefix.k.data, Kh, P, 0, KW, kh * D, D); gather(prefix.v.data, Vh, P, 0, KW, kh * D, D); }
@@ -75,13 +75,13 @@ export function attention(
     }
   }
   const inputs = prefix ? [q, k, v, prefix.k, prefix.v] : [q, k, v];
-  const y = new Tensor(out, [B * T, QW], ctx.tape !== null && inputs.some((t) => t.requiresGrad));
+  const y = output(ctx, out, [B * T, QW], ctx.tape !== null && inputs.some((t) => t.requiresGrad));
   if (!y.requiresGrad) return y;
   ctx.tape!.record(() => {
     const dy = y.grad;
     if (!dy) return;
-    const dO = new Float32Array(T * D), dP = new Float32Array(T * S), dQ = new Float32Array(T * D);
-    const dK = new Float32Array(S * D), dV = new Float32Array(S * D);
+    const dO = alloc(ctx, T * D), dP = alloc(ctx, T * S), dQ = alloc(ctx, T * D);
+    const dK = alloc(ctx, S * D), dV = alloc(ctx, S * D);
     const needKV = k.requiresGrad || v.requiresGrad || (prefix !== null && (prefix.k.requiresGrad || prefix.v.requiresGrad));
     for (let b = 0; b < B; b++) {
       for (let kh = 0; kh < KVH; kh++) {

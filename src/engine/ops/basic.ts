@@ -3,7 +3,7 @@
  * scaled add, dropout. Shapes are in the comments: N = rows (batch x time), C = channels.
  * Each forward saves what its backward needs in the closure it records on the tape.
  */
-import { Tensor, needsGrad, type Ctx } from '../tensor.ts';
+import { Tensor, alloc, needsGrad, output, type Ctx } from '../tensor.ts';
 import { nativeKernels } from './native-kernels.ts';
 
 /** A weight the linear op can read: a trainable or frozen Tensor, or a quantized one dequantized on the fly. */
@@ -22,13 +22,13 @@ function weightData(w: Weight): Float32Array {
 export function embedding(ctx: Ctx, table: Tensor, ids: Int32Array): Tensor {
   const [V, C] = table.shape;
   const N = ids.length;
-  const out = new Float32Array(N * C);
+  const out = alloc(ctx, N * C);
   for (let n = 0; n < N; n++) {
     const id = ids[n];
     if (id < 0 || id >= V) throw new Error(`embedding: token id ${id} at position ${n} is outside the vocabulary (0..${V - 1})`);
     out.set(table.data.subarray(id * C, id * C + C), n * C);
   }
-  const y = new Tensor(out, [N, C], needsGrad(ctx, table));
+  const y = output(ctx, out, [N, C], needsGrad(ctx, table));
   if (y.requiresGrad) {
     ctx.tape!.record(() => {
       if (!y.grad) return;
@@ -49,14 +49,14 @@ export function linear(ctx: Ctx, x: Tensor, w: Weight, bias: Tensor | null = nul
   if (!Number.isInteger(N) || x.shape[x.shape.length - 1] !== In) {
     throw new Error(`linear: input [${x.shape}] does not end in ${In} (weight [${w.shape}])`);
   }
-  const out = new Float32Array(N * Out);
+  const out = alloc(ctx, N * Out);
   ctx.gemm.sgemm(false, true, N, Out, In, 1, x.data, weightData(w), 0, out);
   if (bias) {
     const b = bias.data;
     for (let n = 0; n < N; n++) { const r = n * Out; for (let o = 0; o < Out; o++) out[r + o] += b[o]; }
   }
   const wTrain = w instanceof Tensor && w.requiresGrad;
-  const y = new Tensor(out, [N, Out], ctx.tape !== null && (x.requiresGrad || wTrain || (bias?.requiresGrad ?? false)));
+  const y = output(ctx, out, [N, Out], ctx.tape !== null && (x.requiresGrad || wTrain || (bias?.requiresGrad ?? false)));
   if (y.requiresGrad) {
     ctx.tape!.record(() => {
       const dy = y.grad;
@@ -76,8 +76,8 @@ export function linear(ctx: Ctx, x: Tensor, w: Weight, bias: Tensor | null = nul
 export function rmsnorm(ctx: Ctx, x: Tensor, w: Tensor, eps: number): Tensor {
   const C = w.size, N = x.size / C;
   const xd = x.data, wd = w.data;
-  const out = new Float32Array(x.size);
-  const rstd = new Float32Array(N);
+  const out = alloc(ctx, x.size);
+  const rstd = alloc(ctx, N);
   for (let n = 0; n < N; n++) {
     const r = n * C;
     let ss = 0;
@@ -86,7 +86,7 @@ export function rmsnorm(ctx: Ctx, x: Tensor, w: Tensor, eps: number): Tensor {
     rstd[n] = s;
     for (let c = 0; c < C; c++) out[r + c] = xd[r + c] * s * wd[c];
   }
-  const y = new Tensor(out, x.shape, needsGrad(ctx, x, w));
+  const y = output(ctx, out, x.shape, needsGrad(ctx, x, w));
   if (y.requiresGrad) {
     ctx.tape!.record(() => {
       const dy = y.grad;
@@ -115,9 +115,9 @@ export function rmsnorm(ctx: Ctx, x: Tensor, w: Tensor, eps: number): Tensor {
 export function swiglu(ctx: Ctx, gate: Tensor, up: Tensor): Tensor {
   const n = gate.size, g = gate.data, u = up.data;
   if (up.size !== n) throw new Error(`swiglu: gate [${gate.shape}] and up [${up.shape}] differ`);
-  const out = new Float32Array(n);
+  const out = alloc(ctx, n);
   const grad = needsGrad(ctx, gate, up);
-  const sig = grad ? new Float32Array(n) : null;
+  const sig = grad ? alloc(ctx, n) : null;
   const k = nativeKernels();
   if (k) {
     const s = sig ?? out;
@@ -130,7 +130,7 @@ export function swiglu(ctx: Ctx, gate: Tensor, up: Tensor): Tensor {
       out[i] = x * s * u[i];
     }
   }
-  const y = new Tensor(out, gate.shape, grad);
+  const y = output(ctx, out, gate.shape, grad);
   if (sig) {
     ctx.tape!.record(() => {
       const dy = y.grad;
@@ -151,18 +151,15 @@ export function swiglu(ctx: Ctx, gate: Tensor, up: Tensor): Tensor {
 export function addScaled(ctx: Ctx, a: Tensor, b: Tensor, scale = 1): Tensor {
   const n = a.size;
   if (b.size !== n) throw new Error(`add: shapes [${a.shape}] and [${b.shape}] differ`);
-  const out = new Float32Array(n), ad = a.data, bd = b.data;
+  const out = alloc(ctx, n), ad = a.data, bd = b.data;
   if (scale === 1) for (let i = 0; i < n; i++) out[i] = ad[i] + bd[i];
   else for (let i = 0; i < n; i++) out[i] = ad[i] + scale * bd[i];
-  const y = new Tensor(out, a.shape, needsGrad(ctx, a, b));
+  const y = output(ctx, out, a.shape, needsGrad(ctx, a, b));
   if (y.requiresGrad) {
     ctx.tape!.record(() => {
       const dy = y.grad;
       if (!dy) return;
-      if (b.requiresGrad) {
-        if (scale === 1 && b.grad === null) b.grad = dy.slice();
-        else { const db = b.ensureGrad(); for (let i = 0; i < n; i++) db[i] += scale * dy[i]; }
-      }
+      if (b.requiresGrad) b.addGrad(dy, scale);
       if (a.requiresGrad) a.takeGrad(dy); // dy is dead after this op's backward: a may own it
     });
   }
@@ -179,11 +176,11 @@ export function dropout(ctx: Ctx, x: Tensor, p: number): Tensor {
   if (p >= 1) throw new Error(`dropout: p must be < 1, got ${p}`);
   const n = x.size, keep = 1 / (1 - p), xd = x.data;
   const mask = new Uint8Array(n);
-  const out = new Float32Array(n);
+  const out = alloc(ctx, n, true);
   for (let i = 0; i < n; i++) {
     if (ctx.rng.uniform() >= p) { mask[i] = 1; out[i] = xd[i] * keep; }
   }
-  const y = new Tensor(out, x.shape, needsGrad(ctx, x));
+  const y = output(ctx, out, x.shape, needsGrad(ctx, x));
   if (y.requiresGrad) {
     ctx.tape!.record(() => {
       const dy = y.grad;
@@ -199,12 +196,12 @@ export function dropout(ctx: Ctx, x: Tensor, p: number): Tensor {
 export function prependRows(ctx: Ctx, prefix: Tensor, x: Tensor, B: number): Tensor {
   const C = prefix.shape[1], P = prefix.shape[0], T = x.size / C / B;
   const S = P + T;
-  const out = new Float32Array(B * S * C);
+  const out = alloc(ctx, B * S * C);
   for (let b = 0; b < B; b++) {
     out.set(prefix.data, b * S * C);
     out.set(x.data.subarray(b * T * C, (b + 1) * T * C), (b * S + P) * C);
   }
-  const y = new Tensor(out, [B * S, C], needsGrad(ctx, prefix, x));
+  const y = output(ctx, out, [B * S, C], needsGrad(ctx, prefix, x));
   if (y.requiresGrad) {
     ctx.tape!.record(() => {
       const dy = y.grad;

@@ -3,7 +3,7 @@
  * IGNORE_INDEX (-100) contribute nothing. The loss is the mean over the counted rows (0 when none count). The
  * backward is (softmax - onehot) / count, computed from the probabilities the forward kept.
  */
-import { Tensor, needsGrad, type Ctx } from '../tensor.ts';
+import { Tensor, alloc, needsGrad, type Ctx } from '../tensor.ts';
 import { nativeKernels } from './native-kernels.ts';
 
 export const IGNORE_INDEX = -100;
@@ -15,12 +15,12 @@ export function crossEntropy(ctx: Ctx, logits: Tensor, labels: Int32Array): Cros
   if (!Number.isInteger(V)) throw new Error(`crossEntropy: logits [${logits.shape}] do not hold ${N} rows`);
   const x = logits.data;
   const grad = needsGrad(ctx, logits);
-  const probs = grad ? new Float32Array(logits.size) : null;
+  const probs = grad ? alloc(ctx, logits.size) : null;
   let sum = 0, count = 0;
   const k = nativeKernels();
   if (k && probs) {
     // Softmax of every row at once (vectorised exp); ignored rows are computed too, and never used.
-    const logz = new Float32Array(N);
+    const logz = alloc(ctx, N);
     k.softmaxRows(x, probs, N, V, -1, logz);
     for (let n = 0; n < N; n++) {
       const label = labels[n];

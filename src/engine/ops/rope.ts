@@ -4,7 +4,7 @@
  * rotate-half layout instead; formats/ permutes Q and K rows on import and export.)
  * x is [N, H*D] with one position per row. The backward pass rotates by -theta.
  */
-import { Tensor, needsGrad, type Ctx } from '../tensor.ts';
+import { alloc, needsGrad, output, type Tensor, type Ctx } from '../tensor.ts';
 
 interface RopeTable { cos: Float32Array; sin: Float32Array; maxPos: number }
 const tables = new Map<string, RopeTable>();
@@ -52,9 +52,9 @@ export function rope(ctx: Ctx, x: Tensor, positions: Int32Array, H: number, D: n
   let maxPos = 0;
   for (let i = 0; i < positions.length; i++) if (positions[i] > maxPos) maxPos = positions[i];
   const t = ropeTable(D, base, maxPos + 1);
-  const out = new Float32Array(x.size);
+  const out = alloc(ctx, x.size);
   rotate(x.data, out, positions, H, D, t, 1, false);
-  const y = new Tensor(out, x.shape, needsGrad(ctx, x));
+  const y = output(ctx, out, x.shape, needsGrad(ctx, x));
   if (y.requiresGrad) {
     ctx.tape!.record(() => {
       if (y.grad) rotate(y.grad, x.ensureGrad(), positions, H, D, t, -1, true);
