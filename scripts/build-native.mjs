@@ -8,7 +8,7 @@
  * `--strict` (for CI) makes any of those an error (exit 1).
  *
  * OpenBLAS is looked for in the usual system places; set OPENBLAS_HOME (a prefix with include/ and lib/) to point
- * at another installation.
+ * at another installation. MODELFAB_SKIP_NATIVE=1 skips the native build (the portable gemm is used).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
@@ -129,6 +129,10 @@ function smokeTest() {
   return String(addon.config()).trim();
 }
 
+if (process.env.MODELFAB_SKIP_NATIVE && process.env.MODELFAB_SKIP_NATIVE !== '0') {
+  rmSync(addonPath, { force: true });
+  giveUp('native gemm skipped (MODELFAB_SKIP_NATIVE)');
+}
 const blas = findOpenBLAS();
 if (!blas) giveUp('OpenBLAS not found');
 const headers = nodeHeadersPrefix();
@@ -137,7 +141,10 @@ if (!result.ok) {
   const direct = buildWithCC(blas, headers);
   result = { ok: direct.ok, log: result.log + direct.log };
 }
-if (!result.ok || !existsSync(addonPath)) giveUp('building the native OpenBLAS gemm failed (run with --verbose for the log)', result.log);
+if (!result.ok || !existsSync(addonPath)) {
+  rmSync(addonPath, { force: true }); // never leave a stale addon behind a failed build
+  giveUp('building the native OpenBLAS gemm failed (run with --verbose for the log)', result.log);
+}
 try {
   const cfg = smokeTest();
   console.log(`modelfab: built the native gemm (${cfg}, ${os.availableParallelism?.() ?? os.cpus().length} cores) -> build/Release/modelfab_gemm.node`);

@@ -41,10 +41,12 @@ export function maskedExample(ids: ArrayLike<number>, mask: ArrayLike<number>, s
   return scored > 0 ? { ids: x, labels: y } : null;
 }
 
-export function collate(examples: readonly Example[], padId: number): Batch {
+/** Pads to the longest example, rounded up to a multiple of `multiple` (fewer distinct shapes to allocate). */
+export function collate(examples: readonly Example[], padId: number, multiple = 8): Batch {
   const B = examples.length;
   let T = 0, tokens = 0;
   for (const e of examples) { T = Math.max(T, e.ids.length); tokens += e.ids.length; }
+  T = Math.ceil(T / multiple) * multiple;
   const ids = new Int32Array(B * T).fill(padId), labels = new Int32Array(B * T).fill(IGNORE_INDEX);
   examples.forEach((e, b) => { ids.set(e.ids, b * T); labels.set(e.labels, b * T); });
   return { ids, labels, B, T, tokens };

@@ -24,8 +24,13 @@ export class BufferPool {
     return b;
   }
 
-  /** Returns every buffer taken since the last release to the pool. */
+  /**
+   * Returns every buffer taken since the last release to the pool. Buffers the last step did not take are
+   * dropped, so the pool never holds more than one step's worth (batches of varying length would otherwise
+   * accumulate buffers of every size they ever had).
+   */
   release(): void {
+    this.free.clear();
     for (const a of this.used) {
       let list = this.free.get(a.length);
       if (!list) { list = []; this.free.set(a.length, list); }

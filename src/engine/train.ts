@@ -181,9 +181,11 @@ export async function train(run: TrainRun): Promise<TrainResult> {
       stepLoss += r.loss!.loss.data[0] / accum;
       stepTokens += b.tokens;
     }
-    const gradNorm = c.maxGradNorm ? clipGradNorm(params, c.maxGradNorm) : clipGradNorm(params, Infinity);
+    const gradNorm = clipGradNorm(params, c.maxGradNorm ? c.maxGradNorm : Infinity);
     const lr = lrAt(state.step, { lr: c.lr, warmupSteps: warmup, totalSteps: total, schedule: c.schedule ?? 'cosine', minLrRatio: c.minLrRatio ?? 0 });
-    opt.step(lr);
+    // A non-finite gradient (overflow, a bad batch) skips the update instead of poisoning the weights.
+    const skipped = !Number.isFinite(gradNorm) || !Number.isFinite(stepLoss);
+    if (!skipped) opt.step(lr);
     pool.release();
     state.step++;
     state.tokensSeen += stepTokens;
@@ -196,6 +198,7 @@ export async function train(run: TrainRun): Promise<TrainResult> {
     const record: MetricsRecord = {
       step: state.step, epoch: state.epoch + state.cursor / run.train.length, loss: stepLoss, lr, grad_norm: gradNorm,
       tokens_per_s: tokS, elapsed_s: state.elapsedS, eta_s: (runS / Math.max(1, state.step - startStep)) * (total - state.step),
+      ...(skipped ? { skipped: true } : {}),
     };
     const evalNow = run.val?.length && c.evalEvery && (state.step % c.evalEvery === 0 || state.step === total);
     if (evalNow) {

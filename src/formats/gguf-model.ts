@@ -40,13 +40,13 @@ import {
   baseTensors, hfToEngineRows, mergedTensors, ModelFileError, ropeHeads, shortestF32, type ImportedModel,
 } from './llama-layout.ts';
 
-export type GgufWeightType = 'F32' | 'F16' | 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q6_K';
+export type GgufWeightType = 'F32' | 'F16' | 'BF16' | 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q6_K';
 
 /** llama_ftype of a file whose matrices are mostly of a type. */
-const FILE_TYPE: Record<GgufWeightType, number> = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 7, Q4_K: 15, Q6_K: 18 };
+const FILE_TYPE: Record<GgufWeightType, number> = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 7, Q4_K: 15, Q6_K: 18, BF16: 32 };
 
 export interface GgufExportOptions {
-  /** Matrix type. Default F32. Q4_0/Q4_K/Q6_K use simple encoders (gguf-quants.ts), for tests and experiments. */
+  /** Matrix type. Default F32. BF16 too; Q4_0/Q4_K/Q6_K use simple encoders (gguf-quants.ts), for tests and experiments. */
   weightType?: GgufWeightType;
   /** general.name. Default "modelfab". */
   name?: string;
@@ -99,7 +99,7 @@ export function exportGgufModel(model: LlamaModel | ModelTensors, tokenizer: Tok
     ['general.file_type', gv.u32(FILE_TYPE[wt])],
     ['general.alignment', gv.u32(32)],
   ];
-  if (wt !== 'F32' && wt !== 'F16') meta.push(['general.quantization_version', gv.u32(2)]);
+  if (wt !== 'F32' && wt !== 'F16' && wt !== 'BF16') meta.push(['general.quantization_version', gv.u32(2)]);
   meta.push(
     [`${arch}.vocab_size`, gv.u32(c.vocabSize)],
     [`${arch}.context_length`, gv.u32(c.contextLength)],
@@ -300,7 +300,11 @@ function validateTokenizerKeys(d: DecodedGguf, V: number): void {
   if (model === 'gpt2' && !arr('tokenizer.ggml.merges', GGUF_TYPE.STRING)) throw new ModelFileError('TOKENIZER', 'tokenizer.ggml.merges is missing for a "gpt2" (BPE) tokenizer');
   for (const k of ['bos', 'eos', 'padding', 'eot', 'unknown']) {
     const key = `tokenizer.ggml.${k}_token_id`;
-    if (d.metadata.has(key)) getInt(d, key, { required: true, min: 0, max: V - 1 });
+    if (!d.metadata.has(key)) continue;
+    const kv = d.metadata.get(key)!;
+    if (!INT_TYPES.includes(kv.type) || typeof kv.value !== 'number' || kv.value < 0 || kv.value >= V) {
+      throw new ModelFileError('TOKENIZER', `${key} = ${String(kv.value)} is not a token id (vocabulary of ${V})`);
+    }
   }
 }
 

@@ -42,7 +42,7 @@ export class ModelFileError extends Error {
 export interface ImportedModel {
   config: LlamaConfig;
   tensors: Map<string, Float32Array>;
-  tokenizer: import('../engine/tokenizer/tokenizer.ts').Tokenizer;
+  tokenizer: Tokenizer;
   chatTemplate?: string;
   name?: string;
   /** Things the file holds that the engine ignores (e.g. rope scaling). */
@@ -150,10 +150,5 @@ export function shortestF32(v: number): number {
   return f;
 }
 
-export function describeMethodForExport(model: LlamaModel): string | null {
-  if (model.prefix) return 'prefix tuning';
-  if (model.prompt) return 'prompt tuning';
-  return null;
-}
 
-export type { Tokenizer };
+

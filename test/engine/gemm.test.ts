@@ -11,6 +11,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createGemm, describeGemm, gemmAvailability, type Gemm } from '../../src/engine/gemm/index.ts';
+import { relaxedSimdSupported } from '../../src/engine/gemm/gemm-kernel.mjs';
 import { createPortableGemm, type PortableOptions } from '../../src/engine/gemm/portable.ts';
 
 // ---- helpers -----------------------------------------------------------------------------------------------
@@ -170,7 +171,9 @@ conformance('reference gemm', () => createGemm({ backend: 'reference' }), false)
 conformance('native gemm (OpenBLAS)', () => createGemm({ backend: 'native' }), nativeSkip);
 conformance('native gemm (OpenBLAS), 1 thread', () => createGemm({ backend: 'native', threads: 1 }), nativeSkip);
 conformance('portable gemm, 2 threads', portable({ threads: 2 }), portableSkip);
-conformance('portable gemm, 1 thread', portable({ threads: 1 }), portableSkip);
+conformance('portable gemm, 1 thread, plain SIMD (mul + add)', portable({ threads: 1, fma: false }), portableSkip);
+conformance('portable gemm, 2 threads, relaxed-SIMD FMA', portable({ threads: 2, fma: true }),
+  portableSkip || (relaxedSimdSupported() ? false : 'relaxed SIMD needs Node >= 22 (or --experimental-wasm-relaxed-simd)'));
 conformance('portable gemm, 3 threads, in row chunks of 7', portable({ threads: 3, maxChunkRows: 7 }), portableSkip);
 
 describe('portable gemm threading', { skip: portableSkip }, () => {

@@ -90,3 +90,31 @@ test('each method leaves every other parameter bit-for-bit unchanged', async () 
     [...trainable].forEach((t, i) => assert.ok(t.data.some((v, j) => v !== trainedBefore[i][j]), `${name}: ${t.name} did not train`));
   }
 });
+
+test('early stopping ends the run when the eval loss stops improving', async () => {
+  const tok = tokenizer(300);
+  const examples = pretrainExamples(tok.encode(laws[1]), 24);
+  const model = LlamaModel.init(small(tok.vocabSize, { hiddenSize: 32, ffnSize: 64 }), 8);
+  // A learning rate far too high makes the eval loss rise: patience 2 stops after two bad evaluations.
+  const r = await train({ model, train: examples, val: examples.slice(0, 8), gemm, config: { batchSize: 4, maxSteps: 60, lr: 0.5, seed: 1, padId: 0, evalEvery: 2, earlyStoppingPatience: 2 } });
+  assert.ok(r.stoppedEarly, 'stopped early');
+  assert.ok(r.steps < 60, `ran ${r.steps} steps`);
+});
+
+test('the native and portable gemm backends train the same model to the same losses', async () => {
+  const { gemmAvailability } = await import('../../src/engine/gemm/index.ts');
+  const avail = gemmAvailability();
+  const backends = (['native', 'portable', 'reference'] as const).filter((b) => avail[b].ok);
+  assert.ok(backends.includes('portable'), 'the portable backend is available wherever Node runs');
+  const tok = tokenizer(300);
+  const examples = pretrainExamples(tok.encode(laws[1]), 32);
+  const curves: number[][] = [];
+  for (const backend of backends) {
+    const g = await createGemm({ backend, threads: 1 });
+    const model = LlamaModel.init(small(tok.vocabSize, { hiddenSize: 32, ffnSize: 64 }), 9);
+    const r = await train({ model, train: examples, gemm: g, config: { batchSize: 4, maxSteps: 5, lr: 3e-3, seed: 1, padId: 0 } });
+    g.close();
+    curves.push(r.losses);
+  }
+  for (const c of curves.slice(1)) c.forEach((l, i) => assert.ok(Math.abs(l - curves[0][i]) < 1e-3 * Math.abs(curves[0][i]), `step ${i}: ${l} vs ${curves[0][i]}`));
+});

@@ -5,6 +5,10 @@ export interface KernelConfig {
   readonly KC: number;
   readonly MC: number;
   readonly NC: number;
+  /** k unroll of the micro-kernel (default 1) */
+  readonly KU?: number;
+  /** use relaxed SIMD f32x4.relaxed_madd */
+  readonly fma?: boolean;
 }
 export interface KernelExports {
   ukernel(kc: number, ap: number, bp: number, c: number, ldcB: number, alpha: number, beta: number): void;
@@ -13,6 +17,8 @@ export interface KernelExports {
   packB(src: number, sR: number, sK: number, rows: number, kc: number, dst: number): void;
 }
 export const KERNEL: KernelConfig;
+export function relaxedSimdSupported(): boolean;
+export function kernelConfig(opts?: { fma?: boolean }): KernelConfig;
 export function workBytes(cfg?: KernelConfig): number;
 export function buildGemmWasm(cfg?: KernelConfig, maxPages?: number): Uint8Array;
 export function gemmBlock(

@@ -22,10 +22,10 @@ try {
   parentPort.postMessage({ ready: false, error: String(e && e.stack ? e.stack : e) });
   throw e;
 }
+// Read the generation before saying ready: the caller may post the first job as soon as it hears from us.
+let seen = Atomics.load(ctrl, S.GEN);
 Atomics.store(ctrl, S.ALIVE, 1);
 parentPort.postMessage({ ready: true });
-
-let seen = Atomics.load(ctrl, S.GEN);
 try {
   for (;;) {
     let g;

@@ -13,7 +13,7 @@
  */
 import os from 'node:os';
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import { KERNEL, buildGemmWasm, gemmBlock, workBytes, type KernelConfig, type KernelExports } from './gemm-kernel.mjs';
+import { KERNEL, buildGemmWasm, gemmBlock, kernelConfig, workBytes, type KernelConfig, type KernelExports } from './gemm-kernel.mjs';
 import { checkSgemmArgs, scaleC } from './args.ts';
 import type { Gemm } from './types.ts';
 
@@ -45,6 +45,8 @@ export interface PortableOptions {
   minParallelWork?: number;
   /** Cap on the shared memory (default 4 GiB, the wasm32 limit); bigger problems are done in row chunks. */
   maxMemoryBytes?: number;
+  /** Use relaxed-SIMD FMA (default: when the runtime supports it; Node >= 22). */
+  fma?: boolean;
   /** Testing hook: at most this many rows of C per chunk. */
   maxChunkRows?: number;
 }
@@ -95,7 +97,7 @@ class Portable implements PortableGemm {
     this.wb = align(workBytes(cfg), 4096);
     this.dataBase = align(CTRL_BASE + PORTABLE_MAX_THREADS * SLOT_BYTES, 4096) + threads * this.wb;
     this.F = new Float32Array(memory.buffer);
-    this.info = `WebAssembly SIMD ${cfg.MR}x${cfg.NR} kernel`;
+    this.info = `WebAssembly SIMD ${cfg.MR}x${cfg.NR} kernel${cfg.fma ? ' + relaxed-SIMD FMA' : ''}`;
   }
 
   /** Scratch region of thread t (0 = caller). */
@@ -226,7 +228,7 @@ export async function createPortableGemm(opts: PortableOptions = {}): Promise<Po
   const spin = opts.spin ?? 20000;
   const minParallelWork = opts.minParallelWork ?? 1 << 18;
   const maxPages = Math.min(MAX_PAGES, Math.floor((opts.maxMemoryBytes ?? MAX_PAGES * PAGE) / PAGE));
-  const cfg = KERNEL;
+  const cfg = kernelConfig({ fma: opts.fma });
   const module = new WA.Module(buildGemmWasm(cfg, maxPages));
   const base = align(CTRL_BASE + PORTABLE_MAX_THREADS * SLOT_BYTES, 4096) + threads * align(workBytes(cfg), 4096);
   const initial = Math.ceil((base + (1 << 20)) / PAGE);

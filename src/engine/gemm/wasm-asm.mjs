@@ -118,6 +118,8 @@ export const f32x4 = {
   add: (a, b) => [a, b, simd(0xe4)],
   sub: (a, b) => [a, b, simd(0xe5)],
   mul: (a, b) => [a, b, simd(0xe6)],
+  /** Relaxed SIMD: a * b + c, fused or not as the hardware prefers. */
+  relaxed_madd: (a, b, c) => [a, b, c, simd(0x105)],
 };
 
 // ---- control -----------------------------------------------------------------------------------------------

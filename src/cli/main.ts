@@ -1,0 +1,19 @@
+/**
+ * The `modelfab` command. One file per command group registers itself on the program; this file only wires them.
+ */
+import { Command } from 'commander';
+import { registerDemo } from './demo.ts';
+import { registerInfo } from './info.ts';
+
+const program = new Command();
+program
+  .name('modelfab')
+  .description('A self-hosted model factory: train, benchmark, deploy and control your own LLMs on your own machines.')
+  .version('0.1.0');
+registerDemo(program);
+registerInfo(program);
+
+program.parseAsync(process.argv).catch((e: unknown) => {
+  process.stderr.write(`modelfab: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});
