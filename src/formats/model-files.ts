@@ -10,7 +10,7 @@
  *                                  full/freeze    nothing to add: export the model itself
  * Errors are ModelFileError.
  */
-import { existsSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { LlamaModel } from '../engine/model.ts';
 import type { Tokenizer } from '../engine/tokenizer/tokenizer.ts';
@@ -18,7 +18,6 @@ import { exportGgufLora, exportGgufModel, importGgufModel, readGgufFile, type Gg
 import { exportHfModel, importHfModel, readModelFolder, writeModelFolder, type HfExportOptions } from './hf.ts';
 import { exportPeftLora, exportPeftPromptLearning } from './peft.ts';
 import { ModelFileError, type ImportedModel } from './llama-layout.ts';
-import { readFileSync } from 'node:fs';
 
 export function importModel(path: string): ImportedModel {
   if (!existsSync(path)) throw new ModelFileError('MISSING_FILE', `${path} does not exist`);

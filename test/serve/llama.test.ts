@@ -16,9 +16,12 @@ import { generate } from '../../src/engine/generate.ts';
 import {
   exportGgufLora, exportGgufModel, importGgufModel, importGgufLora, applyLoraAdapter, type GgufWeightType, type GgufLoraAdapter,
 } from '../../src/formats/gguf-model.ts';
-import { gv, GGML_TYPE, type GgufTensorInput } from '../../src/formats/gguf.ts';
+import { gv, GGML_TYPE, type GgufKV } from '../../src/formats/gguf.ts';
 import { quantize } from '../../src/formats/gguf-quants.ts';
-import { engineToHfRows, ModelFileError, ropeHeads } from '../../src/formats/llama-layout.ts';
+import { engineToHfName, ModelFileError, ropeHeads } from '../../src/formats/llama-layout.ts';
+import { exportHfModel } from '../../src/formats/hf.ts';
+import { exportPeftLora } from '../../src/formats/peft.ts';
+import { decodeSafetensors, tensorToF32 } from '../../src/formats/safetensors.ts';
 import { LlamaCppBackend, writeAdapterVersion } from '../../src/serve/llama/backend.ts';
 import { probeGguf } from '../../src/serve/llama/probe.ts';
 import { CHAT_TEMPLATES, CHATML_SPECIAL_TOKENS, trainBpe } from '../../src/engine/tokenizer/index.ts';
@@ -159,27 +162,46 @@ test('dequantizers: BF16, Q4_0, Q4_K and Q6_K files run by llama.cpp match the e
   console.log(rows.join('\n'));
 });
 
-test('qwen2 architecture (NEOX RoPE, HF row order): llama.cpp on the permuted file equals the engine; import un-permutes', async () => {
+test('HF layout checked by llama.cpp: our HF export (q/k and PEFT lora_B rows) run as a qwen2 (NEOX RoPE) GGUF equals the engine', async () => {
   const c = SHAPES.qkv_bias;
   const m = randomModel(c, 41);
-  const bytes = rewriteGguf(exportGgufModel(m, tok), (meta, tensors) => {
+  // the q/k weights and biases in this qwen2-architecture file are exactly those of our Hugging Face export
+  const hf = decodeSafetensors(exportHfModel(m, tok).get('model.safetensors')!);
+  const toQwen2 = (meta: Map<string, GgufKV>) => {
     const entries = [...meta].map(([k, v]) => [k.replace(/^llama\./, 'qwen2.'), k === 'general.architecture' ? gv.str('qwen2') : v] as const);
     meta.clear();
     for (const [k, v] of entries) meta.set(k, v);
-    for (const t of tensors as GgufTensorInput[]) {
-      const heads = ropeHeads(t.name, c);
-      if (!heads) continue;
-      const w = new Float32Array(t.data.slice().buffer);
-      t.data = quantize(GGML_TYPE.F32, engineToHfRows(w, heads, t.dims.length === 2 ? t.dims[0] : 1));
+  };
+  const bytes = rewriteGguf(exportGgufModel(m, tok), (meta, tensors) => {
+    toQwen2(meta);
+    for (const t of tensors) {
+      if (!ropeHeads(t.name, c)) continue;
+      t.data = quantize(GGML_TYPE.F32, tensorToF32(hf.tensors.get(engineToHfName(t.name)!)!));
     }
   });
   const back = importGgufModel(bytes);
   for (const [n, t] of m.params) assert.deepEqual(back.tensors.get(n), t.data, n);
+  // a LoRA adapter whose lora_A / lora_B are our PEFT export's tensors
+  const lm = LlamaModel.fromTensors(c, new Map([...m.params].map(([n, t]) => [n, t.data])));
+  lm.applyMethod({ type: 'lora', rank: 4, alpha: 8, targets: ['q', 'k', 'v'] }, 1);
+  randomizeLora(lm, 5);
+  const peft = decodeSafetensors(exportPeftLora(lm).get('adapter_model.safetensors')!);
+  const adapter = rewriteGguf(exportGgufLora(lm), (meta, tensors) => {
+    toQwen2(meta);
+    for (const t of tensors) {
+      const [, base, ab] = /^(.+)\.weight\.lora_([ab])$/.exec(t.name)!;
+      const name = `base_model.model.${engineToHfName(`${base}.weight`)!.replace(/\.weight$/, '')}.lora_${ab.toUpperCase()}.weight`;
+      t.data = quantize(GGML_TYPE.F32, tensorToF32(peft.tensors.get(name)!));
+    }
+  });
   const b = await LlamaCppBackend.load(write(bytes), { threads: 1 });
   try {
     const d = await parity(b, m);
-    console.log(`qwen2-arch file: max|dp| ${d.toExponential(2)}`);
+    await b.setAdapters([{ path: write(adapter) }]);
+    const dl = await parity(b, lm);
+    console.log(`HF-layout weights as a qwen2-arch file: max|dp| ${d.toExponential(2)}; with the PEFT LoRA tensors: ${dl.toExponential(2)}`);
     assert.ok(d <= 1e-3, `qwen2 parity ${d}`);
+    assert.ok(dl <= 1e-3, `qwen2 + PEFT LoRA parity ${dl}`);
   } finally {
     await b.close();
   }

@@ -25,3 +25,25 @@ export function gemmBlock(
   ex: KernelExports, cfg: KernelConfig, transA: boolean, transB: boolean, M: number, N: number, K: number,
   alpha: number, A: number, lda: number, B: number, ldb: number, beta: number, C: number, ldc: number, work: number,
 ): void;
+
+/** Threading protocol (see gemm-kernel.mjs). */
+export const CTRL: {
+  readonly JOBGEN: number; readonly DONE: number; readonly ERR: number; readonly QUIT: number;
+  readonly NCHUNKS: number; readonly BYROWS: number; readonly UNITS: number; readonly TA: number; readonly TB: number;
+  readonly M: number; readonly N: number; readonly K: number; readonly A: number; readonly LDA: number;
+  readonly B: number; readonly LDB: number; readonly C: number; readonly LDC: number; readonly ALPHA: number;
+  readonly BETA: number; readonly CLAIM_BYTE: number; readonly ALIVE: number; readonly INTS: number; readonly BYTES: number;
+};
+export interface Job {
+  nChunks: number; byRows: boolean; units: number; transA: boolean; transB: boolean;
+  M: number; N: number; K: number; A: number; lda: number; B: number; ldb: number; C: number; ldc: number;
+  alpha: number; beta: number;
+}
+export function runChunk(ex: KernelExports, cfg: KernelConfig, job: Job, idx: number, work: number): void;
+export function writeJob(ctrl: Int32Array, ctrlF: Float32Array, job: Job): void;
+export function readJob(ctrl: Int32Array, ctrlF: Float32Array): Job;
+export function claimWord(jobId: number, nChunks: number): bigint;
+export function claimChunks(
+  ex: KernelExports, cfg: KernelConfig, ctrl: Int32Array, ctrlF: Float32Array, claim: BigInt64Array, work: number,
+  job: Job | null,
+): number;

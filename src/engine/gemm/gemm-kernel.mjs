@@ -239,3 +239,93 @@ export function gemmBlock(ex, cfg, transA, transB, M, N, K, alpha, A, lda, B, ld
     }
   }
 }
+
+// ---- threading protocol (shared by portable.ts and portable-worker.mjs) -----------------------------------------
+/**
+ * One job at a time, described in a control block of the shared memory. C is cut into `nChunks` chunks along
+ * rows (byRows) or columns; every thread, the caller included, claims chunks with a compare-exchange on CLAIM
+ * (a 64-bit word: job id << 32 | next chunk) and computes them. So a worker that is late (asleep, or not
+ * scheduled on a busy machine) never holds the caller up: the caller simply takes its chunks. The id in CLAIM
+ * makes a late worker's claim fail once its job is over, and job params are only rewritten after every chunk
+ * of the previous job is DONE.
+ *
+ * Int32 fields of the control block (at byte CTRL_BYTES_AT); CLAIM is a BigInt64 at byte offset CTRL.CLAIM_BYTE
+ * from the block; ALIVE flags (one Int32 per worker) follow at CTRL.ALIVE.
+ */
+export const CTRL = Object.freeze({
+  JOBGEN: 0, DONE: 1, ERR: 2, QUIT: 3, NCHUNKS: 4, BYROWS: 5, UNITS: 6, TA: 7, TB: 8, M: 9, N: 10, K: 11,
+  A: 12, LDA: 13, B: 14, LDB: 15, C: 16, LDC: 17, ALPHA: 18, BETA: 19,
+  CLAIM_BYTE: 128, ALIVE: 64, INTS: 64 + 64, BYTES: 512,
+});
+
+/** Chunk `idx` of the job in `j` (a params object read with readJob), on the calling thread. */
+export function runChunk(ex, cfg, j, idx, work) {
+  const step = j.byRows ? cfg.MR : cfg.NR;
+  const lim = j.byRows ? j.M : j.N;
+  const s0 = Math.min(lim, Math.floor((j.units * idx) / j.nChunks) * step);
+  const s1 = Math.min(lim, Math.floor((j.units * (idx + 1)) / j.nChunks) * step);
+  if (s1 <= s0) return;
+  if (j.byRows) {
+    gemmBlock(ex, cfg, j.transA, j.transB, s1 - s0, j.N, j.K, j.alpha, j.A + 4 * (j.transA ? s0 : s0 * j.lda), j.lda,
+      j.B, j.ldb, j.beta, j.C + 4 * s0 * j.ldc, j.ldc, work);
+  } else {
+    gemmBlock(ex, cfg, j.transA, j.transB, j.M, s1 - s0, j.K, j.alpha, j.A, j.lda,
+      j.B + 4 * (j.transB ? s0 * j.ldb : s0), j.ldb, j.beta, j.C + 4 * s0, j.ldc, work);
+  }
+}
+
+export function writeJob(ctrl, ctrlF, j) {
+  ctrl[CTRL.NCHUNKS] = j.nChunks; ctrl[CTRL.BYROWS] = j.byRows ? 1 : 0; ctrl[CTRL.UNITS] = j.units;
+  ctrl[CTRL.TA] = j.transA ? 1 : 0; ctrl[CTRL.TB] = j.transB ? 1 : 0;
+  ctrl[CTRL.M] = j.M; ctrl[CTRL.N] = j.N; ctrl[CTRL.K] = j.K;
+  ctrl[CTRL.A] = j.A; ctrl[CTRL.LDA] = j.lda; ctrl[CTRL.B] = j.B; ctrl[CTRL.LDB] = j.ldb;
+  ctrl[CTRL.C] = j.C; ctrl[CTRL.LDC] = j.ldc;
+  ctrlF[CTRL.ALPHA] = j.alpha; ctrlF[CTRL.BETA] = j.beta;
+}
+
+export function readJob(ctrl, ctrlF) {
+  return {
+    nChunks: ctrl[CTRL.NCHUNKS], byRows: ctrl[CTRL.BYROWS] !== 0, units: ctrl[CTRL.UNITS],
+    transA: ctrl[CTRL.TA] !== 0, transB: ctrl[CTRL.TB] !== 0, M: ctrl[CTRL.M], N: ctrl[CTRL.N], K: ctrl[CTRL.K],
+    A: ctrl[CTRL.A] >>> 0, lda: ctrl[CTRL.LDA], B: ctrl[CTRL.B] >>> 0, ldb: ctrl[CTRL.LDB],
+    C: ctrl[CTRL.C] >>> 0, ldc: ctrl[CTRL.LDC], alpha: ctrlF[CTRL.ALPHA], beta: ctrlF[CTRL.BETA],
+  };
+}
+
+/** The CLAIM word of a new job: id << 32 | nChunks << 16 | next chunk (0). nChunks < 65536. */
+export function claimWord(jobId, nChunks) {
+  return (BigInt(jobId >>> 0) << 32n) | (BigInt(nChunks) << 16n);
+}
+
+/**
+ * Claims and computes chunks of the current job until none is left. `job` is the caller's params object, or
+ * null on a worker. Returns the number of chunks done. A chunk's DONE is counted even when it throws (so the
+ * caller never waits for it); the error propagates.
+ *
+ * Why a worker may read the params: it reads them only after seeing the CLAIM word of a job with chunks left,
+ * and uses them only for a chunk whose compare-exchange on that very word succeeded; so the job was unfinished
+ * from before the read until after the claim, and the caller rewrites params only once a job is finished.
+ */
+export function claimChunks(ex, cfg, ctrl, ctrlF, claim, work, job) {
+  let mine = 0;
+  let jobId = -1;
+  for (;;) {
+    const v = Atomics.load(claim, 0);
+    const id = Number(v >> 32n);
+    const n = Number((v >> 16n) & 0xffffn);
+    const idx = Number(v & 0xffffn);
+    if (idx >= n) return mine;
+    if (jobId !== id) {
+      if (jobId !== -1) return mine; // a newer job began: go back to waiting, then start afresh
+      jobId = id;
+      job ??= readJob(ctrl, ctrlF);
+    }
+    if (Atomics.compareExchange(claim, 0, v, v + 1n) !== v) continue;
+    try {
+      runChunk(ex, cfg, job, idx, work);
+    } finally {
+      mine++;
+      if (Atomics.add(ctrl, CTRL.DONE, 1) + 1 === n) Atomics.notify(ctrl, CTRL.DONE);
+    }
+  }
+}

@@ -2,18 +2,22 @@
  * The portable gemm: the WebAssembly SIMD kernel of gemm-kernel.mjs on worker threads that share ONE
  * WebAssembly.Memory({ shared: true }) with the calling thread.
  *
- * A call stays synchronous: the caller copies A, B (and C when beta != 0) into the shared memory, splits C into
- * one block per thread (rows when M >= N, else columns), writes each worker's job into its control slot, bumps
- * the slot's generation counter and Atomics.notify()s it, computes its own block, waits (spin, then
- * Atomics.wait, which Node allows on the main thread) for every worker's `done`, and copies C back.
- * Small problems run on the caller alone.
+ * A call stays synchronous: the caller copies A, B (and C when beta != 0) into the shared memory, publishes a
+ * job (C cut into a few row or column chunks) and wakes the workers (Atomics.notify); every thread, the caller
+ * too, claims chunks until none is left (see claimChunks in gemm-kernel.mjs); the caller then waits (spin, then
+ * Atomics.wait, which Node allows on the main thread) for chunks still being computed, and copies C back.
+ * Since chunks are claimed, not assigned, a worker that is slow to wake (a busy machine) costs at most its
+ * chunk, never a stall. Small problems run on the caller alone.
  *
- * Memory layout (bytes): [0, 1024) unused | control slots, 128 B per worker | per-thread scratch (packed A and B
- * blocks, edge tile) | A' | B' | C'. The memory only grows (to the largest problem seen); close() frees it.
+ * Memory layout (bytes): [0, 1024) unused | control block (CTRL) | per-thread scratch (packed A and B blocks,
+ * edge tile) | B' | A' | C'. The memory only grows (to the largest problem seen); close() lets it go.
  */
 import os from 'node:os';
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import { KERNEL, buildGemmWasm, gemmBlock, kernelConfig, workBytes, type KernelConfig, type KernelExports } from './gemm-kernel.mjs';
+import {
+  CTRL, KERNEL, buildGemmWasm, claimChunks, claimWord, gemmBlock, kernelConfig, workBytes, writeJob,
+  type Job, type KernelConfig, type KernelExports,
+} from './gemm-kernel.mjs';
 import { checkSgemmArgs, scaleC } from './args.ts';
 import type { Gemm } from './types.ts';
 
@@ -29,12 +33,10 @@ const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 const PAGE = 65536;
 const MAX_PAGES = 65536; // 4 GiB, the wasm32 limit
-const CTRL_BASE = 1024;
-const SLOT_BYTES = 128;
-const SLOT_INTS = SLOT_BYTES / 4;
+const CTRL_BYTE = 1024;
 export const PORTABLE_MAX_THREADS = 16;
-/** Control slot fields (Int32 index; ALPHA/BETA are Float32 at the same index). Same table in portable-worker.mjs. */
-const S = { GEN: 0, DONE: 1, STATUS: 2, QUIT: 3, ALIVE: 4, TA: 5, TB: 6, M: 7, N: 8, K: 9, A: 10, LDA: 11, B: 12, LDB: 13, C: 14, LDC: 15, WORK: 16, ALPHA: 17, BETA: 18 } as const;
+/** Split a job into 2 chunks per thread (better balance on a busy machine) when each stays this many rows/columns. */
+const MIN_CHUNK_FOR_2X = 512;
 
 export interface PortableOptions {
   /** Threads including the caller (default: available cores, at most PORTABLE_MAX_THREADS). */
@@ -70,15 +72,21 @@ export function portableSupport(): { ok: true } | { ok: false; reason: string } 
   }
 }
 
-interface Part { M: number; N: number; A: number; B: number; C: number }
+/** Byte offset of thread t's scratch (0 = caller). */
+function workOffset(cfg: KernelConfig, t: number): number {
+  return align(CTRL_BYTE + CTRL.BYTES, 4096) + t * align(workBytes(cfg), 4096);
+}
 
 class Portable implements PortableGemm {
   readonly name = 'portable' as const;
   readonly info: string;
   private F: Float32Array;
   private closed = false;
-  private readonly wb: number;
+  private jobId = 0;
   private readonly dataBase: number;
+  private readonly ctrl: Int32Array;
+  private readonly ctrlF: Float32Array;
+  private readonly claim: BigInt64Array;
 
   constructor(
     readonly threads: number,
@@ -88,21 +96,16 @@ class Portable implements PortableGemm {
     private readonly cfg: KernelConfig,
     private readonly workers: Worker[],
     private readonly ports: MessagePort[],
-    private readonly slots: Int32Array[],
-    private readonly slotsF: Float32Array[],
     private readonly spin: number,
     private readonly minParallelWork: number,
     private readonly maxChunkRows: number,
   ) {
-    this.wb = align(workBytes(cfg), 4096);
-    this.dataBase = align(CTRL_BASE + PORTABLE_MAX_THREADS * SLOT_BYTES, 4096) + threads * this.wb;
+    this.dataBase = workOffset(cfg, threads);
     this.F = new Float32Array(memory.buffer);
+    this.ctrl = new Int32Array(memory.buffer, CTRL_BYTE, CTRL.INTS);
+    this.ctrlF = new Float32Array(memory.buffer, CTRL_BYTE, CTRL.INTS);
+    this.claim = new BigInt64Array(memory.buffer, CTRL_BYTE + CTRL.CLAIM_BYTE, 1);
     this.info = `WebAssembly SIMD ${cfg.MR}x${cfg.NR} kernel${cfg.fma ? ' + relaxed-SIMD FMA' : ''}`;
-  }
-
-  /** Scratch region of thread t (0 = caller). */
-  private work(t: number): number {
-    return align(CTRL_BASE + PORTABLE_MAX_THREADS * SLOT_BYTES, 4096) + t * this.wb;
   }
 
   private ensure(bytes: number): void {
@@ -152,56 +155,46 @@ class Portable implements PortableGemm {
     }
   }
 
-  /** C (m x N, compact) of wasm memory = alpha op(A) op(B) + beta C, split across the threads. */
+  /** C (M x N, compact, in wasm memory) = alpha op(A) op(B) + beta C, on all threads. */
   private run(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
     a: number, lda: number, b: number, ldb: number, beta: number, c: number): void {
     const { MR, NR } = this.cfg;
     const byRows = M >= N;
     const units = byRows ? Math.ceil(M / MR) : Math.ceil(N / NR);
-    const nt = M * N * K < this.minParallelWork ? 1 : Math.min(this.threads, units);
-    if (nt === 1) {
-      gemmBlock(this.ex, this.cfg, transA, transB, M, N, K, alpha, a, lda, b, ldb, beta, c, N, this.work(0));
+    const nt = M * N * K < this.minParallelWork ? 1 : this.threads;
+    const perChunk2x = (byRows ? M : N) / (2 * nt);
+    const nChunks = Math.min(units, nt * (perChunk2x >= MIN_CHUNK_FOR_2X ? 2 : 1));
+    if (nChunks <= 1) {
+      gemmBlock(this.ex, this.cfg, transA, transB, M, N, K, alpha, a, lda, b, ldb, beta, c, N, workOffset(this.cfg, 0));
       return;
     }
-    const part = (t: number): Part => {
-      if (byRows) {
-        const r0 = Math.min(M, Math.floor((units * t) / nt) * MR), r1 = Math.min(M, Math.floor((units * (t + 1)) / nt) * MR);
-        return { M: r1 - r0, N, A: a + 4 * (transA ? r0 : r0 * lda), B: b, C: c + 4 * r0 * N };
-      }
-      const c0 = Math.min(N, Math.floor((units * t) / nt) * NR), c1 = Math.min(N, Math.floor((units * (t + 1)) / nt) * NR);
-      return { M, N: c1 - c0, A: a, B: b + 4 * (transB ? c0 * ldb : c0), C: c + 4 * c0 };
-    };
-    const gens: number[] = [];
-    for (let t = 1; t < nt; t++) {
-      const p = part(t), s = this.slots[t - 1], sf = this.slotsF[t - 1];
-      if (!Atomics.load(s, S.ALIVE)) throw new Error('sgemm: a portable gemm worker has exited');
-      s[S.TA] = transA ? 1 : 0; s[S.TB] = transB ? 1 : 0;
-      s[S.M] = p.M; s[S.N] = p.N; s[S.K] = K;
-      s[S.A] = p.A; s[S.LDA] = lda; s[S.B] = p.B; s[S.LDB] = ldb; s[S.C] = p.C; s[S.LDC] = N;
-      s[S.WORK] = this.work(t);
-      sf[S.ALPHA] = alpha; sf[S.BETA] = beta;
-      const g = (s[S.GEN] + 1) | 0;
-      gens.push(g);
-      Atomics.store(s, S.GEN, g);
-      Atomics.notify(s, S.GEN);
-    }
-    const p0 = part(0);
+    const ctrl = this.ctrl;
+    const job: Job = { nChunks, byRows, units, transA, transB, M, N, K, A: a, lda, B: b, ldb, C: c, ldc: N, alpha, beta };
+    this.jobId = (this.jobId + 1) >>> 0;
+    writeJob(ctrl, this.ctrlF, job);
+    Atomics.store(ctrl, CTRL.DONE, 0);
+    Atomics.store(ctrl, CTRL.ERR, 0);
+    Atomics.store(this.claim, 0, claimWord(this.jobId, nChunks));
+    Atomics.add(ctrl, CTRL.JOBGEN, 1);
+    Atomics.notify(ctrl, CTRL.JOBGEN);
     let err: unknown = null;
     try {
-      gemmBlock(this.ex, this.cfg, transA, transB, p0.M, p0.N, K, alpha, p0.A, lda, p0.B, ldb, beta, p0.C, N, this.work(0));
+      claimChunks(this.ex, this.cfg, ctrl, this.ctrlF, this.claim, workOffset(this.cfg, 0), job);
     } catch (e) {
       err = e;
     }
-    for (let t = 1; t < nt; t++) {
-      const s = this.slots[t - 1], g = gens[t - 1];
-      for (let i = 0, d; (d = Atomics.load(s, S.DONE)) !== g; i++) {
-        if (!Atomics.load(s, S.ALIVE)) { err ??= new Error('sgemm: a portable gemm worker exited during a call'); break; }
-        if (i >= this.spin) Atomics.wait(s, S.DONE, d, 1000);
+    for (let i = 0, d; (d = Atomics.load(ctrl, CTRL.DONE)) < nChunks; i++) {
+      if (i < this.spin) continue;
+      if (this.workers.some((_, w) => Atomics.load(ctrl, CTRL.ALIVE + w) === 0)) {
+        err ??= new Error('sgemm: a portable gemm worker exited during a call');
+        break;
       }
-      if (Atomics.load(s, S.STATUS) !== 0) {
-        const msg = receiveMessageOnPort(this.ports[t - 1])?.message as { error?: string } | undefined;
-        err ??= new Error(`sgemm: portable gemm worker failed: ${msg?.error ?? 'unknown error'}`);
-      }
+      Atomics.wait(ctrl, CTRL.DONE, d, 1000);
+    }
+    if (Atomics.load(ctrl, CTRL.ERR) !== 0) {
+      let msg: string | undefined;
+      for (const p of this.ports) msg ??= (receiveMessageOnPort(p)?.message as { error?: string } | undefined)?.error;
+      err ??= new Error(`sgemm: portable gemm worker failed: ${msg ?? 'unknown error'}`);
     }
     if (err) throw err;
   }
@@ -209,11 +202,9 @@ class Portable implements PortableGemm {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const s of this.slots) {
-      Atomics.store(s, S.QUIT, 1);
-      Atomics.store(s, S.GEN, (s[S.GEN] + 1) | 0);
-      Atomics.notify(s, S.GEN);
-    }
+    Atomics.store(this.ctrl, CTRL.QUIT, 1);
+    Atomics.add(this.ctrl, CTRL.JOBGEN, 1);
+    Atomics.notify(this.ctrl, CTRL.JOBGEN);
     for (const w of this.workers) void w.terminate();
     for (const p of this.ports) p.close();
     this.F = new Float32Array(0);
@@ -230,22 +221,18 @@ export async function createPortableGemm(opts: PortableOptions = {}): Promise<Po
   const maxPages = Math.min(MAX_PAGES, Math.floor((opts.maxMemoryBytes ?? MAX_PAGES * PAGE) / PAGE));
   const cfg = kernelConfig({ fma: opts.fma });
   const module = new WA.Module(buildGemmWasm(cfg, maxPages));
-  const base = align(CTRL_BASE + PORTABLE_MAX_THREADS * SLOT_BYTES, 4096) + threads * align(workBytes(cfg), 4096);
-  const initial = Math.ceil((base + (1 << 20)) / PAGE);
+  const initial = Math.ceil((workOffset(cfg, threads) + (1 << 20)) / PAGE);
   if (initial > maxPages) throw new RangeError('portable gemm: maxMemoryBytes is too small');
   const memory = new WA.Memory({ initial, maximum: maxPages, shared: true });
   const ex = new WA.Instance(module, { env: { memory } }).exports as unknown as KernelExports;
 
-  const workers: Worker[] = [], ports: MessagePort[] = [], slots: Int32Array[] = [], slotsF: Float32Array[] = [];
+  const workers: Worker[] = [], ports: MessagePort[] = [];
   try {
     for (let w = 0; w < threads - 1; w++) {
-      const slotByte = CTRL_BASE + w * SLOT_BYTES;
-      slots.push(new Int32Array(memory.buffer, slotByte, SLOT_INTS));
-      slotsF.push(new Float32Array(memory.buffer, slotByte, SLOT_INTS));
       const { port1, port2 } = new MessageChannel();
       ports.push(port1);
       const worker = new Worker(new URL('./portable-worker.mjs', import.meta.url), {
-        workerData: { memory, module, slotByte, slotInts: SLOT_INTS, cfg, spin, port: port2 },
+        workerData: { memory, module, ctrlByte: CTRL_BYTE, slot: w, workByte: workOffset(cfg, w + 1), cfg, spin, port: port2 },
         transferList: [port2],
         execArgv: [], // plain JS: no TypeScript loader, whatever the parent runs under
       });
@@ -263,8 +250,8 @@ export async function createPortableGemm(opts: PortableOptions = {}): Promise<Po
         worker.on('error', onErr);
         worker.on('exit', onExit);
       });
-      // After start-up, errors travel through the STATUS word and port1 (never started: read synchronously with
-      // receiveMessageOnPort), not as events.
+      // After start-up, errors travel through ERR and port1 (never started: read synchronously with
+      // receiveMessageOnPort), not as events; the workers must not keep the process alive.
       worker.on('error', () => {});
       worker.unref();
     }
@@ -273,5 +260,5 @@ export async function createPortableGemm(opts: PortableOptions = {}): Promise<Po
     for (const p of ports) p.close();
     throw e;
   }
-  return new Portable(threads, memory, maxPages * PAGE, ex, cfg, workers, ports, slots, slotsF, spin, minParallelWork, Math.max(1, opts.maxChunkRows ?? Infinity));
+  return new Portable(threads, memory, maxPages * PAGE, ex, cfg, workers, ports, spin, minParallelWork, Math.max(1, Math.floor(opts.maxChunkRows ?? Infinity)));
 }

@@ -7,6 +7,8 @@
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { tmpdir } from 'node:os';
+import { resolve as resolvePath } from 'node:path';
 import { ModelFileError } from '../../formats/llama-layout.ts';
 
 const CHILD = fileURLToPath(new URL('./probe-child.ts', import.meta.url));
@@ -16,8 +18,9 @@ export interface ProbeResult { ok: true; trainContextSize?: number }
 export async function probeGguf(modelPath: string, adapters: readonly string[] = [], timeoutMs = 60_000): Promise<ProbeResult> {
   const tsx = import.meta.resolve('tsx');
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', tsx, CHILD, modelPath, ...adapters], {
-      stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_LLAMA_CPP_SKIP_DOWNLOAD: 'true' },
+    // run in the temp folder, so that a crash dump (where the system writes one) does not land in the project
+    const child = spawn(process.execPath, ['--import', tsx, CHILD, resolvePath(modelPath), ...adapters.map((a) => resolvePath(a))], {
+      cwd: tmpdir(), stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_LLAMA_CPP_SKIP_DOWNLOAD: 'true' },
     });
     let out = '', err = '';
     child.stdout.on('data', (b) => { out += b; });
