@@ -74,7 +74,13 @@ for (const [M, N, K] of SHAPES) {
     console.log(row.join(''));
   }
 }
-for (const g of gemms.values()) g.close();
+for (const [label, g] of gemms) {
+  const st = (g as Gemm & { stats?: { chunks: number; callerChunks: number } }).stats;
+  if (st && g.threads > 1 && st.chunks > 0) {
+    console.log(`  ${label}: worker threads computed ${(100 * (1 - st.callerChunks / st.chunks)).toFixed(0)}% of the chunks (the rest: the caller, e.g. while workers were not scheduled)`);
+  }
+  g.close();
+}
 
 if (!only || only.includes('reference')) { // one shape only: it is ~100x slower
   const g = await createGemm({ backend: 'reference' });

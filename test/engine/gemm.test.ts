@@ -192,6 +192,8 @@ describe('portable gemm threading', { skip: portableSkip }, () => {
         }
       }
       check(two, false, false, 1024, 256, 256, 1, 0);
+      assert.ok(two.stats.threadedJobs > 0 && two.stats.chunks >= 2 * two.stats.threadedJobs);
+      assert.equal(one.stats.threadedJobs, 0);
     } finally {
       one.close();
       two.close();

@@ -1,21 +1,22 @@
 /**
  * The portable gemm kernel: a WebAssembly SIMD (f32x4) sgemm, generated here as a binary module (no toolchain,
- * no download: wasm-asm.mjs is a ~200-line assembler), plus the blocked driver that runs it.
+ * no download: wasm-asm.mjs is a small assembler), the blocked driver that runs it, and the threading protocol.
  *
  * Plain JavaScript so that both the calling thread (via portable.ts) and the worker threads
  * (portable-worker.mjs) use the very same code, with or without a TypeScript loader.
  *
  * Algorithm (GotoBLAS / BLIS): C is computed in NC-column slabs; K in KC-deep slices. For each slice the KC x NC
  * block of op(B) is packed into NR-wide column panels (k-major, zero padded), then for each MC-row block of op(A)
- * an MR-high row-panel packing, and the macro-kernel sweeps MR x NR register tiles: the B micro-panel
- * (KC x NR, 16 KiB) stays in L1 while A panels stream from L2. The micro-kernel keeps the MR x NR tile of C in
- * MR*NR/4 v128 registers; per k it loads NR/4 vectors of B and splats MR values of A (v128.load32_splat).
- * Wasm SIMD has no fused multiply-add (relaxed SIMD is not on by default in Node 20), so it is mul + add.
- * V8 gives wasm 14 or so xmm registers on x64, which is why the tile is small.
+ * into MR-high row panels, and the macro-kernel sweeps MR x NR register tiles: the B micro-panel (KC x NR,
+ * 8 KiB) stays in L1 while A panels stream from L2. The micro-kernel keeps the MR x NR tile of C in MR*NR/4 v128
+ * registers; per k it loads NR/4 vectors of B and splats MR values of A (v128.load32_splat). Packing uses vector
+ * copies or 4x4 transposes where the source is contiguous, so every transpose combination runs at full speed.
+ * Plain wasm SIMD has no fused multiply-add, so it is mul + add; relaxed SIMD's relaxed_madd is used when the
+ * runtime has it (Node >= 22). V8 gives wasm ~15 xmm registers on x64, hence the small tile.
  *
  * All addresses are byte offsets in the (shared) memory; strides are in elements.
  */
-import { ModuleBuilder, T, get, set, tee, i32, f32, v128, f32x4, block, loop, br, br_if, if_, call, range } from './wasm-asm.mjs';
+import { ModuleBuilder, T, get, set, i32, f32, v128, f32x4, block, loop, br, br_if, if_, call, range } from './wasm-asm.mjs';
 
 /**
  * Register tile and cache blocking (MC % MR == 0, NC % NR == 0); KU: k unroll of the micro-kernel; fma: use

@@ -56,6 +56,8 @@ export interface PortableOptions {
 export interface PortableGemm extends Gemm {
   readonly name: 'portable';
   readonly info: string;
+  /** Counters since creation: threaded jobs, their chunks, and how many of those the caller computed itself. */
+  readonly stats: { calls: number; threadedJobs: number; chunks: number; callerChunks: number };
 }
 
 const align = (n: number, a = 64) => Math.ceil(n / a) * a;
@@ -83,6 +85,7 @@ class Portable implements PortableGemm {
   private F: Float32Array;
   private closed = false;
   private jobId = 0;
+  readonly stats = { calls: 0, threadedJobs: 0, chunks: 0, callerChunks: 0 };
   private readonly dataBase: number;
   private readonly ctrl: Int32Array;
   private readonly ctrlF: Float32Array;
@@ -122,6 +125,7 @@ class Portable implements PortableGemm {
     if (this.closed) throw new Error('sgemm: the portable gemm was closed');
     if (M === 0 || N === 0) return;
     if (K === 0 || alpha === 0) return scaleC(C, M * N, beta);
+    this.stats.calls++;
     const nb = K * N;
     const perRow = 4 * (K + N);
     const avail = this.maxBytes - this.dataBase - 4 * nb - 256;
@@ -161,9 +165,9 @@ class Portable implements PortableGemm {
     const { MR, NR } = this.cfg;
     const byRows = M >= N;
     const units = byRows ? Math.ceil(M / MR) : Math.ceil(N / NR);
-    const nt = M * N * K < this.minParallelWork ? 1 : this.threads;
+    const nt = M * N * K < this.minParallelWork || this.workers.length === 0 ? 1 : this.threads;
     const perChunk2x = (byRows ? M : N) / (2 * nt);
-    const nChunks = Math.min(units, nt * (perChunk2x >= MIN_CHUNK_FOR_2X ? 2 : 1));
+    const nChunks = nt === 1 ? 1 : Math.min(units, nt * (perChunk2x >= MIN_CHUNK_FOR_2X ? 2 : 1));
     if (nChunks <= 1) {
       gemmBlock(this.ex, this.cfg, transA, transB, M, N, K, alpha, a, lda, b, ldb, beta, c, N, workOffset(this.cfg, 0));
       return;
@@ -178,8 +182,10 @@ class Portable implements PortableGemm {
     Atomics.add(ctrl, CTRL.JOBGEN, 1);
     Atomics.notify(ctrl, CTRL.JOBGEN);
     let err: unknown = null;
+    this.stats.threadedJobs++;
+    this.stats.chunks += nChunks;
     try {
-      claimChunks(this.ex, this.cfg, ctrl, this.ctrlF, this.claim, workOffset(this.cfg, 0), job);
+      this.stats.callerChunks += claimChunks(this.ex, this.cfg, ctrl, this.ctrlF, this.claim, workOffset(this.cfg, 0), job);
     } catch (e) {
       err = e;
     }

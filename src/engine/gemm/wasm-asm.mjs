@@ -133,8 +133,8 @@ export const if_ = (cond, then, els) => [cond, 0x04, 0x40, then, els ? [0x05, el
 export const call = (fn, ...args) => [args, 0x10, ...uleb(fn.index)];
 
 /**
- * for (init; cond; step) body — `body` may use br(1) to `continue`-less exit? No: inside body, depth 0 is the
- * loop (continue would skip `step`), depth 1 the enclosing block (break). Keep bodies free of branches.
+ * for (init; cond; step) body. Inside body, br(0) would restart the loop without `step` and br(1) leaves it;
+ * the kernel's loop bodies do not branch.
  */
 export const forLoop = (init, cond, step, ...body) => [init, block(loop(br_if(1, i32.eqz(cond)), body, step, br(0)))];
 
