@@ -129,26 +129,35 @@ function smokeTest() {
   return String(addon.config()).trim();
 }
 
-if (process.env.MODELFAB_SKIP_NATIVE && process.env.MODELFAB_SKIP_NATIVE !== '0') {
-  rmSync(addonPath, { force: true });
-  giveUp('native gemm skipped (MODELFAB_SKIP_NATIVE)');
+function main() {
+  if (process.env.MODELFAB_SKIP_NATIVE && process.env.MODELFAB_SKIP_NATIVE !== '0') {
+    rmSync(addonPath, { force: true });
+    giveUp('native gemm skipped (MODELFAB_SKIP_NATIVE)');
+  }
+  const blas = findOpenBLAS();
+  if (!blas) giveUp('OpenBLAS not found');
+  const headers = nodeHeadersPrefix();
+  let result = buildWithNodeGyp(blas, headers);
+  if (!result.ok) {
+    const direct = buildWithCC(blas, headers);
+    result = { ok: direct.ok, log: result.log + direct.log };
+  }
+  if (!result.ok || !existsSync(addonPath)) {
+    rmSync(addonPath, { force: true }); // never leave a stale addon behind a failed build
+    giveUp('building the native OpenBLAS gemm failed (run with --verbose for the log)', result.log);
+  }
+  try {
+    const cfg = smokeTest();
+    console.log(`modelfab: built the native gemm (${cfg}, ${os.availableParallelism?.() ?? os.cpus().length} cores) -> build/Release/modelfab_gemm.node`);
+  } catch (e) {
+    rmSync(addonPath, { force: true });
+    giveUp(`the native OpenBLAS gemm does not load (${e instanceof Error ? e.message : e})`, result.log);
+  }
 }
-const blas = findOpenBLAS();
-if (!blas) giveUp('OpenBLAS not found');
-const headers = nodeHeadersPrefix();
-let result = buildWithNodeGyp(blas, headers);
-if (!result.ok) {
-  const direct = buildWithCC(blas, headers);
-  result = { ok: direct.ok, log: result.log + direct.log };
-}
-if (!result.ok || !existsSync(addonPath)) {
-  rmSync(addonPath, { force: true }); // never leave a stale addon behind a failed build
-  giveUp('building the native OpenBLAS gemm failed (run with --verbose for the log)', result.log);
-}
+
 try {
-  const cfg = smokeTest();
-  console.log(`modelfab: built the native gemm (${cfg}, ${os.availableParallelism?.() ?? os.cpus().length} cores) -> build/Release/modelfab_gemm.node`);
+  main();
 } catch (e) {
-  rmSync(addonPath, { force: true });
-  giveUp(`the native OpenBLAS gemm does not load (${e instanceof Error ? e.message : e})`, result.log);
+  // never let an unexpected error fail `npm install`
+  giveUp(`the native gemm build stopped (${e instanceof Error ? e.message : String(e)})`);
 }

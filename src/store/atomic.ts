@@ -74,3 +74,19 @@ export function writeFileAtomic(file: string, data: Uint8Array | string, opts: {
   }
   fsyncDir(path.dirname(file));
 }
+
+/**
+ * Moves a finished file into place atomically and durably: fsyncs `src`, renames it onto `target` (same file system:
+ * put `src` beside the target or in a temp folder on the same volume), fsyncs the target's directory. If the rename
+ * fails, `src` is left where it was.
+ */
+export function moveFileAtomic(src: string, target: string): void {
+  const fd = fs.openSync(src, 'r+');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(src, target);
+  fsyncDir(path.dirname(target));
+}

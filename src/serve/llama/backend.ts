@@ -17,6 +17,7 @@
  *   - `isolate: true` loads untrusted files once in a child process first (probe.ts).
  * Adapters are bound to a context; `setAdapters` replaces the context (one sequence) with one using the new set.
  */
+import type { SamplingOptions } from '../../engine/generate.ts';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { getLlama, LlamaLogLevel, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaModel, type Token } from 'node-llama-cpp';
@@ -68,16 +69,8 @@ export interface LoadOptions {
   isolate?: boolean;
 }
 
-export interface GenerateOptions {
-  maxTokens?: number;
-  /** 0 (default) is greedy. */
-  temperature?: number;
-  topK?: number;
-  topP?: number;
-  seed?: number;
-  /** Token ids that end generation (not emitted); end-of-generation tokens always do. */
-  stopIds?: readonly number[];
-}
+/** The engine's sampling options (one definition for both backends); stop strings are not supported here. */
+export type GenerateOptions = Omit<SamplingOptions, 'stop'>;
 
 export interface GenerateOutput {
   ids: number[];

@@ -1,0 +1,193 @@
+/**
+ * Experiments: base models x datasets x methods x hyperparameter values x seeds, expanded into jobs.
+ *
+ * `planExperiment` is pure: it validates the spec (errors name the field), expands the grid in a stable order,
+ * rejects invalid combinations with a reason (DPO on an SFT-only dataset, QLoRA on an already quantized base, a
+ * LoRA option on a full fine-tune, ...), drops duplicates, names each job readably and estimates its memory,
+ * steps, tokens and time. The experiment file alone reproduces the experiment.
+ */
+import { createHash } from 'node:crypto';
+import { normalizeMethod, type MethodSpec } from '../engine/methods.ts';
+import { headDim, parameterCount, type LlamaConfig } from '../engine/config.ts';
+import type { BaseModelRef, DataRef, Hyperparameters, JobEstimate, Stage } from './types.ts';
+
+export interface ExperimentBase {
+  name: string;
+  ref: BaseModelRef;
+  /** The model's config, when known before loading (estimates need it). */
+  config?: LlamaConfig;
+  /** True for bases stored quantized (e.g. a Q4 GGUF): QLoRA on them is rejected. */
+  quantized?: boolean;
+}
+
+export interface ExperimentDataset {
+  name: string;
+  train: DataRef;
+  validation?: DataRef;
+  /** Rows and mean tokens per row, when known (estimates). */
+  rows?: number;
+  meanTokens?: number;
+}
+
+export interface ExperimentMethod {
+  /** Short readable name, e.g. "lora-r16"; default derived from the spec. */
+  name?: string;
+  spec: MethodSpec & Record<string, unknown>;
+}
+
+export interface ExperimentSpec {
+  name: string;
+  stage: Stage;
+  baseModels: ExperimentBase[];
+  datasets: ExperimentDataset[];
+  methods: ExperimentMethod[];
+  hyperparameters: Hyperparameters;
+  /** Values to sweep: each key is a hyperparameter, each value the list of values to try. */
+  sweep?: Partial<Record<keyof Hyperparameters, Array<number | string>>>;
+  seeds?: number[];
+  /** Benchmark suites run on every finished model (issue 6). */
+  suites?: string[];
+  priority?: number;
+}
+
+export interface PlannedJob {
+  key: string;
+  name: string;
+  base: ExperimentBase;
+  dataset: ExperimentDataset;
+  method: MethodSpec;
+  methodName: string;
+  hyperparameters: Hyperparameters;
+  seed: number;
+  estimate: JobEstimate;
+}
+
+export interface RejectedCombination { name: string; reason: string }
+
+export interface ExperimentPlan {
+  jobs: PlannedJob[];
+  rejected: RejectedCombination[];
+  duplicates: number;
+}
+
+export class ExperimentError extends Error {}
+
+const DATA_FOR_STAGE: Record<Stage, DataRef['kind']> = { pretrain: 'pretrain', sft: 'sft', dpo: 'preference' };
+const LORA_OPTIONS = ['rank', 'alpha', 'targets', 'rslora', 'dropout'];
+const KNOWN_OPTIONS: Record<MethodSpec['type'], string[]> = {
+  full: [], freeze: ['trainableLayers', 'trainableModules', 'extraModules'], lora: LORA_OPTIONS, qlora: [...LORA_OPTIONS, 'blockSize'],
+  prefix: ['numVirtualTokens'], prompt: ['numVirtualTokens'],
+};
+
+export function methodName(m: MethodSpec): string {
+  switch (m.type) {
+    case 'lora': case 'qlora': return `${m.type}-r${m.rank}`;
+    case 'prefix': case 'prompt': return `${m.type}-${m.numVirtualTokens}`;
+    case 'freeze': return `freeze-${m.trainableLayers ?? 1}`;
+    default: return m.type;
+  }
+}
+
+/** Why a combination cannot run, or null. */
+export function rejectReason(stage: Stage, base: ExperimentBase, ds: ExperimentDataset, method: ExperimentMethod): string | null {
+  const want = DATA_FOR_STAGE[stage];
+  if (ds.train.kind !== want) {
+    return `${stage.toUpperCase()} needs a ${want} dataset, but ${ds.name} is a ${ds.train.kind} dataset`;
+  }
+  if (ds.validation && ds.validation.kind !== ds.train.kind) return `${ds.name}: validation data is ${ds.validation.kind}, training data is ${ds.train.kind}`;
+  const t = method.spec.type;
+  if (t === 'qlora' && base.quantized) return `QLoRA quantizes the base to 4 bits, but ${base.name} is already quantized: use LoRA`;
+  const extra = Object.keys(method.spec).filter((k) => k !== 'type' && !KNOWN_OPTIONS[t]?.includes(k));
+  if (extra.length) {
+    const lora = extra.filter((k) => LORA_OPTIONS.includes(k));
+    if (lora.length && t !== 'lora' && t !== 'qlora') return `${lora.join(', ')} ${lora.length > 1 ? 'are LoRA options' : 'is a LoRA option'}, but the method is ${t}`;
+    return `unknown option${extra.length > 1 ? 's' : ''} ${extra.join(', ')} for method ${t}`;
+  }
+  if (stage === 'pretrain' && t !== 'full') return `pretraining trains every weight: method ${t} does not apply`;
+  if (t === 'prompt' && base.config && (method.spec as { numVirtualTokens: number }).numVirtualTokens >= base.config.contextLength) {
+    return `a soft prompt of ${(method.spec as { numVirtualTokens: number }).numVirtualTokens} tokens leaves no room in a context of ${base.config.contextLength}`;
+  }
+  return null;
+}
+
+/** Memory, steps, tokens and time of one job (a planning estimate, not a promise). */
+export function estimateJob(config: LlamaConfig | undefined, method: MethodSpec, h: Hyperparameters, ds: ExperimentDataset, threads: number, gflopsPerThread = 25): JobEstimate {
+  const total = config ? parameterCount(config) : 0;
+  const rows = ds.rows ?? 1000, meanTokens = Math.min(ds.meanTokens ?? h.seqLen, h.seqLen);
+  const perEpoch = Math.max(1, Math.floor(rows / (h.batchSize * (h.gradAccum ?? 1))));
+  const steps = h.maxSteps ?? perEpoch * (h.epochs ?? 1);
+  const tokens = steps * h.batchSize * (h.gradAccum ?? 1) * meanTokens;
+  let trainable = total;
+  if (config) {
+    const D = headDim(config), C = config.hiddenSize, L = config.numLayers;
+    const dims: Record<string, [number, number]> = { q: [config.numHeads * D, C], k: [config.numKvHeads * D, C], v: [config.numKvHeads * D, C], o: [C, config.numHeads * D], gate: [config.ffnSize, C], up: [config.ffnSize, C], down: [C, config.ffnSize] };
+    if (method.type === 'lora' || method.type === 'qlora') trainable = L * (method.targets ?? ['q', 'v']).reduce((n, t) => n + method.rank * ((dims[t]?.[0] ?? 0) + (dims[t]?.[1] ?? 0)), 0);
+    else if (method.type === 'prefix') trainable = L * 2 * method.numVirtualTokens * config.numKvHeads * D;
+    else if (method.type === 'prompt') trainable = method.numVirtualTokens * C;
+    else if (method.type === 'freeze') trainable = Math.round(total * Math.min(1, Math.abs(method.trainableLayers ?? 1) / L));
+  }
+  const frozenShare = total ? 1 - trainable / total : 0;
+  // Forward 2 flops/param/token, backward 4 (2 when the weight is frozen: no weight gradient).
+  const flops = tokens * total * (2 + 4 - 2 * frozenShare);
+  const seconds = flops / (gflopsPerThread * 1e9 * threads);
+  const bytesWeights = method.type === 'qlora' ? total * 0.6 : total * 4;
+  const activations = config ? h.batchSize * h.seqLen * (config.numLayers * (C_ACT * config.hiddenSize + 3 * config.ffnSize) + 2 * config.vocabSize) * 4 : 0;
+  const memoryMB = Math.ceil((bytesWeights + trainable * 12 + activations) / 2 ** 20) + 150; // + the runtime
+  return { resources: { cpuThreads: threads, memoryMB }, trainableParams: trainable, totalParams: total, steps, tokens, seconds };
+}
+const C_ACT = 14; // activations kept per layer, in units of the hidden size (norms, q/k/v/o, residuals, attention)
+
+function hyperCombos(h: Hyperparameters, sweep: ExperimentSpec['sweep']): Hyperparameters[] {
+  let combos: Hyperparameters[] = [{ ...h }];
+  for (const [k, values] of Object.entries(sweep ?? {})) {
+    if (!Array.isArray(values) || values.length === 0) throw new ExperimentError(`sweep.${k} must be a non-empty list`);
+    combos = combos.flatMap((c) => values.map((v) => ({ ...c, [k]: v })));
+  }
+  return combos;
+}
+
+function shortHyper(h: Hyperparameters, sweep: ExperimentSpec['sweep']): string {
+  return Object.keys(sweep ?? {}).map((k) => `${k}=${(h as unknown as Record<string, unknown>)[k]}`).join(',');
+}
+
+/** Checks the experiment's fields; throws ExperimentError naming the first field that is wrong. */
+export function validateExperiment(e: ExperimentSpec): void {
+  const need = (cond: unknown, msg: string) => { if (!cond) throw new ExperimentError(`experiment: ${msg}`); };
+  need(e && typeof e === 'object', 'must be an object');
+  need(typeof e.name === 'string' && e.name.trim(), 'name is required');
+  need(['pretrain', 'sft', 'dpo'].includes(e.stage), `stage must be pretrain, sft or dpo, got ${JSON.stringify(e.stage)}`);
+  for (const k of ['baseModels', 'datasets', 'methods'] as const) need(Array.isArray(e[k]) && e[k].length > 0, `${k} must be a non-empty list`);
+  e.baseModels.forEach((b, i) => need(b?.name && b.ref?.kind, `baseModels[${i}] needs name and ref.kind`));
+  e.datasets.forEach((d, i) => need(d?.name && d.train?.path && d.train?.kind, `datasets[${i}] needs name, train.path and train.kind`));
+  e.methods.forEach((m, i) => need(m?.spec?.type, `methods[${i}].spec.type is required`));
+  need(e.hyperparameters && typeof e.hyperparameters === 'object', 'hyperparameters is required');
+  need(Number.isInteger(e.hyperparameters.batchSize) && e.hyperparameters.batchSize > 0, 'hyperparameters.batchSize must be a positive integer');
+  need(Number.isInteger(e.hyperparameters.seqLen) && e.hyperparameters.seqLen > 1, 'hyperparameters.seqLen must be an integer > 1');
+  need(typeof e.hyperparameters.lr === 'number' && e.hyperparameters.lr > 0, 'hyperparameters.lr must be > 0');
+  for (const s of e.seeds ?? []) need(Number.isInteger(s), `seeds must be integers, got ${s}`);
+}
+
+export function planExperiment(e: ExperimentSpec, threadsPerJob = 1): ExperimentPlan {
+  validateExperiment(e);
+  const jobs: PlannedJob[] = [], rejected: RejectedCombination[] = [];
+  const seen = new Set<string>();
+  let duplicates = 0;
+  const seeds = e.seeds?.length ? e.seeds : [0];
+  for (const base of e.baseModels) for (const ds of e.datasets) for (const m of e.methods) {
+    const label = `${base.name} x ${ds.name} x ${m.name ?? m.spec.type}`;
+    const reason = rejectReason(e.stage, base, ds, m);
+    if (reason) { rejected.push({ name: label, reason }); continue; }
+    let method: MethodSpec;
+    try { method = normalizeMethod(m.spec); } catch (err) { rejected.push({ name: label, reason: (err as Error).message }); continue; }
+    for (const h of hyperCombos(e.hyperparameters, e.sweep)) for (const seed of seeds) {
+      const key = createHash('sha256').update(JSON.stringify([e.stage, base.ref, ds.train, ds.validation ?? null, method, h, seed])).digest('hex').slice(0, 16);
+      if (seen.has(key)) { duplicates++; continue; }
+      seen.add(key);
+      const mName = m.name ?? methodName(method);
+      const sweepText = shortHyper(h, e.sweep);
+      const name = [base.name, ds.name, mName].join(' x ') + (sweepText ? ` [${sweepText}]` : '') + (seeds.length > 1 ? ` seed=${seed}` : '');
+      jobs.push({ key, name, base, dataset: ds, method, methodName: mName, hyperparameters: h, seed, estimate: estimateJob(base.config, method, h, ds, threadsPerJob) });
+    }
+  }
+  return { jobs, rejected, duplicates };
+}

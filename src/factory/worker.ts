@@ -1,0 +1,179 @@
+/**
+ * The engine's trainer for one job: reads a JobSpec, trains, and writes the files the scheduler reads
+ * (see types.ts): metrics.jsonl, events.jsonl, heartbeat, checkpoints/, model/ and finally manifest.json.
+ *
+ * Resumable by construction: when checkpoints exist in the output folder the run continues from the latest one
+ * (same losses as an uninterrupted run), so a killed worker that is started again loses at most the steps since
+ * its last checkpoint. An abort signal (SIGTERM in worker-main.ts) checkpoints and returns 'stopped'.
+ */
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LlamaModel } from '../engine/model.ts';
+import { parameterCount } from '../engine/config.ts';
+import { train, evaluate, type TrainConfig } from '../engine/train.ts';
+import { pretrainExamples, sftExamples, type Example } from '../engine/examples.ts';
+import { loadModel, saveAdapter, saveModel } from '../engine/io.ts';
+import { createGemm } from '../engine/gemm/index.ts';
+import type { Gemm } from '../engine/gemm/types.ts';
+import { CHATML_SPECIAL_TOKENS, Tokenizer, encodeChat, trainBpe, type ChatMessage, type ChatTemplateName } from '../engine/tokenizer/index.ts';
+import { importModel } from '../formats/model-files.ts';
+import { writeFileAtomic } from '../store/atomic.ts';
+import type { DataRef, JobSpec } from './types.ts';
+
+export type WorkerOutcome = 'succeeded' | 'stopped';
+
+export interface Manifest {
+  status: 'succeeded';
+  job_id: string;
+  model_dir: string;
+  model_kind: 'model' | 'adapter';
+  steps: number;
+  train_loss: number;
+  eval_loss_before: number | null;
+  eval_loss: number | null;
+  tokens_per_s: number;
+  elapsed_s: number;
+  trainable_params: number;
+  total_params: number;
+}
+
+export class JobSpecError extends Error {}
+
+/** Checks a job spec read from JSON; throws a JobSpecError naming the field. */
+export function validateJobSpec(x: unknown): JobSpec {
+  const s = x as JobSpec;
+  const need = (cond: boolean, what: string) => { if (!cond) throw new JobSpecError(`job spec: ${what}`); };
+  need(typeof s === 'object' && s !== null, 'must be an object');
+  need(s.version === 1, `version must be 1, got ${JSON.stringify(s.version)}`);
+  need(typeof s.id === 'string' && s.id.length > 0, 'id must be a non-empty string');
+  need(['pretrain', 'sft', 'dpo'].includes(s.stage), `stage must be pretrain, sft or dpo, got ${JSON.stringify(s.stage)}`);
+  need(typeof s.base === 'object' && ['engine', 'gguf', 'hf', 'scratch'].includes(s.base?.kind), 'base.kind must be engine, gguf, hf or scratch');
+  need(typeof s.method === 'object' && typeof s.method?.type === 'string', 'method.type is required');
+  need(typeof s.data?.train?.path === 'string', 'data.train.path is required');
+  need(typeof s.hyperparameters === 'object' && s.hyperparameters !== null, 'hyperparameters is required');
+  const h = s.hyperparameters;
+  need(Number.isInteger(h.batchSize) && h.batchSize > 0, `hyperparameters.batchSize must be a positive integer, got ${h.batchSize}`);
+  need(Number.isInteger(h.seqLen) && h.seqLen > 1, `hyperparameters.seqLen must be an integer > 1, got ${h.seqLen}`);
+  need(typeof h.lr === 'number' && h.lr > 0, `hyperparameters.lr must be > 0, got ${h.lr}`);
+  need(typeof s.outputDir === 'string' && s.outputDir.length > 0, 'outputDir is required');
+  need(Number.isInteger(s.seed), 'seed must be an integer');
+  need(Number.isInteger(s.threads) && s.threads >= 1, 'threads must be a positive integer');
+  return s;
+}
+
+/** Reads normalised JSON Lines; a bad line is an error naming the file and line. */
+export function readJsonl<T>(path: string): T[] {
+  const out: T[] = [];
+  const lines = readFileSync(path, 'utf8').split('\n');
+  lines.forEach((line, i) => {
+    if (!line.trim()) return;
+    try { out.push(JSON.parse(line) as T); } catch (e) { throw new JobSpecError(`${path}:${i + 1}: invalid JSON (${(e as Error).message})`); }
+  });
+  return out;
+}
+
+function examplesOf(ref: DataRef, tok: Tokenizer, seqLen: number, template: ChatTemplateName): Example[] {
+  if (ref.kind === 'pretrain') {
+    const ids: number[] = [];
+    const eos = tok.eosId;
+    for (const r of readJsonl<{ text: string }>(ref.path)) {
+      for (const id of tok.encode(r.text)) ids.push(id);
+      if (eos !== null) ids.push(eos);
+    }
+    return pretrainExamples(ids, seqLen);
+  }
+  if (ref.kind === 'sft') {
+    const chats = readJsonl<{ messages: ChatMessage[] }>(ref.path).map((r) => r.messages);
+    return sftExamples((m) => encodeChat(tok, m, { template }), chats, seqLen);
+  }
+  throw new JobSpecError(`data kind "${ref.kind}" needs the preference stage (DPO), which the engine does not train yet`);
+}
+
+function loadBase(spec: JobSpec): { model: LlamaModel; tokenizer: Tokenizer; baseDir: string | null } {
+  const b = spec.base;
+  switch (b.kind) {
+    case 'engine': {
+      const { model, tokenizer } = loadModel(b.path);
+      return { model, tokenizer, baseDir: b.path };
+    }
+    case 'gguf': case 'hf': {
+      const m = importModel(b.path);
+      return { model: LlamaModel.fromTensors(m.config, m.tensors), tokenizer: m.tokenizer, baseDir: null };
+    }
+    case 'scratch': {
+      let tokenizer: Tokenizer;
+      if ('path' in b.tokenizer) tokenizer = Tokenizer.fromJSON(JSON.parse(readFileSync(b.tokenizer.path, 'utf8')));
+      else {
+        const texts = spec.data.train.kind === 'pretrain' ? readJsonl<{ text: string }>(spec.data.train.path).map((r) => r.text) : [];
+        tokenizer = trainBpe(texts, { vocabSize: b.tokenizer.vocabSize, specialTokens: [...CHATML_SPECIAL_TOKENS], eos: '<|im_end|>', pad: '<|endoftext|>' } as Parameters<typeof trainBpe>[1]);
+      }
+      return { model: LlamaModel.init({ ...b.config, vocabSize: tokenizer.vocabSize }, spec.seed), tokenizer, baseDir: null };
+    }
+  }
+}
+
+export interface RunJobOptions {
+  signal?: AbortSignal;
+  gemm?: Gemm;
+  /** Seconds between heartbeats (default 2). */
+  heartbeatS?: number;
+}
+
+export async function runJob(spec: JobSpec, opts: RunJobOptions = {}): Promise<WorkerOutcome> {
+  const out = spec.outputDir;
+  mkdirSync(out, { recursive: true });
+  const event = (level: 'info' | 'warn' | 'error', message: string, data?: unknown) =>
+    appendFileSync(join(out, 'events.jsonl'), JSON.stringify({ created_at: Math.floor(Date.now() / 1000), level, message, ...(data === undefined ? {} : { data }) }) + '\n');
+  let step = 0;
+  const beat = () => writeFileSync(join(out, 'heartbeat'), JSON.stringify({ pid: process.pid, step, at: Date.now() }));
+  beat();
+  const timer = setInterval(beat, (opts.heartbeatS ?? 2) * 1000);
+  timer.unref();
+  const gemm = opts.gemm ?? await createGemm({ threads: spec.threads });
+  try {
+    const resumed = existsSync(join(out, 'checkpoints'));
+    event('info', resumed ? 'resuming from the latest checkpoint' : 'started', { pid: process.pid, threads: spec.threads });
+    const { model, tokenizer, baseDir } = loadBase(spec);
+    const template = (spec.hyperparameters.chatTemplate ?? 'chatml') as ChatTemplateName;
+    const h = spec.hyperparameters;
+    const trainEx = examplesOf(spec.data.train, tokenizer, h.seqLen, template);
+    const valEx = spec.data.validation ? examplesOf(spec.data.validation, tokenizer, h.seqLen, template) : [];
+    if (trainEx.length === 0) throw new JobSpecError(`${spec.data.train.path}: no usable training examples`);
+    model.applyMethod(spec.method, spec.seed + 1);
+    const padId = tokenizer.padId ?? tokenizer.eosId ?? 0;
+    const before = valEx.length ? evaluate(model, gemm, valEx, h.batchSize, padId) : null;
+    const config: TrainConfig = {
+      batchSize: h.batchSize, gradAccum: h.gradAccum, epochs: h.epochs, maxSteps: h.maxSteps, lr: h.lr, schedule: h.schedule,
+      warmupSteps: h.warmupSteps, warmupRatio: h.warmupRatio, minLrRatio: h.minLrRatio, weightDecay: h.weightDecay,
+      maxGradNorm: h.maxGradNorm ?? 1, evalEvery: h.evalEvery, earlyStoppingPatience: h.earlyStoppingPatience,
+      checkpointEvery: h.checkpointEvery ?? 20, keepCheckpoints: 2, seed: spec.seed, padId,
+    };
+    const r = await train({
+      model, train: trainEx, val: valEx, gemm, config, outDir: out, resume: true, signal: opts.signal,
+      onMetrics: (m) => { step = m.step; },
+    });
+    if (r.interrupted) { event('info', `stopped at step ${r.steps}; checkpoint written`); return 'stopped'; }
+    const evalLoss = valEx.length ? (r.evalLoss ?? evaluate(model, gemm, valEx, h.batchSize, padId)) : null;
+    const modelDir = join(out, 'model');
+    rmSync(modelDir, { recursive: true, force: true });
+    const isAdapter = baseDir !== null && !['full', 'freeze'].includes(model.method.type);
+    const meta = { job: spec.id, evalLoss, steps: r.steps };
+    if (isAdapter) saveAdapter(modelDir, model, baseDir!, { meta });
+    else saveModel(modelDir, model, tokenizer, { meta });
+    const manifest: Manifest = {
+      status: 'succeeded', job_id: spec.id, model_dir: modelDir, model_kind: isAdapter ? 'adapter' : 'model', steps: r.steps,
+      train_loss: r.finalLoss, eval_loss_before: before, eval_loss: evalLoss, tokens_per_s: r.tokensPerS, elapsed_s: r.elapsedS,
+      trainable_params: model.trainableParams().reduce((n, p) => n + p.size, 0), total_params: parameterCount(model.config),
+    };
+    writeFileAtomic(join(out, 'manifest.json'), JSON.stringify(manifest, null, 2));
+    event('info', 'succeeded', { steps: r.steps, eval_loss: evalLoss });
+    return 'succeeded';
+  } catch (e) {
+    event('error', e instanceof Error ? e.message : String(e));
+    throw e;
+  } finally {
+    clearInterval(timer);
+    beat();
+    if (!opts.gemm) gemm.close();
+  }
+}

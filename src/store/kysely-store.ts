@@ -1,0 +1,122 @@
+/**
+ * The Store over Kysely: written once against Kysely's query builder, so any dialect Kysely supports (SQLite now,
+ * PostgreSQL later) runs the same code. Migrations come from `migrations/` through Kysely's Migrator.
+ */
+import { Kysely, Migrator, type Transaction } from 'kysely';
+import { migrationProvider } from './migrations/index.ts';
+import type {
+  ApiKeyRow, ApiKeysRepo, DatasetRow, DatasetsRepo, DatasetVersionRow, DatasetVersionsRepo, FileRow, FilesRepo,
+  ListOptions, Repositories, Store,
+} from './store.ts';
+
+export interface Database {
+  files: FileRow;
+  datasets: DatasetRow;
+  dataset_versions: DatasetVersionRow;
+  api_keys: ApiKeyRow;
+}
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+/** Runs every pending migration; throws with the failing migration's name. */
+export async function migrate(db: Kysely<Database>): Promise<void> {
+  const migrator = new Migrator({ db, provider: migrationProvider });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    throw new Error(`database migration ${failed} failed: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+const num = <T extends Record<string, unknown>>(row: T, keys: (keyof T)[]): T => {
+  for (const k of keys) if (typeof row[k] === 'bigint' || typeof row[k] === 'string' && /^\d+$/.test(row[k] as string)) (row as Record<string, unknown>)[k as string] = Number(row[k]);
+  return row;
+};
+
+
+function files(db: Db): FilesRepo {
+  const fix = (r: FileRow) => num(r, ['bytes', 'created_at']);
+  return {
+    async insert(row) { await db.insertInto('files').values(row).execute(); },
+    async get(id) { const r = await db.selectFrom('files').selectAll().where('id', '=', id).executeTakeFirst(); return r && fix(r); },
+    async list(opts: ListOptions & { purpose?: string } = {}) {
+      const desc = (opts.order ?? 'desc') === 'desc';
+      let q = db.selectFrom('files').selectAll();
+      if (opts.purpose) q = q.where('purpose', '=', opts.purpose);
+      if (opts.after) {
+        const a = await db.selectFrom('files').select(['created_at', 'id']).where('id', '=', opts.after).executeTakeFirst();
+        if (a) {
+          q = q.where((eb) => eb.or([
+            eb('created_at', desc ? '<' : '>', a.created_at),
+            eb.and([eb('created_at', '=', a.created_at), eb('id', desc ? '<' : '>', a.id)]),
+          ]));
+        }
+      }
+      q = q.orderBy('created_at', desc ? 'desc' : 'asc').orderBy('id', desc ? 'desc' : 'asc');
+      if (opts.limit !== undefined) q = q.limit(opts.limit);
+      return (await q.execute()).map(fix);
+    },
+    async delete(id) { const r = await db.deleteFrom('files').where('id', '=', id).executeTakeFirst(); return Number(r.numDeletedRows) > 0; },
+  };
+}
+
+function datasets(db: Db): DatasetsRepo {
+  const fix = (r: DatasetRow) => num(r, ['created_at', 'updated_at']);
+  return {
+    async insert(row) { await db.insertInto('datasets').values(row).execute(); },
+    async get(id) { const r = await db.selectFrom('datasets').selectAll().where('id', '=', id).executeTakeFirst(); return r && fix(r); },
+    async getByName(name) { const r = await db.selectFrom('datasets').selectAll().where('name', '=', name).executeTakeFirst(); return r && fix(r); },
+    async list(opts: ListOptions = {}) {
+      const desc = (opts.order ?? 'asc') === 'desc';
+      let q = db.selectFrom('datasets').selectAll().orderBy('created_at', desc ? 'desc' : 'asc').orderBy('name', desc ? 'desc' : 'asc');
+      if (opts.limit !== undefined) q = q.limit(opts.limit);
+      return (await q.execute()).map(fix);
+    },
+    async update(id, patch) { await db.updateTable('datasets').set(patch).where('id', '=', id).execute(); },
+    async delete(id) { const r = await db.deleteFrom('datasets').where('id', '=', id).executeTakeFirst(); return Number(r.numDeletedRows) > 0; },
+  };
+}
+
+function datasetVersions(db: Db): DatasetVersionsRepo {
+  const fix = (r: DatasetVersionRow) => num(r, ['created_at', 'train_rows', 'validation_rows']);
+  return {
+    async insert(row) { await db.insertInto('dataset_versions').values(row).execute(); },
+    async get(id) { const r = await db.selectFrom('dataset_versions').selectAll().where('id', '=', id).executeTakeFirst(); return r && fix(r); },
+    async getByHash(datasetId, hash) {
+      const r = await db.selectFrom('dataset_versions').selectAll().where('dataset_id', '=', datasetId).where('content_hash', '=', hash).executeTakeFirst();
+      return r && fix(r);
+    },
+    async listForDataset(datasetId) {
+      return (await db.selectFrom('dataset_versions').selectAll().where('dataset_id', '=', datasetId).orderBy('created_at', 'asc').orderBy('id', 'asc').execute()).map(fix);
+    },
+    async countUsingKey(key) {
+      const r = await db.selectFrom('dataset_versions').select((eb) => eb.fn.countAll<number>().as('n'))
+        .where((eb) => eb.or([eb('train_key', '=', key), eb('validation_key', '=', key)])).executeTakeFirstOrThrow();
+      return Number(r.n);
+    },
+  };
+}
+
+function apiKeys(db: Db): ApiKeysRepo {
+  const fix = (r: ApiKeyRow) => num(r, ['created_at', 'last_used_at', 'revoked_at']);
+  return {
+    async insert(row) { await db.insertInto('api_keys').values(row).execute(); },
+    async getByHash(hash) { const r = await db.selectFrom('api_keys').selectAll().where('hash', '=', hash).executeTakeFirst(); return r && fix(r); },
+    async list() { return (await db.selectFrom('api_keys').selectAll().orderBy('created_at', 'asc').execute()).map(fix); },
+    async touch(id, at) { await db.updateTable('api_keys').set({ last_used_at: at }).where('id', '=', id).execute(); },
+    async revoke(id, at) { await db.updateTable('api_keys').set({ revoked_at: at }).where('id', '=', id).execute(); },
+  };
+}
+
+function repositories(db: Db): Repositories {
+  return { files: files(db), datasets: datasets(db), datasetVersions: datasetVersions(db), apiKeys: apiKeys(db) };
+}
+
+/** A Store over a migrated Kysely instance; `onClose` releases what the dialect holds. */
+export function kyselyStore(db: Kysely<Database>): Store {
+  return {
+    ...repositories(db),
+    transaction: (fn) => db.transaction().execute((tx) => fn(repositories(tx))),
+    close: () => db.destroy(),
+  };
+}
