@@ -14,9 +14,23 @@ import { BufferPool } from './pool.ts';
 import type { Gemm } from './gemm/types.ts';
 import type { LlamaModel } from './model.ts';
 import { collate, epochOrder, type Example } from './examples.ts';
+import { IGNORE_INDEX } from './ops/loss.ts';
 import { AdamW, clipGradNorm, lrAt, type Schedule } from './optim.ts';
 import { latestCheckpoint, readCheckpoint, writeCheckpoint } from './checkpoint.ts';
 import { MetricsLog, type MetricsRecord } from './metrics.ts';
+import { sequenceLogProbs } from './ops/sequence.ts';
+import { preferenceLoss, type PreferenceConfig, type PreferencePair } from './preference.ts';
+
+/**
+ * What a step optimises. `step` runs the forward (and records the tape) for a micro-batch and returns the loss;
+ * `evaluate` scores held-out items without a tape. Language modelling (pretraining, SFT) and preference training
+ * (DPO, ORPO, SimPO) are the two objectives; the loop around them (order, accumulation, clipping, AdamW,
+ * checkpoints, resume, metrics) is the same.
+ */
+export interface Objective<T> {
+  step(ctx: Ctx, model: LlamaModel, items: readonly T[]): { loss: Tensor; tokens: number; metrics?: Record<string, number> };
+  evaluate(model: LlamaModel, gemm: Gemm, items: readonly T[], batchSize: number): { loss: number; metrics?: Record<string, number> };
+}
 
 export interface TrainConfig {
   batchSize: number;
@@ -59,10 +73,12 @@ export interface TrainerState {
   elapsedS: number;
 }
 
-export interface TrainRun {
+export interface TrainRun<T = Example> {
   model: LlamaModel;
-  train: readonly Example[];
-  val?: readonly Example[];
+  train: readonly T[];
+  val?: readonly T[];
+  /** Default: language modelling over Examples. */
+  objective?: Objective<T>;
   gemm: Gemm;
   config: TrainConfig;
   /** Output folder for metrics.jsonl and checkpoints/; none: nothing is written. */
@@ -87,6 +103,8 @@ export interface TrainResult {
   tokensPerS: number;
   elapsedS: number;
   losses: number[];
+  /** The objective's metrics at the last evaluation (e.g. reward accuracy for DPO). */
+  evalMetrics?: Record<string, number>;
 }
 
 /** Mean loss per scored token over the examples (no tape, no dropout). */
@@ -109,14 +127,92 @@ export function totalSteps(nExamples: number, c: TrainConfig): number {
   return perEpoch * (c.epochs ?? 1);
 }
 
+/** Next-token cross-entropy over Examples (pretraining and SFT). */
+export function languageModeling(padId: number): Objective<Example> {
+  return {
+    step(ctx, model, items) {
+      const b = collate(items, padId);
+      return { loss: model.forward(ctx, b.ids, b.B, b.labels).loss!.loss, tokens: b.tokens };
+    },
+    evaluate: (model, gemm, items, batchSize) => ({ loss: evaluate(model, gemm, items, batchSize, padId) }),
+  };
+}
+
+/** Scores pairs: chosen and rejected sequences in one forward, log-probs per sequence. */
+function pairLogps(ctx: Ctx, model: LlamaModel, items: readonly PreferencePair[], padId: number) {
+  const b = collate([...items.map((p) => p.chosen), ...items.map((p) => p.rejected)], padId);
+  const logits = model.forward(ctx, b.ids, b.B).logits;
+  // With prompt tuning the rows grow by the soft prompt; its rows are never scored.
+  const rowsPer = logits.shape[0] / b.B, P = rowsPer - b.T;
+  let labels = b.labels;
+  if (P > 0) {
+    labels = new Int32Array(b.B * rowsPer).fill(IGNORE_INDEX);
+    for (let i = 0; i < b.B; i++) labels.set(b.labels.subarray(i * b.T, (i + 1) * b.T), i * rowsPer + P);
+  }
+  return { ...sequenceLogProbs(ctx, logits, labels, b.B), tokens: b.tokens };
+}
+
+/**
+ * The reference log-probs of every pair under the model as it is now (before training: the frozen reference of
+ * DPO; for LoRA and the other adapters that start as the identity, exactly the base model).
+ */
+export function referenceLogps(model: LlamaModel, gemm: Gemm, pairs: PreferencePair[], batchSize: number, padId: number): void {
+  const pool = new BufferPool();
+  const ctx: Ctx = { gemm, tape: null, rng: new Rng(0), training: false, pool };
+  for (let i = 0; i < pairs.length; i += batchSize) {
+    const items = pairs.slice(i, i + batchSize);
+    const { logps } = pairLogps(ctx, model, items, padId);
+    items.forEach((p, j) => { p.refChosen = logps.data[j]; p.refRejected = logps.data[items.length + j]; });
+    pool.release();
+  }
+}
+
+export function preferenceObjective(cfg: PreferenceConfig, padId: number): Objective<PreferencePair> {
+  const refOf = (items: readonly PreferencePair[]) => {
+    if (cfg.loss !== 'dpo') return null;
+    const ref = new Float64Array(items.length * 2);
+    items.forEach((p, j) => {
+      if (p.refChosen === undefined || p.refRejected === undefined) throw new Error('DPO: reference log-probs missing; call referenceLogps() before training');
+      ref[j] = p.refChosen; ref[items.length + j] = p.refRejected;
+    });
+    return ref;
+  };
+  const statsOf = (s: { rewardAccuracy: number; margin: number; rewardChosen: number; rewardRejected: number }) => ({
+    reward_accuracy: s.rewardAccuracy, reward_margin: s.margin, reward_chosen: s.rewardChosen, reward_rejected: s.rewardRejected,
+  });
+  return {
+    step(ctx, model, items) {
+      const { logps, counts, tokens } = pairLogps(ctx, model, items, padId);
+      const { loss, stats } = preferenceLoss(ctx, logps, counts, cfg, refOf(items));
+      return { loss, tokens, metrics: statsOf(stats) };
+    },
+    evaluate(model, gemm, items, batchSize) {
+      const pool = new BufferPool();
+      const ctx: Ctx = { gemm, tape: null, rng: new Rng(0), training: false, pool };
+      let loss = 0, acc = 0, margin = 0, rc = 0, rr = 0;
+      for (let i = 0; i < items.length; i += batchSize) {
+        const batch = items.slice(i, i + batchSize);
+        const { logps, counts } = pairLogps(ctx, model, batch, padId);
+        const { stats } = preferenceLoss(ctx, logps, counts, cfg, refOf(batch));
+        const w = batch.length;
+        loss += stats.loss * w; acc += stats.rewardAccuracy * w; margin += stats.margin * w; rc += stats.rewardChosen * w; rr += stats.rewardRejected * w;
+        pool.release();
+      }
+      const n = Math.max(1, items.length);
+      return { loss: loss / n, metrics: statsOf({ rewardAccuracy: acc / n, margin: margin / n, rewardChosen: rc / n, rewardRejected: rr / n }) };
+    },
+  };
+}
+
 function checkpointTensors(params: readonly Tensor[]): Record<string, { shape: readonly number[]; data: Float32Array }> {
   const out: Record<string, { shape: readonly number[]; data: Float32Array }> = {};
   for (const t of params) out[t.name] = { shape: t.shape, data: t.data };
   return out;
 }
 
-export async function train(run: TrainRun): Promise<TrainResult> {
+export async function train<T = Example>(run: TrainRun<T>): Promise<TrainResult> {
   const { model, gemm, config: c } = run;
+  const objective = run.objective ?? (languageModeling(c.padId) as unknown as Objective<T>);
   if (run.train.length === 0) throw new Error('train: no training examples');
   const accum = c.gradAccum ?? 1;
   const total = totalSteps(run.train.length, c);
@@ -152,6 +248,7 @@ export async function train(run: TrainRun): Promise<TrainResult> {
   const losses: number[] = [];
   let order = epochOrder(run.train.length, c.seed, state.epoch, (s) => new Rng(s));
   let lastLoss = NaN, lastEval: number | null = null, stoppedEarly = false, interrupted = false;
+  let evalMetrics: Record<string, number> | undefined;
   const t0 = performance.now() / 1000 - state.elapsedS;
   const startTokens = state.tokensSeen, startElapsed = state.elapsedS, startStep = state.step;
 
@@ -168,6 +265,7 @@ export async function train(run: TrainRun): Promise<TrainResult> {
   while (state.step < total) {
     for (const p of params) p.zeroGrad();
     let stepLoss = 0, stepTokens = 0;
+    const stepMetrics: Record<string, number> = {};
     for (let micro = 0; micro < accum; micro++) {
       if (state.cursor + c.batchSize > order.length) {
         state.epoch++; state.cursor = 0;
@@ -175,11 +273,11 @@ export async function train(run: TrainRun): Promise<TrainResult> {
       }
       const picked = order.slice(state.cursor, state.cursor + c.batchSize).map((i) => run.train[i]);
       state.cursor += picked.length;
-      const b = collate(picked, c.padId);
-      const r = model.forward(ctx, b.ids, b.B, b.labels);
-      tape.backward(r.loss!.loss, 1 / accum);
-      stepLoss += r.loss!.loss.data[0] / accum;
-      stepTokens += b.tokens;
+      const r = objective.step(ctx, model, picked);
+      tape.backward(r.loss, 1 / accum);
+      stepLoss += r.loss.data[0] / accum;
+      stepTokens += r.tokens;
+      for (const [k, v] of Object.entries(r.metrics ?? {})) stepMetrics[k] = (stepMetrics[k] ?? 0) + v / accum;
     }
     const gradNorm = clipGradNorm(params, c.maxGradNorm ? c.maxGradNorm : Infinity);
     const lr = lrAt(state.step, { lr: c.lr, warmupSteps: warmup, totalSteps: total, schedule: c.schedule ?? 'cosine', minLrRatio: c.minLrRatio ?? 0 });
@@ -198,12 +296,16 @@ export async function train(run: TrainRun): Promise<TrainResult> {
     const record: MetricsRecord = {
       step: state.step, epoch: state.epoch + state.cursor / run.train.length, loss: stepLoss, lr, grad_norm: gradNorm,
       tokens_per_s: tokS, elapsed_s: state.elapsedS, eta_s: (runS / Math.max(1, state.step - startStep)) * (total - state.step),
+      ...stepMetrics,
       ...(skipped ? { skipped: true } : {}),
     };
     const evalNow = run.val?.length && c.evalEvery && (state.step % c.evalEvery === 0 || state.step === total);
     if (evalNow) {
-      lastEval = evaluate(model, gemm, run.val!, c.batchSize, c.padId);
+      const ev = objective.evaluate(model, gemm, run.val!, c.batchSize);
+      lastEval = ev.loss;
+      evalMetrics = ev.metrics;
       record.eval_loss = lastEval;
+      for (const [k, v] of Object.entries(ev.metrics ?? {})) record[`eval_${k}`] = v;
       const delta = c.earlyStoppingMinDelta ?? 0;
       if (state.bestEvalLoss === null || lastEval < state.bestEvalLoss - delta) { state.bestEvalLoss = lastEval; state.evalsWithoutImprovement = 0; }
       else state.evalsWithoutImprovement++;
@@ -214,11 +316,14 @@ export async function train(run: TrainRun): Promise<TrainResult> {
     if (stopNow) { interrupted = state.step < total; save(); break; }
     if (state.step === total || (c.checkpointEvery && state.step % c.checkpointEvery === 0)) save();
   }
-  if (!interrupted && !stoppedEarly && run.val?.length && lastEval === null) lastEval = evaluate(model, gemm, run.val, c.batchSize, c.padId);
+  if (!interrupted && !stoppedEarly && run.val?.length && lastEval === null) {
+    const ev = objective.evaluate(model, gemm, run.val, c.batchSize);
+    lastEval = ev.loss; evalMetrics = ev.metrics;
+  }
   log?.close();
   const runS = state.elapsedS - startElapsed;
   return {
     steps: state.step, totalSteps: total, finalLoss: lastLoss, evalLoss: lastEval, bestEvalLoss: state.bestEvalLoss,
-    stoppedEarly, interrupted, tokensPerS: runS > 0 ? (state.tokensSeen - startTokens) / runS : 0, elapsedS: state.elapsedS, losses,
+    stoppedEarly, interrupted, tokensPerS: runS > 0 ? (state.tokensSeen - startTokens) / runS : 0, elapsedS: state.elapsedS, losses, evalMetrics,
   };
 }

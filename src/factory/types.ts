@@ -50,6 +50,8 @@ export interface Hyperparameters {
   checkpointEvery?: number;
   /** Chat template name for SFT (default: the base model's, else chatml). */
   chatTemplate?: string;
+  /** The preference stage's loss: DPO (default), ORPO or SimPO, with its beta / lambda / gamma. */
+  preference?: { loss?: 'dpo' | 'orpo' | 'simpo'; beta?: number; lambda?: number; gamma?: number };
 }
 
 export interface JobSpec {

@@ -10,7 +10,8 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileS
 import { join } from 'node:path';
 import { LlamaModel } from '../engine/model.ts';
 import { parameterCount } from '../engine/config.ts';
-import { train, evaluate, type TrainConfig } from '../engine/train.ts';
+import { train, evaluate, preferenceObjective, referenceLogps, type Objective, type TrainConfig } from '../engine/train.ts';
+import { preferencePair, type PreferencePair } from '../engine/preference.ts';
 import { pretrainExamples, sftExamples, type Example } from '../engine/examples.ts';
 import { loadModel, saveAdapter, saveModel } from '../engine/io.ts';
 import { createGemm } from '../engine/gemm/index.ts';
@@ -35,6 +36,8 @@ export interface Manifest {
   elapsed_s: number;
   trainable_params: number;
   total_params: number;
+  /** The objective's metrics at the end (DPO: reward accuracy, margin, ...). */
+  eval_metrics?: Record<string, number>;
 }
 
 export class JobSpecError extends Error {}
@@ -86,7 +89,23 @@ function examplesOf(ref: DataRef, tok: Tokenizer, seqLen: number, template: Chat
     const chats = readJsonl<{ messages: ChatMessage[] }>(ref.path).map((r) => r.messages);
     return sftExamples((m) => encodeChat(tok, m, { template }), chats, seqLen);
   }
-  throw new JobSpecError(`data kind "${ref.kind}" needs the preference stage (DPO), which the engine does not train yet`);
+  throw new JobSpecError(`data kind "${ref.kind}" is read by the preference stage, not as plain examples`);
+}
+
+/** Normalised preference lines: {messages (the prompt), chosen: {role, content}, rejected: {role, content}}. */
+function pairsOf(ref: DataRef, tok: Tokenizer, seqLen: number, template: ChatTemplateName): PreferencePair[] {
+  if (ref.kind !== 'preference') throw new JobSpecError(`${ref.path}: the dpo stage needs preference data, got ${ref.kind}`);
+  const encode = (m: readonly ChatMessage[]) => encodeChat(tok, m, { template });
+  const rows = readJsonl<{ messages: ChatMessage[]; chosen: ChatMessage; rejected: ChatMessage }>(ref.path);
+  const out: PreferencePair[] = [];
+  rows.forEach((r, i) => {
+    if (!Array.isArray(r.messages) || typeof r.chosen?.content !== 'string' || typeof r.rejected?.content !== 'string') {
+      throw new JobSpecError(`${ref.path}:${i + 1}: a preference line needs messages, chosen.content and rejected.content`);
+    }
+    const p = preferencePair(encode, r.messages, r.chosen.content, r.rejected.content, seqLen);
+    if (p) out.push(p);
+  });
+  return out;
 }
 
 function loadBase(spec: JobSpec): { model: LlamaModel; tokenizer: Tokenizer; baseDir: string | null } {
@@ -136,24 +155,33 @@ export async function runJob(spec: JobSpec, opts: RunJobOptions = {}): Promise<W
     const { model, tokenizer, baseDir } = loadBase(spec);
     const template = (spec.hyperparameters.chatTemplate ?? 'chatml') as ChatTemplateName;
     const h = spec.hyperparameters;
-    const trainEx = examplesOf(spec.data.train, tokenizer, h.seqLen, template);
-    const valEx = spec.data.validation ? examplesOf(spec.data.validation, tokenizer, h.seqLen, template) : [];
+    const padId = tokenizer.padId ?? tokenizer.eosId ?? 0;
+    const dpo = spec.stage === 'dpo';
+    const read = (ref: DataRef): unknown[] => (dpo ? pairsOf(ref, tokenizer, h.seqLen, template) : examplesOf(ref, tokenizer, h.seqLen, template));
+    const trainEx = read(spec.data.train);
+    const valEx = spec.data.validation ? read(spec.data.validation) : [];
     if (trainEx.length === 0) throw new JobSpecError(`${spec.data.train.path}: no usable training examples`);
     model.applyMethod(spec.method, spec.seed + 1);
-    const padId = tokenizer.padId ?? tokenizer.eosId ?? 0;
-    const before = valEx.length ? evaluate(model, gemm, valEx, h.batchSize, padId) : null;
+    let objective: Objective<unknown> | undefined;
+    if (dpo) {
+      const cfg = { loss: h.preference?.loss ?? 'dpo', beta: h.preference?.beta, lambda: h.preference?.lambda, gamma: h.preference?.gamma } as const;
+      // The reference is the model before training (for adapters that start as the identity: the base itself).
+      if (cfg.loss === 'dpo') for (const set of [trainEx, valEx]) referenceLogps(model, gemm, set as PreferencePair[], h.batchSize, padId);
+      objective = preferenceObjective(cfg, padId) as unknown as Objective<unknown>;
+    }
+    const before = valEx.length ? (objective ? objective.evaluate(model, gemm, valEx, h.batchSize).loss : evaluate(model, gemm, valEx as Example[], h.batchSize, padId)) : null;
     const config: TrainConfig = {
       batchSize: h.batchSize, gradAccum: h.gradAccum, epochs: h.epochs, maxSteps: h.maxSteps, lr: h.lr, schedule: h.schedule,
       warmupSteps: h.warmupSteps, warmupRatio: h.warmupRatio, minLrRatio: h.minLrRatio, weightDecay: h.weightDecay,
       maxGradNorm: h.maxGradNorm ?? 1, evalEvery: h.evalEvery, earlyStoppingPatience: h.earlyStoppingPatience,
       checkpointEvery: h.checkpointEvery ?? 20, keepCheckpoints: 2, seed: spec.seed, padId,
     };
-    const r = await train({
-      model, train: trainEx, val: valEx, gemm, config, outDir: out, resume: true, signal: opts.signal,
+    const r = await train<unknown>({
+      model, train: trainEx, val: valEx, objective, gemm, config, outDir: out, resume: true, signal: opts.signal,
       onMetrics: (m) => { step = m.step; },
     });
     if (r.interrupted) { event('info', `stopped at step ${r.steps}; checkpoint written`); return 'stopped'; }
-    const evalLoss = valEx.length ? (r.evalLoss ?? evaluate(model, gemm, valEx, h.batchSize, padId)) : null;
+    const evalLoss = valEx.length ? (r.evalLoss ?? (objective ? objective.evaluate(model, gemm, valEx, h.batchSize).loss : evaluate(model, gemm, valEx as Example[], h.batchSize, padId))) : null;
     const modelDir = join(out, 'model');
     rmSync(modelDir, { recursive: true, force: true });
     const isAdapter = baseDir !== null && !['full', 'freeze'].includes(model.method.type);
@@ -164,6 +192,7 @@ export async function runJob(spec: JobSpec, opts: RunJobOptions = {}): Promise<W
       status: 'succeeded', job_id: spec.id, model_dir: modelDir, model_kind: isAdapter ? 'adapter' : 'model', steps: r.steps,
       train_loss: r.finalLoss, eval_loss_before: before, eval_loss: evalLoss, tokens_per_s: r.tokensPerS, elapsed_s: r.elapsedS,
       trainable_params: model.trainableParams().reduce((n, p) => n + p.size, 0), total_params: parameterCount(model.config),
+      ...(r.evalMetrics ? { eval_metrics: r.evalMetrics } : {}),
     };
     writeFileAtomic(join(out, 'manifest.json'), JSON.stringify(manifest, null, 2));
     event('info', 'succeeded', { steps: r.steps, eval_loss: evalLoss });

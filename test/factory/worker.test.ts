@@ -46,6 +46,22 @@ test('a pretraining job and a LoRA SFT job over its result, from job specs alone
     assert.ok(existsSync(join(dir, 'sft', 'heartbeat')));
     const events = readFileSync(join(dir, 'sft', 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     assert.equal(events.at(-1).message, 'succeeded');
+
+    // DPO over the pretrained model with a LoRA adapter: the reward accuracy on the pairs rises above chance.
+    const prefs = join(dir, 'prefs.jsonl');
+    writeFileSync(prefs, Array.from({ length: 24 }, (_, i) => JSON.stringify({
+      messages: [{ role: 'user', content: `第${i + 1}条是什么？` }],
+      chosen: { role: 'assistant', content: `第${i + 1}条规定经营者应当依法提供商品。` },
+      rejected: { role: 'assistant', content: '不知道，别问我。' },
+    })).join('\n'));
+    const dpo: JobSpec = {
+      ...sft, id: 'job-dpo', name: 'dpo', stage: 'dpo', data: { train: { path: prefs, kind: 'preference' }, validation: { path: prefs, kind: 'preference' } },
+      hyperparameters: { batchSize: 4, seqLen: 48, lr: 1e-2, epochs: 2, preference: { loss: 'dpo', beta: 0.2 } }, outputDir: join(dir, 'dpo'),
+    };
+    assert.equal(await runJob(validateJobSpec(dpo)), 'succeeded');
+    const m3 = JSON.parse(readFileSync(join(dir, 'dpo', 'manifest.json'), 'utf8')) as Manifest;
+    assert.ok(m3.eval_metrics!.reward_accuracy > 0.9, `reward accuracy ${m3.eval_metrics!.reward_accuracy}`);
+    assert.ok(m3.eval_metrics!.reward_margin > 0, `margin ${m3.eval_metrics!.reward_margin}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
