@@ -8,6 +8,10 @@
  *       else min(cols, causalOffset + r + 1). x and y may be the same array. logz (Float32Array or null) receives
  *       max_r + log(sum_r) per row.
  *   sigmoid(x, y, n)        y = 1 / (1 + exp(-x))
+ *   adamw(p, g, m, v, b1, b2, eps, decay, stepSize, bc2Sqrt)
+ *       one AdamW update of a tensor, element by element exactly as src/engine/optim.ts computes it (double
+ *       arithmetic rounded to float on store, no fast-math), so both paths give the same bits
+ *   sumSquares(x) -> number  sum of x[i]^2 in double (gradient norms)
  *
  * Arguments are validated: a wrong type or an array shorter than the sizes need throws; nothing is read or
  * written out of bounds.
@@ -108,8 +112,69 @@ static napi_value sigmoid(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* Exact IEEE semantics here: the update must match the TypeScript loop bit for bit. */
+__attribute__((optimize("no-fast-math", "fp-contract=off")))
+static void adamw_update(float *restrict p, const float *restrict g, float *restrict m, float *restrict v, size_t n,
+                         double b1, double b2, double eps, double decay, double step_size, double bc2_sqrt) {
+  const double c1 = 1.0 - b1, c2 = 1.0 - b2;
+  for (size_t i = 0; i < n; i++) {
+    const double gi = g[i];
+    const double mi = b1 * m[i] + c1 * gi;
+    const double vi = b2 * v[i] + c2 * gi * gi;
+    m[i] = (float)mi;
+    v[i] = (float)vi;
+    p[i] = (float)(p[i] * decay - (step_size * mi) / (sqrt(vi) / bc2_sqrt + eps));
+  }
+}
+
+static napi_value adamw(napi_env env, napi_callback_info info) {
+  size_t argc = 10;
+  napi_value argv[10];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 10) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "adamw(p, g, m, v, b1, b2, eps, decay, stepSize, bc2Sqrt) takes 10 arguments");
+    return NULL;
+  }
+  float *p, *g, *m, *v;
+  size_t np, ng, nm, nv;
+  if (!f32_arg(env, argv[0], "adamw", "p", &p, &np) || !f32_arg(env, argv[1], "adamw", "g", &g, &ng) ||
+      !f32_arg(env, argv[2], "adamw", "m", &m, &nm) || !f32_arg(env, argv[3], "adamw", "v", &v, &nv)) return NULL;
+  if (ng < np) return throw_short(env, "adamw", "g", ng, np);
+  if (nm < np) return throw_short(env, "adamw", "m", nm, np);
+  if (nv < np) return throw_short(env, "adamw", "v", nv, np);
+  double s[6];
+  for (int i = 0; i < 6; i++) {
+    if (napi_get_value_double(env, argv[4 + i], &s[i]) != napi_ok) {
+      napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "adamw: the hyperparameters must be numbers");
+      return NULL;
+    }
+  }
+  adamw_update(p, g, m, v, np, s[0], s[1], s[2], s[3], s[4], s[5]);
+  return NULL;
+}
+
+__attribute__((optimize("no-fast-math", "fp-contract=off")))
+static double sum_squares_f(const float *x, size_t n) {
+  double s = 0;
+  for (size_t i = 0; i < n; i++) s += (double)x[i] * x[i];
+  return s;
+}
+
+static napi_value sum_squares(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], out;
+  float *x;
+  size_t n;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 || !f32_arg(env, argv[0], "sumSquares", "x", &x, &n)) return NULL;
+  napi_create_double(env, sum_squares_f(x, n), &out);
+  return out;
+}
+
 NAPI_MODULE_INIT() {
   napi_value fn;
+  napi_create_function(env, "adamw", NAPI_AUTO_LENGTH, adamw, NULL, &fn);
+  napi_set_named_property(env, exports, "adamw", fn);
+  napi_create_function(env, "sumSquares", NAPI_AUTO_LENGTH, sum_squares, NULL, &fn);
+  napi_set_named_property(env, exports, "sumSquares", fn);
   napi_create_function(env, "softmaxRows", NAPI_AUTO_LENGTH, softmax_rows, NULL, &fn);
   napi_set_named_property(env, exports, "softmaxRows", fn);
   napi_create_function(env, "sigmoid", NAPI_AUTO_LENGTH, sigmoid, NULL, &fn);

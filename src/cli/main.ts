@@ -4,6 +4,7 @@
 import { Command } from 'commander';
 import { registerDemo } from './demo.ts';
 import { registerInfo } from './info.ts';
+import { registerDatasets } from './datasets.ts'; import { registerServe } from './serve.ts';
 
 const program = new Command();
 program
@@ -12,6 +13,7 @@ program
   .version('0.1.0');
 registerDemo(program);
 registerInfo(program);
+registerDatasets(program); registerServe(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`modelfab: ${e instanceof Error ? e.message : String(e)}\n`);

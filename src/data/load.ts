@@ -125,7 +125,7 @@ export function fillPlaceholders(text: string, values: Record<string, string>): 
 /** Placeholder names used in a set of texts (to warn when they are left unfilled). */
 export function placeholdersIn(texts: Iterable<string>): string[] {
   const out = new Set<string>();
-  for (const t of texts) for (const m of t.matchAll(/\{\{\s*([\w.-]+)\s*\}\}/g)) out.add(m[1]);
+  for (const t of texts) for (const m of t.matchAll(/\{\{\s*([A-Za-z_]\w*)\s*\}\}/g)) out.add(m[1]);
   return [...out].sort();
 }
 

@@ -13,6 +13,7 @@
  *     over [0, totalSteps]; see its comment for the formula and the one deliberate difference past totalSteps.
  */
 import type { Tensor } from './tensor.ts';
+import { nativeKernels } from './ops/native-kernels.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
 // AdamW
@@ -142,6 +143,8 @@ export class AdamW {
       const decay = 1 - glr * group.weightDecay;
       const stepSize = glr / (1 - b1 ** step);
       const bc2Sqrt = Math.sqrt(1 - b2 ** step);
+      const k = nativeKernels();
+      if (k) { k.adamw(p, g, m, v, b1, b2, eps, decay, stepSize, bc2Sqrt); continue; } // the same arithmetic, vectorised
       for (let i = 0; i < n; i++) {
         const gi = g[i];
         const mi = b1 * m[i] + c1 * gi;
@@ -220,12 +223,14 @@ function check(cond: boolean, msg: string): asserts cond {
 export function clipGradNorm(params: Iterable<Tensor>, maxNorm: number): number {
   const grads: Float32Array[] = [];
   let sumSq = 0;
+  const k = nativeKernels();
   for (const t of params) {
     const g = t.grad;
     if (g === null) continue;
     grads.push(g);
     let s = 0;
-    for (let i = 0; i < g.length; i++) s += g[i] * g[i];
+    if (k) s = k.sumSquares(g); // the same sum, in the same order
+    else for (let i = 0; i < g.length; i++) s += g[i] * g[i];
     sumSq += s;
   }
   const total = Math.sqrt(sumSq);

@@ -28,11 +28,12 @@ export async function migrate(db: Kysely<Database>): Promise<void> {
   }
 }
 
-const num = <T extends Record<string, unknown>>(row: T, keys: (keyof T)[]): T => {
-  for (const k of keys) if (typeof row[k] === 'bigint' || typeof row[k] === 'string' && /^\d+$/.test(row[k] as string)) (row as Record<string, unknown>)[k as string] = Number(row[k]);
+/** Integer columns as numbers (PostgreSQL drivers return bigint as string). */
+function num<T extends object>(row: T, keys: (keyof T)[]): T {
+  const r = row as Record<string, unknown>;
+  for (const k of keys as string[]) if (typeof r[k] === 'bigint' || (typeof r[k] === 'string' && /^\d+$/.test(r[k] as string))) r[k] = Number(r[k]);
   return row;
-};
-
+}
 
 function files(db: Db): FilesRepo {
   const fix = (r: FileRow) => num(r, ['bytes', 'created_at']);

@@ -10,6 +10,8 @@ import { fileURLToPath } from 'node:url';
 export interface NativeKernels {
   softmaxRows(x: Float32Array, y: Float32Array, rows: number, cols: number, causalOffset: number, logz: Float32Array | null): void;
   sigmoid(x: Float32Array, y: Float32Array, n: number): void;
+  adamw(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, b1: number, b2: number, eps: number, decay: number, stepSize: number, bc2Sqrt: number): void;
+  sumSquares(x: Float32Array): number;
 }
 
 const ADDON = fileURLToPath(new URL('../../../build/Release/modelfab_kernels.node', import.meta.url));

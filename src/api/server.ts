@@ -1,0 +1,74 @@
+/**
+ * The HTTP API server (Fastify 5, pino logs): auth on every route, one plugin per REST resource, errors in OpenAI's
+ * shape. `createServer` builds it over a data folder (SQLite database + artifacts) for the CLI and for tests.
+ *
+ *   modelfab-data/modelfab.db     the Store (SQLite, WAL)
+ *   modelfab-data/files/<id>      uploads as received
+ *   modelfab-data/datasets/<hash> normalised records of dataset versions
+ *   modelfab-data/tmp/            uploads in flight
+ */
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import multipart from '@fastify/multipart';
+import type { Limits } from '../data/limits.ts';
+import { DataService } from '../data/service.ts';
+import { LocalArtifactStore } from '../store/artifacts.ts';
+import { openSqliteStore } from '../store/sqlite.ts';
+import type { Store } from '../store/store.ts';
+import { ensureAdminKey, installAuth } from './auth.ts';
+import { installErrorHandlers } from './errors.ts';
+import { datasetsRoutes } from './routes/datasets.ts';
+import { filesRoutes } from './routes/files.ts';
+
+export interface ServerOptions {
+  dataDir: string;
+  /** Admin key to register (default: MODELFAB_ADMIN_KEY); without one, a key is generated on first start. */
+  adminKey?: string;
+  /** pino options, true for defaults, false for none (default false). */
+  logger?: FastifyServerOptions['logger'];
+  limits?: Partial<Limits>;
+}
+
+export interface ModelfabServer {
+  app: FastifyInstance;
+  store: Store;
+  service: DataService;
+  /** The admin key generated on this start (print it once), or null. */
+  generatedAdminKey: string | null;
+  close(): Promise<void>;
+}
+
+export async function createServer(opts: ServerOptions): Promise<ModelfabServer> {
+  mkdirSync(opts.dataDir, { recursive: true });
+  const store = await openSqliteStore(join(opts.dataDir, 'modelfab.db'));
+  const artifacts = new LocalArtifactStore(opts.dataDir);
+  // uploads left in flight by a crash
+  for (const f of readdirSync(join(opts.dataDir, 'tmp'))) rmSync(join(opts.dataDir, 'tmp', f), { force: true, recursive: true });
+  const service = new DataService(store, artifacts, opts.limits);
+  let generatedAdminKey: string | null;
+  try {
+    generatedAdminKey = await ensureAdminKey(store, opts.adminKey ?? process.env.MODELFAB_ADMIN_KEY);
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+  const app = Fastify({ logger: opts.logger ?? false, bodyLimit: 8 * 1024 * 1024 });
+  installErrorHandlers(app);
+  await app.register(multipart, {
+    limits: { fileSize: service.limits.maxFileBytes, files: 1, fields: 10, fieldSize: 64 * 1024, parts: 20 },
+  });
+  installAuth(app, store);
+  filesRoutes(app, service);
+  datasetsRoutes(app, service);
+  let closed = false;
+  return {
+    app, store, service, generatedAdminKey,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await app.close();
+      await store.close();
+    },
+  };
+}

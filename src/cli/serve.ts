@@ -1,0 +1,27 @@
+/** `modelfab serve`: the HTTP API server over a data folder (SQLite database and artifacts). */
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { createServer } from '../api/server.ts';
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('start the API server (OpenAI-compatible Files API, datasets); every route needs an API key')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'port to listen on', '8080')
+    .option('--data <dir>', 'data folder: SQLite database and artifacts', './modelfab-data')
+    .option('--max-file-mb <n>', 'largest upload, in MiB', '512')
+    .addHelpText('after', '\nThe admin key is read from MODELFAB_ADMIN_KEY; without it, one is generated on first start, stored hashed and printed once.')
+    .action(async (o: { host: string; port: string; data: string; maxFileMb: string }) => {
+      const port = Number(o.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid --port ${o.port}`);
+      const srv = await createServer({ dataDir: resolve(o.data), logger: true, limits: { maxFileBytes: Math.round(Number(o.maxFileMb) * 1024 * 1024) } });
+      if (srv.generatedAdminKey) {
+        process.stdout.write(`\nAdmin API key (shown once, stored only as a hash; keep it safe):\n\n    ${srv.generatedAdminKey}\n\n`);
+      }
+      const stop = async () => { await srv.close(); process.exit(0); };
+      process.once('SIGINT', () => void stop());
+      process.once('SIGTERM', () => void stop());
+      await srv.app.listen({ host: o.host, port });
+    });
+}

@@ -1,0 +1,654 @@
+/**
+ * The factory's scheduler: a queue of training jobs placed on a Runner, one trainer process per job.
+ *
+ * Owns: job state transitions (queued -> running -> succeeded | failed | cancelled | paused | queued again), the
+ * queue order, placement against the runner's capacity, leases, recovery after a crash, progress events, and
+ * its own overhead figures. Guarantees:
+ *   - Order: highest priority first; within a priority, round-robin across experiments (the experiment served
+ *     longest ago goes first; jobs without an experiment share one group); within an experiment, FIFO. A job that
+ *     does not fit lets smaller jobs of the same priority start behind it (backfill) until it has waited
+ *     `reserveAfterMs`; after that nothing behind it starts until it does. A lower priority never starts while a
+ *     higher one waits.
+ *   - Placement: a job starts only if its resources (CPU threads = max(estimate, spec.threads), memory, GPUs with
+ *     their memory) fit what is free; threads and memory are never oversubscribed (src/factory/resources.ts).
+ *     Jobs that could never fit are refused at submit.
+ *   - Leases: a running job is held by one scheduler instance (`leaseOwner` "host/pid/nonce") until
+ *     `leaseExpiresAt`, renewed while it runs. Every state change is a compare-and-set in the repository, so no job
+ *     is started twice and no exit is applied twice.
+ *   - Crashes: a worker that dies (killed, lost) is requeued with attempts+1 and its next run resumes from its
+ *     latest checkpoint (the trainer does that from its outputDir); after `maxAttempts` lost runs it fails with the
+ *     reason. A worker stopped cleanly (exit 3) without a request from us is requeued without an attempt. At
+ *     start-up (`recover`, and on every pass) running jobs with no live holder are adopted when their trainer is
+ *     still alive (runners that can adopt), waited for while their heartbeat is fresh (runners that cannot),
+ *     finished from their files when they ended meanwhile (manifest.json), else requeued.
+ *   - cancel/pause/resume: queued or paused jobs change at once; running ones get SIGTERM (checkpoint, exit 3)
+ *     and SIGKILL after a grace period; the request is stored in the job (stopRequest), so a server restart
+ *     in between still ends in the requested state. resume puts a paused job back in the queue, and it continues
+ *     from its checkpoint.
+ *   - Progress: metrics.jsonl of every running job is tailed (whole lines only) and each record is emitted once
+ *     per scheduler as 'metrics' (jobId, record); each status change is emitted as 'status' (jobId, status, job)
+ *     and stored as an event in the repository.
+ *   - Overhead: time spent deciding (repository passes, ordering, placement, exit handling) and spawning is
+ *     measured; `stats().overheadMsPerJob` is their sum per started job (tailing metrics is counted apart).
+ */
+import { EventEmitter } from 'node:events';
+import { statSync } from 'node:fs';
+import os from 'node:os';
+import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { readMetricsFrom, type MetricsRecord } from '../engine/metrics.ts';
+import { freeResources, neverFits, normalizeResources, place, type FreeResources, type Placement } from './resources.ts';
+import { canAdopt, runOutcome, type PlacingRunner, type RefRunHandle, type RunExit, type RunOutcome } from './runner.ts';
+import type { JobPatch, JobRecord, JobRepository, StopRequest } from './repository.ts';
+import type { JobSpec, JobStatus, Resources, Runner } from './types.ts';
+
+export const TERMINAL_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'cancelled'];
+
+export interface SchedulerOptions {
+  repository: JobRepository;
+  runner: Runner;
+  /** Monitoring tick (metrics, exits of adopted trainers); default 200 ms. Scheduling also runs on every change. */
+  tickMs?: number;
+  /** Lease length; renewed when half of it is left. Default 30 s. */
+  leaseMs?: number;
+  /** Lost runs after which a job fails. Default 3. */
+  maxAttempts?: number;
+  /** pause: SIGTERM, then SIGKILL after this (it then resumes from its last periodic checkpoint). Default 30 s. */
+  pauseGraceMs?: number;
+  /** cancel: SIGTERM, then SIGKILL after this. Default 5 s. */
+  cancelGraceMs?: number;
+  /** For runners that cannot adopt: an orphan whose files changed less than this ago is still running. Default 60 s. */
+  orphanStaleMs?: number;
+  /** A blocked job stops backfill behind it after waiting this long. Default 60 s. */
+  reserveAfterMs?: number;
+  /** Memory a job holds when its estimate names none. Default 512 MB. */
+  defaultMemoryMB?: number;
+  /** Lease owner id (default "host/pid/random"). */
+  owner?: string;
+  /** Wall clock for leases and timestamps (tests). */
+  now?: () => number;
+}
+
+export interface SubmitOptions {
+  priority?: number;
+  experimentId?: string | null;
+  estimate?: Partial<Resources>;
+}
+
+export type SchedulerErrorCode = 'not_found' | 'conflict' | 'invalid' | 'unplaceable';
+
+export class SchedulerError extends Error {
+  constructor(readonly code: SchedulerErrorCode, message: string) { super(message); }
+}
+
+export interface SchedulerStats {
+  jobsStarted: number;
+  jobsFinished: number;
+  passes: number;
+  /** Deciding: repository passes, ordering, placement, exit handling (ms, total). */
+  schedulingMs: number;
+  /** runner.start calls (ms, total). */
+  spawnMs: number;
+  /** Tailing metrics files (ms, total). */
+  monitorMs: number;
+  /** (schedulingMs + spawnMs) / jobsStarted. */
+  overheadMsPerJob: number;
+}
+
+export interface RecoveryReport {
+  adopted: string[];
+  requeued: string[];
+  finished: string[];
+  failed: string[];
+  /** Still held by another live scheduler or a fresh heartbeat: left alone for now. */
+  held: string[];
+}
+
+interface Active {
+  handle: RefRunHandle;
+  outputDir: string;
+  forceTimer: NodeJS.Timeout | null;
+}
+
+/** Key of a job's fair-share group. */
+function groupOf(j: JobRecord): string {
+  return j.experimentId ?? '';
+}
+
+/**
+ * Queue order (see the header): priority desc, then round-robin across experiments (least recently served
+ * first, `lastServed` holds a counter per group), then FIFO (seq).
+ */
+export function fairOrder(queued: readonly JobRecord[], lastServed: ReadonlyMap<string, number> = new Map()): JobRecord[] {
+  const byPriority = new Map<number, JobRecord[]>();
+  for (const j of queued) {
+    const list = byPriority.get(j.priority) ?? [];
+    list.push(j);
+    byPriority.set(j.priority, list);
+  }
+  const out: JobRecord[] = [];
+  for (const p of [...byPriority.keys()].sort((a, b) => b - a)) {
+    const groups = new Map<string, JobRecord[]>();
+    for (const j of byPriority.get(p)!.sort((a, b) => a.seq - b.seq)) {
+      const g = groups.get(groupOf(j)) ?? [];
+      g.push(j);
+      groups.set(groupOf(j), g);
+    }
+    const order = [...groups.entries()].sort(([ka, a], [kb, b]) =>
+      (lastServed.get(ka) ?? -Infinity) - (lastServed.get(kb) ?? -Infinity) || a[0].seq - b[0].seq);
+    for (let round = 0; ; round++) {
+      let any = false;
+      for (const [, g] of order) if (round < g.length) { out.push(g[round]); any = true; }
+      if (!any) break;
+    }
+  }
+  return out;
+}
+
+export declare interface Scheduler {
+  on(event: 'status', listener: (jobId: string, status: JobStatus, job: JobRecord) => void): this;
+  on(event: 'metrics', listener: (jobId: string, record: MetricsRecord) => void): this;
+  /** Something went wrong in the loop (a repository error...); the scheduler carries on. */
+  on(event: 'warning', listener: (error: Error) => void): this;
+  off(event: 'status' | 'metrics' | 'warning', listener: (...args: never[]) => void): this;
+  emit(event: 'status', jobId: string, status: JobStatus, job: JobRecord): boolean;
+  emit(event: 'metrics', jobId: string, record: MetricsRecord): boolean;
+  emit(event: 'warning', error: Error): boolean;
+}
+
+export class Scheduler extends EventEmitter {
+  readonly owner: string;
+  private readonly repo: JobRepository;
+  private readonly runner: Runner;
+  private readonly o: Required<Omit<SchedulerOptions, 'repository' | 'runner' | 'owner' | 'now'>>;
+  private readonly now: () => number;
+  private readonly active = new Map<string, Active>();
+  private readonly offsets = new Map<string, number>();
+  private readonly steps = new Map<string, number>();
+  private readonly lastServed = new Map<string, number>();
+  private served = 0;
+  private chain: Promise<unknown> = Promise.resolve();
+  private timer: NodeJS.Timeout | null = null;
+  private passQueued = false;
+  private dirty = true;
+  private nextFullPass = 0;
+  private closed = false;
+  private readonly st = { jobsStarted: 0, jobsFinished: 0, passes: 0, schedulingMs: 0, spawnMs: 0, monitorMs: 0 };
+
+  constructor(opts: SchedulerOptions) {
+    super();
+    this.repo = opts.repository;
+    this.runner = opts.runner;
+    this.now = opts.now ?? Date.now;
+    this.owner = opts.owner ?? `${os.hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
+    this.o = {
+      tickMs: opts.tickMs ?? 200, leaseMs: opts.leaseMs ?? 30_000, maxAttempts: opts.maxAttempts ?? 3,
+      pauseGraceMs: opts.pauseGraceMs ?? 30_000, cancelGraceMs: opts.cancelGraceMs ?? 5_000,
+      orphanStaleMs: opts.orphanStaleMs ?? 60_000, reserveAfterMs: opts.reserveAfterMs ?? 60_000,
+      defaultMemoryMB: opts.defaultMemoryMB ?? 512,
+    };
+  }
+
+  // ---------------------------------------------------------------- public API
+
+  /** Queues a job (status 'queued'). `spec.outputDir` is made absolute. Throws SchedulerError('unplaceable') for a job that can never fit. */
+  submit(spec: JobSpec, opts: SubmitOptions = {}): Promise<JobRecord> {
+    return this.serial(async () => {
+      const problem = specProblem(spec);
+      if (problem) throw new SchedulerError('invalid', `job spec: ${problem}`);
+      const estimate = this.resourcesFor(spec, opts.estimate ?? {});
+      const never = neverFits(estimate, this.runner.capacity());
+      if (never) throw new SchedulerError('unplaceable', `job ${spec.id} ${never}`);
+      if (await this.repo.get(spec.id)) throw new SchedulerError('conflict', `job ${spec.id} already exists`);
+      const job = await this.repo.create({
+        id: spec.id, status: 'queued', priority: opts.priority ?? 0, experimentId: opts.experimentId ?? null,
+        spec: { ...spec, outputDir: resolve(spec.outputDir) }, estimate, queuedAt: this.now(),
+      });
+      await this.event(job.id, 'submitted', `submitted (priority ${job.priority}${job.experimentId ? `, experiment ${job.experimentId}` : ''})`, { estimate });
+      this.emit('status', job.id, job.status, job);
+      this.changed();
+      return job;
+    });
+  }
+
+  /** Cancels a job: at once when queued or paused; a running one is stopped (SIGTERM, SIGKILL after cancelGraceMs). */
+  cancel(id: string): Promise<JobRecord> {
+    return this.serial(async () => {
+      const job = await this.must(id);
+      switch (job.status) {
+        case 'cancelled': return job;
+        case 'queued': case 'paused': case 'validating_files':
+          return this.transition(job, { status: 'cancelled', finishedAt: this.now() }, 'cancelled');
+        case 'running': return this.requestStop(job, 'cancel');
+        default: throw new SchedulerError('conflict', `job ${id} is ${job.status}; it cannot be cancelled`);
+      }
+    });
+  }
+
+  /** Pauses a job: a queued one at once; a running one checkpoints and stops (SIGTERM; SIGKILL after pauseGraceMs). */
+  pause(id: string): Promise<JobRecord> {
+    return this.serial(async () => {
+      const job = await this.must(id);
+      switch (job.status) {
+        case 'paused': return job;
+        case 'queued': return this.transition(job, { status: 'paused' }, 'paused while queued');
+        case 'running':
+          if (job.stopRequest === 'cancel') throw new SchedulerError('conflict', `job ${id} is being cancelled`);
+          return this.requestStop(job, 'pause');
+        default: throw new SchedulerError('conflict', `job ${id} is ${job.status}; it cannot be paused`);
+      }
+    });
+  }
+
+  /** Puts a paused job back in the queue (it continues from its checkpoint); a running job being paused keeps running. */
+  resume(id: string): Promise<JobRecord> {
+    return this.serial(async () => {
+      const job = await this.must(id);
+      switch (job.status) {
+        case 'queued': return job;
+        case 'paused': return this.transition(job, { status: 'queued', queuedAt: this.now() }, 'resumed');
+        case 'running': {
+          if (job.stopRequest === 'cancel') throw new SchedulerError('conflict', `job ${id} is being cancelled`);
+          if (job.stopRequest !== 'pause') return job;
+          const a = this.active.get(id);
+          if (a?.forceTimer) { clearTimeout(a.forceTimer); a.forceTimer = null; }
+          // SIGTERM may already be on its way: then the worker exits 3 and is requeued without an attempt.
+          return (await this.repo.update(id, { stopRequest: null }, { status: 'running' })) ?? this.must(id);
+        }
+        default: throw new SchedulerError('conflict', `job ${id} is ${job.status}; it cannot be resumed`);
+      }
+    });
+  }
+
+  get(id: string): Promise<JobRecord | null> {
+    return this.repo.get(id);
+  }
+
+  /**
+   * Resolves with the job once its status is one of `statuses` (default: terminal); rejects after `timeoutMs`.
+   */
+  async waitFor(id: string, statuses: readonly JobStatus[] = TERMINAL_STATUSES, timeoutMs = 0): Promise<JobRecord> {
+    return new Promise<JobRecord>((resolveWait, reject) => {
+      let timer: NodeJS.Timeout | null = null;
+      const done = (f: () => void) => { this.off('status', onStatus); if (timer) clearTimeout(timer); f(); };
+      const onStatus = (jobId: string, status: JobStatus, job: JobRecord) => { if (jobId === id && statuses.includes(status)) done(() => resolveWait(job)); };
+      this.on('status', onStatus);
+      if (timeoutMs > 0) timer = setTimeout(() => done(() => reject(new Error(`job ${id}: not ${statuses.join('/')} after ${timeoutMs} ms`))), timeoutMs);
+      this.repo.get(id).then((j) => {
+        if (!j) done(() => reject(new SchedulerError('not_found', `job ${id} not found`)));
+        else if (statuses.includes(j.status)) done(() => resolveWait(j));
+      }, (e) => done(() => reject(e)));
+    });
+  }
+
+  /** Starts the loop: recovers what an earlier server left, then schedules on every change and every tickMs. */
+  async start(): Promise<RecoveryReport> {
+    if (this.timer) throw new SchedulerError('conflict', 'scheduler already started');
+    this.closed = false;
+    const report = await this.recover();
+    this.timer = setInterval(() => this.kick(), this.o.tickMs);
+    this.kick();
+    return report;
+  }
+
+  /**
+   * Stops the loop. `jobs: 'leave'` (default) leaves running trainers running under their lease: a scheduler
+   * started later adopts them. `jobs: 'requeue'` stops them (SIGTERM, SIGKILL after graceMs) and puts them back
+   * in the queue without counting an attempt; it resolves once they have exited.
+   */
+  async stop(opts: { jobs?: 'leave' | 'requeue'; graceMs?: number } = {}): Promise<void> {
+    if (this.timer) { clearInterval(this.timer); this.timer = null; }
+    if (opts.jobs === 'requeue') {
+      const exits = [...this.active.values()].map((a) => a.handle.exited);
+      await this.serial(async () => {
+        for (const [id, a] of this.active) {
+          await this.repo.update(id, { stopRequest: 'requeue' }, { status: 'running', leaseOwner: this.owner });
+          a.handle.stop(false);
+          a.forceTimer = setTimeout(() => a.handle.stop(true), opts.graceMs ?? this.o.pauseGraceMs);
+        }
+      });
+      await Promise.all(exits);
+      await this.serial(async () => {}); // their exits are applied
+    }
+    this.closed = true;
+    await this.serial(async () => {});
+    for (const a of this.active.values()) {
+      if (a.forceTimer) clearTimeout(a.forceTimer);
+      (a.handle as { dispose?: () => void }).dispose?.();
+    }
+    this.active.clear();
+  }
+
+  /**
+   * Looks at every running job this scheduler does not hold (after a crash: all of them) and adopts, waits for,
+   * finishes or requeues it (see the header). Called by start(); safe to call any time.
+   */
+  recover(): Promise<RecoveryReport> {
+    return this.serial(async () => {
+      const t0 = performance.now();
+      const report: RecoveryReport = { adopted: [], requeued: [], finished: [], failed: [], held: [] };
+      for (const job of await this.repo.list({ status: 'running' })) {
+        if (this.active.has(job.id)) continue;
+        const r = await this.reconcile(job);
+        report[r].push(job.id);
+      }
+      this.changed();
+      this.st.schedulingMs += performance.now() - t0;
+      return report;
+    });
+  }
+
+  /** One scheduling pass now (tests drive the scheduler with this instead of start()). */
+  tick(): Promise<void> {
+    this.dirty = true;
+    return this.serial(() => this.pass());
+  }
+
+  /** Resolves when every call and exit queued so far has been applied. */
+  flush(): Promise<void> {
+    return this.serial(async () => {});
+  }
+
+  stats(): SchedulerStats {
+    const s = this.st;
+    return { ...s, overheadMsPerJob: s.jobsStarted ? (s.schedulingMs + s.spawnMs) / s.jobsStarted : 0 };
+  }
+
+  /** The runner's capacity, what running jobs hold, and what is free. */
+  async usage(): Promise<{ capacity: Resources; free: FreeResources; running: number }> {
+    const capacity = this.runner.capacity();
+    const running = await this.repo.list({ status: 'running' });
+    return { capacity, free: freeResources(capacity, running.map((j) => ({ resources: j.estimate, placement: j.placement }))), running: running.length };
+  }
+
+  // ---------------------------------------------------------------- the loop
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn);
+    this.chain = run.catch(() => {});
+    return run;
+  }
+
+  private changed(): void {
+    this.dirty = true;
+    if (this.timer) setImmediate(() => this.kick());
+  }
+
+  private kick(): void {
+    if (this.passQueued || this.closed) return;
+    this.passQueued = true;
+    this.serial(async () => {
+      this.passQueued = false;
+      if (!this.closed) await this.pass();
+    }).catch((e) => this.warn(e));
+  }
+
+  private warn(e: unknown): void {
+    this.emit('warning', e instanceof Error ? e : new Error(String(e)));
+  }
+
+  private async pass(): Promise<void> {
+    const t0 = performance.now();
+    this.tailAll();
+    const tMonitor = performance.now() - t0;
+    this.st.monitorMs += tMonitor;
+    const now = this.now();
+    if (!this.dirty && now < this.nextFullPass) return;
+    this.dirty = false;
+    this.nextFullPass = now + Math.max(this.o.tickMs, this.o.leaseMs / 4);
+    this.st.passes++;
+    const spawnBefore = this.st.spawnMs;
+    try {
+      const jobs = await this.repo.list({ status: ['running', 'queued'] });
+      const running = jobs.filter((j) => j.status === 'running');
+      let watching = false, requeued = false;
+      for (const job of running) {
+        if (this.active.has(job.id)) {
+          if ((job.leaseExpiresAt ?? 0) - now < this.o.leaseMs / 2) {
+            await this.repo.update(job.id, { leaseExpiresAt: now + this.o.leaseMs, step: this.steps.get(job.id) ?? job.step }, { status: 'running', leaseOwner: this.owner });
+          }
+        } else {
+          const r = await this.reconcile(job);
+          if (r === 'held') watching = true;
+          if (r === 'requeued') requeued = true;
+        }
+      }
+      if (watching) this.dirty = true; // look again next tick
+      await this.placeQueued(requeued ? await this.repo.list({ status: 'queued' }) : jobs.filter((j) => j.status === 'queued'));
+    } finally {
+      this.st.schedulingMs += performance.now() - t0 - tMonitor - (this.st.spawnMs - spawnBefore);
+    }
+  }
+
+  private async placeQueued(queued: JobRecord[]): Promise<void> {
+    if (queued.length === 0) return;
+    const capacity = this.runner.capacity();
+    const running = await this.repo.list({ status: 'running' });
+    const free = freeResources(capacity, running.map((j) => ({ resources: j.estimate, placement: j.placement })));
+    const now = this.now();
+    let blockedPriority: number | null = null;
+    for (const job of fairOrder(queued, this.lastServed)) {
+      if (blockedPriority !== null && job.priority < blockedPriority) break;
+      const never = neverFits(job.estimate, capacity);
+      if (never) {
+        await this.transition(job, { status: 'failed', finishedAt: now, error: `cannot run here: ${never}` }, never);
+        continue;
+      }
+      const placement = place(job.estimate, free, capacity);
+      if (!placement) {
+        if (now - (job.queuedAt ?? job.createdAt) >= this.o.reserveAfterMs) break; // reserve: nothing behind it starts
+        blockedPriority ??= job.priority;
+        continue;
+      }
+      if (!(await this.launch(job, placement))) {
+        // not started (taken by someone else, or the runner refused): give the resources back
+        const f = freeResources(capacity, (await this.repo.list({ status: 'running' })).map((j) => ({ resources: j.estimate, placement: j.placement })));
+        Object.assign(free, f);
+      }
+    }
+  }
+
+  private async launch(job: JobRecord, placement: Placement): Promise<boolean> {
+    const now = this.now();
+    const claimed = await this.repo.update(job.id, {
+      status: 'running', leaseOwner: this.owner, leaseExpiresAt: now + this.o.leaseMs, runner: this.runner.name, workerRef: null,
+      placement, runs: job.runs + 1, startedAt: job.startedAt ?? now, stopRequest: null, error: null,
+    }, { status: 'queued' });
+    if (!claimed) return false;
+    this.lastServed.set(groupOf(job), ++this.served);
+    let handle: RefRunHandle;
+    const t0 = performance.now();
+    try {
+      handle = (this.runner as PlacingRunner).start(claimed.spec, placement);
+    } catch (e) {
+      this.st.spawnMs += performance.now() - t0;
+      await this.applyOutcome(claimed, { kind: 'lost', reason: `the runner could not start it: ${e instanceof Error ? e.message : String(e)}` });
+      return false;
+    }
+    this.st.spawnMs += performance.now() - t0;
+    this.st.jobsStarted++;
+    this.attach(claimed, handle);
+    const rec = (await this.repo.update(job.id, { workerRef: handle.ref ?? null }, { status: 'running', leaseOwner: this.owner })) ?? claimed;
+    const resumed = claimed.runs > 1 ? ` (run ${claimed.runs}; continues from its checkpoint)` : '';
+    await this.event(job.id, 'status', `queued -> running${resumed}`, { ref: handle.ref ?? null, placement });
+    this.emit('status', job.id, 'running', rec);
+    return true;
+  }
+
+  private attach(job: JobRecord, handle: RefRunHandle): void {
+    this.active.set(job.id, { handle, outputDir: job.spec.outputDir, forceTimer: null });
+    handle.exited.then((exit) => {
+      if (this.closed) return;
+      this.serial(() => this.onExit(job.id, handle, exit)).catch((e) => this.warn(e));
+    });
+  }
+
+  private async onExit(id: string, handle: RefRunHandle, exit: RunExit): Promise<void> {
+    const t0 = performance.now();
+    const a = this.active.get(id);
+    if (!a || a.handle !== handle) return;
+    if (a.forceTimer) clearTimeout(a.forceTimer);
+    this.tail(id, a.outputDir);
+    this.active.delete(id);
+    const job = await this.repo.get(id);
+    if (job && job.status === 'running' && job.leaseOwner === this.owner) await this.applyOutcome(job, runOutcome(exit, job.spec.outputDir));
+    this.st.schedulingMs += performance.now() - t0;
+    this.changed();
+  }
+
+  /** Applies how a run ended to a job still marked running (compare-and-set on the lease). */
+  private async applyOutcome(job: JobRecord, out: RunOutcome): Promise<JobRecord> {
+    const now = this.now();
+    const clear: JobPatch = { leaseOwner: null, leaseExpiresAt: null, workerRef: null, placement: null, stopRequest: null, step: this.steps.get(job.id) ?? job.step };
+    let patch: JobPatch;
+    let why = out.reason;
+    if (out.kind === 'succeeded') patch = { status: 'succeeded', finishedAt: now, error: null };
+    else if (job.stopRequest === 'cancel') patch = { status: 'cancelled', finishedAt: now };
+    else if (job.stopRequest === 'pause') patch = { status: 'paused' };
+    else if (job.stopRequest === 'requeue') patch = { status: 'queued', queuedAt: now };
+    else if (out.kind === 'stopped') patch = { status: 'queued', queuedAt: now };
+    else if (out.kind === 'invalid' || out.kind === 'failed') patch = { status: 'failed', finishedAt: now, error: out.reason };
+    else {
+      const attempts = job.attempts + 1;
+      if (attempts >= this.o.maxAttempts) {
+        why = `gave up after ${attempts} lost runs; last: ${out.reason}`;
+        patch = { status: 'failed', finishedAt: now, attempts, error: why };
+      } else {
+        why = `${out.reason}; requeued (attempt ${attempts + 1} of ${this.o.maxAttempts}), it continues from its last checkpoint`;
+        patch = { status: 'queued', queuedAt: now, attempts };
+      }
+    }
+    if (patch.status !== 'queued' && patch.status !== 'paused') this.st.jobsFinished++;
+    const rec = await this.transition(job, { ...clear, ...patch }, why, { status: 'running', leaseOwner: job.leaseOwner });
+    if (TERMINAL_STATUSES.includes(rec.status)) { this.offsets.delete(job.id); this.steps.delete(job.id); }
+    return rec;
+  }
+
+  /** What to do with a running job this scheduler does not hold. */
+  private async reconcile(job: JobRecord): Promise<'adopted' | 'requeued' | 'finished' | 'failed' | 'held'> {
+    const now = this.now();
+    const leaseValid = (job.leaseExpiresAt ?? 0) > now;
+    const holder = this.holderState(job.leaseOwner);
+    if (leaseValid && holder !== 'dead') return 'held';
+    const runner = this.runner;
+    let out: RunOutcome;
+    if (canAdopt(runner) && (job.runner === null || job.runner === runner.name)) {
+      const handle = runner.adopt(job.spec, job.workerRef);
+      if (handle) {
+        const rec = await this.repo.update(job.id, { leaseOwner: this.owner, leaseExpiresAt: now + this.o.leaseMs, workerRef: handle.ref ?? job.workerRef },
+          { status: 'running', leaseOwner: job.leaseOwner });
+        if (!rec) { (handle as { dispose?: () => void }).dispose?.(); return 'held'; }
+        this.attach(rec, handle);
+        await this.event(job.id, 'adopted', `adopted the running worker ${handle.ref ?? ''} (previous holder ${job.leaseOwner ?? 'none'} ${holder === 'dead' ? 'is gone' : 'let its lease expire'})`);
+        if (rec.stopRequest) this.signalStop(job.id, rec.stopRequest);
+        return 'adopted';
+      }
+      out = runOutcome({ code: null, signal: null }, job.spec.outputDir);
+      if (out.kind === 'lost') out = { kind: 'lost', reason: `worker ${job.workerRef ?? ''} gone (holder ${job.leaseOwner ?? 'none'} ${leaseValid ? 'is gone' : 'lease expired'})` };
+    } else {
+      if (now - lastActivity(job.spec.outputDir) < this.o.orphanStaleMs) return 'held';
+      out = runOutcome({ code: null, signal: null }, job.spec.outputDir);
+      if (out.kind === 'lost') out = { kind: 'lost', reason: `lease expired and no heartbeat for ${Math.round(this.o.orphanStaleMs / 1000)} s` };
+    }
+    const rec = await this.applyOutcome(job, out);
+    return rec.status === 'queued' || rec.status === 'paused' ? 'requeued' : rec.status === 'failed' ? 'failed' : 'finished';
+  }
+
+  /** 'dead' when the lease holder is known to be gone (this instance without the job, or a dead pid on this host). */
+  private holderState(owner: string | null): 'alive' | 'dead' | 'unknown' {
+    if (!owner) return 'dead';
+    if (owner === this.owner) return 'dead'; // ours, but we hold no handle: we lost it
+    const [host, pidText] = owner.split('/');
+    const pid = Number(pidText);
+    if (host !== os.hostname() || !Number.isInteger(pid)) return 'unknown';
+    if (pid === process.pid) return 'unknown'; // another scheduler in this process: trust its lease
+    try { process.kill(pid, 0); return 'alive'; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM' ? 'alive' : 'dead'; }
+  }
+
+  private async requestStop(job: JobRecord, why: StopRequest): Promise<JobRecord> {
+    const rec = await this.repo.update(job.id, { stopRequest: why }, { status: 'running' });
+    if (!rec) return this.must(job.id);
+    await this.event(job.id, 'stop', `${why} requested: stopping the worker`);
+    this.signalStop(job.id, why);
+    return rec;
+  }
+
+  private signalStop(id: string, why: StopRequest): void {
+    const a = this.active.get(id);
+    if (!a) return; // held elsewhere: the stored request applies when it ends
+    a.handle.stop(false);
+    if (a.forceTimer) clearTimeout(a.forceTimer);
+    a.forceTimer = setTimeout(() => a.handle.stop(true), why === 'cancel' ? this.o.cancelGraceMs : this.o.pauseGraceMs);
+    a.forceTimer.unref();
+  }
+
+  // ---------------------------------------------------------------- progress
+
+  private tailAll(): void {
+    for (const [id, a] of this.active) this.tail(id, a.outputDir);
+  }
+
+  private tail(id: string, outputDir: string): void {
+    let got: { records: MetricsRecord[]; nextOffset: number };
+    try {
+      got = readMetricsFrom(join(outputDir, 'metrics.jsonl'), this.offsets.get(id) ?? 0);
+    } catch (e) {
+      this.warn(e);
+      return;
+    }
+    this.offsets.set(id, got.nextOffset);
+    for (const r of got.records) {
+      this.steps.set(id, r.step);
+      this.emit('metrics', id, r);
+    }
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private resourcesFor(spec: JobSpec, e: Partial<Resources>): Resources {
+    const r = normalizeResources(e);
+    const out: Resources = { cpuThreads: Math.max(r.cpuThreads, spec.threads), memoryMB: r.memoryMB || this.o.defaultMemoryMB };
+    if (r.gpus) { out.gpus = r.gpus; if (r.gpuMemoryMB) out.gpuMemoryMB = r.gpuMemoryMB; }
+    return out;
+  }
+
+  private async must(id: string): Promise<JobRecord> {
+    const j = await this.repo.get(id);
+    if (!j) throw new SchedulerError('not_found', `job ${id} not found`);
+    return j;
+  }
+
+  /** Compare-and-set of a status change (expecting the status read), with its event. */
+  private async transition(job: JobRecord, patch: JobPatch, reason: string, expect = { status: job.status } as { status: JobStatus; leaseOwner?: string | null }): Promise<JobRecord> {
+    const rec = await this.repo.update(job.id, patch, expect);
+    if (!rec) return this.must(job.id); // changed meanwhile: nothing applied
+    if (rec.status !== job.status) {
+      await this.event(job.id, 'status', `${job.status} -> ${rec.status}: ${reason}`, rec.error ? { error: rec.error } : undefined);
+      this.emit('status', job.id, rec.status, rec);
+    }
+    if (rec.status === 'queued') this.changed();
+    return rec;
+  }
+
+  private async event(jobId: string, type: string, message: string, data?: unknown): Promise<void> {
+    await this.repo.appendEvent({ jobId, type, message, data });
+  }
+}
+
+/** The few spec fields the scheduler relies on (the trainer validates the rest: worker.ts validateJobSpec). */
+function specProblem(s: JobSpec): string | null {
+  if (typeof s !== 'object' || s === null) return 'must be an object';
+  if (typeof s.id !== 'string' || !/^[A-Za-z0-9._-]{1,128}$/.test(s.id)) return 'id must be 1-128 characters of [A-Za-z0-9._-]';
+  if (typeof s.outputDir !== 'string' || !s.outputDir) return 'outputDir is required';
+  if (!Number.isInteger(s.threads) || s.threads < 1) return 'threads must be a positive integer';
+  return null;
+}
+
+/** Newest mtime (ms) of the files a live trainer keeps touching; 0 if none. */
+function lastActivity(outputDir: string): number {
+  let t = 0;
+  for (const f of ['heartbeat', 'metrics.jsonl', 'events.jsonl']) {
+    try { t = Math.max(t, statSync(join(outputDir, f)).mtimeMs); } catch { /* not there */ }
+  }
+  return t;
+}
