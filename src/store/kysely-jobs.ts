@@ -1,0 +1,111 @@
+/**
+ * The scheduler's JobRepository (src/factory/repository.ts) over Kysely: SQLite now, PostgreSQL by a dialect
+ * switch. Passes the same conformance suite as the in-memory repository (test/factory/repository-suite.ts).
+ * `update` with an expectation is one conditional UPDATE (compare-and-set), so two schedulers, or a scheduler and
+ * an API call, never both move the same job. Sequence numbers are assigned inside a transaction.
+ */
+import type { Kysely, Transaction } from 'kysely';
+import {
+  JobNotFoundError, type JobEventRecord, type JobExpectation, type JobFilter, type JobPatch, type JobRecord, type JobRepository,
+  type NewJob, type NewJobEvent,
+} from '../factory/repository.ts';
+import type { JobStatus } from '../factory/types.ts';
+
+export interface JobsTable {
+  id: string; seq: number; status: string; priority: number; experiment_id: string | null; spec: string; estimate: string;
+  attempts: number; runs: number; created_at: number; updated_at: number; queued_at: number | null; started_at: number | null;
+  finished_at: number | null; lease_owner: string | null; lease_expires_at: number | null; runner: string | null;
+  worker_ref: string | null; placement: string | null; stop_request: string | null; step: number | null; error: string | null;
+}
+export interface JobEventsTable { seq: number; job_id: string; at: number; type: string; message: string; data: string | null }
+export interface ExperimentsTable { id: string; name: string; created_at: number; status: string; spec: string; plan: string }
+export interface FactoryTables { jobs: JobsTable; job_events: JobEventsTable; experiments: ExperimentsTable }
+
+type Db = Kysely<FactoryTables> | Transaction<FactoryTables>;
+
+const n = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+
+function toRecord(r: JobsTable): JobRecord {
+  return {
+    id: r.id, status: r.status as JobStatus, priority: Number(r.priority), experimentId: r.experiment_id,
+    spec: JSON.parse(r.spec), estimate: JSON.parse(r.estimate), attempts: Number(r.attempts), runs: Number(r.runs),
+    seq: Number(r.seq), createdAt: Number(r.created_at), updatedAt: Number(r.updated_at), queuedAt: n(r.queued_at),
+    startedAt: n(r.started_at), finishedAt: n(r.finished_at), leaseOwner: r.lease_owner, leaseExpiresAt: n(r.lease_expires_at),
+    runner: r.runner, workerRef: r.worker_ref, placement: r.placement === null ? null : JSON.parse(r.placement),
+    stopRequest: r.stop_request as JobRecord['stopRequest'], step: n(r.step), error: r.error,
+  };
+}
+
+const COLUMNS: Record<string, keyof JobsTable> = {
+  status: 'status', priority: 'priority', experimentId: 'experiment_id', spec: 'spec', estimate: 'estimate', attempts: 'attempts',
+  runs: 'runs', queuedAt: 'queued_at', startedAt: 'started_at', finishedAt: 'finished_at', leaseOwner: 'lease_owner',
+  leaseExpiresAt: 'lease_expires_at', runner: 'runner', workerRef: 'worker_ref', placement: 'placement', stopRequest: 'stop_request',
+  step: 'step', error: 'error',
+};
+const JSON_FIELDS = new Set(['spec', 'estimate', 'placement']);
+
+function toColumns(patch: JobPatch): Partial<JobsTable> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(patch)) {
+    const col = COLUMNS[k];
+    if (!col || v === undefined) continue;
+    out[col] = JSON_FIELDS.has(k) ? (v === null ? null : JSON.stringify(v)) : v;
+  }
+  return out as Partial<JobsTable>;
+}
+
+const statuses = (s: JobStatus | readonly JobStatus[]) => (typeof s === 'string' ? [s] : [...s]);
+
+export function kyselyJobRepository(db: Kysely<FactoryTables>, now: () => number = Date.now): JobRepository {
+  return {
+    async create(job: NewJob) {
+      return db.transaction().execute(async (tx: Db) => {
+        if (await tx.selectFrom('jobs').select('id').where('id', '=', job.id).executeTakeFirst()) throw new Error(`job ${job.id} already exists`);
+        const last = await tx.selectFrom('jobs').select((eb) => eb.fn.max('seq').as('m')).executeTakeFirst();
+        const t = now();
+        const row: JobsTable = {
+          id: job.id, seq: Number(last?.m ?? 0) + 1, status: job.status, priority: job.priority, experiment_id: job.experimentId,
+          spec: JSON.stringify(job.spec), estimate: JSON.stringify(job.estimate), attempts: 0, runs: 0, created_at: t, updated_at: t,
+          queued_at: job.queuedAt ?? null, started_at: null, finished_at: null, lease_owner: null, lease_expires_at: null, runner: null,
+          worker_ref: null, placement: null, stop_request: null, step: null, error: null,
+        };
+        await tx.insertInto('jobs').values(row).execute();
+        return toRecord(row);
+      });
+    },
+    async get(id) {
+      const r = await db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
+      return r ? toRecord(r) : null;
+    },
+    async list(filter: JobFilter = {}) {
+      let q = db.selectFrom('jobs').selectAll();
+      if (filter.status !== undefined) q = q.where('status', 'in', statuses(filter.status));
+      if (filter.experimentId !== undefined) q = q.where('experiment_id', '=', filter.experimentId);
+      return (await q.orderBy('seq').execute()).map(toRecord);
+    },
+    async update(id: string, patch: JobPatch, expect?: JobExpectation) {
+      let q = db.updateTable('jobs').set({ ...toColumns(patch), updated_at: now() }).where('id', '=', id);
+      if (expect?.status !== undefined) q = q.where('status', 'in', statuses(expect.status));
+      if (expect?.leaseOwner !== undefined) q = expect.leaseOwner === null ? q.where('lease_owner', 'is', null) : q.where('lease_owner', '=', expect.leaseOwner);
+      const res = await q.executeTakeFirst();
+      if (Number(res.numUpdatedRows) === 0) {
+        if (!(await db.selectFrom('jobs').select('id').where('id', '=', id).executeTakeFirst())) throw new JobNotFoundError(id);
+        return null;
+      }
+      const r = await db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+      return toRecord(r);
+    },
+    async appendEvent(e: NewJobEvent) {
+      return db.transaction().execute(async (tx: Db) => {
+        const last = await tx.selectFrom('job_events').select((eb) => eb.fn.max('seq').as('m')).executeTakeFirst();
+        const rec: JobEventRecord = { seq: Number(last?.m ?? 0) + 1, jobId: e.jobId, at: e.at ?? now(), type: e.type, message: e.message, ...(e.data === undefined ? {} : { data: e.data }) };
+        await tx.insertInto('job_events').values({ seq: rec.seq, job_id: rec.jobId, at: rec.at, type: rec.type, message: rec.message, data: e.data === undefined ? null : JSON.stringify(e.data) }).execute();
+        return JSON.parse(JSON.stringify(rec)) as JobEventRecord;
+      });
+    },
+    async events(jobId, opts = {}) {
+      const rows = await db.selectFrom('job_events').selectAll().where('job_id', '=', jobId).where('seq', '>', opts.afterSeq ?? 0).orderBy('seq').execute();
+      return rows.map((r) => ({ seq: Number(r.seq), jobId: r.job_id, at: Number(r.at), type: r.type, message: r.message, ...(r.data === null ? {} : { data: JSON.parse(r.data) }) }));
+    },
+  };
+}
