@@ -311,6 +311,8 @@ export async function train<T = Example>(run: TrainRun<T>): Promise<TrainResult>
       else state.evalsWithoutImprovement++;
     }
     emit(record);
+    // Let the event loop run between steps: signal handlers (SIGTERM -> checkpoint and stop), heartbeats, I/O.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     if (c.earlyStoppingPatience && state.evalsWithoutImprovement >= c.earlyStoppingPatience) { stoppedEarly = true; save(); break; }
     const stopNow = run.signal?.aborted || run.stopAfterStep === state.step;
     if (stopNow) { interrupted = state.step < total; save(); break; }

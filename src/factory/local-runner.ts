@@ -102,8 +102,8 @@ export class LocalRunHandle implements RefRunHandle {
     this.exited = new Promise<RunExit>((resolveExit) => {
       const finish = (r: RunExit) => { if (this.done) return; this.done = true; if (this.poll) clearInterval(this.poll); resolveExit(r); };
       if ('pollMs' in source) {
+        // Not unref'd: watching a live trainer keeps the process alive, as a child would (dispose() lets go).
         this.poll = setInterval(() => { if (processState(pid) !== 'alive') finish({ code: null, signal: null }); }, source.pollMs);
-        this.poll.unref();
       } else {
         source.once('exit', (code, signal) => finish({ code, signal }));
         source.once('error', () => finish({ code: 127, signal: null }));

@@ -18,7 +18,7 @@
  *   - Crashes: a worker that dies (killed, lost) is requeued with attempts+1 and its next run resumes from its
  *     latest checkpoint (the trainer does that from its outputDir); after `maxAttempts` lost runs it fails with the
  *     reason. A worker stopped cleanly (exit 3) without a request from us is requeued without an attempt. At
- *     start-up (`recover`, and on every pass) running jobs with no live holder are adopted when their trainer is
+ *     start-up (`recover`), and on every full pass (each change, and at least every leaseMs/4), running jobs with no live holder are adopted when their trainer is
  *     still alive (runners that can adopt), waited for while their heartbeat is fresh (runners that cannot),
  *     finished from their files when they ended meanwhile (manifest.json), else requeued.
  *   - cancel/pause/resume: queued or paused jobs change at once; running ones get SIGTERM (checkpoint, exit 3)

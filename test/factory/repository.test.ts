@@ -1,17 +1,21 @@
 /** MemoryJobRepository: the conformance suite, in memory and mirrored to a JSON file (reloaded by a new instance). */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryJobRepository } from '../../src/factory/repository.ts';
 import { repositorySuite, specFor } from './repository-suite.ts';
 
+const dirs: string[] = [];
+after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+const tmp = () => { const d = mkdtempSync(join(tmpdir(), 'mf-repo-')); dirs.push(d); return d; };
+
 repositorySuite('MemoryJobRepository', async () => new MemoryJobRepository());
-repositorySuite('MemoryJobRepository (file)', async () => new MemoryJobRepository({ file: join(mkdtempSync(join(tmpdir(), 'mf-repo-')), 'jobs.json') }));
+repositorySuite('MemoryJobRepository (file)', async () => new MemoryJobRepository({ file: join(tmp(), 'jobs.json') }));
 
 test('MemoryJobRepository (file): a new instance over the file sees every completed change', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'mf-repo-'));
+  const dir = tmp();
   const file = join(dir, 'jobs.json');
   const a = new MemoryJobRepository({ file });
   await a.create({ id: 'j', status: 'queued', priority: 1, experimentId: 'e', spec: specFor('j'), estimate: { cpuThreads: 1, memoryMB: 10 } });

@@ -3,9 +3,9 @@
  * and reservation, cancel/pause/resume, exit outcomes, lost workers and attempt limits, recovery (adopt, requeue,
  * finish from files, held leases, heartbeats), metrics events and overhead figures.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdirSync, mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +18,7 @@ import type { MetricsRecord } from '../../src/engine/metrics.ts';
 import { specFor } from './repository-suite.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'mf-sched-'));
+after(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;
 function spec(id: string, threads = 1): JobSpec {
   return { ...specFor(id, join(root, `${++n}-${id}`)), threads };
