@@ -4,6 +4,8 @@
 import { Command } from 'commander';
 import { registerDemo } from './demo.ts';
 import { registerInfo } from './info.ts';
+import { registerBench } from './bench.ts';
+import { registerKnowledge } from './knowledge.ts';
 import { registerDatasets } from './datasets.ts'; import { registerServe } from './serve.ts';
 
 const program = new Command();
@@ -13,6 +15,8 @@ program
   .version('0.1.0');
 registerDemo(program);
 registerInfo(program);
+registerBench(program);
+registerKnowledge(program);
 registerDatasets(program); registerServe(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {

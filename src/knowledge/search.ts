@@ -196,23 +196,33 @@ export function titleOf(c: Pick<Chunk, 'label' | 'path' | 'tags' | 'docTitle'>):
   return [c.label, ...c.path, ...c.tags].join(' ');
 }
 
-interface QueryInfo { words: Map<string, number>; total: number }
+interface QueryInfo { terms: Map<string, number>; total: number }
 
+/**
+ * The query's information: its body words (and lexicon expansions, at their weight) with idf; a word the index has
+ * never seen counts at the highest idf (it is specific, and nothing here has it).
+ */
 function queryInfo(query: string, lexical: LexicalIndex): QueryInfo {
-  const words = new Map<string, number>();
-  for (const t of new Set(analyze(query).words)) words.set(t, Math.max(0.1, lexical.idf(t)));
+  const terms = new Map<string, number>();
   let total = 0;
-  for (const v of words.values()) total += v;
-  return { words, total };
+  const maxIdf = lexical.maxIdf();
+  for (const t of lexical.queryTerms(query)) {
+    if (t.field !== 'words') continue;
+    const idf = lexical.idf(t.term) || maxIdf;
+    const w = (t.weight / lexical.weights.words) * idf;
+    terms.set(t.term, w);
+    if (t.weight >= lexical.weights.words) total += idf;
+  }
+  return { terms, total };
 }
 
 function coverage(q: QueryInfo, passage: string): number {
   if (q.total === 0) return 0;
   const a = analyze(passage);
-  const have = new Set([...a.words, ...a.bigrams]);
+  const have = new Set(a.words);
   let s = 0;
-  for (const [w, idf] of q.words) if (have.has(w)) s += idf;
-  return s / q.total;
+  for (const [w, mass] of q.terms) if (have.has(w)) s += mass;
+  return Math.min(1, s / q.total);
 }
 
 /** An OpenAI-style `/v1/rerank` endpoint (llama.cpp server, Jina, TEI): {query, documents} -> relevance scores. */

@@ -22,7 +22,7 @@ interface PackedField {
 
 export class Bm25Index {
   private readonly specs: Required<FieldSpec>[];
-  private pending: Map<string, Map<string, number[]>>[] = [];
+  private pending: Map<string, number[]>[] = [];
   private lengths: number[][];
   private packed: PackedField[] | null = null;
   private nDocs = 0;

@@ -80,7 +80,7 @@ export class HnswIndex implements VectorIndex {
   constructor(readonly data: Float32Array, readonly dims: number, o: HnswOptions = {}) {
     this.M = o.M ?? 16;
     this.efC = o.efConstruction ?? 100;
-    this.ef = o.ef ?? 64;
+    this.ef = o.ef ?? 100;
     this.rng = o.seed ?? 12345;
     this.levels = new Int8Array(data.length / dims);
     for (let i = 0; i < this.levels.length; i++) this.insert(i);

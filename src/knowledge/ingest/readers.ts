@@ -149,8 +149,8 @@ function decodeEntities(s: string): string {
 
 /** DOCX through mammoth's HTML conversion (keeps Word heading styles as h1-h6). */
 export async function parseDocx(data: Uint8Array): Promise<Block[]> {
-  const mammoth = (await import('mammoth')) as unknown as { default?: Mammoth } & Mammoth;
-  const m = mammoth.convertToHtml ? mammoth : mammoth.default!;
+  const mod = (await import('mammoth')) as unknown as { default?: Mammoth; convertToHtml?: Mammoth['convertToHtml'] };
+  const m: Mammoth = mod.default ?? (mod as Mammoth);
   const r = await m.convertToHtml({ buffer: Buffer.from(data) });
   return parseHtml(r.value);
 }

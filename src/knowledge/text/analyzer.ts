@@ -7,7 +7,7 @@
  * the first call (jieba's dictionary is loaded once per process); stop words never become terms.
  */
 import { Jieba } from '@node-rs/jieba';
-import { dict } from '@node-rs/jieba/dict';
+import { dict } from '@node-rs/jieba/dict.js';
 import { stemmer } from 'stemmer';
 import { toHalfWidth } from '../ingest/normalize.ts';
 import { toChineseNumber } from '../ingest/structure.ts';

@@ -1,0 +1,79 @@
+/**
+ * Search benchmark: builds a lexical knowledge index of 10,000 chunks and measures query latency.
+ *
+ *   node --import tsx bench/search.ts [--chunks=10000] [--queries=600] [--dense]
+ *
+ * The chunks are real text, recombined: sentences of the two statutes in shared/data/laws and of the demo company's
+ * corpus (Chinese and English), 2-6 sentences a chunk, drawn with a fixed seed. Queries are the hand-written
+ * consumer-law questions plus English and keyword queries, run round-robin after a warm-up. Build time covers
+ * analysis (jieba, bigrams, stemming) and packing the BM25 index; latency covers query analysis, lexicon expansion,
+ * BM25 scoring, grouping and coverage of the top 5 (the full `KbIndex.search`). `--dense` adds a hybrid run with
+ * the hashing test embedder (HNSW above 5,000 vectors) — not a semantic model. Prints a table, then one JSON line.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { KbIndex } from '../src/knowledge/search.ts';
+import { Lexicon } from '../src/knowledge/text/lexicon.ts';
+import { builtinLexicon } from '../src/knowledge/service.ts';
+import { HashEmbedder } from '../src/knowledge/embed.ts';
+import type { Chunk } from '../src/knowledge/types.ts';
+
+const arg = (name: string, def: number) => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? def);
+const N = arg('chunks', 10000);
+const Q = arg('queries', 600);
+const dense = process.argv.includes('--dense');
+const root = join(import.meta.dirname, '..');
+const laws = join(root, '../shared/data/laws');
+
+const texts = [
+  ...readdirSync(laws).map((f) => readFileSync(join(laws, f), 'utf8')),
+  ...readdirSync(join(root, 'demo/corpus')).map((f) => readFileSync(join(root, 'demo/corpus', f), 'utf8')),
+];
+const sentences = texts.flatMap((t) => t.split(/(?<=[。！？；.!?])\s*|\n+/)).map((s) => s.replace(/^[#>*\-\s]+/, '').trim()).filter((s) => s.length >= 8);
+let seed = 42;
+const rand = () => { seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; return seed / 4294967296; };
+
+const chunks: Chunk[] = [];
+for (let i = 0; i < N; i++) {
+  const n = 2 + Math.floor(rand() * 5);
+  const start = Math.floor(rand() * (sentences.length - n));
+  const text = sentences.slice(start, start + n).join('');
+  chunks.push({
+    id: `c${i}`, kbId: 'bench', docId: `d${i % 50}`, itemId: `i${i}`, parentId: `p${i}`, role: 'child', label: `第${i}条`, path: [`第${i % 12}章`],
+    text, start: 0, end: text.length, tags: [], meta: {}, docTitle: 'bench',
+  });
+}
+const questions = (JSON.parse(readFileSync(join(root, 'test/knowledge/cpl-questions.json'), 'utf8')) as { items: { q: string }[] }).items.map((x) => x.q);
+const queries = [...questions, 'warranty return policy', 'how do I reset the robot arm', 'security incident reporting', '保险合同 解除', '责任保险 第三者 赔偿', '投保人 如实告知'];
+
+const t0 = performance.now();
+const index = new KbIndex('bench', chunks, Lexicon.parse(builtinLexicon('consumer-zh')));
+const buildS = (performance.now() - t0) / 1000;
+
+async function measure(mode: 'lexical' | 'hybrid'): Promise<{ p50: number; p95: number; mean: number }> {
+  for (let i = 0; i < 50; i++) await index.search(queries[i % queries.length]!, { k: 5, mode });
+  const times: number[] = [];
+  for (let i = 0; i < Q; i++) {
+    const t = performance.now();
+    await index.search(queries[i % queries.length]!, { k: 5, mode });
+    times.push(performance.now() - t);
+  }
+  times.sort((a, b) => a - b);
+  const pct = (p: number) => times[Math.min(times.length - 1, Math.floor(p * times.length))]!;
+  return { p50: pct(0.5), p95: pct(0.95), mean: times.reduce((a, b) => a + b, 0) / times.length };
+}
+
+const lex = await measure('lexical');
+console.log(`chunks ${N}, sentences pool ${sentences.length}, queries ${Q}`);
+console.log(`build (analysis + BM25 pack)   ${buildS.toFixed(2)} s`);
+console.log(`lexical   p50 ${lex.p50.toFixed(2)} ms   p95 ${lex.p95.toFixed(2)} ms   mean ${lex.mean.toFixed(2)} ms`);
+let denseOut: Record<string, number> = {};
+if (dense) {
+  const t1 = performance.now();
+  await index.attachVectors(new HashEmbedder(256), null, 5000);
+  const annS = (performance.now() - t1) / 1000;
+  const hy = await measure('hybrid');
+  console.log(`hybrid (hash test embedder, ${index.vectors!.index.kind})  build ${annS.toFixed(1)} s  p50 ${hy.p50.toFixed(2)} ms  p95 ${hy.p95.toFixed(2)} ms`);
+  denseOut = { hybrid_build_s: +annS.toFixed(2), hybrid_p50_ms: +hy.p50.toFixed(2), hybrid_p95_ms: +hy.p95.toFixed(2) };
+}
+console.log(JSON.stringify({ bench: 'search', chunks: N, build_s: +buildS.toFixed(2), p50_ms: +lex.p50.toFixed(2), p95_ms: +lex.p95.toFixed(2), ...denseOut }));
