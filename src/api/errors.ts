@@ -5,6 +5,7 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { DataError } from '../data/service.ts';
 import { DatasetValidationError, type Problem } from '../data/problems.ts';
+import { FactoryError } from '../factory/service.ts';
 
 export interface ApiErrorBody {
   error: { message: string; type: string; param: string | null; code: string | null; problems?: Problem[]; problems_omitted?: number };
@@ -28,6 +29,7 @@ export function toApiError(e: unknown): { status: number; body: ApiErrorBody } {
     if (e.omitted > 0) body.error.problems_omitted = e.omitted;
     return { status: 400, body };
   }
+  if (e instanceof FactoryError) return { status: e.status, body: errorBody(e.message, e.status === 404 ? 'invalid_request_error' : e.status >= 500 ? 'server_error' : 'invalid_request_error', e.param, e.code) };
   if (e instanceof DataError) return { status: e.status, body: errorBody(e.message, 'invalid_request_error', e.param, e.code) };
   if (e instanceof ApiError) return { status: e.status, body: errorBody(e.message, e.type, e.param, e.code) };
   const fe = e as FastifyError;

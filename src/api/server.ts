@@ -14,7 +14,10 @@ import multipart from '@fastify/multipart';
 import type { Limits } from '../data/limits.ts';
 import { DataService } from '../data/service.ts';
 import { LocalArtifactStore } from '../store/artifacts.ts';
-import { openSqliteStore } from '../store/sqlite.ts';
+import { openSqliteDatabase } from '../store/sqlite.ts';
+import { startFactory, type FactoryRuntime, type FactoryRuntimeOptions } from '../factory/runtime.ts';
+import { fineTuningRoutes } from './routes/fine-tuning.ts';
+import { experimentsRoutes } from './routes/experiments.ts';
 import type { Store } from '../store/store.ts';
 import { ensureAdminKey, installAuth } from './auth.ts';
 import { installErrorHandlers } from './errors.ts';
@@ -28,12 +31,15 @@ export interface ServerOptions {
   /** pino options, true for defaults, false for none (default false). */
   logger?: FastifyServerOptions['logger'];
   limits?: Partial<Limits>;
+  /** The factory's runner, threads per job and shutdown policy (default: local processes, 1 thread each). */
+  factory?: Partial<Omit<FactoryRuntimeOptions, 'dataDir' | 'store' | 'db' | 'data'>>;
 }
 
 export interface ModelfabServer {
   app: FastifyInstance;
   store: Store;
   service: DataService;
+  factory: FactoryRuntime;
   /** The admin key generated on this start (print it once), or null. */
   generatedAdminKey: string | null;
   close(): Promise<void>;
@@ -41,7 +47,7 @@ export interface ModelfabServer {
 
 export async function createServer(opts: ServerOptions): Promise<ModelfabServer> {
   mkdirSync(opts.dataDir, { recursive: true });
-  const store = await openSqliteStore(join(opts.dataDir, 'modelfab.db'));
+  const { store, db } = await openSqliteDatabase(join(opts.dataDir, 'modelfab.db'));
   const artifacts = new LocalArtifactStore(opts.dataDir);
   // uploads left in flight by a crash
   for (const f of readdirSync(join(opts.dataDir, 'tmp'))) rmSync(join(opts.dataDir, 'tmp', f), { force: true, recursive: true });
@@ -61,13 +67,17 @@ export async function createServer(opts: ServerOptions): Promise<ModelfabServer>
   installAuth(app, store);
   filesRoutes(app, service);
   datasetsRoutes(app, service);
+  const factory = await startFactory({ dataDir: opts.dataDir, store, db: db as never, data: service, ...(opts.factory ?? {}) });
+  fineTuningRoutes(app, factory.factory);
+  experimentsRoutes(app, factory.factory);
   let closed = false;
   return {
-    app, store, service, generatedAdminKey,
+    app, store, service, factory, generatedAdminKey,
     async close() {
       if (closed) return;
       closed = true;
       await app.close();
+      await factory.close();
       await store.close();
     },
   };

@@ -38,6 +38,7 @@ export interface Manifest {
   total_params: number;
   /** The objective's metrics at the end (DPO: reward accuracy, margin, ...). */
   eval_metrics?: Record<string, number>;
+  vocab_size?: number;
 }
 
 export class JobSpecError extends Error {}
@@ -193,6 +194,7 @@ export async function runJob(spec: JobSpec, opts: RunJobOptions = {}): Promise<W
       train_loss: r.finalLoss, eval_loss_before: before, eval_loss: evalLoss, tokens_per_s: r.tokensPerS, elapsed_s: r.elapsedS,
       trainable_params: model.trainableParams().reduce((n, p) => n + p.size, 0), total_params: parameterCount(model.config),
       ...(r.evalMetrics ? { eval_metrics: r.evalMetrics } : {}),
+      vocab_size: model.config.vocabSize,
     };
     writeFileAtomic(join(out, 'manifest.json'), JSON.stringify(manifest, null, 2));
     event('info', 'succeeded', { steps: r.steps, eval_loss: evalLoss });

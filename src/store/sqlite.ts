@@ -10,6 +10,11 @@ import { kyselyStore, migrate, type Database } from './kysely-store.ts';
 import type { Store } from './store.ts';
 
 export async function openSqliteStore(file: string): Promise<Store> {
+  return (await openSqliteDatabase(file)).store;
+}
+
+/** The Store and the Kysely instance under it (for repositories that live beside the Store, like the factory's). */
+export async function openSqliteDatabase(file: string): Promise<{ store: Store; db: Kysely<Database> }> {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   const sqlite = new BetterSqlite3(file);
   sqlite.pragma('journal_mode = WAL');
@@ -23,5 +28,5 @@ export async function openSqliteStore(file: string): Promise<Store> {
     await db.destroy();
     throw e;
   }
-  return kyselyStore(db);
+  return { store: kyselyStore(db), db };
 }

@@ -1,0 +1,50 @@
+/**
+ * /v1/experiments: a grid of fine-tunes (base models x datasets x methods x hyperparameter values x seeds).
+ * POST creates and submits it (the body is the experiment: it alone reproduces it); POST /v1/experiments/plan
+ * returns "N jobs", estimates and rejected combinations without submitting; GET lists and gets (with every job,
+ * its estimate and results); GET .../events streams status and metrics of all its jobs as server-sent events.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { ExperimentRequest, FactoryService } from '../../factory/service.ts';
+import type { MetricsRecord } from '../../engine/metrics.ts';
+import type { JobRecord } from '../../factory/repository.ts';
+import type { JobStatus } from '../../factory/types.ts';
+import { openSse } from '../sse.ts';
+
+const schema = {
+  body: {
+    type: 'object', required: ['name', 'base_models', 'datasets', 'methods'],
+    properties: {
+      name: { type: 'string', minLength: 1 }, stage: { type: 'string', enum: ['pretrain', 'sft', 'dpo'] },
+      base_models: { type: 'array', items: { type: 'string' }, minItems: 1 }, datasets: { type: 'array', items: { type: 'string' }, minItems: 1 },
+      methods: { type: 'array', items: { type: 'object' }, minItems: 1 }, hyperparameters: { type: 'object' }, sweep: { type: 'object' },
+      seeds: { type: 'array', items: { type: 'integer' } }, suites: { type: 'array', items: { type: 'string' } }, priority: { type: 'integer' },
+    },
+  },
+};
+
+export function experimentsRoutes(app: FastifyInstance, factory: FactoryService): void {
+  app.post<{ Body: ExperimentRequest }>('/v1/experiments', { schema }, async (req) => factory.createExperiment(req.body));
+  app.post<{ Body: ExperimentRequest }>('/v1/experiments/plan', { schema }, async (req) => ({ object: 'experiment.plan', ...(await factory.planOnly(req.body)) }));
+  app.get('/v1/experiments', async () => ({ object: 'list', data: await factory.listExperiments() }));
+  app.get<{ Params: { id: string } }>('/v1/experiments/:id', async (req) => factory.getExperiment(req.params.id));
+
+  app.get<{ Params: { id: string } }>('/v1/experiments/:id/events', async (req, reply) => {
+    const exp = await factory.getExperiment(req.params.id);
+    const ids = new Set(exp.jobs.map((j) => j.id));
+    const sse = openSse(req, reply);
+    const onMetrics = (id: string, m: MetricsRecord) => { if (ids.has(id)) sse.send({ job: id, ...m }, 'metrics'); };
+    const onStatus = async (id: string, _s: JobStatus, j: JobRecord) => {
+      if (!ids.has(id)) return;
+      sse.send(factory.jobObject(j), 'status');
+      const now = await factory.getExperiment(exp.id);
+      if (now.status === 'succeeded' || now.status === 'completed_with_failures') { sse.send(now, 'experiment'); sse.close(); }
+    };
+    factory.on('metrics', onMetrics);
+    factory.on('status', onStatus);
+    sse.onClose(() => { factory.off('metrics', onMetrics); factory.off('status', onStatus); });
+    sse.send(exp, 'experiment');
+    if (exp.status === 'succeeded' || exp.status === 'completed_with_failures') sse.close();
+    return reply;
+  });
+}

@@ -1,0 +1,268 @@
+/**
+ * The OpenAI-compatible inference API over the gateway (src/serve/gateway.ts): /v1/chat/completions,
+ * /v1/completions (streaming or not), /v1/embeddings, /v1/models (list, retrieve); and, without a key, /healthz and
+ * /metrics (Prometheus text).
+ *
+ * Guarantees:
+ *   - key policy first (src/serve/keys.ts): expired 401, endpoint or model out of scope 403, over rate limit or quota
+ *     429, all before any model is touched; the body is validated before that (openai.ts), so bad input is a 400;
+ *   - streams are server-sent events in OpenAI's chunk shapes, written straight to the socket (one string
+ *     concatenation per text piece, no re-serialisation of the chunk), ending with `data: [DONE]`; the HTTP status
+ *     and headers are sent only once the request has a slot on a loaded model, so 404/429/503 keep their status;
+ *     an error after that is sent as an SSE `{"error": …}` event;
+ *   - a client that disconnects (or reads so slowly that 8 MiB pile up) aborts its generation, which frees its slot;
+ *   - every request is counted in /metrics and in the key's usage, and logged once (access log) when it ends.
+ */
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ApiKeyRow } from '../../store/store.ts';
+import { BackendError, type TokenLogprob } from '../../serve/backend.ts';
+import type { Gateway } from '../../serve/gateway.ts';
+import { ENDPOINTS, type Endpoint, type KeyPolicy, keyAllowsModel } from '../../serve/keys.ts';
+import {
+  completionLogprobs, parseChatRequest, parseCompletionRequest, parseEmbeddingRequest, toGenerateParams, usage, type SamplingIn,
+} from '../../serve/openai.ts';
+import { ServeError } from '../../serve/service.ts';
+import { ApiError } from '../errors.ts';
+
+const MAX_BUFFERED = 8 * 1024 * 1024;
+
+export function toGatewayApiError(e: unknown): unknown {
+  if (e instanceof ServeError) return new ApiError(e.status, e.message, e.status === 429 ? 'rate_limit_error' : 'invalid_request_error', e.param, e.code);
+  if (e instanceof BackendError) return new ApiError(e.status === 499 ? 400 : e.status, e.message, e.status === 429 ? 'rate_limit_error' : e.type, e.param, e.code);
+  return e;
+}
+
+function errorEvent(e: unknown): string {
+  const x = toGatewayApiError(e);
+  const body = x instanceof ApiError
+    ? { message: x.message, type: x.type, param: x.param, code: x.code }
+    : { message: 'The server had an error while processing your request.', type: 'server_error', param: null, code: null };
+  return `data: ${JSON.stringify({ error: body })}\n\n`;
+}
+
+/** Public routes answered before authentication (registered as an onRequest hook ahead of installAuth). */
+export function installPublicGatewayRoutes(app: FastifyInstance, gateway: Gateway, health: () => Record<string, unknown>): void {
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.method !== 'GET') return;
+    const path = req.url.split('?')[0];
+    if (path === '/healthz') return reply.header('cache-control', 'no-store').send({ status: 'ok', ...health() });
+    if (path === '/metrics') return reply.header('content-type', 'text/plain; version=0.0.4; charset=utf-8').send(gateway.metrics.render());
+  });
+}
+
+export function gatewayRoutes(app: FastifyInstance, gateway: Gateway, policy: KeyPolicy): void {
+  const key = (req: FastifyRequest): ApiKeyRow => {
+    if (!req.apiKey) throw new ApiError(401, 'Missing API key.', 'invalid_request_error', null, 'missing_api_key');
+    return req.apiKey;
+  };
+
+  const admit = async (req: FastifyRequest, ep: Endpoint, model: string) => {
+    const k = key(req);
+    policy.checkEndpoint(k, ep);
+    policy.checkModel(k, model);
+    await policy.admit(k);
+    return k;
+  };
+
+  /** Scope check of the target actually chosen (routes may point at models the key may not use). */
+  const targetCheck = (k: ApiKeyRow, requested: string) => (spec: { name: string }) => {
+    if (spec.name !== requested && !keyAllowsModel(k, spec.name) && !keyAllowsModel(k, requested)) policy.checkModel(k, spec.name);
+  };
+
+  const withErrors = <T>(fn: (req: FastifyRequest, reply: FastifyReply) => Promise<T>) => async (req: FastifyRequest, reply: FastifyReply) => {
+    try {
+      return await fn(req, reply);
+    } catch (e) {
+      throw toGatewayApiError(e);
+    }
+  };
+
+  // ------------------------------------------------------------------ models
+  app.get('/v1/models', withErrors(async (req) => {
+    const k = key(req);
+    policy.checkEndpoint(k, 'models');
+    const data = (await gateway.listModels()).filter((m) => keyAllowsModel(k, m.id)).map((m) => ({ id: m.id, object: 'model', created: m.created, owned_by: m.owned_by }));
+    return { object: 'list', data };
+  }));
+
+  app.get<{ Params: { '*': string } }>('/v1/models/*', withErrors(async (req) => {
+    const k = key(req);
+    policy.checkEndpoint(k, 'models');
+    const id = decodeURIComponent((req.params as { '*': string })['*']);
+    const m = (await gateway.listModels()).find((x) => x.id === id);
+    if (!m || !keyAllowsModel(k, id)) throw new ServeError(404, `The model '${id}' does not exist`, 'model_not_found', 'model');
+    return { id: m.id, object: 'model', created: m.created, owned_by: m.owned_by };
+  }));
+
+  // ------------------------------------------------------------------ chat + completions
+  const generateRoute = (ep: 'chat.completions' | 'completions') => withErrors(async (req, reply) => {
+    const t0 = performance.now();
+    const chat = ep === 'chat.completions';
+    const r = chat ? parseChatRequest(req.body) : parseCompletionRequest(req.body);
+    const k = await admit(req, ep, r.model);
+    const id = `${chat ? 'chatcmpl' : 'cmpl'}-${randomBytes(12).toString('base64url')}`;
+    const created = Math.floor(Date.now() / 1000);
+    const prompts = chat ? [null] : (r as ReturnType<typeof parseCompletionRequest>).prompts;
+    const echo = !chat && (r as ReturnType<typeof parseCompletionRequest>).echo;
+    const choices = prompts.length * r.n;
+    const ac = new AbortController();
+    let served = r.model;
+    let status = 200;
+    let promptTokens = 0, completionTokens = 0;
+    let firstAt = 0;
+    const onClose = () => { if (!reply.raw.writableFinished) ac.abort(); };
+    reply.raw.on('close', onClose);
+    const check = targetCheck(k, r.model);
+
+    // streaming state
+    let hijacked = false;
+    const prefixes: string[] = [];
+    const finals: string[] = [];
+    let sse: ((s: string) => void) | null = null;
+    const openStream = (model: string) => {
+      if (hijacked) return;
+      hijacked = true;
+      reply.hijack();
+      const raw = reply.raw;
+      raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no', 'x-modelfab-model': model });
+      raw.socket?.setNoDelay(true);
+      sse = (s: string) => {
+        if (raw.writableEnded || raw.destroyed) return;
+        raw.write(s);
+        if (raw.writableLength > MAX_BUFFERED) { ac.abort(); raw.destroy(); }
+      };
+      const head = `data: {"id":"${id}","object":"${chat ? 'chat.completion.chunk' : 'text_completion'}","created":${created},"model":${JSON.stringify(model)},"system_fingerprint":"modelfab","choices":[{"index":`;
+      for (let i = 0; i < choices; i++) {
+        prefixes.push(`${head}${i},${chat ? '"delta":{"content":' : '"text":'}`);
+        finals.push(`${head}${i},${chat ? '"delta":{}' : '"text":""'},"logprobs":null,"finish_reason":`);
+      }
+      if (chat) for (let i = 0; i < choices; i++) sse(`${head}${i},"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}\n\n`);
+    };
+
+    const texts: string[][] = Array.from({ length: choices }, () => []);
+    const lps: TokenLogprob[][] = Array.from({ length: choices }, () => []);
+    const finishes: string[] = new Array(choices).fill('stop');
+    const tail = chat ? '},"logprobs":null,"finish_reason":null}]}\n\n' : ',"logprobs":null,"finish_reason":null}]}\n\n';
+    try {
+      const runs: Array<Promise<void>> = [];
+      for (let pi = 0; pi < prompts.length; pi++) {
+        for (let j = 0; j < r.n; j++) {
+          const ci = pi * r.n + j;
+          const prompt = chat ? { kind: 'chat' as const, messages: (r as ReturnType<typeof parseChatRequest>).messages } : { kind: 'text' as const, text: prompts[pi]! };
+          const onText = (text: string, lp?: TokenLogprob[]) => {
+            if (firstAt === 0) { firstAt = performance.now(); gateway.metrics.firstToken(served, (firstAt - t0) / 1000); }
+            if (sse) {
+              if (lp && lp.length) {
+                const l = chat ? `{"content":${JSON.stringify(lp)}}` : JSON.stringify(completionLogprobs(lp, 0));
+                sse(`${prefixes[ci]}${JSON.stringify(text)}${chat ? '}' : ''},"logprobs":${l},"finish_reason":null}]}\n\n`);
+              } else sse(prefixes[ci] + JSON.stringify(text) + tail);
+            } else {
+              texts[ci].push(text);
+              if (lp) for (const x of lp) lps[ci].push(x);
+            }
+          };
+          runs.push(gateway.generate(r.model, (spec) => toGenerateParams(r as SamplingIn, prompt, spec.settings, j), { onText }, {
+            signal: ac.signal,
+            onTarget: (spec) => { check(spec); served = spec.name; if (r.stream) openStream(spec.name); },
+          }).then((res) => {
+            promptTokens += j === 0 ? res.promptTokens : 0;
+            completionTokens += res.completionTokens;
+            finishes[ci] = res.finishReason === 'length' ? 'length' : 'stop';
+            if (sse && res.finishReason !== 'abort') sse(`${finals[ci]}"${finishes[ci]}"}]}\n\n`);
+          }));
+        }
+      }
+      const settled = await Promise.allSettled(runs);
+      const failed = settled.find((s) => s.status === 'rejected') as PromiseRejectedResult | undefined;
+      if (failed) {
+        ac.abort();
+        throw failed.reason;
+      }
+      if (ac.signal.aborted && hijacked && reply.raw.destroyed) { status = 499; return; }
+      if (r.stream) {
+        if (!hijacked) openStream(served);
+        const s = sse as unknown as (x: string) => void;
+        if (r.includeUsage) s(`data: {"id":"${id}","object":"${chat ? 'chat.completion.chunk' : 'text_completion'}","created":${created},"model":${JSON.stringify(served)},"system_fingerprint":"modelfab","choices":[],"usage":${JSON.stringify(usage(promptTokens, completionTokens))}}\n\n`);
+        s('data: [DONE]\n\n');
+        reply.raw.end();
+        return;
+      }
+      void reply.header('x-modelfab-model', served);
+      if (chat) {
+        return {
+          id, object: 'chat.completion', created, model: served, system_fingerprint: 'modelfab',
+          choices: texts.map((t, i) => ({
+            index: i, message: { role: 'assistant', content: t.join(''), refusal: null },
+            logprobs: r.logprobs ? { content: lps[i], refusal: null } : null, finish_reason: finishes[i],
+          })),
+          usage: usage(promptTokens, completionTokens),
+        };
+      }
+      return {
+        id, object: 'text_completion', created, model: served, system_fingerprint: 'modelfab',
+        choices: texts.map((t, i) => {
+          const p = prompts[Math.floor(i / r.n)]!;
+          const text = (echo ? p : '') + t.join('');
+          return { index: i, text, logprobs: r.logprobs ? completionLogprobs(lps[i], echo ? p.length : 0) : null, finish_reason: finishes[i] };
+        }),
+        usage: usage(promptTokens, completionTokens),
+      };
+    } catch (e) {
+      const err = toGatewayApiError(e);
+      status = err instanceof ApiError ? err.status : 500;
+      if (hijacked) {
+        if (!reply.raw.writableEnded && !reply.raw.destroyed) { reply.raw.write(errorEvent(e)); reply.raw.end(); }
+        if (status >= 500) req.log.error({ err: e }, 'stream failed');
+        return;
+      }
+      throw err;
+    } finally {
+      reply.raw.off('close', onClose);
+      const secs = (performance.now() - t0) / 1000;
+      gateway.metrics.request(served, ep, status, secs);
+      gateway.metrics.tokens(served, promptTokens, completionTokens);
+      policy.record(k.id, served, promptTokens, completionTokens, status >= 400);
+      req.log.info({ access: { key: k.id, endpoint: ep, model: served, status, stream: r.stream, prompt_tokens: promptTokens, completion_tokens: completionTokens, ttft_ms: firstAt ? Math.round(firstAt - t0) : null, ms: Math.round(secs * 1000) } }, 'inference');
+    }
+  });
+
+  app.post('/v1/chat/completions', generateRoute('chat.completions'));
+  app.post('/v1/completions', generateRoute('completions'));
+
+  // ------------------------------------------------------------------ embeddings
+  app.post('/v1/embeddings', withErrors(async (req, reply) => {
+    const t0 = performance.now();
+    const r = parseEmbeddingRequest(req.body);
+    const k = await admit(req, 'embeddings', r.model);
+    const ac = new AbortController();
+    const onClose = () => { if (!reply.raw.writableFinished) ac.abort(); };
+    reply.raw.on('close', onClose);
+    let served = r.model, status = 200, tokens = 0;
+    try {
+      const res = await gateway.embed(r.model, r.input, ac.signal, (spec) => { targetCheck(k, r.model)(spec); served = spec.name; });
+      tokens = res.promptTokens;
+      if (r.dimensions !== undefined && res.vectors[0] && r.dimensions !== res.vectors[0].length) {
+        throw new ServeError(400, `This model's embeddings have ${res.vectors[0].length} dimensions; 'dimensions' ${r.dimensions} is not supported.`, 'invalid_value', 'dimensions');
+      }
+      return {
+        object: 'list', model: served,
+        data: res.vectors.map((v, i) => ({ object: 'embedding', index: i, embedding: r.base64 ? Buffer.from(new Float32Array(v).buffer).toString('base64') : v })),
+        usage: { prompt_tokens: tokens, total_tokens: tokens },
+      };
+    } catch (e) {
+      const err = toGatewayApiError(e);
+      status = err instanceof ApiError ? err.status : 500;
+      throw err;
+    } finally {
+      reply.raw.off('close', onClose);
+      const secs = (performance.now() - t0) / 1000;
+      gateway.metrics.request(served, 'embeddings', status, secs);
+      gateway.metrics.tokens(served, tokens, 0);
+      policy.record(k.id, served, tokens, 0, status >= 400);
+      req.log.info({ access: { key: k.id, endpoint: 'embeddings', model: served, status, prompt_tokens: tokens, ms: Math.round(secs * 1000) } }, 'inference');
+    }
+  }));
+
+  void ENDPOINTS;
+}
