@@ -48,7 +48,7 @@ export function parseExamCsv(text: string, opts: { name?: string; format?: ExamF
   const name = opts.name ?? 'csv';
   let records: Array<{ record: string[]; info: { lines: number } }>;
   try {
-    records = parse(text.replace(/^\uFEFF/, ''), { relax_column_count: true, skip_empty_lines: true, info: true }) as Array<{ record: string[]; info: { lines: number } }>;
+    records = parse(text.replace(/^\uFEFF/, ''), { relax_column_count: true, skip_empty_lines: true, info: true }) as unknown as Array<{ record: string[]; info: { lines: number } }>;
   } catch (e) {
     throw new ImportError(`${name}: ${(e as Error).message}`);
   }

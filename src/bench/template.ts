@@ -48,7 +48,15 @@ function parsePath(src: string, template: string): Array<string | number> {
 const FILTERS = new Set(['trim', 'strip', 'upper', 'lower', 'length', 'letter', 'join', 'default']);
 
 function parseExpr(src: string, template: string): Expr {
-  const pieces = src.split('|');
+  const pieces: string[] = [];
+  let cur = '', quote = '';
+  for (const ch of src) {
+    if (quote) { if (ch === quote) quote = ''; cur += ch; continue; }
+    if (ch === '"' || ch === "'") { quote = ch; cur += ch; continue; }
+    if (ch === '|') { pieces.push(cur); cur = ''; continue; }
+    cur += ch;
+  }
+  pieces.push(cur);
   const path = parsePath(pieces[0], template);
   const filters = pieces.slice(1).map((f): Filter => {
     const m = /^\s*([a-z]+)\s*(?:\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')\s*\))?\s*$/.exec(f);

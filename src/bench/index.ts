@@ -1,0 +1,28 @@
+/**
+ * The benchmark system's public API (for the factory, the HTTP API and the CLI). Importing it registers the
+ * built-in document generators (needle, arithmetic, heldout).
+ */
+import './needle.ts';
+import './reasoning.ts';
+import './heldout.ts';
+
+export * from './types.ts';
+export { render, renderValue, parseTemplate, stableHash, TemplateError } from './template.ts';
+export * from './task.ts';
+export * from './metrics.ts';
+export * from './importers.ts';
+export { runTask, taskCacheKey, scoreOf, type RunTaskOptions } from './runner.ts';
+export * from './judge.ts';
+export * from './suite.ts';
+export * from './cache.ts';
+export * from './run.ts';
+export * from './leaderboard.ts';
+export * from './builtin.ts';
+export { needleDocs, type NeedleParams } from './needle.ts';
+export { arithmeticDocs } from './reasoning.ts';
+export { heldoutDocs, heldoutGenerationTask, heldoutPerplexityTask, readRecords, type HeldoutDoc } from './heldout.ts';
+export { openTarget, type OpenTargetOptions } from './targets/open.ts';
+export { EngineTarget, type EngineTargetOptions } from './targets/engine.ts';
+export { LlamaTarget, type LlamaTargetOptions } from './targets/llama.ts';
+export { OpenAITarget, type OpenAITargetOptions } from './targets/openai.ts';
+export { ScriptedTarget, alwaysLetterTarget, randomTarget } from './targets/scripted.ts';
