@@ -1,40 +1,30 @@
-/** `modelfab demo`: the main job — pretraining and fine-tuning on the built-in demo company, then a results table. */
+/**
+ * `modelfab demo`: the main job. The demo factory on the embedded defaults: the factory pretrains the project's
+ * three base models, then runs the 3 x 3 x 3 experiment of fine-tunes and prints the results.
+ */
 import type { Command } from 'commander';
-import { createGemm, describeGemm } from '../engine/gemm/index.ts';
-import { runDemo } from '../demo/run.ts';
+import { runFactoryDemo, resultsTable } from '../demo/factory-demo.ts';
 import { terminalReporter } from './progress.ts';
 
 export function registerDemo(program: Command): void {
   program
     .command('demo')
-    .description('pretrain a small model on the built-in demo company (Spruce Robotics) and fine-tune it with several methods')
-    .option('-o, --out <dir>', 'output folder', './modelfab-data/demo')
+    .description('run the demo factory: pretrain 3 small base models, then fine-tune 3 x 3 datasets x methods = 27 models')
+    .option('-d, --data <dir>', 'data folder (SQLite database, datasets, models, jobs)', './modelfab-data')
     .option('--seed <n>', 'random seed', (v) => Number.parseInt(v, 10), 0)
-    .option('--quick', 'a much smaller run (a smoke test, under a minute)')
-    .option('--threads <n>', 'compute threads (default: all cores, at most 2 here)', (v) => Number.parseInt(v, 10))
-    .action(async (o: { out: string; seed: number; quick?: boolean; threads?: number }) => {
-      const gemm = await createGemm({ threads: o.threads });
+    .option('--quick', 'a much smaller run (1 base model, few steps): a smoke test')
+    .action(async (o: { data: string; seed: number; quick?: boolean }) => {
       const rep = terminalReporter();
-      rep.line(`modelfab demo: Spruce Robotics (云杉智造) — ${describeGemm(gemm)}`);
-      try {
-        const r = await runDemo({ outDir: o.out, gemm, reporter: rep, seed: o.seed, quick: o.quick });
-        rep.line('');
-        rep.line('Results (validation loss on assistant tokens of held-out support chats; lower is better)');
-        rep.line('  method   trainable params   steps   eval before   eval after   time');
-        for (const m of r.methods) {
-          rep.line(`  ${m.method.padEnd(8)} ${m.trainable.toLocaleString('en-US').padStart(16)} ${String(m.steps).padStart(7)} ${m.evalBefore.toFixed(3).padStart(13)} ${m.evalAfter.toFixed(3).padStart(12)} ${m.seconds.toFixed(0).padStart(5)} s`);
-        }
-        const s = r.methods[0].sample;
-        rep.line('');
-        rep.line(`Sample (held-out question): ${s.question}`);
-        rep.line(`  expected: ${s.expected}`);
-        for (const m of r.methods) rep.line(`  ${m.method.padEnd(8)}: ${m.sample.answer}`);
-        rep.line('');
-        rep.line(`Base model: ${r.base.dir} (${(r.base.params / 1e6).toFixed(2)}M params, validation perplexity ${r.base.valPerplexity.toFixed(1)} vs unigram ${r.base.unigramPerplexity.toFixed(1)})`);
-        rep.line(`Everything is in ${r.outDir}: corpus.txt, datasets/, models/, runs/ (metrics.jsonl, checkpoints), summary.json`);
-        rep.line(`Done in ${r.seconds.toFixed(0)} s.`);
-      } finally {
-        gemm.close();
-      }
+      rep.line('modelfab demo: the factory of 云杉智造 / Spruce Robotics, on this machine only');
+      const r = await runFactoryDemo({ dataDir: o.data, reporter: rep, seed: o.seed, quick: o.quick });
+      rep.line('');
+      rep.line('[4/4] results: validation loss on the held-out split of each dataset, before and after fine-tuning');
+      for (const l of resultsTable(r.experiment.jobs)) rep.line(l);
+      if (r.experiment.rejected.length) for (const x of r.experiment.rejected) rep.line(`  rejected: ${x.name}: ${x.reason}`);
+      rep.line('');
+      rep.line(`Base models: ${r.bases.map((b) => `${b.name} (${(b.params / 1e6).toFixed(2)}M, perplexity ${b.perplexity?.toFixed(1) ?? '?'})`).join(', ')}`);
+      rep.line(`Fine-tuned models are registered as ft:<base>:<method>:<job id>; list them with the API (GET /v1/models) after \`modelfab serve --data ${o.data}\`.`);
+      rep.line(`Everything is in ${r.dataDir}: modelfab.db (SQLite), jobs/<id>/ (metrics.jsonl, checkpoints, model/), bases/, demo-datasets/, demo-summary.json`);
+      rep.line(`Done in ${(r.wallS / 60).toFixed(1)} min (fine-tunes ${(r.jobsS / 60).toFixed(1)} min, CPU busy ${(r.cpuUtil * 100).toFixed(0)}%).`);
     });
 }

@@ -1,0 +1,179 @@
+/**
+ * The main job: the demo factory on the embedded defaults (SQLite, local files, the built-in engine), from the
+ * repository alone.
+ *   1. the factory pretrains the project's three base models (spruce-s, spruce-m, spruce-l) on the demo corpus
+ *   2. the demo company's datasets are imported (customer-support chats, HR-policy Q&A, identity)
+ *   3. one experiment: 3 base models x 3 datasets x 3 methods = 27 fine-tunes, scheduled over the cores
+ *   4. a results table: validation loss before and after each fine-tune, time, where everything is
+ * Progress: a bar per running job and the overall progress with an ETA (lines every few seconds without a TTY).
+ */
+import { join, resolve } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { createServer, type ModelfabServer } from '../api/server.ts';
+import { ensureBaseModels, BASE_MODELS } from '../factory/bases.ts';
+import { writeDemoDatasets } from './datasets.ts';
+import type { ExperimentObject, ExperimentRequest, FineTuningJobObject } from '../factory/service.ts';
+import type { MetricsRecord } from '../engine/metrics.ts';
+import type { JobRecord } from '../factory/repository.ts';
+import type { Reporter } from './reporter.ts';
+
+export interface FactoryDemoOptions {
+  dataDir: string;
+  reporter: Reporter;
+  /** One small base, a 1 x 3 x 3 grid with few steps: a smoke run. */
+  quick?: boolean;
+  seed?: number;
+  threadsPerJob?: number;
+}
+
+export interface FactoryDemoResult {
+  dataDir: string;
+  bases: { name: string; params: number; perplexity: number | null; unigramPerplexity: number | null; seconds: number }[];
+  experiment: ExperimentObject;
+  wallS: number;
+  jobsS: number;
+  cpuUtil: number;
+  schedulerOverheadMsPerJob: number;
+}
+
+export const DEMO_METHODS: ExperimentRequest['methods'] = [
+  { name: 'full', spec: { type: 'full' } },
+  { name: 'lora-r16', spec: { type: 'lora', rank: 16, alpha: 32, targets: ['all'] } },
+  { name: 'prefix-16', spec: { type: 'prefix', numVirtualTokens: 16 } },
+];
+
+/** Machine-wide CPU time from /proc/stat (busy, total), to measure utilisation over a run. */
+export function cpuTimes(): { busy: number; total: number } | null {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const idle = f[3] + (f[4] ?? 0);
+    const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+    return { busy: total - idle, total };
+  } catch { return null; }
+}
+
+/** Follows jobs until all are terminal, drawing their progress through the reporter. */
+async function follow(srv: ModelfabServer, ids: string[], rep: FactoryDemoOptions['reporter'], label: (j: JobRecord) => string): Promise<void> {
+  const { factory, scheduler } = srv.factory;
+  const bars = new Map<string, ReturnType<Reporter['run']>>();
+  const want = new Set(ids);
+  const onMetrics = (id: string, m: MetricsRecord) => {
+    const bar = bars.get(id);
+    if (bar) bar.update(m);
+  };
+  factory.on('metrics', onMetrics);
+  const done = new Set<string>();
+  try {
+    for (;;) {
+      const jobs = (await Promise.all(ids.map((id) => scheduler.get(id)))).filter((j): j is JobRecord => j !== null);
+      for (const j of jobs) {
+        if (j.status === 'running' && !bars.has(j.id)) {
+          const total = j.estimate ? estimateSteps(j) : 1;
+          bars.set(j.id, rep.run(label(j), total));
+        }
+        if (['succeeded', 'failed', 'cancelled'].includes(j.status) && !done.has(j.id)) {
+          done.add(j.id);
+          bars.get(j.id)?.done();
+          if (j.status !== 'succeeded') rep.line(`      ${label(j)}: ${j.status}${j.error ? ` (${j.error})` : ''}`);
+        }
+      }
+      rep.status?.(`${done.size}/${ids.length} done, ${jobs.filter((j) => j.status === 'running').length} running, ${jobs.filter((j) => j.status === 'queued').length} queued`);
+      if (done.size === want.size) break;
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  } finally {
+    factory.off('metrics', onMetrics);
+    await factory.idle();
+  }
+}
+
+function estimateSteps(j: JobRecord): number {
+  const h = j.spec.hyperparameters;
+  if (h.maxSteps) return h.maxSteps;
+  const rows = (j.spec as { meta?: { trainRows?: number } }).meta?.trainRows ?? 0;
+  return Math.max(1, Math.floor(rows / (h.batchSize * (h.gradAccum ?? 1)))) * (h.epochs ?? 1);
+}
+
+export async function runFactoryDemo(o: FactoryDemoOptions): Promise<FactoryDemoResult> {
+  const t0 = performance.now();
+  const cpu0 = cpuTimes();
+  const rep = o.reporter, quick = o.quick ?? false, seed = o.seed ?? 0;
+  const dataDir = resolve(o.dataDir);
+  const srv = await createServer({ dataDir, factory: { threadsPerJob: o.threadsPerJob ?? 1, onClose: 'requeue' } });
+  try {
+    if (srv.generatedAdminKey) rep.line(`admin API key (shown once): ${srv.generatedAdminKey}`);
+    const { factory } = srv.factory;
+    // 1. Base models.
+    rep.line(`[1/4] base models: the factory pretrains ${quick ? '1' : BASE_MODELS.length} small Llama-family models on the demo corpus`);
+    const tb = performance.now();
+    const baseJobs = await ensureBaseModels({ factory, data: srv.service, dataDir, seed, quick });
+    if (baseJobs.length) await follow(srv, baseJobs.map((j) => j.id), rep, (j) => j.spec.name.replace(' (pretraining)', ''));
+    const baseSeconds = (performance.now() - tb) / 1000;
+    const bases = [];
+    for (const m of (quick ? BASE_MODELS.slice(0, 1) : BASE_MODELS)) {
+      const c = await factory.catalogGet(m.name);
+      if (!c) throw new Error(`base model ${m.name} was not built: see ${join(dataDir, 'jobs')} (worker.log, events.jsonl)`);
+      const ppl = (c.meta?.perplexity as number | undefined) ?? null;
+      const uni = (c.meta?.unigram_perplexity as number | undefined) ?? null;
+      bases.push({ name: m.name, params: c.params ?? 0, perplexity: ppl, unigramPerplexity: uni, seconds: baseSeconds });
+      rep.line(`      ${m.name}: ${((c.params ?? 0) / 1e6).toFixed(2)}M parameters, validation perplexity ${ppl === null ? '?' : ppl.toFixed(1)}${uni ? ` (unigram ${uni.toFixed(1)})` : ''}`);
+    }
+    // 2. Datasets.
+    const files = writeDemoDatasets(join(dataDir, 'demo-datasets'), seed);
+    void files;
+    const dsDir = join(dataDir, 'demo-datasets');
+    const datasets: Array<{ name: string; train: string; val: string }> = [
+      { name: 'support_qa', train: 'support_qa.train.jsonl', val: 'support_qa.val.jsonl' },
+      { name: 'hr_policy', train: 'hr_policy.train.json', val: 'hr_policy.val.json' },
+      { name: 'identity', train: 'identity.json', val: 'identity.val.json' },
+    ];
+    for (const d of datasets) {
+      try { await srv.service.getDataset(d.name); } catch {
+        await srv.service.importDataset({ name: d.name, source: { path: join(dsDir, d.train) }, validation: { path: join(dsDir, d.val) }, seed });
+      }
+    }
+    rep.line(`[2/4] datasets: ${datasets.map((d) => d.name).join(', ')} (train and held-out validation splits), in ${dsDir}`);
+    // 3. The experiment.
+    const req: ExperimentRequest = {
+      name: quick ? 'demo-quick' : 'demo', stage: 'sft',
+      base_models: bases.map((b) => b.name), datasets: datasets.map((d) => d.name), methods: DEMO_METHODS,
+      hyperparameters: { epochs: quick ? 1 : 2, batchSize: 16, seqLen: 128, ...(quick ? { maxSteps: 6 } : {}), evalEvery: 0, checkpointEvery: 20 },
+      seeds: [seed],
+    };
+    const tj = performance.now();
+    const cpuJ = cpuTimes();
+    const exp0 = await factory.createExperiment(req);
+    rep.line(`[3/4] experiment ${exp0.id}: ${bases.length} base models x ${datasets.length} datasets x ${DEMO_METHODS.length} methods = ${exp0.jobs.length} fine-tunes, ${exp0.rejected.length} rejected`);
+    const labels = new Map(exp0.jobs.map((j) => [j.id, j.modelfab.name as string]));
+    await follow(srv, exp0.jobs.map((j) => j.id), rep, (j) => labels.get(j.id) ?? j.id);
+    const jobsS = (performance.now() - tj) / 1000;
+    const cpu1 = cpuTimes();
+    const experiment = await factory.getExperiment(exp0.id);
+    const wallS = (performance.now() - t0) / 1000;
+    const util = (a: ReturnType<typeof cpuTimes>, b: ReturnType<typeof cpuTimes>) => (a && b ? (b.busy - a.busy) / Math.max(1, b.total - a.total) : NaN);
+    const result: FactoryDemoResult = {
+      dataDir, bases, experiment, wallS, jobsS, cpuUtil: util(cpuJ, cpu1), schedulerOverheadMsPerJob: srv.factory.scheduler.stats().overheadMsPerJob,
+    };
+    void cpu0; void os;
+    writeFileSync(join(dataDir, 'demo-summary.json'), JSON.stringify(result, null, 2));
+    return result;
+  } finally {
+    await srv.close();
+  }
+}
+
+/** The results table of an experiment's jobs. */
+export function resultsTable(jobs: FineTuningJobObject[]): string[] {
+  const rows = jobs.map((j) => {
+    const m = j.modelfab as { name: string; eval_loss: number | null; eval_loss_before: number | null; trainable_params: number | null };
+    return { name: m.name, status: j.status, before: m.eval_loss_before, after: m.eval_loss, trainable: m.trainable_params, model: j.fine_tuned_model };
+  });
+  const w = Math.max(...rows.map((r) => r.name.length), 10);
+  const out = [`  ${'job'.padEnd(w)}  status     eval before  eval after  change   trainable`];
+  for (const r of rows) {
+    const ch = r.before !== null && r.after !== null ? `${(((r.after - r.before) / r.before) * 100).toFixed(0)}%` : '';
+    out.push(`  ${r.name.padEnd(w)}  ${r.status.padEnd(9)}  ${(r.before?.toFixed(3) ?? '-').padStart(11)}  ${(r.after?.toFixed(3) ?? '-').padStart(10)}  ${ch.padStart(6)}  ${(r.trainable?.toLocaleString('en-US') ?? '-').padStart(10)}`);
+  }
+  return out;
+}
