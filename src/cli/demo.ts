@@ -22,7 +22,10 @@ export function registerDemo(program: Command): void {
       for (const l of resultsTable(r.experiment.jobs)) rep.line(l);
       if (r.experiment.rejected.length) for (const x of r.experiment.rejected) rep.line(`  rejected: ${x.name}: ${x.reason}`);
       rep.line('');
-      rep.line(`Base models: ${r.bases.map((b) => `${b.name} (${(b.params / 1e6).toFixed(2)}M, perplexity ${b.perplexity?.toFixed(1) ?? '?'})`).join(', ')}`);
+      rep.line('Leaderboard (benchmark scores, higher is better; each base model beside its fine-tunes):');
+      for (const l of r.leaderboard.split('\n')) rep.line(`  ${l}`);
+      rep.line('');
+      rep.line(`Base models: ${r.bases.map((b) => `${b.name} (${(b.params / 1e6).toFixed(2)}M parameters, validation perplexity ${b.perplexity?.toFixed(1) ?? '?'} vs ${b.unigramPerplexity?.toFixed(1) ?? '?'} for a unigram model)`).join(', ')}`);
       rep.line(`Fine-tuned models are registered as ft:<base>:<method>:<job id>; list them with the API (GET /v1/models) after \`modelfab serve --data ${o.data}\`.`);
       rep.line(`Everything is in ${r.dataDir}: modelfab.db (SQLite), jobs/<id>/ (metrics.jsonl, checkpoints, model/), bases/, demo-datasets/, demo-summary.json`);
       rep.line(`Done in ${(r.wallS / 60).toFixed(1)} min (fine-tunes ${(r.jobsS / 60).toFixed(1)} min, CPU busy ${(r.cpuUtil * 100).toFixed(0)}%).`);

@@ -6,7 +6,10 @@ import { registerDemo } from './demo.ts';
 import { registerInfo } from './info.ts';
 import { registerBench } from './bench.ts';
 import { registerKnowledge } from './knowledge.ts';
-import { registerDatasets } from './datasets.ts'; import { registerServe } from './serve.ts';
+import { registerDatasets } from './datasets.ts';
+import { registerServe } from './serve.ts';
+import { registerFactory } from './factory.ts';
+import { registerDeploy } from './deploy.ts'; import { registerKeys } from './keys.ts'; import { registerChat } from './chat.ts';
 
 const program = new Command();
 program
@@ -17,7 +20,10 @@ registerDemo(program);
 registerInfo(program);
 registerBench(program);
 registerKnowledge(program);
-registerDatasets(program); registerServe(program);
+registerDatasets(program);
+registerServe(program);
+registerFactory(program);
+registerDeploy(program); registerKeys(program); registerChat(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`modelfab: ${e instanceof Error ? e.message : String(e)}\n`);

@@ -31,6 +31,7 @@ export interface FactoryDemoResult {
   dataDir: string;
   bases: { name: string; params: number; perplexity: number | null; unigramPerplexity: number | null; seconds: number }[];
   experiment: ExperimentObject;
+  leaderboard: string;
   wallS: number;
   jobsS: number;
   cpuUtil: number;
@@ -115,7 +116,7 @@ export async function runFactoryDemo(o: FactoryDemoOptions): Promise<FactoryDemo
       const c = await factory.catalogGet(m.name);
       if (!c) throw new Error(`base model ${m.name} was not built: see ${join(dataDir, 'jobs')} (worker.log, events.jsonl)`);
       const ppl = (c.meta?.perplexity as number | undefined) ?? null;
-      const uni = (c.meta?.unigram_perplexity as number | undefined) ?? null;
+      const uni = (c.meta?.unigram_perplexity as number | null | undefined) ?? null;
       bases.push({ name: m.name, params: c.params ?? 0, perplexity: ppl, unigramPerplexity: uni, seconds: baseSeconds });
       rep.line(`      ${m.name}: ${((c.params ?? 0) / 1e6).toFixed(2)}M parameters, validation perplexity ${ppl === null ? '?' : ppl.toFixed(1)}${uni ? ` (unigram ${uni.toFixed(1)})` : ''}`);
     }
@@ -138,7 +139,7 @@ export async function runFactoryDemo(o: FactoryDemoOptions): Promise<FactoryDemo
     const req: ExperimentRequest = {
       name: quick ? 'demo-quick' : 'demo', stage: 'sft',
       base_models: bases.map((b) => b.name), datasets: datasets.map((d) => d.name), methods: DEMO_METHODS,
-      hyperparameters: { epochs: quick ? 1 : 2, batchSize: 16, seqLen: 128, ...(quick ? { maxSteps: 6 } : {}), evalEvery: 0, checkpointEvery: 20 },
+      hyperparameters: { epochs: 1, batchSize: 16, seqLen: 128, ...(quick ? { maxSteps: 6 } : {}), evalEvery: 0, checkpointEvery: 20 },
       seeds: [seed],
     };
     const tj = performance.now();
@@ -150,10 +151,11 @@ export async function runFactoryDemo(o: FactoryDemoOptions): Promise<FactoryDemo
     const jobsS = (performance.now() - tj) / 1000;
     const cpu1 = cpuTimes();
     const experiment = await factory.getExperiment(exp0.id);
+    const board = await factory.leaderboard(exp0.id);
     const wallS = (performance.now() - t0) / 1000;
     const util = (a: ReturnType<typeof cpuTimes>, b: ReturnType<typeof cpuTimes>) => (a && b ? (b.busy - a.busy) / Math.max(1, b.total - a.total) : NaN);
     const result: FactoryDemoResult = {
-      dataDir, bases, experiment, wallS, jobsS, cpuUtil: util(cpuJ, cpu1), schedulerOverheadMsPerJob: srv.factory.scheduler.stats().overheadMsPerJob,
+      dataDir, bases, experiment, leaderboard: board.text, wallS, jobsS, cpuUtil: util(cpuJ, cpu1), schedulerOverheadMsPerJob: srv.factory.scheduler.stats().overheadMsPerJob,
     };
     void cpu0; void os;
     writeFileSync(join(dataDir, 'demo-summary.json'), JSON.stringify(result, null, 2));

@@ -19,9 +19,9 @@ export const BASE_VOCAB = 4096;
 
 /** Three shapes: narrow and deep-ish, the middle one with GQA, a wider Qwen2-style one with QKV bias and an untied output. */
 export const BASE_MODELS: ReadonlyArray<{ name: string; config: Omit<LlamaConfig, 'vocabSize'>; steps: number }> = [
-  { name: 'spruce-s', steps: 240, config: { hiddenSize: 128, numLayers: 4, numHeads: 4, numKvHeads: 2, ffnSize: 352, ropeBase: 10000, rmsEps: 1e-5, tieEmbeddings: true, qkvBias: false, contextLength: 256 } },
-  { name: 'spruce-m', steps: 200, config: { hiddenSize: 192, numLayers: 4, numHeads: 6, numKvHeads: 2, ffnSize: 512, ropeBase: 10000, rmsEps: 1e-5, tieEmbeddings: true, qkvBias: false, contextLength: 256 } },
-  { name: 'spruce-l', steps: 160, config: { hiddenSize: 256, numLayers: 3, numHeads: 8, numKvHeads: 4, ffnSize: 688, ropeBase: 10000, rmsEps: 1e-5, tieEmbeddings: false, qkvBias: true, contextLength: 256 } },
+  { name: 'spruce-s', steps: 140, config: { hiddenSize: 128, numLayers: 4, numHeads: 4, numKvHeads: 2, ffnSize: 352, ropeBase: 10000, rmsEps: 1e-5, tieEmbeddings: true, qkvBias: false, contextLength: 256 } },
+  { name: 'spruce-m', steps: 120, config: { hiddenSize: 192, numLayers: 4, numHeads: 6, numKvHeads: 2, ffnSize: 512, ropeBase: 10000, rmsEps: 1e-5, tieEmbeddings: true, qkvBias: false, contextLength: 256 } },
+  { name: 'spruce-l', steps: 100, config: { hiddenSize: 256, numLayers: 3, numHeads: 8, numKvHeads: 4, ffnSize: 688, ropeBase: 10000, rmsEps: 1e-5, tieEmbeddings: false, qkvBias: true, contextLength: 256 } },
 ];
 
 export const PRETRAIN_HYPER = (steps: number): Hyperparameters => ({

@@ -27,6 +27,8 @@ import { planExperiment, estimateJob, ExperimentError, type ExperimentSpec, type
 import type { BaseModelRef, DataRef, Hyperparameters, JobSpec, JobStatus, Stage } from './types.ts';
 import type { FactoryTables } from '../store/kysely-jobs.ts';
 import type { Manifest } from './worker.ts';
+import type { EvaluationSpec, JobBench } from './evaluate.ts';
+import { buildLeaderboard, formatLeaderboard, type BenchmarkRun, type Leaderboard } from '../bench/index.ts';
 
 /** A model the factory can fine-tune or has made. */
 export interface CatalogModel {
@@ -201,7 +203,7 @@ export class FactoryService extends EventEmitter {
           const config = spec.base.kind === 'scratch' ? { ...spec.base.config, vocabSize: manifest.vocab_size ?? spec.base.config.vocabSize } : undefined;
           await this.o.models.register({
             name: spec.meta.registerAs, kind: 'engine', path: manifest.model_dir, role: 'base', config, params: manifest.total_params, createdAt: Date.now(),
-            meta: { job: id, eval_loss: manifest.eval_loss, perplexity: manifest.eval_loss === null ? null : Math.exp(manifest.eval_loss), steps: manifest.steps },
+            meta: { job: id, eval_loss: manifest.eval_loss, perplexity: manifest.eval_loss === null ? null : Math.exp(manifest.eval_loss), unigram_perplexity: manifest.unigram_perplexity ?? null, steps: manifest.steps },
           });
         } else if (manifest && spec.meta) {
           const base = await this.o.models.get(spec.meta.base);
@@ -266,7 +268,7 @@ export class FactoryService extends EventEmitter {
   }
 
   /** POST /v1/fine_tuning/jobs */
-  async createJob(req: CreateJobRequest, opts: { experiment?: JobMeta['experiment']; priority?: number; hyperparameters?: Partial<Hyperparameters> } = {}): Promise<JobRecord> {
+  async createJob(req: CreateJobRequest, opts: { experiment?: JobMeta['experiment']; priority?: number; hyperparameters?: Partial<Hyperparameters>; evaluation?: EvaluationSpec } = {}): Promise<JobRecord> {
     if (!req || typeof req.model !== 'string') throw new FactoryError(400, 'model is required', 'model');
     const base = await this.o.models.get(req.model);
     if (!base) throw new FactoryError(404, `model ${req.model} not found: list models with GET /v1/models or modelfab models list`, 'model', 'model_not_found');
@@ -308,6 +310,7 @@ export class FactoryService extends EventEmitter {
       version: 1, id, name: opts.experiment ? `${base.name} x ${opts.experiment.dataset} x ${opts.experiment.method}` : `${base.name} x ${dataset.name}`,
       stage, base: baseRef(base), method, data: { train: { path: train.path, kind: train.kind }, ...(val ? { validation: { path: val.path, kind: val.kind } } : {}) },
       hyperparameters: hyper, seed, outputDir: dir, threads: this.threads, meta,
+      ...(opts.evaluation ? { evaluation: opts.evaluation, resultName: opts.experiment ? `${base.name} x ${opts.experiment.dataset} x ${opts.experiment.method}` : `ft:${base.name}:${req.suffix ?? ''}:${id}`, baseName: base.name } : {}),
     };
     const estimate = estimateJob(base.config, method, hyper, { name: dataset.name, train: { path: train.path, kind: train.kind }, rows: train.rows, meanTokens: dataset.version?.stats ? undefined : undefined }, this.threads);
     try {
@@ -454,6 +457,18 @@ export class FactoryService extends EventEmitter {
     }
     const id = newId('exp');
     const jobIds: Record<string, string> = {};
+    const suites = req.suites ?? ['factory'];
+    let evaluation: EvaluationSpec | undefined;
+    if (suites.includes('factory')) {
+      const hdir = resolve(this.o.dataDir, 'experiments', id, 'heldout');
+      mkdirSync(hdir, { recursive: true });
+      const held: EvaluationSpec['datasets'] = [];
+      for (const d of datasets) {
+        if ((d.version?.validation_rows ?? 0) === 0 || d.stage !== 'sft') continue;
+        held.push({ name: d.name, path: (await this.materialize(d.id, 'validation', join(hdir, `${d.name}.jsonl`))).path });
+      }
+      evaluation = { cacheDir: resolve(this.o.dataDir, 'bench-cache'), datasets: held, limit: 12, needleLengths: [120, 300], seed: req.seeds?.[0] ?? 0 };
+    }
     await this.o.db.insertInto('experiments').values({
       id, name: req.name, created_at: Date.now(), status: 'running', spec: JSON.stringify(req),
       plan: JSON.stringify({ jobs: {}, rejected: plan.rejected, duplicates: plan.duplicates }),
@@ -462,7 +477,7 @@ export class FactoryService extends EventEmitter {
       const ds = datasets[spec.datasets.findIndex((d) => d.name === p.dataset.name)];
       const job = await this.createJob(this.jobRequestFor(p, ds.name, stage), {
         experiment: { id, key: p.key, dataset: p.dataset.name, method: p.methodName }, priority: req.priority ?? 0,
-        hyperparameters: this.explicitHyper(p, req.hyperparameters),
+        hyperparameters: this.explicitHyper(p, req.hyperparameters), evaluation,
       });
       jobIds[p.key] = job.id;
     }
@@ -498,6 +513,24 @@ export class FactoryService extends EventEmitter {
       spec: JSON.parse(row.spec), rejected: plan.rejected, duplicates: plan.duplicates,
       jobs: jobs.map((j) => this.jobObject(j)),
     };
+  }
+
+  /** The experiment's leaderboard: every fine-tune and each base model, overall and per dimension. */
+  async leaderboard(id: string): Promise<{ object: 'leaderboard'; experiment_id: string; leaderboard: Leaderboard; text: string; pending: number }> {
+    await this.getExperiment(id);
+    const jobs = await this.o.jobs.list({ experimentId: id });
+    const runs: BenchmarkRun[] = [];
+    const bases = new Set<string>();
+    let pending = 0;
+    for (const j of jobs) {
+      const f = join(j.spec.outputDir, 'bench.json');
+      if (j.status !== 'succeeded' || !existsSync(f)) { if (!TERMINAL_STATUSES.includes(j.status)) pending++; continue; }
+      const b = JSON.parse(readFileSync(f, 'utf8')) as JobBench;
+      runs.push(b.model);
+      if (b.base && !bases.has(b.base.model.id)) { bases.add(b.base.model.id); runs.push(b.base); }
+    }
+    const leaderboard = buildLeaderboard(runs);
+    return { object: 'leaderboard', experiment_id: id, leaderboard, text: runs.length ? formatLeaderboard(leaderboard) : '(no benchmark results yet)', pending };
   }
 
   async listExperiments(): Promise<ExperimentObject[]> {

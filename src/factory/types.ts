@@ -69,6 +69,12 @@ export interface JobSpec {
   outputDir: string;
   /** Compute threads the trainer may use (its share of the machine). */
   threads: number;
+  /** Benchmarks to run on the base and the result after training (src/factory/evaluate.ts); writes bench.json. */
+  evaluation?: import('./evaluate.ts').EvaluationSpec;
+  /** The name the result gets in leaderboards (default the job id). */
+  resultName?: string;
+  /** The base model's name in leaderboards. */
+  baseName?: string;
 }
 
 /** What a job needs from a machine while it runs. */

@@ -20,6 +20,7 @@ import { CHATML_SPECIAL_TOKENS, Tokenizer, encodeChat, trainBpe, type ChatMessag
 import { importModel } from '../formats/model-files.ts';
 import { writeFileAtomic } from '../store/atomic.ts';
 import type { DataRef, JobSpec } from './types.ts';
+import { evaluateJob } from './evaluate.ts';
 
 export type WorkerOutcome = 'succeeded' | 'stopped';
 
@@ -39,6 +40,20 @@ export interface Manifest {
   /** The objective's metrics at the end (DPO: reward accuracy, margin, ...). */
   eval_metrics?: Record<string, number>;
   vocab_size?: number;
+  /** Pretraining: the validation perplexity of a unigram model (token frequencies of the training split). */
+  unigram_perplexity?: number;
+  /** When the spec asked for an evaluation: overall and per-dimension scores of bench.json. */
+  bench?: { overall: number | null; dimensions: Record<string, number | null>; base_overall: number | null };
+}
+
+/** Perplexity of a unigram model (add-one smoothed training token frequencies) on the validation examples. */
+export function unigramPerplexity(train: readonly Example[], val: readonly Example[], vocabSize: number): number {
+  const counts = new Float64Array(vocabSize).fill(1);
+  let total = vocabSize;
+  for (const e of train) for (const l of e.labels) if (l >= 0) { counts[l]++; total++; }
+  let nll = 0, n = 0;
+  for (const e of val) for (const l of e.labels) if (l >= 0) { nll -= Math.log(counts[l] / total); n++; }
+  return n ? Math.exp(nll / n) : NaN;
 }
 
 export class JobSpecError extends Error {}
@@ -189,12 +204,27 @@ export async function runJob(spec: JobSpec, opts: RunJobOptions = {}): Promise<W
     const meta = { job: spec.id, evalLoss, steps: r.steps };
     if (isAdapter) saveAdapter(modelDir, model, baseDir!, { meta });
     else saveModel(modelDir, model, tokenizer, { meta });
+    let bench: Manifest['bench'] | undefined;
+    if (spec.evaluation) {
+      event('info', 'benchmarking the base and the result');
+      const b = await evaluateJob(spec.evaluation, {
+        gemm, baseDir: spec.base.kind === 'engine' ? spec.base.path : null, baseName: spec.baseName ?? 'base',
+        modelDir, modelName: spec.resultName ?? spec.id,
+      });
+      writeFileAtomic(join(out, 'bench.json'), JSON.stringify(b));
+      bench = {
+        overall: b.model.scores.overall, base_overall: b.base?.scores.overall ?? null,
+        dimensions: Object.fromEntries(b.model.scores.dimensions.map((d) => [d.name, d.score])),
+      };
+    }
     const manifest: Manifest = {
       status: 'succeeded', job_id: spec.id, model_dir: modelDir, model_kind: isAdapter ? 'adapter' : 'model', steps: r.steps,
       train_loss: r.finalLoss, eval_loss_before: before, eval_loss: evalLoss, tokens_per_s: r.tokensPerS, elapsed_s: r.elapsedS,
       trainable_params: model.trainableParams().reduce((n, p) => n + p.size, 0), total_params: parameterCount(model.config),
       ...(r.evalMetrics ? { eval_metrics: r.evalMetrics } : {}),
       vocab_size: model.config.vocabSize,
+      ...(spec.stage === 'pretrain' && valEx.length ? { unigram_perplexity: unigramPerplexity(trainEx as Example[], valEx as Example[], model.config.vocabSize) } : {}),
+      ...(bench ? { bench } : {}),
     };
     writeFileAtomic(join(out, 'manifest.json'), JSON.stringify(manifest, null, 2));
     event('info', 'succeeded', { steps: r.steps, eval_loss: evalLoss });

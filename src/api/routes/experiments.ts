@@ -28,6 +28,7 @@ export function experimentsRoutes(app: FastifyInstance, factory: FactoryService)
   app.post<{ Body: ExperimentRequest }>('/v1/experiments/plan', { schema }, async (req) => ({ object: 'experiment.plan', ...(await factory.planOnly(req.body)) }));
   app.get('/v1/experiments', async () => ({ object: 'list', data: await factory.listExperiments() }));
   app.get<{ Params: { id: string } }>('/v1/experiments/:id', async (req) => factory.getExperiment(req.params.id));
+  app.get<{ Params: { id: string } }>('/v1/experiments/:id/leaderboard', async (req) => factory.leaderboard(req.params.id));
 
   app.get<{ Params: { id: string } }>('/v1/experiments/:id/events', async (req, reply) => {
     const exp = await factory.getExperiment(req.params.id);

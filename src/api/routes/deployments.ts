@@ -1,0 +1,168 @@
+/**
+ * Serving administration (admin keys only): deployments (deploy / new version, list, get, undeploy), the models
+ * registry, routes, API keys with scopes and limits, usage, loaded backends; and each deployment's generated
+ * documentation (OpenAPI document and snippets), which any key allowed to use the deployment may read.
+ * Thin routes over src/serve/service.ts and keys.ts; every change invalidates the gateway's resolution cache.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Store } from '../../store/store.ts';
+import type { Gateway } from '../../serve/gateway.ts';
+import { createKey, describeKey, keyAllowsModel } from '../../serve/keys.ts';
+import { deleteRoute, deploy, describeDeployment, parseSettings, putRoute, registerModel, ServeError, undeploy, type DeployInput, type RegisterModelInput, type RouteTarget } from '../../serve/service.ts';
+import { openapi, snippets } from '../../serve/docs.ts';
+import { nowSeconds } from '../../store/store.ts';
+import { ApiError } from '../errors.ts';
+import { toGatewayApiError } from './gateway.ts';
+
+function admin(req: FastifyRequest): void {
+  if (req.apiKey?.role !== 'admin') throw new ApiError(403, 'This endpoint needs an admin API key.', 'invalid_request_error', null, 'admin_required');
+}
+
+function body(req: FastifyRequest): Record<string, unknown> {
+  const b = req.body;
+  if (!b || typeof b !== 'object' || Array.isArray(b)) throw new ApiError(400, 'The request body must be a JSON object.', 'invalid_request_error', null, 'invalid_request_body');
+  return b as Record<string, unknown>;
+}
+
+function baseUrl(req: FastifyRequest): string {
+  return `${req.protocol}://${req.headers.host ?? 'localhost'}/v1`;
+}
+
+export function deploymentRoutes(app: FastifyInstance, store: Store, gateway: Gateway): void {
+  const wrap = <T>(fn: (req: FastifyRequest) => Promise<T>) => async (req: FastifyRequest) => {
+    try { return await fn(req); } catch (e) { throw toGatewayApiError(e); }
+  };
+
+  app.post('/v1/deployments', wrap(async (req) => {
+    admin(req);
+    const b = body(req);
+    const d = await deploy(store, b as unknown as DeployInput);
+    gateway.invalidate();
+    const wait = (req.query as { wait?: string }).wait !== 'false';
+    if (wait && parseSettings(d.settings).warm) {
+      try {
+        await gateway.warmUp(d.name);
+      } catch (e) {
+        throw toGatewayApiError(e);
+      }
+    }
+    return { ...(await describeDeployment(store, d)), url: baseUrl(req), docs: `${baseUrl(req)}/deployments/${encodeURIComponent(d.name)}/docs` };
+  }));
+
+  app.get('/v1/deployments', wrap(async (req) => {
+    admin(req);
+    const all = (req.query as { all?: string }).all === 'true';
+    const data = [];
+    for (const d of await store.deployments.list()) if (all || d.status === 'active') data.push(await describeDeployment(store, d));
+    return { object: 'list', data };
+  }));
+
+  const getDep = async (name: string) => {
+    const d = await store.deployments.getByName(name);
+    if (!d) throw new ServeError(404, `No deployment named '${name}'`, 'deployment_not_found', 'name');
+    return d;
+  };
+
+  app.get<{ Params: { name: string } }>('/v1/deployments/:name', wrap(async (req) => {
+    admin(req);
+    return describeDeployment(store, await getDep((req.params as { name: string }).name));
+  }));
+
+  app.delete<{ Params: { name: string } }>('/v1/deployments/:name', wrap(async (req) => {
+    admin(req);
+    const d = await undeploy(store, (req.params as { name: string }).name);
+    gateway.invalidate();
+    void gateway.sweep();
+    return { object: 'deployment.deleted', name: d.name, deleted: true };
+  }));
+
+  const docsInput = async (req: FastifyRequest) => {
+    const name = (req.params as { name: string }).name;
+    const d = await getDep(name);
+    if (d.status !== 'active') throw new ServeError(404, `No active deployment named '${name}'`, 'deployment_not_found', 'name');
+    if (!req.apiKey || !keyAllowsModel(req.apiKey, name)) throw new ServeError(403, `This API key is not allowed to use the model '${name}'.`, 'model_not_allowed');
+    const m = await store.models.get(d.model_id);
+    const settings = parseSettings(d.settings);
+    const embeddings = m?.kind !== 'engine' || settings.backend !== 'engine';
+    return { baseUrl: baseUrl(req), model: name, settings, embeddings };
+  };
+
+  app.get<{ Params: { name: string } }>('/v1/deployments/:name/openapi.json', wrap(async (req) => openapi(await docsInput(req))));
+
+  app.get<{ Params: { name: string } }>('/v1/deployments/:name/docs', wrap(async (req) => {
+    const d = await docsInput(req);
+    return { object: 'deployment.docs', model: d.model, base_url: d.baseUrl, openapi_url: `${d.baseUrl}/deployments/${encodeURIComponent(d.model)}/openapi.json`, preset: d.settings.preset, snippets: snippets(d) };
+  }));
+
+  // ---------------------------------------------------------------- models registry
+  app.post('/v1/serve/models', wrap(async (req) => {
+    admin(req);
+    const row = await registerModel(store, body(req) as unknown as RegisterModelInput);
+    gateway.invalidate();
+    return { object: 'model', id: row.name, model_id: row.id, kind: row.kind, created: row.created_at, owned_by: row.owned_by };
+  }));
+
+  app.get('/v1/serve/models', wrap(async (req) => {
+    admin(req);
+    return { object: 'list', data: (await store.models.list()).map((m) => ({ object: 'model', id: m.name, model_id: m.id, kind: m.kind, path: m.path, base_path: m.base_path, adapter_path: m.adapter_path, endpoint: m.endpoint ? JSON.parse(m.endpoint).url : null, created: m.created_at, owned_by: m.owned_by })) };
+  }));
+
+  // ---------------------------------------------------------------- routes
+  app.post('/v1/routes', wrap(async (req) => {
+    admin(req);
+    const b = body(req);
+    const r = await putRoute(store, { name: b.name as string, policy: b.policy as string, targets: b.targets as RouteTarget[], timeoutMs: b.timeout_ms as number | undefined });
+    gateway.invalidate();
+    return { object: 'route', name: r.name, policy: r.policy, targets: JSON.parse(r.targets), timeout_ms: r.timeout_ms };
+  }));
+
+  app.get('/v1/routes', wrap(async (req) => {
+    admin(req);
+    return { object: 'list', data: (await store.routes.list()).map((r) => ({ object: 'route', name: r.name, policy: r.policy, targets: JSON.parse(r.targets), timeout_ms: r.timeout_ms })) };
+  }));
+
+  app.delete<{ Params: { name: string } }>('/v1/routes/:name', wrap(async (req) => {
+    admin(req);
+    await deleteRoute(store, (req.params as { name: string }).name);
+    gateway.invalidate();
+    return { object: 'route.deleted', name: (req.params as { name: string }).name, deleted: true };
+  }));
+
+  // ---------------------------------------------------------------- keys
+  app.post('/v1/keys', wrap(async (req) => {
+    admin(req);
+    const b = body(req);
+    const { key, row } = await createKey(store, {
+      name: b.name as string, owner: b.owner as string | undefined, models: b.models as string[] | undefined, endpoints: b.endpoints as string[] | undefined,
+      expiresAt: b.expires_at as number | undefined, rateLimitRpm: b.rate_limit_rpm as number | undefined, tokenQuota: b.token_quota as number | undefined,
+    });
+    return { ...describeKey(row), key };
+  }));
+
+  app.get('/v1/keys', wrap(async (req) => {
+    admin(req);
+    return { object: 'list', data: (await store.apiKeys.list()).map(describeKey) };
+  }));
+
+  app.delete<{ Params: { id: string } }>('/v1/keys/:id', wrap(async (req) => {
+    admin(req);
+    const id = (req.params as { id: string }).id;
+    const k = await store.apiKeys.get(id);
+    if (!k) throw new ServeError(404, `No API key ${id}`, 'key_not_found', 'id');
+    if (k.revoked_at === null) await store.apiKeys.revoke(id, nowSeconds());
+    return { object: 'api_key.deleted', id, deleted: true };
+  }));
+
+  app.get('/v1/usage', wrap(async (req) => {
+    admin(req);
+    const q = req.query as { key_id?: string; since?: string };
+    const since = q.since !== undefined ? Number(q.since) : undefined;
+    if (since !== undefined && !Number.isFinite(since)) throw new ServeError(400, 'since must be unix seconds', 'invalid_value', 'since');
+    return { object: 'list', data: await store.usage.list({ keyId: q.key_id, since }) };
+  }));
+
+  app.get('/v1/serve/status', wrap(async (req) => {
+    admin(req);
+    return { object: 'serve.status', ...gateway.status() };
+  }));
+}
