@@ -417,7 +417,7 @@ export class FactoryService extends EventEmitter {
       integrations: [], metadata: meta?.metadata ?? {},
       method: { type: meta?.methodType ?? 'supervised', [meta?.methodType ?? 'supervised']: { hyperparameters } },
       modelfab: {
-        name: job.spec.name, stage: job.spec.stage, dataset: meta?.dataset ?? null, experiment_id: job.experimentId, step: job.step,
+        name: job.spec.name, stage: job.spec.stage, dataset: meta?.dataset ?? null, experiment_id: job.experimentId, step: last?.step ?? job.step,
         attempts: job.attempts, estimate: job.estimate, eval_loss: manifest?.eval_loss ?? null, eval_loss_before: manifest?.eval_loss_before ?? null,
         trainable_params: manifest?.trainable_params ?? null, eval_metrics: manifest?.eval_metrics ?? null,
       },
