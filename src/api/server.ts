@@ -18,11 +18,18 @@ import { openSqliteDatabase } from '../store/sqlite.ts';
 import { startFactory, type FactoryRuntime, type FactoryRuntimeOptions } from '../factory/runtime.ts';
 import { fineTuningRoutes } from './routes/fine-tuning.ts';
 import { experimentsRoutes } from './routes/experiments.ts';
+import { modelsRegistryRoutes } from './routes/models-registry.ts';
 import type { Store } from '../store/store.ts';
 import { ensureAdminKey, installAuth } from './auth.ts';
 import { installErrorHandlers } from './errors.ts';
 import { datasetsRoutes } from './routes/datasets.ts';
 import { filesRoutes } from './routes/files.ts';
+import { Gateway, type GatewayOptions } from '../serve/gateway.ts';
+import { KeyPolicy } from '../serve/keys.ts';
+import { gatewayRoutes, installPublicGatewayRoutes, toGatewayApiError } from './routes/gateway.ts';
+import { deploymentRoutes } from './routes/deployments.ts';
+import { botsRoutes, createBotService, installPublicBotRoutes } from './routes/bots.ts';
+import { installConsoleRoutes } from './routes/console.ts';
 
 export interface ServerOptions {
   dataDir: string;
@@ -33,6 +40,8 @@ export interface ServerOptions {
   limits?: Partial<Limits>;
   /** The factory's runner, threads per job and shutdown policy (default: local processes, 1 thread each). */
   factory?: Partial<Omit<FactoryRuntimeOptions, 'dataDir' | 'store' | 'db' | 'data'>>;
+  /** Serving gateway options (memory budget, cache TTL); `warm: false` skips warming deployments at start. */
+  serve?: Partial<Omit<GatewayOptions, 'store' | 'dataDir'>> & { warm?: boolean };
 }
 
 export interface ModelfabServer {
@@ -42,6 +51,7 @@ export interface ModelfabServer {
   factory: FactoryRuntime;
   /** The admin key generated on this start (print it once), or null. */
   generatedAdminKey: string | null;
+  gateway: Gateway;
   close(): Promise<void>;
 }
 
@@ -64,19 +74,33 @@ export async function createServer(opts: ServerOptions): Promise<ModelfabServer>
   await app.register(multipart, {
     limits: { fileSize: service.limits.maxFileBytes, files: 1, fields: 10, fieldSize: 64 * 1024, parts: 20 },
   });
+  const gateway = new Gateway({ ...opts.serve, store, dataDir: opts.dataDir, log: (msg, fields) => app.log.info(fields ?? {}, msg) });
+  const keyPolicy = new KeyPolicy(store);
+  installPublicGatewayRoutes(app, gateway, () => ({ models_loaded: gateway.status().loaded.length }));
+  const bots = createBotService(opts.dataDir);
+  installPublicBotRoutes(app, bots);
+  installConsoleRoutes(app);
   installAuth(app, store);
+  app.addHook('onRequest', async (req) => { if (req.apiKey) { try { keyPolicy.checkExpiry(req.apiKey); } catch (e) { throw toGatewayApiError(e); } } });
   filesRoutes(app, service);
   datasetsRoutes(app, service);
+  gatewayRoutes(app, gateway, keyPolicy);
+  deploymentRoutes(app, store, gateway);
+  if (opts.serve?.warm !== false) void gateway.warmDeployments();
   const factory = await startFactory({ dataDir: opts.dataDir, store, db: db as never, data: service, ...(opts.factory ?? {}) });
   fineTuningRoutes(app, factory.factory);
   experimentsRoutes(app, factory.factory);
+  modelsRegistryRoutes(app, factory.factory);
+  botsRoutes(app, bots, { store, importDataset: (r) => service.importDataset(r), createExperiment: (r) => factory.factory.createExperiment(r) });
   let closed = false;
   return {
-    app, store, service, factory, generatedAdminKey,
+    app, store, service, factory, generatedAdminKey, gateway,
     async close() {
       if (closed) return;
       closed = true;
       await app.close();
+      await gateway.close();
+      await keyPolicy.close();
       await factory.close();
       await store.close();
     },

@@ -36,7 +36,7 @@ function jobLine(j: FineTuningJobObject): string {
 async function follow(client: ApiClient, exp: ExperimentObject): Promise<ExperimentObject> {
   const rep = terminalReporter();
   const names = new Map(exp.jobs.map((j) => [j.id, String(j.modelfab.name)]));
-  const totals = new Map(exp.jobs.map((j) => [j.id, Math.max(1, Number((j.modelfab.estimate as { steps?: number } | undefined)?.steps ?? 1))]));
+  const totals = new Map(exp.jobs.map((j) => [j.id, Math.max(1, Number(j.modelfab.total_steps ?? 1))]));
   const bars = new Map<string, ReturnType<typeof rep.run>>();
   const done = new Set(exp.jobs.filter((j) => ['succeeded', 'failed', 'cancelled'].includes(j.status)).map((j) => j.id));
   const abort = new AbortController();

@@ -9,6 +9,7 @@ import { registerKnowledge } from './knowledge.ts';
 import { registerDatasets } from './datasets.ts';
 import { registerServe } from './serve.ts';
 import { registerFactory } from './factory.ts';
+import { registerBots } from './bots.ts';
 import { registerDeploy } from './deploy.ts'; import { registerKeys } from './keys.ts'; import { registerChat } from './chat.ts';
 
 const program = new Command();
@@ -23,6 +24,7 @@ registerKnowledge(program);
 registerDatasets(program);
 registerServe(program);
 registerFactory(program);
+registerBots(program);
 registerDeploy(program); registerKeys(program); registerChat(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {

@@ -13,7 +13,7 @@ import os from 'node:os';
 import { createServer, type ModelfabServer } from '../api/server.ts';
 import { ensureBaseModels, BASE_MODELS } from '../factory/bases.ts';
 import { writeDemoDatasets } from './datasets.ts';
-import type { ExperimentObject, ExperimentRequest, FineTuningJobObject } from '../factory/service.ts';
+import { totalStepsOf, type ExperimentObject, type ExperimentRequest, type FineTuningJobObject } from '../factory/service.ts';
 import type { MetricsRecord } from '../engine/metrics.ts';
 import type { JobRecord } from '../factory/repository.ts';
 import type { Reporter } from './reporter.ts';
@@ -70,7 +70,7 @@ async function follow(srv: ModelfabServer, ids: string[], rep: FactoryDemoOption
       const jobs = (await Promise.all(ids.map((id) => scheduler.get(id)))).filter((j): j is JobRecord => j !== null);
       for (const j of jobs) {
         if (j.status === 'running' && !bars.has(j.id)) {
-          const total = j.estimate ? estimateSteps(j) : 1;
+          const total = totalStepsOf(j);
           bars.set(j.id, rep.run(label(j), total));
         }
         if (['succeeded', 'failed', 'cancelled'].includes(j.status) && !done.has(j.id)) {
@@ -87,13 +87,6 @@ async function follow(srv: ModelfabServer, ids: string[], rep: FactoryDemoOption
     factory.off('metrics', onMetrics);
     await factory.idle();
   }
-}
-
-function estimateSteps(j: JobRecord): number {
-  const h = j.spec.hyperparameters;
-  if (h.maxSteps) return h.maxSteps;
-  const rows = (j.spec as { meta?: { trainRows?: number } }).meta?.trainRows ?? 0;
-  return Math.max(1, Math.floor(rows / (h.batchSize * (h.gradAccum ?? 1)))) * (h.epochs ?? 1);
 }
 
 export async function runFactoryDemo(o: FactoryDemoOptions): Promise<FactoryDemoResult> {

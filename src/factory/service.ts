@@ -162,6 +162,14 @@ export function resolveAuto(h: HyperparameterRequest, rows: number): { epochs: n
   return { epochs: Math.round(epochs), batchSize: Math.round(batchSize), multiplier };
 }
 
+/** The optimizer steps a job will run (what progress bars count to). */
+export function totalStepsOf(job: JobRecord): number {
+  const h = job.spec.hyperparameters;
+  if (h.maxSteps) return h.maxSteps;
+  const rows = (job.spec as SpecWithMeta).meta?.trainRows ?? 0;
+  return Math.max(1, Math.floor(rows / (h.batchSize * (h.gradAccum ?? 1)))) * (h.epochs ?? 1);
+}
+
 function baseRef(m: CatalogModel): BaseModelRef {
   return { kind: m.kind, path: m.path } as BaseModelRef;
 }
@@ -418,7 +426,7 @@ export class FactoryService extends EventEmitter {
       method: { type: meta?.methodType ?? 'supervised', [meta?.methodType ?? 'supervised']: { hyperparameters } },
       modelfab: {
         name: job.spec.name, stage: job.spec.stage, dataset: meta?.dataset ?? null, experiment_id: job.experimentId, step: last?.step ?? job.step,
-        attempts: job.attempts, estimate: job.estimate, eval_loss: manifest?.eval_loss ?? null, eval_loss_before: manifest?.eval_loss_before ?? null,
+        attempts: job.attempts, estimate: job.estimate, total_steps: totalStepsOf(job), eval_loss: manifest?.eval_loss ?? null, eval_loss_before: manifest?.eval_loss_before ?? null,
         trainable_params: manifest?.trainable_params ?? null, eval_metrics: manifest?.eval_metrics ?? null,
       },
     };

@@ -4,6 +4,7 @@
  */
 import { Kysely, Migrator, type Transaction } from 'kysely';
 import { migrationProvider } from './migrations/index.ts';
+import { serveRepositories, type DeploymentRow, type ModelRow, type RouteRow, type UsageRow } from './serve-repos.ts';
 import type {
   ApiKeyRow, ApiKeysRepo, DatasetRow, DatasetsRepo, DatasetVersionRow, DatasetVersionsRepo, FileRow, FilesRepo,
   ListOptions, Repositories, Store,
@@ -14,6 +15,10 @@ export interface Database {
   datasets: DatasetRow;
   dataset_versions: DatasetVersionRow;
   api_keys: ApiKeyRow;
+  models: ModelRow;
+  deployments: DeploymentRow;
+  routes: RouteRow;
+  usage: UsageRow;
 }
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -99,18 +104,19 @@ function datasetVersions(db: Db): DatasetVersionsRepo {
 }
 
 function apiKeys(db: Db): ApiKeysRepo {
-  const fix = (r: ApiKeyRow) => num(r, ['created_at', 'last_used_at', 'revoked_at']);
+  const fix = (r: ApiKeyRow) => num(r, ['created_at', 'last_used_at', 'revoked_at', 'expires_at', 'rate_limit_rpm', 'token_quota']);
   return {
     async insert(row) { await db.insertInto('api_keys').values(row).execute(); },
     async getByHash(hash) { const r = await db.selectFrom('api_keys').selectAll().where('hash', '=', hash).executeTakeFirst(); return r && fix(r); },
     async list() { return (await db.selectFrom('api_keys').selectAll().orderBy('created_at', 'asc').execute()).map(fix); },
     async touch(id, at) { await db.updateTable('api_keys').set({ last_used_at: at }).where('id', '=', id).execute(); },
     async revoke(id, at) { await db.updateTable('api_keys').set({ revoked_at: at }).where('id', '=', id).execute(); },
+    async get(id) { const r = await db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst(); return r && num(r, ['created_at', 'last_used_at', 'revoked_at', 'expires_at', 'rate_limit_rpm', 'token_quota']); },
   };
 }
 
 function repositories(db: Db): Repositories {
-  return { files: files(db), datasets: datasets(db), datasetVersions: datasetVersions(db), apiKeys: apiKeys(db) };
+  return { files: files(db), datasets: datasets(db), datasetVersions: datasetVersions(db), apiKeys: apiKeys(db), ...serveRepositories(db) };
 }
 
 /** A Store over a migrated Kysely instance; `onClose` releases what the dialect holds. */

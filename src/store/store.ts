@@ -62,6 +62,15 @@ export interface ApiKeyRow {
   created_at: number;
   last_used_at: number | null;
   revoked_at: number | null;
+  /** Serving policy (migration 0002, src/serve/keys.ts): JSON {models?: string[], endpoints?: string[]}; null = all. */
+  scopes?: string | null;
+  expires_at?: number | null;
+  /** Requests per minute; null = unlimited. */
+  rate_limit_rpm?: number | null;
+  /** Total tokens (prompt + completion) the key may use; null = unlimited. */
+  token_quota?: number | null;
+  /** The deployment or application the key was issued for. */
+  owner?: string | null;
 }
 
 export interface ListOptions {
@@ -102,9 +111,13 @@ export interface ApiKeysRepo {
   list(): Promise<ApiKeyRow[]>;
   touch(id: string, at: number): Promise<void>;
   revoke(id: string, at: number): Promise<void>;
+  get(id: string): Promise<ApiKeyRow | undefined>;
 }
 
-export interface Repositories {
+export type { ModelRow, DeploymentRow, RouteRow, UsageRow, ModelKind, ServeRepositories } from './serve-repos.ts';
+import type { ServeRepositories } from './serve-repos.ts';
+
+export interface Repositories extends ServeRepositories {
   files: FilesRepo;
   datasets: DatasetsRepo;
   datasetVersions: DatasetVersionsRepo;

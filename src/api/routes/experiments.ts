@@ -31,21 +31,33 @@ export function experimentsRoutes(app: FastifyInstance, factory: FactoryService)
   app.get<{ Params: { id: string } }>('/v1/experiments/:id/leaderboard', async (req) => factory.leaderboard(req.params.id));
 
   app.get<{ Params: { id: string } }>('/v1/experiments/:id/events', async (req, reply) => {
-    const exp = await factory.getExperiment(req.params.id);
-    const ids = new Set(exp.jobs.map((j) => j.id));
+    const first = await factory.getExperiment(req.params.id); // 404 before the stream opens
+    const ids = new Set(first.jobs.map((j) => j.id));
     const sse = openSse(req, reply);
+    const finished = (s: string) => s === 'succeeded' || s === 'completed_with_failures';
+    // Listen first, then read the state: a job that ends in between is seen either way.
+    let checking = false;
+    const check = async () => {
+      if (checking || sse.closed) return;
+      checking = true;
+      try {
+        const now = await factory.getExperiment(first.id);
+        if (finished(now.status)) { sse.send(now, 'experiment'); sse.close(); }
+      } finally { checking = false; }
+    };
     const onMetrics = (id: string, m: MetricsRecord) => { if (ids.has(id)) sse.send({ job: id, ...m }, 'metrics'); };
-    const onStatus = async (id: string, _s: JobStatus, j: JobRecord) => {
+    const onStatus = (id: string, _s: JobStatus, j: JobRecord) => {
       if (!ids.has(id)) return;
       sse.send(factory.jobObject(j), 'status');
-      const now = await factory.getExperiment(exp.id);
-      if (now.status === 'succeeded' || now.status === 'completed_with_failures') { sse.send(now, 'experiment'); sse.close(); }
+      void check();
     };
     factory.on('metrics', onMetrics);
     factory.on('status', onStatus);
-    sse.onClose(() => { factory.off('metrics', onMetrics); factory.off('status', onStatus); });
+    const timer = setInterval(() => void check(), 2000);
+    sse.onClose(() => { clearInterval(timer); factory.off('metrics', onMetrics); factory.off('status', onStatus); });
+    const exp = await factory.getExperiment(first.id);
     sse.send(exp, 'experiment');
-    if (exp.status === 'succeeded' || exp.status === 'completed_with_failures') sse.close();
+    if (finished(exp.status)) sse.close();
     return reply;
   });
 }

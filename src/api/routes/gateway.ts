@@ -27,6 +27,50 @@ import { ApiError } from '../errors.ts';
 
 const MAX_BUFFERED = 8 * 1024 * 1024;
 
+/**
+ * SSE output of one response, written after the model's next step has been dispatched: chunks are collected and
+ * every pending stream is flushed two event-loop turns later (setImmediate twice), by when node-llama-cpp has sent
+ * the next batch of all sequences to its thread. The socket writes of 64 streams then overlap the model's compute
+ * instead of delaying the next step; several chunks of one stream in that time go out in one write.
+ */
+class SseOut {
+  private static pending = new Set<SseOut>();
+  private static scheduled = false;
+  private buf = '';
+
+  constructor(private readonly raw: import('node:http').ServerResponse, private readonly onOverflow: () => void) {}
+
+  private static flushAll(): void {
+    SseOut.scheduled = false;
+    const list = [...SseOut.pending];
+    SseOut.pending.clear();
+    for (const o of list) o.flush();
+  }
+
+  push(s: string): void {
+    if (this.buf === '') {
+      SseOut.pending.add(this);
+      if (!SseOut.scheduled) { SseOut.scheduled = true; setImmediate(() => setImmediate(SseOut.flushAll)); }
+    }
+    this.buf += s;
+  }
+
+  flush(): void {
+    const s = this.buf;
+    this.buf = '';
+    SseOut.pending.delete(this);
+    const raw = this.raw;
+    if (!s || raw.writableEnded || raw.destroyed) return;
+    raw.write(s);
+    if (raw.writableLength > MAX_BUFFERED) { this.onOverflow(); raw.destroy(); }
+  }
+
+  end(): void {
+    this.flush();
+    if (!this.raw.writableEnded) this.raw.end();
+  }
+}
+
 export function toGatewayApiError(e: unknown): unknown {
   if (e instanceof ServeError) return new ApiError(e.status, e.message, e.status === 429 ? 'rate_limit_error' : 'invalid_request_error', e.param, e.code);
   if (e instanceof BackendError) return new ApiError(e.status === 499 ? 400 : e.status, e.message, e.status === 429 ? 'rate_limit_error' : e.type, e.param, e.code);
@@ -120,6 +164,7 @@ export function gatewayRoutes(app: FastifyInstance, gateway: Gateway, policy: Ke
     const prefixes: string[] = [];
     const finals: string[] = [];
     let sse: ((s: string) => void) | null = null;
+    let out: SseOut | null = null;
     const openStream = (model: string) => {
       if (hijacked) return;
       hijacked = true;
@@ -127,11 +172,9 @@ export function gatewayRoutes(app: FastifyInstance, gateway: Gateway, policy: Ke
       const raw = reply.raw;
       raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no', 'x-modelfab-model': model });
       raw.socket?.setNoDelay(true);
-      sse = (s: string) => {
-        if (raw.writableEnded || raw.destroyed) return;
-        raw.write(s);
-        if (raw.writableLength > MAX_BUFFERED) { ac.abort(); raw.destroy(); }
-      };
+      out = new SseOut(raw, () => ac.abort());
+      const o = out;
+      sse = (s: string) => o.push(s);
       const head = `data: {"id":"${id}","object":"${chat ? 'chat.completion.chunk' : 'text_completion'}","created":${created},"model":${JSON.stringify(model)},"system_fingerprint":"modelfab","choices":[{"index":`;
       for (let i = 0; i < choices; i++) {
         prefixes.push(`${head}${i},${chat ? '"delta":{"content":' : '"text":'}`);
@@ -185,7 +228,7 @@ export function gatewayRoutes(app: FastifyInstance, gateway: Gateway, policy: Ke
         const s = sse as unknown as (x: string) => void;
         if (r.includeUsage) s(`data: {"id":"${id}","object":"${chat ? 'chat.completion.chunk' : 'text_completion'}","created":${created},"model":${JSON.stringify(served)},"system_fingerprint":"modelfab","choices":[],"usage":${JSON.stringify(usage(promptTokens, completionTokens))}}\n\n`);
         s('data: [DONE]\n\n');
-        reply.raw.end();
+        (out as SseOut | null)?.end();
         return;
       }
       void reply.header('x-modelfab-model', served);
@@ -212,7 +255,7 @@ export function gatewayRoutes(app: FastifyInstance, gateway: Gateway, policy: Ke
       const err = toGatewayApiError(e);
       status = err instanceof ApiError ? err.status : 500;
       if (hijacked) {
-        if (!reply.raw.writableEnded && !reply.raw.destroyed) { reply.raw.write(errorEvent(e)); reply.raw.end(); }
+        if (!reply.raw.writableEnded && !reply.raw.destroyed) { const o = out as SseOut | null; o?.push(errorEvent(e)); o?.end(); }
         if (status >= 500) req.log.error({ err: e }, 'stream failed');
         return;
       }

@@ -1,10 +1,12 @@
 /** Every migration, in order, as TypeScript objects (no files read at run time). Append; never edit a shipped one. */
 import type { Migration, MigrationProvider } from 'kysely';
 import { initial } from './0001-initial.ts';
+import { serve } from './0002-serve.ts';
 import { factory } from './0003-factory.ts';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001-initial': initial,
+  '0002-serve': serve,
   '0003-factory': factory,
 };
 

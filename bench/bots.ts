@@ -1,0 +1,58 @@
+/**
+ * `npm run bench:bots`: builds the Insurance-Law bot from ../shared/data/laws/insurance-law-zh.md alone (no LLM:
+ * statute structure, rule-extracted pairs, the insurance lexicon; every pair approved), publishes it through the
+ * API's own steps (test report, a person's approval), then asks the hand-written question set
+ * (test/bots/insurance-questions.json) through the bot's chat endpoint (POST /v1/bots/{name}/chat/completions) and
+ * scores the first citation's article. Prints a table and ends with one JSON line:
+ * {"bench":"bots","build_s":…,"questions":…,"top1":…,"top3":…,"p95_ms":…}
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer } from '../src/api/server.ts';
+
+const ADMIN = 'sk-mf-bench-bots-admin-key-0123456789';
+const LAW = join(import.meta.dirname, '../../shared/data/laws/insurance-law-zh.md');
+const QS = (JSON.parse(readFileSync(join(import.meta.dirname, '../test/bots/insurance-questions.json'), 'utf8')) as { items: { q: string; gold: number; style: string }[] }).items;
+
+const dir = mkdtempSync(join(tmpdir(), 'mf-bench-bots-'));
+const srv = await createServer({ dataDir: dir, adminKey: ADMIN, serve: { warm: false } });
+const url = await srv.app.listen({ host: '127.0.0.1', port: 0 });
+async function call(path: string, body: unknown, key = ADMIN): Promise<any> {
+  const r = await fetch(url + path, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const j = await r.json();
+  if (!r.ok) throw new Error(`${path}: ${r.status} ${JSON.stringify(j)}`);
+  return j;
+}
+try {
+  const t0 = performance.now();
+  const built = await call('/v1/bots/build', { name: 'insurance-law', filename: 'insurance-law-zh.md', text: readFileSync(LAW, 'utf8'), lexicon_name: 'insurance-zh', approve_all: true });
+  const buildS = (performance.now() - t0) / 1000;
+  const rep = await call('/v1/bots/insurance-law/tests', { limit: 200 });
+  await call(`/v1/bots/insurance-law/tests/${rep.id}/approve`, { by: 'bench' });
+  await call('/v1/bots/insurance-law/publish', { version: 1 });
+  const { key } = await call('/v1/bots/insurance-law/keys', {});
+  const lat: number[] = [];
+  const per: Record<string, { n: number; t1: number; t3: number }> = {};
+  for (const [i, q] of QS.entries()) {
+    const t = performance.now();
+    const r = await call('/v1/bots/insurance-law/chat/completions', { model: 'insurance-law', messages: [{ role: 'user', content: q.q }] }, key);
+    lat.push(performance.now() - t);
+    const got = (r.citations as { article: number | null }[]).map((c) => c.article);
+    const rank = got.indexOf(q.gold);
+    for (const k of ['all', q.style, i % 2 === 0 ? 'dev' : 'held_out']) {
+      const f = (per[k] ??= { n: 0, t1: 0, t3: 0 });
+      f.n++; if (rank === 0) f.t1++; if (rank >= 0 && rank < 3) f.t3++;
+    }
+  }
+  lat.sort((a, b) => a - b);
+  const p95 = lat[Math.min(lat.length - 1, Math.ceil(0.95 * lat.length) - 1)]!;
+  console.log(`built in ${buildS.toFixed(2)} s: ${built.units} units, ${built.pairs} pairs; held-out paraphrase test: top-1 ${rep.top1}, top-3 ${rep.top3}, grounded ${rep.groundedness}`);
+  console.log('set        questions  top-1   top-3');
+  for (const [k, f] of Object.entries(per)) console.log(`${k.padEnd(10)} ${String(f.n).padStart(9)}  ${(f.t1 / f.n).toFixed(3)}   ${(f.t3 / f.n).toFixed(3)}`);
+  const all = per.all!;
+  console.log(JSON.stringify({ bench: 'bots', build_s: +buildS.toFixed(2), questions: all.n, top1: +(all.t1 / all.n).toFixed(3), top3: +(all.t3 / all.n).toFixed(3), p95_ms: +p95.toFixed(1) }));
+} finally {
+  await srv.close();
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,135 @@
+/**
+ * Matching a user's question to a bot's knowledge: hybrid over two views of the same units —
+ *   1. the pairs' questions and paraphrases (one BM25 document each, with the domain lexicon; best phrasing per unit),
+ *   2. the knowledge base's own search (its chunks: BM25, plus dense vectors when the KB has an embedder),
+ * each list normalised by its best score and summed with weights, then grouped by source unit.
+ * Owns the fusion and the match confidence (the share of the question's information, idf-weighted, found in the
+ * best unit's pair phrasings or passage), which callers compare with the bot's threshold to fall back.
+ * Guarantees: deterministic for a given index; every match names its unit (item, document, article number) and a
+ * passage of that unit; a question with no indexable term matches nothing (confidence 0).
+ */
+import type { KbIndex, SearchResult } from '../knowledge/search.ts';
+import { titleOf } from '../knowledge/search.ts';
+import { LexicalIndex } from '../knowledge/index/lexical.ts';
+import { analyze } from '../knowledge/text/analyzer.ts';
+import type { Lexicon } from '../knowledge/text/lexicon.ts';
+import type { Chunk } from '../knowledge/types.ts';
+import type { QaPair } from './types.ts';
+
+export interface Match {
+  itemId: string;
+  docId: string;
+  docTitle: string;
+  chunkId: string;
+  number?: number;
+  label: string;
+  /** The passage to cite: the unit's parent chunk (whole article when short enough). */
+  passage: string;
+  score: number;
+  /** 0..1, see the file comment. */
+  confidence: number;
+  pair: { id: string; question: string; answer: string } | null;
+}
+
+/** Weights of the normalised lists: rule-derived pairs, pairs written by a model or a person, the knowledge search. */
+export interface MatchWeights { pairs: number; curatedPairs?: number; knowledge: number }
+/** Measured on the dev half of the Insurance-Law question set (test/bots/insurance-questions.json). */
+export const DEFAULT_MATCH_WEIGHTS: MatchWeights = { pairs: 0.15, curatedPairs: 1, knowledge: 1 };
+
+interface PairDoc { pair: QaPair; text: string }
+
+const DEFINITION_CUE = /什么是|是什么|什么叫|叫什么|定义|指什么|是指|指的是|什么意思/;
+const DEFINITION_BOOST = 0.5;
+/** Question-type cues: a rule pair of this kind matches the question's type. */
+const KIND_CUES: Record<string, RegExp> = { time: /多久|多长时间|几天|几年|期限|时效|多少天/, penalty: /罚|处罚|处分|法律责任|吊销/ };
+
+export class BotMatcher {
+  private readonly pairIndex: LexicalIndex;
+  private readonly docs: PairDoc[] = [];
+  /** itemId -> the unit's first parent chunk (for units reached through pairs only). */
+  private readonly unitChunk = new Map<string, Chunk>();
+  /** defined term -> the unit defining it (from the definition pairs). */
+  private readonly definitions = new Map<string, string>();
+
+  constructor(readonly kb: KbIndex, pairs: QaPair[], lexicon: Lexicon | null, readonly weights: MatchWeights = DEFAULT_MATCH_WEIGHTS) {
+    this.pairIndex = new LexicalIndex(lexicon);
+    for (const p of pairs) {
+      for (const text of [p.question, ...p.paraphrases]) {
+        this.docs.push({ pair: p, text });
+        this.pairIndex.add({ text, title: p.source.label });
+      }
+    }
+    this.pairIndex.finalize();
+    for (const p of pairs) {
+      const m = p.kind === 'definition' ? /^什么是(.{2,12})？$/.exec(p.question) : null;
+      if (m && !this.definitions.has(m[1]!)) this.definitions.set(m[1]!, p.source.itemId);
+    }
+    for (const c of kb.parents.values()) if (!this.unitChunk.has(c.itemId)) this.unitChunk.set(c.itemId, c);
+    for (const c of kb.children) if (!this.unitChunk.has(c.itemId)) this.unitChunk.set(c.itemId, c);
+  }
+
+  get pairDocs(): number { return this.docs.length; }
+
+  /** Share of the question's information found in `text` (idf-weighted words of the question, lexicon included). */
+  private coverage(question: string, text: string): number {
+    const terms = this.pairIndex.queryTerms(question).filter((t) => t.field === 'words');
+    const have = new Set(analyze(text).words);
+    let total = 0, got = 0;
+    const maxIdf = Math.max(this.pairIndex.maxIdf(), this.kb.lexical.maxIdf());
+    for (const t of terms) {
+      const idf = this.kb.lexical.idf(t.term) || this.pairIndex.idf(t.term) || maxIdf;
+      const original = t.weight >= this.pairIndex.weights.words;
+      if (original) total += idf;
+      if (have.has(t.term)) got += original ? idf : idf * 0.6;
+    }
+    return total ? Math.min(1, got / total) : 0;
+  }
+
+  async match(question: string, k = 5): Promise<Match[]> {
+    const recall = 40;
+    const kbRes = (await this.kb.search(question, { k: recall, recall: 80 })).results;
+    const pairHits = this.docs.length ? this.pairIndex.search(question, recall * 4) : [];
+    const units = new Map<string, { kb?: SearchResult; kbScore: number; pair?: PairDoc; pairScore: number; boost?: number }>();
+    const kbTop = kbRes[0]?.score ?? 0;
+    for (const r of kbRes) {
+      const u = units.get(r.itemId) ?? { kbScore: 0, pairScore: 0 };
+      if (!u.kb) { u.kb = r; u.kbScore = kbTop > 0 ? r.score / kbTop : 0; }
+      units.set(r.itemId, u);
+    }
+    const pairTop = pairHits[0]?.score ?? 0;
+    const cued = new Set(Object.entries(KIND_CUES).filter(([, re]) => re.test(question)).map(([k]) => k));
+    for (const h of pairHits) {
+      const d = this.docs[h.doc]!;
+      const u = units.get(d.pair.source.itemId) ?? { kbScore: 0, pairScore: 0 };
+      // A rule pair counts fully when its kind is the kind of question asked (a time limit, a penalty), else a little.
+      const fits = d.pair.origin !== 'rules' || cued.has(d.pair.kind);
+      const s = (pairTop > 0 ? h.score / pairTop : 0) * (fits ? this.weights.curatedPairs ?? 1 : this.weights.pairs);
+      if (!u.pair || s > u.pairScore) { u.pair = d; u.pairScore = s; }
+      units.set(d.pair.source.itemId, u);
+    }
+    // defined terms: "什么是X" / "X是什么" -> the unit that defines the longest X the question names
+    if (DEFINITION_CUE.test(question)) {
+      let best: { len: number; itemId: string } | null = null;
+      for (const [term, itemId] of this.definitions) if (question.includes(term) && (!best || term.length > best.len)) best = { len: term.length, itemId };
+      if (best) { const u = units.get(best.itemId) ?? { kbScore: 0, pairScore: 0 }; u.boost = DEFINITION_BOOST; units.set(best.itemId, u); }
+    }
+    const w = this.weights;
+    const ranked = [...units].map(([itemId, u]) => ({ itemId, u, score: w.knowledge * u.kbScore + u.pairScore + (u.boost ?? 0) }))
+      .sort((a, b) => b.score - a.score || (a.itemId < b.itemId ? -1 : 1)).slice(0, k);
+    return ranked.map(({ itemId, u, score }) => {
+      const chunk = this.unitChunk.get(itemId);
+      const passage = u.kb ? (u.kb.context.length <= 1200 ? u.kb.context : u.kb.text) : chunk?.text ?? u.pair!.pair.answer;
+      const src = u.pair?.pair.source;
+      const label = u.kb?.label ?? chunk?.label ?? src?.label ?? '';
+      const confidence = Math.max(
+        u.kb ? this.coverage(question, `${titleOf(u.kb)}\n${u.kb.text}`) : 0,
+        u.pair ? this.coverage(question, u.pair.text) : 0,
+      );
+      return {
+        itemId, docId: u.kb?.docId ?? chunk?.docId ?? src!.docId, docTitle: u.kb?.docTitle ?? chunk?.docTitle ?? src!.docTitle,
+        chunkId: u.kb?.chunkId ?? chunk?.id ?? src?.chunkId ?? itemId, number: u.kb?.number ?? chunk?.number ?? src?.number, label, passage,
+        score, confidence, pair: u.pair ? { id: u.pair.pair.id, question: u.pair.text, answer: u.pair.pair.answer } : null,
+      };
+    });
+  }
+}

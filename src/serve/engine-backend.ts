@@ -1,0 +1,141 @@
+/**
+ * The engine `ModelBackend`: serves an engine model folder with the engine's own decoder (src/engine/model.ts,
+ * KV cache), for what llama.cpp cannot run: prefix- and prompt-tuned adapters, and small models when llama.cpp is
+ * unavailable. One request at a time (the decoder is synchronous); each token is followed by a yield to the event
+ * loop, so other requests, streams and health checks keep flowing while it generates.
+ *
+ * Supports: temperature, top-k, top-p, seed, stop strings, presence/frequency penalties (applied to the logits as
+ * OpenAI defines them), logprobs (from the logits). Not supported (400): JSON-schema grammars, embeddings.
+ */
+import { setImmediate as yieldLoop } from 'node:timers/promises';
+import type { Gemm } from '../engine/gemm/types.ts';
+import { createGemm } from '../engine/gemm/index.ts';
+import { loadModel } from '../engine/io.ts';
+import type { LlamaModel } from '../engine/model.ts';
+import { sampleToken } from '../engine/generate.ts';
+import { Rng } from '../engine/rng.ts';
+import type { Ctx } from '../engine/tensor.ts';
+import { StreamDecoder, type Tokenizer } from '../engine/tokenizer/index.ts';
+import { chatStopIds } from '../engine/tokenizer/chat-template.ts';
+import {
+  BackendError, StopMatcher, utf8Bytes, type BackendCapabilities, type EmbedResult, type GenerateCallbacks, type GenerateParams,
+  type GenerateResult, type ModelBackend, type TokenLogprob,
+} from './backend.ts';
+import { chatSegments, resolveTemplate, type TemplateName } from './prompt.ts';
+
+export class EngineBackend implements ModelBackend {
+  readonly kind = 'engine' as const;
+  readonly capabilities: BackendCapabilities = { embeddings: false, logprobs: true, jsonSchema: false };
+  readonly maxConcurrency = 1;
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly stopIds: number[];
+  private closed = false;
+
+  private constructor(
+    private readonly model: LlamaModel,
+    private readonly tok: Tokenizer,
+    private readonly gemm: Gemm,
+    readonly template: TemplateName,
+    readonly contextSize: number,
+  ) {
+    const ids = new Set<number>();
+    if (template !== 'plain') for (const id of chatStopIds(tok, template)) ids.add(id);
+    if (tok.eosId !== null) ids.add(tok.eosId);
+    this.stopIds = [...ids];
+  }
+
+  static async load(dir: string, opts: { chatTemplate?: string | null; contextSize?: number } = {}): Promise<EngineBackend> {
+    const { model, tokenizer, info } = loadModel(dir);
+    const fallback: TemplateName = tokenizer.hasSpecial('<|im_start|>') && tokenizer.hasSpecial('<|im_end|>') ? 'chatml' : 'plain';
+    const template = resolveTemplate(opts.chatTemplate ?? info.chatTemplate, fallback);
+    const gemm = await createGemm({ threads: 1 });
+    return new EngineBackend(model, tokenizer, gemm, template, Math.min(opts.contextSize ?? 1024, model.config.contextLength || 1024));
+  }
+
+  private encode(params: GenerateParams): number[] {
+    if (params.prompt.kind === 'text') return this.tok.encode(params.prompt.text);
+    const out: number[] = [];
+    for (const s of chatSegments(params.prompt.messages, this.template)) out.push(...this.tok.encode(s.text, { allowSpecial: s.special }));
+    return out;
+  }
+
+  generate(params: GenerateParams, cb: GenerateCallbacks): Promise<GenerateResult> {
+    if (params.json) return Promise.reject(new BackendError(400, 'response_format json_schema/json_object is not supported by this backend (engine)', 'unsupported_parameter', 'response_format'));
+    if (params.adapter) return Promise.reject(new BackendError(400, 'per-request adapters are not supported by this backend (engine)', 'unsupported_parameter', 'model'));
+    const run = () => this.run(params, cb);
+    const p = this.queue.then(run, run);
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+
+  private async run(params: GenerateParams, cb: GenerateCallbacks): Promise<GenerateResult> {
+    if (this.closed) throw new BackendError(503, 'the model is being unloaded; retry', 'model_unloading');
+    const ids = this.encode(params);
+    if (ids.length === 0) throw new BackendError(400, 'the prompt is empty', 'empty_prompt', 'messages');
+    const room = this.contextSize - this.model.promptLength - ids.length;
+    if (room <= 0) throw new BackendError(400, `This model's maximum context length is ${this.contextSize} tokens. However, your messages resulted in ${ids.length} tokens.`, 'context_length_exceeded', 'messages');
+    const maxTokens = Math.min(params.maxTokens, room);
+    const ctx: Ctx = { gemm: this.gemm, tape: null, rng: new Rng(params.seed ?? 0), training: false };
+    const rng = new Rng(params.seed ?? Date.now() % 0x7fffffff);
+    const cache = this.model.newCache(this.model.promptLength + ids.length + maxTokens);
+    const stop = new StopMatcher(params.stop);
+    const dec = new StreamDecoder(this.tok, { skipSpecial: true });
+    const counts = new Map<number, number>();
+    const sampling = { temperature: params.temperature, topK: params.topK, topP: params.topP };
+    let logits = this.model.decode(ctx, Int32Array.from(ids), cache);
+    let n = 0;
+    let finish: GenerateResult['finishReason'] = 'length';
+    while (n < maxTokens) {
+      if (params.presencePenalty || params.frequencyPenalty) {
+        logits = logits.slice();
+        for (const [t, c] of counts) logits[t] -= params.presencePenalty + c * params.frequencyPenalty;
+      }
+      const id = sampleToken(logits, sampling, rng);
+      if (this.stopIds.includes(id)) { finish = 'stop'; break; }
+      n++;
+      counts.set(id, (counts.get(id) ?? 0) + 1);
+      let lps: TokenLogprob[] | undefined;
+      if (params.logprobs) lps = [this.logprob(logits, id, params.logprobs.top)];
+      const out = stop.push(dec.push(id));
+      if (out || lps) cb.onText(out, lps);
+      if (stop.stopped) { finish = 'stop'; break; }
+      if (n >= maxTokens) break;
+      await yieldLoop();
+      if (params.signal?.aborted) { finish = 'abort'; break; }
+      logits = this.model.decode(ctx, Int32Array.from([id]), cache);
+    }
+    if (finish !== 'abort') {
+      const rest = stop.push(dec.flush()) + stop.flush();
+      if (rest) cb.onText(rest);
+    }
+    return { finishReason: finish, promptTokens: ids.length, completionTokens: n };
+  }
+
+  private logprob(logits: Float32Array, id: number, top: number): TokenLogprob {
+    let max = -Infinity;
+    for (const v of logits) if (v > max) max = v;
+    let z = 0;
+    for (const v of logits) z += Math.exp(v - max);
+    const lz = Math.log(z) + max;
+    const str = (t: number) => this.tok.decode([t]);
+    const s = str(id);
+    const lp: TokenLogprob = { token: s, logprob: logits[id] - lz, bytes: utf8Bytes(s), top_logprobs: [] };
+    if (top > 0) {
+      const order = Array.from(logits.keys()).sort((a, b) => logits[b] - logits[a]).slice(0, top);
+      for (const t of order) { const ts = str(t); lp.top_logprobs.push({ token: ts, logprob: logits[t] - lz, bytes: utf8Bytes(ts) }); }
+    }
+    return lp;
+  }
+
+  embed(): Promise<EmbedResult> {
+    return Promise.reject(new BackendError(400, 'embeddings are not supported by this backend (engine); deploy the model through llama.cpp', 'unsupported_endpoint', 'model'));
+  }
+
+  memoryBytes(): number {
+    return this.model.weightBytes();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}

@@ -1,0 +1,29 @@
+/**
+ * Test helpers for the Bot Factory: the Insurance Law path, the hand-written question set
+ * (insurance-questions.json: even positions = dev half used while tuning, odd = held out), and a bot service over a
+ * fresh temporary data folder.
+ */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BotService } from '../../src/bots/service.ts';
+import { FileBotRepository } from '../../src/bots/repository.ts';
+import { KnowledgeService } from '../../src/knowledge/service.ts';
+import { FileKnowledgeRepository } from '../../src/knowledge/repository.ts';
+
+export const INSURANCE_PATH = join(import.meta.dirname, '../../../shared/data/laws/insurance-law-zh.md');
+
+export interface Question { q: string; gold: number; style: 'situation' | 'direct' | 'keyword' }
+
+export function loadInsuranceQuestions(): Question[] {
+  return (JSON.parse(readFileSync(join(import.meta.dirname, 'insurance-questions.json'), 'utf8')) as { items: Question[] }).items;
+}
+
+export function halves<T>(xs: T[]): { dev: T[]; held: T[] } {
+  return { dev: xs.filter((_, i) => i % 2 === 0), held: xs.filter((_, i) => i % 2 === 1) };
+}
+
+export function tempService(prefix = 'mf-bots-'): { dir: string; bots: BotService } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, bots: new BotService(new FileBotRepository(dir), new KnowledgeService(new FileKnowledgeRepository(dir))) };
+}
