@@ -19,6 +19,7 @@ import { startFactory, type FactoryRuntime, type FactoryRuntimeOptions } from '.
 import { fineTuningRoutes } from './routes/fine-tuning.ts';
 import { experimentsRoutes } from './routes/experiments.ts';
 import { modelsRegistryRoutes } from './routes/models-registry.ts';
+import { knowledgeRoutes } from './routes/knowledge.ts';
 import type { Store } from '../store/store.ts';
 import { ensureAdminKey, installAuth } from './auth.ts';
 import { installErrorHandlers } from './errors.ts';
@@ -91,6 +92,7 @@ export async function createServer(opts: ServerOptions): Promise<ModelfabServer>
   fineTuningRoutes(app, factory.factory);
   experimentsRoutes(app, factory.factory);
   modelsRegistryRoutes(app, factory.factory);
+  knowledgeRoutes(app, bots.knowledge);
   botsRoutes(app, bots, { store, importDataset: (r) => service.importDataset(r), createExperiment: (r) => factory.factory.createExperiment(r) });
   let closed = false;
   return {

@@ -1,8 +1,8 @@
 /**
  * Knowledge bases: documents (upload), chunk review (approve / reject items), search with highlighted hits, and chat
  * search with citations and the answer's unsupported sentences flagged. Built against KnowledgeService's shapes
- * (src/knowledge/service.ts) over the routes below; the server has no src/api/routes/knowledge.ts yet, so this page
- * says so when they answer 404 (unknown_url) and works as soon as they exist:
+ * (src/knowledge/service.ts) over the routes of src/api/routes/knowledge.ts (an older server without them answers
+ * 404 unknown_url, and the page says so):
  *   GET/POST /v1/knowledge/bases, GET/POST /v1/knowledge/bases/ID/documents ({filename, base64}),
  *   GET /v1/knowledge/bases/ID/items?state=, POST /v1/knowledge/bases/ID/items/review ({ids, action}),
  *   POST /v1/knowledge/search ({kbs, query, k}), POST /v1/knowledge/ask ({kbs, question}).

@@ -1,0 +1,83 @@
+/**
+ * /v1/knowledge: knowledge bases, documents (upload as base64 JSON: txt, md, html, pdf, docx), items and their
+ * review, search, chat search with citations and attribution, and the attribution check on any text.
+ * Thin over KnowledgeService. Access per knowledge base by API-key scope: a key whose scopes name `knowledge`
+ * (a list of knowledge-base ids) sees only those; admin keys see all.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { AccessDeniedError, type KnowledgeService, type ReviewAction, type Scope } from '../../knowledge/service.ts';
+import { NotFoundError } from '../../knowledge/repository.ts';
+import { ApiError } from '../errors.ts';
+
+function scopeOf(req: FastifyRequest): Scope | undefined {
+  const k = req.apiKey;
+  if (!k || k.role === 'admin' || !k.scopes) return undefined;
+  const s = JSON.parse(k.scopes) as { knowledge?: string[] };
+  return s.knowledge ? { kbs: s.knowledge } : undefined;
+}
+
+async function guard<T>(f: () => Promise<T>): Promise<T> {
+  try { return await f(); } catch (e) {
+    if (e instanceof AccessDeniedError) throw new ApiError(403, e.message, 'invalid_request_error', null, 'knowledge_base_not_allowed');
+    if (e instanceof NotFoundError) throw new ApiError(404, e.message, 'invalid_request_error', null, 'not_found');
+    if (e instanceof ApiError) throw e;
+    const msg = (e as Error).message ?? String(e);
+    if (/unsupported|cannot read|invalid|empty|too large|not found/i.test(msg)) throw new ApiError(400, msg, 'invalid_request_error');
+    throw e;
+  }
+}
+
+export function knowledgeRoutes(app: FastifyInstance, kb: KnowledgeService): void {
+  app.get('/v1/knowledge/bases', async (req) => ({ object: 'list', data: await guard(() => kb.listKbs(scopeOf(req))) }));
+  app.post<{ Body: { name: string; description?: string; requireApproval?: boolean; require_approval?: boolean; t2s?: boolean } }>('/v1/knowledge/bases', {
+    schema: { body: { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1 }, description: { type: 'string' }, requireApproval: { type: 'boolean' }, require_approval: { type: 'boolean' }, t2s: { type: 'boolean' } } } },
+  }, async (req) => guard(() => kb.createKb({ name: req.body.name, description: req.body.description, requireApproval: req.body.requireApproval ?? req.body.require_approval, t2s: req.body.t2s } as never)));
+  app.get<{ Params: { id: string } }>('/v1/knowledge/bases/:id', async (req) => guard(() => kb.requireKb(req.params.id, scopeOf(req))));
+
+  app.get<{ Params: { id: string } }>('/v1/knowledge/bases/:id/documents', async (req) => ({ object: 'list', data: await guard(() => kb.listDocuments(req.params.id, scopeOf(req))) }));
+  app.post<{ Params: { id: string }; Body: { filename: string; base64?: string; text?: string } }>('/v1/knowledge/bases/:id/documents', {
+    bodyLimit: 64 * 1024 * 1024,
+    schema: { body: { type: 'object', required: ['filename'], properties: { filename: { type: 'string', minLength: 1 }, base64: { type: 'string' }, text: { type: 'string' } } } },
+  }, async (req) => guard(async () => {
+    await kb.requireKb(req.params.id, scopeOf(req));
+    const data = req.body.base64 !== undefined ? Buffer.from(req.body.base64, 'base64') : req.body.text !== undefined ? Buffer.from(req.body.text, 'utf8') : null;
+    if (!data) throw new ApiError(400, 'send the document as base64 (or text)', 'invalid_request_error', 'base64');
+    const r = await kb.ingest(req.params.id, req.body.filename, new Uint8Array(data));
+    return { document: r.document, items: r.items.length };
+  }));
+
+  app.get<{ Params: { id: string }; Querystring: { state?: string; doc?: string; tag?: string } }>('/v1/knowledge/bases/:id/items', async (req) => ({
+    object: 'list', data: await guard(() => kb.listItems(req.params.id, { state: req.query.state as never, docId: req.query.doc, tag: req.query.tag }, scopeOf(req))),
+  }));
+  app.get<{ Params: { id: string; item: string } }>('/v1/knowledge/bases/:id/items/:item', async (req) => guard(() => kb.getItem(req.params.id, req.params.item, scopeOf(req))));
+  app.get<{ Params: { id: string; item: string } }>('/v1/knowledge/bases/:id/items/:item/history', async (req) => guard(async () => {
+    await kb.requireKb(req.params.id, scopeOf(req));
+    return { object: 'list', data: await kb.history(req.params.id, req.params.item) };
+  }));
+  app.post<{ Params: { id: string }; Body: { ids: string[]; actor?: string } & ReviewAction }>('/v1/knowledge/bases/:id/items/review', {
+    schema: { body: { type: 'object', required: ['ids', 'action'], properties: { ids: { type: 'array', items: { type: 'string' }, minItems: 1 }, action: { type: 'string', enum: ['approve', 'reject', 'reset', 'edit', 'tag', 'meta'] } } } },
+  }, async (req) => guard(async () => {
+    await kb.requireKb(req.params.id, scopeOf(req));
+    const { ids, actor, ...action } = req.body;
+    return { object: 'list', data: await kb.review(req.params.id, ids, action as ReviewAction, actor ?? req.apiKey?.name ?? 'reviewer') };
+  }));
+  app.post<{ Params: { id: string } }>('/v1/knowledge/bases/:id/rebuild', async (req) => guard(async () => {
+    await kb.requireKb(req.params.id, scopeOf(req));
+    return kb.rebuild(req.params.id);
+  }));
+
+  const kbList = (req: FastifyRequest, kbs: string[] | string | undefined): string[] => {
+    const list = typeof kbs === 'string' ? [kbs] : kbs ?? [];
+    if (list.length === 0) throw new ApiError(400, 'kbs: name at least one knowledge base', 'invalid_request_error', 'kbs');
+    return list;
+  };
+  app.post<{ Body: { kbs: string[] | string; query: string; k?: number; filter?: Record<string, unknown> } }>('/v1/knowledge/search', {
+    schema: { body: { type: 'object', required: ['kbs', 'query'], properties: { query: { type: 'string', minLength: 1 }, k: { type: 'integer', minimum: 1, maximum: 100 } } } },
+  }, async (req) => guard(() => kb.search(kbList(req, req.body.kbs), req.body.query, { k: req.body.k, filter: req.body.filter, scope: scopeOf(req) } as never)));
+  app.post<{ Body: { kbs: string[] | string; question: string } }>('/v1/knowledge/ask', {
+    schema: { body: { type: 'object', required: ['kbs', 'question'], properties: { question: { type: 'string', minLength: 1 } } } },
+  }, async (req) => guard(() => kb.ask(kbList(req, req.body.kbs), req.body.question, { scope: scopeOf(req) })));
+  app.post<{ Body: { kbs?: string[] | string; text: string } }>('/v1/knowledge/attribute', {
+    schema: { body: { type: 'object', required: ['text'], properties: { text: { type: 'string', minLength: 1 } } } },
+  }, async (req) => guard(() => kb.attribute(req.body.kbs ? kbList(req, req.body.kbs) : null, req.body.text, { scope: scopeOf(req) })));
+}
