@@ -20,6 +20,7 @@ import { fineTuningRoutes } from './routes/fine-tuning.ts';
 import { experimentsRoutes } from './routes/experiments.ts';
 import { modelsRegistryRoutes } from './routes/models-registry.ts';
 import { knowledgeRoutes } from './routes/knowledge.ts';
+import { evalsRoutes } from './routes/evals.ts';
 import type { Store } from '../store/store.ts';
 import { ensureAdminKey, installAuth } from './auth.ts';
 import { installErrorHandlers } from './errors.ts';
@@ -93,6 +94,7 @@ export async function createServer(opts: ServerOptions): Promise<ModelfabServer>
   experimentsRoutes(app, factory.factory);
   modelsRegistryRoutes(app, factory.factory);
   knowledgeRoutes(app, bots.knowledge);
+  evalsRoutes(app, factory.factory, opts.dataDir);
   botsRoutes(app, bots, { store, importDataset: (r) => service.importDataset(r), createExperiment: (r) => factory.factory.createExperiment(r) });
   let closed = false;
   return {
