@@ -32,6 +32,10 @@ import { gatewayRoutes, installPublicGatewayRoutes, toGatewayApiError } from './
 import { deploymentRoutes } from './routes/deployments.ts';
 import { botsRoutes, createBotService, installPublicBotRoutes } from './routes/bots.ts';
 import { installConsoleRoutes } from './routes/console.ts';
+import { FeedbackService, type ControlTables } from '../control/feedback.ts';
+import { feedbackRoutes } from './routes/feedback.ts';
+import { gatewayGuardDeps, guardRoutes } from './routes/guard.ts';
+import type { Kysely } from 'kysely';
 
 export interface ServerOptions {
   dataDir: string;
@@ -54,6 +58,8 @@ export interface ModelfabServer {
   /** The admin key generated on this start (print it once), or null. */
   generatedAdminKey: string | null;
   gateway: Gateway;
+  /** Human feedback, the response log and guard policies (issue 11). */
+  feedback: FeedbackService;
   close(): Promise<void>;
 }
 
@@ -96,9 +102,12 @@ export async function createServer(opts: ServerOptions): Promise<ModelfabServer>
   knowledgeRoutes(app, bots.knowledge);
   evalsRoutes(app, factory.factory, opts.dataDir);
   botsRoutes(app, bots, { store, importDataset: (r) => service.importDataset(r), createExperiment: (r) => factory.factory.createExperiment(r) });
+  const feedback = new FeedbackService(db as unknown as Kysely<ControlTables>);
+  guardRoutes(app, feedback, gatewayGuardDeps(gateway));
+  feedbackRoutes(app, feedback, { importDataset: (r) => service.importDataset(r), createJob: (r) => factory.factory.createJob(r), createExperiment: (r) => factory.factory.createExperiment(r as never), jobObject: (j) => factory.factory.jobObject(j) });
   let closed = false;
   return {
-    app, store, service, factory, generatedAdminKey, gateway,
+    app, store, service, factory, generatedAdminKey, gateway, feedback,
     async close() {
       if (closed) return;
       closed = true;

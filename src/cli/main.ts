@@ -10,6 +10,7 @@ import { registerDatasets } from './datasets.ts';
 import { registerServe } from './serve.ts';
 import { registerFactory } from './factory.ts';
 import { registerBots } from './bots.ts';
+import { registerControl } from './control.ts';
 import { registerDeploy } from './deploy.ts'; import { registerKeys } from './keys.ts'; import { registerChat } from './chat.ts';
 
 const program = new Command();
@@ -26,6 +27,7 @@ registerServe(program);
 registerFactory(program);
 registerBots(program);
 registerDeploy(program); registerKeys(program); registerChat(program);
+registerControl(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`modelfab: ${e instanceof Error ? e.message : String(e)}\n`);

@@ -3,11 +3,13 @@ import type { Migration, MigrationProvider } from 'kysely';
 import { initial } from './0001-initial.ts';
 import { serve } from './0002-serve.ts';
 import { factory } from './0003-factory.ts';
+import { control } from './0004-control.ts';
 
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001-initial': initial,
   '0002-serve': serve,
   '0003-factory': factory,
+  '0004-control': control,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,0 +1,402 @@
+/**
+ * Human feedback on answers, and the training data made from it.
+ *
+ * Owns:
+ *   - the feedback table (Kysely; SQLite now): right/wrong labels, 1-5 ratings, corrected answers, preferences
+ *     between two answers, each with its annotator, source (api, playground, bot) and time; a review queue
+ *     (pending -> accepted | rejected, with reviewer and note);
+ *   - the response log (`control_responses`): answers recorded by id with their prompt and guard verdicts, so
+ *     feedback can name just a response id, and `GET /v1/requests/{id}` can show the guard's verdicts;
+ *   - named guard policies (`guard_policies`);
+ *   - exports (pure, `buildExport`): preference pairs as OpenAI's DPO JSONL or LLaMA-Factory's sharegpt ranking
+ *     format, SFT JSONL from corrections (and answers marked right or rated 4-5), KTO-labelled examples;
+ *   - `train`: one action that exports the preference pairs as a dataset (DataService) and starts a DPO job (or an
+ *     experiment) in the factory.
+ * Guarantees: invalid feedback is rejected with a message naming the field; rejected items never reach an export;
+ * pairs are deduplicated and never have chosen == rejected; an export with no rows is an error, never an empty
+ * dataset.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { ChatMessage } from './model.ts';
+import type { GuardVerdict } from './guard.ts';
+
+export interface FeedbackTable {
+  id: string; seq: number; created_at: number; response_id: string | null; model: string | null; source: string; prompt: string;
+  answer: string | null; label: string | null; rating: number | null; correction: string | null; preferred: string | null;
+  annotator: string | null; status: string; reviewer: string | null; reviewed_at: number | null; note: string | null;
+}
+export interface ResponsesTable { id: string; created_at: number; model: string | null; prompt: string; answer: string; guard: string }
+export interface GuardPoliciesTable { name: string; policy: string; updated_at: number }
+export interface ControlTables { feedback: FeedbackTable; control_responses: ResponsesTable; guard_policies: GuardPoliciesTable }
+
+export type FeedbackStatus = 'pending' | 'accepted' | 'rejected';
+export interface Preference { response_id_a: string | null; response_id_b: string | null; answer_a: string; answer_b: string; choice: 'a' | 'b' | 'tie' }
+
+export interface FeedbackObject {
+  id: string; object: 'feedback'; created_at: number; response_id: string | null; model: string | null; source: string;
+  prompt: ChatMessage[]; answer: string | null; label: 'right' | 'wrong' | null; rating: number | null; correction: string | null;
+  preferred: Preference | null; annotator: string | null; status: FeedbackStatus; reviewer: string | null; reviewed_at: number | null; note: string | null;
+}
+
+export interface FeedbackRequest {
+  response_id?: string; model?: string; source?: string; prompt?: string | ChatMessage[]; answer?: string;
+  rating?: number; label?: 'right' | 'wrong'; correction?: string;
+  preferred?: { response_id_a?: string; response_id_b?: string; answer_a?: string; answer_b?: string; choice: 'a' | 'b' | 'tie' };
+  annotator?: string; note?: string;
+}
+
+export interface ResponseRecord { id: string; created_at: number; model: string | null; prompt: ChatMessage[]; answer: string; guard: GuardVerdict[] }
+
+export class ControlError extends Error {
+  constructor(readonly status: number, message: string, readonly param: string | null = null, readonly code: string | null = null) { super(message); }
+}
+
+export type ExportFormat = 'openai-dpo' | 'llamafactory-ranking' | 'sft' | 'kto';
+export const EXPORT_FORMATS: readonly ExportFormat[] = ['openai-dpo', 'llamafactory-ranking', 'sft', 'kto'];
+
+export interface ExportOptions {
+  /** Only accepted items (default false: pending and accepted; rejected never). */
+  accepted_only?: boolean;
+  model?: string;
+  /** Smallest rating difference that makes a pair from two rated answers to the same prompt (default 2). */
+  min_rating_gap?: number;
+  /** SFT: also answers marked right or rated >= 4 (default true). */
+  include_approved?: boolean;
+}
+
+const ROLES = new Set(['system', 'user', 'assistant']);
+const newId = () => `fb-${randomBytes(9).toString('base64url').replace(/[-_]/g, 'x')}`;
+
+function toMessages(p: unknown, param: string): ChatMessage[] {
+  if (typeof p === 'string') {
+    if (!p.trim()) throw new ControlError(400, `${param} must not be empty`, param);
+    return [{ role: 'user', content: p }];
+  }
+  if (!Array.isArray(p) || p.length === 0) throw new ControlError(400, `${param} must be a string or a non-empty array of {role, content}`, param);
+  return p.map((m, i) => {
+    const o = m as ChatMessage;
+    if (!o || typeof o !== 'object' || !ROLES.has(o.role) || typeof o.content !== 'string') throw new ControlError(400, `${param}[${i}] must be {role: system|user|assistant, content: string}`, `${param}[${i}]`);
+    return { role: o.role, content: o.content };
+  });
+}
+
+function toObject(r: FeedbackTable): FeedbackObject {
+  return {
+    id: r.id, object: 'feedback', created_at: Math.floor(Number(r.created_at) / 1000), response_id: r.response_id, model: r.model, source: r.source,
+    prompt: JSON.parse(r.prompt) as ChatMessage[], answer: r.answer, label: r.label as FeedbackObject['label'], rating: r.rating === null ? null : Number(r.rating),
+    correction: r.correction, preferred: r.preferred ? (JSON.parse(r.preferred) as Preference) : null, annotator: r.annotator,
+    status: r.status as FeedbackStatus, reviewer: r.reviewer, reviewed_at: r.reviewed_at === null ? null : Math.floor(Number(r.reviewed_at) / 1000), note: r.note,
+  };
+}
+
+// ------------------------------------------------------------------------------------------------ exports (pure)
+
+interface Pair { prompt: ChatMessage[]; chosen: string; rejected: string }
+interface Labelled { prompt: ChatMessage[]; answer: string; good: boolean }
+
+/** Preference pairs from feedback: explicit preferences, corrections (correction over answer), right vs wrong and rating gaps on one prompt. */
+export function preferencePairs(items: readonly FeedbackObject[], minGap = 2): Pair[] {
+  const out: Pair[] = [];
+  const seen = new Set<string>();
+  const add = (prompt: ChatMessage[], chosen: string, rejected: string) => {
+    if (!chosen.trim() || !rejected.trim() || chosen.trim() === rejected.trim()) return;
+    const k = JSON.stringify([prompt, chosen, rejected]);
+    if (seen.has(k)) return;
+    seen.add(k);
+    out.push({ prompt, chosen, rejected });
+  };
+  const byPrompt = new Map<string, { prompt: ChatMessage[]; answers: Map<string, { right: number; wrong: number; ratings: number[] }> }>();
+  for (const f of items) {
+    if (f.preferred && f.preferred.choice !== 'tie') {
+      const [c, r] = f.preferred.choice === 'a' ? [f.preferred.answer_a, f.preferred.answer_b] : [f.preferred.answer_b, f.preferred.answer_a];
+      add(f.prompt, c, r);
+    }
+    if (f.correction && f.answer) add(f.prompt, f.correction, f.answer);
+    if (f.answer && (f.label || f.rating !== null)) {
+      const key = JSON.stringify(f.prompt);
+      let g = byPrompt.get(key);
+      if (!g) { g = { prompt: f.prompt, answers: new Map() }; byPrompt.set(key, g); }
+      let a = g.answers.get(f.answer);
+      if (!a) { a = { right: 0, wrong: 0, ratings: [] }; g.answers.set(f.answer, a); }
+      if (f.label === 'right') a.right++;
+      if (f.label === 'wrong') a.wrong++;
+      if (f.rating !== null) a.ratings.push(f.rating);
+    }
+  }
+  for (const g of byPrompt.values()) {
+    const answers = [...g.answers.entries()];
+    const mean = (r: number[]) => r.reduce((x, y) => x + y, 0) / r.length;
+    for (const [x, ax] of answers) {
+      for (const [y, ay] of answers) {
+        if (x === y) continue;
+        if (ax.right > ax.wrong && ay.wrong > ay.right) add(g.prompt, x, y);
+        else if (ax.ratings.length && ay.ratings.length && mean(ax.ratings) - mean(ay.ratings) >= minGap) add(g.prompt, x, y);
+      }
+    }
+  }
+  return out;
+}
+
+export function sftExamples(items: readonly FeedbackObject[], includeApproved = true): Array<{ prompt: ChatMessage[]; answer: string }> {
+  const out: Array<{ prompt: ChatMessage[]; answer: string }> = [];
+  const seen = new Set<string>();
+  const add = (prompt: ChatMessage[], answer: string) => {
+    const k = JSON.stringify([prompt, answer]);
+    if (!answer.trim() || seen.has(k)) return;
+    seen.add(k);
+    out.push({ prompt, answer });
+  };
+  for (const f of items) {
+    if (f.correction) add(f.prompt, f.correction);
+    else if (includeApproved && f.answer && (f.label === 'right' || (f.rating !== null && f.rating >= 4)) && f.label !== 'wrong') add(f.prompt, f.answer);
+    if (includeApproved && f.preferred && f.preferred.choice !== 'tie') add(f.prompt, f.preferred.choice === 'a' ? f.preferred.answer_a : f.preferred.answer_b);
+  }
+  return out;
+}
+
+export function ktoExamples(items: readonly FeedbackObject[]): Labelled[] {
+  const out: Labelled[] = [];
+  const seen = new Set<string>();
+  const add = (prompt: ChatMessage[], answer: string, good: boolean) => {
+    const k = JSON.stringify([prompt, answer]);
+    if (!answer.trim() || seen.has(k)) return;
+    seen.add(k);
+    out.push({ prompt, answer, good });
+  };
+  for (const f of items) {
+    if (f.correction) add(f.prompt, f.correction, true);
+    if (f.answer) {
+      if (f.label) add(f.prompt, f.answer, f.label === 'right');
+      else if (f.rating !== null && f.rating !== 3) add(f.prompt, f.answer, f.rating >= 4);
+      else if (f.correction) add(f.prompt, f.answer, false);
+    }
+    if (f.preferred && f.preferred.choice !== 'tie') {
+      add(f.prompt, f.preferred.choice === 'a' ? f.preferred.answer_a : f.preferred.answer_b, true);
+      add(f.prompt, f.preferred.choice === 'a' ? f.preferred.answer_b : f.preferred.answer_a, false);
+    }
+  }
+  return out;
+}
+
+const toShareGpt = (prompt: ChatMessage[]) => {
+  const system = prompt[0]?.role === 'system' ? prompt[0].content : undefined;
+  const conversations = prompt.filter((m, i) => !(i === 0 && m.role === 'system')).map((m) => ({ from: m.role === 'user' ? 'human' : m.role === 'assistant' ? 'gpt' : 'system', value: m.content }));
+  return { conversations, ...(system !== undefined ? { system } : {}) };
+};
+
+/** The rows of one export format (objects, one per JSON line). */
+export function buildExport(items: readonly FeedbackObject[], format: ExportFormat, o: ExportOptions = {}): Record<string, unknown>[] {
+  switch (format) {
+    case 'openai-dpo':
+      return preferencePairs(items, o.min_rating_gap).map((p) => ({
+        input: { messages: p.prompt }, preferred_output: [{ role: 'assistant', content: p.chosen }], non_preferred_output: [{ role: 'assistant', content: p.rejected }],
+      }));
+    case 'llamafactory-ranking':
+      return preferencePairs(items, o.min_rating_gap).map((p) => ({ ...toShareGpt(p.prompt), chosen: { from: 'gpt', value: p.chosen }, rejected: { from: 'gpt', value: p.rejected } }));
+    case 'sft':
+      return sftExamples(items, o.include_approved ?? true).map((e) => ({ messages: [...e.prompt, { role: 'assistant', content: e.answer }] }));
+    case 'kto':
+      return ktoExamples(items).map((e) => ({ messages: [...e.prompt, { role: 'assistant', content: e.answer }], label: e.good }));
+  }
+}
+
+/** LLaMA-Factory's dataset_info.json entry for an export file. */
+export function datasetInfoEntry(format: ExportFormat, fileName: string): Record<string, unknown> {
+  switch (format) {
+    case 'llamafactory-ranking': return { file_name: fileName, formatting: 'sharegpt', ranking: true, columns: { messages: 'conversations', chosen: 'chosen', rejected: 'rejected', system: 'system' } };
+    case 'kto': return { file_name: fileName, formatting: 'sharegpt', columns: { messages: 'messages', kto_tag: 'label' }, tags: { role_tag: 'role', content_tag: 'content', user_tag: 'user', assistant_tag: 'assistant', system_tag: 'system' } };
+    case 'openai-dpo': return { file_name: fileName, note: 'OpenAI DPO format: upload with POST /v1/files' };
+    case 'sft': return { file_name: fileName, formatting: 'sharegpt', columns: { messages: 'messages' }, tags: { role_tag: 'role', content_tag: 'content', user_tag: 'user', assistant_tag: 'assistant', system_tag: 'system' } };
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ the service
+
+/** What `train` needs from the data and factory stages (FactoryService and DataService fit). */
+export interface TrainDeps {
+  importDataset(req: { name: string; source: { path: string; name?: string }; validationSplit?: number; seed?: number }): Promise<{ id: string; name: string; stage: string; rows: number }>;
+  createJob(req: { model: string; dataset: string; suffix?: string; seed?: number; metadata?: Record<string, string>; method: { type: 'dpo'; dpo: { hyperparameters: Record<string, unknown> } } }): Promise<{ id: string }>;
+  createExperiment?(req: Record<string, unknown>): Promise<{ id: string }>;
+}
+
+export interface TrainRequest extends Omit<ExportOptions, 'model'> {
+  /** The base model to improve (a catalog name). */
+  model: string;
+  /** Use only feedback on answers of this model (default: all). */
+  feedback_model?: string;
+  /** Dataset name (default `feedback-dpo`; a new version when it exists). */
+  dataset?: string;
+  suffix?: string;
+  seed?: number;
+  hyperparameters?: Record<string, unknown>;
+  validation_split?: number;
+  /** Start an experiment instead of one job: these base models x these methods. */
+  experiment?: { name?: string; base_models?: string[]; methods?: unknown[]; hyperparameters?: Record<string, unknown> };
+}
+
+export class FeedbackService {
+  constructor(private readonly db: Kysely<ControlTables>, private readonly now: () => number = Date.now) {}
+
+  // ---------------------------------------------------------------- response log
+  async recordResponse(r: { id: string; model?: string | null; prompt: ChatMessage[]; answer: string; guard?: GuardVerdict[] }): Promise<void> {
+    await this.db.insertInto('control_responses').values({ id: r.id, created_at: this.now(), model: r.model ?? null, prompt: JSON.stringify(r.prompt), answer: r.answer, guard: JSON.stringify(r.guard ?? []) })
+      .onConflict((oc) => oc.column('id').doUpdateSet({ answer: r.answer, guard: JSON.stringify(r.guard ?? []) })).execute();
+  }
+
+  async getResponse(id: string): Promise<ResponseRecord | null> {
+    const r = await this.db.selectFrom('control_responses').selectAll().where('id', '=', id).executeTakeFirst();
+    return r ? { id: r.id, created_at: Math.floor(Number(r.created_at) / 1000), model: r.model, prompt: JSON.parse(r.prompt), answer: r.answer, guard: JSON.parse(r.guard) } : null;
+  }
+
+  // ---------------------------------------------------------------- guard policies
+  async putPolicy(name: string, policy: unknown): Promise<void> {
+    await this.db.insertInto('guard_policies').values({ name, policy: JSON.stringify(policy), updated_at: this.now() })
+      .onConflict((oc) => oc.column('name').doUpdateSet({ policy: JSON.stringify(policy), updated_at: this.now() })).execute();
+  }
+  async getPolicy(name: string): Promise<unknown | null> {
+    const r = await this.db.selectFrom('guard_policies').selectAll().where('name', '=', name).executeTakeFirst();
+    return r ? JSON.parse(r.policy) : null;
+  }
+  async listPolicies(): Promise<Array<{ name: string; updated_at: number; policy: unknown }>> {
+    return (await this.db.selectFrom('guard_policies').selectAll().orderBy('name').execute()).map((r) => ({ name: r.name, updated_at: Math.floor(Number(r.updated_at) / 1000), policy: JSON.parse(r.policy) }));
+  }
+  async deletePolicy(name: string): Promise<boolean> {
+    return Number((await this.db.deleteFrom('guard_policies').where('name', '=', name).executeTakeFirst()).numDeletedRows) > 0;
+  }
+
+  // ---------------------------------------------------------------- feedback
+  async create(req: FeedbackRequest): Promise<FeedbackObject> {
+    if (!req || typeof req !== 'object') throw new ControlError(400, 'the body must be a JSON object');
+    const str = (v: unknown, p: string) => { if (v !== undefined && v !== null && typeof v !== 'string') throw new ControlError(400, `${p} must be a string`, p); return (v as string | undefined) ?? undefined; };
+    const responseId = str(req.response_id, 'response_id');
+    str(req.answer, 'answer'); str(req.correction, 'correction'); str(req.annotator, 'annotator'); str(req.model, 'model'); str(req.note, 'note');
+    if (req.rating !== undefined && req.rating !== null && (!Number.isInteger(req.rating) || req.rating < 1 || req.rating > 5)) throw new ControlError(400, `rating must be an integer from 1 to 5, got ${JSON.stringify(req.rating)}`, 'rating');
+    if (req.label !== undefined && req.label !== null && req.label !== 'right' && req.label !== 'wrong') throw new ControlError(400, `label must be "right" or "wrong", got ${JSON.stringify(req.label)}`, 'label');
+    const source = req.source ?? 'api';
+    if (!['api', 'playground', 'bot'].includes(source)) throw new ControlError(400, 'source must be api, playground or bot', 'source');
+
+    const logged = responseId ? await this.getResponse(responseId) : null;
+    const prompt = req.prompt !== undefined ? toMessages(req.prompt, 'prompt') : logged?.prompt;
+    let answer = req.answer ?? logged?.answer ?? null;
+
+    let preferred: Preference | null = null;
+    if (req.preferred !== undefined && req.preferred !== null) {
+      const p = req.preferred;
+      if (typeof p !== 'object' || !['a', 'b', 'tie'].includes(p.choice)) throw new ControlError(400, 'preferred.choice must be "a", "b" or "tie"', 'preferred.choice');
+      const side = async (id: string | undefined, text: string | undefined, s: 'a' | 'b') => {
+        if (text !== undefined) { if (typeof text !== 'string') throw new ControlError(400, `preferred.answer_${s} must be a string`, `preferred.answer_${s}`); return text; }
+        if (id) { const r = await this.getResponse(id); if (r) return r.answer; throw new ControlError(404, `response ${id} is not in the response log: send preferred.answer_${s}`, `preferred.response_id_${s}`, 'response_not_found'); }
+        throw new ControlError(400, `preferred needs response_id_${s} or answer_${s}`, `preferred.answer_${s}`);
+      };
+      preferred = { response_id_a: p.response_id_a ?? null, response_id_b: p.response_id_b ?? null, answer_a: await side(p.response_id_a, p.answer_a, 'a'), answer_b: await side(p.response_id_b, p.answer_b, 'b'), choice: p.choice };
+      if (!prompt && p.response_id_a) { const r = await this.getResponse(p.response_id_a); if (r) return this.create({ ...req, prompt: r.prompt }); }
+    }
+    if (!prompt) throw new ControlError(400, responseId ? `response ${responseId} is not in the response log: send prompt (and answer) with the feedback` : 'prompt is required (or a response_id the server logged)', 'prompt');
+    if (answer === null && !preferred && !req.correction) throw new ControlError(400, responseId ? `response ${responseId} is not in the response log: send answer with the feedback` : 'answer is required (or a response_id the server logged, or preferred)', 'answer');
+    if (req.rating == null && !req.label && !req.correction && !preferred) throw new ControlError(400, 'feedback needs at least one of rating, label, correction, preferred', 'rating');
+    if (answer === '') answer = null;
+
+    const t = this.now();
+    return this.db.transaction().execute(async (tx) => {
+      const last = await tx.selectFrom('feedback').select((eb) => eb.fn.max('seq').as('m')).executeTakeFirst();
+      const row: FeedbackTable = {
+        id: newId(), seq: Number(last?.m ?? 0) + 1, created_at: t, response_id: responseId ?? null, model: req.model ?? logged?.model ?? null, source,
+        prompt: JSON.stringify(prompt), answer, label: req.label ?? null, rating: req.rating ?? null, correction: req.correction ?? null,
+        preferred: preferred ? JSON.stringify(preferred) : null, annotator: req.annotator ?? null, status: 'pending', reviewer: null, reviewed_at: null, note: req.note ?? null,
+      };
+      await tx.insertInto('feedback').values(row).execute();
+      return toObject(row);
+    });
+  }
+
+  async get(id: string): Promise<FeedbackObject> {
+    const r = await this.db.selectFrom('feedback').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!r) throw new ControlError(404, `feedback ${id} not found`, 'id', 'not_found');
+    return toObject(r);
+  }
+
+  /** The review queue and listings: oldest first by default; `after` is an id (cursor). */
+  async list(f: { status?: FeedbackStatus | 'all'; model?: string; annotator?: string; label?: string; kind?: 'rating' | 'label' | 'correction' | 'preference'; after?: string; limit?: number; order?: 'asc' | 'desc' } = {}): Promise<{ data: FeedbackObject[]; has_more: boolean }> {
+    const limit = Math.max(1, Math.min(1000, f.limit ?? 100));
+    let q = this.db.selectFrom('feedback').selectAll();
+    if (f.status && f.status !== 'all') q = q.where('status', '=', f.status);
+    if (f.model) q = q.where('model', '=', f.model);
+    if (f.annotator) q = q.where('annotator', '=', f.annotator);
+    if (f.label) q = q.where('label', '=', f.label);
+    if (f.kind === 'rating') q = q.where('rating', 'is not', null);
+    if (f.kind === 'label') q = q.where('label', 'is not', null);
+    if (f.kind === 'correction') q = q.where('correction', 'is not', null);
+    if (f.kind === 'preference') q = q.where('preferred', 'is not', null);
+    const desc = f.order === 'desc';
+    if (f.after) {
+      const a = await this.db.selectFrom('feedback').select('seq').where('id', '=', f.after).executeTakeFirst();
+      if (a) q = q.where('seq', desc ? '<' : '>', a.seq);
+    }
+    const rows = await q.orderBy('seq', desc ? 'desc' : 'asc').limit(limit + 1).execute();
+    return { data: rows.slice(0, limit).map(toObject), has_more: rows.length > limit };
+  }
+
+  async review(id: string, r: { status: 'accepted' | 'rejected' | 'pending'; reviewer?: string; note?: string; correction?: string }): Promise<FeedbackObject> {
+    if (!r || !['accepted', 'rejected', 'pending'].includes(r.status)) throw new ControlError(400, 'status must be accepted, rejected or pending', 'status');
+    if (r.correction !== undefined && typeof r.correction !== 'string') throw new ControlError(400, 'correction must be a string', 'correction');
+    await this.get(id);
+    await this.db.updateTable('feedback').set({
+      status: r.status, reviewer: r.reviewer ?? null, reviewed_at: this.now(), ...(r.note !== undefined ? { note: r.note } : {}), ...(r.correction !== undefined ? { correction: r.correction } : {}),
+    }).where('id', '=', id).execute();
+    return this.get(id);
+  }
+
+  /** Items an export may use: never rejected ones. */
+  async usable(o: ExportOptions = {}): Promise<FeedbackObject[]> {
+    let q = this.db.selectFrom('feedback').selectAll().where('status', o.accepted_only ? '=' : '!=', o.accepted_only ? 'accepted' : 'rejected');
+    if (o.model) q = q.where('model', '=', o.model);
+    return (await q.orderBy('seq').execute()).map(toObject);
+  }
+
+  async export(format: ExportFormat, o: ExportOptions = {}): Promise<{ rows: Record<string, unknown>[]; jsonl: string }> {
+    if (!EXPORT_FORMATS.includes(format)) throw new ControlError(400, `format must be one of ${EXPORT_FORMATS.join(', ')}, got ${JSON.stringify(format)}`, 'format');
+    const rows = buildExport(await this.usable(o), format, o);
+    return { rows, jsonl: rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : '') };
+  }
+
+  /** Exports and imports as a dataset (a new version when the name exists). */
+  async exportDataset(deps: Pick<TrainDeps, 'importDataset'>, format: ExportFormat, name: string, o: ExportOptions & { validation_split?: number; seed?: number } = {}) {
+    const { rows, jsonl } = await this.export(format, o);
+    if (!rows.length) throw new ControlError(400, `no ${format} rows can be made from the feedback yet (${format === 'openai-dpo' || format === 'llamafactory-ranking' ? 'needs preferences, corrections, or right/wrong or rated answers to the same prompt' : 'needs corrections or labelled answers'})`, 'format', 'no_data');
+    const dir = mkdtempSync(join(tmpdir(), 'mf-feedback-'));
+    try {
+      const file = join(dir, `${name}.jsonl`);
+      writeFileSync(file, jsonl);
+      const ds = await deps.importDataset({ name, source: { path: file, name: `${name}.jsonl` }, ...(o.validation_split ? { validationSplit: o.validation_split } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}) });
+      return { rows: rows.length, dataset: ds };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** One action: preference pairs -> dataset -> a DPO job (or an experiment). */
+  async train(deps: TrainDeps, r: TrainRequest) {
+    if (!r || typeof r.model !== 'string' || !r.model) throw new ControlError(400, 'model (the base model to train) is required', 'model');
+    const name = r.dataset ?? 'feedback-dpo';
+    const { rows, dataset } = await this.exportDataset(deps, 'openai-dpo', name, { ...r, model: r.feedback_model });
+    if (r.experiment) {
+      if (!deps.createExperiment) throw new ControlError(400, 'experiments are not available here', 'experiment');
+      const exp = await deps.createExperiment({
+        name: r.experiment.name ?? `feedback ${new Date(this.now()).toISOString().slice(0, 16)}`, stage: 'dpo',
+        base_models: r.experiment.base_models ?? [r.model], datasets: [dataset.name],
+        methods: r.experiment.methods ?? [{ type: 'lora', rank: 8, alpha: 16, dropout: 0, targets: ['all'] }],
+        hyperparameters: r.experiment.hyperparameters ?? {},
+      });
+      return { object: 'feedback.training', pairs: rows, dataset, experiment: exp, job: null };
+    }
+    const job = await deps.createJob({
+      model: r.model, dataset: dataset.name, suffix: r.suffix ?? 'feedback', ...(r.seed !== undefined ? { seed: r.seed } : {}),
+      metadata: { source: 'feedback', pairs: String(rows) }, method: { type: 'dpo', dpo: { hyperparameters: r.hyperparameters ?? {} } },
+    });
+    return { object: 'feedback.training', pairs: rows, dataset, experiment: null, job };
+  }
+}
