@@ -18,7 +18,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiKeyRow } from '../../store/store.ts';
 import { BackendError, type TokenLogprob } from '../../serve/backend.ts';
 import type { Gateway } from '../../serve/gateway.ts';
-import { ENDPOINTS, type Endpoint, type KeyPolicy, keyAllowsModel } from '../../serve/keys.ts';
+import { type Endpoint, type KeyPolicy, keyAllowsModel } from '../../serve/keys.ts';
 import {
   completionLogprobs, parseChatRequest, parseCompletionRequest, parseEmbeddingRequest, toGenerateParams, usage, type SamplingIn,
 } from '../../serve/openai.ts';
@@ -307,5 +307,4 @@ export function gatewayRoutes(app: FastifyInstance, gateway: Gateway, policy: Ke
     }
   }));
 
-  void ENDPOINTS;
 }
