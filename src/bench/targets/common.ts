@@ -71,3 +71,13 @@ export function cutAtStop(text: string, stop: readonly string[] | undefined): st
   for (const s of stop ?? []) { if (!s) continue; const i = text.indexOf(s); if (i >= 0 && i < end) end = i; }
   return text.slice(0, end);
 }
+
+/** Sums the scores of each text's windows (scores in the order of `plans.flat()`). */
+export function sumWindows(plans: ReadonlyArray<ReadonlyArray<unknown>>, scores: ReadonlyArray<{ logProb: number; tokens: number }>): Array<{ logProb: number; tokens: number }> {
+  let k = 0;
+  return plans.map((w) => {
+    let logProb = 0, tokens = 0;
+    for (let i = 0; i < w.length; i++, k++) { logProb += scores[k].logProb; tokens += scores[k].tokens; }
+    return { logProb, tokens };
+  });
+}

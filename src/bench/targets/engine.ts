@@ -18,7 +18,7 @@ import { createGemm, type Gemm } from '../../engine/gemm/index.ts';
 import { Rng } from '../../engine/rng.ts';
 import type { Ctx } from '../../engine/tensor.ts';
 import type { GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult, Prompt, RollingResult, Target } from '../types.ts';
-import { hashFiles, plainChatText, resolveChatTemplate, rollingWindows } from './common.ts';
+import { hashFiles, plainChatText, resolveChatTemplate, rollingWindows, sumWindows } from './common.ts';
 
 export interface EngineTargetOptions {
   gemm?: Gemm;
@@ -124,12 +124,7 @@ export class EngineTarget implements Target {
   async loglikelihoodRolling(texts: readonly string[]): Promise<RollingResult[]> {
     const plans = texts.map((t) => rollingWindows(this.tokenizer.encode(t), this.maxLen, this.prefixToken));
     const scores = this.scoreIds(plans.flat());
-    let k = 0;
-    return plans.map((w) => {
-      let logProb = 0, tokens = 0;
-      for (let i = 0; i < w.length; i++, k++) { logProb += scores[k].logProb; tokens += scores[k].tokens; }
-      return { logProb, tokens };
-    });
+    return sumWindows(plans, scores);
   }
 
   async generate(requests: readonly GenerateRequest[]): Promise<GenerateResult[]> {

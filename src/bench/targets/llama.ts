@@ -14,7 +14,7 @@ import { adapterBaseOf, readGgufFile, readGgufHeader, validateGgufAdapter, valid
 import { getCpuLlama, type AdapterSpec } from '../../serve/llama/backend.ts';
 import { renderChatText, type ChatTemplate } from '../../engine/tokenizer/index.ts';
 import type { GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult, Prompt, RollingResult, Target } from '../types.ts';
-import { cutAtStop, hashFiles, mapLimit, plainChatText, resolveChatTemplate, rollingWindows } from './common.ts';
+import { cutAtStop, hashFiles, mapLimit, plainChatText, resolveChatTemplate, rollingWindows, sumWindows } from './common.ts';
 
 export interface LlamaTargetOptions {
   /** Sequences evaluated in parallel (default 1). */
@@ -158,12 +158,7 @@ export class LlamaTarget implements Target {
   async loglikelihoodRolling(texts: readonly string[]): Promise<RollingResult[]> {
     const plans = texts.map((t) => rollingWindows(this.model.tokenize(t, false) as number[], this.contextSize, this.prefixToken));
     const scores = await this.scorePairs(plans.flat());
-    let k = 0;
-    return plans.map((w) => {
-      let logProb = 0, tokens = 0;
-      for (let i = 0; i < w.length; i++, k++) { logProb += scores[k].logProb; tokens += scores[k].tokens; }
-      return { logProb, tokens };
-    });
+    return sumWindows(plans, scores);
   }
 
   async generate(requests: readonly GenerateRequest[]): Promise<GenerateResult[]> {
