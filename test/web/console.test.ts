@@ -180,6 +180,13 @@ test('[slow] web console: the main flow in headless Chromium, screenshots in bot
     await page.getByTestId('mark-right').click();
     assert.equal(await page.getByTestId('mark-right').getAttribute('aria-pressed'), 'true');
     assert.match(await page.getByTestId('mark-count').innerText(), /1 right/);
+    // The mark reached the server's feedback queue (training data for DPO / SFT / KTO).
+    let fb: { data: { source: string; label: string; model: string }[] } = { data: [] };
+    for (let i = 0; i < 50 && !fb.data.length; i++) {
+      fb = (await (await fetch(`${url}/v1/feedback?status=pending`, { headers: { authorization: `Bearer ${KEY}` } })).json()) as typeof fb;
+      if (!fb.data.length) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(fb.data.some((f) => f.source === 'playground' && f.label === 'right'), JSON.stringify(fb));
     await shot(page, 'playground-en');
     log('chatted and marked');
 

@@ -1,7 +1,8 @@
 /**
  * Playground: chat with any served model or published bot (streamed), a sampling preset plus temperature / top-p /
- * max-tokens sliders, two targets side by side on one prompt, and marking each answer right or wrong. Marks are
- * kept in this browser and downloadable as JSON Lines (the server has no feedback endpoint yet: issue 11).
+ * max-tokens sliders, two targets side by side on one prompt, and marking each answer right or wrong (each mark is
+ * also sent to POST /v1/feedback, the review queue that feeds DPO/SFT/KTO training). Marks are
+ * also kept in this browser and downloadable as JSON Lines.
  * Endpoints: GET /v1/models, GET /v1/bots, POST /v1/chat/completions (stream), POST /v1/bots/NAME/chat/completions.
  */
 import { useEffect, useRef, useState, type FormEvent } from 'react';
@@ -107,6 +108,8 @@ export function Playground({ params }: { params: URLSearchParams }) {
       const rest = all.filter((x) => !(x.target === targets[pane] && x.prompt === prompt && x.answer === msg.content));
       return next ? [...rest, { at: new Date().toISOString(), target: targets[pane]!, prompt, answer: msg.content, mark: next }] : rest;
     });
+    // The mark also goes to the server's feedback queue, where it becomes training data (DPO, SFT, KTO).
+    if (next) void post('/v1/feedback', { model: targets[pane], source: 'playground', prompt, answer: msg.content, label: next }).catch(() => undefined);
   };
 
   const download = () => {
