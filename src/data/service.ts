@@ -36,16 +36,8 @@ export class DataError extends Error {
 
 export const FILE_PURPOSES = ['fine-tune'] as const;
 
-export interface FileObject {
-  id: string;
-  object: 'file';
-  bytes: number;
-  created_at: number;
-  filename: string;
-  purpose: string;
-  status: 'processed' | 'error';
-  status_details: string | null;
-}
+/** OpenAI's file object: the stored row without modelfab's own columns. */
+export type FileObject = Omit<FileRow, 'sha256' | 'meta'> & { object: 'file' };
 
 export type SourceRef = { path: string; name?: string } | { fileId: string };
 

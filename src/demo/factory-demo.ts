@@ -9,7 +9,6 @@
  */
 import { join, resolve } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import { createServer, type ModelfabServer } from '../api/server.ts';
 import { ensureBaseModels, BASE_MODELS } from '../factory/bases.ts';
 import { writeDemoDatasets } from './datasets.ts';
@@ -91,7 +90,6 @@ async function follow(srv: ModelfabServer, ids: string[], rep: FactoryDemoOption
 
 export async function runFactoryDemo(o: FactoryDemoOptions): Promise<FactoryDemoResult> {
   const t0 = performance.now();
-  const cpu0 = cpuTimes();
   const rep = o.reporter, quick = o.quick ?? false, seed = o.seed ?? 0;
   const dataDir = resolve(o.dataDir);
   const srv = await createServer({ dataDir, factory: { threadsPerJob: o.threadsPerJob ?? 1, onClose: 'requeue' } });
@@ -114,8 +112,7 @@ export async function runFactoryDemo(o: FactoryDemoOptions): Promise<FactoryDemo
       rep.line(`      ${m.name}: ${((c.params ?? 0) / 1e6).toFixed(2)}M parameters, validation perplexity ${ppl === null ? '?' : ppl.toFixed(1)}${uni ? ` (unigram ${uni.toFixed(1)})` : ''}`);
     }
     // 2. Datasets.
-    const files = writeDemoDatasets(join(dataDir, 'demo-datasets'), seed);
-    void files;
+    writeDemoDatasets(join(dataDir, 'demo-datasets'), seed);
     const dsDir = join(dataDir, 'demo-datasets');
     const datasets: Array<{ name: string; train: string; val: string }> = [
       { name: 'support_qa', train: 'support_qa.train.jsonl', val: 'support_qa.val.jsonl' },
@@ -150,7 +147,6 @@ export async function runFactoryDemo(o: FactoryDemoOptions): Promise<FactoryDemo
     const result: FactoryDemoResult = {
       dataDir, bases, experiment, leaderboard: board.text, wallS, jobsS, cpuUtil: util(cpuJ, cpu1), schedulerOverheadMsPerJob: srv.factory.scheduler.stats().overheadMsPerJob,
     };
-    void cpu0; void os;
     writeFileSync(join(dataDir, 'demo-summary.json'), JSON.stringify(result, null, 2));
     return result;
   } finally {

@@ -214,15 +214,22 @@ export class LlamaModel {
     let loss: CrossEntropyResult | null = null;
     if (labels) {
       if (labels.length !== ids.length) throw new Error(`forward: ${labels.length} labels for ${ids.length} ids`);
-      let lab = labels;
-      if (P > 0) {
-        lab = new Int32Array(B * T).fill(IGNORE_INDEX);
-        const t0 = T - P;
-        for (let b = 0; b < B; b++) lab.set(labels.subarray(b * t0, (b + 1) * t0), b * T + P);
-      }
-      loss = crossEntropy(ctx, logits, lab);
+      loss = crossEntropy(ctx, logits, this.alignLabels(labels, B));
     }
     return { logits, loss, rows: B * T };
+  }
+
+  /**
+   * Labels of B sequences aligned with the rows `forward` produces: with prompt tuning each sequence gains the
+   * soft-prompt rows in front, which are never scored.
+   */
+  alignLabels(labels: Int32Array, B: number): Int32Array {
+    const P = this.promptLength;
+    if (P === 0) return labels;
+    const t0 = labels.length / B, T = t0 + P;
+    const out = new Int32Array(B * T).fill(IGNORE_INDEX);
+    for (let b = 0; b < B; b++) out.set(labels.subarray(b * t0, (b + 1) * t0), b * T + P);
+    return out;
   }
 
   newCache(capacity: number): KVCache {

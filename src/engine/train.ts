@@ -14,7 +14,6 @@ import { BufferPool } from './pool.ts';
 import type { Gemm } from './gemm/types.ts';
 import type { LlamaModel } from './model.ts';
 import { collate, epochOrder, type Example } from './examples.ts';
-import { IGNORE_INDEX } from './ops/loss.ts';
 import { AdamW, clipGradNorm, lrAt, type Schedule } from './optim.ts';
 import { latestCheckpoint, readCheckpoint, writeCheckpoint } from './checkpoint.ts';
 import { MetricsLog, type MetricsRecord } from './metrics.ts';
@@ -142,14 +141,7 @@ export function languageModeling(padId: number): Objective<Example> {
 function pairLogps(ctx: Ctx, model: LlamaModel, items: readonly PreferencePair[], padId: number) {
   const b = collate([...items.map((p) => p.chosen), ...items.map((p) => p.rejected)], padId);
   const logits = model.forward(ctx, b.ids, b.B).logits;
-  // With prompt tuning the rows grow by the soft prompt; its rows are never scored.
-  const rowsPer = logits.shape[0] / b.B, P = rowsPer - b.T;
-  let labels = b.labels;
-  if (P > 0) {
-    labels = new Int32Array(b.B * rowsPer).fill(IGNORE_INDEX);
-    for (let i = 0; i < b.B; i++) labels.set(b.labels.subarray(i * b.T, (i + 1) * b.T), i * rowsPer + P);
-  }
-  return { ...sequenceLogProbs(ctx, logits, labels, b.B), tokens: b.tokens };
+  return { ...sequenceLogProbs(ctx, logits, model.alignLabels(b.labels, b.B), b.B), tokens: b.tokens };
 }
 
 /**

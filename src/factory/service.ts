@@ -320,7 +320,7 @@ export class FactoryService extends EventEmitter {
       hyperparameters: hyper, seed, outputDir: dir, threads: this.threads, meta,
       ...(opts.evaluation ? { evaluation: opts.evaluation, resultName: opts.experiment ? `${base.name} x ${opts.experiment.dataset} x ${opts.experiment.method}` : `ft:${base.name}:${req.suffix ?? ''}:${id}`, baseName: base.name } : {}),
     };
-    const estimate = estimateJob(base.config, method, hyper, { name: dataset.name, train: { path: train.path, kind: train.kind }, rows: train.rows, meanTokens: dataset.version?.stats ? undefined : undefined }, this.threads);
+    const estimate = estimateJob(base.config, method, hyper, { name: dataset.name, train: { path: train.path, kind: train.kind }, rows: train.rows }, this.threads);
     try {
       return await this.o.scheduler.submit(spec, { priority: opts.priority ?? 0, experimentId: opts.experiment?.id ?? null, estimate: estimate.resources });
     } catch (e) {
@@ -449,15 +449,7 @@ export class FactoryService extends EventEmitter {
     const datasets = await Promise.all(req.datasets.map(async (n, i) => {
       try { return await this.o.data.getDataset(n); } catch { throw new FactoryError(404, `datasets[${i}]: dataset ${n} not found`, `datasets[${i}]`, 'dataset_not_found'); }
     }));
-    const kindOf = (s: string): DataRef['kind'] => (s === 'preference' ? 'preference' : s === 'pretrain' ? 'pretrain' : 'sft');
-    const spec: ExperimentSpec = {
-      name: req.name, stage,
-      baseModels: bases.map((b) => ({ name: b.name, ref: baseRef(b), config: b.config, quantized: b.quantized })),
-      datasets: datasets.map((d) => ({ name: d.name, train: { path: `dataset:${d.id}`, kind: kindOf(d.stage) }, rows: d.version?.train_rows, meanTokens: undefined })),
-      methods: req.methods.map((m) => ('spec' in m ? m : { spec: m })) as ExperimentSpec['methods'],
-      hyperparameters: { batchSize: 16, seqLen: 128, lr: 1e-3, epochs: 1, ...req.hyperparameters } as Hyperparameters,
-      sweep: req.sweep, seeds: req.seeds, suites: req.suites, priority: req.priority,
-    };
+    const spec = this.experimentSpec(req, stage, bases, datasets);
     let plan;
     try { plan = planExperiment(spec, this.threads); } catch (e) {
       if (e instanceof ExperimentError) throw new FactoryError(400, e.message);
@@ -491,6 +483,19 @@ export class FactoryService extends EventEmitter {
     }
     await this.o.db.updateTable('experiments').set({ plan: JSON.stringify({ jobs: jobIds, rejected: plan.rejected, duplicates: plan.duplicates }) }).where('id', '=', id).execute();
     return this.getExperiment(id);
+  }
+
+  /** The experiment as the planner sees it: names resolved to models and dataset versions, defaults filled. */
+  private experimentSpec(req: ExperimentRequest, stage: Stage, bases: readonly CatalogModel[], datasets: readonly DatasetObject[]): ExperimentSpec {
+    const kindOf = (s: string): DataRef['kind'] => (s === 'preference' ? 'preference' : s === 'pretrain' ? 'pretrain' : 'sft');
+    return {
+      name: req.name, stage,
+      baseModels: bases.map((b) => ({ name: b.name, ref: baseRef(b), config: b.config, quantized: b.quantized })),
+      datasets: datasets.map((d) => ({ name: d.name, train: { path: `dataset:${d.id}`, kind: kindOf(d.stage) }, rows: d.version?.train_rows })),
+      methods: req.methods.map((m) => ('spec' in m ? m : { spec: m })) as ExperimentSpec['methods'],
+      hyperparameters: { batchSize: 16, seqLen: 128, lr: 1e-3, epochs: 1, ...req.hyperparameters } as Hyperparameters,
+      sweep: req.sweep, seeds: req.seeds, suites: req.suites, priority: req.priority,
+    };
   }
 
   private jobRequestFor(p: PlannedJob, dataset: string, stage: Stage): CreateJobRequest {
@@ -552,15 +557,7 @@ export class FactoryService extends EventEmitter {
     const missing = req.base_models.filter((_, i) => !bases[i]);
     if (missing.length) throw new FactoryError(404, `model ${missing[0]} not found`, 'base_models', 'model_not_found');
     const datasets = await Promise.all(req.datasets.map((n) => this.o.data.getDataset(n)));
-    const kindOf = (s: string): DataRef['kind'] => (s === 'preference' ? 'preference' : s === 'pretrain' ? 'pretrain' : 'sft');
-    const plan = planExperiment({
-      name: req.name, stage: req.stage ?? 'sft',
-      baseModels: bases.map((b) => ({ name: b!.name, ref: baseRef(b!), config: b!.config, quantized: b!.quantized })),
-      datasets: datasets.map((d) => ({ name: d.name, train: { path: `dataset:${d.id}`, kind: kindOf(d.stage) }, rows: d.version?.train_rows })),
-      methods: req.methods.map((m) => ('spec' in m ? m : { spec: m })) as ExperimentSpec['methods'],
-      hyperparameters: { batchSize: 16, seqLen: 128, lr: 1e-3, epochs: 1, ...req.hyperparameters } as Hyperparameters,
-      sweep: req.sweep, seeds: req.seeds,
-    }, this.threads);
+    const plan = planExperiment(this.experimentSpec(req, req.stage ?? 'sft', bases as CatalogModel[], datasets), this.threads);
     return { jobs: plan.jobs.map((j) => ({ name: j.name, estimate: j.estimate })), rejected: plan.rejected, duplicates: plan.duplicates };
   }
 
