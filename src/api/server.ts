@@ -35,6 +35,7 @@ import { installConsoleRoutes } from './routes/console.ts';
 import { FeedbackService, type ControlTables } from '../control/feedback.ts';
 import { feedbackRoutes } from './routes/feedback.ts';
 import { gatewayGuardDeps, guardRoutes } from './routes/guard.ts';
+import { GuardRuntime } from '../control/runtime.ts';
 import type { Kysely } from 'kysely';
 
 export interface ServerOptions {
@@ -48,6 +49,8 @@ export interface ServerOptions {
   factory?: Partial<Omit<FactoryRuntimeOptions, 'dataDir' | 'store' | 'db' | 'data'>>;
   /** Serving gateway options (memory budget, cache TTL); `warm: false` skips warming deployments at start. */
   serve?: Partial<Omit<GatewayOptions, 'store' | 'dataDir'>> & { warm?: boolean };
+  /** Keep every answer in the request log (default true): feedback by response id and GET /v1/requests need it. */
+  requestLog?: boolean;
 }
 
 export interface ModelfabServer {
@@ -92,8 +95,11 @@ export async function createServer(opts: ServerOptions): Promise<ModelfabServer>
   app.addHook('onRequest', async (req) => { if (req.apiKey) { try { keyPolicy.checkExpiry(req.apiKey); } catch (e) { throw toGatewayApiError(e); } } });
   filesRoutes(app, service);
   datasetsRoutes(app, service);
-  gatewayRoutes(app, gateway, keyPolicy);
-  deploymentRoutes(app, store, gateway);
+  const feedback = new FeedbackService(db as unknown as Kysely<ControlTables>);
+  const guardDeps = gatewayGuardDeps(gateway);
+  const guard = new GuardRuntime(feedback, guardDeps);
+  gatewayRoutes(app, gateway, keyPolicy, { guard, log: opts.requestLog !== false });
+  deploymentRoutes(app, store, gateway, { guardExists: async (name) => (await feedback.getPolicyText(name)) !== null });
   if (opts.serve?.warm !== false) void gateway.warmDeployments();
   const factory = await startFactory({ dataDir: opts.dataDir, store, db: db as never, data: service, ...(opts.factory ?? {}) });
   fineTuningRoutes(app, factory.factory);
@@ -101,9 +107,8 @@ export async function createServer(opts: ServerOptions): Promise<ModelfabServer>
   modelsRegistryRoutes(app, factory.factory);
   knowledgeRoutes(app, bots.knowledge);
   evalsRoutes(app, factory.factory, opts.dataDir);
-  botsRoutes(app, bots, { store, importDataset: (r) => service.importDataset(r), createExperiment: (r) => factory.factory.createExperiment(r) });
-  const feedback = new FeedbackService(db as unknown as Kysely<ControlTables>);
-  guardRoutes(app, feedback, gatewayGuardDeps(gateway));
+  botsRoutes(app, bots, { store, keyPolicy, guard, importDataset: (r) => service.importDataset(r), createExperiment: (r) => factory.factory.createExperiment(r) });
+  guardRoutes(app, feedback, guardDeps);
   feedbackRoutes(app, feedback, { importDataset: (r) => service.importDataset(r), createJob: (r) => factory.factory.createJob(r), createExperiment: (r) => factory.factory.createExperiment(r as never), jobObject: (j) => factory.factory.jobObject(j) });
   let closed = false;
   return {

@@ -288,6 +288,11 @@ export class BotService {
     return this.o.generatorFor ? this.o.generatorFor(m) : new OpenAIChatGenerator({ baseUrl: m.baseUrl, model: m.model, apiKey: m.apiKeyEnv ? process.env[m.apiKeyEnv] : undefined });
   }
 
+  /** The guard policy a version answers under (its config's `guard`), or null. */
+  async guardOf(name: string, version?: number): Promise<string | null> {
+    return (await this.requireVersion(name, version)).config.guard ?? null;
+  }
+
   /** Answers one question (the last user message) from a version (default: the published one, else the latest). */
   async answer(name: string, question: string, o: { version?: number; history?: { role: 'user' | 'assistant'; content: string }[] } = {}): Promise<BotAnswer> {
     const t0 = performance.now();

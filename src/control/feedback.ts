@@ -5,8 +5,9 @@
  *   - the feedback table (Kysely; SQLite now): right/wrong labels, 1-5 ratings, corrected answers, preferences
  *     between two answers, each with its annotator, source (api, playground, bot) and time; a review queue
  *     (pending -> accepted | rejected, with reviewer and note);
- *   - the response log (`control_responses`): answers recorded by id with their prompt and guard verdicts, so
- *     feedback can name just a response id, and `GET /v1/requests/{id}` can show the guard's verdicts;
+ *   - the response log (`control_responses`): every answer the gateway and the bots send, recorded by id with its
+ *     prompt, source, the guard policies applied, their verdicts and outcome, so feedback can name just a response
+ *     id, and `GET /v1/requests[/{id}]` can show (and filter by) what the guard did;
  *   - named guard policies (`guard_policies`);
  *   - exports (pure, `buildExport`): preference pairs as OpenAI's DPO JSONL or LLaMA-Factory's sharegpt ranking
  *     format, SFT JSONL from corrections (and answers marked right or rated 4-5), KTO-labelled examples;
@@ -29,7 +30,10 @@ export interface FeedbackTable {
   answer: string | null; label: string | null; rating: number | null; correction: string | null; preferred: string | null;
   annotator: string | null; status: string; reviewer: string | null; reviewed_at: number | null; note: string | null;
 }
-export interface ResponsesTable { id: string; created_at: number; model: string | null; prompt: string; answer: string; guard: string }
+export interface ResponsesTable {
+  id: string; created_at: number; model: string | null; prompt: string; answer: string; guard: string;
+  key_id: string | null; source: string; policy: string | null; outcome: string | null; latency_ms: number | null;
+}
 export interface GuardPoliciesTable { name: string; policy: string; updated_at: number }
 export interface ControlTables { feedback: FeedbackTable; control_responses: ResponsesTable; guard_policies: GuardPoliciesTable }
 
@@ -49,7 +53,27 @@ export interface FeedbackRequest {
   annotator?: string; note?: string;
 }
 
-export interface ResponseRecord { id: string; created_at: number; model: string | null; prompt: ChatMessage[]; answer: string; guard: GuardVerdict[] }
+/** What the guard did to one answer: nothing found, warned, changed the text, or refused. */
+export type GuardOutcome = 'passed' | 'flagged' | 'rewritten' | 'refused';
+export type ResponseSource = 'api' | 'bot' | 'playground';
+
+export interface ResponseRecord {
+  id: string; created_at: number; model: string | null; source: ResponseSource; key_id: string | null; prompt: ChatMessage[]; answer: string;
+  /** Guard policies applied (names), empty when none. */
+  policies: string[]; outcome: GuardOutcome | null; guard: GuardVerdict[];
+  /** Time the guard's checks took, summed (ms). */
+  guard_ms: number | null;
+}
+
+export interface RecordResponseInput {
+  id: string; model?: string | null; source?: ResponseSource; keyId?: string | null; prompt: ChatMessage[]; answer: string; guard?: GuardVerdict[];
+  policies?: string[]; outcome?: GuardOutcome | null;
+}
+
+const fromRow = (r: ResponsesTable): ResponseRecord => ({
+  id: r.id, created_at: Math.floor(Number(r.created_at) / 1000), model: r.model, source: (r.source ?? 'api') as ResponseSource, key_id: r.key_id ?? null, prompt: JSON.parse(r.prompt), answer: r.answer,
+  policies: r.policy ? r.policy.split(',') : [], outcome: (r.outcome ?? null) as GuardOutcome | null, guard: JSON.parse(r.guard), guard_ms: r.latency_ms ?? null,
+});
 
 export class ControlError extends Error {
   constructor(readonly status: number, message: string, readonly param: string | null = null, readonly code: string | null = null) { super(message); }
@@ -66,6 +90,14 @@ export interface ExportOptions {
   min_rating_gap?: number;
   /** SFT: also answers marked right or rated >= 4 (default true). */
   include_approved?: boolean;
+}
+
+/** The outcome of a request's verdicts: the strongest action any check took. */
+export function outcomeOf(verdicts: readonly GuardVerdict[]): GuardOutcome {
+  if (verdicts.some((v) => v.action === 'refuse')) return 'refused';
+  if (verdicts.some((v) => v.action === 'rewrite')) return 'rewritten';
+  if (verdicts.some((v) => v.action === 'warn')) return 'flagged';
+  return 'passed';
 }
 
 const ROLES = new Set(['system', 'user', 'assistant']);
@@ -242,14 +274,39 @@ export class FeedbackService {
   constructor(private readonly db: Kysely<ControlTables>, private readonly now: () => number = Date.now) {}
 
   // ---------------------------------------------------------------- response log
-  async recordResponse(r: { id: string; model?: string | null; prompt: ChatMessage[]; answer: string; guard?: GuardVerdict[] }): Promise<void> {
-    await this.db.insertInto('control_responses').values({ id: r.id, created_at: this.now(), model: r.model ?? null, prompt: JSON.stringify(r.prompt), answer: r.answer, guard: JSON.stringify(r.guard ?? []) })
-      .onConflict((oc) => oc.column('id').doUpdateSet({ answer: r.answer, guard: JSON.stringify(r.guard ?? []) })).execute();
+  /** Logs (or, same id, updates) one answer with its guard verdicts. */
+  async recordResponse(r: RecordResponseInput): Promise<void> {
+    const guard = r.guard ?? [];
+    const ms = guard.length ? Math.round(guard.reduce((a, v) => a + v.latency_ms, 0) * 1000) / 1000 : null;
+    const policy = r.policies?.length ? r.policies.join(',') : null;
+    const outcome = r.outcome ?? (guard.length ? outcomeOf(guard) : null);
+    await this.db.insertInto('control_responses').values({
+      id: r.id, created_at: this.now(), model: r.model ?? null, source: r.source ?? 'api', key_id: r.keyId ?? null, prompt: JSON.stringify(r.prompt), answer: r.answer,
+      guard: JSON.stringify(guard), policy, outcome, latency_ms: ms,
+    }).onConflict((oc) => oc.column('id').doUpdateSet({ answer: r.answer, guard: JSON.stringify(guard), policy, outcome, latency_ms: ms })).execute();
   }
 
   async getResponse(id: string): Promise<ResponseRecord | null> {
     const r = await this.db.selectFrom('control_responses').selectAll().where('id', '=', id).executeTakeFirst();
-    return r ? { id: r.id, created_at: Math.floor(Number(r.created_at) / 1000), model: r.model, prompt: JSON.parse(r.prompt), answer: r.answer, guard: JSON.parse(r.guard) } : null;
+    return r ? fromRow(r) : null;
+  }
+
+  /** The request log, newest first: filter by model, source, guard outcome (`guarded`: any guard ran); `before` is an id (cursor). */
+  async listResponses(f: { model?: string; source?: string; keyId?: string; outcome?: GuardOutcome | 'guarded'; before?: string; limit?: number } = {}): Promise<{ data: ResponseRecord[]; has_more: boolean }> {
+    const limit = Math.max(1, Math.min(500, f.limit ?? 50));
+    let q = this.db.selectFrom('control_responses').selectAll();
+    if (f.model) q = q.where('model', '=', f.model);
+    if (f.source) q = q.where('source', '=', f.source);
+    if (f.keyId) q = q.where('key_id', '=', f.keyId);
+    if (f.outcome === 'guarded') q = q.where('outcome', 'is not', null);
+    else if (f.outcome) q = q.where('outcome', '=', f.outcome);
+    if (f.before) {
+      const c = await this.db.selectFrom('control_responses').select(['created_at', 'id']).where('id', '=', f.before).executeTakeFirst();
+      if (!c) throw new ControlError(400, `before: no request ${f.before} in the log`, 'before');
+      q = q.where((eb) => eb.or([eb('created_at', '<', c.created_at), eb.and([eb('created_at', '=', c.created_at), eb('id', '<', c.id)])]));
+    }
+    const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit + 1).execute();
+    return { data: rows.slice(0, limit).map(fromRow), has_more: rows.length > limit };
   }
 
   // ---------------------------------------------------------------- guard policies
@@ -260,6 +317,11 @@ export class FeedbackService {
   async getPolicy(name: string): Promise<unknown | null> {
     const r = await this.db.selectFrom('guard_policies').selectAll().where('name', '=', name).executeTakeFirst();
     return r ? JSON.parse(r.policy) : null;
+  }
+  /** The stored policy as JSON text, for caches that re-parse only when it changed. */
+  async getPolicyText(name: string): Promise<string | null> {
+    const r = await this.db.selectFrom('guard_policies').select('policy').where('name', '=', name).executeTakeFirst();
+    return r ? r.policy : null;
   }
   async listPolicies(): Promise<Array<{ name: string; updated_at: number; policy: unknown }>> {
     return (await this.db.selectFrom('guard_policies').selectAll().orderBy('name').execute()).map((r) => ({ name: r.name, updated_at: Math.floor(Number(r.updated_at) / 1000), policy: JSON.parse(r.policy) }));

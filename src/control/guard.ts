@@ -207,6 +207,19 @@ export function parsePolicy(input: unknown): GuardPolicy {
   return { ...(typeof raw.name === 'string' ? { name: raw.name } : {}), refusal_message: (raw.refusal_message as string | undefined) ?? DEFAULT_REFUSAL, checks };
 }
 
+/**
+ * One chain from several policies (a request under a route whose targets have different policies runs them all):
+ * checks in policy order, names prefixed `<policy>/`, each refusing with its own policy's message.
+ */
+export function mergePolicies(list: ReadonlyArray<{ name: string; policy: GuardPolicy }>): GuardPolicy {
+  if (list.length === 1) return list[0].policy;
+  return {
+    name: list.map((p) => p.name).join('+'),
+    refusal_message: list[0]?.policy.refusal_message ?? DEFAULT_REFUSAL,
+    checks: list.flatMap(({ name, policy }) => policy.checks.map((c) => ({ ...c, name: `${name}/${c.name}`, message: c.message ?? policy.refusal_message }))),
+  };
+}
+
 function flagsOf(f?: string): string {
   const s = new Set((f ?? '').split(''));
   s.add('g'); s.add('u');

@@ -195,6 +195,15 @@ export class Gateway {
     return p;
   }
 
+  /**
+   * The guard policies a request for `requested` is under: each target's deployment setting `guard` (a route runs
+   * the policies of all its targets, so whichever serves, its policy has run).
+   */
+  async guardsOf(requested: string): Promise<string[]> {
+    const p = await this.plan(requested);
+    return [...new Set(p.targets.filter(Boolean).map((t) => t.settings.guard).filter((g): g is string => !!g))];
+  }
+
   /** The targets to try, in order, for one request. */
   private order(p: Plan): Spec[] {
     const t = p.targets;

@@ -50,6 +50,8 @@ export interface DeploymentSettings {
   timeoutMs: number;
   /** Largest max_tokens accepted. Default 4096. */
   maxTokensLimit: number;
+  /** A guard policy (by name, see /v1/guard/policies) run on every request's input and answer; null or absent: none. */
+  guard?: string | null;
 }
 
 export const DEFAULT_SETTINGS: DeploymentSettings = {
@@ -78,7 +80,7 @@ export function validateSettings(p: Record<string, unknown>): Partial<Deployment
     return v;
   };
   for (const k of Object.keys(p)) {
-    if (!(k in DEFAULT_SETTINGS) && k !== 'contextSize' && k !== 'backend') throw new ServeError(400, `unknown deployment setting ${JSON.stringify(k)}`, 'invalid_value', k);
+    if (!(k in DEFAULT_SETTINGS) && k !== 'contextSize' && k !== 'backend' && k !== 'guard') throw new ServeError(400, `unknown deployment setting ${JSON.stringify(k)}`, 'invalid_value', k);
   }
   if (p.preset !== undefined) {
     if (typeof p.preset !== 'string' || !(p.preset in PRESETS)) throw new ServeError(400, `preset must be one of ${Object.keys(PRESETS).join(', ')}`, 'invalid_value', 'preset');
@@ -95,6 +97,10 @@ export function validateSettings(p: Record<string, unknown>): Partial<Deployment
   if (p.warm !== undefined) { if (typeof p.warm !== 'boolean') throw new ServeError(400, 'warm must be a boolean', 'invalid_value', 'warm'); out.warm = p.warm; }
   if (p.weightType !== undefined) { if (p.weightType !== 'F16' && p.weightType !== 'F32') throw new ServeError(400, 'weightType must be F16 or F32', 'invalid_value', 'weightType'); out.weightType = p.weightType; }
   if (p.backend !== undefined) { if (p.backend !== 'llama.cpp' && p.backend !== 'engine') throw new ServeError(400, 'backend must be llama.cpp or engine', 'invalid_value', 'backend'); out.backend = p.backend; }
+  if (p.guard !== undefined) {
+    if (p.guard !== null && (typeof p.guard !== 'string' || !p.guard.trim() || p.guard.length > 128 || /[\u0000-\u001f]/.test(p.guard))) throw new ServeError(400, 'guard must be a guard policy name (or null for none)', 'invalid_value', 'guard');
+    out.guard = p.guard as string | null;
+  }
   for (const k of Object.keys(out) as (keyof DeploymentSettings)[]) if (out[k] === undefined) delete out[k];
   return out;
 }

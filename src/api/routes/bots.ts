@@ -3,7 +3,10 @@
  * review, tests, approval, publishing, keys, export and experiments; the published bot's chat endpoint
  * POST /v1/bots/{name}/chat/completions takes any key whose scopes allow the model `{name}` and `chat.completions`,
  * speaks OpenAI's request/response shapes and adds the documented field `citations` (each: ref, document, docId,
- * itemId, chunkId, article, label, passage, score) plus `bot` (version, confidence, found, generator).
+ * itemId, chunkId, article, label, passage, score) plus `bot` (version, confidence, found, generator), and `guard`
+ * (policies, outcome, verdicts) when the bot has a guard policy: the question is checked before the bot answers, the
+ * answer against its cited passages before it leaves; a refusal is the policy's message with finish_reason
+ * `content_filter`. The key's rate limit and quota apply; every answer is in the request log (source `bot`).
  * Public (no key): GET /v1/bots/{name}/widget.js (the one-script-tag widget) and the CORS preflight of the chat
  * endpoint, so the widget works on any site; the chat call itself still needs the key in data-key.
  */
@@ -16,12 +19,18 @@ import { FileKnowledgeRepository } from '../../knowledge/repository.ts';
 import { OpenAIPairModel } from '../../bots/extract/model.ts';
 import { widgetScript } from '../../bots/widget.ts';
 import type { BotConfig, TestQuestion } from '../../bots/types.ts';
-import { createKey, describeKey, keyAllowsEndpoint, keyAllowsModel } from '../../serve/keys.ts';
+import { createKey, describeKey, keyAllowsEndpoint, keyAllowsModel, type KeyPolicy } from '../../serve/keys.ts';
+import type { GuardRuntime } from '../../control/runtime.ts';
+import { toGatewayApiError } from './gateway.ts';
 import type { Store } from '../../store/store.ts';
 import { ApiError } from '../errors.ts';
 
 export interface BotRouteDeps {
   store: Store;
+  /** Rate limits, quotas and usage of API keys (as on the gateway). */
+  keyPolicy?: KeyPolicy;
+  /** The guard at serving time and the request log (issue 11). */
+  guard?: GuardRuntime;
   /** DataService.importDataset and FactoryService.createExperiment, for "start an experiment from the pairs". */
   importDataset?: (req: never) => Promise<unknown>;
   createExperiment?: (req: never) => Promise<unknown>;
@@ -80,12 +89,22 @@ function lastUser(body: ChatBody): { question: string; history: { role: 'user' |
 }
 
 export function botsRoutes(app: FastifyInstance, bots: BotService, deps: BotRouteDeps): void {
+  /** A bot's `config.guard` must name an existing guard policy. */
+  const checkGuard = async (config: Partial<BotConfig> | undefined) => {
+    const g = config?.guard;
+    if (g === undefined || g === null || !deps.guard) return;
+    if (typeof g !== 'string' || (await deps.guard.feedback.getPolicyText(g)) === null) {
+      throw new ApiError(400, `config.guard: no guard policy named ${JSON.stringify(g)} (create it with PUT /v1/guard/policies/{name})`, 'invalid_request_error', 'config.guard', 'guard_policy_not_found');
+    }
+  };
+
   // ------------------------------------------------------------------ bots
   app.get('/v1/bots', wrap(async (req) => { admin(req); return { object: 'list', data: await bots.listBots() }; }));
 
   app.post<{ Body: { name: string; kb: string; description?: string; config?: Partial<BotConfig> } }>('/v1/bots', wrap(async (req) => {
     admin(req);
     const b = req.body ?? ({} as never);
+    await checkGuard(b.config);
     return bots.createBot({ name: b.name, kbId: b.kb, description: b.description, config: b.config });
   }));
 
@@ -93,6 +112,7 @@ export function botsRoutes(app: FastifyInstance, bots: BotService, deps: BotRout
     const actor = admin(req);
     const b = req.body ?? ({} as never);
     if (typeof b.filename !== 'string' || (typeof b.text !== 'string' && typeof b.base64 !== 'string')) throw new ApiError(400, 'filename and text (or base64) are required', 'invalid_request_error', 'text', 'invalid_value');
+    await checkGuard(b.config);
     const data = typeof b.text === 'string' ? new TextEncoder().encode(b.text) : Buffer.from(b.base64!, 'base64');
     const r = await bots.build({
       name: b.name, filename: b.filename, data, lexicon: b.lexicon, lexiconName: b.lexicon_name, lexiconExtra: b.lexicon_extra,
@@ -108,7 +128,7 @@ export function botsRoutes(app: FastifyInstance, bots: BotService, deps: BotRout
     return { ...bot, versions };
   }));
 
-  app.patch<{ Params: { name: string }; Body: { description?: string; config?: Partial<BotConfig> } }>('/v1/bots/:name', wrap(async (req) => { admin(req); return bots.updateBot(req.params.name, req.body ?? {}); }));
+  app.patch<{ Params: { name: string }; Body: { description?: string; config?: Partial<BotConfig> } }>('/v1/bots/:name', wrap(async (req) => { admin(req); await checkGuard(req.body?.config); return bots.updateBot(req.params.name, req.body ?? {}); }));
   app.delete<{ Params: { name: string } }>('/v1/bots/:name', wrap(async (req) => { admin(req); await bots.deleteBot(req.params.name); return { deleted: true, name: req.params.name }; }));
 
   app.get<{ Params: { name: string } }>('/v1/bots/:name/lexicon', wrap(async (req, reply) => {
@@ -206,6 +226,7 @@ export function botsRoutes(app: FastifyInstance, bots: BotService, deps: BotRout
 
   // ------------------------------------------------------------------ the published bot's chat endpoint
   app.post<{ Params: { name: string }; Body: ChatBody }>('/v1/bots/:name/chat/completions', wrap(async (req, reply) => {
+    const t0 = performance.now();
     const name = req.params.name;
     const k = req.apiKey;
     if (!k) throw new ApiError(401, 'Missing API key.', 'invalid_request_error', null, 'missing_api_key');
@@ -216,28 +237,62 @@ export function botsRoutes(app: FastifyInstance, bots: BotService, deps: BotRout
     if (body.model !== undefined && body.model !== name) throw new ApiError(400, `'model' must be '${name}' on this endpoint (or omitted)`, 'invalid_request_error', 'model', 'invalid_value');
     // A draft version may be asked for by admins (testing before publishing); everyone else gets the published one.
     const version = body.version !== undefined && k.role === 'admin' ? body.version : (await bots.requirePublished(name)).published.version;
-    const { question, history } = lastUser(body);
-    const a = await bots.answer(name, question, { version, history });
+    const { question: asked, history } = lastUser(body);
+    // The key's rate limit and token quota apply as on the gateway (429 before any work); usage is counted per bot.
+    if (deps.keyPolicy) { try { await deps.keyPolicy.admit(k); } catch (e) { throw toGatewayApiError(e); } }
     const id = `chatcmpl-${randomBytes(12).toString('base64url')}`;
-    const created = Math.floor(Date.now() / 1000);
-    const extra = { citations: a.citations, bot: { name, version: a.version, found: a.found, confidence: a.confidence, generator: a.generator, pair: a.pair, ms: Math.round(a.ms) } };
-    const usage = { prompt_tokens: question.length, completion_tokens: a.answer.length, total_tokens: question.length + a.answer.length };
-    void reply.header('x-modelfab-model', name);
-    if (body.stream) {
-      reply.hijack();
-      reply.raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...CORS });
-      const head = { id, object: 'chat.completion.chunk', created, model: name, system_fingerprint: 'modelfab' };
-      reply.raw.write(`data: ${JSON.stringify({ ...head, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }] })}\n\n`);
-      reply.raw.write(`data: ${JSON.stringify({ ...head, choices: [{ index: 0, delta: { content: a.answer }, logprobs: null, finish_reason: null }] })}\n\n`);
-      reply.raw.write(`data: ${JSON.stringify({ ...head, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: 'stop' }], ...extra })}\n\n`);
-      reply.raw.end('data: [DONE]\n\n');
-      return reply;
+    let status = 200, promptTokens = 0, completionTokens = 0;
+    try {
+      // The bot's guard policy (issue 11): the question first, then the answer against the cited passages.
+      const guard = deps.guard ? await deps.guard.load([await bots.guardOf(name, version)]) : null;
+      let question = asked;
+      let refusal: string | null = null;
+      if (guard) {
+        const g = await guard.input(asked);
+        if (g.refused) refusal = g.message ?? '';
+        else question = g.text;
+      }
+      const a = refusal === null ? await bots.answer(name, question, { version, history }) : null;
+      let content = refusal ?? a!.answer;
+      if (guard && a) {
+        const g = await guard.output(a.answer, { question, sources: a.citations.map((c) => ({ id: c.chunkId, ref: c.ref, text: c.passage })) });
+        if (g.refused) refusal = g.message ?? '';
+        content = refusal ?? g.text;
+      }
+      const finish = refusal !== null ? 'content_filter' : 'stop';
+      const created = Math.floor(Date.now() / 1000);
+      const extra = {
+        citations: refusal !== null ? [] : a!.citations,
+        bot: { name, version: a?.version ?? version, found: a?.found ?? false, confidence: a?.confidence ?? 0, generator: a?.generator ?? 'guard', pair: a?.pair ?? null, ms: Math.round(performance.now() - t0) },
+        ...(guard ? { guard: guard.summary() } : {}),
+      };
+      promptTokens = question.length;
+      completionTokens = content.length;
+      const usage = { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
+      await deps.guard?.record({ id, model: name, source: 'bot', keyId: k.id, prompt: [...history, { role: 'user', content: question }], answer: content, guard }, (e) => req.log.error({ err: e }, 'request log write failed'));
+      void reply.header('x-modelfab-model', name);
+      if (body.stream) {
+        reply.hijack();
+        reply.raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...CORS });
+        const head = { id, object: 'chat.completion.chunk', created, model: name, system_fingerprint: 'modelfab' };
+        reply.raw.write(`data: ${JSON.stringify({ ...head, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }] })}\n\n`);
+        reply.raw.write(`data: ${JSON.stringify({ ...head, choices: [{ index: 0, delta: { content }, logprobs: null, finish_reason: null }] })}\n\n`);
+        reply.raw.write(`data: ${JSON.stringify({ ...head, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: finish }], ...extra })}\n\n`);
+        reply.raw.end('data: [DONE]\n\n');
+        return reply;
+      }
+      return {
+        id, object: 'chat.completion', created, model: name, system_fingerprint: 'modelfab',
+        choices: [{ index: 0, message: { role: 'assistant', content, refusal: refusal }, logprobs: null, finish_reason: finish }],
+        usage, ...extra,
+      };
+    } catch (e) {
+      const err = toApi(toGatewayApiError(e));
+      status = err instanceof ApiError ? err.status : 500;
+      throw err;
+    } finally {
+      deps.keyPolicy?.record(k.id, name, promptTokens, completionTokens, status >= 400);
     }
-    return {
-      id, object: 'chat.completion', created, model: name, system_fingerprint: 'modelfab',
-      choices: [{ index: 0, message: { role: 'assistant', content: a.answer, refusal: null }, logprobs: null, finish_reason: 'stop' }],
-      usage, ...extra,
-    };
   }));
 
   // ------------------------------------------------------------------ closing the loop

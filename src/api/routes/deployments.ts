@@ -28,7 +28,12 @@ function baseUrl(req: FastifyRequest): string {
   return `${req.protocol}://${req.headers.host ?? 'localhost'}/v1`;
 }
 
-export function deploymentRoutes(app: FastifyInstance, store: Store, gateway: Gateway): void {
+export interface DeploymentRouteDeps {
+  /** Whether a guard policy of this name exists (a deployment's `guard` setting must name one). */
+  guardExists?: (name: string) => Promise<boolean>;
+}
+
+export function deploymentRoutes(app: FastifyInstance, store: Store, gateway: Gateway, deps: DeploymentRouteDeps = {}): void {
   const wrap = <T>(fn: (req: FastifyRequest) => Promise<T>) => async (req: FastifyRequest) => {
     try { return await fn(req); } catch (e) { throw toGatewayApiError(e); }
   };
@@ -36,6 +41,10 @@ export function deploymentRoutes(app: FastifyInstance, store: Store, gateway: Ga
   app.post('/v1/deployments', wrap(async (req) => {
     admin(req);
     const b = body(req);
+    const guard = (b.settings as { guard?: unknown } | undefined)?.guard;
+    if (typeof guard === 'string' && deps.guardExists && !(await deps.guardExists(guard))) {
+      throw new ApiError(400, `settings.guard: no guard policy named "${guard}" (create it with PUT /v1/guard/policies/${guard})`, 'invalid_request_error', 'settings.guard', 'guard_policy_not_found');
+    }
     const d = await deploy(store, b as unknown as DeployInput);
     gateway.invalidate();
     const wait = (req.query as { wait?: string }).wait !== 'false';

@@ -23,6 +23,8 @@ import {
   completionLogprobs, parseChatRequest, parseCompletionRequest, parseEmbeddingRequest, toGenerateParams, usage, type SamplingIn,
 } from '../../serve/openai.ts';
 import { ServeError } from '../../serve/service.ts';
+import type { GuardRuntime, RequestGuard } from '../../control/runtime.ts';
+import { ControlError } from '../../control/feedback.ts';
 import { ApiError } from '../errors.ts';
 
 const MAX_BUFFERED = 8 * 1024 * 1024;
@@ -72,6 +74,7 @@ class SseOut {
 }
 
 export function toGatewayApiError(e: unknown): unknown {
+  if (e instanceof ControlError) return new ApiError(e.status, e.message, e.status >= 500 ? 'server_error' : 'invalid_request_error', e.param, e.code);
   if (e instanceof ServeError) return new ApiError(e.status, e.message, e.status === 429 ? 'rate_limit_error' : 'invalid_request_error', e.param, e.code);
   if (e instanceof BackendError) return new ApiError(e.status === 499 ? 400 : e.status, e.message, e.status === 429 ? 'rate_limit_error' : e.type, e.param, e.code);
   return e;
@@ -95,7 +98,14 @@ export function installPublicGatewayRoutes(app: FastifyInstance, gateway: Gatewa
   });
 }
 
-export function gatewayRoutes(app: FastifyInstance, gateway: Gateway, policy: KeyPolicy): void {
+/** The control layer of issue 11, when the server has one: the guard at serving time and the request log. */
+export interface GatewayControl {
+  guard: GuardRuntime;
+  /** Log every answer (default true): feedback by response id and GET /v1/requests need it. */
+  log?: boolean;
+}
+
+export function gatewayRoutes(app: FastifyInstance, gateway: Gateway, policy: KeyPolicy, control?: GatewayControl): void {
   const key = (req: FastifyRequest): ApiKeyRow => {
     if (!req.apiKey) throw new ApiError(401, 'Missing API key.', 'invalid_request_error', null, 'missing_api_key');
     return req.apiKey;
@@ -147,7 +157,8 @@ export function gatewayRoutes(app: FastifyInstance, gateway: Gateway, policy: Ke
     const k = await admit(req, ep, r.model);
     const id = `${chat ? 'chatcmpl' : 'cmpl'}-${randomBytes(12).toString('base64url')}`;
     const created = Math.floor(Date.now() / 1000);
-    const prompts = chat ? [null] : (r as ReturnType<typeof parseCompletionRequest>).prompts;
+    let messages = chat ? (r as ReturnType<typeof parseChatRequest>).messages : [];
+    let prompts = chat ? [null] : (r as ReturnType<typeof parseCompletionRequest>).prompts;
     const echo = !chat && (r as ReturnType<typeof parseCompletionRequest>).echo;
     const choices = prompts.length * r.n;
     const ac = new AbortController();
@@ -159,12 +170,18 @@ export function gatewayRoutes(app: FastifyInstance, gateway: Gateway, policy: Ke
     reply.raw.on('close', onClose);
     const check = targetCheck(k, r.model);
 
+    // The guard (issue 11): the deployment's policies, checked on the input first and on the answer below.
+    let guard: RequestGuard | null = null;
+    let question: string | undefined;
+    let blocked: string | null = null;
+
     // streaming state
     let hijacked = false;
     const prefixes: string[] = [];
     const finals: string[] = [];
     let sse: ((s: string) => void) | null = null;
     let out: SseOut | null = null;
+    const chunkHead = (model: string) => `data: {"id":"${id}","object":"${chat ? 'chat.completion.chunk' : 'text_completion'}","created":${created},"model":${JSON.stringify(model)},"system_fingerprint":"modelfab",`;
     const openStream = (model: string) => {
       if (hijacked) return;
       hijacked = true;
@@ -175,7 +192,7 @@ export function gatewayRoutes(app: FastifyInstance, gateway: Gateway, policy: Ke
       out = new SseOut(raw, () => ac.abort());
       const o = out;
       sse = (s: string) => o.push(s);
-      const head = `data: {"id":"${id}","object":"${chat ? 'chat.completion.chunk' : 'text_completion'}","created":${created},"model":${JSON.stringify(model)},"system_fingerprint":"modelfab","choices":[{"index":`;
+      const head = `${chunkHead(model)}"choices":[{"index":`;
       for (let i = 0; i < choices; i++) {
         prefixes.push(`${head}${i},${chat ? '"delta":{"content":' : '"text":'}`);
         finals.push(`${head}${i},${chat ? '"delta":{}' : '"text":""'},"logprobs":null,"finish_reason":`);
@@ -187,15 +204,64 @@ export function gatewayRoutes(app: FastifyInstance, gateway: Gateway, policy: Ke
     const lps: TokenLogprob[][] = Array.from({ length: choices }, () => []);
     const finishes: string[] = new Array(choices).fill('stop');
     const tail = chat ? '},"logprobs":null,"finish_reason":null}]}\n\n' : ',"logprobs":null,"finish_reason":null}]}\n\n';
+    const emit = (ci: number, text: string) => { texts[ci].push(text); sse?.(prefixes[ci] + JSON.stringify(text) + tail); };
+    const contentOf = (ci: number) => texts[ci].join('');
+    /** The request log entry (feedback by response id, GET /v1/requests/{id}); written before the answer's end reaches the client. */
+    const record = () => control?.log === false ? Promise.resolve() : control?.guard.record({
+      id, model: served, source: req.headers['x-modelfab-source'] === 'playground' ? 'playground' : 'api', keyId: k.id, answer: contentOf(0),
+      prompt: chat ? messages.filter((m) => m.role === 'system' || m.role === 'user' || m.role === 'assistant') as never : [{ role: 'user', content: (prompts as string[])[0] ?? '' }],
+      guard,
+    }, (e) => req.log.error({ err: e }, 'request log write failed'));
     try {
+      guard = control ? await control.guard.load(await gateway.guardsOf(r.model)) : null;
+      if (guard) {
+        if (chat) {
+          const ui = messages.map((m) => m.role).lastIndexOf('user');
+          if (ui >= 0) {
+            question = messages[ui].content;
+            const g = await guard.input(question);
+            if (g.refused) blocked = g.message ?? '';
+            else if (g.text !== question) { question = g.text; messages = messages.map((m, i) => (i === ui ? { ...m, content: g.text } : m)); }
+          }
+        } else {
+          const checked: string[] = [];
+          for (const p of prompts as string[]) {
+            const g = await guard.input(p);
+            if (g.refused) { blocked = g.message ?? ''; break; }
+            checked.push(g.text);
+          }
+          if (blocked === null) prompts = checked;
+        }
+      }
       const runs: Array<Promise<void>> = [];
-      for (let pi = 0; pi < prompts.length; pi++) {
+      if (blocked !== null) {
+        // refused on input: no model is touched; every choice carries the refusal message
+        for (let ci = 0; ci < choices; ci++) { texts[ci].push(blocked); finishes[ci] = 'content_filter'; }
+        if (r.stream) {
+          openStream(served);
+          for (let ci = 0; ci < choices; ci++) { sse!(prefixes[ci] + JSON.stringify(blocked) + tail); sse!(`${finals[ci]}"content_filter"}]}\n\n`); }
+        }
+      }
+      for (let pi = 0; blocked === null && pi < prompts.length; pi++) {
         for (let j = 0; j < r.n; j++) {
           const ci = pi * r.n + j;
-          const prompt = chat ? { kind: 'chat' as const, messages: (r as ReturnType<typeof parseChatRequest>).messages } : { kind: 'text' as const, text: prompts[pi]! };
+          const prompt = chat ? { kind: 'chat' as const, messages } : { kind: 'text' as const, text: prompts[pi]! };
+          // A streamed answer under a guard flows sentence by sentence through its filter (no logprobs then).
+          const gs = guard && r.stream ? guard.stream(question !== undefined ? { question } : {}) : null;
+          const choiceAc = new AbortController();
+          const onAbort = () => choiceAc.abort();
+          ac.signal.addEventListener('abort', onAbort, { once: true });
+          let chain: Promise<void> = Promise.resolve();
           const onText = (text: string, lp?: TokenLogprob[]) => {
             if (firstAt === 0) { firstAt = performance.now(); gateway.metrics.firstToken(served, (firstAt - t0) / 1000); }
-            if (sse) {
+            if (gs) {
+              chain = chain.then(async () => {
+                const ok = await gs.push(text);
+                if (ok) emit(ci, ok);
+                if (gs.refused) choiceAc.abort();
+              });
+            } else if (sse) {
+              texts[ci].push(text);
               if (lp && lp.length) {
                 const l = chat ? `{"content":${JSON.stringify(lp)}}` : JSON.stringify(completionLogprobs(lp, 0));
                 sse(`${prefixes[ci]}${JSON.stringify(text)}${chat ? '}' : ''},"logprobs":${l},"finish_reason":null}]}\n\n`);
@@ -206,14 +272,21 @@ export function gatewayRoutes(app: FastifyInstance, gateway: Gateway, policy: Ke
             }
           };
           runs.push(gateway.generate(r.model, (spec) => toGenerateParams(r as SamplingIn, prompt, spec.settings, j), { onText }, {
-            signal: ac.signal,
+            signal: choiceAc.signal,
             onTarget: (spec) => { check(spec); served = spec.name; if (r.stream) openStream(spec.name); },
-          }).then((res) => {
+          }).then(async (res) => {
             promptTokens += j === 0 ? res.promptTokens : 0;
             completionTokens += res.completionTokens;
             finishes[ci] = res.finishReason === 'length' ? 'length' : 'stop';
-            if (sse && res.finishReason !== 'abort') sse(`${finals[ci]}"${finishes[ci]}"}]}\n\n`);
-          }));
+            if (gs) {
+              await chain;
+              const rest = await gs.end();
+              if (rest) emit(ci, rest);
+              if (gs.refused) { emit(ci, gs.message ?? ''); finishes[ci] = 'content_filter'; }
+              guard!.collect(gs);
+              if (sse && !ac.signal.aborted) sse(`${finals[ci]}"${finishes[ci]}"}]}\n\n`);
+            } else if (sse && res.finishReason !== 'abort') sse(`${finals[ci]}"${finishes[ci]}"}]}\n\n`);
+          }).finally(() => ac.signal.removeEventListener('abort', onAbort)));
         }
       }
       const settled = await Promise.allSettled(runs);
@@ -223,10 +296,21 @@ export function gatewayRoutes(app: FastifyInstance, gateway: Gateway, policy: Ke
         throw failed.reason;
       }
       if (ac.signal.aborted && hijacked && reply.raw.destroyed) { status = 499; return; }
+      // A whole (not streamed) answer under a guard is checked once it is complete.
+      if (guard && !r.stream && blocked === null) {
+        for (let ci = 0; ci < choices; ci++) {
+          const g = await guard.output(contentOf(ci), question !== undefined ? { question } : {});
+          texts[ci] = [g.refused ? g.message ?? '' : g.text];
+          if (g.refused) finishes[ci] = 'content_filter';
+        }
+      }
+      await record();
+      const guardField = guard ? { guard: guard.summary() } : {};
       if (r.stream) {
         if (!hijacked) openStream(served);
         const s = sse as unknown as (x: string) => void;
-        if (r.includeUsage) s(`data: {"id":"${id}","object":"${chat ? 'chat.completion.chunk' : 'text_completion'}","created":${created},"model":${JSON.stringify(served)},"system_fingerprint":"modelfab","choices":[],"usage":${JSON.stringify(usage(promptTokens, completionTokens))}}\n\n`);
+        if (guard) s(`${chunkHead(served)}"choices":[],"guard":${JSON.stringify(guard.summary())}}\n\n`);
+        if (r.includeUsage) s(`${chunkHead(served)}"choices":[],"usage":${JSON.stringify(usage(promptTokens, completionTokens))}}\n\n`);
         s('data: [DONE]\n\n');
         (out as SseOut | null)?.end();
         return;
@@ -236,10 +320,10 @@ export function gatewayRoutes(app: FastifyInstance, gateway: Gateway, policy: Ke
         return {
           id, object: 'chat.completion', created, model: served, system_fingerprint: 'modelfab',
           choices: texts.map((t, i) => ({
-            index: i, message: { role: 'assistant', content: t.join(''), refusal: null },
-            logprobs: r.logprobs ? { content: lps[i], refusal: null } : null, finish_reason: finishes[i],
+            index: i, message: { role: 'assistant', content: t.join(''), refusal: finishes[i] === 'content_filter' ? t.join('') : null },
+            logprobs: r.logprobs && !guard ? { content: lps[i], refusal: null } : null, finish_reason: finishes[i],
           })),
-          usage: usage(promptTokens, completionTokens),
+          usage: usage(promptTokens, completionTokens), ...guardField,
         };
       }
       return {
@@ -247,9 +331,9 @@ export function gatewayRoutes(app: FastifyInstance, gateway: Gateway, policy: Ke
         choices: texts.map((t, i) => {
           const p = prompts[Math.floor(i / r.n)]!;
           const text = (echo ? p : '') + t.join('');
-          return { index: i, text, logprobs: r.logprobs ? completionLogprobs(lps[i], echo ? p.length : 0) : null, finish_reason: finishes[i] };
+          return { index: i, text, logprobs: r.logprobs && !guard ? completionLogprobs(lps[i], echo ? p.length : 0) : null, finish_reason: finishes[i] };
         }),
-        usage: usage(promptTokens, completionTokens),
+        usage: usage(promptTokens, completionTokens), ...guardField,
       };
     } catch (e) {
       const err = toGatewayApiError(e);
@@ -266,7 +350,8 @@ export function gatewayRoutes(app: FastifyInstance, gateway: Gateway, policy: Ke
       gateway.metrics.request(served, ep, status, secs);
       gateway.metrics.tokens(served, promptTokens, completionTokens);
       policy.record(k.id, served, promptTokens, completionTokens, status >= 400);
-      req.log.info({ access: { key: k.id, endpoint: ep, model: served, status, stream: r.stream, prompt_tokens: promptTokens, completion_tokens: completionTokens, ttft_ms: firstAt ? Math.round(firstAt - t0) : null, ms: Math.round(secs * 1000) } }, 'inference');
+      const g = guard ? { guard: { policies: guard.policies, outcome: guard.summary().outcome, ms: Math.round(guard.verdicts.reduce((a, v) => a + v.latency_ms, 0) * 1000) / 1000 } } : {};
+      req.log.info({ access: { id, key: k.id, endpoint: ep, model: served, status, stream: r.stream, prompt_tokens: promptTokens, completion_tokens: completionTokens, ttft_ms: firstAt ? Math.round(firstAt - t0) : null, ms: Math.round(secs * 1000), ...g } }, 'inference');
     }
   });
 

@@ -2,10 +2,11 @@
  * Guard routes (issue 11): `POST /v1/guard/check` runs a policy (inline or named) on a text and returns every
  * verdict (check, action, reason, latency); with a `response_id` the answer and its verdicts go to the response
  * log. `PUT|GET|DELETE /v1/guard/policies/{name}`, `GET /v1/guard/policies` keep named policies (validated on PUT;
- * the error names the check). `GET /v1/requests/{id}`: a logged response with its guard verdicts.
+ * the error names the check). `GET /v1/requests/{id}`: a logged response with its guard verdicts; `GET /v1/requests`: the request log (newest first, filter by model, source,
+ * guard outcome; admins see all, other keys their own). Policies are admin-only.
  * Classifier and reflection checks run on any model the gateway serves.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Gateway } from '../../serve/gateway.ts';
 import type { ChatMessageIn } from '../../serve/backend.ts';
 import { GuardPolicyError, parsePolicy, runGuard, type GuardDeps, type GuardStage } from '../../control/guard.ts';
@@ -45,6 +46,11 @@ export function gatewayGuardDeps(gateway: Gateway): GuardDeps {
 
 const wrap = <T>(fn: () => Promise<T>) => fn().catch((e: unknown) => { throw toControlApiError(e); });
 
+export function requireAdmin(req: FastifyRequest): void {
+  if (req.apiKey?.role !== 'admin') throw new ApiError(403, 'This endpoint needs an admin API key.', 'invalid_request_error', null, 'admin_required');
+}
+const isAdmin = (req: FastifyRequest) => req.apiKey?.role === 'admin';
+
 export function guardRoutes(app: FastifyInstance, feedback: FeedbackService, deps: GuardDeps): void {
   app.post<{ Body: { policy?: unknown; policy_name?: string; stage?: GuardStage; text?: string; question?: string; sources?: Passage[]; response_id?: string; model?: string; prompt?: unknown } }>('/v1/guard/check', async (req) => wrap(async () => {
     const b = req.body ?? {};
@@ -64,26 +70,41 @@ export function guardRoutes(app: FastifyInstance, feedback: FeedbackService, dep
     if (b.response_id) {
       const prompt = Array.isArray(b.prompt) ? b.prompt : [{ role: 'user', content: typeof b.prompt === 'string' ? b.prompt : b.question ?? '' }];
       const prev = await feedback.getResponse(b.response_id);
-      await feedback.recordResponse({ id: b.response_id, model: b.model ?? prev?.model ?? null, prompt: (prev?.prompt ?? prompt) as never, answer: stage === 'output' ? (r.refused ? r.message ?? '' : r.text) : prev?.answer ?? '', guard: [...(prev?.guard ?? []), ...r.verdicts] });
+      if (prev && !isAdmin(req) && prev.key_id !== req.apiKey?.id) throw new ApiError(404, `request ${b.response_id} is not in the response log`, 'invalid_request_error', 'response_id', 'not_found');
+      await feedback.recordResponse({ id: b.response_id, keyId: prev?.key_id ?? req.apiKey?.id ?? null, source: prev?.source ?? 'api', model: b.model ?? prev?.model ?? null, prompt: (prev?.prompt ?? prompt) as never, answer: stage === 'output' ? (r.refused ? r.message ?? '' : r.text) : prev?.answer ?? '', guard: [...(prev?.guard ?? []), ...r.verdicts] });
     }
     return { object: 'guard.result', ...r };
   }));
 
-  app.get('/v1/guard/policies', async () => wrap(async () => ({ object: 'list', data: await feedback.listPolicies() })));
+  app.get('/v1/guard/policies', async (req) => wrap(async () => { requireAdmin(req); return { object: 'list', data: await feedback.listPolicies() }; }));
   app.put<{ Params: { name: string }; Body: unknown }>('/v1/guard/policies/:name', async (req) => wrap(async () => {
+    requireAdmin(req);
     const policy = parsePolicy(req.body);
     await feedback.putPolicy(req.params.name, req.body);
     return { object: 'guard.policy', name: req.params.name, policy };
   }));
   app.get<{ Params: { name: string } }>('/v1/guard/policies/:name', async (req) => wrap(async () => {
+    requireAdmin(req);
     const p = await feedback.getPolicy(req.params.name);
     if (p === null) throw new ApiError(404, `guard policy ${req.params.name} not found`, 'invalid_request_error', 'name', 'not_found');
     return { object: 'guard.policy', name: req.params.name, policy: p };
   }));
-  app.delete<{ Params: { name: string } }>('/v1/guard/policies/:name', async (req) => wrap(async () => ({ object: 'guard.policy', name: req.params.name, deleted: await feedback.deletePolicy(req.params.name) })));
+  app.delete<{ Params: { name: string } }>('/v1/guard/policies/:name', async (req) => wrap(async () => { requireAdmin(req); return { object: 'guard.policy', name: req.params.name, deleted: await feedback.deletePolicy(req.params.name) }; }));
+
+  /** The request log, newest first: admins see every request, other keys their own. */
+  app.get<{ Querystring: Record<string, string | undefined> }>('/v1/requests', async (req) => wrap(async () => {
+    const q = req.query;
+    const outcomes = ['passed', 'flagged', 'rewritten', 'refused', 'guarded'];
+    if (q.outcome !== undefined && !outcomes.includes(q.outcome)) throw new ApiError(400, `outcome must be one of ${outcomes.join(', ')}`, 'invalid_request_error', 'outcome');
+    const limit = q.limit === undefined ? undefined : Number(q.limit);
+    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > 500)) throw new ApiError(400, 'limit must be an integer from 1 to 500', 'invalid_request_error', 'limit');
+    const r = await feedback.listResponses({ model: q.model, source: q.source, outcome: q.outcome as never, before: q.before, limit, ...(isAdmin(req) ? {} : { keyId: req.apiKey?.id ?? '-' }) });
+    return { object: 'list', data: r.data.map((x) => ({ object: 'request', ...x })), has_more: r.has_more };
+  }));
 
   app.get<{ Params: { id: string } }>('/v1/requests/:id', async (req) => wrap(async () => {
     const r = await feedback.getResponse(req.params.id);
+    if (r && !isAdmin(req) && r.key_id !== req.apiKey?.id) throw new ApiError(404, `request ${req.params.id} is not in the response log`, 'invalid_request_error', 'id', 'not_found');
     if (!r) throw new ApiError(404, `request ${req.params.id} is not in the response log`, 'invalid_request_error', 'id', 'not_found');
     return { object: 'request', ...r };
   }));
