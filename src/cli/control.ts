@@ -1,7 +1,8 @@
 /**
  * `modelfab guard check --policy FILE TEXT` (local: rule checks, grounding with --sources; classifier and reflection
- * checks with --model-url, an OpenAI-compatible endpoint) and `modelfab feedback list|review|export|train` against
- * a running `modelfab serve` (HTTP API). Exit code 2 when the guard refuses.
+ * checks with --model-url, an OpenAI-compatible endpoint; exit code 2 when the guard refuses); and against a running
+ * `modelfab serve` (HTTP API): `modelfab guard policies list|put|show|delete`, `modelfab requests [list]|show` (the
+ * request log with verdicts) and `modelfab feedback list|review|export|train`.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
@@ -35,6 +36,48 @@ export function registerControl(program: Command): void {
       }
       if (r.refused) process.exitCode = 2;
     });
+
+  const pol = guard.command('policies').description('named guard policies on a running server (a deployment or bot names one in its guard setting)');
+  remote(pol.command('list').description('every policy with its checks')).action(async (o: Remote) => {
+    const r = await new ApiClient(clientOptions(o)).request<{ data: Array<{ name: string; updated_at: number; policy: { checks: Array<{ name?: string; kind: string }> } }> }>('GET', '/v1/guard/policies');
+    if (o.json) { process.stdout.write(`${JSON.stringify(r)}\n`); return; }
+    if (!r.data.length) process.stdout.write('no guard policies (create one: modelfab guard policies put NAME FILE)\n');
+    for (const p of r.data) process.stdout.write(`${p.name.padEnd(24)} ${new Date(p.updated_at * 1000).toISOString().slice(0, 19)}  ${p.policy.checks.map((c, i) => c.name ?? `${c.kind}#${i}`).join(', ')}\n`);
+  });
+  remote(pol.command('put <name> <file>').description('create or replace a policy from a JSON file (validated: errors name the check and field)')).action(async (name: string, file: string, o: Remote) => {
+    const r = await new ApiClient(clientOptions(o)).request('PUT', `/v1/guard/policies/${encodeURIComponent(name)}`, JSON.parse(readFileSync(file, 'utf8')));
+    process.stdout.write(o.json ? `${JSON.stringify(r)}\n` : `saved guard policy ${name}; use it: modelfab deploy NAME --model M --guard ${name}\n`);
+  });
+  remote(pol.command('show <name>').description('print a policy as JSON')).action(async (name: string, o: Remote) => {
+    const r = await new ApiClient(clientOptions(o)).request<{ policy: unknown }>('GET', `/v1/guard/policies/${encodeURIComponent(name)}`);
+    process.stdout.write(`${JSON.stringify(o.json ? r : r.policy, null, 2)}\n`);
+  });
+  remote(pol.command('delete <name>').description('delete a policy (deployments still naming it refuse requests until changed)')).action(async (name: string, o: Remote) => {
+    const r = await new ApiClient(clientOptions(o)).request<{ deleted: boolean }>('DELETE', `/v1/guard/policies/${encodeURIComponent(name)}`);
+    process.stdout.write(r.deleted ? `deleted ${name}\n` : `no policy ${name}\n`);
+  });
+
+  const req = program.command('requests').description('the request log: every answer the gateway and bots sent, with the guard\'s verdicts');
+  remote(req.command('list', { isDefault: true }).description('newest first'))
+    .option('--model <name>').option('--source <s>', 'api, bot or playground').option('--outcome <o>', 'passed, flagged, rewritten, refused or guarded (any guard ran)').option('--limit <n>', 'rows', '20')
+    .action(async (o: Remote & { model?: string; source?: string; outcome?: string; limit: string }) => {
+      const qs = new URLSearchParams({ limit: o.limit, ...(o.model ? { model: o.model } : {}), ...(o.source ? { source: o.source } : {}), ...(o.outcome ? { outcome: o.outcome } : {}) });
+      const r = await new ApiClient(clientOptions(o)).request<{ data: Array<Record<string, any>>; has_more: boolean }>('GET', `/v1/requests?${qs}`);
+      if (o.json) { process.stdout.write(`${JSON.stringify(r)}\n`); return; }
+      for (const x of r.data) {
+        const q = String(x.prompt.at(-1)?.content ?? '').replace(/\s+/g, ' ').slice(0, 40);
+        process.stdout.write(`${x.id}  ${new Date(x.created_at * 1000).toISOString().slice(0, 19)}  ${String(x.model).padEnd(18)} ${(x.outcome ?? '-').padEnd(9)} ${q}\n`);
+      }
+      if (r.has_more) process.stdout.write('(more: raise --limit)\n');
+    });
+  remote(req.command('show <id>').description('one request: prompt, answer and each guard verdict')).action(async (id: string, o: Remote) => {
+    const x = await new ApiClient(clientOptions(o)).request<Record<string, any>>('GET', `/v1/requests/${encodeURIComponent(id)}`);
+    if (o.json) { process.stdout.write(`${JSON.stringify(x)}\n`); return; }
+    process.stdout.write(`${x.id}  ${x.model}  source ${x.source}  outcome ${x.outcome ?? '(no guard)'}${x.policies.length ? `  policies ${x.policies.join(', ')}` : ''}\n`);
+    for (const m of x.prompt) process.stdout.write(`  ${m.role}: ${m.content}\n`);
+    process.stdout.write(`  answer: ${x.answer}\n`);
+    for (const v of x.guard) process.stdout.write(`  ${v.stage.padEnd(6)} ${v.action.padEnd(8)} ${v.check.padEnd(20)} ${v.latency_ms.toFixed(2).padStart(8)} ms  ${v.reason}\n`);
+  });
 
   const fb = program.command('feedback').description('human feedback on answers: review queue, exports, DPO training');
   remote(fb.command('list').description('the review queue (pending by default)'))

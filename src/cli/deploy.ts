@@ -5,13 +5,25 @@
  */
 import type { Command } from 'commander';
 import { join, resolve } from 'node:path';
-import { openSqliteStore } from '../store/sqlite.ts';
+import type { Kysely } from 'kysely';
+import { openSqliteDatabase, openSqliteStore } from '../store/sqlite.ts';
+import { FeedbackService, type ControlTables } from '../control/feedback.ts';
 import type { Store } from '../store/store.ts';
 import { deleteRoute, deploy, describeDeployment, putRoute, undeploy, type DeployInput } from '../serve/service.ts';
 
 export async function withStore<T>(data: string, f: (store: Store) => Promise<T>): Promise<T> {
   const store = await openSqliteStore(join(resolve(data), 'modelfab.db'));
   try { return await f(store); } finally { await store.close(); }
+}
+
+/** A deployment's guard must name a stored policy (the server would otherwise refuse its requests). */
+async function requirePolicy(data: string, name: string): Promise<void> {
+  const { store, db } = await openSqliteDatabase(join(resolve(data), 'modelfab.db'));
+  try {
+    if ((await new FeedbackService(db as unknown as Kysely<ControlTables>).getPolicyText(name)) === null) {
+      throw new Error(`--guard: no guard policy named "${name}" in ${data} (create it: modelfab guard policies put ${name} policy.json)`);
+    }
+  } finally { await store.close(); }
 }
 
 const int = (v: string | undefined, name: string) => {
@@ -24,7 +36,7 @@ const int = (v: string | undefined, name: string) => {
 interface DeployOpts {
   data: string; model?: string; path?: string; adapter?: string; endpoint?: string; endpointKey?: string; endpointModel?: string;
   template?: string; preset?: string; concurrency?: string; queue?: string; context?: string; threads?: string; idleUnload?: string;
-  timeout?: string; maxTokens?: string; weightType?: string; backend?: string; warm: boolean; json?: boolean;
+  timeout?: string; maxTokens?: string; weightType?: string; backend?: string; warm: boolean; json?: boolean; guard?: string;
 }
 
 export function registerDeploy(program: Command): void {
@@ -49,6 +61,7 @@ export function registerDeploy(program: Command): void {
     .option('--weight-type <t>', 'engine folders are exported to GGUF as F16 (default) or F32')
     .option('--backend <b>', 'engine folders: llama.cpp (default) or engine')
     .option('--no-warm', 'do not load at deploy/server start (load on first use)')
+    .option('--guard <policy>', 'a guard policy (modelfab guard policies) run on every request and answer; none removes it')
     .option('--data <dir>', 'data folder', './modelfab-data')
     .option('--json', 'print JSON')
     .action(async (name: string, o: DeployOpts) => {
@@ -56,7 +69,9 @@ export function registerDeploy(program: Command): void {
         preset: o.preset, concurrency: int(o.concurrency, 'concurrency'), queue: int(o.queue, 'queue'), contextSize: int(o.context, 'context'),
         threads: int(o.threads, 'threads'), idleUnloadS: int(o.idleUnload, 'idle-unload'), timeoutMs: int(o.timeout, 'timeout'),
         maxTokensLimit: int(o.maxTokens, 'max-tokens'), weightType: o.weightType, backend: o.backend, warm: o.warm,
+        guard: o.guard === 'none' ? null : o.guard,
       };
+      if (o.guard && o.guard !== 'none') await requirePolicy(o.data, o.guard);
       for (const k of Object.keys(settings)) if (settings[k] === undefined) delete settings[k];
       const input: DeployInput = {
         name, model: o.model, path: o.path, adapterPath: o.adapter, chatTemplate: o.template, settings,
@@ -94,8 +109,8 @@ export function registerDeploy(program: Command): void {
         if (!rows.length) { process.stdout.write('no deployments\n'); return; }
         for (const r of rows) {
           const m = r.model as { name: string; kind: string } | null;
-          const s = r.settings as { preset: string; concurrency: number; queue: number };
-          process.stdout.write(`${String(r.name).padEnd(24)} v${String(r.version).padEnd(4)} ${String(r.status).padEnd(11)} ${(m ? `${m.kind}:${m.name}` : '?').padEnd(40)} preset ${s.preset}, concurrency ${s.concurrency}, queue ${s.queue}\n`);
+          const s = r.settings as { preset: string; concurrency: number; queue: number; guard?: string | null };
+          process.stdout.write(`${String(r.name).padEnd(24)} v${String(r.version).padEnd(4)} ${String(r.status).padEnd(11)} ${(m ? `${m.kind}:${m.name}` : '?').padEnd(40)} preset ${s.preset}, concurrency ${s.concurrency}, queue ${s.queue}${s.guard ? `, guard ${s.guard}` : ''}\n`);
         }
       });
     });
