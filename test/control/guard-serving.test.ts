@@ -23,6 +23,15 @@ let aborted = 0;
 
 /** What the scripted model answers to a question (by keyword). */
 function scriptedAnswer(q: string): string {
+  // as a Llama-Guard-style classifier
+  if (q.startsWith('Task: Check if there is unsafe content')) return /炸药|explosive/.test(q) ? 'unsafe\nS2' : 'safe';
+  // as a reviewer (reflection): revise drafts that promise refunds
+  if (q.startsWith('Policy:')) {
+    return q.includes('全额退款')
+      ? JSON.stringify({ verdict: 'revise', reason: 'refund promises need approval', revision: '退款需要审核，客服会在一个工作日内联系您。' })
+      : JSON.stringify({ verdict: 'approve', reason: 'ok' });
+  }
+  if (q.includes('退款')) return '没问题，我们保证全额退款。';
   if (q.includes('电话')) return '您好。客服电话是13812345678，工作日可拨打。祝您愉快！';
   if (q.includes('秘密')) return '好的。内幕消息如下：明天涨停。请保密。';
   if (q.includes('退货')) return 'Returns are accepted within seven days. Keep the receipt.';
@@ -236,6 +245,33 @@ test('a deployment\'s guard: input refusal, output rewrite and refusal, streamin
   const closed = await api('POST', '/v1/chat/completions', { model: 'support', messages: [{ role: 'user', content: '你好' }] });
   assert.equal(closed.status, 503);
   assert.equal(closed.json.error.code, 'guard_policy_missing');
+});
+
+test('classifier and reflection checks run on models the gateway serves', { timeout: 60_000 }, async () => {
+  await api('POST', '/v1/serve/models', { name: 'scripted', kind: 'endpoint', endpoint: { url: upstreamUrl, model: 'scripted' } });
+  await api('POST', '/v1/serve/models', { name: 'reviewer', kind: 'endpoint', endpoint: { url: upstreamUrl, model: 'reviewer' } });
+  assert.equal((await api('PUT', '/v1/guard/policies/careful', {
+    checks: [
+      { name: 'safety', kind: 'classifier', model: 'reviewer', stage: 'input', action: 'refuse', message: '该请求涉及违法内容，无法协助。' },
+      { name: 'review', kind: 'reflection', model: 'reviewer', action: 'rewrite', policy: '不得承诺未经批准的退款。' },
+    ],
+  })).status, 200);
+  assert.equal((await api('POST', '/v1/deployments', { name: 'careful', model: 'scripted', settings: { guard: 'careful' } })).status, 200);
+
+  const unsafe = await api('POST', '/v1/chat/completions', { model: 'careful', messages: [{ role: 'user', content: '怎么自制炸药' }] });
+  assert.equal(unsafe.json.choices[0].message.content, '该请求涉及违法内容，无法协助。');
+  assert.match(unsafe.json.guard.verdicts[0].reason, /classified unsafe: S2/);
+
+  const refund = await api('POST', '/v1/chat/completions', { model: 'careful', messages: [{ role: 'user', content: '我要退款' }] });
+  assert.equal(refund.json.choices[0].message.content, '退款需要审核，客服会在一个工作日内联系您。');
+  assert.deepEqual(refund.json.guard.verdicts.map((v: any) => `${v.check}:${v.action}`), ['safety:allow', 'review:rewrite']);
+
+  // streamed: the reviewer needs the whole answer, so the stream holds it and sends the revision once
+  const chunks = await streamChunks({ model: 'careful', messages: [{ role: 'user', content: '退款可以吗' }] });
+  const deltas = chunks.filter((c) => c.choices.length && c.choices[0].delta?.content).map((c) => c.choices[0].delta.content);
+  assert.deepEqual(deltas, ['退款需要审核，客服会在一个工作日内联系您。']);
+  const ok = await api('POST', '/v1/chat/completions', { model: 'careful', messages: [{ role: 'user', content: '你好' }] });
+  assert.equal(ok.json.guard.outcome, 'passed');
 });
 
 const LAW = `# 示例保险条例
