@@ -98,7 +98,8 @@ export async function createServer(opts: ServerOptions): Promise<ModelfabServer>
   const feedback = new FeedbackService(db as unknown as Kysely<ControlTables>);
   const guardDeps = gatewayGuardDeps(gateway);
   const guard = new GuardRuntime(feedback, guardDeps);
-  gatewayRoutes(app, gateway, keyPolicy, { guard, log: opts.requestLog !== false });
+  const botHook = botsRoutes(app, bots, { store, keyPolicy, guard, importDataset: (r) => service.importDataset(r), createExperiment: (r) => factory.factory.createExperiment(r) });
+  gatewayRoutes(app, gateway, keyPolicy, { guard, log: opts.requestLog !== false, bots: botHook });
   deploymentRoutes(app, store, gateway, { guardExists: async (name) => (await feedback.getPolicyText(name)) !== null });
   if (opts.serve?.warm !== false) void gateway.warmDeployments();
   const factory = await startFactory({ dataDir: opts.dataDir, store, db: db as never, data: service, ...(opts.factory ?? {}) });
@@ -107,7 +108,6 @@ export async function createServer(opts: ServerOptions): Promise<ModelfabServer>
   modelsRegistryRoutes(app, factory.factory);
   knowledgeRoutes(app, bots.knowledge);
   evalsRoutes(app, factory.factory, opts.dataDir);
-  botsRoutes(app, bots, { store, keyPolicy, guard, importDataset: (r) => service.importDataset(r), createExperiment: (r) => factory.factory.createExperiment(r) });
   guardRoutes(app, feedback, guardDeps);
   feedbackRoutes(app, feedback, { importDataset: (r) => service.importDataset(r), createJob: (r) => factory.factory.createJob(r), createExperiment: (r) => factory.factory.createExperiment(r as never), jobObject: (j) => factory.factory.jobObject(j) });
   let closed = false;

@@ -195,6 +195,11 @@ export class Gateway {
     return p;
   }
 
+  /** Whether `name` is a route, deployment or model here (unknown names may belong to other services, e.g. bots). */
+  async knows(name: string): Promise<boolean> {
+    try { await this.plan(name); return true; } catch (e) { if (e instanceof BackendError && e.status === 404) return false; throw e; }
+  }
+
   /**
    * The guard policies a request for `requested` is under: each target's deployment setting `guard` (a route runs
    * the policies of all its targets, so whichever serves, its policy has run).

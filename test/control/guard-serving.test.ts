@@ -4,7 +4,7 @@
  * refusals carry the configured message with finish_reason content_filter, verdicts are in the response (`guard`)
  * and in the request log (GET /v1/requests[/{id}]), feedback works by response id, keys see only their own
  * requests, a missing policy fails closed; and a bot's policy runs on its questions and on its answers against the
- * cited passages. The model is a scripted OpenAI-compatible upstream, so every answer is known in advance.
+ * cited passages, on its own endpoint and under its name on the gateway. The model is a scripted OpenAI-compatible upstream, so every answer is known in advance.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -328,6 +328,19 @@ test('a bot\'s guard: the question before it answers, the answer against its cit
   assert.equal(first.status, 200, JSON.stringify(first.json));
   const second = await api('POST', '/v1/bots/rules/chat/completions', { messages: [{ role: 'user', content: '核定要多少天？' }] }, k.json.key);
   assert.equal(second.status, 429);
+
+  // a published bot is also a model of the gateway: same base URL as every other model, with its citations
+  const k2 = await api('POST', '/v1/keys', { name: 'app', models: ['rules'], endpoints: ['chat.completions', 'models'] });
+  const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: k2.json.key, maxRetries: 0 });
+  assert.deepEqual((await client.models.list()).data.map((m) => m.id), ['rules']);
+  const viaGateway = await client.chat.completions.create({ model: 'rules', messages: [{ role: 'user', content: '保险人收到赔偿请求后多少日内核定？' }] });
+  assert.match(viaGateway.choices[0].message.content ?? '', /三十日/);
+  assert.ok((viaGateway as any).citations.length >= 1);
+  assert.equal((viaGateway as any).guard.outcome, 'passed');
+  const viaLog = await api('GET', `/v1/requests/${viaGateway.id}`);
+  assert.equal(viaLog.json.source, 'bot');
+  await assert.rejects(client.chat.completions.create({ model: 'no-such-bot', messages: [{ role: 'user', content: 'x' }] }), (e: any) => e.status === 403 || e.status === 404);
+
   await new Promise((r) => setTimeout(r, 1300)); // usage is flushed once a second
   const usage = await api('GET', `/v1/usage?key_id=${k.json.id}`);
   assert.equal(usage.status, 200, JSON.stringify(usage.json));

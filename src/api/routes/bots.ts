@@ -88,7 +88,16 @@ function lastUser(body: ChatBody): { question: string; history: { role: 'user' |
   return { question: msgs[i]!.content, history };
 }
 
-export function botsRoutes(app: FastifyInstance, bots: BotService, deps: BotRouteDeps): void {
+/** What the gateway needs to serve published bots under their names (model = the bot's name). */
+export interface BotGatewayHook {
+  /** Whether `name` is a published bot. */
+  has(name: string): Promise<boolean>;
+  chat(name: string, req: FastifyRequest, reply: FastifyReply): Promise<unknown>;
+  /** Published bots, for /v1/models. */
+  list(): Promise<Array<{ id: string; created: number }>>;
+}
+
+export function botsRoutes(app: FastifyInstance, bots: BotService, deps: BotRouteDeps): BotGatewayHook {
   /** A bot's `config.guard` must name an existing guard policy. */
   const checkGuard = async (config: Partial<BotConfig> | undefined) => {
     const g = config?.guard;
@@ -225,9 +234,9 @@ export function botsRoutes(app: FastifyInstance, bots: BotService, deps: BotRout
   }));
 
   // ------------------------------------------------------------------ the published bot's chat endpoint
-  app.post<{ Params: { name: string }; Body: ChatBody }>('/v1/bots/:name/chat/completions', wrap(async (req, reply) => {
+  /** A published bot's chat (also reached through the gateway's /v1/chat/completions with `model` = the bot's name). */
+  const chat = async (name: string, req: FastifyRequest<{ Body: ChatBody }>, reply: FastifyReply) => {
     const t0 = performance.now();
-    const name = req.params.name;
     const k = req.apiKey;
     if (!k) throw new ApiError(401, 'Missing API key.', 'invalid_request_error', null, 'missing_api_key');
     if (k.expires_at && k.expires_at <= Math.floor(Date.now() / 1000)) throw new ApiError(401, 'This API key has expired.', 'invalid_request_error', null, 'expired_api_key');
@@ -293,7 +302,8 @@ export function botsRoutes(app: FastifyInstance, bots: BotService, deps: BotRout
     } finally {
       deps.keyPolicy?.record(k.id, name, promptTokens, completionTokens, status >= 400);
     }
-  }));
+  };
+  app.post<{ Params: { name: string }; Body: ChatBody }>('/v1/bots/:name/chat/completions', wrap((req, reply) => chat(req.params.name, req, reply)));
 
   // ------------------------------------------------------------------ closing the loop
   app.get<{ Params: { name: string } }>('/v1/bots/:name/export', wrap(async (req, reply) => {
@@ -308,6 +318,12 @@ export function botsRoutes(app: FastifyInstance, bots: BotService, deps: BotRout
     const b = req.body ?? ({} as never);
     return bots.startExperiment(req.params.name, { importDataset: deps.importDataset as never, createExperiment: deps.createExperiment as never }, { baseModels: b.base_models, methods: b.methods, epochs: b.epochs });
   }));
+
+  return {
+    has: (name) => bots.requirePublished(name).then(() => true, () => false),
+    chat: async (name, req, reply) => { try { return await chat(name, req as FastifyRequest<{ Body: ChatBody }>, reply); } catch (e) { throw toApi(e); } },
+    list: async () => (await bots.listBots()).filter((b) => b.published).map((b) => ({ id: b.name, created: b.createdAt })),
+  };
 }
 
 /** The Bot Factory over a data folder: knowledge under <data>/knowledge, bots under <data>/bots, no models by default. */

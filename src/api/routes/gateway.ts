@@ -24,6 +24,7 @@ import {
 } from '../../serve/openai.ts';
 import { ServeError } from '../../serve/service.ts';
 import type { GuardRuntime, RequestGuard } from '../../control/runtime.ts';
+import type { BotGatewayHook } from './bots.ts';
 import { ControlError } from '../../control/feedback.ts';
 import { ApiError } from '../errors.ts';
 
@@ -103,6 +104,8 @@ export interface GatewayControl {
   guard: GuardRuntime;
   /** Log every answer (default true): feedback by response id and GET /v1/requests need it. */
   log?: boolean;
+  /** Published bots answer under their names on /v1/chat/completions and are listed by /v1/models. */
+  bots?: BotGatewayHook;
 }
 
 export function gatewayRoutes(app: FastifyInstance, gateway: Gateway, policy: KeyPolicy, control?: GatewayControl): void {
@@ -136,8 +139,10 @@ export function gatewayRoutes(app: FastifyInstance, gateway: Gateway, policy: Ke
   app.get('/v1/models', withErrors(async (req) => {
     const k = key(req);
     policy.checkEndpoint(k, 'models');
-    const data = (await gateway.listModels()).filter((m) => keyAllowsModel(k, m.id)).map((m) => ({ id: m.id, object: 'model', created: m.created, owned_by: m.owned_by }));
-    return { object: 'list', data };
+    const models = (await gateway.listModels()).map((m) => ({ id: m.id, object: 'model', created: m.created, owned_by: m.owned_by }));
+    const known = new Set(models.map((m) => m.id));
+    const bots = control?.bots ? (await control.bots.list()).filter((b) => !known.has(b.id)).map((b) => ({ id: b.id, object: 'model', created: b.created, owned_by: 'modelfab-bot' })) : [];
+    return { object: 'list', data: [...models, ...bots].filter((m) => keyAllowsModel(k, m.id)) };
   }));
 
   app.get<{ Params: { '*': string } }>('/v1/models/*', withErrors(async (req) => {
@@ -153,6 +158,9 @@ export function gatewayRoutes(app: FastifyInstance, gateway: Gateway, policy: Ke
   const generateRoute = (ep: 'chat.completions' | 'completions') => withErrors(async (req, reply) => {
     const t0 = performance.now();
     const chat = ep === 'chat.completions';
+    // A published bot's name that is no model here: the bot answers (same shapes, plus citations).
+    const asked = (req.body as { model?: unknown } | null)?.model;
+    if (chat && control?.bots && typeof asked === 'string' && !(await gateway.knows(asked)) && (await control.bots.has(asked))) return control.bots.chat(asked, req, reply);
     const r = chat ? parseChatRequest(req.body) : parseCompletionRequest(req.body);
     const k = await admit(req, ep, r.model);
     const id = `${chat ? 'chatcmpl' : 'cmpl'}-${randomBytes(12).toString('base64url')}`;
