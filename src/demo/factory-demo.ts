@@ -4,7 +4,9 @@
  *   1. the factory pretrains the project's three base models (spruce-s, spruce-m, spruce-l) on the demo corpus
  *   2. the demo company's datasets are imported (customer-support chats, HR-policy Q&A, identity)
  *   3. one experiment: 3 base models x 3 datasets x 3 methods = 27 fine-tunes, scheduled over the cores
- *   4. a results table: validation loss before and after each fine-tune, time, where everything is
+ *   4. a results table (validation loss before and after each fine-tune) and the leaderboard of benchmark scores
+ *   5. the best fine-tune deployed behind the OpenAI-compatible gateway under the demo guard policy, asked three
+ *      questions through the API (src/demo/serve-demo.ts), one answer marked as feedback
  * Progress: a bar per running job and the overall progress with an ETA (lines every few seconds without a TTY).
  */
 import { join, resolve } from 'node:path';
@@ -16,6 +18,7 @@ import { totalStepsOf, type ExperimentObject, type ExperimentRequest, type FineT
 import type { MetricsRecord } from '../engine/metrics.ts';
 import type { JobRecord } from '../factory/repository.ts';
 import type { Reporter } from './reporter.ts';
+import { bestFineTune, runServeDemo, type ServeDemoResult } from './serve-demo.ts';
 
 export interface FactoryDemoOptions {
   dataDir: string;
@@ -35,6 +38,9 @@ export interface FactoryDemoResult {
   jobsS: number;
   cpuUtil: number;
   schedulerOverheadMsPerJob: number;
+  /** Step 5 (null when no fine-tune had benchmark scores). */
+  served: ServeDemoResult | null;
+  serveS: number;
 }
 
 export const DEMO_METHODS: ExperimentRequest['methods'] = [
@@ -97,7 +103,7 @@ export async function runFactoryDemo(o: FactoryDemoOptions): Promise<FactoryDemo
     if (srv.generatedAdminKey) rep.line(`admin API key (shown once): ${srv.generatedAdminKey}`);
     const { factory } = srv.factory;
     // 1. Base models.
-    rep.line(`[1/4] base models: the factory pretrains ${quick ? '1' : BASE_MODELS.length} small Llama-family models on the demo corpus`);
+    rep.line(`[1/5] base models: the factory pretrains ${quick ? '1' : BASE_MODELS.length} small Llama-family models on the demo corpus`);
     const tb = performance.now();
     const baseJobs = await ensureBaseModels({ factory, data: srv.service, dataDir, seed, quick });
     if (baseJobs.length) await follow(srv, baseJobs.map((j) => j.id), rep, (j) => j.spec.name.replace(' (pretraining)', ''));
@@ -124,7 +130,7 @@ export async function runFactoryDemo(o: FactoryDemoOptions): Promise<FactoryDemo
         await srv.service.importDataset({ name: d.name, source: { path: join(dsDir, d.train) }, validation: { path: join(dsDir, d.val) }, seed });
       }
     }
-    rep.line(`[2/4] datasets: ${datasets.map((d) => d.name).join(', ')} (train and held-out validation splits), in ${dsDir}`);
+    rep.line(`[2/5] datasets: ${datasets.map((d) => d.name).join(', ')} (train and held-out validation splits), in ${dsDir}`);
     // 3. The experiment.
     const req: ExperimentRequest = {
       name: quick ? 'demo-quick' : 'demo', stage: 'sft',
@@ -135,7 +141,7 @@ export async function runFactoryDemo(o: FactoryDemoOptions): Promise<FactoryDemo
     const tj = performance.now();
     const cpuJ = cpuTimes();
     const exp0 = await factory.createExperiment(req);
-    rep.line(`[3/4] experiment ${exp0.id}: ${bases.length} base models x ${datasets.length} datasets x ${DEMO_METHODS.length} methods = ${exp0.jobs.length} fine-tunes, ${exp0.rejected.length} rejected`);
+    rep.line(`[3/5] experiment ${exp0.id}: ${bases.length} base models x ${datasets.length} datasets x ${DEMO_METHODS.length} methods = ${exp0.jobs.length} fine-tunes, ${exp0.rejected.length} rejected`);
     const labels = new Map(exp0.jobs.map((j) => [j.id, j.modelfab.name as string]));
     await follow(srv, exp0.jobs.map((j) => j.id), rep, (j) => labels.get(j.id) ?? j.id);
     const jobsS = (performance.now() - tj) / 1000;
@@ -144,8 +150,23 @@ export async function runFactoryDemo(o: FactoryDemoOptions): Promise<FactoryDemo
     const board = await factory.leaderboard(exp0.id);
     const wallS = (performance.now() - t0) / 1000;
     const util = (a: ReturnType<typeof cpuTimes>, b: ReturnType<typeof cpuTimes>) => (a && b ? (b.busy - a.busy) / Math.max(1, b.total - a.total) : NaN);
+    rep.line('');
+    rep.line('[4/5] results: validation loss on the held-out split of each dataset, before and after fine-tuning');
+    for (const l of resultsTable(experiment.jobs)) rep.line(l);
+    for (const x of experiment.rejected) rep.line(`  rejected: ${x.name}: ${x.reason}`);
+    rep.line('');
+    rep.line('      Leaderboard (benchmark scores, higher is better; each base model beside its fine-tunes):');
+    for (const l of board.text.split('\n')) rep.line(`      ${l}`);
+    // 5. Deployment under a guard.
+    const ts = performance.now();
+    const best = bestFineTune(board.leaderboard, experiment.jobs);
+    rep.line('');
+    rep.line(`[5/5] deployment: the best fine-tune behind the OpenAI-compatible API, under the demo guard policy`);
+    const served = best ? await runServeDemo(srv, best, join(dsDir, 'support_qa.val.jsonl'), rep) : null;
+    if (!best) rep.line('      (no fine-tune has benchmark scores: nothing to deploy)');
     const result: FactoryDemoResult = {
       dataDir, bases, experiment, leaderboard: board.text, wallS, jobsS, cpuUtil: util(cpuJ, cpu1), schedulerOverheadMsPerJob: srv.factory.scheduler.stats().overheadMsPerJob,
+      served, serveS: (performance.now() - ts) / 1000,
     };
     writeFileSync(join(dataDir, 'demo-summary.json'), JSON.stringify(result, null, 2));
     return result;
