@@ -3,7 +3,8 @@
  *     <script src="https://HOST/v1/bots/NAME/widget.js" data-key="sk-mf-..." async></script>
  * renders a small chat box (a launcher button and a panel) in a shadow root, sends the visitor's question to
  * POST /v1/bots/NAME/chat/completions with the key, and shows the answer with its citations (document, article,
- * passage on hover/expand). Owns the script's source text. Guarantees: no dependencies, no globals besides one
+ * passage on hover/expand), and 有帮助 / 没帮助 buttons under each answer (POST /v1/bots/NAME/feedback with the answer's
+ * response id: the review queue that feeds training). Owns the script's source text. Guarantees: no dependencies, no globals besides one
  * custom element; answers and citations are inserted as text (never HTML), so nothing the bot or a visitor says can
  * run script on the host page; attributes: data-key (required), data-title, data-placeholder, data-open ("true").
  */
@@ -38,7 +39,9 @@ export function widgetScript(bot: string, origin: string): string {
     '.mf-form{display:flex;border-top:1px solid #d0d7de}',
     '.mf-input{flex:1;border:0;padding:10px;font:14px sans-serif;outline:none}',
     '.mf-send{border:0;background:#1f6feb;color:#fff;padding:0 14px;cursor:pointer}',
-    '.mf-error{color:#cf222e}'
+    '.mf-error{color:#cf222e}',
+    '.mf-fb{margin-top:6px;font-size:12px;color:#57606a}',
+    '.mf-fb button{border:1px solid #d0d7de;background:#fff;border-radius:12px;padding:1px 8px;margin-right:6px;cursor:pointer;font:12px sans-serif}'
   ].join('\\n');
   root.appendChild(style);
   var launch = el('button', 'mf-launch', title); launch.type = 'button'; launch.setAttribute('part', 'launcher');
@@ -69,6 +72,22 @@ export function widgetScript(bot: string, origin: string): string {
     });
     box.appendChild(c);
   }
+  function showFeedback(box, id) {
+    if (!id) return;
+    var f = el('div', 'mf-fb'); f.setAttribute('data-role', 'feedback');
+    [['right', '👍 有帮助'], ['wrong', '👎 没帮助']].forEach(function (x) {
+      var b = el('button', null, x[1]); b.type = 'button'; b.setAttribute('data-label', x[0]);
+      b.addEventListener('click', function () {
+        f.textContent = '…';
+        fetch(base + '/v1/bots/' + encodeURIComponent(CFG.bot) + '/feedback', {
+          method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer ' + key },
+          body: JSON.stringify({ response_id: id, label: x[0] })
+        }).then(function (r) { f.textContent = r.ok ? '谢谢您的反馈' : '反馈未能提交'; }).catch(function () { f.textContent = '反馈未能提交'; });
+      });
+      f.appendChild(b);
+    });
+    box.appendChild(f);
+  }
   form.addEventListener('submit', function (ev) {
     ev.preventDefault();
     var q = input.value.trim(); if (!q) return;
@@ -84,6 +103,7 @@ export function widgetScript(bot: string, origin: string): string {
       pending.textContent = text;
       history.push({ role: 'assistant', content: text });
       showCitations(pending, res.j.citations);
+      showFeedback(pending, res.j.id);
     }).catch(function (e) { pending.textContent = '网络错误：' + e.message; pending.classList.add('mf-error'); });
   });
   function mount() { document.body.appendChild(host); if (me && me.getAttribute('data-open') === 'true') open(true); }

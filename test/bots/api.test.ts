@@ -1,7 +1,7 @@
 // The Bot Factory over HTTP: build from the Insurance Law, test, approve, publish, a bot key; the published bot's
 // OpenAI-compatible chat endpoint with the official `openai` client (citations in the documented `citations`
 // field), 401/403/404; the public widget script and CORS preflight; and the widget in headless Chromium (type a
-// question, see the answer with its citation) — skipped with a reason when /usr/bin/chromium is not installed.
+// question, see the answer with its citation, mark it helpful) — skipped with a reason when /usr/bin/chromium is not installed.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -123,6 +123,15 @@ test('widget in headless Chromium: type a question, see the answer with its cita
     assert.match(answer, /第四十条/);
     assert.equal(await page.locator('.mf-cite').first().getAttribute('data-article'), '40');
     assert.match(await cites.first().innerText(), /中华人民共和国保险法 第四十条/);
+    // 有帮助: the mark goes to the feedback queue by the answer's response id (a cross-origin call, like the chat)
+    await page.locator('[data-role=feedback] button[data-label=right]').click();
+    await page.getByText('谢谢您的反馈').waitFor({ timeout: 10_000 });
+    const queue = await api('GET', '/v1/feedback?status=pending&order=desc');
+    const fb = queue.json.data.find((f: any) => f.model === 'insurance' && f.source === 'bot');
+    assert.ok(fb, JSON.stringify(queue.json));
+    assert.equal(fb.label, 'right');
+    assert.match(fb.answer, /第四十条/);
+    assert.deepEqual(fb.prompt.at(-1), { role: 'user', content: '受益人有好几个，没写份额怎么分' });
   } finally {
     await ctx.close();
     rmSync(profile, { recursive: true, force: true });

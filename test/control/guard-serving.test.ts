@@ -339,6 +339,13 @@ test('a bot\'s guard: the question before it answers, the answer against its cit
   assert.equal((viaGateway as any).guard.outcome, 'passed');
   const viaLog = await api('GET', `/v1/requests/${viaGateway.id}`);
   assert.equal(viaLog.json.source, 'bot');
+  // the widget's feedback endpoint: only this bot's answers, given to this key
+  const fbOk = await api('POST', '/v1/bots/rules/feedback', { response_id: viaGateway.id, label: 'wrong' }, k2.json.key);
+  assert.equal(fbOk.status, 200, JSON.stringify(fbOk.json));
+  assert.equal(fbOk.json.source, 'bot');
+  assert.equal(fbOk.json.answer, viaGateway.choices[0].message.content);
+  assert.equal((await api('POST', '/v1/bots/rules/feedback', { response_id: ok.json.id, label: 'wrong' }, k2.json.key)).status, 404, 'an answer given to another key');
+  assert.equal((await api('POST', '/v1/bots/rules/feedback', { label: 'wrong' }, k2.json.key)).json.error.param, 'response_id');
   await assert.rejects(client.chat.completions.create({ model: 'no-such-bot', messages: [{ role: 'user', content: 'x' }] }), (e: any) => e.status === 403 || e.status === 404);
 
   await new Promise((r) => setTimeout(r, 1300)); // usage is flushed once a second

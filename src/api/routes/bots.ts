@@ -7,8 +7,9 @@
  * (policies, outcome, verdicts) when the bot has a guard policy: the question is checked before the bot answers, the
  * answer against its cited passages before it leaves; a refusal is the policy's message with finish_reason
  * `content_filter`. The key's rate limit and quota apply; every answer is in the request log (source `bot`).
- * Public (no key): GET /v1/bots/{name}/widget.js (the one-script-tag widget) and the CORS preflight of the chat
- * endpoint, so the widget works on any site; the chat call itself still needs the key in data-key.
+ * Public (no key): GET /v1/bots/{name}/widget.js (the one-script-tag widget) and the CORS preflight of the chat and
+ * feedback endpoints, so the widget works on any site; the calls themselves still need the key in data-key.
+ * POST /v1/bots/{name}/feedback: right/wrong (or a rating, a correction) on one of the bot's answers by response id.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteGenericInterface } from 'fastify';
 import { randomBytes } from 'node:crypto';
@@ -37,7 +38,7 @@ export interface BotRouteDeps {
 }
 
 const CORS = { 'access-control-allow-origin': '*', 'access-control-allow-headers': 'authorization, content-type', 'access-control-allow-methods': 'POST, OPTIONS', 'access-control-max-age': '600' };
-const CHAT_PATH = /^\/v1\/bots\/([A-Za-z0-9][A-Za-z0-9_.-]{0,63})\/chat\/completions$/;
+const CHAT_PATH = /^\/v1\/bots\/([A-Za-z0-9][A-Za-z0-9_.-]{0,63})\/(chat\/completions|feedback)$/;
 const WIDGET_PATH = /^\/v1\/bots\/([A-Za-z0-9][A-Za-z0-9_.-]{0,63})\/widget\.js$/;
 
 function toApi(e: unknown): unknown {
@@ -304,6 +305,27 @@ export function botsRoutes(app: FastifyInstance, bots: BotService, deps: BotRout
     }
   };
   app.post<{ Params: { name: string }; Body: ChatBody }>('/v1/bots/:name/chat/completions', wrap((req, reply) => chat(req.params.name, req, reply)));
+
+  /**
+   * Feedback on one of this bot's answers (the widget's 有帮助 / 没帮助 buttons): any key that may chat with the bot,
+   * on an answer it was given; it joins the review queue like every other feedback (source `bot`).
+   */
+  app.post<{ Params: { name: string }; Body: { response_id?: string; label?: 'right' | 'wrong'; rating?: number; correction?: string } }>('/v1/bots/:name/feedback', wrap(async (req) => {
+    const name = req.params.name;
+    const k = req.apiKey;
+    if (!k) throw new ApiError(401, 'Missing API key.', 'invalid_request_error', null, 'missing_api_key');
+    if (!keyAllowsModel(k, name)) throw new ApiError(403, `This key may not use the model '${name}'.`, 'invalid_request_error', 'model', 'model_not_allowed');
+    if (!deps.guard) throw new ApiError(503, 'feedback is not available in this server', 'server_error', null, 'feedback_unavailable');
+    const b = req.body ?? {};
+    if (typeof b.response_id !== 'string') throw new ApiError(400, 'response_id is required', 'invalid_request_error', 'response_id', 'invalid_value');
+    const logged = await deps.guard.feedback.getResponse(b.response_id);
+    if (!logged || logged.model !== name || logged.source !== 'bot' || (k.role !== 'admin' && logged.key_id !== k.id)) {
+      throw new ApiError(404, `response ${b.response_id} is not an answer of bot ${name} given to this key`, 'invalid_request_error', 'response_id', 'response_not_found');
+    }
+    try {
+      return await deps.guard.feedback.create({ response_id: b.response_id, label: b.label, rating: b.rating, correction: b.correction, source: 'bot', annotator: `key:${k.name}` });
+    } catch (e) { throw toGatewayApiError(e); }
+  }));
 
   // ------------------------------------------------------------------ closing the loop
   app.get<{ Params: { name: string } }>('/v1/bots/:name/export', wrap(async (req, reply) => {
