@@ -51,6 +51,8 @@ export interface ServerOptions {
   serve?: Partial<Omit<GatewayOptions, 'store' | 'dataDir'>> & { warm?: boolean };
   /** Keep every answer in the request log (default true): feedback by response id and GET /v1/requests need it. */
   requestLog?: boolean;
+  /** Days an answer stays in the request log (default 90; 0 keeps everything). Pruned at start and hourly. */
+  requestLogDays?: number;
 }
 
 export interface ModelfabServer {
@@ -110,12 +112,18 @@ export async function createServer(opts: ServerOptions): Promise<ModelfabServer>
   evalsRoutes(app, factory.factory, opts.dataDir);
   guardRoutes(app, feedback, guardDeps);
   feedbackRoutes(app, feedback, { importDataset: (r) => service.importDataset(r), createJob: (r) => factory.factory.createJob(r), createExperiment: (r) => factory.factory.createExperiment(r as never), jobObject: (j) => factory.factory.jobObject(j) });
+  const days = opts.requestLogDays ?? 90;
+  const prune = () => { if (days > 0) feedback.pruneResponses(Date.now() - days * 86_400_000).catch((e: unknown) => app.log.error({ err: e }, 'request log pruning failed')); };
+  prune();
+  const pruner = setInterval(prune, 3_600_000);
+  pruner.unref();
   let closed = false;
   return {
     app, store, service, factory, generatedAdminKey, gateway, feedback,
     async close() {
       if (closed) return;
       closed = true;
+      clearInterval(pruner);
       await app.close();
       await gateway.close();
       await keyPolicy.close();

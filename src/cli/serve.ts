@@ -14,11 +14,14 @@ export function registerServe(program: Command): void {
     .option('--data <dir>', 'data folder: SQLite database and artifacts', './modelfab-data')
     .option('--max-file-mb <n>', 'largest upload, in MiB', '512')
     .option('--no-request-log', 'do not keep answers in the request log (feedback must then carry prompt and answer)')
+    .option('--request-log-days <n>', 'days an answer stays in the request log (0: forever)', '90')
     .addHelpText('after', '\nThe admin key is read from MODELFAB_ADMIN_KEY; without it, one is generated on first start, stored hashed and printed once.')
-    .action(async (o: { host: string; port: string; data: string; maxFileMb: string; baseModels?: boolean; requestLog?: boolean }) => {
+    .action(async (o: { host: string; port: string; data: string; maxFileMb: string; baseModels?: boolean; requestLog?: boolean; requestLogDays: string }) => {
+      const days = Number(o.requestLogDays);
+      if (!Number.isFinite(days) || days < 0) throw new Error(`invalid --request-log-days ${o.requestLogDays}`);
       const port = Number(o.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid --port ${o.port}`);
-      const srv = await createServer({ dataDir: resolve(o.data), logger: true, requestLog: o.requestLog !== false, limits: { maxFileBytes: Math.round(Number(o.maxFileMb) * 1024 * 1024) } });
+      const srv = await createServer({ dataDir: resolve(o.data), logger: true, requestLog: o.requestLog !== false, requestLogDays: days, limits: { maxFileBytes: Math.round(Number(o.maxFileMb) * 1024 * 1024) } });
       if (srv.generatedAdminKey) {
         process.stdout.write(`\nAdmin API key (shown once, stored only as a hash; keep it safe):\n\n    ${srv.generatedAdminKey}\n\n`);
       }

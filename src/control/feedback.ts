@@ -291,6 +291,11 @@ export class FeedbackService {
     return r ? fromRow(r) : null;
   }
 
+  /** Deletes log entries older than `before` (epoch ms); feedback keeps its own copy of prompt and answer. */
+  async pruneResponses(before: number): Promise<number> {
+    return Number((await this.db.deleteFrom('control_responses').where('created_at', '<', before).executeTakeFirst()).numDeletedRows);
+  }
+
   /** The request log, newest first: filter by model, source, guard outcome (`guarded`: any guard ran); `before` is an id (cursor). */
   async listResponses(f: { model?: string; source?: string; keyId?: string; outcome?: GuardOutcome | 'guarded'; before?: string; limit?: number } = {}): Promise<{ data: ResponseRecord[]; has_more: boolean }> {
     const limit = Math.max(1, Math.min(500, f.limit ?? 50));
