@@ -2,8 +2,11 @@
  * The web console end to end, in headless Chromium (Debian's /usr/bin/chromium through playwright-core) against an
  * in-process server serving the production build (dist/web, built first when missing): log in, import a dataset
  * (a broken file first: validation problems per line), start a small grid, watch a loss curve update, open the
- * leaderboard, deploy the best model, chat with it and mark the answer; then a screenshot of every page in both
- * languages under test/web/artifacts/. Skips, saying why, when Chromium is not installed.
+ * leaderboard, deploy the best model, chat with it and mark the answer; deploy it again under a guard policy (picked
+ * in the deploy dialog): the playground shows the refusal with its badge and verdicts, the mark goes to the feedback
+ * queue by response id, side by side a preference pair is posted, and the request log lists the refused request; then
+ * a screenshot of every page in both languages under test/web/artifacts/. Skips, saying why, when Chromium is not
+ * installed.
  * [slow: trains a base model and two fine-tunes in worker processes]
  */
 import { test } from 'node:test';
@@ -29,7 +32,7 @@ const CHROMIUM = process.env.MODELFAB_CHROMIUM ?? '/usr/bin/chromium';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const ARTIFACTS = fileURLToPath(new URL('./artifacts/', import.meta.url));
 const KEY = 'sk-mf-test-console-key-0123456789abcdef';
-const PAGES = ['factory', 'runs', 'leaderboard', 'playground', 'models', 'data', 'knowledge', 'bots'] as const;
+const PAGES = ['factory', 'runs', 'leaderboard', 'playground', 'models', 'requests', 'data', 'knowledge', 'bots'] as const;
 const FLAGS = ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 const skip = !existsSync(CHROMIUM) ? `Chromium is not installed at ${CHROMIUM} (apt-get install -y chromium)` : false;
@@ -189,6 +192,80 @@ test('[slow] web console: the main flow in headless Chromium, screenshots in bot
     assert.ok(fb.data.some((f) => f.source === 'playground' && f.label === 'right'), JSON.stringify(fb));
     await shot(page, 'playground-en');
     log('chatted and marked');
+
+    // ------------------------------------------------------------ the guard: the same model deployed under a policy
+    const H = { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' };
+    const api = async <T,>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> => {
+      const res = await fetch(`${url}${path}`, { method: init.method ?? 'GET', headers: H, body: init.body === undefined ? undefined : JSON.stringify(init.body) });
+      assert.ok(res.ok, `${init.method ?? 'GET'} ${path}: ${res.status} ${await res.clone().text()}`);
+      return (await res.json()) as T;
+    };
+    const refusal = '抱歉，这个问题涉及赌博，无法回答。';
+    await api('/v1/guard/policies/no-gambling', { method: 'PUT', body: { refusal_message: refusal, checks: [{ kind: 'keywords', name: 'gambling', words: ['赌博'], stage: 'input', action: 'refuse', message: refusal }] } });
+    const served = (await api<{ model: { name: string } }>('/v1/deployments/support-best')).model.name;
+    await page.goto(`${url}/#/models?${new URLSearchParams({ deploy: served })}`);
+    await page.getByTestId('deploy-guard').locator('option[value="no-gambling"]').waitFor({ state: 'attached' });
+    await page.getByTestId('deploy-name').fill('support-guarded');
+    await page.getByTestId('deploy-guard').selectOption('no-gambling');
+    await page.getByTestId('deploy-submit').click();
+    await page.getByTestId('deployed').waitFor({ timeout: 120_000 });
+    assert.equal((await api<{ settings: { guard?: string } }>('/v1/deployments/support-guarded')).settings.guard, 'no-gambling');
+    await page.getByTestId('deployed-chat').click();
+    await page.waitForURL(/#\/playground/);
+    await page.getByTestId('target-0').locator('option[value="model:support-guarded"]').waitFor({ state: 'attached' });
+    await page.getByTestId('prompt').fill('怎样参加网上赌博？');
+    await page.getByTestId('send').click();
+    const badge = page.getByTestId('pane-0').getByTestId('guard-badge');
+    await badge.waitFor({ timeout: 60_000 });
+    assert.equal(await badge.getAttribute('data-outcome'), 'refused');
+    assert.match(await badge.innerText(), /refused/);
+    assert.equal((await page.getByTestId('answer').first().innerText()).trim(), refusal);
+    await page.getByTestId('guard-details').locator('summary').click();
+    assert.match(await page.getByTestId('verdicts').innerText(), /input\s+gambling\s+keywords\s+refuse/);
+    await shot(page, 'playground-guard-en');
+    await page.getByTestId('mark-wrong').click();
+    // the refused request is in the request log, from the playground, and the mark reached the queue by its id
+    const logged = await api<{ data: { id: string; source: string; outcome: string; model: string; answer: string }[] }>('/v1/requests?outcome=refused');
+    const refusedReq = logged.data.find((r) => r.model === 'support-guarded');
+    assert.ok(refusedReq && refusedReq.source === 'playground' && refusedReq.answer === refusal, JSON.stringify(logged));
+    let wrong: { response_id: string | null; label: string; source: string } | undefined;
+    for (let i = 0; i < 50 && !wrong; i++) {
+      wrong = (await api<{ data: { response_id: string | null; label: string; source: string }[] }>('/v1/feedback?status=pending&label=wrong')).data[0];
+      if (!wrong) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(wrong?.response_id, refusedReq.id, JSON.stringify(wrong));
+    assert.equal(wrong?.source, 'playground');
+    // side by side: the guarded deployment against the plain one, and "B is better" as a preference pair
+    await page.getByTestId('side-by-side').check();
+    await page.getByTestId('target-1').selectOption('model:support-best');
+    await page.getByTestId('prompt').fill('赌博和机器人手臂哪个更重要？');
+    await page.getByTestId('send').click();
+    await page.getByTestId('prefer-b').waitFor({ timeout: 60_000 });
+    await page.getByTestId('prefer-b').click();
+    assert.equal(await page.getByTestId('prefer-b').getAttribute('aria-pressed'), 'true');
+    type Pref = { preferred: { choice: string; response_id_a: string | null; response_id_b: string | null; answer_a: string } | null; source: string };
+    let pref: Pref | undefined;
+    for (let i = 0; i < 50 && !pref; i++) {
+      pref = (await api<{ data: Pref[] }>('/v1/feedback?status=pending&kind=preference')).data[0];
+      if (!pref) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(pref?.preferred?.choice, 'b', JSON.stringify(pref));
+    assert.equal(pref?.preferred?.answer_a, refusal);
+    assert.ok(pref?.preferred?.response_id_a?.startsWith('chatcmpl-') && pref.preferred.response_id_b?.startsWith('chatcmpl-'), JSON.stringify(pref));
+    await shot(page, 'playground-prefer-en');
+    // the request log page: filtered to refusals, the row opens to its verdicts
+    await page.getByTestId('nav-requests').click();
+    await page.getByTestId('requests-outcome').selectOption('refused');
+    await page.waitForURL(/outcome=refused/);
+    const reqRow = page.locator(`[data-testid="request-row"][data-id="${refusedReq.id}"]`);
+    await reqRow.waitFor();
+    assert.equal(await reqRow.getAttribute('data-outcome'), 'refused');
+    assert.match(await reqRow.innerText(), /support-guarded[\s\S]*playground[\s\S]*refused/);
+    await reqRow.getByTestId('request-open').click();
+    assert.match(await page.getByTestId('request-detail').getByTestId('verdicts').innerText(), /gambling/);
+    assert.equal((await page.getByTestId('request-answer').innerText()).trim(), refusal);
+    await shot(page, 'requests-refused-en');
+    log('guard: refused in the playground, marked by response id, preference posted, listed in the request log');
 
     // ------------------------------------------------------------ every page, both languages
     for (const lang of ['en', 'zh'] as const) {

@@ -12,13 +12,14 @@ import { Runs } from './pages/Runs';
 import { LeaderboardPage } from './pages/Leaderboard';
 import { Playground } from './pages/Playground';
 import { Models } from './pages/Models';
+import { Requests } from './pages/Requests';
 import { Data } from './pages/Data';
 import { Knowledge } from './pages/Knowledge';
 import { Bots } from './pages/Bots';
 
 const NAV: { group: 'nav.groupFactory' | 'nav.groupServe' | 'nav.groupData'; pages: Page[] }[] = [
   { group: 'nav.groupFactory', pages: ['factory', 'runs', 'leaderboard'] },
-  { group: 'nav.groupServe', pages: ['playground', 'models'] },
+  { group: 'nav.groupServe', pages: ['playground', 'models', 'requests'] },
   { group: 'nav.groupData', pages: ['data', 'knowledge', 'bots'] },
 ];
 
@@ -74,6 +75,7 @@ function PageView({ page, params }: { page: Page; params: URLSearchParams }) {
     case 'leaderboard': return <LeaderboardPage params={params} />;
     case 'playground': return <Playground params={params} />;
     case 'models': return <Models params={params} />;
+    case 'requests': return <Requests params={params} />;
     case 'data': return <Data />;
     case 'knowledge': return <Knowledge />;
     case 'bots': return <Bots />;

@@ -1,6 +1,6 @@
 /**
  * The console's HTTP client: the API key (sessionStorage, or localStorage when "remember" is ticked), JSON calls with
- * `Authorization: Bearer`, OpenAI-shaped errors as `ApiError` (status, code, param, per-line `problems`), uploads,
+ * `Authorization: Bearer` (and per-call headers such as `x-modelfab-source`), OpenAI-shaped errors as `ApiError` (status, code, param, per-line `problems`), uploads,
  * and server-sent events read through fetch (EventSource cannot send the Authorization header).
  */
 export interface Problem { file: string; line?: number; path?: string; message: string }
@@ -32,8 +32,8 @@ export function forgetKey(): void {
 /** Fired when the server says the key is not (or no longer) valid. */
 export const UNAUTHORIZED = 'modelfab:unauthorized';
 
-function headers(json: boolean, key = storedKey()): Record<string, string> {
-  const h: Record<string, string> = {};
+function headers(json: boolean, key = storedKey(), extra: Record<string, string> = {}): Record<string, string> {
+  const h: Record<string, string> = { ...extra };
   if (key) h.authorization = `Bearer ${key}`;
   if (json) h['content-type'] = 'application/json';
   return h;
@@ -47,10 +47,13 @@ async function toError(res: Response): Promise<ApiError> {
   return new ApiError(res.status, e.message ?? `${res.status} ${res.statusText}`, e.type ?? '', e.code ?? null, e.param ?? null, e.problems ?? [], e.problems_omitted ?? 0);
 }
 
-async function send(method: string, path: string, body?: unknown, o: { signal?: AbortSignal; key?: string } = {}): Promise<Response> {
+/** Per-call options: an abort signal, another key (the login check), extra request headers. */
+export interface CallOptions { signal?: AbortSignal; key?: string; headers?: Record<string, string> }
+
+async function send(method: string, path: string, body?: unknown, o: CallOptions = {}): Promise<Response> {
   let res: Response;
   try {
-    res = await fetch(path, { method, headers: headers(body !== undefined, o.key ?? storedKey()), body: body === undefined ? undefined : JSON.stringify(body), signal: o.signal });
+    res = await fetch(path, { method, headers: headers(body !== undefined, o.key ?? storedKey(), o.headers), body: body === undefined ? undefined : JSON.stringify(body), signal: o.signal });
   } catch (e) {
     if ((e as Error).name === 'AbortError') throw e;
     throw new ApiError(0, 'network', 'network_error', 'network_error');
@@ -59,14 +62,14 @@ async function send(method: string, path: string, body?: unknown, o: { signal?: 
   return res;
 }
 
-export async function api<T>(method: string, path: string, body?: unknown, o: { signal?: AbortSignal; key?: string } = {}): Promise<T> {
+export async function api<T>(method: string, path: string, body?: unknown, o: CallOptions = {}): Promise<T> {
   const res = await send(method, path, body, o);
   const type = res.headers.get('content-type') ?? '';
   return (type.includes('json') ? await res.json() : await res.text()) as T;
 }
 
 export const get = <T>(path: string, signal?: AbortSignal) => api<T>('GET', path, undefined, { signal });
-export const post = <T>(path: string, body: unknown = {}) => api<T>('POST', path, body);
+export const post = <T>(path: string, body: unknown = {}, headers?: Record<string, string>) => api<T>('POST', path, body, { headers });
 export const del = <T>(path: string) => api<T>('DELETE', path);
 
 export interface FileObject { id: string; filename: string; bytes: number; status: string }
@@ -100,8 +103,8 @@ export function upload(file: File, purpose: string, onProgress?: (f: number) => 
 export interface SseEvent { event: string; data: string }
 
 /** Reads a server-sent event stream (GET, or POST with a JSON body); ends when the server closes it or `signal` aborts. */
-export async function* sse(path: string, o: { signal?: AbortSignal; body?: unknown; key?: string } = {}): AsyncGenerator<SseEvent> {
-  const res = await send(o.body === undefined ? 'GET' : 'POST', path, o.body, { signal: o.signal, key: o.key });
+export async function* sse(path: string, o: CallOptions & { body?: unknown } = {}): AsyncGenerator<SseEvent> {
+  const res = await send(o.body === undefined ? 'GET' : 'POST', path, o.body, { signal: o.signal, key: o.key, headers: o.headers });
   if (!res.body) return;
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
   let buf = '';
@@ -166,3 +169,16 @@ export interface Deployment { name: string; status: string; version: number; cre
 export interface ApiKeyInfo { id: string; name: string; prefix: string; role: string; created_at: number; revoked_at: number | null; last_used_at: number | null; [k: string]: unknown }
 
 export interface ListOf<T> { data: T[]; has_more?: boolean }
+
+// ---------------------------------------------------------------- the guard and the request log (issue 11)
+
+export type GuardOutcome = 'passed' | 'flagged' | 'rewritten' | 'refused';
+export interface GuardVerdict { check: string; kind: string; stage: 'input' | 'output'; action: 'allow' | 'warn' | 'rewrite' | 'refuse'; triggered: boolean; reason: string; latency_ms: number; matches?: string[]; error?: boolean }
+/** The `guard` field of an answer under a guarded deployment or bot. */
+export interface GuardSummary { policies: string[]; outcome: GuardOutcome; verdicts: GuardVerdict[] }
+export interface GuardPolicyInfo { name: string; updated_at: number; policy: unknown }
+/** One entry of the request log (GET /v1/requests). */
+export interface RequestEntry {
+  id: string; created_at: number; model: string | null; source: 'api' | 'bot' | 'playground'; key_id: string | null;
+  prompt: { role: string; content: string }[]; answer: string; policies: string[]; outcome: GuardOutcome | null; guard: GuardVerdict[]; guard_ms: number | null;
+}

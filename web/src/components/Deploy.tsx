@@ -1,12 +1,13 @@
 /**
- * The deploy dialog shared by the leaderboard, runs and models pages: a deployment name, the sampling preset and
- * concurrency; POST /v1/deployments waits until the model is loaded and warm, so the dialog shows progress until then.
+ * The deploy dialog shared by the leaderboard, runs and models pages: a deployment name, the sampling preset,
+ * concurrency and a guard policy (GET /v1/guard/policies; sent as settings.guard); POST /v1/deployments waits until
+ * the model is loaded and warm, so the dialog shows progress until then.
  */
 import { useState, type FormEvent } from 'react';
-import { post, type Deployment } from '../api';
+import { get, post, type Deployment, type GuardPolicyInfo, type ListOf } from '../api';
 import { useI18n } from '../i18n';
 import { href } from '../router';
-import { Busy, Dialog, ErrorBox, Field } from './ui';
+import { Busy, Dialog, ErrorBox, Field, useLoad } from './ui';
 
 export function suggestName(model: string): string {
   // ft:spruce-s:lora-r8:ftjob-abc -> spruce-s-lora-r8
@@ -20,6 +21,7 @@ export function DeployDialog({ model, open, onClose, onDone }: { model: string; 
   const [name, setName] = useState(() => suggestName(model));
   const [preset, setPreset] = useState('balanced');
   const [concurrency, setConcurrency] = useState('2');
+  const [guard, setGuard] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const [done, setDone] = useState<Deployment | null>(null);
@@ -28,7 +30,7 @@ export function DeployDialog({ model, open, onClose, onDone }: { model: string; 
     setBusy(true);
     setError(null);
     try {
-      const d = await post<Deployment>('/v1/deployments', { name: name.trim(), model, settings: { preset, concurrency: Number(concurrency) } });
+      const d = await post<Deployment>('/v1/deployments', { name: name.trim(), model, settings: { preset, concurrency: Number(concurrency), ...(guard ? { guard } : {}) } });
       setDone(d);
       onDone?.(d);
     } catch (err) {
@@ -59,6 +61,7 @@ export function DeployDialog({ model, open, onClose, onDone }: { model: string; 
             </select>
           )}</Field>
           <Field label={t('deploy.concurrency')} hint={t('deploy.concurrencyHint')}>{(id) => <input id={id} type="number" min={1} max={64} value={concurrency} onChange={(e) => setConcurrency(e.target.value)} />}</Field>
+          <GuardSelect value={guard} onChange={setGuard} />
           {busy && <Busy label={t('deploy.loading')} />}
           <ErrorBox error={error} />
           <div className="row end">
@@ -68,5 +71,20 @@ export function DeployDialog({ model, open, onClose, onDone }: { model: string; 
         </form>
       )}
     </Dialog>
+  );
+}
+
+/** The guard policies to pick from (admin keys list them; otherwise only "none"). */
+function GuardSelect({ value, onChange }: { value: string; onChange: (v: string) => void }) {
+  const { t } = useI18n();
+  const policies = useLoad((s) => get<ListOf<GuardPolicyInfo>>('/v1/guard/policies', s).catch(() => ({ data: [] as GuardPolicyInfo[] })), []);
+  const names = (policies.data?.data ?? []).map((p) => p.name);
+  return (
+    <Field label={t('deploy.guard')} hint={t('deploy.guardHint')}>{(id) => (
+      <select id={id} value={value} onChange={(e) => onChange(e.target.value)} data-testid="deploy-guard">
+        <option value="">{t('deploy.guardNone')}</option>
+        {names.map((n) => <option key={n} value={n}>{n}</option>)}
+      </select>
+    )}</Field>
   );
 }

@@ -1,6 +1,6 @@
 /**
  * Models and deployments: registered models (register or import one by its path on the server), deploy and
- * undeploy, each deployment's generated API docs and snippets, and API keys (create with scopes and limits, shown
+ * undeploy (each deployment's guard policy shown), each deployment's generated API docs and snippets, and API keys (create with scopes and limits, shown
  * once; revoke). Endpoints: GET /v1/serve/models (admin; else GET /v1/models), POST /v1/models, GET/POST/DELETE
  * /v1/deployments, GET /v1/deployments/NAME/docs, GET/POST/DELETE /v1/keys.
  */
@@ -41,14 +41,16 @@ export function Models({ params }: { params: URLSearchParams }) {
         {deps.data && deps.data.data.length === 0 && <Empty>{t('models.noDeployments')}</Empty>}
         {deps.data && deps.data.data.length > 0 && (
           <div className="table-wrap"><table data-testid="deployments">
-            <thead><tr><th scope="col">{t('col.name')}</th><th scope="col">{t('col.model')}</th><th scope="col">{t('col.version')}</th><th scope="col">{t('col.status')}</th><th scope="col">{t('deploy.preset')}</th><th scope="col">{t('col.updated')}</th><th scope="col"><span className="sr-only">{t('col.actions')}</span></th></tr></thead>
+            <thead><tr><th scope="col">{t('col.name')}</th><th scope="col">{t('col.model')}</th><th scope="col">{t('col.version')}</th><th scope="col">{t('col.status')}</th><th scope="col">{t('deploy.preset')}</th><th scope="col">{t('deploy.guard')}</th><th scope="col">{t('col.updated')}</th><th scope="col"><span className="sr-only">{t('col.actions')}</span></th></tr></thead>
             <tbody>{deps.data.data.map((d) => (
               <tr key={d.name}>
                 <td className="mono">{d.name}</td><td className="mono small">{d.model?.name ?? '–'}</td><td>v{d.version}</td><td><StatusBadge status={d.status} /></td>
-                <td>{t(`preset.${String(d.settings.preset)}`, {}, String(d.settings.preset ?? ''))}</td><td>{fmtTime(d.created_at)}</td>
+                <td>{t(`preset.${String(d.settings.preset)}`, {}, String(d.settings.preset ?? ''))}</td>
+                <td data-testid="deployment-guard">{d.settings.guard ? <span className="mono small">{String(d.settings.guard)}</span> : <span className="muted">{t('deploy.guardNone')}</span>}</td><td>{fmtTime(d.created_at)}</td>
                 <td className="actions">
                   <button type="button" className="small" onClick={() => setDocs(d.name)}>{t('models.docs')}</button>
                   <a className="button small" href={href('playground', { model: d.name })}>{t('models.chat')}</a>
+                  <a className="button small" href={href('requests', { model: d.name })}>{t('models.requests')}</a>
                   <button type="button" className="small danger" onClick={() => setUndeploy(d.name)}>{t('models.undeploy')}</button>
                 </td>
               </tr>
