@@ -5,24 +5,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ADMIN_KEY, startServer } from '../api/helpers.ts';
+import { cli } from './helpers.ts';
 import { ensureBaseModels } from '../../src/factory/bases.ts';
 import { writeDemoDatasets } from '../../src/demo/datasets.ts';
 
-const bin = new URL('../../bin/modelfab.js', import.meta.url).pathname;
-
-function cli(args: string[], env: Record<string, string>): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [bin, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.on('data', (d) => { out += d; });
-    p.stderr.on('data', (d) => { out += d; });
-    p.on('close', (code) => resolve({ code, out }));
-  });
-}
 
 test('[slow] modelfab experiment plan / run / jobs / models against a server', { timeout: 300_000 }, async () => {
   const { srv, url, dir, stop } = await startServer();
