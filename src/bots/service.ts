@@ -288,9 +288,12 @@ export class BotService {
     return this.o.generatorFor ? this.o.generatorFor(m) : new OpenAIChatGenerator({ baseUrl: m.baseUrl, model: m.model, apiKey: m.apiKeyEnv ? process.env[m.apiKeyEnv] : undefined });
   }
 
-  /** The guard policy a version answers under (its config's `guard`), or null. */
-  async guardOf(name: string, version?: number): Promise<string | null> {
-    return (await this.requireVersion(name, version)).config.guard ?? null;
+  /**
+   * The guard policy the bot answers under, or null. Unlike the rest of the config it is live, not frozen in the
+   * version: a changed policy applies to the published version at once (it only narrows what may leave).
+   */
+  async guardOf(name: string): Promise<string | null> {
+    return (await this.requireBot(name)).config.guard ?? null;
   }
 
   /** Answers one question (the last user message) from a version (default: the published one, else the latest). */

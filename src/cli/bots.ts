@@ -1,5 +1,5 @@
 /**
- * `modelfab bots ...`: the Bot Factory from the command line — build (document -> bot), list, show, extract, pairs,
+ * `modelfab bots ...`: the Bot Factory from the command line — build (document -> bot), config, list, show, extract, pairs,
  * review, version, test, approve, publish, ask, export, lexicon; and, against a running `modelfab serve`, key (a
  * widget key) and experiment (fine-tune on the approved pairs). Thin: parses options, calls BotService over the
  * data folder (--data, default ./modelfab-data: knowledge/ and bots/), prints text or --json.
@@ -9,7 +9,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { FileBotRepository } from '../bots/repository.ts';
 import { BotService, BUILTIN_BOT_LEXICONS, botLexicon, type PairReview } from '../bots/service.ts';
 import { OpenAIPairModel } from '../bots/extract/model.ts';
-import type { TestQuestion } from '../bots/types.ts';
+import { TEMPERATURE_PRESETS, type BotConfig, type TestQuestion } from '../bots/types.ts';
+import { requirePolicy } from './deploy.ts';
 import { KnowledgeService } from '../knowledge/service.ts';
 import { FileKnowledgeRepository } from '../knowledge/repository.ts';
 import { ApiClient, clientOptions } from './client.ts';
@@ -37,6 +38,25 @@ export function registerBots(program: Command): void {
         rules: { perUnit: Number(o.perUnit), paraphrases: Number(o.paraphrases) }, approveAll: !!o.approveAll, actor: 'cli',
       });
       out(o.json, r, () => `built ${name}: ${r.units} units, ${r.pairs} pairs${r.version ? `, version ${r.version.version} (${r.version.pairs.length} approved pairs)` : ' (pending review)'} in ${(r.ms.total! / 1000).toFixed(1)} s`);
+    });
+
+  dataOpt(b.command('config <name>').description("change a bot's settings (the guard applies at once; the rest from the next version)"))
+    .option('--guard <policy>', 'a guard policy (modelfab guard policies) for questions and answers; none removes it')
+    .option('--fallback <text>', 'the answer when nothing matches well enough')
+    .option('--min-confidence <x>', 'match confidence (0..1) needed to answer')
+    .option('--citations <n>', 'passages cited per answer')
+    .option('--temperature <preset>', `generator temperature: ${Object.keys(TEMPERATURE_PRESETS).join(', ')}`)
+    .option('--system <text>', 'system prompt of the generator')
+    .action(async (name: string, o: DataOpt & { guard?: string; fallback?: string; minConfidence?: string; citations?: string; temperature?: string; system?: string }) => {
+      if (o.guard && o.guard !== 'none') await requirePolicy(o.data, o.guard);
+      const num = (v: string | undefined, flag: string) => { if (v === undefined) return undefined; const n = Number(v); if (!Number.isFinite(n)) throw new Error(`--${flag} must be a number, got ${v}`); return n; };
+      const config: Partial<BotConfig> = {
+        ...(o.guard !== undefined ? { guard: o.guard === 'none' ? null : o.guard } : {}), ...(o.fallback !== undefined ? { fallback: o.fallback } : {}),
+        ...(o.minConfidence !== undefined ? { minConfidence: num(o.minConfidence, 'min-confidence') } : {}), ...(o.citations !== undefined ? { citations: num(o.citations, 'citations') } : {}),
+        ...(o.temperature !== undefined ? { temperature: o.temperature as BotConfig['temperature'] } : {}), ...(o.system !== undefined ? { systemPrompt: o.system } : {}),
+      };
+      const bot = await svc(o).updateBot(name, { config });
+      out(o.json, bot, () => `${bot.name}: guard ${bot.config.guard ?? '(none)'}, fallback ${JSON.stringify(bot.config.fallback.slice(0, 40))}, min confidence ${bot.config.minConfidence}, citations ${bot.config.citations}, temperature ${bot.config.temperature}`);
     });
 
   dataOpt(b.command('list').description('list bots')).action(async (o: DataOpt) => {

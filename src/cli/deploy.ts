@@ -17,7 +17,7 @@ export async function withStore<T>(data: string, f: (store: Store) => Promise<T>
 }
 
 /** A deployment's guard must name a stored policy (the server would otherwise refuse its requests). */
-async function requirePolicy(data: string, name: string): Promise<void> {
+export async function requirePolicy(data: string, name: string): Promise<void> {
   const { store, db } = await openSqliteDatabase(join(resolve(data), 'modelfab.db'));
   try {
     if ((await new FeedbackService(db as unknown as Kysely<ControlTables>).getPolicyText(name)) === null) {

@@ -43,6 +43,19 @@ test('modelfab guard policies, deploy --guard, requests', { timeout: 120_000 }, 
     const reqs = await cli(['requests', '--outcome', 'refused'], env);
     assert.equal(reqs.code, 0, reqs.out);
     assert.match(reqs.out, new RegExp(`^${id}\\s+\\S+\\s+shop-bot\\s+refused\\s+哪里能赌博`, 'm'));
+    // a bot's guard from the CLI: checked against the stored policies
+    const law = join(dir, 'rules.md');
+    writeFileSync(law, '# 示例条例\n\n第一条 投保人可以在合同成立后十五日内解除合同。\n\n第二条 保险人应当在三十日内作出核定。\n');
+    assert.equal((await cli(['bots', 'build', 'rules', law, '--approve-all', ...data], env)).code, 0);
+    const noPolicy = await cli(['bots', 'config', 'rules', '--guard', 'nope', ...data], env);
+    assert.notEqual(noPolicy.code, 0);
+    assert.match(noPolicy.out, /no guard policy named "nope"/);
+    const cfg = await cli(['bots', 'config', 'rules', '--guard', 'shop', '--citations', '2', ...data], env);
+    assert.equal(cfg.code, 0, cfg.out);
+    assert.match(cfg.out, /rules: guard shop, .*citations 2/);
+    const botRes = await srv.app.inject({ method: 'POST', url: '/v1/bots/rules/chat/completions', headers: { authorization: `Bearer ${ADMIN_KEY}` }, payload: { version: 1, messages: [{ role: 'user', content: '赌博算不算保险事故' }] } });
+    assert.equal(botRes.json().choices[0].finish_reason, 'content_filter');
+
     const show = await cli(['requests', 'show', id], env);
     assert.match(show.out, /outcome refused\s+policies shop/);
     assert.match(show.out, /input\s+refuse\s+ban\s+[\d.]+ ms\s+keyword "赌博"/);

@@ -348,6 +348,13 @@ test('a bot\'s guard: the question before it answers, the answer against its cit
   assert.equal((await api('POST', '/v1/bots/rules/feedback', { label: 'wrong' }, k2.json.key)).json.error.param, 'response_id');
   await assert.rejects(client.chat.completions.create({ model: 'no-such-bot', messages: [{ role: 'user', content: 'x' }] }), (e: any) => e.status === 403 || e.status === 404);
 
+
+  // the guard is a live setting: removing it applies to the published version at once
+  assert.equal((await api('PATCH', '/v1/bots/rules', { config: { guard: null } })).status, 200);
+  const unguarded = await api('POST', '/v1/bots/rules/chat/completions', { messages: [{ role: 'user', content: '哪只股票明天涨停？' }] });
+  assert.equal(unguarded.json.guard, undefined);
+  assert.notEqual(unguarded.json.choices[0].finish_reason, 'content_filter');
+
   await new Promise((r) => setTimeout(r, 1300)); // usage is flushed once a second
   const usage = await api('GET', `/v1/usage?key_id=${k.json.id}`);
   assert.equal(usage.status, 200, JSON.stringify(usage.json));

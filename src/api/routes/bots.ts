@@ -254,7 +254,7 @@ export function botsRoutes(app: FastifyInstance, bots: BotService, deps: BotRout
     let status = 200, promptTokens = 0, completionTokens = 0;
     try {
       // The bot's guard policy (issue 11): the question first, then the answer against the cited passages.
-      const guard = deps.guard ? await deps.guard.load([await bots.guardOf(name, version)]) : null;
+      const guard = deps.guard ? await deps.guard.load([await bots.guardOf(name)]) : null;
       let question = asked;
       let refusal: string | null = null;
       if (guard) {
