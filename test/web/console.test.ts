@@ -122,7 +122,7 @@ test('[slow] web console: the main flow in headless Chromium, screenshots in bot
     await page.getByTestId('base-spruce-s').check();
     await page.getByTestId('dataset-support').check();
     await page.getByTestId('method-full').check(); // LoRA is ticked already
-    await page.getByTestId('hp-maxSteps').fill('8');
+    await page.getByTestId('hp-maxSteps').fill('24');
     await page.getByTestId('hp-seqLen').fill('64');
     await page.getByTestId('hp-batchSize').fill('8');
     await page.getByTestId('method-qlora').check();
@@ -266,6 +266,14 @@ test('[slow] web console: the main flow in headless Chromium, screenshots in bot
     assert.equal((await page.getByTestId('request-answer').innerText()).trim(), refusal);
     await shot(page, 'requests-refused-en');
     log('guard: refused in the playground, marked by response id, preference posted, listed in the request log');
+    // a bot's guard policy, picked on the bots page: live at once
+    const built = await api<{ pairs: number }>('/v1/bots/build', { method: 'POST', body: { name: 'rules', filename: 'rules.md', text: '# 示例条例\n\n第一条 投保人可以在合同成立后十五日内解除合同。\n\n第二条 保险人应当在三十日内作出核定。\n', approve_all: true } });
+    assert.ok(built.pairs > 0);
+    await page.getByTestId('nav-bots').click();
+    await page.getByTestId('bot-guard').selectOption('no-gambling');
+    await page.getByTestId('bot-guard-save').click();
+    await page.getByRole('status').filter({ hasText: /applies to the published version/ }).waitFor();
+    assert.equal((await api<{ config: { guard: string | null } }>('/v1/bots/rules')).config.guard, 'no-gambling');
 
     // ------------------------------------------------------------ every page, both languages
     for (const lang of ['en', 'zh'] as const) {

@@ -240,6 +240,8 @@ const en = {
   'deploy.chat': 'Chat with it',
   'deploy.guard': 'Guard policy',
   'deploy.guardNone': 'none',
+  'bots.guardSave': 'Save guard',
+  'bots.guardSaved': 'Saved: applies to the published version now.',
   'deploy.guardHint': 'Checks every question and answer. Policies are kept with PUT /v1/guard/policies/NAME.',
 
   'preset.conservative': 'Conservative (precise)',
@@ -735,6 +737,8 @@ const zh: Record<Key, string> = {
   'deploy.chat': '去对话',
   'deploy.guard': '安全策略',
   'deploy.guardNone': '无',
+  'bots.guardSave': '保存安全策略',
+  'bots.guardSaved': '已保存：立即作用于已发布版本。',
   'deploy.guardHint': '检查每个提问和回答。策略通过 PUT /v1/guard/policies/名称 维护。',
 
   'preset.conservative': '保守（精确）',

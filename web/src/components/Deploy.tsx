@@ -75,13 +75,13 @@ export function DeployDialog({ model, open, onClose, onDone }: { model: string; 
 }
 
 /** The guard policies to pick from (admin keys list them; otherwise only "none"). */
-function GuardSelect({ value, onChange }: { value: string; onChange: (v: string) => void }) {
+export function GuardSelect({ value, onChange, testId = 'deploy-guard' }: { value: string; onChange: (v: string) => void; testId?: string }) {
   const { t } = useI18n();
   const policies = useLoad((s) => get<ListOf<GuardPolicyInfo>>('/v1/guard/policies', s).catch(() => ({ data: [] as GuardPolicyInfo[] })), []);
   const names = (policies.data?.data ?? []).map((p) => p.name);
   return (
     <Field label={t('deploy.guard')} hint={t('deploy.guardHint')}>{(id) => (
-      <select id={id} value={value} onChange={(e) => onChange(e.target.value)} data-testid="deploy-guard">
+      <select id={id} value={value} onChange={(e) => onChange(e.target.value)} data-testid={testId}>
         <option value="">{t('deploy.guardNone')}</option>
         {names.map((n) => <option key={n} value={n}>{n}</option>)}
       </select>

@@ -1,17 +1,18 @@
 /**
  * Bots: build a bot from a document, review its question-answer pairs (approve, reject, approve all), make a version,
  * run its test (top-1 / top-3, groundedness, fallback rate, latency, misses), approve the report, publish, and get
- * the one-script-tag widget snippet with a bot-scoped key.
+ * the one-script-tag widget snippet with a bot-scoped key; pick the bot's guard policy (live: PATCH /v1/bots/NAME).
  * Endpoints: GET /v1/bots, POST /v1/bots/build, GET /v1/bots/NAME, GET .../pairs, POST .../pairs/review,
  * POST .../versions, POST .../tests, POST .../tests/ID/approve, POST .../publish, POST .../keys.
  */
 import { useState, type FormEvent } from 'react';
-import { get, post, type ListOf } from '../api';
+import { api, get, post, type ListOf } from '../api';
+import { GuardSelect } from '../components/Deploy';
 import { useI18n } from '../i18n';
 import { toBase64 } from './Knowledge';
 import { FileInput, Busy, CopyButton, Empty, ErrorBox, Field, StatusBadge, Tabs, fmtPct, fmtTime, useLoad } from '../components/ui';
 
-interface Bot { name: string; description: string; published: { version: number; at: number; by: string } | null; versions?: { version: number; status: string; pairs: number; createdAt: number }[] }
+interface Bot { name: string; description: string; config?: { guard: string | null }; published: { version: number; at: number; by: string } | null; versions?: { version: number; status: string; pairs: number; createdAt: number }[] }
 interface Pair { id: string; question: string; paraphrases: string[]; answer: string; state: string; kind: string; source: { docTitle: string; label: string } }
 interface Report { id: string; version: number; questions: number; top1: number; top3: number; groundedness: number; fallbackRate: number; p50_ms: number; p95_ms: number; misses: { q: string; gold: number | string; got: (number | string)[] }[]; approval: { decision: string; by: string } | null }
 
@@ -63,6 +64,27 @@ function BuildForm({ onDone }: { onDone: (name: string) => void }) {
   );
 }
 
+/** The bot's guard policy: a live setting (applies to the published version at once). */
+function BotGuard({ name, current, onSaved }: { name: string; current: string | null; onSaved: () => void }) {
+  const { t } = useI18n();
+  const [value, setValue] = useState(current ?? '');
+  const [error, setError] = useState<unknown>(null);
+  const [saved, setSaved] = useState(false);
+  const save = async (e: FormEvent) => {
+    e.preventDefault();
+    setError(null); setSaved(false);
+    try { await api('PATCH', `/v1/bots/${encodeURIComponent(name)}`, { config: { guard: value || null } }); setSaved(true); onSaved(); } catch (err) { setError(err); }
+  };
+  return (
+    <form className="row wrap" onSubmit={save} aria-label={t('deploy.guard')}>
+      <GuardSelect value={value} onChange={(v) => { setValue(v); setSaved(false); }} testId="bot-guard" />
+      <button type="submit" className="small" disabled={value === (current ?? '')} data-testid="bot-guard-save">{t('bots.guardSave')}</button>
+      {saved && <span className="muted" role="status">{t('bots.guardSaved')}</span>}
+      <ErrorBox error={error} />
+    </form>
+  );
+}
+
 function BotView({ name, onChange }: { name: string; onChange: () => void }) {
   const { t } = useI18n();
   const bot = useLoad((s) => get<Bot>(`/v1/bots/${encodeURIComponent(name)}`, s), [name]);
@@ -72,6 +94,7 @@ function BotView({ name, onChange }: { name: string; onChange: () => void }) {
       <div className="row spread"><h2 id="bot-title" className="mono">{name}</h2>{bot.data?.published && <span className="badge s-succeeded">{t('bots.published', { v: bot.data.published.version })}</span>}</div>
       {bot.data?.description && <p className="muted">{bot.data.description}</p>}
       <ErrorBox error={bot.error} onRetry={bot.reload} />
+      {bot.data && <BotGuard name={name} current={bot.data.config?.guard ?? null} onSaved={bot.reload} />}
       <Tabs label={t('bots.tabs')} value={tab} onChange={setTab} tabs={[{ id: 'pairs', label: t('bots.pairs') }, { id: 'test', label: t('bots.testPublish') }, { id: 'widget', label: t('bots.widget') }]} />
       <div role="tabpanel">
         {tab === 'pairs' && <Pairs name={name} />}
