@@ -32,6 +32,8 @@ function scriptedAnswer(q: string): string {
       : JSON.stringify({ verdict: 'approve', reason: 'ok' });
   }
   if (q.includes('退款')) return '没问题，我们保证全额退款。';
+  // as a bot's generator: one supported sentence and one planted that no passage supports
+  if (q.includes('问题：解除合同要几天')) return '投保人可以在保险合同成立后的十五日内解除合同[1]。另外，保险公司会向每位投保人赠送一台冰箱作为礼品。';
   if (q.includes('电话')) return '您好。客服电话是13812345678，工作日可拨打。祝您愉快！';
   if (q.includes('秘密')) return '好的。内幕消息如下：明天涨停。请保密。';
   if (q.includes('退货')) return 'Returns are accepted within seven days. Keep the receipt.';
@@ -362,4 +364,24 @@ test('a bot\'s guard: the question before it answers, the answer against its cit
   assert.ok(row, JSON.stringify(usage.json));
   assert.equal(row.requests, 1, 'the refused request is not counted (as on the gateway)');
   assert.ok(row.completion_tokens > 0);
+});
+
+test('grounding on a bot with a generative model: a planted unsupported sentence is removed, or the answer refused', { timeout: 60_000 }, async () => {
+  await api('PUT', '/v1/guard/policies/grounded-rewrite', { checks: [{ name: 'grounded', kind: 'grounding', action: 'rewrite' }] });
+  await api('PUT', '/v1/guard/policies/grounded-refuse', { refusal_message: '这个回答没有可靠出处，已拦截。', checks: [{ name: 'grounded', kind: 'grounding', action: 'refuse' }] });
+  const b = await api('POST', '/v1/bots/build', { name: 'genbot', filename: 'rules.md', text: LAW, approve_all: true, config: { guard: 'grounded-rewrite', model: { baseUrl: upstreamUrl, model: 'scripted' } } });
+  assert.equal(b.status, 200, JSON.stringify(b.json));
+  const ask = () => api('POST', '/v1/bots/genbot/chat/completions', { messages: [{ role: 'user', content: '解除合同要几天' }], version: 1 });
+  const r = await ask();
+  assert.equal(r.status, 200, JSON.stringify(r.json));
+  assert.equal(r.json.bot.generator !== 'extractive', true, JSON.stringify(r.json.bot));
+  assert.equal(r.json.choices[0].message.content, '投保人可以在保险合同成立后的十五日内解除合同[1]。');
+  const v = r.json.guard.verdicts.find((x: any) => x.check === 'grounded');
+  assert.equal(v.action, 'rewrite');
+  assert.match(v.reason, /1 unsupported sentence/);
+  assert.match(v.matches[0], /冰箱/);
+  assert.equal((await api('PATCH', '/v1/bots/genbot', { config: { guard: 'grounded-refuse' } })).status, 200);
+  const refused = await ask();
+  assert.equal(refused.json.choices[0].message.content, '这个回答没有可靠出处，已拦截。');
+  assert.equal(refused.json.choices[0].finish_reason, 'content_filter');
 });
