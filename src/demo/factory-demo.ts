@@ -5,7 +5,7 @@
  *   2. the demo company's datasets are imported (customer-support chats, HR-policy Q&A, identity)
  *   3. one experiment: 3 base models x 3 datasets x 3 methods = 27 fine-tunes, scheduled over the cores
  *   4. a results table (validation loss before and after each fine-tune) and the leaderboard of benchmark scores
- *   5. the best fine-tune deployed behind the OpenAI-compatible gateway under the demo guard policy, asked three
+ *   5. the best fine-tune for dialogue deployed behind the OpenAI-compatible gateway under the demo guard policy, asked three
  *      questions through the API (src/demo/serve-demo.ts), one answer marked as feedback
  * Progress: a bar per running job and the overall progress with an ETA (lines every few seconds without a TTY).
  */
@@ -161,7 +161,7 @@ export async function runFactoryDemo(o: FactoryDemoOptions): Promise<FactoryDemo
     const ts = performance.now();
     const best = bestFineTune(board.leaderboard, experiment.jobs);
     rep.line('');
-    rep.line(`[5/5] deployment: the best fine-tune behind the OpenAI-compatible API, under the demo guard policy`);
+    rep.line(`[5/5] deployment: the best fine-tune for support dialogue behind the OpenAI-compatible API, under the demo guard policy`);
     const served = best ? await runServeDemo(srv, best, join(dsDir, 'support_qa.val.jsonl'), rep) : null;
     if (!best) rep.line('      (no fine-tune has benchmark scores: nothing to deploy)');
     const result: FactoryDemoResult = {

@@ -1,5 +1,5 @@
 /**
- * The main job's last step: the leaderboard's best fine-tune goes behind the OpenAI-compatible gateway under the
+ * The main job's last step: the leaderboard's best fine-tune for dialogue goes behind the OpenAI-compatible gateway under the
  * demo company's guard policy, and a client asks it three questions through the HTTP API (in process): a plain
  * one, one carrying a phone number (masked before the model sees it) and one the policy refuses. One answer is
  * marked by its response id (feedback that becomes DPO/SFT data); the request log shows what the guard did.
@@ -30,17 +30,22 @@ export interface ServeDemoResult {
   feedbackId: string;
 }
 
-/** The best fine-tune of the leaderboard (overall score, then rank), as its registered model name. */
-export function bestFineTune(board: Leaderboard, jobs: FineTuningJobObject[]): { name: string; model: string } | null {
-  const rows = board.rows.filter((r) => !r.isBase && r.overall !== null).sort((a, b) => (b.overall ?? 0) - (a.overall ?? 0));
+/**
+ * The best fine-tune for the business: the highest score on one dimension of the leaderboard (the demo company
+ * wants a support assistant, so "dialogue": answers to held-out questions), ties by the overall score; as its
+ * registered model name.
+ */
+export function bestFineTune(board: Leaderboard, jobs: FineTuningJobObject[], dimension = 'dialogue'): { name: string; model: string; score: number } | null {
+  const score = (r: Leaderboard['rows'][number]) => r.dimensions[dimension]?.score ?? null;
+  const rows = board.rows.filter((r) => !r.isBase && score(r) !== null).sort((a, b) => score(b)! - score(a)! || (b.overall ?? 0) - (a.overall ?? 0));
   for (const r of rows) {
     const j = jobs.find((x) => (x.modelfab as { name?: string }).name === r.name && x.fine_tuned_model);
-    if (j?.fine_tuned_model) return { name: r.name, model: j.fine_tuned_model };
+    if (j?.fine_tuned_model) return { name: r.name, model: j.fine_tuned_model, score: score(r)! };
   }
   return null;
 }
 
-export async function runServeDemo(srv: ModelfabServer, best: { name: string; model: string }, questionsFile: string, rep: Reporter): Promise<ServeDemoResult> {
+export async function runServeDemo(srv: ModelfabServer, best: { name: string; model: string; score: number }, questionsFile: string, rep: Reporter): Promise<ServeDemoResult> {
   const deployment = 'spruce-assistant';
   await srv.feedback.putPolicy(DEMO_GUARD_POLICY.name, DEMO_GUARD_POLICY);
   await deploy(srv.store, { name: deployment, model: best.model, settings: { guard: DEMO_GUARD_POLICY.name, preset: 'conservative', warm: false } });
@@ -51,7 +56,7 @@ export async function runServeDemo(srv: ModelfabServer, best: { name: string; mo
     if (r.statusCode !== 200) throw new Error(`${method} ${url}: HTTP ${r.statusCode}: ${r.body.slice(0, 300)}`);
     return r.json() as Record<string, any>;
   };
-  rep.line(`      deployed ${deployment} -> ${best.model} (${best.name}), guard policy ${DEMO_GUARD_POLICY.name}: ${DEMO_GUARD_POLICY.checks.map((c) => c.name).join(', ')}`);
+  rep.line(`      deployed ${deployment} -> ${best.model} (${best.name}, the best dialogue score: ${best.score.toFixed(1)}), guard policy ${DEMO_GUARD_POLICY.name}: ${DEMO_GUARD_POLICY.checks.map((c) => c.name).join(', ')}`);
 
   const held = JSON.parse(readFileSync(questionsFile, 'utf8').split('\n').find((l) => l.trim())!) as { messages: Array<{ role: string; content: string }> };
   const plain = held.messages.find((m) => m.role === 'user')!.content;

@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { LlamaConfig } from '../engine/config.ts';
+import { parameterCount, type LlamaConfig } from '../engine/config.ts';
 import { trainBpe, CHATML_SPECIAL_TOKENS } from '../engine/tokenizer/index.ts';
 import { demoPretrainText } from '../demo/corpus.ts';
 import { supportQA } from '../demo/datasets.ts';
@@ -73,7 +73,10 @@ export async function ensureBaseModels(o: { factory: FactoryService; data: DataS
     writeFileSync(tokFile, JSON.stringify(tok.toJSON()));
   }
   const submitted: JobRecord[] = [...inFlight];
-  for (const m of missing) {
+  // Longest first (by parameters x steps): the scheduler starts jobs in submission order, so the longest job does
+  // not start last and leave a core idle at the end.
+  const work = (m: typeof missing[number]) => parameterCount({ ...m.config, vocabSize: BASE_VOCAB }) * m.steps;
+  for (const m of [...missing].sort((a, b) => work(b) - work(a))) {
     const steps = o.quick ? 20 : m.steps;
     const config: LlamaConfig = { ...m.config, vocabSize: o.quick ? 1024 : BASE_VOCAB, ...(o.quick ? { hiddenSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 2, ffnSize: 160 } : {}) };
     submitted.push(await factory.createPretrainJob({ name: m.name, config, tokenizerPath: tokFile, dataset: CORPUS_DATASET, hyperparameters: { ...PRETRAIN_HYPER(steps), ...(o.quick ? { seqLen: 64, batchSize: 8, evalEvery: steps, checkpointEvery: 10 } : {}) }, seed: seed + 1 }));

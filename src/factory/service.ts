@@ -473,14 +473,19 @@ export class FactoryService extends EventEmitter {
       id, name: req.name, created_at: Date.now(), status: 'running', spec: JSON.stringify(req),
       plan: JSON.stringify({ jobs: {}, rejected: plan.rejected, duplicates: plan.duplicates }),
     }).execute();
-    for (const p of plan.jobs) {
+    // Submitted longest first (the scheduler starts jobs in submission order within an experiment), so the long jobs
+    // do not start last and leave cores idle at the end; listed in plan order.
+    const byLength = plan.jobs.map((p, i) => ({ p, i })).sort((a, b) => b.p.estimate.seconds - a.p.estimate.seconds || a.i - b.i);
+    const ids: string[] = new Array(plan.jobs.length);
+    for (const { p, i } of byLength) {
       const ds = datasets[spec.datasets.findIndex((d) => d.name === p.dataset.name)];
       const job = await this.createJob(this.jobRequestFor(p, ds.name, stage), {
         experiment: { id, key: p.key, dataset: p.dataset.name, method: p.methodName }, priority: req.priority ?? 0,
         hyperparameters: this.explicitHyper(p, req.hyperparameters), evaluation,
       });
-      jobIds[p.key] = job.id;
+      ids[i] = job.id;
     }
+    plan.jobs.forEach((p, i) => { jobIds[p.key] = ids[i]; });
     await this.o.db.updateTable('experiments').set({ plan: JSON.stringify({ jobs: jobIds, rejected: plan.rejected, duplicates: plan.duplicates }) }).where('id', '=', id).execute();
     return this.getExperiment(id);
   }
@@ -516,7 +521,8 @@ export class FactoryService extends EventEmitter {
     const row = await this.o.db.selectFrom('experiments').selectAll().where('id', '=', id).executeTakeFirst();
     if (!row) throw new FactoryError(404, `experiment ${id} not found`, 'experiment_id', 'not_found');
     const plan = JSON.parse(row.plan) as { jobs: Record<string, string>; rejected: { name: string; reason: string }[]; duplicates: number };
-    const jobs = await this.o.jobs.list({ experimentId: id });
+    const order = new Map(Object.values(plan.jobs).map((jid, i) => [jid, i]));
+    const jobs = (await this.o.jobs.list({ experimentId: id })).sort((a, b) => (order.get(a.id) ?? Infinity) - (order.get(b.id) ?? Infinity));
     const counts: Record<string, number> = {};
     for (const j of jobs) counts[j.status] = (counts[j.status] ?? 0) + 1;
     const done = jobs.length > 0 && jobs.every((j) => TERMINAL_STATUSES.includes(j.status));
