@@ -16,7 +16,7 @@ import { pretrainExamples, sftExamples, type Example } from '../engine/examples.
 import { loadModel, saveAdapter, saveModel } from '../engine/io.ts';
 import { createGemm } from '../engine/gemm/index.ts';
 import type { Gemm } from '../engine/gemm/types.ts';
-import { CHATML_SPECIAL_TOKENS, Tokenizer, encodeChat, trainBpe, type ChatMessage, type ChatTemplateName } from '../engine/tokenizer/index.ts';
+import { CHAT_TEMPLATES, CHATML_SPECIAL_TOKENS, Tokenizer, encodeChat, trainBpe, type ChatMessage, type ChatTemplateName } from '../engine/tokenizer/index.ts';
 import { importModel } from '../formats/model-files.ts';
 import { writeFileAtomic } from '../store/atomic.ts';
 import type { DataRef, JobSpec } from './types.ts';
@@ -202,8 +202,10 @@ export async function runJob(spec: JobSpec, opts: RunJobOptions = {}): Promise<W
     rmSync(modelDir, { recursive: true, force: true });
     const isAdapter = baseDir !== null && !['full', 'freeze'].includes(model.method.type);
     const meta = { job: spec.id, evalLoss, steps: r.steps };
-    if (isAdapter) saveAdapter(modelDir, model, baseDir!, { meta });
-    else saveModel(modelDir, model, tokenizer, { meta });
+    // The chat template the model learnt its turns in, so every backend serves it with the same prompt format.
+    const chatTemplate = spec.stage === 'pretrain' && !CHAT_TEMPLATES[template].stop.every((s) => tokenizer.hasSpecial(s)) ? undefined : template;
+    if (isAdapter) saveAdapter(modelDir, model, baseDir!, { meta, ...(chatTemplate ? { chatTemplate } : {}) });
+    else saveModel(modelDir, model, tokenizer, { meta, ...(chatTemplate ? { chatTemplate } : {}) });
     let bench: Manifest['bench'] | undefined;
     if (spec.evaluation) {
       event('info', 'benchmarking the base and the result');

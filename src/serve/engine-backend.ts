@@ -16,12 +16,12 @@ import { sampleToken } from '../engine/generate.ts';
 import { Rng } from '../engine/rng.ts';
 import type { Ctx } from '../engine/tensor.ts';
 import { StreamDecoder, type Tokenizer } from '../engine/tokenizer/index.ts';
-import { chatStopIds } from '../engine/tokenizer/chat-template.ts';
+import { chatStopIds, END_OF_TEXT_TOKENS } from '../engine/tokenizer/chat-template.ts';
 import {
   BackendError, StopMatcher, utf8Bytes, type BackendCapabilities, type EmbedResult, type GenerateCallbacks, type GenerateParams,
   type GenerateResult, type ModelBackend, type TokenLogprob,
 } from './backend.ts';
-import { chatSegments, resolveTemplate, type TemplateName } from './prompt.ts';
+import { chatSegments, fallbackTemplate, resolveTemplate, type TemplateName } from './prompt.ts';
 
 export class EngineBackend implements ModelBackend {
   readonly kind = 'engine' as const;
@@ -41,13 +41,13 @@ export class EngineBackend implements ModelBackend {
     const ids = new Set<number>();
     if (template !== 'plain') for (const id of chatStopIds(tok, template)) ids.add(id);
     if (tok.eosId !== null) ids.add(tok.eosId);
+    for (const t of END_OF_TEXT_TOKENS) if (tok.hasSpecial(t)) ids.add(tok.specialId(t));
     this.stopIds = [...ids];
   }
 
   static async load(dir: string, opts: { chatTemplate?: string | null; contextSize?: number } = {}): Promise<EngineBackend> {
     const { model, tokenizer, info } = loadModel(dir);
-    const fallback: TemplateName = tokenizer.hasSpecial('<|im_start|>') && tokenizer.hasSpecial('<|im_end|>') ? 'chatml' : 'plain';
-    const template = resolveTemplate(opts.chatTemplate ?? info.chatTemplate, fallback);
+    const template = resolveTemplate(opts.chatTemplate ?? info.chatTemplate, fallbackTemplate(tokenizer));
     const gemm = await createGemm({ threads: 1 });
     return new EngineBackend(model, tokenizer, gemm, template, Math.min(opts.contextSize ?? 1024, model.config.contextLength || 1024));
   }

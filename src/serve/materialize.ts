@@ -12,6 +12,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CHAT_TEMPLATES } from '../engine/tokenizer/chat-template.ts';
+import { Tokenizer, type TokenizerJSON } from '../engine/tokenizer/index.ts';
+import { fallbackTemplate } from './prompt.ts';
 import { loadModel, readModelInfo } from '../engine/io.ts';
 import { exportGgufLora, exportGgufModel } from '../formats/gguf-model.ts';
 import { writeFileAtomic } from '../store/atomic.ts';
@@ -39,10 +41,19 @@ function baseChatTemplate(dir: string): string | null {
   return info.base ? baseChatTemplate(resolve(dir, info.base)) : null;
 }
 
+/** The folder's chat template: recorded (here or in its base), else the rule every backend shares. */
+function chatTemplateOf(dir: string): string {
+  const recorded = baseChatTemplate(dir);
+  if (recorded) return recorded;
+  let d = dir;
+  for (let info = readModelInfo(d); info.base; info = readModelInfo(d)) d = resolve(d, info.base);
+  return fallbackTemplate(Tokenizer.fromJSON(JSON.parse(readFileSync(join(d, 'tokenizer.json'), 'utf8')) as TokenizerJSON));
+}
+
 /** Exports (or finds cached) GGUF files for an engine model folder. */
 export function materializeEngineModel(dir: string, cacheDir: string, weightType: GgufExportType = 'F16'): Materialized {
   const info = readModelInfo(dir);
-  const chatTemplate = baseChatTemplate(dir);
+  const chatTemplate = chatTemplateOf(dir);
   mkdirSync(cacheDir, { recursive: true });
   if (info.base) {
     const type = info.method?.type;

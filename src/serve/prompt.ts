@@ -29,6 +29,15 @@ export function resolveTemplate(name: string | null | undefined, fallback: Templ
   return fallback;
 }
 
+/**
+ * The template for a model that records none: ChatML when its tokenizer has ChatML's special tokens (what the
+ * factory trains with by default), else plain. Every backend uses this one rule, so a model reads the same prompt
+ * whichever serves it.
+ */
+export function fallbackTemplate(tok: { hasSpecial(token: string): boolean }): TemplateName {
+  return tok.hasSpecial('<|im_start|>') && tok.hasSpecial('<|im_end|>') ? 'chatml' : 'plain';
+}
+
 export function chatSegments(messages: readonly ChatMessageIn[], name: TemplateName): Segment[] {
   if (name === 'plain') {
     const out: Segment[] = messages.map((m) => ({ text: `${m.role === 'developer' ? 'system' : m.role}: ${m.content}\n`, special: false }));

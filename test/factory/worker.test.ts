@@ -41,6 +41,8 @@ test('a pretraining job and a LoRA SFT job over its result, from job specs alone
     assert.equal(await runJob(validateJobSpec(sft)), 'succeeded');
     const m2 = JSON.parse(readFileSync(join(dir, 'sft', 'manifest.json'), 'utf8')) as Manifest;
     assert.equal(m2.model_kind, 'adapter');
+    // the chat template it was trained with is recorded, so every backend serves it with the same prompt format
+    assert.equal(JSON.parse(readFileSync(join(m2.model_dir, 'modelfab.json'), 'utf8')).chatTemplate, 'chatml');
     assert.ok(m2.eval_loss! < m2.eval_loss_before!, `eval ${m2.eval_loss_before} -> ${m2.eval_loss}`);
     assert.ok(m2.trainable_params < m2.total_params / 5);
     assert.ok(existsSync(join(dir, 'sft', 'heartbeat')));

@@ -188,6 +188,12 @@ export function encodeChat(tok: Tokenizer, messages: readonly ChatMessage[], opt
   return { ids, labels };
 }
 
+/**
+ * Special tokens that end generation whatever the template (llama.cpp treats them as end-of-generation too): the
+ * end-of-text markers of the model families we read.
+ */
+export const END_OF_TEXT_TOKENS: readonly string[] = ['<|endoftext|>', '<|im_end|>', '<|eot_id|>', '<|end_of_text|>', '<|end|>', '</s>', '<eos>'];
+
 /** The ids that end generation under this template. */
 export function chatStopIds(tok: Tokenizer, template: ChatTemplate | ChatTemplateName = 'chatml'): number[] {
   const t = typeof template === 'string' ? getChatTemplate(template) : template;
