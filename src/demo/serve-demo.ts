@@ -56,7 +56,7 @@ export async function runServeDemo(srv: ModelfabServer, best: { name: string; mo
     if (r.statusCode !== 200) throw new Error(`${method} ${url}: HTTP ${r.statusCode}: ${r.body.slice(0, 300)}`);
     return r.json() as Record<string, any>;
   };
-  rep.line(`      deployed ${deployment} -> ${best.model} (${best.name}, the best dialogue score: ${best.score.toFixed(1)}), guard policy ${DEMO_GUARD_POLICY.name}: ${DEMO_GUARD_POLICY.checks.map((c) => c.name).join(', ')}`);
+  rep.line(`      deployed ${deployment} -> ${best.model} (${best.name}, the best dialogue score: ${(best.score * 100).toFixed(1)}%), guard policy ${DEMO_GUARD_POLICY.name}: ${DEMO_GUARD_POLICY.checks.map((c) => c.name).join(', ')}`);
 
   const held = JSON.parse(readFileSync(questionsFile, 'utf8').split('\n').find((l) => l.trim())!) as { messages: Array<{ role: string; content: string }> };
   const plain = held.messages.find((m) => m.role === 'user')!.content;
