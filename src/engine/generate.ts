@@ -19,6 +19,8 @@ export interface SamplingOptions {
   stopIds?: readonly number[];
   /** Strings that end generation; the text is cut before the stop string. */
   stop?: readonly string[];
+  /** Ids at or above this are never sampled: the padding rows of a padded vocabulary (more rows than tokens). */
+  vocabSize?: number;
 }
 
 export interface GenerateResult {
@@ -30,6 +32,7 @@ export interface GenerateResult {
 
 /** Picks the next token from logits [V]. Pure given the rng. */
 export function sampleToken(logits: Float32Array, opts: SamplingOptions, rng: Rng): number {
+  if (opts.vocabSize !== undefined && opts.vocabSize < logits.length) logits = logits.subarray(0, opts.vocabSize);
   const temp = opts.temperature ?? 0;
   let best = 0;
   for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;

@@ -72,8 +72,8 @@ function modelTensors(model: LlamaModel | ModelTensors, lora: 'merge' | 'base' |
   return { config: model.config, tensors: lora === 'merge' ? mergedTensors(model) : baseTensors(model) };
 }
 
-function tokenizerKVs(tok: Tokenizer, opts: { addBos?: boolean; chatTemplate?: string }): Array<[string, GgufKV]> {
-  const meta = toGgufTokenizerMetadata(tok, { addBos: opts.addBos ?? false, chatTemplate: opts.chatTemplate });
+function tokenizerKVs(tok: Tokenizer, opts: { addBos?: boolean; chatTemplate?: string }, vocabSize: number): Array<[string, GgufKV]> {
+  const meta = toGgufTokenizerMetadata(tok, { addBos: opts.addBos ?? false, chatTemplate: opts.chatTemplate, vocabSize });
   const out: Array<[string, GgufKV]> = [];
   for (const [k, v] of Object.entries(meta)) {
     if (typeof v === 'string') out.push([k, gv.str(v)]);
@@ -90,7 +90,8 @@ export function exportGgufModel(model: LlamaModel | ModelTensors, tokenizer: Tok
   const { config: c, tensors } = modelTensors(model, opts.lora);
   const wt = opts.weightType ?? 'F32';
   if (!(wt in FILE_TYPE)) throw new ModelFileError('UNSUPPORTED', `weightType ${wt} is not one of ${Object.keys(FILE_TYPE).join(', ')}`);
-  if (tokenizer.vocabSize !== c.vocabSize) throw new ModelFileError('TOKENIZER', `the tokenizer has ${tokenizer.vocabSize} tokens, the model ${c.vocabSize}`);
+  // A padded vocabulary (more embedding rows than tokens) is exported with filler tokens; fewer rows is an error.
+  if (tokenizer.vocabSize > c.vocabSize) throw new ModelFileError('TOKENIZER', `the tokenizer has ${tokenizer.vocabSize} tokens, more than the model's ${c.vocabSize} embedding rows`);
   const arch = 'llama';
   const meta: Array<[string, GgufKV]> = [
     ['general.architecture', gv.str(arch)],
@@ -112,7 +113,7 @@ export function exportGgufModel(model: LlamaModel | ModelTensors, tokenizer: Tok
     [`${arch}.attention.layer_norm_rms_epsilon`, gv.f32(c.rmsEps)],
     [`${arch}.rope.dimension_count`, gv.u32(headDim(c))],
   );
-  meta.push(...tokenizerKVs(tokenizer, opts));
+  meta.push(...tokenizerKVs(tokenizer, opts, c.vocabSize));
   const type = GGML_TYPE[wt];
   const out: GgufTensorInput[] = [];
   for (const [name, shape] of tensorShapes(c)) {

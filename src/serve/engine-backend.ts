@@ -81,7 +81,7 @@ export class EngineBackend implements ModelBackend {
     const stop = new StopMatcher(params.stop);
     const dec = new StreamDecoder(this.tok, { skipSpecial: true });
     const counts = new Map<number, number>();
-    const sampling = { temperature: params.temperature, topK: params.topK, topP: params.topP };
+    const sampling = { temperature: params.temperature, topK: params.topK, topP: params.topP, vocabSize: this.tok.vocabSize };
     let logits = this.model.decode(ctx, Int32Array.from(ids), cache);
     let n = 0;
     let finish: GenerateResult['finishReason'] = 'length';

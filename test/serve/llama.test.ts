@@ -16,7 +16,7 @@ import { generate } from '../../src/engine/generate.ts';
 import {
   exportGgufLora, exportGgufModel, importGgufModel, importGgufLora, applyLoraAdapter, type GgufWeightType, type GgufLoraAdapter,
 } from '../../src/formats/gguf-model.ts';
-import { gv, GGML_TYPE, type GgufKV } from '../../src/formats/gguf.ts';
+import { decodeGguf, gv, GGML_TYPE, type GgufKV } from '../../src/formats/gguf.ts';
 import { quantize } from '../../src/formats/gguf-quants.ts';
 import { engineToHfName, ModelFileError, ropeHeads } from '../../src/formats/llama-layout.ts';
 import { exportHfModel } from '../../src/formats/hf.ts';
@@ -306,4 +306,34 @@ test('isolation: a file llama.cpp cannot load (validation bypassed) fails in a c
   } finally {
     await b.close();
   }
+});
+
+test('a padded vocabulary (more embedding rows than tokens) exports with filler tokens, runs in llama.cpp, and imports back', async () => {
+  const c = { ...SHAPES.gqa, vocabSize: tok.vocabSize + 7 };
+  const m = LlamaModel.init(c, 9);
+  const file = write(exportGgufModel(m, tok, { chatTemplate: CHAT_TEMPLATES.chatml.jinja }));
+  const meta = decodeGguf(new Uint8Array(readFileSync(file))).metadata;
+  const tokens = meta.get('tokenizer.ggml.tokens')!.value as string[];
+  assert.equal(tokens.length, c.vocabSize);
+  assert.equal(tokens.at(-1), `[PAD${c.vocabSize - 1}]`);
+  assert.equal((meta.get('tokenizer.ggml.token_type')!.value as Int32Array).at(-1), 5, 'UNUSED');
+  const b = await LlamaCppBackend.load(file, { threads: 1 });
+  try {
+    for (const [k, text] of Object.entries(TEXTS)) assert.deepEqual(b.tokenize(text), tok.encode(text), k);
+    const probs = await b.nextTokenProbs(PROMPTS[0]);
+    assert.equal(probs.length, c.vocabSize);
+    const ref = await engineProbs(m, PROMPTS[0]);
+    let maxDiff = 0;
+    for (let i = 0; i < ref.length; i++) maxDiff = Math.max(maxDiff, Math.abs(ref[i] - probs[i]));
+    assert.ok(maxDiff < 1e-3, `max |dp| ${maxDiff}`);
+  } finally {
+    await b.close();
+  }
+  // back into the engine: the fillers are rows of the model, not tokens
+  const back = importGgufModel(new Uint8Array(readFileSync(file)));
+  assert.equal(back.config.vocabSize, c.vocabSize);
+  assert.equal(back.tokenizer.vocabSize, tok.vocabSize);
+  assert.deepEqual(back.tokenizer.encode(TEXTS.chinese), tok.encode(TEXTS.chinese));
+  // fewer rows than tokens cannot be exported
+  assert.throws(() => exportGgufModel(LlamaModel.init({ ...SHAPES.gqa, vocabSize: tok.vocabSize - 1 }, 1), tok), /more than the model's/);
 });

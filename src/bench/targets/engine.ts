@@ -137,7 +137,7 @@ export class EngineTarget implements Target {
       if (ids.length > room) ids = ids.slice(ids.length - room);
       const g = engineGenerate(this.model, this.gemm, ids, (x) => this.tokenizer.decode(x, { skipSpecial: true }), {
         maxTokens: Math.min(r.maxTokens, this.maxLen - ids.length), temperature: r.temperature ?? 0, seed: r.seed ?? 0,
-        stop: r.stop?.filter(Boolean), stopIds: [...stopIds],
+        stop: r.stop?.filter(Boolean), stopIds: [...stopIds], vocabSize: this.tokenizer.vocabSize,
       });
       return { text: g.text, tokens: g.ids.length };
     });

@@ -26,17 +26,27 @@ export interface GgufTokenizerOptions {
   addBos?: boolean;
   /** tokenizer.chat_template (a Jinja string, e.g. CHAT_TEMPLATES.chatml.jinja). */
   chatTemplate?: string;
+  /**
+   * The model's vocabulary size when its embedding rows outnumber the tokenizer's tokens (padded vocabularies, e.g.
+   * Qwen2's 151,936 rows for 151,665 tokens): the list is filled with `[PAD<id>]` entries of type UNUSED, as
+   * llama.cpp's own converter does, so the token list matches the rows.
+   */
+  vocabSize?: number;
 }
 
 export function toGgufTokenizerMetadata(tok: Tokenizer, opts: GgufTokenizerOptions = {}): Record<string, GgufTokenizerValue> {
   const json = tok.toJSON();
-  const types = new Int32Array(json.vocab.length).fill(GGUF_TOKEN_TYPE.NORMAL);
+  const n = opts.vocabSize ?? json.vocab.length;
+  if (n < json.vocab.length) throw new Error(`the tokenizer has ${json.vocab.length} tokens, more than the model's ${n} embedding rows`);
+  const tokens = n === json.vocab.length ? json.vocab : [...json.vocab, ...Array.from({ length: n - json.vocab.length }, (_, i) => `[PAD${json.vocab.length + i}]`)];
+  const types = new Int32Array(n).fill(GGUF_TOKEN_TYPE.NORMAL);
+  types.fill(GGUF_TOKEN_TYPE.UNUSED, json.vocab.length);
   for (const id of Object.values(json.special)) types[id] = GGUF_TOKEN_TYPE.CONTROL;
   for (const id of Object.values(json.added ?? {})) types[id] = GGUF_TOKEN_TYPE.USER_DEFINED;
   const meta: Record<string, GgufTokenizerValue> = {
     'tokenizer.ggml.model': 'gpt2',
     'tokenizer.ggml.pre': ggufPreName(json.pre),
-    'tokenizer.ggml.tokens': json.vocab,
+    'tokenizer.ggml.tokens': tokens,
     'tokenizer.ggml.token_type': types,
     'tokenizer.ggml.merges': json.merges,
   };
@@ -53,13 +63,18 @@ export function fromGgufTokenizerMetadata(meta: Readonly<Record<string, unknown>
   const model = meta['tokenizer.ggml.model'];
   if (model !== 'gpt2') throw new Error(`GGUF tokenizer.ggml.model is ${JSON.stringify(model)}, only "gpt2" (byte-level BPE) is supported`);
   const pre = preFromGgufName(String(meta['tokenizer.ggml.pre'] ?? 'default'));
-  const tokens = meta['tokenizer.ggml.tokens'];
+  const listed = meta['tokenizer.ggml.tokens'];
   const merges = meta['tokenizer.ggml.merges'];
-  if (!Array.isArray(tokens) || !Array.isArray(merges)) throw new Error('GGUF: tokenizer.ggml.tokens and tokenizer.ggml.merges are required');
+  if (!Array.isArray(listed) || !Array.isArray(merges)) throw new Error('GGUF: tokenizer.ggml.tokens and tokenizer.ggml.merges are required');
+  let tokens: unknown[] = listed;
   const types = (meta['tokenizer.ggml.token_type'] ?? []) as ArrayLike<number>;
+  // filler entries of a padded vocabulary (UNUSED at the end) are rows of the model, not tokens of the tokenizer
+  let n = tokens.length;
+  while (n > 0 && types[n - 1] === GGUF_TOKEN_TYPE.UNUSED) n--;
+  if (n < tokens.length) tokens = tokens.slice(0, n);
   const special: Record<string, number> = {};
   const added: Record<string, number> = {};
-  for (let id = 0; id < types.length; id++) {
+  for (let id = 0; id < Math.min(types.length, n); id++) {
     if (types[id] === GGUF_TOKEN_TYPE.CONTROL) special[tokens[id] as string] = id;
     else if (types[id] === GGUF_TOKEN_TYPE.USER_DEFINED) added[tokens[id] as string] = id;
   }
