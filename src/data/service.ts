@@ -34,7 +34,11 @@ export class DataError extends Error {
   }
 }
 
-export const FILE_PURPOSES = ['fine-tune'] as const;
+/**
+ * Upload purposes: `fine-tune` (validated as a dataset at upload), `assistants` and `user_data` (documents for the
+ * Knowledge Factory or anything else: stored as they are; POST /v1/knowledge/bases/{id}/documents takes a file_id).
+ */
+export const FILE_PURPOSES = ['fine-tune', 'assistants', 'user_data'] as const;
 
 /** OpenAI's file object: the stored row without modelfab's own columns. */
 export type FileObject = Omit<FileRow, 'sha256' | 'meta'> & { object: 'file' };
@@ -125,7 +129,7 @@ export class DataService {
 
   /**
    * Stores an uploaded file already streamed to `tempPath` (consumed: moved into the artifact store, or removed when
-   * validation fails). `fine-tune` files are validated as datasets first.
+   * validation fails). `fine-tune` files are validated as datasets first; documents are stored as they are.
    */
   async createFile(tempPath: string, filename: string, purpose: string): Promise<FileObject> {
     try {
@@ -134,11 +138,17 @@ export class DataService {
       }
       const safeName = basename(filename || 'upload.jsonl').slice(0, 255);
       const bytes = readFileSync(tempPath);
-      const loaded = loadDatasetBytes(bytes, { name: safeName, limits: this.limits });
+      let meta: Record<string, unknown> = { kind: 'document' };
+      if (purpose === 'fine-tune') {
+        const loaded = loadDatasetBytes(bytes, { name: safeName, limits: this.limits });
+        meta = { stage: loaded.stage, format: loaded.format, records: loaded.records.length, warnings: loaded.warnings };
+      } else if (bytes.length === 0) {
+        throw new DataError(400, `${safeName}: the file is empty`, 'file', 'empty_file');
+      }
       const row: FileRow = {
         id: newId('file'), bytes: bytes.length, created_at: nowSeconds(), filename: safeName, purpose,
         status: 'processed', status_details: null, sha256: createHash('sha256').update(bytes).digest('hex'),
-        meta: JSON.stringify({ stage: loaded.stage, format: loaded.format, records: loaded.records.length, warnings: loaded.warnings }),
+        meta: JSON.stringify(meta),
       };
       const key = `files/${row.id}`;
       await this.artifacts.putFile(key, tempPath);
@@ -170,6 +180,12 @@ export class DataService {
     return row;
   }
 
+  /** A stored file's bytes (documents for the Knowledge Factory). */
+  async fileBytes(id: string): Promise<{ file: FileObject; bytes: Uint8Array }> {
+    const row = await this.fileRow(id);
+    return { file: fileObject(row), bytes: await this.artifacts.get(`files/${row.id}`) };
+  }
+
   async fileContent(id: string): Promise<{ file: FileObject; stream: Readable }> {
     const row = await this.fileRow(id);
     return { file: fileObject(row), stream: this.artifacts.stream(`files/${row.id}`) };
@@ -187,6 +203,7 @@ export class DataService {
   private async readSource(ref: SourceRef): Promise<{ name: string; bytes: Buffer; ref: Record<string, string> }> {
     if ('fileId' in ref) {
       const row = await this.fileRow(ref.fileId);
+      if (row.purpose !== 'fine-tune') throw new DataError(400, `file ${row.id} (${row.filename}) was uploaded with purpose "${row.purpose}"; training data needs purpose "fine-tune"`, 'training_file', 'invalid_file_purpose');
       return { name: row.filename, bytes: await this.artifacts.get(`files/${row.id}`), ref: { file_id: row.id, filename: row.filename } };
     }
     const name = ref.name ?? basename(ref.path);

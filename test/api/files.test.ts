@@ -65,3 +65,36 @@ test('errors use the OpenAI shape; a missing key is 401', async () => {
     await stop();
   }
 });
+
+test('documents through the Files API (purpose assistants / user_data) feed the Knowledge Factory by file_id; training refuses them', async () => {
+  const { srv, url, stop } = await startServer();
+  try {
+    const client = new OpenAI({ apiKey: ADMIN_KEY, baseURL: `${url}/v1`, maxRetries: 0 });
+    const law = readFileSync(`${SHARED}laws/insurance-law-zh.md`);
+    const f = await client.files.create({ file: await toFile(law, 'insurance-law-zh.md'), purpose: 'assistants' });
+    assert.equal(f.purpose, 'assistants');
+    assert.equal(f.bytes, law.length);
+    assert.equal(Buffer.from(await (await client.files.content(f.id)).arrayBuffer()).equals(law), true, 'stored as sent');
+    await assert.rejects(client.files.create({ file: await toFile(Buffer.alloc(0), 'empty.md'), purpose: 'user_data' }), (e: any) => e.status === 400 && e.code === 'empty_file');
+    await assert.rejects(client.files.create({ file: await toFile(law, 'x.md'), purpose: 'vision' }), (e: any) => e.status === 400 && e.param === 'purpose');
+    const api = async (method: string, path: string, body?: unknown) => {
+      const r = await fetch(url + path, { method, headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+      return { status: r.status, json: (await r.json()) as any };
+    };
+    const kb = await api('POST', '/v1/knowledge/bases', { name: 'laws' });
+    const doc = await api('POST', `/v1/knowledge/bases/${kb.json.id}/documents`, { file_id: f.id });
+    assert.equal(doc.status, 200, JSON.stringify(doc.json));
+    assert.ok(doc.json.items > 100, `items ${doc.json.items}`);
+    assert.equal(doc.json.document.filename ?? doc.json.document.name ?? 'insurance-law-zh.md', 'insurance-law-zh.md');
+    const hits = await api('POST', '/v1/knowledge/search', { kbs: kb.json.id, query: '投保人解除合同', k: 3 });
+    assert.equal(hits.status, 200, JSON.stringify(hits.json));
+    assert.ok(JSON.stringify(hits.json).includes('解除'), JSON.stringify(hits.json).slice(0, 300));
+    const missing = await api('POST', `/v1/knowledge/bases/${kb.json.id}/documents`, { file_id: 'file-nope' });
+    assert.equal(missing.status, 404);
+    assert.equal(missing.json.error.code, 'file_not_found');
+    // a document is not training data (fine-tuning jobs import their training_file this way)
+    await assert.rejects(srv.service.importDataset({ name: 'not-data', source: { fileId: f.id } }), /uploaded with purpose "assistants"; training data needs purpose "fine-tune"/);
+  } finally {
+    await stop();
+  }
+});

@@ -27,7 +27,12 @@ async function guard<T>(f: () => Promise<T>): Promise<T> {
   }
 }
 
-export function knowledgeRoutes(app: FastifyInstance, kb: KnowledgeService): void {
+export interface KnowledgeRouteDeps {
+  /** A stored file's name and bytes (the Files API), for documents sent by file_id. */
+  file?: (id: string) => Promise<{ filename: string; bytes: Uint8Array }>;
+}
+
+export function knowledgeRoutes(app: FastifyInstance, kb: KnowledgeService, deps: KnowledgeRouteDeps = {}): void {
   app.get('/v1/knowledge/bases', async (req) => ({ object: 'list', data: await guard(() => kb.listKbs(scopeOf(req))) }));
   app.post<{ Body: { name: string; description?: string; requireApproval?: boolean; require_approval?: boolean; t2s?: boolean } }>('/v1/knowledge/bases', {
     schema: { body: { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1 }, description: { type: 'string' }, requireApproval: { type: 'boolean' }, require_approval: { type: 'boolean' }, t2s: { type: 'boolean' } } } },
@@ -35,14 +40,24 @@ export function knowledgeRoutes(app: FastifyInstance, kb: KnowledgeService): voi
   app.get<{ Params: { id: string } }>('/v1/knowledge/bases/:id', async (req) => guard(() => kb.requireKb(req.params.id, scopeOf(req))));
 
   app.get<{ Params: { id: string } }>('/v1/knowledge/bases/:id/documents', async (req) => ({ object: 'list', data: await guard(() => kb.listDocuments(req.params.id, scopeOf(req))) }));
-  app.post<{ Params: { id: string }; Body: { filename: string; base64?: string; text?: string } }>('/v1/knowledge/bases/:id/documents', {
+  app.post<{ Params: { id: string }; Body: { filename?: string; base64?: string; text?: string; file_id?: string } }>('/v1/knowledge/bases/:id/documents', {
     bodyLimit: 64 * 1024 * 1024,
-    schema: { body: { type: 'object', required: ['filename'], properties: { filename: { type: 'string', minLength: 1 }, base64: { type: 'string' }, text: { type: 'string' } } } },
+    schema: { body: { type: 'object', properties: { filename: { type: 'string', minLength: 1 }, base64: { type: 'string' }, text: { type: 'string' }, file_id: { type: 'string', minLength: 1 } } } },
   }, async (req) => guard(async () => {
     await kb.requireKb(req.params.id, scopeOf(req));
-    const data = req.body.base64 !== undefined ? Buffer.from(req.body.base64, 'base64') : req.body.text !== undefined ? Buffer.from(req.body.text, 'utf8') : null;
-    if (!data) throw new ApiError(400, 'send the document as base64 (or text)', 'invalid_request_error', 'base64');
-    const r = await kb.ingest(req.params.id, req.body.filename, new Uint8Array(data));
+    const b = req.body;
+    let filename = b.filename;
+    let data: Uint8Array | null = b.base64 !== undefined ? new Uint8Array(Buffer.from(b.base64, 'base64')) : b.text !== undefined ? new Uint8Array(Buffer.from(b.text, 'utf8')) : null;
+    if (data === null && b.file_id !== undefined) {
+      // a document uploaded with the Files API (purpose assistants or user_data; large PDFs need not travel as base64)
+      if (!deps.file) throw new ApiError(400, 'file_id is not available on this server', 'invalid_request_error', 'file_id');
+      const f = await deps.file(b.file_id);
+      data = f.bytes;
+      filename ??= f.filename;
+    }
+    if (!data) throw new ApiError(400, 'send the document as file_id (Files API), base64 or text', 'invalid_request_error', 'base64');
+    if (!filename) throw new ApiError(400, 'filename is required with base64 or text', 'invalid_request_error', 'filename');
+    const r = await kb.ingest(req.params.id, filename, data);
     return { document: r.document, items: r.items.length };
   }));
 
