@@ -243,6 +243,16 @@ export class LlamaModel {
    * last position [V]. The first call also feeds the soft prompt, if any.
    */
   decode(ctx: Ctx, ids: Int32Array, cache: KVCache): Float32Array {
+    const c = this.config;
+    const xn = this.decodeHidden(ctx, ids, cache);
+    return linear(ctx, xn, this.param(c.tieEmbeddings ? 'token_embd.weight' : 'output.weight')).data;
+  }
+
+  /**
+   * `decode` up to the final norm: the last position's hidden state [1, C] (what llama.cpp returns as a causal
+   * model's embedding).
+   */
+  decodeHidden(ctx: Ctx, ids: Int32Array, cache: KVCache): Tensor {
     if (ctx.tape) throw new Error('decode runs without a tape');
     const c = this.config, D = headDim(c), H = c.numHeads, KVH = c.numKvHeads, KW = KVH * D, QW = H * D;
     let x = embedding(ctx, this.param('token_embd.weight'), ids);
@@ -292,7 +302,6 @@ export class LlamaModel {
     cache.len += T;
     const C = c.hiddenSize;
     const last = new Tensor(x.data.slice((T - 1) * C, T * C), [1, C]);
-    const xn = rmsnorm(ctx, last, this.param('output_norm.weight'), c.rmsEps);
-    return linear(ctx, xn, this.param(c.tieEmbeddings ? 'token_embd.weight' : 'output.weight')).data;
+    return rmsnorm(ctx, last, this.param('output_norm.weight'), c.rmsEps);
   }
 }

@@ -25,7 +25,7 @@ import { chatSegments, fallbackTemplate, resolveTemplate, type TemplateName } fr
 
 export class EngineBackend implements ModelBackend {
   readonly kind = 'engine' as const;
-  readonly capabilities: BackendCapabilities = { embeddings: false, logprobs: true, jsonSchema: false };
+  readonly capabilities: BackendCapabilities = { embeddings: true, logprobs: true, jsonSchema: false };
   readonly maxConcurrency = 1;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly stopIds: number[];
@@ -127,8 +127,32 @@ export class EngineBackend implements ModelBackend {
     return lp;
   }
 
-  embed(): Promise<EmbedResult> {
-    return Promise.reject(new BackendError(400, 'embeddings are not supported by this backend (engine); deploy the model through llama.cpp', 'unsupported_endpoint', 'model'));
+  /**
+   * One vector per text: the last position's hidden state after the final norm, as llama.cpp returns a causal
+   * model's embedding (so the two backends agree on the same weights). Queued with generation (one model, one core).
+   */
+  embed(texts: string[], signal?: AbortSignal): Promise<EmbedResult> {
+    const run = async (): Promise<EmbedResult> => {
+      if (this.closed) throw new BackendError(503, 'the model is being unloaded; retry', 'model_unloading');
+      const vectors: number[][] = [];
+      let tokens = 0;
+      for (const t of texts) {
+        if (signal?.aborted) throw new BackendError(499, 'client closed request', 'aborted');
+        const ids = this.tok.encode(t);
+        if (ids.length === 0) throw new BackendError(400, 'input must not be empty', 'invalid_value', 'input');
+        const room = this.contextSize - this.model.promptLength;
+        if (ids.length > room) throw new BackendError(400, `This model's maximum context length is ${room} tokens, however you requested ${ids.length} tokens in your input.`, 'context_length_exceeded', 'input');
+        tokens += ids.length;
+        const ctx: Ctx = { gemm: this.gemm, tape: null, rng: new Rng(0), training: false };
+        const h = this.model.decodeHidden(ctx, Int32Array.from(ids), this.model.newCache(this.model.promptLength + ids.length));
+        vectors.push(Array.from(h.data));
+        await yieldLoop();
+      }
+      return { vectors, promptTokens: tokens };
+    };
+    const p = this.queue.then(run, run);
+    this.queue = p.catch(() => undefined);
+    return p;
   }
 
   memoryBytes(): number {

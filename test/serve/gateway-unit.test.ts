@@ -145,7 +145,7 @@ test('llama.cpp backend: concurrent requests share one context, prefix reuse kee
   }
 });
 
-test('a model folder that records no chat template reads the same prompt on llama.cpp and on the engine', async () => {
+test('a model folder that records no chat template reads the same prompt on llama.cpp and on the engine; embeddings agree', async () => {
   // a factory fine-tune made before templates were recorded: a ChatML tokenizer, no chatTemplate in modelfab.json
   const tok = testTokenizer();
   const bare = join(dir, 'bare');
@@ -162,6 +162,16 @@ test('a model folder that records no chat template reads the same prompt on llam
     const rb = await engine.generate(params, { onText: (t) => { b += t; } });
     assert.equal(ra.promptTokens, rb.promptTokens);
     assert.equal(ra.completionTokens, rb.completionTokens);
+    // embeddings: the engine returns what llama.cpp does for a causal model (last position, after the final norm)
+    const [ea, eb] = [await llama.embed(['hello world', '你好，世界']), await engine.embed(['hello world', '你好，世界'])];
+    assert.equal(ea.promptTokens, eb.promptTokens);
+    for (let i = 0; i < 2; i++) {
+      const x = ea.vectors[i], y = eb.vectors[i];
+      assert.equal(x.length, y.length);
+      let dot = 0, nx = 0, ny = 0;
+      for (let j = 0; j < x.length; j++) { dot += x[j] * y[j]; nx += x[j] * x[j]; ny += y[j] * y[j]; }
+      assert.ok(dot / Math.sqrt(nx * ny) > 0.999, `cosine ${dot / Math.sqrt(nx * ny)}`);
+    }
     // a random model emits stray bytes; the backends differ only in how they show an unfinished UTF-8 sequence
     assert.equal(a.replace(/\uFFFD/g, ''), b.replace(/\uFFFD/g, ''), 'greedy text agrees (F32 export)');
   } finally {

@@ -90,10 +90,8 @@ export function deploymentRoutes(app: FastifyInstance, store: Store, gateway: Ga
     const d = await getDep(name);
     if (d.status !== 'active') throw new ServeError(404, `No active deployment named '${name}'`, 'deployment_not_found', 'name');
     if (!req.apiKey || !keyAllowsModel(req.apiKey, name)) throw new ServeError(403, `This API key is not allowed to use the model '${name}'.`, 'model_not_allowed');
-    const m = await store.models.get(d.model_id);
-    const settings = parseSettings(d.settings);
-    const embeddings = m?.kind !== 'engine' || settings.backend !== 'engine';
-    return { baseUrl: baseUrl(req), model: name, settings, embeddings };
+    // every backend embeds (llama.cpp, the engine, endpoints that offer it), so the docs always show embeddings
+    return { baseUrl: baseUrl(req), model: name, settings: parseSettings(d.settings), embeddings: true };
   };
 
   app.get<{ Params: { name: string } }>('/v1/deployments/:name/openapi.json', wrap(async (req) => openapi(await docsInput(req))));
