@@ -16,7 +16,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiKeyRow } from '../../store/store.ts';
-import { BackendError, type TokenLogprob } from '../../serve/backend.ts';
+import { BackendError, type ChatMessageIn, type TokenLogprob } from '../../serve/backend.ts';
 import type { Gateway } from '../../serve/gateway.ts';
 import { type Endpoint, type KeyPolicy, keyAllowsModel } from '../../serve/keys.ts';
 import {
@@ -87,6 +87,28 @@ function errorEvent(e: unknown): string {
     ? { message: x.message, type: x.type, param: x.param, code: x.code }
     : { message: 'The server had an error while processing your request.', type: 'server_error', param: null, code: null };
   return `data: ${JSON.stringify({ error: body })}\n\n`;
+}
+
+/**
+ * The guard's input stage of one request: a chat's last user message (the new input; earlier turns were checked
+ * when they were sent), or every completion prompt. A rewrite (e.g. a masked phone number) replaces what the model
+ * will see; a refusal yields the message to answer with instead.
+ */
+async function checkInput(guard: RequestGuard, chat: boolean, messages: ChatMessageIn[], prompts: string[]): Promise<{ messages: ChatMessageIn[]; prompts: string[]; question: string | undefined; blocked: string | null }> {
+  if (chat) {
+    const ui = messages.map((m) => m.role).lastIndexOf('user');
+    if (ui < 0) return { messages, prompts, question: undefined, blocked: null };
+    const g = await guard.input(messages[ui].content);
+    if (g.refused) return { messages, prompts, question: messages[ui].content, blocked: g.message ?? '' };
+    return { messages: messages.map((m, i) => (i === ui ? { ...m, content: g.text } : m)), prompts, question: g.text, blocked: null };
+  }
+  const checked: string[] = [];
+  for (const p of prompts) {
+    const g = await guard.input(p);
+    if (g.refused) return { messages, prompts, question: undefined, blocked: g.message ?? '' };
+    checked.push(g.text);
+  }
+  return { messages, prompts: checked, question: undefined, blocked: null };
 }
 
 /** Public routes answered before authentication (registered as an onRequest hook ahead of installAuth). */
@@ -222,25 +244,7 @@ export function gatewayRoutes(app: FastifyInstance, gateway: Gateway, policy: Ke
     }, (e) => req.log.error({ err: e }, 'request log write failed'));
     try {
       guard = control ? await control.guard.load(await gateway.guardsOf(r.model)) : null;
-      if (guard) {
-        if (chat) {
-          const ui = messages.map((m) => m.role).lastIndexOf('user');
-          if (ui >= 0) {
-            question = messages[ui].content;
-            const g = await guard.input(question);
-            if (g.refused) blocked = g.message ?? '';
-            else if (g.text !== question) { question = g.text; messages = messages.map((m, i) => (i === ui ? { ...m, content: g.text } : m)); }
-          }
-        } else {
-          const checked: string[] = [];
-          for (const p of prompts as string[]) {
-            const g = await guard.input(p);
-            if (g.refused) { blocked = g.message ?? ''; break; }
-            checked.push(g.text);
-          }
-          if (blocked === null) prompts = checked;
-        }
-      }
+      if (guard) ({ messages, prompts, question, blocked } = await checkInput(guard, chat, messages, prompts as string[]));
       const runs: Array<Promise<void>> = [];
       if (blocked !== null) {
         // refused on input: no model is touched; every choice carries the refusal message
