@@ -108,7 +108,7 @@ export async function createServer(opts: ServerOptions): Promise<ModelfabServer>
   fineTuningRoutes(app, factory.factory);
   experimentsRoutes(app, factory.factory);
   modelsRegistryRoutes(app, factory.factory);
-  knowledgeRoutes(app, bots.knowledge, { file: async (id) => { const f = await service.fileBytes(id); return { filename: f.file.filename, bytes: f.bytes }; } });
+  knowledgeRoutes(app, bots.knowledge, { control: guard, file: async (id) => { const f = await service.fileBytes(id); return { filename: f.file.filename, bytes: f.bytes }; } });
   evalsRoutes(app, factory.factory, opts.dataDir);
   guardRoutes(app, feedback, guardDeps);
   feedbackRoutes(app, feedback, { importDataset: (r) => service.importDataset(r), createJob: (r) => factory.factory.createJob(r), createExperiment: (r) => factory.factory.createExperiment(r as never), jobObject: (j) => factory.factory.jobObject(j) });

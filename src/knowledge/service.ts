@@ -55,6 +55,8 @@ export interface CreateKbInput {
   t2s?: boolean;
   /** Lexicon text (see text/lexicon.ts). */
   lexicon?: string;
+  /** A guard policy name for chat search over this KB. */
+  guard?: string | null;
 }
 
 export type ReviewAction =
@@ -99,7 +101,7 @@ export class KnowledgeService {
     const t = now();
     const kb: KnowledgeBase = {
       id, name: input.name, description: input.description ?? '', requireApproval: input.requireApproval ?? false,
-      chunking: { ...DEFAULT_CHUNKING, ...input.chunking }, t2s: input.t2s ?? false, createdAt: t, updatedAt: t,
+      chunking: { ...DEFAULT_CHUNKING, ...input.chunking }, t2s: input.t2s ?? false, ...(input.guard ? { guard: input.guard } : {}), createdAt: t, updatedAt: t,
     };
     await this.repo.putKb(kb);
     if (input.lexicon) await this.repo.putLexicon(id, input.lexicon);
@@ -110,13 +112,14 @@ export class KnowledgeService {
     return (await this.repo.listKbs()).filter((kb) => !scope?.kbs || scope.kbs.includes(kb.id));
   }
 
-  async updateKb(id: string, patch: Partial<Pick<KnowledgeBase, 'name' | 'description' | 'requireApproval' | 't2s'>> & { lexicon?: string }): Promise<KnowledgeBase> {
+  async updateKb(id: string, patch: Partial<Pick<KnowledgeBase, 'name' | 'description' | 'requireApproval' | 't2s' | 'guard'>> & { lexicon?: string }): Promise<KnowledgeBase> {
     const kb = await this.requireKb(id);
     const { lexicon, ...rest } = patch;
     const next = { ...kb, ...rest, updatedAt: now() };
     await this.repo.putKb(next);
     if (lexicon !== undefined) await this.repo.putLexicon(id, lexicon);
-    await this.rebuild(id);
+    // the guard is read at answer time; everything else shapes the index
+    if (Object.keys(patch).some((k) => k !== 'guard')) await this.rebuild(id);
     return next;
   }
 

@@ -385,3 +385,33 @@ test('grounding on a bot with a generative model: a planted unsupported sentence
   assert.equal(refused.json.choices[0].message.content, '这个回答没有可靠出处，已拦截。');
   assert.equal(refused.json.choices[0].finish_reason, 'content_filter');
 });
+
+test('chat search over a knowledge base runs the KB\'s guard policy and logs the answer', { timeout: 60_000 }, async () => {
+  await api('PUT', '/v1/guard/policies/kb-policy', {
+    refusal_message: '抱歉，只回答条例相关的问题。',
+    checks: [{ name: 'offtopic', kind: 'topics', stage: 'input', action: 'refuse', topics: [{ name: 'stocks', keywords: ['股票'] }] }, { name: 'grounded', kind: 'grounding', action: 'warn' }],
+  });
+  assert.equal((await api('POST', '/v1/knowledge/bases', { name: 'rules-kb', guard: 'nope' })).json.error.param, 'guard');
+  const kbRes = await api('POST', '/v1/knowledge/bases', { name: 'rules-kb', guard: 'kb-policy' });
+  assert.equal(kbRes.status, 200, JSON.stringify(kbRes.json));
+  const kbId = kbRes.json.id;
+  assert.equal((await api('POST', `/v1/knowledge/bases/${kbId}/documents`, { filename: 'rules.md', text: LAW })).status, 200);
+  const off = await api('POST', '/v1/knowledge/ask', { kbs: kbId, question: '买什么股票好？' });
+  assert.equal(off.status, 200, JSON.stringify(off.json));
+  assert.equal(off.json.answer, '抱歉，只回答条例相关的问题。');
+  assert.equal(off.json.refused, true);
+  assert.equal(off.json.guard.outcome, 'refused');
+  const ok = await api('POST', '/v1/knowledge/ask', { kbs: kbId, question: '投保人多少日内可以解除合同？' });
+  assert.match(ok.json.answer, /十五日/);
+  assert.ok(ok.json.citations.length >= 1);
+  assert.deepEqual(ok.json.guard.verdicts.map((v: any) => `${v.stage}:${v.check}:${v.action}`), ['input:offtopic:allow', 'output:grounded:allow']);
+  const log = await api('GET', `/v1/requests/${ok.json.id}`);
+  assert.equal(log.json.source, 'knowledge');
+  assert.equal(log.json.model, kbId);
+  assert.equal((await api('POST', '/v1/feedback', { response_id: ok.json.id, label: 'right' })).status, 200);
+  // the guard is read at answer time: removing it applies at once
+  assert.equal((await api('PATCH', `/v1/knowledge/bases/${kbId}`, { guard: null })).status, 200);
+  const free = await api('POST', '/v1/knowledge/ask', { kbs: kbId, question: '买什么股票好？' });
+  assert.equal(free.json.guard, undefined);
+  assert.notEqual(free.json.refused, true);
+});

@@ -1,6 +1,7 @@
 /**
  * /v1/knowledge: knowledge bases, documents (upload as base64 JSON: txt, md, html, pdf, docx), items and their
- * review, search, chat search with citations and attribution, and the attribution check on any text.
+ * review, search, chat search with citations and attribution (under the KBs' guard policies, logged in the request
+ * log with an `id` for feedback), and the attribution check on any text. Documents may also come by `file_id`.
  * Thin over KnowledgeService. Access per knowledge base by API-key scope: a key whose scopes name `knowledge`
  * (a list of knowledge-base ids) sees only those; admin keys see all.
  */
@@ -8,6 +9,9 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AccessDeniedError, type KnowledgeService, type ReviewAction, type Scope } from '../../knowledge/service.ts';
 import { NotFoundError } from '../../knowledge/repository.ts';
 import { ApiError } from '../errors.ts';
+import { randomBytes } from 'node:crypto';
+import type { GuardRuntime, RequestGuard } from '../../control/runtime.ts';
+import { toGatewayApiError } from './gateway.ts';
 
 function scopeOf(req: FastifyRequest): Scope | undefined {
   const k = req.apiKey;
@@ -30,13 +34,35 @@ async function guard<T>(f: () => Promise<T>): Promise<T> {
 export interface KnowledgeRouteDeps {
   /** A stored file's name and bytes (the Files API), for documents sent by file_id. */
   file?: (id: string) => Promise<{ filename: string; bytes: Uint8Array }>;
+  /** The guard at serving time and the request log (issue 11): a KB's `guard` policy runs on chat search. */
+  control?: GuardRuntime;
 }
 
 export function knowledgeRoutes(app: FastifyInstance, kb: KnowledgeService, deps: KnowledgeRouteDeps = {}): void {
   app.get('/v1/knowledge/bases', async (req) => ({ object: 'list', data: await guard(() => kb.listKbs(scopeOf(req))) }));
-  app.post<{ Body: { name: string; description?: string; requireApproval?: boolean; require_approval?: boolean; t2s?: boolean } }>('/v1/knowledge/bases', {
-    schema: { body: { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1 }, description: { type: 'string' }, requireApproval: { type: 'boolean' }, require_approval: { type: 'boolean' }, t2s: { type: 'boolean' } } } },
-  }, async (req) => guard(() => kb.createKb({ name: req.body.name, description: req.body.description, requireApproval: req.body.requireApproval ?? req.body.require_approval, t2s: req.body.t2s } as never)));
+  /** A KB's `guard` must name an existing guard policy. */
+  const checkPolicy = async (name: string | null | undefined) => {
+    if (name === undefined || name === null || !deps.control) return;
+    if ((await deps.control.feedback.getPolicyText(name)) === null) throw new ApiError(400, `guard: no guard policy named ${JSON.stringify(name)} (create it with PUT /v1/guard/policies/{name})`, 'invalid_request_error', 'guard', 'guard_policy_not_found');
+  };
+  app.post<{ Body: { name: string; description?: string; requireApproval?: boolean; require_approval?: boolean; t2s?: boolean; guard?: string } }>('/v1/knowledge/bases', {
+    schema: { body: { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1 }, description: { type: 'string' }, requireApproval: { type: 'boolean' }, require_approval: { type: 'boolean' }, t2s: { type: 'boolean' }, guard: { type: 'string', minLength: 1 } } } },
+  }, async (req) => guard(async () => {
+    await checkPolicy(req.body.guard);
+    return kb.createKb({ name: req.body.name, description: req.body.description, requireApproval: req.body.requireApproval ?? req.body.require_approval, t2s: req.body.t2s, guard: req.body.guard } as never);
+  }));
+  app.patch<{ Params: { id: string }; Body: { name?: string; description?: string; require_approval?: boolean; t2s?: boolean; guard?: string | null } }>('/v1/knowledge/bases/:id', {
+    schema: { body: { type: 'object', properties: { name: { type: 'string', minLength: 1 }, description: { type: 'string' }, require_approval: { type: 'boolean' }, t2s: { type: 'boolean' }, guard: { type: ['string', 'null'] } } } },
+  }, async (req) => guard(async () => {
+    if (req.apiKey?.role !== 'admin') throw new ApiError(403, 'This endpoint needs an admin API key.', 'invalid_request_error', null, 'admin_required');
+    const b = req.body ?? {};
+    await checkPolicy(b.guard);
+    return kb.updateKb(req.params.id, {
+      ...(b.name !== undefined ? { name: b.name } : {}), ...(b.description !== undefined ? { description: b.description } : {}),
+      ...(b.require_approval !== undefined ? { requireApproval: b.require_approval } : {}), ...(b.t2s !== undefined ? { t2s: b.t2s } : {}),
+      ...(b.guard !== undefined ? { guard: b.guard } : {}),
+    });
+  }));
   app.get<{ Params: { id: string } }>('/v1/knowledge/bases/:id', async (req) => guard(() => kb.requireKb(req.params.id, scopeOf(req))));
 
   app.get<{ Params: { id: string } }>('/v1/knowledge/bases/:id/documents', async (req) => ({ object: 'list', data: await guard(() => kb.listDocuments(req.params.id, scopeOf(req))) }));
@@ -91,7 +117,36 @@ export function knowledgeRoutes(app: FastifyInstance, kb: KnowledgeService, deps
   }, async (req) => guard(() => kb.search(kbList(req, req.body.kbs), req.body.query, { k: req.body.k, filter: req.body.filter, scope: scopeOf(req) } as never)));
   app.post<{ Body: { kbs: string[] | string; question: string } }>('/v1/knowledge/ask', {
     schema: { body: { type: 'object', required: ['kbs', 'question'], properties: { question: { type: 'string', minLength: 1 } } } },
-  }, async (req) => guard(() => kb.ask(kbList(req, req.body.kbs), req.body.question, { scope: scopeOf(req) })));
+  }, async (req) => guard(async () => {
+    const kbs = kbList(req, req.body.kbs);
+    const scope = scopeOf(req);
+    // the guard policies of the KBs asked (issue 11): the question first, then the answer against its citations
+    let g: RequestGuard | null = null;
+    if (deps.control) {
+      const names = await Promise.all(kbs.map(async (id) => (await kb.requireKb(id, scope)).guard ?? null));
+      try { g = await deps.control.load(names); } catch (e) { throw toGatewayApiError(e); }
+    }
+    const id = `kbask-${randomBytes(12).toString('base64url')}`;
+    let question = req.body.question;
+    if (g) {
+      const r = await g.input(question);
+      if (r.refused) {
+        const answer = r.message ?? '';
+        await deps.control!.record({ id, model: kbs.join(','), source: 'knowledge', keyId: req.apiKey?.id ?? null, prompt: [{ role: 'user', content: question }], answer, guard: g }, (e) => req.log.error({ err: e }, 'request log write failed'));
+        return { id, question, answer, found: false, refused: true, generator: 'guard', mode: 'none', citations: [], attribution: null, guard: g.summary() };
+      }
+      question = r.text;
+    }
+    const res = await kb.ask(kbs, question, { scope });
+    let answer = res.answer, refused = false;
+    if (g) {
+      const r = await g.output(res.answer, { question, sources: res.citations.map((c) => ({ id: c.chunkId, ref: c.ref, text: c.text })) });
+      refused = r.refused;
+      answer = r.refused ? r.message ?? '' : r.text;
+    }
+    await deps.control?.record({ id, model: kbs.join(','), source: 'knowledge', keyId: req.apiKey?.id ?? null, prompt: [{ role: 'user', content: question }], answer, guard: g }, (e) => req.log.error({ err: e }, 'request log write failed'));
+    return { id, ...res, question, answer, ...(refused ? { refused: true, citations: [] } : {}), ...(g ? { guard: g.summary() } : {}) };
+  }));
   app.post<{ Body: { kbs?: string[] | string; text: string } }>('/v1/knowledge/attribute', {
     schema: { body: { type: 'object', required: ['text'], properties: { text: { type: 'string', minLength: 1 } } } },
   }, async (req) => guard(() => kb.attribute(req.body.kbs ? kbList(req, req.body.kbs) : null, req.body.text, { scope: scopeOf(req) })));
