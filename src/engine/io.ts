@@ -34,7 +34,8 @@ function writeTensors(file: string, tensors: Array<{ name: string; shape: readon
   writeFileAtomic(file, encodeSafetensors(tensors.map((t) => ({ name: t.name, dtype: 'F32', shape: [...t.shape], data: t.data }))));
 }
 
-function readTensors(file: string): Map<string, Float32Array> {
+/** A safetensors file as float32 arrays by name (any stored float dtype converted). */
+export function readTensors(file: string): Map<string, Float32Array> {
   if (!existsSync(file)) throw new Error(`${file}: not found`);
   const dec = decodeSafetensors(new Uint8Array(readFileSync(file)));
   const out = new Map<string, Float32Array>();

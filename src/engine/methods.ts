@@ -95,3 +95,26 @@ export function freezeTrainable(
   const linear = mods.filter((x) => x !== 'attn' && x !== 'ffn' && x !== 'norm');
   return linear.length > 0 && parseModules(linear).some((t: LinearModule) => MODULE_TENSOR[t] === part);
 }
+
+/** The fields that shape a method's tensors (what must match for its trained tensors to be reused). */
+function shapeKey(m: MethodSpec): string {
+  const n = normalizeMethod(m);
+  switch (n.type) {
+    case 'lora': case 'qlora': return JSON.stringify([n.type, n.rank, n.alpha, [...(n.targets ?? [])].sort(), n.rslora ?? false, n.type === 'qlora' ? n.blockSize : null]);
+    case 'prefix': case 'prompt': return JSON.stringify([n.type, n.numVirtualTokens]);
+    default: return n.type;
+  }
+}
+
+/**
+ * Training a method on top of a model that already carries an adapter (SFT with LoRA, then DPO): the same
+ * adapter method (type and shape) continues that adapter, as LLaMA-Factory does with `adapter_name_or_path`;
+ * any other method over a LoRA/QLoRA adapter first folds it into the weights ('merge'); a prefix or prompt
+ * adapter cannot be folded, so anything but the same method is refused with the reason.
+ */
+export function stackMethod(adapter: MethodSpec, next: MethodSpec): 'continue' | 'merge' {
+  if (shapeKey(adapter) === shapeKey(next)) return 'continue';
+  if (adapter.type === 'lora' || adapter.type === 'qlora') return 'merge';
+  const a = normalizeMethod(adapter) as { type: string; numVirtualTokens?: number };
+  throw new Error(`the base is a ${a.type} adapter (${a.numVirtualTokens} virtual tokens), which cannot be folded into the weights: train it further with the same method (${a.type}, numVirtualTokens ${a.numVirtualTokens}), or start from its base model`);
+}

@@ -19,6 +19,19 @@ import { dequantizeNf4, nf4Bytes, quantizeNf4, type Nf4Tensor } from "./quant4.t
 
 export interface LoraPair { a: Tensor; b: Tensor; scale: number; dropout: number }
 
+/** Folds one LoRA pair into its base weight in place: W += scale * B A (W [out, in], B [out, r], A [r, in]). */
+export function foldLora(w: Float32Array, p: LoraPair): void {
+  const [o, r] = p.b.shape, inp = p.a.shape[1];
+  const A = p.a.data, B = p.b.data;
+  for (let i = 0; i < o; i++) {
+    for (let k = 0; k < r; k++) {
+      const s = p.scale * B[i * r + k];
+      if (s === 0) continue;
+      for (let j = 0; j < inp; j++) w[i * inp + j] += s * A[k * inp + j];
+    }
+  }
+}
+
 /** A base weight held 4-bit; materialize() dequantizes it into a scratch buffer shared by weights of its size. */
 class Nf4Weight implements WeightSource {
   private static scratch = new Map<number, Float32Array>();
@@ -139,6 +152,31 @@ export class LlamaModel {
       for (let i = 0; i < P; i++) { const id = rng.int(c.vocabSize); p.data.set(emb.subarray(id * C, id * C + C), i * C); }
       this.prompt = p;
     }
+  }
+
+  /**
+   * Folds the LoRA pairs into the base weights (4-bit QLoRA bases dequantized first, as PEFT's merge does) and
+   * drops the method: the model is a plain model again, ready for another method. Prefixes and soft prompts are
+   * not weight updates and cannot be folded.
+   */
+  mergeAdapter(): void {
+    if (this.prefix || this.prompt) throw new Error(`mergeAdapter: a ${this.method.type} adapter cannot be folded into the weights`);
+    let off = 0;
+    for (const [name, shape] of tensorShapes(this.config)) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const q = this.quantized.get(name);
+      if (q) {
+        const view = this.storage.subarray(off, off + n);
+        view.set(q.materialize());
+        this.param(name).data = view;
+      }
+      off += n;
+    }
+    for (const [name, p] of this.lora) foldLora(this.param(name).data, p);
+    this.lora.clear();
+    this.quantized.clear();
+    this.method = { type: 'full' };
+    for (const t of this.params.values()) t.requiresGrad = true;
   }
 
   /** The tensors the method adds (LoRA pairs, prefixes, soft prompt), by name. */

@@ -20,6 +20,7 @@ import { engineMessages, type AnyRecord, type Stage as DataStage } from '../data
 import type { LlamaConfig } from '../engine/config.ts';
 import { normalizeMethod, type MethodSpec } from '../engine/methods.ts';
 import { readMetrics, type MetricsRecord } from '../engine/metrics.ts';
+import { readModelInfo } from '../engine/io.ts';
 import { listCheckpoints } from '../engine/checkpoint.ts';
 import type { JobRecord, JobRepository } from './repository.ts';
 import { Scheduler, SchedulerError, TERMINAL_STATUSES } from './scheduler.ts';
@@ -217,7 +218,8 @@ export class FactoryService extends EventEmitter {
           const base = await this.o.models.get(spec.meta.base);
           await this.o.models.register({
             name: this.fineTunedName(job)!, kind: 'engine', path: manifest.model_dir, role: 'fine-tune',
-            basePath: manifest.model_kind === 'adapter' ? base?.path : undefined, config: base?.config,
+            // an adapter names the folder it applies to (the base's, or the merged weights of a fine-tune trained further)
+            basePath: manifest.model_kind === 'adapter' ? readModelInfo(manifest.model_dir).base : undefined, config: base?.config,
             params: manifest.total_params, createdAt: Date.now(),
             meta: { job: id, base: spec.meta.base, method: spec.method, eval_loss: manifest.eval_loss, eval_loss_before: manifest.eval_loss_before, experiment: spec.meta.experiment?.id ?? null },
           });

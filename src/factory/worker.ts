@@ -6,20 +6,21 @@
  * (same losses as an uninterrupted run), so a killed worker that is started again loses at most the steps since
  * its last checkpoint. An abort signal (SIGTERM in worker-main.ts) checkpoints and returns 'stopped'.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LlamaModel } from '../engine/model.ts';
 import { parameterCount } from '../engine/config.ts';
 import { train, evaluate, preferenceObjective, referenceLogps, type Objective, type TrainConfig } from '../engine/train.ts';
 import { preferencePair, type PreferencePair } from '../engine/preference.ts';
 import { pretrainExamples, sftExamples, type Example } from '../engine/examples.ts';
-import { loadModel, saveAdapter, saveModel } from '../engine/io.ts';
+import { loadModel, readModelInfo, saveAdapter, saveModel } from '../engine/io.ts';
+import { normalizeMethod, stackMethod } from '../engine/methods.ts';
 import { createGemm } from '../engine/gemm/index.ts';
 import type { Gemm } from '../engine/gemm/types.ts';
 import { CHAT_TEMPLATES, CHATML_SPECIAL_TOKENS, Tokenizer, encodeChat, trainBpe, type ChatMessage, type ChatTemplateName } from '../engine/tokenizer/index.ts';
 import { importModel } from '../formats/model-files.ts';
 import { writeFileAtomic } from '../store/atomic.ts';
-import type { DataRef, JobSpec } from './types.ts';
+import type { BaseModelRef, DataRef, JobSpec } from './types.ts';
 import { evaluateJob } from './evaluate.ts';
 
 export type WorkerOutcome = 'succeeded' | 'stopped';
@@ -124,16 +125,51 @@ function pairsOf(ref: DataRef, tok: Tokenizer, seqLen: number, template: ChatTem
   return out;
 }
 
+/**
+ * The model the job starts from, with `spec.method` installed. An engine base may itself be an adapter (a LoRA
+ * fine-tune trained further with DPO): the same method continues that adapter, saved again over the adapter's own
+ * base; another method over a LoRA adapter starts from the merged weights, kept in <outputDir>/merged-base so the
+ * result's adapter has a base folder to point at (src/engine/methods.ts stackMethod).
+ */
 function loadBase(spec: JobSpec): { model: LlamaModel; tokenizer: Tokenizer; baseDir: string | null } {
   const b = spec.base;
-  switch (b.kind) {
-    case 'engine': {
-      const { model, tokenizer } = loadModel(b.path);
+  if (b.kind === 'engine') {
+    const info = readModelInfo(b.path);
+    const { model, tokenizer } = loadModel(b.path);
+    if (!info.base || !info.method) {
+      model.applyMethod(spec.method, spec.seed + 1);
       return { model, tokenizer, baseDir: b.path };
     }
+    let how: 'continue' | 'merge';
+    try { how = stackMethod(info.method, spec.method); } catch (e) { throw new JobSpecError(`base.path ${b.path}: ${(e as Error).message}`); }
+    if (how === 'continue') {
+      const m = normalizeMethod(spec.method);
+      if ('dropout' in m) for (const p of model.lora.values()) p.dropout = m.dropout ?? 0;
+      return { model, tokenizer, baseDir: info.base };
+    }
+    model.mergeAdapter();
+    const merged = join(spec.outputDir, 'merged-base');
+    if (!existsSync(join(merged, 'modelfab.json'))) {
+      const tmp = `${merged}.tmp`;
+      rmSync(tmp, { recursive: true, force: true });
+      saveModel(tmp, model, tokenizer, { meta: { mergedFrom: b.path } });
+      rmSync(merged, { recursive: true, force: true });
+      renameSync(tmp, merged);
+    }
+    model.applyMethod(spec.method, spec.seed + 1);
+    return { model, tokenizer, baseDir: merged };
+  }
+  const made = loadFresh(spec, b);
+  made.model.applyMethod(spec.method, spec.seed + 1);
+  return { ...made, baseDir: null };
+}
+
+/** A model file to import, or a new model to pretrain. */
+function loadFresh(spec: JobSpec, b: Exclude<BaseModelRef, { kind: 'engine' }>): { model: LlamaModel; tokenizer: Tokenizer } {
+  switch (b.kind) {
     case 'gguf': case 'hf': {
       const m = importModel(b.path);
-      return { model: LlamaModel.fromTensors(m.config, m.tensors), tokenizer: m.tokenizer, baseDir: null };
+      return { model: LlamaModel.fromTensors(m.config, m.tensors), tokenizer: m.tokenizer };
     }
     case 'scratch': {
       let tokenizer: Tokenizer;
@@ -142,7 +178,7 @@ function loadBase(spec: JobSpec): { model: LlamaModel; tokenizer: Tokenizer; bas
         const texts = spec.data.train.kind === 'pretrain' ? readJsonl<{ text: string }>(spec.data.train.path).map((r) => r.text) : [];
         tokenizer = trainBpe(texts, { vocabSize: b.tokenizer.vocabSize, specialTokens: [...CHATML_SPECIAL_TOKENS], eos: '<|im_end|>', pad: '<|endoftext|>' } as Parameters<typeof trainBpe>[1]);
       }
-      return { model: LlamaModel.init({ ...b.config, vocabSize: tokenizer.vocabSize }, spec.seed), tokenizer, baseDir: null };
+      return { model: LlamaModel.init({ ...b.config, vocabSize: tokenizer.vocabSize }, spec.seed), tokenizer };
     }
   }
 }
@@ -177,7 +213,6 @@ export async function runJob(spec: JobSpec, opts: RunJobOptions = {}): Promise<W
     const trainEx = read(spec.data.train);
     const valEx = spec.data.validation ? read(spec.data.validation) : [];
     if (trainEx.length === 0) throw new JobSpecError(`${spec.data.train.path}: no usable training examples`);
-    model.applyMethod(spec.method, spec.seed + 1);
     let objective: Objective<unknown> | undefined;
     if (dpo) {
       const cfg = { loss: h.preference?.loss ?? 'dpo', beta: h.preference?.beta, lambda: h.preference?.lambda, gamma: h.preference?.gamma } as const;

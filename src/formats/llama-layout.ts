@@ -11,7 +11,7 @@
  * output rows), never to LoRA A, v or anything else.
  */
 import type { LlamaConfig } from '../engine/config.ts';
-import type { LlamaModel } from '../engine/model.ts';
+import { foldLora, type LlamaModel } from '../engine/model.ts';
 import type { Tokenizer } from '../engine/tokenizer/tokenizer.ts';
 
 export type ModelFileErrorCode =
@@ -126,15 +126,7 @@ export function mergedTensors(model: LlamaModel): Map<string, Float32Array> {
   const out = baseTensors(model);
   for (const [name, p] of model.lora) {
     const w = out.get(name)!.slice();
-    const [o, r] = p.b.shape, inp = p.a.shape[1];
-    const A = p.a.data, B = p.b.data;
-    for (let i = 0; i < o; i++) {
-      for (let k = 0; k < r; k++) {
-        const s = p.scale * B[i * r + k];
-        if (s === 0) continue;
-        for (let j = 0; j < inp; j++) w[i * inp + j] += s * A[k * inp + j];
-      }
-    }
+    foldLora(w, p);
     out.set(name, w);
   }
   return out;

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { LlamaModel } from '../../src/engine/model.ts';
 import { TINY, METHODS } from './fixtures.ts';
 import type { LlamaConfig } from '../../src/engine/config.ts';
-import type { MethodSpec } from '../../src/engine/methods.ts';
+import { stackMethod, type MethodSpec } from '../../src/engine/methods.ts';
 import { Tape, type Ctx } from '../../src/engine/tensor.ts';
 import { Rng } from '../../src/engine/rng.ts';
 import { referenceGemm } from '../../src/engine/gemm/reference.ts';
@@ -106,4 +106,36 @@ test('QLoRA holds the base linears in 4 bits', () => {
   const before = plain.weightBytes();
   plain.applyMethod({ type: 'qlora', rank: 2, alpha: 4, targets: ['q', 'v'] }, 1);
   assert.ok(plain.weightBytes() < before * 0.45, `${plain.weightBytes()} vs ${before}`);
+});
+
+test('merging a LoRA or QLoRA adapter into the weights keeps the logits; the merged model takes a new method', () => {
+  for (const name of ['lora', 'rslora', 'qlora']) {
+    const model = makeModel(TINY, METHODS[name]);
+    const ids = Int32Array.from([1, 5, 7, 2, 9, 4]);
+    const ctx: Ctx = { gemm, tape: null, rng: new Rng(0), training: false };
+    const before = model.forward(ctx, ids, 1).logits.data.slice();
+    model.mergeAdapter();
+    assert.equal(model.method.type, 'full');
+    assert.equal(model.methodTensors().length, 0);
+    const after = model.forward(ctx, ids, 1).logits.data;
+    let maxDiff = 0;
+    for (let i = 0; i < before.length; i++) maxDiff = Math.max(maxDiff, Math.abs(before[i] - after[i]));
+    assert.ok(maxDiff < 1e-4, `${name}: logits moved by ${maxDiff} when merged`);
+    model.applyMethod(METHODS.lora, 3); // a fresh adapter over the merged weights starts as the identity
+    const again = model.forward(ctx, ids, 1).logits.data;
+    for (let i = 0; i < before.length; i++) assert.ok(Math.abs(before[i] - again[i]) < 1e-4);
+  }
+  const prefix = makeModel(TINY, METHODS.prefix);
+  assert.throws(() => prefix.mergeAdapter(), /prefix adapter cannot be folded/);
+});
+
+test('training on top of an adapter: the same method continues it, another folds a LoRA first, a prefix refuses', () => {
+  assert.equal(stackMethod(METHODS.lora, { ...METHODS.lora, dropout: 0.1 } as MethodSpec), 'continue');
+  assert.equal(stackMethod(METHODS.lora, { ...METHODS.lora, targets: ['v_proj', 'attn_q', 'down'] } as MethodSpec), 'continue');
+  assert.equal(stackMethod(METHODS.lora, { ...METHODS.lora, rank: 8 } as MethodSpec), 'merge');
+  assert.equal(stackMethod(METHODS.lora, METHODS.full), 'merge');
+  assert.equal(stackMethod(METHODS.qlora, METHODS.lora), 'merge');
+  assert.equal(stackMethod(METHODS.prefix, METHODS.prefix), 'continue');
+  assert.throws(() => stackMethod(METHODS.prefix, METHODS.lora), /prefix adapter \(3 virtual tokens\).*same method/);
+  assert.throws(() => stackMethod(METHODS.prompt, { type: 'prompt', numVirtualTokens: 5 }), /prompt adapter/);
 });

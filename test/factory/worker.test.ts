@@ -7,6 +7,10 @@ import { join } from 'node:path';
 import { runJob, validateJobSpec, JobSpecError, type Manifest } from '../../src/factory/worker.ts';
 import { readMetrics } from '../../src/engine/metrics.ts';
 import type { JobSpec } from '../../src/factory/types.ts';
+import { LlamaModel } from '../../src/engine/model.ts';
+import type { LoraSpec } from '../../src/engine/methods.ts';
+import { loadModel, readModelInfo, readTensors, saveModel } from '../../src/engine/io.ts';
+import { CHATML_SPECIAL_TOKENS, trainBpe } from '../../src/engine/tokenizer/index.ts';
 
 const law = readFileSync(new URL('../../../shared/data/laws/consumer-protection-law-zh.md', import.meta.url), 'utf8');
 
@@ -72,4 +76,55 @@ test('a pretraining job and a LoRA SFT job over its result, from job specs alone
 test('an invalid job spec names the field', () => {
   assert.throws(() => validateJobSpec({ version: 1, id: 'x', stage: 'sft' }), (e: unknown) => e instanceof JobSpecError && /base.kind/.test((e as Error).message));
   assert.throws(() => validateJobSpec({ version: 2 }), /version must be 1/);
+});
+
+test('training a fine-tune further (SFT with LoRA, then DPO): the adapter continues, or is merged first', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mf-worker-stack-'));
+  try {
+    const qa = Array.from({ length: 16 }, (_, i) => ({ q: `第${i + 1}条是什么？`, a: `第${i + 1}条规定经营者应当依法提供商品。` }));
+    const tok = trainBpe(qa.map((x) => `${x.q}\n${x.a}\n不知道，别问我。`), { vocabSize: 300, specialTokens: [...CHATML_SPECIAL_TOKENS], eos: '<|im_end|>', pad: '<|endoftext|>' } as Parameters<typeof trainBpe>[1]);
+    const base = join(dir, 'base');
+    saveModel(base, LlamaModel.init({ vocabSize: tok.vocabSize, hiddenSize: 32, numLayers: 2, numHeads: 4, numKvHeads: 2, ffnSize: 64, ropeBase: 10000, rmsEps: 1e-5, tieEmbeddings: true, qkvBias: false, contextLength: 64 }, 1), tok);
+    const chats = join(dir, 'chats.jsonl'), prefs = join(dir, 'prefs.jsonl');
+    writeFileSync(chats, qa.map((x) => JSON.stringify({ messages: [{ role: 'user', content: x.q }, { role: 'assistant', content: x.a }] })).join('\n'));
+    writeFileSync(prefs, qa.map((x) => JSON.stringify({ messages: [{ role: 'user', content: x.q }], chosen: { role: 'assistant', content: x.a }, rejected: { role: 'assistant', content: '不知道，别问我。' } })).join('\n'));
+    const lora: LoraSpec = { type: 'lora', rank: 4, alpha: 8, targets: ['q', 'v'] };
+    const job = (id: string, stage: JobSpec['stage'], from: string, method: JobSpec['method']): JobSpec => ({
+      version: 1, id, name: id, stage, base: { kind: 'engine', path: from }, method, seed: 1, outputDir: join(dir, id), threads: 1,
+      data: stage === 'dpo' ? { train: { path: prefs, kind: 'preference' }, validation: { path: prefs, kind: 'preference' } } : { train: { path: chats, kind: 'sft' } },
+      hyperparameters: { batchSize: 4, seqLen: 48, lr: 1e-2, maxSteps: stage === 'dpo' ? 4 : 12, preference: { loss: 'dpo', beta: 0.2 } },
+    });
+    const manifest = (id: string) => JSON.parse(readFileSync(join(dir, id, 'manifest.json'), 'utf8')) as Manifest;
+    const tensors = (d: string) => readTensors(join(d, 'model.safetensors'));
+
+    assert.equal(await runJob(validateJobSpec(job('sft', 'sft', base, lora))), 'succeeded');
+    const sft = manifest('sft').model_dir;
+
+    // the same method: the SFT adapter trains on, saved over the original base; DPO's reference is the SFT model
+    assert.equal(await runJob(validateJobSpec(job('dpo-lora', 'dpo', sft, { ...lora, dropout: 0 }))), 'succeeded');
+    const m1 = manifest('dpo-lora');
+    assert.equal(m1.model_kind, 'adapter');
+    assert.equal(readModelInfo(m1.model_dir).base, base);
+    assert.ok(Math.abs(m1.eval_loss_before! - Math.LN2) < 1e-4, `the policy starts as its reference: loss ${m1.eval_loss_before}`);
+    const a0 = tensors(sft).get('blk.0.attn_q.weight.lora_a')!, a1 = tensors(m1.model_dir).get('blk.0.attn_q.weight.lora_a')!;
+    let d = 0, n = 0;
+    for (let i = 0; i < a0.length; i++) { d += (a1[i] - a0[i]) ** 2; n += a0[i] ** 2; }
+    assert.ok(Math.sqrt(d / n) < 0.3, `LoRA A moved by ${Math.sqrt(d / n)} of its norm: continued, not started afresh`);
+
+    // another method over the LoRA fine-tune: the adapter is folded into the weights first (merged-base)
+    assert.equal(await runJob(validateJobSpec(job('dpo-full', 'dpo', sft, { type: 'full' }))), 'succeeded');
+    const m2 = manifest('dpo-full');
+    assert.equal(m2.model_kind, 'model');
+    assert.ok(Math.abs(m2.eval_loss_before! - Math.LN2) < 1e-4, `loss ${m2.eval_loss_before}`);
+    assert.equal(await runJob(validateJobSpec(job('sft-r8', 'sft', sft, { ...lora, rank: 8 }))), 'succeeded');
+    const m3 = manifest('sft-r8');
+    assert.equal(readModelInfo(m3.model_dir).base, join(dir, 'sft-r8', 'merged-base'));
+    assert.ok(loadModel(m3.model_dir).model.lora.size > 0);
+
+    // a prefix adapter cannot be folded: another method is refused with the reason
+    assert.equal(await runJob(validateJobSpec(job('pre', 'sft', base, { type: 'prefix', numVirtualTokens: 4 }))), 'succeeded');
+    await assert.rejects(runJob(validateJobSpec(job('pre-lora', 'sft', manifest('pre').model_dir, lora))), (e: unknown) => e instanceof JobSpecError && /prefix adapter \(4 virtual tokens\)/.test((e as Error).message));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
