@@ -19,10 +19,10 @@ export function registerDemo(program: Command): void {
       rep.line('modelfab demo: the factory of 云杉智造 / Spruce Robotics, on this machine only');
       const r = await runFactoryDemo({ dataDir: o.data, reporter: rep, seed: o.seed, quick: o.quick });
       rep.line('');
-      rep.line(`Base models: ${r.bases.map((b) => `${b.name} (${(b.params / 1e6).toFixed(2)}M parameters, validation perplexity ${b.perplexity?.toFixed(1) ?? '?'} vs ${b.unigramPerplexity?.toFixed(1) ?? '?'} for a unigram model)`).join(', ')}`);
       rep.line(`Fine-tuned models are registered as ft:<base>:<method>:<job id>; list them with the API (GET /v1/models) after \`modelfab serve --data ${o.data}\`.`);
       if (r.served) rep.line(`Serve it: \`modelfab serve --data ${o.data}\`, then any OpenAI client with base URL http://127.0.0.1:8080/v1 and model "${r.served.deployment}"; the console at http://127.0.0.1:8080/ (request log, guard verdicts, feedback).`);
       rep.line(`Everything is in ${r.dataDir}: modelfab.db (SQLite), jobs/<id>/ (metrics.jsonl, checkpoints, model/), bases/, demo-datasets/, demo-summary.json`);
-      rep.line(`Done in ${(r.wallS / 60).toFixed(1)} min (fine-tunes ${(r.jobsS / 60).toFixed(1)} min, CPU busy ${(r.cpuUtil * 100).toFixed(0)}%).`);
+      const t = (sec: number) => (sec < 120 ? `${sec.toFixed(0)} s` : `${(sec / 60).toFixed(1)} min`);
+      rep.line(`Done in ${t(r.wallS)} (${r.basesS ? `the last base model ready after ${t(r.basesS)}, ` : ''}the experiment ${t(r.jobsS)}, CPU busy ${(r.cpuUtil * 100).toFixed(0)}%).`);
     });
 }

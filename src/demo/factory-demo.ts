@@ -32,6 +32,8 @@ export interface FactoryDemoOptions {
 export interface FactoryDemoResult {
   dataDir: string;
   bases: { name: string; params: number; perplexity: number | null; unigramPerplexity: number | null; seconds: number }[];
+  /** From the start until the last base model was made (0 when they existed). */
+  basesS: number;
   experiment: ExperimentObject;
   leaderboard: string;
   wallS: number;
@@ -95,28 +97,17 @@ async function follow(srv: ModelfabServer, ids: string[], rep: FactoryDemoOption
 }
 
 export async function runFactoryDemo(o: FactoryDemoOptions): Promise<FactoryDemoResult> {
-  const t0 = performance.now();
+  const t0 = performance.now(), t0Wall = Date.now();
   const rep = o.reporter, quick = o.quick ?? false, seed = o.seed ?? 0;
   const dataDir = resolve(o.dataDir);
   const srv = await createServer({ dataDir, factory: { threadsPerJob: o.threadsPerJob ?? 1, onClose: 'requeue' } });
   try {
     if (srv.generatedAdminKey) rep.line(`admin API key (shown once): ${srv.generatedAdminKey}`);
     const { factory } = srv.factory;
-    // 1. Base models.
-    rep.line(`[1/5] base models: the factory pretrains ${quick ? '1' : BASE_MODELS.length} small Llama-family models on the demo corpus`);
-    const tb = performance.now();
+    // 1. Base models: submitted now; the experiment's fine-tunes of each start as soon as it is ready.
+    const models = quick ? BASE_MODELS.slice(0, 1) : BASE_MODELS;
+    rep.line(`[1/5] base models: the factory pretrains ${models.length} small Llama-family models on the demo corpus`);
     const baseJobs = await ensureBaseModels({ factory, data: srv.service, dataDir, seed, quick });
-    if (baseJobs.length) await follow(srv, baseJobs.map((j) => j.id), rep, (j) => j.spec.name.replace(' (pretraining)', ''));
-    const baseSeconds = (performance.now() - tb) / 1000;
-    const bases = [];
-    for (const m of (quick ? BASE_MODELS.slice(0, 1) : BASE_MODELS)) {
-      const c = await factory.catalogGet(m.name);
-      if (!c) throw new Error(`base model ${m.name} was not built: see ${join(dataDir, 'jobs')} (worker.log, events.jsonl)`);
-      const ppl = (c.meta?.perplexity as number | undefined) ?? null;
-      const uni = (c.meta?.unigram_perplexity as number | null | undefined) ?? null;
-      bases.push({ name: m.name, params: c.params ?? 0, perplexity: ppl, unigramPerplexity: uni, seconds: baseSeconds });
-      rep.line(`      ${m.name}: ${((c.params ?? 0) / 1e6).toFixed(2)}M parameters, validation perplexity ${ppl === null ? '?' : ppl.toFixed(1)}${uni ? ` (unigram ${uni.toFixed(1)})` : ''}`);
-    }
     // 2. Datasets.
     writeDemoDatasets(join(dataDir, 'demo-datasets'), seed);
     const dsDir = join(dataDir, 'demo-datasets');
@@ -134,24 +125,44 @@ export async function runFactoryDemo(o: FactoryDemoOptions): Promise<FactoryDemo
     // 3. The experiment.
     const req: ExperimentRequest = {
       name: quick ? 'demo-quick' : 'demo', stage: 'sft',
-      base_models: bases.map((b) => b.name), datasets: datasets.map((d) => d.name), methods: DEMO_METHODS,
+      base_models: models.map((m) => m.name), datasets: datasets.map((d) => d.name), methods: DEMO_METHODS,
       hyperparameters: { epochs: 1, batchSize: 16, seqLen: 128, ...(quick ? { maxSteps: 6 } : {}), evalEvery: 0, checkpointEvery: 20 },
       seeds: [seed],
     };
     const tj = performance.now();
     const cpuJ = cpuTimes();
     const exp0 = await factory.createExperiment(req);
-    rep.line(`[3/5] experiment ${exp0.id}: ${bases.length} base models x ${datasets.length} datasets x ${DEMO_METHODS.length} methods = ${exp0.jobs.length} fine-tunes, ${exp0.rejected.length} rejected`);
-    const labels = new Map(exp0.jobs.map((j) => [j.id, j.modelfab.name as string]));
-    await follow(srv, exp0.jobs.map((j) => j.id), rep, (j) => labels.get(j.id) ?? j.id);
+    rep.line(`[3/5] experiment ${exp0.id}: ${models.length} base models x ${datasets.length} datasets x ${DEMO_METHODS.length} methods = ${exp0.jobs.length} fine-tunes, ${exp0.rejected.length} rejected${baseJobs.length ? '; the fine-tunes of each base start as soon as it is pretrained' : ''}`);
+    const labels = new Map<string, string>([
+      ...baseJobs.map((j) => [j.id, `${j.spec.name.replace(' (pretraining)', '')} (pretraining)`] as const),
+      ...exp0.jobs.map((j) => [j.id, j.modelfab.name as string] as const),
+    ]);
+    await follow(srv, [...baseJobs.map((j) => j.id), ...exp0.jobs.map((j) => j.id)], rep, (j) => labels.get(j.id) ?? j.id);
+    const basesDone = await Promise.all(baseJobs.map((j) => srv.factory.scheduler.get(j.id)));
+    const basesS = basesDone.reduce((m, j) => Math.max(m, j?.finishedAt ? (j.finishedAt - t0Wall) / 1000 : 0), 0);
+    const bases = [];
+    for (const m of models) {
+      const c = await factory.catalogGet(m.name);
+      if (!c) throw new Error(`base model ${m.name} was not built: see ${join(dataDir, 'jobs')} (worker.log, events.jsonl)`);
+      const ppl = (c.meta?.perplexity as number | undefined) ?? null;
+      const uni = (c.meta?.unigram_perplexity as number | null | undefined) ?? null;
+      const job = basesDone.find((j) => j?.spec.name.startsWith(`${m.name} `));
+      bases.push({ name: m.name, params: c.params ?? 0, perplexity: ppl, unigramPerplexity: uni, seconds: job?.startedAt && job.finishedAt ? (job.finishedAt - job.startedAt) / 1000 : 0 });
+    }
     const jobsS = (performance.now() - tj) / 1000;
     const cpu1 = cpuTimes();
     const experiment = await factory.getExperiment(exp0.id);
     const board = await factory.leaderboard(exp0.id);
     const wallS = (performance.now() - t0) / 1000;
+    rep.line('');
+    rep.line('[4/5] results');
+    rep.line('      Base models (validation perplexity on the held-out 5% of the corpus, against a unigram model of it):');
+    for (const b of bases) {
+      rep.line(`      ${b.name}: ${(b.params / 1e6).toFixed(2)}M parameters, validation perplexity ${b.perplexity === null ? '?' : b.perplexity.toFixed(1)}${b.unigramPerplexity ? ` (unigram ${b.unigramPerplexity.toFixed(1)})` : ''}${b.seconds ? `, pretrained in ${b.seconds.toFixed(0)} s` : ''}`);
+    }
     const util = (a: ReturnType<typeof cpuTimes>, b: ReturnType<typeof cpuTimes>) => (a && b ? (b.busy - a.busy) / Math.max(1, b.total - a.total) : NaN);
     rep.line('');
-    rep.line('[4/5] results: validation loss on the held-out split of each dataset, before and after fine-tuning');
+    rep.line('      Fine-tunes: validation loss on the held-out split of each dataset, before and after fine-tuning');
     for (const l of resultsTable(experiment.jobs)) rep.line(l);
     for (const x of experiment.rejected) rep.line(`  rejected: ${x.name}: ${x.reason}`);
     rep.line('');
@@ -165,7 +176,7 @@ export async function runFactoryDemo(o: FactoryDemoOptions): Promise<FactoryDemo
     const served = best ? await runServeDemo(srv, best, join(dsDir, 'support_qa.val.jsonl'), rep) : null;
     if (!best) rep.line('      (no fine-tune has benchmark scores: nothing to deploy)');
     const result: FactoryDemoResult = {
-      dataDir, bases, experiment, leaderboard: board.text, wallS, jobsS, cpuUtil: util(cpuJ, cpu1), schedulerOverheadMsPerJob: srv.factory.scheduler.stats().overheadMsPerJob,
+      dataDir, bases, basesS, experiment, leaderboard: board.text, wallS, jobsS, cpuUtil: util(cpuJ, cpu1), schedulerOverheadMsPerJob: srv.factory.scheduler.stats().overheadMsPerJob,
       served, serveS: (performance.now() - ts) / 1000,
     };
     writeFileSync(join(dataDir, 'demo-summary.json'), JSON.stringify(result, null, 2));

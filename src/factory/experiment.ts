@@ -191,3 +191,43 @@ export function planExperiment(e: ExperimentSpec, threadsPerJob = 1): Experiment
   }
   return { jobs, rejected, duplicates };
 }
+
+/** A stage after the first: every result of the stage before is trained further on each of its datasets. */
+export interface FollowUpStage {
+  stage: Stage;
+  datasets: ExperimentDataset[];
+  hyperparameters: Hyperparameters;
+}
+
+/** A job of a later stage: `parent` is the key of the planned job whose result it trains further. */
+export interface PlannedFollowUp extends PlannedJob { parent: string }
+
+/**
+ * Plans the stages after the first (SFT, then DPO on each SFT result): each result of the stage before becomes the
+ * base, trained with the method it was made with (an adapter continues, src/engine/methods.ts stackMethod), on
+ * each dataset of the stage. Combinations that cannot run are rejected with the reason, as in `planExperiment`.
+ */
+export function planFollowUps(first: readonly PlannedJob[], stages: readonly FollowUpStage[], threadsPerJob = 1): { stages: PlannedFollowUp[][]; rejected: RejectedCombination[] } {
+  const out: PlannedFollowUp[][] = [], rejected: RejectedCombination[] = [];
+  let parents: readonly PlannedJob[] = first;
+  for (const [i, st] of stages.entries()) {
+    if (!['sft', 'dpo'].includes(st.stage)) throw new ExperimentError(`then[${i}].stage must be sft or dpo, got ${JSON.stringify(st.stage)}`);
+    if (!st.datasets.length) throw new ExperimentError(`then[${i}].datasets must be a non-empty list`);
+    const jobs: PlannedFollowUp[] = [];
+    for (const parent of parents) for (const ds of st.datasets) {
+      const base: ExperimentBase = { name: parent.name, ref: { kind: 'engine', path: `job:${parent.key}` }, config: parent.base.config, quantized: parent.base.quantized };
+      const name = `${parent.name} → ${st.stage} ${ds.name}`;
+      const reason = rejectReason(st.stage, base, ds, { spec: parent.method as ExperimentMethod['spec'] });
+      if (reason) { rejected.push({ name, reason }); continue; }
+      const h = st.hyperparameters;
+      const key = createHash('sha256').update(JSON.stringify([parent.key, st.stage, ds.train, ds.validation ?? null, h])).digest('hex').slice(0, 16);
+      jobs.push({
+        key, parent: parent.key, name, base, dataset: ds, method: parent.method, methodName: parent.methodName, hyperparameters: h, seed: parent.seed,
+        estimate: estimateJob(base.config, parent.method, h, ds, threadsPerJob),
+      });
+    }
+    out.push(jobs);
+    parents = jobs;
+  }
+  return { stages: out, rejected };
+}

@@ -30,6 +30,8 @@ export interface JobRecord {
   priority: number;
   /** Jobs of one experiment share a fair share of the queue with other experiments. */
   experimentId: string | null;
+  /** Jobs that must succeed before this one starts (a fine-tune of a base still pretraining; DPO after SFT). */
+  dependsOn: string[];
   spec: JobSpec;
   /** What the job holds while it runs. */
   estimate: Resources;
@@ -60,10 +62,10 @@ export interface JobRecord {
 }
 
 /** What `create` needs; every other field starts empty (null / 0). */
-export type NewJob = Pick<JobRecord, 'id' | 'status' | 'priority' | 'experimentId' | 'spec' | 'estimate'> & Partial<Pick<JobRecord, 'queuedAt'>>;
+export type NewJob = Pick<JobRecord, 'id' | 'status' | 'priority' | 'experimentId' | 'spec' | 'estimate'> & Partial<Pick<JobRecord, 'queuedAt' | 'dependsOn'>>;
 
 /** Fields `update` may change (not id, seq, createdAt; updatedAt is set by the repository). */
-export type JobPatch = Partial<Omit<JobRecord, 'id' | 'seq' | 'createdAt' | 'updatedAt'>>;
+export type JobPatch = Partial<Omit<JobRecord, 'id' | 'seq' | 'createdAt' | 'updatedAt' | 'dependsOn'>>;
 
 export interface JobExpectation {
   status?: JobStatus | readonly JobStatus[];
@@ -156,7 +158,7 @@ export class MemoryJobRepository implements JobRepository {
   private load(s: Snapshot): void {
     if (s.version !== 1) throw new Error(`MemoryJobRepository: unknown snapshot version ${String(s.version)}`);
     this.jobs.clear();
-    for (const j of s.jobs) this.jobs.set(j.id, clone(j));
+    for (const j of s.jobs) this.jobs.set(j.id, { ...clone(j), dependsOn: j.dependsOn ?? [] });
     this.eventLog.length = 0;
     this.eventLog.push(...s.events.map(clone));
     this.seq = s.seq;
@@ -171,7 +173,7 @@ export class MemoryJobRepository implements JobRepository {
     if (this.jobs.has(job.id)) throw new Error(`job ${job.id} already exists`);
     const now = this.now();
     const rec: JobRecord = {
-      id: job.id, status: job.status, priority: job.priority, experimentId: job.experimentId, spec: clone(job.spec), estimate: clone(job.estimate),
+      id: job.id, status: job.status, priority: job.priority, experimentId: job.experimentId, dependsOn: [...(job.dependsOn ?? [])], spec: clone(job.spec), estimate: clone(job.estimate),
       attempts: 0, runs: 0, seq: ++this.seq, createdAt: now, updatedAt: now, queuedAt: job.queuedAt ?? null, startedAt: null, finishedAt: null,
       leaseOwner: null, leaseExpiresAt: null, runner: null, workerRef: null, placement: null, stopRequest: null, step: null, error: null,
     };

@@ -9,6 +9,9 @@
  *     does not fit lets smaller jobs of the same priority start behind it (backfill) until it has waited
  *     `reserveAfterMs`; after that nothing behind it starts until it does. A lower priority never starts while a
  *     higher one waits.
+ *   - Dependencies: a job submitted `after` other jobs waits in the queue, skipped without holding anything up,
+ *     until they have all succeeded; if one of them fails or is cancelled, it is cancelled with that reason (and
+ *     so, in turn, are the jobs waiting on it). Dependencies must exist and not have failed at submit.
  *   - Placement: a job starts only if its resources (CPU threads = max(estimate, spec.threads), memory, GPUs with
  *     their memory) fit what is free; threads and memory are never oversubscribed (src/factory/resources.ts).
  *     Jobs that could never fit are refused at submit.
@@ -73,6 +76,8 @@ export interface SubmitOptions {
   priority?: number;
   experimentId?: string | null;
   estimate?: Partial<Resources>;
+  /** Jobs that must succeed first; if one fails or is cancelled, this job is cancelled with the reason. */
+  after?: readonly string[];
 }
 
 export type SchedulerErrorCode = 'not_found' | 'conflict' | 'invalid' | 'unplaceable';
@@ -200,11 +205,17 @@ export class Scheduler extends EventEmitter {
       const never = neverFits(estimate, this.runner.capacity());
       if (never) throw new SchedulerError('unplaceable', `job ${spec.id} ${never}`);
       if (await this.repo.get(spec.id)) throw new SchedulerError('conflict', `job ${spec.id} already exists`);
+      const after = [...new Set(opts.after ?? [])];
+      for (const id of after) {
+        const dep = await this.repo.get(id);
+        if (!dep) throw new SchedulerError('invalid', `job ${spec.id}: it depends on job ${id}, which does not exist`);
+        if (dep.status === 'failed' || dep.status === 'cancelled') throw new SchedulerError('invalid', `job ${spec.id}: it depends on job ${id}, which is ${dep.status}`);
+      }
       const job = await this.repo.create({
-        id: spec.id, status: 'queued', priority: opts.priority ?? 0, experimentId: opts.experimentId ?? null,
+        id: spec.id, status: 'queued', priority: opts.priority ?? 0, experimentId: opts.experimentId ?? null, dependsOn: after,
         spec: { ...spec, outputDir: resolve(spec.outputDir) }, estimate, queuedAt: this.now(),
       });
-      await this.event(job.id, 'submitted', `submitted (priority ${job.priority}${job.experimentId ? `, experiment ${job.experimentId}` : ''})`, { estimate });
+      await this.event(job.id, 'submitted', `submitted (priority ${job.priority}${job.experimentId ? `, experiment ${job.experimentId}` : ''}${after.length ? `; starts after ${after.join(', ')}` : ''})`, { estimate, after });
       this.emit('status', job.id, job.status, job);
       this.changed();
       return job;
@@ -217,8 +228,11 @@ export class Scheduler extends EventEmitter {
       const job = await this.must(id);
       switch (job.status) {
         case 'cancelled': return job;
-        case 'queued': case 'paused': case 'validating_files':
-          return this.transition(job, { status: 'cancelled', finishedAt: this.now() }, 'cancelled');
+        case 'queued': case 'paused': case 'validating_files': {
+          const rec = await this.transition(job, { status: 'cancelled', finishedAt: this.now() }, 'cancelled');
+          this.changed(); // jobs waiting on it are cancelled in the next pass
+          return rec;
+        }
         case 'running': return this.requestStop(job, 'cancel');
         default: throw new SchedulerError('conflict', `job ${id} is ${job.status}; it cannot be cancelled`);
       }
@@ -427,7 +441,17 @@ export class Scheduler extends EventEmitter {
     const free = freeResources(capacity, running.map((j) => ({ resources: j.estimate, placement: j.placement })));
     const now = this.now();
     let blockedPriority: number | null = null;
+    const depStatus = new Map<string, JobRecord | null>();
     for (const job of fairOrder(queued, this.lastServed)) {
+      if (job.dependsOn.length) {
+        const wait = await this.dependencyState(job, depStatus);
+        if (wait === 'waiting') continue;
+        if (wait !== 'ready') {
+          await this.transition(job, { status: 'cancelled', finishedAt: now, error: wait }, wait);
+          this.changed(); // and the jobs waiting on this one
+          continue;
+        }
+      }
       if (blockedPriority !== null && job.priority < blockedPriority) break;
       const never = neverFits(job.estimate, capacity);
       if (never) {
@@ -446,6 +470,19 @@ export class Scheduler extends EventEmitter {
         Object.assign(free, f);
       }
     }
+  }
+
+  /** 'ready' when every dependency succeeded, 'waiting' while one has not finished, else why the job cannot run. */
+  private async dependencyState(job: JobRecord, cache: Map<string, JobRecord | null>): Promise<'ready' | 'waiting' | string> {
+    let waiting = false;
+    for (const id of job.dependsOn) {
+      if (!cache.has(id)) cache.set(id, await this.repo.get(id));
+      const dep = cache.get(id);
+      if (!dep) return `its dependency ${id} no longer exists`;
+      if (dep.status === 'failed' || dep.status === 'cancelled') return `its dependency ${id} (${dep.spec.name}) ${dep.status}${dep.error ? `: ${dep.error}` : ''}`;
+      if (dep.status !== 'succeeded') waiting = true;
+    }
+    return waiting ? 'waiting' : 'ready';
   }
 
   private async launch(job: JobRecord, placement: Placement): Promise<boolean> {

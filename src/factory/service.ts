@@ -8,7 +8,9 @@
  *                2. resolve "auto" hyperparameters and the method  3. materialise the normalised records into the
  *                job's folder (a trainer needs nothing else)  4. estimate, submit to the scheduler
  *   job succeeds the result is registered as a model named ft:<base>:<suffix>:<job id>
- *   experiment   names -> ExperimentSpec -> plan (experiment.ts) -> one job per planned combination
+ *   experiment   names -> ExperimentSpec -> plan (experiment.ts) -> one job per planned combination; a base still
+ *                being pretrained is waited for (job dependencies), and the stages in `then` (SFT, then DPO)
+ *                train each result further, each job starting as soon as the one it builds on has succeeded
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -17,14 +19,14 @@ import { EventEmitter } from 'node:events';
 import type { Kysely } from 'kysely';
 import type { DataService, DatasetObject } from '../data/service.ts';
 import { engineMessages, type AnyRecord, type Stage as DataStage } from '../data/records.ts';
-import type { LlamaConfig } from '../engine/config.ts';
+import { parameterCount, type LlamaConfig } from '../engine/config.ts';
 import { normalizeMethod, type MethodSpec } from '../engine/methods.ts';
 import { readMetrics, type MetricsRecord } from '../engine/metrics.ts';
 import { readModelInfo } from '../engine/io.ts';
 import { listCheckpoints } from '../engine/checkpoint.ts';
 import type { JobRecord, JobRepository } from './repository.ts';
 import { Scheduler, SchedulerError, TERMINAL_STATUSES } from './scheduler.ts';
-import { planExperiment, estimateJob, ExperimentError, type ExperimentSpec, type PlannedJob } from './experiment.ts';
+import { planExperiment, planFollowUps, estimateJob, ExperimentError, type ExperimentDataset, type ExperimentSpec, type PlannedJob } from './experiment.ts';
 import type { BaseModelRef, DataRef, Hyperparameters, JobSpec, JobStatus, Stage } from './types.ts';
 import type { FactoryTables } from '../store/kysely-jobs.ts';
 import type { Manifest } from './worker.ts';
@@ -104,6 +106,8 @@ interface JobMeta {
   experiment?: { id: string; key: string; dataset: string; method: string };
   /** Pretraining jobs that make a base model: the name it is registered under when the job succeeds. */
   registerAs?: string;
+  /** The base's config (a later stage built on this job's result needs it before the result exists). */
+  baseConfig?: LlamaConfig;
 }
 
 type SpecWithMeta = JobSpec & { meta?: JobMeta };
@@ -119,7 +123,15 @@ export interface ExperimentRequest {
   seeds?: number[];
   suites?: string[];
   priority?: number;
+  /**
+   * Stages after the first: each result of the stage before is trained further, with the method it was made
+   * with, on each of the stage's datasets (e.g. `[{stage: 'dpo', datasets: ['prefs']}]`: SFT, then DPO).
+   */
+  then?: Array<{ stage: Stage; datasets: string[]; hyperparameters?: Partial<Hyperparameters> }>;
 }
+
+/** A base a job trains from: a model of the catalog, or the result of a job still to finish (`after`). */
+interface ResolvedBase { model: CatalogModel; after: string | null }
 
 export interface FactoryOptions {
   dataDir: string;
@@ -169,6 +181,18 @@ export function totalStepsOf(job: JobRecord): number {
   if (h.maxSteps) return h.maxSteps;
   const rows = (job.spec as SpecWithMeta).meta?.trainRows ?? 0;
   return Math.max(1, Math.floor(rows / (h.batchSize * (h.gradAccum ?? 1)))) * (h.epochs ?? 1);
+}
+
+/** The name a job's result is registered under: ft:<base>:<suffix>:<job id> (null for jobs made outside the API). */
+function modelNameOf(job: JobRecord): string | null {
+  const meta = (job.spec as SpecWithMeta).meta;
+  return meta ? `ft:${meta.base}:${meta.suffix ?? ''}:${job.id}` : null;
+}
+
+/** A dataset as the planner sees it. */
+function datasetRef(d: DatasetObject): ExperimentDataset {
+  const kind: DataRef['kind'] = d.stage === 'preference' ? 'preference' : d.stage === 'pretrain' ? 'pretrain' : 'sft';
+  return { name: d.name, train: { path: `dataset:${d.id}`, kind }, rows: d.version?.train_rows };
 }
 
 function baseRef(m: CatalogModel): BaseModelRef {
@@ -237,9 +261,31 @@ export class FactoryService extends EventEmitter {
   }
 
   fineTunedName(job: JobRecord): string | null {
+    return job.status === 'succeeded' ? modelNameOf(job) : null;
+  }
+
+  /**
+   * The base a job trains from, by name: a model of the catalog, or the base model a pretraining job still in
+   * flight will register (the job then waits for it).
+   */
+  private async resolveBase(name: string, param: string): Promise<ResolvedBase> {
+    const m = await this.o.models.get(name);
+    if (m) return { model: m, after: null };
+    const making = (await this.o.jobs.list({ status: ['queued', 'running', 'paused'] })).find((j) => (j.spec as SpecWithMeta).meta?.registerAs === name);
+    if (making && making.spec.base.kind === 'scratch') {
+      const config = making.spec.base.config;
+      return { model: { name, kind: 'engine', path: join(making.spec.outputDir, 'model'), role: 'base', config, params: parameterCount(config), createdAt: making.createdAt }, after: making.id };
+    }
+    throw new FactoryError(404, `${param}: model ${name} not found: list models with GET /v1/models or modelfab models list`, param, 'model_not_found');
+  }
+
+  /** The result of a job not finished yet, as the base of a job that starts after it. */
+  private pendingResult(job: JobRecord): ResolvedBase {
     const meta = (job.spec as SpecWithMeta).meta;
-    if (job.status !== 'succeeded' || !meta) return null;
-    return `ft:${meta.base}:${meta.suffix ?? ''}:${job.id}`;
+    return {
+      model: { name: modelNameOf(job) ?? job.id, kind: 'engine', path: join(job.spec.outputDir, 'model'), role: 'fine-tune', config: meta?.baseConfig, createdAt: job.createdAt, meta: { resultName: job.spec.resultName ?? job.spec.name } },
+      after: job.id,
+    };
   }
 
   /** Writes a dataset version's records (flattened to engine messages) as the JSON Lines a trainer reads. */
@@ -278,10 +324,10 @@ export class FactoryService extends EventEmitter {
   }
 
   /** POST /v1/fine_tuning/jobs */
-  async createJob(req: CreateJobRequest, opts: { experiment?: JobMeta['experiment']; priority?: number; hyperparameters?: Partial<Hyperparameters>; evaluation?: EvaluationSpec } = {}): Promise<JobRecord> {
+  async createJob(req: CreateJobRequest, opts: { experiment?: JobMeta['experiment']; priority?: number; hyperparameters?: Partial<Hyperparameters>; evaluation?: EvaluationSpec; base?: ResolvedBase; name?: string } = {}): Promise<JobRecord> {
     if (!req || typeof req.model !== 'string') throw new FactoryError(400, 'model is required', 'model');
-    const base = await this.o.models.get(req.model);
-    if (!base) throw new FactoryError(404, `model ${req.model} not found: list models with GET /v1/models or modelfab models list`, 'model', 'model_not_found');
+    const resolved = opts.base ?? await this.resolveBase(req.model, 'model');
+    const base = resolved.model;
     if (req.suffix !== undefined && (typeof req.suffix !== 'string' || req.suffix.length > 64 || /[:\s]/.test(req.suffix))) {
       throw new FactoryError(400, 'suffix must be a string of at most 64 characters without colons or spaces', 'suffix');
     }
@@ -315,16 +361,18 @@ export class FactoryService extends EventEmitter {
       base: base.name, suffix: req.suffix ?? null, trainingFile, validationFile, dataset: dataset.name, metadata: req.metadata ?? {},
       hyperparameters: { n_epochs: hyper.epochs ?? auto.epochs, batch_size: hyper.batchSize, learning_rate_multiplier: auto.multiplier, ...(methodType === 'dpo' ? { beta: typeof hreq.beta === 'number' ? hreq.beta : 0.1 } : {}) },
       methodType, createdAt: Date.now(), trainRows: train.rows, ...(opts.experiment ? { experiment: opts.experiment } : {}),
+      ...(base.config ? { baseConfig: base.config } : {}),
     };
+    const name = opts.name ?? (opts.experiment ? `${base.name} x ${opts.experiment.dataset} x ${opts.experiment.method}` : `${base.name} x ${dataset.name}`);
     const spec: SpecWithMeta = {
-      version: 1, id, name: opts.experiment ? `${base.name} x ${opts.experiment.dataset} x ${opts.experiment.method}` : `${base.name} x ${dataset.name}`,
+      version: 1, id, name,
       stage, base: baseRef(base), method, data: { train: { path: train.path, kind: train.kind }, ...(val ? { validation: { path: val.path, kind: val.kind } } : {}) },
       hyperparameters: hyper, seed, outputDir: dir, threads: this.threads, meta,
-      ...(opts.evaluation ? { evaluation: opts.evaluation, resultName: opts.experiment ? `${base.name} x ${opts.experiment.dataset} x ${opts.experiment.method}` : `ft:${base.name}:${req.suffix ?? ''}:${id}`, baseName: base.name } : {}),
+      ...(opts.evaluation ? { evaluation: opts.evaluation, resultName: opts.experiment ? name : `ft:${base.name}:${req.suffix ?? ''}:${id}`, baseName: opts.base?.model.meta?.resultName as string | undefined ?? base.name } : {}),
     };
     const estimate = estimateJob(base.config, method, hyper, { name: dataset.name, train: { path: train.path, kind: train.kind }, rows: train.rows }, this.threads);
     try {
-      return await this.o.scheduler.submit(spec, { priority: opts.priority ?? 0, experimentId: opts.experiment?.id ?? null, estimate: estimate.resources });
+      return await this.o.scheduler.submit(spec, { priority: opts.priority ?? 0, experimentId: opts.experiment?.id ?? null, estimate: estimate.resources, after: resolved.after ? [resolved.after] : [] });
     } catch (e) {
       if (e instanceof SchedulerError) throw new FactoryError(e.code === 'not_found' ? 404 : e.code === 'conflict' ? 409 : 400, e.message);
       throw e;
@@ -427,7 +475,7 @@ export class FactoryService extends EventEmitter {
       integrations: [], metadata: meta?.metadata ?? {},
       method: { type: meta?.methodType ?? 'supervised', [meta?.methodType ?? 'supervised']: { hyperparameters } },
       modelfab: {
-        name: job.spec.name, stage: job.spec.stage, dataset: meta?.dataset ?? null, experiment_id: job.experimentId, step: last?.step ?? job.step,
+        name: job.spec.name, stage: job.spec.stage, dataset: meta?.dataset ?? null, experiment_id: job.experimentId, depends_on: job.dependsOn, step: last?.step ?? job.step,
         attempts: job.attempts, estimate: job.estimate, total_steps: totalStepsOf(job), eval_loss: manifest?.eval_loss ?? null, eval_loss_before: manifest?.eval_loss_before ?? null,
         trainable_params: manifest?.trainable_params ?? null, eval_metrics: manifest?.eval_metrics ?? null,
       },
@@ -436,29 +484,40 @@ export class FactoryService extends EventEmitter {
 
   // ------------------------------------------------------------------ experiments
 
-  /** POST /v1/experiments: names resolved, the grid planned, one job per combination submitted. */
-  async createExperiment(req: ExperimentRequest): Promise<ExperimentObject> {
+  /** Names resolved and the whole experiment planned: the first stage's grid, then the stages in `then`. */
+  private async planAll(req: ExperimentRequest) {
     if (!req || typeof req.name !== 'string' || !req.name.trim()) throw new FactoryError(400, 'name is required', 'name');
     for (const k of ['base_models', 'datasets', 'methods'] as const) {
       if (!Array.isArray(req[k]) || req[k].length === 0) throw new FactoryError(400, `${k} must be a non-empty list`, k);
     }
+    if (req.then !== undefined && !Array.isArray(req.then)) throw new FactoryError(400, 'then must be a list of stages', 'then');
     const stage: Stage = req.stage ?? 'sft';
-    const bases = await Promise.all(req.base_models.map(async (n, i) => {
-      const m = await this.o.models.get(n);
-      if (!m) throw new FactoryError(404, `base_models[${i}]: model ${n} not found`, `base_models[${i}]`, 'model_not_found');
-      return m;
-    }));
-    const datasets = await Promise.all(req.datasets.map(async (n, i) => {
-      try { return await this.o.data.getDataset(n); } catch { throw new FactoryError(404, `datasets[${i}]: dataset ${n} not found`, `datasets[${i}]`, 'dataset_not_found'); }
-    }));
-    const spec = this.experimentSpec(req, stage, bases, datasets);
-    let plan;
-    try { plan = planExperiment(spec, this.threads); } catch (e) {
+    const bases = await Promise.all(req.base_models.map((n, i) => this.resolveBase(n, `base_models[${i}]`)));
+    const datasetsOf = (names: unknown, param: string) => {
+      if (!Array.isArray(names) || names.length === 0) throw new FactoryError(400, `${param} must be a non-empty list`, param);
+      return Promise.all(names.map(async (n, i) => {
+        try { return await this.o.data.getDataset(String(n)); } catch { throw new FactoryError(404, `${param}[${i}]: dataset ${n} not found`, `${param}[${i}]`, 'dataset_not_found'); }
+      }));
+    };
+    const datasets = await datasetsOf(req.datasets, 'datasets');
+    const later = await Promise.all((req.then ?? []).map(async (t, i) => ({ req: t, datasets: await datasetsOf(t?.datasets, `then[${i}].datasets`) })));
+    const spec = this.experimentSpec(req, stage, bases.map((b) => b.model), datasets);
+    try {
+      const plan = planExperiment(spec, this.threads);
+      const follow = planFollowUps(plan.jobs, later.map((t) => ({
+        stage: t.req.stage, datasets: t.datasets.map(datasetRef), hyperparameters: { ...spec.hyperparameters, ...(t.req.hyperparameters ?? {}) } as Hyperparameters,
+      })), this.threads);
+      return { stage, bases, datasets, later, plan, follow };
+    } catch (e) {
       if (e instanceof ExperimentError) throw new FactoryError(400, e.message);
       throw e;
     }
+  }
+
+  /** POST /v1/experiments: names resolved, the grid planned, one job per combination submitted. */
+  async createExperiment(req: ExperimentRequest): Promise<ExperimentObject> {
+    const { stage, bases, datasets, later, plan, follow } = await this.planAll(req);
     const id = newId('exp');
-    const jobIds: Record<string, string> = {};
     const suites = req.suites ?? ['factory'];
     let evaluation: EvaluationSpec | undefined;
     if (suites.includes('factory')) {
@@ -471,34 +530,37 @@ export class FactoryService extends EventEmitter {
       }
       evaluation = { cacheDir: resolve(this.o.dataDir, 'bench-cache'), datasets: held, limit: 12, needleLengths: [120, 300], seed: req.seeds?.[0] ?? 0 };
     }
+    const rejected = [...plan.rejected, ...follow.rejected];
     await this.o.db.insertInto('experiments').values({
       id, name: req.name, created_at: Date.now(), status: 'running', spec: JSON.stringify(req),
-      plan: JSON.stringify({ jobs: {}, rejected: plan.rejected, duplicates: plan.duplicates }),
+      plan: JSON.stringify({ jobs: {}, rejected, duplicates: plan.duplicates }),
     }).execute();
-    // Submitted longest first (the scheduler starts jobs in submission order within an experiment), so the long jobs
-    // do not start last and leave cores idle at the end; listed in plan order.
-    const byLength = plan.jobs.map((p, i) => ({ p, i })).sort((a, b) => b.p.estimate.seconds - a.p.estimate.seconds || a.i - b.i);
-    const ids: string[] = new Array(plan.jobs.length);
-    for (const { p, i } of byLength) {
-      const ds = datasets[spec.datasets.findIndex((d) => d.name === p.dataset.name)];
-      const job = await this.createJob(this.jobRequestFor(p, ds.name, stage), {
+    const jobs = new Map<string, JobRecord>();
+    const submit = async (p: PlannedJob, dataset: string, st: Stage, base: ResolvedBase, given: Partial<Hyperparameters>, name?: string) => {
+      jobs.set(p.key, await this.createJob(this.jobRequestFor(p, dataset, st), {
         experiment: { id, key: p.key, dataset: p.dataset.name, method: p.methodName }, priority: req.priority ?? 0,
-        hyperparameters: this.explicitHyper(p, req.hyperparameters), evaluation,
-      });
-      ids[i] = job.id;
+        hyperparameters: this.explicitHyper(p, given), evaluation, base, name,
+      }));
+    };
+    // The first stage is submitted longest first (the scheduler starts jobs in submission order within an
+    // experiment), so the long jobs do not start last and leave cores idle at the end; listed in plan order.
+    const byLength = plan.jobs.map((p, i) => ({ p, i })).sort((a, b) => b.p.estimate.seconds - a.p.estimate.seconds || a.i - b.i);
+    for (const { p } of byLength) await submit(p, p.dataset.name, stage, bases.find((b) => b.model.name === p.base.name)!, req.hyperparameters);
+    // Each later job starts once the job it builds on has succeeded.
+    for (const [i, st] of follow.stages.entries()) {
+      for (const p of st) await submit(p, p.dataset.name, later[i].req.stage, this.pendingResult(jobs.get(p.parent)!), later[i].req.hyperparameters ?? {}, p.name);
     }
-    plan.jobs.forEach((p, i) => { jobIds[p.key] = ids[i]; });
-    await this.o.db.updateTable('experiments').set({ plan: JSON.stringify({ jobs: jobIds, rejected: plan.rejected, duplicates: plan.duplicates }) }).where('id', '=', id).execute();
+    const jobIds = Object.fromEntries([...plan.jobs, ...follow.stages.flat()].map((p) => [p.key, jobs.get(p.key)!.id]));
+    await this.o.db.updateTable('experiments').set({ plan: JSON.stringify({ jobs: jobIds, rejected, duplicates: plan.duplicates }) }).where('id', '=', id).execute();
     return this.getExperiment(id);
   }
 
   /** The experiment as the planner sees it: names resolved to models and dataset versions, defaults filled. */
   private experimentSpec(req: ExperimentRequest, stage: Stage, bases: readonly CatalogModel[], datasets: readonly DatasetObject[]): ExperimentSpec {
-    const kindOf = (s: string): DataRef['kind'] => (s === 'preference' ? 'preference' : s === 'pretrain' ? 'pretrain' : 'sft');
     return {
       name: req.name, stage,
       baseModels: bases.map((b) => ({ name: b.name, ref: baseRef(b), config: b.config, quantized: b.quantized })),
-      datasets: datasets.map((d) => ({ name: d.name, train: { path: `dataset:${d.id}`, kind: kindOf(d.stage) }, rows: d.version?.train_rows })),
+      datasets: datasets.map(datasetRef),
       methods: req.methods.map((m) => ('spec' in m ? m : { spec: m })) as ExperimentSpec['methods'],
       hyperparameters: { batchSize: 16, seqLen: 128, lr: 1e-3, epochs: 1, ...req.hyperparameters } as Hyperparameters,
       sweep: req.sweep, seeds: req.seeds, suites: req.suites, priority: req.priority,
@@ -543,13 +605,15 @@ export class FactoryService extends EventEmitter {
     const runs: BenchmarkRun[] = [];
     const bases = new Set<string>();
     let pending = 0;
+    const results: JobBench[] = [];
     for (const j of jobs) {
       const f = join(j.spec.outputDir, 'bench.json');
       if (j.status !== 'succeeded' || !existsSync(f)) { if (!TERMINAL_STATUSES.includes(j.status)) pending++; continue; }
-      const b = JSON.parse(readFileSync(f, 'utf8')) as JobBench;
-      runs.push(b.model);
-      if (b.base && !bases.has(b.base.model.id)) { bases.add(b.base.model.id); runs.push(b.base); }
+      results.push(JSON.parse(readFileSync(f, 'utf8')) as JobBench);
     }
+    // Each model once: a result that a later stage built on is also that job's base.
+    for (const b of results) { runs.push(b.model); bases.add(b.model.model.id); }
+    for (const b of results) if (b.base && !bases.has(b.base.model.id)) { bases.add(b.base.model.id); runs.push(b.base); }
     const leaderboard = buildLeaderboard(runs);
     return { object: 'leaderboard', experiment_id: id, leaderboard, text: runs.length ? formatLeaderboard(leaderboard) : '(no benchmark results yet)', pending };
   }
@@ -561,12 +625,11 @@ export class FactoryService extends EventEmitter {
 
   /** Plans an experiment without submitting it: "N jobs", estimates and rejected combinations, for the wizard. */
   async planOnly(req: ExperimentRequest): Promise<{ jobs: { name: string; estimate: PlannedJob['estimate'] }[]; rejected: { name: string; reason: string }[]; duplicates: number }> {
-    const bases = await Promise.all(req.base_models.map((n) => this.o.models.get(n)));
-    const missing = req.base_models.filter((_, i) => !bases[i]);
-    if (missing.length) throw new FactoryError(404, `model ${missing[0]} not found`, 'base_models', 'model_not_found');
-    const datasets = await Promise.all(req.datasets.map((n) => this.o.data.getDataset(n)));
-    const plan = planExperiment(this.experimentSpec(req, req.stage ?? 'sft', bases as CatalogModel[], datasets), this.threads);
-    return { jobs: plan.jobs.map((j) => ({ name: j.name, estimate: j.estimate })), rejected: plan.rejected, duplicates: plan.duplicates };
+    const { plan, follow } = await this.planAll(req);
+    return {
+      jobs: [...plan.jobs, ...follow.stages.flat()].map((j) => ({ name: j.name, estimate: j.estimate })),
+      rejected: [...plan.rejected, ...follow.rejected], duplicates: plan.duplicates,
+    };
   }
 
   /**

@@ -13,6 +13,8 @@ import type { JobStatus } from '../factory/types.ts';
 
 export interface JobsTable {
   id: string; seq: number; status: string; priority: number; experiment_id: string | null; spec: string; estimate: string;
+  /** JSON list of job ids (migration 0006); null: none. */
+  depends_on: string | null;
   attempts: number; runs: number; created_at: number; updated_at: number; queued_at: number | null; started_at: number | null;
   finished_at: number | null; lease_owner: string | null; lease_expires_at: number | null; runner: string | null;
   worker_ref: string | null; placement: string | null; stop_request: string | null; step: number | null; error: string | null;
@@ -28,6 +30,7 @@ const n = (v: unknown): number | null => (v === null || v === undefined ? null :
 function toRecord(r: JobsTable): JobRecord {
   return {
     id: r.id, status: r.status as JobStatus, priority: Number(r.priority), experimentId: r.experiment_id,
+    dependsOn: r.depends_on ? (JSON.parse(r.depends_on) as string[]) : [],
     spec: JSON.parse(r.spec), estimate: JSON.parse(r.estimate), attempts: Number(r.attempts), runs: Number(r.runs),
     seq: Number(r.seq), createdAt: Number(r.created_at), updatedAt: Number(r.updated_at), queuedAt: n(r.queued_at),
     startedAt: n(r.started_at), finishedAt: n(r.finished_at), leaseOwner: r.lease_owner, leaseExpiresAt: n(r.lease_expires_at),
@@ -65,6 +68,7 @@ export function kyselyJobRepository(db: Kysely<FactoryTables>, now: () => number
         const t = now();
         const row: JobsTable = {
           id: job.id, seq: Number(last?.m ?? 0) + 1, status: job.status, priority: job.priority, experiment_id: job.experimentId,
+          depends_on: job.dependsOn?.length ? JSON.stringify(job.dependsOn) : null,
           spec: JSON.stringify(job.spec), estimate: JSON.stringify(job.estimate), attempts: 0, runs: 0, created_at: t, updated_at: t,
           queued_at: job.queuedAt ?? null, started_at: null, finished_at: null, lease_owner: null, lease_expires_at: null, runner: null,
           worker_ref: null, placement: null, stop_request: null, step: null, error: null,

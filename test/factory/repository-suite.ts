@@ -29,9 +29,14 @@ export function repositorySuite(name: string, make: () => Promise<JobRepository>
     const b = await r.create(newJob('b', { status: 'paused' }));
     await r.create(newJob('c', { experimentId: 'x', priority: 5 }));
     assert.equal(a.attempts, 0); assert.equal(a.runs, 0); assert.equal(a.leaseOwner, null); assert.equal(a.step, null);
+    assert.deepEqual(a.dependsOn, []);
+    const d = await r.create(newJob('d', { dependsOn: ['a', 'b'] }));
+    assert.deepEqual(d.dependsOn, ['a', 'b']);
+    assert.deepEqual((await r.get('d'))!.dependsOn, ['a', 'b']);
+    assert.deepEqual((await r.update('d', { priority: 2 }))!.dependsOn, ['a', 'b']);
     assert.ok(b.seq > a.seq);
-    assert.deepEqual((await r.list()).map((j) => j.id), ['a', 'b', 'c']);
-    assert.deepEqual((await r.list({ status: 'queued' })).map((j) => j.id), ['a', 'c']);
+    assert.deepEqual((await r.list()).map((j) => j.id), ['a', 'b', 'c', 'd']);
+    assert.deepEqual((await r.list({ status: 'queued' })).map((j) => j.id), ['a', 'c', 'd']);
     assert.deepEqual((await r.list({ status: ['paused', 'running'] })).map((j) => j.id), ['b']);
     assert.deepEqual((await r.list({ experimentId: 'x' })).map((j) => j.id), ['a', 'c']);
     assert.equal(await r.get('nope'), null);

@@ -227,6 +227,54 @@ test('submit refuses what can never run, invalid specs and duplicate ids', async
   assert.ok(j.spec.outputDir.startsWith('/'));
 });
 
+test('dependencies: a job waits, without holding others up, until its dependencies succeed; a failed one cancels the chain', async () => {
+  const { runner, s } = make({ cpuThreads: 2, memoryMB: 1000 });
+  await s.submit(spec('base'));
+  await s.submit(spec('ft1'), { after: ['base'] });
+  await s.submit(spec('ft2'), { after: ['base'] });
+  await s.submit(spec('other'));
+  await s.tick();
+  assert.deepEqual(runner.order(), ['base', 'other'], 'the waiting jobs are skipped, the one behind them starts');
+  assert.deepEqual((await s.get('ft1'))!.dependsOn, ['base']);
+  runner.handle('other').exit(0);
+  await settle(s);
+  await s.tick();
+  assert.deepEqual(runner.order(), ['base', 'other'], 'a free core does not start a job whose base is still training');
+  runner.handle('base').exit(0);
+  await settle(s);
+  await s.tick();
+  assert.deepEqual(runner.order(), ['base', 'other', 'ft1', 'ft2']);
+
+  // a dependency that fails cancels its dependents, and theirs, with the reason
+  await s.submit(spec('sft'));
+  await s.submit(spec('dpo'), { after: ['sft'] });
+  await s.submit(spec('dpo2'), { after: ['dpo', 'ft1'] });
+  runner.handle('ft1').exit(0);
+  runner.handle('ft2').exit(0);
+  await settle(s);
+  await s.tick();
+  runner.handle('sft').exit(1);
+  await settle(s);
+  await s.tick();
+  await s.tick();
+  const dpo = (await s.get('dpo'))!, dpo2 = (await s.get('dpo2'))!;
+  assert.equal(dpo.status, 'cancelled');
+  assert.match(dpo.error!, /its dependency sft .* failed/);
+  assert.equal(dpo2.status, 'cancelled');
+  assert.match(dpo2.error!, /its dependency dpo .* cancelled/);
+  assert.ok(!runner.order().includes('dpo'));
+
+  // cancelling a queued dependency cancels its dependents too; unknown or failed dependencies are refused at submit
+  await s.submit(spec('p1'), { after: ['base'] });
+  await s.submit(spec('blocker'));
+  await s.submit(spec('p2'), { after: ['blocker'] });
+  await s.cancel('blocker');
+  await s.tick();
+  assert.equal(await status(s, 'p2'), 'cancelled');
+  await assert.rejects(s.submit(spec('x1'), { after: ['nope'] }), (e: unknown) => e instanceof SchedulerError && e.code === 'invalid' && /nope, which does not exist/.test(e.message));
+  await assert.rejects(s.submit(spec('x2'), { after: ['sft'] }), /sft, which is failed/);
+});
+
 test('cancel: queued at once; running via SIGTERM; a cancelled job never starts; finished jobs refuse', async () => {
   const { runner, s } = make({ cpuThreads: 1, memoryMB: 1000 });
   const statuses: string[] = [];

@@ -1,6 +1,7 @@
 /**
  * /v1/experiments: a grid of fine-tunes (base models x datasets x methods x hyperparameter values x seeds).
- * POST creates and submits it (the body is the experiment: it alone reproduces it); POST /v1/experiments/plan
+ * POST creates and submits it (the body is the experiment: it alone reproduces it; `then` adds later stages, e.g.
+ * DPO on every SFT result, each job starting after the one it builds on); POST /v1/experiments/plan
  * returns "N jobs", estimates and rejected combinations without submitting; GET lists and gets (with every job,
  * its estimate and results); GET .../events streams status and metrics of all its jobs as server-sent events.
  */
@@ -19,6 +20,13 @@ const schema = {
       base_models: { type: 'array', items: { type: 'string' }, minItems: 1 }, datasets: { type: 'array', items: { type: 'string' }, minItems: 1 },
       methods: { type: 'array', items: { type: 'object' }, minItems: 1 }, hyperparameters: { type: 'object' }, sweep: { type: 'object' },
       seeds: { type: 'array', items: { type: 'integer' } }, suites: { type: 'array', items: { type: 'string' } }, priority: { type: 'integer' },
+      then: {
+        type: 'array',
+        items: {
+          type: 'object', required: ['stage', 'datasets'],
+          properties: { stage: { type: 'string', enum: ['sft', 'dpo'] }, datasets: { type: 'array', items: { type: 'string' }, minItems: 1 }, hyperparameters: { type: 'object' } },
+        },
+      },
     },
   },
 };
