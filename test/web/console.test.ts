@@ -64,6 +64,10 @@ test('[slow] web console: the main flow in headless Chromium, screenshots in bot
   const log = (m: string) => console.log(`# ${((Date.now() - t0) / 1000).toFixed(1)}s ${m}`);
   // the base model trains while the browser logs in and imports the dataset
   const bases = await ensureBaseModels({ factory: srv.factory.factory, data: srv.service, dataDir: dir, quick: true });
+  writeFileSync(join(dir, 'prefs.jsonl'), supportQA(1).train.slice(0, 16).map((r) => JSON.stringify({
+    input: { messages: r.messages.slice(0, -1) }, preferred_output: [r.messages.at(-1)], non_preferred_output: [{ role: 'assistant', content: '不知道。' }],
+  })).join('\n'));
+  await srv.service.importDataset({ name: 'prefs', source: { path: join(dir, 'prefs.jsonl') } });
   const baseReady = srv.factory.scheduler.waitFor(bases[0]!.id, undefined, 240_000).then(async (j) => { await srv.factory.factory.idle(); return j; });
   const ctx = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: FLAGS, locale: 'en-US', viewport: { width: 1360, height: 900 } });
   const errors: string[] = [];
@@ -128,6 +132,13 @@ test('[slow] web console: the main flow in headless Chromium, screenshots in bot
     await page.getByTestId('method-qlora').check();
     await page.getByTestId('plan-count').filter({ hasText: /^3 jobs/ }).waitFor();
     await page.getByTestId('method-qlora').uncheck();
+    await page.getByTestId('plan-count').filter({ hasText: /^2 jobs/ }).waitFor();
+    // a DPO stage after the grid: each SFT result trained further on the preference set
+    await page.getByTestId('dpo-prefs').check();
+    await page.getByTestId('plan-count').filter({ hasText: /^4 jobs/ }).waitFor();
+    assert.match(await page.getByTestId('plan').innerText(), /spruce-s x support x lora-r8 → dpo prefs/);
+    await shot(page, 'factory-plan-dpo-en');
+    await page.getByTestId('dpo-prefs').uncheck();
     await page.getByTestId('plan-count').filter({ hasText: /^2 jobs/ }).waitFor();
     await shot(page, 'factory-plan-en');
     await page.getByTestId('start-experiment').click();

@@ -139,7 +139,7 @@ export interface Estimate { resources: { cpuThreads: number; memoryMB: number; g
 export interface Job {
   id: string; model: string; status: string; created_at: number; finished_at: number | null; fine_tuned_model: string | null;
   error: { message: string } | null; hyperparameters: Record<string, unknown>; estimated_finish: number | null; seed: number;
-  modelfab: { name: string; dataset: string | null; experiment_id: string | null; step: number; estimate: Estimate | null; eval_loss: number | null; eval_loss_before: number | null; trainable_params: number | null };
+  modelfab: { name: string; dataset: string | null; experiment_id: string | null; depends_on?: string[]; step: number; estimate: Estimate | null; eval_loss: number | null; eval_loss_before: number | null; trainable_params: number | null };
 }
 
 export interface Experiment {

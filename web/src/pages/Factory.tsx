@@ -38,6 +38,7 @@ export function Factory() {
   const [name, setName] = useState(() => `grid-${new Date().toISOString().slice(5, 16).replace(/[-:T]/g, '')}`);
   const [bases, setBases] = useState<string[]>([]);
   const [sets, setSets] = useState<string[]>([]);
+  const [dpoSets, setDpoSets] = useState<string[]>([]);
   const [methods, setMethods] = useState<MethodType[]>(['lora']);
   const [rank, setRank] = useState('8');
   const [tokens, setTokens] = useState('16');
@@ -71,9 +72,10 @@ export function Factory() {
       body: {
         name: name.trim(), stage: 'sft', base_models: bases, datasets: sets, methods: methods.map(spec), hyperparameters: hp,
         ...(Object.keys(sweep).length ? { sweep } : {}), seeds: seedList, ...(bench ? {} : { suites: [] }),
+        ...(dpoSets.length ? { then: [{ stage: 'dpo', datasets: dpoSets }] } : {}),
       },
     };
-  }, [name, bases, sets, methods, rank, tokens, hyper, seeds, bench]);
+  }, [name, bases, sets, dpoSets, methods, rank, tokens, hyper, seeds, bench]);
 
   const ready = 'body' in request && request.body && bases.length > 0 && sets.length > 0 && methods.length > 0 && !!request.body.name;
 
@@ -129,7 +131,7 @@ export function Factory() {
             <ErrorBox error={datasets.error} onRetry={datasets.reload} />
             {datasets.data && datasets.data.data.length === 0 && <Empty>{t('factory.noDatasets')} <a href={href('data')}>{t('factory.importOne')}</a></Empty>}
             <div className="checklist">
-              {(datasets.data?.data ?? []).map((d) => (
+              {(datasets.data?.data ?? []).filter((d) => d.stage !== 'preference').map((d) => (
                 <label key={d.id} className="check"><input type="checkbox" checked={sets.includes(d.name)} onChange={() => toggle(sets, d.name, setSets)} data-testid={`dataset-${d.name}`} /> {d.name} <small className="muted">{t(`stage.${d.stage}`, {}, d.stage)} · {fmtNum(d.version?.train_rows)} {t('common.rows')}</small></label>
               ))}
             </div>
@@ -145,6 +147,16 @@ export function Factory() {
             {(methods.includes('prefix') || methods.includes('prompt')) && <Field label={t('factory.virtualTokens')} inline>{(id) => <input id={id} type="number" min={1} max={512} value={tokens} onChange={(e) => setTokens(e.target.value)} />}</Field>}
           </fieldset>
         </div>
+        <fieldset>
+          <legend>{t('factory.thenDpo')}</legend>
+          <p className="muted">{t('factory.thenDpoIntro')}</p>
+          {datasets.data && !datasets.data.data.some((d) => d.stage === 'preference') && <Empty>{t('factory.noPrefs')}</Empty>}
+          <div className="checklist">
+            {(datasets.data?.data ?? []).filter((d) => d.stage === 'preference').map((d) => (
+              <label key={d.id} className="check"><input type="checkbox" checked={dpoSets.includes(d.name)} onChange={() => toggle(dpoSets, d.name, setDpoSets)} data-testid={`dpo-${d.name}`} /> {d.name} <small className="muted">{fmtNum(d.version?.train_rows)} {t('common.rows')}</small></label>
+            ))}
+          </div>
+        </fieldset>
         <fieldset>
           <legend>{t('factory.hyper')}</legend>
           <p className="muted">{t('factory.hyperIntro')}</p>

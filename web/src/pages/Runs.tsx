@@ -72,6 +72,12 @@ export function Runs({ params }: { params: URLSearchParams }) {
 
   const { metrics, status } = useMetricStreams(selected);
   const job = (id: string) => ({ ...list.find((j) => j.id === id)!, ...(status[id] ?? {}) }) as Job;
+  /** A queued job that builds on another still to finish (its base pretraining; the SFT job before a DPO one). */
+  const waitsFor = (j: Job): string | null => {
+    const inList = (id: string) => list.some((x) => x.id === id);
+    const open = (j.modelfab?.depends_on ?? []).filter((id) => !inList(id) || job(id).status !== 'succeeded');
+    return open.length ? open.map((id) => (inList(id) ? label(job(id)) : id)).join(', ') : null;
+  };
   const label = (j: Job) => j.modelfab?.name || j.id;
 
   const option = useMemo(() => {
@@ -127,7 +133,7 @@ export function Runs({ params }: { params: URLSearchParams }) {
                     <label className="check"><input type="checkbox" checked={selected.includes(j.id)} onChange={() => toggle(j.id)} aria-label={t('runs.overlay', { name: label(j) })} /></label>
                     <button type="button" className="linkish" onClick={() => setFocus(j.id)} aria-pressed={focus === j.id}>
                       <span className="mono">{label(j)}</span>
-                      <span className="row"><StatusBadge status={j.status} />{j.status === 'running' && est > 0 && <small>{fmtNum(step)}/{fmtNum(est)}</small>}</span>
+                      <span className="row"><StatusBadge status={j.status} />{j.status === 'running' && est > 0 && <small>{fmtNum(step)}/{fmtNum(est)}</small>}{j.status === 'queued' && waitsFor(j) && <small className="muted">{t('runs.after', { name: waitsFor(j)! })}</small>}</span>
                     </button>
                   </li>
                 );
