@@ -29,8 +29,9 @@ function readExperiment(file: string): ExperimentRequest {
 const print = (json: boolean, obj: unknown, text: () => void) => (json ? console.log(JSON.stringify(obj, null, 2)) : text());
 
 function jobLine(j: FineTuningJobObject): string {
-  const m = j.modelfab as { name: string; step: number | null; eval_loss: number | null };
-  return `${j.id}  ${j.status.padEnd(10)} ${(m.name ?? j.model).padEnd(40)} step ${String(m.step ?? '-').padStart(5)}  ${j.fine_tuned_model ?? ''}`;
+  const m = j.modelfab as { name: string; step: number | null; eval_loss: number | null; depends_on?: string[] };
+  const after = j.status === 'queued' && m.depends_on?.length ? `after ${m.depends_on.join(', ')}` : '';
+  return `${j.id}  ${j.status.padEnd(10)} ${(m.name ?? j.model).padEnd(40)} step ${String(m.step ?? '-').padStart(5)}  ${j.fine_tuned_model ?? after}`;
 }
 
 async function follow(client: ApiClient, exp: ExperimentObject): Promise<ExperimentObject> {
