@@ -15,9 +15,16 @@
 export interface ChatMessageIn {
   role: 'system' | 'user' | 'assistant' | 'tool' | 'developer';
   content: string;
+  /** Assistant turns that called tools (OpenAI's shape). */
+  tool_calls?: ToolCallOut[];
+  /** Tool turns: the call this result answers. */
+  tool_call_id?: string;
+  name?: string;
 }
 
 export type PromptInput = { kind: 'chat'; messages: ChatMessageIn[] } | { kind: 'text'; text: string };
+
+import type { ToolCallOut, ToolChoice, ToolDef } from './tools.ts';
 
 export interface TokenLogprob {
   token: string;
@@ -45,15 +52,21 @@ export interface GenerateParams {
   adapter?: string;
   /** The upstream's model name (endpoint backend). */
   upstreamModel?: string;
+  /** Function calling: endpoints take these natively; local models through their prompt (src/serve/tools.ts). */
+  tools?: ToolDef[];
+  toolChoice?: ToolChoice;
+  parallelToolCalls?: boolean;
   signal?: AbortSignal;
 }
 
-export type FinishReason = 'stop' | 'length' | 'abort';
+export type FinishReason = 'stop' | 'length' | 'abort' | 'tool_calls';
 
 export interface GenerateResult {
   finishReason: FinishReason;
   promptTokens: number;
   completionTokens: number;
+  /** The calls the model made (finishReason 'tool_calls'). */
+  toolCalls?: ToolCallOut[];
 }
 
 export interface GenerateCallbacks {

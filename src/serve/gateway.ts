@@ -25,6 +25,7 @@ import { HttpBackend, type EndpointSpec } from './http-backend.ts';
 import { LlamaServeBackend } from './llama-serve.ts';
 import { materializeEngineModel } from './materialize.ts';
 import { Metrics } from './metrics.ts';
+import { generateWithPromptTools } from './tools.ts';
 import { DEFAULT_SETTINGS, parseSettings, type DeploymentSettings, type RouteTarget } from './service.ts';
 
 export interface GatewayOptions {
@@ -441,7 +442,9 @@ export class Gateway {
           hooks.onTarget?.(lease.spec);
           const base = typeof params === 'function' ? params(lease.spec) : params;
           const p: GenerateParams = { ...base, adapter: lease.adapter, upstreamModel: lease.spec.model.kind === 'endpoint' ? (base.upstreamModel ?? requested) : undefined, signal: ctrl.signal };
-          const r = await lease.backend.generate(p, { onText: (t, lp) => { emitted = true; cb.onText(t, lp); } });
+          const onText: GenerateCallbacks = { onText: (t, lp) => { emitted = true; cb.onText(t, lp); } };
+          // Local models call tools through their prompt (src/serve/tools.ts); endpoints take tools natively.
+          const r = p.tools && lease.backend.kind !== 'endpoint' ? await generateWithPromptTools(lease.backend, p, onText) : await lease.backend.generate(p, onText);
           if (timedOut && !emitted && !isLast) { lastErr = new BackendError(504, `timed out after ${plan.timeoutMs} ms`, 'timeout'); continue; }
           if (timedOut && r.finishReason === 'abort' && !hooks.signal?.aborted) return { ...r, finishReason: 'length', model: lease.spec.name };
           return { ...r, model: lease.spec.name };

@@ -18,6 +18,9 @@ export interface EndpointSpec {
   model?: string;
 }
 
+/** One piece of a streamed tool call (OpenAI's chunk shape). */
+interface UpstreamToolDelta { index?: number; id?: string; function?: { name?: string; arguments?: string } }
+
 export class HttpBackend implements ModelBackend {
   readonly kind = 'endpoint' as const;
   readonly capabilities: BackendCapabilities = { embeddings: true, logprobs: true, jsonSchema: true, embeddingMethod: 'the upstream endpoint' };
@@ -68,6 +71,11 @@ export class HttpBackend implements ModelBackend {
     if (params.topK > 0) body.top_k = params.topK;
     if (params.prompt.kind === 'chat') body.messages = params.prompt.messages;
     else body.prompt = params.prompt.text;
+    if (params.tools?.length) {
+      body.tools = params.tools;
+      if (params.toolChoice) body.tool_choice = params.toolChoice;
+      if (params.parallelToolCalls === false) body.parallel_tool_calls = false;
+    }
     if (params.json) body.response_format = params.json === 'json' ? { type: 'json_object' } : { type: 'json_schema', json_schema: { name: 'schema', schema: params.json.schema } };
     if (params.logprobs) {
       if (chat) { body.logprobs = true; body.top_logprobs = params.logprobs.top; } else body.logprobs = params.logprobs.top;
@@ -76,6 +84,8 @@ export class HttpBackend implements ModelBackend {
     let finish: GenerateResult['finishReason'] = 'stop';
     let usage: { prompt_tokens?: number; completion_tokens?: number } | undefined;
     let chunks = 0;
+    // tool calls arrive in pieces (id and name first, the arguments as growing text), by index
+    const calls: Array<{ id: string; name: string; args: string }> = [];
     const reader = res.body!.getReader();
     const dec = new TextDecoder();
     let buf = '';
@@ -91,7 +101,7 @@ export class HttpBackend implements ModelBackend {
           if (!line.startsWith('data:')) continue;
           const data = line.slice(5).trim();
           if (data === '[DONE]') continue;
-          let j: { choices?: Array<{ delta?: { content?: string }; text?: string; finish_reason?: string | null; logprobs?: { content?: TokenLogprob[] } | null }>; usage?: typeof usage; error?: { message?: string } };
+          let j: { choices?: Array<{ delta?: { content?: string | null; tool_calls?: UpstreamToolDelta[] }; text?: string; finish_reason?: string | null; logprobs?: { content?: TokenLogprob[] } | null }>; usage?: typeof usage; error?: { message?: string } };
           try { j = JSON.parse(data); } catch { continue; }
           if (j.error) throw new BackendError(502, `upstream error: ${j.error.message ?? 'unknown'}`, 'upstream_error');
           if (j.usage) usage = j.usage;
@@ -99,7 +109,14 @@ export class HttpBackend implements ModelBackend {
           if (!c) continue;
           const text = chat ? c.delta?.content : c.text;
           if (text) { chunks++; cb.onText(text, c.logprobs?.content ?? undefined); }
+          for (const d of c.delta?.tool_calls ?? []) {
+            const at = (calls[d.index ?? calls.length - 1] ??= { id: '', name: '', args: '' });
+            if (d.id) at.id = d.id;
+            if (d.function?.name) at.name += d.function.name;
+            if (d.function?.arguments) at.args += d.function.arguments;
+          }
           if (c.finish_reason === 'length') finish = 'length';
+          if (c.finish_reason === 'tool_calls') finish = 'tool_calls';
         }
       }
     } catch (e) {
@@ -109,7 +126,8 @@ export class HttpBackend implements ModelBackend {
     } finally {
       reader.releaseLock();
     }
-    return { finishReason: finish, promptTokens: usage?.prompt_tokens ?? 0, completionTokens: usage?.completion_tokens ?? chunks };
+    const toolCalls = calls.filter(Boolean).map((c, i) => ({ id: c.id || `call_${i}`, type: 'function' as const, function: { name: c.name, arguments: c.args || '{}' } }));
+    return { finishReason: toolCalls.length ? 'tool_calls' : finish, promptTokens: usage?.prompt_tokens ?? 0, completionTokens: usage?.completion_tokens ?? chunks, ...(toolCalls.length ? { toolCalls } : {}) };
   }
 
   async embed(texts: string[], signal?: AbortSignal): Promise<EmbedResult> {

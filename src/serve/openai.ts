@@ -6,7 +6,8 @@
  * Extensions, ignored by OpenAI's clients and passed through their `extra_body`: `preset` (conservative, balanced,
  * creative), `top_k`. A value the request leaves out comes from the preset (the request's, else the deployment's).
  */
-import type { ChatMessageIn, GenerateParams, PromptInput, TokenLogprob } from './backend.ts';
+import type { BackendError, ChatMessageIn, GenerateParams, PromptInput, TokenLogprob } from './backend.ts';
+import { parseMessageTools, parseTools, type ToolChoice, type ToolDef } from './tools.ts';
 import { PRESETS, ServeError, type DeploymentSettings, type PresetName } from './service.ts';
 
 export const MAX_TOKENS_CAP = 1_000_000;
@@ -29,7 +30,7 @@ export interface SamplingIn {
   logprobs?: { top: number };
 }
 
-export interface ChatRequest extends SamplingIn { messages: ChatMessageIn[] }
+export interface ChatRequest extends SamplingIn { messages: ChatMessageIn[]; tools?: ToolDef[]; toolChoice?: ToolChoice; parallelToolCalls: boolean }
 export interface CompletionRequest extends SamplingIn { prompts: string[]; echo: boolean }
 export interface EmbeddingRequest { model: string; input: string[]; base64: boolean; dimensions?: number }
 
@@ -98,10 +99,6 @@ function sampling(b: Record<string, unknown>): SamplingIn {
       json = { schema: js.schema as Record<string, unknown> };
     } else if (r.type !== 'text') throw bad('response_format', "Invalid 'response_format.type': expected 'text', 'json_object' or 'json_schema'.");
   }
-  for (const k of ['tools', 'functions']) {
-    const v = b[k];
-    if (v !== undefined && v !== null && !(Array.isArray(v) && v.length === 0)) throw bad(k, `'${k}' (function calling) is not supported by this server.`, 'unsupported_parameter');
-  }
   return {
     model: b.model, stream, includeUsage, n: num(b, 'n', 1, 16, true) ?? 1, maxTokens,
     temperature: num(b, 'temperature', 0, 2), topP: num(b, 'top_p', 0, 1), topK: num(b, 'top_k', 0, 100000, true),
@@ -137,12 +134,14 @@ export function parseChatRequest(body: unknown): ChatRequest {
     if (!m || typeof m !== 'object' || Array.isArray(m)) throw bad(`messages[${i}]`, `Invalid type for 'messages[${i}]': expected an object.`, 'invalid_type');
     const r = m as Record<string, unknown>;
     if (typeof r.role !== 'string' || !ROLES.has(r.role)) throw bad(`messages[${i}].role`, `Invalid value for 'messages[${i}].role': expected one of system, user, assistant, tool, developer.`);
-    return { role: r.role as ChatMessageIn['role'], content: content(r.content, i) };
+    return { role: r.role as ChatMessageIn['role'], content: content(r.content, i), ...parseMessageTools(r, i) };
   });
+  let tools: ReturnType<typeof parseTools>;
+  try { tools = parseTools(b); } catch (e) { const x = e as BackendError; throw bad(x.param ?? 'tools', x.message, x.code ?? 'invalid_value'); }
   const lp = bool(b, 'logprobs') ?? false;
   const top = num(b, 'top_logprobs', 0, 20, true);
   if (top !== undefined && !lp) throw bad('top_logprobs', "'top_logprobs' requires 'logprobs' to be true.");
-  return { ...s, messages, logprobs: lp ? { top: top ?? 0 } : undefined };
+  return { ...s, messages, logprobs: lp ? { top: top ?? 0 } : undefined, tools: tools.tools, toolChoice: tools.toolChoice, parallelToolCalls: tools.parallel };
 }
 
 export function parseCompletionRequest(body: unknown): CompletionRequest {
@@ -189,6 +188,7 @@ export function toGenerateParams(r: SamplingIn, prompt: PromptInput, settings: D
     topK: r.topK ?? (r.temperature !== undefined ? 0 : preset.top_k),
     seed: r.seed !== undefined ? r.seed + seedOffset : undefined,
     stop: r.stop, presencePenalty: r.presencePenalty, frequencyPenalty: r.frequencyPenalty, json: r.json, logprobs: r.logprobs,
+    ...('tools' in r && (r as ChatRequest).tools ? { tools: (r as ChatRequest).tools, toolChoice: (r as ChatRequest).toolChoice, parallelToolCalls: (r as ChatRequest).parallelToolCalls } : {}),
   };
 }
 

@@ -146,7 +146,10 @@ test('bad input gets a clear 4xx and the server stays up', async () => {
     [{ model: 'tiny', messages: hello, max_tokens: 100000 }, 'max_tokens'],
     [{ model: 'tiny', messages: hello, max_tokens: -1 }, 'max_tokens'],
     [{ model: 'tiny', messages: hello, stream: 'yes' }, 'stream'],
-    [{ model: 'tiny', messages: hello, tools: [{ type: 'function', function: { name: 'f' } }] }, 'tools'],
+    [{ model: 'tiny', messages: hello, tools: [{ type: 'function', function: { name: 'bad name!' } }] }, 'tools[0].function.name'],
+    [{ model: 'tiny', messages: hello, tools: [{ type: 'function', function: { name: 'f' } }], tool_choice: { type: 'function', function: { name: 'g' } } }, 'tool_choice'],
+    [{ model: 'tiny', messages: hello, tool_choice: 'required' }, 'tool_choice'],
+    [{ model: 'tiny', messages: [{ role: 'tool', content: '{}' }] }, 'messages[0].tool_call_id'],
     [{ messages: hello }, 'model'],
     [[1, 2], ''],
   ] as const) {
@@ -249,6 +252,58 @@ test('routes: fallback over a dead endpoint, weighted, and an OpenAI-compatible 
   assert.equal(usage!.completion_tokens, direct.usage!.completion_tokens);
   const bad = await api('POST', '/v1/routes', { name: 'x', policy: 'random', targets: [{ model: 'tiny' }] });
   assert.equal(bad.status, 400);
+});
+
+test('function calling: tools in, tool_calls out, on llama.cpp (constrained), through an endpoint, streaming; the engine says what it cannot do', async () => {
+  // a deployment with room for the tool definitions in its prompt, and an endpoint in front of it
+  assert.equal((await api('POST', '/v1/deployments', { name: 'tools', path: fx.base, settings: { contextSize: 512 } })).status, 200);
+  assert.equal((await api('POST', '/v1/serve/models', { name: 'tools-loop', kind: 'endpoint', endpoint: { url: `${url}/v1`, apiKey: ADMIN, model: 'tools' } })).status, 200);
+  const tools: OpenAI.ChatCompletionTool[] = [
+    { type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string', maxLength: 8 }, days: { type: 'integer' } }, required: ['city', 'days'] } } },
+    { type: 'function', function: { name: 'ticket', parameters: { type: 'object', properties: { urgent: { type: 'boolean' } }, required: ['urgent'] } } },
+  ];
+  const ask = [{ role: 'user' as const, content: '杭州明天天气？' }];
+  for (const model of ['tools', 'tools-loop']) {
+    const r = await admin.chat.completions.create({ model, messages: ask, tools, tool_choice: { type: 'function', function: { name: 'get_weather' } }, max_tokens: 150, temperature: 0 });
+    const c = r.choices[0];
+    assert.equal(c.finish_reason, 'tool_calls', `${model}: ${JSON.stringify(c)}`);
+    assert.equal(c.message.content, null);
+    assert.equal(c.message.tool_calls!.length, 1);
+    const call = c.message.tool_calls![0] as OpenAI.ChatCompletionMessageFunctionToolCall;
+    assert.equal(call.type, 'function');
+    assert.match(call.id, /^call_/);
+    assert.equal(call.function.name, 'get_weather');
+    const args = JSON.parse(call.function.arguments);
+    assert.equal(typeof args.city, 'string', call.function.arguments);
+    assert.ok(Number.isInteger(args.days), call.function.arguments);
+
+    // "required" picks one of the tools; streamed, the call arrives as tool_calls deltas
+    const s = await admin.chat.completions.create({ model, messages: ask, tools, tool_choice: 'required', max_tokens: 150, temperature: 0, stream: true });
+    const got: Record<number, { name: string; args: string }> = {};
+    let finish: string | null = null;
+    for await (const ch of s) {
+      for (const d of ch.choices[0]?.delta?.tool_calls ?? []) {
+        const g = (got[d.index] ??= { name: '', args: '' });
+        g.name += d.function?.name ?? '';
+        g.args += d.function?.arguments ?? '';
+      }
+      finish = ch.choices[0]?.finish_reason ?? finish;
+    }
+    assert.equal(finish, 'tool_calls');
+    assert.ok(['get_weather', 'ticket'].includes(got[0]!.name), JSON.stringify(got));
+    assert.equal(typeof JSON.parse(got[0]!.args), 'object');
+
+    // the conversation goes on with the tool's result
+    const next = await admin.chat.completions.create({
+      model, max_tokens: 6, tools, messages: [...ask, c.message as OpenAI.ChatCompletionAssistantMessageParam, { role: 'tool', tool_call_id: call.id, content: '{"weather":"晴","high":18}' }],
+    });
+    assert.equal(next.object, 'chat.completion');
+  }
+  // the engine backend cannot constrain its output: a required call is refused with the reason, "auto" works
+  await assert.rejects(admin.chat.completions.create({ model: 'ft:tiny:prefix:1', messages: ask, tools, tool_choice: 'required', max_tokens: 20 }),
+    (e: any) => e.status === 400 && e.param === 'tool_choice' && /engine backend/.test(e.message));
+  const auto = await admin.chat.completions.create({ model: 'ft:tiny:prefix:1', messages: ask, tools, max_tokens: 6 });
+  assert.ok(['stop', 'length', 'tool_calls'].includes(auto.choices[0].finish_reason));
 });
 
 test('a new version rolls out without dropping a stream in flight', async () => {

@@ -17,6 +17,7 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiKeyRow } from '../../store/store.ts';
 import { BackendError, type ChatMessageIn, type TokenLogprob } from '../../serve/backend.ts';
+import type { ToolCallOut } from '../../serve/tools.ts';
 import type { Gateway } from '../../serve/gateway.ts';
 import { type Endpoint, type KeyPolicy, keyAllowsModel } from '../../serve/keys.ts';
 import {
@@ -233,12 +234,16 @@ export function gatewayRoutes(app: FastifyInstance, gateway: Gateway, policy: Ke
     const texts: string[][] = Array.from({ length: choices }, () => []);
     const lps: TokenLogprob[][] = Array.from({ length: choices }, () => []);
     const finishes: string[] = new Array(choices).fill('stop');
+    const calls: ToolCallOut[][] = Array.from({ length: choices }, () => []);
+    /** A choice's tool calls as one stream chunk (whole calls: a client accumulates pieces, one piece is one call). */
+    const callsChunk = (ci: number) => `${chunkHead(served)}"choices":[{"index":${ci},"delta":{"tool_calls":${JSON.stringify(calls[ci].map((c, index) => ({ index, ...c })))}},"logprobs":null,"finish_reason":null}]}\n\n`;
     const tail = chat ? '},"logprobs":null,"finish_reason":null}]}\n\n' : ',"logprobs":null,"finish_reason":null}]}\n\n';
     const emit = (ci: number, text: string) => { texts[ci].push(text); sse?.(prefixes[ci] + JSON.stringify(text) + tail); };
     const contentOf = (ci: number) => texts[ci].join('');
     /** The request log entry (feedback by response id, GET /v1/requests/{id}); written before the answer's end reaches the client. */
     const record = () => control?.log === false ? Promise.resolve() : control?.guard.record({
-      id, model: served, source: req.headers['x-modelfab-source'] === 'playground' ? 'playground' : 'api', keyId: k.id, answer: contentOf(0),
+      id, model: served, source: req.headers['x-modelfab-source'] === 'playground' ? 'playground' : 'api', keyId: k.id,
+      answer: [contentOf(0), ...calls[0].map((c) => `{"name":${JSON.stringify(c.function.name)},"arguments":${c.function.arguments || '{}'}}`)].filter(Boolean).join('\n'),
       prompt: chat ? messages.filter((m) => m.role === 'system' || m.role === 'user' || m.role === 'assistant') as never : [{ role: 'user', content: (prompts as string[])[0] ?? '' }],
       guard,
     }, (e) => req.log.error({ err: e }, 'request log write failed'));
@@ -290,14 +295,19 @@ export function gatewayRoutes(app: FastifyInstance, gateway: Gateway, policy: Ke
             promptTokens += j === 0 ? res.promptTokens : 0;
             completionTokens += res.completionTokens;
             finishes[ci] = res.finishReason === 'length' ? 'length' : 'stop';
+            if (res.toolCalls?.length) { calls[ci] = res.toolCalls; finishes[ci] = 'tool_calls'; }
             if (gs) {
               await chain;
               const rest = await gs.end();
               if (rest) emit(ci, rest);
-              if (gs.refused) { emit(ci, gs.message ?? ''); finishes[ci] = 'content_filter'; }
+              if (gs.refused) { emit(ci, gs.message ?? ''); finishes[ci] = 'content_filter'; calls[ci] = []; }
               guard!.collect(gs);
+              if (sse && !ac.signal.aborted && calls[ci].length) sse(callsChunk(ci));
               if (sse && !ac.signal.aborted) sse(`${finals[ci]}"${finishes[ci]}"}]}\n\n`);
-            } else if (sse && res.finishReason !== 'abort') sse(`${finals[ci]}"${finishes[ci]}"}]}\n\n`);
+            } else if (sse && res.finishReason !== 'abort') {
+              if (calls[ci].length) sse(callsChunk(ci));
+              sse(`${finals[ci]}"${finishes[ci]}"}]}\n\n`);
+            }
           }).finally(() => ac.signal.removeEventListener('abort', onAbort)));
         }
       }
@@ -311,9 +321,10 @@ export function gatewayRoutes(app: FastifyInstance, gateway: Gateway, policy: Ke
       // A whole (not streamed) answer under a guard is checked once it is complete.
       if (guard && !r.stream && blocked === null) {
         for (let ci = 0; ci < choices; ci++) {
+          if (!contentOf(ci) && calls[ci].length) continue; // only calls: no text to check
           const g = await guard.output(contentOf(ci), question !== undefined ? { question } : {});
           texts[ci] = [g.refused ? g.message ?? '' : g.text];
-          if (g.refused) finishes[ci] = 'content_filter';
+          if (g.refused) { finishes[ci] = 'content_filter'; calls[ci] = []; }
         }
       }
       await record();
@@ -332,7 +343,11 @@ export function gatewayRoutes(app: FastifyInstance, gateway: Gateway, policy: Ke
         return {
           id, object: 'chat.completion', created, model: served, system_fingerprint: 'modelfab',
           choices: texts.map((t, i) => ({
-            index: i, message: { role: 'assistant', content: t.join(''), refusal: finishes[i] === 'content_filter' ? t.join('') : null },
+            index: i,
+            message: {
+              role: 'assistant', content: calls[i].length && !t.join('') ? null : t.join(''), refusal: finishes[i] === 'content_filter' ? t.join('') : null,
+              ...(calls[i].length ? { tool_calls: calls[i] } : {}),
+            },
             logprobs: r.logprobs && !guard ? { content: lps[i], refusal: null } : null, finish_reason: finishes[i],
           })),
           usage: usage(promptTokens, completionTokens), ...guardField,
