@@ -62,7 +62,7 @@ before(async () => {
     let raw = '';
     req.on('data', (c) => { raw += c; });
     req.on('end', () => {
-      const b = JSON.parse(raw) as { messages?: { role: string; content: string }[]; prompt?: string; stream?: boolean };
+      const b = JSON.parse(raw) as { messages?: { role: string; content: string }[]; prompt?: string; stream?: boolean; logprobs?: boolean };
       const q = b.messages ? b.messages.filter((m) => m.role === 'user').at(-1)!.content : String(b.prompt);
       seen.push(q);
       const answer = scriptedAnswer(q);
@@ -80,7 +80,9 @@ before(async () => {
       const tick = () => {
         if (res.destroyed) return;
         if (i < pieces.length) {
-          res.write(`data: ${JSON.stringify({ id: 'x', object: 'chat.completion.chunk', created: 0, model: 'scripted', choices: [{ index: 0, delta: { content: pieces[i++] }, finish_reason: null }] })}\n\n`);
+          const piece = pieces[i++];
+          const logprobs = b.logprobs ? { content: [{ token: piece, logprob: -0.25, bytes: [...Buffer.from(piece)], top_logprobs: [] }] } : null;
+          res.write(`data: ${JSON.stringify({ id: 'x', object: 'chat.completion.chunk', created: 0, model: 'scripted', choices: [{ index: 0, delta: { content: piece }, logprobs, finish_reason: null }] })}\n\n`);
           setTimeout(tick, 5);
           return;
         }
@@ -145,6 +147,14 @@ test('a deployment\'s guard: input refusal, output rewrite and refusal, streamin
   const acts = pii.json.guard.verdicts.map((v: any) => `${v.stage}:${v.check}:${v.action}`);
   assert.deepEqual(acts, ['input:gambling:allow', 'input:pii:rewrite', 'output:pii:rewrite', 'output:insider:allow', 'output:tone:allow']);
   assert.ok(pii.json.guard.verdicts.every((v: any) => typeof v.latency_ms === 'number' && v.reason));
+
+  // logprobs stay on an answer the guard passed unchanged, and go with a rewritten one
+  const lpPass = await api('POST', '/v1/chat/completions', { model: 'support', logprobs: true, messages: [{ role: 'user', content: '怎么退货？' }] });
+  assert.equal(lpPass.json.guard.outcome, 'flagged');
+  assert.equal(lpPass.json.choices[0].logprobs.content.map((l: any) => l.token).join(''), lpPass.json.choices[0].message.content);
+  const lpMasked = await api('POST', '/v1/chat/completions', { model: 'support', logprobs: true, messages: [{ role: 'user', content: '客服电话多少？' }] });
+  assert.equal(lpMasked.json.guard.outcome, 'rewritten');
+  assert.equal(lpMasked.json.choices[0].logprobs, null);
 
   // the request log has it, with the masked prompt and every verdict
   const logged = await api('GET', `/v1/requests/${pii.json.id}`);

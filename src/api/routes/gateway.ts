@@ -318,12 +318,16 @@ export function gatewayRoutes(app: FastifyInstance, gateway: Gateway, policy: Ke
         throw failed.reason;
       }
       if (ac.signal.aborted && hijacked && reply.raw.destroyed) { status = 499; return; }
-      // A whole (not streamed) answer under a guard is checked once it is complete.
+      // A whole (not streamed) answer under a guard is checked once it is complete; its logprobs stay when the
+      // guard passed the text unchanged, and go when the text was rewritten or refused.
+      const changed: boolean[] = new Array(choices).fill(guard !== null && (r.stream || blocked !== null));
       if (guard && !r.stream && blocked === null) {
         for (let ci = 0; ci < choices; ci++) {
           if (!contentOf(ci) && calls[ci].length) continue; // only calls: no text to check
-          const g = await guard.output(contentOf(ci), question !== undefined ? { question } : {});
+          const before = contentOf(ci);
+          const g = await guard.output(before, question !== undefined ? { question } : {});
           texts[ci] = [g.refused ? g.message ?? '' : g.text];
+          changed[ci] = g.refused || g.text !== before;
           if (g.refused) { finishes[ci] = 'content_filter'; calls[ci] = []; }
         }
       }
@@ -348,7 +352,7 @@ export function gatewayRoutes(app: FastifyInstance, gateway: Gateway, policy: Ke
               role: 'assistant', content: calls[i].length && !t.join('') ? null : t.join(''), refusal: finishes[i] === 'content_filter' ? t.join('') : null,
               ...(calls[i].length ? { tool_calls: calls[i] } : {}),
             },
-            logprobs: r.logprobs && !guard ? { content: lps[i], refusal: null } : null, finish_reason: finishes[i],
+            logprobs: r.logprobs && !changed[i] ? { content: lps[i], refusal: null } : null, finish_reason: finishes[i],
           })),
           usage: usage(promptTokens, completionTokens), ...guardField,
         };
@@ -358,7 +362,7 @@ export function gatewayRoutes(app: FastifyInstance, gateway: Gateway, policy: Ke
         choices: texts.map((t, i) => {
           const p = prompts[Math.floor(i / r.n)]!;
           const text = (echo ? p : '') + t.join('');
-          return { index: i, text, logprobs: r.logprobs && !guard ? completionLogprobs(lps[i], echo ? p.length : 0) : null, finish_reason: finishes[i] };
+          return { index: i, text, logprobs: r.logprobs && !changed[i] ? completionLogprobs(lps[i], echo ? p.length : 0) : null, finish_reason: finishes[i] };
         }),
         usage: usage(promptTokens, completionTokens), ...guardField,
       };
