@@ -32,6 +32,7 @@ import { gatewayRoutes, installPublicGatewayRoutes, toGatewayApiError } from './
 import { deploymentRoutes } from './routes/deployments.ts';
 import { botsRoutes, createBotService, installPublicBotRoutes } from './routes/bots.ts';
 import { installConsoleRoutes } from './routes/console.ts';
+import { copilotRoutes, installPublicCopilotRoutes } from './routes/copilot.ts';
 import { FeedbackService, type ControlTables } from '../control/feedback.ts';
 import { feedbackRoutes } from './routes/feedback.ts';
 import { gatewayGuardDeps, guardRoutes } from './routes/guard.ts';
@@ -93,6 +94,7 @@ export async function createServer(opts: ServerOptions): Promise<ModelfabServer>
   const bots = createBotService(opts.dataDir);
   installPublicBotRoutes(app, bots);
   installConsoleRoutes(app);
+  installPublicCopilotRoutes(app);
   installAuth(app, store);
   app.addHook('onRequest', async (req) => { if (req.apiKey) { try { keyPolicy.checkExpiry(req.apiKey); } catch (e) { throw toGatewayApiError(e); } } });
   filesRoutes(app, service);
@@ -102,6 +104,7 @@ export async function createServer(opts: ServerOptions): Promise<ModelfabServer>
   const guard = new GuardRuntime(feedback, guardDeps);
   const botHook = botsRoutes(app, bots, { store, keyPolicy, guard, importDataset: (r) => service.importDataset(r), createExperiment: (r) => factory.factory.createExperiment(r) });
   gatewayRoutes(app, gateway, keyPolicy, { guard, log: opts.requestLog !== false, bots: botHook });
+  copilotRoutes(app, { gateway, policy: keyPolicy, knowledge: bots.knowledge, bots, guard, log: opts.requestLog !== false });
   deploymentRoutes(app, store, gateway, { guardExists: async (name) => (await feedback.getPolicyText(name)) !== null });
   if (opts.serve?.warm !== false) void gateway.warmDeployments();
   const factory = await startFactory({ dataDir: opts.dataDir, store, db: db as never, data: service, ...(opts.factory ?? {}) });

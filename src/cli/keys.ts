@@ -24,17 +24,19 @@ export function registerKeys(program: Command): void {
     .option('--owner <deployment-or-app>', 'the deployment or application it is issued to')
     .option('--models <list>', 'comma-separated models it may use (a trailing * matches a prefix, e.g. ft:*); default all')
     .option('--endpoints <list>', 'comma-separated: chat.completions, completions, embeddings, models; default all')
+    .option('--knowledge <list>', 'comma-separated knowledge base ids it may read (search, ask, the Copilot); "" for none; default all')
     .option('--expires-days <n>', 'expire after this many days')
     .option('--rpm <n>', 'requests per minute')
     .option('--quota <tokens>', 'total tokens (prompt + completion)')
     .option('--admin', 'an admin key (may administer deployments and keys)')
     .option('--data <dir>', 'data folder', './modelfab-data')
     .option('--json', 'print JSON')
-    .action(async (o: { name: string; owner?: string; models?: string; endpoints?: string; expiresDays?: string; rpm?: string; quota?: string; admin?: boolean; data: string; json?: boolean }) => {
+    .action(async (o: { name: string; owner?: string; models?: string; endpoints?: string; knowledge?: string; expiresDays?: string; rpm?: string; quota?: string; admin?: boolean; data: string; json?: boolean }) => {
       await withStore(o.data, async (store) => {
         const days = num(o.expiresDays, 'expires-days');
         const { key, row } = await createKey(store, {
           name: o.name, owner: o.owner, models: list(o.models), endpoints: list(o.endpoints), role: o.admin ? 'admin' : 'user',
+          knowledge: o.knowledge === undefined ? undefined : o.knowledge.split(',').map((x) => x.trim()).filter(Boolean),
           expiresAt: days ? nowSeconds() + Math.round(days * 86400) : undefined, rateLimitRpm: num(o.rpm, 'rpm'), tokenQuota: num(o.quota, 'quota'),
         });
         if (o.json) process.stdout.write(`${JSON.stringify({ ...describeKey(row), key })}\n`);

@@ -55,7 +55,7 @@ export interface FeedbackRequest {
 
 /** What the guard did to one answer: nothing found, warned, changed the text, or refused. */
 export type GuardOutcome = 'passed' | 'flagged' | 'rewritten' | 'refused';
-export type ResponseSource = 'api' | 'bot' | 'playground' | 'knowledge';
+export type ResponseSource = 'api' | 'bot' | 'playground' | 'knowledge' | 'copilot';
 
 export interface ResponseRecord {
   id: string; created_at: number; model: string | null; source: ResponseSource; key_id: string | null; prompt: ChatMessage[]; answer: string;
@@ -344,7 +344,7 @@ export class FeedbackService {
     if (req.rating !== undefined && req.rating !== null && (!Number.isInteger(req.rating) || req.rating < 1 || req.rating > 5)) throw new ControlError(400, `rating must be an integer from 1 to 5, got ${JSON.stringify(req.rating)}`, 'rating');
     if (req.label !== undefined && req.label !== null && req.label !== 'right' && req.label !== 'wrong') throw new ControlError(400, `label must be "right" or "wrong", got ${JSON.stringify(req.label)}`, 'label');
     const source = req.source ?? 'api';
-    if (!['api', 'playground', 'bot', 'knowledge'].includes(source)) throw new ControlError(400, 'source must be api, playground, bot or knowledge', 'source');
+    if (!['api', 'playground', 'bot', 'knowledge', 'copilot'].includes(source)) throw new ControlError(400, 'source must be api, playground, bot, knowledge or copilot', 'source');
 
     const logged = responseId ? await this.getResponse(responseId) : null;
     const prompt = req.prompt !== undefined ? toMessages(req.prompt, 'prompt') : logged?.prompt;

@@ -19,13 +19,16 @@ import { ServeError } from './service.ts';
 export const ENDPOINTS = ['chat.completions', 'completions', 'embeddings', 'models'] as const;
 export type Endpoint = typeof ENDPOINTS[number];
 
-export interface KeyScopes { models?: string[]; endpoints?: string[] }
+/** What a user key may reach; a missing list means everything. `knowledge`: knowledge base ids (an empty list: none). */
+export interface KeyScopes { models?: string[]; endpoints?: string[]; knowledge?: string[] }
 
 export interface CreateKeyInput {
   name: string;
   owner?: string;
   models?: string[];
   endpoints?: string[];
+  /** Knowledge bases it may read (search, ask, the Copilot); an empty list: none. Default all. */
+  knowledge?: string[];
   /** Unix seconds, or null for never. */
   expiresAt?: number | null;
   rateLimitRpm?: number | null;
@@ -43,6 +46,10 @@ export async function createKey(store: Store, k: CreateKeyInput): Promise<{ key:
     return v as string[];
   };
   const scopes: KeyScopes = { models: list(k.models, 'models'), endpoints: list(k.endpoints, 'endpoints', ENDPOINTS) };
+  if (k.knowledge !== undefined && k.knowledge !== null) {
+    if (!Array.isArray(k.knowledge) || k.knowledge.some((x) => typeof x !== 'string' || !x)) throw new ServeError(400, 'knowledge must be a list of knowledge base ids', 'invalid_value', 'knowledge');
+    scopes.knowledge = k.knowledge;
+  }
   const posInt = (v: unknown, param: string) => {
     if (v === undefined || v === null) return null;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new ServeError(400, `${param} must be a positive integer`, 'invalid_value', param);
@@ -52,7 +59,7 @@ export async function createKey(store: Store, k: CreateKeyInput): Promise<{ key:
   const row: ApiKeyRow = {
     id: `key-${randomBytes(8).toString('hex')}`, name: k.name.trim(), hash: hashApiKey(key), prefix: key.slice(0, 10), role: k.role ?? 'user',
     created_at: nowSeconds(), last_used_at: null, revoked_at: null,
-    scopes: scopes.models || scopes.endpoints ? JSON.stringify(scopes) : null,
+    scopes: scopes.models || scopes.endpoints || scopes.knowledge ? JSON.stringify(scopes) : null,
     expires_at: posInt(k.expiresAt, 'expires_at'), rate_limit_rpm: posInt(k.rateLimitRpm, 'rate_limit_rpm'),
     token_quota: posInt(k.tokenQuota, 'token_quota'), owner: k.owner ?? null,
   };
@@ -66,7 +73,7 @@ export function describeKey(r: ApiKeyRow): Record<string, unknown> {
   return {
     object: 'api_key', id: r.id, name: r.name, prefix: r.prefix, role: r.role, owner: r.owner ?? null, created_at: r.created_at,
     last_used_at: r.last_used_at, revoked_at: r.revoked_at, expires_at: r.expires_at ?? null,
-    scopes: { models: s.models ?? null, endpoints: s.endpoints ?? null },
+    scopes: { models: s.models ?? null, endpoints: s.endpoints ?? null, knowledge: s.knowledge ?? null },
     rate_limit_rpm: r.rate_limit_rpm ?? null, token_quota: r.token_quota ?? null,
   };
 }
