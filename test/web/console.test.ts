@@ -32,7 +32,7 @@ const CHROMIUM = process.env.MODELFAB_CHROMIUM ?? '/usr/bin/chromium';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const ARTIFACTS = fileURLToPath(new URL('./artifacts/', import.meta.url));
 const KEY = 'sk-mf-test-console-key-0123456789abcdef';
-const PAGES = ['factory', 'runs', 'leaderboard', 'playground', 'models', 'requests', 'data', 'knowledge', 'bots'] as const;
+const PAGES = ['factory', 'runs', 'leaderboard', 'playground', 'copilot', 'models', 'requests', 'data', 'knowledge', 'bots'] as const;
 const FLAGS = ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 const skip = !existsSync(CHROMIUM) ? `Chromium is not installed at ${CHROMIUM} (apt-get install -y chromium)` : false;
@@ -285,6 +285,14 @@ test('[slow] web console: the main flow in headless Chromium, screenshots in bot
     await page.getByTestId('bot-guard-save').click();
     await page.getByRole('status').filter({ hasText: /applies to the published version/ }).waitFor();
     assert.equal((await api<{ config: { guard: string | null } }>('/v1/bots/rules')).config.guard, 'no-gambling');
+    // the Copilot, driven by the deployed fine-tune, over the knowledge base the bot was built from
+    await page.getByTestId('nav-copilot').click();
+    await page.getByTestId('copilot-model').selectOption('support-best');
+    await page.getByTestId('copilot-input').fill('投保人多久内可以解除合同？');
+    await page.getByTestId('copilot-send').click();
+    await page.getByTestId('copilot-answer').waitFor();
+    await shot(page, 'copilot-answer-en');
+    log('copilot answered');
 
     // ------------------------------------------------------------ every page, both languages
     for (const lang of ['en', 'zh'] as const) {

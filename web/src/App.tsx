@@ -16,10 +16,11 @@ import { Requests } from './pages/Requests';
 import { Data } from './pages/Data';
 import { Knowledge } from './pages/Knowledge';
 import { Bots } from './pages/Bots';
+import { Copilot } from './pages/Copilot';
 
 const NAV: { group: 'nav.groupFactory' | 'nav.groupServe' | 'nav.groupData'; pages: Page[] }[] = [
   { group: 'nav.groupFactory', pages: ['factory', 'runs', 'leaderboard'] },
-  { group: 'nav.groupServe', pages: ['playground', 'models', 'requests'] },
+  { group: 'nav.groupServe', pages: ['playground', 'copilot', 'models', 'requests'] },
   { group: 'nav.groupData', pages: ['data', 'knowledge', 'bots'] },
 ];
 
@@ -74,6 +75,7 @@ function PageView({ page, params }: { page: Page; params: URLSearchParams }) {
     case 'runs': return <Runs params={params} />;
     case 'leaderboard': return <LeaderboardPage params={params} />;
     case 'playground': return <Playground params={params} />;
+    case 'copilot': return <Copilot />;
     case 'models': return <Models params={params} />;
     case 'requests': return <Requests params={params} />;
     case 'data': return <Data />;
