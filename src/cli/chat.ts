@@ -1,7 +1,8 @@
 /**
  * `modelfab chat MODEL`: a terminal chat with any model the gateway serves (a deployment, route or fine-tune
  * name), over its OpenAI-compatible API with streaming. Keeps the conversation; /reset starts over, /exit or
- * Ctrl-D leaves. Reads the key from --key or MODELFAB_API_KEY.
+ * Ctrl-D leaves. Reads the key from --key or MODELFAB_API_KEY. `--copilot`: the Copilot driven by that model
+ * (/v1/copilot/chat/completions), with the sources it cites and the steps it took after each answer.
  */
 import type { Command } from 'commander';
 import { createInterface } from 'node:readline/promises';
@@ -35,13 +36,14 @@ export function registerChat(program: Command): void {
     .option('--system <text>', 'a system prompt')
     .option('--preset <name>', 'conservative, balanced or creative')
     .option('--max-tokens <n>', 'per answer', '512')
-    .action(async (model: string, o: { url: string; key?: string; system?: string; preset?: string; maxTokens: string }) => {
+    .option('--copilot', 'talk to the Copilot driven by this model: knowledge bases, bots and other models, cited sources')
+    .action(async (model: string, o: { url: string; key?: string; system?: string; preset?: string; maxTokens: string; copilot?: boolean }) => {
       const key = o.key ?? process.env.MODELFAB_API_KEY;
       if (!key) throw new Error('no API key: pass --key or set MODELFAB_API_KEY');
       const base = o.url.replace(/\/+$/, '').replace(/\/v1$/, '');
       const messages: Array<{ role: string; content: string }> = o.system ? [{ role: 'system', content: o.system }] : [];
       const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: process.stdin.isTTY });
-      process.stdout.write(`chatting with ${model} at ${base} (/reset, /exit)\n`);
+      process.stdout.write(`chatting with ${o.copilot ? `the Copilot driven by ${model}` : model} at ${base} (/reset, /exit)\n`);
       try {
         for (;;) {
           let line: string;
@@ -50,7 +52,7 @@ export function registerChat(program: Command): void {
           if (line.trim() === '/reset') { messages.splice(o.system ? 1 : 0); continue; }
           if (!line.trim()) continue;
           messages.push({ role: 'user', content: line });
-          const res = await fetch(`${base}/v1/chat/completions`, {
+          const res = await fetch(`${base}/v1/${o.copilot ? 'copilot/' : ''}chat/completions`, {
             method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
             body: JSON.stringify({ model, messages, stream: true, max_tokens: Number(o.maxTokens), preset: o.preset }),
           });
@@ -61,13 +63,18 @@ export function registerChat(program: Command): void {
             continue;
           }
           let answer = '';
+          let info: { steps: Array<{ tool: string; arguments: unknown; ok: boolean; result: string }>; sources: Array<{ ref: number; label: string; from: string }> } | null = null;
           for await (const c of sse(res)) {
             if (c.error) { process.stdout.write(`\nerror: ${c.error.message}`); break; }
             const t = c.choices?.[0]?.delta?.content ?? '';
             answer += t;
             process.stdout.write(t);
+            if (c.copilot) info = c.copilot;
           }
           process.stdout.write('\n');
+          for (const s of info?.steps ?? []) process.stdout.write(`  · ${s.tool} ${JSON.stringify(s.arguments)}${s.ok ? '' : ` (${s.result})`}\n`);
+          for (const s of info?.sources ?? []) process.stdout.write(`  [${s.ref}] ${s.label} (${s.from})\n`);
+          info = null;
           messages.push({ role: 'assistant', content: answer });
         }
       } finally {
