@@ -98,7 +98,7 @@ export function copilotRoutes(app: FastifyInstance, d: CopilotRouteDeps): void {
           return { text, toolCalls: res.toolCalls, finishReason: res.finishReason, promptTokens: res.promptTokens, completionTokens: res.completionTokens, model: res.model };
         },
         knowledgeBases: async () => (await d.knowledge.listKbs(scope)).map((b) => ({ id: b.id, name: b.name, description: b.description })),
-        search: async (ids, q, n) => (await d.knowledge.search(ids, q, { k: n, scope })).results.map((h) => ({ kb: h.kbId, label: `${h.docTitle} ${h.label}`.trim(), text: h.context.length <= 1200 ? h.context : h.text })),
+        search: async (ids, q, n) => (await d.knowledge.search(ids, q, { k: n, scope })).results.map((h) => ({ kb: h.kbId, label: h.label && h.label !== h.docTitle ? `${h.docTitle} ${h.label}`.trim() : h.docTitle, text: h.context.length <= 1200 ? h.context : h.text })),
         bots: async () => (await d.bots.listBots()).filter((b) => b.published && keyAllowsModel(k, b.name)).map((b) => ({ name: b.name, description: b.description })),
         askBot: async (name, q) => {
           const bot = (await d.bots.listBots()).find((b) => b.name === name && b.published);
