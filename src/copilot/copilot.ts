@@ -34,14 +34,12 @@ export interface GenerateOut {
   text: string;
   toolCalls?: ToolCallOut[];
   finishReason: string;
-  promptTokens: number;
-  completionTokens: number;
   model: string;
 }
 
 /** What the Copilot may reach, already narrowed to the caller's key. */
 export interface CopilotDeps {
-  /** Runs the driving model (or, for ask_model, another one) through the gateway; `onText` streams the text. */
+  /** Runs the driving model (or, for ask_model, another one) through the gateway, counting its tokens; `onText` streams the text. */
   generate(model: string, req: { messages: ChatMessageIn[]; tools?: ToolDef[]; toolChoice?: 'auto' | 'none'; maxTokens?: number; temperature?: number }, onText?: (t: string) => void): Promise<GenerateOut>;
   knowledgeBases(): Promise<Array<{ id: string; name: string; description: string }>>;
   search(kbIds: string[], query: string, k: number): Promise<Array<{ kb: string; label: string; text: string }>>;
@@ -67,8 +65,6 @@ export interface CopilotResult {
   steps: CopilotStep[];
   model: string;
   finishReason: string;
-  promptTokens: number;
-  completionTokens: number;
 }
 
 export const COPILOT_TOOLS: ToolDef[] = [
@@ -127,7 +123,6 @@ export class Copilot {
     const zh = isChinese(question);
     const conv: ChatMessageIn[] = [{ role: 'system', content: copilotSystemPrompt({ kbs, bots, sources: [...sources], zh }) }, ...messages.filter((m) => m.role !== 'system')];
     const maxSteps = Math.max(1, this.o.maxSteps ?? 4);
-    let promptTokens = 0, completionTokens = 0;
     // A small model's context may not hold the tools, or all the passages: it then answers without tools, and
     // then from fewer, shorter passages (said in the steps), rather than not at all.
     let tools = true, shrink = 0;
@@ -162,10 +157,8 @@ export class Copilot {
         }
         throw e;
       }
-      promptTokens += out.promptTokens;
-      completionTokens += out.completionTokens;
       if (!out.toolCalls?.length || last) {
-        return { answer: out.text, sources, steps, model: out.model, finishReason: out.finishReason === 'tool_calls' ? 'stop' : out.finishReason, promptTokens, completionTokens };
+        return { answer: out.text, sources, steps, model: out.model, finishReason: out.finishReason === 'tool_calls' ? 'stop' : out.finishReason };
       }
       conv.push({ role: 'assistant', content: out.text, tool_calls: out.toolCalls });
       for (const call of out.toolCalls) {

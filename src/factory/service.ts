@@ -130,8 +130,11 @@ export interface ExperimentRequest {
   then?: Array<{ stage: Stage; datasets: string[]; hyperparameters?: Partial<Hyperparameters> }>;
 }
 
-/** A base a job trains from: a model of the catalog, or the result of a job still to finish (`after`). */
-interface ResolvedBase { model: CatalogModel; after: string | null }
+/**
+ * A base a job trains from: a model of the catalog, or the result of a job still to finish (`after`); `label` is
+ * its name in leaderboards when that is not the model's name (an earlier stage's result).
+ */
+interface ResolvedBase { model: CatalogModel; after: string | null; label?: string }
 
 export interface FactoryOptions {
   dataDir: string;
@@ -283,8 +286,8 @@ export class FactoryService extends EventEmitter {
   private pendingResult(job: JobRecord): ResolvedBase {
     const meta = (job.spec as SpecWithMeta).meta;
     return {
-      model: { name: modelNameOf(job) ?? job.id, kind: 'engine', path: join(job.spec.outputDir, 'model'), role: 'fine-tune', config: meta?.baseConfig, createdAt: job.createdAt, meta: { resultName: job.spec.resultName ?? job.spec.name } },
-      after: job.id,
+      model: { name: modelNameOf(job) ?? job.id, kind: 'engine', path: join(job.spec.outputDir, 'model'), role: 'fine-tune', config: meta?.baseConfig, createdAt: job.createdAt },
+      after: job.id, label: job.spec.resultName ?? job.spec.name,
     };
   }
 
@@ -368,7 +371,7 @@ export class FactoryService extends EventEmitter {
       version: 1, id, name,
       stage, base: baseRef(base), method, data: { train: { path: train.path, kind: train.kind }, ...(val ? { validation: { path: val.path, kind: val.kind } } : {}) },
       hyperparameters: hyper, seed, outputDir: dir, threads: this.threads, meta,
-      ...(opts.evaluation ? { evaluation: opts.evaluation, resultName: opts.experiment ? name : `ft:${base.name}:${req.suffix ?? ''}:${id}`, baseName: opts.base?.model.meta?.resultName as string | undefined ?? base.name } : {}),
+      ...(opts.evaluation ? { evaluation: opts.evaluation, resultName: opts.experiment ? name : `ft:${base.name}:${req.suffix ?? ''}:${id}`, baseName: resolved.label ?? base.name } : {}),
     };
     const estimate = estimateJob(base.config, method, hyper, { name: dataset.name, train: { path: train.path, kind: train.kind }, rows: train.rows }, this.threads);
     try {
@@ -536,8 +539,8 @@ export class FactoryService extends EventEmitter {
       plan: JSON.stringify({ jobs: {}, rejected, duplicates: plan.duplicates }),
     }).execute();
     const jobs = new Map<string, JobRecord>();
-    const submit = async (p: PlannedJob, dataset: string, st: Stage, base: ResolvedBase, given: Partial<Hyperparameters>, name?: string) => {
-      jobs.set(p.key, await this.createJob(this.jobRequestFor(p, dataset, st), {
+    const submit = async (p: PlannedJob, st: Stage, base: ResolvedBase, given: Partial<Hyperparameters>, name?: string) => {
+      jobs.set(p.key, await this.createJob(this.jobRequestFor(p, st), {
         experiment: { id, key: p.key, dataset: p.dataset.name, method: p.methodName }, priority: req.priority ?? 0,
         hyperparameters: this.explicitHyper(p, given), evaluation, base, name,
       }));
@@ -545,10 +548,10 @@ export class FactoryService extends EventEmitter {
     // The first stage is submitted longest first (the scheduler starts jobs in submission order within an
     // experiment), so the long jobs do not start last and leave cores idle at the end; listed in plan order.
     const byLength = plan.jobs.map((p, i) => ({ p, i })).sort((a, b) => b.p.estimate.seconds - a.p.estimate.seconds || a.i - b.i);
-    for (const { p } of byLength) await submit(p, p.dataset.name, stage, bases.find((b) => b.model.name === p.base.name)!, req.hyperparameters);
+    for (const { p } of byLength) await submit(p, stage, bases.find((b) => b.model.name === p.base.name)!, req.hyperparameters);
     // Each later job starts once the job it builds on has succeeded.
     for (const [i, st] of follow.stages.entries()) {
-      for (const p of st) await submit(p, p.dataset.name, later[i].req.stage, this.pendingResult(jobs.get(p.parent)!), later[i].req.hyperparameters ?? {}, p.name);
+      for (const p of st) await submit(p, later[i].req.stage, this.pendingResult(jobs.get(p.parent)!), later[i].req.hyperparameters ?? {}, p.name);
     }
     const jobIds = Object.fromEntries([...plan.jobs, ...follow.stages.flat()].map((p) => [p.key, jobs.get(p.key)!.id]));
     await this.o.db.updateTable('experiments').set({ plan: JSON.stringify({ jobs: jobIds, rejected, duplicates: plan.duplicates }) }).where('id', '=', id).execute();
@@ -567,10 +570,10 @@ export class FactoryService extends EventEmitter {
     };
   }
 
-  private jobRequestFor(p: PlannedJob, dataset: string, stage: Stage): CreateJobRequest {
+  private jobRequestFor(p: PlannedJob, stage: Stage): CreateJobRequest {
     const h = p.hyperparameters;
     return {
-      model: p.base.name, dataset, seed: p.seed, suffix: p.methodName.replace(/[^A-Za-z0-9-]/g, '-'),
+      model: p.base.name, dataset: p.dataset.name, seed: p.seed, suffix: p.methodName.replace(/[^A-Za-z0-9-]/g, '-'),
       method: { type: stage === 'dpo' ? 'dpo' : 'supervised', [stage === 'dpo' ? 'dpo' : 'supervised']: { hyperparameters: { fine_tuning_method: p.method, ...(h.epochs ? { n_epochs: h.epochs } : {}), batch_size: h.batchSize } } },
     };
   }

@@ -13,7 +13,7 @@ import { parameterCount } from '../engine/config.ts';
 import { train, evaluate, preferenceObjective, referenceLogps, type Objective, type TrainConfig } from '../engine/train.ts';
 import { preferencePair, type PreferencePair } from '../engine/preference.ts';
 import { pretrainExamples, sftExamples, type Example } from '../engine/examples.ts';
-import { loadModel, readModelInfo, saveAdapter, saveModel } from '../engine/io.ts';
+import { loadModel, saveAdapter, saveModel } from '../engine/io.ts';
 import { normalizeMethod, stackMethod } from '../engine/methods.ts';
 import { createGemm } from '../engine/gemm/index.ts';
 import type { Gemm } from '../engine/gemm/types.ts';
@@ -134,8 +134,7 @@ function pairsOf(ref: DataRef, tok: Tokenizer, seqLen: number, template: ChatTem
 function loadBase(spec: JobSpec): { model: LlamaModel; tokenizer: Tokenizer; baseDir: string | null } {
   const b = spec.base;
   if (b.kind === 'engine') {
-    const info = readModelInfo(b.path);
-    const { model, tokenizer } = loadModel(b.path);
+    const { model, tokenizer, info } = loadModel(b.path);
     if (!info.base || !info.method) {
       model.applyMethod(spec.method, spec.seed + 1);
       return { model, tokenizer, baseDir: b.path };

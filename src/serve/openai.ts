@@ -6,7 +6,7 @@
  * Extensions, ignored by OpenAI's clients and passed through their `extra_body`: `preset` (conservative, balanced,
  * creative), `top_k`. A value the request leaves out comes from the preset (the request's, else the deployment's).
  */
-import type { BackendError, ChatMessageIn, GenerateParams, PromptInput, TokenLogprob } from './backend.ts';
+import type { ChatMessageIn, GenerateParams, PromptInput, TokenLogprob } from './backend.ts';
 import { parseMessageTools, parseTools, type ToolChoice, type ToolDef } from './tools.ts';
 import { PRESETS, ServeError, type DeploymentSettings, type PresetName } from './service.ts';
 
@@ -136,8 +136,7 @@ export function parseChatRequest(body: unknown): ChatRequest {
     if (typeof r.role !== 'string' || !ROLES.has(r.role)) throw bad(`messages[${i}].role`, `Invalid value for 'messages[${i}].role': expected one of system, user, assistant, tool, developer.`);
     return { role: r.role as ChatMessageIn['role'], content: content(r.content, i), ...parseMessageTools(r, i) };
   });
-  let tools: ReturnType<typeof parseTools>;
-  try { tools = parseTools(b); } catch (e) { const x = e as BackendError; throw bad(x.param ?? 'tools', x.message, x.code ?? 'invalid_value'); }
+  const tools = parseTools(b);
   const lp = bool(b, 'logprobs') ?? false;
   const top = num(b, 'top_logprobs', 0, 20, true);
   if (top !== undefined && !lp) throw bad('top_logprobs', "'top_logprobs' requires 'logprobs' to be true.");

@@ -24,6 +24,7 @@ import { createKey, describeKey, keyAllowsEndpoint, keyAllowsModel, type KeyPoli
 import type { GuardRuntime } from '../../control/runtime.ts';
 import { toGatewayApiError } from './gateway.ts';
 import type { Store } from '../../store/store.ts';
+import { CHAT_CORS } from '../cors.ts';
 import { ApiError } from '../errors.ts';
 
 export interface BotRouteDeps {
@@ -37,7 +38,6 @@ export interface BotRouteDeps {
   createExperiment?: (req: never) => Promise<unknown>;
 }
 
-const CORS = { 'access-control-allow-origin': '*', 'access-control-allow-headers': 'authorization, content-type', 'access-control-allow-methods': 'POST, OPTIONS', 'access-control-max-age': '600' };
 const CHAT_PATH = /^\/v1\/bots\/([A-Za-z0-9][A-Za-z0-9_.-]{0,63})\/(chat\/completions|feedback)$/;
 const WIDGET_PATH = /^\/v1\/bots\/([A-Za-z0-9][A-Za-z0-9_.-]{0,63})\/widget\.js$/;
 
@@ -71,8 +71,8 @@ export function installPublicBotRoutes(app: FastifyInstance, bots: BotService): 
       return reply.header('content-type', 'application/javascript; charset=utf-8').header('cache-control', 'public, max-age=300').header('access-control-allow-origin', '*').send(widgetScript(m[1]!, origin));
     }
     if (CHAT_PATH.test(path)) {
-      if (req.method === 'OPTIONS') return reply.status(204).headers(CORS).send();
-      void reply.headers(CORS);
+      if (req.method === 'OPTIONS') return reply.status(204).headers(CHAT_CORS).send();
+      void reply.headers(CHAT_CORS);
     }
   });
 }
@@ -283,7 +283,7 @@ export function botsRoutes(app: FastifyInstance, bots: BotService, deps: BotRout
       void reply.header('x-modelfab-model', name);
       if (body.stream) {
         reply.hijack();
-        reply.raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...CORS });
+        reply.raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...CHAT_CORS });
         const head = { id, object: 'chat.completion.chunk', created, model: name, system_fingerprint: 'modelfab' };
         reply.raw.write(`data: ${JSON.stringify({ ...head, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }] })}\n\n`);
         reply.raw.write(`data: ${JSON.stringify({ ...head, choices: [{ index: 0, delta: { content }, logprobs: null, finish_reason: null }] })}\n\n`);

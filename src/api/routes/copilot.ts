@@ -15,12 +15,14 @@ import type { Gateway } from '../../serve/gateway.ts';
 import { keyAllowsModel, type KeyPolicy } from '../../serve/keys.ts';
 import { parseChatRequest, toGenerateParams, usage } from '../../serve/openai.ts';
 import { ServeError } from '../../serve/service.ts';
-import type { KnowledgeService, Scope } from '../../knowledge/service.ts';
+import type { KnowledgeService } from '../../knowledge/service.ts';
 import type { BotService } from '../../bots/service.ts';
 import type { GuardRuntime } from '../../control/runtime.ts';
 import { Copilot, type CopilotDeps, type CopilotOptions } from '../../copilot/copilot.ts';
 import { ApiError } from '../errors.ts';
-import { toGatewayApiError } from './gateway.ts';
+import { checkInput, errorEvent, toGatewayApiError } from './gateway.ts';
+import { knowledgeScope } from './knowledge.ts';
+import { CHAT_CORS } from '../cors.ts';
 
 export interface CopilotRouteDeps {
   gateway: Gateway;
@@ -29,13 +31,6 @@ export interface CopilotRouteDeps {
   bots: BotService;
   guard?: GuardRuntime;
   log?: boolean;
-}
-
-function knowledgeScope(req: FastifyRequest): Scope | undefined {
-  const k = req.apiKey;
-  if (!k || k.role === 'admin' || !k.scopes) return undefined;
-  const s = JSON.parse(k.scopes) as { knowledge?: string[] };
-  return s.knowledge ? { kbs: s.knowledge } : undefined;
 }
 
 function options(body: unknown): CopilotOptions {
@@ -55,14 +50,12 @@ function options(body: unknown): CopilotOptions {
   return { maxSteps: int('max_steps', 1, 8), retrieve: int('retrieve', 0, 8), knowledge: o.knowledge as string[] | undefined };
 }
 
-const CORS = { 'access-control-allow-origin': '*', 'access-control-allow-headers': 'authorization, content-type', 'access-control-allow-methods': 'POST, OPTIONS', 'access-control-max-age': '600' };
-
 /** Any web page may call the Copilot with a key (CORS); the preflight is answered before authentication. */
 export function installPublicCopilotRoutes(app: FastifyInstance): void {
   app.addHook('onRequest', async (req, reply) => {
     if (req.url.split('?')[0] !== '/v1/copilot/chat/completions') return;
-    if (req.method === 'OPTIONS') return reply.status(204).headers(CORS).send();
-    void reply.headers(CORS);
+    if (req.method === 'OPTIONS') return reply.status(204).headers(CHAT_CORS).send();
+    void reply.headers(CHAT_CORS);
   });
 }
 
@@ -95,7 +88,7 @@ export function copilotRoutes(app: FastifyInstance, d: CopilotRouteDeps): void {
           }, { onText: (t) => { text += t; onText?.(t); } }, { signal: ac.signal });
           promptTokens += res.promptTokens;
           completionTokens += res.completionTokens;
-          return { text, toolCalls: res.toolCalls, finishReason: res.finishReason, promptTokens: res.promptTokens, completionTokens: res.completionTokens, model: res.model };
+          return { text, toolCalls: res.toolCalls, finishReason: res.finishReason, model: res.model };
         },
         knowledgeBases: async () => (await d.knowledge.listKbs(scope)).map((b) => ({ id: b.id, name: b.name, description: b.description })),
         search: async (ids, q, n) => (await d.knowledge.search(ids, q, { k: n, scope })).results.map((h) => ({ kb: h.kbId, label: h.label && h.label !== h.docTitle ? `${h.docTitle} ${h.label}`.trim() : h.docTitle, text: h.context.length <= 1200 ? h.context : h.text })),
@@ -111,27 +104,22 @@ export function copilotRoutes(app: FastifyInstance, d: CopilotRouteDeps): void {
       const id = `chatcmpl-${randomBytes(12).toString('base64url')}`;
       const created = Math.floor(Date.now() / 1000);
       const guard = d.guard ? await d.guard.load(await d.gateway.guardsOf(r.model)) : null;
-      const question = [...r.messages].reverse().find((m) => m.role === 'user')?.content ?? '';
-      let messages = r.messages, refused: string | null = null;
-      if (guard && question) {
-        const g = await guard.input(question);
-        if (g.refused) refused = g.message ?? '';
-        else { const ui = messages.map((m) => m.role).lastIndexOf('user'); messages = messages.map((m, i) => (i === ui ? { ...m, content: g.text } : m)); }
-      }
+      // the guard's input stage, as on /v1/chat/completions: a rewrite is what the Copilot sees, a refusal answers
+      const { messages, question, blocked: refused } = guard ? await checkInput(guard, true, r.messages, []) : { messages: r.messages, question: undefined, blocked: null };
       const head = (model: string) => `data: {"id":"${id}","object":"chat.completion.chunk","created":${created},"model":${JSON.stringify(model)},"system_fingerprint":"modelfab",`;
       let opened = false;
       const open = () => {
         if (opened) return;
         opened = true;
         reply.hijack();
-        reply.raw.writeHead(200, { ...CORS, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+        reply.raw.writeHead(200, { ...CHAT_CORS, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
         reply.raw.write(`${head(r.model)}"choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}\n\n`);
       };
       const delta = (t: string) => { open(); reply.raw.write(`${head(r.model)}"choices":[{"index":0,"delta":{"content":${JSON.stringify(t)}},"logprobs":null,"finish_reason":null}]}\n\n`); };
       // the answer streams as it is made, unless a guard must see it whole first
       const live = r.stream && !guard;
       const result = refused !== null
-        ? { answer: refused, sources: [], steps: [], model: r.model, finishReason: 'content_filter', promptTokens: 0, completionTokens: 0 }
+        ? { answer: refused, sources: [], steps: [], model: r.model, finishReason: 'content_filter' }
         : await new Copilot(deps, o).chat(r.model, messages, live ? delta : undefined);
       let answer = result.answer, finish = result.finishReason === 'length' ? 'length' : result.finishReason === 'content_filter' ? 'content_filter' : 'stop';
       if (guard && refused === null) {
@@ -162,8 +150,7 @@ export function copilotRoutes(app: FastifyInstance, d: CopilotRouteDeps): void {
       const err = toGatewayApiError(e);
       status = err instanceof ApiError ? err.status : 500;
       if (reply.sent || reply.raw.headersSent) {
-        const body = err instanceof ApiError ? { message: err.message, type: err.type, param: err.param, code: err.code } : { message: 'The server had an error while processing your request.', type: 'server_error', param: null, code: null };
-        if (!reply.raw.writableEnded) reply.raw.end(`data: ${JSON.stringify({ error: body })}\n\ndata: [DONE]\n\n`);
+        if (!reply.raw.writableEnded) reply.raw.end(`${errorEvent(e)}data: [DONE]\n\n`);
         return reply;
       }
       throw err;

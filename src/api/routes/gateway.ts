@@ -82,7 +82,8 @@ export function toGatewayApiError(e: unknown): unknown {
   return e;
 }
 
-function errorEvent(e: unknown): string {
+/** An error after a stream has started: an SSE `{"error": …}` event in OpenAI's shape. */
+export function errorEvent(e: unknown): string {
   const x = toGatewayApiError(e);
   const body = x instanceof ApiError
     ? { message: x.message, type: x.type, param: x.param, code: x.code }
@@ -95,7 +96,7 @@ function errorEvent(e: unknown): string {
  * when they were sent), or every completion prompt. A rewrite (e.g. a masked phone number) replaces what the model
  * will see; a refusal yields the message to answer with instead.
  */
-async function checkInput(guard: RequestGuard, chat: boolean, messages: ChatMessageIn[], prompts: string[]): Promise<{ messages: ChatMessageIn[]; prompts: string[]; question: string | undefined; blocked: string | null }> {
+export async function checkInput(guard: RequestGuard, chat: boolean, messages: ChatMessageIn[], prompts: string[]): Promise<{ messages: ChatMessageIn[]; prompts: string[]; question: string | undefined; blocked: string | null }> {
   if (chat) {
     const ui = messages.map((m) => m.role).lastIndexOf('user');
     if (ui < 0) return { messages, prompts, question: undefined, blocked: null };

@@ -13,7 +13,8 @@ import { randomBytes } from 'node:crypto';
 import type { GuardRuntime, RequestGuard } from '../../control/runtime.ts';
 import { toGatewayApiError } from './gateway.ts';
 
-function scopeOf(req: FastifyRequest): Scope | undefined {
+/** The knowledge bases a key may read (its `knowledge` scope); undefined: all. */
+export function knowledgeScope(req: FastifyRequest): Scope | undefined {
   const k = req.apiKey;
   if (!k || k.role === 'admin' || !k.scopes) return undefined;
   const s = JSON.parse(k.scopes) as { knowledge?: string[] };
@@ -39,7 +40,7 @@ export interface KnowledgeRouteDeps {
 }
 
 export function knowledgeRoutes(app: FastifyInstance, kb: KnowledgeService, deps: KnowledgeRouteDeps = {}): void {
-  app.get('/v1/knowledge/bases', async (req) => ({ object: 'list', data: await guard(() => kb.listKbs(scopeOf(req))) }));
+  app.get('/v1/knowledge/bases', async (req) => ({ object: 'list', data: await guard(() => kb.listKbs(knowledgeScope(req))) }));
   /** A KB's `guard` must name an existing guard policy. */
   const checkPolicy = async (name: string | null | undefined) => {
     if (name === undefined || name === null || !deps.control) return;
@@ -63,14 +64,14 @@ export function knowledgeRoutes(app: FastifyInstance, kb: KnowledgeService, deps
       ...(b.guard !== undefined ? { guard: b.guard } : {}),
     });
   }));
-  app.get<{ Params: { id: string } }>('/v1/knowledge/bases/:id', async (req) => guard(() => kb.requireKb(req.params.id, scopeOf(req))));
+  app.get<{ Params: { id: string } }>('/v1/knowledge/bases/:id', async (req) => guard(() => kb.requireKb(req.params.id, knowledgeScope(req))));
 
-  app.get<{ Params: { id: string } }>('/v1/knowledge/bases/:id/documents', async (req) => ({ object: 'list', data: await guard(() => kb.listDocuments(req.params.id, scopeOf(req))) }));
+  app.get<{ Params: { id: string } }>('/v1/knowledge/bases/:id/documents', async (req) => ({ object: 'list', data: await guard(() => kb.listDocuments(req.params.id, knowledgeScope(req))) }));
   app.post<{ Params: { id: string }; Body: { filename?: string; base64?: string; text?: string; file_id?: string } }>('/v1/knowledge/bases/:id/documents', {
     bodyLimit: 64 * 1024 * 1024,
     schema: { body: { type: 'object', properties: { filename: { type: 'string', minLength: 1 }, base64: { type: 'string' }, text: { type: 'string' }, file_id: { type: 'string', minLength: 1 } } } },
   }, async (req) => guard(async () => {
-    await kb.requireKb(req.params.id, scopeOf(req));
+    await kb.requireKb(req.params.id, knowledgeScope(req));
     const b = req.body;
     let filename = b.filename;
     let data: Uint8Array | null = b.base64 !== undefined ? new Uint8Array(Buffer.from(b.base64, 'base64')) : b.text !== undefined ? new Uint8Array(Buffer.from(b.text, 'utf8')) : null;
@@ -88,22 +89,22 @@ export function knowledgeRoutes(app: FastifyInstance, kb: KnowledgeService, deps
   }));
 
   app.get<{ Params: { id: string }; Querystring: { state?: string; doc?: string; tag?: string } }>('/v1/knowledge/bases/:id/items', async (req) => ({
-    object: 'list', data: await guard(() => kb.listItems(req.params.id, { state: req.query.state as never, docId: req.query.doc, tag: req.query.tag }, scopeOf(req))),
+    object: 'list', data: await guard(() => kb.listItems(req.params.id, { state: req.query.state as never, docId: req.query.doc, tag: req.query.tag }, knowledgeScope(req))),
   }));
-  app.get<{ Params: { id: string; item: string } }>('/v1/knowledge/bases/:id/items/:item', async (req) => guard(() => kb.getItem(req.params.id, req.params.item, scopeOf(req))));
+  app.get<{ Params: { id: string; item: string } }>('/v1/knowledge/bases/:id/items/:item', async (req) => guard(() => kb.getItem(req.params.id, req.params.item, knowledgeScope(req))));
   app.get<{ Params: { id: string; item: string } }>('/v1/knowledge/bases/:id/items/:item/history', async (req) => guard(async () => {
-    await kb.requireKb(req.params.id, scopeOf(req));
+    await kb.requireKb(req.params.id, knowledgeScope(req));
     return { object: 'list', data: await kb.history(req.params.id, req.params.item) };
   }));
   app.post<{ Params: { id: string }; Body: { ids: string[]; actor?: string } & ReviewAction }>('/v1/knowledge/bases/:id/items/review', {
     schema: { body: { type: 'object', required: ['ids', 'action'], properties: { ids: { type: 'array', items: { type: 'string' }, minItems: 1 }, action: { type: 'string', enum: ['approve', 'reject', 'reset', 'edit', 'tag', 'meta'] } } } },
   }, async (req) => guard(async () => {
-    await kb.requireKb(req.params.id, scopeOf(req));
+    await kb.requireKb(req.params.id, knowledgeScope(req));
     const { ids, actor, ...action } = req.body;
     return { object: 'list', data: await kb.review(req.params.id, ids, action as ReviewAction, actor ?? req.apiKey?.name ?? 'reviewer') };
   }));
   app.post<{ Params: { id: string } }>('/v1/knowledge/bases/:id/rebuild', async (req) => guard(async () => {
-    await kb.requireKb(req.params.id, scopeOf(req));
+    await kb.requireKb(req.params.id, knowledgeScope(req));
     return kb.rebuild(req.params.id);
   }));
 
@@ -114,12 +115,12 @@ export function knowledgeRoutes(app: FastifyInstance, kb: KnowledgeService, deps
   };
   app.post<{ Body: { kbs: string[] | string; query: string; k?: number; filter?: Record<string, unknown> } }>('/v1/knowledge/search', {
     schema: { body: { type: 'object', required: ['kbs', 'query'], properties: { query: { type: 'string', minLength: 1 }, k: { type: 'integer', minimum: 1, maximum: 100 } } } },
-  }, async (req) => guard(() => kb.search(kbList(req, req.body.kbs), req.body.query, { k: req.body.k, filter: req.body.filter, scope: scopeOf(req) } as never)));
+  }, async (req) => guard(() => kb.search(kbList(req, req.body.kbs), req.body.query, { k: req.body.k, filter: req.body.filter, scope: knowledgeScope(req) } as never)));
   app.post<{ Body: { kbs: string[] | string; question: string } }>('/v1/knowledge/ask', {
     schema: { body: { type: 'object', required: ['kbs', 'question'], properties: { question: { type: 'string', minLength: 1 } } } },
   }, async (req) => guard(async () => {
     const kbs = kbList(req, req.body.kbs);
-    const scope = scopeOf(req);
+    const scope = knowledgeScope(req);
     // the guard policies of the KBs asked (issue 11): the question first, then the answer against its citations
     let g: RequestGuard | null = null;
     if (deps.control) {
@@ -149,5 +150,5 @@ export function knowledgeRoutes(app: FastifyInstance, kb: KnowledgeService, deps
   }));
   app.post<{ Body: { kbs?: string[] | string; text: string } }>('/v1/knowledge/attribute', {
     schema: { body: { type: 'object', required: ['text'], properties: { text: { type: 'string', minLength: 1 } } } },
-  }, async (req) => guard(() => kb.attribute(req.body.kbs ? kbList(req, req.body.kbs) : null, req.body.text, { scope: scopeOf(req) })));
+  }, async (req) => guard(() => kb.attribute(req.body.kbs ? kbList(req, req.body.kbs) : null, req.body.text, { scope: knowledgeScope(req) })));
 }
