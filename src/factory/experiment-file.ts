@@ -292,7 +292,7 @@ export function validateExperimentRequest(obj: unknown, o: { file: string; lineO
     p.add([], `an experiment must be a mapping with name, base_models, datasets, methods (and optionally ${TOP_KEYS.slice(4).join(', ')}), got ${obj === undefined ? 'nothing' : quote(obj)}`);
     return p.list;
   }
-  p.keys(obj, TOP_KEYS, []);
+  p.keys(obj, TOP_KEYS, [], (k) => (k in HYPER || k === 'preference' ? `'${k}' is a hyperparameter: put it under hyperparameters (or sweep)` : null));
   if (obj.name === undefined) p.add(['name'], 'is required: the experiment\'s name');
   else if (typeof obj.name !== 'string' || !obj.name.trim()) p.add(['name'], `must be a non-empty string, got ${quote(obj.name)}`);
   if (obj.stage !== undefined) p.check(obj.stage, oneOf(STAGES), ['stage']);
