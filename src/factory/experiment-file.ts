@@ -147,7 +147,10 @@ const listOf = (values: readonly string[]): Check => (v) => {
   return `${bad.map(quote).join(', ')} ${bad.length > 1 ? 'are' : 'is'} not one of ${values.join(', ')}${near.length ? ` (did you mean ${near.map((n) => `'${n}'`).join(', ')}?)` : ''}`;
 };
 
-/** Each method type's options with their checks (src/engine/methods.ts MethodSpec), and which are required. */
+/**
+ * Each method type's options with their checks (src/engine/methods.ts MethodSpec). None is required: the planner
+ * fills LoRA's rank (8) and alpha (twice the rank) and the virtual tokens (16) when left out (withMethodDefaults).
+ */
 const LORA: Record<string, Check> = {
   rank: int(1, 'a positive integer'), alpha: num((n) => n > 0, 'a number > 0'), dropout: num((n) => n >= 0 && n < 1, 'a number in [0, 1)'),
   targets: listOf(TARGETS), rslora: bool,
@@ -160,7 +163,6 @@ const METHOD_OPTIONS: Record<string, Record<string, Check>> = {
   prefix: { numVirtualTokens: int(1, 'a positive integer') },
   prompt: { numVirtualTokens: int(1, 'a positive integer') },
 };
-const METHOD_REQUIRED: Record<string, string[]> = { lora: ['rank', 'alpha'], qlora: ['rank', 'alpha'], prefix: ['numVirtualTokens'], prompt: ['numVirtualTokens'] };
 
 // ------------------------------------------------------------------------------------------------ the validator
 
@@ -246,7 +248,6 @@ function methodSpec(p: Collector, spec: unknown, at: Path, named: boolean): void
     if (!owners.length) return null;
     return `'${k}' is an option of ${owners.join(', ')}, not of ${type}${Object.keys(options).length ? ` (${type} takes ${Object.keys(options).join(', ')})` : ` (${type} takes no options)`}`;
   });
-  for (const k of METHOD_REQUIRED[type] ?? []) if (spec[k] === undefined) p.add([...at, k], `is required for a ${type} method`);
   for (const [k, c] of Object.entries(options)) if (spec[k] !== undefined) p.check(spec[k], c, [...at, k]);
 }
 

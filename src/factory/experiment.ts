@@ -120,6 +120,18 @@ export function methodName(m: MethodSpec): string {
   }
 }
 
+/** Options a method of an experiment may leave out: LoRA rank 8 with alpha twice the rank, 16 virtual tokens. */
+export function withMethodDefaults<T extends { type: string }>(spec: T): T {
+  if (!spec || typeof spec !== 'object') return spec;
+  const s = spec as T & { rank?: number; alpha?: number; numVirtualTokens?: number };
+  if (s.type === 'lora' || s.type === 'qlora') {
+    const rank = s.rank ?? 8;
+    return { ...s, rank, alpha: s.alpha ?? 2 * rank };
+  }
+  if (s.type === 'prefix' || s.type === 'prompt') return { ...s, numVirtualTokens: s.numVirtualTokens ?? 16 };
+  return spec;
+}
+
 /** Why a combination cannot run, or null. */
 export function rejectReason(stage: Stage, base: ExperimentBase, ds: ExperimentDataset, method: ExperimentMethod): string | null {
   const want = DATA_FOR_STAGE[stage];
@@ -237,8 +249,9 @@ export function planExperiment(e: ExperimentSpec, threadsPerJob = 1): Experiment
   let duplicates = 0;
   const seeds = e.seeds?.length ? e.seeds : [0];
   const points = sweepPoints(e.sweep);
-  const names = methodNames(e.methods);
-  for (const base of e.baseModels) for (const ds of e.datasets) for (const [mi, m] of e.methods.entries()) {
+  const methods = e.methods.map((m) => ({ ...m, spec: withMethodDefaults(m.spec) }));
+  const names = methodNames(methods);
+  for (const base of e.baseModels) for (const ds of e.datasets) for (const [mi, m] of methods.entries()) {
     const mName = names[mi];
     const label = `${base.name} x ${ds.name} x ${mName}`;
     const reason = rejectReason(e.stage, base, ds, m);

@@ -93,6 +93,11 @@ test('two different methods never share a name; a later stage inherits its paren
   const p = planExperiment(spec({ ...one, methods: [{ spec: { type: 'lora', rank: 8, alpha: 16 } }, { spec: { type: 'lora', rank: 8, alpha: 16, targets: ['all'] } }, { spec: { type: 'lora', rank: 8, alpha: 16, targets: ['v', 'q'] } }] }));
   assert.deepEqual(p.jobs.map((j) => j.name), ['a x x x lora-r8', 'a x x x lora-r8-2']);
   assert.equal(p.duplicates, 1);
+  // options left out take the defaults: rank 8, alpha twice the rank, 16 virtual tokens
+  const bare = planExperiment(spec({ ...one, methods: [{ spec: { type: 'lora' } as never }, { spec: { type: 'prefix' } as never }] }));
+  assert.deepEqual(bare.jobs.map((j) => [j.name, j.method]), [
+    ['a x x x lora-r8', { type: 'lora', rank: 8, alpha: 16, dropout: 0, targets: ['q', 'v'], rslora: false }], ['a x x x prefix-16', { type: 'prefix', numVirtualTokens: 16 }],
+  ]);
   assert.throws(() => planExperiment(spec({ ...one, methods: [{ name: 'm', spec: { type: 'full' } }, { name: 'm', spec: { type: 'lora', rank: 4, alpha: 8 } }] })), /methods\[1\]\.name: "m" is the name of another method/);
 
   const sft = planExperiment(spec({ ...one, methods: [{ spec: { type: 'lora', rank: 8, alpha: 16 } }], hyperparameters: { epochs: 2, batchSize: 8, seqLen: 64 }, sweep: { lr: [1e-3, 3e-3] } }));
