@@ -27,7 +27,7 @@ import { listCheckpoints } from '../engine/checkpoint.ts';
 import type { JobRecord, JobRepository } from './repository.ts';
 import { Scheduler, SchedulerError, TERMINAL_STATUSES } from './scheduler.ts';
 import { planExperiment, planFollowUps, estimateJob, modelSuffix, ExperimentError, METHOD_LR, type ExperimentDataset, type ExperimentSpec, type PlannedJob } from './experiment.ts';
-import { validateExperimentRequest, ExperimentValidationError } from './experiment-file.ts';
+import { nearest, validateExperimentRequest, ExperimentValidationError } from './experiment-file.ts';
 import type { Problem } from '../data/problems.ts';
 import type { BaseModelRef, DataRef, Hyperparameters, JobSpec, JobStatus, Stage } from './types.ts';
 import type { FactoryTables } from '../store/kysely-jobs.ts';
@@ -506,16 +506,37 @@ export class FactoryService extends EventEmitter {
       throw new FactoryError(400, err.message, problems[0].path ?? null, 'invalid_experiment', problems);
     }
     const stage: Stage = req.stage ?? 'sft';
-    const bases = await Promise.all(req.base_models.map((n, i) => this.resolveBase(n, `base_models[${i}]`)));
-    const datasetsOf = (names: unknown, param: string) => {
-      if (!Array.isArray(names) || names.length === 0) throw new FactoryError(400, `${param} must be a non-empty list`, param);
-      return Promise.all(names.map(async (n, i) => {
-        try { return await this.o.data.getDataset(String(n)); } catch { throw new FactoryError(404, `${param}[${i}]: dataset ${n} not found`, `${param}[${i}]`, 'dataset_not_found'); }
-      }));
+    // Every name that is not found is reported at once, with the nearest known name.
+    const missing: Problem[] = [], missingKinds = new Set<string>();
+    let known: { models: string[]; datasets: string[] } | null = null;
+    const knownNames = async () => (known ??= {
+      models: (await this.o.models.list()).map((m) => m.name),
+      datasets: (await this.o.data.listDatasets()).map((d) => d.name),
+    });
+    const notFound = async (kind: 'model' | 'dataset', name: unknown, path: string) => {
+      const near = typeof name === 'string' ? nearest(name, (await knownNames())[kind === 'model' ? 'models' : 'datasets']) : null;
+      missingKinds.add(kind);
+      missing.push({ file: 'experiment', path, message: `no ${kind} named '${String(name)}'${near ? ` (did you mean '${near}'?)` : ''}: list them with modelfab ${kind}s list` });
     };
-    const datasets = await datasetsOf(req.datasets, 'datasets');
-    const later = await Promise.all((req.then ?? []).map(async (t, i) => ({ req: t, datasets: await datasetsOf(t?.datasets, `then[${i}].datasets`) })));
-    const spec = this.experimentSpec(req, stage, bases.map((b) => b.model), datasets);
+    const bases = await Promise.all(req.base_models.map(async (n, i) => {
+      try { return await this.resolveBase(n, `base_models[${i}]`); } catch (e) {
+        if (e instanceof FactoryError && e.status === 404) { await notFound('model', n, `base_models[${i}]`); return null; }
+        throw e;
+      }
+    }));
+    const datasetsOf = (names: readonly string[], param: string) => Promise.all(names.map(async (n, i) => {
+      try { return await this.o.data.getDataset(String(n)); } catch { await notFound('dataset', n, `${param}[${i}]`); return null; }
+    }));
+    const firstSets = await datasetsOf(req.datasets, 'datasets');
+    const laterSets = await Promise.all((req.then ?? []).map((t, i) => datasetsOf(t.datasets, `then[${i}].datasets`)));
+    if (missing.length) {
+      throw new FactoryError(404, `${missing.length} name(s) not found:${missing.map((p) => `\n  ${p.path}: ${p.message}`).join('')}`, missing[0].path ?? null,
+        missingKinds.size > 1 ? 'not_found' : missingKinds.has('model') ? 'model_not_found' : 'dataset_not_found', missing);
+    }
+    const present = <T,>(xs: Array<T | null>) => xs as T[];
+    const datasets = present(firstSets);
+    const later = (req.then ?? []).map((t, i) => ({ req: t, datasets: present(laterSets[i]) }));
+    const spec = this.experimentSpec(req, stage, present(bases).map((b) => b.model), datasets);
     let plan: ReturnType<typeof planExperiment>, follow: ReturnType<typeof planFollowUps>;
     try {
       plan = planExperiment(spec, this.threads);
@@ -529,7 +550,7 @@ export class FactoryService extends EventEmitter {
       const reasons: Problem[] = rejected.map((r) => ({ file: 'experiment', message: `${r.name}: ${r.reason}` }));
       throw new FactoryError(400, `experiment ${req.name} plans no job: every combination was rejected (${rejected.length})${reasons.map((p) => `\n  ${p.message}`).join('')}`, null, 'no_jobs', reasons);
     }
-    return { stage, bases, datasets, later, plan, follow, rejected };
+    return { stage, bases: present(bases), datasets, later, plan, follow, rejected };
   }
 
   /** POST /v1/experiments: names resolved, the grid planned, one job per combination submitted. */

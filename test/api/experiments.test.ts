@@ -102,6 +102,15 @@ test('an invalid experiment is a 400 naming every problem by field, a plan witho
         'tiny x qa x full: DPO needs a preference dataset, but qa is a sft dataset', 'tiny x qa x lora-r4: DPO needs a preference dataset, but qa is a sft dataset',
       ]);
     }
+    // every name that is not found, at once, with the nearest registered one
+    const names = await api('POST', '/v1/experiments', { name: 'names', base_models: ['tiyn', 'tiny'], datasets: ['qa', 'qaa', 'zzz-unknown'], methods: [{ type: 'full' }] });
+    assert.equal(names.status, 404, JSON.stringify(names.body));
+    assert.equal(names.body.error.code, 'not_found');
+    assert.deepEqual(names.body.error.problems.map((p: { path: string; message: string }) => `${p.path}: ${p.message}`), [
+      "base_models[0]: no model named 'tiyn' (did you mean 'tiny'?): list them with modelfab models list",
+      "datasets[1]: no dataset named 'qaa' (did you mean 'qa'?): list them with modelfab datasets list",
+      "datasets[2]: no dataset named 'zzz-unknown': list them with modelfab datasets list",
+    ]);
     assert.deepEqual((await api('GET', '/v1/experiments')).body.data, []);
     assert.deepEqual((await api('GET', '/v1/fine_tuning/jobs')).body.data, []);
   });
