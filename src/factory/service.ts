@@ -369,7 +369,7 @@ export class FactoryService extends EventEmitter {
     const meta: JobMeta = {
       base: base.name, suffix: req.suffix ?? null, trainingFile, validationFile, dataset: dataset.name, metadata: req.metadata ?? {},
       // the multiplier of the learning rate the job really trains with (an experiment's value or sweep point)
-      hyperparameters: { n_epochs: hyper.epochs ?? auto.epochs, batch_size: hyper.batchSize, learning_rate_multiplier: hyper.lr / BASE_LR[method.type], ...(methodType === 'dpo' ? { beta: typeof hreq.beta === 'number' ? hreq.beta : 0.1 } : {}) },
+      hyperparameters: { n_epochs: hyper.epochs ?? auto.epochs, batch_size: hyper.batchSize, learning_rate_multiplier: opts.hyperparameters?.lr === undefined ? auto.multiplier : hyper.lr / BASE_LR[method.type], ...(methodType === 'dpo' ? { beta: typeof hreq.beta === 'number' ? hreq.beta : 0.1 } : {}) },
       methodType, createdAt: Date.now(), trainRows: train.rows, ...(opts.experiment ? { experiment: opts.experiment } : {}),
       ...(base.config ? { baseConfig: base.config } : {}),
     };
