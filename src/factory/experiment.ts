@@ -4,7 +4,14 @@
  * `planExperiment` is pure: it validates the spec (errors name the field), expands the grid in a stable order,
  * rejects invalid combinations with a reason (DPO on an SFT-only dataset, QLoRA on an already quantized base, a
  * LoRA option on a full fine-tune, ...), drops duplicates, names each job readably and estimates its memory,
- * steps, tokens and time. The experiment file alone reproduces the experiment.
+ * steps, tokens and time. The experiment file alone reproduces the experiment (files and API bodies are checked
+ * field by field before planning: experiment-file.ts).
+ *
+ * A job's hyperparameters, lowest precedence first: DEFAULT_HYPERPARAMETERS and the method's learning rate
+ * (METHOD_LR), the experiment's `hyperparameters`, its point of the sweep; a stage in `then` starts from its
+ * parent's and applies its own. Names carry the sweep point and the seed when several are tried
+ * (`spruce-s x support_qa x lora-r16 x lr=0.003 x seed=1`), and so does the model suffix (`modelSuffix`), so no two
+ * jobs of an experiment share a name and a leaderboard has a row for each.
  */
 import { createHash } from 'node:crypto';
 import { normalizeMethod, type MethodSpec } from '../engine/methods.ts';
