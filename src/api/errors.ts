@@ -1,6 +1,7 @@
 /**
  * Errors in OpenAI's shape: `{error: {message, type, param, code}}`, with the HTTP status OpenAI uses.
- * Dataset validation failures are 400s that also carry `problems` (every problem: file, line or path, message).
+ * Dataset and experiment validation failures are 400s that also carry `problems` (every problem: file, line or path,
+ * message).
  */
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { DataError } from '../data/service.ts';
@@ -29,7 +30,11 @@ export function toApiError(e: unknown): { status: number; body: ApiErrorBody } {
     if (e.omitted > 0) body.error.problems_omitted = e.omitted;
     return { status: 400, body };
   }
-  if (e instanceof FactoryError) return { status: e.status, body: errorBody(e.message, e.status === 404 ? 'invalid_request_error' : e.status >= 500 ? 'server_error' : 'invalid_request_error', e.param, e.code) };
+  if (e instanceof FactoryError) {
+    const body = errorBody(e.message, e.status >= 500 ? 'server_error' : 'invalid_request_error', e.param, e.code);
+    if (e.problems.length) body.error.problems = e.problems;
+    return { status: e.status, body };
+  }
   if (e instanceof DataError) return { status: e.status, body: errorBody(e.message, 'invalid_request_error', e.param, e.code) };
   if (e instanceof ApiError) return { status: e.status, body: errorBody(e.message, e.type, e.param, e.code) };
   const fe = e as FastifyError;

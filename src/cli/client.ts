@@ -36,7 +36,9 @@ export class ApiClient {
     if (!res.ok) {
       const err = (json as { error?: { message?: string; problems?: { file: string; line?: number; path?: string; message: string }[] } } | null)?.error;
       const problems = err?.problems?.map((p) => `\n  ${p.file}${p.line ? `:${p.line}` : ''}${p.path ? ` ${p.path}` : ''}: ${p.message}`).join('') ?? '';
-      throw new ApiClientError(res.status, `${res.status}: ${err?.message ?? text.slice(0, 200)}${problems}`);
+      // with problems, the message's first line and then each problem once (the message lists them too)
+      const message = err?.message === undefined ? text.slice(0, 200) : problems ? err.message.split('\n')[0] : err.message;
+      throw new ApiClientError(res.status, `${res.status}: ${message}${problems}`);
     }
     return json as T;
   }

@@ -4,10 +4,9 @@
  * `experiment run FILE` submits a YAML or JSON experiment and follows it (a bar per running job, the queue, an
  * overall ETA); Ctrl-C detaches and the experiment goes on in the server.
  */
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { relative, resolve } from 'node:path';
 import type { Command } from 'commander';
-import YAML from 'yaml';
+import { loadExperimentFile } from '../factory/experiment-file.ts';
 import { ApiClient, clientOptions } from './client.ts';
 import { fmtEta, terminalReporter } from './progress.ts';
 import type { ExperimentObject, ExperimentRequest, FineTuningJobObject } from '../factory/service.ts';
@@ -18,12 +17,13 @@ function withClient(cmd: Command): Command {
   return cmd.option('--url <url>', 'server URL (default $MODELFAB_URL or http://127.0.0.1:8080)').option('--api-key <key>', 'API key (default $MODELFAB_API_KEY)');
 }
 
+/**
+ * An experiment file (YAML or JSON), validated before anything is sent: every problem at once with its line and
+ * field (src/factory/experiment-file.ts); the error lists them and the command exits non-zero.
+ */
 function readExperiment(file: string): ExperimentRequest {
-  const text = readFileSync(file, 'utf8');
-  let doc: unknown;
-  try { doc = file.endsWith('.json') ? JSON.parse(text) : YAML.parse(text); } catch (e) { throw new Error(`${file}: ${(e as Error).message}`); }
-  if (!doc || typeof doc !== 'object') throw new Error(`${file}: an experiment must be a mapping (name, base_models, datasets, methods, hyperparameters)`);
-  return doc as ExperimentRequest;
+  const rel = relative(process.cwd(), file);
+  return loadExperimentFile(file, rel && !rel.startsWith('..') ? rel : file);
 }
 
 const print = (json: boolean, obj: unknown, text: () => void) => (json ? console.log(JSON.stringify(obj, null, 2)) : text());

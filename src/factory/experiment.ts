@@ -4,7 +4,14 @@
  * `planExperiment` is pure: it validates the spec (errors name the field), expands the grid in a stable order,
  * rejects invalid combinations with a reason (DPO on an SFT-only dataset, QLoRA on an already quantized base, a
  * LoRA option on a full fine-tune, ...), drops duplicates, names each job readably and estimates its memory,
- * steps, tokens and time. The experiment file alone reproduces the experiment.
+ * steps, tokens and time. The experiment file alone reproduces the experiment (files and API bodies are checked
+ * field by field before planning: experiment-file.ts).
+ *
+ * A job's hyperparameters, lowest precedence first: DEFAULT_HYPERPARAMETERS and the method's learning rate
+ * (METHOD_LR), the experiment's `hyperparameters`, its point of the sweep; a stage in `then` starts from its
+ * parent's and applies its own. Names carry the sweep point and the seed when several are tried
+ * (`spruce-s x support_qa x lora-r16 x lr=0.003 x seed=1`), and so does the model suffix (`modelSuffix`), so no two
+ * jobs of an experiment share a name and a leaderboard has a row for each.
  */
 import { createHash } from 'node:crypto';
 import { normalizeMethod, type MethodSpec } from '../engine/methods.ts';
@@ -41,7 +48,11 @@ export interface ExperimentSpec {
   baseModels: ExperimentBase[];
   datasets: ExperimentDataset[];
   methods: ExperimentMethod[];
-  hyperparameters: Hyperparameters;
+  /**
+   * What every job trains with. A job's hyperparameters are, lowest precedence first: the defaults
+   * (`DEFAULT_HYPERPARAMETERS`, the method's learning rate `METHOD_LR`), these, then its sweep values.
+   */
+  hyperparameters: Partial<Hyperparameters>;
   /** Values to sweep: each key is a hyperparameter, each value the list of values to try. */
   sweep?: Partial<Record<keyof Hyperparameters, Array<number | string>>>;
   seeds?: number[];
@@ -52,12 +63,15 @@ export interface ExperimentSpec {
 
 export interface PlannedJob {
   key: string;
+  /** Readable and unique within the experiment: `base x dataset x method[ x key=value...][ x seed=N]`. */
   name: string;
   base: ExperimentBase;
   dataset: ExperimentDataset;
   method: MethodSpec;
   methodName: string;
   hyperparameters: Hyperparameters;
+  /** The sweep values of this grid point, in the sweep's order (what tells it apart from its neighbours). */
+  sweepValues: Array<[string, number | string]>;
   seed: number;
   estimate: JobEstimate;
 }
@@ -71,6 +85,31 @@ export interface ExperimentPlan {
 }
 
 export class ExperimentError extends Error {}
+
+/** The learning rate of each method when neither the experiment nor a sweep names one. */
+export const METHOD_LR: Record<MethodSpec['type'], number> = { full: 1e-3, freeze: 1e-3, lora: 3e-3, qlora: 3e-3, prefix: 1e-2, prompt: 3e-2 };
+
+/** What a job of an experiment trains with when the experiment does not say (the learning rate is per method). */
+export const DEFAULT_HYPERPARAMETERS: Readonly<Omit<Hyperparameters, 'lr'>> = { batchSize: 16, seqLen: 128, epochs: 1 };
+
+/** A job's hyperparameters: the defaults < the method's learning rate < the experiment's values < the sweep point. */
+export function jobHyperparameters(method: MethodSpec, given: Partial<Hyperparameters>, sweepPoint: Partial<Hyperparameters> = {}): Hyperparameters {
+  return { ...DEFAULT_HYPERPARAMETERS, lr: METHOD_LR[method.type], ...given, ...sweepPoint } as Hyperparameters;
+}
+
+/** `key=value` of a sweep point, as job names show it (`lr=0.003`). */
+function sweepText(values: ReadonlyArray<[string, number | string]>): string[] {
+  return values.map(([k, v]) => `${k}=${v}`);
+}
+
+/**
+ * The suffix of a job's model name (`ft:<base>:<suffix>:<job id>`): the method's name, the sweep values and the
+ * seed when several are tried, e.g. `lora-r16-lr0.003`; letters, digits, '.', '_' and '-' only, at most 64.
+ */
+export function modelSuffix(p: Pick<PlannedJob, 'methodName' | 'sweepValues' | 'seed'>, manySeeds: boolean): string {
+  const parts = [p.methodName, ...p.sweepValues.map(([k, v]) => `${k}${v}`), ...(manySeeds ? [`seed${p.seed}`] : [])];
+  return parts.join('-').replace(/[^A-Za-z0-9._-]+/g, '-').slice(0, 64);
+}
 
 const DATA_FOR_STAGE: Record<Stage, DataRef['kind']> = { pretrain: 'pretrain', sft: 'sft', dpo: 'preference' };
 const LORA_OPTIONS = ['rank', 'alpha', 'targets', 'rslora', 'dropout'];
@@ -86,6 +125,18 @@ export function methodName(m: MethodSpec): string {
     case 'freeze': return `freeze-${m.trainableLayers ?? 1}`;
     default: return m.type;
   }
+}
+
+/** Options a method of an experiment may leave out: LoRA rank 8 with alpha twice the rank, 16 virtual tokens. */
+export function withMethodDefaults<T extends { type: string }>(spec: T): T {
+  if (!spec || typeof spec !== 'object') return spec;
+  const s = spec as T & { rank?: number; alpha?: number; numVirtualTokens?: number };
+  if (s.type === 'lora' || s.type === 'qlora') {
+    const rank = s.rank ?? 8;
+    return { ...s, rank, alpha: s.alpha ?? 2 * rank };
+  }
+  if (s.type === 'prefix' || s.type === 'prompt') return { ...s, numVirtualTokens: s.numVirtualTokens ?? 16 };
+  return spec;
 }
 
 /** Why a combination cannot run, or null. */
@@ -137,17 +188,42 @@ export function estimateJob(config: LlamaConfig | undefined, method: MethodSpec,
 }
 const C_ACT = 14; // activations kept per layer, in units of the hidden size (norms, q/k/v/o, residuals, attention)
 
-function hyperCombos(h: Hyperparameters, sweep: ExperimentSpec['sweep']): Hyperparameters[] {
-  let combos: Hyperparameters[] = [{ ...h }];
+/** Every point of the sweep grid (the cross product, first key outermost), as [key, value] pairs. */
+function sweepPoints(sweep: ExperimentSpec['sweep']): Array<Array<[string, number | string]>> {
+  let points: Array<Array<[string, number | string]>> = [[]];
   for (const [k, values] of Object.entries(sweep ?? {})) {
     if (!Array.isArray(values) || values.length === 0) throw new ExperimentError(`sweep.${k} must be a non-empty list`);
-    combos = combos.flatMap((c) => values.map((v) => ({ ...c, [k]: v })));
+    points = points.flatMap((pt) => values.map((v): Array<[string, number | string]> => [...pt, [k, v]]));
   }
-  return combos;
+  return points;
 }
 
-function shortHyper(h: Hyperparameters, sweep: ExperimentSpec['sweep']): string {
-  return Object.keys(sweep ?? {}).map((k) => `${k}=${(h as unknown as Record<string, unknown>)[k]}`).join(',');
+/**
+ * Each method's readable name, unique within the experiment: the given `name`, else one derived from the spec
+ * (`lora-r16`); two different specs that derive the same name get `-2`, `-3`, ... (the same spec twice keeps
+ * one name: its jobs are duplicates). Two methods given the same name are an error.
+ */
+function methodNames(methods: readonly ExperimentMethod[]): string[] {
+  const specKey = (m: ExperimentMethod) => { try { return JSON.stringify(normalizeMethod(m.spec)); } catch { return JSON.stringify(m.spec); } };
+  const owner = new Map<string, string>();
+  methods.forEach((m, i) => {
+    if (m.name === undefined) return;
+    const prev = owner.get(m.name);
+    if (prev !== undefined && prev !== specKey(m)) throw new ExperimentError(`methods[${i}].name: ${JSON.stringify(m.name)} is the name of another method; give each method its own name`);
+    owner.set(m.name, specKey(m));
+  });
+  return methods.map((m) => {
+    if (m.name !== undefined) return m.name;
+    let derived: string;
+    try { derived = methodName(normalizeMethod(m.spec)); } catch { derived = String(m.spec?.type); }
+    const key = specKey(m);
+    for (let n = 1; ; n++) {
+      const name = n === 1 ? derived : `${derived}-${n}`;
+      const prev = owner.get(name);
+      if (prev === undefined) { owner.set(name, key); return name; }
+      if (prev === key) return name;
+    }
+  });
 }
 
 /** Checks the experiment's fields; throws ExperimentError naming the first field that is wrong. */
@@ -160,11 +236,17 @@ export function validateExperiment(e: ExperimentSpec): void {
   e.baseModels.forEach((b, i) => need(b?.name && b.ref?.kind, `baseModels[${i}] needs name and ref.kind`));
   e.datasets.forEach((d, i) => need(d?.name && d.train?.path && d.train?.kind, `datasets[${i}] needs name, train.path and train.kind`));
   e.methods.forEach((m, i) => need(m?.spec?.type, `methods[${i}].spec.type is required`));
-  need(e.hyperparameters && typeof e.hyperparameters === 'object', 'hyperparameters is required');
-  need(Number.isInteger(e.hyperparameters.batchSize) && e.hyperparameters.batchSize > 0, 'hyperparameters.batchSize must be a positive integer');
-  need(Number.isInteger(e.hyperparameters.seqLen) && e.hyperparameters.seqLen > 1, 'hyperparameters.seqLen must be an integer > 1');
-  need(typeof e.hyperparameters.lr === 'number' && e.hyperparameters.lr > 0, 'hyperparameters.lr must be > 0');
+  need(e.hyperparameters && typeof e.hyperparameters === 'object', 'hyperparameters must be a mapping');
+  for (const [k, values] of Object.entries(e.sweep ?? {})) need(Array.isArray(values) && values.length > 0, `sweep.${k} must be a non-empty list`);
   for (const s of e.seeds ?? []) need(Number.isInteger(s), `seeds must be integers, got ${s}`);
+}
+
+/** Checks the hyperparameters one job will train with (after defaults, the experiment's values and the sweep). */
+function validateJobHyper(h: Hyperparameters, where: string): void {
+  const need = (cond: unknown, msg: string) => { if (!cond) throw new ExperimentError(`experiment: ${where}: ${msg}`); };
+  need(Number.isInteger(h.batchSize) && h.batchSize > 0, `batchSize must be a positive integer, got ${JSON.stringify(h.batchSize)}`);
+  need(Number.isInteger(h.seqLen) && h.seqLen > 1, `seqLen must be an integer > 1, got ${JSON.stringify(h.seqLen)}`);
+  need(typeof h.lr === 'number' && h.lr > 0, `lr must be > 0, got ${JSON.stringify(h.lr)}`);
 }
 
 export function planExperiment(e: ExperimentSpec, threadsPerJob = 1): ExperimentPlan {
@@ -173,20 +255,24 @@ export function planExperiment(e: ExperimentSpec, threadsPerJob = 1): Experiment
   const seen = new Set<string>();
   let duplicates = 0;
   const seeds = e.seeds?.length ? e.seeds : [0];
-  for (const base of e.baseModels) for (const ds of e.datasets) for (const m of e.methods) {
-    const label = `${base.name} x ${ds.name} x ${m.name ?? m.spec.type}`;
+  const points = sweepPoints(e.sweep);
+  const methods = e.methods.map((m) => ({ ...m, spec: withMethodDefaults(m.spec) }));
+  const names = methodNames(methods);
+  for (const base of e.baseModels) for (const ds of e.datasets) for (const [mi, m] of methods.entries()) {
+    const mName = names[mi];
+    const label = `${base.name} x ${ds.name} x ${mName}`;
     const reason = rejectReason(e.stage, base, ds, m);
     if (reason) { rejected.push({ name: label, reason }); continue; }
     let method: MethodSpec;
     try { method = normalizeMethod(m.spec); } catch (err) { rejected.push({ name: label, reason: (err as Error).message }); continue; }
-    for (const h of hyperCombos(e.hyperparameters, e.sweep)) for (const seed of seeds) {
+    for (const point of points) for (const seed of seeds) {
+      const name = [label, ...sweepText(point), ...(seeds.length > 1 ? [`seed=${seed}`] : [])].join(' x ');
+      const h = jobHyperparameters(method, e.hyperparameters, Object.fromEntries(point) as Partial<Hyperparameters>);
+      validateJobHyper(h, name);
       const key = createHash('sha256').update(JSON.stringify([e.stage, base.ref, ds.train, ds.validation ?? null, method, h, seed])).digest('hex').slice(0, 16);
       if (seen.has(key)) { duplicates++; continue; }
       seen.add(key);
-      const mName = m.name ?? methodName(method);
-      const sweepText = shortHyper(h, e.sweep);
-      const name = [base.name, ds.name, mName].join(' x ') + (sweepText ? ` [${sweepText}]` : '') + (seeds.length > 1 ? ` seed=${seed}` : '');
-      jobs.push({ key, name, base, dataset: ds, method, methodName: mName, hyperparameters: h, seed, estimate: estimateJob(base.config, method, h, ds, threadsPerJob) });
+      jobs.push({ key, name, base, dataset: ds, method, methodName: mName, hyperparameters: h, sweepValues: point, seed, estimate: estimateJob(base.config, method, h, ds, threadsPerJob) });
     }
   }
   return { jobs, rejected, duplicates };
@@ -196,7 +282,8 @@ export function planExperiment(e: ExperimentSpec, threadsPerJob = 1): Experiment
 export interface FollowUpStage {
   stage: Stage;
   datasets: ExperimentDataset[];
-  hyperparameters: Hyperparameters;
+  /** What the stage changes: it trains with what its parent trained with (sweep values included), then these. */
+  hyperparameters: Partial<Hyperparameters>;
 }
 
 /** A job of a later stage: `parent` is the key of the planned job whose result it trains further. */
@@ -219,10 +306,11 @@ export function planFollowUps(first: readonly PlannedJob[], stages: readonly Fol
       const name = `${parent.name} → ${st.stage} ${ds.name}`;
       const reason = rejectReason(st.stage, base, ds, { spec: parent.method as ExperimentMethod['spec'] });
       if (reason) { rejected.push({ name, reason }); continue; }
-      const h = st.hyperparameters;
+      const h = { ...parent.hyperparameters, ...st.hyperparameters } as Hyperparameters;
+      validateJobHyper(h, name);
       const key = createHash('sha256').update(JSON.stringify([parent.key, st.stage, ds.train, ds.validation ?? null, h])).digest('hex').slice(0, 16);
       jobs.push({
-        key, parent: parent.key, name, base, dataset: ds, method: parent.method, methodName: parent.methodName, hyperparameters: h, seed: parent.seed,
+        key, parent: parent.key, name, base, dataset: ds, method: parent.method, methodName: parent.methodName, hyperparameters: h, sweepValues: parent.sweepValues, seed: parent.seed,
         estimate: estimateJob(base.config, parent.method, h, ds, threadsPerJob),
       });
     }

@@ -26,7 +26,9 @@ import { readModelInfo } from '../engine/io.ts';
 import { listCheckpoints } from '../engine/checkpoint.ts';
 import type { JobRecord, JobRepository } from './repository.ts';
 import { Scheduler, SchedulerError, TERMINAL_STATUSES } from './scheduler.ts';
-import { planExperiment, planFollowUps, estimateJob, ExperimentError, type ExperimentDataset, type ExperimentSpec, type PlannedJob } from './experiment.ts';
+import { planExperiment, planFollowUps, estimateJob, modelSuffix, ExperimentError, METHOD_LR, type ExperimentDataset, type ExperimentSpec, type PlannedJob } from './experiment.ts';
+import { nearest, validateExperimentRequest, ExperimentValidationError } from './experiment-file.ts';
+import type { Problem } from '../data/problems.ts';
 import type { BaseModelRef, DataRef, Hyperparameters, JobSpec, JobStatus, Stage } from './types.ts';
 import type { FactoryTables } from '../store/kysely-jobs.ts';
 import type { Manifest } from './worker.ts';
@@ -57,7 +59,11 @@ export interface ModelCatalog {
 }
 
 export class FactoryError extends Error {
-  constructor(readonly status: number, message: string, readonly param: string | null = null, readonly code: string | null = null) { super(message); }
+  constructor(
+    readonly status: number, message: string, readonly param: string | null = null, readonly code: string | null = null,
+    /** Every problem found (an experiment that fails validation), in the dataset problems' shape. */
+    readonly problems: Problem[] = [],
+  ) { super(message); }
 }
 
 /** What the API accepts as POST /v1/fine_tuning/jobs (OpenAI's fields plus modelfab's method options). */
@@ -150,8 +156,8 @@ export interface FactoryOptions {
 const newId = (prefix: string) => `${prefix}-${randomBytes(9).toString('base64url').replace(/[-_]/g, 'x')}`;
 const sec = (ms: number | null) => (ms === null ? null : Math.floor(ms / 1000));
 
-/** Learning rates per method when the request says "auto" (multiplier 1). */
-export const BASE_LR: Record<MethodSpec['type'], number> = { full: 1e-3, freeze: 1e-3, lora: 3e-3, qlora: 3e-3, prefix: 1e-2, prompt: 3e-2 };
+/** Learning rates per method when the request says "auto" (multiplier 1); an experiment's default too. */
+export const BASE_LR: Record<MethodSpec['type'], number> = METHOD_LR;
 
 function methodFrom(h: HyperparameterRequest): MethodSpec {
   const m = h.fine_tuning_method ?? 'lora';
@@ -362,7 +368,8 @@ export class FactoryService extends EventEmitter {
     const seed = Number.isInteger(req.seed) ? req.seed! : Math.floor(Math.random() * 2 ** 31);
     const meta: JobMeta = {
       base: base.name, suffix: req.suffix ?? null, trainingFile, validationFile, dataset: dataset.name, metadata: req.metadata ?? {},
-      hyperparameters: { n_epochs: hyper.epochs ?? auto.epochs, batch_size: hyper.batchSize, learning_rate_multiplier: auto.multiplier, ...(methodType === 'dpo' ? { beta: typeof hreq.beta === 'number' ? hreq.beta : 0.1 } : {}) },
+      // the multiplier of the learning rate the job really trains with (an experiment's value or sweep point)
+      hyperparameters: { n_epochs: hyper.epochs ?? auto.epochs, batch_size: hyper.batchSize, learning_rate_multiplier: opts.hyperparameters?.lr === undefined ? auto.multiplier : hyper.lr / BASE_LR[method.type], ...(methodType === 'dpo' ? { beta: typeof hreq.beta === 'number' ? hreq.beta : 0.1 } : {}) },
       methodType, createdAt: Date.now(), trainRows: train.rows, ...(opts.experiment ? { experiment: opts.experiment } : {}),
       ...(base.config ? { baseConfig: base.config } : {}),
     };
@@ -487,39 +494,68 @@ export class FactoryService extends EventEmitter {
 
   // ------------------------------------------------------------------ experiments
 
-  /** Names resolved and the whole experiment planned: the first stage's grid, then the stages in `then`. */
+  /**
+   * Names resolved and the whole experiment planned: the first stage's grid, then the stages in `then`. The
+   * request is validated first (every problem at once, by field path); a plan without a single job is an error
+   * that gives the reason of each rejected combination.
+   */
   private async planAll(req: ExperimentRequest) {
-    if (!req || typeof req.name !== 'string' || !req.name.trim()) throw new FactoryError(400, 'name is required', 'name');
-    for (const k of ['base_models', 'datasets', 'methods'] as const) {
-      if (!Array.isArray(req[k]) || req[k].length === 0) throw new FactoryError(400, `${k} must be a non-empty list`, k);
+    const problems = validateExperimentRequest(req, { file: 'experiment' });
+    if (problems.length) {
+      const err = new ExperimentValidationError(problems);
+      throw new FactoryError(400, err.message, problems[0].path ?? null, 'invalid_experiment', problems);
     }
-    if (req.then !== undefined && !Array.isArray(req.then)) throw new FactoryError(400, 'then must be a list of stages', 'then');
     const stage: Stage = req.stage ?? 'sft';
-    const bases = await Promise.all(req.base_models.map((n, i) => this.resolveBase(n, `base_models[${i}]`)));
-    const datasetsOf = (names: unknown, param: string) => {
-      if (!Array.isArray(names) || names.length === 0) throw new FactoryError(400, `${param} must be a non-empty list`, param);
-      return Promise.all(names.map(async (n, i) => {
-        try { return await this.o.data.getDataset(String(n)); } catch { throw new FactoryError(404, `${param}[${i}]: dataset ${n} not found`, `${param}[${i}]`, 'dataset_not_found'); }
-      }));
+    // Every name that is not found is reported at once, with the nearest known name.
+    const missing: Problem[] = [], missingKinds = new Set<string>();
+    let known: { models: string[]; datasets: string[] } | null = null;
+    const knownNames = async () => (known ??= {
+      models: (await this.o.models.list()).map((m) => m.name),
+      datasets: (await this.o.data.listDatasets()).map((d) => d.name),
+    });
+    const notFound = async (kind: 'model' | 'dataset', name: unknown, path: string) => {
+      const near = typeof name === 'string' ? nearest(name, (await knownNames())[kind === 'model' ? 'models' : 'datasets']) : null;
+      missingKinds.add(kind);
+      missing.push({ file: 'experiment', path, message: `no ${kind} named '${String(name)}'${near ? ` (did you mean '${near}'?)` : ''}: list them with modelfab ${kind}s list` });
     };
-    const datasets = await datasetsOf(req.datasets, 'datasets');
-    const later = await Promise.all((req.then ?? []).map(async (t, i) => ({ req: t, datasets: await datasetsOf(t?.datasets, `then[${i}].datasets`) })));
-    const spec = this.experimentSpec(req, stage, bases.map((b) => b.model), datasets);
+    const bases = await Promise.all(req.base_models.map(async (n, i) => {
+      try { return await this.resolveBase(n, `base_models[${i}]`); } catch (e) {
+        if (e instanceof FactoryError && e.status === 404) { await notFound('model', n, `base_models[${i}]`); return null; }
+        throw e;
+      }
+    }));
+    const datasetsOf = (names: readonly string[], param: string) => Promise.all(names.map(async (n, i) => {
+      try { return await this.o.data.getDataset(String(n)); } catch { await notFound('dataset', n, `${param}[${i}]`); return null; }
+    }));
+    const firstSets = await datasetsOf(req.datasets, 'datasets');
+    const laterSets = await Promise.all((req.then ?? []).map((t, i) => datasetsOf(t.datasets, `then[${i}].datasets`)));
+    if (missing.length) {
+      throw new FactoryError(404, `${missing.length} name(s) not found:${missing.map((p) => `\n  ${p.path}: ${p.message}`).join('')}`, missing[0].path ?? null,
+        missingKinds.size > 1 ? 'not_found' : missingKinds.has('model') ? 'model_not_found' : 'dataset_not_found', missing);
+    }
+    const present = <T,>(xs: Array<T | null>) => xs as T[];
+    const datasets = present(firstSets);
+    const later = (req.then ?? []).map((t, i) => ({ req: t, datasets: present(laterSets[i]) }));
+    const spec = this.experimentSpec(req, stage, present(bases).map((b) => b.model), datasets);
+    let plan: ReturnType<typeof planExperiment>, follow: ReturnType<typeof planFollowUps>;
     try {
-      const plan = planExperiment(spec, this.threads);
-      const follow = planFollowUps(plan.jobs, later.map((t) => ({
-        stage: t.req.stage, datasets: t.datasets.map(datasetRef), hyperparameters: { ...spec.hyperparameters, ...(t.req.hyperparameters ?? {}) } as Hyperparameters,
-      })), this.threads);
-      return { stage, bases, datasets, later, plan, follow };
+      plan = planExperiment(spec, this.threads);
+      follow = planFollowUps(plan.jobs, later.map((t) => ({ stage: t.req.stage, datasets: t.datasets.map(datasetRef), hyperparameters: t.req.hyperparameters ?? {} })), this.threads);
     } catch (e) {
-      if (e instanceof ExperimentError) throw new FactoryError(400, e.message);
+      if (e instanceof ExperimentError) throw new FactoryError(400, e.message, null, 'invalid_experiment');
       throw e;
     }
+    const rejected = [...plan.rejected, ...follow.rejected];
+    if (plan.jobs.length === 0) {
+      const reasons: Problem[] = rejected.map((r) => ({ file: 'experiment', message: `${r.name}: ${r.reason}` }));
+      throw new FactoryError(400, `experiment ${req.name} plans no job: every combination was rejected (${rejected.length})${reasons.map((p) => `\n  ${p.message}`).join('')}`, null, 'no_jobs', reasons);
+    }
+    return { stage, bases: present(bases), datasets, later, plan, follow, rejected };
   }
 
   /** POST /v1/experiments: names resolved, the grid planned, one job per combination submitted. */
   async createExperiment(req: ExperimentRequest): Promise<ExperimentObject> {
-    const { stage, bases, datasets, later, plan, follow } = await this.planAll(req);
+    const { stage, bases, datasets, later, plan, follow, rejected } = await this.planAll(req);
     const id = newId('exp');
     const suites = req.suites ?? ['factory'];
     let evaluation: EvaluationSpec | undefined;
@@ -533,25 +569,27 @@ export class FactoryService extends EventEmitter {
       }
       evaluation = { cacheDir: resolve(this.o.dataDir, 'bench-cache'), datasets: held, limit: 12, needleLengths: [120, 300], seed: req.seeds?.[0] ?? 0 };
     }
-    const rejected = [...plan.rejected, ...follow.rejected];
     await this.o.db.insertInto('experiments').values({
       id, name: req.name, created_at: Date.now(), status: 'running', spec: JSON.stringify(req),
       plan: JSON.stringify({ jobs: {}, rejected, duplicates: plan.duplicates }),
     }).execute();
     const jobs = new Map<string, JobRecord>();
-    const submit = async (p: PlannedJob, st: Stage, base: ResolvedBase, given: Partial<Hyperparameters>, name?: string) => {
-      jobs.set(p.key, await this.createJob(this.jobRequestFor(p, st), {
+    const manySeeds = (req.seeds?.length ?? 0) > 1;
+    // The planned job's hyperparameters are final (defaults < the experiment's < the sweep point; a later stage:
+    // its parent's, then its own), so they win over "auto"; the job's name and model suffix carry the sweep point.
+    const submit = async (p: PlannedJob, st: Stage, base: ResolvedBase) => {
+      jobs.set(p.key, await this.createJob(this.jobRequestFor(p, st, modelSuffix(p, manySeeds)), {
         experiment: { id, key: p.key, dataset: p.dataset.name, method: p.methodName }, priority: req.priority ?? 0,
-        hyperparameters: this.explicitHyper(p, given), evaluation, base, name,
+        hyperparameters: p.hyperparameters, evaluation, base, name: p.name,
       }));
     };
     // The first stage is submitted longest first (the scheduler starts jobs in submission order within an
     // experiment), so the long jobs do not start last and leave cores idle at the end; listed in plan order.
     const byLength = plan.jobs.map((p, i) => ({ p, i })).sort((a, b) => b.p.estimate.seconds - a.p.estimate.seconds || a.i - b.i);
-    for (const { p } of byLength) await submit(p, stage, bases.find((b) => b.model.name === p.base.name)!, req.hyperparameters);
+    for (const { p } of byLength) await submit(p, stage, bases.find((b) => b.model.name === p.base.name)!);
     // Each later job starts once the job it builds on has succeeded.
     for (const [i, st] of follow.stages.entries()) {
-      for (const p of st) await submit(p, later[i].req.stage, this.pendingResult(jobs.get(p.parent)!), later[i].req.hyperparameters ?? {}, p.name);
+      for (const p of st) await submit(p, later[i].req.stage, this.pendingResult(jobs.get(p.parent)!));
     }
     const jobIds = Object.fromEntries([...plan.jobs, ...follow.stages.flat()].map((p) => [p.key, jobs.get(p.key)!.id]));
     await this.o.db.updateTable('experiments').set({ plan: JSON.stringify({ jobs: jobIds, rejected, duplicates: plan.duplicates }) }).where('id', '=', id).execute();
@@ -565,23 +603,17 @@ export class FactoryService extends EventEmitter {
       baseModels: bases.map((b) => ({ name: b.name, ref: baseRef(b), config: b.config, quantized: b.quantized })),
       datasets: datasets.map(datasetRef),
       methods: req.methods.map((m) => ('spec' in m ? m : { spec: m })) as ExperimentSpec['methods'],
-      hyperparameters: { batchSize: 16, seqLen: 128, lr: 1e-3, epochs: 1, ...req.hyperparameters } as Hyperparameters,
+      hyperparameters: req.hyperparameters ?? {},
       sweep: req.sweep, seeds: req.seeds, suites: req.suites, priority: req.priority,
     };
   }
 
-  private jobRequestFor(p: PlannedJob, stage: Stage): CreateJobRequest {
+  private jobRequestFor(p: PlannedJob, stage: Stage, suffix: string): CreateJobRequest {
     const h = p.hyperparameters;
     return {
-      model: p.base.name, dataset: p.dataset.name, seed: p.seed, suffix: p.methodName.replace(/[^A-Za-z0-9-]/g, '-'),
+      model: p.base.name, dataset: p.dataset.name, seed: p.seed, suffix,
       method: { type: stage === 'dpo' ? 'dpo' : 'supervised', [stage === 'dpo' ? 'dpo' : 'supervised']: { hyperparameters: { fine_tuning_method: p.method, ...(h.epochs ? { n_epochs: h.epochs } : {}), batch_size: h.batchSize } } },
     };
-  }
-
-  /** The experiment's hyperparameters win over "auto" (they are what the experiment file says). */
-  private explicitHyper(p: PlannedJob, given: Partial<Hyperparameters>): Partial<Hyperparameters> {
-    const h = p.hyperparameters;
-    return { ...given, ...h, lr: given.lr ?? BASE_LR[p.method.type] };
   }
 
   async getExperiment(id: string): Promise<ExperimentObject> {
@@ -609,10 +641,16 @@ export class FactoryService extends EventEmitter {
     const bases = new Set<string>();
     let pending = 0;
     const results: JobBench[] = [];
+    const ids = new Set<string>();
     for (const j of jobs) {
       const f = join(j.spec.outputDir, 'bench.json');
       if (j.status !== 'succeeded' || !existsSync(f)) { if (!TERMINAL_STATUSES.includes(j.status)) pending++; continue; }
-      results.push(JSON.parse(readFileSync(f, 'utf8')) as JobBench);
+      const b = JSON.parse(readFileSync(f, 'utf8')) as JobBench;
+      // Every fine-tune is a row of its own: two results under one name (experiments made before names carried
+      // the sweep values) are told apart by their job ids instead of collapsing into one row.
+      if (ids.has(b.model.model.id)) b.model = { ...b.model, model: { ...b.model.model, id: `${b.model.model.id} (${j.id})`, name: `${b.model.model.name} (${j.id})` } };
+      ids.add(b.model.model.id);
+      results.push(b);
     }
     // Each model once: a result that a later stage built on is also that job's base.
     for (const b of results) { runs.push(b.model); bases.add(b.model.model.id); }
@@ -628,10 +666,10 @@ export class FactoryService extends EventEmitter {
 
   /** Plans an experiment without submitting it: "N jobs", estimates and rejected combinations, for the wizard. */
   async planOnly(req: ExperimentRequest): Promise<{ jobs: { name: string; estimate: PlannedJob['estimate'] }[]; rejected: { name: string; reason: string }[]; duplicates: number }> {
-    const { plan, follow } = await this.planAll(req);
+    const { plan, follow, rejected } = await this.planAll(req);
     return {
       jobs: [...plan.jobs, ...follow.stages.flat()].map((j) => ({ name: j.name, estimate: j.estimate })),
-      rejected: [...plan.rejected, ...follow.rejected], duplicates: plan.duplicates,
+      rejected, duplicates: plan.duplicates,
     };
   }
 
