@@ -40,6 +40,8 @@ export interface QaPair {
   version: number;
   updatedAt: number;
   note?: string;
+  /** Set when the extraction's screen rejected the pair as no question a person would ask: the rule and why. */
+  rejection?: { rule: string; reason: string };
 }
 
 /** Temperature presets (the generator's sampling temperature). */

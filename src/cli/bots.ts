@@ -37,7 +37,7 @@ export function registerBots(program: Command): void {
         name, filename: file, data: readFileSync(file), lexicon, lexiconExtra: o.lexiconExtra ? readFileSync(o.lexiconExtra, 'utf8') : undefined,
         rules: { perUnit: Number(o.perUnit), paraphrases: Number(o.paraphrases) }, approveAll: !!o.approveAll, actor: 'cli',
       });
-      out(o.json, r, () => `built ${name}: ${r.units} units, ${r.pairs} pairs${r.version ? `, version ${r.version.version} (${r.version.pairs.length} approved pairs)` : ' (pending review)'} in ${(r.ms.total! / 1000).toFixed(1)} s`);
+      out(o.json, r, () => `built ${name}: ${r.units} units, ${r.pairs} pairs (${r.rejected} more rejected by the screen: \`bots pairs ${name} --state rejected\`)${r.version ? `, version ${r.version.version} (${r.version.pairs.length} approved pairs)` : ' (pending review)'} in ${(r.ms.total! / 1000).toFixed(1)} s`);
     });
 
   dataOpt(b.command('config <name>').description("change a bot's settings (the guard applies at once; the rest from the next version)"))
@@ -92,7 +92,7 @@ export function registerBots(program: Command): void {
 
   dataOpt(b.command('pairs <name>').description('list pairs')).option('--state <s>', 'pending | approved | rejected').action(async (name: string, o: DataOpt & { state?: 'pending' | 'approved' | 'rejected' }) => {
     const pairs = await svc(o).listPairs(name, { state: o.state });
-    out(o.json, pairs, () => pairs.map((p) => `${p.id}\t${p.state}\t${p.source.label}\t${p.question}`).join('\n') || '(no pairs)');
+    out(o.json, pairs, () => pairs.map((p) => `${p.id}\t${p.state}\t${p.source.label}\t${p.question}${p.rejection ? `\t(${p.rejection.rule}: ${p.rejection.reason})` : ''}`).join('\n') || '(no pairs)');
   });
 
   dataOpt(b.command('review <name> <action> [ids...]').description('approve | reject | reset | delete | edit pairs (ids, or --all-pending)'))

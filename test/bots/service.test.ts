@@ -27,7 +27,13 @@ test('build -> review -> version -> answer -> test -> approve -> publish, with c
   const buildS = (performance.now() - t0) / 1000;
   assert.ok(buildS < 120, `built in ${buildS.toFixed(1)} s`);
   assert.equal(r.units, 185); // the 185 articles (the preamble is document metadata)
-  assert.ok(r.pairs >= 500 && r.version === null);
+  assert.ok(r.pairs >= 300 && r.rejected > 0 && r.version === null, `${r.pairs} pairs, ${r.rejected} rejected`);
+  // the screen's rejections are kept for review, each with its rule and reason
+  const screened = await bots.listPairs('ins', { state: 'rejected' });
+  assert.equal(screened.length, r.rejected);
+  assert.ok(screened.every((p) => p.rejection && p.note === `${p.rejection.rule}: ${p.rejection.reason}`));
+  assert.ok(screened.some((p) => p.rejection!.rule === 'refers-elsewhere' && /下列/.test(p.question)));
+  assert.equal((await bots.pairHistory('ins', screened[0]!.id))[0]!.note, screened[0]!.note);
   // nothing approved yet: a version has no pairs; review is per pair, with history
   const pending = await bots.listPairs('ins', { state: 'pending' });
   assert.equal(pending.length, r.pairs);
