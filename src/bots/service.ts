@@ -17,12 +17,12 @@ import type { KnowledgeService } from '../knowledge/service.ts';
 import { NotFoundError } from '../knowledge/repository.ts';
 import { Lexicon } from '../knowledge/text/lexicon.ts';
 import { groundedPrompt, OpenAIChatGenerator, type Generator } from '../knowledge/generate.ts';
-import { attribute } from '../knowledge/attribution.ts';
 import type { KnowledgeItem } from '../knowledge/types.ts';
 import { BotNotFoundError, SAFE_NAME, type BotRepository, type PairChange } from './repository.ts';
 import { BotMatcher, type Match } from './matcher.ts';
 import { extractRulePairs, userWordsOf, type DraftPair, type RuleOptions } from './extract/rules.ts';
 import { screenPairs } from './extract/filter.ts';
+import { explainReport } from './report.ts';
 import { extractModelPairs, type ExtractProblem, type ModelExtractOptions, type PairModel } from './extract/model.ts';
 import {
   DEFAULT_FALLBACK, DEFAULT_SYSTEM_PROMPT, TEMPERATURE_PRESETS, type Bot, type BotAnswer, type BotCitation, type BotConfig, type BotModel,
@@ -351,7 +351,8 @@ export class BotService {
   /**
    * Asks held-out questions of a version: the pairs' held-out paraphrases (never indexed) by default, or a given
    * question set ({q, gold: article number or item id, style}). Reports accuracy (right source unit at 1 and 3),
-   * groundedness (attribution of the answer against its citations), fallback rate and latency.
+   * groundedness (attribution of each answer against the whole knowledge base, searched, not against the passage the
+   * answer quotes), fallback rate and latency, and says in `explain` what each figure counts.
    */
   async test(name: string, o: { version?: number; questions?: TestQuestion[]; limit?: number } = {}): Promise<TestReport> {
     const v = await this.requireVersion(name, o.version);
@@ -367,6 +368,7 @@ export class BotService {
     const matcher = await this.matcher(name, v.version);
     const lat: number[] = [];
     let t1 = 0, t3 = 0, groundedN = 0, groundedOk = 0, fallbacks = 0;
+    let generator = this.generator(v) ? '' : 'extractive';
     const perStyle: TestReport['perStyle'] = {};
     const misses: TestReport['misses'] = [];
     for (const item of qs) {
@@ -384,16 +386,22 @@ export class BotService {
       if (!ans.found) fallbacks++;
       else {
         groundedN++;
-        const rep = await attribute(ans.answer, ans.citations.map((c) => ({ id: c.chunkId, ref: c.ref, text: c.passage })));
+        generator ||= ans.generator;
+        // against the whole knowledge base (what a search finds for the answer and each sentence), not the citations
+        const rep = await this.knowledge.attribute(v.config.kbId, ans.answer.replace(/\s*\[\d+\]/g, ''));
         if (rep.unsupported === 0) groundedOk++;
       }
     }
     for (const s of Object.values(perStyle)) { s.top1 = +(s.top1 / s.n).toFixed(3); s.top3 = +(s.top3 / s.n).toFixed(3); }
     const n = qs.length;
-    const report: TestReport = {
-      id: `rep-${v.version}-${Date.now().toString(36)}${randomBytes(2).toString('hex')}`, bot: name, version: v.version, createdAt: now(), source, questions: n,
+    const figures = {
+      source, questions: n, answered: groundedN, grounded: groundedOk, generator: generator || 'extractive',
       top1: +(t1 / n).toFixed(3), top3: +(t3 / n).toFixed(3), groundedness: groundedN ? +(groundedOk / groundedN).toFixed(3) : 0,
-      fallbackRate: +(fallbacks / n).toFixed(3), p50_ms: +percentile(lat, 50).toFixed(1), p95_ms: +percentile(lat, 95).toFixed(1), perStyle, misses: misses.slice(0, 200), approval: null,
+      fallbackRate: +(fallbacks / n).toFixed(3), p50_ms: +percentile(lat, 50).toFixed(1), p95_ms: +percentile(lat, 95).toFixed(1),
+    };
+    const report: TestReport = {
+      id: `rep-${v.version}-${Date.now().toString(36)}${randomBytes(2).toString('hex')}`, bot: name, version: v.version, createdAt: now(), ...figures,
+      perStyle, misses: misses.slice(0, 200), explain: explainReport(figures), approval: null,
     };
     await this.repo.putReport(report);
     if (v.status === 'draft') await this.repo.putVersion({ ...v, status: 'tested' });

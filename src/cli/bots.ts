@@ -124,6 +124,8 @@ export function registerBots(program: Command): void {
       out(o.json, r, () => [
         `report ${r.id} (v${r.version}, ${r.source}, ${r.questions} questions): top-1 ${pct(r.top1)}, top-3 ${pct(r.top3)}, grounded ${pct(r.groundedness)}, fallback ${pct(r.fallbackRate)}, p50 ${r.p50_ms} ms, p95 ${r.p95_ms} ms`,
         ...Object.entries(r.perStyle).map(([k, v]) => `  ${k}: ${v.n} questions, top-1 ${pct(v.top1)}, top-3 ${pct(v.top3)}`),
+        'what the figures mean:',
+        ...Object.values(r.explain).map((e) => `  - ${e.en}`),
         `approve with: modelfab bots approve ${name} ${r.id} --by <you>`,
       ].join('\n'));
     });

@@ -7,7 +7,8 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { botLexicon, BotError } from '../../src/bots/service.ts';
+import { botLexicon, BotError, BotService } from '../../src/bots/service.ts';
+import type { Generator } from '../../src/knowledge/generate.ts';
 import { FileBotRepository } from '../../src/bots/repository.ts';
 import { INSURANCE_PATH, halves, loadInsuranceQuestions, tempService } from './fixtures.ts';
 
@@ -67,6 +68,13 @@ test('build -> review -> version -> answer -> test -> approve -> publish, with c
   assert.equal(rep.questions, 150);
   assert.ok(rep.top3 >= rep.top1 && rep.top1 > 0.5, `held-out paraphrases top-1 ${rep.top1}`);
   assert.ok(rep.groundedness >= 0.9, `groundedness ${rep.groundedness}`);
+  // the report says what each figure counts and over which questions
+  assert.equal(rep.generator, 'extractive');
+  assert.equal(rep.answered, rep.questions - Math.round(rep.fallbackRate * rep.questions));
+  for (const k of ['questions', 'top1', 'top3', 'groundedness', 'fallbackRate', 'latency'] as const) assert.ok(rep.explain[k].en && rep.explain[k].zh, k);
+  assert.match(rep.explain.questions.en, /^150 held-out template paraphrases/);
+  assert.match(rep.explain.groundedness.en, new RegExp(`of the ${rep.answered} answered questions .*whole knowledge base.*extractive`));
+  assert.match(rep.explain.groundedness.zh, /整个知识库/);
   assert.ok(rep.p95_ms > 0);
   await assert.rejects(bots.publish('ins', 1, 'alice'));
   await bots.decide('ins', rep.id, 'approved', 'carol', 'looks good');
@@ -77,6 +85,24 @@ test('build -> review -> version -> answer -> test -> approve -> publish, with c
   // a torn last history line (a crash mid-append) is ignored
   appendFileSync(join(dir, 'bots', 'ins', 'approvals.jsonl'), '{"at": 1, "by"');
   assert.equal((await new FileBotRepository(dir).listApprovals('ins')).length, 2);
+});
+
+test('groundedness is checked against the whole knowledge base, not the passage an answer cites', async () => {
+  const a65 = '保险人对责任保险的被保险人给第三者造成的损害，可以依照法律的规定或者合同的约定，直接向该第三者赔偿保险金。';
+  const fixed = (text: string): Generator => ({ name: 'fixed', generate: async () => text });
+  for (const [answer, expected] of [[a65, 1], ['保险公司必须在两小时内赔付全部损失，并赠送一份年度保险。', 0]] as const) {
+    const { dir: d, bots: b } = tempService();
+    try {
+      const svc = new BotService(new FileBotRepository(d), b.knowledge, { generatorFor: () => fixed(answer) });
+      await svc.build({ name: 'g', filename: 'insurance-law-zh.md', data: readFileSync(INSURANCE_PATH), lexiconName: 'insurance-zh', approveAll: true, config: { model: { baseUrl: 'http://127.0.0.1:9', model: 'fixed' } } });
+      // questions about other articles: the answer (article 65's text) is not what they cite
+      const rep = await svc.test('g', { questions: [{ q: '什么是保险利益？', gold: 12 }, { q: '保险公司收到理赔申请后多久要核定', gold: 23 }] });
+      assert.equal(rep.generator, 'fixed');
+      assert.equal(rep.answered, 2);
+      assert.equal(rep.groundedness, expected, answer);
+      assert.match(rep.explain.groundedness.en, /Answers by fixed/);
+    } finally { rmSync(d, { recursive: true, force: true }); }
+  }
 });
 
 test('close the loop: approved pairs -> OpenAI chat JSONL -> dataset + experiment in one action', async () => {
