@@ -30,7 +30,7 @@ export function registerBots(program: Command): void {
     .option('--lexicon-extra <file>', 'more lexicon lines of your own (appended)')
     .option('--per-unit <n>', 'pairs per unit', '6')
     .option('--paraphrases <n>', 'indexed paraphrases per pair', '3')
-    .option('--approve-all', 'approve every extracted pair and freeze version 1 (skip the review)')
+    .option('--approve-all', 'approve every pair the screen kept and freeze version 1 (skip the review)')
     .action(async (name: string, file: string, o: DataOpt & { lexicon?: string; lexiconExtra?: string; perUnit: string; paraphrases: string; approveAll?: boolean }) => {
       const lexicon = o.lexicon ? (o.lexicon in BUILTIN_BOT_LEXICONS ? botLexicon(o.lexicon) : readFileSync(o.lexicon, 'utf8')) : undefined;
       const r = await svc(o).build({
