@@ -3,8 +3,10 @@
  * statute structure, rule-extracted pairs, the insurance lexicon; every pair approved), publishes it through the
  * API's own steps (test report, a person's approval), then asks the hand-written question set
  * (test/bots/insurance-questions.json) through the bot's chat endpoint (POST /v1/bots/{name}/chat/completions) and
- * scores the first citation's article. Prints a table and ends with one JSON line:
- * {"bench":"bots","build_s":…,"questions":…,"top1":…,"top3":…,"p95_ms":…}
+ * scores the first citation's article, overall and per half (even positions: dev half, odd: held out; the lexicon holds
+ * no phrase found only in the questions, test/knowledge/lexicon-sources.test.ts). Prints a table and ends with one
+ * JSON line: {"bench":"bots","build_s":…,"units":…,"pairs":…,"rejected":…,"questions":…,"top1":…,"top3":…,
+ * "held_out_top1":…,"held_out_top3":…,"dev_top1":…,"dev_top3":…,"p95_ms":…}
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -47,11 +49,19 @@ try {
   }
   lat.sort((a, b) => a - b);
   const p95 = lat[Math.min(lat.length - 1, Math.ceil(0.95 * lat.length) - 1)]!;
-  console.log(`built in ${buildS.toFixed(2)} s: ${built.units} units, ${built.pairs} pairs; held-out paraphrase test: top-1 ${rep.top1}, top-3 ${rep.top3}, grounded ${rep.groundedness}`);
+  console.log(`built in ${buildS.toFixed(2)} s: ${built.units} units, ${built.pairs} pairs kept, ${built.rejected} rejected by the screen`);
+  console.log(`auto-test (${rep.questions} held-out template paraphrases): top-1 ${rep.top1}, top-3 ${rep.top3}, grounded ${rep.groundedness} of ${rep.answered} answered`);
+  for (const e of Object.values(rep.explain as Record<string, { en: string }>)) console.log(`  - ${e.en}`);
   console.log('set        questions  top-1   top-3');
   for (const [k, f] of Object.entries(per)) console.log(`${k.padEnd(10)} ${String(f.n).padStart(9)}  ${(f.t1 / f.n).toFixed(3)}   ${(f.t3 / f.n).toFixed(3)}`);
   const all = per.all!;
-  console.log(JSON.stringify({ bench: 'bots', build_s: +buildS.toFixed(2), questions: all.n, top1: +(all.t1 / all.n).toFixed(3), top3: +(all.t3 / all.n).toFixed(3), p95_ms: +p95.toFixed(1) }));
+  const held = per.held_out!, dev = per.dev!;
+  const r3 = (x: number) => +x.toFixed(3);
+  console.log(JSON.stringify({
+    bench: 'bots', build_s: +buildS.toFixed(2), units: built.units, pairs: built.pairs, rejected: built.rejected, questions: all.n,
+    top1: r3(all.t1 / all.n), top3: r3(all.t3 / all.n), held_out_top1: r3(held.t1 / held.n), held_out_top3: r3(held.t3 / held.n),
+    dev_top1: r3(dev.t1 / dev.n), dev_top3: r3(dev.t3 / dev.n), p95_ms: +p95.toFixed(1),
+  }));
 } finally {
   await srv.close();
   rmSync(dir, { recursive: true, force: true });

@@ -17,11 +17,12 @@ import type { KnowledgeService } from '../knowledge/service.ts';
 import { NotFoundError } from '../knowledge/repository.ts';
 import { Lexicon } from '../knowledge/text/lexicon.ts';
 import { groundedPrompt, OpenAIChatGenerator, type Generator } from '../knowledge/generate.ts';
-import { attribute } from '../knowledge/attribution.ts';
 import type { KnowledgeItem } from '../knowledge/types.ts';
 import { BotNotFoundError, SAFE_NAME, type BotRepository, type PairChange } from './repository.ts';
 import { BotMatcher, type Match } from './matcher.ts';
-import { extractRulePairs, type DraftPair, type RuleOptions } from './extract/rules.ts';
+import { extractRulePairs, userWordsOf, type DraftPair, type RuleOptions } from './extract/rules.ts';
+import { screenPairs } from './extract/filter.ts';
+import { explainReport } from './report.ts';
 import { extractModelPairs, type ExtractProblem, type ModelExtractOptions, type PairModel } from './extract/model.ts';
 import {
   DEFAULT_FALLBACK, DEFAULT_SYSTEM_PROMPT, TEMPERATURE_PRESETS, type Bot, type BotAnswer, type BotCitation, type BotConfig, type BotModel,
@@ -136,7 +137,7 @@ export class BotService {
    * From a document to a bot, one call: a knowledge base with the domain lexicon, the document ingested (statute
    * structure recognised), pairs extracted by the rules, and — when `approveAll` — approved and frozen as version 1.
    */
-  async build(input: BuildInput): Promise<{ bot: Bot; kbId: string; units: number; pairs: number; version: BotVersion | null; ms: Record<string, number> }> {
+  async build(input: BuildInput): Promise<{ bot: Bot; kbId: string; units: number; pairs: number; rejected: number; version: BotVersion | null; ms: Record<string, number> }> {
     const t0 = performance.now();
     if (!SAFE_NAME.test(input.name ?? '')) throw new BotError(400, 'invalid bot name', 'name', 'invalid_name');
     if (await this.repo.getBot(input.name)) throw new BotError(409, `bot ${input.name} already exists`, 'name', 'bot_exists');
@@ -150,13 +151,14 @@ export class BotService {
     const ex = await this.extract(input.name, { method: 'rules', rules: input.rules });
     const t2 = performance.now();
     let version: BotVersion | null = null;
+    const kept = ex.pairs.filter((p) => p.state === 'pending');
     if (input.approveAll) {
-      await this.review(input.name, ex.pairs.map((p) => p.id), { action: 'approve', note: 'approved at build (approve-all)' }, input.actor ?? 'bot-build');
+      await this.review(input.name, kept.map((p) => p.id), { action: 'approve', note: 'approved at build (approve-all)' }, input.actor ?? 'bot-build');
       version = await this.createVersion(input.name);
       await this.matcher(input.name, version.version);
     }
     const t3 = performance.now();
-    return { bot, kbId, units: ing.items.length, pairs: ex.pairs.length, version, ms: { ingest: t1 - t0, extract: t2 - t1, index: t3 - t2, total: t3 - t0 } };
+    return { bot, kbId, units: ing.items.length, pairs: kept.length, rejected: ex.pairs.length - kept.length, version, ms: { ingest: t1 - t0, extract: t2 - t1, index: t3 - t2, total: t3 - t0 } };
   }
 
   // ------------------------------------------------------------------ pairs
@@ -183,10 +185,18 @@ export class BotService {
       drafts = r.pairs;
       problems = r.problems;
     }
+    // The screen: pairs that are no question a person would ask are stored rejected, with the rule and the reason.
+    const { items } = await this.units(bot);
+    const unitText = new Map(items.map((i) => [i.id, i.text]));
+    const lex = (await this.knowledge.repo.getLexicon(bot.config.kbId)) ?? '';
+    const verdicts = screenPairs(drafts, (id) => unitText.get(id) ?? '', userWordsOf(lex));
     const t = now();
     const origin = o.method;
-    const pairs: QaPair[] = drafts.map((d) => ({ id: pid(), bot: name, ...d, origin, state: 'pending', version: 1, updatedAt: t }));
-    await this.repo.putPairs(name, pairs.map((pair) => ({ at: t, actor: o.actor ?? `extract:${origin}`, action: 'create', pair })));
+    const pairs: QaPair[] = drafts.map(({ terms: _terms, ...d }, i) => {
+      const r = verdicts[i];
+      return { id: pid(), bot: name, ...d, origin, state: r ? 'rejected' : 'pending', version: 1, updatedAt: t, ...(r ? { note: `${r.rule}: ${r.reason}`, rejection: r } : {}) };
+    });
+    await this.repo.putPairs(name, pairs.map((pair) => ({ at: t, actor: o.actor ?? `extract:${origin}`, action: 'create', pair, ...(pair.note ? { note: pair.note } : {}) })));
     return { pairs, problems };
   }
 
@@ -220,6 +230,8 @@ export class BotService {
       const cur = all.get(id);
       if (!cur) throw new BotError(404, `no pair ${id} in bot ${name}`, 'ids', 'pair_not_found');
       const p: QaPair = { ...cur, paraphrases: [...cur.paraphrases], version: cur.version + 1, updatedAt: t, note: a.note };
+      // a person's decision replaces the screen's (its verdict stays in the pair's history)
+      if (a.action !== 'delete') delete p.rejection;
       switch (a.action) {
         case 'approve': p.state = 'approved'; break;
         case 'reject': p.state = 'rejected'; break;
@@ -339,7 +351,8 @@ export class BotService {
   /**
    * Asks held-out questions of a version: the pairs' held-out paraphrases (never indexed) by default, or a given
    * question set ({q, gold: article number or item id, style}). Reports accuracy (right source unit at 1 and 3),
-   * groundedness (attribution of the answer against its citations), fallback rate and latency.
+   * groundedness (attribution of each answer against the whole knowledge base, searched, not against the passage the
+   * answer quotes), fallback rate and latency, and says in `explain` what each figure counts.
    */
   async test(name: string, o: { version?: number; questions?: TestQuestion[]; limit?: number } = {}): Promise<TestReport> {
     const v = await this.requireVersion(name, o.version);
@@ -355,6 +368,7 @@ export class BotService {
     const matcher = await this.matcher(name, v.version);
     const lat: number[] = [];
     let t1 = 0, t3 = 0, groundedN = 0, groundedOk = 0, fallbacks = 0;
+    let generator = this.generator(v) ? '' : 'extractive';
     const perStyle: TestReport['perStyle'] = {};
     const misses: TestReport['misses'] = [];
     for (const item of qs) {
@@ -372,16 +386,22 @@ export class BotService {
       if (!ans.found) fallbacks++;
       else {
         groundedN++;
-        const rep = await attribute(ans.answer, ans.citations.map((c) => ({ id: c.chunkId, ref: c.ref, text: c.passage })));
+        generator ||= ans.generator;
+        // against the whole knowledge base (what a search finds for the answer and each sentence), not the citations
+        const rep = await this.knowledge.attribute(v.config.kbId, ans.answer.replace(/\s*\[\d+\]/g, ''));
         if (rep.unsupported === 0) groundedOk++;
       }
     }
     for (const s of Object.values(perStyle)) { s.top1 = +(s.top1 / s.n).toFixed(3); s.top3 = +(s.top3 / s.n).toFixed(3); }
     const n = qs.length;
-    const report: TestReport = {
-      id: `rep-${v.version}-${Date.now().toString(36)}${randomBytes(2).toString('hex')}`, bot: name, version: v.version, createdAt: now(), source, questions: n,
+    const figures = {
+      source, questions: n, answered: groundedN, grounded: groundedOk, generator: generator || 'extractive',
       top1: +(t1 / n).toFixed(3), top3: +(t3 / n).toFixed(3), groundedness: groundedN ? +(groundedOk / groundedN).toFixed(3) : 0,
-      fallbackRate: +(fallbacks / n).toFixed(3), p50_ms: +percentile(lat, 50).toFixed(1), p95_ms: +percentile(lat, 95).toFixed(1), perStyle, misses: misses.slice(0, 200), approval: null,
+      fallbackRate: +(fallbacks / n).toFixed(3), p50_ms: +percentile(lat, 50).toFixed(1), p95_ms: +percentile(lat, 95).toFixed(1),
+    };
+    const report: TestReport = {
+      id: `rep-${v.version}-${Date.now().toString(36)}${randomBytes(2).toString('hex')}`, bot: name, version: v.version, createdAt: now(), ...figures,
+      perStyle, misses: misses.slice(0, 200), explain: explainReport(figures), approval: null,
     };
     await this.repo.putReport(report);
     if (v.status === 'draft') await this.repo.putVersion({ ...v, status: 'tested' });

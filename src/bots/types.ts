@@ -40,6 +40,8 @@ export interface QaPair {
   version: number;
   updatedAt: number;
   note?: string;
+  /** Set when the extraction's screen rejected the pair as no question a person would ask: the rule and why. */
+  rejection?: { rule: string; reason: string };
 }
 
 /** Temperature presets (the generator's sampling temperature). */
@@ -102,14 +104,22 @@ export interface TestReport {
   /** Share of questions whose best match is the right source unit. */
   top1: number;
   top3: number;
-  /** Share of answers whose every sentence is supported by the cited passages (attribution check). */
+  /** Questions answered (not the fallback). */
+  answered: number;
+  /** Answers whose every sentence is supported by a passage of the whole knowledge base. */
+  grounded: number;
+  /** grounded / answered: every sentence of the answer supported by the knowledge base (attribution check). */
   groundedness: number;
+  /** What produced the answers: 'extractive' (quotes) or the model's name. */
+  generator: string;
   /** Share of questions answered with the fallback. */
   fallbackRate: number;
   p50_ms: number;
   p95_ms: number;
   perStyle: Record<string, StyleFigures>;
   misses: { q: string; gold: number | string; got: (number | string)[]; style?: string }[];
+  /** What each figure counts, over which questions (English and Chinese; src/bots/report.ts). */
+  explain: Record<'questions' | 'top1' | 'top3' | 'groundedness' | 'fallbackRate' | 'latency', { en: string; zh: string }>;
   approval: { by: string; at: number; decision: 'approved' | 'rejected'; note?: string } | null;
 }
 

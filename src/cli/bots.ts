@@ -30,14 +30,14 @@ export function registerBots(program: Command): void {
     .option('--lexicon-extra <file>', 'more lexicon lines of your own (appended)')
     .option('--per-unit <n>', 'pairs per unit', '6')
     .option('--paraphrases <n>', 'indexed paraphrases per pair', '3')
-    .option('--approve-all', 'approve every extracted pair and freeze version 1 (skip the review)')
+    .option('--approve-all', 'approve every pair the screen kept and freeze version 1 (skip the review)')
     .action(async (name: string, file: string, o: DataOpt & { lexicon?: string; lexiconExtra?: string; perUnit: string; paraphrases: string; approveAll?: boolean }) => {
       const lexicon = o.lexicon ? (o.lexicon in BUILTIN_BOT_LEXICONS ? botLexicon(o.lexicon) : readFileSync(o.lexicon, 'utf8')) : undefined;
       const r = await svc(o).build({
         name, filename: file, data: readFileSync(file), lexicon, lexiconExtra: o.lexiconExtra ? readFileSync(o.lexiconExtra, 'utf8') : undefined,
         rules: { perUnit: Number(o.perUnit), paraphrases: Number(o.paraphrases) }, approveAll: !!o.approveAll, actor: 'cli',
       });
-      out(o.json, r, () => `built ${name}: ${r.units} units, ${r.pairs} pairs${r.version ? `, version ${r.version.version} (${r.version.pairs.length} approved pairs)` : ' (pending review)'} in ${(r.ms.total! / 1000).toFixed(1)} s`);
+      out(o.json, r, () => `built ${name}: ${r.units} units, ${r.pairs} pairs (${r.rejected} more rejected by the screen: \`bots pairs ${name} --state rejected\`)${r.version ? `, version ${r.version.version} (${r.version.pairs.length} approved pairs)` : ' (pending review)'} in ${(r.ms.total! / 1000).toFixed(1)} s`);
     });
 
   dataOpt(b.command('config <name>').description("change a bot's settings (the guard applies at once; the rest from the next version)"))
@@ -92,7 +92,7 @@ export function registerBots(program: Command): void {
 
   dataOpt(b.command('pairs <name>').description('list pairs')).option('--state <s>', 'pending | approved | rejected').action(async (name: string, o: DataOpt & { state?: 'pending' | 'approved' | 'rejected' }) => {
     const pairs = await svc(o).listPairs(name, { state: o.state });
-    out(o.json, pairs, () => pairs.map((p) => `${p.id}\t${p.state}\t${p.source.label}\t${p.question}`).join('\n') || '(no pairs)');
+    out(o.json, pairs, () => pairs.map((p) => `${p.id}\t${p.state}\t${p.source.label}\t${p.question}${p.rejection ? `\t(${p.rejection.rule}: ${p.rejection.reason})` : ''}`).join('\n') || '(no pairs)');
   });
 
   dataOpt(b.command('review <name> <action> [ids...]').description('approve | reject | reset | delete | edit pairs (ids, or --all-pending)'))
@@ -124,6 +124,8 @@ export function registerBots(program: Command): void {
       out(o.json, r, () => [
         `report ${r.id} (v${r.version}, ${r.source}, ${r.questions} questions): top-1 ${pct(r.top1)}, top-3 ${pct(r.top3)}, grounded ${pct(r.groundedness)}, fallback ${pct(r.fallbackRate)}, p50 ${r.p50_ms} ms, p95 ${r.p95_ms} ms`,
         ...Object.entries(r.perStyle).map(([k, v]) => `  ${k}: ${v.n} questions, top-1 ${pct(v.top1)}, top-3 ${pct(v.top3)}`),
+        'what the figures mean:',
+        ...Object.values(r.explain).map((e) => `  - ${e.en}`),
         `approve with: modelfab bots approve ${name} ${r.id} --by <you>`,
       ].join('\n'));
     });

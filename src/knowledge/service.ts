@@ -131,13 +131,13 @@ export class KnowledgeService {
       parsed.title = await traditionalToSimplified(parsed.title);
       for (const b of parsed.blocks) b.text = await traditionalToSimplified(b.text);
     }
-    const { units, statute } = structureDocument(parsed);
+    const { units, statute, meta } = structureDocument(parsed);
     const sha256 = createHash('sha256').update(data).digest('hex');
     const docId = `d-${sha256.slice(0, 12)}`;
     const t = now();
     const document: DocumentRecord = {
       id: docId, kbId, filename: filename.split(/[\\/]/).pop()!, format: parsed.format, title: parsed.title, sha256,
-      bytes: data.byteLength, createdAt: t, units: units.length, statute,
+      bytes: data.byteLength, createdAt: t, units: units.length, statute, ...(Object.keys(meta).length ? { meta } : {}),
     };
     const existing = new Map((await this.repo.listItems(kbId)).filter((i) => i.docId === docId).map((i) => [i.id, i]));
     const changes: ItemVersion[] = [];
@@ -153,6 +153,14 @@ export class KnowledgeService {
       changes.push({ itemId: id, version: item.version, at: t, actor: o.actor ?? 'ingest', action: prev ? 'edit' : 'create', item, note: `from ${document.filename}` });
       items.push(item);
     });
+    // Items of an earlier ingest that are no unit any more (e.g. a statute preamble, now document metadata) leave
+    // the index but keep their history: rejected, with the reason.
+    const fresh = new Set(items.map((i) => i.id));
+    for (const prev of existing.values()) {
+      if (fresh.has(prev.id) || prev.state === 'rejected') continue;
+      const item: KnowledgeItem = { ...prev, state: 'rejected', version: prev.version + 1, updatedAt: t };
+      changes.push({ itemId: prev.id, version: item.version, at: t, actor: o.actor ?? 'ingest', action: 'reject', item, note: `no longer a unit of ${document.filename}` });
+    }
     await this.repo.putDocument(document, data);
     await this.repo.putItems(kbId, changes);
     if (o.rebuild !== false) await this.rebuild(kbId);

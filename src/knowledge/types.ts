@@ -35,6 +35,32 @@ export interface Unit {
   text: string;
 }
 
+/** One event of a statute's history as its preamble records it. */
+export interface HistoryEntry {
+  /** ISO date (YYYY-MM-DD) when the entry gives one. */
+  date: string | null;
+  /** What happened: passed, amended, revised, promulgated, in force; null when the entry does not say. */
+  event: '通过' | '修正' | '修订' | '公布' | '施行' | null;
+  /** The session that acted, e.g. "第八届全国人民代表大会常务委员会第四次会议". */
+  session?: string;
+  /** The entry as written. */
+  text: string;
+}
+
+/**
+ * What a document says about itself rather than its subject: for statutes the preamble (title, promulgation and
+ * amendment history, the session that passed it, the table of contents). Kept on the document record, never a unit.
+ */
+export interface DocumentMeta {
+  title?: string;
+  history?: HistoryEntry[];
+  /** The session that passed the law (the history entry whose event is 通过). */
+  passedBy?: string;
+  passedOn?: string | null;
+  /** Table-of-contents lines (目录), when the document has one. */
+  contents?: string[];
+}
+
 export type ReviewState = 'pending' | 'approved' | 'rejected';
 
 export interface KnowledgeBase {
@@ -66,6 +92,8 @@ export interface DocumentRecord {
   units: number;
   /** True when the statute structure (第X条) was recognised. */
   statute: boolean;
+  /** The document's metadata (a statute's preamble); absent on records written before it was kept. */
+  meta?: DocumentMeta;
 }
 
 /** A reviewable unit of knowledge; its current content is the latest version. */

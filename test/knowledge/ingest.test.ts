@@ -1,14 +1,14 @@
-// Ingest: statute structure (63 and 185 article units with numbers and chapter paths), readers for every format,
-// cleaning, Chinese numerals, chunking guarantees.
+// Ingest: statute structure (63 and 185 article units with numbers and chapter paths; the preamble is document
+// metadata, not a unit), readers for every format, cleaning, Chinese numerals, chunking guarantees.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readDocument, detectFormat } from '../../src/knowledge/ingest/readers.ts';
 import { structureDocument, parseChineseNumber, toChineseNumber } from '../../src/knowledge/ingest/structure.ts';
 import { normalizeText, stripRepeatedHeadersFooters, toHalfWidth, traditionalToSimplified } from '../../src/knowledge/ingest/normalize.ts';
 import { chunkItem } from '../../src/knowledge/chunk.ts';
 import type { KnowledgeItem } from '../../src/knowledge/types.ts';
-import { CPL_PATH, INSURANCE_PATH } from './quality.ts';
+import { CPL_PATH, INSURANCE_PATH, LAWS } from './quality.ts';
 import { makeDocx, makePdf } from './fixtures.ts';
 
 async function articles(path: string) {
@@ -39,6 +39,51 @@ test('insurance law: exactly 185 articles with chapter and section paths', async
   assert.match(a[64]!.text, /责任保险/);
   assert.match(a[181]!.text, /海商法/);
   assert.equal(a[184]!.label, '第一百八十五条');
+});
+
+const noLaws = existsSync(LAWS) ? false : `shared data missing: ${LAWS}`;
+
+test('statute preambles are metadata, not units: a 63-article law is 63 units, a 185-article law 185', { skip: noLaws }, async () => {
+  for (const [path, n, passedBy, passedOn, amendments] of [
+    [CPL_PATH, 63, '第八届全国人民代表大会常务委员会第四次会议', '1993-10-31', 2],
+    [INSURANCE_PATH, 185, '第八届全国人民代表大会常务委员会第十四次会议', '1995-06-30', 4],
+  ] as const) {
+    const { units, statute, meta } = structureDocument(await readDocument(path, readFileSync(path)));
+    assert.ok(statute);
+    assert.equal(units.length, n, `${path}: every unit is an article`);
+    assert.ok(units.every((u) => u.kind === 'article'));
+    assert.ok(units.every((u) => !/全国人民代表大会常务委员会第.+次会议/.test(u.text)), 'no unit holds the history');
+    assert.match(meta.title!, /^中华人民共和国/);
+    assert.equal(meta.passedBy, passedBy);
+    assert.equal(meta.passedOn, passedOn);
+    assert.equal(meta.history!.filter((e) => e.event === '修正' || e.event === '修订').length, amendments);
+    assert.ok(meta.history!.every((e) => /^\d{4}-\d{2}-\d{2}$/.test(e.date!) && e.session));
+  }
+  // a title inside a title (《关于修改<…>的决定》) is text, not an HTML tag
+  const cpl = structureDocument(await readDocument(CPL_PATH, readFileSync(CPL_PATH))).meta;
+  assert.match(cpl.history![2]!.text, /《关于修改<中华人民共和国消费者权益保护法>的决定》第二次修正$/);
+});
+
+test('statute preamble as plain text: bracketed history, promulgation notice and table of contents are metadata; a real 序言 stays a unit', async () => {
+  const txt = [
+    '中华人民共和国测试法',
+    '（1993年10月31日第八届全国人民代表大会常务委员会第四次会议通过　根据2009年8月27日第十一届全国人民代表大会常务委员会第十次会议《关于修改部分法律的决定》第一次修正）',
+    '中华人民共和国主席令第七号',
+    '目录', '第一章 总则', '第二章 细则', '第三章 附则',
+    '第一章 总则', '第一条 为了测试，制定本法。', '第二章 细则', '第二条 本法适用于测试。', '第三章 附则', '第三条 本法自公布之日起施行。',
+  ].join('\n\n');
+  const { units, meta } = structureDocument(await readDocument('t.txt', Buffer.from(txt)));
+  assert.deepEqual(units.map((u) => [u.label, u.path]), [['第一条', ['第一章 总则']], ['第二条', ['第二章 细则']], ['第三条', ['第三章 附则']]]);
+  assert.equal(meta.title, '中华人民共和国测试法');
+  assert.deepEqual(meta.history!.map((e) => [e.date, e.event]), [['1993-10-31', '通过'], ['2009-08-27', '修正'], [null, null]]);
+  assert.equal(meta.passedBy, '第八届全国人民代表大会常务委员会第四次会议');
+  assert.deepEqual(meta.contents, ['第一章 总则', '第二章 细则', '第三章 附则']);
+
+  const constitution = ['# 中华人民共和国宪法', '（1982年12月4日第五届全国人民代表大会第五次会议通过）', '中国是世界上历史最悠久的国家之一。', '第一条 甲。', '第二条 乙。', '第三条 丙。'].join('\n\n');
+  const c = structureDocument(await readDocument('c.md', Buffer.from(constitution)));
+  assert.deepEqual(c.units.map((u) => u.label), ['序言', '第一条', '第二条', '第三条']);
+  assert.equal(c.units[0]!.text, '中国是世界上历史最悠久的国家之一。');
+  assert.equal(c.meta.passedBy, '第五届全国人民代表大会第五次会议');
 });
 
 test('Chinese numerals both ways', () => {

@@ -48,7 +48,7 @@ test('article accuracy: lexical meets the bar on both halves; dense and hybrid r
     assert.ok(figures.lexical![half]!.top1 >= 0.65, `lexical top-1 on ${half}: ${figures.lexical![half]!.top1}`);
     assert.ok(figures.lexical![half]!.top3 >= 0.85, `lexical top-3 on ${half}: ${figures.lexical![half]!.top3}`);
   }
-  const r = await index.search('网购的衣服不喜欢能退吗', { mode: 'hybrid' });
+  const r = await index.search('网上购物的衣服七天内能退货吗', { mode: 'hybrid' });
   assert.match(r.notice ?? '', /hashing test embedder/);
 });
 

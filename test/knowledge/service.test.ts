@@ -13,6 +13,31 @@ import { OpenAIEmbedder, HashEmbedder } from '../../src/knowledge/embed.ts';
 import { OpenAIChatGenerator } from '../../src/knowledge/generate.ts';
 import { CPL_PATH } from './quality.ts';
 
+test('a statute\'s preamble is kept on the document, not as an item; items of an older ingest that are no unit any more are rejected with the reason', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kf-'));
+  try {
+    const repo = new FileKnowledgeRepository(dir);
+    const svc = new KnowledgeService(repo);
+    await svc.createKb({ id: 'cpl', name: 'CPL' });
+    const { document, items } = await svc.ingest('cpl', 'consumer-protection-law-zh.md', readFileSync(CPL_PATH));
+    assert.equal(document.units, 63);
+    assert.equal(items.length, 63);
+    assert.equal(document.meta!.passedBy, '第八届全国人民代表大会常务委员会第四次会议');
+    assert.deepEqual((await svc.listDocuments('cpl'))[0]!.meta, document.meta);
+    // an item an older version made of the preamble (one more ordinal than there are units now)
+    const stale = { ...items[0]!, id: `${document.id}-0063`, ordinal: 63, kind: 'section' as const, number: undefined, label: '中华人民共和国消费者权益保护法', text: '1993年10月31日 第八届全国人民代表大会常务委员会第四次会议通过' };
+    await repo.putItems('cpl', [{ itemId: stale.id, version: 1, at: 1, actor: 'old', action: 'create', item: stale }]);
+    await svc.ingest('cpl', 'consumer-protection-law-zh.md', readFileSync(CPL_PATH));
+    const after = await svc.getItem('cpl', stale.id);
+    assert.equal(after.state, 'rejected');
+    assert.match((await svc.history('cpl', stale.id)).at(-1)!.note!, /no longer a unit/);
+    assert.equal((await svc.listItems('cpl')).filter((i) => i.state !== 'rejected').length, 63);
+    assert.ok((await svc.search('cpl', '第八届全国人民代表大会常务委员会', { k: 5 })).results.every((r) => r.itemId !== stale.id));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('ingest, review with versions, approval gate, rebuild, scoped search, ask, attribute', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'kf-'));
   try {
@@ -25,12 +50,12 @@ test('ingest, review with versions, approval gate, rebuild, scoped search, ask, 
     assert.equal((await svc.search('cpl', '七天无理由退货')).results.length, 0);
     await svc.review('cpl', items.map((i) => i.id), { action: 'approve' }, 'alice');
     const a25 = items.find((i) => i.number === 25)!;
-    let r = await svc.search('cpl', '网购的衣服不喜欢能退吗', { k: 3 });
+    let r = await svc.search('cpl', '网上购物的衣服七天内能退货吗', { k: 3 });
     assert.equal(r.results[0]!.itemId, a25.id);
     assert.equal(r.mode, 'lexical');
     // reject -> gone; edit + tag -> versions
     await svc.review('cpl', [a25.id], { action: 'reject', note: 'test' }, 'bob');
-    r = await svc.search('cpl', '网购的衣服不喜欢能退吗', { k: 3 });
+    r = await svc.search('cpl', '网上购物的衣服七天内能退货吗', { k: 3 });
     assert.ok(r.results.every((x) => x.itemId !== a25.id));
     await svc.review('cpl', [a25.id], { action: 'approve' }, 'bob');
     await svc.review('cpl', [a25.id], { action: 'tag', add: ['退货'] }, 'bob');
@@ -42,11 +67,11 @@ test('ingest, review with versions, approval gate, rebuild, scoped search, ask, 
     assert.deepEqual(f.results.map((x) => x.itemId), [a25.id]);
     // a fresh service (another process) reads persisted chunks
     const svc2 = new KnowledgeService(new FileKnowledgeRepository(dir));
-    assert.equal((await svc2.search('cpl', '网购的衣服不喜欢能退吗')).results[0]!.itemId, a25.id);
+    assert.equal((await svc2.search('cpl', '网上购物的衣服七天内能退货吗')).results[0]!.itemId, a25.id);
     // scope
     await assert.rejects(svc2.search('cpl', '退货', { scope: { kbs: ['other'] } }), AccessDeniedError);
     // chat search (extractive) with citations and attribution
-    const ans = await svc2.ask('cpl', '网购的衣服不喜欢能退吗');
+    const ans = await svc2.ask('cpl', '网上购物的衣服七天内能退货吗');
     assert.ok(ans.found);
     assert.match(ans.answer, /\[1\]/);
     assert.equal(ans.citations.find((c) => c.ref === 1)!.itemId, a25.id);
@@ -58,7 +83,7 @@ test('ingest, review with versions, approval gate, rebuild, scoped search, ask, 
     assert.deepEqual(att.sentences.map((s) => s.supported), [true, false]);
     // rebuild is idempotent
     const rb = await svc2.rebuild('cpl');
-    assert.equal(rb.items, 64);
+    assert.equal(rb.items, 63); // the 63 articles (the preamble is document metadata)
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -100,7 +125,7 @@ test('OpenAI-compatible embedder and chat generator (local mock), hybrid search 
     const calls = embedCalls;
     await mk().search('k', '退货'); // second process: vectors come from disk, only the query is embedded
     assert.equal(embedCalls, calls + 1);
-    const ans = await svc.ask('k', '网购的东西七天内能退吗');
+    const ans = await svc.ask('k', '网上购物的东西七天内能退货吗');
     assert.equal(ans.generator, 'openai:mock');
     assert.ok(ans.citations.some((c) => c.cited && c.ref === 1));
   } finally {

@@ -12,6 +12,7 @@
 import type { KnowledgeItem } from '../../knowledge/types.ts';
 import { segmentWords } from '../../knowledge/text/analyzer.ts';
 import { parseChineseNumber } from '../../knowledge/ingest/structure.ts';
+import { termKind } from '../../knowledge/text/vocabulary.ts';
 import type { PairKind, PairSource } from '../types.ts';
 
 export interface RuleOptions {
@@ -30,6 +31,8 @@ export interface DraftPair {
   answer: string;
   kind: PairKind;
   source: PairSource;
+  /** Topic pairs: the words the question is about (screened against general vocabulary). */
+  terms?: string[];
 }
 
 /** Formal -> colloquial rewrites, read from a lexicon's one-way rules ("colloquial => formal") backwards. */
@@ -108,10 +111,10 @@ export function salientTerms(units: KnowledgeItem[], k = 5): Map<string, string[
   return out;
 }
 
-interface Seed { kind: PairKind; question: string; answer: string; variants: string[] }
+interface Seed { kind: PairKind; question: string; answer: string; variants: string[]; terms?: string[] }
 
 /** The question seeds of one unit, most specific kinds first. */
-function seeds(u: KnowledgeItem, terms: string[], byNumber: Map<number, KnowledgeItem>): Seed[] {
+function seeds(u: KnowledgeItem, salient: string[], byNumber: Map<number, KnowledgeItem>, domainWords: ReadonlySet<string>): Seed[] {
   const out: Seed[] = [];
   const body = clean(u.text);
   const ss = sentences(u.text);
@@ -168,11 +171,27 @@ function seeds(u: KnowledgeItem, terms: string[], byNumber: Map<number, Knowledg
     out.push({ kind: 'obligation', question: yesNo, answer: s, variants: [`${subject}${m[1]}${pred}吗`, `${pred}的规定`, `${subject}有什么义务`] });
     if (out.filter((x) => x.kind === 'obligation').length >= 3) break;
   }
-  // topic (always)
-  const t = terms.slice(0, 4);
+  // topic (always; on the unit's terms, not its everyday words — with none, the screen rejects it and says why)
+  const named = salient.filter((w) => !termKind(w, domainWords));
+  const t = (named.length ? named : salient).slice(0, 4);
   if (t.length) {
     const path = u.path[u.path.length - 1]?.replace(/^第[^\s]+\s*/, '') ?? '';
-    out.push({ kind: 'topic', question: `关于${t.slice(0, 2).join('和')}，法律是怎么规定的？`, answer: body, variants: [t.join(' '), `${t[0]}${t[1] ? `、${t[1]}` : ''}怎么规定`, `${path}中${t[0]}的规定`, `${t.slice(1).join(' ')}`] });
+    const about = t.slice(0, 2);
+    out.push({
+      kind: 'topic', question: `关于${about.join('和')}，法律是怎么规定的？`, answer: body, terms: about,
+      variants: [t.join(' '), `${t[0]}${t[1] ? `、${t[1]}` : ''}怎么规定`, `${path}中${t[0]}的规定`, `${t.slice(1).join(' ') || t[0]}`],
+    });
+  }
+  return out;
+}
+
+/** The words a lexicon text names (user words and both sides of its rules): the domain's terms. */
+export function userWordsOf(lexiconText: string): Set<string> {
+  const out = new Set<string>();
+  for (const raw of lexiconText.split('\n')) {
+    const line = raw.replace(/#.*$/, '').trim();
+    if (!line || line.startsWith('@')) continue;
+    for (const w of line.split(/=>|[,，]|\s+/).map((x) => x.trim())) if (w) out.add(w);
   }
   return out;
 }
@@ -183,11 +202,12 @@ export function extractRulePairs(units: KnowledgeItem[], docTitle: (u: Knowledge
   const nPara = o.paraphrases ?? 3;
   const nHeld = o.heldOut ?? 1;
   const para = new Paraphraser(lexiconText);
-  const terms = salientTerms(units);
+  const terms = salientTerms(units, 8);
+  const domainWords = userWordsOf(lexiconText);
   const byNumber = new Map(units.filter((u) => u.number !== undefined).map((u) => [u.number!, u]));
   const out: DraftPair[] = [];
   for (const u of units) {
-    const all = seeds(u, terms.get(u.id) ?? [], byNumber);
+    const all = seeds(u, terms.get(u.id) ?? [], byNumber, domainWords);
     // keep the kinds diverse: round-robin over kinds, in the order seeds() gives them
     const byKind = new Map<PairKind, Seed[]>();
     for (const s of all) byKind.set(s.kind, [...(byKind.get(s.kind) ?? []), s]);
@@ -205,7 +225,7 @@ export function extractRulePairs(units: KnowledgeItem[], docTitle: (u: Knowledge
         for (const p of [para.rewrite(base, v), base]) if (p !== s.question && p.length >= 2) { phrasings.add(p); break; }
       }
       const list = [...phrasings];
-      out.push({ question: s.question, paraphrases: list.slice(0, nPara), heldOut: list.slice(nPara, nPara + nHeld), answer: s.answer, kind: s.kind, source });
+      out.push({ question: s.question, paraphrases: list.slice(0, nPara), heldOut: list.slice(nPara, nPara + nHeld), answer: s.answer, kind: s.kind, source, ...(s.terms ? { terms: s.terms } : {}) });
     }
   }
   return out;

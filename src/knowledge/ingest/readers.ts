@@ -99,7 +99,8 @@ function stripInline(s: string): string {
     .replace(/(\*\*|__)(.+?)\1/g, '$2')
     .replace(/(^|[^*])\*(?!\s)([^*]+)\*/g, '$1$2')
     .replace(/`([^`]*)`/g, '$1')
-    .replace(/<[^>]+>/g, '');
+    // HTML tags only: Chinese text writes a title inside a title as <…> (《关于修改<中华人民共和国保险法>的决定》)
+    .replace(/<\/?[A-Za-z][^>]*>/g, '');
 }
 
 const BLOCK_TAGS = new Set(['p', 'li', 'td', 'th', 'pre', 'blockquote', 'dd', 'dt', 'caption', 'figcaption', 'div', 'section', 'article', 'tr', 'br', 'ul', 'ol', 'table', 'main', 'body', 'html', 'header', 'footer']);

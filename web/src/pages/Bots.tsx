@@ -14,7 +14,7 @@ import { FileInput, Busy, CopyButton, Empty, ErrorBox, Field, StatusBadge, Tabs,
 
 interface Bot { name: string; description: string; config?: { guard: string | null }; published: { version: number; at: number; by: string } | null; versions?: { version: number; status: string; pairs: number; createdAt: number }[] }
 interface Pair { id: string; question: string; paraphrases: string[]; answer: string; state: string; kind: string; source: { docTitle: string; label: string } }
-interface Report { id: string; version: number; questions: number; top1: number; top3: number; groundedness: number; fallbackRate: number; p50_ms: number; p95_ms: number; misses: { q: string; gold: number | string; got: (number | string)[] }[]; approval: { decision: string; by: string } | null }
+interface Report { id: string; version: number; questions: number; top1: number; top3: number; groundedness: number; fallbackRate: number; p50_ms: number; p95_ms: number; misses: { q: string; gold: number | string; got: (number | string)[] }[]; approval: { decision: string; by: string } | null; explain?: Record<string, { en: string; zh: string }> }
 
 export function Bots() {
   const { t } = useI18n();
@@ -142,7 +142,7 @@ function Pairs({ name }: { name: string }) {
 }
 
 function TestPublish({ name, bot, onChange }: { name: string; bot: Bot | null; onChange: () => void }) {
-  const { t } = useI18n();
+  const { t, lang } = useI18n();
   const [busy, setBusy] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [report, setReport] = useState<Report | null>(null);
@@ -185,6 +185,7 @@ function TestPublish({ name, bot, onChange }: { name: string; bot: Bot | null; o
             <div><dt>{t('bots.fallback')}</dt><dd>{fmtPct(report.fallbackRate)}%</dd></div>
             <div><dt>p50 / p95</dt><dd>{report.p50_ms.toFixed(0)} / {report.p95_ms.toFixed(0)} ms</dd></div>
           </dl>
+          {report.explain && <details data-testid="bot-report-explain"><summary>{t('bots.explain')}</summary><ul>{Object.entries(report.explain).map(([k, e]) => <li key={k}>{e[lang]}</li>)}</ul></details>}
           {report.misses.length > 0 && <details><summary>{t('bots.misses', { n: report.misses.length })}</summary><ul>{report.misses.slice(0, 30).map((m, i) => <li key={i}>{m.q} <small className="muted">({t('bots.expected')} {m.gold}, {t('bots.got')} {m.got.join(', ') || '–'})</small></li>)}</ul></details>}
           <div className="row">
             <button type="button" className="primary" disabled={!!busy || report.approval?.decision === 'approved'} onClick={() => run('approve', async () => { setReport({ ...report, ...(await post<Report>(`${base}/tests/${report.id}/approve`, { decision: 'approved' })) }); })}>{t('bots.approveReport')}</button>
