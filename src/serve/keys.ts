@@ -53,7 +53,8 @@ export interface CreateKeyInput {
   expiresAt?: number | null;
   rateLimitRpm?: number | null;
   tokenQuota?: number | null;
-  role?: 'admin' | 'user';
+  /** `admin`: may do everything (scopes do not apply); default `user`. */
+  role?: 'admin' | 'user' | null;
 }
 
 /** Creates a key; the plain key is returned once, only its hash is stored. */
@@ -74,6 +75,7 @@ export async function createKey(store: Store, k: CreateKeyInput): Promise<{ key:
     scopes.manage = parseManage(k.manage);
     if (!scopes.manage.length) delete scopes.manage;
   }
+  if (k.role !== undefined && k.role !== null && k.role !== 'admin' && k.role !== 'user') throw new ServeError(400, `role must be "admin" or "user", got ${JSON.stringify(k.role)}`, 'invalid_value', 'role');
   const posInt = (v: unknown, param: string) => {
     if (v === undefined || v === null) return null;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new ServeError(400, `${param} must be a positive integer`, 'invalid_value', param);

@@ -176,6 +176,12 @@ test('keys: manage is validated against the areas and shown by the listing', asy
   assert.deepEqual(list.find((k) => k.name === 'plain')!.scopes.manage, []);
   assert.equal(list.find((k) => k.role === 'admin')!.scopes.manage.length, 8);
   assert.deepEqual(parseManage(['files', 'evals']), ['files', 'evals']);
+  // an admin may issue another admin key (the CLI's keys create --admin); a user key may not issue any
+  const second = await call('POST', '/v1/keys', ADMIN_KEY, { name: 'second admin', role: 'admin' });
+  assert.equal(second.json.role, 'admin');
+  assert.equal((await call('GET', '/v1/keys', second.json.key)).status, 200);
+  assert.equal((await call('POST', '/v1/keys', ADMIN_KEY, { name: 'x', role: 'root' })).json.error.param, 'role');
+  assert.equal((await call('POST', '/v1/keys', ok.json.key, { name: 'y', role: 'admin' })).status, 403);
   assert.throws(() => parseManage(['admin']), /unknown area "admin"/);
 });
 

@@ -137,7 +137,7 @@ export function deploymentRoutes(app: FastifyInstance, store: Store, gateway: Ga
   app.post('/v1/keys', wrap(async (req) => {
     const b = body(req);
     const { key, row } = await createKey(store, {
-      name: b.name as string, owner: b.owner as string | undefined, models: b.models as string[] | undefined, endpoints: b.endpoints as string[] | undefined, knowledge: b.knowledge as string[] | undefined, manage: b.manage as string[] | undefined,
+      name: b.name as string, owner: b.owner as string | undefined, models: b.models as string[] | undefined, endpoints: b.endpoints as string[] | undefined, knowledge: b.knowledge as string[] | undefined, manage: b.manage as string[] | undefined, role: b.role as 'admin' | 'user' | undefined,
       expiresAt: b.expires_at as number | undefined, rateLimitRpm: b.rate_limit_rpm as number | undefined, tokenQuota: b.token_quota as number | undefined,
     });
     return { ...describeKey(row), key };
