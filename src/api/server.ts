@@ -120,9 +120,10 @@ export async function createServer(opts: ServerOptions): Promise<ModelfabServer>
   const factory = await startFactory({ dataDir: opts.dataDir, store, db: db as never, data: service, ...(opts.factory ?? {}) });
   fineTuningRoutes(app, factory.factory);
   experimentsRoutes(app, factory.factory);
-  modelsRegistryRoutes(app, factory.factory, new ModelFolders(modelDirs));
+  const modelFolders = new ModelFolders(modelDirs);
+  modelsRegistryRoutes(app, factory.factory, modelFolders);
   knowledgeRoutes(app, bots.knowledge, { control: guard, file: async (id) => { const f = await service.fileBytes(id); return { filename: f.file.filename, bytes: f.bytes }; } });
-  evalsRoutes(app, factory.factory, opts.dataDir);
+  evalsRoutes(app, factory.factory, opts.dataDir, modelFolders);
   guardRoutes(app, feedback, guardDeps);
   feedbackRoutes(app, feedback, { importDataset: (r) => service.importDataset(r), createJob: (r) => factory.factory.createJob(r), createExperiment: (r) => factory.factory.createExperiment(r as never), jobObject: (j) => factory.factory.jobObject(j) });
   const days = opts.requestLogDays ?? 90;
