@@ -1,7 +1,8 @@
 /**
  * API keys: `sk-mf-` + 40 random base62 characters, stored only as SHA-256 hashes. The admin key comes from
  * MODELFAB_ADMIN_KEY (registered on start) or, when no admin key exists yet, is generated on first start and
- * returned once for printing. Every route needs a valid, unrevoked key as `Authorization: Bearer <key>`.
+ * returned once for printing. Every route but the public ones needs a valid, unrevoked key as
+ * `Authorization: Bearer <key>`; what each key may reach is the table in authz.ts.
  */
 import { createHash, randomBytes, randomInt } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -57,17 +58,20 @@ function bearer(req: FastifyRequest): string | null {
   return m ? m[1] : null;
 }
 
-/** Requires a valid key on every route. */
-export function installAuth(app: FastifyInstance, store: Store): void {
-  app.addHook('onRequest', async (req) => {
-    const key = bearer(req);
-    if (!key) {
-      throw new ApiError(401, "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).", 'invalid_request_error', null, 'missing_api_key');
-    }
-    const row = await store.apiKeys.getByHash(hashApiKey(key));
-    if (!row || row.revoked_at !== null) {
-      throw new ApiError(401, `Incorrect API key provided: ${key.slice(0, 6)}****${key.slice(-4)}.`, 'invalid_request_error', null, 'invalid_api_key');
-    }
-    req.apiKey = row;
-  });
+/**
+ * The request's key: 401 without a Bearer key, or with one that is unknown or revoked. Sets `req.apiKey`.
+ * (Which key may do what is src/api/authz.ts.)
+ */
+export async function authenticate(req: FastifyRequest, store: Store): Promise<ApiKeyRow> {
+  if (req.apiKey) return req.apiKey;
+  const key = bearer(req);
+  if (!key) {
+    throw new ApiError(401, "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).", 'invalid_request_error', null, 'missing_api_key');
+  }
+  const row = await store.apiKeys.getByHash(hashApiKey(key));
+  if (!row || row.revoked_at !== null) {
+    throw new ApiError(401, `Incorrect API key provided: ${key.slice(0, 6)}****${key.slice(-4)}.`, 'invalid_request_error', null, 'invalid_api_key');
+  }
+  req.apiKey = row;
+  return row;
 }

@@ -1,5 +1,5 @@
 /**
- * The HTTP API server (Fastify 5, pino logs): auth on every route, one plugin per REST resource, errors in OpenAI's
+ * The HTTP API server (Fastify 5, pino logs): every route authorized by one table (authz.ts), one plugin per REST resource, errors in OpenAI's
  * shape. `createServer` builds it over a data folder (SQLite database + artifacts) for the CLI and for tests.
  *
  *   modelfab-data/modelfab.db     the Store (SQLite, WAL)
@@ -22,13 +22,15 @@ import { modelsRegistryRoutes } from './routes/models-registry.ts';
 import { knowledgeRoutes } from './routes/knowledge.ts';
 import { evalsRoutes } from './routes/evals.ts';
 import type { Store } from '../store/store.ts';
-import { ensureAdminKey, installAuth } from './auth.ts';
+import { ensureAdminKey } from './auth.ts';
+import { installAuthz } from './authz.ts';
+import { ModelFolders, dataModelsDir, modelDirsFromEnv } from './model-paths.ts';
 import { installErrorHandlers } from './errors.ts';
 import { datasetsRoutes } from './routes/datasets.ts';
 import { filesRoutes } from './routes/files.ts';
 import { Gateway, type GatewayOptions } from '../serve/gateway.ts';
 import { KeyPolicy } from '../serve/keys.ts';
-import { gatewayRoutes, installPublicGatewayRoutes, toGatewayApiError } from './routes/gateway.ts';
+import { gatewayRoutes, installPublicGatewayRoutes } from './routes/gateway.ts';
 import { deploymentRoutes } from './routes/deployments.ts';
 import { botsRoutes, createBotService, installPublicBotRoutes } from './routes/bots.ts';
 import { installConsoleRoutes } from './routes/console.ts';
@@ -54,10 +56,17 @@ export interface ServerOptions {
   requestLog?: boolean;
   /** Days an answer stays in the request log (default 90; 0 keeps everything). Pruned at start and hourly. */
   requestLogDays?: number;
+  /**
+   * Folders models may be registered from by path (POST /v1/models, and with the data folder itself, deployments
+   * and serving models by path); default MODELFAB_MODEL_DIRS. The data folder's `models/` is always one.
+   */
+  modelDirs?: string[];
 }
 
 export interface ModelfabServer {
   app: FastifyInstance;
+  /** The folders models may be registered from by path. */
+  modelDirs: readonly string[];
   store: Store;
   service: DataService;
   factory: FactoryRuntime;
@@ -76,6 +85,8 @@ export async function createServer(opts: ServerOptions): Promise<ModelfabServer>
   // uploads left in flight by a crash
   for (const f of readdirSync(join(opts.dataDir, 'tmp'))) rmSync(join(opts.dataDir, 'tmp', f), { force: true, recursive: true });
   const service = new DataService(store, artifacts, opts.limits);
+  mkdirSync(dataModelsDir(opts.dataDir), { recursive: true });
+  const modelDirs = [dataModelsDir(opts.dataDir), ...(opts.modelDirs ?? modelDirsFromEnv())];
   let generatedAdminKey: string | null;
   try {
     generatedAdminKey = await ensureAdminKey(store, opts.adminKey ?? process.env.MODELFAB_ADMIN_KEY);
@@ -95,8 +106,7 @@ export async function createServer(opts: ServerOptions): Promise<ModelfabServer>
   installPublicBotRoutes(app, bots);
   installConsoleRoutes(app);
   installPublicCopilotRoutes(app);
-  installAuth(app, store);
-  app.addHook('onRequest', async (req) => { if (req.apiKey) { try { keyPolicy.checkExpiry(req.apiKey); } catch (e) { throw toGatewayApiError(e); } } });
+  installAuthz(app, store, keyPolicy);
   filesRoutes(app, service);
   datasetsRoutes(app, service);
   const feedback = new FeedbackService(db as unknown as Kysely<ControlTables>);
@@ -105,14 +115,15 @@ export async function createServer(opts: ServerOptions): Promise<ModelfabServer>
   const botHook = botsRoutes(app, bots, { store, keyPolicy, guard, importDataset: (r) => service.importDataset(r), createExperiment: (r) => factory.factory.createExperiment(r) });
   gatewayRoutes(app, gateway, keyPolicy, { guard, log: opts.requestLog !== false, bots: botHook });
   copilotRoutes(app, { gateway, policy: keyPolicy, knowledge: bots.knowledge, bots, guard, log: opts.requestLog !== false });
-  deploymentRoutes(app, store, gateway, { guardExists: async (name) => (await feedback.getPolicyText(name)) !== null });
+  deploymentRoutes(app, store, gateway, { modelFolders: new ModelFolders([...modelDirs, opts.dataDir]), guardExists: async (name) => (await feedback.getPolicyText(name)) !== null });
   if (opts.serve?.warm !== false) void gateway.warmDeployments();
   const factory = await startFactory({ dataDir: opts.dataDir, store, db: db as never, data: service, ...(opts.factory ?? {}) });
   fineTuningRoutes(app, factory.factory);
   experimentsRoutes(app, factory.factory);
-  modelsRegistryRoutes(app, factory.factory);
+  const modelFolders = new ModelFolders(modelDirs);
+  modelsRegistryRoutes(app, factory.factory, modelFolders);
   knowledgeRoutes(app, bots.knowledge, { control: guard, file: async (id) => { const f = await service.fileBytes(id); return { filename: f.file.filename, bytes: f.bytes }; } });
-  evalsRoutes(app, factory.factory, opts.dataDir);
+  evalsRoutes(app, factory.factory, opts.dataDir, modelFolders);
   guardRoutes(app, feedback, guardDeps);
   feedbackRoutes(app, feedback, { importDataset: (r) => service.importDataset(r), createJob: (r) => factory.factory.createJob(r), createExperiment: (r) => factory.factory.createExperiment(r as never), jobObject: (j) => factory.factory.jobObject(j) });
   const days = opts.requestLogDays ?? 90;
@@ -122,7 +133,7 @@ export async function createServer(opts: ServerOptions): Promise<ModelfabServer>
   pruner.unref();
   let closed = false;
   return {
-    app, store, service, factory, generatedAdminKey, gateway, feedback,
+    app, store, service, factory, generatedAdminKey, gateway, feedback, modelDirs,
     async close() {
       if (closed) return;
       closed = true;

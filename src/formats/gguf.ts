@@ -400,7 +400,8 @@ export function decodeGguf(buf: Uint8Array, opts: DecodeGgufOptions = {}): Decod
   const r = new Reader(buf, fileSize);
   if (buf.length < 4) throw new GgufError('TRUNCATED', `file has ${buf.length} bytes, too short for the magic`);
   const magic = r.u32('magic');
-  if (magic !== GGUF_MAGIC) throw new GgufError('BAD_MAGIC', `bad magic 0x${magic.toString(16).padStart(8, '0')} (not a GGUF file)`);
+  // the magic is the file's first bytes: never quoted (an error must not reveal what a file holds)
+  if (magic !== GGUF_MAGIC) throw new GgufError('BAD_MAGIC', 'not a GGUF file (bad magic)');
   const version = r.u32('version');
   if (version !== 2 && version !== 3) throw new GgufError('BAD_VERSION', `version ${version} is not supported (2 or 3)`);
   const nTensors = r.u64('tensor_count');

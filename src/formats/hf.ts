@@ -24,7 +24,7 @@ import { headDim, tensorShapes, type LlamaConfig } from '../engine/config.ts';
 import type { LlamaModel } from '../engine/model.ts';
 import type { Tokenizer } from '../engine/tokenizer/tokenizer.ts';
 import { fromHfTokenizerJson, toHfTokenizerJson, type HfTokenizerConfig, type HfTokenizerJson } from '../engine/tokenizer/hf.ts';
-import { decodeSafetensors, encodeSafetensors, SafetensorsError, tensorToF32, type SafetensorsTensorInput } from './safetensors.ts';
+import { decodeSafetensors, encodeSafetensors, jsonErrorAt, SafetensorsError, tensorToF32, type SafetensorsTensorInput } from './safetensors.ts';
 import { f32ArrayToBf16, f32ArrayToF16 } from './half.ts';
 import {
   baseTensors, engineToHfName, engineToHfRows, hfToEngineName, hfToEngineRows, mergedTensors, ModelFileError, ropeHeads,
@@ -164,7 +164,7 @@ export function readJsonFile(files: FileSource, name: string, required: boolean)
   try {
     v = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(b));
   } catch (e) {
-    throw new ModelFileError('BAD_FILE', `${name} is not valid UTF-8 JSON: ${(e as Error).message}`, { cause: e });
+    throw new ModelFileError('BAD_FILE', `${name} is not valid UTF-8 JSON${jsonErrorAt(e)}`, { cause: e });
   }
   if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new ModelFileError('BAD_FILE', `${name} is not a JSON object`);
   return v as Record<string, unknown>;

@@ -208,6 +208,15 @@ interface Entry { name: string; dtype: Dtype; shape: number[]; begin: number; en
  * Parses and validates a whole safetensors file image. Tensor data are views into `buf` (no copy); the views
  * keep `buf` alive. Throws SafetensorsError (only) on any malformed input.
  */
+/**
+ * Where JSON.parse failed (", at position N"), without its message: V8's messages quote the text around the error,
+ * and an error must not reveal what a file holds.
+ */
+export function jsonErrorAt(e: unknown): string {
+  const m = /position (\d+)/.exec(e instanceof Error ? e.message : '');
+  return m ? ` (at position ${m[1]})` : '';
+}
+
 export function decodeSafetensors(buf: Uint8Array): DecodedSafetensors {
   if (!(buf instanceof Uint8Array)) throw new SafetensorsError('INVALID_INPUT', 'decodeSafetensors expects a Uint8Array');
   const size = buf.length;
@@ -216,10 +225,11 @@ export function decodeSafetensors(buf: Uint8Array): DecodedSafetensors {
   const lo = dv.getUint32(0, true), hi = dv.getUint32(4, true);
   const n = hi * 2 ** 32 + lo; // exact below 2^53; anything with hi > 0 is far beyond the limit anyway
   if (hi !== 0 || n > MAX_HEADER_SIZE) {
-    throw new SafetensorsError('HEADER_TOO_LARGE', `header length ${hi !== 0 ? `${BigInt(hi) * 2n ** 32n + BigInt(lo)}` : n} exceeds the ${MAX_HEADER_SIZE}-byte limit`);
+    // the length is the file's first 8 bytes: never quoted (an error must not reveal what a file holds)
+    throw new SafetensorsError('HEADER_TOO_LARGE', `header length exceeds the ${MAX_HEADER_SIZE}-byte limit (not a safetensors file?)`);
   }
   if (8 + n > size) {
-    throw new SafetensorsError('HEADER_LENGTH', `header length ${n} reaches byte ${8 + n}, beyond the end of the ${size}-byte file`);
+    throw new SafetensorsError('HEADER_LENGTH', `header length reaches beyond the end of the ${size}-byte file (truncated, or not a safetensors file)`);
   }
   let text: string;
   try {
@@ -228,13 +238,13 @@ export function decodeSafetensors(buf: Uint8Array): DecodedSafetensors {
     throw new SafetensorsError('INVALID_UTF8', `header (${n} bytes) is not valid UTF-8`);
   }
   if (text.length === 0 || text[0] !== '{') {
-    throw new SafetensorsError('INVALID_HEADER_START', `header must start with '{', starts with ${text.length ? JSON.stringify(text.slice(0, 8)) : 'nothing (N = 0)'}`);
+    throw new SafetensorsError('INVALID_HEADER_START', text.length ? "header must start with '{' (not a safetensors file?)" : "header must start with '{', but it is empty (N = 0)");
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (e) {
-    throw new SafetensorsError('INVALID_JSON', `header is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
+    throw new SafetensorsError('INVALID_JSON', `header is not valid JSON${jsonErrorAt(e)}`);
   }
   if (!isPlainObject(parsed)) throw new SafetensorsError('INVALID_HEADER', `header must be a JSON object, got ${describe(parsed)}`);
 

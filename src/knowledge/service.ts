@@ -70,7 +70,8 @@ export interface Scope { kbs?: string[] }
 
 function now(): number { return Math.floor(Date.now() / 1000); }
 
-function slug(name: string): string {
+/** The id a knowledge base named `name` gets. */
+export function slug(name: string): string {
   const s = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40);
   return s || `kb-${randomBytes(4).toString('hex')}`;
 }

@@ -3,8 +3,9 @@
  * a per-minute request limit and a token quota; usage accounted per key, model and day.
  *
  * Keys are the same `sk-mf-…` keys as the rest of the API (src/api/auth.ts: stored only as SHA-256 hashes, shown
- * once). Admin keys may do everything; a user key with no scopes may use every model and inference endpoint but no
- * admin endpoint.
+ * once). Admin keys may do everything; a user key with no scopes may use every model and inference endpoint, read
+ * every knowledge base, and manage nothing: each management area it may reach (files, datasets, fine-tuning, ...) is
+ * named in its `manage` scope. Which route needs what is one table, src/api/authz.ts.
  *
  * Guarantees: `check` runs before a request reaches any model: an expired key is 401; a model or endpoint outside
  * the key's scopes is 403 (`model_not_allowed` / `endpoint_not_allowed`); over the rate limit or token quota is 429
@@ -19,8 +20,25 @@ import { ServeError } from './service.ts';
 export const ENDPOINTS = ['chat.completions', 'completions', 'embeddings', 'models'] as const;
 export type Endpoint = typeof ENDPOINTS[number];
 
-/** What a user key may reach; a missing list means everything. `knowledge`: knowledge base ids (an empty list: none). */
-export interface KeyScopes { models?: string[]; endpoints?: string[]; knowledge?: string[] }
+/**
+ * The management areas a user key may be given (`manage` scope): reads and writes of that area's routes.
+ *   files        the Files API (upload, list, read, delete)
+ *   datasets     the dataset registry (import, list, preview, delete)
+ *   fine_tuning  fine-tuning jobs (create, list, read, cancel, pause, resume, events, metrics)
+ *   experiments  experiments (plan, create, list, read, leaderboard, events)
+ *   evals        benchmark runs (run, list, read, compare)
+ *   knowledge    writes to knowledge bases (create, edit, ingest, review, rebuild) within the key's knowledge scope
+ *   bots         the Bot Factory (build, pairs, review, tests, publish, widget keys, export)
+ *   feedback     the feedback review queue, exports and feedback -> training
+ */
+export const MANAGE_AREAS = ['files', 'datasets', 'fine_tuning', 'experiments', 'evals', 'knowledge', 'bots', 'feedback'] as const;
+export type ManageArea = typeof MANAGE_AREAS[number];
+
+/**
+ * What a user key may reach. `models`, `endpoints`: a missing list means every one. `knowledge`: knowledge base ids
+ * it may read (missing: all; an empty list: none). `manage`: the management areas it may use (missing or empty: none).
+ */
+export interface KeyScopes { models?: string[]; endpoints?: string[]; knowledge?: string[]; manage?: ManageArea[] }
 
 export interface CreateKeyInput {
   name: string;
@@ -29,11 +47,14 @@ export interface CreateKeyInput {
   endpoints?: string[];
   /** Knowledge bases it may read (search, ask, the Copilot); an empty list: none. Default all. */
   knowledge?: string[];
+  /** Management areas (MANAGE_AREAS) it may use; default none. */
+  manage?: string[];
   /** Unix seconds, or null for never. */
   expiresAt?: number | null;
   rateLimitRpm?: number | null;
   tokenQuota?: number | null;
-  role?: 'admin' | 'user';
+  /** `admin`: may do everything (scopes do not apply); default `user`. */
+  role?: 'admin' | 'user' | null;
 }
 
 /** Creates a key; the plain key is returned once, only its hash is stored. */
@@ -50,6 +71,11 @@ export async function createKey(store: Store, k: CreateKeyInput): Promise<{ key:
     if (!Array.isArray(k.knowledge) || k.knowledge.some((x) => typeof x !== 'string' || !x)) throw new ServeError(400, 'knowledge must be a list of knowledge base ids', 'invalid_value', 'knowledge');
     scopes.knowledge = k.knowledge;
   }
+  if (k.manage !== undefined && k.manage !== null) {
+    scopes.manage = parseManage(k.manage);
+    if (!scopes.manage.length) delete scopes.manage;
+  }
+  if (k.role !== undefined && k.role !== null && k.role !== 'admin' && k.role !== 'user') throw new ServeError(400, `role must be "admin" or "user", got ${JSON.stringify(k.role)}`, 'invalid_value', 'role');
   const posInt = (v: unknown, param: string) => {
     if (v === undefined || v === null) return null;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new ServeError(400, `${param} must be a positive integer`, 'invalid_value', param);
@@ -59,7 +85,7 @@ export async function createKey(store: Store, k: CreateKeyInput): Promise<{ key:
   const row: ApiKeyRow = {
     id: `key-${randomBytes(8).toString('hex')}`, name: k.name.trim(), hash: hashApiKey(key), prefix: key.slice(0, 10), role: k.role ?? 'user',
     created_at: nowSeconds(), last_used_at: null, revoked_at: null,
-    scopes: scopes.models || scopes.endpoints || scopes.knowledge ? JSON.stringify(scopes) : null,
+    scopes: scopes.models || scopes.endpoints || scopes.knowledge || scopes.manage ? JSON.stringify(scopes) : null,
     expires_at: posInt(k.expiresAt, 'expires_at'), rate_limit_rpm: posInt(k.rateLimitRpm, 'rate_limit_rpm'),
     token_quota: posInt(k.tokenQuota, 'token_quota'), owner: k.owner ?? null,
   };
@@ -67,13 +93,30 @@ export async function createKey(store: Store, k: CreateKeyInput): Promise<{ key:
   return { key, row };
 }
 
+/**
+ * A `manage` scope as sent (a list of area names): every area known, no duplicates. Throws a 400 naming the unknown
+ * area and the known ones.
+ */
+export function parseManage(items: unknown): ManageArea[] {
+  if (!Array.isArray(items) || items.some((x) => typeof x !== 'string' || !x)) throw new ServeError(400, `manage must be a list of management areas (${MANAGE_AREAS.join(', ')})`, 'invalid_value', 'manage');
+  for (const x of items as string[]) {
+    if (!(MANAGE_AREAS as readonly string[]).includes(x)) throw new ServeError(400, `manage: unknown area ${JSON.stringify(x)} (known: ${MANAGE_AREAS.join(', ')})`, 'invalid_value', 'manage');
+  }
+  return [...new Set(items as ManageArea[])];
+}
+
+/** A key's scopes (empty for an unscoped key). */
+export function keyScopes(k: ApiKeyRow): KeyScopes {
+  return k.scopes ? (JSON.parse(k.scopes) as KeyScopes) : {};
+}
+
 /** A key as listings show it (never the hash). */
 export function describeKey(r: ApiKeyRow): Record<string, unknown> {
-  const s = r.scopes ? (JSON.parse(r.scopes) as KeyScopes) : {};
+  const s = keyScopes(r);
   return {
     object: 'api_key', id: r.id, name: r.name, prefix: r.prefix, role: r.role, owner: r.owner ?? null, created_at: r.created_at,
     last_used_at: r.last_used_at, revoked_at: r.revoked_at, expires_at: r.expires_at ?? null,
-    scopes: { models: s.models ?? null, endpoints: s.endpoints ?? null, knowledge: s.knowledge ?? null },
+    scopes: { models: s.models ?? null, endpoints: s.endpoints ?? null, knowledge: s.knowledge ?? null, manage: r.role === 'admin' ? [...MANAGE_AREAS] : s.manage ?? [] },
     rate_limit_rpm: r.rate_limit_rpm ?? null, token_quota: r.token_quota ?? null,
   };
 }
@@ -88,6 +131,19 @@ export function keyAllowsEndpoint(k: ApiKeyRow, ep: Endpoint): boolean {
   if (k.role === 'admin' || !k.scopes) return true;
   const s = JSON.parse(k.scopes) as KeyScopes;
   return !s.endpoints || s.endpoints.includes(ep);
+}
+
+/** Whether the key may use a management area: admin keys may use all; user keys those in their `manage` scope. */
+export function keyAllowsArea(k: ApiKeyRow, area: ManageArea): boolean {
+  if (k.role === 'admin') return true;
+  return keyScopes(k).manage?.includes(area) ?? false;
+}
+
+/** Whether the key may read any knowledge base (an empty `knowledge` scope: none). */
+export function keyReadsKnowledge(k: ApiKeyRow): boolean {
+  if (k.role === 'admin') return true;
+  const kbs = keyScopes(k).knowledge;
+  return !kbs || kbs.length > 0;
 }
 
 function dayOf(sec: number): number {

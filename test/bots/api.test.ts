@@ -74,9 +74,32 @@ test('build, test, approve, publish and chat through the API', async () => {
   // keys: none 401, a key for another model 403
   assert.equal((await api('POST', '/v1/bots/insurance/chat/completions', { messages: [{ role: 'user', content: '退保' }] }, null)).status, 401);
   const other = await api('POST', '/v1/keys', { name: 'other', models: ['some-other-model'] });
-  if (other.status === 200) assert.equal((await api('POST', '/v1/bots/insurance/chat/completions', { messages: [{ role: 'user', content: '退保' }] }, other.json.key)).status, 403);
-  // the bot key may chat but not administer
+  assert.equal(other.status, 200, other.text);
+  const otherChat = await api('POST', '/v1/bots/insurance/chat/completions', { messages: [{ role: 'user', content: '退保' }] }, other.json.key);
+  assert.equal(otherChat.status, 403, otherChat.text);
+  assert.equal(otherChat.json.error.code, 'model_not_allowed');
+  // the bot key (public: it sits in the page) may chat but not administer, read knowledge bases or other models
+  assert.deepEqual(k.json.scopes.endpoints, ['chat.completions']);
+  assert.deepEqual(k.json.scopes.knowledge, []);
+  assert.deepEqual(k.json.scopes.manage, []);
   assert.equal((await api('GET', '/v1/bots', undefined, botKey)).status, 403);
+  assert.equal((await api('GET', '/v1/bots/insurance/pairs', undefined, botKey)).status, 403);
+  assert.equal((await api('POST', '/v1/knowledge/search', { kbs: ['bot-insurance'], query: '退保' }, botKey)).status, 403);
+  assert.equal((await api('GET', '/v1/knowledge/bases', undefined, botKey)).status, 403);
+  assert.equal((await api('GET', '/v1/models', undefined, botKey)).status, 403);
+  // a key that manages bots runs the Bot Factory (not its guard policies or model extraction, which are the admin's)
+  const builder = await api('POST', '/v1/keys', { name: 'bot builder', manage: ['bots'] });
+  assert.equal((await api('GET', '/v1/bots', undefined, builder.json.key)).status, 200);
+  const rev = await api('GET', '/v1/bots/insurance/pairs?state=approved', undefined, builder.json.key);
+  assert.equal(rev.status, 200);
+  const edited = await api('POST', '/v1/bots/insurance/pairs/review', { ids: [rev.json.data[0].id], action: 'reject', note: 'check' }, builder.json.key);
+  assert.equal(edited.status, 200, edited.text);
+  const hist = await api('GET', `/v1/bots/insurance/pairs/${rev.json.data[0].id}/history`, undefined, builder.json.key);
+  assert.match(JSON.stringify(hist.json.data.at(-1)), /key:bot builder/, 'the history names the key, not a name from the body');
+  await api('POST', '/v1/bots/insurance/pairs/review', { ids: [rev.json.data[0].id], action: 'approve' }, builder.json.key);
+  assert.equal((await api('PATCH', '/v1/bots/insurance', { config: { guard: null } }, builder.json.key)).json?.error.code, 'admin_required');
+  assert.equal((await api('POST', '/v1/bots/insurance/extract', { method: 'model', model: { base_url: 'http://127.0.0.1:9/v1', model: 'x', api_key_env: 'MODELFAB_ADMIN_KEY' } }, builder.json.key)).json?.error.code, 'admin_required');
+  assert.equal((await api('POST', '/v1/bots/insurance/experiments', { base_models: ['x'] }, builder.json.key)).status, 403, 'experiments need the datasets and experiments areas too');
   assert.equal((await api('POST', '/v1/bots/insurance/chat/completions', { messages: [] }, botKey)).status, 400);
 });
 

@@ -68,7 +68,7 @@ before(async () => {
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
   upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/v1`;
   dir = mkdtempSync(join(tmpdir(), 'mf-copilot-'));
-  srv = await createServer({ dataDir: join(dir, 'data'), adminKey: ADMIN, serve: { warm: false } });
+  srv = await createServer({ dataDir: join(dir, 'data'), adminKey: ADMIN, serve: { warm: false }, modelDirs: [join(dir, 'models')] });
   url = await srv.app.listen({ host: '127.0.0.1', port: 0 });
   for (const name of ['planner', 'echo']) {
     const r = await api('POST', '/v1/serve/models', { name, kind: 'endpoint', endpoint: { url: upstreamUrl, model: name } });

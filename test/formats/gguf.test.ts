@@ -246,6 +246,9 @@ test('malformed: truncated, bad magic/version, absurd counts, duplicate keys, un
   assert.match(String((() => { try { decodeGguf(good.subarray(0, good.length - 10)); } catch (e) { return (e as Error).message; } })()), /ends past the end of the file/);
   const patch = (pos: number, bytes: number[]) => { const b = good.slice(); b.set(bytes, pos); return b; };
   assert.equal(code(() => decodeGguf(patch(0, [0x47, 0x47, 0x55, 0x47]))), 'BAD_MAGIC');
+  // the magic is a file's first bytes: the error says what is wrong, never what the bytes are ("root" here)
+  const notGguf = (() => { try { decodeGguf(new TextEncoder().encode('root:x:0:0:root:/root:/bin/bash\n')); } catch (e) { return (e as Error).message; } return ''; })();
+  assert.equal(notGguf, 'GGUF: not a GGUF file (bad magic)');
   assert.equal(code(() => decodeGguf(patch(4, [1, 0, 0, 0]))), 'BAD_VERSION');
   assert.equal(code(() => decodeGguf(patch(8, [0, 0, 0, 0, 1, 0, 0, 0]))), 'ABSURD_COUNT'); // 2^32 tensors
   assert.equal(code(() => decodeGguf(patch(16, [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0]))), 'ABSURD_COUNT');

@@ -128,23 +128,33 @@ test('encoder rejects bad input with SafetensorsError(INVALID_INPUT)', () => {
   bad([{ name: 'a', dtype: 'F32', shape: [-1], data: new Float32Array(1) }], /bad shape/);
 });
 
+test('errors never quote the bytes of a file that is not safetensors (a text file read by mistake)', () => {
+  const secret = new TextEncoder().encode('root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1::/usr/sbin:/usr/sbin/nologin\n');
+  const msg = (b: Uint8Array) => { try { decodeSafetensors(b); } catch (e) { return (e as Error).message; } return 'no error'; };
+  // the first 8 bytes as a length, the header start, and JSON.parse's own message (it quotes the text) all leak
+  for (const b of [secret, handMade('root:x:0:0:root'), handMade('{"root:x:0:0:root'), handMade('{"a":1} root:x:0')]) {
+    const m = msg(b);
+    assert.doesNotMatch(m.replace(String(MAX_HEADER_SIZE), 'LIMIT'), /root|daemon|bash|0x|\d{6,}/, m);
+  }
+});
+
 test('malformed files: each problem has its own code and a message naming it', () => {
   const good = (offs: string) => `{"a":{"dtype":"F32","shape":[2],"data_offsets":${offs}}}`;
   const eight = new Array(8).fill(0);
   expectError(new Uint8Array(5), 'FILE_TOO_SMALL', /file is 5 bytes, shorter than the 8-byte header length/);
-  expectError(handMade('{}', [], MAX_HEADER_SIZE + 1), 'HEADER_TOO_LARGE', /header length 100000001 exceeds the 100000000-byte limit/);
+  expectError(handMade('{}', [], MAX_HEADER_SIZE + 1), 'HEADER_TOO_LARGE', /^safetensors: header length exceeds the 100000000-byte limit \(not a safetensors file\?\)$/);
   const huge = handMade('{}');
   new DataView(huge.buffer).setUint32(4, 1, true);
-  expectError(huge, 'HEADER_TOO_LARGE', /header length 4294967298 exceeds/);
-  expectError(handMade('{}  ', [], 100), 'HEADER_LENGTH', /header length 100 reaches byte 108, beyond the end of the 12-byte file/);
+  expectError(huge, 'HEADER_TOO_LARGE', /^safetensors: header length exceeds/);
+  expectError(handMade('{}  ', [], 100), 'HEADER_LENGTH', /^safetensors: header length reaches beyond the end of the 12-byte file/);
   const badUtf8 = handMade('{"a":1}');
   badUtf8[10] = 0xff;
   expectError(badUtf8, 'INVALID_UTF8', /not valid UTF-8/);
-  expectError(handMade('[1,2]'), 'INVALID_HEADER_START', /must start with '\{', starts with "\[1,2\]"/);
+  expectError(handMade('[1,2]'), 'INVALID_HEADER_START', /^safetensors: header must start with '\{' \(not a safetensors file\?\)$/);
   expectError(handMade(''), 'INVALID_HEADER_START', /N = 0/);
-  expectError(handMade(' {}'), 'INVALID_HEADER_START', /starts with " \{\}"/);
+  expectError(handMade(' {}'), 'INVALID_HEADER_START', /must start with '\{'/);
   expectError(handMade('{"a":'), 'INVALID_JSON', /header is not valid JSON/);
-  expectError(handMade('{"a":{}} x'), 'INVALID_JSON', /not valid JSON/);
+  expectError(handMade('{"a":{}} x'), 'INVALID_JSON', /^safetensors: header is not valid JSON \(at position 9\)$/);
   expectError(handMade('{"a":5}'), 'INVALID_HEADER', /tensor "a": entry must be an object, got number 5/);
   expectError(handMade('{"a":{"dtype":"F32"}}'), 'INVALID_HEADER', /tensor "a": missing shape, data_offsets/);
   expectError(handMade('{"__metadata__":{"k":1}}'), 'INVALID_HEADER', /"__metadata__"."k" must be a string, got number 1/);

@@ -393,6 +393,9 @@ const en = {
   'keys.quota': 'Token quota',
   'keys.days': 'Valid for days',
   'keys.endpoints': 'Endpoints',
+  'keys.manage': 'May manage (without: inference only)',
+  'keys.manageNone': 'manages nothing',
+  'keys.manageAll': 'manages everything',
   'keys.createdOnce': 'Copy the key now: it is shown only once.',
   'keys.createSubmit': 'Create key',
 
@@ -909,6 +912,9 @@ const zh: Record<Key, string> = {
   'keys.quota': '词元额度',
   'keys.days': '有效天数',
   'keys.endpoints': '接口',
+  'keys.manage': '可管理（不选：仅推理）',
+  'keys.manageNone': '不可管理',
+  'keys.manageAll': '可管理全部',
   'keys.createdOnce': '请立即复制密钥：它只显示这一次。',
   'keys.createSubmit': '创建密钥',
 

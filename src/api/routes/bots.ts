@@ -1,6 +1,7 @@
 /**
- * /v1/bots: the Bot Factory over HTTP (thin: parse, call BotService, shape the answer). Admin key for building,
- * review, tests, approval, publishing, keys, export and experiments; the published bot's chat endpoint
+ * /v1/bots: the Bot Factory over HTTP (thin: parse, call BotService, shape the answer). A key that manages bots
+ * (../authz.ts) for building, review, tests, approval, publishing, keys, export and experiments (with datasets and
+ * experiments too); a guard policy in a bot's config only with an admin key; the published bot's chat endpoint
  * POST /v1/bots/{name}/chat/completions takes any key whose scopes allow the model `{name}` and `chat.completions`,
  * speaks OpenAI's request/response shapes and adds the documented field `citations` (each: ref, document, docId,
  * itemId, chunkId, article, label, passage, score) plus `bot` (version, confidence, found, generator), and `guard`
@@ -20,12 +21,13 @@ import { FileKnowledgeRepository } from '../../knowledge/repository.ts';
 import { OpenAIPairModel } from '../../bots/extract/model.ts';
 import { widgetScript } from '../../bots/widget.ts';
 import type { BotConfig, TestQuestion } from '../../bots/types.ts';
-import { createKey, describeKey, keyAllowsEndpoint, keyAllowsModel, type KeyPolicy } from '../../serve/keys.ts';
+import { createKey, describeKey, keyAllowsArea, keyAllowsEndpoint, keyAllowsModel, type KeyPolicy } from '../../serve/keys.ts';
 import type { GuardRuntime } from '../../control/runtime.ts';
 import { toGatewayApiError } from './gateway.ts';
 import type { Store } from '../../store/store.ts';
 import { CHAT_CORS } from '../cors.ts';
 import { ApiError } from '../errors.ts';
+import { requireRequestAccess } from '../authz.ts';
 
 export interface BotRouteDeps {
   store: Store;
@@ -52,12 +54,17 @@ const wrap = <R extends RouteGenericInterface, T>(fn: (req: FastifyRequest<R>, r
   try { return await fn(req, reply); } catch (e) { throw toApi(e); }
 };
 
-function admin(req: FastifyRequest): string {
-  if (req.apiKey?.role !== 'admin') throw new ApiError(403, 'This endpoint needs an admin API key.', 'invalid_request_error', null, 'admin_required');
-  return req.apiKey.name;
+/** A person an admin names as the one who decided (`by`); other keys are recorded as themselves. */
+function named(req: FastifyRequest, by: unknown): string | undefined {
+  return req.apiKey!.role === 'admin' && typeof by === 'string' && by.trim() ? by : undefined;
 }
 
-/** Public routes, answered before authentication: register ahead of installAuth. */
+/** Who does it, for the history: the key's name (the route's rule, ../authz.ts, has checked the key may). */
+function actor(req: FastifyRequest): string {
+  return req.apiKey!.role === 'admin' ? req.apiKey!.name : `key:${req.apiKey!.name}`;
+}
+
+/** Public routes, answered before authentication: register ahead of installAuthz. */
 export function installPublicBotRoutes(app: FastifyInstance, bots: BotService): void {
   app.addHook('onRequest', async (req, reply) => {
     const path = req.url.split('?')[0]!;
@@ -100,8 +107,10 @@ export interface BotGatewayHook {
 
 export function botsRoutes(app: FastifyInstance, bots: BotService, deps: BotRouteDeps): BotGatewayHook {
   /** A bot's `config.guard` must name an existing guard policy. */
-  const checkGuard = async (config: Partial<BotConfig> | undefined) => {
+  const checkGuard = async (req: FastifyRequest, config: Partial<BotConfig> | undefined) => {
     const g = config?.guard;
+    // guard policies are the admin's: setting or removing one is too
+    if (g !== undefined) requireRequestAccess(req, 'admin');
     if (g === undefined || g === null || !deps.guard) return;
     if (typeof g !== 'string' || (await deps.guard.feedback.getPolicyText(g)) === null) {
       throw new ApiError(400, `config.guard: no guard policy named ${JSON.stringify(g)} (create it with PUT /v1/guard/policies/{name})`, 'invalid_request_error', 'config.guard', 'guard_policy_not_found');
@@ -109,46 +118,42 @@ export function botsRoutes(app: FastifyInstance, bots: BotService, deps: BotRout
   };
 
   // ------------------------------------------------------------------ bots
-  app.get('/v1/bots', wrap(async (req) => { admin(req); return { object: 'list', data: await bots.listBots() }; }));
+  app.get('/v1/bots', wrap(async (req) => { return { object: 'list', data: await bots.listBots() }; }));
 
   app.post<{ Body: { name: string; kb: string; description?: string; config?: Partial<BotConfig> } }>('/v1/bots', wrap(async (req) => {
-    admin(req);
     const b = req.body ?? ({} as never);
-    await checkGuard(b.config);
+    await checkGuard(req, b.config);
     return bots.createBot({ name: b.name, kbId: b.kb, description: b.description, config: b.config });
   }));
 
   app.post<{ Body: { name: string; filename: string; text?: string; base64?: string; lexicon?: string; lexicon_name?: string; lexicon_extra?: string; per_unit?: number; paraphrases?: number; approve_all?: boolean; config?: Partial<BotConfig> } }>('/v1/bots/build', wrap(async (req) => {
-    const actor = admin(req);
+    const by = actor(req);
     const b = req.body ?? ({} as never);
     if (typeof b.filename !== 'string' || (typeof b.text !== 'string' && typeof b.base64 !== 'string')) throw new ApiError(400, 'filename and text (or base64) are required', 'invalid_request_error', 'text', 'invalid_value');
-    await checkGuard(b.config);
+    await checkGuard(req, b.config);
     const data = typeof b.text === 'string' ? new TextEncoder().encode(b.text) : Buffer.from(b.base64!, 'base64');
     const r = await bots.build({
       name: b.name, filename: b.filename, data, lexicon: b.lexicon, lexiconName: b.lexicon_name, lexiconExtra: b.lexicon_extra,
-      rules: { perUnit: b.per_unit, paraphrases: b.paraphrases }, approveAll: b.approve_all === true, actor, config: b.config,
+      rules: { perUnit: b.per_unit, paraphrases: b.paraphrases }, approveAll: b.approve_all === true, actor: by, config: b.config,
     });
     return { ...r, version: r.version ? { version: r.version.version, pairs: r.version.pairs.length, status: r.version.status } : null };
   }));
 
   app.get<{ Params: { name: string } }>('/v1/bots/:name', wrap(async (req) => {
-    admin(req);
     const bot = await bots.requireBot(req.params.name);
     const versions = (await bots.listVersions(bot.name)).map((v) => ({ version: v.version, createdAt: v.createdAt, status: v.status, pairs: v.pairs.length, approvedReport: v.approvedReport }));
     return { ...bot, versions };
   }));
 
-  app.patch<{ Params: { name: string }; Body: { description?: string; config?: Partial<BotConfig> } }>('/v1/bots/:name', wrap(async (req) => { admin(req); await checkGuard(req.body?.config); return bots.updateBot(req.params.name, req.body ?? {}); }));
-  app.delete<{ Params: { name: string } }>('/v1/bots/:name', wrap(async (req) => { admin(req); await bots.deleteBot(req.params.name); return { deleted: true, name: req.params.name }; }));
+  app.patch<{ Params: { name: string }; Body: { description?: string; config?: Partial<BotConfig> } }>('/v1/bots/:name', wrap(async (req) => { await checkGuard(req, req.body?.config); return bots.updateBot(req.params.name, req.body ?? {}); }));
+  app.delete<{ Params: { name: string } }>('/v1/bots/:name', wrap(async (req) => { await bots.deleteBot(req.params.name); return { deleted: true, name: req.params.name }; }));
 
   app.get<{ Params: { name: string } }>('/v1/bots/:name/lexicon', wrap(async (req, reply) => {
-    admin(req);
     const bot = await bots.requireBot(req.params.name);
     return reply.header('content-type', 'text/plain; charset=utf-8').send((await bots.knowledge.repo.getLexicon(bot.config.kbId)) ?? '');
   }));
   /** Replace (or, with {append:true}, extend) the bot's domain synonym dictionary; the index is rebuilt. */
   app.put<{ Params: { name: string }; Body: { text: string; append?: boolean } }>('/v1/bots/:name/lexicon', wrap(async (req) => {
-    admin(req);
     const bot = await bots.requireBot(req.params.name);
     if (typeof req.body?.text !== 'string') throw new ApiError(400, 'text is required', 'invalid_request_error', 'text', 'invalid_value');
     const cur = req.body.append ? ((await bots.knowledge.repo.getLexicon(bot.config.kbId)) ?? '') : '';
@@ -158,79 +163,79 @@ export function botsRoutes(app: FastifyInstance, bots: BotService, deps: BotRout
 
   // ------------------------------------------------------------------ pairs
   app.post<{ Params: { name: string }; Body: { method?: 'rules' | 'model'; per_unit?: number; paraphrases?: number; held_out?: number; model?: { base_url: string; model: string; api_key_env?: string }; style_examples?: string[] } }>('/v1/bots/:name/extract', wrap(async (req) => {
-    const actor = admin(req);
+    const by = actor(req);
     const b = req.body ?? {};
     if ((b.method ?? 'rules') === 'rules') {
-      const r = await bots.extract(req.params.name, { method: 'rules', rules: { perUnit: b.per_unit, paraphrases: b.paraphrases, heldOut: b.held_out }, actor });
+      const r = await bots.extract(req.params.name, { method: 'rules', rules: { perUnit: b.per_unit, paraphrases: b.paraphrases, heldOut: b.held_out }, actor: by });
       return { object: 'bot.extraction', method: 'rules', pairs: r.pairs.length, problems: r.problems, data: r.pairs };
     }
+    // the server calls base_url with the secret named by api_key_env: an admin's decision, never a user key's
+    requireRequestAccess(req, 'admin');
     if (!b.model?.base_url || !b.model?.model) throw new ApiError(400, 'model extraction needs model.base_url and model.model', 'invalid_request_error', 'model', 'invalid_value');
     const model = new OpenAIPairModel({ baseUrl: b.model.base_url, model: b.model.model, apiKey: b.model.api_key_env ? process.env[b.model.api_key_env] : undefined });
-    const r = await bots.extract(req.params.name, { method: 'model', model, options: { perChunk: b.per_unit, styleExamples: b.style_examples }, actor });
+    const r = await bots.extract(req.params.name, { method: 'model', model, options: { perChunk: b.per_unit, styleExamples: b.style_examples }, actor: by });
     return { object: 'bot.extraction', method: 'model', pairs: r.pairs.length, problems: r.problems, data: r.pairs };
   }));
 
   app.get<{ Params: { name: string }; Querystring: { state?: 'pending' | 'approved' | 'rejected'; item?: string; origin?: string } }>('/v1/bots/:name/pairs', wrap(async (req) => {
-    admin(req);
     const data = await bots.listPairs(req.params.name, { state: req.query.state, itemId: req.query.item, origin: req.query.origin });
     return { object: 'list', data };
   }));
 
   app.post<{ Params: { name: string }; Body: { question: string; answer: string; item_id: string; paraphrases?: string[] } }>('/v1/bots/:name/pairs', wrap(async (req) => {
-    const actor = admin(req);
+    const by = actor(req);
     const b = req.body ?? ({} as never);
-    return bots.addPair(req.params.name, { question: b.question, answer: b.answer, itemId: b.item_id, paraphrases: b.paraphrases }, actor);
+    return bots.addPair(req.params.name, { question: b.question, answer: b.answer, itemId: b.item_id, paraphrases: b.paraphrases }, by);
   }));
 
   app.post<{ Params: { name: string }; Body: PairReview & { ids: string[] | 'all-pending' } }>('/v1/bots/:name/pairs/review', wrap(async (req) => {
-    const actor = admin(req);
+    const by = actor(req);
     const b = req.body;
     if (!b || !['approve', 'reject', 'reset', 'edit', 'delete'].includes(b.action)) throw new ApiError(400, 'action must be approve, reject, reset, edit or delete', 'invalid_request_error', 'action', 'invalid_value');
     const ids = b.ids === 'all-pending' ? (await bots.listPairs(req.params.name, { state: 'pending' })).map((p) => p.id) : b.ids;
     if (!Array.isArray(ids)) throw new ApiError(400, "ids must be a list of pair ids or 'all-pending'", 'invalid_request_error', 'ids', 'invalid_value');
-    const data = await bots.review(req.params.name, ids, b, actor);
+    const data = await bots.review(req.params.name, ids, b, by);
     return { object: 'list', data };
   }));
 
-  app.get<{ Params: { name: string; id: string } }>('/v1/bots/:name/pairs/:id/history', wrap(async (req) => { admin(req); await bots.requireBot(req.params.name); return { object: 'list', data: await bots.pairHistory(req.params.name, req.params.id) }; }));
+  app.get<{ Params: { name: string; id: string } }>('/v1/bots/:name/pairs/:id/history', wrap(async (req) => { await bots.requireBot(req.params.name); return { object: 'list', data: await bots.pairHistory(req.params.name, req.params.id) }; }));
 
   // ------------------------------------------------------------------ versions, tests, approval, publishing
   app.post<{ Params: { name: string } }>('/v1/bots/:name/versions', wrap(async (req) => {
-    admin(req);
     const v = await bots.createVersion(req.params.name);
     return { bot: v.bot, version: v.version, status: v.status, pairs: v.pairs.length, createdAt: v.createdAt };
   }));
   app.get<{ Params: { name: string } }>('/v1/bots/:name/versions', wrap(async (req) => {
-    admin(req);
     await bots.requireBot(req.params.name);
     return { object: 'list', data: (await bots.listVersions(req.params.name)).map((v) => ({ version: v.version, status: v.status, pairs: v.pairs.length, approvedReport: v.approvedReport, createdAt: v.createdAt })) };
   }));
 
   app.post<{ Params: { name: string }; Body: { version?: number; questions?: TestQuestion[]; limit?: number } }>('/v1/bots/:name/tests', wrap(async (req) => {
-    admin(req);
     const b = req.body ?? {};
     return bots.test(req.params.name, { version: b.version, questions: b.questions, limit: b.limit });
   }));
-  app.get<{ Params: { name: string } }>('/v1/bots/:name/tests', wrap(async (req) => { admin(req); await bots.requireBot(req.params.name); return { object: 'list', data: await bots.listReports(req.params.name) }; }));
-  app.get<{ Params: { name: string; id: string } }>('/v1/bots/:name/tests/:id', wrap(async (req) => { admin(req); return bots.getReport(req.params.name, req.params.id); }));
+  app.get<{ Params: { name: string } }>('/v1/bots/:name/tests', wrap(async (req) => { await bots.requireBot(req.params.name); return { object: 'list', data: await bots.listReports(req.params.name) }; }));
+  app.get<{ Params: { name: string; id: string } }>('/v1/bots/:name/tests/:id', wrap(async (req) => { return bots.getReport(req.params.name, req.params.id); }));
   app.post<{ Params: { name: string; id: string }; Body: { decision?: 'approved' | 'rejected'; by?: string; note?: string } }>('/v1/bots/:name/tests/:id/approve', wrap(async (req) => {
-    const actor = admin(req);
+    const by = actor(req);
     const b = req.body ?? {};
-    return bots.decide(req.params.name, req.params.id, b.decision ?? 'approved', b.by ?? actor, b.note);
+    return bots.decide(req.params.name, req.params.id, b.decision ?? 'approved', named(req, b.by) ?? by, b.note);
   }));
 
   app.post<{ Params: { name: string }; Body: { version: number; by?: string } }>('/v1/bots/:name/publish', wrap(async (req) => {
-    const actor = admin(req);
+    const by = actor(req);
     if (!Number.isInteger(req.body?.version)) throw new ApiError(400, 'version is required', 'invalid_request_error', 'version', 'invalid_value');
-    return bots.publish(req.params.name, req.body.version, req.body.by ?? actor);
+    return bots.publish(req.params.name, req.body.version, named(req, req.body.by) ?? by);
   }));
-  app.post<{ Params: { name: string }; Body: { by?: string } }>('/v1/bots/:name/unpublish', wrap(async (req) => { const actor = admin(req); return bots.unpublish(req.params.name, req.body?.by ?? actor); }));
+  app.post<{ Params: { name: string }; Body: { by?: string } }>('/v1/bots/:name/unpublish', wrap(async (req) => { const by = actor(req); return bots.unpublish(req.params.name, named(req, req.body?.by) ?? by); }));
 
-  /** A key for the published bot: scoped to the model `{name}` and the chat endpoint (for the widget's data-key). */
+  /**
+   * A key for the published bot (the widget's data-key, so public): the model `{name}` and the chat endpoint only; no
+   * knowledge base to read and nothing to manage.
+   */
   app.post<{ Params: { name: string }; Body: { name?: string; expires_at?: number; rate_limit_rpm?: number } }>('/v1/bots/:name/keys', wrap(async (req) => {
-    admin(req);
     const bot = await bots.requireBot(req.params.name);
-    const { key, row } = await createKey(deps.store, { name: req.body?.name ?? `bot ${bot.name} widget`, models: [bot.name], endpoints: ['chat.completions'], expiresAt: req.body?.expires_at ?? null, rateLimitRpm: req.body?.rate_limit_rpm ?? null, owner: `bot:${bot.name}` });
+    const { key, row } = await createKey(deps.store, { name: req.body?.name ?? `bot ${bot.name} widget`, models: [bot.name], endpoints: ['chat.completions'], knowledge: [], expiresAt: req.body?.expires_at ?? null, rateLimitRpm: req.body?.rate_limit_rpm ?? null, owner: `bot:${bot.name}` });
     return { ...describeKey(row), key };
   }));
 
@@ -245,8 +250,8 @@ export function botsRoutes(app: FastifyInstance, bots: BotService, deps: BotRout
     if (!keyAllowsModel(k, name)) throw new ApiError(403, `This key may not use the model '${name}'.`, 'invalid_request_error', 'model', 'model_not_allowed');
     const body = req.body ?? {};
     if (body.model !== undefined && body.model !== name) throw new ApiError(400, `'model' must be '${name}' on this endpoint (or omitted)`, 'invalid_request_error', 'model', 'invalid_value');
-    // A draft version may be asked for by admins (testing before publishing); everyone else gets the published one.
-    const version = body.version !== undefined && k.role === 'admin' ? body.version : (await bots.requirePublished(name)).published.version;
+    // A draft version may be asked for by keys that manage bots (testing before publishing); everyone else gets the published one.
+    const version = body.version !== undefined && keyAllowsArea(k, 'bots') ? body.version : (await bots.requirePublished(name)).published.version;
     const { question: asked, history } = lastUser(body);
     // The key's rate limit and token quota apply as on the gateway (429 before any work); usage is counted per bot.
     if (deps.keyPolicy) { try { await deps.keyPolicy.admit(k); } catch (e) { throw toGatewayApiError(e); } }
@@ -329,13 +334,11 @@ export function botsRoutes(app: FastifyInstance, bots: BotService, deps: BotRout
 
   // ------------------------------------------------------------------ closing the loop
   app.get<{ Params: { name: string } }>('/v1/bots/:name/export', wrap(async (req, reply) => {
-    admin(req);
     const { jsonl } = await bots.exportSft(req.params.name);
     return reply.header('content-type', 'application/jsonl; charset=utf-8').header('content-disposition', `attachment; filename="${req.params.name}-pairs.jsonl"`).send(jsonl);
   }));
 
   app.post<{ Params: { name: string }; Body: { base_models: string[]; methods?: string[]; epochs?: number } }>('/v1/bots/:name/experiments', wrap(async (req) => {
-    admin(req);
     if (!deps.importDataset || !deps.createExperiment) throw new ApiError(503, 'the factory is not available in this server', 'server_error', null, 'factory_unavailable');
     const b = req.body ?? ({} as never);
     return bots.startExperiment(req.params.name, { importDataset: deps.importDataset as never, createExperiment: deps.createExperiment as never }, { baseModels: b.base_models, methods: b.methods, epochs: b.epochs });

@@ -23,7 +23,7 @@ const NOT_BUILT = `<!doctype html><meta charset="utf-8"><title>modelfab</title>
 modelfab folder (or <code>npm install</code>), then reload this page.</p>
 <p>控制台尚未构建：请在 modelfab 目录中运行 <code>npm run build:web</code>（或 <code>npm install</code>），然后刷新本页。</p></body>`;
 
-/** Registers the console as an onRequest hook: call it before installAuth so these GETs need no key. */
+/** Registers the console as an onRequest hook: call it before installAuthz so these GETs need no key. */
 export function installConsoleRoutes(app: FastifyInstance, dir = DEFAULT_CONSOLE_DIR): void {
   const root = normalize(dir.endsWith(sep) ? dir : dir + sep);
   app.addHook('onRequest', async (req, reply) => {

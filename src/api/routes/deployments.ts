@@ -1,5 +1,5 @@
 /**
- * Serving administration (admin keys only): deployments (deploy / new version, list, get, undeploy), the models
+ * Serving administration (admin keys only, by the table in ../authz.ts): deployments (deploy / new version, list, get, undeploy), the models
  * registry, routes, API keys with scopes and limits, usage, loaded backends; and each deployment's generated
  * documentation (OpenAPI document and snippets), which any key allowed to use the deployment may read.
  * Thin routes over src/serve/service.ts and keys.ts; every change invalidates the gateway's resolution cache.
@@ -13,9 +13,14 @@ import { openapi, snippets } from '../../serve/docs.ts';
 import { nowSeconds } from '../../store/store.ts';
 import { ApiError } from '../errors.ts';
 import { toGatewayApiError } from './gateway.ts';
+import type { ModelFolders } from '../model-paths.ts';
 
-function admin(req: FastifyRequest): void {
-  if (req.apiKey?.role !== 'admin') throw new ApiError(403, 'This endpoint needs an admin API key.', 'invalid_request_error', null, 'admin_required');
+/** The body with every model path it names checked against the allowed folders and replaced by its real path. */
+function checkPaths(b: Record<string, unknown>, folders: ModelFolders | undefined): Record<string, unknown> {
+  if (!folders) return b;
+  const out = { ...b };
+  for (const f of ['path', 'basePath', 'adapterPath']) if (out[f] !== undefined && out[f] !== null) out[f] = folders.resolve(out[f], f);
+  return out;
 }
 
 function body(req: FastifyRequest): Record<string, unknown> {
@@ -29,6 +34,8 @@ function baseUrl(req: FastifyRequest): string {
 }
 
 export interface DeploymentRouteDeps {
+  /** The folders a model may be served from by path (a deployment's or a serving model's path); default: any. */
+  modelFolders?: ModelFolders;
   /** Whether a guard policy of this name exists (a deployment's `guard` setting must name one). */
   guardExists?: (name: string) => Promise<boolean>;
 }
@@ -39,13 +46,12 @@ export function deploymentRoutes(app: FastifyInstance, store: Store, gateway: Ga
   };
 
   app.post('/v1/deployments', wrap(async (req) => {
-    admin(req);
     const b = body(req);
     const guard = (b.settings as { guard?: unknown } | undefined)?.guard;
     if (typeof guard === 'string' && deps.guardExists && !(await deps.guardExists(guard))) {
       throw new ApiError(400, `settings.guard: no guard policy named "${guard}" (create it with PUT /v1/guard/policies/${guard})`, 'invalid_request_error', 'settings.guard', 'guard_policy_not_found');
     }
-    const d = await deploy(store, b as unknown as DeployInput);
+    const d = await deploy(store, checkPaths(b, deps.modelFolders) as unknown as DeployInput);
     gateway.invalidate();
     const wait = (req.query as { wait?: string }).wait !== 'false';
     if (wait && parseSettings(d.settings).warm) {
@@ -59,7 +65,6 @@ export function deploymentRoutes(app: FastifyInstance, store: Store, gateway: Ga
   }));
 
   app.get('/v1/deployments', wrap(async (req) => {
-    admin(req);
     const all = (req.query as { all?: string }).all === 'true';
     const data = [];
     for (const d of await store.deployments.list()) if (all || d.status === 'active') data.push(await describeDeployment(store, d));
@@ -73,12 +78,10 @@ export function deploymentRoutes(app: FastifyInstance, store: Store, gateway: Ga
   };
 
   app.get<{ Params: { name: string } }>('/v1/deployments/:name', wrap(async (req) => {
-    admin(req);
     return describeDeployment(store, await getDep((req.params as { name: string }).name));
   }));
 
   app.delete<{ Params: { name: string } }>('/v1/deployments/:name', wrap(async (req) => {
-    admin(req);
     const d = await undeploy(store, (req.params as { name: string }).name);
     gateway.invalidate();
     void gateway.sweep();
@@ -103,20 +106,17 @@ export function deploymentRoutes(app: FastifyInstance, store: Store, gateway: Ga
 
   // ---------------------------------------------------------------- models registry
   app.post('/v1/serve/models', wrap(async (req) => {
-    admin(req);
-    const row = await registerModel(store, body(req) as unknown as RegisterModelInput);
+    const row = await registerModel(store, checkPaths(body(req), deps.modelFolders) as unknown as RegisterModelInput);
     gateway.invalidate();
     return { object: 'model', id: row.name, model_id: row.id, kind: row.kind, created: row.created_at, owned_by: row.owned_by };
   }));
 
   app.get('/v1/serve/models', wrap(async (req) => {
-    admin(req);
     return { object: 'list', data: (await store.models.list()).map((m) => ({ object: 'model', id: m.name, model_id: m.id, kind: m.kind, path: m.path, base_path: m.base_path, adapter_path: m.adapter_path, endpoint: m.endpoint ? JSON.parse(m.endpoint).url : null, created: m.created_at, owned_by: m.owned_by })) };
   }));
 
   // ---------------------------------------------------------------- routes
   app.post('/v1/routes', wrap(async (req) => {
-    admin(req);
     const b = body(req);
     const r = await putRoute(store, { name: b.name as string, policy: b.policy as string, targets: b.targets as RouteTarget[], timeoutMs: b.timeout_ms as number | undefined });
     gateway.invalidate();
@@ -124,12 +124,10 @@ export function deploymentRoutes(app: FastifyInstance, store: Store, gateway: Ga
   }));
 
   app.get('/v1/routes', wrap(async (req) => {
-    admin(req);
     return { object: 'list', data: (await store.routes.list()).map((r) => ({ object: 'route', name: r.name, policy: r.policy, targets: JSON.parse(r.targets), timeout_ms: r.timeout_ms })) };
   }));
 
   app.delete<{ Params: { name: string } }>('/v1/routes/:name', wrap(async (req) => {
-    admin(req);
     await deleteRoute(store, (req.params as { name: string }).name);
     gateway.invalidate();
     return { object: 'route.deleted', name: (req.params as { name: string }).name, deleted: true };
@@ -137,22 +135,19 @@ export function deploymentRoutes(app: FastifyInstance, store: Store, gateway: Ga
 
   // ---------------------------------------------------------------- keys
   app.post('/v1/keys', wrap(async (req) => {
-    admin(req);
     const b = body(req);
     const { key, row } = await createKey(store, {
-      name: b.name as string, owner: b.owner as string | undefined, models: b.models as string[] | undefined, endpoints: b.endpoints as string[] | undefined, knowledge: b.knowledge as string[] | undefined,
+      name: b.name as string, owner: b.owner as string | undefined, models: b.models as string[] | undefined, endpoints: b.endpoints as string[] | undefined, knowledge: b.knowledge as string[] | undefined, manage: b.manage as string[] | undefined, role: b.role as 'admin' | 'user' | undefined,
       expiresAt: b.expires_at as number | undefined, rateLimitRpm: b.rate_limit_rpm as number | undefined, tokenQuota: b.token_quota as number | undefined,
     });
     return { ...describeKey(row), key };
   }));
 
   app.get('/v1/keys', wrap(async (req) => {
-    admin(req);
     return { object: 'list', data: (await store.apiKeys.list()).map(describeKey) };
   }));
 
   app.delete<{ Params: { id: string } }>('/v1/keys/:id', wrap(async (req) => {
-    admin(req);
     const id = (req.params as { id: string }).id;
     const k = await store.apiKeys.get(id);
     if (!k) throw new ServeError(404, `No API key ${id}`, 'key_not_found', 'id');
@@ -161,7 +156,6 @@ export function deploymentRoutes(app: FastifyInstance, store: Store, gateway: Ga
   }));
 
   app.get('/v1/usage', wrap(async (req) => {
-    admin(req);
     const q = req.query as { key_id?: string; since?: string };
     const since = q.since !== undefined ? Number(q.since) : undefined;
     if (since !== undefined && !Number.isFinite(since)) throw new ServeError(400, 'since must be unix seconds', 'invalid_value', 'since');
@@ -169,7 +163,6 @@ export function deploymentRoutes(app: FastifyInstance, store: Store, gateway: Ga
   }));
 
   app.get('/v1/serve/status', wrap(async (req) => {
-    admin(req);
     return { object: 'serve.status', ...gateway.status() };
   }));
 }

@@ -6,10 +6,10 @@
  *   GET  /v1/evals/runs/:id         the run (OpenAI eval.run shape, with modelfab's dimension scores)
  *   GET  /v1/evals/runs/:id/output_items?task=   per-item inputs, outputs and scores
  *   GET  /v1/evals/compare?a=&b=&task=           two runs' answers side by side on the same items
- * `model` is a registered model name (base or ft:...), a model path on the server, or `openai:<url>#<model>`.
+ * `model` is a registered model name (base or ft:...), a model path inside a model folder (../model-paths.ts), or
+ * (admin keys only, since the server calls it) `openai:<url>#<model>`. Every route needs the `evals` area.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import {
   JsonFileResultCache, JsonFileRunStore, compareRuns, openTarget, runBenchmark, standardSuite, toEvalRun, toOutputItems, type BenchmarkRun,
@@ -17,10 +17,12 @@ import {
 import { experimentSuite } from '../../factory/evaluate.ts';
 import type { FactoryService } from '../../factory/service.ts';
 import { ApiError } from '../errors.ts';
+import { requireRequestAccess } from '../authz.ts';
+import type { ModelFolders } from '../model-paths.ts';
 
 const SHARED_BENCH = process.env.MODELFAB_BENCH_DATA;
 
-export function evalsRoutes(app: FastifyInstance, factory: FactoryService, dataDir: string): void {
+export function evalsRoutes(app: FastifyInstance, factory: FactoryService, dataDir: string, folders: ModelFolders): void {
   const runs = new JsonFileRunStore(join(dataDir, 'bench-runs'));
   const cache = new JsonFileResultCache(join(dataDir, 'bench-cache'));
   const inFlight = new Map<string, Promise<BenchmarkRun>>();
@@ -30,8 +32,12 @@ export function evalsRoutes(app: FastifyInstance, factory: FactoryService, dataD
   }, async (req, reply) => {
     const b = req.body;
     const cat = await factory.catalogGet(b.model);
-    const ref = cat?.path ?? b.model;
-    if (!cat && !existsSync(ref) && !/^(openai:)?https?:\/\//.test(ref)) throw new ApiError(404, `model ${b.model} not found (a registered name, a path on the server, or openai:<url>#<model>)`, 'invalid_request_error', 'model', 'model_not_found');
+    let ref = cat?.path ?? b.model;
+    if (!cat) {
+      if (/^(openai:)?https?:\/\//.test(ref)) requireRequestAccess(req, 'admin'); // the server calls it (with MODELFAB_BENCH_API_KEY)
+      else if (isAbsolute(ref)) ref = folders.resolve(ref, 'model'); // a model file: only from the model folders
+      else throw new ApiError(404, `model ${b.model} not found (a registered name, a path in a model folder, or openai:<url>#<model>)`, 'invalid_request_error', 'model', 'model_not_found');
+    }
     const suite = b.suite === 'factory'
       ? experimentSuite({ cacheDir: join(dataDir, 'bench-cache'), datasets: b.datasets ?? [], limit: b.limit ?? 20, seed: b.seed })
       : standardSuite({ benchData: SHARED_BENCH, limit: b.limit ?? 20 });

@@ -113,7 +113,7 @@ export async function checkInput(guard: RequestGuard, chat: boolean, messages: C
   return { messages, prompts: checked, question: undefined, blocked: null };
 }
 
-/** Public routes answered before authentication (registered as an onRequest hook ahead of installAuth). */
+/** Public routes answered before authentication (registered as an onRequest hook ahead of installAuthz). */
 export function installPublicGatewayRoutes(app: FastifyInstance, gateway: Gateway, health: () => Record<string, unknown>): void {
   app.addHook('onRequest', async (req, reply) => {
     if (req.method !== 'GET') return;

@@ -3,7 +3,7 @@
  * verdict (check, action, reason, latency); with a `response_id` the answer and its verdicts go to the response
  * log. `PUT|GET|DELETE /v1/guard/policies/{name}`, `GET /v1/guard/policies` keep named policies (validated on PUT;
  * the error names the check). `GET /v1/requests/{id}`: a logged response with its guard verdicts; `GET /v1/requests`: the request log (newest first, filter by model, source,
- * guard outcome; admins see all, other keys their own). Policies are admin-only.
+ * guard outcome; admins see all, other keys their own). Policies and checks are admin-only (../authz.ts).
  * Classifier and reflection checks run on any model the gateway serves.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -46,9 +46,6 @@ export function gatewayGuardDeps(gateway: Gateway): GuardDeps {
 
 const wrap = <T>(fn: () => Promise<T>) => fn().catch((e: unknown) => { throw toControlApiError(e); });
 
-export function requireAdmin(req: FastifyRequest): void {
-  if (req.apiKey?.role !== 'admin') throw new ApiError(403, 'This endpoint needs an admin API key.', 'invalid_request_error', null, 'admin_required');
-}
 const isAdmin = (req: FastifyRequest) => req.apiKey?.role === 'admin';
 
 export function guardRoutes(app: FastifyInstance, feedback: FeedbackService, deps: GuardDeps): void {
@@ -76,20 +73,18 @@ export function guardRoutes(app: FastifyInstance, feedback: FeedbackService, dep
     return { object: 'guard.result', ...r };
   }));
 
-  app.get('/v1/guard/policies', async (req) => wrap(async () => { requireAdmin(req); return { object: 'list', data: await feedback.listPolicies() }; }));
+  app.get('/v1/guard/policies', async (req) => wrap(async () => ({ object: 'list', data: await feedback.listPolicies() })));
   app.put<{ Params: { name: string }; Body: unknown }>('/v1/guard/policies/:name', async (req) => wrap(async () => {
-    requireAdmin(req);
     const policy = parsePolicy(req.body);
     await feedback.putPolicy(req.params.name, req.body);
     return { object: 'guard.policy', name: req.params.name, policy };
   }));
   app.get<{ Params: { name: string } }>('/v1/guard/policies/:name', async (req) => wrap(async () => {
-    requireAdmin(req);
     const p = await feedback.getPolicy(req.params.name);
     if (p === null) throw new ApiError(404, `guard policy ${req.params.name} not found`, 'invalid_request_error', 'name', 'not_found');
     return { object: 'guard.policy', name: req.params.name, policy: p };
   }));
-  app.delete<{ Params: { name: string } }>('/v1/guard/policies/:name', async (req) => wrap(async () => { requireAdmin(req); return { object: 'guard.policy', name: req.params.name, deleted: await feedback.deletePolicy(req.params.name) }; }));
+  app.delete<{ Params: { name: string } }>('/v1/guard/policies/:name', async (req) => wrap(async () => ({ object: 'guard.policy', name: req.params.name, deleted: await feedback.deletePolicy(req.params.name) })));
 
   /** The request log, newest first: admins see every request, other keys their own. */
   app.get<{ Querystring: Record<string, string | undefined> }>('/v1/requests', async (req) => wrap(async () => {

@@ -3,15 +3,33 @@
  * review, search, chat search with citations and attribution (under the KBs' guard policies, logged in the request
  * log with an `id` for feedback), and the attribution check on any text. Documents may also come by `file_id`.
  * Thin over KnowledgeService. Access per knowledge base by API-key scope: a key whose scopes name `knowledge`
- * (a list of knowledge-base ids) sees only those; admin keys see all.
+ * (a list of knowledge-base ids) sees only those; admin keys see all. Writes need the `knowledge` management area
+ * (../authz.ts), within the same scope; a bot's knowledge base needs `bots` too, a guard policy an admin.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { AccessDeniedError, type KnowledgeService, type ReviewAction, type Scope } from '../../knowledge/service.ts';
+import { AccessDeniedError, slug, type KnowledgeService, type ReviewAction, type Scope } from '../../knowledge/service.ts';
 import { NotFoundError } from '../../knowledge/repository.ts';
 import { ApiError } from '../errors.ts';
 import { randomBytes } from 'node:crypto';
 import type { GuardRuntime, RequestGuard } from '../../control/runtime.ts';
 import { toGatewayApiError } from './gateway.ts';
+import { requireRequestAccess } from '../authz.ts';
+
+/**
+ * Checks of a write beyond the route's rule (../authz.ts: `manage:knowledge`): a bot's knowledge base (`bot-<name>`,
+ * made and kept by the Bot Factory) needs `manage:bots` too, and setting or removing a guard policy needs an admin.
+ */
+function checkWrite(req: FastifyRequest, kbId: string, o: { guard?: unknown } = {}): void {
+  if (kbId.startsWith('bot-')) requireRequestAccess(req, 'manage:bots');
+  if (o.guard !== undefined) requireRequestAccess(req, 'admin');
+}
+
+/** Who did it, for the item history: the key (an admin may name the reviewer). */
+function actorOf(req: FastifyRequest, named: unknown): string {
+  const k = req.apiKey!;
+  if (k.role === 'admin') return typeof named === 'string' && named.trim() ? named : k.name;
+  return `key:${k.name}`;
+}
 
 /** The knowledge bases a key may read (its `knowledge` scope); undefined: all. */
 export function knowledgeScope(req: FastifyRequest): Scope | undefined {
@@ -49,14 +67,19 @@ export function knowledgeRoutes(app: FastifyInstance, kb: KnowledgeService, deps
   app.post<{ Body: { name: string; description?: string; requireApproval?: boolean; require_approval?: boolean; t2s?: boolean; guard?: string } }>('/v1/knowledge/bases', {
     schema: { body: { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1 }, description: { type: 'string' }, requireApproval: { type: 'boolean' }, require_approval: { type: 'boolean' }, t2s: { type: 'boolean' }, guard: { type: 'string', minLength: 1 } } } },
   }, async (req) => guard(async () => {
+    const id = slug(req.body.name);
+    checkWrite(req, id, { guard: req.body.guard });
+    const scope = knowledgeScope(req);
+    if (scope?.kbs && !scope.kbs.includes(id)) throw new ApiError(403, `knowledge base ${id} would not be in this key's knowledge scope`, 'invalid_request_error', null, 'knowledge_base_not_allowed');
     await checkPolicy(req.body.guard);
     return kb.createKb({ name: req.body.name, description: req.body.description, requireApproval: req.body.requireApproval ?? req.body.require_approval, t2s: req.body.t2s, guard: req.body.guard } as never);
   }));
   app.patch<{ Params: { id: string }; Body: { name?: string; description?: string; require_approval?: boolean; t2s?: boolean; guard?: string | null } }>('/v1/knowledge/bases/:id', {
     schema: { body: { type: 'object', properties: { name: { type: 'string', minLength: 1 }, description: { type: 'string' }, require_approval: { type: 'boolean' }, t2s: { type: 'boolean' }, guard: { type: ['string', 'null'] } } } },
   }, async (req) => guard(async () => {
-    if (req.apiKey?.role !== 'admin') throw new ApiError(403, 'This endpoint needs an admin API key.', 'invalid_request_error', null, 'admin_required');
     const b = req.body ?? {};
+    await kb.requireKb(req.params.id, knowledgeScope(req));
+    checkWrite(req, req.params.id, { guard: b.guard });
     await checkPolicy(b.guard);
     return kb.updateKb(req.params.id, {
       ...(b.name !== undefined ? { name: b.name } : {}), ...(b.description !== undefined ? { description: b.description } : {}),
@@ -72,12 +95,14 @@ export function knowledgeRoutes(app: FastifyInstance, kb: KnowledgeService, deps
     schema: { body: { type: 'object', properties: { filename: { type: 'string', minLength: 1 }, base64: { type: 'string' }, text: { type: 'string' }, file_id: { type: 'string', minLength: 1 } } } },
   }, async (req) => guard(async () => {
     await kb.requireKb(req.params.id, knowledgeScope(req));
+    checkWrite(req, req.params.id);
     const b = req.body;
     let filename = b.filename;
     let data: Uint8Array | null = b.base64 !== undefined ? new Uint8Array(Buffer.from(b.base64, 'base64')) : b.text !== undefined ? new Uint8Array(Buffer.from(b.text, 'utf8')) : null;
     if (data === null && b.file_id !== undefined) {
       // a document uploaded with the Files API (purpose assistants or user_data; large PDFs need not travel as base64)
       if (!deps.file) throw new ApiError(400, 'file_id is not available on this server', 'invalid_request_error', 'file_id');
+      requireRequestAccess(req, 'manage:files'); // reading a stored file
       const f = await deps.file(b.file_id);
       data = f.bytes;
       filename ??= f.filename;
@@ -100,11 +125,13 @@ export function knowledgeRoutes(app: FastifyInstance, kb: KnowledgeService, deps
     schema: { body: { type: 'object', required: ['ids', 'action'], properties: { ids: { type: 'array', items: { type: 'string' }, minItems: 1 }, action: { type: 'string', enum: ['approve', 'reject', 'reset', 'edit', 'tag', 'meta'] } } } },
   }, async (req) => guard(async () => {
     await kb.requireKb(req.params.id, knowledgeScope(req));
+    checkWrite(req, req.params.id);
     const { ids, actor, ...action } = req.body;
-    return { object: 'list', data: await kb.review(req.params.id, ids, action as ReviewAction, actor ?? req.apiKey?.name ?? 'reviewer') };
+    return { object: 'list', data: await kb.review(req.params.id, ids, action as ReviewAction, actorOf(req, actor)) };
   }));
   app.post<{ Params: { id: string } }>('/v1/knowledge/bases/:id/rebuild', async (req) => guard(async () => {
     await kb.requireKb(req.params.id, knowledgeScope(req));
+    checkWrite(req, req.params.id);
     return kb.rebuild(req.params.id);
   }));
 

@@ -13,6 +13,8 @@ import { Busy, CopyButton, Dialog, Empty, ErrorBox, Field, StatusBadge, Tabs, fm
 
 interface ServeModel { id: string; kind?: string; path?: string | null; adapter_path?: string | null; created?: number; owned_by?: string }
 const ENDPOINTS = ['chat.completions', 'completions', 'embeddings', 'models'];
+/** The management areas a key may be given (src/serve/keys.ts MANAGE_AREAS). */
+const MANAGE_AREAS = ['files', 'datasets', 'fine_tuning', 'experiments', 'evals', 'knowledge', 'bots', 'feedback'];
 
 export function Models({ params }: { params: URLSearchParams }) {
   const { t } = useI18n();
@@ -154,10 +156,11 @@ function DocsDialog({ name, onClose }: { name: string; onClose: () => void }) {
 
 function Keys() {
   const { t } = useI18n();
-  const keys = useLoad((s) => get<ListOf<ApiKeyInfo & { scopes?: { models: string[] | null; endpoints: string[] | null }; rate_limit_rpm?: number | null; token_quota?: number | null; expires_at?: number | null }>>('/v1/keys', s), []);
+  const keys = useLoad((s) => get<ListOf<ApiKeyInfo & { scopes?: { models: string[] | null; endpoints: string[] | null; manage?: string[] }; rate_limit_rpm?: number | null; token_quota?: number | null; expires_at?: number | null }>>('/v1/keys', s), []);
   const [name, setName] = useState('');
   const [models, setModels] = useState('');
   const [endpoints, setEndpoints] = useState<string[]>(['chat.completions', 'models']);
+  const [manage, setManage] = useState<string[]>([]);
   const [rpm, setRpm] = useState('');
   const [quota, setQuota] = useState('');
   const [days, setDays] = useState('');
@@ -170,7 +173,7 @@ function Keys() {
     try {
       const list = models.split(/[,，\s]+/).filter(Boolean);
       const r = await post<{ key: string }>('/v1/keys', {
-        name: name.trim(), ...(list.length ? { models: list } : {}), endpoints,
+        name: name.trim(), ...(list.length ? { models: list } : {}), endpoints, ...(manage.length ? { manage } : {}),
         ...(rpm ? { rate_limit_rpm: Number(rpm) } : {}), ...(quota ? { token_quota: Number(quota) } : {}),
         ...(days ? { expires_at: Math.floor(Date.now() / 1000) + Number(days) * 86400 } : {}),
       });
@@ -191,7 +194,7 @@ function Keys() {
           <tbody>{keys.data.data.map((k) => (
             <tr key={k.id}>
               <td>{k.name}</td><td className="mono">{k.prefix}…</td><td>{t(`keys.role.${k.role}`, {}, k.role)}</td>
-              <td className="small">{k.scopes?.models?.join(', ') ?? t('keys.allModels')}<br />{k.scopes?.endpoints?.join(', ') ?? t('keys.allEndpoints')}</td>
+              <td className="small">{k.scopes?.models?.join(', ') ?? t('keys.allModels')}<br />{k.scopes?.endpoints?.join(', ') ?? t('keys.allEndpoints')}<br />{k.role === 'admin' ? t('keys.manageAll') : k.scopes?.manage?.length ? k.scopes.manage.join(', ') : t('keys.manageNone')}</td>
               <td className="small">{k.rate_limit_rpm ? `${k.rate_limit_rpm}/min` : ''} {k.token_quota ? `${k.token_quota} tok` : ''} {k.expires_at ? `${t('keys.expires')} ${fmtTime(k.expires_at)}` : ''}</td>
               <td>{fmtTime(k.last_used_at)}</td>
               <td>{k.revoked_at ? <span className="badge s-cancelled">{t('keys.revoked')}</span> : <span className="badge s-succeeded">{t('keys.active')}</span>}</td>
@@ -211,6 +214,9 @@ function Keys() {
         </div>
         <fieldset className="row wrap"><legend>{t('keys.endpoints')}</legend>
           {ENDPOINTS.map((ep) => <label key={ep} className="check"><input type="checkbox" checked={endpoints.includes(ep)} onChange={() => setEndpoints((s) => (s.includes(ep) ? s.filter((x) => x !== ep) : [...s, ep]))} /> <span className="mono">{ep}</span></label>)}
+        </fieldset>
+        <fieldset className="row wrap"><legend>{t('keys.manage')}</legend>
+          {MANAGE_AREAS.map((a) => <label key={a} className="check"><input type="checkbox" checked={manage.includes(a)} onChange={() => setManage((s) => (s.includes(a) ? s.filter((x) => x !== a) : [...s, a]))} /> <span className="mono">{a}</span></label>)}
         </fieldset>
         <ErrorBox error={error} />
         {created && <div className="notice" role="status"><p>{t('keys.createdOnce')}</p><p className="mono">{created} <CopyButton text={created} /></p></div>}
