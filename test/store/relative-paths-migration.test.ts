@@ -12,7 +12,7 @@ import { migrationProvider } from '../../src/store/migrations/index.ts';
 import { openSqliteDatabase } from '../../src/store/sqlite.ts';
 import { kyselyJobRepository, type FactoryTables } from '../../src/store/kysely-jobs.ts';
 import { readModelInfo } from '../../src/engine/io.ts';
-import { folderOfJob } from '../../src/store/migrations/0007-relative-paths.ts';
+import { folderOfJob, folderOfModel } from '../../src/store/migrations/0007-relative-paths.ts';
 
 const J = (v: unknown) => JSON.stringify(v);
 
@@ -137,4 +137,31 @@ test('migration: the old location is where the jobs folder was', () => {
   assert.equal(folderOfJob('/srv/data/jobs/ftjob-2', 'ftjob-1'), null);
   assert.equal(folderOfJob('jobs/ftjob-1', 'ftjob-1'), null, 'already relative');
   assert.equal(folderOfJob(undefined, 'ftjob-1'), null);
+  assert.equal(folderOfModel('/srv/data/jobs/ftjob-1/model'), '/srv/data');
+  assert.equal(folderOfModel('/srv/data/jobs/ftjob-1/merged-base'), '/srv/data');
+  assert.equal(folderOfModel('/srv/models/tiny'), null);
+  assert.equal(folderOfModel('jobs/ftjob-1/model'), null);
+});
+
+test('migration: a folder whose job rows are gone is found from its models', async () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'mf-migrate-models-'));
+  try {
+    const old = join(tmp, 'old'), now = join(tmp, 'now');
+    mkdirSync(old);
+    const sqlite = new BetterSqlite3(join(old, 'modelfab.db'));
+    const kdb = new Kysely<any>({ dialect: new SqliteDialect({ database: sqlite }) }); // eslint-disable-line @typescript-eslint/no-explicit-any
+    assert.equal((await new Migrator({ db: kdb, provider: migrationProvider({ dataDir: null }) }).migrateTo('0006-job-dependencies')).error, undefined);
+    await kdb.insertInto('models').values({
+      id: 'm', name: 'ft', kind: 'engine', path: join(old, 'jobs', 'ftjob-9', 'model'), base_path: join(old, 'models', 'tiny'), adapter_path: null,
+      endpoint: null, chat_template: null, owned_by: 'user', created_at: 1, meta: null,
+    }).execute();
+    await kdb.destroy();
+    renameSync(old, now);
+    const { store } = await openSqliteDatabase(join(now, 'modelfab.db'));
+    const m = (await store.models.getByName('ft'))!;
+    await store.close();
+    assert.deepEqual([m.path, m.base_path], [join(now, 'jobs', 'ftjob-9', 'model'), join(now, 'models', 'tiny')]);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 });

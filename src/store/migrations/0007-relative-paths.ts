@@ -3,7 +3,8 @@
  * finds its models, jobs and datasets where it is now instead of where it was made.
  *
  * Where the folder was (its old location, maybe several: a copy used in two places before this migration) is read
- * from the stored absolute paths themselves: every job's output folder is `<folder>/jobs/<job id>`. The folder the
+ * from the stored absolute paths themselves: every job's output folder is `<folder>/jobs/<job id>`, and the model
+ * it made `<folder>/jobs/<job id>/model` (in rows and in the job folders' job.json files). The folder the
  * database is in now counts as well, for paths written where it still is. Every stored absolute path under one of
  * those locations is rewritten relative to it; any other path (a user's GGUF file registered from elsewhere) is
  * kept as it is. Database rows: models' path, base_path and adapter_path; jobs' specs; dataset versions' source
@@ -24,6 +25,13 @@ export function folderOfJob(outputDir: unknown, jobId: string): string | null {
   if (typeof outputDir !== 'string' || !isAbsolute(outputDir)) return null;
   const d = outputDir.replace(/[\\/]+$/, '');
   return basename(d) === jobId && basename(dirname(d)) === 'jobs' ? dirname(dirname(d)) : null;
+}
+
+/** The folder a model made by a job (`<folder>/jobs/<id>/model` or `merged-base`) is in, or null. */
+export function folderOfModel(path: unknown): string | null {
+  if (typeof path !== 'string' || !isAbsolute(path)) return null;
+  const d = path.replace(/[\\/]+$/, '');
+  return ['model', 'merged-base'].includes(basename(d)) ? folderOfJob(dirname(d), basename(dirname(d))) : null;
 }
 
 function parse(text: string | null): unknown {
@@ -88,6 +96,9 @@ export function relativePaths(ctx: MigrationContext): Migration {
         const r = folderOfJob((parse(j.spec) as { outputDir?: unknown } | undefined)?.outputDir, j.id);
         if (r) roots.add(r);
       }
+      // a model made by a job whose row is gone still says where its folder was
+      const models = await db.selectFrom('models').select(['path', 'base_path']).execute() as Array<{ path: string | null; base_path: string | null }>;
+      for (const m of models) for (const p of [m.path, m.base_path]) { const r = folderOfModel(p); if (r) roots.add(r); }
       if (ctx.dataDir && existsSync(join(ctx.dataDir, 'jobs'))) {
         // a job folder whose row is gone still names where it was made
         for (const id of readdirSync(join(ctx.dataDir, 'jobs'))) {
