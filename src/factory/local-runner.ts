@@ -46,7 +46,10 @@ export interface LocalRunnerOptions {
   /** The trainer entry (default src/factory/worker-main.ts) and the node arguments before it (default --import tsx). */
   entry?: string;
   nodeArgs?: string[];
-  /** Working directory of the trainers (relative paths in specs resolve against it). Default process.cwd(). */
+  /**
+   * Working directory of the trainers: relative paths in specs resolve against it, and job.json names the paths
+   * inside it relatively. The factory sets it to the data folder (src/factory/runtime.ts). Default process.cwd().
+   */
   cwd?: string;
   /** Extra environment for the trainers. */
   env?: Record<string, string>;
