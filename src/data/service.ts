@@ -11,7 +11,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Tokenizer } from '../engine/tokenizer/index.ts';
 import type { ArtifactStore } from '../store/artifacts.ts';
@@ -208,7 +208,8 @@ export class DataService {
     }
     const name = ref.name ?? basename(ref.path);
     if (!existsSync(ref.path)) throw new DatasetValidationError([{ file: name, message: `file not found: ${ref.path}` }]);
-    return { name, bytes: readFileSync(ref.path), ref: { path: ref.path } };
+    // absolute, so the store can keep it relative to the data folder when it is inside (src/store/paths.ts)
+    return { name, bytes: readFileSync(ref.path), ref: { path: resolve(ref.path) } };
   }
 
   /** Loads sources, collecting the problems of all of them before throwing. */

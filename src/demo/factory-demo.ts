@@ -179,7 +179,8 @@ export async function runFactoryDemo(o: FactoryDemoOptions): Promise<FactoryDemo
       dataDir, bases, basesS, experiment, leaderboard: board.text, wallS, jobsS, cpuUtil: util(cpuJ, cpu1), schedulerOverheadMsPerJob: srv.factory.scheduler.stats().overheadMsPerJob,
       served, serveS: (performance.now() - ts) / 1000,
     };
-    writeFileSync(join(dataDir, 'demo-summary.json'), JSON.stringify(result, null, 2));
+    // without dataDir: the summary lives in that folder, which may be moved
+    writeFileSync(join(dataDir, 'demo-summary.json'), JSON.stringify({ ...result, dataDir: undefined }, null, 2));
     return result;
   } finally {
     await srv.close();

@@ -2,7 +2,8 @@
  * The engine's own model folder: what the trainer writes and reads back without any conversion.
  *
  *   <dir>/modelfab.json      {format: "modelfab-engine", version: 1, config: LlamaConfig, method?: MethodSpec,
- *                             chatTemplate?: string, base?: string (folder of the base model, for method-only folders)}
+ *                             chatTemplate?: string, base?: string (folder of the base model, for method-only folders;
+ *                             relative to this folder when written so, so the two can move together)}
  *   <dir>/model.safetensors  F32 tensors under GGUF names: every base tensor (full models), or only the method's
  *                            tensors (LoRA pairs, prefixes, soft prompt: adapter folders)
  *   <dir>/tokenizer.json     the engine tokenizer (TokenizerJSON), in full-model folders
@@ -11,7 +12,7 @@
  * Conversions to GGUF, Hugging Face and PEFT live in src/formats/.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { decodeSafetensors, encodeSafetensors, tensorToF32 } from '../formats/safetensors.ts';
 import { writeFileAtomic } from '../store/atomic.ts';
 import { validateConfig, type LlamaConfig } from './config.ts';
@@ -61,6 +62,7 @@ export function saveAdapter(dir: string, model: LlamaModel, base: string, extra:
   writeFileAtomic(join(dir, 'modelfab.json'), JSON.stringify(info, null, 2));
 }
 
+/** A model folder's modelfab.json, validated; `base` comes back absolute (a relative one resolved against `dir`). */
 export function readModelInfo(dir: string): EngineModelInfo {
   const file = join(dir, 'modelfab.json');
   if (!existsSync(file)) throw new Error(`${dir}: not a modelfab model folder (no modelfab.json)`);
@@ -68,7 +70,8 @@ export function readModelInfo(dir: string): EngineModelInfo {
   try { info = JSON.parse(readFileSync(file, 'utf8')) as EngineModelInfo; } catch (e) { throw new Error(`${file}: invalid JSON (${(e as Error).message})`); }
   if (info.format !== 'modelfab-engine') throw new Error(`${file}: format must be "modelfab-engine", got ${JSON.stringify(info.format)}`);
   validateConfig(info.config);
-  return info;
+  if (info.base !== undefined && (typeof info.base !== 'string' || !info.base)) throw new Error(`${file}: "base" must be the base model's folder`);
+  return info.base ? { ...info, base: resolve(dir, info.base) } : info;
 }
 
 /** Loads a full model folder, or an adapter folder over its base (the method is re-applied, then its tensors loaded). */

@@ -3,14 +3,18 @@
  *
  * Owns: spawning `node --import tsx src/factory/worker-main.ts <outputDir>/job.json`, the machine's capacity, and
  * finding a trainer again after the server that started it died (`adopt`). Guarantees:
- *   - job.json is written atomically before the process starts, so a trainer never reads half a spec;
+ *   - job.json is written atomically before the process starts, so a trainer never reads half a spec; its paths
+ *     inside the runner's working directory (the data folder, when the factory runs the runner) are written
+ *     relative to it, and the trainer runs there, so a data folder that moves keeps every job's files valid,
+ *     even for a trainer that is running while its folder is renamed;
  *   - stdout and stderr go to `<outputDir>/worker.log` (appended, one header line per start), never to a pipe:
  *     a trainer outlives a dead server without dying of SIGPIPE, and its log is complete;
  *   - workers are spawned with `detached: false` (they share the server's process group, so a terminal's Ctrl-C
  *     reaches them and they checkpoint) but nothing ties their life to the server: when the server is killed
  *     they keep running, and `adopt` finds them by pid (the handle's ref "local:<pid>", or the pid in the
  *     heartbeat file) and only when that pid is verifiably this job's worker: alive, not a zombie, and (on
- *     Linux) its command line names this job's job.json, so a recycled pid is never mistaken for a trainer;
+ *     Linux) its command line names this job's job.json (and, for a relative name, its working directory is this
+ *     runner's), so a recycled pid is never mistaken for a trainer;
  *   - `stop()` sends SIGTERM (the trainer checkpoints and exits 3); `stop(true)` sends SIGKILL. `exited` resolves
  *     once with {code, signal}; for an adopted process, whose status nobody can wait for, with {null, null}
  *     (the scheduler then reads the outcome from the files, src/factory/runner.ts `runOutcome`);
@@ -18,11 +22,13 @@
  *     their placed devices (CUDA_VISIBLE_DEVICES), so placement is not undone by a library grabbing every core.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, readlinkSync, realpathSync, writeSync } from 'node:fs';
 import os from 'node:os';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../store/atomic.ts';
+import { storedPath } from '../store/paths.ts';
+import { mapSpecPaths } from './spec-paths.ts';
 import type { Placement } from './resources.ts';
 import type { AdoptingRunner, PlacingRunner, RefRunHandle, RunExit } from './runner.ts';
 import type { JobSpec, Resources } from './types.ts';
@@ -40,7 +46,10 @@ export interface LocalRunnerOptions {
   /** The trainer entry (default src/factory/worker-main.ts) and the node arguments before it (default --import tsx). */
   entry?: string;
   nodeArgs?: string[];
-  /** Working directory of the trainers (relative paths in specs resolve against it). Default process.cwd(). */
+  /**
+   * Working directory of the trainers: relative paths in specs resolve against it, and job.json names the paths
+   * inside it relatively. The factory sets it to the data folder (src/factory/runtime.ts). Default process.cwd().
+   */
   cwd?: string;
   /** Extra environment for the trainers. */
   env?: Record<string, string>;
@@ -70,8 +79,21 @@ export function processState(pid: number): 'alive' | 'zombie' | 'gone' {
   return 'alive';
 }
 
-/** True when `pid`'s command line names `jobPath` (true where /proc is not available: pid liveness must do). */
-function isWorkerFor(pid: number, jobPath: string): boolean {
+/**
+ * How a trainer is told its job: the job.json argument, the working directory a relative one is in, and the
+ * absolute path (what trainers started by earlier versions were given).
+ */
+interface WorkerIdentity { arg: string; cwd: string; abs: string }
+
+function sameDir(a: string, b: string): boolean {
+  try { return realpathSync(a) === realpathSync(b); } catch { return false; }
+}
+
+/**
+ * True when `pid`'s command line names the job.json argument, and a relative argument is relative to the same
+ * folder (the process's working directory follows a renamed folder); true where /proc is not available.
+ */
+function isWorkerFor(pid: number, w: WorkerIdentity): boolean {
   let cmdline: string;
   try {
     cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
@@ -79,7 +101,10 @@ function isWorkerFor(pid: number, jobPath: string): boolean {
     try { readFileSync('/proc/self/cmdline'); } catch { return true; } // no /proc on this platform
     return false; // /proc exists but not this pid: gone
   }
-  return cmdline.split('\0').includes(jobPath);
+  const args = cmdline.split('\0');
+  if (args.includes(w.abs)) return true;
+  if (isAbsolute(w.arg) || !args.includes(w.arg)) return false;
+  try { return sameDir(readlinkSync(`/proc/${pid}/cwd`), w.cwd); } catch { return false; }
 }
 
 function readHeartbeatPid(outputDir: string): number | null {
@@ -97,7 +122,7 @@ export class LocalRunHandle implements RefRunHandle {
   private done = false;
   readonly exited: Promise<RunExit>;
 
-  constructor(readonly jobId: string, readonly pid: number, private readonly jobPath: string, source: ChildProcess | { pollMs: number }) {
+  constructor(readonly jobId: string, readonly pid: number, private readonly worker: WorkerIdentity, source: ChildProcess | { pollMs: number }) {
     this.ref = `local:${pid}`;
     this.exited = new Promise<RunExit>((resolveExit) => {
       const finish = (r: RunExit) => { if (this.done) return; this.done = true; if (this.poll) clearInterval(this.poll); resolveExit(r); };
@@ -119,7 +144,7 @@ export class LocalRunHandle implements RefRunHandle {
   stop(force = false): void {
     if (this.done) return;
     // An adopted pid is re-verified first, so a recycled pid is never signalled.
-    if (this.adopted && (processState(this.pid) !== 'alive' || !isWorkerFor(this.pid, this.jobPath))) return;
+    if (this.adopted && (processState(this.pid) !== 'alive' || !isWorkerFor(this.pid, this.worker))) return;
     try { process.kill(this.pid, force ? 'SIGKILL' : 'SIGTERM'); } catch { /* already gone */ }
   }
 
@@ -145,15 +170,17 @@ export class LocalRunner implements PlacingRunner, AdoptingRunner {
     return { cpuThreads: o.cpuThreads ?? os.availableParallelism(), memoryMB: mem, gpus: o.gpus ?? 0, gpuMemoryMB: o.gpuMemoryMB ?? 0 };
   }
 
-  private paths(spec: JobSpec): { outputDir: string; jobPath: string } {
+  private paths(spec: JobSpec): { outputDir: string; jobPath: string; worker: WorkerIdentity } {
     const outputDir = resolve(this.cwd, spec.outputDir);
-    return { outputDir, jobPath: join(outputDir, 'job.json') };
+    const jobPath = join(outputDir, 'job.json');
+    return { outputDir, jobPath, worker: { arg: storedPath(this.cwd, jobPath), cwd: this.cwd, abs: jobPath } };
   }
 
   start(spec: JobSpec, placement?: Placement): LocalRunHandle {
-    const { outputDir, jobPath } = this.paths(spec);
+    const { outputDir, jobPath, worker } = this.paths(spec);
     mkdirSync(outputDir, { recursive: true });
-    writeFileAtomic(jobPath, JSON.stringify(spec, null, 2) + '\n');
+    const written = mapSpecPaths(spec, (p) => storedPath(this.cwd, resolve(this.cwd, p)));
+    writeFileAtomic(jobPath, JSON.stringify(written, null, 2) + '\n');
     const threads = String(spec.threads);
     const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: threads, OPENBLAS_NUM_THREADS: threads, ...this.opts.env };
     if ((this.opts.gpus ?? 0) > 0 || placement?.gpuIds.length) env.CUDA_VISIBLE_DEVICES = (placement?.gpuIds ?? []).join(',');
@@ -161,17 +188,17 @@ export class LocalRunner implements PlacingRunner, AdoptingRunner {
     let child: ChildProcess;
     try {
       writeSync(log, `--- ${new Date().toISOString()} modelfab local runner: starting the worker for ${spec.id}\n`);
-      child = spawn(process.execPath, [...(this.opts.nodeArgs ?? ['--import', tsxImport()]), this.opts.entry ?? DEFAULT_ENTRY, jobPath], {
+      child = spawn(process.execPath, [...(this.opts.nodeArgs ?? ['--import', tsxImport()]), this.opts.entry ?? DEFAULT_ENTRY, worker.arg], {
         cwd: this.cwd, env, stdio: ['ignore', log, log], detached: false,
       });
     } finally {
       closeSync(log);
     }
-    return new LocalRunHandle(spec.id, child.pid ?? -1, jobPath, child);
+    return new LocalRunHandle(spec.id, child.pid ?? -1, worker, child);
   }
 
   adopt(spec: JobSpec, ref: string | null): LocalRunHandle | null {
-    const { outputDir, jobPath } = this.paths(spec);
+    const { outputDir, worker } = this.paths(spec);
     const candidates: number[] = [];
     const m = /^local:(\d+)$/.exec(ref ?? '');
     if (m) candidates.push(Number(m[1]));
@@ -179,7 +206,7 @@ export class LocalRunner implements PlacingRunner, AdoptingRunner {
     if (hb !== null && !candidates.includes(hb)) candidates.push(hb);
     for (const pid of candidates) {
       if (pid === process.pid) continue;
-      if (processState(pid) === 'alive' && isWorkerFor(pid, jobPath)) return new LocalRunHandle(spec.id, pid, jobPath, { pollMs: this.opts.pollMs ?? 250 });
+      if (processState(pid) === 'alive' && isWorkerFor(pid, worker)) return new LocalRunHandle(spec.id, pid, worker, { pollMs: this.opts.pollMs ?? 250 });
     }
     return null;
   }

@@ -34,8 +34,9 @@ export interface FactoryRuntime {
 
 export async function startFactory(o: FactoryRuntimeOptions): Promise<FactoryRuntime> {
   const db = o.db as Kysely<FactoryTables>;
-  const repository = kyselyJobRepository(db);
-  const runner = o.runner ?? new LocalRunner(o.localRunner);
+  // Specs are stored relative to the data folder, and trainers run in it (src/store/paths.ts), so it can move.
+  const repository = kyselyJobRepository(db, Date.now, o.dataDir);
+  const runner = o.runner ?? new LocalRunner({ ...o.localRunner, cwd: o.localRunner?.cwd ?? o.dataDir });
   const scheduler = new Scheduler({ repository, runner, ...(o.scheduler ?? {}) });
   const factory = new FactoryService({
     dataDir: o.dataDir, data: o.data, jobs: repository, db, scheduler, models: storeModelCatalog(o.store.models), threadsPerJob: o.threadsPerJob,

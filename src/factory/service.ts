@@ -31,6 +31,7 @@ import { nearest, validateExperimentRequest, ExperimentValidationError } from '.
 import type { Problem } from '../data/problems.ts';
 import type { BaseModelRef, DataRef, Hyperparameters, JobSpec, JobStatus, Stage } from './types.ts';
 import type { FactoryTables } from '../store/kysely-jobs.ts';
+import { resolveStored } from '../store/paths.ts';
 import type { Manifest } from './worker.ts';
 import type { EvaluationSpec, JobBench } from './evaluate.ts';
 import { buildLeaderboard, formatLeaderboard, type BenchmarkRun, type Leaderboard } from '../bench/index.ts';
@@ -264,9 +265,12 @@ export class FactoryService extends EventEmitter {
     }
   }
 
+  /** The job's manifest.json, its model_dir resolved (a trainer writes it relative to the data folder). */
   private manifest(job: JobRecord): Manifest | null {
     const p = join(job.spec.outputDir, 'manifest.json');
-    return existsSync(p) ? (JSON.parse(readFileSync(p, 'utf8')) as Manifest) : null;
+    if (!existsSync(p)) return null;
+    const m = JSON.parse(readFileSync(p, 'utf8')) as Manifest;
+    return typeof m.model_dir === 'string' ? { ...m, model_dir: resolveStored(resolve(this.o.dataDir), m.model_dir) } : m;
   }
 
   fineTunedName(job: JobRecord): string | null {

@@ -11,6 +11,11 @@
  *   model/                 the result: an engine model folder or adapter folder (src/engine/io.ts)
  *   manifest.json          written last, atomically: {status: 'succeeded', artifacts, metrics summary}
  * and exits 0 on success, non-zero on failure (with a last event saying why).
+ *
+ * Paths in a spec are absolute, or relative to the data folder, which is the trainer's working directory (the
+ * local runner starts it there): the factory stores and writes every path inside the data folder relative to it
+ * (src/store/paths.ts), so the folder can be moved or copied. A trainer writes the paths it reports the same way
+ * (manifest.json's model_dir), and an adapter's modelfab.json names its base relative to the adapter folder.
  */
 import type { LlamaConfig } from '../engine/config.ts';
 import type { MethodSpec } from '../engine/methods.ts';

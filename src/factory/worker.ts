@@ -7,7 +7,8 @@
  * its last checkpoint. An abort signal (SIGTERM in worker-main.ts) checkpoints and returns 'stopped'.
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { isInside } from '../store/paths.ts';
 import { LlamaModel } from '../engine/model.ts';
 import { parameterCount } from '../engine/config.ts';
 import { train, evaluate, preferenceObjective, referenceLogps, type Objective, type TrainConfig } from '../engine/train.ts';
@@ -28,6 +29,7 @@ export type WorkerOutcome = 'succeeded' | 'stopped';
 export interface Manifest {
   status: 'succeeded';
   job_id: string;
+  /** The result folder, as the spec's paths are written: relative to the data folder when they are. */
   model_dir: string;
   model_kind: 'model' | 'adapter';
   steps: number;
@@ -58,6 +60,15 @@ export function unigramPerplexity(train: readonly Example[], val: readonly Examp
 }
 
 export class JobSpecError extends Error {}
+
+/**
+ * What an adapter's modelfab.json names as its base: relative to the adapter folder when the job's paths are
+ * relative (the trainer runs in the data folder) and the base is inside it, so the folder can move; else absolute.
+ */
+export function adapterBaseRef(spec: JobSpec, modelDir: string, baseDir: string): string {
+  const base = resolve(baseDir);
+  return !isAbsolute(spec.outputDir) && isInside(process.cwd(), base) ? relative(resolve(modelDir), base).split(sep).join('/') : base;
+}
 
 /** Checks a job spec read from JSON; throws a JobSpecError naming the field. */
 export function validateJobSpec(x: unknown): JobSpec {
@@ -238,7 +249,7 @@ export async function runJob(spec: JobSpec, opts: RunJobOptions = {}): Promise<W
     const meta = { job: spec.id, evalLoss, steps: r.steps };
     // The chat template the model learnt its turns in, so every backend serves it with the same prompt format.
     const chatTemplate = spec.stage === 'pretrain' && !CHAT_TEMPLATES[template].stop.every((s) => tokenizer.hasSpecial(s)) ? undefined : template;
-    if (isAdapter) saveAdapter(modelDir, model, baseDir!, { meta, ...(chatTemplate ? { chatTemplate } : {}) });
+    if (isAdapter) saveAdapter(modelDir, model, adapterBaseRef(spec, modelDir, baseDir!), { meta, ...(chatTemplate ? { chatTemplate } : {}) });
     else saveModel(modelDir, model, tokenizer, { meta, ...(chatTemplate ? { chatTemplate } : {}) });
     let bench: Manifest['bench'] | undefined;
     if (spec.evaluation) {

@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { CHAT_TEMPLATES } from '../engine/tokenizer/chat-template.ts';
 import { Tokenizer, type TokenizerJSON } from '../engine/tokenizer/index.ts';
 import { fallbackTemplate } from './prompt.ts';
@@ -61,7 +61,8 @@ export function materializeEngineModel(dir: string, cacheDir: string, weightType
     const baseDir = resolve(dir, info.base);
     const base = materializeEngineModel(baseDir, cacheDir, weightType);
     if (base.kind !== 'gguf') return { kind: 'engine-only', reason: `its base ${baseDir} cannot be exported to GGUF`, chatTemplate };
-    const adapterPath = join(cacheDir, `${folderHash(dir, `lora:${base.path}`)}.lora.gguf`);
+    // salted with the base's file name (itself a hash of the base), not its path, so a moved data folder reuses it
+    const adapterPath = join(cacheDir, `${folderHash(dir, `lora:${basename(base.path)}`)}.lora.gguf`);
     if (!existsSync(adapterPath)) {
       const { model } = loadModel(dir);
       writeFileAtomic(adapterPath, exportGgufLora(model, {}));

@@ -3,13 +3,17 @@
  * switch. Passes the same conformance suite as the in-memory repository (test/factory/repository-suite.ts).
  * `update` with an expectation is one conditional UPDATE (compare-and-set), so two schedulers, or a scheduler and
  * an API call, never both move the same job. Sequence numbers are assigned inside a transaction.
+ * With `root` (the data folder), a spec's paths inside the folder are stored relative to it and resolved against
+ * it when read (src/store/paths.ts), so a moved data folder finds its jobs' files.
  */
 import type { Kysely, Transaction } from 'kysely';
 import {
   JobNotFoundError, type JobEventRecord, type JobExpectation, type JobFilter, type JobPatch, type JobRecord, type JobRepository,
   type NewJob, type NewJobEvent,
 } from '../factory/repository.ts';
-import type { JobStatus } from '../factory/types.ts';
+import type { JobSpec, JobStatus } from '../factory/types.ts';
+import { mapSpecPaths } from '../factory/spec-paths.ts';
+import { dataPaths, type DataPaths } from './paths.ts';
 
 export interface JobsTable {
   id: string; seq: number; status: string; priority: number; experiment_id: string | null; spec: string; estimate: string;
@@ -27,11 +31,11 @@ type Db = Kysely<FactoryTables> | Transaction<FactoryTables>;
 
 const n = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
-function toRecord(r: JobsTable): JobRecord {
+function recordOf(r: JobsTable, paths: DataPaths): JobRecord {
   return {
     id: r.id, status: r.status as JobStatus, priority: Number(r.priority), experimentId: r.experiment_id,
     dependsOn: r.depends_on ? (JSON.parse(r.depends_on) as string[]) : [],
-    spec: JSON.parse(r.spec), estimate: JSON.parse(r.estimate), attempts: Number(r.attempts), runs: Number(r.runs),
+    spec: mapSpecPaths(JSON.parse(r.spec) as JobSpec, paths.fromStored), estimate: JSON.parse(r.estimate), attempts: Number(r.attempts), runs: Number(r.runs),
     seq: Number(r.seq), createdAt: Number(r.created_at), updatedAt: Number(r.updated_at), queuedAt: n(r.queued_at),
     startedAt: n(r.started_at), finishedAt: n(r.finished_at), leaseOwner: r.lease_owner, leaseExpiresAt: n(r.lease_expires_at),
     runner: r.runner, workerRef: r.worker_ref, placement: r.placement === null ? null : JSON.parse(r.placement),
@@ -47,19 +51,22 @@ const COLUMNS: Record<string, keyof JobsTable> = {
 };
 const JSON_FIELDS = new Set(['spec', 'estimate', 'placement']);
 
-function toColumns(patch: JobPatch): Partial<JobsTable> {
+function toColumns(patch: JobPatch, paths: DataPaths): Partial<JobsTable> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(patch)) {
     const col = COLUMNS[k];
     if (!col || v === undefined) continue;
-    out[col] = JSON_FIELDS.has(k) ? (v === null ? null : JSON.stringify(v)) : v;
+    const stored = k === 'spec' && v !== null ? mapSpecPaths(v as JobSpec, paths.toStored) : v;
+    out[col] = JSON_FIELDS.has(k) ? (stored === null ? null : JSON.stringify(stored)) : stored;
   }
   return out as Partial<JobsTable>;
 }
 
 const statuses = (s: JobStatus | readonly JobStatus[]) => (typeof s === 'string' ? [s] : [...s]);
 
-export function kyselyJobRepository(db: Kysely<FactoryTables>, now: () => number = Date.now): JobRepository {
+export function kyselyJobRepository(db: Kysely<FactoryTables>, now: () => number = Date.now, root: string | null = null): JobRepository {
+  const paths = dataPaths(root);
+  const toRecord = (r: JobsTable) => recordOf(r, paths);
   return {
     async create(job: NewJob) {
       return db.transaction().execute(async (tx: Db) => {
@@ -69,7 +76,7 @@ export function kyselyJobRepository(db: Kysely<FactoryTables>, now: () => number
         const row: JobsTable = {
           id: job.id, seq: Number(last?.m ?? 0) + 1, status: job.status, priority: job.priority, experiment_id: job.experimentId,
           depends_on: job.dependsOn?.length ? JSON.stringify(job.dependsOn) : null,
-          spec: JSON.stringify(job.spec), estimate: JSON.stringify(job.estimate), attempts: 0, runs: 0, created_at: t, updated_at: t,
+          spec: JSON.stringify(mapSpecPaths(job.spec, paths.toStored)), estimate: JSON.stringify(job.estimate), attempts: 0, runs: 0, created_at: t, updated_at: t,
           queued_at: job.queuedAt ?? null, started_at: null, finished_at: null, lease_owner: null, lease_expires_at: null, runner: null,
           worker_ref: null, placement: null, stop_request: null, step: null, error: null,
         };
@@ -88,7 +95,7 @@ export function kyselyJobRepository(db: Kysely<FactoryTables>, now: () => number
       return (await q.orderBy('seq').execute()).map(toRecord);
     },
     async update(id: string, patch: JobPatch, expect?: JobExpectation) {
-      let q = db.updateTable('jobs').set({ ...toColumns(patch), updated_at: now() }).where('id', '=', id);
+      let q = db.updateTable('jobs').set({ ...toColumns(patch, paths), updated_at: now() }).where('id', '=', id);
       if (expect?.status !== undefined) q = q.where('status', 'in', statuses(expect.status));
       if (expect?.leaseOwner !== undefined) q = expect.leaseOwner === null ? q.where('lease_owner', 'is', null) : q.where('lease_owner', '=', expect.leaseOwner);
       const res = await q.executeTakeFirst();

@@ -3,7 +3,8 @@
  * PostgreSQL later) runs the same code. Migrations come from `migrations/` through Kysely's Migrator.
  */
 import { Kysely, Migrator, type Transaction } from 'kysely';
-import { migrationProvider } from './migrations/index.ts';
+import { migrationProvider, type MigrationContext } from './migrations/index.ts';
+import { dataPaths, type DataPaths } from './paths.ts';
 import { serveRepositories, type DeploymentRow, type ModelRow, type RouteRow, type UsageRow } from './serve-repos.ts';
 import type {
   ApiKeyRow, ApiKeysRepo, DatasetRow, DatasetsRepo, DatasetVersionRow, DatasetVersionsRepo, FileRow, FilesRepo,
@@ -24,8 +25,8 @@ export interface Database {
 type Db = Kysely<Database> | Transaction<Database>;
 
 /** Runs every pending migration; throws with the failing migration's name. */
-export async function migrate(db: Kysely<Database>): Promise<void> {
-  const migrator = new Migrator({ db, provider: migrationProvider });
+export async function migrate(db: Kysely<Database>, ctx: MigrationContext = { dataDir: null }): Promise<void> {
+  const migrator = new Migrator({ db, provider: migrationProvider(ctx) });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
@@ -83,10 +84,26 @@ function datasets(db: Db): DatasetsRepo {
   };
 }
 
-function datasetVersions(db: Db): DatasetVersionsRepo {
-  const fix = (r: DatasetVersionRow) => num(r, ['created_at', 'train_rows', 'validation_rows']);
+/** The source files a version was imported from (`source.train.path`, `source.validation.path`) through `f`. */
+function sourcePaths(source: string, f: (p: string) => string): string {
+  let s: Record<string, unknown>;
+  try { s = JSON.parse(source) as Record<string, unknown>; } catch { return source; }
+  if (!s || typeof s !== 'object') return source;
+  let changed = false;
+  for (const k of ['train', 'validation']) {
+    const ref = s[k] as { path?: unknown } | undefined;
+    if (ref && typeof ref === 'object' && typeof ref.path === 'string') {
+      const p = f(ref.path);
+      if (p !== ref.path) { s[k] = { ...ref, path: p }; changed = true; }
+    }
+  }
+  return changed ? JSON.stringify(s) : source;
+}
+
+function datasetVersions(db: Db, paths: DataPaths): DatasetVersionsRepo {
+  const fix = (r: DatasetVersionRow) => { num(r, ['created_at', 'train_rows', 'validation_rows']); r.source = sourcePaths(r.source, paths.fromStored); return r; };
   return {
-    async insert(row) { await db.insertInto('dataset_versions').values(row).execute(); },
+    async insert(row) { await db.insertInto('dataset_versions').values({ ...row, source: sourcePaths(row.source, paths.toStored) }).execute(); },
     async get(id) { const r = await db.selectFrom('dataset_versions').selectAll().where('id', '=', id).executeTakeFirst(); return r && fix(r); },
     async getByHash(datasetId, hash) {
       const r = await db.selectFrom('dataset_versions').selectAll().where('dataset_id', '=', datasetId).where('content_hash', '=', hash).executeTakeFirst();
@@ -115,15 +132,19 @@ function apiKeys(db: Db): ApiKeysRepo {
   };
 }
 
-function repositories(db: Db): Repositories {
-  return { files: files(db), datasets: datasets(db), datasetVersions: datasetVersions(db), apiKeys: apiKeys(db), ...serveRepositories(db) };
+function repositories(db: Db, paths: DataPaths): Repositories {
+  return { files: files(db), datasets: datasets(db), datasetVersions: datasetVersions(db, paths), apiKeys: apiKeys(db), ...serveRepositories(db, paths) };
 }
 
-/** A Store over a migrated Kysely instance; `onClose` releases what the dialect holds. */
-export function kyselyStore(db: Kysely<Database>): Store {
+/**
+ * A Store over a migrated Kysely instance. `root` is the data folder: paths inside it are stored relative to it and
+ * read back resolved against it (src/store/paths.ts); null stores paths as given.
+ */
+export function kyselyStore(db: Kysely<Database>, root: string | null = null): Store {
+  const paths = dataPaths(root);
   return {
-    ...repositories(db),
-    transaction: (fn) => db.transaction().execute((tx) => fn(repositories(tx))),
+    ...repositories(db, paths),
+    transaction: (fn) => db.transaction().execute((tx) => fn(repositories(tx, paths))),
     close: () => db.destroy(),
   };
 }

@@ -3,9 +3,12 @@
  * servable model: engine folders, GGUF files, adapters over a base, external OpenAI-compatible endpoints),
  * deployments (a served name -> a model, a version and settings), routes (a name -> several models with a policy),
  * and usage (requests and tokens per key, model and UTC day, accumulated by upsert). Rows use portable types only.
+ * A model's paths inside the data folder are stored relative to it and come back absolute, resolved against where
+ * the folder is now (src/store/paths.ts); paths outside it (a GGUF file registered from elsewhere) stay absolute.
  */
 import type { Kysely, Transaction } from 'kysely';
 import type { Database } from './kysely-store.ts';
+import { dataPaths, mapNullable, type DataPaths } from './paths.ts';
 
 export type ModelKind = 'engine' | 'gguf' | 'endpoint';
 
@@ -110,18 +113,27 @@ function num<T extends object>(row: T, keys: (keyof T)[]): T {
   return row;
 }
 
-export function serveRepositories(db: Db): ServeRepositories {
-  const fixModel = (r: ModelRow) => num(r, ['created_at']);
+const MODEL_PATHS = ['path', 'base_path', 'adapter_path'] as const;
+
+/** A model row (or patch) with its path columns passed through `f`. */
+function modelPaths<T extends Partial<ModelRow>>(row: T, f: (p: string) => string): T {
+  const out = { ...row };
+  for (const k of MODEL_PATHS) if (k in out) (out as Partial<ModelRow>)[k] = mapNullable(out[k], f) as string | null;
+  return out;
+}
+
+export function serveRepositories(db: Db, paths: DataPaths = dataPaths(null)): ServeRepositories {
+  const fixModel = (r: ModelRow) => modelPaths(num(r, ['created_at']), paths.fromStored);
   const fixDep = (r: DeploymentRow) => num(r, ['created_at', 'updated_at', 'version']);
   const fixRoute = (r: RouteRow) => num(r, ['created_at', 'updated_at', 'timeout_ms']);
   const fixUsage = (r: UsageRow) => num(r, ['day', 'requests', 'errors', 'prompt_tokens', 'completion_tokens']);
   return {
     models: {
-      async insert(row) { await db.insertInto('models').values(row).execute(); },
+      async insert(row) { await db.insertInto('models').values(modelPaths(row, paths.toStored)).execute(); },
       async get(id) { const r = await db.selectFrom('models').selectAll().where('id', '=', id).executeTakeFirst(); return r && fixModel(r as ModelRow); },
       async getByName(name) { const r = await db.selectFrom('models').selectAll().where('name', '=', name).executeTakeFirst(); return r && fixModel(r as ModelRow); },
       async list() { return (await db.selectFrom('models').selectAll().orderBy('created_at', 'asc').orderBy('name', 'asc').execute()).map((r) => fixModel(r as ModelRow)); },
-      async update(id, patch) { await db.updateTable('models').set(patch).where('id', '=', id).execute(); },
+      async update(id, patch) { await db.updateTable('models').set(modelPaths(patch, paths.toStored)).where('id', '=', id).execute(); },
       async delete(id) { const r = await db.deleteFrom('models').where('id', '=', id).executeTakeFirst(); return Number(r.numDeletedRows) > 0; },
     },
     deployments: {

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { startServer } from '../api/helpers.ts';
 import { ensureBaseModels } from '../../src/factory/bases.ts';
 import { supportQA } from '../../src/demo/datasets.ts';
@@ -62,7 +62,8 @@ test('[slow] an experiment as a pipeline: pretraining -> SFT -> DPO, each job af
     for (const id of [dpoLora.id, dpoFull.id]) assert.ok(Math.abs(manifest(id).eval_loss_before! - Math.LN2) < 1e-3, `${id}: ${manifest(id).eval_loss_before}`);
     // the LoRA adapter continued: still an adapter over the base model itself; the full fine-tune trained on
     assert.equal(manifest(dpoLora.id).model_kind, 'adapter');
-    assert.equal(readModelInfo(manifest(dpoLora.id).model_dir).base, base.path);
+    // model_dir is relative to the data folder (the trainer runs there)
+    assert.equal(readModelInfo(resolve(dir, manifest(dpoLora.id).model_dir)).base, base.path);
     assert.equal(manifest(dpoFull.id).model_kind, 'model');
     const registered = (await factory.catalogList()).filter((m) => m.role === 'fine-tune');
     assert.equal(registered.length, 4);

@@ -6,16 +6,25 @@ import { factory } from './0003-factory.ts';
 import { control } from './0004-control.ts';
 import { requestLog } from './0005-request-log.ts';
 import { jobDependencies } from './0006-job-dependencies.ts';
+import { relativePaths } from './0007-relative-paths.ts';
 
-export const MIGRATIONS: Readonly<Record<string, Migration>> = {
-  '0001-initial': initial,
-  '0002-serve': serve,
-  '0003-factory': factory,
-  '0004-control': control,
-  '0005-request-log': requestLog,
-  '0006-job-dependencies': jobDependencies,
-};
+/** What a migration may need beyond the database: the data folder it lives in (null: none, e.g. in memory). */
+export interface MigrationContext {
+  dataDir: string | null;
+}
 
-export const migrationProvider: MigrationProvider = {
-  async getMigrations() { return { ...MIGRATIONS }; },
-};
+export function migrations(ctx: MigrationContext): Readonly<Record<string, Migration>> {
+  return {
+    '0001-initial': initial,
+    '0002-serve': serve,
+    '0003-factory': factory,
+    '0004-control': control,
+    '0005-request-log': requestLog,
+    '0006-job-dependencies': jobDependencies,
+    '0007-relative-paths': relativePaths(ctx),
+  };
+}
+
+export function migrationProvider(ctx: MigrationContext): MigrationProvider {
+  return { async getMigrations() { return { ...migrations(ctx) }; } };
+}
