@@ -6,7 +6,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +17,8 @@ const FAKE = fileURLToPath(new URL('./fixtures/fake-worker.mjs', import.meta.url
 const runner = (mode: string, extra: ConstructorParameters<typeof LocalRunner>[0] = {}) =>
   new LocalRunner({ entry: FAKE, nodeArgs: [], env: { FAKE_MODE: mode }, ...extra });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Waits until a stand-in worker has installed its SIGTERM handler (it then writes its heartbeat). */
+const ready = async (outputDir: string) => { while (!existsSync(join(outputDir, 'heartbeat'))) await sleep(10); };
 const dirs: string[] = [];
 after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
 const tmp = () => { const d = mkdtempSync(join(tmpdir(), 'mf-local-')); dirs.push(d); return d; };
@@ -48,7 +50,8 @@ test('stop: SIGTERM lets the trainer stop (exit 3); force kills it', async () =>
   const dir = tmp();
   const a = runner('wait').start(specFor('a', join(dir, 'a')));
   const b = runner('wait').start(specFor('b', join(dir, 'b')));
-  await sleep(300); // let them install their handlers
+  await ready(join(dir, 'a'));
+  await ready(join(dir, 'b'));
   a.stop();
   b.stop(true);
   assert.deepEqual(await a.exited, { code: 3, signal: null });
@@ -59,7 +62,7 @@ test('adopt: a new runner re-attaches to a live worker (by ref or heartbeat) and
   const dir = tmp();
   const spec = specFor('o', join(dir, 'o'));
   const first = runner('wait').start(spec);
-  await sleep(300);
+  await ready(spec.outputDir);
   const later = new LocalRunner({ pollMs: 20 });
   const byRef = later.adopt(spec, first.ref)!;
   assert.ok(byRef, 'adopted by ref');
