@@ -23,6 +23,6 @@ export function registerDemo(program: Command): void {
       if (r.served) rep.line(`Serve it: \`modelfab serve --data ${o.data}\`, then any OpenAI client with base URL http://127.0.0.1:8080/v1 and model "${r.served.deployment}"; the console at http://127.0.0.1:8080/ (request log, guard verdicts, feedback).`);
       rep.line(`Everything is in ${r.dataDir}: modelfab.db (SQLite), jobs/<id>/ (metrics.jsonl, checkpoints, model/), bases/, demo-datasets/, demo-summary.json`);
       const t = (sec: number) => (sec < 120 ? `${sec.toFixed(0)} s` : `${(sec / 60).toFixed(1)} min`);
-      rep.line(`Done in ${t(r.wallS)} (${r.basesS ? `the last base model ready after ${t(r.basesS)}, ` : ''}the experiment ${t(r.jobsS)}, CPU busy ${(r.cpuUtil * 100).toFixed(0)}%).`);
+      rep.line(`Done in ${t(r.wallS)} (${r.basesS ? `the last base model ready after ${t(r.basesS)}, ` : ''}the experiment ${t(r.jobsS)}, the demo's own processes kept the CPUs ${(r.cpuUtil * 100).toFixed(0)}% busy).`);
     });
 }

@@ -10,7 +10,8 @@
  * Progress: a bar per running job and the overall progress with an ETA (lines every few seconds without a TTY).
  */
 import { join, resolve } from 'node:path';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { createServer, type ModelfabServer } from '../api/server.ts';
 import { ensureBaseModels, BASE_MODELS } from '../factory/bases.ts';
 import { writeDemoDatasets } from './datasets.ts';
@@ -19,6 +20,7 @@ import type { MetricsRecord } from '../engine/metrics.ts';
 import type { JobRecord } from '../factory/repository.ts';
 import type { Reporter } from './reporter.ts';
 import { bestFineTune, runServeDemo, type ServeDemoResult } from './serve-demo.ts';
+import { treeCpuSeconds } from './cpu-time.ts';
 
 export interface FactoryDemoOptions {
   dataDir: string;
@@ -38,7 +40,13 @@ export interface FactoryDemoResult {
   leaderboard: string;
   wallS: number;
   jobsS: number;
+  /**
+   * CPU time of this process and the workers it started, over the experiment (`jobsS`), divided by jobsS x cores:
+   * the share of the machine the factory kept busy, not counting other programs (NaN without /proc).
+   */
   cpuUtil: number;
+  /** That CPU time in seconds. */
+  cpuS: number;
   schedulerOverheadMsPerJob: number;
   /** Step 5 (null when no fine-tune had benchmark scores). */
   served: ServeDemoResult | null;
@@ -50,16 +58,6 @@ export const DEMO_METHODS: ExperimentRequest['methods'] = [
   { name: 'lora-r16', spec: { type: 'lora', rank: 16, alpha: 32, targets: ['all'] } },
   { name: 'prefix-16', spec: { type: 'prefix', numVirtualTokens: 16 } },
 ];
-
-/** Machine-wide CPU time from /proc/stat (busy, total), to measure utilisation over a run. */
-export function cpuTimes(): { busy: number; total: number } | null {
-  try {
-    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-    const idle = f[3] + (f[4] ?? 0);
-    const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
-    return { busy: total - idle, total };
-  } catch { return null; }
-}
 
 /** Follows jobs until all are terminal, drawing their progress through the reporter. */
 async function follow(srv: ModelfabServer, ids: string[], rep: FactoryDemoOptions['reporter'], label: (j: JobRecord) => string): Promise<void> {
@@ -130,7 +128,7 @@ export async function runFactoryDemo(o: FactoryDemoOptions): Promise<FactoryDemo
       seeds: [seed],
     };
     const tj = performance.now();
-    const cpuJ = cpuTimes();
+    const cpuJ = treeCpuSeconds();
     const exp0 = await factory.createExperiment(req);
     rep.line(`[3/5] experiment ${exp0.id}: ${models.length} base models x ${datasets.length} datasets x ${DEMO_METHODS.length} methods = ${exp0.jobs.length} fine-tunes, ${exp0.rejected.length} rejected${baseJobs.length ? '; the fine-tunes of each base start as soon as it is pretrained' : ''}`);
     const labels = new Map<string, string>([
@@ -150,7 +148,8 @@ export async function runFactoryDemo(o: FactoryDemoOptions): Promise<FactoryDemo
       bases.push({ name: m.name, params: c.params ?? 0, perplexity: ppl, unigramPerplexity: uni, seconds: job?.startedAt && job.finishedAt ? (job.finishedAt - job.startedAt) / 1000 : 0 });
     }
     const jobsS = (performance.now() - tj) / 1000;
-    const cpu1 = cpuTimes();
+    const cpu1 = treeCpuSeconds();
+    const cpuS = cpuJ && cpu1 ? cpu1.seconds - cpuJ.seconds : NaN;
     const experiment = await factory.getExperiment(exp0.id);
     const board = await factory.leaderboard(exp0.id);
     const wallS = (performance.now() - t0) / 1000;
@@ -160,7 +159,6 @@ export async function runFactoryDemo(o: FactoryDemoOptions): Promise<FactoryDemo
     for (const b of bases) {
       rep.line(`      ${b.name}: ${(b.params / 1e6).toFixed(2)}M parameters, validation perplexity ${b.perplexity === null ? '?' : b.perplexity.toFixed(1)}${b.unigramPerplexity ? ` (unigram ${b.unigramPerplexity.toFixed(1)})` : ''}${b.seconds ? `, pretrained in ${b.seconds.toFixed(0)} s` : ''}`);
     }
-    const util = (a: ReturnType<typeof cpuTimes>, b: ReturnType<typeof cpuTimes>) => (a && b ? (b.busy - a.busy) / Math.max(1, b.total - a.total) : NaN);
     rep.line('');
     rep.line('      Fine-tunes: validation loss on the held-out split of each dataset, before and after fine-tuning');
     for (const l of resultsTable(experiment.jobs)) rep.line(l);
@@ -176,7 +174,7 @@ export async function runFactoryDemo(o: FactoryDemoOptions): Promise<FactoryDemo
     const served = best ? await runServeDemo(srv, best, join(dsDir, 'support_qa.val.jsonl'), rep) : null;
     if (!best) rep.line('      (no fine-tune has benchmark scores: nothing to deploy)');
     const result: FactoryDemoResult = {
-      dataDir, bases, basesS, experiment, leaderboard: board.text, wallS, jobsS, cpuUtil: util(cpuJ, cpu1), schedulerOverheadMsPerJob: srv.factory.scheduler.stats().overheadMsPerJob,
+      dataDir, bases, basesS, experiment, leaderboard: board.text, wallS, jobsS, cpuUtil: cpuS / (Math.max(jobsS, 1e-9) * availableParallelism()), cpuS, schedulerOverheadMsPerJob: srv.factory.scheduler.stats().overheadMsPerJob,
       served, serveS: (performance.now() - ts) / 1000,
     };
     // without dataDir: the summary lives in that folder, which may be moved

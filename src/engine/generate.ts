@@ -28,6 +28,36 @@ export interface GenerateResult {
   text: string;
   finishReason: 'stop' | 'length';
   promptTokens: number;
+  /** The prompt's forward pass and the choice of the first token (as the llama.cpp backend measures it). */
+  prefillMs: number;
+  /** Everything after: one forward pass per further token (`ids.length - 1` of them when the budget ends it). */
+  decodeMs: number;
+}
+
+/** One generation's counts and times, as both the engine and the llama.cpp backend report them. */
+export interface GenerationTiming {
+  promptTokens: number;
+  /** Tokens generated (the prompt not included, a stop token not included). */
+  generated: number;
+  /** Ended by a stop token (which a decode step made too) rather than by the budget. */
+  stopped?: boolean;
+  prefillMs: number;
+  decodeMs: number;
+}
+
+/**
+ * Throughput of one generation, counted alike for every backend: prefill = prompt tokens per second of the prefill
+ * (whose last forward pass also gives the first generated token); generation = the tokens the decode steps made
+ * (every generated token but the first, plus the stop token that ended it, if one did) per second of decoding.
+ * 0 when there was nothing to count.
+ */
+export function generationRates(t: GenerationTiming): { prefillTokS: number; genTokS: number; decodeTokens: number } {
+  const decodeTokens = Math.max(0, t.generated - 1 + (t.stopped && t.generated > 0 ? 1 : 0));
+  return {
+    prefillTokS: t.prefillMs > 0 ? t.promptTokens / (t.prefillMs / 1000) : 0,
+    genTokS: decodeTokens > 0 && t.decodeMs > 0 ? decodeTokens / (t.decodeMs / 1000) : 0,
+    decodeTokens,
+  };
 }
 
 /** Picks the next token from logits [V]. Pure given the rng. */
@@ -78,21 +108,26 @@ export function generate(
   const cache = model.newCache(capacity);
   const stopIds = new Set(opts.stopIds ?? []);
   const out: number[] = [];
+  const t0 = performance.now();
+  let t1 = t0;
   let logits = model.decode(ctx, Int32Array.from(promptIds), cache);
   let finishReason: 'stop' | 'length' = 'length';
   let text = '';
+  const timing = () => ({ promptTokens: promptIds.length, prefillMs: (out.length ? t1 : performance.now()) - t0, decodeMs: out.length ? performance.now() - t1 : 0 });
   while (out.length < maxTokens) {
     const id = sampleToken(logits, opts, rng);
+    if (out.length === 0) t1 = performance.now();
     if (stopIds.has(id)) { finishReason = 'stop'; break; }
     out.push(id);
     onToken?.(id);
     if (opts.stop?.length) {
       text = decode(out);
       const hit = opts.stop.map((s) => text.indexOf(s)).filter((i) => i >= 0);
-      if (hit.length) { text = text.slice(0, Math.min(...hit)); finishReason = 'stop'; return { ids: out, text, finishReason, promptTokens: promptIds.length }; }
+      if (hit.length) { const times = timing(); text = text.slice(0, Math.min(...hit)); return { ids: out, text, finishReason: 'stop', ...times }; }
     }
     if (out.length >= maxTokens || cache.len >= cache.capacity) break;
     logits = model.decode(ctx, Int32Array.from([id]), cache);
   }
-  return { ids: out, text: decode(out), finishReason, promptTokens: promptIds.length };
+  const times = timing(); // before the text is decoded, as the llama.cpp backend measures
+  return { ids: out, text: decode(out), finishReason, ...times };
 }

@@ -5,6 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import OpenAI, { toFile } from 'openai';
 import { ADMIN_KEY, SHARED, startServer } from './helpers.ts';
+import { needsShared } from '../shared-data.ts';
 
 const auth = { authorization: `Bearer ${ADMIN_KEY}` };
 const json = { ...auth, 'content-type': 'application/json' };
@@ -16,7 +17,7 @@ async function upload(url: string, name: string, bytes: Uint8Array): Promise<Res
   return fetch(`${url}/v1/files`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}` }, body: form });
 }
 
-test('datasets: import from files and a dataset_info.json, get, preview, delete', async () => {
+test('datasets: import from files and a dataset_info.json, get, preview, delete', needsShared('openai-format/recipe_finetune_training.jsonl', 'openai-format/recipe_finetune_validation.jsonl', 'llamafactory/dataset_info.json', 'llamafactory/identity.json', 'llamafactory/kto_en_demo.json'), async () => {
   const { url, stop } = await startServer();
   try {
     const client = new OpenAI({ apiKey: ADMIN_KEY, baseURL: `${url}/v1`, maxRetries: 0 });
@@ -65,7 +66,7 @@ test('datasets: import from files and a dataset_info.json, get, preview, delete'
   }
 });
 
-test('fuzzed uploads never crash the server and never store anything', async () => {
+test('fuzzed uploads never crash the server and never store anything', needsShared('openai-format/recipe_finetune_training.jsonl'), async () => {
   const { url, dir, stop, srv } = await startServer();
   try {
     let seed = 12345;
@@ -123,7 +124,7 @@ test('over the file size limit: 413, nothing stored', async () => {
   }
 });
 
-test('concurrent uploads and imports of the same file are safe', async () => {
+test('concurrent uploads and imports of the same file are safe', needsShared('openai-format/recipe_finetune_validation.jsonl'), async () => {
   const { url, stop, srv } = await startServer();
   try {
     const good = readFileSync(`${SHARED}openai-format/recipe_finetune_validation.jsonl`);

@@ -4,8 +4,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import OpenAI, { toFile } from 'openai';
 import { ADMIN_KEY, SHARED, startServer } from './helpers.ts';
+import { needsShared } from '../shared-data.ts';
 
-test('files API with the openai client', async () => {
+test('files API with the openai client', needsShared('openai-format/recipe_finetune_training.jsonl', 'openai-format/toy_chat_fine_tuning.jsonl'), async () => {
   const { url, stop } = await startServer();
   try {
     const client = new OpenAI({ apiKey: ADMIN_KEY, baseURL: `${url}/v1`, maxRetries: 0 });
@@ -66,7 +67,7 @@ test('errors use the OpenAI shape; a missing key is 401', async () => {
   }
 });
 
-test('documents through the Files API (purpose assistants / user_data) feed the Knowledge Factory by file_id; training refuses them', async () => {
+test('documents through the Files API (purpose assistants / user_data) feed the Knowledge Factory by file_id; training refuses them', needsShared('laws/insurance-law-zh.md'), async () => {
   const { srv, url, stop } = await startServer();
   try {
     const client = new OpenAI({ apiKey: ADMIN_KEY, baseURL: `${url}/v1`, maxRetries: 0 });

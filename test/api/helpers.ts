@@ -3,9 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type ModelfabServer } from '../../src/api/server.ts';
 import type { Limits } from '../../src/data/limits.ts';
+import { SHARED_DATA } from '../shared-data.ts';
 
 export const ADMIN_KEY = 'sk-mf-test-admin-key-0123456789abcdef';
-export const SHARED = new URL('../../../shared/data/', import.meta.url).pathname;
+/** The shared data folder with a trailing slash; tests that read it take their options from `needsShared`. */
+export const SHARED = SHARED_DATA + '/';
 
 export async function startServer(limits?: Partial<Limits>): Promise<{ srv: ModelfabServer; url: string; dir: string; stop: () => Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'mf-api-'));

@@ -9,8 +9,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ADMIN_KEY, SHARED, startServer } from './helpers.ts';
 import { hashApiKey } from '../../src/api/auth.ts';
+import { needsShared } from '../shared-data.ts';
 
-test('knowledge bases, documents, items, search, ask and attribution over HTTP', async () => {
+test('knowledge bases, documents, items, search, ask and attribution over HTTP', needsShared('laws/consumer-protection-law-zh.md'), async () => {
   const { srv, url, stop } = await startServer();
   try {
     const call = async (method: string, path: string, body?: unknown, key = ADMIN_KEY) => {

@@ -12,9 +12,12 @@ import {
   alwaysLetterTarget, buildPrompt, detectExamFormat, examTask, ImportError, loadDocs, parseExamCsv, promptText, randomTarget, readExamSplit,
   runTask, ScriptedTarget, type TaskConfig,
 } from '../../src/bench/index.ts';
+import { shared } from '../shared-data.ts';
 
-const DATA = process.env.MODELFAB_BENCH_DATA ?? join(import.meta.dirname, '..', '..', '..', 'shared', 'data', 'bench');
-const have = existsSync(join(DATA, 'cmmlu', 'test', 'college_law.csv')) && existsSync(join(DATA, 'mmlu', 'test', 'marketing_test.csv'));
+const DATA = process.env.MODELFAB_BENCH_DATA || shared('bench');
+const missing = [join(DATA, 'cmmlu', 'test', 'college_law.csv'), join(DATA, 'mmlu', 'test', 'marketing_test.csv'), join(DATA, 'mmlu', 'dev', 'marketing_dev.csv')].filter((f) => !existsSync(f));
+const have = missing.length === 0;
+const SKIP = !have && `missing bench data: ${missing.join(', ')}`;
 
 test('CSV layouts: CMMLU header + index, MMLU headerless, C-Eval with explanation; quotes, commas, newlines', () => {
   const cm = parseExamCsv(',Question,A,B,C,D,Answer\n0,"问题，带逗号","选""项""一",b,c,d,B\n', { name: 'law.csv' });
@@ -48,7 +51,7 @@ function oracle(t: TaskConfig): ScriptedTarget {
 }
 
 for (const [format, subject] of [['cmmlu', 'college_law'], ['mmlu', 'marketing']] as const) {
-  test(`${format} ${subject}: always-A = share of A, oracle = 100%, random ~ 25%, CircularEval`, { skip: !have && `no bench data at ${DATA}` }, async () => {
+  test(`${format} ${subject}: always-A = share of A, oracle = 100%, random ~ 25%, CircularEval`, { skip: SKIP }, async () => {
     const root = join(DATA, format);
     const docs = readExamSplit(format, root, subject, 'test');
     // an independent count of the answer column (the last field of each record; these files quote no newlines)
@@ -77,7 +80,7 @@ for (const [format, subject] of [['cmmlu', 'college_law'], ['mmlu', 'marketing']
   });
 }
 
-test('few-shot from the dev split (5 shots, first_n) on the real CSVs', { skip: !have && 'no bench data' }, async () => {
+test('few-shot from the dev split (5 shots, first_n) on the real CSVs', { skip: SKIP }, async () => {
   const t = examTask('mmlu', join(DATA, 'mmlu'), 'marketing', { numFewshot: 5, limit: 3 });
   const r = await runTask(t, alwaysLetterTarget('A'));
   assert.equal(r.status, 'ok', r.error);

@@ -16,9 +16,12 @@ import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
 import { createServer, type ModelfabServer } from '../../src/api/server.ts';
 import { makeModels } from '../serve/gateway-fixtures.ts';
+import { needsShared, shared } from '../shared-data.ts';
 
 const ADMIN = 'sk-mf-test-admin-key-copilot-0123456789';
-const LAW = new URL('../../../shared/data/laws/insurance-law-zh.md', import.meta.url).pathname;
+// Every test asks about the Insurance Law of the shared data: without it the file's tests are skipped, naming it.
+const NEED = needsShared('laws/insurance-law-zh.md');
+const LAW = shared('laws/insurance-law-zh.md');
 let dir: string, srv: ModelfabServer, url: string, upstream: http.Server, upstreamUrl: string;
 /** Every request the scripted models got. */
 const seen: Array<{ model: string; messages: any[]; tools: boolean }> = [];
@@ -44,6 +47,7 @@ function script(model: string, messages: any[], tools: boolean): { content?: str
 }
 
 before(async () => {
+  if (NEED.skip) return;
   upstream = http.createServer((req, res) => {
     let raw = '';
     req.on('data', (c) => { raw += c; });
@@ -83,6 +87,7 @@ before(async () => {
 });
 
 after(async () => {
+  if (NEED.skip) return;
   await srv.close();
   await new Promise((r) => upstream.close(r));
   rmSync(dir, { recursive: true, force: true });
@@ -97,7 +102,7 @@ async function api(method: string, path: string, body?: unknown, key = ADMIN): P
 const copilot = (key = ADMIN) => new OpenAI({ apiKey: key, baseURL: `${url}/v1/copilot`, maxRetries: 0 });
 type WithCopilot = { copilot: { model: string; steps: Array<{ tool: string; arguments: any; result: string; ok: boolean }>; sources: Array<{ ref: number; kind: string; from: string; label: string; text: string }> } };
 
-test('retrieval first, then tools: search the knowledge base, ask the bot, ask another model; sources cited', async () => {
+test('retrieval first, then tools: search the knowledge base, ask the bot, ask another model; sources cited', NEED, async () => {
   const r = await copilot().chat.completions.create({ model: 'planner', messages: [{ role: 'user', content: '买了保险后有没有犹豫期，可以退吗？' }] }) as OpenAI.ChatCompletion & WithCopilot;
   assert.match(r.choices[0].message.content!, /^根据资料\[\d\]，投保人一般可以解除保险合同。$/);
   assert.deepEqual(r.copilot.steps.map((s) => [s.tool, s.ok]), [['search_knowledge', true]]);
@@ -123,7 +128,7 @@ test('retrieval first, then tools: search the knowledge base, ask the bot, ask a
   assert.match(other.copilot.steps[1].result, /no knowledge base .*no-such-kb/);
 });
 
-test('the loop stops after max_steps; streaming; the request log; what a key may reach', async () => {
+test('the loop stops after max_steps; streaming; the request log; what a key may reach', NEED, async () => {
   const before = seen.length;
   const r = await copilot().chat.completions.create({ model: 'planner', messages: [{ role: 'user', content: '请一直调用工具' }], copilot: { max_steps: 3 } } as never) as OpenAI.ChatCompletion & WithCopilot;
   assert.equal(r.choices[0].message.content, '不再调用工具了。');
@@ -164,7 +169,7 @@ test('the loop stops after max_steps; streaming; the request log; what a key may
   assert.equal(pre.headers.get('access-control-allow-origin'), '*');
 });
 
-test('a small local model whose context cannot hold the tools answers from the retrieved passages', async () => {
+test('a small local model whose context cannot hold the tools answers from the retrieved passages', NEED, async () => {
   const fx = makeModels(join(dir, 'models'), { contextLength: 512 });
   assert.equal((await api('POST', '/v1/deployments', { name: 'small', path: fx.base, settings: { contextSize: 1024 } })).status, 200);
   const r = await copilot().chat.completions.create({ model: 'small', messages: [{ role: 'user', content: '投保人解除保险合同' }], max_tokens: 8, temperature: 0 }) as OpenAI.ChatCompletion & WithCopilot;

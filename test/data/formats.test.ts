@@ -5,8 +5,10 @@ import { readFileSync } from 'node:fs';
 import { loadDatasetBytes, loadDatasetFile } from '../../src/data/load.ts';
 import { DatasetValidationError, type Problem } from '../../src/data/problems.ts';
 import { locateJsonError } from '../../src/data/json.ts';
+import { SHARED_DATA, needsShared } from '../shared-data.ts';
 
-const SHARED = new URL('../../../shared/data/', import.meta.url).pathname;
+const SHARED = SHARED_DATA + '/';
+const LLAMAFACTORY = ['dataset_info.json', 'identity.json', 'alpaca_en_demo.json', 'alpaca_zh_demo.json', 'glaive_toolcall_en_demo.json', 'glaive_toolcall_zh_demo.json', 'dpo_en_demo.json', 'dpo_zh_demo.json', 'kto_en_demo.json', 'c4_demo.jsonl'].map((f) => `llamafactory/${f}`);
 
 function problems(f: () => unknown): Problem[] {
   try { f(); } catch (e) { if (e instanceof DatasetValidationError) return e.problems; throw e; }
@@ -14,7 +16,7 @@ function problems(f: () => unknown): Problem[] {
 }
 const load = (name: string, text: string | Buffer, opts = {}) => loadDatasetBytes(Buffer.isBuffer(text) ? text : Buffer.from(text), { name, ...opts });
 
-test('every present dataset of the LLaMA-Factory dataset_info.json loads with the right counts and stage', () => {
+test('every present dataset of the LLaMA-Factory dataset_info.json loads with the right counts and stage', needsShared(...LLAMAFACTORY), () => {
   const info = JSON.parse(readFileSync(`${SHARED}llamafactory/dataset_info.json`, 'utf8'));
   const expected: Record<string, [number, string]> = {
     identity: [91, 'sft'], alpaca_en_demo: [999, 'sft'], alpaca_zh_demo: [1000, 'sft'], glaive_toolcall_en_demo: [300, 'sft'],
@@ -35,7 +37,7 @@ test('every present dataset of the LLaMA-Factory dataset_info.json loads with th
   assert.ok(dpo.records.some((x) => (x as { messages: { role: string }[] }).messages[0].role === 'system'));
 });
 
-test('OpenAI recipe files import; the toy file is rejected with each problem named', () => {
+test('OpenAI recipe files import; the toy file is rejected with each problem named', needsShared('openai-format/recipe_finetune_training.jsonl', 'openai-format/recipe_finetune_validation.jsonl', 'openai-format/toy_chat_fine_tuning.jsonl'), () => {
   assert.equal(loadDatasetFile(`${SHARED}openai-format/recipe_finetune_training.jsonl`).records.length, 101);
   assert.equal(loadDatasetFile(`${SHARED}openai-format/recipe_finetune_validation.jsonl`).records.length, 100);
   const ps = problems(() => loadDatasetFile(`${SHARED}openai-format/toy_chat_fine_tuning.jsonl`));

@@ -11,8 +11,10 @@ import { openSqliteStore } from '../../src/store/sqlite.ts';
 import { recordsToExamples } from '../../src/data/examples.ts';
 import { trainBpe, CHATML_SPECIAL_TOKENS } from '../../src/engine/tokenizer/index.ts';
 import { writeDemoDatasets } from '../../src/demo/datasets.ts';
+import { SHARED_DATA, needsShared } from '../shared-data.ts';
 
-const SHARED = new URL('../../../shared/data/', import.meta.url).pathname;
+const SHARED = SHARED_DATA + '/';
+const LLAMAFACTORY = ['dataset_info.json', 'identity.json', 'alpaca_en_demo.json', 'alpaca_zh_demo.json', 'glaive_toolcall_en_demo.json', 'glaive_toolcall_zh_demo.json', 'dpo_en_demo.json', 'dpo_zh_demo.json', 'kto_en_demo.json', 'c4_demo.jsonl'].map((f) => `llamafactory/${f}`);
 
 async function service() {
   const dir = mkdtempSync(join(tmpdir(), 'mf-data-'));
@@ -21,7 +23,7 @@ async function service() {
   return { svc, dir, close: async () => { await store.close(); rmSync(dir, { recursive: true, force: true }); } };
 }
 
-test('LLaMA-Factory dataset_info.json imports as a whole with the right counts', async () => {
+test('LLaMA-Factory dataset_info.json imports as a whole with the right counts', needsShared(...LLAMAFACTORY), async () => {
   const { svc, close } = await service();
   try {
     const infoPath = `${SHARED}llamafactory/dataset_info.json`;

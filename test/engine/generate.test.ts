@@ -1,10 +1,11 @@
 /**
  * Generation: greedy is the argmax; sampling is reproducible for a seed and respects top-k / top-p; stop ids and
- * stop strings end generation; the token budget is honoured.
+ * stop strings end generation; the token budget is honoured; throughput is counted as the llama.cpp backend counts it
+ * (the decode steps are the forward passes after the prefill).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { generate, sampleToken } from '../../src/engine/generate.ts';
+import { generate, generationRates, sampleToken } from '../../src/engine/generate.ts';
 import { LlamaModel } from '../../src/engine/model.ts';
 import { Rng } from '../../src/engine/rng.ts';
 import { referenceGemm } from '../../src/engine/gemm/reference.ts';
@@ -51,4 +52,33 @@ test('generate: reproducible for a seed, budget, stop ids and stop strings', () 
   const t = generate(model, gemm, [1, 2, 3], decode, { temperature: 1, seed: 7, maxTokens: 12, stop: [needle] });
   assert.equal(t.finishReason, 'stop');
   assert.equal(t.text, a.text.slice(0, a.text.indexOf(needle)));
+});
+
+test('generation rates: prefill tokens over the prefill, the tokens after the first over the decode time', () => {
+  assert.deepEqual(generationRates({ promptTokens: 256, generated: 64, prefillMs: 512, decodeMs: 630 }), { prefillTokS: 500, genTokS: 100, decodeTokens: 63 });
+  // ended by a stop token: the step that made it counts
+  assert.deepEqual(generationRates({ promptTokens: 10, generated: 9, stopped: true, prefillMs: 100, decodeMs: 90 }), { prefillTokS: 100, genTokS: 100, decodeTokens: 9 });
+  assert.deepEqual(generationRates({ promptTokens: 10, generated: 1, prefillMs: 100, decodeMs: 0.01 }), { prefillTokS: 100, genTokS: 0, decodeTokens: 0 });
+  assert.deepEqual(generationRates({ promptTokens: 10, generated: 0, stopped: true, prefillMs: 100, decodeMs: 0 }), { prefillTokS: 100, genTokS: 0, decodeTokens: 0 });
+});
+
+test('generate reports its prefill and decode times; the decode tokens counted are its forward passes after the prefill', () => {
+  const model = LlamaModel.init(TINY, 3), gemm = referenceGemm();
+  const decode = (ids: number[]) => ids.map((i) => String.fromCharCode(97 + (i % 26))).join('');
+  let passes = 0;
+  const forward = model.decode.bind(model);
+  model.decode = ((...a: Parameters<typeof forward>) => { passes++; return forward(...a); }) as typeof model.decode;
+  const run = (maxTokens: number, stopIds?: number[]) => {
+    passes = 0;
+    const g = generate(model, gemm, [1, 2, 3], decode, { temperature: 1, seed: 7, maxTokens, stopIds });
+    assert.ok(g.prefillMs >= 0 && g.decodeMs >= 0, `${g.prefillMs} ms, ${g.decodeMs} ms`);
+    const r = generationRates({ promptTokens: g.promptTokens, generated: g.ids.length, stopped: g.finishReason === 'stop', prefillMs: g.prefillMs, decodeMs: g.decodeMs });
+    assert.equal(r.decodeTokens, passes - 1, `${g.ids.length} tokens (${g.finishReason}): ${passes} forward passes`);
+    return g;
+  };
+  const full = run(12);
+  assert.equal(full.ids.length, 12);
+  const stopped = run(12, [full.ids[5]]);
+  assert.equal(stopped.finishReason, 'stop');
+  assert.equal(run(1).ids.length, 1);
 });

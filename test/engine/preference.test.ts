@@ -66,29 +66,55 @@ test('sequence log-probs: sums of log-softmax at the labels, and their gradient'
   }
 });
 
-test('DPO raises the margin and the reward accuracy on held-out pairs', async () => {
+// Brush-offs of the same kind as the training set's rude answers, in words it never uses: the held-out pairs reject
+// these, so the held-out reward accuracy measures the preference learned, not strings seen in training.
+const HELD_OUT_RUDE = {
+  zh: ['这个我不管，你找别人去。', '自己上网搜，别烦我。', '没空，回头再说吧。', '问这么多干嘛，去翻手册。', '不清楚，别再来问了。'],
+  en: ["Don't bother me with this.", 'Go read the handbook, not my job.', 'No clue. Figure it out alone.', 'Stop asking me; search online.', 'Ask somebody who cares.'],
+};
+
+test('DPO raises the margin and the reward accuracy on held-out pairs: prompts, chosen and rejected answers never trained on', async () => {
   const data = preferences(0);
-  const texts = [...data.train, ...data.val].flatMap((r) => [...r.input.messages.map((m) => m.content), r.preferred_output[0].content, r.non_preferred_output[0].content]);
-  const tok = trainBpe(texts, { vocabSize: 600, specialTokens: [...CHATML_SPECIAL_TOKENS], eos: '<|im_end|>', pad: '<|endoftext|>' } as Parameters<typeof trainBpe>[1]);
+  // Hold out whole items: every fourth distinct answer, with all its questions, is never trained on.
+  const answer = (r: (typeof data.train)[number]) => r.preferred_output[0].content;
+  const answers = [...new Set([...data.train, ...data.val].map(answer))].sort();
+  const heldAnswers = new Set(answers.filter((_, i) => i % 4 === 0));
+  const trainRows = data.train.filter((r) => !heldAnswers.has(answer(r))).slice(0, 160);
+  const seen = new Set<string>();
+  const heldRows = [...data.val, ...data.train].filter((r) => heldAnswers.has(answer(r)) && !seen.has(answer(r)) && seen.add(answer(r))).slice(0, 48).map((r, i) => {
+    const zh = /[\u4e00-\u9fff]/.test(answer(r));
+    return { ...r, non_preferred_output: [{ role: 'assistant' as const, content: HELD_OUT_RUDE[zh ? 'zh' : 'en'][i % 5] }] };
+  });
+  const trainTexts = trainRows.flatMap((r) => [...r.input.messages.map((m) => m.content), answer(r), r.non_preferred_output[0].content]);
+  const trainText = new Set(trainTexts);
+  assert.equal(heldRows.length, 48);
+  for (const r of heldRows) {
+    assert.ok(!trainText.has(r.input.messages.at(-1)!.content), `held-out prompt trained on: ${r.input.messages.at(-1)!.content}`);
+    assert.ok(!trainText.has(answer(r)), `held-out chosen answer trained on: ${answer(r)}`);
+    assert.ok(!trainText.has(r.non_preferred_output[0].content), `held-out rejected answer trained on: ${r.non_preferred_output[0].content}`);
+  }
+
+  const tok = trainBpe(trainTexts, { vocabSize: 600, specialTokens: [...CHATML_SPECIAL_TOKENS], eos: '<|im_end|>', pad: '<|endoftext|>' } as Parameters<typeof trainBpe>[1]);
   const encode = (m: Parameters<typeof encodeChat>[1]) => encodeChat(tok, m);
-  const toPairs = (rows: typeof data.train) => rows.map((r) => preferencePair(encode, r.input.messages, r.preferred_output[0].content, r.non_preferred_output[0].content, 96)).filter((p): p is PreferencePair => p !== null);
-  const trainPairs = toPairs(data.train.slice(0, 160)), valPairs = toPairs(data.val.slice(0, 48));
+  const toPairs = (rows: typeof data.train) => rows.map((r) => preferencePair(encode, r.input.messages, answer(r), r.non_preferred_output[0].content, 96)).filter((p): p is PreferencePair => p !== null);
+  const trainPairs = toPairs(trainRows), heldPairs = toPairs(heldRows);
+  assert.equal(heldPairs.length, heldRows.length);
   const gemm = await createGemm();
   const model = LlamaModel.init({ vocabSize: tok.vocabSize, hiddenSize: 48, numLayers: 2, numHeads: 4, numKvHeads: 2, ffnSize: 96, ropeBase: 10000, rmsEps: 1e-5, tieEmbeddings: true, qkvBias: false, contextLength: 128 }, 1);
   model.applyMethod({ type: 'lora', rank: 8, alpha: 16, targets: ['all'] }, 2);
   const padId = tok.padId!;
   referenceLogps(model, gemm, trainPairs, 16, padId);
-  referenceLogps(model, gemm, valPairs, 16, padId);
+  referenceLogps(model, gemm, heldPairs, 16, padId);
   const objective = preferenceObjective({ loss: 'dpo', beta: 0.1 }, padId);
-  const before = objective.evaluate(model, gemm, valPairs, 16);
-  const r = await train({ model, train: trainPairs, val: valPairs, objective, gemm, config: { batchSize: 8, epochs: 3, lr: 5e-3, warmupSteps: 5, seed: 1, padId, evalEvery: 20 } });
-  const after = r.evalMetrics!;
+  const before = objective.evaluate(model, gemm, heldPairs, 16);
+  await train({ model, train: trainPairs, objective, gemm, config: { batchSize: 8, epochs: 3, lr: 5e-3, warmupSteps: 5, seed: 1, padId, evalEvery: 0 } });
+  const after = objective.evaluate(model, gemm, heldPairs, 16);
+  process.stdout.write(`# held-out pairs (${heldPairs.length}): reward margin ${after.metrics!.reward_margin.toFixed(3)}, accuracy ${after.metrics!.reward_accuracy.toFixed(3)}, loss ${before.loss.toFixed(3)} -> ${after.loss.toFixed(3)}\n`);
   assert.equal(before.metrics!.reward_margin, 0, 'the model starts as its own reference');
-  assert.ok(after.reward_margin > 0.05, `margin ${after.reward_margin}`);
-  // Before training every reward is 0, so the accuracy is 0. About half of the held-out rejected answers are rude
-  // (learnable from the training pairs); the others state a wrong fact the model has never seen.
-  assert.ok(after.reward_accuracy >= 0.65, `reward accuracy ${after.reward_accuracy}`);
-  assert.ok(r.evalLoss! < before.loss, `eval loss ${before.loss} -> ${r.evalLoss}`);
+  assert.ok(after.metrics!.reward_margin > 0.05, `margin ${after.metrics!.reward_margin}`);
+  // Before training every reward is 0, so the accuracy is 0.
+  assert.ok(after.metrics!.reward_accuracy >= 0.75, `reward accuracy ${after.metrics!.reward_accuracy}`);
+  assert.ok(after.loss < before.loss, `held-out loss ${before.loss} -> ${after.loss}`);
   gemm.close();
 });
 

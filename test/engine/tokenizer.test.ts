@@ -1,40 +1,36 @@
 /**
  * Tokenizer tests: byte alphabet, pre-tokenizers, trainer, encode/decode round trips, special tokens, JSON and HF
  * forms, streaming decode, chat templates. Trains on the law texts in ../shared/data/laws plus English from
- * ../shared/data/llamafactory/c4_demo.jsonl (the shared folder sits beside the repository).
+ * ../shared/data/llamafactory/c4_demo.jsonl (the shared folder sits beside the repository); skipped without them.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { needsShared, shared } from '../shared-data.ts';
 import {
   BYTE_TO_CHAR, bytesToSymbols, symbolsToBytes, preSplit, ggufPreName, preFromGgufName, Tokenizer, trainBpe,
   StreamDecoder, toHfTokenizerJson, fromHfTokenizerJson, encodeChat, renderChatText, chatStopIds, CHAT_TEMPLATES,
   IGNORE_INDEX, CHATML_SPECIAL_TOKENS, toGgufTokenizerMetadata, fromGgufTokenizerMetadata, type ChatMessage, type HfTokenizerJson, type TokenizerJSON,
 } from '../../src/engine/tokenizer/index.ts';
 
-const SHARED = new URL('../../../shared/data/', import.meta.url);
-const LAWS_DIR = fileURLToPath(new URL('laws/', SHARED));
-const laws = readdirSync(LAWS_DIR).filter((f) => f.endsWith('.md')).sort().map((f) => readFileSync(LAWS_DIR + f, 'utf8'));
-const C4 = fileURLToPath(new URL('llamafactory/c4_demo.jsonl', SHARED));
-const ENGLISH_FALLBACK = [
-  "The quick brown fox jumps over the lazy dog. It's a sentence that contains every letter of the alphabet, and it's",
-  'used to test typewriters and fonts. The insurer shall pay the insured within ten days after the agreement is made.',
-];
-const english: string[] = existsSync(C4)
-  ? readFileSync(C4, 'utf8').split('\n').filter((l) => l.trim()).map((l) => (JSON.parse(l) as { text: string }).text)
-  : ENGLISH_FALLBACK;
+// Every test but the first trains on or samples the shared texts: without them it is skipped, naming the file.
+const NEED = needsShared('laws', 'llamafactory/c4_demo.jsonl');
+const LAWS_DIR = shared('laws');
+const laws = NEED.skip ? [] : readdirSync(LAWS_DIR).filter((f) => f.endsWith('.md')).sort().map((f) => readFileSync(join(LAWS_DIR, f), 'utf8'));
+const english: string[] = NEED.skip ? [] : readFileSync(shared('llamafactory/c4_demo.jsonl'), 'utf8').split('\n').filter((l) => l.trim()).map((l) => (JSON.parse(l) as { text: string }).text);
 const corpus = [...laws, ...english];
 const corpusBytes = corpus.reduce((n, t) => n + Buffer.byteLength(t), 0);
 
 const VOCAB = 4096;
 const t0 = performance.now();
-const tok = trainBpe(corpus, { vocabSize: VOCAB, specialTokens: [...CHATML_SPECIAL_TOKENS, '<|pad|>'], eos: '<|im_end|>', pad: '<|pad|>' });
+// Read only by the tests that run when the shared texts are there.
+const tok = NEED.skip ? (null as unknown as Tokenizer) : trainBpe(corpus, { vocabSize: VOCAB, specialTokens: [...CHATML_SPECIAL_TOKENS, '<|pad|>'], eos: '<|im_end|>', pad: '<|pad|>' });
 const trainMs = performance.now() - t0;
 
 const SAMPLES: Record<string, string> = {
-  chinese: laws[0].slice(0, 2000),
-  english: english[0].slice(0, 2000),
+  chinese: laws[0]?.slice(0, 2000) ?? '',
+  english: english[0]?.slice(0, 2000) ?? '',
   code: 'function f(x) {\n\tif (x > 0) {\r\n\t\treturn x * 2;   \n\t}\r\n  return -1; // trailing   \n}\n\n\n',
   emoji: '👨‍👩‍👧‍👦 family, 🏳️‍🌈 flag, 🇨🇳🇺🇸 flags, 👍🏽 skin tone, ❤️ e\u0301 (combining)',
   mixed: '根据《保险法》第六十五条, the insurer may pay the third party directly. 金额: 1234567.89元 (约 $170k)\r\n',
@@ -53,7 +49,7 @@ test('byte alphabet: a bijection on 256 bytes with GPT-2 landmarks', () => {
   assert.equal(symbolsToBytes('a b'), null); // a real space is not in the alphabet
 });
 
-test('pre-tokenizers: pieces cover the text; qwen2 digits one by one, llama3 by three; contractions any case', () => {
+test('pre-tokenizers: pieces cover the text; qwen2 digits one by one, llama3 by three; contractions any case', NEED, () => {
   for (const pre of ['qwen2', 'llama3', 'gpt2'] as const) {
     for (const s of Object.values(SAMPLES)) assert.equal(preSplit(s, pre).join(''), s);
   }
@@ -67,7 +63,7 @@ test('pre-tokenizers: pieces cover the text; qwen2 digits one by one, llama3 by 
   for (const pre of ['qwen2', 'llama3', 'gpt2'] as const) assert.equal(preFromGgufName(ggufPreName(pre)), pre);
 });
 
-test('trainer: exact vocab size, byte symbols first, specials last, timing', () => {
+test('trainer: exact vocab size, byte symbols first, specials last, timing', NEED, () => {
   assert.equal(tok.vocabSize, VOCAB);
   assert.equal(tok.mergeCount, VOCAB - 256 - 4);
   for (let b = 0; b < 256; b++) {
@@ -84,20 +80,20 @@ test('trainer: exact vocab size, byte symbols first, specials last, timing', () 
     `(${(corpusBytes / 1e6 / (trainMs / 1000)).toFixed(2)} MB/s)`);
 });
 
-test('trainer: deterministic', () => {
+test('trainer: deterministic', NEED, () => {
   const texts = [...laws, ...english.slice(0, 200)];
   const a = trainBpe(texts, { vocabSize: 1500, specialTokens: ['<|endoftext|>'] });
   const b = trainBpe(texts, { vocabSize: 1500, specialTokens: ['<|endoftext|>'] });
   assert.deepEqual(a.toJSON(), b.toJSON());
 });
 
-test('trainer: special-token text in the corpus is cut out, never merged', () => {
+test('trainer: special-token text in the corpus is cut out, never merged', NEED, () => {
   const t = trainBpe(['<|im_end|>'.repeat(50), 'ab ab ab'], { vocabSize: 260, specialTokens: ['<|im_end|>'] });
   // only "a b" and "Ġ ab" (pieces "ab", " ab", " ab"); nothing learned from the special token's text
   assert.deepEqual(t.toJSON().merges, ['a b', '\u0120 ab']);
 });
 
-test('trainer: common Chinese words become single tokens', () => {
+test('trainer: common Chinese words become single tokens', NEED, () => {
   for (const w of ['保险', '消费者', '合同', '人民', '规定', '经营者', '保险人', '中华人民共和国']) {
     assert.equal(tok.encode(w).length, 1, `${w} -> ${tok.encode(w)}`);
   }
@@ -107,7 +103,7 @@ test('trainer: common Chinese words become single tokens', () => {
   assert.throws(() => trainBpe(laws, { vocabSize: 200 }), /vocabSize/);
 });
 
-test('round trip: decode(encode(x)) === x', () => {
+test('round trip: decode(encode(x)) === x', NEED, () => {
   for (const [name, s] of Object.entries(SAMPLES)) {
     assert.equal(tok.decode(tok.encode(s)), s, name);
     assert.equal(tok.decode(tok.encode(s, { allowSpecial: true })), s, name);
@@ -118,14 +114,14 @@ test('round trip: decode(encode(x)) === x', () => {
   assert.equal(tok.decode(tok.encode('\uFEFFbom first')), '\uFEFFbom first'); // a leading BOM survives decode
 });
 
-test('lone surrogates are encoded as U+FFFD', () => {
+test('lone surrogates are encoded as U+FFFD', NEED, () => {
   const s = 'a\uD800b\uDC00c\uD83D';
   assert.deepEqual(tok.encode(s), tok.encode('a\uFFFDb\uFFFDc\uFFFD'));
   assert.equal(tok.decode(tok.encode(s)), 'a\uFFFDb\uFFFDc\uFFFD');
   assert.equal(tok.decode(tok.encode('ok \uD83D\uDE00')), 'ok \uD83D\uDE00'); // a valid pair is untouched
 });
 
-test('special tokens: atomic with allowSpecial, plain text without', () => {
+test('special tokens: atomic with allowSpecial, plain text without', NEED, () => {
   const s = 'hi<|im_end|>\n<|im_start|>user';
   const withSpecial = tok.encode(s, { allowSpecial: true });
   assert.ok(withSpecial.includes(tok.specialId('<|im_end|>')));
@@ -140,7 +136,7 @@ test('special tokens: atomic with allowSpecial, plain text without', () => {
   assert.throws(() => tok.encode('x', { addBos: true }), /BOS/);
 });
 
-test('toJSON/fromJSON: same ids, stable JSON, validation', () => {
+test('toJSON/fromJSON: same ids, stable JSON, validation', NEED, () => {
   const json = JSON.parse(JSON.stringify(tok.toJSON())) as TokenizerJSON;
   const back = Tokenizer.fromJSON(json);
   for (const s of [...Object.values(SAMPLES), ...corpus.slice(0, 20)]) {
@@ -176,7 +172,7 @@ function referenceBpe(t: Tokenizer, piece: string): number[] {
   return word.map((s) => t.tokenToId(s)!);
 }
 
-test('encode matches the reference BPE loop piece by piece', () => {
+test('encode matches the reference BPE loop piece by piece', NEED, () => {
   const pieces = new Set<string>();
   for (const s of [...Object.values(SAMPLES), laws[1].slice(0, 5000), english.slice(0, 30).join(' ')]) {
     for (const p of preSplit(s, 'qwen2')) pieces.add(p);
@@ -185,7 +181,7 @@ test('encode matches the reference BPE loop piece by piece', () => {
   for (const p of pieces) assert.deepEqual(tok.encode(p), referenceBpe(tok, p), JSON.stringify(p));
 });
 
-test('HF tokenizer.json: export then import gives the same ids', () => {
+test('HF tokenizer.json: export then import gives the same ids', NEED, () => {
   const hf = JSON.parse(JSON.stringify(toHfTokenizerJson(tok))) as HfTokenizerJson;
   assert.equal(hf.model.type, 'BPE');
   assert.equal(Object.keys(hf.model.vocab).length, VOCAB - 4);
@@ -199,7 +195,7 @@ test('HF tokenizer.json: export then import gives the same ids', () => {
   assert.deepEqual(back.toJSON(), tok.toJSON());
 });
 
-test('HF tokenizer.json: a Qwen2-style file with array merges, NFC, added and special tokens', () => {
+test('HF tokenizer.json: a Qwen2-style file with array merges, NFC, added and special tokens', NEED, () => {
   const sym = (s: string) => bytesToSymbols(new TextEncoder().encode(s));
   const vocab: Record<string, number> = {};
   BYTE_TO_CHAR.forEach((c, b) => (vocab[c] = 255 - b)); // byte symbols in a non-byte order, as real files have
@@ -234,7 +230,7 @@ test('HF tokenizer.json: a Qwen2-style file with array merges, NFC, added and sp
   assert.throws(() => fromHfTokenizerJson({ ...hf, added_tokens: [{ id: 300, content: '<x>', special: true }] }), /no token has id/);
 });
 
-test('GGUF metadata: token types and ids, and back', () => {
+test('GGUF metadata: token types and ids, and back', NEED, () => {
   const meta = toGgufTokenizerMetadata(tok, { chatTemplate: CHAT_TEMPLATES.chatml.jinja });
   assert.equal(meta['tokenizer.ggml.model'], 'gpt2');
   assert.equal(meta['tokenizer.ggml.pre'], 'qwen2');
@@ -248,7 +244,7 @@ test('GGUF metadata: token types and ids, and back', () => {
   assert.throws(() => fromGgufTokenizerMetadata({ ...meta, 'tokenizer.ggml.model': 'llama' }), /gpt2/);
 });
 
-test('StreamDecoder: id by id gives decode() text, holding back split characters', () => {
+test('StreamDecoder: id by id gives decode() text, holding back split characters', NEED, () => {
   for (const s of [...Object.values(SAMPLES), laws[1].slice(0, 3000)]) {
     const ids = tok.encode(s, { allowSpecial: true });
     const dec = new StreamDecoder(tok);
@@ -271,7 +267,7 @@ test('StreamDecoder: id by id gives decode() text, holding back split characters
   assert.equal(skip.push(tok.encode('a<|im_end|>b', { allowSpecial: true })) + skip.flush(), 'ab');
 });
 
-test('chat template (ChatML): labels on assistant content + <|im_end|> only, weight 0 respected', () => {
+test('chat template (ChatML): labels on assistant content + <|im_end|> only, weight 0 respected', NEED, () => {
   const messages: ChatMessage[] = [
     { role: 'system', content: '你是一个法律助手。' },
     { role: 'user', content: '保险法第二条说什么？ <|im_end|> injected' },
@@ -311,7 +307,7 @@ test('chat template (ChatML): labels on assistant content + <|im_end|> only, wei
     '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n');
 });
 
-test('chat template (Llama 3): BOS once, trimmed content, <|eot_id|> trained', () => {
+test('chat template (Llama 3): BOS once, trimmed content, <|eot_id|> trained', NEED, () => {
   const llamaSpecials = ['<|begin_of_text|>', '<|end_of_text|>', '<|start_header_id|>', '<|end_header_id|>', '<|eot_id|>'];
   const t = trainBpe([...laws, ...english.slice(0, 100)], { vocabSize: 1024, pre: 'llama3', specialTokens: llamaSpecials, bos: '<|begin_of_text|>', eos: '<|eot_id|>' });
   const messages: ChatMessage[] = [{ role: 'user', content: '  hello  ' }, { role: 'assistant', content: ' 你好 \n' }];
@@ -326,15 +322,20 @@ test('chat template (Llama 3): BOS once, trimmed content, <|eot_id|> trained', (
   assert.throws(() => encodeChat(tok, messages, { template: 'llama3' }), /<\|begin_of_text\|>/);
 });
 
-test('encode speed (printed, not asserted)', () => {
+test('encode: the warm cache gives the cold ids; the corpus compresses; speed printed, not asserted', NEED, () => {
   const fresh = Tokenizer.fromJSON(tok.toJSON());
   let n = 0;
   const c0 = performance.now();
-  for (const s of corpus) n += fresh.encode(s).length;
-  const cold = performance.now() - c0;
+  const cold = corpus.map((s) => fresh.encode(s));
+  const coldMs = performance.now() - c0;
+  for (const ids of cold) n += ids.length;
   const w0 = performance.now();
-  for (const s of corpus) fresh.encode(s);
-  const warm = performance.now() - w0;
-  console.log(`encode: ${n} tokens (${(corpusBytes / n).toFixed(2)} bytes/token); ` +
-    `cold cache ${(n / (cold / 1000) / 1e6).toFixed(2)} M tokens/s, warm ${(n / (warm / 1000) / 1e6).toFixed(2)} M tokens/s`);
+  const warm = corpus.map((s) => fresh.encode(s));
+  const warmMs = performance.now() - w0;
+  assert.deepEqual(warm, cold);
+  const bytesPerToken = corpusBytes / n;
+  // Byte-level BPE with 4,096 tokens trained on this very corpus: well above one byte per token.
+  assert.ok(bytesPerToken > 3, `${bytesPerToken.toFixed(2)} bytes/token`);
+  console.log(`encode: ${n} tokens (${bytesPerToken.toFixed(2)} bytes/token); ` +
+    `cold cache ${(n / (coldMs / 1000) / 1e6).toFixed(2)} M tokens/s, warm ${(n / (warmMs / 1000) / 1e6).toFixed(2)} M tokens/s`);
 });

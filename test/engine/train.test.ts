@@ -16,9 +16,12 @@ import { trainBpe, encodeChat, chatStopIds, CHATML_SPECIAL_TOKENS, type Tokenize
 import { createGemm } from '../../src/engine/gemm/index.ts';
 import type { LlamaConfig } from '../../src/engine/config.ts';
 import { METHODS } from './fixtures.ts';
+import { needsShared, shared } from '../shared-data.ts';
 
-const SHARED = new URL('../../../shared/data/', import.meta.url).pathname;
-const laws = ['insurance-law-zh.md', 'consumer-protection-law-zh.md'].map((f) => readFileSync(join(SHARED, 'laws', f), 'utf8'));
+// Every test trains on the two laws of the shared data: without them it is skipped, naming the file.
+const LAW_FILES = ['laws/insurance-law-zh.md', 'laws/consumer-protection-law-zh.md'];
+const NEED = needsShared(...LAW_FILES);
+const laws = NEED.skip ? [] : LAW_FILES.map((f) => readFileSync(shared(f), 'utf8'));
 const gemm = await createGemm();
 
 function tokenizer(vocabSize: number, extra: string[] = []): Tokenizer {
@@ -29,7 +32,7 @@ function small(vocabSize: number, over: Partial<LlamaConfig> = {}): LlamaConfig 
   return { vocabSize, hiddenSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 2, ffnSize: 160, ropeBase: 10000, rmsEps: 1e-5, tieEmbeddings: false, qkvBias: false, contextLength: 128, ...over };
 }
 
-test('pretraining on the PRC laws drives the loss well down', async () => {
+test('pretraining on the PRC laws drives the loss well down', NEED, async () => {
   const tok = tokenizer(512);
   const ids = tok.encode(laws.join('\n\n'));
   const examples = pretrainExamples(ids, 64);
@@ -42,8 +45,8 @@ test('pretraining on the PRC laws drives the loss well down', async () => {
   assert.ok(r.losses.at(-1)! < r.losses[0] * 0.6, `training loss ${r.losses[0]} -> ${r.losses.at(-1)}`);
 });
 
-test('SFT on identity.json answers a training question with the identity (greedy)', async () => {
-  const raw = JSON.parse(readFileSync(join(SHARED, 'llamafactory', 'identity.json'), 'utf8')) as { instruction: string; input: string; output: string }[];
+test('SFT on identity.json answers a training question with the identity (greedy)', needsShared(...LAW_FILES, 'llamafactory/identity.json'), async () => {
+  const raw = JSON.parse(readFileSync(shared('llamafactory/identity.json'), 'utf8')) as { instruction: string; input: string; output: string }[];
   const fill = (s: string) => s.replaceAll('{{name}}', 'Modelfab Bot').replaceAll('{{author}}', 'the Modelfab team');
   const chats = raw.map((r) => [{ role: 'user' as const, content: fill(r.instruction + (r.input ? '\n' + r.input : '')) }, { role: 'assistant' as const, content: fill(r.output) }]);
   const tok = tokenizer(1024, chats.map((c) => c[0].content + '\n' + c[1].content));
@@ -55,7 +58,7 @@ test('SFT on identity.json answers a training question with the identity (greedy
   assert.match(out.text, /Modelfab Bot/, `answer: ${out.text}`);
 });
 
-test('resume from a checkpoint replays the uninterrupted losses exactly', async () => {
+test('resume from a checkpoint replays the uninterrupted losses exactly', NEED, async () => {
   const tok = tokenizer(300);
   const examples = pretrainExamples(tok.encode(laws[1]), 32);
   const config = { batchSize: 4, maxSteps: 8, lr: 2e-3, warmupSteps: 2, seed: 3, padId: 0, checkpointEvery: 2 };
@@ -75,7 +78,7 @@ test('resume from a checkpoint replays the uninterrupted losses exactly', async 
   }
 });
 
-test('each method leaves every other parameter bit-for-bit unchanged', async () => {
+test('each method leaves every other parameter bit-for-bit unchanged', NEED, async () => {
   const tok = tokenizer(300);
   const examples = pretrainExamples(tok.encode(laws[1]), 24);
   for (const [name, method] of Object.entries(METHODS)) {
@@ -91,7 +94,7 @@ test('each method leaves every other parameter bit-for-bit unchanged', async () 
   }
 });
 
-test('early stopping ends the run when the eval loss stops improving', async () => {
+test('early stopping ends the run when the eval loss stops improving', NEED, async () => {
   const tok = tokenizer(300);
   const examples = pretrainExamples(tok.encode(laws[1]), 24);
   const model = LlamaModel.init(small(tok.vocabSize, { hiddenSize: 32, ffnSize: 64 }), 8);
@@ -101,7 +104,7 @@ test('early stopping ends the run when the eval loss stops improving', async () 
   assert.ok(r.steps < 60, `ran ${r.steps} steps`);
 });
 
-test('the native and portable gemm backends train the same model to the same losses', async () => {
+test('the native and portable gemm backends train the same model to the same losses', NEED, async () => {
   const { gemmAvailability } = await import('../../src/engine/gemm/index.ts');
   const avail = gemmAvailability();
   const backends = (['native', 'portable', 'reference'] as const).filter((b) => avail[b].ok);

@@ -18,15 +18,17 @@ import { LocalRunner, processState } from '../../src/factory/local-runner.ts';
 import { MemoryJobRepository } from '../../src/factory/repository.ts';
 import { Scheduler } from '../../src/factory/scheduler.ts';
 import type { JobSpec } from '../../src/factory/types.ts';
+import { needsShared, shared } from '../shared-data.ts';
 
-const LAW = fileURLToPath(new URL('../../../shared/data/laws/consumer-protection-law-zh.md', import.meta.url));
+const LAW = shared('laws/consumer-protection-law-zh.md');
 const SERVER = fileURLToPath(new URL('./fixtures/crash-server.ts', import.meta.url));
 const CHECKPOINT_EVERY = 5;
 
+// The jobs pretrain on the Consumer Protection Law of the shared data: without it the tests are skipped, naming it.
+const NEED = needsShared('laws/consumer-protection-law-zh.md');
+
 function dataFile(dir: string): string {
-  const text = existsSync(LAW)
-    ? readFileSync(LAW, 'utf8')
-    : Array.from({ length: 200 }, (_, i) => `第${i}条 经营者应当依法提供商品或者服务，保障消费者的人身和财产安全。The seller shall refund within ${i} days.`).join('\n\n');
+  const text = readFileSync(LAW, 'utf8');
   const paragraphs = text.split(/\n\s*\n/).map((p) => p.trim()).filter(Boolean);
   const file = join(dir, 'train.jsonl');
   writeFileSync(file, paragraphs.map((p) => JSON.stringify({ text: p })).join('\n') + '\n');
@@ -80,7 +82,7 @@ function trainerRuns(outputDir: string): { started: number; resumed: number } {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-test('slow: kill -9 of a worker mid-job: requeued, resumes from its checkpoint, succeeds', { timeout: 90_000 }, async () => {
+test('slow: kill -9 of a worker mid-job: requeued, resumes from its checkpoint, succeeds', { timeout: 90_000, ...NEED }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'mf-crash1-'));
   const data = dataFile(dir);
   const repo = new MemoryJobRepository();
@@ -114,7 +116,7 @@ test('slow: kill -9 of a worker mid-job: requeued, resumes from its checkpoint, 
   console.log(`# crash 1: resumed at step ${resumedAt[0] ?? '(right after the checkpoint it was killed at)'} after kill -9; ${((performance.now() - t0) / 1000).toFixed(1)} s; scheduler overhead ${st.overheadMsPerJob.toFixed(2)} ms/job (spawn ${(st.spawnMs / st.jobsStarted).toFixed(2)} ms/job)`);
 });
 
-test('slow: kill -9 of the server during an experiment (and of one worker): after restart every job finishes from its checkpoint', { timeout: 120_000 }, async () => {
+test('slow: kill -9 of the server during an experiment (and of one worker): after restart every job finishes from its checkpoint', { timeout: 120_000, ...NEED }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'mf-crash2-'));
   const data = dataFile(dir);
   const file = join(dir, 'jobs.json');
@@ -178,7 +180,7 @@ test('slow: kill -9 of the server during an experiment (and of one worker): afte
   console.log(`# crash 2: ${victim.id} resumed at step ${curves[victim.id][0] ?? '(next)'}, ${survivor.id} adopted; ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 });
 
-test('slow: pause, resume and cancel real workers: a paused job continues from its checkpoint', { timeout: 90_000 }, async () => {
+test('slow: pause, resume and cancel real workers: a paused job continues from its checkpoint', { timeout: 90_000, ...NEED }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'mf-pause-'));
   const data = dataFile(dir);
   const repo = new MemoryJobRepository();
