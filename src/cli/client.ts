@@ -36,7 +36,7 @@ function errorLine(status: number, text: string): string {
 
 export class ApiClient {
   readonly url: string;
-  private readonly key: string;
+  readonly key: string;
 
   constructor(o: ClientOptions = {}) {
     this.url = (o.url ?? process.env.MODELFAB_URL ?? DEFAULT_URL).replace(/\/+$/, '').replace(/\/v1$/, '');
