@@ -22,6 +22,8 @@ export function buildProgram(): Command {
     .name('modelfab')
     .description('A self-hosted model factory: train, benchmark, deploy and control your own LLMs on your own machines.')
     .version('0.1.0')
+    // program options only before the command: `bots ask NAME --version 2` is the command's own --version
+    .enablePositionalOptions()
     .addHelpText('after', `
 Commands that read or change what the server holds (keys, datasets, experiments, jobs, models, deployments, routes,
 knowledge, bots, guard, requests, feedback, chat) are clients of one running \`modelfab serve\`: they take
