@@ -8,8 +8,8 @@ export function cli(args: string[], env: Record<string, string>, o: { input?: st
   return new Promise((resolve) => {
     const p = spawn(process.execPath, [bin, ...args], { env: { ...process.env, ...env }, cwd: o.cwd, stdio: [o.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let out = '';
-    p.stdout.on('data', (d) => { out += d; });
-    p.stderr.on('data', (d) => { out += d; });
+    p.stdout!.on('data', (d) => { out += d; });
+    p.stderr!.on('data', (d) => { out += d; });
     if (o.input !== undefined) p.stdin!.end(o.input);
     p.on('close', (code) => resolve({ code, out }));
   });
