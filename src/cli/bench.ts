@@ -20,6 +20,7 @@ import {
 } from '../bench/index.ts';
 import { openTarget } from '../bench/targets/open.ts';
 import { withData } from './local.ts';
+import { requireFile } from './files.ts';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 const dataDir = (o: { data: string }) => resolve(o.data);
@@ -55,6 +56,7 @@ export function registerBench(program: Command): void {
     .option('--no-cache', 'ignore cached task results')
     .option('--json', 'print the runs as JSON')
     .action(async (o: { model: string[]; suite?: string; task?: string[]; benchData?: string; heldout?: string; limit?: number; seed: number; parallel: number; judge?: string; data: string; cache: boolean; json?: boolean }) => {
+      for (const f of [o.suite && o.suite !== 'standard' ? o.suite : undefined, ...(o.task ?? []), o.heldout]) if (f) requireFile(f);
       const vars = { bench_data: o.benchData ?? '' };
       let suite: Suite;
       if (o.suite && o.suite !== 'standard') suite = loadSuiteFile(o.suite, { vars });

@@ -14,6 +14,7 @@ import type { ExperimentObject, ExperimentRequest, FineTuningJobObject } from '.
 import type { MetricsRecord } from '../engine/metrics.ts';
 import { resultsTable } from '../demo/factory-demo.ts';
 import { modelsTable, type JobEntry, type ModelEntry } from './tables.ts';
+import { requireFile } from './files.ts';
 
 function withClient(cmd: Command): Command {
   return cmd.option('--url <url>', 'server URL (default $MODELFAB_URL or http://127.0.0.1:8080)').option('--api-key <key>', 'API key (default $MODELFAB_API_KEY)');
@@ -99,7 +100,8 @@ export function registerFactory(program: Command): void {
   const exp = program.command('experiment').description('grids of fine-tunes: base models x datasets x methods x hyperparameters');
   withClient(exp.command('plan <file>').description('show the jobs an experiment file expands to, with estimates and rejected combinations').option('--json', 'print JSON'))
     .action(async (file: string, o) => {
-      const plan = await new ApiClient(clientOptions(o)).post<{ jobs: { name: string; estimate: { seconds: number; resources: { memoryMB: number }; steps: number } }[]; rejected: { name: string; reason: string }[]; duplicates: number }>('/v1/experiments/plan', readExperiment(resolve(file)));
+      const body = readExperiment(resolve(requireFile(file)));
+      const plan = await new ApiClient(clientOptions(o)).post<{ jobs: { name: string; estimate: { seconds: number; resources: { memoryMB: number }; steps: number } }[]; rejected: { name: string; reason: string }[]; duplicates: number }>('/v1/experiments/plan', body);
       print(o.json, plan, () => {
         console.log(`${plan.jobs.length} jobs (${plan.duplicates} duplicates skipped), estimated ${fmtEta(plan.jobs.reduce((s, j) => s + j.estimate.seconds, 0))} of compute`);
         for (const j of plan.jobs) console.log(`  ${j.name.padEnd(44)} ${String(j.estimate.steps).padStart(5)} steps  ~${fmtEta(j.estimate.seconds).padStart(6)}  ${j.estimate.resources.memoryMB} MB`);
@@ -108,8 +110,9 @@ export function registerFactory(program: Command): void {
     });
   withClient(exp.command('run <file>').description('submit an experiment (YAML or JSON) and follow it; Ctrl-C detaches').option('--json', 'print the final experiment as JSON'))
     .action(async (file: string, o) => {
+      const body = readExperiment(resolve(requireFile(file)));
       const client = new ApiClient(clientOptions(o));
-      const created = await client.post<ExperimentObject>('/v1/experiments', readExperiment(resolve(file)));
+      const created = await client.post<ExperimentObject>('/v1/experiments', body);
       console.log(`experiment ${created.id}: ${created.jobs.length} jobs${created.rejected.length ? `, ${created.rejected.length} rejected` : ''}`);
       for (const r of created.rejected) console.log(`  rejected: ${r.name}: ${r.reason}`);
       await followToEnd(client, created, o.json);
@@ -119,7 +122,7 @@ export function registerFactory(program: Command): void {
       const client = new ApiClient(clientOptions(o));
       const e = await client.get<ExperimentObject>(`/v1/experiments/${encodeURIComponent(id)}`);
       const finished = e.jobs.filter((j) => ['succeeded', 'failed', 'cancelled'].includes(j.status)).length;
-      console.log(`experiment ${e.id} (${e.name}): ${e.status}, ${finished}/${e.jobs.length} jobs done`);
+      if (!o.json) console.log(`experiment ${e.id} (${e.name}): ${e.status}, ${finished}/${e.jobs.length} jobs done`);
       await followToEnd(client, e, o.json);
     });
   withClient(exp.command('leaderboard <id>').description("an experiment's leaderboard: every fine-tune and its base, overall and per dimension, with the gain over the base").option('--json', 'print JSON'))
