@@ -2,7 +2,8 @@
  * `modelfab knowledge ...`: the Knowledge Factory of the running server — create, ingest, list, show, review,
  * search, ask, attribute, rebuild. Thin: parses options, calls /v1/knowledge/..., prints text or `--json`. Documents
  * are uploaded with the Files API (purpose assistants) and ingested by file id. Embedding and answering models are
- * the server's: a knowledge base searches lexically unless the server has an embedding model.
+ * the server's (`modelfab serve --embed-url/--embed-model or --embed-gguf, --chat-url/--chat-model`): a knowledge
+ * base searches lexically unless the server has an embedding model, and answers extractively without a chat model.
  */
 import type { Command } from 'commander';
 import { basename } from 'node:path';

@@ -125,3 +125,19 @@ test('the data folder defaults to MODELFAB_DATA on every local command', () => {
     if (before === undefined) delete process.env.MODELFAB_DATA; else process.env.MODELFAB_DATA = before;
   }
 });
+
+test('serve: the knowledge bases\' models come from its options, endpoint keys from the environment', async () => {
+  const { knowledgeModels } = await import('../../src/cli/serve.ts');
+  assert.deepEqual(await knowledgeModels({}), { embedder: null, generator: null, judge: null });
+  const before = process.env.MODELFAB_CHAT_API_KEY;
+  process.env.MODELFAB_CHAT_API_KEY = 'sk-endpoint';
+  try {
+    const m = await knowledgeModels({ chatUrl: 'http://127.0.0.1:9/v1', chatModel: 'qwen', embedUrl: 'http://127.0.0.1:9/v1', embedModel: 'bge', judge: true });
+    assert.equal(m.generator?.name, 'openai:qwen');
+    assert.ok(m.embedder && m.judge);
+  } finally {
+    if (before === undefined) delete process.env.MODELFAB_CHAT_API_KEY; else process.env.MODELFAB_CHAT_API_KEY = before;
+  }
+  await assert.rejects(knowledgeModels({ chatUrl: 'http://x/v1' }), /--chat-url and --chat-model go together/);
+  await assert.rejects(knowledgeModels({ embedGguf: '/nonexistent/embed.gguf' }), { message: 'file not found: /nonexistent/embed.gguf' });
+});
