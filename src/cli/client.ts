@@ -5,8 +5,9 @@
  * that reads or changes server state goes through it with the same two options (`withClient`).
  */
 import type { Command } from 'commander';
+import { openAsBlob } from 'node:fs';
 import { basename } from 'node:path';
-import { readUserFile } from './files.ts';
+import { fileError, requireFile } from './files.ts';
 
 export interface ClientOptions { url?: string; apiKey?: string }
 
@@ -73,12 +74,16 @@ export class ApiClient {
   patch<T>(path: string, body?: unknown): Promise<T> { return this.request<T>('PATCH', path, body ?? {}); }
   delete<T>(path: string): Promise<T> { return this.request<T>('DELETE', path); }
 
-  /** Uploads a local file with the Files API (multipart `file` + `purpose`); a missing file is "file not found: PATH". */
+  /**
+   * Uploads a local file with the Files API (multipart `file` + `purpose`), streamed from disk; a missing file is
+   * "file not found: PATH".
+   */
   async upload(path: string, purpose: string): Promise<{ id: string; filename: string; bytes: number }> {
-    const data = readUserFile(path);
+    let blob: Blob;
+    try { blob = await openAsBlob(requireFile(path)); } catch (e) { throw (e as NodeJS.ErrnoException).code ? fileError(path, e) : e; }
     const form = new FormData();
     form.append('purpose', purpose);
-    form.append('file', new Blob([data]), basename(path));
+    form.append('file', blob, basename(path));
     const res = await this.send('POST', '/v1/files', { body: form });
     const text = await res.text();
     if (!res.ok) throw new ApiClientError(res.status, `${path}: ${errorLine(res.status, text)}`);
