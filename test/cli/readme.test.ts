@@ -10,7 +10,9 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { buildProgram } from '../../src/cli/program.ts';
 
-const README = new URL('../../README.md', import.meta.url);
+const ROOT = new URL('../../', import.meta.url);
+/** The documents whose commands must run: the README, the architecture map and the bots' guide. */
+const DOCS = ['README.md', 'ARCHITECTURE.md', 'src/bots/README.md'];
 
 /** Splits a command line like a shell would (quotes, no expansion). */
 function words(s: string): string[] {
@@ -128,14 +130,16 @@ test('the dry run refuses what the real program refuses', async () => {
   assert.equal(await check(['keys', 'create', 'ci', '--manage', 'datasets,files', '--json'], false), null);
 });
 
-test('every modelfab command shown in the README parses against the CLI', async () => {
-  const cmds = readmeCommands(readFileSync(README, 'utf8'));
-  assert.ok(cmds.length >= 15, `only ${cmds.length} commands found in the README`);
+test('every modelfab command shown in the README (and the other guides) parses against the CLI', async () => {
   const problems: string[] = [];
-  for (const c of cmds) {
-    for (const { argv, mention } of expand(c.text)) {
-      const p = await check(argv, mention);
-      if (p) problems.push(`README.md:${c.line}: \`${c.text}\`: ${p}`);
+  for (const doc of DOCS) {
+    const cmds = readmeCommands(readFileSync(new URL(doc, ROOT), 'utf8'));
+    if (doc === 'README.md') assert.ok(cmds.length >= 15, `only ${cmds.length} commands found in the README`);
+    for (const c of cmds) {
+      for (const { argv, mention } of expand(c.text)) {
+        const p = await check(argv, mention);
+        if (p) problems.push(`${doc}:${c.line}: \`${c.text}\`: ${p}`);
+      }
     }
   }
   assert.deepEqual(problems, []);
