@@ -13,6 +13,7 @@
  * ./modelfab-data).
  */
 import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   buildLeaderboard, compareRuns, formatLeaderboard, JsonFileResultCache, JsonFileRunStore, loadSuiteFile, loadTaskFile, makeSuite, readRecords,
@@ -57,6 +58,8 @@ export function registerBench(program: Command): void {
     .option('--json', 'print the runs as JSON')
     .action(async (o: { model: string[]; suite?: string; task?: string[]; benchData?: string; heldout?: string; limit?: number; seed: number; parallel: number; judge?: string; data: string; cache: boolean; json?: boolean }) => {
       for (const f of [o.suite && o.suite !== 'standard' ? o.suite : undefined, ...(o.task ?? []), o.heldout]) if (f) requireFile(f);
+      // a model is a .gguf file or a folder here, unless it names an endpoint
+      for (const m of [...o.model, ...(o.judge ? [o.judge] : [])]) if (!m.startsWith('openai:') && !existsSync(m)) throw new Error(`file not found: ${m}`);
       const vars = { bench_data: o.benchData ?? '' };
       let suite: Suite;
       if (o.suite && o.suite !== 'standard') suite = loadSuiteFile(o.suite, { vars });
