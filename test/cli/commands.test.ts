@@ -141,3 +141,19 @@ test('serve: the knowledge bases\' models come from its options, endpoint keys f
   await assert.rejects(knowledgeModels({ chatUrl: 'http://x/v1' }), /--chat-url and --chat-model go together/);
   await assert.rejects(knowledgeModels({ embedGguf: '/nonexistent/embed.gguf' }), { message: 'file not found: /nonexistent/embed.gguf' });
 });
+
+test('files a user names on local commands and before any request: one line, non-zero exit', async () => {
+  const { cli } = await import('./helpers.ts');
+  const env = { MODELFAB_URL: 'http://127.0.0.1:9', MODELFAB_API_KEY: '' };
+  const runs = await Promise.all([
+    cli(['bench', 'run', '-m', 'no-such-model.gguf'], env),
+    cli(['bench', 'run', '-m', 'openai:http://127.0.0.1:9/v1#m', '--task', 'no-such-task.yaml'], env),
+    cli(['guard', 'check', 'hello', '--policy', 'no-such-policy.json'], env),
+    cli(['experiment', 'plan', 'no-such-experiment.yaml'], env),
+  ]);
+  const expected = ['no-such-model.gguf', 'no-such-task.yaml', 'no-such-policy.json', 'no-such-experiment.yaml'];
+  runs.forEach((r, i) => {
+    assert.notEqual(r.code, 0, r.out);
+    assert.equal(r.out, `modelfab: file not found: ${expected[i]}\n`);
+  });
+});
