@@ -40,6 +40,7 @@ import { feedbackRoutes } from './routes/feedback.ts';
 import { gatewayGuardDeps, guardRoutes } from './routes/guard.ts';
 import { GuardRuntime } from '../control/runtime.ts';
 import type { Kysely } from 'kysely';
+import type { KnowledgeServiceOptions } from '../knowledge/service.ts';
 
 export interface ServerOptions {
   dataDir: string;
@@ -61,6 +62,8 @@ export interface ServerOptions {
    * and serving models by path); default MODELFAB_MODEL_DIRS. The data folder's `models/` is always one.
    */
   modelDirs?: string[];
+  /** The knowledge bases' (and bots') models: an embedder for dense search, a generator for chat search answers. */
+  knowledge?: KnowledgeServiceOptions;
 }
 
 export interface ModelfabServer {
@@ -102,7 +105,7 @@ export async function createServer(opts: ServerOptions): Promise<ModelfabServer>
   const gateway = new Gateway({ ...opts.serve, store, dataDir: opts.dataDir, log: (msg, fields) => app.log.info(fields ?? {}, msg) });
   const keyPolicy = new KeyPolicy(store);
   installPublicGatewayRoutes(app, gateway, () => ({ models_loaded: gateway.status().loaded.length }));
-  const bots = createBotService(opts.dataDir);
+  const bots = createBotService(opts.dataDir, opts.knowledge);
   installPublicBotRoutes(app, bots);
   installConsoleRoutes(app);
   installPublicCopilotRoutes(app);

@@ -1,26 +1,30 @@
 /**
- * `modelfab bench run|show|compare`: benchmark models on suites or single tasks, show runs and the leaderboard,
- * compare two runs' answers item by item. Thin over src/bench/.
+ * `modelfab bench run|show|compare` (local): benchmark models on suites or single tasks, show runs and the leaderboard,
+ * compare two runs' answers item by item, on this machine's files (the server's evals are /v1/evals/runs). Thin over
+ * src/bench/.
  *
  *   modelfab bench run --model <ref> [--model <ref> ...] [--suite standard|<suite.yaml>] [--task <task.yaml> ...]
  *                      [--bench-data <dir>] [--heldout <records.jsonl>] [--limit N] [--seed N] [--parallel N]
- *                      [--judge <ref>] [--data-dir <dir>] [--no-cache] [--json]
- *   modelfab bench show [<run-id>] [--items <task>] [--data-dir <dir>] [--json]   (no id: the runs and their leaderboard)
- *   modelfab bench compare <run-a> <run-b> [--task <name>] [--data-dir <dir>] [--json]
+ *                      [--judge <ref>] [--data <dir>] [--no-cache] [--json]
+ *   modelfab bench show [<run-id>] [--items <task>] [--data <dir>] [--json]   (no id: the runs and their leaderboard)
+ *   modelfab bench compare <run-a> <run-b> [--task <name>] [--data <dir>] [--json]
  * Model references: an engine model folder, a .gguf file, or openai:<http(s)://host/v1>#<model>[?logprobs=1].
- * Runs are kept under <data-dir>/bench/runs, the result cache under <data-dir>/bench/cache (data dir default
- * ./modelfab-data, or $MODELFAB_DATA).
+ * Runs are kept under <data>/bench/runs, the result cache under <data>/bench/cache (--data: default $MODELFAB_DATA or
+ * ./modelfab-data).
  */
 import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   buildLeaderboard, compareRuns, formatLeaderboard, JsonFileResultCache, JsonFileRunStore, loadSuiteFile, loadTaskFile, makeSuite, readRecords,
   runBenchmark, standardSuite, type BenchmarkRun, type Suite, type TaskConfig,
 } from '../bench/index.ts';
 import { openTarget } from '../bench/targets/open.ts';
+import { withData } from './local.ts';
+import { requireFile } from './files.ts';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
-const dataDir = (o: { dataDir?: string }) => resolve(o.dataDir ?? process.env.MODELFAB_DATA ?? 'modelfab-data');
+const dataDir = (o: { data: string }) => resolve(o.data);
 const pct = (v: number | null | undefined) => (v === null || v === undefined ? '-' : `${(100 * v).toFixed(1)}%`);
 
 function summary(run: BenchmarkRun): string {
@@ -37,10 +41,10 @@ function summary(run: BenchmarkRun): string {
 }
 
 export function registerBench(program: Command): void {
-  const bench = program.command('bench').description('benchmark models: scores per task, dimension and overall; leaderboards');
+  const bench = program.command('bench').description('local: benchmark models on this machine: scores per task, dimension and overall; leaderboards');
 
-  bench.command('run')
-    .description('run a suite (or tasks) on one or more models')
+  withData(bench.command('run')
+    .description('local: run a suite (or tasks) on one or more models'), 'runs and the result cache under bench/')
     .requiredOption('-m, --model <ref>', 'model: engine folder, .gguf file or openai:<url>#<model> (repeatable)', collect)
     .option('-s, --suite <name|file>', 'standard (built in) or a suite YAML file')
     .option('-t, --task <file>', 'a task YAML file (repeatable; without --suite the tasks form one "custom" dimension)', collect)
@@ -50,10 +54,12 @@ export function registerBench(program: Command): void {
     .option('--seed <n>', 'seed (few-shot sampling, generation)', (v) => Number.parseInt(v, 10), 0)
     .option('--parallel <n>', 'parallel sequences (llama.cpp) / requests (endpoints)', (v) => Number.parseInt(v, 10), 1)
     .option('--judge <ref>', 'the judge model of judged tasks')
-    .option('--data-dir <dir>', 'where runs and the cache live (default ./modelfab-data)')
     .option('--no-cache', 'ignore cached task results')
     .option('--json', 'print the runs as JSON')
-    .action(async (o: { model: string[]; suite?: string; task?: string[]; benchData?: string; heldout?: string; limit?: number; seed: number; parallel: number; judge?: string; dataDir?: string; cache: boolean; json?: boolean }) => {
+    .action(async (o: { model: string[]; suite?: string; task?: string[]; benchData?: string; heldout?: string; limit?: number; seed: number; parallel: number; judge?: string; data: string; cache: boolean; json?: boolean }) => {
+      for (const f of [o.suite && o.suite !== 'standard' ? o.suite : undefined, ...(o.task ?? []), o.heldout]) if (f) requireFile(f);
+      // a model is a .gguf file or a folder here, unless it names an endpoint
+      for (const m of [...o.model, ...(o.judge ? [o.judge] : [])]) if (!m.startsWith('openai:') && !existsSync(m)) throw new Error(`file not found: ${m}`);
       const vars = { bench_data: o.benchData ?? '' };
       let suite: Suite;
       if (o.suite && o.suite !== 'standard') suite = loadSuiteFile(o.suite, { vars });
@@ -87,13 +93,12 @@ export function registerBench(program: Command): void {
       else if (runs.length > 1) console.log(`\n${formatLeaderboard(buildLeaderboard(runs))}`);
     });
 
-  bench.command('show')
-    .description('show a run (scores, or one task\'s items), or list the runs with their leaderboard')
+  withData(bench.command('show')
+    .description('local: show a run (scores, or one task\'s items), or list the runs with their leaderboard'), 'runs under bench/runs')
     .argument('[run-id]')
     .option('--items <task>', 'print the per-item outputs of this task')
-    .option('--data-dir <dir>', 'where runs live (default ./modelfab-data)')
     .option('--json', 'print JSON')
-    .action(async (id: string | undefined, o: { items?: string; dataDir?: string; json?: boolean }) => {
+    .action(async (id: string | undefined, o: { items?: string; data: string; json?: boolean }) => {
       const store = new JsonFileRunStore(join(dataDir(o), 'bench', 'runs'));
       if (!id) {
         const runs = await store.list();
@@ -115,13 +120,12 @@ export function registerBench(program: Command): void {
       console.log(o.json ? JSON.stringify(run, null, 2) : summary(run));
     });
 
-  bench.command('compare')
-    .description('two runs\' answers side by side on the same items')
+  withData(bench.command('compare')
+    .description('local: two runs\' answers side by side on the same items'), 'runs under bench/runs')
     .argument('<run-a>').argument('<run-b>')
     .option('--task <name>', 'the task (default: every task both runs have)')
-    .option('--data-dir <dir>', 'where runs live (default ./modelfab-data)')
     .option('--json', 'print JSON')
-    .action(async (a: string, b: string, o: { task?: string; dataDir?: string; json?: boolean }) => {
+    .action(async (a: string, b: string, o: { task?: string; data: string; json?: boolean }) => {
       const store = new JsonFileRunStore(join(dataDir(o), 'bench', 'runs'));
       const ra = await store.get(a), rb = await store.get(b);
       if (!ra) throw new Error(`no benchmark run ${a}`);

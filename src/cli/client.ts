@@ -1,55 +1,107 @@
 /**
  * The CLI's HTTP client for a running `modelfab serve`: base URL and key from flags or the environment
- * (MODELFAB_URL, MODELFAB_API_KEY, else MODELFAB_ADMIN_KEY), JSON requests, OpenAI-shaped errors turned into one
- * readable line, and server-sent events as an async iterator.
+ * (MODELFAB_URL, MODELFAB_API_KEY, else MODELFAB_ADMIN_KEY), JSON requests, uploads through the Files API,
+ * OpenAI-shaped errors turned into one readable line, and server-sent events as an async iterator. Every command
+ * that reads or changes server state goes through it with the same two options (`withClient`).
  */
+import type { Command } from 'commander';
+import { openAsBlob } from 'node:fs';
+import { basename } from 'node:path';
+import { fileError, requireFile } from './files.ts';
+
 export interface ClientOptions { url?: string; apiKey?: string }
 
 export class ApiClientError extends Error {
   constructor(readonly status: number, message: string) { super(message); }
 }
 
+export const DEFAULT_URL = 'http://127.0.0.1:8080';
+
+/** The server options every server command takes: --url and --api-key, defaulting to MODELFAB_URL and MODELFAB_API_KEY. */
+export function withClient(cmd: Command): Command {
+  return cmd
+    .option('--url <url>', `server URL (default $MODELFAB_URL or ${DEFAULT_URL})`)
+    .option('--api-key <key>', 'API key (default $MODELFAB_API_KEY)');
+}
+
+type ErrorBody = { error?: { message?: string; problems?: { file: string; line?: number; path?: string; message: string }[] } } | null;
+
+function errorLine(status: number, text: string): string {
+  let json: ErrorBody = null;
+  try { json = text ? JSON.parse(text) : null; } catch { json = null; }
+  const err = json?.error;
+  const problems = err?.problems?.map((p) => `\n  ${p.file}${p.line ? `:${p.line}` : ''}${p.path ? ` ${p.path}` : ''}: ${p.message}`).join('') ?? '';
+  const plain = text.replace(/\s+/g, ' ').trim().slice(0, 200);
+  // with problems, the message's first line and then each problem once (the message lists them too)
+  const message = err?.message === undefined ? plain || 'no message' : problems ? err.message.split('\n')[0] : err.message;
+  return `${status}: ${message}${problems}`;
+}
+
 export class ApiClient {
   readonly url: string;
-  private readonly key: string;
+  readonly key: string;
 
   constructor(o: ClientOptions = {}) {
-    this.url = (o.url ?? process.env.MODELFAB_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
+    this.url = (o.url ?? process.env.MODELFAB_URL ?? DEFAULT_URL).replace(/\/+$/, '').replace(/\/v1$/, '');
     const key = o.apiKey ?? process.env.MODELFAB_API_KEY ?? process.env.MODELFAB_ADMIN_KEY;
     if (!key) throw new Error('no API key: pass --api-key or set MODELFAB_API_KEY (the key `modelfab serve` printed on first start)');
     this.key = key;
   }
 
-  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    let res: Response;
+  private async send(method: string, path: string, init: { body?: string | FormData; headers?: Record<string, string> } = {}): Promise<Response> {
     try {
-      res = await fetch(this.url + path, {
-        method, headers: { authorization: `Bearer ${this.key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
+      return await fetch(this.url + path, { method, headers: { authorization: `Bearer ${this.key}`, ...init.headers }, body: init.body });
     } catch (e) {
-      throw new ApiClientError(0, `cannot reach ${this.url} (${(e as Error).message}); start it with \`modelfab serve\` or pass --url`);
+      const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
+      throw new ApiClientError(0, `cannot reach ${this.url} (${cause}); start it with \`modelfab serve\` or pass --url / set MODELFAB_URL`);
     }
+  }
+
+  /** The body as text, or an ApiClientError with the server's message on a non-2xx answer. */
+  async text(method: string, path: string, body?: unknown): Promise<string> {
+    const res = await this.send(method, path, body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
     const text = await res.text();
-    let json: unknown;
-    try { json = text ? JSON.parse(text) : null; } catch { json = null; }
-    if (!res.ok) {
-      const err = (json as { error?: { message?: string; problems?: { file: string; line?: number; path?: string; message: string }[] } } | null)?.error;
-      const problems = err?.problems?.map((p) => `\n  ${p.file}${p.line ? `:${p.line}` : ''}${p.path ? ` ${p.path}` : ''}: ${p.message}`).join('') ?? '';
-      // with problems, the message's first line and then each problem once (the message lists them too)
-      const message = err?.message === undefined ? text.slice(0, 200) : problems ? err.message.split('\n')[0] : err.message;
-      throw new ApiClientError(res.status, `${res.status}: ${message}${problems}`);
-    }
-    return json as T;
+    if (!res.ok) throw new ApiClientError(res.status, errorLine(res.status, text));
+    return text;
+  }
+
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const text = await this.text(method, path, body);
+    try { return (text ? JSON.parse(text) : null) as T; } catch { throw new ApiClientError(0, `${this.url}${path.split('?')[0]} did not answer JSON (is --url a modelfab server?)`); }
   }
 
   get<T>(path: string): Promise<T> { return this.request<T>('GET', path); }
   post<T>(path: string, body?: unknown): Promise<T> { return this.request<T>('POST', path, body ?? {}); }
+  put<T>(path: string, body?: unknown): Promise<T> { return this.request<T>('PUT', path, body ?? {}); }
+  patch<T>(path: string, body?: unknown): Promise<T> { return this.request<T>('PATCH', path, body ?? {}); }
+  delete<T>(path: string): Promise<T> { return this.request<T>('DELETE', path); }
+
+  /**
+   * Uploads a local file with the Files API (multipart `file` + `purpose`), streamed from disk; a missing file is
+   * "file not found: PATH".
+   */
+  async upload(path: string, purpose: string): Promise<{ id: string; filename: string; bytes: number }> {
+    let blob: Blob;
+    try { blob = await openAsBlob(requireFile(path)); } catch (e) { throw (e as NodeJS.ErrnoException).code ? fileError(path, e) : e; }
+    const form = new FormData();
+    form.append('purpose', purpose);
+    form.append('file', blob, basename(path));
+    const res = await this.send('POST', '/v1/files', { body: form });
+    const text = await res.text();
+    if (!res.ok) throw new ApiClientError(res.status, `${path}: ${errorLine(res.status, text)}`);
+    return JSON.parse(text) as { id: string; filename: string; bytes: number };
+  }
 
   /** Server-sent events of a GET; ends when the server closes the stream or `signal` aborts. */
   async *events(path: string, signal?: AbortSignal): AsyncGenerator<{ event: string; data: unknown }> {
-    const res = await fetch(this.url + path, { headers: { authorization: `Bearer ${this.key}`, accept: 'text/event-stream' }, signal });
-    if (!res.ok || !res.body) throw new ApiClientError(res.status, `${res.status}: ${await res.text()}`);
+    let res: Response;
+    try {
+      res = await fetch(this.url + path, { headers: { authorization: `Bearer ${this.key}`, accept: 'text/event-stream' }, signal });
+    } catch (e) {
+      if (signal?.aborted) throw e;
+      throw new ApiClientError(0, `cannot reach ${this.url} (${(e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message}); start it with \`modelfab serve\` or pass --url / set MODELFAB_URL`);
+    }
+    if (!res.ok || !res.body) throw new ApiClientError(res.status, errorLine(res.status, await res.text()));
     const decoder = new TextDecoder();
     let buf = '';
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
@@ -73,3 +125,6 @@ export class ApiClient {
 export function clientOptions(cmd: { url?: string; apiKey?: string }): ClientOptions {
   return { url: cmd.url, apiKey: cmd.apiKey };
 }
+
+/** A path segment, escaped. */
+export const seg = (s: string) => encodeURIComponent(s);

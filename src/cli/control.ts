@@ -4,18 +4,20 @@
  * `modelfab serve` (HTTP API): `modelfab guard policies list|put|show|delete`, `modelfab requests [list]|show` (the
  * request log with verdicts) and `modelfab feedback list|review|export|train`.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { parsePolicy, runGuard, type GuardStage } from '../control/guard.ts';
+import type { Passage } from '../knowledge/attribution.ts';
 import { OpenAIChatModel } from '../control/model.ts';
-import { ApiClient, clientOptions } from './client.ts';
+import { ApiClient, clientOptions, withClient } from './client.ts';
+import { readUserJson, readUserText } from './files.ts';
 
 type Remote = { url?: string; apiKey?: string; json?: boolean };
-const remote = (c: Command) => c.option('--url <url>', 'server URL (MODELFAB_URL)').option('--api-key <key>', 'API key (MODELFAB_API_KEY)').option('--json', 'print JSON');
+const remote = (c: Command) => withClient(c).option('--json', 'print JSON');
 
 export function registerControl(program: Command): void {
-  const guard = program.command('guard').description('guard policies: check a text against a policy');
-  guard.command('check <text>').description('run a guard policy (JSON file) on a text; prints each verdict')
+  const guard = program.command('guard').description('guard policies: check a text against a policy file (local), or the policies on the server');
+  guard.command('check <text>').description('local: run a guard policy (JSON file) on a text; prints each verdict (exit status 2 when it refuses)')
     .requiredOption('--policy <file>', 'policy JSON file')
     .option('--stage <stage>', 'input or output', 'input')
     .option('--question <q>', 'the question (output checks)')
@@ -24,8 +26,8 @@ export function registerControl(program: Command): void {
     .option('--model-key <key>', 'its API key')
     .option('--json', 'print JSON')
     .action(async (text: string, o: { policy: string; stage: GuardStage; question?: string; sources?: string; modelUrl?: string; modelKey?: string; json?: boolean }) => {
-      const policy = parsePolicy(readFileSync(o.policy, 'utf8'));
-      const sources = o.sources ? JSON.parse(readFileSync(o.sources, 'utf8')) : undefined;
+      const policy = parsePolicy(readUserText(o.policy));
+      const sources = o.sources ? readUserJson<Passage[]>(o.sources) : undefined;
       const r = await runGuard(policy, { stage: o.stage, text, ...(o.question ? { question: o.question } : {}), ...(sources ? { sources } : {}) }, {
         model: o.modelUrl ? (name) => new OpenAIChatModel(name, { baseUrl: o.modelUrl!, apiKey: o.modelKey }) : undefined,
       });
@@ -45,7 +47,7 @@ export function registerControl(program: Command): void {
     for (const p of r.data) process.stdout.write(`${p.name.padEnd(24)} ${new Date(p.updated_at * 1000).toISOString().slice(0, 19)}  ${p.policy.checks.map((c, i) => c.name ?? `${c.kind}#${i}`).join(', ')}\n`);
   });
   remote(pol.command('put <name> <file>').description('create or replace a policy from a JSON file (validated: errors name the check and field)')).action(async (name: string, file: string, o: Remote) => {
-    const r = await new ApiClient(clientOptions(o)).request('PUT', `/v1/guard/policies/${encodeURIComponent(name)}`, JSON.parse(readFileSync(file, 'utf8')));
+    const r = await new ApiClient(clientOptions(o)).request('PUT', `/v1/guard/policies/${encodeURIComponent(name)}`, readUserJson(file));
     process.stdout.write(o.json ? `${JSON.stringify(r)}\n` : `saved guard policy ${name}; use it: modelfab deploy NAME --model M --guard ${name}\n`);
   });
   remote(pol.command('show <name>').description('print a policy as JSON')).action(async (name: string, o: Remote) => {

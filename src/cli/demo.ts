@@ -6,12 +6,10 @@
 import type { Command } from 'commander';
 import { runFactoryDemo } from '../demo/factory-demo.ts';
 import { terminalReporter } from './progress.ts';
+import { withData } from './local.ts';
 
 export function registerDemo(program: Command): void {
-  program
-    .command('demo')
-    .description('run the demo factory: pretrain 3 small base models, then fine-tune 3 x 3 datasets x methods = 27 models')
-    .option('-d, --data <dir>', 'data folder (SQLite database, datasets, models, jobs)', './modelfab-data')
+  withData(program.command('demo').description('local: run the demo factory: pretrain 3 small base models, then fine-tune 3 x 3 datasets x methods = 27 models'))
     .option('--seed <n>', 'random seed', (v) => Number.parseInt(v, 10), 0)
     .option('--quick', 'a much smaller run (1 base model, few steps): a smoke test')
     .action(async (o: { data: string; seed: number; quick?: boolean }) => {

@@ -1,30 +1,10 @@
 /**
- * `modelfab deploy|undeploy|deployments` and `modelfab routes`: the serving registry of a data folder, written
- * directly (no server needed; a running `modelfab serve` on the same folder picks changes up within 2 s and rolls a
- * new version out without dropping requests in flight).
+ * `modelfab deploy|undeploy|deployments` and `modelfab routes set|list|delete`: the serving registry of the running
+ * server (admin key needed). A new deployment version is rolled out without dropping requests in flight.
  */
 import type { Command } from 'commander';
-import { join, resolve } from 'node:path';
-import type { Kysely } from 'kysely';
-import { openSqliteDatabase, openSqliteStore } from '../store/sqlite.ts';
-import { FeedbackService, type ControlTables } from '../control/feedback.ts';
-import type { Store } from '../store/store.ts';
-import { deleteRoute, deploy, describeDeployment, putRoute, undeploy, type DeployInput } from '../serve/service.ts';
-
-export async function withStore<T>(data: string, f: (store: Store) => Promise<T>): Promise<T> {
-  const store = await openSqliteStore(join(resolve(data), 'modelfab.db'));
-  try { return await f(store); } finally { await store.close(); }
-}
-
-/** A deployment's guard must name a stored policy (the server would otherwise refuse its requests). */
-export async function requirePolicy(data: string, name: string): Promise<void> {
-  const { store, db } = await openSqliteDatabase(join(resolve(data), 'modelfab.db'));
-  try {
-    if ((await new FeedbackService(db as unknown as Kysely<ControlTables>).getPolicyText(name)) === null) {
-      throw new Error(`--guard: no guard policy named "${name}" in ${data} (create it: modelfab guard policies put ${name} policy.json)`);
-    }
-  } finally { await store.close(); }
-}
+import { resolve } from 'node:path';
+import { ApiClient, clientOptions, seg, withClient } from './client.ts';
 
 const int = (v: string | undefined, name: string) => {
   if (v === undefined) return undefined;
@@ -34,17 +14,38 @@ const int = (v: string | undefined, name: string) => {
 };
 
 interface DeployOpts {
-  data: string; model?: string; path?: string; adapter?: string; endpoint?: string; endpointKey?: string; endpointModel?: string;
+  url?: string; apiKey?: string; model?: string; path?: string; adapter?: string; endpoint?: string; endpointKey?: string; endpointModel?: string;
   template?: string; preset?: string; concurrency?: string; queue?: string; context?: string; threads?: string; idleUnload?: string;
   timeout?: string; maxTokens?: string; weightType?: string; backend?: string; warm: boolean; json?: boolean; guard?: string;
 }
 
+/** The body of POST /v1/deployments for `deploy NAME [options]` (pure). Paths are made absolute: the server reads them. */
+export function deployRequest(name: string, o: DeployOpts): Record<string, unknown> {
+  const settings: Record<string, unknown> = {
+    preset: o.preset, concurrency: int(o.concurrency, 'concurrency'), queue: int(o.queue, 'queue'), contextSize: int(o.context, 'context'),
+    threads: int(o.threads, 'threads'), idleUnloadS: int(o.idleUnload, 'idle-unload'), timeoutMs: int(o.timeout, 'timeout'),
+    maxTokensLimit: int(o.maxTokens, 'max-tokens'), weightType: o.weightType, backend: o.backend, warm: o.warm,
+    guard: o.guard === 'none' ? null : o.guard,
+  };
+  for (const k of Object.keys(settings)) if (settings[k] === undefined) delete settings[k];
+  const sources = [o.model, o.path, o.endpoint].filter((x) => x !== undefined).length;
+  if (sources !== 1) throw new Error('give exactly one of --model, --path or --endpoint');
+  const body: Record<string, unknown> = {
+    name, model: o.model, path: o.path ? resolve(o.path) : undefined, adapterPath: o.adapter ? resolve(o.adapter) : undefined, chatTemplate: o.template, settings,
+    endpoint: o.endpoint ? { url: o.endpoint, apiKey: o.endpointKey, model: o.endpointModel } : undefined,
+  };
+  for (const k of Object.keys(body)) if (body[k] === undefined) delete body[k];
+  return body;
+}
+
+type Deployment = { name: string; version: number; status: string; model: { name: string; kind: string } | null; settings: { preset: string; concurrency: number; queue: number; guard?: string | null } };
+
 export function registerDeploy(program: Command): void {
-  program
+  withClient(program
     .command('deploy <name>')
-    .description('deploy a model under a name (again: a new version, rolled out without dropping requests)')
+    .description('deploy a model on the server under a name (again: a new version, rolled out without dropping requests)')
     .option('--model <name>', 'a registered model (e.g. a fine-tune ft:<base>:<suffix>:<id>)')
-    .option('--path <file-or-folder>', 'a .gguf file or an engine model folder')
+    .option('--path <file-or-folder>', "a .gguf file or an engine model folder on the server's machine")
     .option('--adapter <file>', 'a llama.cpp LoRA adapter .gguf over --path')
     .option('--endpoint <url>', 'an OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1')
     .option('--endpoint-key <key>', 'the endpoint\'s API key')
@@ -62,75 +63,66 @@ export function registerDeploy(program: Command): void {
     .option('--backend <b>', 'engine folders: llama.cpp (default) or engine')
     .option('--no-warm', 'do not load at deploy/server start (load on first use)')
     .option('--guard <policy>', 'a guard policy (modelfab guard policies) run on every request and answer; none removes it')
-    .option('--data <dir>', 'data folder', './modelfab-data')
-    .option('--json', 'print JSON')
+    .option('--json', 'print JSON'))
     .action(async (name: string, o: DeployOpts) => {
-      const settings: Record<string, unknown> = {
-        preset: o.preset, concurrency: int(o.concurrency, 'concurrency'), queue: int(o.queue, 'queue'), contextSize: int(o.context, 'context'),
-        threads: int(o.threads, 'threads'), idleUnloadS: int(o.idleUnload, 'idle-unload'), timeoutMs: int(o.timeout, 'timeout'),
-        maxTokensLimit: int(o.maxTokens, 'max-tokens'), weightType: o.weightType, backend: o.backend, warm: o.warm,
-        guard: o.guard === 'none' ? null : o.guard,
-      };
-      if (o.guard && o.guard !== 'none') await requirePolicy(o.data, o.guard);
-      for (const k of Object.keys(settings)) if (settings[k] === undefined) delete settings[k];
-      const input: DeployInput = {
-        name, model: o.model, path: o.path, adapterPath: o.adapter, chatTemplate: o.template, settings,
-        endpoint: o.endpoint ? { url: o.endpoint, apiKey: o.endpointKey, model: o.endpointModel } : undefined,
-      };
-      await withStore(o.data, async (store) => {
-        const d = await deploy(store, input);
-        const desc = await describeDeployment(store, d);
-        if (o.json) { process.stdout.write(`${JSON.stringify(desc)}\n`); return; }
-        process.stdout.write(`deployed ${d.name} (version ${d.version}) -> ${(desc.model as { name: string }).name}\n` +
-          `  use it with any OpenAI client: base URL http://<host>:<port>/v1, model "${d.name}"\n` +
-          `  docs: GET /v1/deployments/${d.name}/docs (snippets) and /openapi.json\n`);
-      });
+      const client = new ApiClient(clientOptions(o));
+      const d = await client.post<Deployment & { url: string; docs: string }>('/v1/deployments', deployRequest(name, o));
+      if (o.json) { process.stdout.write(`${JSON.stringify(d)}\n`); return; }
+      process.stdout.write(`deployed ${d.name} (version ${d.version}) -> ${d.model?.name ?? '?'}\n` +
+        `  use it with any OpenAI client: base URL ${d.url}, model "${d.name}"\n` +
+        `  docs: ${d.docs} (snippets) and ${d.url}/deployments/${seg(d.name)}/openapi.json\n`);
     });
 
-  program
+  withClient(program
     .command('undeploy <name>')
-    .description('stop serving a deployment (requests in flight finish)')
-    .option('--data <dir>', 'data folder', './modelfab-data')
-    .action(async (name: string, o: { data: string }) => {
-      await withStore(o.data, async (store) => { await undeploy(store, name); process.stdout.write(`undeployed ${name}\n`); });
+    .description('stop serving a deployment (requests in flight finish)'))
+    .action(async (name: string, o: { url?: string; apiKey?: string }) => {
+      await new ApiClient(clientOptions(o)).delete(`/v1/deployments/${seg(name)}`);
+      process.stdout.write(`undeployed ${name}\n`);
     });
 
-  program
+  withClient(program
     .command('deployments')
-    .description('list deployments')
+    .description("the server's deployments")
     .option('--all', 'include undeployed ones')
-    .option('--data <dir>', 'data folder', './modelfab-data')
-    .option('--json', 'print JSON')
-    .action(async (o: { data: string; all?: boolean; json?: boolean }) => {
-      await withStore(o.data, async (store) => {
-        const rows = [];
-        for (const d of await store.deployments.list()) if (o.all || d.status === 'active') rows.push(await describeDeployment(store, d));
-        if (o.json) { process.stdout.write(`${JSON.stringify(rows)}\n`); return; }
-        if (!rows.length) { process.stdout.write('no deployments\n'); return; }
-        for (const r of rows) {
-          const m = r.model as { name: string; kind: string } | null;
-          const s = r.settings as { preset: string; concurrency: number; queue: number; guard?: string | null };
-          process.stdout.write(`${String(r.name).padEnd(24)} v${String(r.version).padEnd(4)} ${String(r.status).padEnd(11)} ${(m ? `${m.kind}:${m.name}` : '?').padEnd(40)} preset ${s.preset}, concurrency ${s.concurrency}, queue ${s.queue}${s.guard ? `, guard ${s.guard}` : ''}\n`);
-        }
-      });
+    .option('--json', 'print JSON'))
+    .action(async (o: { url?: string; apiKey?: string; all?: boolean; json?: boolean }) => {
+      const { data } = await new ApiClient(clientOptions(o)).get<{ data: Deployment[] }>(`/v1/deployments${o.all ? '?all=true' : ''}`);
+      if (o.json) { process.stdout.write(`${JSON.stringify(data)}\n`); return; }
+      if (!data.length) { process.stdout.write('no deployments\n'); return; }
+      for (const r of data) {
+        const m = r.model, s = r.settings;
+        process.stdout.write(`${r.name.padEnd(24)} v${String(r.version).padEnd(4)} ${r.status.padEnd(11)} ${(m ? `${m.kind}:${m.name}` : '?').padEnd(40)} preset ${s.preset}, concurrency ${s.concurrency}, queue ${s.queue}${s.guard ? `, guard ${s.guard}` : ''}\n`);
+      }
     });
 
-  const routes = program.command('routes').description('named routes over several models (fixed, weighted, fallback)');
-  routes
+  const routes = program.command('routes').description('named routes over several models on the server (fixed, weighted, fallback)');
+  withClient(routes
     .command('set <name> <targets...>')
     .description('create or replace a route; targets as model or model=weight')
     .option('--policy <p>', 'fixed, weighted or fallback', 'fallback')
-    .option('--timeout <ms>', 'fallback: try the next target when no text arrives within this time')
-    .option('--data <dir>', 'data folder', './modelfab-data')
-    .action(async (name: string, targets: string[], o: { policy: string; timeout?: string; data: string }) => {
-      await withStore(o.data, async (store) => {
-        const t = targets.map((x) => { const [model, w] = x.split('='); return { model, weight: w === undefined ? 1 : Number(w) }; });
-        await putRoute(store, { name, policy: o.policy, targets: t, timeoutMs: int(o.timeout, 'timeout') });
-        process.stdout.write(`route ${name}: ${o.policy} over ${t.map((x) => x.model).join(', ')}\n`);
+    .option('--timeout <ms>', 'fallback: try the next target when no text arrives within this time'))
+    .action(async (name: string, targets: string[], o: { url?: string; apiKey?: string; policy: string; timeout?: string }) => {
+      const t = targets.map((x) => {
+        const i = x.lastIndexOf('=');
+        const [model, w] = i > 0 ? [x.slice(0, i), x.slice(i + 1)] : [x, undefined];
+        const weight = w === undefined ? 1 : Number(w);
+        if (!(weight > 0)) throw new Error(`target ${x}: the weight after = must be a positive number`);
+        return { model, weight };
       });
+      await new ApiClient(clientOptions(o)).post('/v1/routes', { name, policy: o.policy, targets: t, timeout_ms: int(o.timeout, 'timeout') });
+      process.stdout.write(`route ${name}: ${o.policy} over ${t.map((x) => x.model).join(', ')}\n`);
     });
-  routes
-    .command('delete <name>')
-    .option('--data <dir>', 'data folder', './modelfab-data')
-    .action(async (name: string, o: { data: string }) => { await withStore(o.data, async (store) => { await deleteRoute(store, name); process.stdout.write(`deleted route ${name}\n`); }); });
+  withClient(routes.command('list').description('every route with its targets').option('--json', 'print JSON'))
+    .action(async (o: { url?: string; apiKey?: string; json?: boolean }) => {
+      const { data } = await new ApiClient(clientOptions(o)).get<{ data: Array<{ name: string; policy: string; targets: Array<{ model: string; weight: number }>; timeout_ms: number | null }> }>('/v1/routes');
+      if (o.json) { process.stdout.write(`${JSON.stringify(data)}\n`); return; }
+      if (!data.length) { process.stdout.write('no routes\n'); return; }
+      for (const r of data) process.stdout.write(`${r.name.padEnd(24)} ${r.policy.padEnd(9)} ${r.targets.map((t) => (r.policy === 'weighted' ? `${t.model}=${t.weight}` : t.model)).join(', ')}${r.timeout_ms ? ` (timeout ${r.timeout_ms} ms)` : ''}\n`);
+    });
+  withClient(routes.command('delete <name>').description('delete a route'))
+    .action(async (name: string, o: { url?: string; apiKey?: string }) => {
+      await new ApiClient(clientOptions(o)).delete(`/v1/routes/${seg(name)}`);
+      process.stdout.write(`deleted route ${name}\n`);
+    });
 }

@@ -1,17 +1,20 @@
 /**
- * Factory commands over a running server: `modelfab experiment plan|run|show|list`, `modelfab jobs
+ * Factory commands over a running server: `modelfab experiment plan|run|watch|show|leaderboard|list`, `modelfab jobs
  * list|show|logs|cancel|pause|resume`, `modelfab models list|add`. Every listing takes --json.
  * `experiment run FILE` submits a YAML or JSON experiment and follows it (a bar per running job, the queue, an
- * overall ETA); Ctrl-C detaches and the experiment goes on in the server.
+ * overall ETA); Ctrl-C detaches and the experiment goes on in the server; `experiment watch ID` re-attaches.
  */
 import { relative, resolve } from 'node:path';
 import type { Command } from 'commander';
+import YAML from 'yaml';
 import { loadExperimentFile } from '../factory/experiment-file.ts';
-import { ApiClient, clientOptions } from './client.ts';
+import { ApiClient, ApiClientError, clientOptions } from './client.ts';
 import { fmtEta, terminalReporter } from './progress.ts';
 import type { ExperimentObject, ExperimentRequest, FineTuningJobObject } from '../factory/service.ts';
 import type { MetricsRecord } from '../engine/metrics.ts';
 import { resultsTable } from '../demo/factory-demo.ts';
+import { modelsTable, type JobEntry, type ModelEntry } from './tables.ts';
+import { requireFile } from './files.ts';
 
 function withClient(cmd: Command): Command {
   return cmd.option('--url <url>', 'server URL (default $MODELFAB_URL or http://127.0.0.1:8080)').option('--api-key <key>', 'API key (default $MODELFAB_API_KEY)');
@@ -70,17 +73,36 @@ async function follow(client: ApiClient, exp: ExperimentObject): Promise<Experim
     if (!detached) throw e;
   }
   if (detached) {
-    console.log(`\ndetached: experiment ${exp.id} goes on in the server. Follow it again with \`modelfab experiment show ${exp.id}\`.`);
+    console.log(`\ndetached: experiment ${exp.id} goes on in the server. Follow it again with \`modelfab experiment watch ${exp.id}\`.`);
     process.exit(0);
   }
   return last;
+}
+
+/** Follows an experiment to its end (or Ctrl-C), then prints its results table (or the final experiment as JSON). */
+async function followToEnd(client: ApiClient, exp: ExperimentObject, json: boolean | undefined): Promise<void> {
+  await follow(client, exp);
+  const final = await client.get<ExperimentObject>(`/v1/experiments/${encodeURIComponent(exp.id)}`);
+  print(!!json, final, () => { console.log(`\nexperiment ${final.id}: ${final.status}`); for (const l of resultsTable(final.jobs)) console.log(l); });
+}
+
+/** Every job the server has (the list is paged, 100 at a time). */
+async function allJobs(client: ApiClient): Promise<JobEntry[]> {
+  const out: JobEntry[] = [];
+  for (let after: string | undefined; ;) {
+    const r = await client.get<{ data: JobEntry[]; has_more: boolean }>(`/v1/fine_tuning/jobs?limit=100${after ? `&after=${encodeURIComponent(after)}` : ''}`);
+    out.push(...r.data);
+    if (!r.has_more || !r.data.length) return out;
+    after = r.data[r.data.length - 1]!.id;
+  }
 }
 
 export function registerFactory(program: Command): void {
   const exp = program.command('experiment').description('grids of fine-tunes: base models x datasets x methods x hyperparameters');
   withClient(exp.command('plan <file>').description('show the jobs an experiment file expands to, with estimates and rejected combinations').option('--json', 'print JSON'))
     .action(async (file: string, o) => {
-      const plan = await new ApiClient(clientOptions(o)).post<{ jobs: { name: string; estimate: { seconds: number; resources: { memoryMB: number }; steps: number } }[]; rejected: { name: string; reason: string }[]; duplicates: number }>('/v1/experiments/plan', readExperiment(resolve(file)));
+      const body = readExperiment(resolve(requireFile(file)));
+      const plan = await new ApiClient(clientOptions(o)).post<{ jobs: { name: string; estimate: { seconds: number; resources: { memoryMB: number }; steps: number } }[]; rejected: { name: string; reason: string }[]; duplicates: number }>('/v1/experiments/plan', body);
       print(o.json, plan, () => {
         console.log(`${plan.jobs.length} jobs (${plan.duplicates} duplicates skipped), estimated ${fmtEta(plan.jobs.reduce((s, j) => s + j.estimate.seconds, 0))} of compute`);
         for (const j of plan.jobs) console.log(`  ${j.name.padEnd(44)} ${String(j.estimate.steps).padStart(5)} steps  ~${fmtEta(j.estimate.seconds).padStart(6)}  ${j.estimate.resources.memoryMB} MB`);
@@ -89,17 +111,32 @@ export function registerFactory(program: Command): void {
     });
   withClient(exp.command('run <file>').description('submit an experiment (YAML or JSON) and follow it; Ctrl-C detaches').option('--json', 'print the final experiment as JSON'))
     .action(async (file: string, o) => {
+      const body = readExperiment(resolve(requireFile(file)));
       const client = new ApiClient(clientOptions(o));
-      const created = await client.post<ExperimentObject>('/v1/experiments', readExperiment(resolve(file)));
+      const created = await client.post<ExperimentObject>('/v1/experiments', body);
       console.log(`experiment ${created.id}: ${created.jobs.length} jobs${created.rejected.length ? `, ${created.rejected.length} rejected` : ''}`);
       for (const r of created.rejected) console.log(`  rejected: ${r.name}: ${r.reason}`);
-      await follow(client, created);
-      const final = await client.get<ExperimentObject>(`/v1/experiments/${created.id}`);
-      print(o.json, final, () => { console.log(`\nexperiment ${final.id}: ${final.status}`); for (const l of resultsTable(final.jobs)) console.log(l); });
+      await followToEnd(client, created, o.json);
+    });
+  withClient(exp.command('watch <id>').description('re-attach to an experiment: the same progress view as `experiment run`, then its results; Ctrl-C detaches').option('--json', 'print the final experiment as JSON'))
+    .action(async (id: string, o) => {
+      const client = new ApiClient(clientOptions(o));
+      const e = await client.get<ExperimentObject>(`/v1/experiments/${encodeURIComponent(id)}`);
+      const finished = e.jobs.filter((j) => ['succeeded', 'failed', 'cancelled'].includes(j.status)).length;
+      if (!o.json) console.log(`experiment ${e.id} (${e.name}): ${e.status}, ${finished}/${e.jobs.length} jobs done`);
+      await followToEnd(client, e, o.json);
+    });
+  withClient(exp.command('leaderboard <id>').description("an experiment's leaderboard: every fine-tune and its base, overall and per dimension, with the gain over the base").option('--json', 'print JSON'))
+    .action(async (id: string, o) => {
+      const r = await new ApiClient(clientOptions(o)).get<{ text: string; pending: number; leaderboard: unknown }>(`/v1/experiments/${encodeURIComponent(id)}/leaderboard`);
+      print(o.json, r, () => {
+        console.log(r.text);
+        if (r.pending) console.log(`\n(${r.pending} job${r.pending === 1 ? '' : 's'} still to finish: \`modelfab experiment watch ${id}\`)`);
+      });
     });
   withClient(exp.command('show <id>').description('an experiment with its jobs and results').option('--json', 'print JSON'))
     .action(async (id: string, o) => {
-      const e = await new ApiClient(clientOptions(o)).get<ExperimentObject>(`/v1/experiments/${id}`);
+      const e = await new ApiClient(clientOptions(o)).get<ExperimentObject>(`/v1/experiments/${encodeURIComponent(id)}`);
       print(o.json, e, () => { console.log(`experiment ${e.id} (${e.name}): ${e.status} ${JSON.stringify(e.counts)}`); for (const l of resultsTable(e.jobs)) console.log(l); });
     });
   withClient(exp.command('list').description('experiments, newest first').option('--json', 'print JSON'))
@@ -134,10 +171,19 @@ export function registerFactory(program: Command): void {
   }
 
   const models = program.command('models').description('base models and fine-tuned models');
-  withClient(models.command('list').description('every model the server knows').option('--json', 'print JSON'))
+  withClient(models.command('list').description('every model the server serves, with the base, dataset and method of each fine-tune').option('--json', 'print JSON'))
     .action(async (o) => {
-      const r = await new ApiClient(clientOptions(o)).get<{ data: { id: string; owned_by: string; created: number }[] }>('/v1/models');
-      print(o.json, r.data, () => r.data.forEach((m) => console.log(`${m.id.padEnd(60)} ${m.owned_by}`)));
+      const client = new ApiClient(clientOptions(o));
+      const r = await client.get<{ data: ModelEntry[] }>('/v1/models');
+      const fineTunes = r.data.some((m) => m.id.startsWith('ft:'));
+      // a key that may list models but not jobs still gets the list, without the jobs' columns
+      const jobs = fineTunes ? await allJobs(client).catch((e: unknown) => { if (e instanceof ApiClientError && e.status === 403) return []; throw e; }) : [];
+      const byModel = new Map(jobs.filter((j) => j.fine_tuned_model).map((j) => [j.fine_tuned_model!, j]));
+      const rows = r.data.map((m) => {
+        const j = byModel.get(m.id);
+        return { ...m, ...(j ? { base: j.model, dataset: j.modelfab.dataset ?? null, method: j.hyperparameters.method_options ?? null, job: j.id, job_name: j.modelfab.name ?? null } : {}) };
+      });
+      print(o.json, rows, () => modelsTable(r.data, jobs).forEach((l) => console.log(l)));
     });
   withClient(models.command('add <path>').description('register a model: a GGUF file, a Hugging Face folder or a modelfab model folder').option('--name <name>', 'the name to register it under (default: from the file)').option('--json', 'print JSON'))
     .action(async (path: string, o) => {

@@ -7,7 +7,7 @@ import { nativeKernels } from '../engine/ops/native-kernels.ts';
 export function registerInfo(program: Command): void {
   program
     .command('info')
-    .description('show the compute backends this machine gives the engine')
+    .description('local: show the compute backends this machine gives the engine')
     .option('--json', 'print JSON')
     .action(async (o: { json?: boolean }) => {
       const avail = gemmAvailability();

@@ -28,14 +28,12 @@ test('modelfab guard policies, deploy --guard, requests', { timeout: 120_000 }, 
 
     // an endpoint model (never called: the guard refuses on input)
     await srv.app.inject({ method: 'POST', url: '/v1/serve/models', headers: { authorization: `Bearer ${ADMIN_KEY}` }, payload: { name: 'remote', kind: 'endpoint', endpoint: { url: 'http://127.0.0.1:9/v1' } } });
-    const data = ['--data', dir];
-    const missing = await cli(['deploy', 'shop-bot', '--model', 'remote', '--guard', 'nope', '--no-warm', ...data], env);
+    const missing = await cli(['deploy', 'shop-bot', '--model', 'remote', '--guard', 'nope', '--no-warm'], env);
     assert.notEqual(missing.code, 0);
-    assert.match(missing.out, /--guard: no guard policy named "nope"/);
-    const dep = await cli(['deploy', 'shop-bot', '--model', 'remote', '--guard', 'shop', '--no-warm', ...data], env);
+    assert.match(missing.out, /guard: no guard policy named "nope"/);
+    const dep = await cli(['deploy', 'shop-bot', '--model', 'remote', '--guard', 'shop', '--no-warm'], env);
     assert.equal(dep.code, 0, dep.out);
-    assert.match((await cli(['deployments', ...data], env)).out, /shop-bot .*guard shop/);
-    srv.gateway.invalidate();
+    assert.match((await cli(['deployments'], env)).out, /shop-bot .*guard shop/);
 
     const res = await srv.app.inject({ method: 'POST', url: '/v1/chat/completions', headers: { authorization: `Bearer ${ADMIN_KEY}` }, payload: { model: 'shop-bot', messages: [{ role: 'user', content: '哪里能赌博' }] } });
     assert.equal(res.statusCode, 200, res.body);
@@ -46,11 +44,11 @@ test('modelfab guard policies, deploy --guard, requests', { timeout: 120_000 }, 
     // a bot's guard from the CLI: checked against the stored policies
     const law = join(dir, 'rules.md');
     writeFileSync(law, '# 示例条例\n\n第一条 投保人可以在合同成立后十五日内解除合同。\n\n第二条 保险人应当在三十日内作出核定。\n');
-    assert.equal((await cli(['bots', 'build', 'rules', law, '--approve-all', ...data], env)).code, 0);
-    const noPolicy = await cli(['bots', 'config', 'rules', '--guard', 'nope', ...data], env);
+    assert.equal((await cli(['bots', 'build', 'rules', law, '--approve-all'], env)).code, 0);
+    const noPolicy = await cli(['bots', 'config', 'rules', '--guard', 'nope'], env);
     assert.notEqual(noPolicy.code, 0);
     assert.match(noPolicy.out, /no guard policy named "nope"/);
-    const cfg = await cli(['bots', 'config', 'rules', '--guard', 'shop', '--citations', '2', ...data], env);
+    const cfg = await cli(['bots', 'config', 'rules', '--guard', 'shop', '--citations', '2'], env);
     assert.equal(cfg.code, 0, cfg.out);
     assert.match(cfg.out, /rules: guard shop, .*citations 2/);
     const botRes = await srv.app.inject({ method: 'POST', url: '/v1/bots/rules/chat/completions', headers: { authorization: `Bearer ${ADMIN_KEY}` }, payload: { version: 1, messages: [{ role: 'user', content: '赌博算不算保险事故' }] } });

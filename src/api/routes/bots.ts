@@ -16,7 +16,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, RouteGenericInterfa
 import { randomBytes } from 'node:crypto';
 import { BotError, BotService, type PairReview } from '../../bots/service.ts';
 import { FileBotRepository } from '../../bots/repository.ts';
-import { KnowledgeService } from '../../knowledge/service.ts';
+import { KnowledgeService, type KnowledgeServiceOptions } from '../../knowledge/service.ts';
 import { FileKnowledgeRepository } from '../../knowledge/repository.ts';
 import { OpenAIPairModel } from '../../bots/extract/model.ts';
 import { widgetScript } from '../../bots/widget.ts';
@@ -352,6 +352,6 @@ export function botsRoutes(app: FastifyInstance, bots: BotService, deps: BotRout
 }
 
 /** The Bot Factory over a data folder: knowledge under <data>/knowledge, bots under <data>/bots, no models by default. */
-export function createBotService(dataDir: string): BotService {
-  return new BotService(new FileBotRepository(dataDir), new KnowledgeService(new FileKnowledgeRepository(dataDir)));
+export function createBotService(dataDir: string, knowledge: KnowledgeServiceOptions = {}): BotService {
+  return new BotService(new FileBotRepository(dataDir), new KnowledgeService(new FileKnowledgeRepository(dataDir), knowledge));
 }

@@ -136,6 +136,7 @@ export function deploymentRoutes(app: FastifyInstance, store: Store, gateway: Ga
   // ---------------------------------------------------------------- keys
   app.post('/v1/keys', wrap(async (req) => {
     const b = body(req);
+    if (b.role !== undefined && b.role !== 'admin' && b.role !== 'user') throw new ApiError(400, "role must be 'admin' or 'user'", 'invalid_request_error', 'role', 'invalid_value');
     const { key, row } = await createKey(store, {
       name: b.name as string, owner: b.owner as string | undefined, models: b.models as string[] | undefined, endpoints: b.endpoints as string[] | undefined, knowledge: b.knowledge as string[] | undefined, manage: b.manage as string[] | undefined, role: b.role as 'admin' | 'user' | undefined,
       expiresAt: b.expires_at as number | undefined, rateLimitRpm: b.rate_limit_rpm as number | undefined, tokenQuota: b.token_quota as number | undefined,

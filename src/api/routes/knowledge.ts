@@ -7,7 +7,7 @@
  * (../authz.ts), within the same scope; a bot's knowledge base needs `bots` too, a guard policy an admin.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { AccessDeniedError, slug, type KnowledgeService, type ReviewAction, type Scope } from '../../knowledge/service.ts';
+import { AccessDeniedError, BUILTIN_LEXICONS, builtinLexicon, slug, type KnowledgeService, type ReviewAction, type Scope } from '../../knowledge/service.ts';
 import { NotFoundError } from '../../knowledge/repository.ts';
 import { ApiError } from '../errors.ts';
 import { randomBytes } from 'node:crypto';
@@ -45,6 +45,7 @@ async function guard<T>(f: () => Promise<T>): Promise<T> {
     if (e instanceof NotFoundError) throw new ApiError(404, e.message, 'invalid_request_error', null, 'not_found');
     if (e instanceof ApiError) throw e;
     const msg = (e as Error).message ?? String(e);
+    if (/already exists/.test(msg)) throw new ApiError(409, msg, 'invalid_request_error', null, 'already_exists');
     if (/unsupported|cannot read|invalid|empty|too large|not found/i.test(msg)) throw new ApiError(400, msg, 'invalid_request_error');
     throw e;
   }
@@ -64,15 +65,21 @@ export function knowledgeRoutes(app: FastifyInstance, kb: KnowledgeService, deps
     if (name === undefined || name === null || !deps.control) return;
     if ((await deps.control.feedback.getPolicyText(name)) === null) throw new ApiError(400, `guard: no guard policy named ${JSON.stringify(name)} (create it with PUT /v1/guard/policies/{name})`, 'invalid_request_error', 'guard', 'guard_policy_not_found');
   };
-  app.post<{ Body: { name: string; description?: string; requireApproval?: boolean; require_approval?: boolean; t2s?: boolean; guard?: string } }>('/v1/knowledge/bases', {
-    schema: { body: { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1 }, description: { type: 'string' }, requireApproval: { type: 'boolean' }, require_approval: { type: 'boolean' }, t2s: { type: 'boolean' }, guard: { type: 'string', minLength: 1 } } } },
+  app.post<{ Body: { id?: string; name: string; description?: string; requireApproval?: boolean; require_approval?: boolean; t2s?: boolean; guard?: string; lexicon?: string; lexicon_name?: string; max_chars?: number } }>('/v1/knowledge/bases', {
+    schema: { body: { type: 'object', required: ['name'], properties: {
+      id: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,39}$' }, name: { type: 'string', minLength: 1 }, description: { type: 'string' }, requireApproval: { type: 'boolean' }, require_approval: { type: 'boolean' }, t2s: { type: 'boolean' },
+      guard: { type: 'string', minLength: 1 }, lexicon: { type: 'string' }, lexicon_name: { type: 'string', enum: Object.keys(BUILTIN_LEXICONS) }, max_chars: { type: 'integer', minimum: 50, maximum: 20000 },
+    } } },
   }, async (req) => guard(async () => {
-    const id = slug(req.body.name);
-    checkWrite(req, id, { guard: req.body.guard });
+    const b = req.body;
+    const id = b.id ?? slug(b.name);
+    checkWrite(req, id, { guard: b.guard });
     const scope = knowledgeScope(req);
     if (scope?.kbs && !scope.kbs.includes(id)) throw new ApiError(403, `knowledge base ${id} would not be in this key's knowledge scope`, 'invalid_request_error', null, 'knowledge_base_not_allowed');
-    await checkPolicy(req.body.guard);
-    return kb.createKb({ name: req.body.name, description: req.body.description, requireApproval: req.body.requireApproval ?? req.body.require_approval, t2s: req.body.t2s, guard: req.body.guard } as never);
+    await checkPolicy(b.guard);
+    // a lexicon as text, or a built-in one by name (both: the built-in first, then the text)
+    const lexicon = [b.lexicon_name ? builtinLexicon(b.lexicon_name) : '', b.lexicon ?? ''].join('\n').trim() || undefined;
+    return kb.createKb({ id, name: b.name, description: b.description, requireApproval: b.requireApproval ?? b.require_approval, t2s: b.t2s, guard: b.guard, lexicon, ...(b.max_chars ? { chunking: { maxChars: b.max_chars } } : {}) } as never);
   }));
   app.patch<{ Params: { id: string }; Body: { name?: string; description?: string; require_approval?: boolean; t2s?: boolean; guard?: string | null } }>('/v1/knowledge/bases/:id', {
     schema: { body: { type: 'object', properties: { name: { type: 'string', minLength: 1 }, description: { type: 'string' }, require_approval: { type: 'boolean' }, t2s: { type: 'boolean' }, guard: { type: ['string', 'null'] } } } },
@@ -90,9 +97,9 @@ export function knowledgeRoutes(app: FastifyInstance, kb: KnowledgeService, deps
   app.get<{ Params: { id: string } }>('/v1/knowledge/bases/:id', async (req) => guard(() => kb.requireKb(req.params.id, knowledgeScope(req))));
 
   app.get<{ Params: { id: string } }>('/v1/knowledge/bases/:id/documents', async (req) => ({ object: 'list', data: await guard(() => kb.listDocuments(req.params.id, knowledgeScope(req))) }));
-  app.post<{ Params: { id: string }; Body: { filename?: string; base64?: string; text?: string; file_id?: string } }>('/v1/knowledge/bases/:id/documents', {
+  app.post<{ Params: { id: string }; Body: { filename?: string; base64?: string; text?: string; file_id?: string; rebuild?: boolean } }>('/v1/knowledge/bases/:id/documents', {
     bodyLimit: 64 * 1024 * 1024,
-    schema: { body: { type: 'object', properties: { filename: { type: 'string', minLength: 1 }, base64: { type: 'string' }, text: { type: 'string' }, file_id: { type: 'string', minLength: 1 } } } },
+    schema: { body: { type: 'object', properties: { filename: { type: 'string', minLength: 1 }, base64: { type: 'string' }, text: { type: 'string' }, file_id: { type: 'string', minLength: 1 }, rebuild: { type: 'boolean' } } } },
   }, async (req) => guard(async () => {
     await kb.requireKb(req.params.id, knowledgeScope(req));
     checkWrite(req, req.params.id);
@@ -109,7 +116,8 @@ export function knowledgeRoutes(app: FastifyInstance, kb: KnowledgeService, deps
     }
     if (!data) throw new ApiError(400, 'send the document as file_id (Files API), base64 or text', 'invalid_request_error', 'base64');
     if (!filename) throw new ApiError(400, 'filename is required with base64 or text', 'invalid_request_error', 'filename');
-    const r = await kb.ingest(req.params.id, filename, data);
+    // rebuild: false leaves the index for one POST .../rebuild after several documents
+    const r = await kb.ingest(req.params.id, filename, data, { rebuild: b.rebuild !== false, actor: req.apiKey?.name });
     return { document: r.document, items: r.items.length };
   }));
 
@@ -140,11 +148,11 @@ export function knowledgeRoutes(app: FastifyInstance, kb: KnowledgeService, deps
     if (list.length === 0) throw new ApiError(400, 'kbs: name at least one knowledge base', 'invalid_request_error', 'kbs');
     return list;
   };
-  app.post<{ Body: { kbs: string[] | string; query: string; k?: number; filter?: Record<string, unknown> } }>('/v1/knowledge/search', {
-    schema: { body: { type: 'object', required: ['kbs', 'query'], properties: { query: { type: 'string', minLength: 1 }, k: { type: 'integer', minimum: 1, maximum: 100 } } } },
-  }, async (req) => guard(() => kb.search(kbList(req, req.body.kbs), req.body.query, { k: req.body.k, filter: req.body.filter, scope: knowledgeScope(req) } as never)));
-  app.post<{ Body: { kbs: string[] | string; question: string } }>('/v1/knowledge/ask', {
-    schema: { body: { type: 'object', required: ['kbs', 'question'], properties: { question: { type: 'string', minLength: 1 } } } },
+  app.post<{ Body: { kbs: string[] | string; query: string; k?: number; mode?: string; filter?: Record<string, unknown> } }>('/v1/knowledge/search', {
+    schema: { body: { type: 'object', required: ['kbs', 'query'], properties: { query: { type: 'string', minLength: 1 }, k: { type: 'integer', minimum: 1, maximum: 100 }, mode: { type: 'string', enum: ['lexical', 'dense', 'hybrid'] } } } },
+  }, async (req) => guard(() => kb.search(kbList(req, req.body.kbs), req.body.query, { k: req.body.k, mode: req.body.mode, filter: req.body.filter, scope: knowledgeScope(req) } as never)));
+  app.post<{ Body: { kbs: string[] | string; question: string; k?: number } }>('/v1/knowledge/ask', {
+    schema: { body: { type: 'object', required: ['kbs', 'question'], properties: { question: { type: 'string', minLength: 1 }, k: { type: 'integer', minimum: 1, maximum: 50 } } } },
   }, async (req) => guard(async () => {
     const kbs = kbList(req, req.body.kbs);
     const scope = knowledgeScope(req);
@@ -165,7 +173,7 @@ export function knowledgeRoutes(app: FastifyInstance, kb: KnowledgeService, deps
       }
       question = r.text;
     }
-    const res = await kb.ask(kbs, question, { scope });
+    const res = await kb.ask(kbs, question, { scope, ...(req.body.k ? { k: req.body.k } : {}) });
     let answer = res.answer, refused = false;
     if (g) {
       const r = await g.output(res.answer, { question, sources: res.citations.map((c) => ({ id: c.chunkId, ref: c.ref, text: c.text })) });
