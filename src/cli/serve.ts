@@ -50,9 +50,10 @@ export function registerServe(program: Command): void {
     .option('--chat-url <url>', 'knowledge bases: an OpenAI-compatible chat endpoint that writes chat-search answers ($MODELFAB_CHAT_URL)', process.env.MODELFAB_CHAT_URL)
     .option('--chat-model <name>', 'the chat model at that endpoint ($MODELFAB_CHAT_MODEL)', process.env.MODELFAB_CHAT_MODEL)
     .option('--judge', 'use that chat model as the attribution judge too')
+    .option('--models-dir <dir>', 'a folder models may be registered from by path, besides <data>/models (repeatable; default $MODELFAB_MODEL_DIRS, :-separated)', (v: string, acc: string[] = []) => [...acc, v])
     .addHelpText('after', '\nThe admin key is read from MODELFAB_ADMIN_KEY; without it, one is generated on first start, stored hashed and printed once.\n' +
       'Keys of the knowledge endpoints come from MODELFAB_EMBED_API_KEY and MODELFAB_CHAT_API_KEY. Without an embedding model, search is lexical; without a chat model, answers are extractive.')
-    .action(async (o: ModelOpts & { host: string; port: string; data: string; maxFileMb: string; baseModels?: boolean; requestLog?: boolean; requestLogDays: string }) => {
+    .action(async (o: ModelOpts & { host: string; port: string; data: string; maxFileMb: string; baseModels?: boolean; requestLog?: boolean; requestLogDays: string; modelsDir?: string[] }) => {
       const days = Number(o.requestLogDays);
       if (!Number.isFinite(days) || days < 0) throw new Error(`invalid --request-log-days ${o.requestLogDays}`);
       const port = Number(o.port);
@@ -60,7 +61,7 @@ export function registerServe(program: Command): void {
       const mb = Number(o.maxFileMb);
       if (!(mb > 0)) throw new Error(`invalid --max-file-mb ${o.maxFileMb}`);
       const knowledge = await knowledgeModels(o);
-      const srv = await createServer({ dataDir: resolve(o.data), logger: true, requestLog: o.requestLog !== false, requestLogDays: days, limits: { maxFileBytes: Math.round(mb * 1024 * 1024) }, knowledge });
+      const srv = await createServer({ dataDir: resolve(o.data), logger: true, requestLog: o.requestLog !== false, requestLogDays: days, limits: { maxFileBytes: Math.round(mb * 1024 * 1024) }, knowledge, modelDirs: o.modelsDir?.map((d) => resolve(d)) });
       if (srv.generatedAdminKey) {
         process.stdout.write(`\nAdmin API key (shown once, stored only as a hash; keep it safe):\n\n    ${srv.generatedAdminKey}\n\n`);
       }

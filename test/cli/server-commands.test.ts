@@ -35,7 +35,7 @@ test('dataset_info imports, keys create/list/revoke, routes, knowledge search an
     const key = JSON.parse(made.out) as { id: string; key: string; scopes: { models: string[]; endpoints: string[] }; rate_limit_rpm: number };
     assert.deepEqual([key.scopes.models, key.scopes.endpoints, key.rate_limit_rpm], [['spruce-assistant'], ['chat.completions', 'models'], 30]);
     assert.equal((await srv.store.apiKeys.get(key.id))?.name, 'chat-only');
-    assert.match((await cli(['keys', 'list'], env)).out, new RegExp(`^${key.id}\\s+sk-mf-\\S+…\\s+chat-only\\s+user\\s+active\\s+models spruce-assistant; endpoints chat.completions,models; 30 rpm$`, 'm'));
+    assert.match((await cli(['keys', 'list'], env)).out, new RegExp(`^${key.id}\\s+sk-mf-\\S+…\\s+chat-only\\s+user\\s+active\\s+models spruce-assistant; endpoints chat.completions,models; manage none; 30 rpm$`, 'm'));
     const admin2 = JSON.parse((await cli(['keys', 'create', 'second-admin', '--admin', '--json'], env)).out) as { role: string };
     assert.equal(admin2.role, 'admin');
     assert.equal((await cli(['models', 'list'], { ...env, MODELFAB_API_KEY: key.key })).code, 0);
