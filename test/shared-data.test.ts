@@ -2,20 +2,19 @@
  * Tests that read the shared data (../shared/data) skip visibly when it is missing: every file that takes its options
  * from `needsShared` is run against an empty shared folder and must pass with skips that name the missing files,
  * never fail for want of data and never run on a substitute. No other test file builds a path into the shared
- * folder itself.
+ * folder itself. A test file counts as reading the shared data when it imports shared-data.ts, or a helper that makes
+ * paths into it with `shared(...)` (test/bots/fixtures.ts, test/knowledge/quality.ts): a test that reads a helper's
+ * path without taking `needsShared` options crashes in the run below.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { missingShared, needsShared, shared, SHARED_DATA } from './shared-data.ts';
 
 const ROOT = join(import.meta.dirname, '..');
-// Owned by the bots and knowledge quality tests, which are being reworked separately; to be moved onto
-// needsShared with them, then this list goes.
-const NOT_YET = new Set(['test/bots/fixtures.ts', 'test/knowledge/quality.ts']);
 
 function walk(dir: string): string[] {
   return readdirSync(dir).sort().flatMap((name) => {
@@ -24,7 +23,12 @@ function walk(dir: string): string[] {
   });
 }
 const sources = walk(join(ROOT, 'test')).map((p) => ({ rel: relative(ROOT, p), text: readFileSync(p, 'utf8') }));
-const readers = sources.filter((s) => s.rel.endsWith('.test.ts') && s.rel !== 'test/shared-data.test.ts' && /from '\.\.?\/(\.\.\/)?shared-data\.ts'/.test(s.text));
+const importsShared = (text: string) => /from '(\.\.?\/)+shared-data\.ts'/.test(text);
+/** The files under test/ that a source imports by a relative path, as paths relative to the repository root. */
+const importsOf = (s: { rel: string; text: string }) => [...s.text.matchAll(/from '(\.\.?\/[^']+\.tsx?)'/g)].map((m) => relative(ROOT, join(ROOT, dirname(s.rel), m[1]!)));
+// helpers (not tests themselves) that make paths into the shared data for the tests that import them
+const helpers = new Set(sources.filter((s) => !s.rel.endsWith('.test.ts') && !s.rel.startsWith('test/shared-data.') && importsShared(s.text) && /\bshared\(/.test(s.text)).map((s) => s.rel));
+const readers = sources.filter((s) => s.rel.endsWith('.test.ts') && s.rel !== 'test/shared-data.test.ts' && (importsShared(s.text) || importsOf(s).some((f) => helpers.has(f))));
 
 test('needsShared names every missing file and nothing when all are there', () => {
   assert.deepEqual(missingShared('no/such-file.md', 'no/other.json'), ['no/such-file.md', 'no/other.json']);
@@ -36,9 +40,18 @@ test('needsShared names every missing file and nothing when all are there', () =
 });
 
 test('no test file builds its own path into the shared data folder', () => {
-  const own = sources.filter((s) => !s.rel.startsWith('test/shared-data.') && !NOT_YET.has(s.rel) && /shared\/data|'shared', 'data'/.test(s.text.replace(/^\s*(\*|\/\/).*$/gm, '')));
+  const own = sources.filter((s) => !s.rel.startsWith('test/shared-data.') && /shared\/data|'shared', 'data'/.test(s.text.replace(/^\s*(\*|\/\/).*$/gm, '')));
   assert.deepEqual(own.map((s) => s.rel), []);
   assert.ok(readers.some((s) => s.rel === 'test/engine/tokenizer.test.ts'), 'the tokenizer tests read the shared texts through needsShared');
+});
+
+test('the statutes\' helpers make their paths with shared(...), so every test that imports them is run without the data', () => {
+  assert.ok(helpers.has('test/bots/fixtures.ts') && helpers.has('test/knowledge/quality.ts'), `helpers found: ${[...helpers].join(', ')}`);
+  const users = new Set(sources.filter((s) => importsOf(s).some((f) => helpers.has(f))).map((s) => s.rel));
+  const run = new Set(readers.map((r) => r.rel));
+  for (const f of ['bots/api', 'bots/service', 'bots/filter', 'bots/extract', 'knowledge/ingest', 'knowledge/service', 'knowledge/lexicon-sources', 'knowledge/attribution', 'knowledge/search-quality'].map((n) => `test/${n}.test.ts`)) {
+    assert.ok(users.has(f) && run.has(f), `${f} reads a statute through a helper and is run without the shared data`);
+  }
 });
 
 function run(file: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {

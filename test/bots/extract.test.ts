@@ -10,14 +10,15 @@ import type { Chunk, KnowledgeItem } from '../../src/knowledge/types.ts';
 import { extractRulePairs, Paraphraser } from '../../src/bots/extract/rules.ts';
 import { extractModelPairs, PAIRS_SCHEMA, type PairModel } from '../../src/bots/extract/model.ts';
 import { botLexicon } from '../../src/bots/service.ts';
-import { INSURANCE_PATH } from './fixtures.ts';
+import { INSURANCE, INSURANCE_PATH } from './fixtures.ts';
+import { needsShared } from '../shared-data.ts';
 
 async function items(): Promise<KnowledgeItem[]> {
   const { units } = structureDocument(await readDocument(INSURANCE_PATH, readFileSync(INSURANCE_PATH)));
   return units.map((u, i) => ({ id: `i${i}`, kbId: 'kb', docId: 'd', ordinal: i, kind: u.kind, number: u.number, label: u.label, path: u.path, text: u.text, state: 'approved', tags: [], meta: {}, version: 1, updatedAt: 0 }));
 }
 
-test('rules: several kinds of questions per article, each naming its source, deterministic', async () => {
+test('rules: several kinds of questions per article, each naming its source, deterministic', needsShared(INSURANCE), async () => {
   const units = await items();
   const lex = botLexicon('insurance-zh');
   const a = extractRulePairs(units, () => '保险法', lex, { perUnit: 6, paraphrases: 3, heldOut: 1 });

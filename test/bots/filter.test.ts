@@ -4,8 +4,7 @@
 // rules extract and the screen keeps holds none of those shapes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { readDocument } from '../../src/knowledge/ingest/readers.ts';
 import { structureDocument } from '../../src/knowledge/ingest/structure.ts';
 import type { KnowledgeItem } from '../../src/knowledge/types.ts';
@@ -13,10 +12,8 @@ import { extractRulePairs, userWordsOf, type DraftPair } from '../../src/bots/ex
 import { screenPairs, screenQuestion, MAX_QUESTION_CHARS } from '../../src/bots/extract/filter.ts';
 import { botLexicon } from '../../src/bots/service.ts';
 import { termKind } from '../../src/knowledge/text/vocabulary.ts';
-import { INSURANCE_PATH } from './fixtures.ts';
-
-const CPL_PATH = join(INSURANCE_PATH, '../consumer-protection-law-zh.md');
-const noLaws = existsSync(INSURANCE_PATH) && existsSync(CPL_PATH) ? false : `shared data missing: ${INSURANCE_PATH}`;
+import { CPL, CPL_PATH, INSURANCE, INSURANCE_PATH } from './fixtures.ts';
+import { needsShared } from '../shared-data.ts';
 
 const A7 = '第七条 消费者在购买、使用商品和接受服务时享有人身、财产安全不受损害的权利。\n消费者有权要求经营者提供的商品和服务，符合保障人身、财产安全的要求。';
 
@@ -65,7 +62,7 @@ async function lawItems(path: string): Promise<KnowledgeItem[]> {
   return units.map((u, i) => ({ id: `i${i}`, kbId: 'kb', docId: 'd', ordinal: i, kind: u.kind, number: u.number, label: u.label, path: u.path, text: u.text, state: 'approved', tags: [], meta: {}, version: 1, updatedAt: 0 }));
 }
 
-test('both statutes: the kept pairs hold no preamble junk, no reference to unseen text, no template on everyday words; every rejection has its reason', { skip: noLaws }, async () => {
+test('both statutes: the kept pairs hold no preamble junk, no reference to unseen text, no template on everyday words; every rejection has its reason', needsShared(INSURANCE, CPL), async () => {
   for (const [path, lex] of [[INSURANCE_PATH, botLexicon('insurance-zh')], [CPL_PATH, '']] as const) {
     const items = await lawItems(path);
     const drafts = extractRulePairs(items, () => '法', lex);

@@ -1,7 +1,7 @@
 /**
- * Test helpers for the Bot Factory: the Insurance Law path, the hand-written question set
- * (insurance-questions.json: even positions = dev half used while tuning, odd = held out), and a bot service over a
- * fresh temporary data folder.
+ * Test helpers for the Bot Factory: the Insurance Law in the shared data (a test that reads it takes
+ * `needsShared(INSURANCE)` as its options), the hand-written question set (insurance-questions.json: even positions =
+ * dev half used while tuning, odd = held out), and a bot service over a fresh temporary data folder.
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,8 +10,14 @@ import { BotService } from '../../src/bots/service.ts';
 import { FileBotRepository } from '../../src/bots/repository.ts';
 import { KnowledgeService } from '../../src/knowledge/service.ts';
 import { FileKnowledgeRepository } from '../../src/knowledge/repository.ts';
+import { shared } from '../shared-data.ts';
 
-export const INSURANCE_PATH = join(import.meta.dirname, '../../../shared/data/laws/insurance-law-zh.md');
+/** The Insurance Law, relative to the shared data (for `needsShared`), and its absolute path. */
+export const INSURANCE = 'laws/insurance-law-zh.md';
+export const INSURANCE_PATH = shared(INSURANCE);
+/** The Consumer Protection Law, likewise. */
+export const CPL = 'laws/consumer-protection-law-zh.md';
+export const CPL_PATH = shared(CPL);
 
 export interface Question { q: string; gold: number; style: 'situation' | 'direct' | 'keyword' }
 

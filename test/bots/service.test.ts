@@ -10,9 +10,12 @@ import { join } from 'node:path';
 import { botLexicon, BotError, BotService } from '../../src/bots/service.ts';
 import type { Generator } from '../../src/knowledge/generate.ts';
 import { FileBotRepository } from '../../src/bots/repository.ts';
-import { INSURANCE_PATH, halves, loadInsuranceQuestions, tempService } from './fixtures.ts';
+import { INSURANCE, INSURANCE_PATH, halves, loadInsuranceQuestions, tempService } from './fixtures.ts';
+import { needsShared } from '../shared-data.ts';
 
 const { dir, bots } = tempService();
+// the bot 'ins' is built from the Insurance Law by the second test; the tests after it use that bot
+const law = needsShared(INSURANCE);
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 test('the question set is hand-written: >= 100 items, gold 1..185, three styles, no duplicates', () => {
@@ -23,7 +26,7 @@ test('the question set is hand-written: >= 100 items, gold 1..185, three styles,
   for (const s of ['situation', 'direct', 'keyword']) assert.ok(qs.filter((q) => q.style === s).length >= 20, s);
 });
 
-test('build -> review -> version -> answer -> test -> approve -> publish, with citations and a fallback', async () => {
+test('build -> review -> version -> answer -> test -> approve -> publish, with citations and a fallback', law, async () => {
   const t0 = performance.now();
   const r = await bots.build({ name: 'ins', filename: 'insurance-law-zh.md', data: readFileSync(INSURANCE_PATH), lexiconName: 'insurance-zh', actor: 'test' });
   const buildS = (performance.now() - t0) / 1000;
@@ -87,7 +90,7 @@ test('build -> review -> version -> answer -> test -> approve -> publish, with c
   assert.equal((await new FileBotRepository(dir).listApprovals('ins')).length, 2);
 });
 
-test('groundedness is checked against the whole knowledge base, not the passage an answer cites', async () => {
+test('groundedness is checked against the whole knowledge base, not the passage an answer cites', law, async () => {
   const a65 = '保险人对责任保险的被保险人给第三者造成的损害，可以依照法律的规定或者合同的约定，直接向该第三者赔偿保险金。';
   const fixed = (text: string): Generator => ({ name: 'fixed', generate: async () => text });
   for (const [answer, expected] of [[a65, 1], ['保险公司必须在两小时内赔付全部损失，并赠送一份年度保险。', 0]] as const) {
@@ -105,7 +108,7 @@ test('groundedness is checked against the whole knowledge base, not the passage 
   }
 });
 
-test('close the loop: approved pairs -> OpenAI chat JSONL -> dataset + experiment in one action', async () => {
+test('close the loop: approved pairs -> OpenAI chat JSONL -> dataset + experiment in one action', law, async () => {
   const { jsonl, rows } = await bots.exportSft('ins');
   const lines = jsonl.trim().split('\n').map((l) => JSON.parse(l));
   assert.equal(lines.length, rows);
@@ -124,7 +127,7 @@ test('close the loop: approved pairs -> OpenAI chat JSONL -> dataset + experimen
 // Floors at the figures measured once the lexicon held no phrase found only in the questions (all 0.676 / 0.855,
 // held-out 0.639 / 0.806, no model): a drop below them is a regression. The issue's first bar (0.70 / 0.90) is not
 // met by the rules and the lexicon alone; the README says so.
-test('accuracy on the hand-written Insurance-Law questions, both halves: no lower than measured', async () => {
+test('accuracy on the hand-written Insurance-Law questions, both halves: no lower than measured', law, async () => {
   const qs = loadInsuranceQuestions();
   const { dev, held } = halves(qs);
   const m = await bots.matcher('ins', 1);

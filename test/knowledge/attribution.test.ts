@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { readDocument } from '../../src/knowledge/ingest/readers.ts';
 import { structureDocument } from '../../src/knowledge/ingest/structure.ts';
 import { attribute, quantities, splitSentences } from '../../src/knowledge/attribution.ts';
-import { CPL_PATH } from './quality.ts';
+import { CPL, CPL_PATH } from './quality.ts';
+import { needsShared } from '../shared-data.ts';
 
 test('sentences split at Chinese and English punctuation; [n] stays with its sentence', () => {
   const s = splitSentences('七日内可以退货[1]。运费由消费者承担。[2] It is fine. Version 1.5 is out!\n第二行');
@@ -18,7 +19,7 @@ test('sentences split at Chinese and English punctuation; [n] stays with its sen
   assert.deepEqual(quantities('7天内退货，赔偿三倍'), ['七日', '三倍']);
 });
 
-test('flags planted unsupported sentences: precision and recall >= 0.9', async () => {
+test('flags planted unsupported sentences: precision and recall >= 0.9', needsShared(CPL), async () => {
   const { units } = structureDocument(await readDocument(CPL_PATH, readFileSync(CPL_PATH)));
   const art = new Map(units.filter((u) => u.kind === 'article').map((u) => [u.number!, u.text]));
   const set = (JSON.parse(readFileSync(join(import.meta.dirname, 'attribution-set.json'), 'utf8')) as { answers: { sources: number[]; sentences: [string, boolean][] }[] }).answers;

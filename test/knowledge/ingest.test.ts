@@ -2,13 +2,14 @@
 // metadata, not a unit), readers for every format, cleaning, Chinese numerals, chunking guarantees.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { readDocument, detectFormat } from '../../src/knowledge/ingest/readers.ts';
 import { structureDocument, parseChineseNumber, toChineseNumber } from '../../src/knowledge/ingest/structure.ts';
 import { normalizeText, stripRepeatedHeadersFooters, toHalfWidth, traditionalToSimplified } from '../../src/knowledge/ingest/normalize.ts';
 import { chunkItem } from '../../src/knowledge/chunk.ts';
 import type { KnowledgeItem } from '../../src/knowledge/types.ts';
-import { CPL_PATH, INSURANCE_PATH, LAWS } from './quality.ts';
+import { CPL, CPL_PATH, INSURANCE, INSURANCE_PATH } from './quality.ts';
+import { needsShared } from '../shared-data.ts';
 import { makeDocx, makePdf } from './fixtures.ts';
 
 async function articles(path: string) {
@@ -17,7 +18,7 @@ async function articles(path: string) {
   return units.filter((u) => u.kind === 'article');
 }
 
-test('consumer-protection law: exactly 63 articles, numbered 1..63, each with its chapter path', async () => {
+test('consumer-protection law: exactly 63 articles, numbered 1..63, each with its chapter path', needsShared(CPL), async () => {
   const a = await articles(CPL_PATH);
   assert.equal(a.length, 63);
   assert.deepEqual(a.map((u) => u.number), Array.from({ length: 63 }, (_, i) => i + 1));
@@ -30,7 +31,7 @@ test('consumer-protection law: exactly 63 articles, numbered 1..63, each with it
   assert.deepEqual(a[62]!.path, ['第八章 附则']);
 });
 
-test('insurance law: exactly 185 articles with chapter and section paths', async () => {
+test('insurance law: exactly 185 articles with chapter and section paths', needsShared(INSURANCE), async () => {
   const a = await articles(INSURANCE_PATH);
   assert.equal(a.length, 185);
   assert.deepEqual(a.map((u) => u.number), Array.from({ length: 185 }, (_, i) => i + 1));
@@ -41,9 +42,7 @@ test('insurance law: exactly 185 articles with chapter and section paths', async
   assert.equal(a[184]!.label, '第一百八十五条');
 });
 
-const noLaws = existsSync(LAWS) ? false : `shared data missing: ${LAWS}`;
-
-test('statute preambles are metadata, not units: a 63-article law is 63 units, a 185-article law 185', { skip: noLaws }, async () => {
+test('statute preambles are metadata, not units: a 63-article law is 63 units, a 185-article law 185', needsShared(CPL, INSURANCE), async () => {
   for (const [path, n, passedBy, passedOn, amendments] of [
     [CPL_PATH, 63, '第八届全国人民代表大会常务委员会第四次会议', '1993-10-31', 2],
     [INSURANCE_PATH, 185, '第八届全国人民代表大会常务委员会第十四次会议', '1995-06-30', 4],

@@ -5,13 +5,14 @@
 // only in questions is a phrase copied from the test set, and would make the held-out figures a measure of that.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUILTIN_LEXICONS, builtinLexicon } from '../../src/knowledge/service.ts';
 import { BUILTIN_BOT_LEXICONS, botLexicon } from '../../src/bots/service.ts';
 import { lexiconEntries } from '../../src/knowledge/text/lexicon.ts';
 import { isGeneralWord } from '../../src/knowledge/text/vocabulary.ts';
-import { LAWS } from './quality.ts';
+import { CPL, INSURANCE, LAWS } from './quality.ts';
+import { needsShared } from '../shared-data.ts';
 
 const TEST_ROOT = join(import.meta.dirname, '..');
 
@@ -37,9 +38,8 @@ function questionTexts(): { file: string; questions: string[] }[] {
   return out;
 }
 
-const noLaws = existsSync(LAWS) ? false : `shared data missing: ${LAWS} (the documents a lexicon entry may come from)`;
-
-test('no lexicon entry occurs in a question file unless a document or jieba\'s general dictionary has it', { skip: noLaws }, () => {
+// the statutes are the documents a lexicon entry may come from: without them the check is skipped, naming them
+test('no lexicon entry occurs in a question file unless a document or jieba\'s general dictionary has it', needsShared(CPL, INSURANCE), () => {
   const files = questionTexts();
   assert.ok(files.some((f) => f.file.endsWith('insurance-questions.json')) && files.some((f) => f.file.endsWith('cpl-questions.json')), 'both question sets found');
   const documents = readdirSync(LAWS).filter((f) => f.endsWith('.md')).map((f) => readFileSync(join(LAWS, f), 'utf8')).join('\n');

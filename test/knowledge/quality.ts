@@ -2,14 +2,19 @@
  * Test helper: search quality on the consumer-protection law and the hand-written question set
  * (cpl-questions.json). Owns the article-accuracy measurement (top-1/3/5, per half and style) used by the quality
  * test and printed for the README. Items at even positions are the dev half, odd positions the held-out half.
+ * The statutes live in the shared data: a test that reads one takes `needsShared(CPL)` (and so on) as its options.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { shared } from '../shared-data.ts';
 
 export interface Question { q: string; gold: number; style: 'situation' | 'direct' | 'keyword' }
-export const LAWS = join(import.meta.dirname, '../../../shared/data/laws');
-export const CPL_PATH = join(LAWS, 'consumer-protection-law-zh.md');
-export const INSURANCE_PATH = join(LAWS, 'insurance-law-zh.md');
+/** The statutes, relative to the shared data (for `needsShared`), and their absolute paths. */
+export const CPL = 'laws/consumer-protection-law-zh.md';
+export const INSURANCE = 'laws/insurance-law-zh.md';
+export const LAWS = shared('laws');
+export const CPL_PATH = shared(CPL);
+export const INSURANCE_PATH = shared(INSURANCE);
 
 export function loadQuestions(): Question[] {
   return (JSON.parse(readFileSync(join(import.meta.dirname, 'cpl-questions.json'), 'utf8')) as { items: Question[] }).items;

@@ -13,7 +13,8 @@ import { Lexicon } from '../../src/knowledge/text/lexicon.ts';
 import { builtinLexicon } from '../../src/knowledge/service.ts';
 import { HashEmbedder } from '../../src/knowledge/embed.ts';
 import { DEFAULT_CHUNKING, type KnowledgeItem } from '../../src/knowledge/types.ts';
-import { CPL_PATH, accuracy, halves, loadQuestions } from './quality.ts';
+import { CPL, CPL_PATH, accuracy, halves, loadQuestions } from './quality.ts';
+import { needsShared } from '../shared-data.ts';
 
 async function cplIndex(lexicon: boolean): Promise<KbIndex> {
   const { units } = structureDocument(await readDocument(CPL_PATH, readFileSync(CPL_PATH)));
@@ -28,7 +29,7 @@ test('the question set is hand-written, >= 60 items, each with a gold article 1.
   assert.equal(new Set(qs.map((q) => q.q)).size, qs.length);
 });
 
-test('article accuracy: lexical meets the bar on both halves; dense and hybrid reported', async () => {
+test('article accuracy: lexical meets the bar on both halves; dense and hybrid reported', needsShared(CPL), async () => {
   const qs = loadQuestions();
   const { dev, held } = halves(qs);
   const index = await cplIndex(true);
@@ -52,7 +53,7 @@ test('article accuracy: lexical meets the bar on both halves; dense and hybrid r
   assert.match(r.notice ?? '', /hashing test embedder/);
 });
 
-test('no embedder: search is lexical and says so; filters and grouping apply', async () => {
+test('no embedder: search is lexical and says so; filters and grouping apply', needsShared(CPL), async () => {
   const index = await cplIndex(true);
   const r = await index.search('七天无理由退货', { mode: 'hybrid', k: 3 });
   assert.equal(r.mode, 'lexical');

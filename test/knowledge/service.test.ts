@@ -11,9 +11,10 @@ import { FileKnowledgeRepository } from '../../src/knowledge/repository.ts';
 import { AccessDeniedError, KnowledgeService, builtinLexicon } from '../../src/knowledge/service.ts';
 import { OpenAIEmbedder, HashEmbedder } from '../../src/knowledge/embed.ts';
 import { OpenAIChatGenerator } from '../../src/knowledge/generate.ts';
-import { CPL_PATH } from './quality.ts';
+import { CPL, CPL_PATH } from './quality.ts';
+import { needsShared } from '../shared-data.ts';
 
-test('a statute\'s preamble is kept on the document, not as an item; items of an older ingest that are no unit any more are rejected with the reason', async () => {
+test('a statute\'s preamble is kept on the document, not as an item; items of an older ingest that are no unit any more are rejected with the reason', needsShared(CPL), async () => {
   const dir = mkdtempSync(join(tmpdir(), 'kf-'));
   try {
     const repo = new FileKnowledgeRepository(dir);
@@ -38,7 +39,7 @@ test('a statute\'s preamble is kept on the document, not as an item; items of an
   }
 });
 
-test('ingest, review with versions, approval gate, rebuild, scoped search, ask, attribute', async () => {
+test('ingest, review with versions, approval gate, rebuild, scoped search, ask, attribute', needsShared(CPL), async () => {
   const dir = mkdtempSync(join(tmpdir(), 'kf-'));
   try {
     const svc = new KnowledgeService(new FileKnowledgeRepository(dir));
@@ -89,7 +90,7 @@ test('ingest, review with versions, approval gate, rebuild, scoped search, ask, 
   }
 });
 
-test('OpenAI-compatible embedder and chat generator (local mock), hybrid search with vectors persisted', async () => {
+test('OpenAI-compatible embedder and chat generator (local mock), hybrid search with vectors persisted', needsShared(CPL), async () => {
   const hash = new HashEmbedder(32);
   let embedCalls = 0;
   const server = createServer((req, res) => {
