@@ -72,7 +72,7 @@ test('experiment plan|run: a bad file lists every problem with line and field an
     }
     const missing = await cli(['experiment', 'plan', join(tmp, 'nope.yaml')], env);
     assert.equal(missing.code, 1);
-    assert.match(missing.out, /nope\.yaml: file not found/);
+    assert.match(missing.out, /file not found: \S*nope\.yaml/);
     assert.doesNotMatch(missing.out, /ENOENT/);
 
     // DPO on an SFT dataset: every combination is rejected; `run` says why and exits instead of waiting forever
