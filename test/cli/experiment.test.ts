@@ -9,20 +9,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ADMIN_KEY, startServer } from '../api/helpers.ts';
-import { cli } from './helpers.ts';
-import { ensureBaseModels } from '../../src/factory/bases.ts';
+import { cli, serverWithIdentity } from './helpers.ts';
 import { writeDemoDatasets } from '../../src/demo/datasets.ts';
 
 
 test('[slow] modelfab experiment plan / run / jobs / models against a server', { timeout: 300_000 }, async () => {
-  const { srv, url, dir, stop } = await startServer();
+  const { srv, url, dir, stop } = await serverWithIdentity();
   try {
-    const bases = await ensureBaseModels({ factory: srv.factory.factory, data: srv.service, dataDir: dir, quick: true });
-    assert.equal((await srv.factory.scheduler.waitFor(bases[0].id, undefined, 240_000)).status, 'succeeded');
-    await srv.factory.factory.idle();
-    const ds = join(dir, 'ds');
-    writeDemoDatasets(ds);
-    await srv.service.importDataset({ name: 'identity', source: { path: join(ds, 'identity.json') }, validation: { path: join(ds, 'identity.val.json') } });
     const file = join(dir, 'exp.yaml');
     writeFileSync(file, [
       'name: cli-grid', 'stage: sft', 'base_models: [spruce-s]', 'datasets: [identity]',

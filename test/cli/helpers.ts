@@ -1,5 +1,10 @@
 /** Runs the `modelfab` command in a child process (asynchronously: a test may host the server in-process). */
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { startServer } from '../api/helpers.ts';
+import { ensureBaseModels } from '../../src/factory/bases.ts';
+import { writeDemoDatasets } from '../../src/demo/datasets.ts';
 
 export const bin = new URL('../../bin/modelfab.js', import.meta.url).pathname;
 
@@ -13,4 +18,22 @@ export function cli(args: string[], env: Record<string, string>, o: { input?: st
     if (o.input !== undefined) p.stdin!.end(o.input);
     p.on('close', (code) => resolve({ code, out }));
   });
+}
+
+/** A server with the quick spruce-s base pretrained and the demo's `identity` dataset imported: ready for a grid. */
+export async function serverWithIdentity(): Promise<Awaited<ReturnType<typeof startServer>>> {
+  const started = await startServer();
+  const { srv, dir } = started;
+  try {
+    const bases = await ensureBaseModels({ factory: srv.factory.factory, data: srv.service, dataDir: dir, quick: true });
+    assert.equal((await srv.factory.scheduler.waitFor(bases[0].id, undefined, 240_000)).status, 'succeeded');
+    await srv.factory.factory.idle();
+    const ds = join(dir, 'ds');
+    writeDemoDatasets(ds);
+    await srv.service.importDataset({ name: 'identity', source: { path: join(ds, 'identity.json') }, validation: { path: join(ds, 'identity.val.json') } });
+    return started;
+  } catch (e) {
+    await started.stop();
+    throw e;
+  }
 }

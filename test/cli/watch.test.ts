@@ -9,20 +9,12 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ADMIN_KEY, startServer } from '../api/helpers.ts';
-import { bin, cli } from './helpers.ts';
-import { ensureBaseModels } from '../../src/factory/bases.ts';
-import { writeDemoDatasets } from '../../src/demo/datasets.ts';
+import { ADMIN_KEY } from '../api/helpers.ts';
+import { bin, cli, serverWithIdentity } from './helpers.ts';
 
 test('[slow] modelfab experiment run, detach, watch ID, leaderboard ID; models list as a table', { timeout: 480_000 }, async () => {
-  const { srv, url, dir, stop } = await startServer();
+  const { url, dir, stop } = await serverWithIdentity();
   try {
-    const bases = await ensureBaseModels({ factory: srv.factory.factory, data: srv.service, dataDir: dir, quick: true });
-    assert.equal((await srv.factory.scheduler.waitFor(bases[0].id, undefined, 240_000)).status, 'succeeded');
-    await srv.factory.factory.idle();
-    const ds = join(dir, 'ds');
-    writeDemoDatasets(ds);
-    await srv.service.importDataset({ name: 'identity', source: { path: join(ds, 'identity.json') }, validation: { path: join(ds, 'identity.val.json') } });
     const file = join(dir, 'exp.yaml');
     writeFileSync(file, [
       'name: watch-grid', 'stage: sft', 'base_models: [spruce-s]', 'datasets: [identity]',
