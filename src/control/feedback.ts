@@ -83,8 +83,10 @@ export type ExportFormat = 'openai-dpo' | 'llamafactory-ranking' | 'sft' | 'kto'
 export const EXPORT_FORMATS: readonly ExportFormat[] = ['openai-dpo', 'llamafactory-ranking', 'sft', 'kto'];
 
 export interface ExportOptions {
-  /** Only accepted items (default false: pending and accepted; rejected never). */
+  /** Only items a reviewer accepted (default true). False, or `include_pending`, adds items not reviewed yet; rejected never. */
   accepted_only?: boolean;
+  /** Also items not reviewed yet (default false): the same as `accepted_only: false`. */
+  include_pending?: boolean;
   model?: string;
   /** Smallest rating difference that makes a pair from two rated answers to the same prompt (default 2). */
   min_rating_gap?: number;
@@ -417,9 +419,11 @@ export class FeedbackService {
     return this.get(id);
   }
 
-  /** Items an export may use: never rejected ones. */
+  /** Items an export may use: accepted ones by default (what a reviewer saw), pending too when asked; never rejected ones. */
   async usable(o: ExportOptions = {}): Promise<FeedbackObject[]> {
-    let q = this.db.selectFrom('feedback').selectAll().where('status', o.accepted_only ? '=' : '!=', o.accepted_only ? 'accepted' : 'rejected');
+    for (const f of ['accepted_only', 'include_pending'] as const) if (o[f] !== undefined && typeof o[f] !== 'boolean') throw new ControlError(400, `${f} must be true or false`, f);
+    const acceptedOnly = o.include_pending === true ? false : o.accepted_only !== false;
+    let q = this.db.selectFrom('feedback').selectAll().where('status', acceptedOnly ? '=' : '!=', acceptedOnly ? 'accepted' : 'rejected');
     if (o.model) q = q.where('model', '=', o.model);
     return (await q.orderBy('seq').execute()).map(toObject);
   }
