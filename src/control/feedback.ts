@@ -421,7 +421,9 @@ export class FeedbackService {
 
   /** Items an export may use: accepted ones by default (what a reviewer saw), pending too when asked; never rejected ones. */
   async usable(o: ExportOptions = {}): Promise<FeedbackObject[]> {
-    for (const f of ['accepted_only', 'include_pending'] as const) if (o[f] !== undefined && typeof o[f] !== 'boolean') throw new ControlError(400, `${f} must be true or false`, f);
+    for (const f of ['accepted_only', 'include_pending', 'include_approved'] as const) if (o[f] !== undefined && typeof o[f] !== 'boolean') throw new ControlError(400, `${f} must be true or false`, f);
+    if (o.model !== undefined && o.model !== null && typeof o.model !== 'string') throw new ControlError(400, 'model must be a string', 'model');
+    if (o.min_rating_gap !== undefined && (typeof o.min_rating_gap !== 'number' || !Number.isFinite(o.min_rating_gap) || o.min_rating_gap < 0)) throw new ControlError(400, 'min_rating_gap must be a number >= 0', 'min_rating_gap');
     const acceptedOnly = o.include_pending === true ? false : o.accepted_only !== false;
     let q = this.db.selectFrom('feedback').selectAll().where('status', acceptedOnly ? '=' : '!=', acceptedOnly ? 'accepted' : 'rejected');
     if (o.model) q = q.where('model', '=', o.model);
@@ -436,11 +438,13 @@ export class FeedbackService {
 
   /** Exports and imports as a dataset (a new version when the name exists). */
   async exportDataset(deps: Pick<TrainDeps, 'importDataset'>, format: ExportFormat, name: string, o: ExportOptions & { validation_split?: number; seed?: number } = {}) {
+    if (typeof name !== 'string' || !name.trim()) throw new ControlError(400, 'dataset must be a non-empty name', 'dataset');
+    if (o.validation_split !== undefined && (typeof o.validation_split !== 'number' || !(o.validation_split >= 0 && o.validation_split < 1))) throw new ControlError(400, 'validation_split must be a number from 0 to below 1', 'validation_split');
     const { rows, jsonl } = await this.export(format, o);
     if (!rows.length) throw new ControlError(400, `no ${format} rows can be made from the feedback yet (${format === 'openai-dpo' || format === 'llamafactory-ranking' ? 'needs preferences, corrections, or right/wrong or rated answers to the same prompt' : 'needs corrections or labelled answers'})`, 'format', 'no_data');
     const dir = mkdtempSync(join(tmpdir(), 'mf-feedback-'));
     try {
-      const file = join(dir, `${name}.jsonl`);
+      const file = join(dir, 'feedback.jsonl'); // never a path made from the client's name
       writeFileSync(file, jsonl);
       const ds = await deps.importDataset({ name, source: { path: file, name: `${name}.jsonl` }, ...(o.validation_split ? { validationSplit: o.validation_split } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}) });
       return { rows: rows.length, dataset: ds };
