@@ -2,12 +2,20 @@
  * Client regular expressions run on a linear-time engine: a pattern that makes a backtracking engine take
  * exponential time (`(a+)+$`) is compiled by RE2JS and answers at once; patterns that need backtracking
  * (backreferences, lookaround) are refused with the reason; JavaScript spellings (named groups, `\p{Script=Han}`)
- * and flags keep working, with positions in UTF-16 code units as for a RegExp.
+ * and flags keep working, with positions in UTF-16 code units as for a RegExp. A policy stored before (with a
+ * backreference) fails closed at serving time with a 503 that says how to fix it.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compileLinear, LinearRegexError, LINEAR_ENGINE } from '../../src/control/linear-regex.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Kysely } from 'kysely';
 import { GuardPolicyError, parsePolicy, patternRes, runGuard, type RegexCheck } from '../../src/control/guard.ts';
+import { ControlError, FeedbackService, type ControlTables } from '../../src/control/feedback.ts';
+import { GuardRuntime } from '../../src/control/runtime.ts';
+import { openSqliteDatabase } from '../../src/store/sqlite.ts';
 
 test('compileLinear: catastrophic patterns run in linear time, backtracking-only syntax is refused', () => {
   const evil = compileLinear('(a+)+$');
@@ -43,4 +51,21 @@ test('guard regex checks: compiled by the linear engine; (a+)+$ on a long text a
   assert.throws(() => parsePolicy({ checks: [{ name: 'twice', kind: 'regex', patterns: ['ok', '(\\w+) \\1'] }] }),
     (e: unknown) => e instanceof GuardPolicyError && /checks\[0\] "twice": patterns\[1\]\.pattern .*backreferences are not supported/.test((e as Error).message));
   assert.throws(() => parsePolicy({ checks: [{ kind: 'regex', patterns: ['x'.repeat(2001)] }] }), /patterns\[0\]\.pattern is longer than 2000 characters/);
+});
+
+test('a stored policy the linear engine refuses fails closed with 503 naming the policy', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mf-linear-'));
+  const { store, db } = await openSqliteDatabase(join(dir, 'db.sqlite'));
+  try {
+    const fb = new FeedbackService(db as unknown as Kysely<ControlTables>);
+    await fb.putPolicy('old', { checks: [{ kind: 'regex', patterns: ['(\\w+)\\s+\\1'] }] }); // as an older version stored it
+    await fb.putPolicy('ok', { checks: [{ kind: 'regex', patterns: ['(a+)+$'] }] });
+    const rt = new GuardRuntime(fb, {});
+    await assert.rejects(rt.load(['old']), (e: unknown) => e instanceof ControlError && e.status === 503 && e.code === 'guard_policy_invalid' && /guard policy "old" no longer loads.*backreferences/.test(e.message));
+    const g = await rt.load(['ok']);
+    assert.equal((await g!.input('a'.repeat(10_000) + '!')).refused, false);
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
