@@ -390,7 +390,10 @@ export class FeedbackService {
 
   /** The review queue and listings: oldest first by default; `after` is an id (cursor). */
   async list(f: { status?: FeedbackStatus | 'all'; model?: string; annotator?: string; label?: string; kind?: 'rating' | 'label' | 'correction' | 'preference'; after?: string; limit?: number; order?: 'asc' | 'desc' } = {}): Promise<{ data: FeedbackObject[]; has_more: boolean }> {
-    const limit = Math.max(1, Math.min(1000, f.limit ?? 100));
+    if (f.limit !== undefined && (!Number.isInteger(f.limit) || f.limit < 1 || f.limit > 1000)) throw new ControlError(400, 'limit must be an integer from 1 to 1000', 'limit');
+    if (f.status !== undefined && !['pending', 'accepted', 'rejected', 'all'].includes(f.status)) throw new ControlError(400, 'status must be pending, accepted, rejected or all', 'status');
+    if (f.kind !== undefined && !['rating', 'label', 'correction', 'preference'].includes(f.kind)) throw new ControlError(400, 'kind must be rating, label, correction or preference', 'kind');
+    const limit = f.limit ?? 100;
     let q = this.db.selectFrom('feedback').selectAll();
     if (f.status && f.status !== 'all') q = q.where('status', '=', f.status);
     if (f.model) q = q.where('model', '=', f.model);

@@ -3,7 +3,7 @@
  * and DELETE route of the authorization table (src/api/authz.ts) gets no body, `{}`, `[]`, `null`, scalars, and a
  * plausible body with each field in turn of a wrong type or an inherited property name (`constructor`,
  * `__proto__`); each answer must be below 500. Then the findings one by one: attribution without `kbs`, a
- * duplicate knowledge-base name, a built-in lexicon named `constructor`.
+ * duplicate knowledge-base name, a built-in lexicon named `constructor`, the feedback list's query of wrong values.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -74,6 +74,11 @@ test('attribution without kbs, a duplicate knowledge base, a lexicon named const
     const exp = await api('POST', '/v1/feedback/export', { format: 'sft', model: [] });
     assert.equal(exp.status, 400);
     assert.equal(exp.json.error.param, 'model');
+    for (const [q, param] of [['limit=abc', 'limit'], ['limit=0', 'limit'], ['status=constructor', 'status'], ['kind=__proto__', 'kind']]) {
+      const r = await fetch(`${url}/v1/feedback?${q}`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+      assert.equal(r.status, 400, q);
+      assert.equal(((await r.json()) as any).error.param, param, q); // eslint-disable-line @typescript-eslint/no-explicit-any
+    }
     const traversal = await api('POST', '/v1/feedback/export', { format: 'sft', dataset: 7 });
     assert.equal(traversal.json.error.param, 'dataset');
   } finally {
