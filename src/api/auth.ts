@@ -17,13 +17,26 @@ export function generateApiKey(): string {
   return s;
 }
 
+/** The marker every generated key starts with. */
+export const KEY_MARKER = 'sk-mf-';
+/** How many characters of a key's secret part its shown prefix keeps: enough to tell keys apart, not to guess them. */
+export const PREFIX_SECRET_CHARS = 4;
+
+/**
+ * The prefix stored and shown for a key: `sk-mf-` + 4 characters; a key of another form (an admin key given by
+ * MODELFAB_ADMIN_KEY) shows its first 4 characters only.
+ */
+export function keyPrefix(key: string): string {
+  return key.startsWith(KEY_MARKER) ? key.slice(0, KEY_MARKER.length + PREFIX_SECRET_CHARS) : key.slice(0, PREFIX_SECRET_CHARS);
+}
+
 export function hashApiKey(key: string): string {
   return createHash('sha256').update(key, 'utf8').digest('hex');
 }
 
 export async function addApiKey(store: Store, key: string, role: ApiKeyRow['role'], name: string): Promise<ApiKeyRow> {
   const row: ApiKeyRow = {
-    id: `key-${randomBytes(8).toString('hex')}`, name, hash: hashApiKey(key), prefix: key.slice(0, 10), role,
+    id: `key-${randomBytes(8).toString('hex')}`, name, hash: hashApiKey(key), prefix: keyPrefix(key), role,
     created_at: nowSeconds(), last_used_at: null, revoked_at: null,
   };
   await store.apiKeys.insert(row);

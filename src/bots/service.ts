@@ -39,7 +39,7 @@ export const BUILTIN_BOT_LEXICONS: Record<string, URL> = {
 };
 
 export function botLexicon(name: string): string {
-  const url = BUILTIN_BOT_LEXICONS[name];
+  const url = Object.hasOwn(BUILTIN_BOT_LEXICONS, name) ? BUILTIN_BOT_LEXICONS[name] : undefined;
   if (!url) throw new BotError(400, `no built-in lexicon ${name} (have: ${Object.keys(BUILTIN_BOT_LEXICONS).join(', ')})`, 'lexicon');
   return readFileSync(url, 'utf8');
 }
@@ -99,7 +99,10 @@ export class BotService {
   listBots(): Promise<Bot[]> { return this.repo.listBots(); }
 
   async createBot(input: CreateBotInput): Promise<Bot> {
-    if (!SAFE_NAME.test(input.name ?? '')) throw new BotError(400, 'name must be 1-64 letters, digits, _ . - (it becomes the model name)', 'name', 'invalid_name');
+    if (typeof input.name !== 'string' || !SAFE_NAME.test(input.name)) throw new BotError(400, 'name must be 1-64 letters, digits, _ . - (it becomes the model name)', 'name', 'invalid_name');
+    if (typeof input.kbId !== 'string' || !input.kbId) throw new BotError(400, 'kb must name a knowledge base', 'kb', 'invalid_value');
+    if (input.description !== undefined && typeof input.description !== 'string') throw new BotError(400, 'description must be a string', 'description', 'invalid_value');
+    if (input.config !== undefined && (input.config === null || typeof input.config !== 'object' || Array.isArray(input.config))) throw new BotError(400, 'config must be an object', 'config', 'invalid_value');
     if (await this.repo.getBot(input.name)) throw new BotError(409, `bot ${input.name} already exists`, 'name', 'bot_exists');
     await this.knowledge.requireKb(input.kbId).catch(() => { throw new BotError(404, `no knowledge base ${input.kbId}`, 'kb', 'kb_not_found'); });
     const t = now();
@@ -139,7 +142,7 @@ export class BotService {
    */
   async build(input: BuildInput): Promise<{ bot: Bot; kbId: string; units: number; pairs: number; rejected: number; version: BotVersion | null; ms: Record<string, number> }> {
     const t0 = performance.now();
-    if (!SAFE_NAME.test(input.name ?? '')) throw new BotError(400, 'invalid bot name', 'name', 'invalid_name');
+    if (typeof input.name !== 'string' || !SAFE_NAME.test(input.name)) throw new BotError(400, 'invalid bot name', 'name', 'invalid_name');
     if (await this.repo.getBot(input.name)) throw new BotError(409, `bot ${input.name} already exists`, 'name', 'bot_exists');
     const lexicon = [input.lexicon ?? (input.lexiconName ? botLexicon(input.lexiconName) : ''), input.lexiconExtra ?? ''].join('\n').trim();
     const kbId = `bot-${input.name}`.slice(0, 99);

@@ -39,7 +39,7 @@ export function registerBots(program: Command): void {
     .option('--approve-all', 'approve every pair the screen kept and freeze version 1 (skip the review)')
     .action(async (name: string, file: string, o: Remote & { lexicon?: string; lexiconExtra?: string; perUnit: string; paraphrases: string; approveAll?: boolean }) => {
       const data = readUserFile(file);
-      const lexicon = o.lexicon === undefined ? {} : o.lexicon in BUILTIN_BOT_LEXICONS ? { lexicon_name: o.lexicon } : { lexicon: readUserText(o.lexicon) };
+      const lexicon = o.lexicon === undefined ? {} : Object.hasOwn(BUILTIN_BOT_LEXICONS, o.lexicon) ? { lexicon_name: o.lexicon } : { lexicon: readUserText(o.lexicon) };
       const r = await new ApiClient(clientOptions(o)).post<{ units: number; pairs: number; rejected?: number; version: { version: number; pairs: number } | null; ms: Record<string, number> }>('/v1/bots/build', {
         name, filename: basename(file), base64: data.toString('base64'), ...lexicon, ...(o.lexiconExtra ? { lexicon_extra: readUserText(o.lexiconExtra) } : {}),
         per_unit: count(o.perUnit, 'per-unit'), paraphrases: count(o.paraphrases, 'paraphrases'), approve_all: !!o.approveAll,

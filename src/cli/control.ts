@@ -100,9 +100,9 @@ export function registerControl(program: Command): void {
       process.stdout.write(`${JSON.stringify(r)}\n`);
     });
   remote(fb.command('export <format>').description('openai-dpo | llamafactory-ranking | sft | kto'))
-    .option('-o, --out <file>', 'write JSON Lines here (default stdout)').option('--dataset <name>', 'import as a dataset instead').option('--accepted-only', 'only reviewed and accepted items')
-    .action(async (format: string, o: Remote & { out?: string; dataset?: string; acceptedOnly?: boolean }) => {
-      const r = await new ApiClient(clientOptions(o)).request<{ rows: number; jsonl?: string; dataset?: { name: string } }>('POST', '/v1/feedback/export', { format, dataset: o.dataset, accepted_only: o.acceptedOnly });
+    .option('-o, --out <file>', 'write JSON Lines here (default stdout)').option('--dataset <name>', 'import as a dataset instead').option('--include-pending', 'also items not reviewed yet (default: accepted items only)')
+    .action(async (format: string, o: Remote & { out?: string; dataset?: string; includePending?: boolean }) => {
+      const r = await new ApiClient(clientOptions(o)).request<{ rows: number; jsonl?: string; dataset?: { name: string } }>('POST', '/v1/feedback/export', { format, dataset: o.dataset, ...(o.includePending ? { include_pending: true } : {}) });
       if (r.dataset) process.stdout.write(`${r.rows} rows -> dataset ${r.dataset.name}\n`);
       else if (o.out) { writeFileSync(o.out, r.jsonl ?? ''); process.stderr.write(`${r.rows} rows -> ${o.out}\n`); }
       else process.stdout.write(r.jsonl ?? '');

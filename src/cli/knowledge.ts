@@ -24,7 +24,7 @@ const kbList = (ids: string) => ids.split(',').map((x) => x.trim()).filter(Boole
 /** A lexicon option: a built-in name, else a file the user named (read here, sent as text). */
 export function lexiconField(v: string | undefined): { lexicon_name: string } | { lexicon: string } | Record<string, never> {
   if (v === undefined) return {};
-  return v in BUILTIN_LEXICONS ? { lexicon_name: v } : { lexicon: readUserText(v) };
+  return Object.hasOwn(BUILTIN_LEXICONS, v) ? { lexicon_name: v } : { lexicon: readUserText(v) };
 }
 
 export function registerKnowledge(program: Command): void {

@@ -83,8 +83,10 @@ export type ExportFormat = 'openai-dpo' | 'llamafactory-ranking' | 'sft' | 'kto'
 export const EXPORT_FORMATS: readonly ExportFormat[] = ['openai-dpo', 'llamafactory-ranking', 'sft', 'kto'];
 
 export interface ExportOptions {
-  /** Only accepted items (default false: pending and accepted; rejected never). */
+  /** Only items a reviewer accepted (default true). False, or `include_pending`, adds items not reviewed yet; rejected never. */
   accepted_only?: boolean;
+  /** Also items not reviewed yet (default false): the same as `accepted_only: false`. */
+  include_pending?: boolean;
   model?: string;
   /** Smallest rating difference that makes a pair from two rated answers to the same prompt (default 2). */
   min_rating_gap?: number;
@@ -388,7 +390,10 @@ export class FeedbackService {
 
   /** The review queue and listings: oldest first by default; `after` is an id (cursor). */
   async list(f: { status?: FeedbackStatus | 'all'; model?: string; annotator?: string; label?: string; kind?: 'rating' | 'label' | 'correction' | 'preference'; after?: string; limit?: number; order?: 'asc' | 'desc' } = {}): Promise<{ data: FeedbackObject[]; has_more: boolean }> {
-    const limit = Math.max(1, Math.min(1000, f.limit ?? 100));
+    if (f.limit !== undefined && (!Number.isInteger(f.limit) || f.limit < 1 || f.limit > 1000)) throw new ControlError(400, 'limit must be an integer from 1 to 1000', 'limit');
+    if (f.status !== undefined && !['pending', 'accepted', 'rejected', 'all'].includes(f.status)) throw new ControlError(400, 'status must be pending, accepted, rejected or all', 'status');
+    if (f.kind !== undefined && !['rating', 'label', 'correction', 'preference'].includes(f.kind)) throw new ControlError(400, 'kind must be rating, label, correction or preference', 'kind');
+    const limit = f.limit ?? 100;
     let q = this.db.selectFrom('feedback').selectAll();
     if (f.status && f.status !== 'all') q = q.where('status', '=', f.status);
     if (f.model) q = q.where('model', '=', f.model);
@@ -417,9 +422,13 @@ export class FeedbackService {
     return this.get(id);
   }
 
-  /** Items an export may use: never rejected ones. */
+  /** Items an export may use: accepted ones by default (what a reviewer saw), pending too when asked; never rejected ones. */
   async usable(o: ExportOptions = {}): Promise<FeedbackObject[]> {
-    let q = this.db.selectFrom('feedback').selectAll().where('status', o.accepted_only ? '=' : '!=', o.accepted_only ? 'accepted' : 'rejected');
+    for (const f of ['accepted_only', 'include_pending', 'include_approved'] as const) if (o[f] !== undefined && typeof o[f] !== 'boolean') throw new ControlError(400, `${f} must be true or false`, f);
+    if (o.model !== undefined && o.model !== null && typeof o.model !== 'string') throw new ControlError(400, 'model must be a string', 'model');
+    if (o.min_rating_gap !== undefined && (typeof o.min_rating_gap !== 'number' || !Number.isFinite(o.min_rating_gap) || o.min_rating_gap < 0)) throw new ControlError(400, 'min_rating_gap must be a number >= 0', 'min_rating_gap');
+    const acceptedOnly = o.include_pending === true ? false : o.accepted_only !== false;
+    let q = this.db.selectFrom('feedback').selectAll().where('status', acceptedOnly ? '=' : '!=', acceptedOnly ? 'accepted' : 'rejected');
     if (o.model) q = q.where('model', '=', o.model);
     return (await q.orderBy('seq').execute()).map(toObject);
   }
@@ -432,11 +441,13 @@ export class FeedbackService {
 
   /** Exports and imports as a dataset (a new version when the name exists). */
   async exportDataset(deps: Pick<TrainDeps, 'importDataset'>, format: ExportFormat, name: string, o: ExportOptions & { validation_split?: number; seed?: number } = {}) {
+    if (typeof name !== 'string' || !name.trim()) throw new ControlError(400, 'dataset must be a non-empty name', 'dataset');
+    if (o.validation_split !== undefined && (typeof o.validation_split !== 'number' || !(o.validation_split >= 0 && o.validation_split < 1))) throw new ControlError(400, 'validation_split must be a number from 0 to below 1', 'validation_split');
     const { rows, jsonl } = await this.export(format, o);
     if (!rows.length) throw new ControlError(400, `no ${format} rows can be made from the feedback yet (${format === 'openai-dpo' || format === 'llamafactory-ranking' ? 'needs preferences, corrections, or right/wrong or rated answers to the same prompt' : 'needs corrections or labelled answers'})`, 'format', 'no_data');
     const dir = mkdtempSync(join(tmpdir(), 'mf-feedback-'));
     try {
-      const file = join(dir, `${name}.jsonl`);
+      const file = join(dir, 'feedback.jsonl'); // never a path made from the client's name
       writeFileSync(file, jsonl);
       const ds = await deps.importDataset({ name, source: { path: file, name: `${name}.jsonl` }, ...(o.validation_split ? { validationSplit: o.validation_split } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}) });
       return { rows: rows.length, dataset: ds };

@@ -5,7 +5,8 @@
  *   - `parsePolicy`: a GuardPolicy from JSON, validated at load (every regex compiled, every field typed); errors
  *     name the check (`checks[2] "no-secrets"`) and the field;
  *   - the checks: `keywords` (Chinese and English lists; CJK words match as substrings, Latin words at word edges;
- *     NFKC + case folding so full-width and upper-case variants match), `regex`, `topics` (block lists of topics,
+ *     NFKC + case folding so full-width and upper-case variants match), `regex` (compiled by the linear-time engine
+ *     of ./linear-regex.ts: a client's pattern cannot stall the server), `topics` (block lists of topics,
  *     each a keyword set with a hit threshold), `pii` (src/control/pii.ts; rewrite masks), `classifier` (a
  *     Llama-Guard-style prompt over an editable category list, run by any ChatModel), `reflection` (a second model
  *     pass that approves, revises or refuses the draft against the question, the policy and the sources) and
@@ -20,6 +21,7 @@
  */
 import { attribute, DEFAULT_SUPPORT_THRESHOLD, type Passage } from '../knowledge/attribution.ts';
 import type { ChatMessage, ChatModel } from './model.ts';
+import { compileLinear, type LinearRegex } from './linear-regex.ts';
 import { findPii, maskPii, PII_KINDS, type PiiKind } from './pii.ts';
 
 export type GuardStage = 'input' | 'output';
@@ -111,6 +113,8 @@ export class GuardPolicyError extends Error {}
 
 const STAGES = ['input', 'output', 'both'] as const;
 const ACTIONS = ['allow', 'warn', 'rewrite', 'refuse'] as const;
+/** The longest regex pattern a policy may hold. */
+export const MAX_PATTERN_CHARS = 2000;
 const KINDS = ['keywords', 'regex', 'topics', 'pii', 'classifier', 'reflection', 'grounding'] as const;
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -158,7 +162,8 @@ export function parsePolicy(input: unknown): GuardPolicy {
           const o = typeof p === 'string' ? { pattern: p } : isObj(p) ? p : fail(`patterns[${j}] must be a string or {pattern, flags?}`);
           if (typeof o.pattern !== 'string' || !o.pattern) fail(`patterns[${j}].pattern must be a non-empty string`);
           if (o.flags !== undefined && (typeof o.flags !== 'string' || !/^[imsu]*$/.test(o.flags))) fail(`patterns[${j}].flags may only contain i, m, s, u`);
-          try { new RegExp(o.pattern as string, flagsOf(o.flags as string | undefined)); } catch (e) { fail(`patterns[${j}] ${JSON.stringify(o.pattern)} is not a valid regular expression: ${(e as Error).message}`); }
+          if ((o.pattern as string).length > MAX_PATTERN_CHARS) fail(`patterns[${j}].pattern is longer than ${MAX_PATTERN_CHARS} characters`);
+          try { compileLinear(o.pattern as string, (o.flags as string | undefined) ?? ''); } catch (e) { fail(`patterns[${j}].pattern is not a valid regular expression for the linear-time engine: ${(e as Error).message}`); }
           return { pattern: o.pattern as string, ...(o.flags ? { flags: o.flags as string } : {}), ...(typeof o.label === 'string' ? { label: o.label } : {}) };
         });
         if (c.replacement !== undefined && typeof c.replacement !== 'string') fail('"replacement" must be a string');
@@ -218,12 +223,6 @@ export function mergePolicies(list: ReadonlyArray<{ name: string; policy: GuardP
     refusal_message: list[0]?.policy.refusal_message ?? DEFAULT_REFUSAL,
     checks: list.flatMap(({ name, policy }) => policy.checks.map((c) => ({ ...c, name: `${name}/${c.name}`, message: c.message ?? policy.refusal_message }))),
   };
-}
-
-function flagsOf(f?: string): string {
-  const s = new Set((f ?? '').split(''));
-  s.add('g'); s.add('u');
-  return [...s].join('');
 }
 
 // ------------------------------------------------------------------------------------------------ matching
@@ -293,9 +292,11 @@ function topicRes(c: TopicsCheck): RegExp[] {
   if (!r) { r = c.topics.map((t) => compileWords(t.keywords)); compiled.set(c, r); }
   return r;
 }
-function patternRes(c: RegexCheck): RegExp[] {
-  let r = compiled.get(c) as RegExp[] | undefined;
-  if (!r) { r = c.patterns.map((p) => new RegExp(p.pattern, flagsOf(p.flags))); compiled.set(c, r); }
+const compiledPatterns = new WeakMap<RegexCheck, LinearRegex[]>();
+/** A regex check's patterns, compiled once by the linear-time engine (a client's pattern never runs on RegExp). */
+export function patternRes(c: RegexCheck): LinearRegex[] {
+  let r = compiledPatterns.get(c);
+  if (!r) { r = c.patterns.map((p) => compileLinear(p.pattern, p.flags ?? '')); compiledPatterns.set(c, r); }
   return r;
 }
 
@@ -384,11 +385,10 @@ async function evaluate(c: GuardCheck, input: GuardInput, text: string, deps: Gu
       const spans: Span[] = [];
       const labels: string[] = [];
       res.forEach((re, j) => {
-        re.lastIndex = 0;
         let hit = false;
-        for (let m = re.exec(text); m; m = re.exec(text)) {
-          if (m[0] === '') { re.lastIndex++; continue; }
-          spans.push({ start: m.index, end: m.index + m[0].length, text: m[0] });
+        for (const m of re.matchAll(text)) {
+          if (m.text === '') continue;
+          spans.push({ start: m.index, end: m.index + m.text.length, text: m.text });
           hit = true;
         }
         if (hit) labels.push(c.patterns[j].label ?? c.patterns[j].pattern);

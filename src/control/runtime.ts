@@ -14,7 +14,7 @@
  */
 import type { Passage } from '../knowledge/attribution.ts';
 import { ControlError, outcomeOf, type FeedbackService, type GuardOutcome, type ResponseSource } from './feedback.ts';
-import { GuardStream, mergePolicies, parsePolicy, runGuard, type GuardDeps, type GuardPolicy, type GuardResult, type GuardVerdict } from './guard.ts';
+import { GuardPolicyError, GuardStream, mergePolicies, parsePolicy, runGuard, type GuardDeps, type GuardPolicy, type GuardResult, type GuardVerdict } from './guard.ts';
 import type { ChatMessage } from './model.ts';
 
 /** Longest prompt (characters, all messages) the request log keeps. */
@@ -75,7 +75,15 @@ export class GuardRuntime {
     }
     const c = this.parsed.get(name);
     if (c && c.text === text) return c.policy;
-    const policy = parsePolicy(text);
+    let policy: GuardPolicy;
+    try {
+      policy = parsePolicy(text);
+    } catch (e) {
+      // stored before a rule tightened (a regex the linear-time engine refuses): fail closed, say how to fix it
+      if (!(e instanceof GuardPolicyError)) throw e;
+      this.parsed.delete(name);
+      throw new ControlError(503, `guard policy "${name}" no longer loads (${e.message}); fix it with PUT /v1/guard/policies/${name}`, 'guard', 'guard_policy_invalid');
+    }
     this.parsed.set(name, { text, policy });
     return policy;
   }

@@ -73,6 +73,6 @@ export async function runServeDemo(srv: ModelfabServer, best: { name: string; mo
     rep.line(`        ${String(c.message.content).replace(/\s+/g, ' ').trim().slice(0, 120)}   [guard: ${r.guard?.outcome ?? '-'}, ${c.finish_reason}]`);
   }
   const fb = await call('POST', '/v1/feedback', { response_id: requests[0].id, label: 'right', annotator: 'demo', source: 'api' });
-  rep.line(`      feedback ${fb.id} on ${requests[0].id} is in the review queue (GET /v1/feedback): marks become DPO/SFT training data`);
+  rep.line(`      feedback ${fb.id} on ${requests[0].id} is in the review queue (GET /v1/feedback): once accepted, marks become DPO/SFT training data`);
   return { deployment, model: best.model, requests, feedbackId: fb.id };
 }

@@ -25,6 +25,12 @@ import { attribute, splitSentences, type AttributionOptions, type AttributionRep
 import { ExtractiveGenerator, type Generator } from './generate.ts';
 
 export class AccessDeniedError extends Error {}
+/** A knowledge base with this id exists already. */
+export class KbExistsError extends Error {}
+/** A request the service cannot run as asked (a missing or malformed argument). */
+export class KnowledgeRequestError extends Error {
+  constructor(message: string, readonly param: string | null = null) { super(message); }
+}
 
 /** Built-in lexicons by name (text files under text/lexicons/). */
 export const BUILTIN_LEXICONS: Record<string, URL> = {
@@ -32,8 +38,8 @@ export const BUILTIN_LEXICONS: Record<string, URL> = {
 };
 
 export function builtinLexicon(name: string): string {
-  const url = BUILTIN_LEXICONS[name];
-  if (!url) throw new Error(`no built-in lexicon ${name} (have: ${Object.keys(BUILTIN_LEXICONS).join(', ')})`);
+  const url = Object.hasOwn(BUILTIN_LEXICONS, name) ? BUILTIN_LEXICONS[name] : undefined;
+  if (!url) throw new KnowledgeRequestError(`no built-in lexicon ${name} (have: ${Object.keys(BUILTIN_LEXICONS).join(', ')})`, 'lexicon_name');
   return readFileSync(url, 'utf8');
 }
 
@@ -98,7 +104,7 @@ export class KnowledgeService {
 
   async createKb(input: CreateKbInput): Promise<KnowledgeBase> {
     const id = input.id ?? slug(input.name);
-    if (await this.repo.getKb(id)) throw new Error(`knowledge base ${id} already exists`);
+    if (await this.repo.getKb(id)) throw new KbExistsError(`knowledge base ${id} already exists`);
     const t = now();
     const kb: KnowledgeBase = {
       id, name: input.name, description: input.description ?? '', requireApproval: input.requireApproval ?? false,
@@ -295,7 +301,7 @@ export class KnowledgeService {
   async attribute(kbIds: string | string[] | null, text: string, o: { passages?: Passage[]; k?: number; scope?: Scope } & AttributionOptions = {}): Promise<AttributionReport & { passages: Passage[] }> {
     let passages = o.passages;
     if (!passages) {
-      if (!kbIds) throw new Error('attribution needs passages or a knowledge base to search');
+      if (!kbIds || (Array.isArray(kbIds) && !kbIds.length)) throw new KnowledgeRequestError('attribution needs passages or a knowledge base to search (kbs)', 'kbs');
       const found = new Map<string, Passage>();
       const queries = [text, ...splitSentences(text).map((s) => s.text)];
       for (const q of queries) {

@@ -13,7 +13,7 @@
  * most every second and on close (one upsert per key/model/day).
  */
 import { randomBytes } from 'node:crypto';
-import { generateApiKey, hashApiKey } from '../api/auth.ts';
+import { generateApiKey, hashApiKey, keyPrefix } from '../api/auth.ts';
 import { nowSeconds, type ApiKeyRow, type Store, type UsageRow } from '../store/store.ts';
 import { ServeError } from './service.ts';
 
@@ -83,7 +83,7 @@ export async function createKey(store: Store, k: CreateKeyInput): Promise<{ key:
   };
   const key = generateApiKey();
   const row: ApiKeyRow = {
-    id: `key-${randomBytes(8).toString('hex')}`, name: k.name.trim(), hash: hashApiKey(key), prefix: key.slice(0, 10), role: k.role ?? 'user',
+    id: `key-${randomBytes(8).toString('hex')}`, name: k.name.trim(), hash: hashApiKey(key), prefix: keyPrefix(key), role: k.role ?? 'user',
     created_at: nowSeconds(), last_used_at: null, revoked_at: null,
     scopes: scopes.models || scopes.endpoints || scopes.knowledge || scopes.manage ? JSON.stringify(scopes) : null,
     expires_at: posInt(k.expiresAt, 'expires_at'), rate_limit_rpm: posInt(k.rateLimitRpm, 'rate_limit_rpm'),

@@ -3,6 +3,10 @@
  * time-to-first-token histograms per model; prompt and completion token counters; completion tokens per second per
  * model (over the last 10 s); in-flight and queued requests per model; loaded backends and their memory.
  * Updates are O(1) per request (and per token only a counter increment); rendering walks the maps.
+ *
+ * Labels stay bounded: callers pass only names the gateway resolved (a request for a model it does not know counts
+ * under `model="unknown"`); every label value is cut to `MAX_LABEL_CHARS` and escaped; past `MAX_MODELS` distinct
+ * model labels, further names count under `model="other"`. The page cannot grow with what clients send.
  */
 
 const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
@@ -20,7 +24,27 @@ class Histogram {
   }
 }
 
-const esc = (s: string) => s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+/** The label of requests whose model the gateway does not know. */
+export const UNKNOWN_MODEL = 'unknown';
+/** The label of models past `MAX_MODELS`. */
+export const OTHER_MODEL = 'other';
+/** The longest label value shown (longer ones are cut, with "…"). */
+export const MAX_LABEL_CHARS = 128;
+/** The most distinct model labels kept. */
+export const MAX_MODELS = 1000;
+
+/** At most `MAX_LABEL_CHARS` code points. */
+function cut(s: string): string {
+  if (s.length <= MAX_LABEL_CHARS) return s;
+  const cps = [...s.slice(0, MAX_LABEL_CHARS * 2)];
+  return cps.length > MAX_LABEL_CHARS ? cps.slice(0, MAX_LABEL_CHARS - 1).join('') + '…' : cps.join('');
+}
+
+/** A label value: at most `MAX_LABEL_CHARS` code points, escaped for the text format (backslash, quote, newline). */
+export function labelValue(s: string): string {
+  return cut(s).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+const esc = labelValue;
 
 export interface GaugeSource {
   inflight(): Map<string, number>;
@@ -38,7 +62,19 @@ export class Metrics {
   private rate = new Map<string, { sec: number[]; n: number[] }>();
   source: GaugeSource | null = null;
 
-  request(model: string, endpoint: string, status: number, seconds: number): void {
+  private models = new Set<string>();
+
+  /** The label a model counts under: itself while fewer than `MAX_MODELS` names are known, else `other`. */
+  private model(raw: string): string {
+    const name = cut(raw);
+    if (this.models.has(name)) return name;
+    if (this.models.size >= MAX_MODELS) return OTHER_MODEL;
+    this.models.add(name);
+    return name;
+  }
+
+  request(name: string, endpoint: string, status: number, seconds: number): void {
+    const model = this.model(name);
     const k = `model="${esc(model)}",endpoint="${esc(endpoint)}",status="${status}"`;
     this.requests.set(k, (this.requests.get(k) ?? 0) + 1);
     let h = this.latency.get(model);
@@ -46,13 +82,15 @@ export class Metrics {
     h.observe(seconds);
   }
 
-  firstToken(model: string, seconds: number): void {
+  firstToken(name: string, seconds: number): void {
+    const model = this.model(name);
     let h = this.ttft.get(model);
     if (!h) { h = new Histogram(); this.ttft.set(model, h); }
     h.observe(seconds);
   }
 
-  tokens(model: string, prompt: number, completion: number): void {
+  tokens(name: string, prompt: number, completion: number): void {
+    const model = this.model(name);
     this.promptTokens.set(model, (this.promptTokens.get(model) ?? 0) + prompt);
     this.completionTokens.set(model, (this.completionTokens.get(model) ?? 0) + completion);
     const s = Math.floor(Date.now() / 1000);
@@ -99,7 +137,7 @@ export class Metrics {
       out.push('# HELP modelfab_queue_depth Requests waiting for a slot.', '# TYPE modelfab_queue_depth gauge');
       for (const [m, v] of this.source.queued()) out.push(`modelfab_queue_depth{model="${esc(m)}"} ${v}`);
       out.push('# HELP modelfab_loaded_backend_memory_bytes Estimated memory of each loaded backend.', '# TYPE modelfab_loaded_backend_memory_bytes gauge');
-      for (const b of this.source.loaded()) out.push(`modelfab_loaded_backend_memory_bytes{backend="${esc(b.key)}",kind="${b.kind}"} ${b.memoryBytes}`);
+      for (const b of this.source.loaded()) out.push(`modelfab_loaded_backend_memory_bytes{backend="${esc(b.key)}",kind="${esc(b.kind)}"} ${b.memoryBytes}`);
     }
     return out.join('\n') + '\n';
   }

@@ -43,6 +43,8 @@ test('[slow] feedback preferences -> DPO job -> the new model prefers the chosen
       const flip = i % 2 === 1; // the preferred answer is sometimes a, sometimes b
       const r = await api('POST', '/v1/feedback', { prompt: t.prompt, preferred: { answer_a: flip ? rude : polite, answer_b: flip ? polite : rude, choice: flip ? 'b' : 'a' }, annotator: `a${i % 3}`, source: i % 2 ? 'playground' : 'api' });
       assert.equal(r.status, 200, JSON.stringify(r.json));
+      // training takes reviewed items only: a reviewer accepts each one
+      assert.equal((await api('POST', `/v1/feedback/${r.json.id}/review`, { status: 'accepted' })).json.status, 'accepted');
     }
     const started = await api('POST', '/v1/feedback/train', {
       model: 'spruce-s', dataset: 'support-prefs', suffix: 'polite', seed: 3,

@@ -57,7 +57,7 @@ export function feedbackRoutes(app: FastifyInstance, feedback: FeedbackService, 
   app.get<{ Params: { id: string } }>('/v1/feedback/:id', async (req) => wrap(async () => feedback.get(req.params.id)));
   app.post<{ Params: { id: string }; Body: { status: 'accepted' | 'rejected' | 'pending'; reviewer?: string; note?: string; correction?: string } }>('/v1/feedback/:id/review', async (req) => wrap(async () => feedback.review(req.params.id, { ...req.body, ...(req.apiKey!.role !== 'admin' ? { reviewer: `key:${req.apiKey!.name}` } : {}) })));
 
-  app.post<{ Body: { format: ExportFormat; dataset?: string; accepted_only?: boolean; model?: string; min_rating_gap?: number; include_approved?: boolean; validation_split?: number } }>('/v1/feedback/export', async (req) => wrap(async () => {
+  app.post<{ Body: { format: ExportFormat; dataset?: string; accepted_only?: boolean; include_pending?: boolean; model?: string; min_rating_gap?: number; include_approved?: boolean; validation_split?: number } }>('/v1/feedback/export', async (req) => wrap(async () => {
     const b = req.body ?? ({} as never);
     if (b.dataset !== undefined) {
       requireRequestAccess(req, 'manage:datasets'); // the export becomes a dataset

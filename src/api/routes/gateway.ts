@@ -19,6 +19,7 @@ import type { ApiKeyRow } from '../../store/store.ts';
 import { BackendError, type ChatMessageIn, type TokenLogprob } from '../../serve/backend.ts';
 import type { ToolCallOut } from '../../serve/tools.ts';
 import type { Gateway } from '../../serve/gateway.ts';
+import { UNKNOWN_MODEL } from '../../serve/metrics.ts';
 import { type Endpoint, type KeyPolicy, keyAllowsModel } from '../../serve/keys.ts';
 import {
   completionLogprobs, parseChatRequest, parseCompletionRequest, parseEmbeddingRequest, toGenerateParams, usage, type SamplingIn,
@@ -195,6 +196,8 @@ export function gatewayRoutes(app: FastifyInstance, gateway: Gateway, policy: Ke
     const choices = prompts.length * r.n;
     const ac = new AbortController();
     let served = r.model;
+    /** The name the gateway resolved (a registered one); metrics and usage count unresolved requests as unknown. */
+    let known: string | null = null;
     let status = 200;
     let promptTokens = 0, completionTokens = 0;
     let firstAt = 0;
@@ -271,7 +274,7 @@ export function gatewayRoutes(app: FastifyInstance, gateway: Gateway, policy: Ke
           ac.signal.addEventListener('abort', onAbort, { once: true });
           let chain: Promise<void> = Promise.resolve();
           const onText = (text: string, lp?: TokenLogprob[]) => {
-            if (firstAt === 0) { firstAt = performance.now(); gateway.metrics.firstToken(served, (firstAt - t0) / 1000); }
+            if (firstAt === 0) { firstAt = performance.now(); gateway.metrics.firstToken(known ?? UNKNOWN_MODEL, (firstAt - t0) / 1000); }
             if (gs) {
               chain = chain.then(async () => {
                 const ok = await gs.push(text);
@@ -291,7 +294,7 @@ export function gatewayRoutes(app: FastifyInstance, gateway: Gateway, policy: Ke
           };
           runs.push(gateway.generate(r.model, (spec) => toGenerateParams(r as SamplingIn, prompt, spec.settings, j), { onText }, {
             signal: choiceAc.signal,
-            onTarget: (spec) => { check(spec); served = spec.name; if (r.stream) openStream(spec.name); },
+            onTarget: (spec) => { check(spec); served = known = spec.name; if (r.stream) openStream(spec.name); },
           }).then(async (res) => {
             promptTokens += j === 0 ? res.promptTokens : 0;
             completionTokens += res.completionTokens;
@@ -379,9 +382,9 @@ export function gatewayRoutes(app: FastifyInstance, gateway: Gateway, policy: Ke
     } finally {
       reply.raw.off('close', onClose);
       const secs = (performance.now() - t0) / 1000;
-      gateway.metrics.request(served, ep, status, secs);
-      gateway.metrics.tokens(served, promptTokens, completionTokens);
-      policy.record(k.id, served, promptTokens, completionTokens, status >= 400);
+      gateway.metrics.request(known ?? UNKNOWN_MODEL, ep, status, secs);
+      gateway.metrics.tokens(known ?? UNKNOWN_MODEL, promptTokens, completionTokens);
+      policy.record(k.id, known ?? UNKNOWN_MODEL, promptTokens, completionTokens, status >= 400);
       const g = guard ? { guard: { policies: guard.policies, outcome: guard.summary().outcome, ms: Math.round(guard.verdicts.reduce((a, v) => a + v.latency_ms, 0) * 1000) / 1000 } } : {};
       req.log.info({ access: { id, key: k.id, endpoint: ep, model: served, status, stream: r.stream, prompt_tokens: promptTokens, completion_tokens: completionTokens, ttft_ms: firstAt ? Math.round(firstAt - t0) : null, ms: Math.round(secs * 1000), ...g } }, 'inference');
     }
@@ -399,8 +402,9 @@ export function gatewayRoutes(app: FastifyInstance, gateway: Gateway, policy: Ke
     const onClose = () => { if (!reply.raw.writableFinished) ac.abort(); };
     reply.raw.on('close', onClose);
     let served = r.model, status = 200, tokens = 0;
+    let known: string | null = null;
     try {
-      const res = await gateway.embed(r.model, r.input, ac.signal, (spec) => { targetCheck(k, r.model)(spec); served = spec.name; });
+      const res = await gateway.embed(r.model, r.input, ac.signal, (spec) => { targetCheck(k, r.model)(spec); served = known = spec.name; });
       tokens = res.promptTokens;
       if (r.dimensions !== undefined && res.vectors[0] && r.dimensions !== res.vectors[0].length) {
         throw new ServeError(400, `This model's embeddings have ${res.vectors[0].length} dimensions; 'dimensions' ${r.dimensions} is not supported.`, 'invalid_value', 'dimensions');
@@ -417,9 +421,9 @@ export function gatewayRoutes(app: FastifyInstance, gateway: Gateway, policy: Ke
     } finally {
       reply.raw.off('close', onClose);
       const secs = (performance.now() - t0) / 1000;
-      gateway.metrics.request(served, 'embeddings', status, secs);
-      gateway.metrics.tokens(served, tokens, 0);
-      policy.record(k.id, served, tokens, 0, status >= 400);
+      gateway.metrics.request(known ?? UNKNOWN_MODEL, 'embeddings', status, secs);
+      gateway.metrics.tokens(known ?? UNKNOWN_MODEL, tokens, 0);
+      policy.record(k.id, known ?? UNKNOWN_MODEL, tokens, 0, status >= 400);
       req.log.info({ access: { key: k.id, endpoint: 'embeddings', model: served, status, prompt_tokens: tokens, ms: Math.round(secs * 1000) } }, 'inference');
     }
   }));

@@ -1,7 +1,8 @@
 /**
  * Guard routes (issue 11): `POST /v1/guard/check` runs a policy (inline or named) on a text and returns every
- * verdict (check, action, reason, latency); with a `response_id` the answer and its verdicts go to the response
- * log. `PUT|GET|DELETE /v1/guard/policies/{name}`, `GET /v1/guard/policies` keep named policies (validated on PUT;
+ * verdict (check, action, reason, latency); with a `response_id` of a served response its verdicts (and, at the
+ * output stage, the checked answer) are added to that response's log entry: an unknown id is 404, never a new entry.
+ * `PUT|GET|DELETE /v1/guard/policies/{name}`, `GET /v1/guard/policies` keep named policies (validated on PUT;
  * the error names the check). `GET /v1/requests/{id}`: a logged response with its guard verdicts; `GET /v1/requests`: the request log (newest first, filter by model, source,
  * guard outcome; admins see all, other keys their own). Policies and checks are admin-only (../authz.ts).
  * Classifier and reflection checks run on any model the gateway serves.
@@ -62,13 +63,14 @@ export function guardRoutes(app: FastifyInstance, feedback: FeedbackService, dep
     }
     if (b.sources !== undefined && (!Array.isArray(b.sources) || b.sources.some((s) => !s || typeof s.text !== 'string'))) throw new ApiError(400, 'sources must be an array of {id, text, ref?}', 'invalid_request_error', 'sources');
     const sources = b.sources?.map((s, i) => ({ ...s, id: typeof s.id === 'string' ? s.id : String(i + 1) }));
+    if (b.response_id !== undefined && (typeof b.response_id !== 'string' || !b.response_id)) throw new ApiError(400, 'response_id must be a non-empty string', 'invalid_request_error', 'response_id');
+    // only a response the server served is in the log: a check may add verdicts to it, never create an entry
+    const prev = b.response_id ? await feedback.getResponse(b.response_id) : null;
+    if (b.response_id && (!prev || (!isAdmin(req) && prev.key_id !== req.apiKey?.id))) throw new ApiError(404, `request ${b.response_id} is not in the response log (only served responses are)`, 'invalid_request_error', 'response_id', 'not_found');
     const policy = parsePolicy(raw);
     const r = await runGuard(policy, { stage, text: b.text, ...(b.question ? { question: b.question } : {}), ...(sources ? { sources } : {}) }, deps);
-    if (b.response_id) {
-      const prompt = Array.isArray(b.prompt) ? b.prompt : [{ role: 'user', content: typeof b.prompt === 'string' ? b.prompt : b.question ?? '' }];
-      const prev = await feedback.getResponse(b.response_id);
-      if (prev && !isAdmin(req) && prev.key_id !== req.apiKey?.id) throw new ApiError(404, `request ${b.response_id} is not in the response log`, 'invalid_request_error', 'response_id', 'not_found');
-      await feedback.recordResponse({ id: b.response_id, keyId: prev?.key_id ?? req.apiKey?.id ?? null, source: prev?.source ?? 'api', model: b.model ?? prev?.model ?? null, prompt: (prev?.prompt ?? prompt) as never, answer: stage === 'output' ? (r.refused ? r.message ?? '' : r.text) : prev?.answer ?? '', guard: [...(prev?.guard ?? []), ...r.verdicts] });
+    if (prev) {
+      await feedback.recordResponse({ id: prev.id, keyId: prev.key_id, source: prev.source, model: prev.model, prompt: prev.prompt as never, answer: stage === 'output' ? (r.refused ? r.message ?? '' : r.text) : prev.answer, guard: [...prev.guard, ...r.verdicts], policies: prev.policies });
     }
     return { object: 'guard.result', ...r };
   }));

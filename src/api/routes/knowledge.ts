@@ -7,7 +7,7 @@
  * (../authz.ts), within the same scope; a bot's knowledge base needs `bots` too, a guard policy an admin.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { AccessDeniedError, BUILTIN_LEXICONS, builtinLexicon, slug, type KnowledgeService, type ReviewAction, type Scope } from '../../knowledge/service.ts';
+import { AccessDeniedError, BUILTIN_LEXICONS, KbExistsError, KnowledgeRequestError, builtinLexicon, slug, type KnowledgeService, type ReviewAction, type Scope } from '../../knowledge/service.ts';
 import { NotFoundError } from '../../knowledge/repository.ts';
 import { ApiError } from '../errors.ts';
 import { randomBytes } from 'node:crypto';
@@ -44,6 +44,8 @@ async function guard<T>(f: () => Promise<T>): Promise<T> {
     if (e instanceof AccessDeniedError) throw new ApiError(403, e.message, 'invalid_request_error', null, 'knowledge_base_not_allowed');
     if (e instanceof NotFoundError) throw new ApiError(404, e.message, 'invalid_request_error', null, 'not_found');
     if (e instanceof ApiError) throw e;
+    if (e instanceof KbExistsError) throw new ApiError(409, e.message, 'invalid_request_error', 'name', 'already_exists');
+    if (e instanceof KnowledgeRequestError) throw new ApiError(400, e.message, 'invalid_request_error', e.param);
     const msg = (e as Error).message ?? String(e);
     if (/already exists/.test(msg)) throw new ApiError(409, msg, 'invalid_request_error', null, 'already_exists');
     if (/unsupported|cannot read|invalid|empty|too large|not found/i.test(msg)) throw new ApiError(400, msg, 'invalid_request_error');
@@ -144,7 +146,8 @@ export function knowledgeRoutes(app: FastifyInstance, kb: KnowledgeService, deps
   }));
 
   const kbList = (req: FastifyRequest, kbs: string[] | string | undefined): string[] => {
-    const list = typeof kbs === 'string' ? [kbs] : kbs ?? [];
+    const list: unknown = typeof kbs === 'string' ? [kbs] : kbs ?? [];
+    if (!Array.isArray(list) || list.some((x) => typeof x !== 'string' || !x)) throw new ApiError(400, 'kbs must be a knowledge base id or an array of them', 'invalid_request_error', 'kbs');
     if (list.length === 0) throw new ApiError(400, 'kbs: name at least one knowledge base', 'invalid_request_error', 'kbs');
     return list;
   };
@@ -185,5 +188,8 @@ export function knowledgeRoutes(app: FastifyInstance, kb: KnowledgeService, deps
   }));
   app.post<{ Body: { kbs?: string[] | string; text: string } }>('/v1/knowledge/attribute', {
     schema: { body: { type: 'object', required: ['text'], properties: { text: { type: 'string', minLength: 1 } } } },
-  }, async (req) => guard(() => kb.attribute(req.body.kbs ? kbList(req, req.body.kbs) : null, req.body.text, { scope: knowledgeScope(req) })));
+  }, async (req) => guard(() => {
+    if (req.body.kbs === undefined) throw new ApiError(400, 'kbs is required: the knowledge bases to check the text against', 'invalid_request_error', 'kbs');
+    return kb.attribute(kbList(req, req.body.kbs), req.body.text, { scope: knowledgeScope(req) });
+  }));
 }
