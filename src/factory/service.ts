@@ -31,7 +31,7 @@ import type { BaseModelRef, DataRef, Hyperparameters, JobSpec, JobStatus, Stage 
 import type { FactoryTables } from '../store/kysely-jobs.ts';
 import type { Manifest } from './worker.ts';
 import type { EvaluationSpec, JobBench } from './evaluate.ts';
-import { buildLeaderboard, formatLeaderboard, type BenchmarkRun, type Leaderboard } from '../bench/index.ts';
+import { buildLeaderboard, formatLeaderboard, factQuestionsJsonl, validateFactQuestionSets, type BenchmarkRun, type FactQuestionSet, type Leaderboard } from '../bench/index.ts';
 
 /** A model the factory can fine-tune or has made. */
 export interface CatalogModel {
@@ -128,6 +128,11 @@ export interface ExperimentRequest {
    * with, on each of the stage's datasets (e.g. `[{stage: 'dpo', datasets: ['prefs']}]`: SFT, then DPO).
    */
   then?: Array<{ stage: Stage; datasets: string[]; hyperparameters?: Partial<Hyperparameters> }>;
+  /**
+   * Held-out questions about facts the fine-tunes should have learned, each set asked under its system prompt and
+   * scored on whether the answer states one of the accepted values: the `facts` dimension of the factory suite.
+   */
+  fact_questions?: FactQuestionSet[];
 }
 
 /**
@@ -494,6 +499,11 @@ export class FactoryService extends EventEmitter {
       if (!Array.isArray(req[k]) || req[k].length === 0) throw new FactoryError(400, `${k} must be a non-empty list`, k);
     }
     if (req.then !== undefined && !Array.isArray(req.then)) throw new FactoryError(400, 'then must be a list of stages', 'then');
+    if (req.fact_questions !== undefined) {
+      const { problems } = validateFactQuestionSets(req.fact_questions);
+      if (!(req.suites ?? ['factory']).includes('factory')) problems.push('fact_questions: are asked by the factory suite, which suites leaves out');
+      if (problems.length) throw new FactoryError(400, problems.join('; '), 'fact_questions');
+    }
     const stage: Stage = req.stage ?? 'sft';
     const bases = await Promise.all(req.base_models.map((n, i) => this.resolveBase(n, `base_models[${i}]`)));
     const datasetsOf = (names: unknown, param: string) => {
@@ -531,7 +541,16 @@ export class FactoryService extends EventEmitter {
         if ((d.version?.validation_rows ?? 0) === 0 || d.stage !== 'sft') continue;
         held.push({ name: d.name, path: (await this.materialize(d.id, 'validation', join(hdir, `${d.name}.jsonl`))).path });
       }
-      evaluation = { cacheDir: resolve(this.o.dataDir, 'bench-cache'), datasets: held, limit: 12, needleLengths: [120, 300], seed: req.seeds?.[0] ?? 0 };
+      const factQuestions: NonNullable<EvaluationSpec['factQuestions']> = [];
+      for (const f of req.fact_questions ?? []) {
+        const path = join(hdir, `${f.name}.facts.jsonl`);
+        writeFileSync(path, factQuestionsJsonl(f.questions));
+        factQuestions.push({ name: f.name, path, ...(f.system ? { system: f.system } : {}) });
+      }
+      evaluation = {
+        cacheDir: resolve(this.o.dataDir, 'bench-cache'), datasets: held, limit: 12, needleLengths: [120, 300], seed: req.seeds?.[0] ?? 0,
+        ...(factQuestions.length ? { factQuestions } : {}),
+      };
     }
     const rejected = [...plan.rejected, ...follow.rejected];
     await this.o.db.insertInto('experiments').values({

@@ -4,6 +4,8 @@
  * DPO on every SFT result, each job starting after the one it builds on); POST /v1/experiments/plan
  * returns "N jobs", estimates and rejected combinations without submitting; GET lists and gets (with every job,
  * its estimate and results); GET .../events streams status and metrics of all its jobs as server-sent events.
+ * `fact_questions` (held-out questions whose answers must state known values) adds the `facts` dimension to the
+ * benchmarks every job runs.
  */
 import type { FastifyInstance } from 'fastify';
 import type { ExperimentRequest, FactoryService } from '../../factory/service.ts';
@@ -20,6 +22,7 @@ const schema = {
       base_models: { type: 'array', items: { type: 'string' }, minItems: 1 }, datasets: { type: 'array', items: { type: 'string' }, minItems: 1 },
       methods: { type: 'array', items: { type: 'object' }, minItems: 1 }, hyperparameters: { type: 'object' }, sweep: { type: 'object' },
       seeds: { type: 'array', items: { type: 'integer' } }, suites: { type: 'array', items: { type: 'string' } }, priority: { type: 'integer' },
+      fact_questions: { type: 'array', items: { type: 'object' } },
       then: {
         type: 'array',
         items: {
