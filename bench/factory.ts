@@ -5,7 +5,9 @@
  * jobs (its fine-tunes wait on them: each base's fine-tunes start as soon as it is made); bases_s is when the last
  * base model was ready; total_s the whole run;
  * cpu_util = busy CPU time / (wall time x cores) over the experiment, machine-wide (/proc/stat);
- * scheduler_overhead_ms_per_job = scheduling decisions + process spawns per started job.
+ * scheduler_overhead_ms_per_job = scheduling decisions + process spawns per started job;
+ * facts_best / facts_base = the share of held-out company-fact questions the best fine-tune (facts_model) and its
+ * base answer with the right fact.
  * Goal: 27 jobs within 10 minutes, cpu_util >= 0.9. `--data DIR` reuses a data folder (its base models too).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -29,6 +31,7 @@ try {
   console.log(JSON.stringify({
     bench: 'factory', jobs: jobs.length, succeeded: ok, wall_s: Number(r.jobsS.toFixed(1)), bases_s: Number(r.basesS.toFixed(1)), total_s: Number(r.wallS.toFixed(1)),
     cpu_util: Number(r.cpuUtil.toFixed(3)), scheduler_overhead_ms_per_job: Number(r.schedulerOverheadMsPerJob.toFixed(2)), cores: os.availableParallelism(),
+    ...(r.facts ? { facts_model: r.facts.best.name, facts_best: Number(r.facts.best.score.toFixed(3)), facts_base: r.facts.base.score === null ? null : Number(r.facts.base.score.toFixed(3)) } : {}),
   }));
 } finally {
   if (!keep) rmSync(dataDir, { recursive: true, force: true });
