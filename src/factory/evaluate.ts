@@ -46,7 +46,7 @@ export function experimentSuite(e: EvaluationSpec): Suite {
     generation.push(lim(heldoutPerplexityTask(`${d.name}_perplexity`, docs)));
   }
   const lengths = e.needleLengths ?? [120, 300];
-  const facts = (e.factQuestions ?? []).map((f) => ({ task: factQuestionsTask({ name: f.name, system: f.system, questions: readFactQuestions(f.path) }), weight: 1 }));
+  const facts = (e.factQuestions ?? []).map((f) => ({ task: factQuestionsTask({ name: f.name, system: f.system, questions: readFactQuestions(f.path) }, { maxTokens: 24 }), weight: 1 }));
   const dims: Record<string, { weight?: number; tasks: SuiteTask[] }> = {
     // What the fine-tune was made to know comes first: it is the column a reader looks at.
     ...(facts.length ? { facts: { tasks: facts } } : {}),
