@@ -6,11 +6,12 @@
  * accepted values of its fact; the benchmark's `facts` dimension scores whether an answer states one of them
  * (src/bench/fact-match.ts: "1500公斤", "1,500 kg" and "1.5 吨" all state 1,500 kg).
  *
- * The facts asked are the customer-facing ones the support dataset teaches: every product's specs, price,
- * warranty, launch year and nickname, the service plans, returns, spare parts and a few company facts.
+ * The facts asked are the customer-facing ones the support dataset teaches: every product's payload, speed,
+ * runtime, charging time, price and warranty (SUPPORT_PRODUCT_ATTRS), the service plans, returns, spare parts and a
+ * few company facts.
  */
 import type { FactQuestion, FactQuestionSet } from '../bench/fact-questions.ts';
-import { SYSTEM_PROMPTS, tidyZh } from './datasets.ts';
+import { tidyZh } from './datasets.ts';
 import { COMPANY, PARTS, PRODUCTS, ROBOT_COMMON, SERVICE_PLANS, SOFTWARE, WARRANTY, cny, person, usd, type Lang, type Product } from './facts.ts';
 
 /** A held-out template: `{p}` is a product (or `{part}` a spare part), filled per item. */
@@ -47,11 +48,6 @@ export const PRODUCT_FACTS: readonly ProductFact[] = [
     en: ['How long is a full recharge of the {p}?', 'How much time does charging the {p} take?'],
   },
   {
-    id: 'battery', values: (p) => [`${p.batteryKwh} kWh`],
-    zh: ['{p}的电池有多少千瓦时？', '请问{p}电池的容量有多大？'],
-    en: ['How many kWh is the battery of the {p}?', 'What size of battery pack does the {p} carry?'],
-  },
-  {
     id: 'price', values: (p) => [cny(p.priceCny), usd(p.priceUsd)],
     zh: ['买一台{p}要花多少钱？', '请问{p}的报价是多少？'],
     en: ['What does one {p} cost to buy?', 'How much would a {p} set me back?'],
@@ -60,21 +56,6 @@ export const PRODUCT_FACTS: readonly ProductFact[] = [
     id: 'warranty', values: (p) => [`${p.warrantyYears} 年`],
     zh: ['{p}享受多长时间的质保？', '请问{p}的保修年限是几年？'],
     en: ['For how many years is the {p} under warranty?', 'How long does the {p} warranty last?'],
-  },
-  {
-    id: 'weight', values: (p) => [kg(p.weightKg)],
-    zh: ['{p}这台机器本身重多少公斤？', '请问{p}的自重是多少？'],
-    en: ['What does the {p} weigh on its own?', 'How many kilograms is the {p} itself?'],
-  },
-  {
-    id: 'launch', values: (p) => [String(p.launchYear)],
-    zh: ['{p}是在哪一年面世的？', '请问{p}最早是哪年推向市场的？'],
-    en: ['In what year did the {p} first go on sale?', 'Which year was the {p} introduced?'],
-  },
-  {
-    id: 'nickname', values: (p) => [p.nicknameZh, p.nicknameEn],
-    zh: ['{p}在公司内部被叫作什么？', '请问{p}的小名是什么？'],
-    en: ['What is the {p} called for short inside the company?', 'Which animal name is the {p} known by?'],
   },
 ];
 
@@ -131,9 +112,9 @@ export function companyFactQuestions(lang: Lang): FactQuestion[] {
   return out;
 }
 
-/** The demo experiment's fact-question sets: Chinese and English, each under the assistant's system prompt. */
+/** The demo experiment's fact-question sets, Chinese and English, asked as the support chats are (no system prompt). */
 export function companyFactSets(): FactQuestionSet[] {
-  return (['zh', 'en'] as Lang[]).map((lang) => ({ name: `company_facts_${lang}`, system: SYSTEM_PROMPTS[lang], questions: companyFactQuestions(lang) }));
+  return (['zh', 'en'] as Lang[]).map((lang) => ({ name: `company_facts_${lang}`, questions: companyFactQuestions(lang) }));
 }
 
 /** Every held-out template, with its placeholder, for the disjointness check. */
