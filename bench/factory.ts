@@ -8,6 +8,8 @@
  * utime + stime of the live ones, cutime + cstime of the reaped ones) / (wall time x cores) over the experiment;
  * other programs on the machine are not counted. cpu_s is that CPU time in seconds.
  * scheduler_overhead_ms_per_job = scheduling decisions + process spawns per started job.
+ * facts_best / facts_base = the share of held-out company-fact questions the best fine-tune (facts_model) and its
+ * base answer with the right fact.
  * Goal: 27 jobs within 10 minutes, cpu_util >= 0.9. `--data DIR` reuses a data folder (its base models too).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -31,6 +33,7 @@ try {
   console.log(JSON.stringify({
     bench: 'factory', jobs: jobs.length, succeeded: ok, wall_s: Number(r.jobsS.toFixed(1)), bases_s: Number(r.basesS.toFixed(1)), total_s: Number(r.wallS.toFixed(1)),
     cpu_util: Number(r.cpuUtil.toFixed(3)), cpu_s: Number(r.cpuS.toFixed(1)), cpu_scope: 'own processes', scheduler_overhead_ms_per_job: Number(r.schedulerOverheadMsPerJob.toFixed(2)), cores: os.availableParallelism(),
+    ...(r.facts ? { facts_model: r.facts.best.name, facts_best: Number(r.facts.best.score.toFixed(3)), facts_base: r.facts.base.score === null ? null : Number(r.facts.base.score.toFixed(3)) } : {}),
   }));
 } finally {
   if (!keep) rmSync(dataDir, { recursive: true, force: true });

@@ -1,10 +1,11 @@
 /**
  * The benchmark system's public API (for the factory, the HTTP API and the CLI). Importing it registers the
- * built-in document generators (needle, arithmetic, heldout).
+ * built-in document generators (needle, arithmetic, heldout, fact_questions).
  */
 import './needle.ts';
 import './reasoning.ts';
 import './heldout.ts';
+import './fact-questions.ts';
 
 export * from './types.ts';
 export { render, renderValue, parseTemplate, stableHash, TemplateError } from './template.ts';
@@ -21,6 +22,8 @@ export * from './builtin.ts';
 export { needleDocs, type NeedleParams } from './needle.ts';
 export { arithmeticDocs } from './reasoning.ts';
 export { heldoutDocs, heldoutGenerationTask, heldoutPerplexityTask, readRecords, type HeldoutDoc } from './heldout.ts';
+export { factQuestionsTask, factQuestionsJsonl, readFactQuestions, validateFactQuestionSets, FACT_LIMITS, type FactQuestion, type FactQuestionSet } from './fact-questions.ts';
+export { factScore, statesFact, quantities, type Quantity } from './fact-match.ts';
 export { openTarget, type OpenTargetOptions } from './targets/open.ts';
 export { EngineTarget, type EngineTargetOptions } from './targets/engine.ts';
 export { LlamaTarget, type LlamaTargetOptions } from './targets/llama.ts';

@@ -5,7 +5,8 @@
  *                           assistant prefix for chat prompts): acc, acc_norm (per UTF-8 byte), circular (every
  *                           rotation of the options right, MMBench's CircularEval)
  *   generate_until          greedy (or seeded) generation until a stop string: exact_match, f1, rouge_l, bleu
- *                           (corpus), contains, regex, valid_json; `answer_regex` extracts the answer first
+ *                           (corpus), contains, fact (states the expected value: fact-match.ts), regex, valid_json;
+ *                           `answer_regex` extracts the answer first
  *   loglikelihood_rolling   perplexity of doc_to_target (conditional on doc_to_text when both are given; rolling
  *                           windows over the text otherwise): byte/token/word perplexity, bits per byte
  *   judged                  generation, then a judge target grades it (rubric 1-10) or compares it with a baseline
@@ -23,6 +24,7 @@ import {
   circularCorrect, contains, corpusBleu, exactMatch, mcDecision, mean, perplexityAggregate, regexMatch, rotate, rotatedGold,
   rougeL, sentenceBleu, stderrOfMean, tokenF1, validJson,
 } from './metrics.ts';
+import { factScore } from './fact-match.ts';
 import { judgePair, judgeRubric, PAIRWISE_PROMPT, RUBRIC_PROMPT } from './judge.ts';
 import { NotSupportedError, type Doc, type ItemResult, type LoglikelihoodRequest, type Prompt, type Target, type TaskResult } from './types.ts';
 
@@ -67,6 +69,7 @@ function genMetrics(t: TaskConfig, pred: string, refs: string[]): Record<string,
       case 'rouge_l': m.rouge_l = rougeL(pred, refs); break;
       case 'bleu': m.bleu = sentenceBleu(pred, refs); break;
       case 'contains': m.contains = contains(pred, refs); break;
+      case 'fact': m.fact = factScore(pred, refs); break;
       case 'regex': m.regex = regexMatch(pred, spec.pattern!); break;
       case 'valid_json': m.valid_json = validJson(pred); break;
     }

@@ -21,7 +21,7 @@
  *   circular_eval: {field: choices}      # mc only: rotate this list (and the gold) through every shift
  *   generation_kwargs: {until: ["\n\n"], max_gen_toks: 64, temperature: 0}
  *   answer_regex: "..."                  # generation: metrics see the first capture group of the first match
- *   metric_list: [{metric: acc}, {metric: acc_norm}, {metric: regex, pattern: "..."}]
+ *   metric_list: [{metric: acc}, {metric: acc_norm}, {metric: regex, pattern: "..."}]   # fact: fact-match.ts
  *   primary_metric: acc                  # what suites aggregate (default: the first metric)
  *   chat: false    system_prompt: "..."  # chat: prompts are chat messages rendered by the target's template
  *   judge: {mode: rubric | pairwise, rubric: "...", prompt_template?: "...", baseline_field?: reference}
@@ -42,7 +42,7 @@ export type OutputType = 'multiple_choice' | 'generate_until' | 'loglikelihood_r
 
 export const METRICS_BY_OUTPUT: Record<OutputType, readonly string[]> = {
   multiple_choice: ['acc', 'acc_norm', 'circular'],
-  generate_until: ['exact_match', 'f1', 'rouge_l', 'bleu', 'contains', 'regex', 'valid_json'],
+  generate_until: ['exact_match', 'f1', 'rouge_l', 'bleu', 'contains', 'fact', 'regex', 'valid_json'],
   loglikelihood_rolling: ['byte_perplexity', 'bits_per_byte', 'token_perplexity', 'word_perplexity'],
   judged: ['rating', 'win_rate', 'rouge_l', 'f1', 'contains'],
 };

@@ -50,6 +50,19 @@ interface QAItem {
 
 /** Train questions per item (one more is held out for validation). */
 const TRAIN_PER_ITEM = 4;
+/**
+ * Train questions per product fact: 9 of the 11 phrasings left after one is held out (four phrasings x three ways
+ * to name the product). A small model learns a fact it reads in many phrasings, and then answers it when asked in
+ * words it never read (the held-out company-fact questions, fact-questions.ts).
+ */
+const PRODUCT_TRAIN_PER_ITEM = 9;
+
+/**
+ * The product attributes the support data teaches: what customers ask most. The corpus states the others too
+ * (battery, navigation, weight, nickname, launch year); the support assistant's data stays small enough that a
+ * model of a few million parameters learns every fact in it within the demo's minutes.
+ */
+export const SUPPORT_PRODUCT_ATTRS = ['payload', 'speed', 'runtime', 'charge', 'price', 'warranty'] as const;
 
 function kg(n: number): string {
   return `${n.toLocaleString('en-US')} kg`;
@@ -167,7 +180,7 @@ function aliases(p: Product, lang: Lang): string[] {
 function productItems(): QAItem[] {
   const items: QAItem[] = [];
   for (const p of PRODUCTS) {
-    for (const a of ATTRS) {
+    for (const a of ATTRS.filter((x) => (SUPPORT_PRODUCT_ATTRS as readonly string[]).includes(x.id))) {
       const o = other(p, a.value);
       for (const lang of ['zh', 'en'] as Lang[]) {
         const templates = lang === 'zh' ? a.zhQ : a.enQ;
@@ -739,14 +752,20 @@ function dedupe(s: { train: [QAItem, string][]; val: [QAItem, string][] }): type
 
 function supportPairs(seed: number): { train: [QAItem, string][]; val: [QAItem, string][] } {
   const rng = new Rng(seed ^ 0x5a11);
-  const a = splitItems(rng, [...productItems(), ...supportGeneralItems(), ...faultItems(), ...partItems()]);
+  const p = splitItems(rng, productItems(), PRODUCT_TRAIN_PER_ITEM);
+  const a = splitItems(rng, [...supportGeneralItems(), ...faultItems(), ...partItems()]);
   const b = splitByItem(rng, recommendItems('train'), recommendItems('val'), 2);
-  const s = dedupe({ train: [...a.train, ...b.train], val: [...a.val, ...b.val] });
+  const s = dedupe({ train: [...p.train, ...a.train, ...b.train], val: [...p.val, ...a.val, ...b.val] });
   return { train: rng.shuffle(s.train), val: s.val };
 }
 
+/**
+ * A support chat: the customer's question and the answer. No system message: every record would carry the same
+ * one, which costs a small model a third of its training time and teaches it nothing (the deployment's system
+ * prompt, if any, is the gateway's preset).
+ */
 function toChat([it, q]: [QAItem, string]): ChatRecord {
-  return { messages: [{ role: 'system', content: SYSTEM_PROMPTS[it.lang] }, { role: 'user', content: q }, { role: 'assistant', content: it.answer }] };
+  return { messages: [{ role: 'user', content: q }, { role: 'assistant', content: it.answer }] };
 }
 
 /** Customer-support Q&A (zh + en) as OpenAI chat records. */
@@ -758,7 +777,7 @@ export function supportQA(seed = 0): Split<ChatRecord> {
 /** Employee HR / IT / safety policy Q&A (zh + en) as alpaca records. */
 export function hrPolicyQA(seed = 0): Split<AlpacaRecord> {
   const rng = new Rng(seed ^ 0x4a2);
-  const a = splitItems(rng, hrGeneralItems(), 3);
+  const a = splitItems(rng, hrGeneralItems(), 2);
   const b = splitByItem(rng, hrComputedItems('train'), hrComputedItems('val'), 2);
   const s = dedupe({ train: [...a.train, ...b.train], val: [...a.val, ...b.val] });
   const rec = ([it, q]: [QAItem, string]): AlpacaRecord => ({ instruction: q, input: it.input ?? '', output: it.answer });

@@ -32,8 +32,8 @@ export interface ServeDemoResult {
 
 /**
  * The best fine-tune for the business: the highest score on one dimension of the leaderboard (the demo company
- * wants a support assistant, so "dialogue": answers to held-out questions), ties by the overall score; as its
- * registered model name.
+ * wants a support assistant that knows its facts, so the main job asks for "facts" when the leaderboard has it;
+ * "dialogue", answers to held-out questions, otherwise), ties by the overall score; as its registered model name.
  */
 export function bestFineTune(board: Leaderboard, jobs: FineTuningJobObject[], dimension = 'dialogue'): { name: string; model: string; score: number } | null {
   const score = (r: Leaderboard['rows'][number]) => r.dimensions[dimension]?.score ?? null;
@@ -45,7 +45,7 @@ export function bestFineTune(board: Leaderboard, jobs: FineTuningJobObject[], di
   return null;
 }
 
-export async function runServeDemo(srv: ModelfabServer, best: { name: string; model: string; score: number }, questionsFile: string, rep: Reporter): Promise<ServeDemoResult> {
+export async function runServeDemo(srv: ModelfabServer, best: { name: string; model: string; score: number; dimension?: string }, questionsFile: string, rep: Reporter): Promise<ServeDemoResult> {
   const deployment = 'spruce-assistant';
   await srv.feedback.putPolicy(DEMO_GUARD_POLICY.name, DEMO_GUARD_POLICY);
   await deploy(srv.store, { name: deployment, model: best.model, settings: { guard: DEMO_GUARD_POLICY.name, preset: 'conservative', warm: false } });
@@ -56,7 +56,7 @@ export async function runServeDemo(srv: ModelfabServer, best: { name: string; mo
     if (r.statusCode !== 200) throw new Error(`${method} ${url}: HTTP ${r.statusCode}: ${r.body.slice(0, 300)}`);
     return r.json() as Record<string, any>;
   };
-  rep.line(`      deployed ${deployment} -> ${best.model} (${best.name}, the best dialogue score: ${(best.score * 100).toFixed(1)}%), guard policy ${DEMO_GUARD_POLICY.name}: ${DEMO_GUARD_POLICY.checks.map((c) => c.name).join(', ')}`);
+  rep.line(`      deployed ${deployment} -> ${best.model} (${best.name}, the best ${best.dimension ?? 'dialogue'} score: ${(best.score * 100).toFixed(1)}%), guard policy ${DEMO_GUARD_POLICY.name}: ${DEMO_GUARD_POLICY.checks.map((c) => c.name).join(', ')}`);
 
   const held = JSON.parse(readFileSync(questionsFile, 'utf8').split('\n').find((l) => l.trim())!) as { messages: Array<{ role: string; content: string }> };
   const plain = held.messages.find((m) => m.role === 'user')!.content;

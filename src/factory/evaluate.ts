@@ -4,11 +4,13 @@
  * through a cache shared by every job of the data folder, so a base model is scored once per suite, not once per
  * fine-tune. The suite is the same for every model of an experiment: reasoning (arithmetic, zh and en), context
  * (needle in a haystack at lengths that fit the models), dialogue (answers to each dataset's held-out questions)
- * and generation (perplexity of the held-out answers), so a leaderboard compares like with like.
+ * and generation (perplexity of the held-out answers), so a leaderboard compares like with like. When the
+ * experiment brings fact questions (held-out questions whose answer must state a known value), they are one more
+ * dimension, `facts`, scored on whether each answer states the right value (src/bench/fact-match.ts).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import {
-  EngineTarget, JsonFileResultCache, heldoutDocs, heldoutGenerationTask, heldoutPerplexityTask, makeSuite, needleTask,
+  EngineTarget, JsonFileResultCache, factQuestionsTask, heldoutDocs, readFactQuestions, heldoutGenerationTask, heldoutPerplexityTask, makeSuite, needleTask,
   reasoningTask, runBenchmark, type BenchmarkRun, type Suite, type SuiteTask, type TaskConfig,
 } from '../bench/index.ts';
 import type { Gemm } from '../engine/gemm/types.ts';
@@ -22,6 +24,8 @@ export interface EvaluationSpec {
   limit: number;
   needleLengths?: number[];
   seed?: number;
+  /** Fact questions (JSON Lines of {question, answers}) per set, each asked under its system prompt: the `facts` dimension. */
+  factQuestions?: Array<{ name: string; path: string; system?: string }>;
 }
 
 export interface JobBench { base: BenchmarkRun | null; model: BenchmarkRun }
@@ -42,7 +46,10 @@ export function experimentSuite(e: EvaluationSpec): Suite {
     generation.push(lim(heldoutPerplexityTask(`${d.name}_perplexity`, docs)));
   }
   const lengths = e.needleLengths ?? [120, 300];
+  const facts = (e.factQuestions ?? []).map((f) => ({ task: factQuestionsTask({ name: f.name, system: f.system, questions: readFactQuestions(f.path) }, { maxTokens: 24 }), weight: 1 }));
   const dims: Record<string, { weight?: number; tasks: SuiteTask[] }> = {
+    // What the fine-tune was made to know comes first: it is the column a reader looks at.
+    ...(facts.length ? { facts: { tasks: facts } } : {}),
     reasoning: { tasks: [lim(reasoningTask('zh', { seed: e.seed })), lim(reasoningTask('en', { seed: e.seed }))] },
     context: { tasks: [lim(needleTask('zh', { lengths, depths: [0, 0.5, 1] })), lim(needleTask('en', { lengths, depths: [0, 0.5, 1] }))] },
   };

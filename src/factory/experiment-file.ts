@@ -104,7 +104,7 @@ const TARGETS: readonly string[] = ['all', ...LINEAR_MODULES, ...LINEAR_MODULES.
 const FREEZE_MODULES: readonly string[] = ['all', 'attn', 'ffn', 'norm', ...TARGETS.filter((t) => t !== 'all')];
 const EXTRA_MODULES = ['token_embd', 'output', 'output_norm'] as const;
 
-const TOP_KEYS = ['name', 'stage', 'base_models', 'datasets', 'methods', 'hyperparameters', 'sweep', 'seeds', 'suites', 'priority', 'then'];
+const TOP_KEYS = ['name', 'stage', 'base_models', 'datasets', 'methods', 'hyperparameters', 'sweep', 'seeds', 'suites', 'priority', 'then', 'fact_questions'];
 const THEN_KEYS = ['stage', 'datasets', 'hyperparameters'];
 const NAMED_METHOD_KEYS = ['name', 'spec'];
 
@@ -311,6 +311,8 @@ export function validateExperimentRequest(obj: unknown, o: { file: string; lineO
     else obj.suites.forEach((s, i) => p.check(s, oneOf(SUITES), ['suites', i]));
   }
   if (obj.priority !== undefined && !Number.isInteger(obj.priority)) p.add(['priority'], `must be an integer, got ${quote(obj.priority)}`);
+  // the sets' contents are checked by the factory (validateFactQuestionSets), which names each problem by field
+  if (obj.fact_questions !== undefined && !Array.isArray(obj.fact_questions)) p.add(['fact_questions'], 'must be a list of question sets ({name, system?, questions: [{question, answers}]})');
   thenStages(p, obj.then, ['then']);
   return p.list;
 }

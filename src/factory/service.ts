@@ -34,7 +34,7 @@ import type { FactoryTables } from '../store/kysely-jobs.ts';
 import { resolveStored } from '../store/paths.ts';
 import type { Manifest } from './worker.ts';
 import type { EvaluationSpec, JobBench } from './evaluate.ts';
-import { buildLeaderboard, formatLeaderboard, type BenchmarkRun, type Leaderboard } from '../bench/index.ts';
+import { buildLeaderboard, formatLeaderboard, factQuestionsJsonl, validateFactQuestionSets, type BenchmarkRun, type FactQuestionSet, type Leaderboard } from '../bench/index.ts';
 
 /** A model the factory can fine-tune or has made. */
 export interface CatalogModel {
@@ -135,6 +135,11 @@ export interface ExperimentRequest {
    * with, on each of the stage's datasets (e.g. `[{stage: 'dpo', datasets: ['prefs']}]`: SFT, then DPO).
    */
   then?: Array<{ stage: Stage; datasets: string[]; hyperparameters?: Partial<Hyperparameters> }>;
+  /**
+   * Held-out questions about facts the fine-tunes should have learned, each set asked under its system prompt and
+   * scored on whether the answer states one of the accepted values: the `facts` dimension of the factory suite.
+   */
+  fact_questions?: FactQuestionSet[];
 }
 
 /**
@@ -509,6 +514,12 @@ export class FactoryService extends EventEmitter {
       const err = new ExperimentValidationError(problems);
       throw new FactoryError(400, err.message, problems[0].path ?? null, 'invalid_experiment', problems);
     }
+    if (req.then !== undefined && !Array.isArray(req.then)) throw new FactoryError(400, 'then must be a list of stages', 'then');
+    if (req.fact_questions !== undefined) {
+      const { problems } = validateFactQuestionSets(req.fact_questions);
+      if (!(req.suites ?? ['factory']).includes('factory')) problems.push('fact_questions: are asked by the factory suite, which suites leaves out');
+      if (problems.length) throw new FactoryError(400, problems.join('; '), 'fact_questions');
+    }
     const stage: Stage = req.stage ?? 'sft';
     // Every name that is not found is reported at once, with the nearest known name.
     const missing: Problem[] = [], missingKinds = new Set<string>();
@@ -571,7 +582,16 @@ export class FactoryService extends EventEmitter {
         if ((d.version?.validation_rows ?? 0) === 0 || d.stage !== 'sft') continue;
         held.push({ name: d.name, path: (await this.materialize(d.id, 'validation', join(hdir, `${d.name}.jsonl`))).path });
       }
-      evaluation = { cacheDir: resolve(this.o.dataDir, 'bench-cache'), datasets: held, limit: 12, needleLengths: [120, 300], seed: req.seeds?.[0] ?? 0 };
+      const factQuestions: NonNullable<EvaluationSpec['factQuestions']> = [];
+      for (const f of req.fact_questions ?? []) {
+        const path = join(hdir, `${f.name}.facts.jsonl`);
+        writeFileSync(path, factQuestionsJsonl(f.questions));
+        factQuestions.push({ name: f.name, path, ...(f.system ? { system: f.system } : {}) });
+      }
+      evaluation = {
+        cacheDir: resolve(this.o.dataDir, 'bench-cache'), datasets: held, limit: 12, needleLengths: [120, 300], seed: req.seeds?.[0] ?? 0,
+        ...(factQuestions.length ? { factQuestions } : {}),
+      };
     }
     await this.o.db.insertInto('experiments').values({
       id, name: req.name, created_at: Date.now(), status: 'running', spec: JSON.stringify(req),

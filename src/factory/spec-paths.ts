@@ -24,6 +24,11 @@ export function mapSpecPaths<S extends JobSpec>(spec: S, f: (p: string) => strin
     if (spec.data.validation) out.data.validation = { ...spec.data.validation, path: g(spec.data.validation.path) };
   }
   const e = spec.evaluation;
-  if (e) out.evaluation = { ...e, cacheDir: g(e.cacheDir), datasets: Array.isArray(e.datasets) ? e.datasets.map((d) => ({ ...d, path: g(d.path) })) : e.datasets };
+  if (e) {
+    out.evaluation = {
+      ...e, cacheDir: g(e.cacheDir), datasets: Array.isArray(e.datasets) ? e.datasets.map((d) => ({ ...d, path: g(d.path) })) : e.datasets,
+      ...(Array.isArray(e.factQuestions) ? { factQuestions: e.factQuestions.map((f) => ({ ...f, path: g(f.path) })) } : {}),
+    };
+  }
   return out;
 }

@@ -179,19 +179,19 @@ test('supportQA: chat records, several hundred, short factual answers, disjoint 
   assert.ok(train.length >= 300 && val.length >= 60, `${train.length}/${val.length}`);
   for (const r of [...train, ...val]) {
     assert.ok(isChat(r.messages));
-    assert.deepEqual(r.messages.map((m) => m.role), ['system', 'user', 'assistant']);
-    assert.ok(shortEnough(r.messages[2].content), r.messages[2].content);
+    assert.deepEqual(r.messages.map((m) => m.role), ['user', 'assistant']);
+    assert.ok(shortEnough(r.messages[1].content), r.messages[1].content);
   }
-  const q = (rs: typeof train) => rs.map((r) => r.messages[1].content);
+  const q = (rs: typeof train) => rs.map((r) => r.messages[0].content);
   assert.deepEqual(disjoint(q(train), q(val)), []);
-  const zh = train.filter((r) => cjkShare(r.messages[1].content) > 0.3).length;
+  const zh = train.filter((r) => cjkShare(r.messages[0].content) > 0.3).length;
   assert.ok(zh / train.length > 0.35 && zh / train.length < 0.65, 'both languages');
-  assert.deepEqual(factProblems(train.map((r) => r.messages[2].content).join('\n')), []);
+  assert.deepEqual(factProblems(train.map((r) => r.messages[1].content).join('\n')), []);
   assert.deepEqual(supportQA(0), supportQA(0));
   assert.notDeepEqual(supportQA(0).val, supportQA(1).val);
   // The T100 price answer is right.
-  const price = train.find((r) => /T100/.test(r.messages[1].content) && /售价|多少钱|价格/.test(r.messages[1].content));
-  assert.ok(price && price.messages[2].content.includes('¥68,000'));
+  const price = train.find((r) => /T100/.test(r.messages[0].content) && /售价|多少钱|价格/.test(r.messages[0].content));
+  assert.ok(price && price.messages[1].content.includes('¥68,000'));
 });
 
 test('hrPolicyQA: alpaca records, disjoint validation items, short answers', () => {

@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runFactoryDemo } from '../../src/demo/factory-demo.ts';
@@ -21,6 +21,13 @@ test('[slow] main job (quick): bases, 9 fine-tunes, leaderboard, the best deploy
     assert.equal(r.experiment.jobs.length, 9);
     assert.ok(r.experiment.jobs.every((j) => j.status === 'succeeded'), JSON.stringify(r.experiment.jobs.map((j) => j.status)));
     assert.match(r.leaderboard, /spruce-s x support_qa x full/);
+    // the held-out company-fact questions are a dimension of the leaderboard, and the results state the margin
+    assert.match(r.leaderboard.split('\n')[1], /overall\s+facts\s+reasoning/);
+    assert.ok(r.facts, 'the facts margin');
+    assert.equal(r.facts!.perBase.length, 1);
+    assert.ok(lines.some((l) => new RegExp(`best fine-tune ${r.facts!.best.name}: \\d+% of the company-fact questions vs \\d+% for its base spruce-s`).test(l)), lines.join('\n'));
+    const spec = JSON.parse(readFileSync(join(dir, 'experiments', r.experiment.id, 'heldout', 'company_facts_zh.facts.jsonl'), 'utf8').split('\n')[0]);
+    assert.ok(spec.question && spec.answers.length > 0);
     assert.ok(r.served, lines.join('\n'));
     const [plain, pii, banned] = r.served!.requests;
     assert.notEqual(plain.outcome, 'refused');

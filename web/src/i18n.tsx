@@ -243,6 +243,7 @@ const en = {
   'dim.context': 'context',
   'dim.dialogue': 'dialogue',
   'dim.generation': 'generation',
+  'dim.facts': 'facts',
 
   'deploy.title': 'Deploy a model',
   'deploy.model': 'Model:',
@@ -762,6 +763,7 @@ const zh: Record<Key, string> = {
   'dim.context': '长上下文',
   'dim.dialogue': '对话',
   'dim.generation': '生成',
+  'dim.facts': '事实',
 
   'deploy.title': '部署模型',
   'deploy.model': '模型：',

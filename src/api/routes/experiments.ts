@@ -4,6 +4,8 @@
  * DPO on every SFT result, each job starting after the one it builds on); POST /v1/experiments/plan
  * returns "N jobs", estimates and rejected combinations without submitting; GET lists and gets (with every job,
  * its estimate and results); GET .../events streams status and metrics of all its jobs as server-sent events.
+ * `fact_questions` (held-out questions whose answers must state known values) adds the `facts` dimension to the
+ * benchmarks every job runs.
  */
 import type { FastifyInstance } from 'fastify';
 import type { ExperimentRequest, FactoryService } from '../../factory/service.ts';
