@@ -108,8 +108,9 @@ export function evalsRoutes(app: FastifyInstance, deps: EvalsDeps): void {
   const { factory, dataDir } = deps;
   const runs = new JsonFileRunStore(join(dataDir, 'bench-runs'));
   const cache = new JsonFileResultCache(join(dataDir, 'bench-cache'));
-  /** Runs in flight: key id + model -> the run. */
-  const inFlight = new Map<string, { keyId: string; model: string; run: Promise<BenchmarkRun> }>();
+  /** Runs in flight, by a number of their own. */
+  const inFlight = new Map<number, { keyId: string; model: string; run: Promise<BenchmarkRun> }>();
+  let flights = 0;
 
   const saveOwned = async (run: BenchmarkRun, keyId: string) => {
     const prev = (await runs.get(run.id)) as OwnedRun | undefined;
@@ -150,7 +151,7 @@ export function evalsRoutes(app: FastifyInstance, deps: EvalsDeps): void {
     try { target = await found.target(); } catch (e) {
       throw new ApiError(400, `model ${b.model}: ${(e as Error).message}`, 'invalid_request_error', 'model', 'invalid_model');
     }
-    const flightKey = `${key.id}\u0000${b.model}`;
+    const flightKey = ++flights;
     const p = runBenchmark(suite, target, { cache, seed: b.seed ?? 0, model: { id: b.model, name: b.model, baseId: found.baseId } })
       .then((run) => saveOwned(run, key.id))
       .finally(() => { inFlight.delete(flightKey); void target.close?.(); });
