@@ -16,7 +16,7 @@ import { closeIngestWorker, parseOffThread } from '../../src/knowledge/ingest/wo
 import { IngestLimitError, countParagraphElements, docxPrecheck } from '../../src/knowledge/ingest/limits.ts';
 import { CPL_PATH, INSURANCE_PATH } from './quality.ts';
 import { needsShared } from '../shared-data.ts';
-import { makeDocx, makeZip } from './fixtures.ts';
+import { makeDocx, makePdf, makeZip } from './fixtures.ts';
 import { ADMIN_KEY, startServer } from '../api/helpers.ts';
 
 after(() => closeIngestWorker());
@@ -147,6 +147,12 @@ test('the worker thread parses as the calling thread does, and brings limit erro
   }
   const docx = makeDocx('员工手册', ['第一条 员工应当遵守本手册。', '第二条 年假为十天。', '第三条 本手册自发布之日起施行。']);
   assert.deepEqual(await parseOffThread('h.docx', docx), await parseDocument('h.docx', docx));
+  const pdf = makePdf([['Returns policy', 'Goods may be returned within seven days.'], ['Returns policy', 'Refunds are paid within 7 days.'], ['Returns policy', 'Shipping is paid by the buyer.']]);
+  const viaWorker = await parseOffThread('h.pdf', pdf);
+  assert.deepEqual(viaWorker, await parseDocument('h.pdf', pdf));
+  assert.match(viaWorker.units.map((u) => u.text).join('\n'), /Refunds are paid within 7 days/);
+  const zh = new TextEncoder().encode('# 員工手冊\n\n第一條 員工應當遵守本手冊。\n\n第二條 年假為十天。\n\n第三條 本手冊自發佈之日起施行。');
+  assert.deepEqual(await parseOffThread('t.md', zh, { t2s: true }), await parseDocument('t.md', zh, { t2s: true }));
   const md = new TextEncoder().encode('段\n\n'.repeat(3001));
   await assert.rejects(parseOffThread('m.md', md, { limits: { maxBytes: 1e9, maxChars: 1e9, maxParagraphs: 3000 } }), (e: Error) => e instanceof IngestLimitError && e.limit === 'maxParagraphs' && e.message.startsWith('m.md has 3,001 paragraphs'));
 });
