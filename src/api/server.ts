@@ -126,7 +126,7 @@ export async function createServer(opts: ServerOptions): Promise<ModelfabServer>
   const modelFolders = new ModelFolders(modelDirs);
   modelsRegistryRoutes(app, factory.factory, modelFolders);
   knowledgeRoutes(app, bots.knowledge, { control: guard, file: async (id) => { const f = await service.fileBytes(id); return { filename: f.file.filename, bytes: f.bytes }; } });
-  evalsRoutes(app, factory.factory, opts.dataDir, modelFolders);
+  evalsRoutes(app, { factory: factory.factory, store, data: service, dataDir: opts.dataDir });
   guardRoutes(app, feedback, guardDeps);
   feedbackRoutes(app, feedback, { importDataset: (r) => service.importDataset(r), createJob: (r) => factory.factory.createJob(r), createExperiment: (r) => factory.factory.createExperiment(r as never), jobObject: (j) => factory.factory.jobObject(j) });
   const days = opts.requestLogDays ?? 90;

@@ -7,9 +7,10 @@
  * builders over them: generation (chat prompt; rouge_l primary, f1, bleu, contains) and conditional answer
  * perplexity (bits per byte of the answer given the question). Also the generator `heldout` for task files:
  *   dataset: {kind: generator, name: heldout, params: {path: val.jsonl}}
- * Guarantees: records without a user and a final assistant turn are skipped (counted in `skipped`), never guessed.
+ * Guarantees: records without a user and a final assistant turn are skipped (counted in `skipped`), never guessed;
+ * a records file is read only when it is a regular file within the size limit (./files.ts), asynchronously.
  */
-import { readFileSync } from 'node:fs';
+import { readTextFile, readTextFileSync, MAX_RECORDS_BYTES } from './files.ts';
 import { registerGenerator, validateTask, type TaskConfig } from './task.ts';
 import type { Doc } from './types.ts';
 
@@ -39,18 +40,29 @@ export function heldoutDocs(records: readonly unknown[]): { docs: HeldoutDoc[]; 
   return { docs, skipped };
 }
 
-/** Reads JSON Lines or a JSON array of records. */
-export function readRecords(path: string): unknown[] {
-  const text = readFileSync(path, 'utf8');
-  if (text.trimStart().startsWith('[')) return JSON.parse(text) as unknown[];
-  return text.split('\n').filter((l) => l.trim()).map((l, i) => {
-    try { return JSON.parse(l) as unknown; } catch (e) { throw new Error(`${path}: line ${i + 1}: invalid JSON (${(e as Error).message})`); }
-  });
+/** Records from the text of a JSON Lines file or a JSON array (`name` for errors: the file, never its contents). */
+export function parseRecords(text: string, name: string): unknown[] {
+  if (text.trimStart().startsWith('[')) {
+    try { return JSON.parse(text) as unknown[]; } catch (e) { throw new Error(`${name}: invalid JSON (${(e as Error).message})`); }
+  }
+  const out: unknown[] = [];
+  let line = 0;
+  for (const l of text.split('\n')) {
+    line++;
+    if (!l.trim()) continue;
+    try { out.push(JSON.parse(l) as unknown); } catch (e) { throw new Error(`${name}: line ${line}: invalid JSON (${(e as Error).message})`); }
+  }
+  return out;
+}
+
+/** Reads JSON Lines or a JSON array of records: a regular file of at most `maxBytes`, asynchronously. */
+export async function readRecords(path: string, maxBytes = MAX_RECORDS_BYTES): Promise<unknown[]> {
+  return parseRecords(await readTextFile(path, maxBytes), path);
 }
 
 registerGenerator('heldout', (params) => {
   if (typeof params.path !== 'string') throw new Error('generator heldout: params.path (a JSONL or JSON file of records) is required');
-  return heldoutDocs(readRecords(params.path)).docs;
+  return heldoutDocs(parseRecords(readTextFileSync(params.path), params.path)).docs;
 });
 
 function commonSystem(docs: readonly HeldoutDoc[]): string | undefined {

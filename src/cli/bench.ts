@@ -8,7 +8,8 @@
  *                      [--judge <ref>] [--data <dir>] [--no-cache] [--json]
  *   modelfab bench show [<run-id>] [--items <task>] [--data <dir>] [--json]   (no id: the runs and their leaderboard)
  *   modelfab bench compare <run-a> <run-b> [--task <name>] [--data <dir>] [--json]
- * Model references: an engine model folder, a .gguf file, or openai:<http(s)://host/v1>#<model>[?logprobs=1].
+ * Model references: an engine model folder, a .gguf file, or openai:<http(s)://host/v1>#<model>[?logprobs=1] (sent
+ * MODELFAB_BENCH_API_KEY as its key: this command runs locally, for the person who names the URL).
  * Runs are kept under <data>/bench/runs, the result cache under <data>/bench/cache (--data: default $MODELFAB_DATA or
  * ./modelfab-data).
  */
@@ -64,16 +65,16 @@ export function registerBench(program: Command): void {
       let suite: Suite;
       if (o.suite && o.suite !== 'standard') suite = loadSuiteFile(o.suite, { vars });
       else if (o.suite === 'standard' || !o.task?.length) {
-        suite = standardSuite({ benchData: o.benchData, heldout: o.heldout ? { name: 'heldout', records: readRecords(o.heldout) } : undefined, limit: o.limit });
+        suite = standardSuite({ benchData: o.benchData, heldout: o.heldout ? { name: 'heldout', records: await readRecords(o.heldout) } : undefined, limit: o.limit });
       } else suite = makeSuite('custom', 0, { custom: { tasks: o.task.map((f): TaskConfig => loadTaskFile(f, vars)) } });
       const dir = join(dataDir(o), 'bench');
       const cache = o.cache ? new JsonFileResultCache(join(dir, 'cache')) : undefined;
       const store = new JsonFileRunStore(join(dir, 'runs'));
-      const judge = o.judge ? await openTarget(o.judge, { parallel: o.parallel }) : undefined;
+      const judge = o.judge ? await openTarget(o.judge, { parallel: o.parallel, apiKey: process.env.MODELFAB_BENCH_API_KEY }) : undefined;
       const runs: BenchmarkRun[] = [];
       try {
         for (const ref of o.model) {
-          const target = await openTarget(ref, { parallel: o.parallel });
+          const target = await openTarget(ref, { parallel: o.parallel, apiKey: process.env.MODELFAB_BENCH_API_KEY });
           try {
             const run = await runBenchmark(suite, target, {
               cache, seed: o.seed, limit: o.limit, judge,

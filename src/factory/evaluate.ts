@@ -18,7 +18,7 @@ import type { Gemm } from '../engine/gemm/types.ts';
 export interface EvaluationSpec {
   /** Result cache shared by the jobs of a data folder. */
   cacheDir: string;
-  /** The experiment's datasets: held-out records (normalised JSON Lines) per dataset. */
+  /** The experiment's datasets: held-out records (normalised JSON Lines the server wrote) per dataset. */
   datasets: Array<{ name: string; path: string }>;
   /** Items per task at most. */
   limit: number;
@@ -35,12 +35,18 @@ function readRecords(path: string): unknown[] {
   return readFileSync(path, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
 }
 
+/**
+ * A dataset of a suite: the held-out file the server wrote (a job spec), or the records themselves (an eval run
+ * over a registered dataset, read from the data folder; never a path a client named).
+ */
+export type SuiteDataset = EvaluationSpec['datasets'][number] | { name: string; records: readonly unknown[] };
+
 /** The experiment's suite (a pure function of the spec, so every job builds the same one). */
-export function experimentSuite(e: EvaluationSpec): Suite {
+export function experimentSuite(e: Omit<EvaluationSpec, 'datasets'> & { datasets: readonly SuiteDataset[] }): Suite {
   const lim = (t: TaskConfig): SuiteTask => ({ task: { ...t, limit: Math.min(t.limit ?? e.limit, e.limit) }, weight: 1 });
   const dialogue: SuiteTask[] = [], generation: SuiteTask[] = [];
   for (const d of e.datasets) {
-    const { docs } = heldoutDocs(readRecords(d.path));
+    const { docs } = heldoutDocs('records' in d ? d.records : readRecords(d.path));
     if (!docs.length) continue;
     dialogue.push(lim(heldoutGenerationTask(`${d.name}_answers`, docs, { maxTokens: 40 })));
     generation.push(lim(heldoutPerplexityTask(`${d.name}_perplexity`, docs)));

@@ -4,7 +4,8 @@
  * cut at sentence ends, then hard-cut with `overlap` characters repeated). Parents (<= parentMaxChars, whole units
  * where they fit) give context; children (<= maxChars) are what the indexes match. Guarantees: every character of an
  * item is in at least one child and exactly one parent; `start`/`end` are offsets into the item's text; ids are
- * deterministic (`<itemId>#p<i>` / `<itemId>#p<i>c<j>`) so a rebuild yields the same ids.
+ * deterministic (`<itemId>#p<i>` / `<itemId>#p<i>c<j>`) so a rebuild yields the same ids. Linear in the text:
+ * the paragraphs are found once per item and each parent takes its own by binary search.
  */
 import type { Chunk, ChunkOptions, KnowledgeItem } from './types.ts';
 
@@ -62,9 +63,21 @@ function pack(spans: Span[], max: number): Span[] {
   return out;
 }
 
+/** The paragraphs (sorted, disjoint) wholly inside `parent`: a binary search for the first, then a run. */
+function parasWithin(paras: readonly Span[], parent: Span): Span[] {
+  let lo = 0, hi = paras.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (paras[mid]!.start < parent.start) lo = mid + 1; else hi = mid;
+  }
+  const out: Span[] = [];
+  for (let i = lo; i < paras.length && paras[i]!.end <= parent.end; i++) out.push(paras[i]!);
+  return out;
+}
+
 /** Child spans with overlap between consecutive size-split neighbours of the same paragraph run. */
-function childSpans(text: string, parent: Span, opt: ChunkOptions): Span[] {
-  const paras = paragraphs(text).filter((p) => p.start >= parent.start && p.end <= parent.end);
+function childSpans(text: string, allParas: readonly Span[], parent: Span, opt: ChunkOptions): Span[] {
+  const paras = parasWithin(allParas, parent);
   const pieces = paras.flatMap((p) => splitSpan(text, p, opt.maxChars, opt.overlap));
   const children = pack(pieces, opt.maxChars);
   // Overlap: a child that starts mid-paragraph (cut for size) reaches back `overlap` characters.
@@ -77,9 +90,10 @@ function childSpans(text: string, parent: Span, opt: ChunkOptions): Span[] {
 export function chunkItem(item: KnowledgeItem, docTitle: string, opt: ChunkOptions): Chunk[] {
   const text = item.text;
   const whole: Span = { start: 0, end: text.length };
+  const paras = paragraphs(text);
   const parents = whole.end <= opt.parentMaxChars
     ? [whole]
-    : pack(paragraphs(text).flatMap((p) => splitSpan(text, p, opt.parentMaxChars, 0)), opt.parentMaxChars);
+    : pack(paras.flatMap((p) => splitSpan(text, p, opt.parentMaxChars, 0)), opt.parentMaxChars);
   const base = {
     kbId: item.kbId, docId: item.docId, itemId: item.id, label: item.label, path: item.path, number: item.number,
     tags: item.tags, meta: item.meta, docTitle,
@@ -88,7 +102,7 @@ export function chunkItem(item: KnowledgeItem, docTitle: string, opt: ChunkOptio
   parents.forEach((p, i) => {
     const parentId = `${item.id}#p${i}`;
     chunks.push({ ...base, id: parentId, role: 'parent', text: text.slice(p.start, p.end), start: p.start, end: p.end });
-    childSpans(text, p, opt).forEach((c, j) => {
+    childSpans(text, paras, p, opt).forEach((c, j) => {
       chunks.push({ ...base, id: `${parentId}c${j}`, parentId, role: 'child', text: text.slice(c.start, c.end), start: c.start, end: c.end });
     });
   });

@@ -13,9 +13,9 @@ import type { Chunk, ChunkOptions, DocumentRecord, ItemVersion, KnowledgeBase, K
 import { DEFAULT_CHUNKING } from './types.ts';
 import type { KnowledgeRepository } from './repository.ts';
 import { NotFoundError } from './repository.ts';
-import { readDocument } from './ingest/readers.ts';
-import { traditionalToSimplified } from './ingest/normalize.ts';
-import { structureDocument } from './ingest/structure.ts';
+import { parseDocument } from './ingest/parse.ts';
+import { parseOffThread } from './ingest/worker.ts';
+import type { IngestLimits } from './ingest/limits.ts';
 import { chunkItem } from './chunk.ts';
 import { KbIndex, type Reranker, type SearchOptions, type SearchResponse, type SearchResult } from './search.ts';
 import { Lexicon } from './text/lexicon.ts';
@@ -50,6 +50,10 @@ export interface KnowledgeServiceOptions {
   judge?: SupportJudge | null;
   /** Vector count above which the HNSW index replaces exact search (default 5000). */
   annThreshold?: number;
+  /** Where documents are parsed: a worker thread (default, so the event loop stays free) or the calling thread. */
+  parse?: 'worker' | 'inline';
+  /** Per-document limits (default: ingest/limits.ts defaultIngestLimits, read at each ingest). */
+  limits?: IngestLimits;
 }
 
 export interface CreateKbInput {
@@ -133,12 +137,9 @@ export class KnowledgeService {
   /** Reads, cleans and structures a document into pending items; rebuilds the KB's chunks unless told not to. */
   async ingest(kbId: string, filename: string, data: Uint8Array, o: { rebuild?: boolean; actor?: string } = {}): Promise<{ document: DocumentRecord; items: KnowledgeItem[] }> {
     const kb = await this.requireKb(kbId);
-    const parsed = await readDocument(filename, data);
-    if (kb.t2s) {
-      parsed.title = await traditionalToSimplified(parsed.title);
-      for (const b of parsed.blocks) b.text = await traditionalToSimplified(b.text);
-    }
-    const { units, statute, meta } = structureDocument(parsed);
+    const parse = this.o.parse === 'inline' ? parseDocument : parseOffThread;
+    const parsed = await parse(filename, data, { t2s: kb.t2s, limits: this.o.limits });
+    const { units, statute, meta } = parsed;
     const sha256 = createHash('sha256').update(data).digest('hex');
     const docId = `d-${sha256.slice(0, 12)}`;
     const t = now();
@@ -234,7 +235,13 @@ export class KnowledgeService {
     const kb = await this.requireKb(kbId);
     const docs = new Map((await this.repo.listDocuments(kbId)).map((d) => [d.id, d]));
     const items = (await this.repo.listItems(kbId)).filter((i) => isServable(kb, i));
-    const chunks: Chunk[] = items.flatMap((i) => chunkItem(i, docs.get(i.docId)?.title ?? '', kb.chunking));
+    const chunks: Chunk[] = [];
+    let slice = performance.now();
+    for (const i of items) {
+      for (const c of chunkItem(i, docs.get(i.docId)?.title ?? '', kb.chunking)) chunks.push(c);
+      // bounded slices: other requests are answered between them
+      if (performance.now() - slice > 20) { await new Promise((r) => setImmediate(r)); slice = performance.now(); }
+    }
     await this.repo.putChunks(kbId, chunks);
     const index = await this.buildIndex(kb, chunks);
     this.indexes.set(kbId, index);

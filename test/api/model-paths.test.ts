@@ -130,14 +130,18 @@ test('ModelFolders: real paths decide, for paths that exist and paths that do no
 
 function models(): string { return join(data, 'models'); }
 
-test('eval runs: a model path only from the model folders; an endpoint URL (the server calls it) only with an admin key', async () => {
-  const outsidePath = await call('POST', '/v1/evals/runs', { model: join(outside, 'model.gguf') });
-  assert.equal(outsidePath.status, 403, outsidePath.text);
-  assert.equal(outsidePath.json.error.message, 'model: path is not inside an allowed model folder');
-  assert.doesNotMatch(outsidePath.text, /root|magic/);
+test('eval runs: a registered model only, never a path (inside a model folder or not) or an endpoint URL', async () => {
+  for (const model of [join(outside, 'model.gguf'), join(extra, 'tiny.gguf')]) {
+    const r = await call('POST', '/v1/evals/runs', { model });
+    assert.equal(r.status, 400, r.text);
+    assert.equal(r.json.error.code, 'path_not_allowed');
+    assert.doesNotMatch(r.text, /root|magic/);
+  }
   const evaluator = (await call('POST', '/v1/keys', { name: 'evaluator', manage: ['evals'] })).json.key as string;
-  const url = await call('POST', '/v1/evals/runs', { model: 'openai:http://127.0.0.1:9/v1#x' }, evaluator);
-  assert.equal(url.status, 403, url.text);
-  assert.equal(url.json.error.code, 'admin_required');
+  for (const key of [evaluator, ADMIN_KEY]) {
+    const url = await call('POST', '/v1/evals/runs', { model: 'openai:http://127.0.0.1:9/v1#x' }, key);
+    assert.equal(url.status, 400, url.text);
+    assert.equal(url.json.error.code, 'url_not_allowed');
+  }
   assert.equal((await call('POST', '/v1/evals/runs', { model: 'no-such-model' }, evaluator)).status, 404);
 });

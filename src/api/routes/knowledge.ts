@@ -9,6 +9,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AccessDeniedError, BUILTIN_LEXICONS, KbExistsError, KnowledgeRequestError, builtinLexicon, slug, type KnowledgeService, type ReviewAction, type Scope } from '../../knowledge/service.ts';
 import { NotFoundError } from '../../knowledge/repository.ts';
+import { IngestLimitError } from '../../knowledge/ingest/limits.ts';
+import { IngestError } from '../../knowledge/ingest/readers.ts';
 import { ApiError } from '../errors.ts';
 import { randomBytes } from 'node:crypto';
 import type { GuardRuntime, RequestGuard } from '../../control/runtime.ts';
@@ -46,6 +48,8 @@ async function guard<T>(f: () => Promise<T>): Promise<T> {
     if (e instanceof ApiError) throw e;
     if (e instanceof KbExistsError) throw new ApiError(409, e.message, 'invalid_request_error', 'name', 'already_exists');
     if (e instanceof KnowledgeRequestError) throw new ApiError(400, e.message, 'invalid_request_error', e.param);
+    if (e instanceof IngestLimitError) throw new ApiError(413, e.message, 'invalid_request_error', 'document', 'document_too_large');
+    if (e instanceof IngestError) throw new ApiError(400, e.message, 'invalid_request_error', 'document', 'invalid_document');
     const msg = (e as Error).message ?? String(e);
     if (/already exists/.test(msg)) throw new ApiError(409, msg, 'invalid_request_error', null, 'already_exists');
     if (/unsupported|cannot read|invalid|empty|too large|not found/i.test(msg)) throw new ApiError(400, msg, 'invalid_request_error');

@@ -4,7 +4,8 @@
  *   <file>.gguf                          llama.cpp (adapters: `adapters` option)
  *   openai:<baseURL>#<model>             an OpenAI-compatible endpoint (also http(s)://...#<model>);
  *                                        append `?logprobs=1` to the base URL's fragment side: openai:URL#model?logprobs=1
- * Guarantees: an unknown reference is an error naming the accepted forms.
+ * Guarantees: an unknown reference is an error naming the accepted forms; an endpoint gets a key only when the
+ * caller passes one (`apiKey`): no secret of the process (environment) is sent to a URL by default.
  */
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,6 +19,7 @@ export interface OpenTargetOptions {
   contextSize?: number;
   adapters?: AdapterSpec[];
   chatTemplate?: string;
+  /** Sent to the endpoint as a bearer token; only the caller decides (nothing from the environment). */
   apiKey?: string;
   name?: string;
 }
@@ -27,7 +29,7 @@ export async function openTarget(ref: string, o: OpenTargetOptions = {}): Promis
   if (m) {
     const { OpenAITarget } = await import('./openai.ts');
     const q = new URLSearchParams(m[3] ?? '');
-    return new OpenAITarget({ baseURL: m[1], model: m[2], logprobs: q.get('logprobs') === '1' || q.get('logprobs') === 'true', mode: q.get('mode') === 'chat' ? 'chat' : 'auto', parallel: o.parallel, apiKey: o.apiKey ?? process.env.MODELFAB_BENCH_API_KEY, name: o.name });
+    return new OpenAITarget({ baseURL: m[1], model: m[2], logprobs: q.get('logprobs') === '1' || q.get('logprobs') === 'true', mode: q.get('mode') === 'chat' ? 'chat' : 'auto', parallel: o.parallel, apiKey: o.apiKey, name: o.name });
   }
   if (existsSync(ref) && statSync(ref).isDirectory() && existsSync(join(ref, 'modelfab.json'))) {
     const { EngineTarget } = await import('./engine.ts');

@@ -3,12 +3,15 @@
  * blocks: headings with levels, paragraphs) in reading order. Owns format detection and the per-format extraction;
  * cleaning is normalize.ts, structure (articles, sections) is structure.ts. Guarantees: every block's text is
  * normalised (half-width, whitespace); nothing is fetched (pdf.js runs without workers, fonts or eval); a file the
- * reader cannot parse raises IngestError naming the file and the reason.
+ * reader cannot parse raises IngestError naming the file and the reason; a document over a limit (bytes, text,
+ * paragraphs: ./limits.ts) raises IngestLimitError before the expensive work where it can be told (a DOCX's
+ * paragraphs are counted in its XML before it is converted).
  */
 import { extname, basename } from 'node:path';
 import { parse as htmlParseRaw } from 'node-html-parser';
 import type { Block, DocFormat, ParsedDocument } from '../types.ts';
 import { normalizeText, stripRepeatedHeadersFooters } from './normalize.ts';
+import { IngestLimitError, checkBytes, checkChars, checkParagraphs, defaultIngestLimits, docxPrecheck, type IngestLimits } from './limits.ts';
 
 export class IngestError extends Error {}
 
@@ -27,18 +30,27 @@ export function detectFormat(filename: string, data: Uint8Array): DocFormat {
   return 'txt';
 }
 
-export async function readDocument(filename: string, data: Uint8Array, format = detectFormat(filename, data)): Promise<ParsedDocument> {
+export async function readDocument(filename: string, data: Uint8Array, format = detectFormat(filename, data), limits: IngestLimits = defaultIngestLimits()): Promise<ParsedDocument> {
   const fallbackTitle = basename(filename, extname(filename));
+  const name = basename(filename);
   try {
+    checkBytes(data.byteLength, limits, name);
+    const text = () => { const t = decodeUtf8(data); checkChars(t.length, limits, name); return t; };
+    let doc: ParsedDocument;
     switch (format) {
-      case 'txt': return withTitle(parsePlainText(decodeUtf8(data)), 'txt', fallbackTitle);
-      case 'md': return withTitle(parseMarkdown(decodeUtf8(data)), 'md', fallbackTitle);
-      case 'html': return withTitle(parseHtml(decodeUtf8(data)), 'html', fallbackTitle);
-      case 'pdf': return withTitle(await parsePdf(data), 'pdf', fallbackTitle);
-      case 'docx': return withTitle(await parseDocx(data), 'docx', fallbackTitle);
+      case 'txt': doc = withTitle(parsePlainText(text()), 'txt', fallbackTitle); break;
+      case 'md': doc = withTitle(parseMarkdown(text()), 'md', fallbackTitle); break;
+      case 'html': doc = withTitle(parseHtml(text()), 'html', fallbackTitle); break;
+      case 'pdf': doc = withTitle(await parsePdf(data), 'pdf', fallbackTitle); break;
+      case 'docx': docxPrecheck(data, limits, name); doc = withTitle(await parseDocx(data), 'docx', fallbackTitle); break;
     }
+    checkParagraphs(doc.blocks.length, limits, name);
+    let chars = 0;
+    for (const b of doc.blocks) chars += b.text.length;
+    checkChars(chars, limits, name);
+    return doc;
   } catch (e) {
-    if (e instanceof IngestError) throw e;
+    if (e instanceof IngestError || e instanceof IngestLimitError) throw e;
     throw new IngestError(`${filename}: cannot read as ${format}: ${e instanceof Error ? e.message : String(e)}`);
   }
 }
