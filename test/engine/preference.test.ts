@@ -87,7 +87,7 @@ test('DPO raises the margin and the reward accuracy on held-out pairs: prompts, 
   });
   const trainTexts = trainRows.flatMap((r) => [...r.input.messages.map((m) => m.content), answer(r), r.non_preferred_output[0].content]);
   const trainText = new Set(trainTexts);
-  assert.equal(heldRows.length, 48);
+  assert.ok(heldRows.length >= 32, `${heldRows.length} held-out pairs: too few to measure accuracy`);
   for (const r of heldRows) {
     assert.ok(!trainText.has(r.input.messages.at(-1)!.content), `held-out prompt trained on: ${r.input.messages.at(-1)!.content}`);
     assert.ok(!trainText.has(answer(r)), `held-out chosen answer trained on: ${answer(r)}`);

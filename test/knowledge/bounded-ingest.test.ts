@@ -14,7 +14,7 @@ import { readDocument } from '../../src/knowledge/ingest/readers.ts';
 import { parseDocument } from '../../src/knowledge/ingest/parse.ts';
 import { closeIngestWorker, parseOffThread } from '../../src/knowledge/ingest/worker.ts';
 import { IngestLimitError, countParagraphElements, docxPrecheck } from '../../src/knowledge/ingest/limits.ts';
-import { CPL_PATH, INSURANCE_PATH } from './quality.ts';
+import { CPL, CPL_PATH, INSURANCE, INSURANCE_PATH } from './quality.ts';
 import { needsShared } from '../shared-data.ts';
 import { makeDocx, makePdf, makeZip } from './fixtures.ts';
 import { ADMIN_KEY, startServer } from '../api/helpers.ts';
@@ -91,7 +91,7 @@ test('chunks are exactly as before on the demo corpus', async () => {
   assert.ok(n > 100);
 });
 
-test('chunks are exactly as before on the statutes', needsShared(), async () => {
+test('chunks are exactly as before on the statutes', needsShared(CPL, INSURANCE), async () => {
   for (const p of [CPL_PATH, INSURANCE_PATH]) assert.ok(await sameAsBefore(p, readFileSync(p)) > 100);
 });
 
