@@ -76,7 +76,7 @@ export interface ModelfabServer {
   /** The admin key generated on this start (print it once), or null. */
   generatedAdminKey: string | null;
   gateway: Gateway;
-  /** Human feedback, the response log and guard policies (issue 11). */
+  /** Human feedback, the response log and guard policies. */
   feedback: FeedbackService;
   close(): Promise<void>;
 }

@@ -57,7 +57,7 @@ export interface BotConfig {
   systemPrompt: string;
   temperature: TemperaturePreset;
   fallback: string;
-  /** A guard policy name (issue 11), run by the chat endpoint on every question and answer; null for none. Live: the bot's current value applies to every version. */
+  /** A guard policy name, run by the chat endpoint on every question and answer; null for none. Live: the bot's current value applies to every version. */
   guard: string | null;
   /** Minimum match confidence (0..1) to answer rather than fall back. */
   minConfidence: number;

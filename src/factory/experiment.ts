@@ -56,7 +56,7 @@ export interface ExperimentSpec {
   /** Values to sweep: each key is a hyperparameter, each value the list of values to try. */
   sweep?: Partial<Record<keyof Hyperparameters, Array<number | string>>>;
   seeds?: number[];
-  /** Benchmark suites run on every finished model (issue 6). */
+  /** Benchmark suites run on every finished model. */
   suites?: string[];
   priority?: number;
 }

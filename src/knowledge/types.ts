@@ -73,7 +73,7 @@ export interface KnowledgeBase {
   chunking: ChunkOptions;
   /** Optional Traditional-to-Simplified conversion at ingest. */
   t2s: boolean;
-  /** A guard policy (issue 11) run on chat-search questions and answers over this KB; absent or null: none. */
+  /** A guard policy run on chat-search questions and answers over this KB; absent or null: none. */
   guard?: string | null;
   createdAt: number;
   updatedAt: number;

@@ -1,5 +1,5 @@
 /**
- * The `ModelBackend` seam (issue 7): what the gateway needs from anything that serves a model. Three
+ * The `ModelBackend` seam: what the gateway needs from anything that serves a model. Three
  * implementations: llama.cpp (`llama-serve.ts`, GGUF through node-llama-cpp, several sequences per context, LoRA
  * adapters over one shared base), the engine itself (`engine-backend.ts`, small models and methods GGUF cannot
  * express), and an OpenAI-compatible HTTP endpoint (`http-backend.ts`).

@@ -1,5 +1,5 @@
 /**
- * Serving's repositories (issue 7), on the same Kysely seam as the rest of the Store: the models registry (every
+ * Serving's repositories, on the same Kysely seam as the rest of the Store: the models registry (every
  * servable model: engine folders, GGUF files, adapters over a base, external OpenAI-compatible endpoints),
  * deployments (a served name -> a model, a version and settings), routes (a name -> several models with a policy),
  * and usage (requests and tokens per key, model and UTC day, accumulated by upsert). Rows use portable types only.

@@ -1,5 +1,5 @@
 /**
- * The guard at serving time (issue 11): a deployment's guard policy runs on /v1/chat/completions and
+ * The guard at serving time: a deployment's guard policy runs on /v1/chat/completions and
  * /v1/completions (input before the model is touched; output on whole answers, and sentence by sentence on streams),
  * refusals carry the configured message with finish_reason content_filter, verdicts are in the response (`guard`)
  * and in the request log (GET /v1/requests[/{id}]), feedback works by response id, keys see only their own

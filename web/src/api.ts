@@ -170,7 +170,7 @@ export interface ApiKeyInfo { id: string; name: string; prefix: string; role: st
 
 export interface ListOf<T> { data: T[]; has_more?: boolean }
 
-// ---------------------------------------------------------------- the guard and the request log (issue 11)
+// ---------------------------------------------------------------- the guard and the request log
 
 export type GuardOutcome = 'passed' | 'flagged' | 'rewritten' | 'refused';
 export interface GuardVerdict { check: string; kind: string; stage: 'input' | 'output'; action: 'allow' | 'warn' | 'rewrite' | 'refuse'; triggered: boolean; reason: string; latency_ms: number; matches?: string[]; error?: boolean }

@@ -33,7 +33,7 @@ export interface BotRouteDeps {
   store: Store;
   /** Rate limits, quotas and usage of API keys (as on the gateway). */
   keyPolicy?: KeyPolicy;
-  /** The guard at serving time and the request log (issue 11). */
+  /** The guard at serving time and the request log. */
   guard?: GuardRuntime;
   /** DataService.importDataset and FactoryService.createExperiment, for "start an experiment from the pairs". */
   importDataset?: (req: never) => Promise<unknown>;
@@ -258,7 +258,7 @@ export function botsRoutes(app: FastifyInstance, bots: BotService, deps: BotRout
     const id = `chatcmpl-${randomBytes(12).toString('base64url')}`;
     let status = 200, promptTokens = 0, completionTokens = 0;
     try {
-      // The bot's guard policy (issue 11): the question first, then the answer against the cited passages.
+      // The bot's guard policy: the question first, then the answer against the cited passages.
       const guard = deps.guard ? await deps.guard.load([await bots.guardOf(name)]) : null;
       let question = asked;
       let refusal: string | null = null;

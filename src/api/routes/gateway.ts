@@ -124,7 +124,7 @@ export function installPublicGatewayRoutes(app: FastifyInstance, gateway: Gatewa
   });
 }
 
-/** The control layer of issue 11, when the server has one: the guard at serving time and the request log. */
+/** The control layer, when the server has one: the guard at serving time and the request log. */
 export interface GatewayControl {
   guard: GuardRuntime;
   /** Log every answer (default true): feedback by response id and GET /v1/requests need it. */
@@ -205,7 +205,7 @@ export function gatewayRoutes(app: FastifyInstance, gateway: Gateway, policy: Ke
     reply.raw.on('close', onClose);
     const check = targetCheck(k, r.model);
 
-    // The guard (issue 11): the deployment's policies, checked on the input first and on the answer below.
+    // The guard: the deployment's policies, checked on the input first and on the answer below.
     let guard: RequestGuard | null = null;
     let question: string | undefined;
     let blocked: string | null = null;

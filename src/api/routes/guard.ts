@@ -1,5 +1,5 @@
 /**
- * Guard routes (issue 11): `POST /v1/guard/check` runs a policy (inline or named) on a text and returns every
+ * Guard routes: `POST /v1/guard/check` runs a policy (inline or named) on a text and returns every
  * verdict (check, action, reason, latency); with a `response_id` of a served response its verdicts (and, at the
  * output stage, the checked answer) are added to that response's log entry: an unknown id is 404, never a new entry.
  * `PUT|GET|DELETE /v1/guard/policies/{name}`, `GET /v1/guard/policies` keep named policies (validated on PUT;

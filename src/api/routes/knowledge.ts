@@ -60,7 +60,7 @@ async function guard<T>(f: () => Promise<T>): Promise<T> {
 export interface KnowledgeRouteDeps {
   /** A stored file's name and bytes (the Files API), for documents sent by file_id. */
   file?: (id: string) => Promise<{ filename: string; bytes: Uint8Array }>;
-  /** The guard at serving time and the request log (issue 11): a KB's `guard` policy runs on chat search. */
+  /** The guard at serving time and the request log: a KB's `guard` policy runs on chat search. */
   control?: GuardRuntime;
 }
 
@@ -163,7 +163,7 @@ export function knowledgeRoutes(app: FastifyInstance, kb: KnowledgeService, deps
   }, async (req) => guard(async () => {
     const kbs = kbList(req, req.body.kbs);
     const scope = knowledgeScope(req);
-    // the guard policies of the KBs asked (issue 11): the question first, then the answer against its citations
+    // the guard policies of the KBs asked: the question first, then the answer against its citations
     let g: RequestGuard | null = null;
     if (deps.control) {
       const names = await Promise.all(kbs.map(async (id) => (await kb.requireKb(id, scope)).guard ?? null));

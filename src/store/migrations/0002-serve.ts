@@ -1,5 +1,5 @@
 /**
- * Serving (issue 7): the models registry, deployments, routes, per-key usage, and API-key policy columns (scopes,
+ * Serving: the models registry, deployments, routes, per-key usage, and API-key policy columns (scopes,
  * expiry, rate limit, token quota, owner). Portable SQL: text ids, integer unix seconds, JSON as text.
  */
 import type { Kysely, Migration } from 'kysely';

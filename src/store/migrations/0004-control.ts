@@ -1,4 +1,4 @@
-/** Control (issue 11): human feedback on answers, the response log the guard writes per request, named guard policies. Times are epoch milliseconds. */
+/** Control: human feedback on answers, the response log the guard writes per request, named guard policies. Times are epoch milliseconds. */
 import type { Kysely, Migration } from 'kysely';
 
 export const control: Migration = {

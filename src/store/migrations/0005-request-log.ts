@@ -1,5 +1,5 @@
 /**
- * The request log (issue 11): every answer the gateway or a bot sends is in `control_responses`; these columns say
+ * The request log: every answer the gateway or a bot sends is in `control_responses`; these columns say
  * where it came from and what the guard did, so the log can be listed and filtered (`GET /v1/requests`).
  */
 import type { Kysely, Migration } from 'kysely';
