@@ -9,6 +9,7 @@
  */
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve, sep } from 'node:path';
+import { isInside } from '../store/paths.ts';
 import { ApiError } from './errors.ts';
 
 /** The model folders of MODELFAB_MODEL_DIRS (empty entries ignored), resolved against the current folder. */
@@ -40,11 +41,6 @@ export function realLocation(path: string): string | null {
   return null;
 }
 
-/** Whether `real` (a real path) is `dir` or inside it. */
-export function isInside(real: string, dir: string): boolean {
-  return real === dir || real.startsWith(dir.endsWith(sep) ? dir : dir + sep);
-}
-
 export const NOT_ALLOWED = 'path is not inside an allowed model folder';
 
 export class ModelFolders {
@@ -66,7 +62,7 @@ export class ModelFolders {
     const real = realLocation(path);
     const inside = real !== null && this.dirs.some((d) => {
       const rd = realLocation(d);
-      return rd !== null && existsSync(rd) && isInside(real, rd);
+      return rd !== null && existsSync(rd) && isInside(rd, real);
     });
     if (!inside) throw new ApiError(403, `${param}: ${NOT_ALLOWED}`, 'invalid_request_error', param, 'path_not_allowed');
     let st;

@@ -11,7 +11,7 @@
  * where each line is {"question": "...", "answers": ["1,500 kg"]} (any of the answers counts).
  * Guarantees: a set that validates builds a valid task; problems never quote the questions or answers.
  */
-import { readFileSync } from 'node:fs';
+import { readTextFileSync } from './files.ts';
 import { registerGenerator, validateTask, type TaskConfig } from './task.ts';
 import { stableHash } from './template.ts';
 import type { Doc } from './types.ts';
@@ -84,7 +84,7 @@ export function factQuestionsJsonl(questions: readonly FactQuestion[]): string {
 
 /** Reads a JSON Lines file of questions; errors name the file and line, never its content. */
 export function readFactQuestions(path: string): FactQuestion[] {
-  const text = readFileSync(path, 'utf8');
+  const text = readTextFileSync(path);
   const out: FactQuestion[] = [];
   const problems: string[] = [];
   text.split('\n').forEach((line, i) => {

@@ -5,6 +5,7 @@
  * latency per version, and the person's approval) and the answer shape with its citations. Pure types and a few
  * constants; every other module in src/bots/ speaks these.
  */
+import type { Explanation } from './report.ts';
 
 export type PairState = 'pending' | 'approved' | 'rejected';
 
@@ -119,7 +120,7 @@ export interface TestReport {
   perStyle: Record<string, StyleFigures>;
   misses: { q: string; gold: number | string; got: (number | string)[]; style?: string }[];
   /** What each figure counts, over which questions (English and Chinese; src/bots/report.ts). */
-  explain: Record<'questions' | 'top1' | 'top3' | 'groundedness' | 'fallbackRate' | 'latency', { en: string; zh: string }>;
+  explain: Explanation;
   approval: { by: string; at: number; decision: 'approved' | 'rejected'; note?: string } | null;
 }
 

@@ -9,13 +9,8 @@ import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { BUILTIN_BOT_LEXICONS } from '../bots/service.ts';
 import { TEMPERATURE_PRESETS, type Bot, type BotCitation, type BotConfig, type TestQuestion, type TestReport } from '../bots/types.ts';
-import { ApiClient, clientOptions, seg, withClient } from './client.ts';
-import { readUserFile, readUserJson, readUserText } from './files.ts';
-
-type Remote = { url?: string; apiKey?: string; json?: boolean };
-
-const out = (json: boolean | undefined, value: unknown, text: () => string) => console.log(json ? JSON.stringify(value, null, 2) : text());
-const remote = (c: Command) => withClient(c).option('--json', 'print JSON');
+import { ApiClient, clientOptions, out, remote, seg, withClient, type Remote } from './client.ts';
+import { lexiconField, readUserFile, readUserJson, readUserText } from './files.ts';
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 const botPath = (name: string) => `/v1/bots/${seg(name)}`;
 
@@ -39,7 +34,7 @@ export function registerBots(program: Command): void {
     .option('--approve-all', 'approve every pair the screen kept and freeze version 1 (skip the review)')
     .action(async (name: string, file: string, o: Remote & { lexicon?: string; lexiconExtra?: string; perUnit: string; paraphrases: string; approveAll?: boolean }) => {
       const data = readUserFile(file);
-      const lexicon = o.lexicon === undefined ? {} : Object.hasOwn(BUILTIN_BOT_LEXICONS, o.lexicon) ? { lexicon_name: o.lexicon } : { lexicon: readUserText(o.lexicon) };
+      const lexicon = lexiconField(o.lexicon, BUILTIN_BOT_LEXICONS);
       const r = await new ApiClient(clientOptions(o)).post<{ units: number; pairs: number; rejected?: number; version: { version: number; pairs: number } | null; ms: Record<string, number> }>('/v1/bots/build', {
         name, filename: basename(file), base64: data.toString('base64'), ...lexicon, ...(o.lexiconExtra ? { lexicon_extra: readUserText(o.lexiconExtra) } : {}),
         per_unit: count(o.perUnit, 'per-unit'), paraphrases: count(o.paraphrases, 'paraphrases'), approve_all: !!o.approveAll,

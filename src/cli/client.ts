@@ -24,6 +24,17 @@ export function withClient(cmd: Command): Command {
     .option('--api-key <key>', 'API key (default $MODELFAB_API_KEY)');
 }
 
+/** The options of a server command that can also print JSON. */
+export type Remote = { url?: string; apiKey?: string; json?: boolean };
+
+/** `withClient` and `--json`. */
+export const remote = (c: Command): Command => withClient(c).option('--json', 'print JSON');
+
+/** Prints `value` as JSON with --json, else the text `text()` makes. */
+export function out(json: boolean | undefined, value: unknown, text: () => string): void {
+  console.log(json ? JSON.stringify(value, null, 2) : text());
+}
+
 type ErrorBody = { error?: { message?: string; problems?: { file: string; line?: number; path?: string; message: string }[] } } | null;
 
 function errorLine(status: number, text: string): string {

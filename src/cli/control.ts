@@ -9,11 +9,8 @@ import type { Command } from 'commander';
 import { parsePolicy, runGuard, type GuardStage } from '../control/guard.ts';
 import type { Passage } from '../knowledge/attribution.ts';
 import { OpenAIChatModel } from '../control/model.ts';
-import { ApiClient, clientOptions, withClient } from './client.ts';
+import { ApiClient, clientOptions, remote, withClient, type Remote } from './client.ts';
 import { readUserJson, readUserText } from './files.ts';
-
-type Remote = { url?: string; apiKey?: string; json?: boolean };
-const remote = (c: Command) => withClient(c).option('--json', 'print JSON');
 
 export function registerControl(program: Command): void {
   const guard = program.command('guard').description('guard policies: check a text against a policy file (local), or the policies on the server');

@@ -8,17 +8,13 @@ import { relative, resolve } from 'node:path';
 import type { Command } from 'commander';
 import YAML from 'yaml';
 import { loadExperimentFile } from '../factory/experiment-file.ts';
-import { ApiClient, ApiClientError, clientOptions } from './client.ts';
+import { ApiClient, ApiClientError, clientOptions, withClient } from './client.ts';
 import { fmtEta, terminalReporter } from './progress.ts';
 import type { ExperimentObject, ExperimentRequest, FineTuningJobObject } from '../factory/service.ts';
 import type { MetricsRecord } from '../engine/metrics.ts';
 import { resultsTable } from '../demo/factory-demo.ts';
 import { modelsTable, type JobEntry, type ModelEntry } from './tables.ts';
 import { requireFile } from './files.ts';
-
-function withClient(cmd: Command): Command {
-  return cmd.option('--url <url>', 'server URL (default $MODELFAB_URL or http://127.0.0.1:8080)').option('--api-key <key>', 'API key (default $MODELFAB_API_KEY)');
-}
 
 /**
  * An experiment file (YAML or JSON), validated before anything is sent: every problem at once with its line and

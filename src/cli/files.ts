@@ -45,3 +45,9 @@ export function requireFile(path: string): string {
   if (!isFile) throw new Error(`${path} is a folder, not a file`);
   return path;
 }
+
+/** A lexicon option: the name of one of `builtins`, else a file the user named (read here, sent as text). */
+export function lexiconField(v: string | undefined, builtins: Record<string, unknown>): { lexicon_name: string } | { lexicon: string } | Record<string, never> {
+  if (v === undefined) return {};
+  return Object.hasOwn(builtins, v) ? { lexicon_name: v } : { lexicon: readUserText(v) };
+}

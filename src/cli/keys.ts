@@ -4,10 +4,8 @@
  * creation; the server stores only its hash.
  */
 import type { Command } from 'commander';
+import { MANAGE_AREAS } from '../serve/keys.ts';
 import { ApiClient, clientOptions, seg, withClient } from './client.ts';
-
-/** Management areas a key may be given (`--manage`); the server checks them. */
-export const MANAGE_AREAS = ['files', 'datasets', 'fine_tuning', 'experiments', 'evals', 'knowledge', 'bots', 'feedback'] as const;
 
 /** A comma-separated option as a list; undefined when not given; "" is the empty list. */
 export const commaList = (v: string | undefined): string[] | undefined => (v === undefined ? undefined : v.split(',').map((s) => s.trim()).filter(Boolean));

@@ -11,21 +11,10 @@ import { BUILTIN_LEXICONS } from '../knowledge/service.ts';
 import type { DocumentRecord, ItemVersion, KnowledgeBase, KnowledgeItem } from '../knowledge/types.ts';
 import type { SearchResponse } from '../knowledge/search.ts';
 import type { AskResult } from '../knowledge/chat.ts';
-import { ApiClient, clientOptions, seg, withClient } from './client.ts';
-import { readUserText, requireFile } from './files.ts';
-
-type Remote = { url?: string; apiKey?: string; json?: boolean };
-
-const out = (json: boolean | undefined, value: unknown, text: () => string) => console.log(json ? JSON.stringify(value, null, 2) : text());
-const remote = (c: Command) => withClient(c).option('--json', 'print JSON');
+import { ApiClient, clientOptions, out, remote, seg, type Remote } from './client.ts';
+import { lexiconField, readUserText, requireFile } from './files.ts';
 const kbPath = (id: string) => `/v1/knowledge/bases/${seg(id)}`;
 const kbList = (ids: string) => ids.split(',').map((x) => x.trim()).filter(Boolean);
-
-/** A lexicon option: a built-in name, else a file the user named (read here, sent as text). */
-export function lexiconField(v: string | undefined): { lexicon_name: string } | { lexicon: string } | Record<string, never> {
-  if (v === undefined) return {};
-  return Object.hasOwn(BUILTIN_LEXICONS, v) ? { lexicon_name: v } : { lexicon: readUserText(v) };
-}
 
 export function registerKnowledge(program: Command): void {
   const k = program.command('knowledge').description('Knowledge Factory on the server: ingest documents, review, search, ask with citations, check attribution');
@@ -43,7 +32,7 @@ export function registerKnowledge(program: Command): void {
       if (!Number.isInteger(maxChars) || maxChars < 50) throw new Error(`--max-chars must be a whole number of at least 50, got ${o.maxChars}`);
       const kb = await new ApiClient(clientOptions(o)).post<KnowledgeBase>('/v1/knowledge/bases', {
         name, ...(o.id ? { id: o.id } : {}), description: o.description, require_approval: !!o.requireApproval, t2s: !!o.t2s, max_chars: maxChars,
-        ...lexiconField(o.lexicon), ...(o.guard ? { guard: o.guard } : {}),
+        ...lexiconField(o.lexicon, BUILTIN_LEXICONS), ...(o.guard ? { guard: o.guard } : {}),
       });
       out(o.json, kb, () => `created ${kb.id}${kb.requireApproval ? ' (approval required)' : ''}`);
     });

@@ -181,7 +181,11 @@ export async function runFactoryDemo(o: FactoryDemoOptions): Promise<FactoryDemo
     rep.line('');
     rep.line('      Leaderboard (benchmark scores, higher is better; each base model beside its fine-tunes):');
     for (const l of board.text.split('\n')) rep.line(`      ${l}`);
-    const facts = factsMargin(board.leaderboard);
+    // the best fine-tune for company facts (the one deployed below), else for support dialogue
+    const bestForFacts = board.leaderboard.dimensions.includes('facts') ? bestFineTune(board.leaderboard, experiment.jobs, 'facts') : null;
+    const bestBy = bestForFacts ? 'facts' : 'dialogue';
+    const best = bestForFacts ?? bestFineTune(board.leaderboard, experiment.jobs, 'dialogue');
+    const facts = bestForFacts ? factsMargin(board.leaderboard, bestForFacts.name) : null;
     if (facts) {
       rep.line('');
       const n = (req.fact_questions ?? []).reduce((a, s) => a + s.questions.length, 0);
@@ -200,8 +204,6 @@ export async function runFactoryDemo(o: FactoryDemoOptions): Promise<FactoryDemo
     }
     // 5. Deployment under a guard.
     const ts = performance.now();
-    const bestBy = facts ? 'facts' : 'dialogue';
-    const best = bestFineTune(board.leaderboard, experiment.jobs, bestBy);
     rep.line('');
     rep.line(`[5/5] deployment: the best fine-tune for ${bestBy === 'facts' ? 'company facts' : 'support dialogue'} behind the OpenAI-compatible API, under the demo guard policy`);
     const served = best ? await runServeDemo(srv, { ...best, dimension: bestBy }, join(dsDir, 'support_qa.val.jsonl'), rep) : null;

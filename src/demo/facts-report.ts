@@ -17,14 +17,14 @@ export interface FactsMargin {
 
 const DIM = 'facts';
 
-/** The margin on the facts dimension, or null when the leaderboard has no fact scores. */
-export function factsMargin(lb: Leaderboard): FactsMargin | null {
-  if (!lb.dimensions.includes(DIM)) return null;
+/**
+ * The margin on the facts dimension of the fine-tune `bestName` (the one the demo chose by that dimension,
+ * `bestFineTune` in serve-demo.ts), or null when it has no fact score.
+ */
+export function factsMargin(lb: Leaderboard, bestName: string): FactsMargin | null {
   const score = (r: Leaderboard['rows'][number]) => r.dimensions[DIM]?.score ?? null;
-  const tunes = lb.rows.filter((r) => !r.isBase && score(r) !== null)
-    .sort((a, b) => score(b)! - score(a)! || (b.overall ?? 0) - (a.overall ?? 0) || a.name.localeCompare(b.name));
-  if (!tunes.length) return null;
-  const top = tunes[0];
+  const top = lb.rows.find((r) => !r.isBase && r.name === bestName && score(r) !== null);
+  if (!top) return null;
   const baseRow = lb.rows.find((r) => r.modelId === top.baseId) ?? null;
   const perBase = lb.groups.map((g) => {
     const b = g.finetunes.filter((f) => score(f) !== null).sort((x, y) => score(y)! - score(x)!)[0];

@@ -162,8 +162,6 @@ export interface FactoryOptions {
 const newId = (prefix: string) => `${prefix}-${randomBytes(9).toString('base64url').replace(/[-_]/g, 'x')}`;
 const sec = (ms: number | null) => (ms === null ? null : Math.floor(ms / 1000));
 
-/** Learning rates per method when the request says "auto" (multiplier 1); an experiment's default too. */
-export const BASE_LR: Record<MethodSpec['type'], number> = METHOD_LR;
 
 function methodFrom(h: HyperparameterRequest): MethodSpec {
   const m = h.fine_tuning_method ?? 'lora';
@@ -368,7 +366,7 @@ export class FactoryService extends EventEmitter {
     const auto = resolveAuto(hreq, train.rows);
     const seqLen = hreq.seq_len ?? opts.hyperparameters?.seqLen ?? Math.min(256, base.config?.contextLength ?? 256);
     const hyper: Hyperparameters = {
-      batchSize: auto.batchSize, epochs: auto.epochs, lr: BASE_LR[method.type] * auto.multiplier, seqLen, warmupRatio: 0.05,
+      batchSize: auto.batchSize, epochs: auto.epochs, lr: METHOD_LR[method.type] * auto.multiplier, seqLen, warmupRatio: 0.05,
       schedule: 'cosine', minLrRatio: 0.1, maxGradNorm: 1, checkpointEvery: 25, evalEvery: 0,
       ...(methodType === 'dpo' ? { preference: { loss: hreq.preference_loss ?? 'dpo', ...(typeof hreq.beta === 'number' ? { beta: hreq.beta } : {}) } } : {}),
       ...(opts.hyperparameters ?? {}),
@@ -378,7 +376,7 @@ export class FactoryService extends EventEmitter {
     const meta: JobMeta = {
       base: base.name, suffix: req.suffix ?? null, trainingFile, validationFile, dataset: dataset.name, metadata: req.metadata ?? {},
       // the multiplier of the learning rate the job really trains with (an experiment's value or sweep point)
-      hyperparameters: { n_epochs: hyper.epochs ?? auto.epochs, batch_size: hyper.batchSize, learning_rate_multiplier: opts.hyperparameters?.lr === undefined ? auto.multiplier : hyper.lr / BASE_LR[method.type], ...(methodType === 'dpo' ? { beta: typeof hreq.beta === 'number' ? hreq.beta : 0.1 } : {}) },
+      hyperparameters: { n_epochs: hyper.epochs ?? auto.epochs, batch_size: hyper.batchSize, learning_rate_multiplier: opts.hyperparameters?.lr === undefined ? auto.multiplier : hyper.lr / METHOD_LR[method.type], ...(methodType === 'dpo' ? { beta: typeof hreq.beta === 'number' ? hreq.beta : 0.1 } : {}) },
       methodType, createdAt: Date.now(), trainRows: train.rows, ...(opts.experiment ? { experiment: opts.experiment } : {}),
       ...(base.config ? { baseConfig: base.config } : {}),
     };
@@ -514,7 +512,6 @@ export class FactoryService extends EventEmitter {
       const err = new ExperimentValidationError(problems);
       throw new FactoryError(400, err.message, problems[0].path ?? null, 'invalid_experiment', problems);
     }
-    if (req.then !== undefined && !Array.isArray(req.then)) throw new FactoryError(400, 'then must be a list of stages', 'then');
     if (req.fact_questions !== undefined) {
       const { problems } = validateFactQuestionSets(req.fact_questions);
       if (!(req.suites ?? ['factory']).includes('factory')) problems.push('fact_questions: are asked by the factory suite, which suites leaves out');

@@ -105,9 +105,13 @@ export function parseManage(items: unknown): ManageArea[] {
   return [...new Set(items as ManageArea[])];
 }
 
-/** A key's scopes (empty for an unscoped key). */
+const parsedScopes = new WeakMap<ApiKeyRow, KeyScopes>();
+
+/** A key's scopes (empty for an unscoped key), parsed once per key row (the authz hook and the routes all ask). */
 export function keyScopes(k: ApiKeyRow): KeyScopes {
-  return k.scopes ? (JSON.parse(k.scopes) as KeyScopes) : {};
+  let s = parsedScopes.get(k);
+  if (!s) parsedScopes.set(k, s = k.scopes ? (JSON.parse(k.scopes) as KeyScopes) : {});
+  return s;
 }
 
 /** A key as listings show it (never the hash). */
@@ -123,13 +127,13 @@ export function describeKey(r: ApiKeyRow): Record<string, unknown> {
 
 export function keyAllowsModel(k: ApiKeyRow, model: string): boolean {
   if (k.role === 'admin' || !k.scopes) return true;
-  const s = JSON.parse(k.scopes) as KeyScopes;
+  const s = keyScopes(k);
   return !s.models || s.models.some((m) => m === model || (m.endsWith('*') && model.startsWith(m.slice(0, -1))));
 }
 
 export function keyAllowsEndpoint(k: ApiKeyRow, ep: Endpoint): boolean {
   if (k.role === 'admin' || !k.scopes) return true;
-  const s = JSON.parse(k.scopes) as KeyScopes;
+  const s = keyScopes(k);
   return !s.endpoints || s.endpoints.includes(ep);
 }
 

@@ -109,8 +109,7 @@ export function evalsRoutes(app: FastifyInstance, deps: EvalsDeps): void {
   const runs = new JsonFileRunStore(join(dataDir, 'bench-runs'));
   const cache = new JsonFileResultCache(join(dataDir, 'bench-cache'));
   /** Runs in flight, by a number of their own. */
-  const inFlight = new Map<number, { keyId: string; model: string; run: Promise<BenchmarkRun> }>();
-  let flights = 0;
+  const inFlight = new Set<{ keyId: string; model: string }>();
 
   const saveOwned = async (run: BenchmarkRun, keyId: string) => {
     const prev = (await runs.get(run.id)) as OwnedRun | undefined;
@@ -151,12 +150,12 @@ export function evalsRoutes(app: FastifyInstance, deps: EvalsDeps): void {
     try { target = await found.target(); } catch (e) {
       throw new ApiError(400, `model ${b.model}: ${(e as Error).message}`, 'invalid_request_error', 'model', 'invalid_model');
     }
-    const flightKey = ++flights;
+    const flight = { keyId: key.id, model: b.model };
+    inFlight.add(flight);
     const p = runBenchmark(suite, target, { cache, seed: b.seed ?? 0, model: { id: b.model, name: b.model, baseId: found.baseId } })
       .then((run) => saveOwned(run, key.id))
-      .finally(() => { inFlight.delete(flightKey); void target.close?.(); });
+      .finally(() => { inFlight.delete(flight); void target.close?.(); });
     p.catch((e: unknown) => app.log.error({ err: e, model: b.model }, 'eval run failed'));
-    inFlight.set(flightKey, { keyId: key.id, model: b.model, run: p });
     // Short runs (cache hits) answer complete; long ones answer in progress.
     const done = await Promise.race([p, new Promise<null>((r) => setTimeout(() => r(null), 1500))]);
     if (done) return toEvalRun(done);

@@ -6,6 +6,7 @@
  * (a list of knowledge-base ids) sees only those; admin keys see all. Writes need the `knowledge` management area
  * (../authz.ts), within the same scope; a bot's knowledge base needs `bots` too, a guard policy an admin.
  */
+import { keyScopes } from '../../serve/keys.ts';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AccessDeniedError, BUILTIN_LEXICONS, KbExistsError, KnowledgeRequestError, builtinLexicon, slug, type KnowledgeService, type ReviewAction, type Scope } from '../../knowledge/service.ts';
 import { NotFoundError } from '../../knowledge/repository.ts';
@@ -37,7 +38,7 @@ function actorOf(req: FastifyRequest, named: unknown): string {
 export function knowledgeScope(req: FastifyRequest): Scope | undefined {
   const k = req.apiKey;
   if (!k || k.role === 'admin' || !k.scopes) return undefined;
-  const s = JSON.parse(k.scopes) as { knowledge?: string[] };
+  const s = keyScopes(k);
   return s.knowledge ? { kbs: s.knowledge } : undefined;
 }
 
@@ -51,7 +52,6 @@ async function guard<T>(f: () => Promise<T>): Promise<T> {
     if (e instanceof IngestLimitError) throw new ApiError(413, e.message, 'invalid_request_error', 'document', 'document_too_large');
     if (e instanceof IngestError) throw new ApiError(400, e.message, 'invalid_request_error', 'document', 'invalid_document');
     const msg = (e as Error).message ?? String(e);
-    if (/already exists/.test(msg)) throw new ApiError(409, msg, 'invalid_request_error', null, 'already_exists');
     if (/unsupported|cannot read|invalid|empty|too large|not found/i.test(msg)) throw new ApiError(400, msg, 'invalid_request_error');
     throw e;
   }

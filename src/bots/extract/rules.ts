@@ -13,6 +13,7 @@ import type { KnowledgeItem } from '../../knowledge/types.ts';
 import { segmentWords } from '../../knowledge/text/analyzer.ts';
 import { parseChineseNumber } from '../../knowledge/ingest/structure.ts';
 import { termKind } from '../../knowledge/text/vocabulary.ts';
+import { Lexicon } from '../../knowledge/text/lexicon.ts';
 import type { PairKind, PairSource } from '../types.ts';
 
 export interface RuleOptions {
@@ -187,13 +188,7 @@ function seeds(u: KnowledgeItem, salient: string[], byNumber: Map<number, Knowle
 
 /** The words a lexicon text names (user words and both sides of its rules): the domain's terms. */
 export function userWordsOf(lexiconText: string): Set<string> {
-  const out = new Set<string>();
-  for (const raw of lexiconText.split('\n')) {
-    const line = raw.replace(/#.*$/, '').trim();
-    if (!line || line.startsWith('@')) continue;
-    for (const w of line.split(/=>|[,，]|\s+/).map((x) => x.trim())) if (w) out.add(w);
-  }
-  return out;
+  return Lexicon.parse(lexiconText).userWords;
 }
 
 /** Pairs for every unit, `perUnit` at most each. */

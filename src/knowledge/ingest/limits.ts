@@ -24,13 +24,14 @@ function envInt(name: string, fallback: number): number {
 /** The defaults: 48 MiB, 8 million characters, 50,000 paragraphs (a whole code of law is ~3,000). */
 export function defaultIngestLimits(): IngestLimits {
   return {
-    maxBytes: envInt('MODELFAB_KNOWLEDGE_MAX_BYTES', 48 * 1024 * 1024),
-    maxChars: envInt('MODELFAB_KNOWLEDGE_MAX_CHARS', 8_000_000),
-    maxParagraphs: envInt('MODELFAB_KNOWLEDGE_MAX_PARAGRAPHS', 50_000),
+    maxBytes: envInt(LIMIT_ENV.maxBytes, 48 * 1024 * 1024),
+    maxChars: envInt(LIMIT_ENV.maxChars, 8_000_000),
+    maxParagraphs: envInt(LIMIT_ENV.maxParagraphs, 50_000),
   };
 }
 
-export const LIMIT_ENV: Record<keyof IngestLimits, string> = {
+/** The variable that raises each limit. */
+const LIMIT_ENV: Record<keyof IngestLimits, string> = {
   maxBytes: 'MODELFAB_KNOWLEDGE_MAX_BYTES', maxChars: 'MODELFAB_KNOWLEDGE_MAX_CHARS', maxParagraphs: 'MODELFAB_KNOWLEDGE_MAX_PARAGRAPHS',
 };
 

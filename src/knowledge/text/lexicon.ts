@@ -17,19 +17,8 @@ export interface IntentRule { cues: string[]; target: string }
  * rules, intent cues and targets (what a check of the lexicon's sources looks at).
  */
 export function lexiconEntries(text: string): string[] {
-  const out = new Set<string>();
-  for (const raw of text.split('\n')) {
-    const line = raw.replace(/#.*$/, '').trim();
-    if (!line) continue;
-    if (line.startsWith('@intent')) {
-      const [l, r] = line.slice(7).split('=>');
-      for (const c of (l ?? '').split('|')) if (c.trim()) out.add(c.trim());
-      if (r?.trim()) out.add(r.trim());
-    } else if (line.includes('=>') || /[,，]/.test(line)) {
-      for (const w of line.split(/=>|[,，]/)) if (w.trim()) out.add(w.trim());
-    } else for (const w of line.split(/\s+/)) out.add(w);
-  }
-  return [...out];
+  const lex = Lexicon.parse(text);
+  return [...new Set([...lex.userWords, ...lex.intents.flatMap((r) => [...r.cues, r.target])])];
 }
 
 export class Lexicon {

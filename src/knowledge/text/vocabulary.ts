@@ -80,9 +80,9 @@ export function termKind(word: string, domainWords?: ReadonlySet<string>): strin
   if (word.length >= 3 && FRAGMENT_START.test(word) && generalEntry(word.slice(1))) return 'not a word (a fragment the segmenter made)';
   const tag = e.tag;
   if (TAG_NAMES[tag]) return TAG_NAMES[tag]!;
-  if (tag === 'vn' && (generalIdf(word) ?? 99) < 7) return 'an everyday word';
-  if (!/^(n|nr|ns|nt|nz|nrt|nrfg|ng|l|i|j|vn)$/.test(tag)) return `not a noun (${tag})`;
   const g = generalIdf(word);
+  if (tag === 'vn' && (g ?? 99) < 7) return 'an everyday word';
+  if (!/^(n|nr|ns|nt|nz|nrt|nrfg|ng|l|i|j|vn)$/.test(tag)) return `not a noun (${tag})`;
   if (g !== null && g < EVERYDAY_IDF) return 'an everyday word';
   return null;
 }
