@@ -11,12 +11,12 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LlamaModel } from '../src/engine/model.ts';
+import { LlamaModel } from '../src/engine/llama-model.ts';
 import { parameterCount, type LlamaConfig } from '../src/engine/config.ts';
-import { trainBpe, CHATML_SPECIAL_TOKENS } from '../src/engine/tokenizer/index.ts';
+import { trainBpe, CHATML_SPECIAL_TOKENS } from '../src/engine/tokenizer/tokenizer-exports.ts';
 import { loadDemoCorpus } from '../src/demo/corpus.ts';
 import { exportModel } from '../src/formats/model-files.ts';
-import { examTask, reasoningTask, runTask } from '../src/bench/index.ts';
+import { examTask, reasoningTask, runTask } from '../src/bench/bench-exports.ts';
 import { LlamaTarget } from '../src/bench/targets/llama.ts';
 
 const args = process.argv.slice(2);

@@ -24,12 +24,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Token } from 'node-llama-cpp';
-import { LlamaModel } from '../src/engine/model.ts';
+import { LlamaModel } from '../src/engine/llama-model.ts';
 import { parameterCount, type LlamaConfig } from '../src/engine/config.ts';
-import { trainBpe, CHATML_SPECIAL_TOKENS, CHAT_TEMPLATES } from '../src/engine/tokenizer/index.ts';
+import { trainBpe, CHATML_SPECIAL_TOKENS, CHAT_TEMPLATES } from '../src/engine/tokenizer/tokenizer-exports.ts';
 import { loadDemoCorpus } from '../src/demo/corpus.ts';
 import { exportGgufModel } from '../src/formats/gguf-model.ts';
-import { getCpuLlama } from '../src/serve/llama/backend.ts';
+import { getCpuLlama } from '../src/serve/llama/llama-cpp.ts';
 import { chatSegments } from '../src/serve/prompt.ts';
 import { createServer } from '../src/api/server.ts';
 
@@ -165,7 +165,7 @@ function one(s, i) {
 async function gatewayRunner(): Promise<{ phase: (seconds: number) => Promise<Phase>; close: () => Promise<void> }> {
   const key = 'sk-mf-bench-admin-key-0123456789abcdef';
   const srv = await createServer({ dataDir: join(dir, 'data'), adminKey: key, logger: false, serve: { warm: false } });
-  const { deploy } = await import('../src/serve/service.ts');
+  const { deploy } = await import('../src/serve/deployments.ts');
   await deploy(srv.store, { name: 'bench', path: gguf, settings: { concurrency: STREAMS, queue: STREAMS, contextSize: CONTEXT, threads: 1, idleUnloadS: 0 } });
   await srv.gateway.warmUp('bench');
   const url = await srv.app.listen({ host: '127.0.0.1', port: 0 });

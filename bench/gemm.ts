@@ -8,7 +8,7 @@
  * (so TN reads A as K x M). Prints a table, then one JSON line. Best-of timing (the machine may be shared).
  */
 import os from 'node:os';
-import { createGemm, describeGemm, gemmAvailability, type Gemm, type GemmBackend } from '../src/engine/gemm/index.ts';
+import { createGemm, describeGemm, gemmAvailability, type Gemm, type GemmBackend } from '../src/engine/gemm/create-gemm.ts';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');

@@ -14,9 +14,9 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { KbIndex } from '../src/knowledge/search.ts';
 import { Lexicon } from '../src/knowledge/text/lexicon.ts';
-import { builtinLexicon } from '../src/knowledge/service.ts';
+import { builtinLexicon } from '../src/knowledge/knowledge-service.ts';
 import { HashEmbedder } from '../src/knowledge/embed.ts';
-import type { Chunk } from '../src/knowledge/types.ts';
+import type { Chunk } from '../src/knowledge/knowledge-types.ts';
 
 const arg = (name: string, def: number) => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? def);
 const N = arg('chunks', 10000);

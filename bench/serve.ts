@@ -15,15 +15,15 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LlamaModel } from '../src/engine/model.ts';
+import { LlamaModel } from '../src/engine/llama-model.ts';
 import { parameterCount, type LlamaConfig } from '../src/engine/config.ts';
-import { createGemm, describeGemm } from '../src/engine/gemm/index.ts';
+import { createGemm, describeGemm } from '../src/engine/gemm/create-gemm.ts';
 import { generate, generationRates, type GenerationTiming } from '../src/engine/generate.ts';
 import { Rng } from '../src/engine/rng.ts';
-import { trainBpe, CHATML_SPECIAL_TOKENS } from '../src/engine/tokenizer/index.ts';
+import { trainBpe, CHATML_SPECIAL_TOKENS } from '../src/engine/tokenizer/tokenizer-exports.ts';
 import { loadDemoCorpus } from '../src/demo/corpus.ts';
 import { exportGgufModel, type GgufWeightType } from '../src/formats/gguf-model.ts';
-import { LlamaCppBackend } from '../src/serve/llama/backend.ts';
+import { LlamaCppBackend } from '../src/serve/llama/llama-cpp.ts';
 
 const args = process.argv.slice(2);
 const arg = (name: string, dflt: number) => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : dflt; };

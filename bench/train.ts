@@ -11,12 +11,12 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { LlamaModel } from '../src/engine/model.ts';
+import { LlamaModel } from '../src/engine/llama-model.ts';
 import { Tape, type Ctx } from '../src/engine/tensor.ts';
 import { Rng } from '../src/engine/rng.ts';
 import { BufferPool } from '../src/engine/pool.ts';
 import { AdamW, clipGradNorm } from '../src/engine/optim.ts';
-import { createGemm, describeGemm, gemmAvailability, type GemmBackend } from '../src/engine/gemm/index.ts';
+import { createGemm, describeGemm, gemmAvailability, type GemmBackend } from '../src/engine/gemm/create-gemm.ts';
 import type { LlamaConfig } from '../src/engine/config.ts';
 import { useNativeKernels } from '../src/engine/ops/native-kernels.ts';
 import type { MethodSpec } from '../src/engine/methods.ts';

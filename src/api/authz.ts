@@ -8,7 +8,7 @@
  *                       the route then checks the key's model scope once the model is known
  *   knowledge           read of knowledge bases: the key's knowledge scope is not empty; the route then limits
  *                       every read to the knowledge bases in that scope
- *   manage:<area>       the key's `manage` scope names <area> (src/serve/keys.ts MANAGE_AREAS); reads of an area
+ *   manage:<area>       the key's `manage` scope names <area> (src/serve/api-keys.ts MANAGE_AREAS); reads of an area
  *                       need it too
  *   admin               an admin key: keys, deployments, serving models and routes, usage, model registration by a
  *                       path, guard policies and checks
@@ -19,10 +19,10 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ApiKeyRow, Store } from '../store/store.ts';
-import { ENDPOINTS, MANAGE_AREAS, keyAllowsArea, keyAllowsEndpoint, keyReadsKnowledge, type Endpoint, type KeyPolicy, type ManageArea } from '../serve/keys.ts';
+import { ENDPOINTS, MANAGE_AREAS, keyAllowsArea, keyAllowsEndpoint, keyReadsKnowledge, type Endpoint, type KeyPolicy, type ManageArea } from '../serve/api-keys.ts';
 import { authenticate } from './auth.ts';
 import { ApiError } from './errors.ts';
-import { toGatewayApiError } from './routes/gateway.ts';
+import { toGatewayApiError } from './routes/gateway-routes.ts';
 
 export type Access = 'public' | 'key' | 'knowledge' | 'admin' | `inference:${Endpoint}` | `manage:${ManageArea}`;
 

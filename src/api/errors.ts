@@ -4,9 +4,9 @@
  * message).
  */
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { DataError } from '../data/service.ts';
+import { DataError } from '../data/data-service.ts';
 import { DatasetValidationError, type Problem } from '../data/problems.ts';
-import { FactoryError } from '../factory/service.ts';
+import { FactoryError } from '../factory/factory-service.ts';
 
 export interface ApiErrorBody {
   error: { message: string; type: string; param: string | null; code: string | null; problems?: Problem[]; problems_omitted?: number };

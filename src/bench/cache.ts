@@ -11,7 +11,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../store/atomic.ts';
-import type { TaskResult } from './types.ts';
+import type { TaskResult } from './bench-types.ts';
 import type { BenchmarkRun } from './run.ts';
 
 export interface ResultCache {

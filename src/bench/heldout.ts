@@ -10,9 +10,9 @@
  * Guarantees: records without a user and a final assistant turn are skipped (counted in `skipped`), never guessed;
  * a records file is read only when it is a regular file within the size limit (./files.ts), asynchronously.
  */
-import { readTextFile, readTextFileSync, MAX_RECORDS_BYTES } from './files.ts';
+import { readTextFile, readTextFileSync, MAX_RECORDS_BYTES } from './record-files.ts';
 import { registerGenerator, validateTask, type TaskConfig } from './task.ts';
-import type { Doc } from './types.ts';
+import type { Doc } from './bench-types.ts';
 
 export interface HeldoutDoc extends Doc { id: string; system: string; question: string; answer: string }
 

@@ -14,7 +14,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parse } from 'csv-parse/sync';
-import type { Doc } from './types.ts';
+import type { Doc } from './bench-types.ts';
 
 export type ExamFormat = 'cmmlu' | 'mmlu' | 'ceval';
 

@@ -9,8 +9,8 @@
  * an unparseable verdict is null (counted, never guessed).
  */
 import { render } from './template.ts';
-import { bradleyTerry, bradleyTerryToElo, elo, type PairwiseGame } from './metrics.ts';
-import type { JudgeRecord, Target } from './types.ts';
+import { bradleyTerry, bradleyTerryToElo, elo, type PairwiseGame } from './text-metrics.ts';
+import type { JudgeRecord, Target } from './bench-types.ts';
 
 export const RUBRIC_PROMPT =
   'Please act as an impartial judge and evaluate the quality of the answer provided by an AI assistant to the question below. ' +

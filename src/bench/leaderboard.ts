@@ -7,7 +7,7 @@
  * a rank, "1224" competition ranking). Guarantees: pure functions of the runs given.
  */
 import type { BenchmarkRun } from './run.ts';
-import type { ItemResult } from './types.ts';
+import type { ItemResult } from './bench-types.ts';
 
 export interface LeaderboardRow {
   rank: number | null;

@@ -10,7 +10,7 @@
  */
 import { Rng } from '../engine/rng.ts';
 import { registerGenerator } from './task.ts';
-import type { Doc } from './types.ts';
+import type { Doc } from './bench-types.ts';
 
 const EN = {
   subjects: ['The river', 'A quiet village', 'The old library', 'Every spring the valley', 'The mountain road', 'A small bakery', 'The harbour', 'The museum garden', 'An afternoon train', 'The city park'],

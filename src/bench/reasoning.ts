@@ -8,7 +8,7 @@
  */
 import { Rng } from '../engine/rng.ts';
 import { registerGenerator } from './task.ts';
-import type { Doc } from './types.ts';
+import type { Doc } from './bench-types.ts';
 
 const NAMES_EN = ['Anna', 'Ben', 'Chen', 'Dana', 'Eli'];
 const NAMES_ZH = ['小明', '小红', '王芳', '李雷', '张伟'];

@@ -8,11 +8,11 @@
  * the seed, so re-running a finished benchmark gives the same id and the same numbers.
  */
 import { createHash } from 'node:crypto';
-import { runTask, taskCacheKey } from './runner.ts';
+import { runTask, taskCacheKey } from './task-runner.ts';
 import { scoreSuite, suiteTasks, type Suite, type SuiteScore } from './suite.ts';
 import { templateHash } from './task.ts';
 import type { ResultCache } from './cache.ts';
-import type { Target, TaskResult } from './types.ts';
+import type { Target, TaskResult } from './bench-types.ts';
 
 export interface ModelRef {
   /** The model's id in the factory (or the target id when run by hand). */

@@ -18,7 +18,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { loadTaskFile, TaskValidationError, type TaskConfig } from './task.ts';
-import type { TaskResult } from './types.ts';
+import type { TaskResult } from './bench-types.ts';
 
 export const DIMENSIONS = ['knowledge', 'reasoning', 'dialogue', 'context', 'generation'] as const;
 

@@ -36,7 +36,7 @@ import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
 import { parseExamCsv, readExamSplit, type ExamFormat } from './importers.ts';
 import { parseTemplate, renderValue, render, stableHash, TemplateError } from './template.ts';
 import { Rng } from '../engine/rng.ts';
-import type { BenchMessage, Doc, Prompt } from './types.ts';
+import type { BenchMessage, Doc, Prompt } from './bench-types.ts';
 
 export type OutputType = 'multiple_choice' | 'generate_until' | 'loglikelihood_rolling' | 'judged';
 

@@ -13,8 +13,8 @@ import { titleOf } from '../knowledge/search.ts';
 import { LexicalIndex } from '../knowledge/index/lexical.ts';
 import { analyze } from '../knowledge/text/analyzer.ts';
 import type { Lexicon } from '../knowledge/text/lexicon.ts';
-import type { Chunk } from '../knowledge/types.ts';
-import type { QaPair } from './types.ts';
+import type { Chunk } from '../knowledge/knowledge-types.ts';
+import type { QaPair } from './bot-types.ts';
 
 export interface Match {
   itemId: string;

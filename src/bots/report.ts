@@ -3,7 +3,7 @@
  * over which questions, and what it cannot tell — so that "grounded 40.0%" or "top-1 76%" is never a bare number.
  * Pure: figures in, text out.
  */
-import type { TestReport } from './types.ts';
+import type { TestReport } from './bot-types.ts';
 
 export type ReportFigure = 'questions' | 'top1' | 'top3' | 'groundedness' | 'fallbackRate' | 'latency';
 export type Explanation = Record<ReportFigure, { en: string; zh: string }>;

@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import { openAsBlob } from 'node:fs';
 import { basename } from 'node:path';
-import { fileError, requireFile } from './files.ts';
+import { fileError, requireFile } from './user-files.ts';
 
 export interface ClientOptions { url?: string; apiKey?: string }
 

@@ -3,18 +3,18 @@
  * build the real program (every command and option) without running anything.
  */
 import { Command } from 'commander';
-import { registerDemo } from './demo.ts';
-import { registerInfo } from './info.ts';
-import { registerBench } from './bench.ts';
-import { registerKnowledge } from './knowledge.ts';
-import { registerDatasets } from './datasets.ts';
-import { registerServe } from './serve.ts';
-import { registerFactory } from './factory.ts';
-import { registerBots } from './bots.ts';
-import { registerControl } from './control.ts';
-import { registerDeploy } from './deploy.ts';
-import { registerKeys } from './keys.ts';
-import { registerChat } from './chat.ts';
+import { registerDemo } from './demo-commands.ts';
+import { registerInfo } from './info-commands.ts';
+import { registerBench } from './bench-commands.ts';
+import { registerKnowledge } from './knowledge-commands.ts';
+import { registerDatasets } from './datasets-commands.ts';
+import { registerServe } from './serve-commands.ts';
+import { registerFactory } from './factory-commands.ts';
+import { registerBots } from './bots-commands.ts';
+import { registerControl } from './control-commands.ts';
+import { registerDeploy } from './deploy-commands.ts';
+import { registerKeys } from './keys-commands.ts';
+import { registerChat } from './chat-commands.ts';
 
 export function buildProgram(): Command {
   const program = new Command();

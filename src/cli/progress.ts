@@ -4,7 +4,7 @@
  */
 import cliProgress from 'cli-progress';
 import type { Reporter } from '../demo/reporter.ts';
-import type { MetricsRecord } from '../engine/metrics.ts';
+import type { MetricsRecord } from '../engine/metrics-log.ts';
 
 export function fmtEta(s: number): string {
   if (!Number.isFinite(s)) return '?';

@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import type { ChatMessage } from './model.ts';
+import type { ChatMessage } from './chat-model.ts';
 import type { GuardVerdict } from './guard.ts';
 
 export interface FeedbackTable {

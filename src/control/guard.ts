@@ -20,7 +20,7 @@
  * whose model fails yields an `error` verdict and fails open (warn) unless the check says `on_error: 'refuse'`.
  */
 import { attribute, DEFAULT_SUPPORT_THRESHOLD, type Passage } from '../knowledge/attribution.ts';
-import type { ChatMessage, ChatModel } from './model.ts';
+import type { ChatMessage, ChatModel } from './chat-model.ts';
 import { compileLinear, type LinearRegex } from './linear-regex.ts';
 import { findPii, maskPii, PII_KINDS, type PiiKind } from './pii.ts';
 

@@ -6,9 +6,9 @@
  *
  * Owns: the tools' definitions and execution, the loop, the system prompt (Chinese and English), the sources an
  * answer may cite and the steps it took. Side effects (models, search, bots) come through `CopilotDeps`, so the
- * route (src/api/routes/copilot.ts) decides what the caller's key may reach.
+ * route (src/api/routes/copilot-routes.ts) decides what the caller's key may reach.
  */
-import type { ChatMessageIn } from '../serve/backend.ts';
+import type { ChatMessageIn } from '../serve/model-backend.ts';
 import type { ToolCallOut, ToolDef } from '../serve/tools.ts';
 
 export interface CopilotSource {

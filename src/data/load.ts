@@ -10,10 +10,10 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { RowContext } from './formats/common.ts';
-import { detectFormat, normaliseRow, specFromInfo, FORMAT_NAMES, type FormatName, type FormatSpec } from './formats/index.ts';
+import { RowContext } from './formats/row-context.ts';
+import { detectFormat, normaliseRow, specFromInfo, FORMAT_NAMES, type FormatName, type FormatSpec } from './formats/format-spec.ts';
 import { llamaFactorySpec, llamaFactoryStage, type DatasetInfoEntry } from './formats/llamafactory.ts';
-import { estimateTokens, formatBytes, resolveLimits, type Limits } from './limits.ts';
+import { estimateTokens, formatBytes, resolveLimits, type Limits } from './dataset-limits.ts';
 import { Problems } from './problems.ts';
 import { mapRecordTexts, recordTexts, type AnyRecord, type Stage } from './records.ts';
 import { readSource, type SourceKind } from './sources.ts';

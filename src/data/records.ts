@@ -11,7 +11,7 @@
  * engine's chat templates (which know only role + content) can render them; the same flattening is used for training,
  * previews and statistics, so they never disagree.
  */
-import type { ChatRole } from '../engine/tokenizer/index.ts';
+import type { ChatRole } from '../engine/tokenizer/tokenizer-exports.ts';
 
 export type Stage = 'pretrain' | 'sft' | 'preference' | 'kto';
 export const STAGES: readonly Stage[] = ['pretrain', 'sft', 'preference', 'kto'];

@@ -8,7 +8,7 @@
 import { extname } from 'node:path';
 import { checkEncoding } from './decode.ts';
 import { jsonDepth, parseJson, scanJson } from './json.ts';
-import { formatBytes, type Limits } from './limits.ts';
+import { formatBytes, type Limits } from './dataset-limits.ts';
 import type { Problems } from './problems.ts';
 
 export type SourceKind = 'jsonl' | 'json' | 'csv' | 'text' | 'markdown';

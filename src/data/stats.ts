@@ -2,8 +2,8 @@
  * Dataset statistics: rows, tokens per role under a chosen tokenizer (or the rough estimate of limits.ts), a
  * histogram of record lengths in tokens, and languages (by script: zh, ja, ko, en, other).
  */
-import type { Tokenizer } from '../engine/tokenizer/index.ts';
-import { estimateTokens } from './limits.ts';
+import type { Tokenizer } from '../engine/tokenizer/tokenizer-exports.ts';
+import { estimateTokens } from './dataset-limits.ts';
 import { engineMessages, recordChat, recordTexts, type AnyRecord, type PreferenceRecord, type PretrainRecord, type Stage } from './records.ts';
 
 export interface DatasetStats {

@@ -13,7 +13,7 @@
  * [TOOL_RESULTS] {content}[/TOOL_RESULTS]. The engine's ChatTemplate cannot express a per-role suffix, which is why
  * this one lives here; a small engine addition (`suffix` per role) would let it move there.
  */
-import { CHAT_TEMPLATES, IGNORE_INDEX, type ChatRole, type ChatTemplate, type Tokenizer } from '../engine/tokenizer/index.ts';
+import { CHAT_TEMPLATES, IGNORE_INDEX, type ChatRole, type ChatTemplate, type Tokenizer } from '../engine/tokenizer/tokenizer-exports.ts';
 
 export interface ChatTemplateSpec {
   name: string;

@@ -10,8 +10,8 @@
  * runtime, charging time, price and warranty (SUPPORT_PRODUCT_ATTRS), the service plans, returns, spare parts and a
  * few company facts.
  */
-import type { FactQuestion, FactQuestionSet } from '../bench/fact-questions.ts';
-import { tidyZh } from './datasets.ts';
+import type { FactQuestion, FactQuestionSet } from '../bench/fact-question-sets.ts';
+import { tidyZh } from './demo-datasets.ts';
 import { COMPANY, PARTS, PRODUCTS, ROBOT_COMMON, SERVICE_PLANS, SOFTWARE, WARRANTY, cny, person, usd, type Lang, type Product } from './facts.ts';
 
 /** A held-out template: `{p}` is a product (or `{part}` a spare part), filled per item. */

@@ -1,5 +1,5 @@
 /** How long-running demo and factory work reports progress: plain lines, one bar per run of steps, a status line. */
-import type { MetricsRecord } from '../engine/metrics.ts';
+import type { MetricsRecord } from '../engine/metrics-log.ts';
 
 export interface Reporter {
   line(text: string): void;

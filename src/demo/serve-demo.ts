@@ -6,9 +6,9 @@
  */
 import { readFileSync } from 'node:fs';
 import type { ModelfabServer } from '../api/server.ts';
-import { createKey } from '../serve/keys.ts';
-import { deploy } from '../serve/service.ts';
-import type { FineTuningJobObject } from '../factory/service.ts';
+import { createKey } from '../serve/api-keys.ts';
+import { deploy } from '../serve/deployments.ts';
+import type { FineTuningJobObject } from '../factory/factory-service.ts';
 import type { Leaderboard } from '../bench/leaderboard.ts';
 import type { Reporter } from './reporter.ts';
 

@@ -5,8 +5,8 @@
  */
 import { Rng } from './rng.ts';
 import type { Ctx } from './tensor.ts';
-import type { Gemm } from './gemm/types.ts';
-import type { LlamaModel } from './model.ts';
+import type { Gemm } from './gemm/gemm-seam.ts';
+import type { LlamaModel } from './llama-model.ts';
 
 export interface SamplingOptions {
   maxTokens?: number;

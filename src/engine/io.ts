@@ -16,9 +16,9 @@ import { join, resolve } from 'node:path';
 import { decodeSafetensors, encodeSafetensors, tensorToF32 } from '../formats/safetensors.ts';
 import { writeFileAtomic } from '../store/atomic.ts';
 import { validateConfig, type LlamaConfig } from './config.ts';
-import { LlamaModel } from './model.ts';
+import { LlamaModel } from './llama-model.ts';
 import type { MethodSpec } from './methods.ts';
-import { Tokenizer, type TokenizerJSON } from './tokenizer/index.ts';
+import { Tokenizer, type TokenizerJSON } from './tokenizer/tokenizer-exports.ts';
 
 export interface EngineModelInfo {
   format: 'modelfab-engine';

@@ -16,7 +16,7 @@
  * of pairs whose chosen reward beats the rejected one; the margin is their mean difference.
  */
 import { Tensor, needsGrad, type Ctx } from './tensor.ts';
-import { maskedExample, type Example } from './examples.ts';
+import { maskedExample, type Example } from './batches.ts';
 import { IGNORE_INDEX } from './ops/loss.ts';
 import type { ChatMessage } from './tokenizer/chat-template.ts';
 

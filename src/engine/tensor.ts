@@ -9,7 +9,7 @@
  * Contract of an op: it never mutates its inputs' data; it writes input gradients only for inputs with
  * `requiresGrad`; it allocates its output's gradient lazily through `ensureGrad()`.
  */
-import type { Gemm } from './gemm/types.ts';
+import type { Gemm } from './gemm/gemm-seam.ts';
 import type { Rng } from './rng.ts';
 import type { BufferPool } from './pool.ts';
 

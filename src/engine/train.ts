@@ -11,12 +11,12 @@
 import { Tape, type Ctx, type Tensor } from './tensor.ts';
 import { Rng } from './rng.ts';
 import { BufferPool } from './pool.ts';
-import type { Gemm } from './gemm/types.ts';
-import type { LlamaModel } from './model.ts';
-import { collate, epochOrder, type Example } from './examples.ts';
+import type { Gemm } from './gemm/gemm-seam.ts';
+import type { LlamaModel } from './llama-model.ts';
+import { collate, epochOrder, type Example } from './batches.ts';
 import { AdamW, clipGradNorm, lrAt, type Schedule } from './optim.ts';
 import { latestCheckpoint, readCheckpoint, writeCheckpoint } from './checkpoint.ts';
-import { MetricsLog, type MetricsRecord } from './metrics.ts';
+import { MetricsLog, type MetricsRecord } from './metrics-log.ts';
 import { sequenceLogProbs } from './ops/sequence.ts';
 import { preferenceLoss, type PreferenceConfig, type PreferencePair } from './preference.ts';
 

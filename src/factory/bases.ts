@@ -6,13 +6,13 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parameterCount, type LlamaConfig } from '../engine/config.ts';
-import { trainBpe, CHATML_SPECIAL_TOKENS } from '../engine/tokenizer/index.ts';
+import { trainBpe, CHATML_SPECIAL_TOKENS } from '../engine/tokenizer/tokenizer-exports.ts';
 import { demoPretrainText } from '../demo/corpus.ts';
-import { supportQA } from '../demo/datasets.ts';
-import type { DataService } from '../data/service.ts';
-import type { FactoryService } from './service.ts';
-import type { Hyperparameters } from './types.ts';
-import type { JobRecord } from './repository.ts';
+import { supportQA } from '../demo/demo-datasets.ts';
+import type { DataService } from '../data/data-service.ts';
+import type { FactoryService } from './factory-service.ts';
+import type { Hyperparameters } from './job-spec.ts';
+import type { JobRecord } from './job-repository.ts';
 
 export const CORPUS_DATASET = 'spruce-corpus';
 export const BASE_VOCAB = 4096;

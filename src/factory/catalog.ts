@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { ModelRow, ModelsRepo } from '../store/serve-repos.ts';
 import { readModelInfo } from '../engine/io.ts';
 import { parameterCount } from '../engine/config.ts';
-import type { CatalogModel, ModelCatalog } from './service.ts';
+import type { CatalogModel, ModelCatalog } from './factory-service.ts';
 
 function toCatalog(r: ModelRow): CatalogModel | null {
   if (r.kind === 'endpoint' || !r.path) return null;

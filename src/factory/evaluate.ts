@@ -12,8 +12,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import {
   EngineTarget, JsonFileResultCache, factQuestionsTask, heldoutDocs, readFactQuestions, heldoutGenerationTask, heldoutPerplexityTask, makeSuite, needleTask,
   reasoningTask, runBenchmark, type BenchmarkRun, type Suite, type SuiteTask, type TaskConfig,
-} from '../bench/index.ts';
-import type { Gemm } from '../engine/gemm/types.ts';
+} from '../bench/bench-exports.ts';
+import type { Gemm } from '../engine/gemm/gemm-seam.ts';
 
 export interface EvaluationSpec {
   /** Result cache shared by the jobs of a data folder. */

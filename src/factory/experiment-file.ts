@@ -20,7 +20,7 @@ import { formatProblem, type Problem } from '../data/problems.ts';
 import { METHOD_TYPES } from '../engine/methods.ts';
 import { LINEAR_MODULES, MODULE_TENSOR } from '../engine/config.ts';
 import { CHAT_TEMPLATES } from '../engine/tokenizer/chat-template.ts';
-import type { ExperimentRequest } from './service.ts';
+import type { ExperimentRequest } from './factory-service.ts';
 
 export class ExperimentValidationError extends Error {
   readonly problems: Problem[];
@@ -123,7 +123,7 @@ function oneOf(values: readonly string[]): Check {
   };
 }
 
-/** Hyperparameters an experiment may set (src/factory/types.ts Hyperparameters), each with its check. */
+/** Hyperparameters an experiment may set (src/factory/job-spec.ts Hyperparameters), each with its check. */
 const HYPER: Record<string, Check> = {
   epochs: int(1), maxSteps: int(1), batchSize: int(1), gradAccum: int(1),
   lr: num((n) => n > 0, 'a number > 0'),

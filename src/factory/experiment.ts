@@ -16,7 +16,7 @@
 import { createHash } from 'node:crypto';
 import { normalizeMethod, type MethodSpec } from '../engine/methods.ts';
 import { headDim, parameterCount, type LlamaConfig } from '../engine/config.ts';
-import type { BaseModelRef, DataRef, Hyperparameters, JobEstimate, Stage } from './types.ts';
+import type { BaseModelRef, DataRef, Hyperparameters, JobEstimate, Stage } from './job-spec.ts';
 
 export interface ExperimentBase {
   name: string;

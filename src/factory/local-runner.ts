@@ -1,7 +1,7 @@
 /**
  * The local Runner: one trainer process per job on this machine.
  *
- * Owns: spawning `node --import tsx src/factory/worker-main.ts <outputDir>/job.json`, the machine's capacity, and
+ * Owns: spawning `node --import tsx src/factory/engine-worker-main.ts <outputDir>/job.json`, the machine's capacity, and
  * finding a trainer again after the server that started it died (`adopt`). Guarantees:
  *   - job.json is written atomically before the process starts, so a trainer never reads half a spec; its paths
  *     inside the runner's working directory (the data folder, when the factory runs the runner) are written
@@ -17,7 +17,7 @@
  *     runner's), so a recycled pid is never mistaken for a trainer;
  *   - `stop()` sends SIGTERM (the trainer checkpoints and exits 3); `stop(true)` sends SIGKILL. `exited` resolves
  *     once with {code, signal}; for an adopted process, whose status nobody can wait for, with {null, null}
- *     (the scheduler then reads the outcome from the files, src/factory/runner.ts `runOutcome`);
+ *     (the scheduler then reads the outcome from the files, src/factory/runners.ts `runOutcome`);
  *   - thread counts are pinned in the environment (OMP/OpenBLAS) to the spec's `threads`, and GPU jobs see only
  *     their placed devices (CUDA_VISIBLE_DEVICES), so placement is not undone by a library grabbing every core.
  */
@@ -30,8 +30,8 @@ import { writeFileAtomic } from '../store/atomic.ts';
 import { storedPath } from '../store/paths.ts';
 import { mapSpecPaths } from './spec-paths.ts';
 import type { Placement } from './resources.ts';
-import type { AdoptingRunner, PlacingRunner, RefRunHandle, RunExit } from './runner.ts';
-import type { JobSpec, Resources } from './types.ts';
+import type { AdoptingRunner, PlacingRunner, RefRunHandle, RunExit } from './runners.ts';
+import type { JobSpec, Resources } from './job-spec.ts';
 
 export interface LocalRunnerOptions {
   /** Default: os.availableParallelism(). */
@@ -43,12 +43,12 @@ export interface LocalRunnerOptions {
   /** GPUs on this machine and memory per GPU (default none; nothing here detects them yet). */
   gpus?: number;
   gpuMemoryMB?: number;
-  /** The trainer entry (default src/factory/worker-main.ts) and the node arguments before it (default --import tsx). */
+  /** The trainer entry (default src/factory/engine-worker-main.ts) and the node arguments before it (default --import tsx). */
   entry?: string;
   nodeArgs?: string[];
   /**
    * Working directory of the trainers: relative paths in specs resolve against it, and job.json names the paths
-   * inside it relatively. The factory sets it to the data folder (src/factory/runtime.ts). Default process.cwd().
+   * inside it relatively. The factory sets it to the data folder (src/factory/factory-runtime.ts). Default process.cwd().
    */
   cwd?: string;
   /** Extra environment for the trainers. */
@@ -57,7 +57,7 @@ export interface LocalRunnerOptions {
   pollMs?: number;
 }
 
-const DEFAULT_ENTRY = fileURLToPath(new URL('./worker-main.ts', import.meta.url));
+const DEFAULT_ENTRY = fileURLToPath(new URL('./engine-worker-main.ts', import.meta.url));
 
 function tsxImport(): string {
   try { return import.meta.resolve('tsx'); } catch { return 'tsx'; }

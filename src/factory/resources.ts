@@ -11,7 +11,7 @@
  *     recorded in the Placement so that the runner can expose exactly those (CUDA_VISIBLE_DEVICES);
  *   - pure functions over plain JSON values (no I/O), so the same code places jobs for any runner.
  */
-import type { Resources } from './types.ts';
+import type { Resources } from './job-spec.ts';
 
 /** Where a started job was placed: the GPU devices it holds (empty without GPUs). Plain JSON. */
 export interface Placement {

@@ -39,11 +39,11 @@ import { statSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { readMetricsFrom, type MetricsRecord } from '../engine/metrics.ts';
+import { readMetricsFrom, type MetricsRecord } from '../engine/metrics-log.ts';
 import { freeResources, neverFits, normalizeResources, place, type FreeResources, type Placement } from './resources.ts';
-import { canAdopt, runOutcome, type PlacingRunner, type RefRunHandle, type RunExit, type RunOutcome } from './runner.ts';
-import type { JobPatch, JobRecord, JobRepository, StopRequest } from './repository.ts';
-import type { JobSpec, JobStatus, Resources, Runner } from './types.ts';
+import { canAdopt, runOutcome, type PlacingRunner, type RefRunHandle, type RunExit, type RunOutcome } from './runners.ts';
+import type { JobPatch, JobRecord, JobRepository, StopRequest } from './job-repository.ts';
+import type { JobSpec, JobStatus, Resources, Runner } from './job-spec.ts';
 
 export const TERMINAL_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'cancelled'];
 

@@ -3,7 +3,7 @@
  * Every path field of `JobSpec` is listed here, so a new one cannot be missed by one side only: the output folder,
  * the base model (folder, file or tokenizer), the data files and the benchmark's cache and held-out files.
  */
-import type { JobSpec } from './types.ts';
+import type { JobSpec } from './job-spec.ts';
 
 /**
  * A copy of `spec` with every path passed through `f`; other fields (`meta` included) as they are. Tolerates a

@@ -28,9 +28,9 @@
  */
 import { readFileSync, openSync, readSync, closeSync, fstatSync } from 'node:fs';
 import { headDim, tensorShapes, type LlamaConfig } from '../engine/config.ts';
-import type { LlamaModel } from '../engine/model.ts';
+import type { LlamaModel } from '../engine/llama-model.ts';
 import { Tokenizer } from '../engine/tokenizer/tokenizer.ts';
-import { toGgufTokenizerMetadata, fromGgufTokenizerMetadata } from '../engine/tokenizer/gguf.ts';
+import { toGgufTokenizerMetadata, fromGgufTokenizerMetadata } from '../engine/tokenizer/gguf-metadata.ts';
 import {
   decodeGguf, encodeGguf, GgufError, GGML_BLOCK, GGML_TYPE, GGUF_TYPE, ggmlTypeName, gv, valueTypeName,
   type DecodedGguf, type GgufKV, type GgufTensorInput,

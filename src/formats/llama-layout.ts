@@ -11,7 +11,7 @@
  * output rows), never to LoRA A, v or anything else.
  */
 import type { LlamaConfig } from '../engine/config.ts';
-import { foldLora, type LlamaModel } from '../engine/model.ts';
+import { foldLora, type LlamaModel } from '../engine/llama-model.ts';
 import type { Tokenizer } from '../engine/tokenizer/tokenizer.ts';
 
 export type ModelFileErrorCode =

@@ -12,10 +12,10 @@
  */
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { LlamaModel } from '../engine/model.ts';
+import type { LlamaModel } from '../engine/llama-model.ts';
 import type { Tokenizer } from '../engine/tokenizer/tokenizer.ts';
 import { exportGgufLora, exportGgufModel, importGgufModel, readGgufFile, type GgufExportOptions } from './gguf-model.ts';
-import { exportHfModel, importHfModel, readModelFolder, writeModelFolder, type HfExportOptions } from './hf.ts';
+import { exportHfModel, importHfModel, readModelFolder, writeModelFolder, type HfExportOptions } from './hf-folder.ts';
 import { exportPeftLora, exportPeftPromptLearning } from './peft.ts';
 import { ModelFileError, type ImportedModel } from './llama-layout.ts';
 

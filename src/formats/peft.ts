@@ -20,10 +20,10 @@
  * Every failure is a ModelFileError naming the file, key or tensor.
  */
 import { headDim, type LlamaConfig } from '../engine/config.ts';
-import type { LlamaModel } from '../engine/model.ts';
+import type { LlamaModel } from '../engine/llama-model.ts';
 import { encodeSafetensors, type SafetensorsTensorInput } from './safetensors.ts';
 import { engineToHfName, engineToHfRows, hfToEngineRows, ModelFileError } from './llama-layout.ts';
-import { readJsonFile, readSafetensorsSet, type FileSource } from './hf.ts';
+import { readJsonFile, readSafetensorsSet, type FileSource } from './hf-folder.ts';
 import type { GgufLoraAdapter } from './gguf-model.ts';
 
 const enc = new TextEncoder();

@@ -7,7 +7,7 @@
  * deterministic (`<itemId>#p<i>` / `<itemId>#p<i>c<j>`) so a rebuild yields the same ids. Linear in the text:
  * the paragraphs are found once per item and each parent takes its own by binary search.
  */
-import type { Chunk, ChunkOptions, KnowledgeItem } from './types.ts';
+import type { Chunk, ChunkOptions, KnowledgeItem } from './knowledge-types.ts';
 
 interface Span { start: number; end: number }
 

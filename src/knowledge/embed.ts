@@ -1,14 +1,14 @@
 /**
  * Embedders: text -> unit-length Float32Array vectors. Owns the `Embedder` interface and three implementations:
  *   - `OpenAIEmbedder`: any OpenAI-compatible `/v1/embeddings` endpoint (fetch; batches of `batchSize`).
- *   - `LlamaEmbedder`: a GGUF embedding model through node-llama-cpp (CPU binding from serve/llama/backend.ts,
+ *   - `LlamaEmbedder`: a GGUF embedding model through node-llama-cpp (CPU binding from serve/llama/llama-cpp.ts,
  *     1 or 2 threads, never downloads or builds).
  *   - `HashEmbedder`: hashed character n-grams. A TEST / OFFLINE embedder with no semantics — it exists to exercise
  *     the dense, hybrid and ANN code paths without a model, and must never be reported as semantic search.
  * Guarantees: every returned vector has `dims` entries and L2 norm 1 (or is all zeros for empty text), so cosine
  * similarity is a dot product.
  */
-import { getCpuLlama } from '../serve/llama/backend.ts';
+import { getCpuLlama } from '../serve/llama/llama-cpp.ts';
 import { normalizeForIndex } from './text/analyzer.ts';
 
 export interface Embedder {

@@ -11,7 +11,7 @@
  * Guarantees: with no embedder the mode is 'lexical' and the response says so in `notice`; results are ordered by
  * the final score; every result names its chunk, item, document, unit label and character span.
  */
-import type { Chunk } from './types.ts';
+import type { Chunk } from './knowledge-types.ts';
 import { LexicalIndex } from './index/lexical.ts';
 import { createVectorIndex, type VectorIndex } from './index/hnsw.ts';
 import type { Embedder } from './embed.ts';

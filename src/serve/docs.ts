@@ -4,7 +4,7 @@
  * ready-to-paste snippets (curl, TypeScript and Python with the official openai clients, streaming and not).
  * Pure functions of (base URL, model name, settings); the API serves them.
  */
-import { PRESETS, type DeploymentSettings } from './service.ts';
+import { PRESETS, type DeploymentSettings } from './deployments.ts';
 
 export interface DocsInput {
   baseUrl: string;

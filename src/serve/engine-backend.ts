@@ -1,5 +1,5 @@
 /**
- * The engine `ModelBackend`: serves an engine model folder with the engine's own decoder (src/engine/model.ts,
+ * The engine `ModelBackend`: serves an engine model folder with the engine's own decoder (src/engine/llama-model.ts,
  * KV cache), for what llama.cpp cannot run: prefix- and prompt-tuned adapters, and small models when llama.cpp is
  * unavailable. One request at a time (the decoder is synchronous); each token is followed by a yield to the event
  * loop, so other requests, streams and health checks keep flowing while it generates.
@@ -8,19 +8,19 @@
  * OpenAI defines them), logprobs (from the logits). Not supported (400): JSON-schema grammars, embeddings.
  */
 import { setImmediate as yieldLoop } from 'node:timers/promises';
-import type { Gemm } from '../engine/gemm/types.ts';
-import { createGemm } from '../engine/gemm/index.ts';
+import type { Gemm } from '../engine/gemm/gemm-seam.ts';
+import { createGemm } from '../engine/gemm/create-gemm.ts';
 import { loadModel } from '../engine/io.ts';
-import type { LlamaModel } from '../engine/model.ts';
+import type { LlamaModel } from '../engine/llama-model.ts';
 import { sampleToken } from '../engine/generate.ts';
 import { Rng } from '../engine/rng.ts';
 import type { Ctx } from '../engine/tensor.ts';
-import { StreamDecoder, type Tokenizer } from '../engine/tokenizer/index.ts';
+import { StreamDecoder, type Tokenizer } from '../engine/tokenizer/tokenizer-exports.ts';
 import { chatStopIds, END_OF_TEXT_TOKENS } from '../engine/tokenizer/chat-template.ts';
 import {
   BackendError, StopMatcher, utf8Bytes, type BackendCapabilities, type EmbedResult, type GenerateCallbacks, type GenerateParams,
   type GenerateResult, type ModelBackend, type TokenLogprob,
-} from './backend.ts';
+} from './model-backend.ts';
 import { chatSegments, fallbackTemplate, resolveTemplate, type TemplateName } from './prompt.ts';
 
 export class EngineBackend implements ModelBackend {

@@ -19,14 +19,14 @@ import { statSync } from 'node:fs';
 import { readGgufHeader, validateGgufModel } from '../formats/gguf-model.ts';
 import { join } from 'node:path';
 import type { DeploymentRow, ModelRow, Store } from '../store/store.ts';
-import { BackendError, type EmbedResult, type GenerateCallbacks, type GenerateParams, type GenerateResult, type ModelBackend } from './backend.ts';
+import { BackendError, type EmbedResult, type GenerateCallbacks, type GenerateParams, type GenerateResult, type ModelBackend } from './model-backend.ts';
 import { EngineBackend } from './engine-backend.ts';
 import { HttpBackend, type EndpointSpec } from './http-backend.ts';
-import { LlamaServeBackend } from './llama-serve.ts';
+import { LlamaServeBackend } from './llama/llama-serve-backend.ts';
 import { materializeEngineModel } from './materialize.ts';
-import { Metrics } from './metrics.ts';
+import { Metrics } from './prometheus.ts';
 import { generateWithPromptTools } from './tools.ts';
-import { DEFAULT_SETTINGS, parseSettings, type DeploymentSettings, type RouteTarget } from './service.ts';
+import { DEFAULT_SETTINGS, parseSettings, type DeploymentSettings, type RouteTarget } from './deployments.ts';
 
 export interface GatewayOptions {
   store: Store;

@@ -8,7 +8,7 @@
 import {
   BackendError, type BackendCapabilities, type EmbedResult, type GenerateCallbacks, type GenerateParams, type GenerateResult,
   type ModelBackend, type TokenLogprob,
-} from './backend.ts';
+} from './model-backend.ts';
 
 export interface EndpointSpec {
   /** Base URL including the version path, e.g. http://127.0.0.1:11434/v1 */

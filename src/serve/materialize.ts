@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { CHAT_TEMPLATES } from '../engine/tokenizer/chat-template.ts';
-import { Tokenizer, type TokenizerJSON } from '../engine/tokenizer/index.ts';
+import { Tokenizer, type TokenizerJSON } from '../engine/tokenizer/tokenizer-exports.ts';
 import { fallbackTemplate } from './prompt.ts';
 import { loadModel, readModelInfo } from '../engine/io.ts';
 import { exportGgufLora, exportGgufModel } from '../formats/gguf-model.ts';

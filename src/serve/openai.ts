@@ -6,9 +6,9 @@
  * Extensions, ignored by OpenAI's clients and passed through their `extra_body`: `preset` (conservative, balanced,
  * creative), `top_k`. A value the request leaves out comes from the preset (the request's, else the deployment's).
  */
-import type { ChatMessageIn, GenerateParams, PromptInput, TokenLogprob } from './backend.ts';
+import type { ChatMessageIn, GenerateParams, PromptInput, TokenLogprob } from './model-backend.ts';
 import { parseMessageTools, parseTools, type ToolChoice, type ToolDef } from './tools.ts';
-import { PRESETS, ServeError, type DeploymentSettings, type PresetName } from './service.ts';
+import { PRESETS, ServeError, type DeploymentSettings, type PresetName } from './deployments.ts';
 
 export const MAX_TOKENS_CAP = 1_000_000;
 

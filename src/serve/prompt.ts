@@ -8,7 +8,7 @@
  * `developer` messages are treated as `system`.
  */
 import { CHAT_TEMPLATES, type ChatTemplate, type ChatTemplateName } from '../engine/tokenizer/chat-template.ts';
-import type { ChatMessageIn } from './backend.ts';
+import type { ChatMessageIn } from './model-backend.ts';
 
 export interface Segment { text: string; special: boolean }
 

@@ -13,8 +13,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { engineMessages } from '../data/records.ts';
-import { ServeError } from './service.ts';
-import { BackendError, type ChatMessageIn, type GenerateCallbacks, type GenerateParams, type GenerateResult, type ModelBackend } from './backend.ts';
+import { ServeError } from './deployments.ts';
+import { BackendError, type ChatMessageIn, type GenerateCallbacks, type GenerateParams, type GenerateResult, type ModelBackend } from './model-backend.ts';
 
 export interface ToolDef {
   type: 'function';

@@ -1,5 +1,5 @@
 /**
- * The scheduler's JobRepository (src/factory/repository.ts) over Kysely: SQLite now, PostgreSQL by a dialect
+ * The scheduler's JobRepository (src/factory/job-repository.ts) over Kysely: SQLite now, PostgreSQL by a dialect
  * switch. Passes the same conformance suite as the in-memory repository (test/factory/repository-suite.ts).
  * `update` with an expectation is one conditional UPDATE (compare-and-set), so two schedulers, or a scheduler and
  * an API call, never both move the same job. Sequence numbers are assigned inside a transaction.
@@ -10,8 +10,8 @@ import type { Kysely, Transaction } from 'kysely';
 import {
   JobNotFoundError, type JobEventRecord, type JobExpectation, type JobFilter, type JobPatch, type JobRecord, type JobRepository,
   type NewJob, type NewJobEvent,
-} from '../factory/repository.ts';
-import type { JobSpec, JobStatus } from '../factory/types.ts';
+} from '../factory/job-repository.ts';
+import type { JobSpec, JobStatus } from '../factory/job-spec.ts';
 import { mapSpecPaths } from '../factory/spec-paths.ts';
 import { dataPaths, type DataPaths } from './paths.ts';
 

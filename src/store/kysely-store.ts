@@ -3,7 +3,7 @@
  * PostgreSQL later) runs the same code. Migrations come from `migrations/` through Kysely's Migrator.
  */
 import { Kysely, Migrator, type Transaction } from 'kysely';
-import { migrationProvider, type MigrationContext } from './migrations/index.ts';
+import { migrationProvider, type MigrationContext } from './migrations/all-migrations.ts';
 import { dataPaths, type DataPaths } from './paths.ts';
 import { serveRepositories, type DeploymentRow, type ModelRow, type RouteRow, type UsageRow } from './serve-repos.ts';
 import type {

@@ -62,7 +62,7 @@ export interface ApiKeyRow {
   created_at: number;
   last_used_at: number | null;
   revoked_at: number | null;
-  /** Serving policy (migration 0002, src/serve/keys.ts): JSON {models?: string[], endpoints?: string[]}; null = all. */
+  /** Serving policy (migration 0002, src/serve/api-keys.ts): JSON {models?: string[], endpoints?: string[]}; null = all. */
   scopes?: string | null;
   expires_at?: number | null;
   /** Requests per minute; null = unlimited. */

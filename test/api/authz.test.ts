@@ -13,7 +13,7 @@ import { startServer, ADMIN_KEY } from './helpers.ts';
 import type { ModelfabServer } from '../../src/api/server.ts';
 import { ROUTE_ACCESS, installAuthz, routeAccess, type Access } from '../../src/api/authz.ts';
 import { installErrorHandlers } from '../../src/api/errors.ts';
-import { KeyPolicy, MANAGE_AREAS, parseManage } from '../../src/serve/keys.ts';
+import { KeyPolicy, MANAGE_AREAS, parseManage } from '../../src/serve/api-keys.ts';
 
 let srv: ModelfabServer, url: string, stop: () => Promise<void>;
 

@@ -12,8 +12,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type ModelfabServer } from '../../src/api/server.ts';
-import { registerModel } from '../../src/serve/service.ts';
-import { supportQA } from '../../src/demo/datasets.ts';
+import { registerModel } from '../../src/serve/deployments.ts';
+import { supportQA } from '../../src/demo/demo-datasets.ts';
 import { saveModel } from '../../src/engine/io.ts';
 import { exportGgufModel } from '../../src/formats/gguf-model.ts';
 import { CHAT_TEMPLATES } from '../../src/engine/tokenizer/chat-template.ts';

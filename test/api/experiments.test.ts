@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type ModelfabServer } from '../../src/api/server.ts';
 import { ADMIN_KEY } from './helpers.ts';
-import { supportQA } from '../../src/demo/datasets.ts';
-import type { JobSpec } from '../../src/factory/types.ts';
+import { supportQA } from '../../src/demo/demo-datasets.ts';
+import type { JobSpec } from '../../src/factory/job-spec.ts';
 
 const worker = new URL('../factory/fixtures/bench-worker.mjs', import.meta.url).pathname;
 const config = { vocabSize: 300, hiddenSize: 32, numLayers: 2, numHeads: 4, numKvHeads: 2, ffnSize: 64, ropeBase: 10000, rmsEps: 1e-5, tieEmbeddings: true, qkvBias: false, contextLength: 64 };

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import OpenAI, { toFile } from 'openai';
 import { ADMIN_KEY, startServer } from './helpers.ts';
 import { ensureBaseModels } from '../../src/factory/bases.ts';
-import { supportQA } from '../../src/demo/datasets.ts';
+import { supportQA } from '../../src/demo/demo-datasets.ts';
 
 test('[slow] fine-tuning jobs with the official openai client', { timeout: 300_000 }, async () => {
   const { srv, url, dir, stop } = await startServer();

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { createServer, type ModelfabServer } from '../../src/api/server.ts';
-import { registerModel } from '../../src/serve/service.ts';
+import { registerModel } from '../../src/serve/deployments.ts';
 import { nowSeconds } from '../../src/store/store.ts';
 import { makeModels, type GatewayFixture } from '../serve/gateway-fixtures.ts';
 

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type ModelfabServer } from '../../src/api/server.ts';
-import type { Limits } from '../../src/data/limits.ts';
+import type { Limits } from '../../src/data/dataset-limits.ts';
 import { SHARED_DATA } from '../shared-data.ts';
 
 export const ADMIN_KEY = 'sk-mf-test-admin-key-0123456789abcdef';

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ADMIN_KEY, startServer } from './helpers.ts';
-import { labelValue, MAX_LABEL_CHARS, MAX_MODELS, Metrics } from '../../src/serve/metrics.ts';
+import { labelValue, MAX_LABEL_CHARS, MAX_MODELS, Metrics } from '../../src/serve/prometheus.ts';
 
 test('a chat or embeddings request for an unknown model adds no label: it counts under model="unknown"', { timeout: 60_000 }, async () => {
   const { url, stop } = await startServer();

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import {
   alwaysLetterTarget, buildPrompt, detectExamFormat, examTask, ImportError, loadDocs, parseExamCsv, promptText, randomTarget, readExamSplit,
   runTask, ScriptedTarget, type TaskConfig,
-} from '../../src/bench/index.ts';
+} from '../../src/bench/bench-exports.ts';
 import { shared } from '../shared-data.ts';
 
 const DATA = process.env.MODELFAB_BENCH_DATA || shared('bench');

@@ -8,8 +8,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { factScore, parseZhNumeral, quantities, statesFact, valueQuantity } from '../../src/bench/fact-match.ts';
-import { factQuestionsTask, readFactQuestions, validateFactQuestionSets } from '../../src/bench/fact-questions.ts';
-import { loadDocs, runTask, ScriptedTarget, validateTask } from '../../src/bench/index.ts';
+import { factQuestionsTask, readFactQuestions, validateFactQuestionSets } from '../../src/bench/fact-question-sets.ts';
+import { loadDocs, runTask, ScriptedTarget, validateTask } from '../../src/bench/bench-exports.ts';
 
 test('quantities: separators, multipliers, units and currencies in Chinese and English', () => {
   const q = (s: string) => quantities(s).map((x) => [x.value, x.unit]);

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import {
   buildLeaderboard, compareRuns, formatLeaderboard, JsonFileResultCache, JsonFileRunStore, loadSuiteFile, makeSuite, runBenchmark, runTask,
   ScriptedTarget, scoreSuite, toEvalRun, toOutputItems, validateTask, needleTask, reasoningTask, standardSuite, alwaysLetterTarget,
-} from '../../src/bench/index.ts';
+} from '../../src/bench/bench-exports.ts';
 
 const QA = [{ q: 'Capital of France?', a: 'Paris' }, { q: '首都是哪里？', a: '北京' }, { q: 'Colour of the sky?', a: 'blue' }];
 const gen = validateTask({ task: 'qa', dataset: { kind: 'inline', splits: { test: QA } }, output_type: 'generate_until', doc_to_text: '{{q}}', doc_to_target: '{{a}}', metric_list: ['exact_match', 'f1', 'rouge_l', 'bleu', 'contains', { metric: 'regex', pattern: '^[A-Z]' }, 'valid_json'] });

@@ -8,7 +8,7 @@ import { render, renderValue, TemplateError } from '../../src/bench/template.ts'
 import {
   buildPrompt, docChoices, docGold, loadDocs, loadTaskFile, parseTaskYaml, sampleFewshot, templateHash, TaskValidationError, validateTask,
   arithmeticDocs, needleDocs, heldoutDocs,
-} from '../../src/bench/index.ts';
+} from '../../src/bench/bench-exports.ts';
 
 test('template: fields, indexes, filters, raw values, errors naming the field', () => {
   const doc = { q: ' Why? ', choices: ['x', 'y'], n: 2, meta: { lang: 'zh' } };

@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { readDocument } from '../../src/knowledge/ingest/readers.ts';
 import { structureDocument } from '../../src/knowledge/ingest/structure.ts';
-import type { Chunk, KnowledgeItem } from '../../src/knowledge/types.ts';
+import type { Chunk, KnowledgeItem } from '../../src/knowledge/knowledge-types.ts';
 import { extractRulePairs, Paraphraser } from '../../src/bots/extract/rules.ts';
-import { extractModelPairs, PAIRS_SCHEMA, type PairModel } from '../../src/bots/extract/model.ts';
-import { botLexicon } from '../../src/bots/service.ts';
+import { extractModelPairs, PAIRS_SCHEMA, type PairModel } from '../../src/bots/extract/model-pairs.ts';
+import { botLexicon } from '../../src/bots/bot-service.ts';
 import { INSURANCE, INSURANCE_PATH } from './fixtures.ts';
 import { needsShared } from '../shared-data.ts';
 

@@ -6,10 +6,10 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BotService } from '../../src/bots/service.ts';
-import { FileBotRepository } from '../../src/bots/repository.ts';
-import { KnowledgeService } from '../../src/knowledge/service.ts';
-import { FileKnowledgeRepository } from '../../src/knowledge/repository.ts';
+import { BotService } from '../../src/bots/bot-service.ts';
+import { FileBotRepository } from '../../src/bots/bot-repository.ts';
+import { KnowledgeService } from '../../src/knowledge/knowledge-service.ts';
+import { FileKnowledgeRepository } from '../../src/knowledge/knowledge-repository.ts';
 import { shared } from '../shared-data.ts';
 
 /** The Insurance Law, relative to the shared data (for `needsShared`), and its absolute path. */

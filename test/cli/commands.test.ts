@@ -10,10 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { displayWidth, modelsTable, table, type JobEntry } from '../../src/cli/tables.ts';
-import { keyRequest } from '../../src/cli/keys.ts';
-import { deployRequest } from '../../src/cli/deploy.ts';
-import { readUserFile, readUserJson, requireFile } from '../../src/cli/files.ts';
-import { serveAddresses } from '../../src/cli/serve.ts';
+import { keyRequest } from '../../src/cli/keys-commands.ts';
+import { deployRequest } from '../../src/cli/deploy-commands.ts';
+import { readUserFile, readUserJson, requireFile } from '../../src/cli/user-files.ts';
+import { serveAddresses } from '../../src/cli/serve-commands.ts';
 import { buildProgram } from '../../src/cli/program.ts';
 
 const job = (id: string, dataset: string, name: string, method: Record<string, unknown> = { type: 'full' }): JobEntry => ({
@@ -127,7 +127,7 @@ test('the data folder defaults to MODELFAB_DATA on every local command', () => {
 });
 
 test('serve: the knowledge bases\' models come from its options, endpoint keys from the environment', async () => {
-  const { knowledgeModels } = await import('../../src/cli/serve.ts');
+  const { knowledgeModels } = await import('../../src/cli/serve-commands.ts');
   assert.deepEqual(await knowledgeModels({}), { embedder: null, generator: null, judge: null });
   const before = process.env.MODELFAB_CHAT_API_KEY;
   process.env.MODELFAB_CHAT_API_KEY = 'sk-endpoint';

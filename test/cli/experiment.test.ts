@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ADMIN_KEY, startServer } from '../api/helpers.ts';
 import { cli, serverWithIdentity } from './helpers.ts';
-import { writeDemoDatasets } from '../../src/demo/datasets.ts';
+import { writeDemoDatasets } from '../../src/demo/demo-datasets.ts';
 
 
 test('[slow] modelfab experiment plan / run / jobs / models against a server', { timeout: 300_000 }, async () => {

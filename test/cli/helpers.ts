@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { startServer } from '../api/helpers.ts';
 import { ensureBaseModels } from '../../src/factory/bases.ts';
-import { writeDemoDatasets } from '../../src/demo/datasets.ts';
+import { writeDemoDatasets } from '../../src/demo/demo-datasets.ts';
 
 export const bin = new URL('../../bin/modelfab.js', import.meta.url).pathname;
 

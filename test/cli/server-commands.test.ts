@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ADMIN_KEY, startServer } from '../api/helpers.ts';
 import { cli } from './helpers.ts';
-import { FileKnowledgeRepository } from '../../src/knowledge/repository.ts';
+import { FileKnowledgeRepository } from '../../src/knowledge/knowledge-repository.ts';
 
 test('dataset_info imports, keys create/list/revoke, routes, knowledge search and ask through the server', { timeout: 180_000 }, async () => {
   const { srv, url, dir, stop } = await startServer();

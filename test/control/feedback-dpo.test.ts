@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { ADMIN_KEY, startServer } from '../api/helpers.ts';
 import { ensureBaseModels } from '../../src/factory/bases.ts';
-import { supportQA } from '../../src/demo/datasets.ts';
+import { supportQA } from '../../src/demo/demo-datasets.ts';
 import { EngineTarget } from '../../src/bench/targets/engine.ts';
 
 // The training pairs: a courteous opening and the answer, preferred over a brush-off.

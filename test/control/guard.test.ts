@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GuardPolicyError, GuardStream, lastBoundary, parseClassifierOutput, parsePolicy, parseReflection, runGuard, DEFAULT_CATEGORIES } from '../../src/control/guard.ts';
-import { ScriptedChatModel } from '../../src/control/model.ts';
+import { ScriptedChatModel } from '../../src/control/chat-model.ts';
 
 test('keywords: Chinese as substrings, English at word edges, full-width and case folded; rewrite and refuse', async () => {
   const p = parsePolicy({ refusal_message: '该问题无法回答。', checks: [

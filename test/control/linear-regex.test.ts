@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import { GuardPolicyError, parsePolicy, patternRes, runGuard, type RegexCheck } from '../../src/control/guard.ts';
 import { ControlError, FeedbackService, type ControlTables } from '../../src/control/feedback.ts';
-import { GuardRuntime } from '../../src/control/runtime.ts';
+import { GuardRuntime } from '../../src/control/guard-runtime.ts';
 import { openSqliteDatabase } from '../../src/store/sqlite.ts';
 
 test('compileLinear: catastrophic patterns run in linear time, backtracking-only syntax is refused', () => {

@@ -2,8 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CHAT_TEMPLATE_SPECS, encodeWithTemplate, renderWithTemplate } from '../../src/data/templates.ts';
-import { CHATML_SPECIAL_TOKENS, encodeChat, renderChatText, trainBpe, type ChatMessage } from '../../src/engine/tokenizer/index.ts';
-import { estimateTokens } from '../../src/data/limits.ts';
+import { CHATML_SPECIAL_TOKENS, encodeChat, renderChatText, trainBpe, type ChatMessage } from '../../src/engine/tokenizer/tokenizer-exports.ts';
+import { estimateTokens } from '../../src/data/dataset-limits.ts';
 
 const chat: ChatMessage[] = [
   { role: 'system', content: 'Be brief.' }, { role: 'user', content: '你好' }, { role: 'assistant', content: ' Hi! ', weight: 0 },

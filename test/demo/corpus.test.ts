@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cjkShare, generateDemoText, loadDemoCorpus } from '../../src/demo/corpus.ts';
-import { MAX_ANSWER, hrPolicyQA, identity, preferences, supportQA, writeDemoDatasets, type ChatMessage } from '../../src/demo/datasets.ts';
+import { MAX_ANSWER, hrPolicyQA, identity, preferences, supportQA, writeDemoDatasets, type ChatMessage } from '../../src/demo/demo-datasets.ts';
 import { COMPANY, PRODUCTS, annualLeaveDays, expenseApprover, hotelCapCny, TRAVEL_CITIES, APPROVER_NAMES, type Product } from '../../src/demo/facts.ts';
 
 const utf8Bytes = (s: string) => Buffer.byteLength(s, 'utf8');

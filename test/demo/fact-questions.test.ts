@@ -7,10 +7,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { demoPretrainText } from '../../src/demo/corpus.ts';
-import { SUPPORT_PRODUCT_ATTRS, hrPolicyQA, identity, preferences, supportQA } from '../../src/demo/datasets.ts';
+import { SUPPORT_PRODUCT_ATTRS, hrPolicyQA, identity, preferences, supportQA } from '../../src/demo/demo-datasets.ts';
 import { companyFactQuestions, companyFactSets, heldoutTemplates } from '../../src/demo/fact-questions.ts';
 import { statesFact } from '../../src/bench/fact-match.ts';
-import { validateFactQuestionSets } from '../../src/bench/fact-questions.ts';
+import { validateFactQuestionSets } from '../../src/bench/fact-question-sets.ts';
 import { PARTS, PRODUCTS } from '../../src/demo/facts.ts';
 
 /** Compared without spaces, case or full-width forms ("T100 的" and "T100的" are one question). */

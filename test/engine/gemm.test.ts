@@ -1,5 +1,5 @@
 /**
- * Conformance suite of the gemm seam (src/engine/gemm/types.ts), run against every available backend:
+ * Conformance suite of the gemm seam (src/engine/gemm/gemm-seam.ts), run against every available backend:
  * reference always, native when the OpenBLAS addon is built, portable (WebAssembly SIMD, 1 and 2 threads, and
  * the chunked path) when the runtime supports wasm threads + SIMD (Node >= 20 does).
  *
@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createGemm, describeGemm, gemmAvailability, type Gemm } from '../../src/engine/gemm/index.ts';
+import { createGemm, describeGemm, gemmAvailability, type Gemm } from '../../src/engine/gemm/create-gemm.ts';
 import { relaxedSimdSupported } from '../../src/engine/gemm/gemm-kernel.mjs';
 import { createPortableGemm, type PortableOptions } from '../../src/engine/gemm/portable.ts';
 

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generate, generationRates, sampleToken } from '../../src/engine/generate.ts';
-import { LlamaModel } from '../../src/engine/model.ts';
+import { LlamaModel } from '../../src/engine/llama-model.ts';
 import { Rng } from '../../src/engine/rng.ts';
 import { referenceGemm } from '../../src/engine/gemm/reference.ts';
 import { TINY } from './fixtures.ts';

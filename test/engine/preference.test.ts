@@ -11,11 +11,11 @@ import { referenceGemm } from '../../src/engine/gemm/reference.ts';
 import { preferenceLoss, preferencePair, type PreferenceConfig, type PreferencePair } from '../../src/engine/preference.ts';
 import { sequenceLogProbs } from '../../src/engine/ops/sequence.ts';
 import { IGNORE_INDEX } from '../../src/engine/ops/loss.ts';
-import { LlamaModel } from '../../src/engine/model.ts';
+import { LlamaModel } from '../../src/engine/llama-model.ts';
 import { train, preferenceObjective, referenceLogps } from '../../src/engine/train.ts';
-import { createGemm } from '../../src/engine/gemm/index.ts';
-import { trainBpe, encodeChat, CHATML_SPECIAL_TOKENS } from '../../src/engine/tokenizer/index.ts';
-import { preferences } from '../../src/demo/datasets.ts';
+import { createGemm } from '../../src/engine/gemm/create-gemm.ts';
+import { trainBpe, encodeChat, CHATML_SPECIAL_TOKENS } from '../../src/engine/tokenizer/tokenizer-exports.ts';
+import { preferences } from '../../src/demo/demo-datasets.ts';
 
 const ctx = (): Ctx => ({ gemm: referenceGemm(), tape: new Tape(), rng: new Rng(0), training: false });
 

@@ -12,7 +12,7 @@ import {
   BYTE_TO_CHAR, bytesToSymbols, symbolsToBytes, preSplit, ggufPreName, preFromGgufName, Tokenizer, trainBpe,
   StreamDecoder, toHfTokenizerJson, fromHfTokenizerJson, encodeChat, renderChatText, chatStopIds, CHAT_TEMPLATES,
   IGNORE_INDEX, CHATML_SPECIAL_TOKENS, toGgufTokenizerMetadata, fromGgufTokenizerMetadata, type ChatMessage, type HfTokenizerJson, type TokenizerJSON,
-} from '../../src/engine/tokenizer/index.ts';
+} from '../../src/engine/tokenizer/tokenizer-exports.ts';
 
 // Every test but the first trains on or samples the shared texts: without them it is skipped, naming the file.
 const NEED = needsShared('laws', 'llamafactory/c4_demo.jsonl');

@@ -8,12 +8,12 @@ import assert from 'node:assert/strict';
 import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LlamaModel } from '../../src/engine/model.ts';
+import { LlamaModel } from '../../src/engine/llama-model.ts';
 import { train, evaluate } from '../../src/engine/train.ts';
-import { pretrainExamples, sftExamples } from '../../src/engine/examples.ts';
+import { pretrainExamples, sftExamples } from '../../src/engine/batches.ts';
 import { generate } from '../../src/engine/generate.ts';
-import { trainBpe, encodeChat, chatStopIds, CHATML_SPECIAL_TOKENS, type Tokenizer } from '../../src/engine/tokenizer/index.ts';
-import { createGemm } from '../../src/engine/gemm/index.ts';
+import { trainBpe, encodeChat, chatStopIds, CHATML_SPECIAL_TOKENS, type Tokenizer } from '../../src/engine/tokenizer/tokenizer-exports.ts';
+import { createGemm } from '../../src/engine/gemm/create-gemm.ts';
 import type { LlamaConfig } from '../../src/engine/config.ts';
 import { METHODS } from './fixtures.ts';
 import { needsShared, shared } from '../shared-data.ts';
@@ -105,7 +105,7 @@ test('early stopping ends the run when the eval loss stops improving', NEED, asy
 });
 
 test('the native and portable gemm backends train the same model to the same losses', NEED, async () => {
-  const { gemmAvailability } = await import('../../src/engine/gemm/index.ts');
+  const { gemmAvailability } = await import('../../src/engine/gemm/create-gemm.ts');
   const avail = gemmAvailability();
   const backends = (['native', 'portable', 'reference'] as const).filter((b) => avail[b].ok);
   assert.ok(backends.includes('portable'), 'the portable backend is available wherever Node runs');

@@ -13,11 +13,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readMetrics, type MetricsRecord } from '../../src/engine/metrics.ts';
+import { readMetrics, type MetricsRecord } from '../../src/engine/metrics-log.ts';
 import { LocalRunner, processState } from '../../src/factory/local-runner.ts';
-import { MemoryJobRepository } from '../../src/factory/repository.ts';
+import { MemoryJobRepository } from '../../src/factory/job-repository.ts';
 import { Scheduler } from '../../src/factory/scheduler.ts';
-import type { JobSpec } from '../../src/factory/types.ts';
+import type { JobSpec } from '../../src/factory/job-spec.ts';
 import { needsShared, shared } from '../shared-data.ts';
 
 const LAW = shared('laws/consumer-protection-law-zh.md');

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ADMIN_KEY, startServer } from '../api/helpers.ts';
 import { experimentSuite } from '../../src/factory/evaluate.ts';
-import { factQuestionsJsonl } from '../../src/bench/fact-questions.ts';
+import { factQuestionsJsonl } from '../../src/bench/fact-question-sets.ts';
 
 const auth = { authorization: `Bearer ${ADMIN_KEY}` };
 

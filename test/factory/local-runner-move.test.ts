@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LocalRunner } from '../../src/factory/local-runner.ts';
-import type { JobSpec } from '../../src/factory/types.ts';
+import type { JobSpec } from '../../src/factory/job-spec.ts';
 import { specFor } from './repository-suite.ts';
 
 const FAKE = fileURLToPath(new URL('./fixtures/fake-worker.mjs', import.meta.url));

@@ -10,10 +10,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { startServer } from '../api/helpers.ts';
 import { ensureBaseModels } from '../../src/factory/bases.ts';
-import { supportQA } from '../../src/demo/datasets.ts';
+import { supportQA } from '../../src/demo/demo-datasets.ts';
 import { readModelInfo } from '../../src/engine/io.ts';
-import type { Manifest } from '../../src/factory/worker.ts';
-import type { ExperimentRequest } from '../../src/factory/service.ts';
+import type { Manifest } from '../../src/factory/engine-worker.ts';
+import type { ExperimentRequest } from '../../src/factory/factory-service.ts';
 
 test('[slow] an experiment as a pipeline: pretraining -> SFT -> DPO, each job after the one it builds on', { timeout: 300_000 }, async () => {
   const { srv, dir, stop } = await startServer();

@@ -1,13 +1,13 @@
 /**
- * Conformance suite for JobRepository implementations (src/factory/repository.ts): the memory one runs it in
+ * Conformance suite for JobRepository implementations (src/factory/job-repository.ts): the memory one runs it in
  * repository.test.ts; the SQLite one should run the same `repositorySuite(name, make)`.
  * Covers: create/get/list order and filters, duplicate ids, copies not references, compare-and-set updates,
  * unknown ids, JSON round trip of every field, events order and afterSeq.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { JobRepository, NewJob } from '../../src/factory/repository.ts';
-import type { JobSpec } from '../../src/factory/types.ts';
+import type { JobRepository, NewJob } from '../../src/factory/job-repository.ts';
+import type { JobSpec } from '../../src/factory/job-spec.ts';
 
 export function specFor(id: string, outputDir = `/tmp/${id}`): JobSpec {
   return {

@@ -9,12 +9,12 @@ import { appendFileSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSy
 import { spawnSync } from 'node:child_process';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MemoryJobRepository, type JobRecord } from '../../src/factory/repository.ts';
+import { MemoryJobRepository, type JobRecord } from '../../src/factory/job-repository.ts';
 import { Scheduler, SchedulerError, fairOrder, type SchedulerOptions } from '../../src/factory/scheduler.ts';
-import type { AdoptingRunner, PlacingRunner, RefRunHandle, RunExit } from '../../src/factory/runner.ts';
+import type { AdoptingRunner, PlacingRunner, RefRunHandle, RunExit } from '../../src/factory/runners.ts';
 import type { Placement } from '../../src/factory/resources.ts';
-import type { JobSpec, JobStatus, Resources, Runner } from '../../src/factory/types.ts';
-import type { MetricsRecord } from '../../src/engine/metrics.ts';
+import type { JobSpec, JobStatus, Resources, Runner } from '../../src/factory/job-spec.ts';
+import type { MetricsRecord } from '../../src/engine/metrics-log.ts';
 import { specFor } from './repository-suite.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'mf-sched-'));

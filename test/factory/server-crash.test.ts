@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from '../../src/api/server.ts';
 import { ensureBaseModels } from '../../src/factory/bases.ts';
-import { writeDemoDatasets } from '../../src/demo/datasets.ts';
-import { readMetrics } from '../../src/engine/metrics.ts';
+import { writeDemoDatasets } from '../../src/demo/demo-datasets.ts';
+import { readMetrics } from '../../src/engine/metrics-log.ts';
 
 const KEY = 'sk-mf-crash-test-key-0123456789abcdef';
 const bin = new URL('../../bin/modelfab.js', import.meta.url).pathname;

@@ -18,9 +18,9 @@ import {
 import { mergedTensors, ModelFileError } from '../../src/formats/llama-layout.ts';
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from '../../src/formats/half.ts';
 import { dequantizeQ8_0, quantizeQ8_0 } from '../../src/engine/quant4.ts';
-import { LlamaModel } from '../../src/engine/model.ts';
+import { LlamaModel } from '../../src/engine/llama-model.ts';
 import { Rng } from '../../src/engine/rng.ts';
-import { CHAT_TEMPLATES } from '../../src/engine/tokenizer/index.ts';
+import { CHAT_TEMPLATES } from '../../src/engine/tokenizer/tokenizer-exports.ts';
 import { engineProbs, maxAbsDiff, randomizeLora, randomModel, rewriteGguf, shapes, testTokenizer, TEXTS } from './model-fixtures.ts';
 
 const tok = testTokenizer();

@@ -1,7 +1,7 @@
 /** Shared fixtures of the model-file tests: a small trained byte-level BPE tokenizer and models of several shapes. */
-import { CHATML_SPECIAL_TOKENS, trainBpe, type Tokenizer } from '../../src/engine/tokenizer/index.ts';
+import { CHATML_SPECIAL_TOKENS, trainBpe, type Tokenizer } from '../../src/engine/tokenizer/tokenizer-exports.ts';
 import type { LlamaConfig } from '../../src/engine/config.ts';
-import { LlamaModel } from '../../src/engine/model.ts';
+import { LlamaModel } from '../../src/engine/llama-model.ts';
 import { Rng } from '../../src/engine/rng.ts';
 
 export const CORPUS = [
@@ -82,10 +82,10 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
-import { createGemm } from '../../src/engine/gemm/index.ts';
-import { pretrainExamples } from '../../src/engine/examples.ts';
+import { createGemm } from '../../src/engine/gemm/create-gemm.ts';
+import { pretrainExamples } from '../../src/engine/batches.ts';
 import { train } from '../../src/engine/train.ts';
-import type { Gemm } from '../../src/engine/gemm/types.ts';
+import type { Gemm } from '../../src/engine/gemm/gemm-seam.ts';
 import { decodeGguf, encodeGguf, type GgufKV, type GgufTensorInput } from '../../src/formats/gguf.ts';
 
 let gemmP: Promise<Gemm> | null = null;

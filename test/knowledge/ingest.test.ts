@@ -7,7 +7,7 @@ import { readDocument, detectFormat } from '../../src/knowledge/ingest/readers.t
 import { structureDocument, parseChineseNumber, toChineseNumber } from '../../src/knowledge/ingest/structure.ts';
 import { normalizeText, stripRepeatedHeadersFooters, toHalfWidth, traditionalToSimplified } from '../../src/knowledge/ingest/normalize.ts';
 import { chunkItem } from '../../src/knowledge/chunk.ts';
-import type { KnowledgeItem } from '../../src/knowledge/types.ts';
+import type { KnowledgeItem } from '../../src/knowledge/knowledge-types.ts';
 import { CPL, CPL_PATH, INSURANCE, INSURANCE_PATH } from './quality.ts';
 import { needsShared } from '../shared-data.ts';
 import { makeDocx, makePdf } from './fixtures.ts';

@@ -10,9 +10,9 @@ import { structureDocument } from '../../src/knowledge/ingest/structure.ts';
 import { chunkItem } from '../../src/knowledge/chunk.ts';
 import { KbIndex, type SearchMode } from '../../src/knowledge/search.ts';
 import { Lexicon } from '../../src/knowledge/text/lexicon.ts';
-import { builtinLexicon } from '../../src/knowledge/service.ts';
+import { builtinLexicon } from '../../src/knowledge/knowledge-service.ts';
 import { HashEmbedder } from '../../src/knowledge/embed.ts';
-import { DEFAULT_CHUNKING, type KnowledgeItem } from '../../src/knowledge/types.ts';
+import { DEFAULT_CHUNKING, type KnowledgeItem } from '../../src/knowledge/knowledge-types.ts';
 import { CPL, CPL_PATH, accuracy, halves, loadQuestions } from './quality.ts';
 import { needsShared } from '../shared-data.ts';
 

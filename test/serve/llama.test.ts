@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LlamaModel } from '../../src/engine/model.ts';
+import { LlamaModel } from '../../src/engine/llama-model.ts';
 import { generate } from '../../src/engine/generate.ts';
 import {
   exportGgufLora, exportGgufModel, importGgufModel, importGgufLora, applyLoraAdapter, type GgufWeightType, type GgufLoraAdapter,
@@ -19,12 +19,12 @@ import {
 import { decodeGguf, gv, GGML_TYPE, type GgufKV } from '../../src/formats/gguf.ts';
 import { quantize } from '../../src/formats/gguf-quants.ts';
 import { engineToHfName, ModelFileError, ropeHeads } from '../../src/formats/llama-layout.ts';
-import { exportHfModel } from '../../src/formats/hf.ts';
+import { exportHfModel } from '../../src/formats/hf-folder.ts';
 import { exportPeftLora } from '../../src/formats/peft.ts';
 import { decodeSafetensors, tensorToF32 } from '../../src/formats/safetensors.ts';
-import { LlamaCppBackend, writeAdapterVersion } from '../../src/serve/llama/backend.ts';
+import { LlamaCppBackend, writeAdapterVersion } from '../../src/serve/llama/llama-cpp.ts';
 import { probeGguf } from '../../src/serve/llama/probe.ts';
-import { CHAT_TEMPLATES, CHATML_SPECIAL_TOKENS, trainBpe } from '../../src/engine/tokenizer/index.ts';
+import { CHAT_TEMPLATES, CHATML_SPECIAL_TOKENS, trainBpe } from '../../src/engine/tokenizer/tokenizer-exports.ts';
 import {
   CORPUS, engineProbs, maxAbsDiff, randomizeLora, randomModel, rewriteGguf, shapes, testGemm, testTokenizer, trainBriefly, TEXTS,
 } from '../formats/model-fixtures.ts';

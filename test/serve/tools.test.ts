@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { engineMessages, type ChatMessage } from '../../src/data/records.ts';
 import { callSchema, parseCallLine, parseTools, promptWithTools, ToolCallFilter, generateWithPromptTools, type ToolDef } from '../../src/serve/tools.ts';
-import type { ChatMessageIn, GenerateParams, ModelBackend } from '../../src/serve/backend.ts';
+import type { ChatMessageIn, GenerateParams, ModelBackend } from '../../src/serve/model-backend.ts';
 
 const TOOLS: ToolDef[] = [
   { type: 'function', function: { name: 'get_weather', description: '查询天气', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } },

@@ -9,10 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
-import { migrationProvider } from '../../src/store/migrations/index.ts';
+import { migrationProvider } from '../../src/store/migrations/all-migrations.ts';
 import { openSqliteStore } from '../../src/store/sqlite.ts';
 import { ensureAdminKey, generateApiKey, hashApiKey, keyPrefix } from '../../src/api/auth.ts';
-import { createKey } from '../../src/serve/keys.ts';
+import { createKey } from '../../src/serve/api-keys.ts';
 
 test('keyPrefix: sk-mf- and 4 characters, or 4 characters of a key of another form', () => {
   const k = generateApiKey();

@@ -11,7 +11,7 @@ import { isInside, relocate, resolveStored, storedPath, mapJsonStrings } from '.
 import { openSqliteDatabase } from '../../src/store/sqlite.ts';
 import { kyselyJobRepository, type FactoryTables } from '../../src/store/kysely-jobs.ts';
 import { mapSpecPaths } from '../../src/factory/spec-paths.ts';
-import type { JobSpec } from '../../src/factory/types.ts';
+import type { JobSpec } from '../../src/factory/job-spec.ts';
 
 test('paths: inside the folder relative (with /), outside and relative unchanged; relocate from old locations', () => {
   assert.equal(storedPath('/srv/data', '/srv/data/jobs/a/model'), 'jobs/a/model');

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
-import { migrationProvider } from '../../src/store/migrations/index.ts';
+import { migrationProvider } from '../../src/store/migrations/all-migrations.ts';
 import { openSqliteDatabase } from '../../src/store/sqlite.ts';
 import { kyselyJobRepository, type FactoryTables } from '../../src/store/kysely-jobs.ts';
 import { readModelInfo } from '../../src/engine/io.ts';

@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Page } from 'playwright-core';
 import { createServer } from '../../src/api/server.ts';
 import { ensureBaseModels } from '../../src/factory/bases.ts';
-import { supportQA } from '../../src/demo/datasets.ts';
+import { supportQA } from '../../src/demo/demo-datasets.ts';
 
 /** The page's document, as the callbacks run inside the browser use it (the project's tsconfig has no DOM types). */
 declare const document: {
@@ -333,7 +333,7 @@ test('the console is served without a key; /console/* falls back to the app; a m
   const dir = mkdtempSync(join(tmpdir(), 'mf-web-'));
   const srv = await createServer({ dataDir: dir, adminKey: KEY, serve: { warm: false } });
   try {
-    const { installConsoleRoutes } = await import('../../src/api/routes/console.ts');
+    const { installConsoleRoutes } = await import('../../src/api/routes/console-routes.ts');
     assert.equal(typeof installConsoleRoutes, 'function');
     const built = existsSync(join(ROOT, 'dist/web/index.html'));
     const home = await srv.app.inject({ method: 'GET', url: '/' });

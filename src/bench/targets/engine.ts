@@ -10,15 +10,15 @@
  */
 import { join } from 'node:path';
 import { loadModel, readModelInfo } from '../../engine/io.ts';
-import type { LlamaModel } from '../../engine/model.ts';
+import type { LlamaModel } from '../../engine/llama-model.ts';
 import type { Tokenizer } from '../../engine/tokenizer/tokenizer.ts';
-import { chatStopIds, encodeChat, type ChatTemplate } from '../../engine/tokenizer/index.ts';
+import { chatStopIds, encodeChat, type ChatTemplate } from '../../engine/tokenizer/tokenizer-exports.ts';
 import { generate as engineGenerate } from '../../engine/generate.ts';
-import { createGemm, type Gemm } from '../../engine/gemm/index.ts';
+import { createGemm, type Gemm } from '../../engine/gemm/create-gemm.ts';
 import { Rng } from '../../engine/rng.ts';
 import type { Ctx } from '../../engine/tensor.ts';
-import type { GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult, Prompt, RollingResult, Target } from '../types.ts';
-import { hashFiles, plainChatText, resolveChatTemplate, rollingWindows, sumWindows } from './common.ts';
+import type { GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult, Prompt, RollingResult, Target } from '../bench-types.ts';
+import { hashFiles, plainChatText, resolveChatTemplate, rollingWindows, sumWindows } from './target-utils.ts';
 
 export interface EngineTargetOptions {
   gemm?: Gemm;

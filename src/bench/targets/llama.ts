@@ -4,17 +4,17 @@
  * Owns: one llama.cpp context with `parallel` sequences (each with its own `contextSize` cells); requests are
  * handed to the sequences by N workers, and node-llama-cpp evaluates the sequences' tokens together in one batch
  * ("maximumParallelism"). Log-likelihoods are read from llama.cpp's next-token probability tables, as
- * LlamaCppBackend.logLikelihood does (src/serve/llama/backend.ts); that backend serves one sequence, so this target
+ * LlamaCppBackend.logLikelihood does (src/serve/llama/llama-cpp.ts); that backend serves one sequence, so this target
  * opens its own context over the same validated loading rules: the file (and each LoRA adapter) is checked by our
  * GGUF reader before llama.cpp sees it, the CPU binding is never built or downloaded, threads are 1 or 2.
  * Guarantees: results do not depend on `parallel` (tested against parallel 1 and the engine).
  */
 import type { LlamaContext, LlamaContextSequence, LlamaModel as NodeLlamaModel, Token } from 'node-llama-cpp';
 import { adapterBaseOf, readGgufFile, readGgufHeader, validateGgufAdapter, validateGgufModel } from '../../formats/gguf-model.ts';
-import { getCpuLlama, type AdapterSpec } from '../../serve/llama/backend.ts';
-import { renderChatText, type ChatTemplate } from '../../engine/tokenizer/index.ts';
-import type { GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult, Prompt, RollingResult, Target } from '../types.ts';
-import { cutAtStop, hashFiles, mapLimit, plainChatText, resolveChatTemplate, rollingWindows, sumWindows } from './common.ts';
+import { getCpuLlama, type AdapterSpec } from '../../serve/llama/llama-cpp.ts';
+import { renderChatText, type ChatTemplate } from '../../engine/tokenizer/tokenizer-exports.ts';
+import type { GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult, Prompt, RollingResult, Target } from '../bench-types.ts';
+import { cutAtStop, hashFiles, mapLimit, plainChatText, resolveChatTemplate, rollingWindows, sumWindows } from './target-utils.ts';
 
 export interface LlamaTargetOptions {
   /** Sequences evaluated in parallel (default 1). */

@@ -9,8 +9,8 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Target } from '../types.ts';
-import type { AdapterSpec } from '../../serve/llama/backend.ts';
+import type { Target } from '../bench-types.ts';
+import type { AdapterSpec } from '../../serve/llama/llama-cpp.ts';
 
 export interface OpenTargetOptions {
   /** Parallel sequences (llama.cpp) or requests in flight (endpoints). */
@@ -27,7 +27,7 @@ export interface OpenTargetOptions {
 export async function openTarget(ref: string, o: OpenTargetOptions = {}): Promise<Target> {
   const m = /^(?:openai:)?(https?:\/\/[^#]+)#([^?]+)(?:\?(.*))?$/.exec(ref);
   if (m) {
-    const { OpenAITarget } = await import('./openai.ts');
+    const { OpenAITarget } = await import('./openai-target.ts');
     const q = new URLSearchParams(m[3] ?? '');
     return new OpenAITarget({ baseURL: m[1], model: m[2], logprobs: q.get('logprobs') === '1' || q.get('logprobs') === 'true', mode: q.get('mode') === 'chat' ? 'chat' : 'auto', parallel: o.parallel, apiKey: o.apiKey, name: o.name });
   }

@@ -4,8 +4,8 @@
  * Guarantees: deterministic for a seed; `calls` counts requests (to test caching).
  */
 import { Rng } from '../../engine/rng.ts';
-import type { GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult, RollingResult, Target } from '../types.ts';
-import { NotSupportedError } from '../types.ts';
+import type { GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult, RollingResult, Target } from '../bench-types.ts';
+import { NotSupportedError } from '../bench-types.ts';
 
 export interface ScriptedTargetOptions {
   id: string;

@@ -9,12 +9,12 @@
  * its answer is text of that unit; at most `perUnit` pairs per unit, each with up to `paraphrases` indexed phrasings
  * and `heldOut` more that are never indexed (the auto-test asks those).
  */
-import type { KnowledgeItem } from '../../knowledge/types.ts';
+import type { KnowledgeItem } from '../../knowledge/knowledge-types.ts';
 import { segmentWords } from '../../knowledge/text/analyzer.ts';
 import { parseChineseNumber } from '../../knowledge/ingest/structure.ts';
 import { termKind } from '../../knowledge/text/vocabulary.ts';
 import { Lexicon } from '../../knowledge/text/lexicon.ts';
-import type { PairKind, PairSource } from '../types.ts';
+import type { PairKind, PairSource } from '../bot-types.ts';
 
 export interface RuleOptions {
   /** Pairs per unit (default 6). */

@@ -12,7 +12,7 @@
  */
 import type { ChatMessage, KtoRecord, PreferenceRecord, PretrainRecord, SftRecord, Stage, ToolCall } from '../records.ts';
 import { describeType } from '../sources.ts';
-import { isObject, parseTools, type RowContext } from './common.ts';
+import { isObject, parseTools, type RowContext } from './row-context.ts';
 
 export interface LlamaFactoryColumns {
   prompt?: string; query?: string; response?: string; history?: string; messages?: string; system?: string; tools?: string;

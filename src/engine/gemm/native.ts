@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import type { Gemm } from './types.ts';
+import type { Gemm } from './gemm-seam.ts';
 
 interface Addon {
   sgemm(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,

@@ -19,7 +19,7 @@ import {
   type Job, type KernelConfig, type KernelExports,
 } from './gemm-kernel.mjs';
 import { checkSgemmArgs, scaleC } from './args.ts';
-import type { Gemm } from './types.ts';
+import type { Gemm } from './gemm-seam.ts';
 
 /** The slice of the WebAssembly JS API used here (tsconfig's lib has no WebAssembly declarations). */
 interface WasmMemory { readonly buffer: SharedArrayBuffer; grow(pages: number): number }

@@ -2,7 +2,7 @@
  * The reference gemm: plain TypeScript, obviously correct, used by tests and as the fallback of last resort.
  * i-k-j loop order with op(A) and op(B) resolved by index arithmetic.
  */
-import type { Gemm } from './types.ts';
+import type { Gemm } from './gemm-seam.ts';
 
 export function sgemmReference(
   transA: boolean, transB: boolean, M: number, N: number, K: number,

@@ -10,7 +10,7 @@
  *   dPr = dO V^T, dS = Pr * (dPr - rowsum(dPr * Pr)) * scale, dQ = dS K, dK = dS^T Q, dV = Pr^T dO.
  */
 import { alloc, output, type Tensor, type Ctx } from '../tensor.ts';
-import type { Gemm } from '../gemm/types.ts';
+import type { Gemm } from '../gemm/gemm-seam.ts';
 import { nativeKernels } from './native-kernels.ts';
 
 export interface AttentionShape { B: number; T: number; H: number; KVH: number; D: number }

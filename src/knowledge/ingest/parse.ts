@@ -3,11 +3,11 @@
  * then structure (./structure.ts). The whole step the ingest workflow runs off the event loop (./worker.ts); this
  * module is the same step in the calling thread. Guarantees: the result is plain data (structured-clonable).
  */
-import type { DocFormat, DocumentMeta, Unit } from '../types.ts';
+import type { DocFormat, DocumentMeta, Unit } from '../knowledge-types.ts';
 import { readDocument } from './readers.ts';
 import { traditionalToSimplified } from './normalize.ts';
 import { structureDocument } from './structure.ts';
-import type { IngestLimits } from './limits.ts';
+import type { IngestLimits } from './ingest-limits.ts';
 
 export interface ParseOptions { t2s?: boolean; limits?: IngestLimits }
 

@@ -9,9 +9,9 @@
  */
 import { extname, basename } from 'node:path';
 import { parse as htmlParseRaw } from 'node-html-parser';
-import type { Block, DocFormat, ParsedDocument } from '../types.ts';
+import type { Block, DocFormat, ParsedDocument } from '../knowledge-types.ts';
 import { normalizeText, stripRepeatedHeadersFooters } from './normalize.ts';
-import { IngestLimitError, checkBytes, checkChars, checkParagraphs, defaultIngestLimits, docxPrecheck, type IngestLimits } from './limits.ts';
+import { IngestLimitError, checkBytes, checkChars, checkParagraphs, defaultIngestLimits, docxPrecheck, type IngestLimits } from './ingest-limits.ts';
 
 export class IngestError extends Error {}
 

@@ -10,7 +10,7 @@
  * Guarantees: units are in reading order; no text of the document body is dropped (preamble text is either metadata
  * or a unit); article numbers come from the text, not from counting.
  */
-import type { Block, DocumentMeta, HistoryEntry, ParsedDocument, Unit } from '../types.ts';
+import type { Block, DocumentMeta, HistoryEntry, ParsedDocument, Unit } from '../knowledge-types.ts';
 
 const DIGITS: Record<string, number> = { 零: 0, 〇: 0, 一: 1, 二: 2, 两: 2, 三: 3, 四: 4, 五: 5, 六: 6, 七: 7, 八: 8, 九: 9 };
 const UNITS: Record<string, number> = { 十: 10, 百: 100, 千: 1000, 万: 10000 };

@@ -3,7 +3,7 @@
  * prints one JSON line and exits. llama.cpp may abort this process on a malformed file; that is the point.
  * Usage: node --import tsx probe-child.ts <model.gguf> [adapter.gguf ...]
  */
-import { getCpuLlama } from './backend.ts';
+import { getCpuLlama } from './llama-cpp.ts';
 
 const [modelPath, ...adapters] = process.argv.slice(2);
 try {

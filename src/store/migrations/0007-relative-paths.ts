@@ -18,7 +18,7 @@ import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'nod
 import type { Kysely, Migration } from 'kysely';
 import { writeFileAtomic } from '../atomic.ts';
 import { isInside, mapJsonStrings, relocate } from '../paths.ts';
-import type { MigrationContext } from './index.ts';
+import type { MigrationContext } from './all-migrations.ts';
 
 /** The folder a job's output folder `<folder>/jobs/<id>` is in, or null when it is not laid out that way. */
 export function folderOfJob(outputDir: unknown, jobId: string): string | null {

@@ -1,7 +1,7 @@
 /**
  * Knowledge bases: documents (upload), chunk review (approve / reject items), search with highlighted hits, and chat
  * search with citations and the answer's unsupported sentences flagged. Built against KnowledgeService's shapes
- * (src/knowledge/service.ts) over the routes of src/api/routes/knowledge.ts (an older server without them answers
+ * (src/knowledge/knowledge-service.ts) over the routes of src/api/routes/knowledge-routes.ts (an older server without them answers
  * 404 unknown_url, and the page says so):
  *   GET/POST /v1/knowledge/bases, GET/POST /v1/knowledge/bases/ID/documents ({filename, base64}),
  *   GET /v1/knowledge/bases/ID/items?state=, POST /v1/knowledge/bases/ID/items/review ({ids, action}),

@@ -13,7 +13,7 @@ import { Busy, CopyButton, Dialog, Empty, ErrorBox, Field, StatusBadge, Tabs, fm
 
 interface ServeModel { id: string; kind?: string; path?: string | null; adapter_path?: string | null; created?: number; owned_by?: string }
 const ENDPOINTS = ['chat.completions', 'completions', 'embeddings', 'models'];
-/** The management areas a key may be given (src/serve/keys.ts MANAGE_AREAS). */
+/** The management areas a key may be given (src/serve/api-keys.ts MANAGE_AREAS). */
 const MANAGE_AREAS = ['files', 'datasets', 'fine_tuning', 'experiments', 'evals', 'knowledge', 'bots', 'feedback'];
 
 export function Models({ params }: { params: URLSearchParams }) {

@@ -1,0 +1,82 @@
+/**
+ * `modelfab serve` (local): the HTTP API server over a data folder (SQLite database and artifacts). Prints the
+ * console's and the API's addresses once it listens, and the admin key on first start.
+ */
+import { ensureBaseModels } from '../factory/bases.ts';
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { requireFile } from './user-files.ts';
+import { createServer } from '../api/server.ts';
+import { withData } from './local.ts';
+import { LlamaEmbedder, OpenAIEmbedder, type Embedder } from '../knowledge/embed.ts';
+import { JudgeFromGenerator, OpenAIChatGenerator } from '../knowledge/answer-generator.ts';
+import type { KnowledgeServiceOptions } from '../knowledge/knowledge-service.ts';
+
+interface ModelOpts { embedUrl?: string; embedModel?: string; embedGguf?: string; chatUrl?: string; chatModel?: string; judge?: boolean }
+
+/** The knowledge bases' models from the serve options (keys for endpoints only from the environment, never a flag). */
+export async function knowledgeModels(o: ModelOpts): Promise<KnowledgeServiceOptions> {
+  if ((o.embedUrl === undefined) !== (o.embedModel === undefined)) throw new Error('--embed-url and --embed-model go together');
+  if ((o.chatUrl === undefined) !== (o.chatModel === undefined)) throw new Error('--chat-url and --chat-model go together');
+  let embedder: Embedder | null = null;
+  if (o.embedGguf) {
+    requireFile(o.embedGguf);
+    embedder = await LlamaEmbedder.load(o.embedGguf, { threads: 2 });
+  } else if (o.embedUrl && o.embedModel) embedder = new OpenAIEmbedder({ baseUrl: o.embedUrl, model: o.embedModel, apiKey: process.env.MODELFAB_EMBED_API_KEY });
+  const generator = o.chatUrl && o.chatModel ? new OpenAIChatGenerator({ baseUrl: o.chatUrl, model: o.chatModel, apiKey: process.env.MODELFAB_CHAT_API_KEY }) : null;
+  return { embedder, generator, judge: o.judge && generator ? new JudgeFromGenerator(generator) : null };
+}
+
+/** The addresses a user opens: the console at `/`, the API under `/v1`. A wildcard host is shown as loopback. */
+export function serveAddresses(host: string, port: number): { console: string; api: string } {
+  const shown = host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  const base = `http://${shown}:${port}`;
+  return { console: `${base}/`, api: `${base}/v1` };
+}
+
+export function registerServe(program: Command): void {
+  withData(program
+    .command('serve')
+    .description('local: start the API server over a data folder (OpenAI-compatible files, fine-tuning jobs, chat; experiments, datasets, the web console); every API route needs an API key'), 'SQLite database and artifacts')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'port to listen on', '8080')
+    .option('--no-base-models', "do not pretrain the project's base models on a fresh data folder")
+    .option('--max-file-mb <n>', 'largest upload, in MiB', '512')
+    .option('--no-request-log', 'do not keep answers in the request log (feedback must then carry prompt and answer)')
+    .option('--request-log-days <n>', 'days an answer stays in the request log (0: forever)', '90')
+    .option('--embed-url <url>', 'knowledge bases: an OpenAI-compatible embeddings endpoint (base URL) for dense search ($MODELFAB_EMBED_URL)', process.env.MODELFAB_EMBED_URL)
+    .option('--embed-model <name>', 'the embedding model at that endpoint ($MODELFAB_EMBED_MODEL)', process.env.MODELFAB_EMBED_MODEL)
+    .option('--embed-gguf <file>', 'knowledge bases: a GGUF embedding model run through llama.cpp ($MODELFAB_EMBED_GGUF)', process.env.MODELFAB_EMBED_GGUF)
+    .option('--chat-url <url>', 'knowledge bases: an OpenAI-compatible chat endpoint that writes chat-search answers ($MODELFAB_CHAT_URL)', process.env.MODELFAB_CHAT_URL)
+    .option('--chat-model <name>', 'the chat model at that endpoint ($MODELFAB_CHAT_MODEL)', process.env.MODELFAB_CHAT_MODEL)
+    .option('--judge', 'use that chat model as the attribution judge too')
+    .option('--models-dir <dir>', 'a folder models may be registered from by path, besides <data>/models (repeatable; default $MODELFAB_MODEL_DIRS, :-separated)', (v: string, acc: string[] = []) => [...acc, v])
+    .addHelpText('after', '\nThe admin key is read from MODELFAB_ADMIN_KEY; without it, one is generated on first start, stored hashed and printed once.\n' +
+      'Keys of the knowledge endpoints come from MODELFAB_EMBED_API_KEY and MODELFAB_CHAT_API_KEY. Without an embedding model, search is lexical; without a chat model, answers are extractive.')
+    .action(async (o: ModelOpts & { host: string; port: string; data: string; maxFileMb: string; baseModels?: boolean; requestLog?: boolean; requestLogDays: string; modelsDir?: string[] }) => {
+      const days = Number(o.requestLogDays);
+      if (!Number.isFinite(days) || days < 0) throw new Error(`invalid --request-log-days ${o.requestLogDays}`);
+      const port = Number(o.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid --port ${o.port}`);
+      const mb = Number(o.maxFileMb);
+      if (!(mb > 0)) throw new Error(`invalid --max-file-mb ${o.maxFileMb}`);
+      const knowledge = await knowledgeModels(o);
+      const srv = await createServer({ dataDir: resolve(o.data), logger: true, requestLog: o.requestLog !== false, requestLogDays: days, limits: { maxFileBytes: Math.round(mb * 1024 * 1024) }, knowledge, modelDirs: o.modelsDir?.map((d) => resolve(d)) });
+      if (srv.generatedAdminKey) {
+        process.stdout.write(`\nAdmin API key (shown once, stored only as a hash; keep it safe):\n\n    ${srv.generatedAdminKey}\n\n`);
+      }
+      if (o.baseModels !== false) {
+        // A fresh data folder gets the project's own base models: the factory pretrains them as ordinary jobs.
+        const jobs = await ensureBaseModels({ factory: srv.factory.factory, data: srv.service, dataDir: resolve(o.data) });
+        const making = jobs.filter((j) => j.status !== 'succeeded');
+        if (making.length) process.stdout.write(`Making the base models (${making.map((j) => j.spec.name).join(', ')}): modelfab jobs list\n`);
+      }
+      const stop = async () => { await srv.close(); process.exit(0); };
+      process.once('SIGINT', () => void stop());
+      process.once('SIGTERM', () => void stop());
+      await srv.app.listen({ host: o.host, port });
+      const addr = srv.app.server.address();
+      const at = serveAddresses(o.host, typeof addr === 'object' && addr ? addr.port : port);
+      process.stdout.write(`\nmodelfab is serving ${resolve(o.data)}\n  console  ${at.console}\n  API      ${at.api}   (OpenAI clients: base URL ${at.api}; the CLI: MODELFAB_URL=${at.api.slice(0, -3)})\n\n`);
+    });
+}

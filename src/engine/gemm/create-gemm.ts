@@ -1,0 +1,107 @@
+/**
+ * Chooses the engine's gemm backend at start-up.
+ *
+ *   native     OpenBLAS through the N-API addon (build/Release/modelfab_gemm.node, built by `npm install`)
+ *   portable   WebAssembly SIMD kernel on worker threads sharing one memory (always available on Node >= 20)
+ *   reference  plain TypeScript, the fallback of last resort
+ *
+ * createGemm({ backend: 'auto' }) (the default) picks native when the addon loads, else portable (printing a
+ * one-line notice once per process on stderr), else reference. MODELFAB_GEMM=native|portable|reference|auto
+ * overrides the automatic choice (an explicit `backend` option wins over it). Only one backend's threads work
+ * at a time: the native backend sets OpenBLAS's thread count, the portable one parks OpenBLAS at 1 thread and
+ * runs its own workers.
+ */
+import { checkSgemmArgs } from './args.ts';
+import { createNativeGemm, loadNativeAddon, quiesceNative } from './native.ts';
+import { createPortableGemm, portableSupport } from './portable.ts';
+import { sgemmReference } from './reference.ts';
+import type { Gemm } from './gemm-seam.ts';
+
+export type { Gemm } from './gemm-seam.ts';
+export type GemmBackend = Gemm['name'];
+
+export interface CreateGemmOptions {
+  backend?: GemmBackend | 'auto';
+  /** Threads to compute on (default: the number of cores). Ignored by the reference backend. */
+  threads?: number;
+}
+
+const BACKENDS: readonly string[] = ['native', 'portable', 'reference', 'auto'];
+export const NATIVE_HINT = 'For the fast native backend: apt-get install libopenblas-dev && npm rebuild modelfab (or npm run build)';
+
+let noticed = false;
+function noticeOnce(line: string): void {
+  if (noticed) return;
+  noticed = true;
+  process.stderr.write(`${line}\n`);
+}
+
+/** The reference backend, with the same argument checks as the others. */
+function referenceBackend(): Gemm & { info: string } {
+  return {
+    name: 'reference',
+    threads: 1,
+    info: 'TypeScript',
+    sgemm(transA, transB, M, N, K, alpha, A, B, beta, C) {
+      checkSgemmArgs(transA, transB, M, N, K, alpha, A, B, beta, C);
+      sgemmReference(transA, transB, M, N, K, alpha, A, B, beta, C);
+    },
+    close() {},
+  };
+}
+
+/** Which backends can run here, and why not. */
+export function gemmAvailability(): Record<GemmBackend, { ok: true } | { ok: false; reason: string }> {
+  const n = loadNativeAddon();
+  return {
+    native: 'error' in n ? { ok: false, reason: n.error } : { ok: true },
+    portable: portableSupport(),
+    reference: { ok: true },
+  };
+}
+
+export async function createGemm(opts: CreateGemmOptions = {}): Promise<Gemm> {
+  let backend = opts.backend ?? 'auto';
+  if (!BACKENDS.includes(backend)) throw new Error(`createGemm: unknown backend '${String(backend)}'`);
+  if (backend === 'auto') {
+    const env = process.env.MODELFAB_GEMM?.trim().toLowerCase();
+    if (env) {
+      if (!BACKENDS.includes(env)) {
+        throw new Error(`MODELFAB_GEMM must be one of native, portable, reference, auto; got '${process.env.MODELFAB_GEMM}'`);
+      }
+      backend = env as GemmBackend | 'auto';
+    }
+  }
+  const threads = opts.threads;
+  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) {
+    throw new RangeError(`createGemm: threads must be a positive integer, got ${String(threads)}`);
+  }
+  switch (backend) {
+    case 'native':
+      return createNativeGemm({ threads });
+    case 'portable':
+      quiesceNative();
+      return createPortableGemm({ threads });
+    case 'reference':
+      quiesceNative();
+      return referenceBackend();
+  }
+  // auto
+  const native = loadNativeAddon();
+  if ('addon' in native) return createNativeGemm({ threads });
+  try {
+    const g = await createPortableGemm({ threads });
+    noticeOnce(`modelfab: ${native.error}; using the portable WebAssembly gemm. ${NATIVE_HINT}`);
+    return g;
+  } catch (e) {
+    noticeOnce(`modelfab: ${native.error}, and the portable WebAssembly gemm failed (${e instanceof Error ? e.message : String(e)}); using the slow reference gemm. ${NATIVE_HINT}`);
+    return referenceBackend();
+  }
+}
+
+/** One line for logs, e.g. "gemm: native OpenBLAS 0.3.21 (Zen), 2 threads". */
+export function describeGemm(g: Gemm): string {
+  const info = (g as Gemm & { info?: unknown }).info;
+  const detail = typeof info === 'string' && info ? ` ${info}` : '';
+  return `gemm: ${g.name}${detail}, ${g.threads} thread${g.threads === 1 ? '' : 's'}`;
+}

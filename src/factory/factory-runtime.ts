@@ -1,0 +1,54 @@
+/**
+ * The factory running inside a server process: the SQLite job repository, the scheduler over a runner (local
+ * processes by default), the FactoryService, and a graceful stop. One call for the server, the demo and tests.
+ */
+import type { Kysely } from 'kysely';
+import type { DataService } from '../data/data-service.ts';
+import type { Store } from '../store/store.ts';
+import { kyselyJobRepository, type FactoryTables } from '../store/kysely-jobs.ts';
+import { Scheduler, type SchedulerOptions } from './scheduler.ts';
+import { LocalRunner, type LocalRunnerOptions } from './local-runner.ts';
+import { FactoryService } from './factory-service.ts';
+import { storeModelCatalog } from './catalog.ts';
+import type { Runner } from './job-spec.ts';
+
+export interface FactoryRuntimeOptions {
+  dataDir: string;
+  store: Store;
+  db: Kysely<unknown>;
+  data: DataService;
+  runner?: Runner;
+  localRunner?: LocalRunnerOptions;
+  scheduler?: Partial<Omit<SchedulerOptions, 'repository' | 'runner'>>;
+  threadsPerJob?: number;
+  /** What happens to running trainers on close: 'requeue' (checkpoint, stop, resume on the next start; default)
+   *  or 'leave' (keep running; the next start adopts them). */
+  onClose?: 'requeue' | 'leave';
+}
+
+export interface FactoryRuntime {
+  factory: FactoryService;
+  scheduler: Scheduler;
+  close(): Promise<void>;
+}
+
+export async function startFactory(o: FactoryRuntimeOptions): Promise<FactoryRuntime> {
+  const db = o.db as Kysely<FactoryTables>;
+  // Specs are stored relative to the data folder, and trainers run in it (src/store/paths.ts), so it can move.
+  const repository = kyselyJobRepository(db, Date.now, o.dataDir);
+  const runner = o.runner ?? new LocalRunner({ ...o.localRunner, cwd: o.localRunner?.cwd ?? o.dataDir });
+  const scheduler = new Scheduler({ repository, runner, ...(o.scheduler ?? {}) });
+  const factory = new FactoryService({
+    dataDir: o.dataDir, data: o.data, jobs: repository, db, scheduler, models: storeModelCatalog(o.store.models), threadsPerJob: o.threadsPerJob,
+  });
+  await scheduler.start();
+  let closed = false;
+  return {
+    factory, scheduler,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await scheduler.stop({ jobs: o.onClose ?? 'requeue' });
+    },
+  };
+}

@@ -1,0 +1,124 @@
+/**
+ * The factory's contracts: the job spec (what any trainer, in any language, on any machine, is given), the files
+ * a trainer writes (how the scheduler learns everything), the resources a job needs, and the Runner seam that
+ * starts trainers (local processes now; Slurm and Kubernetes runners later implement the same interface).
+ *
+ * A trainer reads `<outputDir>/job.json` (a JobSpec) and writes into `<outputDir>`:
+ *   metrics.jsonl          one MetricsRecord per step or evaluation (src/engine/metrics-log.ts)
+ *   events.jsonl           {created_at, level, message, data?} lines (job lifecycle, warnings)
+ *   heartbeat              touched (mtime) every few seconds while alive; contents: {pid, step, at}
+ *   checkpoints/step-N/    atomic checkpoints (src/engine/checkpoint.ts); the trainer resumes from the latest
+ *   model/                 the result: an engine model folder or adapter folder (src/engine/io.ts)
+ *   manifest.json          written last, atomically: {status: 'succeeded', artifacts, metrics summary}
+ * and exits 0 on success, non-zero on failure (with a last event saying why).
+ *
+ * Paths in a spec are absolute, or relative to the data folder, which is the trainer's working directory (the
+ * local runner starts it there): the factory stores and writes every path inside the data folder relative to it
+ * (src/store/paths.ts), so the folder can be moved or copied. A trainer writes the paths it reports the same way
+ * (manifest.json's model_dir), and an adapter's modelfab.json names its base relative to the adapter folder.
+ */
+import type { LlamaConfig } from '../engine/config.ts';
+import type { MethodSpec } from '../engine/methods.ts';
+import type { Schedule } from '../engine/optim.ts';
+
+export type Stage = 'pretrain' | 'sft' | 'dpo';
+
+/** Where a job's base model comes from. */
+export type BaseModelRef =
+  | { kind: 'engine'; path: string } // an engine model folder (src/engine/io.ts)
+  | { kind: 'gguf'; path: string }
+  | { kind: 'hf'; path: string }
+  | { kind: 'scratch'; config: LlamaConfig; tokenizer: { vocabSize: number } | { path: string } };
+
+/** A dataset file as the trainer reads it: normalised JSON Lines (src/data/records.ts). */
+export interface DataRef {
+  path: string;
+  /** pretrain: {"text"} lines; sft: {"messages"} lines; preference: {"messages","chosen","rejected"} lines. */
+  kind: 'pretrain' | 'sft' | 'preference';
+}
+
+export interface Hyperparameters {
+  epochs?: number;
+  maxSteps?: number;
+  batchSize: number;
+  gradAccum?: number;
+  lr: number;
+  schedule?: Schedule;
+  warmupRatio?: number;
+  warmupSteps?: number;
+  minLrRatio?: number;
+  weightDecay?: number;
+  maxGradNorm?: number;
+  seqLen: number;
+  evalEvery?: number;
+  earlyStoppingPatience?: number;
+  checkpointEvery?: number;
+  /** Chat template name for SFT (default: the base model's, else chatml). */
+  chatTemplate?: string;
+  /** The preference stage's loss: DPO (default), ORPO or SimPO, with its beta / lambda / gamma. */
+  preference?: { loss?: 'dpo' | 'orpo' | 'simpo'; beta?: number; lambda?: number; gamma?: number };
+}
+
+export interface JobSpec {
+  version: 1;
+  id: string;
+  /** Readable, e.g. "spruce-s x support_qa x lora-r16". */
+  name: string;
+  stage: Stage;
+  base: BaseModelRef;
+  method: MethodSpec;
+  data: { train: DataRef; validation?: DataRef };
+  hyperparameters: Hyperparameters;
+  seed: number;
+  /** The job's folder; everything the trainer writes goes here. */
+  outputDir: string;
+  /** Compute threads the trainer may use (its share of the machine). */
+  threads: number;
+  /** Benchmarks to run on the base and the result after training (src/factory/evaluate.ts); writes bench.json. */
+  evaluation?: import('./evaluate.ts').EvaluationSpec;
+  /** The name the result gets in leaderboards (default the job id). */
+  resultName?: string;
+  /** The base model's name in leaderboards. */
+  baseName?: string;
+}
+
+/** What a job needs from a machine while it runs. */
+export interface Resources {
+  cpuThreads: number;
+  memoryMB: number;
+  gpus?: number;
+  gpuMemoryMB?: number;
+}
+
+/** Before a job starts: what it will cost. */
+export interface JobEstimate {
+  resources: Resources;
+  trainableParams: number;
+  totalParams: number;
+  steps: number;
+  tokens: number;
+  seconds: number;
+}
+
+export type JobStatus = 'validating_files' | 'queued' | 'running' | 'paused' | 'succeeded' | 'failed' | 'cancelled';
+
+/** A running trainer, as a runner reports it. */
+export interface RunHandle {
+  readonly jobId: string;
+  /** Resolves with the exit code (null when killed by a signal) once the trainer ends. */
+  readonly exited: Promise<{ code: number | null; signal: string | null }>;
+  /** Ask the trainer to stop (it checkpoints first); `force` kills it. */
+  stop(force?: boolean): void;
+}
+
+/**
+ * The seam between the scheduler and where trainers run. A local runner spawns processes on this machine; a Slurm
+ * or Kubernetes runner submits the same job.json elsewhere and reports the same way. The scheduler learns progress
+ * from the files in the job's outputDir (see the header), so a runner only starts, stops and reports exits.
+ */
+export interface Runner {
+  readonly name: string;
+  /** What this runner can offer at once (the scheduler never asks for more). */
+  capacity(): Resources;
+  start(spec: JobSpec): RunHandle;
+}
