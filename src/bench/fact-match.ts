@@ -14,6 +14,7 @@
  *     separators ("激光SLAM" states "激光 SLAM").
  * Guarantees: pure and deterministic; `factScore` is 1 or 0.
  */
+import { parseChineseNumeral } from '../util/chinese-numerals.ts';
 
 export interface Quantity {
   value: number;
@@ -60,23 +61,6 @@ const MULTIPLIERS: Array<[RegExp, number]> = [
   [/^(?:千(?!克|瓦)|thousand\b|k\b(?!g|w|m))/, 1e3],
 ];
 
-const ZH_DIGITS: Record<string, number> = { 零: 0, 〇: 0, 一: 1, 二: 2, 两: 2, 三: 3, 四: 4, 五: 5, 六: 6, 七: 7, 八: 8, 九: 9 };
-const ZH_POWERS: Record<string, number> = { 十: 10, 百: 100, 千: 1000 };
-
-/** A Chinese numeral below 10,000 ("十二", "一百五十八", "两千"), or null. */
-export function parseZhNumeral(s: string): number | null {
-  if (!s) return null;
-  let total = 0, digit: number | null = null;
-  for (const c of s) {
-    if (c in ZH_DIGITS) { if (digit !== null) return null; digit = ZH_DIGITS[c]; continue; }
-    const p = ZH_POWERS[c];
-    if (p === undefined) return null;
-    total += (digit ?? 1) * p;
-    digit = null;
-  }
-  return total + (digit ?? 0);
-}
-
 const EN_NUMBERS: Record<string, number> = {
   one: 1, two: 2, three: 3, four: 4, five: 5, six: 6, seven: 7, eight: 8, nine: 9, ten: 10, eleven: 11, twelve: 12,
   thirteen: 13, fourteen: 14, fifteen: 15, sixteen: 16, seventeen: 17, eighteen: 18, nineteen: 19, twenty: 20,
@@ -115,7 +99,7 @@ export function quantities(text: string): Quantity[] {
     let value: number | null;
     if (arabic) value = Number(word.replace(/,/g, ''));
     else if (/^[a-z]/.test(word)) value = EN_NUMBERS[word] ?? null;
-    else value = parseZhNumeral(word);
+    else value = parseChineseNumeral(word);
     if (value === null || !Number.isFinite(value)) continue;
     let end = m.index + word.length;
     const percentZh = !arabic && t.slice(Math.max(0, m.index - 3), m.index) === '百分之';

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { factScore, parseZhNumeral, quantities, statesFact, valueQuantity } from '../../src/bench/fact-match.ts';
+import { factScore, quantities, statesFact, valueQuantity } from '../../src/bench/fact-match.ts';
+import { parseChineseNumeral as parseZhNumeral } from '../../src/util/chinese-numerals.ts';
 import { factQuestionsTask, readFactQuestions, validateFactQuestionSets } from '../../src/bench/fact-question-sets.ts';
 import { loadDocs, runTask, ScriptedTarget, validateTask } from '../../src/bench/bench-exports.ts';
 
@@ -36,6 +37,12 @@ test('quantities: separators, multipliers, units and currencies in Chinese and E
   assert.equal(parseZhNumeral('十二'), 12);
   assert.equal(parseZhNumeral('两千'), 2000);
   assert.equal(parseZhNumeral('一二'), null);
+  assert.equal(parseZhNumeral('一百零五'), 105);
+  assert.equal(parseZhNumeral('一万二千'), 12000);
+  assert.equal(parseZhNumeral('零'), 0);
+  assert.equal(parseZhNumeral('万'), null);
+  assert.equal(parseZhNumeral('五零'), null);
+  assert.deepEqual(q('一百零五公斤'), [[105, 'kg']]);
 });
 
 test('statesFact: the first quantity in the value\'s unit must be the value', () => {

@@ -11,44 +11,12 @@
  * or a unit); article numbers come from the text, not from counting.
  */
 import type { Block, DocumentMeta, HistoryEntry, ParsedDocument, Unit } from '../knowledge-types.ts';
+import { parseChineseDigits, parseChineseNumeral } from '../../util/chinese-numerals.ts';
 
-const DIGITS: Record<string, number> = { 零: 0, 〇: 0, 一: 1, 二: 2, 两: 2, 三: 3, 四: 4, 五: 5, 六: 6, 七: 7, 八: 8, 九: 9 };
-const UNITS: Record<string, number> = { 十: 10, 百: 100, 千: 1000, 万: 10000 };
-
-/** Parses a Chinese numeral (一百零五, 十二, 二十) or Arabic digits; NaN when it is neither. */
+/** An article or level number as statutes write it: a Chinese numeral (一百零五) or Arabic digits; NaN otherwise. */
 export function parseChineseNumber(s: string): number {
   if (/^\d+$/.test(s)) return Number(s);
-  let total = 0;
-  let section = 0;
-  let digit = -1;
-  for (const ch of s) {
-    if (ch in DIGITS) digit = DIGITS[ch]!;
-    else if (ch in UNITS) {
-      const u = UNITS[ch]!;
-      if (u === 10000) { total += (section + Math.max(digit, 0)) * u; section = 0; }
-      else section += (digit < 0 ? 1 : digit) * u;
-      digit = -1;
-    } else return NaN;
-  }
-  return total + section + Math.max(digit, 0);
-}
-
-/** Writes n (1..9999) as a Chinese numeral the way statutes do (第一百零五条, 第二十条, 第十条). */
-export function toChineseNumber(n: number): string {
-  const d = '零一二三四五六七八九';
-  if (n < 10) return d[n]!;
-  if (n < 20) return `十${n % 10 ? d[n % 10] : ''}`;
-  const parts: string[] = [];
-  const units = [[1000, '千'], [100, '百'], [10, '十']] as const;
-  let rest = n;
-  let zero = false;
-  for (const [u, name] of units) {
-    const q = Math.floor(rest / u);
-    rest %= u;
-    if (q) { if (zero) parts.push('零'); parts.push(d[q]! + name); zero = false; } else if (parts.length) zero = true;
-  }
-  if (rest) { if (zero) parts.push('零'); parts.push(d[rest]!); }
-  return parts.join('');
+  return parseChineseNumeral(s) ?? NaN;
 }
 
 const NUM = '[零〇一二三四五六七八九十百千两\\d]+';
@@ -75,7 +43,7 @@ const TITLE_RE = /^《?中华人民共和国.{1,40}》?$|^.{2,40}(法|条例|规
 
 /** An ISO date from a written one (1993年10月31日 or 一九九三年十月三十一日). */
 function isoDate(m: RegExpExecArray): string {
-  const year = /^\d+$/.test(m[1]!) ? Number(m[1]) : Number([...m[1]!].map((c) => DIGITS[c]).join(''));
+  const year = /^\d+$/.test(m[1]!) ? Number(m[1]) : (parseChineseDigits(m[1]!) ?? NaN);
   const pad = (n: number) => String(n).padStart(2, '0');
   return `${year}-${pad(parseChineseNumber(m[2]!))}-${pad(parseChineseNumber(m[3]!))}`;
 }

@@ -10,7 +10,7 @@ import { Jieba } from '@node-rs/jieba';
 import { dict } from '@node-rs/jieba/dict.js';
 import { stemmer } from 'stemmer';
 import { toHalfWidth } from '../ingest/normalize.ts';
-import { toChineseNumber } from '../ingest/structure.ts';
+import { toChineseNumeral } from '../../util/chinese-numerals.ts';
 
 let jieba: Jieba | null = null;
 const userWords = new Set<string>();
@@ -52,7 +52,7 @@ const RUN = /[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[a-z0-9][a-z0-9'._-]*[a-
 /** Lower-case, half-width, digits before Chinese units written as Chinese numerals. */
 export function normalizeForIndex(text: string): string {
   return toHalfWidth(text).toLowerCase()
-    .replace(/(\d{1,4})(?=\s*(?:天|日|倍|元|个月|月|年|条|章|节|岁|小时|个工作日|种|项|次|件))/g, (d) => toChineseNumber(Number(d)));
+    .replace(/(\d{1,4})(?=\s*(?:天|日|倍|元|个月|月|年|条|章|节|岁|小时|个工作日|种|项|次|件))/g, (d) => toChineseNumeral(Number(d)));
 }
 
 export interface AnalyzedText {
