@@ -23,8 +23,8 @@ import {
 import { openTarget } from '../bench/targets/open.ts';
 import { withData } from './local.ts';
 import { requireFile } from './user-files.ts';
+import { collect } from './option-values.ts';
 
-const collect = (v: string, prev: string[] = []) => [...prev, v];
 const dataDir = (o: { data: string }) => resolve(o.data);
 const pct = (v: number | null | undefined) => (v === null || v === undefined ? '-' : `${(100 * v).toFixed(1)}%`);
 

@@ -11,14 +11,9 @@ import { BUILTIN_BOT_LEXICONS } from '../bots/bot-service.ts';
 import { TEMPERATURE_PRESETS, type Bot, type BotCitation, type BotConfig, type TestQuestion, type TestReport } from '../bots/bot-types.ts';
 import { ApiClient, clientOptions, out, remote, seg, withClient, type Remote } from './client.ts';
 import { lexiconField, readUserFile, readUserJson, readUserText } from './user-files.ts';
+import { count } from './option-values.ts';
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 const botPath = (name: string) => `/v1/bots/${seg(name)}`;
-
-function count(v: string, flag: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${flag} must be a positive whole number, got ${v}`);
-  return n;
-}
 
 type Pair = { id: string; state: string; question: string; source: { label: string }; rejection?: { rule: string; reason: string } };
 type VersionInfo = { version: number; status: string; pairs: number; approvedReport?: string | null };

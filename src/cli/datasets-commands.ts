@@ -12,6 +12,7 @@ import type { DatasetObject } from '../data/data-service.ts';
 import type { DatasetInfo } from '../data/formats/llamafactory.ts';
 import { ApiClient, clientOptions, seg, withClient } from './client.ts';
 import { readUserJson } from './user-files.ts';
+import { collect, fraction, integer } from './option-values.ts';
 
 interface Common { url?: string; apiKey?: string; json?: boolean }
 
@@ -19,20 +20,6 @@ function line(d: DatasetObject): string {
   const v = d.version;
   return `${d.id}  ${d.name.padEnd(28)} ${d.stage.padEnd(10)} ${d.format.padEnd(17)} ${String(d.rows).padStart(7)} rows` +
     (v ? `  (train ${v.train_rows}, validation ${v.validation_rows}, version ${v.hash.slice(0, 12)})` : '');
-}
-
-const collect = (v: string, prev: string[] = []) => [...prev, v];
-
-function fraction(v: string, flag: string): number {
-  const n = Number(v);
-  if (!(n >= 0 && n < 1)) throw new Error(`--${flag} must be a fraction from 0 up to (not including) 1, got ${v}`);
-  return n;
-}
-
-function integer(v: string, flag: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw new Error(`--${flag} must be an integer, got ${v}`);
-  return n;
 }
 
 export function registerDatasets(program: Command): void {

@@ -5,13 +5,8 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { ApiClient, clientOptions, seg, withClient } from './client.ts';
+import { optionalInteger } from './option-values.ts';
 
-const int = (v: string | undefined, name: string) => {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw new Error(`--${name} must be an integer, got ${v}`);
-  return n;
-};
 
 interface DeployOpts {
   url?: string; apiKey?: string; model?: string; path?: string; adapter?: string; endpoint?: string; endpointKey?: string; endpointModel?: string;
@@ -22,9 +17,9 @@ interface DeployOpts {
 /** The body of POST /v1/deployments for `deploy NAME [options]` (pure). Paths are made absolute: the server reads them. */
 export function deployRequest(name: string, o: DeployOpts): Record<string, unknown> {
   const settings: Record<string, unknown> = {
-    preset: o.preset, concurrency: int(o.concurrency, 'concurrency'), queue: int(o.queue, 'queue'), contextSize: int(o.context, 'context'),
-    threads: int(o.threads, 'threads'), idleUnloadS: int(o.idleUnload, 'idle-unload'), timeoutMs: int(o.timeout, 'timeout'),
-    maxTokensLimit: int(o.maxTokens, 'max-tokens'), weightType: o.weightType, backend: o.backend, warm: o.warm,
+    preset: o.preset, concurrency: optionalInteger(o.concurrency, 'concurrency'), queue: optionalInteger(o.queue, 'queue'), contextSize: optionalInteger(o.context, 'context'),
+    threads: optionalInteger(o.threads, 'threads'), idleUnloadS: optionalInteger(o.idleUnload, 'idle-unload'), timeoutMs: optionalInteger(o.timeout, 'timeout'),
+    maxTokensLimit: optionalInteger(o.maxTokens, 'max-tokens'), weightType: o.weightType, backend: o.backend, warm: o.warm,
     guard: o.guard === 'none' ? null : o.guard,
   };
   for (const k of Object.keys(settings)) if (settings[k] === undefined) delete settings[k];
@@ -110,7 +105,7 @@ export function registerDeploy(program: Command): void {
         if (!(weight > 0)) throw new Error(`target ${x}: the weight after = must be a positive number`);
         return { model, weight };
       });
-      await new ApiClient(clientOptions(o)).post('/v1/routes', { name, policy: o.policy, targets: t, timeout_ms: int(o.timeout, 'timeout') });
+      await new ApiClient(clientOptions(o)).post('/v1/routes', { name, policy: o.policy, targets: t, timeout_ms: optionalInteger(o.timeout, 'timeout') });
       process.stdout.write(`route ${name}: ${o.policy} over ${t.map((x) => x.model).join(', ')}\n`);
     });
   withClient(routes.command('list').description('every route with its targets').option('--json', 'print JSON'))

@@ -6,22 +6,7 @@
 import type { Command } from 'commander';
 import { MANAGE_AREAS } from '../serve/api-keys.ts';
 import { ApiClient, clientOptions, seg, withClient } from './client.ts';
-
-/** A comma-separated option as a list; undefined when not given; "" is the empty list. */
-export const commaList = (v: string | undefined): string[] | undefined => (v === undefined ? undefined : v.split(',').map((s) => s.trim()).filter(Boolean));
-
-export function positive(v: string | undefined, flag: string): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!(n > 0) || !Number.isFinite(n)) throw new Error(`--${flag} must be a positive number, got ${v}`);
-  return n;
-}
-
-export function positiveInt(v: string | undefined, flag: string): number | undefined {
-  const n = positive(v, flag);
-  if (n !== undefined && !Number.isInteger(n)) throw new Error(`--${flag} must be a whole number, got ${v}`);
-  return n;
-}
+import { commaList, positive, positiveInt } from './option-values.ts';
 
 interface CreateOpts {
   url?: string; apiKey?: string; owner?: string; models?: string; endpoints?: string; knowledge?: string; manage?: string;
