@@ -330,6 +330,8 @@ export const en = {
   'req.source.api': 'API',
   'req.source.playground': 'playground',
   'req.source.bot': 'bot',
+  'req.source.knowledge': 'knowledge base',
+  'req.source.copilot': 'Copilot',
   'req.prompt': 'Prompt',
   'req.answer': 'Answer',
   'req.outcome': 'Guard',

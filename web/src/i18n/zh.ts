@@ -329,6 +329,8 @@ export const zh: Dictionary = {
   'req.source.api': 'API',
   'req.source.playground': '对话测试',
   'req.source.bot': '机器人',
+  'req.source.knowledge': '知识库',
+  'req.source.copilot': 'Copilot',
   'req.prompt': '提问',
   'req.answer': '回答',
   'req.outcome': '安全检查',
