@@ -151,7 +151,7 @@ export type { CreatedDeploymentObject, DeploymentDocsObject, ServeModelObject } 
 export type { KnowledgeBase, DocumentRecord, KnowledgeItem } from '../../src/knowledge/knowledge-types.ts';
 export type { SearchResponse, SearchResult } from '../../src/knowledge/search.ts';
 export type { KnowledgeAskObject } from '../../src/api/routes/knowledge-routes.ts';
-export type { Bot, BotVersion, QaPair, TestReport } from '../../src/bots/bot-types.ts';
+export type { Bot, BotCitation, BotVersion, QaPair, TestReport } from '../../src/bots/bot-types.ts';
 export type { CopilotSource, CopilotStep, CopilotResult } from '../../src/copilot/copilot.ts';
 
 import type { MetricsRecord } from '../../src/engine/metrics-log.ts';

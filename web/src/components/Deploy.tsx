@@ -4,7 +4,7 @@
  * the model is loaded and warm, so the dialog shows progress until then.
  */
 import { useState, type FormEvent } from 'react';
-import { get, post, type Deployment, type GuardPolicyInfo, type ListOf } from '../api';
+import { get, post, type CreatedDeploymentObject, type Deployment, type GuardPolicyInfo, type ListOf } from '../api';
 import { useI18n } from '../i18n';
 import { href } from '../router';
 import { Busy, Dialog, ErrorBox, Field, useLoad } from './ui';
@@ -30,7 +30,7 @@ export function DeployDialog({ model, open, onClose, onDone }: { model: string; 
     setBusy(true);
     setError(null);
     try {
-      const d = await post<Deployment>('/v1/deployments', { name: name.trim(), model, settings: { preset, concurrency: Number(concurrency), ...(guard ? { guard } : {}) } });
+      const d = await post<CreatedDeploymentObject>('/v1/deployments', { name: name.trim(), model, settings: { preset, concurrency: Number(concurrency), ...(guard ? { guard } : {}) } });
       setDone(d);
       onDone?.(d);
     } catch (err) {

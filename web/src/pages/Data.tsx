@@ -4,7 +4,7 @@
  * Endpoints: POST /v1/files, POST /v1/datasets, GET /v1/datasets, GET /v1/datasets/ID, GET .../preview, DELETE.
  */
 import { useMemo, useState, type FormEvent } from 'react';
-import { del, get, post, upload, type Dataset, type ListOf } from '../api';
+import { del, get, post, upload, type Dataset, type DatasetPreviewObject, type ListOf } from '../api';
 import { useI18n } from '../i18n';
 import { Chart } from '../components/Chart';
 import { Busy, Dialog, Empty, ErrorBox, Field, FileInput, Progress, fmtNum, fmtTime, useLoad } from '../components/ui';
@@ -103,7 +103,7 @@ function Detail({ ds, onDeleted }: { ds: Dataset; onDeleted: () => void }) {
   const [split, setSplit] = useState<'train' | 'validation'>('train');
   const [confirm, setConfirm] = useState(false);
   const [error, setError] = useState<unknown>(null);
-  const preview = useLoad((s) => get<{ template: string; data: { index: number; text: string; chosen_text?: string; rejected_text?: string }[] }>(`/v1/datasets/${ds.id}/preview?n=5&split=${split}${ds.stage === 'pretrain' ? '' : `&template=${template}`}`, s), [ds.id, template, split]);
+  const preview = useLoad((s) => get<DatasetPreviewObject>(`/v1/datasets/${ds.id}/preview?n=5&split=${split}${ds.stage === 'pretrain' ? '' : `&template=${template}`}`, s), [ds.id, template, split]);
   const st = ds.version?.stats;
   const hist = useMemo(() => ({
     animation: false, tooltip: {}, grid: { left: 40, right: 8, top: 16, bottom: 40 },

@@ -9,7 +9,7 @@
  * POST /v1/bots/NAME/chat/completions, POST /v1/feedback.
  */
 import { useEffect, useRef, useState, type FormEvent } from 'react';
-import { ApiError, get, post, sse, type GuardSummary, type ListOf } from '../api';
+import { ApiError, get, post, sse, type Bot, type BotCitation, type GuardSummary, type ListOf } from '../api';
 import { useI18n } from '../i18n';
 import { Empty, ErrorBox, Field, useLoad } from '../components/ui';
 import { GuardNote } from '../components/Guard';
@@ -17,7 +17,7 @@ import { GuardNote } from '../components/Guard';
 type Mark = 'right' | 'wrong';
 type Choice = 'a' | 'b' | 'tie';
 interface Msg {
-  role: 'user' | 'assistant'; content: string; mark?: Mark; citations?: { ref?: number; label?: string; document?: string; passage?: string }[]; error?: unknown; pending?: boolean;
+  role: 'user' | 'assistant'; content: string; mark?: Mark; citations?: BotCitation[]; error?: unknown; pending?: boolean;
   /** The turn this message belongs to (the same in both panes), the server's response id, and what the guard did. */
   turn?: number; id?: string; guard?: GuardSummary;
 }
@@ -36,7 +36,7 @@ function loadMarks(): StoredMark[] {
 export function Playground({ params }: { params: URLSearchParams }) {
   const { t } = useI18n();
   const models = useLoad((s) => get<ListOf<{ id: string }>>('/v1/models', s), []);
-  const bots = useLoad((s) => get<ListOf<{ name: string; published: unknown }>>('/v1/bots', s).catch(() => ({ data: [] })), []);
+  const bots = useLoad((s) => get<ListOf<Bot>>('/v1/bots', s).catch(() => ({ data: [] })), []);
   const initial = params.get('model') ? `model:${params.get('model')}` : '';
   const [targets, setTargets] = useState<[string, string]>([initial, '']);
   const [sideBySide, setSideBySide] = useState(false);
