@@ -148,6 +148,7 @@ export type { DatasetStats } from '../../src/data/stats.ts';
 export type { DeploymentObject as Deployment } from '../../src/serve/deployments.ts';
 export type { ApiKeyObject as ApiKeyInfo, CreatedApiKeyObject } from '../../src/serve/api-keys.ts';
 export type { CreatedDeploymentObject, DeploymentDocsObject, ServeModelObject } from '../../src/api/routes/deployments-routes.ts';
+export type { RegisteredModelObject } from '../../src/api/routes/models-registry-routes.ts';
 export type { KnowledgeBase, DocumentRecord, KnowledgeItem } from '../../src/knowledge/knowledge-types.ts';
 export type { SearchResponse, SearchResult } from '../../src/knowledge/search.ts';
 export type { KnowledgeAskObject } from '../../src/api/routes/knowledge-routes.ts';

@@ -6,7 +6,7 @@
  * POST .../versions, POST .../tests, POST .../tests/ID/approve, POST .../publish, POST .../keys.
  */
 import { useState, type FormEvent } from 'react';
-import { api, get, post, type Bot as BotObject, type BotVersion, type ListOf, type QaPair as Pair, type TestReport as Report } from '../api';
+import { api, get, post, type Bot as BotObject, type BotVersion, type CreatedApiKeyObject, type ListOf, type QaPair as Pair, type TestReport as Report } from '../api';
 import { GuardSelect } from '../components/Deploy';
 import { useI18n } from '../i18n';
 import { toBase64 } from './Knowledge';
@@ -202,7 +202,7 @@ function Widget({ name, published }: { name: string; published: boolean }) {
   const [error, setError] = useState<unknown>(null);
   const snippet = `<script src="${location.origin}/v1/bots/${name}/widget.js" data-key="${key || 'sk-mf-…'}" data-title="${name}" async></script>`;
   const make = async () => {
-    try { setKey((await post<{ key: string }>(`/v1/bots/${encodeURIComponent(name)}/keys`, {})).key); } catch (e) { setError(e); }
+    try { setKey((await post<CreatedApiKeyObject>(`/v1/bots/${encodeURIComponent(name)}/keys`, {})).key); } catch (e) { setError(e); }
   };
   return (
     <div className="stack">

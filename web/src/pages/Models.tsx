@@ -5,7 +5,7 @@
  * /v1/deployments, GET /v1/deployments/NAME/docs, GET/POST/DELETE /v1/keys.
  */
 import { useEffect, useState, type FormEvent } from 'react';
-import { del, get, post, type ApiKeyInfo, type CreatedApiKeyObject, type Deployment, type DeploymentDocsObject, type ListOf, type ServeModelObject } from '../api';
+import { del, get, post, type ApiKeyInfo, type CreatedApiKeyObject, type Deployment, type DeploymentDocsObject, type ListOf, type RegisteredModelObject, type ServeModelObject } from '../api';
 import type { ENDPOINTS as SERVER_ENDPOINTS, MANAGE_AREAS as SERVER_AREAS } from '../../../src/serve/api-keys.ts';
 import { useI18n } from '../i18n';
 import { href, navigate } from '../router';
@@ -110,7 +110,7 @@ function RegisterForm({ onDone }: { onDone: () => void }) {
     e.preventDefault();
     setBusy(true); setError(null); setDone(null);
     try {
-      const r = await post<{ id: string }>('/v1/models', { path: path.trim(), ...(name.trim() ? { name: name.trim() } : {}) });
+      const r = await post<RegisteredModelObject>('/v1/models', { path: path.trim(), ...(name.trim() ? { name: name.trim() } : {}) });
       setDone(r.id); setPath(''); setName(''); onDone();
     } catch (err) { setError(err); } finally { setBusy(false); }
   };
