@@ -4,7 +4,7 @@
  * Endpoints: GET /v1/models, GET /v1/datasets, POST /v1/experiments/plan, POST /v1/experiments, GET /v1/experiments.
  */
 import { useEffect, useMemo, useState, type FormEvent } from 'react';
-import { get, post, type Dataset, type Experiment, type ListOf, type Plan } from '../api';
+import { get, post, type Dataset, type Experiment, type ListOf, type ModelObject, type Plan } from '../api';
 import { useI18n } from '../i18n';
 import { href, navigate } from '../router';
 import { Busy, Empty, ErrorBox, Field, StatusBadge, fmtDuration, fmtNum, fmtParams, fmtTime, useLoad } from '../components/ui';
@@ -31,7 +31,7 @@ function values(s: string, int: boolean): number[] | null {
 
 export function Factory() {
   const { t } = useI18n();
-  const models = useLoad((s) => get<ListOf<{ id: string; owned_by: string }>>('/v1/models', s), []);
+  const models = useLoad((s) => get<ListOf<ModelObject>>('/v1/models', s), []);
   const datasets = useLoad((s) => get<ListOf<Dataset>>('/v1/datasets', s), []);
   const experiments = useLoad((s) => get<ListOf<Experiment>>('/v1/experiments', s), [], { every: 5000 });
 

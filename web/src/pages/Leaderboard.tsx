@@ -6,7 +6,7 @@
  * POST /v1/chat/completions.
  */
 import { Fragment, useEffect, useMemo, useState } from 'react';
-import { get, post, type DatasetPreviewObject, type Experiment, type LeaderboardObject, type LeaderRow, type ListOf } from '../api';
+import { get, post, type ChatCompletion, type DatasetPreviewObject, type Experiment, type LeaderboardObject, type LeaderRow, type ListOf } from '../api';
 import { useI18n } from '../i18n';
 import { href, navigate } from '../router';
 import { Chart, PALETTE } from '../components/Chart';
@@ -154,7 +154,7 @@ function Compare({ rows, served, datasets }: { rows: LeaderRow[]; served: (r: Le
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const ask = async (model: string, messages: Item['prompt']) => {
-    const r = await post<{ choices: { message: { content: string } }[] }>('/v1/chat/completions', { model, messages, max_tokens: 96, temperature: 0 });
+    const r = await post<ChatCompletion>('/v1/chat/completions', { model, messages, max_tokens: 96, temperature: 0 });
     return r.choices[0]?.message.content ?? '';
   };
   const run = async () => {

@@ -9,7 +9,7 @@
  * POST /v1/bots/NAME/chat/completions, POST /v1/feedback.
  */
 import { useEffect, useRef, useState, type FormEvent } from 'react';
-import { ApiError, get, post, sse, type Bot, type BotCitation, type GuardSummary, type ListOf } from '../api';
+import { ApiError, get, post, sse, type Bot, type BotCitation, type ChatCompletion, type ChatCompletionChunk, type GuardSummary, type ListOf, type ModelObject } from '../api';
 import { useI18n } from '../i18n';
 import { Empty, ErrorBox, Field, useLoad } from '../components/ui';
 import { GuardNote } from '../components/Guard';
@@ -35,7 +35,7 @@ function loadMarks(): StoredMark[] {
 
 export function Playground({ params }: { params: URLSearchParams }) {
   const { t } = useI18n();
-  const models = useLoad((s) => get<ListOf<{ id: string }>>('/v1/models', s), []);
+  const models = useLoad((s) => get<ListOf<ModelObject>>('/v1/models', s), []);
   const bots = useLoad((s) => get<ListOf<Bot>>('/v1/bots', s).catch(() => ({ data: [] })), []);
   const initial = params.get('model') ? `model:${params.get('model')}` : '';
   const [targets, setTargets] = useState<[string, string]>([initial, '']);
@@ -77,7 +77,7 @@ export function Playground({ params }: { params: URLSearchParams }) {
     const patch = (p: Partial<Msg>) => update(pane, (m) => [...m.slice(0, -1), { ...m.at(-1)!, ...p }]);
     try {
       if (kind === 'bot') {
-        const r = await post<{ id?: string; choices: { message: { content: string } }[]; citations?: Msg['citations']; guard?: GuardSummary }>(`/v1/bots/${encodeURIComponent(name)}/chat/completions`, { messages });
+        const r = await post<ChatCompletion & { citations?: BotCitation[]; guard?: GuardSummary }>(`/v1/bots/${encodeURIComponent(name)}/chat/completions`, { messages });
         patch({ content: r.choices[0]?.message.content ?? '', citations: r.citations, id: r.id, guard: r.guard, pending: false });
         return;
       }
@@ -85,7 +85,8 @@ export function Playground({ params }: { params: URLSearchParams }) {
       let id: string | undefined;
       for await (const ev of sse('/v1/chat/completions', { signal, headers: SOURCE, body: { model: name, messages, stream: true, temperature, top_p: topP, max_tokens: maxTokens } })) {
         if (ev.data === '[DONE]') break;
-        const d = JSON.parse(ev.data) as { id?: string; choices?: { delta?: { content?: string } }[]; guard?: GuardSummary; error?: { message: string; code?: string } };
+        // a chunk, the guard's verdicts on their own, or an error the server met after the stream began
+        const d = JSON.parse(ev.data) as Partial<ChatCompletionChunk> & { guard?: GuardSummary; error?: { message: string; code?: string } };
         if (d.error) throw new ApiError(500, d.error.message, '', d.error.code ?? null);
         if (d.id && !id) { id = d.id; patch({ id }); }
         if (d.guard) patch({ guard: d.guard });
