@@ -10,6 +10,7 @@
  */
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { ApiError, get, post, sse, type Bot, type BotCitation, type ChatCompletion, type ChatCompletionChunk, type GuardSummary, type ListOf, type ModelObject } from '../api';
+import type { FeedbackRequest } from '../../../src/control/feedback.ts';
 import { useI18n } from '../i18n';
 import { Empty, ErrorBox, Field, useLoad } from '../components/ui';
 import { GuardNote } from '../components/Guard';
@@ -129,8 +130,8 @@ export function Playground({ params }: { params: URLSearchParams }) {
     // id when the answer has one (the server takes prompt and answer from its log), else (or when the log misses it)
     // with this prompt and answer.
     if (!next) return;
-    const body = { model: targets[pane], source: 'playground', prompt, answer: msg.content, label: next };
-    const sent = msg.id ? post('/v1/feedback', { response_id: msg.id, label: next, source: 'playground' }).catch((e) => (e instanceof ApiError && e.status > 0 ? post('/v1/feedback', { ...body, response_id: msg.id }) : Promise.reject(e))) : post('/v1/feedback', body);
+    const body = { model: targets[pane], source: 'playground', prompt, answer: msg.content, label: next } satisfies FeedbackRequest;
+    const sent = msg.id ? post('/v1/feedback', { response_id: msg.id, label: next, source: 'playground' } satisfies FeedbackRequest).catch((e) => (e instanceof ApiError && e.status > 0 ? post('/v1/feedback', { ...body, response_id: msg.id }) : Promise.reject(e))) : post('/v1/feedback', body);
     void sent.catch(() => undefined);
   };
 
@@ -151,7 +152,7 @@ export function Playground({ params }: { params: URLSearchParams }) {
       void post('/v1/feedback', {
         preferred: { ...(x.a.id ? { response_id_a: x.a.id } : {}), ...(x.b.id ? { response_id_b: x.b.id } : {}), answer_a: x.a.content, answer_b: x.b.content, choice: next },
         prompt: x.prompt, source: 'playground',
-      }).catch(() => undefined);
+      } satisfies FeedbackRequest).catch(() => undefined);
     }
   };
 
