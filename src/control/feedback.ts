@@ -65,6 +65,9 @@ export interface ResponseRecord {
   guard_ms: number | null;
 }
 
+/** A stored guard policy (GET /v1/guard/policies): the policy as it was put, `updated_at` in seconds. */
+export interface GuardPolicyEntry { name: string; updated_at: number; policy: unknown }
+
 export interface RecordResponseInput {
   id: string; model?: string | null; source?: ResponseSource; keyId?: string | null; prompt: ChatMessage[]; answer: string; guard?: GuardVerdict[];
   policies?: string[]; outcome?: GuardOutcome | null;
@@ -330,7 +333,7 @@ export class FeedbackService {
     const r = await this.db.selectFrom('guard_policies').select('policy').where('name', '=', name).executeTakeFirst();
     return r ? r.policy : null;
   }
-  async listPolicies(): Promise<Array<{ name: string; updated_at: number; policy: unknown }>> {
+  async listPolicies(): Promise<GuardPolicyEntry[]> {
     return (await this.db.selectFrom('guard_policies').selectAll().orderBy('name').execute()).map((r) => ({ name: r.name, updated_at: Math.floor(Number(r.updated_at) / 1000), policy: JSON.parse(r.policy) }));
   }
   async deletePolicy(name: string): Promise<boolean> {

@@ -96,6 +96,12 @@ export interface DatasetInfoImport extends Omit<ImportOptions, 'format' | 'stage
   prefix?: string;
 }
 
+/** GET /v1/datasets/:id/preview: the first records and each as the chat template renders it (both sides of a pair). */
+export interface DatasetPreviewObject {
+  object: 'list'; template: string;
+  data: { index: number; record: AnyRecord; text: string; chosen_text?: string; rejected_text?: string }[];
+}
+
 export interface PreviewOptions {
   n?: number;
   template?: string | ChatTemplateSpec;
@@ -417,7 +423,7 @@ export class DataService {
   }
 
   /** The first N records, rendered through a chat template (pretraining text as is). */
-  async preview(idOrName: string, opts: PreviewOptions = {}): Promise<{ object: 'list'; template: string; data: { index: number; record: AnyRecord; text: string; chosen_text?: string; rejected_text?: string }[] }> {
+  async preview(idOrName: string, opts: PreviewOptions = {}): Promise<DatasetPreviewObject> {
     const n = Math.min(Math.max(opts.n ?? 5, 1), 100);
     const template = opts.template ?? 'chatml';
     const { stage, records } = await this.records(idOrName, opts.split ?? 'train', opts.version);

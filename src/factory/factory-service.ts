@@ -29,7 +29,7 @@ import { Scheduler, SchedulerError, TERMINAL_STATUSES } from './scheduler.ts';
 import { planExperiment, planFollowUps, estimateJob, modelSuffix, ExperimentError, METHOD_LR, type ExperimentDataset, type ExperimentSpec, type PlannedJob } from './experiment.ts';
 import { nearest, validateExperimentRequest, ExperimentValidationError } from './experiment-file.ts';
 import type { Problem } from '../data/problems.ts';
-import type { BaseModelRef, DataRef, Hyperparameters, JobSpec, JobStatus, Stage } from './job-spec.ts';
+import type { BaseModelRef, DataRef, Hyperparameters, JobEstimate, JobSpec, JobStatus, Resources, Stage } from './job-spec.ts';
 import type { FactoryTables } from '../store/kysely-jobs.ts';
 import { resolveStored } from '../store/paths.ts';
 import type { Manifest } from './engine-worker.ts';
@@ -655,7 +655,7 @@ export class FactoryService extends EventEmitter {
   }
 
   /** The experiment's leaderboard: every fine-tune and each base model, overall and per dimension. */
-  async leaderboard(id: string): Promise<{ object: 'leaderboard'; experiment_id: string; leaderboard: Leaderboard; text: string; pending: number }> {
+  async leaderboard(id: string): Promise<LeaderboardObject> {
     await this.getExperiment(id);
     const jobs = await this.o.jobs.list({ experimentId: id });
     const runs: BenchmarkRun[] = [];
@@ -686,7 +686,7 @@ export class FactoryService extends EventEmitter {
   }
 
   /** Plans an experiment without submitting it: "N jobs", estimates and rejected combinations, for the wizard. */
-  async planOnly(req: ExperimentRequest): Promise<{ jobs: { name: string; estimate: PlannedJob['estimate'] }[]; rejected: { name: string; reason: string }[]; duplicates: number }> {
+  async planOnly(req: ExperimentRequest): Promise<ExperimentPlanObject> {
     const { plan, follow, rejected } = await this.planAll(req);
     return {
       jobs: [...plan.jobs, ...follow.stages.flat()].map((j) => ({ name: j.name, estimate: j.estimate })),
@@ -738,8 +738,23 @@ export interface FineTuningJobObject {
   organization_id: string; result_files: string[]; status: JobStatus; validation_file: string | null; training_file: string | null;
   hyperparameters: Record<string, unknown>; trained_tokens: number | null; error: { code: string; message: string; param: string | null } | null;
   seed: number; suffix: string | null; user_provided_suffix: string | null; estimated_finish: number | null; integrations: unknown[];
-  metadata: Record<string, string>; method: Record<string, unknown>; modelfab: Record<string, unknown>;
+  metadata: Record<string, string>; method: Record<string, unknown>; modelfab: FineTuningJobExtras;
 }
+/** What modelfab adds to OpenAI's job object: where the job sits in an experiment, its progress and results. */
+export interface FineTuningJobExtras {
+  name: string; stage: Stage; dataset: string | null; experiment_id: string | null; depends_on: string[];
+  /** The last step it reported; null before its first. */
+  step: number | null; attempts: number;
+  /** The resources the scheduler reserved for it. */
+  estimate: Resources; total_steps: number; eval_loss: number | null; eval_loss_before: number | null;
+  trainable_params: number | null; eval_metrics: Record<string, number> | null;
+}
+/** POST /v1/experiments/plan: the jobs an experiment would make, without making them. */
+export interface ExperimentPlanObject {
+  jobs: { name: string; estimate: JobEstimate }[]; rejected: { name: string; reason: string }[]; duplicates: number;
+}
+/** GET /v1/experiments/:id/leaderboard: `pending` counts jobs still to finish (their rows are missing yet). */
+export interface LeaderboardObject { object: 'leaderboard'; experiment_id: string; leaderboard: Leaderboard; text: string; pending: number }
 export interface ExperimentObject {
   object: 'experiment'; id: string; name: string; created_at: number; status: string; counts: Record<string, number>;
   spec: ExperimentRequest; rejected: { name: string; reason: string }[]; duplicates: number; jobs: FineTuningJobObject[];

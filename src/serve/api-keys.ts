@@ -115,7 +115,17 @@ export function keyScopes(k: ApiKeyRow): KeyScopes {
 }
 
 /** A key as listings show it (never the hash). */
-export function describeKey(r: ApiKeyRow): Record<string, unknown> {
+/** An API key as the API shows it (never its secret; POST adds `key`, the secret, once). */
+export interface ApiKeyObject {
+  object: 'api_key'; id: string; name: string; prefix: string; role: ApiKeyRow['role']; owner: string | null; created_at: number;
+  last_used_at: number | null; revoked_at: number | null; expires_at: number | null;
+  scopes: { models: string[] | null; endpoints: string[] | null; knowledge: string[] | null; manage: string[] };
+  rate_limit_rpm: number | null; token_quota: number | null;
+}
+/** The answer to creating a key: the only time the secret itself is shown. */
+export type CreatedApiKeyObject = ApiKeyObject & { key: string };
+
+export function describeKey(r: ApiKeyRow): ApiKeyObject {
   const s = keyScopes(r);
   return {
     object: 'api_key', id: r.id, name: r.name, prefix: r.prefix, role: r.role, owner: r.owner ?? null, created_at: r.created_at,

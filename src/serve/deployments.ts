@@ -248,7 +248,14 @@ export async function deleteRoute(store: Store, name: string): Promise<void> {
 }
 
 /** A deployment as the API and CLI show it. */
-export async function describeDeployment(store: Store, d: DeploymentRow): Promise<Record<string, unknown>> {
+/** A deployment as the API shows it (GET /v1/deployments). */
+export interface DeploymentObject {
+  object: 'deployment'; id: string; name: string; status: DeploymentRow['status']; version: number; created_at: number; updated_at: number;
+  model: { id: string; name: string; kind: ModelRow['kind']; path: string | null; adapter_path: string | null; endpoint: string | null } | null;
+  settings: DeploymentSettings;
+}
+
+export async function describeDeployment(store: Store, d: DeploymentRow): Promise<DeploymentObject> {
   const m = await store.models.get(d.model_id);
   return {
     object: 'deployment', id: d.id, name: d.name, status: d.status, version: d.version, created_at: d.created_at, updated_at: d.updated_at,

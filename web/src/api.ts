@@ -1,9 +1,17 @@
 /**
  * The console's HTTP client: the API key (sessionStorage, or localStorage when "remember" is ticked), JSON calls with
  * `Authorization: Bearer` (and per-call headers such as `x-modelfab-source`), OpenAI-shaped errors as `ApiError` (status, code, param, per-line `problems`), uploads,
- * and server-sent events read through fetch (EventSource cannot send the Authorization header).
+ * and server-sent events read through fetch (EventSource cannot send the Authorization header). The shapes the
+ * pages read are the server's own types, imported type-only from ../../src (erased by the build: the Vite config
+ * refuses to bundle a server module), so a change on the server that the console does not follow fails the type check.
  */
-export interface Problem { file: string; line?: number; path?: string; message: string }
+import type { ApiErrorBody } from '../../src/api/errors.ts';
+import type { Problem } from '../../src/data/problems.ts';
+import type { FileObject } from '../../src/data/data-service.ts';
+
+export type { Problem, FileObject };
+/** An error body as the server writes it; every field may be missing when a proxy answers instead. */
+type ErrorBody = { error?: Partial<ApiErrorBody['error']> };
 
 export class ApiError extends Error {
   constructor(
@@ -40,7 +48,7 @@ function headers(json: boolean, key = storedKey(), extra: Record<string, string>
 }
 
 async function toError(res: Response): Promise<ApiError> {
-  let body: { error?: { message?: string; type?: string; code?: string | null; param?: string | null; problems?: Problem[]; problems_omitted?: number } } = {};
+  let body: ErrorBody = {};
   try { body = await res.json(); } catch { /* not JSON */ }
   const e = body.error ?? {};
   if (res.status === 401) window.dispatchEvent(new Event(UNAUTHORIZED));
@@ -72,8 +80,6 @@ export const get = <T>(path: string, signal?: AbortSignal) => api<T>('GET', path
 export const post = <T>(path: string, body: unknown = {}, headers?: Record<string, string>) => api<T>('POST', path, body, { headers });
 export const del = <T>(path: string) => api<T>('DELETE', path);
 
-export interface FileObject { id: string; filename: string; bytes: number; status: string }
-
 /** Uploads one file to /v1/files (multipart), reporting progress 0..1. */
 export function upload(file: File, purpose: string, onProgress?: (f: number) => void): Promise<FileObject> {
   return new Promise((resolve, reject) => {
@@ -84,7 +90,7 @@ export function upload(file: File, purpose: string, onProgress?: (f: number) => 
     xhr.upload.onprogress = (e) => { if (e.lengthComputable) onProgress?.(e.loaded / e.total); };
     xhr.onerror = () => reject(new ApiError(0, 'network', 'network_error', 'network_error'));
     xhr.onload = () => {
-      let body: { error?: { message?: string; type?: string; code?: string; param?: string; problems?: Problem[]; problems_omitted?: number } } & Partial<FileObject> = {};
+      let body: ErrorBody & Partial<FileObject> = {};
       try { body = JSON.parse(xhr.responseText); } catch { /* not JSON */ }
       if (xhr.status >= 200 && xhr.status < 300) resolve(body as FileObject);
       else {
@@ -132,53 +138,55 @@ export async function* sse(path: string, o: CallOptions & { body?: unknown } = {
   }
 }
 
-// ---------------------------------------------------------------- shapes the pages use
+// ---------------------------------------------------------------- shapes the pages use (the server's types)
 
-export interface Estimate { resources: { cpuThreads: number; memoryMB: number; gpus?: number }; trainableParams: number; totalParams: number; steps: number; tokens: number; seconds: number }
+export type { JobEstimate as Estimate } from '../../src/factory/job-spec.ts';
+export type { FineTuningJobObject as Job, ExperimentObject as Experiment, ExperimentPlanObject as Plan, JobEventObject, CheckpointObject, LeaderboardObject } from '../../src/factory/factory-service.ts';
+export type { LeaderboardRow as LeaderRow, Leaderboard } from '../../src/bench/leaderboard.ts';
+export type { DatasetObject as Dataset, DatasetPreviewObject } from '../../src/data/data-service.ts';
+export type { DatasetStats } from '../../src/data/stats.ts';
+export type { DeploymentObject as Deployment } from '../../src/serve/deployments.ts';
+export type { ApiKeyObject as ApiKeyInfo, CreatedApiKeyObject } from '../../src/serve/api-keys.ts';
+export type { CreatedDeploymentObject, DeploymentDocsObject, ServeModelObject } from '../../src/api/routes/deployments-routes.ts';
+export type { RegisteredModelObject } from '../../src/api/routes/models-registry-routes.ts';
+export type { KnowledgeBase, DocumentRecord, KnowledgeItem } from '../../src/knowledge/knowledge-types.ts';
+export type { SearchResponse, SearchResult } from '../../src/knowledge/search.ts';
+export type { KnowledgeAskObject } from '../../src/api/routes/knowledge-routes.ts';
+export type { Bot, BotCitation, BotVersion, QaPair, TestReport } from '../../src/bots/bot-types.ts';
+export type { CopilotSource, CopilotStep, CopilotResult } from '../../src/copilot/copilot.ts';
 
-export interface Job {
-  id: string; model: string; status: string; created_at: number; finished_at: number | null; fine_tuned_model: string | null;
-  error: { message: string } | null; hyperparameters: Record<string, unknown>; estimated_finish: number | null; seed: number;
-  modelfab: { name: string; dataset: string | null; experiment_id: string | null; depends_on?: string[]; step: number; estimate: Estimate | null; eval_loss: number | null; eval_loss_before: number | null; trainable_params: number | null };
-}
-
-export interface Experiment {
-  id: string; name: string; created_at: number; status: string; counts: Record<string, number>;
-  spec: { name: string; base_models: string[]; datasets: string[]; methods: unknown[]; hyperparameters: Record<string, unknown> };
-  rejected: { name: string; reason: string }[]; duplicates: number; jobs: Job[];
-}
-
-export interface Plan { jobs: { name: string; estimate: Estimate }[]; rejected: { name: string; reason: string }[]; duplicates: number }
-
-export interface Metric { step: number; epoch?: number; loss: number; eval_loss?: number; lr: number; tokens_per_s: number; eta_s: number; elapsed_s?: number; job?: string }
-
-export interface LeaderRow {
-  rank: number | null; modelId: string; name: string; baseId: string | null; isBase: boolean; overall: number | null;
-  dimensions: Record<string, { score: number | null; rank: number | null }>;
-  delta: { overall: number | null; dimensions: Record<string, number | null> } | null;
-}
-export interface Leaderboard { suite: string; dimensions: string[]; rows: LeaderRow[]; groups: { base: LeaderRow | null; baseId: string | null; finetunes: LeaderRow[] }[]; byDimension: Record<string, string[]> }
-
-export interface DatasetStats { rows: number; tokenizer: string; tokens: { total: number; byRole: Record<string, number> }; lengths: { min: number; max: number; mean: number; p50: number; p95: number; histogram: { upTo: number | null; count: number }[] }; languages: Record<string, number> }
-export interface Dataset {
-  id: string; name: string; stage: string; format: string; created_at: number; rows: number; warnings?: string[];
-  version: { id: string; hash: string; train_rows: number; validation_rows: number; stats: DatasetStats } | null;
-}
-
-export interface Deployment { name: string; status: string; version: number; created_at: number; model: { name: string; kind: string; path: string | null } | null; settings: Record<string, unknown> }
-export interface ApiKeyInfo { id: string; name: string; prefix: string; role: string; created_at: number; revoked_at: number | null; last_used_at: number | null; [k: string]: unknown }
+import type { MetricsRecord } from '../../src/engine/metrics-log.ts';
+/** One metrics line of a job; an experiment's event stream names the job it belongs to. */
+export type Metric = MetricsRecord & { job?: string };
 
 export interface ListOf<T> { data: T[]; has_more?: boolean }
 
+// ---------------------------------------------------------------- OpenAI's wire shapes (chat, models)
+// The gateway builds these inline today; only the usage counts have a declaration (src/serve/openai.ts). The
+// fields the console reads, with OpenAI's names, until the server declares the whole objects.
+
+import type { usage } from '../../src/serve/openai.ts';
+export type Usage = ReturnType<typeof usage>;
+/** GET /v1/models: an OpenAI model object. */
+export interface ModelObject { id: string; object: 'model'; created: number; owned_by: string }
+/** A chat completion (not streamed); bots and the Copilot add fields of their own. */
+export interface ChatCompletion {
+  id: string; object: 'chat.completion'; created: number; model: string;
+  choices: { index: number; message: { role: 'assistant'; content: string | null; refusal: string | null }; finish_reason: string }[];
+  usage: Usage;
+}
+/** One server-sent event of a streamed chat completion. */
+export interface ChatCompletionChunk {
+  id: string; object: 'chat.completion.chunk'; created: number; model: string;
+  choices: { index: number; delta: { role?: 'assistant'; content?: string | null }; finish_reason: string | null }[];
+}
+
 // ---------------------------------------------------------------- the guard and the request log
 
-export type GuardOutcome = 'passed' | 'flagged' | 'rewritten' | 'refused';
-export interface GuardVerdict { check: string; kind: string; stage: 'input' | 'output'; action: 'allow' | 'warn' | 'rewrite' | 'refuse'; triggered: boolean; reason: string; latency_ms: number; matches?: string[]; error?: boolean }
+export type { GuardOutcome } from '../../src/control/feedback.ts';
+export type { GuardPolicyEntry as GuardPolicyInfo } from '../../src/control/feedback.ts';
+export type { GuardVerdict } from '../../src/control/guard.ts';
 /** The `guard` field of an answer under a guarded deployment or bot. */
-export interface GuardSummary { policies: string[]; outcome: GuardOutcome; verdicts: GuardVerdict[] }
-export interface GuardPolicyInfo { name: string; updated_at: number; policy: unknown }
+export type { GuardSummary } from '../../src/control/guard-runtime.ts';
 /** One entry of the request log (GET /v1/requests). */
-export interface RequestEntry {
-  id: string; created_at: number; model: string | null; source: 'api' | 'bot' | 'playground'; key_id: string | null;
-  prompt: { role: string; content: string }[]; answer: string; policies: string[]; outcome: GuardOutcome | null; guard: GuardVerdict[]; guard_ms: number | null;
-}
+export type { RequestObject as RequestEntry } from '../../src/api/routes/guard-routes.ts';

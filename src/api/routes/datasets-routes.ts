@@ -11,7 +11,8 @@ import type { Stage } from '../../data/records.ts';
 import type { DataService } from '../../data/data-service.ts';
 import { ApiError } from '../errors.ts';
 
-interface ImportBody {
+/** POST /v1/datasets: one file (and its validation split), or a LLaMA-Factory dataset_info.json over uploaded files. */
+export interface ImportBody {
   name?: string;
   file_id?: string;
   validation_file_id?: string;

@@ -7,13 +7,26 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Store } from '../../store/store.ts';
 import type { Gateway } from '../../serve/gateway.ts';
-import { createKey, describeKey, keyAllowsModel } from '../../serve/api-keys.ts';
-import { deleteRoute, deploy, describeDeployment, parseSettings, putRoute, registerModel, ServeError, undeploy, type DeployInput, type RegisterModelInput, type RouteTarget } from '../../serve/deployments.ts';
+import { createKey, describeKey, keyAllowsModel, type CreatedApiKeyObject } from '../../serve/api-keys.ts';
+import { deleteRoute, deploy, describeDeployment, parseSettings, putRoute, registerModel, ServeError, undeploy, type DeployInput, type DeploymentObject, type RegisterModelInput, type RouteTarget } from '../../serve/deployments.ts';
 import { openapi, snippets } from '../../serve/docs.ts';
 import { nowSeconds } from '../../store/store.ts';
 import { ApiError } from '../errors.ts';
 import { toGatewayApiError } from './gateway-routes.ts';
 import type { ModelFolders } from '../model-paths.ts';
+import type { ModelRow } from '../../store/store.ts';
+
+/** A deployment just made: where to call it and where its docs are. */
+export type CreatedDeploymentObject = DeploymentObject & { url: string; docs: string };
+
+/** A deployment's documentation for people (GET /v1/deployments/:name/docs). */
+export interface DeploymentDocsObject { object: 'deployment.docs'; model: string; base_url: string; openapi_url: string; preset: string; snippets: Record<string, string> }
+
+/** A model of the serving registry (GET /v1/serve/models; POST answers without the paths). */
+export interface ServeModelObject {
+  object: 'model'; id: string; model_id: string; kind: ModelRow['kind']; created: number; owned_by: string;
+  path?: string | null; base_path?: string | null; adapter_path?: string | null; endpoint?: string | null;
+}
 
 /** The body with every model path it names checked against the allowed folders and replaced by its real path. */
 function checkPaths(b: Record<string, unknown>, folders: ModelFolders | undefined): Record<string, unknown> {
@@ -45,7 +58,7 @@ export function deploymentRoutes(app: FastifyInstance, store: Store, gateway: Ga
     try { return await fn(req); } catch (e) { throw toGatewayApiError(e); }
   };
 
-  app.post('/v1/deployments', wrap(async (req) => {
+  app.post('/v1/deployments', wrap(async (req): Promise<CreatedDeploymentObject> => {
     const b = body(req);
     const guard = (b.settings as { guard?: unknown } | undefined)?.guard;
     if (typeof guard === 'string' && deps.guardExists && !(await deps.guardExists(guard))) {
@@ -99,20 +112,20 @@ export function deploymentRoutes(app: FastifyInstance, store: Store, gateway: Ga
 
   app.get<{ Params: { name: string } }>('/v1/deployments/:name/openapi.json', wrap(async (req) => openapi(await docsInput(req))));
 
-  app.get<{ Params: { name: string } }>('/v1/deployments/:name/docs', wrap(async (req) => {
+  app.get<{ Params: { name: string } }>('/v1/deployments/:name/docs', wrap(async (req): Promise<DeploymentDocsObject> => {
     const d = await docsInput(req);
     return { object: 'deployment.docs', model: d.model, base_url: d.baseUrl, openapi_url: `${d.baseUrl}/deployments/${encodeURIComponent(d.model)}/openapi.json`, preset: d.settings.preset, snippets: snippets(d) };
   }));
 
   // ---------------------------------------------------------------- models registry
-  app.post('/v1/serve/models', wrap(async (req) => {
+  app.post('/v1/serve/models', wrap(async (req): Promise<ServeModelObject> => {
     const row = await registerModel(store, checkPaths(body(req), deps.modelFolders) as unknown as RegisterModelInput);
     gateway.invalidate();
     return { object: 'model', id: row.name, model_id: row.id, kind: row.kind, created: row.created_at, owned_by: row.owned_by };
   }));
 
   app.get('/v1/serve/models', wrap(async (req) => {
-    return { object: 'list', data: (await store.models.list()).map((m) => ({ object: 'model', id: m.name, model_id: m.id, kind: m.kind, path: m.path, base_path: m.base_path, adapter_path: m.adapter_path, endpoint: m.endpoint ? JSON.parse(m.endpoint).url : null, created: m.created_at, owned_by: m.owned_by })) };
+    return { object: 'list', data: (await store.models.list()).map((m): ServeModelObject => ({ object: 'model', id: m.name, model_id: m.id, kind: m.kind, path: m.path, base_path: m.base_path, adapter_path: m.adapter_path, endpoint: m.endpoint ? JSON.parse(m.endpoint).url : null, created: m.created_at, owned_by: m.owned_by })) };
   }));
 
   // ---------------------------------------------------------------- routes
@@ -134,7 +147,7 @@ export function deploymentRoutes(app: FastifyInstance, store: Store, gateway: Ga
   }));
 
   // ---------------------------------------------------------------- keys
-  app.post('/v1/keys', wrap(async (req) => {
+  app.post('/v1/keys', wrap(async (req): Promise<CreatedApiKeyObject> => {
     const b = body(req);
     if (b.role !== undefined && b.role !== 'admin' && b.role !== 'user') throw new ApiError(400, "role must be 'admin' or 'user'", 'invalid_request_error', 'role', 'invalid_value');
     const { key, row } = await createKey(store, {

@@ -12,9 +12,12 @@ import type { Gateway } from '../../serve/gateway.ts';
 import type { ChatMessageIn } from '../../serve/model-backend.ts';
 import { GuardPolicyError, parsePolicy, runGuard, type GuardDeps, type GuardStage } from '../../control/guard.ts';
 import { functionChatModel, type ChatModel } from '../../control/chat-model.ts';
-import { ControlError, type FeedbackService } from '../../control/feedback.ts';
+import { ControlError, type FeedbackService, type ResponseRecord } from '../../control/feedback.ts';
 import type { Passage } from '../../knowledge/attribution.ts';
 import { ApiError } from '../errors.ts';
+
+/** One entry of the request log (GET /v1/requests, /v1/requests/:id). */
+export type RequestObject = ResponseRecord & { object: 'request' };
 
 /** Control errors in the API's shape. */
 export function toControlApiError(e: unknown): unknown {
@@ -96,10 +99,10 @@ export function guardRoutes(app: FastifyInstance, feedback: FeedbackService, dep
     const limit = q.limit === undefined ? undefined : Number(q.limit);
     if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > 500)) throw new ApiError(400, 'limit must be an integer from 1 to 500', 'invalid_request_error', 'limit');
     const r = await feedback.listResponses({ model: q.model, source: q.source, outcome: q.outcome as never, before: q.before, limit, ...(isAdmin(req) ? {} : { keyId: req.apiKey?.id ?? '-' }) });
-    return { object: 'list', data: r.data.map((x) => ({ object: 'request', ...x })), has_more: r.has_more };
+    return { object: 'list', data: r.data.map((x): RequestObject => ({ object: 'request', ...x })), has_more: r.has_more };
   }));
 
-  app.get<{ Params: { id: string } }>('/v1/requests/:id', async (req) => wrap(async () => {
+  app.get<{ Params: { id: string } }>('/v1/requests/:id', async (req) => wrap(async (): Promise<RequestObject> => {
     const r = await feedback.getResponse(req.params.id);
     if (r && !isAdmin(req) && r.key_id !== req.apiKey?.id) throw new ApiError(404, `request ${req.params.id} is not in the response log`, 'invalid_request_error', 'id', 'not_found');
     if (!r) throw new ApiError(404, `request ${req.params.id} is not in the response log`, 'invalid_request_error', 'id', 'not_found');

@@ -14,9 +14,16 @@ import { IngestLimitError } from '../../knowledge/ingest/ingest-limits.ts';
 import { IngestError } from '../../knowledge/ingest/readers.ts';
 import { ApiError } from '../errors.ts';
 import { randomBytes } from 'node:crypto';
-import type { GuardRuntime, RequestGuard } from '../../control/guard-runtime.ts';
+import type { GuardRuntime, GuardSummary, RequestGuard } from '../../control/guard-runtime.ts';
+import type { AskResult } from '../../knowledge/chat-search.ts';
 import { toGatewayApiError } from './gateway-routes.ts';
 import { requireRequestAccess } from '../authz.ts';
+
+/**
+ * The answer of POST /v1/knowledge/ask: chat search's result with its id in the request log; under a guarded base
+ * also the guard's verdicts, and a question the guard refused never reaches the search (`mode: 'none'`).
+ */
+export type KnowledgeAskObject = Omit<AskResult, 'mode'> & { id: string; mode: AskResult['mode'] | 'none'; refused?: boolean; guard?: GuardSummary };
 
 /**
  * Checks of a write beyond the route's rule (../authz.ts: `manage:knowledge`): a bot's knowledge base (`bot-<name>`,
@@ -160,7 +167,7 @@ export function knowledgeRoutes(app: FastifyInstance, kb: KnowledgeService, deps
   }, async (req) => guard(() => kb.search(kbList(req, req.body.kbs), req.body.query, { k: req.body.k, mode: req.body.mode, filter: req.body.filter, scope: knowledgeScope(req) } as never)));
   app.post<{ Body: { kbs: string[] | string; question: string; k?: number } }>('/v1/knowledge/ask', {
     schema: { body: { type: 'object', required: ['kbs', 'question'], properties: { question: { type: 'string', minLength: 1 }, k: { type: 'integer', minimum: 1, maximum: 50 } } } },
-  }, async (req) => guard(async () => {
+  }, async (req) => guard(async (): Promise<KnowledgeAskObject> => {
     const kbs = kbList(req, req.body.kbs);
     const scope = knowledgeScope(req);
     // the guard policies of the KBs asked: the question first, then the answer against its citations

@@ -8,7 +8,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import type { FactoryService } from '../../factory/factory-service.ts';
+import type { CatalogModel, FactoryService } from '../../factory/factory-service.ts';
 import { engineModelEntry } from '../../factory/catalog.ts';
 import { importModel } from '../../formats/model-files.ts';
 import { readGgufHeader } from '../../formats/gguf-model.ts';
@@ -16,10 +16,13 @@ import { parameterCount } from '../../engine/config.ts';
 import { ApiError } from '../errors.ts';
 import type { ModelFolders } from '../model-paths.ts';
 
+/** A model registered by its path (POST /v1/models): the factory may train from it, the gateway serve it. */
+export interface RegisteredModelObject { object: 'model'; id: string; kind: CatalogModel['kind']; path: string; params?: number; created: number; owned_by: 'user' }
+
 const schema = { body: { type: 'object', required: ['path'], properties: { path: { type: 'string', minLength: 1 }, name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$' } }, additionalProperties: false } };
 
 export function modelsRegistryRoutes(app: FastifyInstance, factory: FactoryService, folders: ModelFolders): void {
-  app.post<{ Body: { path: string; name?: string } }>('/v1/models', { schema }, async (req) => {
+  app.post<{ Body: { path: string; name?: string } }>('/v1/models', { schema }, async (req): Promise<RegisteredModelObject> => {
     const asked = req.body.path;
     const path = folders.resolve(asked);
     const name = req.body.name ?? basename(asked).replace(/\.gguf$/i, '').replace(/[^A-Za-z0-9._-]/g, '-');

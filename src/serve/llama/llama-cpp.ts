@@ -91,7 +91,8 @@ export class LlamaCppBackend {
     readonly modelPath: string,
     readonly config: LlamaConfig,
     private readonly base: AdapterBase,
-    private readonly llama: Llama,
+    /** Held for as long as the model: the llama.cpp runtime must outlive every model and context made from it. */
+    readonly llama: Llama,
     private readonly model: LlamaModel,
     private readonly opts: Required<Pick<LoadOptions, 'threads' | 'contextSize'>> & { batchSize?: number },
   ) {}

@@ -4,7 +4,8 @@
  * the model is loaded and warm, so the dialog shows progress until then.
  */
 import { useState, type FormEvent } from 'react';
-import { get, post, type Deployment, type GuardPolicyInfo, type ListOf } from '../api';
+import { get, post, type CreatedDeploymentObject, type Deployment, type GuardPolicyInfo, type ListOf } from '../api';
+import type { DeployInput, DeploymentSettings, PresetName } from '../../../src/serve/deployments.ts';
 import { useI18n } from '../i18n';
 import { href } from '../router';
 import { Busy, Dialog, ErrorBox, Field, useLoad } from './ui';
@@ -19,7 +20,7 @@ export function suggestName(model: string): string {
 export function DeployDialog({ model, open, onClose, onDone }: { model: string; open: boolean; onClose: () => void; onDone?: (d: Deployment) => void }) {
   const { t } = useI18n();
   const [name, setName] = useState(() => suggestName(model));
-  const [preset, setPreset] = useState('balanced');
+  const [preset, setPreset] = useState<PresetName>('balanced');
   const [concurrency, setConcurrency] = useState('2');
   const [guard, setGuard] = useState('');
   const [busy, setBusy] = useState(false);
@@ -30,7 +31,7 @@ export function DeployDialog({ model, open, onClose, onDone }: { model: string; 
     setBusy(true);
     setError(null);
     try {
-      const d = await post<Deployment>('/v1/deployments', { name: name.trim(), model, settings: { preset, concurrency: Number(concurrency), ...(guard ? { guard } : {}) } });
+      const d = await post<CreatedDeploymentObject>('/v1/deployments', { name: name.trim(), model, settings: { preset, concurrency: Number(concurrency), ...(guard ? { guard } : {}) } satisfies Partial<DeploymentSettings> } satisfies DeployInput);
       setDone(d);
       onDone?.(d);
     } catch (err) {
@@ -54,7 +55,7 @@ export function DeployDialog({ model, open, onClose, onDone }: { model: string; 
           <p>{t('deploy.model')} <span className="mono">{model}</span></p>
           <Field label={t('deploy.name')} hint={t('deploy.nameHint')}>{(id) => <input id={id} value={name} onChange={(e) => setName(e.target.value)} required pattern="[A-Za-z0-9_.:/@\-]{1,128}" autoFocus data-testid="deploy-name" />}</Field>
           <Field label={t('deploy.preset')}>{(id) => (
-            <select id={id} value={preset} onChange={(e) => setPreset(e.target.value)}>
+            <select id={id} value={preset} onChange={(e) => setPreset(e.target.value as PresetName)}>
               <option value="conservative">{t('preset.conservative')}</option>
               <option value="balanced">{t('preset.balanced')}</option>
               <option value="creative">{t('preset.creative')}</option>

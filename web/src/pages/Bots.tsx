@@ -6,15 +6,14 @@
  * POST .../versions, POST .../tests, POST .../tests/ID/approve, POST .../publish, POST .../keys.
  */
 import { useState, type FormEvent } from 'react';
-import { api, get, post, type ListOf } from '../api';
+import { api, get, post, type Bot as BotObject, type BotVersion, type CreatedApiKeyObject, type ListOf, type QaPair as Pair, type TestReport as Report } from '../api';
 import { GuardSelect } from '../components/Deploy';
 import { useI18n } from '../i18n';
 import { toBase64 } from './Knowledge';
 import { FileInput, Busy, CopyButton, Empty, ErrorBox, Field, StatusBadge, Tabs, fmtPct, fmtTime, useLoad } from '../components/ui';
 
-interface Bot { name: string; description: string; config?: { guard: string | null }; published: { version: number; at: number; by: string } | null; versions?: { version: number; status: string; pairs: number; createdAt: number }[] }
-interface Pair { id: string; question: string; paraphrases: string[]; answer: string; state: string; kind: string; source: { docTitle: string; label: string } }
-interface Report { id: string; version: number; questions: number; top1: number; top3: number; groundedness: number; fallbackRate: number; p50_ms: number; p95_ms: number; misses: { q: string; gold: number | string; got: (number | string)[] }[]; approval: { decision: string; by: string } | null; explain?: Record<string, { en: string; zh: string }> }
+/** GET /v1/bots/:name adds each version's summary (its pairs counted) to the bot. */
+type Bot = BotObject & { versions?: (Pick<BotVersion, 'version' | 'status' | 'createdAt' | 'approvedReport'> & { pairs: number })[] };
 
 export function Bots() {
   const { t } = useI18n();
@@ -203,7 +202,7 @@ function Widget({ name, published }: { name: string; published: boolean }) {
   const [error, setError] = useState<unknown>(null);
   const snippet = `<script src="${location.origin}/v1/bots/${name}/widget.js" data-key="${key || 'sk-mf-…'}" data-title="${name}" async></script>`;
   const make = async () => {
-    try { setKey((await post<{ key: string }>(`/v1/bots/${encodeURIComponent(name)}/keys`, {})).key); } catch (e) { setError(e); }
+    try { setKey((await post<CreatedApiKeyObject>(`/v1/bots/${encodeURIComponent(name)}/keys`, {})).key); } catch (e) { setError(e); }
   };
   return (
     <div className="stack">

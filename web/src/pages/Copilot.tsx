@@ -6,18 +6,16 @@
  * Endpoints: GET /v1/models, GET /v1/knowledge/bases, POST /v1/copilot/chat/completions.
  */
 import { useEffect, useState, type FormEvent } from 'react';
-import { post, get, type ListOf } from '../api';
+import { post, get, type ChatCompletion, type CopilotResult, type ModelObject, type CopilotSource as Source, type CopilotStep as Step, type KnowledgeBase, type ListOf } from '../api';
 import { useI18n } from '../i18n';
 import { CopyButton, Empty, ErrorBox, Field, useLoad } from '../components/ui';
 
-interface Source { ref: number; kind: string; from: string; label: string; text: string }
-interface Step { tool: string; arguments: Record<string, unknown>; result: string; ok: boolean; ms: number }
 interface Turn { question: string; answer?: string; sources?: Source[]; steps?: Step[]; model?: string; error?: unknown }
 
 export function Copilot() {
   const { t } = useI18n();
-  const models = useLoad((s) => get<ListOf<{ id: string }>>('/v1/models', s), []);
-  const kbs = useLoad((s) => get<ListOf<{ id: string; name: string }>>('/v1/knowledge/bases', s).catch(() => ({ data: [] as { id: string; name: string }[] })), []);
+  const models = useLoad((s) => get<ListOf<ModelObject>>('/v1/models', s), []);
+  const kbs = useLoad((s) => get<ListOf<KnowledgeBase>>('/v1/knowledge/bases', s).catch(() => ({ data: [] as KnowledgeBase[] })), []);
   const [model, setModel] = useState('');
   const [only, setOnly] = useState<string[]>([]);
   const [input, setInput] = useState('');
@@ -35,10 +33,10 @@ export function Copilot() {
     const history = turns.filter((x) => x.answer !== undefined).flatMap((x) => [{ role: 'user', content: x.question }, { role: 'assistant', content: x.answer! }]);
     setTurns((ts) => [...ts, { question: q }]);
     try {
-      const r = await post<{ choices: { message: { content: string } }[]; copilot: { model: string; steps: Step[]; sources: Source[] } }>('/v1/copilot/chat/completions', {
+      const r = await post<ChatCompletion & { copilot: Pick<CopilotResult, 'model' | 'steps' | 'sources'> }>('/v1/copilot/chat/completions', {
         model, messages: [...history, { role: 'user', content: q }], max_tokens: 256, ...(only.length ? { copilot: { knowledge: only } } : {}),
       });
-      setTurns((ts) => ts.map((x, i) => (i === ts.length - 1 ? { ...x, answer: r.choices[0]!.message.content, sources: r.copilot.sources, steps: r.copilot.steps, model: r.copilot.model } : x)));
+      setTurns((ts) => ts.map((x, i) => (i === ts.length - 1 ? { ...x, answer: r.choices[0]!.message.content ?? '', sources: r.copilot.sources, steps: r.copilot.steps, model: r.copilot.model } : x)));
     } catch (err) {
       setTurns((ts) => ts.map((x, i) => (i === ts.length - 1 ? { ...x, error: err } : x)));
     } finally {

@@ -4,13 +4,17 @@
  * Endpoints: POST /v1/files, POST /v1/datasets, GET /v1/datasets, GET /v1/datasets/ID, GET .../preview, DELETE.
  */
 import { useMemo, useState, type FormEvent } from 'react';
-import { del, get, post, upload, type Dataset, type ListOf } from '../api';
+import { del, get, post, upload, type Dataset, type DatasetPreviewObject, type ListOf } from '../api';
+import type { ImportBody } from '../../../src/api/routes/datasets-routes.ts';
+import type { DedupMode } from '../../../src/data/curate.ts';
+import type { FormatName } from '../../../src/data/formats/format-spec.ts';
+import type { Stage } from '../../../src/data/records.ts';
 import { useI18n } from '../i18n';
 import { Chart } from '../components/Chart';
 import { Busy, Dialog, Empty, ErrorBox, Field, FileInput, Progress, fmtNum, fmtTime, useLoad } from '../components/ui';
 
-const FORMATS = ['', 'openai-chat', 'openai-preference', 'openai-kto', 'openai-completion', 'alpaca', 'sharegpt', 'text'];
-const STAGES = ['', 'sft', 'preference', 'kto', 'pretrain'];
+const FORMATS: ('' | FormatName)[] = ['', 'openai-chat', 'openai-preference', 'openai-kto', 'openai-completion', 'alpaca', 'sharegpt', 'text'];
+const STAGES: ('' | Stage)[] = ['', 'sft', 'preference', 'kto', 'pretrain'];
 
 export function Data() {
   const { t } = useI18n();
@@ -48,10 +52,10 @@ function ImportForm({ onDone }: { onDone: (d: Dataset) => void }) {
   const [file, setFile] = useState<File | null>(null);
   const [valFile, setValFile] = useState<File | null>(null);
   const [name, setName] = useState('');
-  const [format, setFormat] = useState('');
-  const [stage, setStage] = useState('');
+  const [format, setFormat] = useState<'' | FormatName>('');
+  const [stage, setStage] = useState<'' | Stage>('');
   const [split, setSplit] = useState('0.1');
-  const [dedup, setDedup] = useState('exact');
+  const [dedup, setDedup] = useState<DedupMode>('exact');
   const [phase, setPhase] = useState<'' | 'upload' | 'validate'>('');
   const [progress, setProgress] = useState(0);
   const [error, setError] = useState<unknown>(null);
@@ -68,7 +72,7 @@ function ImportForm({ onDone }: { onDone: (d: Dataset) => void }) {
         name: name.trim() || file.name.replace(/\.[^.]+$/, '').replace(/[^A-Za-z0-9_.-]/g, '-'), file_id: f.id,
         ...(v ? { validation_file_id: v.id } : Number(split) > 0 ? { validation_split: Number(split) } : {}),
         ...(format ? { format } : {}), ...(stage ? { stage } : {}), dedup,
-      });
+      } satisfies ImportBody);
       setDone(d);
       onDone(d);
     } catch (err) { setError(err); } finally { setPhase(''); }
@@ -83,10 +87,10 @@ function ImportForm({ onDone }: { onDone: (d: Dataset) => void }) {
         <Field label={t('col.name')}>{(id) => <input id={id} value={name} onChange={(e) => setName(e.target.value)} data-testid="ds-name" />}</Field>
       </div>
       <div className="row wrap">
-        <Field label={t('data.format')}>{(id) => <select id={id} value={format} onChange={(e) => setFormat(e.target.value)}>{FORMATS.map((f) => <option key={f} value={f}>{f || t('data.auto')}</option>)}</select>}</Field>
-        <Field label={t('data.stage')}>{(id) => <select id={id} value={stage} onChange={(e) => setStage(e.target.value)}>{STAGES.map((s) => <option key={s} value={s}>{s ? t(`stage.${s}`, {}, s) : t('data.auto')}</option>)}</select>}</Field>
+        <Field label={t('data.format')}>{(id) => <select id={id} value={format} onChange={(e) => setFormat(e.target.value as '' | FormatName)}>{FORMATS.map((f) => <option key={f} value={f}>{f || t('data.auto')}</option>)}</select>}</Field>
+        <Field label={t('data.stage')}>{(id) => <select id={id} value={stage} onChange={(e) => setStage(e.target.value as '' | Stage)}>{STAGES.map((s) => <option key={s} value={s}>{s ? t(`stage.${s}`, {}, s) : t('data.auto')}</option>)}</select>}</Field>
         <Field label={t('data.split')} hint={t('data.splitHint')}>{(id) => <input id={id} className="narrow" type="number" min={0} max={0.5} step={0.05} value={split} onChange={(e) => setSplit(e.target.value)} disabled={!!valFile} />}</Field>
-        <Field label={t('data.dedup')}>{(id) => <select id={id} value={dedup} onChange={(e) => setDedup(e.target.value)}><option value="none">{t('data.dedup.none')}</option><option value="exact">{t('data.dedup.exact')}</option><option value="near">{t('data.dedup.near')}</option></select>}</Field>
+        <Field label={t('data.dedup')}>{(id) => <select id={id} value={dedup} onChange={(e) => setDedup(e.target.value as DedupMode)}><option value="none">{t('data.dedup.none')}</option><option value="exact">{t('data.dedup.exact')}</option><option value="near">{t('data.dedup.near')}</option></select>}</Field>
       </div>
       {phase === 'upload' && <Progress value={progress} label={t('data.uploading')} />}
       {phase === 'validate' && <Busy label={t('data.validating')} />}
@@ -103,7 +107,7 @@ function Detail({ ds, onDeleted }: { ds: Dataset; onDeleted: () => void }) {
   const [split, setSplit] = useState<'train' | 'validation'>('train');
   const [confirm, setConfirm] = useState(false);
   const [error, setError] = useState<unknown>(null);
-  const preview = useLoad((s) => get<{ template: string; data: { index: number; text: string; chosen_text?: string; rejected_text?: string }[] }>(`/v1/datasets/${ds.id}/preview?n=5&split=${split}${ds.stage === 'pretrain' ? '' : `&template=${template}`}`, s), [ds.id, template, split]);
+  const preview = useLoad((s) => get<DatasetPreviewObject>(`/v1/datasets/${ds.id}/preview?n=5&split=${split}${ds.stage === 'pretrain' ? '' : `&template=${template}`}`, s), [ds.id, template, split]);
   const st = ds.version?.stats;
   const hist = useMemo(() => ({
     animation: false, tooltip: {}, grid: { left: 40, right: 8, top: 16, bottom: 40 },

@@ -4,15 +4,20 @@
  * Endpoints: GET /v1/models, GET /v1/datasets, POST /v1/experiments/plan, POST /v1/experiments, GET /v1/experiments.
  */
 import { useEffect, useMemo, useState, type FormEvent } from 'react';
-import { get, post, type Dataset, type Experiment, type ListOf, type Plan } from '../api';
+import { get, post, type Dataset, type Experiment, type ListOf, type ModelObject, type Plan } from '../api';
+import type { ExperimentRequest } from '../../../src/factory/factory-service.ts';
+import type { Hyperparameters } from '../../../src/factory/job-spec.ts';
+import type { MethodSpec } from '../../../src/engine/methods.ts';
 import { useI18n } from '../i18n';
 import { href, navigate } from '../router';
 import { Busy, Empty, ErrorBox, Field, StatusBadge, fmtDuration, fmtNum, fmtParams, fmtTime, useLoad } from '../components/ui';
 
-type MethodType = 'full' | 'freeze' | 'lora' | 'qlora' | 'prefix' | 'prompt';
+type MethodType = MethodSpec['type'];
+/** The hyperparameters the form asks for: the server's numeric ones. */
+type NumericHyper = { [K in keyof Hyperparameters]-?: NonNullable<Hyperparameters[K]> extends number ? K : never }[keyof Hyperparameters];
 const METHODS: MethodType[] = ['full', 'freeze', 'lora', 'qlora', 'prefix', 'prompt'];
 
-interface HyperField { key: string; label: 'hp.epochs' | 'hp.maxSteps' | 'hp.batchSize' | 'hp.lr' | 'hp.seqLen'; def: string; int: boolean }
+interface HyperField { key: NumericHyper; label: 'hp.epochs' | 'hp.maxSteps' | 'hp.batchSize' | 'hp.lr' | 'hp.seqLen'; def: string; int: boolean }
 const HYPER: HyperField[] = [
   { key: 'epochs', label: 'hp.epochs', def: '1', int: true },
   { key: 'maxSteps', label: 'hp.maxSteps', def: '', int: true },
@@ -31,7 +36,7 @@ function values(s: string, int: boolean): number[] | null {
 
 export function Factory() {
   const { t } = useI18n();
-  const models = useLoad((s) => get<ListOf<{ id: string; owned_by: string }>>('/v1/models', s), []);
+  const models = useLoad((s) => get<ListOf<ModelObject>>('/v1/models', s), []);
   const datasets = useLoad((s) => get<ListOf<Dataset>>('/v1/datasets', s), []);
   const experiments = useLoad((s) => get<ListOf<Experiment>>('/v1/experiments', s), [], { every: 5000 });
 
@@ -54,8 +59,8 @@ export function Factory() {
   const toggle = <T,>(list: T[], v: T, set: (x: T[]) => void) => set(list.includes(v) ? list.filter((x) => x !== v) : [...list, v]);
 
   const request = useMemo(() => {
-    const hp: Record<string, number> = {};
-    const sweep: Record<string, number[]> = {};
+    const hp: Partial<Record<NumericHyper, number>> = {};
+    const sweep: Partial<Record<NumericHyper, number[]>> = {};
     for (const h of HYPER) {
       const raw = hyper[h.key]!.trim();
       if (!raw) continue;
@@ -73,7 +78,7 @@ export function Factory() {
         name: name.trim(), stage: 'sft', base_models: bases, datasets: sets, methods: methods.map(spec), hyperparameters: hp,
         ...(Object.keys(sweep).length ? { sweep } : {}), seeds: seedList, ...(bench ? {} : { suites: [] }),
         ...(dpoSets.length ? { then: [{ stage: 'dpo', datasets: dpoSets }] } : {}),
-      },
+      } satisfies ExperimentRequest,
     };
   }, [name, bases, sets, dpoSets, methods, rank, tokens, hyper, seeds, bench]);
 

@@ -8,19 +8,10 @@
  *   POST /v1/knowledge/search ({kbs, query, k}), POST /v1/knowledge/ask ({kbs, question}).
  */
 import { useState, type FormEvent, type ReactNode } from 'react';
-import { ApiError, get, post, type ListOf } from '../api';
+import { ApiError, get, post, type DocumentRecord as Doc, type KnowledgeAskObject as Ask, type KnowledgeBase as Kb, type KnowledgeItem as Item, type ListOf, type SearchResponse } from '../api';
 import { useI18n } from '../i18n';
 import { FileInput, Busy, Empty, ErrorBox, Field, StatusBadge, Tabs, fmtBytes, fmtTime, useLoad } from '../components/ui';
 
-interface Kb { id: string; name: string; description: string; requireApproval: boolean; createdAt: number }
-interface Doc { id: string; filename: string; format: string; title: string; bytes: number; createdAt: number; units: number; statute: boolean }
-interface Item { id: string; docId: string; label: string; path: string[]; text: string; state: string; version: number }
-interface Hit { chunkId: string; docTitle: string; label: string; path: string[]; text: string; score: number; coverage: number }
-interface Ask {
-  answer: string; found: boolean; notice?: string;
-  citations: { ref: number; docTitle: string; label: string; text: string; cited: boolean }[];
-  attribution: { sentences: { text: string; start: number; end: number; supported: boolean; skipped: boolean; support: number }[]; unsupported: number } | null;
-}
 
 export function toBase64(buf: ArrayBuffer): string {
   let s = '';
@@ -160,13 +151,13 @@ function Review({ kb }: { kb: string }) {
 function Search({ kb }: { kb: string }) {
   const { t } = useI18n();
   const [q, setQ] = useState('');
-  const [res, setRes] = useState<{ query: string; mode: string; notice?: string; results: Hit[] } | null>(null);
+  const [res, setRes] = useState<SearchResponse | null>(null);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const run = async (e: FormEvent) => {
     e.preventDefault();
     setBusy(true); setError(null);
-    try { setRes(await post('/v1/knowledge/search', { kbs: [kb], query: q, k: 8 })); } catch (err) { setError(err); } finally { setBusy(false); }
+    try { setRes(await post<SearchResponse>('/v1/knowledge/search', { kbs: [kb], query: q, k: 8 })); } catch (err) { setError(err); } finally { setBusy(false); }
   };
   return (
     <div className="stack">
@@ -193,7 +184,7 @@ function AskPanel({ kb }: { kb: string }) {
   const run = async (e: FormEvent) => {
     e.preventDefault();
     setBusy(true); setError(null);
-    try { setRes(await post('/v1/knowledge/ask', { kbs: [kb], question: q })); } catch (err) { setError(err); } finally { setBusy(false); }
+    try { setRes(await post<Ask>('/v1/knowledge/ask', { kbs: [kb], question: q })); } catch (err) { setError(err); } finally { setBusy(false); }
   };
   return (
     <div className="stack">

@@ -6,7 +6,7 @@
  * POST /v1/chat/completions.
  */
 import { Fragment, useEffect, useMemo, useState } from 'react';
-import { get, post, type Experiment, type Leaderboard, type LeaderRow, type ListOf } from '../api';
+import { get, post, type ChatCompletion, type DatasetPreviewObject, type Experiment, type LeaderboardObject, type LeaderRow, type ListOf } from '../api';
 import { useI18n } from '../i18n';
 import { href, navigate } from '../router';
 import { Chart, PALETTE } from '../components/Chart';
@@ -20,7 +20,7 @@ export function LeaderboardPage({ params }: { params: URLSearchParams }) {
   const exps = useLoad((s) => get<ListOf<Experiment>>('/v1/experiments', s), [], { every: 10000 });
   const expId = params.get('exp') ?? exps.data?.data[0]?.id ?? '';
   const exp = exps.data?.data.find((x) => x.id === expId);
-  const lb = useLoad((s) => (expId ? get<{ leaderboard: Leaderboard; text: string; pending: number }>(`/v1/experiments/${encodeURIComponent(expId)}/leaderboard`, s) : Promise.resolve(null)), [expId], { every: 5000 });
+  const lb = useLoad((s) => (expId ? get<LeaderboardObject>(`/v1/experiments/${encodeURIComponent(expId)}/leaderboard`, s) : Promise.resolve(null)), [expId], { every: 5000 });
   const pending = lb.data?.pending ?? 0;
   const [sort, setSort] = useState<{ key: SortKey; desc: boolean }>({ key: 'overall', desc: true });
   const [grouped, setGrouped] = useState(false);
@@ -154,7 +154,7 @@ function Compare({ rows, served, datasets }: { rows: LeaderRow[]; served: (r: Le
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const ask = async (model: string, messages: Item['prompt']) => {
-    const r = await post<{ choices: { message: { content: string } }[] }>('/v1/chat/completions', { model, messages, max_tokens: 96, temperature: 0 });
+    const r = await post<ChatCompletion>('/v1/chat/completions', { model, messages, max_tokens: 96, temperature: 0 });
     return r.choices[0]?.message.content ?? '';
   };
   const run = async () => {
@@ -162,10 +162,10 @@ function Compare({ rows, served, datasets }: { rows: LeaderRow[]; served: (r: Le
     setError(null);
     setDone(0);
     try {
-      let p = await get<{ data: { record: { messages?: { role: string; content: string }[] } }[] }>(`/v1/datasets/${encodeURIComponent(ds)}/preview?split=validation&n=${Number(n) || 4}`).catch(() => null);
+      let p = await get<DatasetPreviewObject>(`/v1/datasets/${encodeURIComponent(ds)}/preview?split=validation&n=${Number(n) || 4}`).catch(() => null);
       if (!p || p.data.length === 0) p = await get(`/v1/datasets/${encodeURIComponent(ds)}/preview?n=${Number(n) || 4}`);
       const list: Item[] = p!.data.map((d) => {
-        const msgs = d.record.messages ?? [];
+        const msgs = 'messages' in d.record ? d.record.messages : [];
         const last = msgs.map((m) => m.role).lastIndexOf('assistant');
         return { prompt: msgs.slice(0, last < 0 ? msgs.length : last), reference: last < 0 ? '' : msgs[last]!.content };
       }).filter((x) => x.prompt.length > 0);

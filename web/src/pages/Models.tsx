@@ -5,16 +5,22 @@
  * /v1/deployments, GET /v1/deployments/NAME/docs, GET/POST/DELETE /v1/keys.
  */
 import { useEffect, useState, type FormEvent } from 'react';
-import { del, get, post, type ApiKeyInfo, type Deployment, type ListOf } from '../api';
+import { del, get, post, type ApiKeyInfo, type CreatedApiKeyObject, type Deployment, type DeploymentDocsObject, type ListOf, type RegisteredModelObject, type ServeModelObject } from '../api';
+import type { ENDPOINTS as SERVER_ENDPOINTS, MANAGE_AREAS as SERVER_AREAS } from '../../../src/serve/api-keys.ts';
 import { useI18n } from '../i18n';
 import { href, navigate } from '../router';
 import { DeployDialog } from '../components/Deploy';
 import { Busy, CopyButton, Dialog, Empty, ErrorBox, Field, StatusBadge, Tabs, fmtTime, useLoad } from '../components/ui';
 
-interface ServeModel { id: string; kind?: string; path?: string | null; adapter_path?: string | null; created?: number; owned_by?: string }
-const ENDPOINTS = ['chat.completions', 'completions', 'embeddings', 'models'];
+/** A registry model (admin), or the plain OpenAI model object of GET /v1/models, which has no kind or paths. */
+type ServeModel = Pick<ServeModelObject, 'id' | 'created' | 'owned_by'> & Partial<ServeModelObject>;
+type Endpoint = (typeof SERVER_ENDPOINTS)[number];
+type ManageArea = (typeof SERVER_AREAS)[number];
+/** Every value of a union, each once: the server's lists are copied (not bundled), and a value added there fails here. */
+const every = <U extends string>() => <const L extends readonly U[]>(l: L & ([Exclude<U, L[number]>] extends [never] ? unknown : { missing: Exclude<U, L[number]> })) => l;
+const ENDPOINTS = every<Endpoint>()(['chat.completions', 'completions', 'embeddings', 'models']);
 /** The management areas a key may be given (src/serve/api-keys.ts MANAGE_AREAS). */
-const MANAGE_AREAS = ['files', 'datasets', 'fine_tuning', 'experiments', 'evals', 'knowledge', 'bots', 'feedback'];
+const MANAGE_AREAS = every<ManageArea>()(['files', 'datasets', 'fine_tuning', 'experiments', 'evals', 'knowledge', 'bots', 'feedback']);
 
 export function Models({ params }: { params: URLSearchParams }) {
   const { t } = useI18n();
@@ -104,7 +110,7 @@ function RegisterForm({ onDone }: { onDone: () => void }) {
     e.preventDefault();
     setBusy(true); setError(null); setDone(null);
     try {
-      const r = await post<{ id: string }>('/v1/models', { path: path.trim(), ...(name.trim() ? { name: name.trim() } : {}) });
+      const r = await post<RegisteredModelObject>('/v1/models', { path: path.trim(), ...(name.trim() ? { name: name.trim() } : {}) });
       setDone(r.id); setPath(''); setName(''); onDone();
     } catch (err) { setError(err); } finally { setBusy(false); }
   };
@@ -126,7 +132,7 @@ function RegisterForm({ onDone }: { onDone: () => void }) {
 
 function DocsDialog({ name, onClose }: { name: string; onClose: () => void }) {
   const { t } = useI18n();
-  const docs = useLoad((s) => get<{ base_url: string; openapi_url: string; preset: string; snippets: Record<string, string> }>(`/v1/deployments/${encodeURIComponent(name)}/docs`, s), [name]);
+  const docs = useLoad((s) => get<DeploymentDocsObject>(`/v1/deployments/${encodeURIComponent(name)}/docs`, s), [name]);
   const langs = Object.keys(docs.data?.snippets ?? {});
   const [tab, setTab] = useState('');
   const cur = tab && langs.includes(tab) ? tab : langs[0] ?? '';
@@ -156,7 +162,7 @@ function DocsDialog({ name, onClose }: { name: string; onClose: () => void }) {
 
 function Keys() {
   const { t } = useI18n();
-  const keys = useLoad((s) => get<ListOf<ApiKeyInfo & { scopes?: { models: string[] | null; endpoints: string[] | null; manage?: string[] }; rate_limit_rpm?: number | null; token_quota?: number | null; expires_at?: number | null }>>('/v1/keys', s), []);
+  const keys = useLoad((s) => get<ListOf<ApiKeyInfo>>('/v1/keys', s), []);
   const [name, setName] = useState('');
   const [models, setModels] = useState('');
   const [endpoints, setEndpoints] = useState<string[]>(['chat.completions', 'models']);
@@ -172,7 +178,7 @@ function Keys() {
     setError(null);
     try {
       const list = models.split(/[,，\s]+/).filter(Boolean);
-      const r = await post<{ key: string }>('/v1/keys', {
+      const r = await post<CreatedApiKeyObject>('/v1/keys', {
         name: name.trim(), ...(list.length ? { models: list } : {}), endpoints, ...(manage.length ? { manage } : {}),
         ...(rpm ? { rate_limit_rpm: Number(rpm) } : {}), ...(quota ? { token_quota: Number(quota) } : {}),
         ...(days ? { expires_at: Math.floor(Date.now() / 1000) + Number(days) * 86400 } : {}),

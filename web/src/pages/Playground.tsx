@@ -9,7 +9,8 @@
  * POST /v1/bots/NAME/chat/completions, POST /v1/feedback.
  */
 import { useEffect, useRef, useState, type FormEvent } from 'react';
-import { ApiError, get, post, sse, type GuardSummary, type ListOf } from '../api';
+import { ApiError, get, post, sse, type Bot, type BotCitation, type ChatCompletion, type ChatCompletionChunk, type GuardSummary, type ListOf, type ModelObject } from '../api';
+import type { FeedbackRequest } from '../../../src/control/feedback.ts';
 import { useI18n } from '../i18n';
 import { Empty, ErrorBox, Field, useLoad } from '../components/ui';
 import { GuardNote } from '../components/Guard';
@@ -17,7 +18,7 @@ import { GuardNote } from '../components/Guard';
 type Mark = 'right' | 'wrong';
 type Choice = 'a' | 'b' | 'tie';
 interface Msg {
-  role: 'user' | 'assistant'; content: string; mark?: Mark; citations?: { ref?: number; label?: string; document?: string; passage?: string }[]; error?: unknown; pending?: boolean;
+  role: 'user' | 'assistant'; content: string; mark?: Mark; citations?: BotCitation[]; error?: unknown; pending?: boolean;
   /** The turn this message belongs to (the same in both panes), the server's response id, and what the guard did. */
   turn?: number; id?: string; guard?: GuardSummary;
 }
@@ -35,8 +36,8 @@ function loadMarks(): StoredMark[] {
 
 export function Playground({ params }: { params: URLSearchParams }) {
   const { t } = useI18n();
-  const models = useLoad((s) => get<ListOf<{ id: string }>>('/v1/models', s), []);
-  const bots = useLoad((s) => get<ListOf<{ name: string; published: unknown }>>('/v1/bots', s).catch(() => ({ data: [] })), []);
+  const models = useLoad((s) => get<ListOf<ModelObject>>('/v1/models', s), []);
+  const bots = useLoad((s) => get<ListOf<Bot>>('/v1/bots', s).catch(() => ({ data: [] })), []);
   const initial = params.get('model') ? `model:${params.get('model')}` : '';
   const [targets, setTargets] = useState<[string, string]>([initial, '']);
   const [sideBySide, setSideBySide] = useState(false);
@@ -77,7 +78,7 @@ export function Playground({ params }: { params: URLSearchParams }) {
     const patch = (p: Partial<Msg>) => update(pane, (m) => [...m.slice(0, -1), { ...m.at(-1)!, ...p }]);
     try {
       if (kind === 'bot') {
-        const r = await post<{ id?: string; choices: { message: { content: string } }[]; citations?: Msg['citations']; guard?: GuardSummary }>(`/v1/bots/${encodeURIComponent(name)}/chat/completions`, { messages });
+        const r = await post<ChatCompletion & { citations?: BotCitation[]; guard?: GuardSummary }>(`/v1/bots/${encodeURIComponent(name)}/chat/completions`, { messages });
         patch({ content: r.choices[0]?.message.content ?? '', citations: r.citations, id: r.id, guard: r.guard, pending: false });
         return;
       }
@@ -85,7 +86,8 @@ export function Playground({ params }: { params: URLSearchParams }) {
       let id: string | undefined;
       for await (const ev of sse('/v1/chat/completions', { signal, headers: SOURCE, body: { model: name, messages, stream: true, temperature, top_p: topP, max_tokens: maxTokens } })) {
         if (ev.data === '[DONE]') break;
-        const d = JSON.parse(ev.data) as { id?: string; choices?: { delta?: { content?: string } }[]; guard?: GuardSummary; error?: { message: string; code?: string } };
+        // a chunk, the guard's verdicts on their own, or an error the server met after the stream began
+        const d = JSON.parse(ev.data) as Partial<ChatCompletionChunk> & { guard?: GuardSummary; error?: { message: string; code?: string } };
         if (d.error) throw new ApiError(500, d.error.message, '', d.error.code ?? null);
         if (d.id && !id) { id = d.id; patch({ id }); }
         if (d.guard) patch({ guard: d.guard });
@@ -128,8 +130,8 @@ export function Playground({ params }: { params: URLSearchParams }) {
     // id when the answer has one (the server takes prompt and answer from its log), else (or when the log misses it)
     // with this prompt and answer.
     if (!next) return;
-    const body = { model: targets[pane], source: 'playground', prompt, answer: msg.content, label: next };
-    const sent = msg.id ? post('/v1/feedback', { response_id: msg.id, label: next, source: 'playground' }).catch((e) => (e instanceof ApiError && e.status > 0 ? post('/v1/feedback', { ...body, response_id: msg.id }) : Promise.reject(e))) : post('/v1/feedback', body);
+    const body = { model: targets[pane], source: 'playground', prompt, answer: msg.content, label: next } satisfies FeedbackRequest;
+    const sent = msg.id ? post('/v1/feedback', { response_id: msg.id, label: next, source: 'playground' } satisfies FeedbackRequest).catch((e) => (e instanceof ApiError && e.status > 0 ? post('/v1/feedback', { ...body, response_id: msg.id }) : Promise.reject(e))) : post('/v1/feedback', body);
     void sent.catch(() => undefined);
   };
 
@@ -150,7 +152,7 @@ export function Playground({ params }: { params: URLSearchParams }) {
       void post('/v1/feedback', {
         preferred: { ...(x.a.id ? { response_id_a: x.a.id } : {}), ...(x.b.id ? { response_id_b: x.b.id } : {}), answer_a: x.a.content, answer_b: x.b.content, choice: next },
         prompt: x.prompt, source: 'playground',
-      }).catch(() => undefined);
+      } satisfies FeedbackRequest).catch(() => undefined);
     }
   };
 

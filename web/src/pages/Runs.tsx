@@ -5,7 +5,7 @@
  * `status`), GET .../ID/events, GET .../ID/checkpoints, POST .../ID/cancel|pause|resume.
  */
 import { useEffect, useMemo, useRef, useState } from 'react';
-import { get, post, sse, type Experiment, type Job, type ListOf, type Metric } from '../api';
+import { get, post, sse, type CheckpointObject, type Experiment, type Job, type JobEventObject, type ListOf, type Metric } from '../api';
 import { useI18n } from '../i18n';
 import { href, navigate } from '../router';
 import { Chart, PALETTE } from '../components/Chart';
@@ -126,7 +126,7 @@ export function Runs({ params }: { params: URLSearchParams }) {
             <ul className="joblist">
               {list.map((j0) => {
                 const j = job(j0.id);
-                const est = j.modelfab?.estimate?.steps ?? 0;
+                const est = j.modelfab?.total_steps ?? 0;
                 const step = metrics[j.id]?.at(-1)?.step ?? j.modelfab?.step ?? 0;
                 return (
                   <li key={j.id} className={focus === j.id ? 'focused' : undefined}>
@@ -162,11 +162,11 @@ function JobDetail({ job, metrics, onChange }: { job: Job; metrics: Metric[]; on
   const [error, setError] = useState<unknown>(null);
   const [confirm, setConfirm] = useState(false);
   const live = !TERMINAL.includes(job.status);
-  const events = useLoad((s) => get<ListOf<{ id: string; created_at: number; level: string; message: string; type: string }>>(`/v1/fine_tuning/jobs/${job.id}/events?limit=200`, s), [job.id], { every: 3000, poll: live && tab === 'logs' });
-  const ckpts = useLoad((s) => get<ListOf<{ id: string; step_number: number; created_at: number; metrics: Record<string, number>; fine_tuned_model_checkpoint: string }>>(`/v1/fine_tuning/jobs/${job.id}/checkpoints`, s), [job.id, tab], { every: 5000, poll: live && tab === 'checkpoints' });
+  const events = useLoad((s) => get<ListOf<JobEventObject>>(`/v1/fine_tuning/jobs/${job.id}/events?limit=200`, s), [job.id], { every: 3000, poll: live && tab === 'logs' });
+  const ckpts = useLoad((s) => get<ListOf<CheckpointObject>>(`/v1/fine_tuning/jobs/${job.id}/checkpoints`, s), [job.id, tab], { every: 5000, poll: live && tab === 'checkpoints' });
   const last = metrics.at(-1);
   const lastEval = [...metrics].reverse().find((m) => m.eval_loss !== undefined);
-  const steps = job.modelfab?.estimate?.steps ?? 0;
+  const steps = job.modelfab?.total_steps ?? 0;
   const act = async (what: 'cancel' | 'pause' | 'resume') => {
     setBusy(what);
     setError(null);
