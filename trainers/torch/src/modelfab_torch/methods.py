@@ -1,0 +1,100 @@
+"""Fine-tuning methods on a transformers Llama-family model, meaning what they mean in the engine
+(src/engine/methods.ts):
+
+  full    every parameter trains.
+  freeze  only the last N layers (negative: the first |N|), optionally only some of their parts (attn, ffn, norm,
+          or linear module names), plus whole tensors outside the layers (token_embd, output, output_norm).
+  lora    PEFT LoRA on the target linears: A Kaiming-uniform, B zero (the model starts unchanged), scale alpha/r,
+          or alpha/sqrt(r) with rsLoRA; the base is frozen.
+"""
+from __future__ import annotations
+
+import re
+from typing import Dict, List, Optional, Tuple
+
+import torch
+
+# HF Llama / Qwen2 parameter paths inside a layer -> the engine's (GGUF) part names.
+HF_LAYER_PART = {
+    "input_layernorm": "attn_norm", "self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v",
+    "self_attn.o_proj": "attn_output", "post_attention_layernorm": "ffn_norm", "mlp.gate_proj": "ffn_gate",
+    "mlp.up_proj": "ffn_up", "mlp.down_proj": "ffn_down",
+}
+HF_GLOBAL = {"model.embed_tokens": "token_embd", "lm_head": "output", "model.norm": "output_norm"}
+MODULE_TENSOR = {"q": "attn_q", "k": "attn_k", "v": "attn_v", "o": "attn_output", "gate": "ffn_gate", "up": "ffn_up", "down": "ffn_down"}
+PEFT_TARGET = {"q": "q_proj", "k": "k_proj", "v": "v_proj", "o": "o_proj", "gate": "gate_proj", "up": "up_proj", "down": "down_proj"}
+_LAYER = re.compile(r"^model\.layers\.(\d+)\.(.+)\.(weight|bias)$")
+
+
+def engine_name(hf_name: str) -> Optional[Tuple[Optional[int], str]]:
+    """(layer or None, engine part) of an HF parameter name, or None for names the engine has no tensor for."""
+    m = _LAYER.match(hf_name)
+    if m:
+        part = HF_LAYER_PART.get(m.group(2))
+        return None if part is None else (int(m.group(1)), part)
+    for prefix, name in HF_GLOBAL.items():
+        if hf_name == prefix + ".weight":
+            return (None, name)
+    return None
+
+
+def freeze_trainable(hf_name: str, num_layers: int, spec: Dict) -> bool:
+    """The engine's freezeTrainable, over HF parameter names."""
+    where = engine_name(hf_name)
+    if where is None:
+        return False
+    layer, part = where
+    if layer is None:
+        return part in spec.get("extraModules", [])
+    n = spec.get("trainableLayers", 1)
+    if not (layer >= num_layers - n if n > 0 else layer < -n):
+        return False
+    mods = spec.get("trainableModules", ["all"])
+    if "all" in mods:
+        return True
+    if "attn" in mods and part.startswith("attn_") and part != "attn_norm":
+        return True
+    if "ffn" in mods and part.startswith("ffn_") and part != "ffn_norm":
+        return True
+    if "norm" in mods and part.endswith("_norm"):
+        return True
+    from .spec import parse_modules  # the aliases live with the spec checks
+    linear = [x for x in mods if x not in ("attn", "ffn", "norm")]
+    return bool(linear) and any(MODULE_TENSOR[t] == part for t in parse_modules(linear, "method.trainableModules"))
+
+
+def apply_method(model: torch.nn.Module, method: Dict, seed: int) -> torch.nn.Module:
+    """Installs the method; returns the model to train (a PeftModel for LoRA). The engine seeds method init with seed + 1."""
+    t = method["type"]
+    if t == "full":
+        for p in model.parameters():
+            p.requires_grad_(True)
+        return model
+    if t == "freeze":
+        n_layers = model.config.num_hidden_layers
+        for name, p in model.named_parameters():
+            p.requires_grad_(freeze_trainable(name, n_layers, method))
+        if not any(p.requires_grad for p in model.parameters()):
+            from .spec import JobSpecError
+            raise JobSpecError(f"job spec: method freeze {method} trains no parameter of this {n_layers}-layer model")
+        return model
+    if t == "lora":
+        from peft import LoraConfig, get_peft_model
+
+        torch.manual_seed(seed + 1)
+        cfg = LoraConfig(
+            r=method["rank"], lora_alpha=method["alpha"], lora_dropout=method["dropout"],
+            target_modules=[PEFT_TARGET[m] for m in method["targets"]], use_rslora=method["rslora"],
+            bias="none", task_type="CAUSAL_LM",
+        )
+        return get_peft_model(model, cfg)
+    raise ValueError(f"apply_method: unsupported method {t}")
+
+
+def trainable(model: torch.nn.Module) -> List[Tuple[str, torch.nn.Parameter]]:
+    return [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+
+
+def base_param_count(model: torch.nn.Module) -> int:
+    """Parameters of the base model (adapter tensors excluded; tied embeddings once), the engine's parameterCount."""
+    return sum(p.numel() for n, p in model.named_parameters() if "lora_" not in n)
