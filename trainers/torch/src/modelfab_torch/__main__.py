@@ -25,6 +25,8 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
 
+    # A trainer reads local folders only: never let a library reach for the Hugging Face Hub.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     # Heavy imports (torch) after the handlers, so that an early SIGTERM is not lost.
     from .files import Events
     from .spec import JobSpecError, validate_job_spec

@@ -70,6 +70,25 @@ class Rng:
     def uniform(self) -> float:
         return self.next_u32() / 4294967296
 
+    def uniforms(self, n: int) -> List[float]:
+        """n draws of uniform(), in order; the loop of next_u32 inlined (initialising large LoRA matrices)."""
+        s0, s1, s2, s3 = self.s
+        out = [0.0] * n
+        m = _M32
+        for i in range(n):
+            x = (s1 * 5) & m
+            x = ((x << 7) | (x >> 25)) & m
+            out[i] = ((x * 9) & m) / 4294967296
+            t = (s1 << 9) & m
+            s2 ^= s0
+            s3 ^= s1
+            s1 ^= s2
+            s0 ^= s3
+            s2 ^= t
+            s3 = ((s3 << 11) | (s3 >> 21)) & m
+        self.s = [s0, s1, s2, s3]
+        return out
+
     def int(self, n: int) -> int:
         return math.floor(self.uniform() * n)
 

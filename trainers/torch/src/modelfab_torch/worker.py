@@ -302,6 +302,9 @@ def run_job(spec: JobSpec, should_stop: Callable[[], bool] = lambda: False, hear
             raise JobSpecError(f"{spec.train_path}: no usable training examples")
 
         from transformers import AutoModelForCausalLM
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # stderr is the job's log: no carriage-return bars in it
 
         if not os.path.exists(os.path.join(spec.base_path, "config.json")):
             raise JobSpecError(f"base.path {spec.base_path}: not a Hugging Face model folder (no config.json)")
@@ -309,7 +312,8 @@ def run_job(spec: JobSpec, should_stop: Callable[[], bool] = lambda: False, hear
         vocab = base.config.vocab_size
         if tok.vocab_size > vocab:
             raise JobSpecError(f"base.path {spec.base_path}: the tokenizer has {tok.vocab_size} tokens, the model's vocab_size is {vocab}")
-        model = apply_method(base, spec.method, spec.seed).to(dev)
+        resuming = latest_checkpoint(out) is not None
+        model = apply_method(base, spec.method, spec.seed, init=not resuming).to(dev)
         stop = should_stop if stop_after_step is None else (lambda: should_stop() or current["step"] >= stop_after_step)
         trainer = Trainer(spec, model, train, val, pad_id, dev, stop, lambda s: current.__setitem__("step", s))
         before = trainer.evaluate(val) if val else None
