@@ -80,6 +80,20 @@ def test_the_same_token_ids_and_labels(engine_model):
             assert labels == want["labels"], (template, chat)
 
 
+def test_transformers_reads_the_engines_export_with_its_logits(engine_model):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    ref = json.loads((engine_model / "engine-ids.json").read_text())["logits"]
+    model = AutoModelForCausalLM.from_pretrained(str(engine_model / "base"), dtype=torch.float32).eval()
+    with torch.no_grad():
+        got = model(input_ids=torch.tensor([ref["ids"]])).logits[0]
+    want = torch.tensor(ref["values"], dtype=torch.float32).view(got.shape)
+    diff = (got - want).abs().max().item()
+    print(f"hf_logit_max {diff:.3g}")
+    assert diff <= 1e-4
+
+
 def _job(folder: Path, base: Path, stage: str, method: dict, **hp) -> Path:
     data = folder / "data"
     data.mkdir(parents=True, exist_ok=True)

@@ -124,3 +124,26 @@ def test_stop_then_resume_continues_the_same_curve(tmp_path, base_model):
     assert [m["loss"] for m in metrics] == pytest.approx(want, rel=1e-6, abs=0)
     assert [m["lr"] for m in metrics] == [m["lr"] for m in read_jsonl(tmp_path / "ref" / "metrics.jsonl")]
     assert metrics[-1]["elapsed_s"] >= metrics[2]["elapsed_s"]
+
+
+def test_relative_paths_resolve_in_the_data_folder(tmp_path, base_model, monkeypatch):
+    # The factory writes paths relative to the data folder, the trainer's working directory; an adapter then names
+    # its base relative to itself, so the data folder can move.
+    import shutil
+
+    data_root = tmp_path / "data-folder"
+    shutil.copytree(base_model, data_root / "models" / "tiny")
+    make_job(data_root / "jobs" / "j1", data_root / "models" / "tiny", "sft", {"type": "lora", "rank": 2, "alpha": 4}, maxSteps=2)
+    spec = json.loads((data_root / "jobs" / "j1" / "job.json").read_text())
+    rel = lambda p: os.path.relpath(p, data_root)
+    spec["base"]["path"] = rel(spec["base"]["path"])
+    spec["outputDir"] = rel(spec["outputDir"])
+    for split in spec["data"].values():
+        split["path"] = rel(split["path"])
+    monkeypatch.chdir(data_root)
+    assert run_job(validate_job_spec(spec)) == "succeeded"
+    manifest = json.loads((data_root / "jobs" / "j1" / "manifest.json").read_text())
+    assert manifest["model_dir"] == "jobs/j1/model"
+    cfg = json.loads((data_root / "jobs" / "j1" / "model" / "adapter_config.json").read_text())
+    assert cfg["base_model_name_or_path"] == "../../../models/tiny"
+    assert (data_root / "jobs" / "j1" / "model" / cfg["base_model_name_or_path"] / "config.json").exists()

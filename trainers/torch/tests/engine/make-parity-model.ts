@@ -5,12 +5,15 @@
  *   <outDir>/base/             a tiny random Llama exported by the engine as a Hugging Face folder (hf-folder.ts),
  *                              its tokenizer a byte-level BPE the engine trained, with ChatML and Llama 3 tokens
  *   <outDir>/engine-ids.json   {pretrain: ids per text, chats: {template: [{ids, labels}] per chat}}: what the
- *                              engine's tokenizer and chat templates make of the same records
+ *                              engine's tokenizer and chat templates make of the same records, and
+ *                              logits: {ids, values}: the engine's forward over the first chat's ids (fp32, [T, V])
  * so the Python side can check that it reads the same weights and builds the same token ids and labels.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LlamaModel } from '../../../../src/engine/llama-model.ts';
+import { Rng } from '../../../../src/engine/rng.ts';
+import { createGemm } from '../../../../src/engine/gemm/create-gemm.ts';
 import { encodeChat, trainBpe, type ChatMessage, type ChatTemplateName } from '../../../../src/engine/tokenizer/tokenizer-exports.ts';
 import { exportHfModel, writeModelFolder } from '../../../../src/formats/hf-folder.ts';
 
@@ -34,4 +37,10 @@ writeModelFolder(join(outDir, 'base'), exportHfModel(model, tokenizer));
 const templates: ChatTemplateName[] = ['chatml', 'qwen2', 'llama3'];
 const chats = Object.fromEntries(templates.map((t) => [t, input.chats.map((c) => encodeChat(tokenizer, c, { template: t }))]));
 const pretrain = input.texts.map((t) => tokenizer.encode(t));
-writeFileSync(join(outDir, 'engine-ids.json'), JSON.stringify({ pretrain, chats, vocabSize: tokenizer.vocabSize }));
+const gemm = await createGemm({ threads: 1 });
+const ids = Int32Array.from(chats.chatml[0].ids);
+const logits = model.forward({ gemm, tape: null, rng: new Rng(0), training: false }, ids, 1).logits;
+gemm.close();
+writeFileSync(join(outDir, 'engine-ids.json'), JSON.stringify({
+  pretrain, chats, vocabSize: tokenizer.vocabSize, logits: { ids: [...ids], values: [...logits.data] },
+}));
