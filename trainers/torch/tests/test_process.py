@@ -171,3 +171,13 @@ def test_sigterm_checkpoints_and_exits_3_and_sigkill_resumes(tmp_path, base_mode
     last = {m["step"]: m["loss"] for m in metrics}
     assert [last[s] for s in range(1, steps + 1)] == pytest.approx([want[s] for s in range(1, steps + 1)], rel=1e-6, abs=0)
     assert any(e["message"] == "resuming from the latest checkpoint" for e in read_jsonl(out / "events.jsonl"))
+
+
+def test_info_names_versions_and_devices():
+    r = subprocess.run(trainer_cmd(Path("--info")), env=trainer_env(), capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout)
+    import torch
+
+    assert got["trainer"] == "torch" and got["torch"] == torch.__version__ and "lora" in got["methods"]
+    assert isinstance(got["devices"], list) and (got["cuda"] is None) == (not torch.cuda.is_available())

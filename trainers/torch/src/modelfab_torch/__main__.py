@@ -1,4 +1,6 @@
 """Entry point: `python -m modelfab_torch <outputDir>/job.json`, started the way the engine's worker is.
+`python -m modelfab_torch --info` prints one JSON line: library versions and the CUDA devices with their memory
+(what `modelfab info` and a GPU-aware scheduler need to know about this environment).
 
 Exit codes (src/factory/engine-worker-main.ts): 0 succeeded (manifest.json written), 3 stopped on SIGTERM/SIGINT
 (checkpoint written, resumable), 2 invalid job spec or data, 1 any other failure. The last line of events.jsonl
@@ -15,7 +17,25 @@ import threading
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_STOPPED = 0, 1, 2, 3
 
 
+def info() -> dict:
+    import peft
+    import torch
+    import transformers
+
+    devices = []
+    if torch.cuda.is_available():
+        for i in range(torch.cuda.device_count()):
+            p = torch.cuda.get_device_properties(i)
+            devices.append({"index": i, "name": p.name, "memory_mb": p.total_memory // (1024 * 1024)})
+    return {"trainer": "torch", "torch": torch.__version__, "transformers": transformers.__version__, "peft": peft.__version__,
+            "cuda": torch.version.cuda if torch.cuda.is_available() else None, "devices": devices,
+            "methods": ["full", "freeze", "lora"], "stages": ["pretrain", "sft"]}
+
+
 def main(argv: list[str]) -> int:
+    if argv == ["--info"]:
+        print(json.dumps(info()))
+        return EXIT_OK
     if len(argv) != 1:
         sys.stderr.write("usage: python -m modelfab_torch <outputDir>/job.json\n")
         return EXIT_INVALID
