@@ -147,3 +147,26 @@ def test_relative_paths_resolve_in_the_data_folder(tmp_path, base_model, monkeyp
     cfg = json.loads((data_root / "jobs" / "j1" / "model" / "adapter_config.json").read_text())
     assert cfg["base_model_name_or_path"] == "../../../models/tiny"
     assert (data_root / "jobs" / "j1" / "model" / cfg["base_model_name_or_path"] / "config.json").exists()
+
+
+def test_epochs_and_early_stopping(tmp_path, base_model):
+    # No maxSteps: epochs x floor(examples / (batch x accum)) steps, the epoch field counting passes over the data.
+    job = make_job(tmp_path / "epochs", base_model, "sft", maxSteps=None, epochs=2, evalEvery=0, checkpointEvery=0, seqLen=128)
+    assert run_job(spec_of(job)) == "succeeded"
+    metrics = read_jsonl(tmp_path / "epochs" / "metrics.jsonl")
+    assert [m["epoch"] for m in metrics] == pytest.approx([1 / 3, 2 / 3, 1, 4 / 3, 5 / 3, 2])
+    assert os.listdir(tmp_path / "epochs" / "checkpoints") == ["step-6"]  # checkpointEvery 0: only the last
+
+    # A learning rate that makes the eval loss worse: stopped after `patience` evaluations without improvement,
+    # with a checkpoint, and the job still succeeds with the model it has.
+    job = make_job(tmp_path / "early", base_model, "sft", maxSteps=40, lr=3.0, warmupSteps=0, evalEvery=1,
+                   earlyStoppingPatience=2, checkpointEvery=0)
+    assert run_job(spec_of(job)) == "succeeded"
+    metrics = read_jsonl(tmp_path / "early" / "metrics.jsonl")
+    n = len(metrics)
+    assert n < 40
+    evals = [m["eval_loss"] for m in metrics]
+    best = min(evals[:-2])
+    assert not (evals[-1] < best) and not (evals[-2] < best)
+    assert os.listdir(tmp_path / "early" / "checkpoints") == [f"step-{n}"]
+    assert json.loads((tmp_path / "early" / "manifest.json").read_text())["steps"] == n
