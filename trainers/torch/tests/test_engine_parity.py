@@ -51,8 +51,10 @@ def test_same_first_step_and_curve(tmp_path, engine_model, name, stage, method, 
     for e, t in zip(em, tm):
         assert (rel(e["lr"], t["lr"]) <= 1e-12) if e["lr"] else t["lr"] == 0
         assert rel(e["loss"], t["loss"]) <= CURVE_REL, (e["step"], e["loss"], t["loss"])
+        # far inside the 1%: a drift that the batch-to-batch noise of the losses would hide still fails here
+        assert abs(e["loss"] - t["loss"]) <= 1e-3, (e["step"], e["loss"], t["loss"])
         assert rel(e["grad_norm"], t["grad_norm"]) <= CURVE_REL * 5, (e["step"], e["grad_norm"], t["grad_norm"])
-    # it trained: the comparison is not between two flat lines
-    assert em[-1]["loss"] < em[0]["loss"] * 0.99
+    # it trained: the comparison is not between two unchanged models
+    assert abs(eman["eval_loss"] - eman["eval_loss_before"]) > 5e-3
     assert eman["trainable_params"] == tman["trainable_params"] and eman["total_params"] == tman["total_params"]
     assert rel(eman["eval_loss"], tman["eval_loss"]) <= CURVE_REL

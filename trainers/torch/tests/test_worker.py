@@ -170,3 +170,32 @@ def test_epochs_and_early_stopping(tmp_path, base_model):
     assert not (evals[-1] < best) and not (evals[-2] < best)
     assert os.listdir(tmp_path / "early" / "checkpoints") == [f"step-{n}"]
     assert json.loads((tmp_path / "early" / "manifest.json").read_text())["steps"] == n
+
+
+def test_prompt_tuning_writes_a_peft_adapter_and_resumes(tmp_path, base_model):
+    method = {"type": "prompt", "numVirtualTokens": 3}
+    ref = make_job(tmp_path / "ref", base_model, "sft", method, maxSteps=5, lr=0.1, evalEvery=0, checkpointEvery=0)
+    assert run_job(spec_of(ref)) == "succeeded"
+    want = [m["loss"] for m in read_jsonl(tmp_path / "ref" / "metrics.jsonl")]
+    job = make_job(tmp_path / "job", base_model, "sft", method, maxSteps=5, lr=0.1, evalEvery=0, checkpointEvery=0)
+    assert run_job(spec_of(job), stop_after_step=2) == "stopped"
+    assert list(load_file(str(tmp_path / "job" / "checkpoints" / "step-2" / "model.safetensors"))) == [
+        "prompt_encoder.default.embedding.weight"]
+    assert run_job(spec_of(job)) == "succeeded"
+    assert [m["loss"] for m in read_jsonl(tmp_path / "job" / "metrics.jsonl")] == pytest.approx(want, rel=1e-6, abs=0)
+    out = tmp_path / "job"
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["model_kind"] == "adapter" and manifest["model_format"] == "peft"
+    assert manifest["trainable_params"] == 3 * 32
+    cfg = json.loads((out / "model" / "adapter_config.json").read_text())
+    assert cfg["peft_type"] == "PROMPT_TUNING" and cfg["num_virtual_tokens"] == 3
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    base = AutoModelForCausalLM.from_pretrained(str(base_model))
+    start = base.get_input_embeddings().weight.detach().clone()
+    model = PeftModel.from_pretrained(base, str(out / "model"))
+    prompt = model.prompt_encoder["default"].embedding.weight
+    assert prompt.shape == (3, 32)
+    # trained away from the vocabulary rows it started as
+    assert all(not any(torch.equal(row, e) for e in start) for row in prompt.detach())

@@ -10,6 +10,8 @@
           kaiming_uniform(a=sqrt(5)) but the very same numbers, so a LoRA job follows the same curve on both
           trainers. Pure Python draws cost about 2 us per element (4M for a 7B model at rank 16 on q and v:
           about 10 s), once per job: a resumed job loads A from its checkpoint instead.
+  prompt  PEFT prompt tuning: P trainable embeddings before every sequence (positions 0..P-1, the text after
+          them), initialised as the engine does: the embeddings of P vocabulary tokens drawn by its generator.
 """
 from __future__ import annotations
 
@@ -118,6 +120,21 @@ def apply_method(model: torch.nn.Module, method: Dict, seed: int, init: bool = T
         if init:
             engine_lora_init(peft_model, method, seed + 1)
         return peft_model
+    if t == "prompt":
+        from peft import PromptTuningConfig, PromptTuningInit, get_peft_model
+
+        from .rng import Rng
+
+        n = method["numVirtualTokens"]
+        emb = model.get_input_embeddings().weight
+        peft_model = get_peft_model(model, PromptTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=n,
+                                                              prompt_tuning_init=PromptTuningInit.RANDOM))
+        if init:
+            rng = Rng(seed + 1)
+            ids = [rng.int(model.config.vocab_size) for _ in range(n)]
+            with torch.no_grad():
+                peft_model.prompt_encoder["default"].embedding.weight.copy_(emb[torch.tensor(ids)])
+        return peft_model
     raise ValueError(f"apply_method: unsupported method {t}")
 
 
@@ -127,4 +144,9 @@ def trainable(model: torch.nn.Module) -> List[Tuple[str, torch.nn.Parameter]]:
 
 def base_param_count(model: torch.nn.Module) -> int:
     """Parameters of the base model (adapter tensors excluded; tied embeddings once), the engine's parameterCount."""
-    return sum(p.numel() for n, p in model.named_parameters() if "lora_" not in n)
+    return sum(p.numel() for n, p in model.named_parameters() if "lora_" not in n and not n.startswith("prompt_encoder."))
+
+
+def virtual_tokens(method: Dict) -> int:
+    """Rows a method puts before every sequence (prompt tuning), which the loss never scores."""
+    return method["numVirtualTokens"] if method["type"] == "prompt" else 0

@@ -53,6 +53,7 @@ CASES: List[Tuple[str, str, Dict[str, Any], Dict[str, Any]]] = [
     ("sft-freeze", "sft", {"type": "freeze", "trainableLayers": 1, "trainableModules": ["attn", "norm"]}, {}),
     ("sft-lora", "sft", {"type": "lora", "rank": 4, "alpha": 8, "targets": ["q", "k", "v", "down"]}, {"lr": 3e-2}),
     ("sft-rslora", "sft", {"type": "lora", "rank": 4, "alpha": 8, "targets": ["q", "k", "v", "down"], "rslora": True}, {"lr": 3e-2}),
+    ("sft-prompt", "sft", {"type": "prompt", "numVirtualTokens": 4}, {"lr": 0.1}),
 ]
 
 

@@ -127,7 +127,11 @@ def normalize_method(m: Any, cuda: bool) -> Dict[str, Any]:
                         "this machine has none: use lora, or run the job on a GPU machine")
             raise JobSpecError("job spec: method qlora is not implemented by the torch trainer yet; use lora")
         return {"type": "lora", "rank": rank, "alpha": alpha, "dropout": dropout, "targets": targets, "rslora": rslora}
-    raise JobSpecError(f"job spec: method {t} is not implemented by the torch trainer yet (full, freeze and lora are); "
+    if t == "prompt":
+        n = m.get("numVirtualTokens")
+        _need(_is_int(n) and n > 0, f"method.numVirtualTokens must be a positive integer, got {n!r}")
+        return {"type": "prompt", "numVirtualTokens": n}
+    raise JobSpecError(f"job spec: method {t} is not implemented by the torch trainer yet (full, freeze, lora and prompt are); "
                        "run it with the engine trainer")
 
 

@@ -27,7 +27,7 @@ from .chat import CHAT_TEMPLATES, IGNORE_INDEX, TextTokenizer
 from .checkpoint import latest_checkpoint, read_checkpoint, set_rng_state, write_checkpoint
 from .data import Example, collate, load_examples
 from .files import Events, Heartbeat, MetricsLog, dumps, write_atomic
-from .methods import apply_method, base_param_count, trainable
+from .methods import apply_method, base_param_count, trainable, virtual_tokens
 from .rng import epoch_order
 from .schedule import lr_at, total_steps, warmup_steps
 from .spec import JobSpec, JobSpecError
@@ -80,11 +80,14 @@ class Trainer:
         self.spec, self.model, self.train, self.val = spec, model, train, val
         self.pad_id, self.device, self.should_stop, self.on_step = pad_id, device, should_stop, on_step
         self.params = trainable(model)
+        self.prompt_rows = virtual_tokens(spec.method)
 
     def micro_loss(self, items: List[Example]):
         ids, labels, tokens = collate(items, self.pad_id)
         ids, labels = ids.to(self.device), labels.to(self.device)
         logits = self.model(input_ids=ids, use_cache=False).logits
+        if self.prompt_rows:
+            logits = logits[:, self.prompt_rows:]  # the soft prompt's rows are never scored
         v = logits.shape[-1]
         count = (labels != IGNORE_INDEX).sum()
         loss_sum = F.cross_entropy(logits.reshape(-1, v).float(), labels.reshape(-1), ignore_index=IGNORE_INDEX, reduction="sum")
@@ -254,7 +257,7 @@ def save_result(spec: JobSpec, model: torch.nn.Module, tok: TextTokenizer, chat_
     tmp = f"{model_dir}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
-    adapter = spec.method["type"] == "lora"
+    adapter = spec.method["type"] in ("lora", "prompt")
     model.save_pretrained(tmp, safe_serialization=True)
     _copy_tokenizer(spec.base_path, tmp, chat_template)
     if adapter:
