@@ -1,0 +1,351 @@
+"""One job on the PyTorch stack: reads the spec, trains, and writes the files the scheduler reads, as the engine's
+worker does (src/factory/engine-worker.ts): metrics.jsonl, events.jsonl, heartbeat, checkpoints/, model/ and
+finally manifest.json.
+
+The loop is the engine's loop (src/engine/train.ts), so the hyperparameters mean the same: the epoch's example
+order drawn by the engine's generator from (seed, epoch); micro-batches of batchSize, gradAccum of them per step,
+each micro-batch's loss the mean over its scored tokens, scaled by 1/gradAccum; clipping by global norm; AdamW with
+decay on matrices only; the engine's warm-up and decay curve; a step with a non-finite gradient skipped; evaluation
+every evalEvery steps and at the end; early stopping; a checkpoint every checkpointEvery steps and at the end.
+
+Resumable: a restarted trainer continues from its latest checkpoint (weights, optimizer, RNG, data position), so
+the curve goes on where it stopped. A stop request (SIGTERM) finishes the current step, checkpoints, and returns
+'stopped'.
+"""
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import time
+from typing import Callable, Dict, List, Optional
+
+import torch
+import torch.nn.functional as F
+
+from .chat import CHAT_TEMPLATES, IGNORE_INDEX, TextTokenizer
+from .checkpoint import latest_checkpoint, read_checkpoint, set_rng_state, write_checkpoint
+from .data import Example, collate, load_examples
+from .files import Events, Heartbeat, MetricsLog, dumps, write_atomic
+from .methods import apply_method, base_param_count, trainable, virtual_tokens
+from .rng import epoch_order
+from .schedule import lr_at, total_steps, warmup_steps
+from .spec import JobSpec, JobSpecError
+
+KEEP_CHECKPOINTS = 2
+
+
+def unigram_perplexity(train: List[Example], val: List[Example], vocab_size: int) -> float:
+    """The engine's baseline: perplexity of add-one smoothed training token frequencies on the validation tokens."""
+    counts = [1.0] * vocab_size
+    total = float(vocab_size)
+    for e in train:
+        for l in e.labels:
+            if l >= 0:
+                counts[l] += 1
+                total += 1
+    nll, n = 0.0, 0
+    for e in val:
+        for l in e.labels:
+            if l >= 0:
+                nll -= math.log(counts[l] / total)
+                n += 1
+    return math.exp(nll / n) if n else math.nan
+
+
+def adapter_base_ref(spec: JobSpec, model_dir: str, base_dir: str) -> str:
+    """The engine's adapterBaseRef: relative to the adapter folder when the job's paths are relative and the base is
+    inside the data folder (so the folder can move), else absolute."""
+    base = os.path.abspath(base_dir)
+    cwd = os.path.abspath(os.getcwd())
+    inside = base == cwd or base.startswith(cwd + os.sep)
+    if not os.path.isabs(spec.output_dir) and inside:
+        return os.path.relpath(base, os.path.abspath(model_dir)).replace(os.sep, "/")
+    return base
+
+
+def device_of(cuda: bool) -> torch.device:
+    return torch.device("cuda") if cuda else torch.device("cpu")
+
+
+def device_text(dev: torch.device) -> str:
+    if dev.type == "cuda":
+        return f"cuda:{torch.cuda.current_device()} ({torch.cuda.get_device_name()})"
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
+class Trainer:
+    def __init__(self, spec: JobSpec, model: torch.nn.Module, train: List[Example], val: List[Example], pad_id: int,
+                 device: torch.device, should_stop: Callable[[], bool], on_step: Callable[[int], None]):
+        self.spec, self.model, self.train, self.val = spec, model, train, val
+        self.pad_id, self.device, self.should_stop, self.on_step = pad_id, device, should_stop, on_step
+        self.params = trainable(model)
+        self.prompt_rows = virtual_tokens(spec.method)
+
+    def micro_loss(self, items: List[Example]):
+        ids, labels, tokens = collate(items, self.pad_id)
+        ids, labels = ids.to(self.device), labels.to(self.device)
+        logits = self.model(input_ids=ids, use_cache=False).logits
+        if self.prompt_rows:
+            logits = logits[:, self.prompt_rows:]  # the soft prompt's rows are never scored
+        v = logits.shape[-1]
+        count = (labels != IGNORE_INDEX).sum()
+        loss_sum = F.cross_entropy(logits.reshape(-1, v).float(), labels.reshape(-1), ignore_index=IGNORE_INDEX, reduction="sum")
+        # The engine's loss is 0 for a batch with nothing to score (its mean over zero tokens).
+        return loss_sum / count.clamp(min=1), tokens, loss_sum, count
+
+    @torch.no_grad()
+    def evaluate(self, examples: List[Example]) -> float:
+        was = self.model.training
+        self.model.eval()
+        total, count = 0.0, 0
+        b = self.spec.hp.batch_size
+        for i in range(0, len(examples), b):
+            _, _, s, c = self.micro_loss(examples[i:i + b])
+            total += s.item()
+            count += int(c.item())
+        self.model.train(was)
+        return total / count if count else math.nan
+
+    def run(self) -> Dict:
+        spec, h, out = self.spec, self.spec.hp, self.spec.output_dir
+        n = len(self.train)
+        total = total_steps(n, h.batch_size, h.grad_accum, h.epochs, h.max_steps)
+        warmup = warmup_steps(total, h.warmup_steps, h.warmup_ratio)
+        decay = [p for _, p in self.params if p.ndim >= 2]
+        no_decay = [p for _, p in self.params if p.ndim < 2]
+        groups = [g for g in ({"params": decay, "weight_decay": h.weight_decay}, {"params": no_decay, "weight_decay": 0.0}) if g["params"]]
+        opt = torch.optim.AdamW(groups, lr=h.lr, betas=(0.9, 0.999), eps=1e-8)
+        state = {"step": 0, "epoch": 0, "cursor": 0, "best_eval_loss": None, "evals_without_improvement": 0,
+                 "tokens_seen": 0, "elapsed_s": 0.0, "last_loss": None}
+        latest = latest_checkpoint(out)
+        if latest:
+            ck = read_checkpoint(latest.path)
+            by_name = dict(self.params)
+            for name, t in ck.tensors.items():
+                p = by_name.get(name)
+                if p is None:
+                    raise RuntimeError(f'resume: checkpoint {latest.path} has tensor "{name}" that this model does not train')
+                if p.shape != t.shape:
+                    raise RuntimeError(f'resume: tensor "{name}" is {list(t.shape)} in {latest.path}, expected {list(p.shape)}')
+                with torch.no_grad():
+                    p.copy_(t.to(p.dtype))
+            missing = set(by_name) - set(ck.tensors)
+            if missing:
+                raise RuntimeError(f"resume: checkpoint {latest.path} lacks trained tensor(s) {sorted(missing)[:3]}")
+            if ck.optimizer is None:
+                raise RuntimeError(f"resume: checkpoint {latest.path} has no optimizer state")
+            opt.load_state_dict(ck.optimizer)
+            if ck.rng is not None:
+                set_rng_state(ck.rng)
+            state.update({k: ck.trainer_state[k] for k in state if k in ck.trainer_state})
+        else:
+            torch.manual_seed(spec.seed ^ 0x5EED)  # dropout draws; the engine seeds its own generator the same way
+
+        log = MetricsLog(os.path.join(out, "metrics.jsonl"))
+        order = epoch_order(n, spec.seed, state["epoch"])
+        last_eval: Optional[float] = None
+        stopped_early = interrupted = False
+        t0 = time.perf_counter() - state["elapsed_s"]
+        start_tokens, start_elapsed, start_step = state["tokens_seen"], state["elapsed_s"], state["step"]
+        losses: List[float] = []
+
+        def save() -> None:
+            write_checkpoint(out, state["step"], {k: p for k, p in self.params}, opt.state_dict(), {
+                **state, "trainer": "torch",
+                "schedule": {"lr": h.lr, "warmup_steps": warmup, "total_steps": total, "schedule": h.schedule, "min_lr_ratio": h.min_lr_ratio},
+            }, keep_last=KEEP_CHECKPOINTS)
+
+        self.model.train()
+        try:
+            while state["step"] < total:
+                opt.zero_grad(set_to_none=True)
+                step_loss, step_tokens = 0.0, 0
+                for _ in range(h.grad_accum):
+                    if state["cursor"] + h.batch_size > len(order):
+                        state["epoch"] += 1
+                        state["cursor"] = 0
+                        order = epoch_order(n, spec.seed, state["epoch"])
+                    picked = [self.train[i] for i in order[state["cursor"]:state["cursor"] + h.batch_size]]
+                    state["cursor"] += len(picked)
+                    loss, tokens, _, _ = self.micro_loss(picked)
+                    (loss / h.grad_accum).backward()
+                    step_loss += loss.item() / h.grad_accum
+                    step_tokens += tokens
+                params = [p for _, p in self.params]
+                grad_norm = float(torch.nn.utils.clip_grad_norm_(params, h.max_grad_norm if h.max_grad_norm else math.inf))
+                lr = lr_at(state["step"], h.lr, warmup, total, h.schedule, h.min_lr_ratio)
+                # A non-finite gradient (overflow, a bad batch) skips the update instead of poisoning the weights.
+                skipped = not math.isfinite(grad_norm) or not math.isfinite(step_loss)
+                if not skipped:
+                    for g in opt.param_groups:
+                        g["lr"] = lr
+                    opt.step()
+                state["step"] += 1
+                state["tokens_seen"] += step_tokens
+                state["last_loss"] = step_loss
+                losses.append(step_loss)
+                state["elapsed_s"] = time.perf_counter() - t0
+                run_s = state["elapsed_s"] - start_elapsed
+                tok_s = (state["tokens_seen"] - start_tokens) / run_s if run_s > 0 else 0.0
+                record = {
+                    "step": state["step"], "epoch": state["epoch"] + state["cursor"] / n, "loss": step_loss, "lr": lr,
+                    "grad_norm": grad_norm, "tokens_per_s": tok_s, "elapsed_s": state["elapsed_s"],
+                    "eta_s": run_s / max(1, state["step"] - start_step) * (total - state["step"]),
+                }
+                if skipped:
+                    record["skipped"] = True
+                if self.val and h.eval_every and (state["step"] % h.eval_every == 0 or state["step"] == total):
+                    last_eval = self.evaluate(self.val)
+                    record["eval_loss"] = last_eval
+                    best = state["best_eval_loss"]
+                    if best is None or last_eval < best:
+                        state["best_eval_loss"] = last_eval
+                        state["evals_without_improvement"] = 0
+                    else:
+                        state["evals_without_improvement"] += 1
+                log.write(record)
+                self.on_step(state["step"])
+                if h.early_stopping_patience and state["evals_without_improvement"] >= h.early_stopping_patience:
+                    stopped_early = True
+                    save()
+                    break
+                if self.should_stop():
+                    interrupted = state["step"] < total
+                    save()
+                    break
+                if state["step"] == total or (h.checkpoint_every and state["step"] % h.checkpoint_every == 0):
+                    save()
+        finally:
+            log.close()
+        if not interrupted and not stopped_early and self.val and last_eval is None:
+            last_eval = self.evaluate(self.val)
+        run_s = state["elapsed_s"] - start_elapsed
+        last = state["last_loss"]
+        return {
+            "steps": state["step"], "total_steps": total, "final_loss": last if last is not None else math.nan,
+            "eval_loss": last_eval, "stopped_early": stopped_early, "interrupted": interrupted, "losses": losses,
+            "tokens_per_s": (state["tokens_seen"] - start_tokens) / run_s if run_s > 0 else 0.0, "elapsed_s": state["elapsed_s"],
+        }
+
+
+def _null_nonfinite(v):
+    return v if not isinstance(v, float) or math.isfinite(v) else None
+
+
+def _copy_tokenizer(base: str, dest: str, chat_template: Optional[str]) -> None:
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        src = os.path.join(base, name)
+        if os.path.exists(src):
+            shutil.copyfile(src, os.path.join(dest, name))
+    cfg_path = os.path.join(dest, "tokenizer_config.json")
+    if chat_template and os.path.exists(cfg_path):
+        import json
+        with open(cfg_path, encoding="utf-8") as f:
+            cfg = json.load(f)
+        cfg["chat_template"] = CHAT_TEMPLATES[chat_template].jinja
+        with open(cfg_path, "w", encoding="utf-8") as f:
+            json.dump(cfg, f, indent=2, ensure_ascii=False)
+
+
+def save_result(spec: JobSpec, model: torch.nn.Module, tok: TextTokenizer, chat_template: Optional[str]) -> tuple[str, str, str]:
+    """Writes model/ (a Hugging Face folder, or a PEFT adapter for LoRA) via a temporary folder renamed into place.
+    Returns (model_dir as the spec writes paths, model_kind, model_format)."""
+    import json
+
+    model_dir = os.path.join(spec.output_dir, "model")
+    tmp = f"{model_dir}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    adapter = spec.method["type"] in ("lora", "prompt")
+    model.save_pretrained(tmp, safe_serialization=True)
+    _copy_tokenizer(spec.base_path, tmp, chat_template)
+    if adapter:
+        cfg_path = os.path.join(tmp, "adapter_config.json")
+        with open(cfg_path, encoding="utf-8") as f:
+            cfg = json.load(f)
+        # Named as the engine names an adapter's base: relative to the adapter folder where the job's paths are.
+        cfg["base_model_name_or_path"] = adapter_base_ref(spec, model_dir, spec.base_path)
+        with open(cfg_path, "w", encoding="utf-8") as f:
+            json.dump(cfg, f, indent=2)
+    write_atomic(os.path.join(tmp, "modelfab-torch.json"), json.dumps({
+        "trainer": "torch", "job": spec.id, "method": spec.method, "chat_template": chat_template,
+        "base": adapter_base_ref(spec, model_dir, spec.base_path),
+    }, indent=2))
+    shutil.rmtree(model_dir, ignore_errors=True)
+    os.rename(tmp, model_dir)
+    return model_dir, ("adapter" if adapter else "model"), ("peft" if adapter else "hf")
+
+
+def run_job(spec: JobSpec, should_stop: Callable[[], bool] = lambda: False, heartbeat_s: float = 2.0,
+            stop_after_step: Optional[int] = None) -> str:
+    """Trains the job; returns 'succeeded' or 'stopped'. Raises JobSpecError for invalid specs or data.
+    `stop_after_step` (tests) stops after that step as a stop request would."""
+    out = spec.output_dir
+    os.makedirs(out, exist_ok=True)
+    event = Events(out)
+    current = {"step": 0}
+    beat = Heartbeat(out, heartbeat_s, lambda: current["step"]).start()
+    try:
+        torch.set_num_threads(spec.threads)
+        cuda = torch.cuda.is_available()
+        dev = device_of(cuda)
+        resumed = os.path.isdir(os.path.join(out, "checkpoints"))
+        event("info", "resuming from the latest checkpoint" if resumed else "started",
+              {"pid": os.getpid(), "threads": spec.threads, "trainer": "torch", "device": device_text(dev), "torch": torch.__version__})
+        try:
+            tok = TextTokenizer(spec.base_path)
+        except FileNotFoundError as e:
+            raise JobSpecError(f"base.path: {e}") from None
+        h = spec.hp
+        pad_id = tok.pad_id if tok.pad_id is not None else tok.eos_id if tok.eos_id is not None else 0
+        train = load_examples(spec.train_path, spec.train_kind, tok, h.seq_len, h.chat_template)
+        val = load_examples(spec.validation_path, spec.validation_kind, tok, h.seq_len, h.chat_template) if spec.validation_path else []
+        if not train:
+            raise JobSpecError(f"{spec.train_path}: no usable training examples")
+
+        from transformers import AutoModelForCausalLM
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # stderr is the job's log: no carriage-return bars in it
+
+        if not os.path.exists(os.path.join(spec.base_path, "config.json")):
+            raise JobSpecError(f"base.path {spec.base_path}: not a Hugging Face model folder (no config.json)")
+        base = AutoModelForCausalLM.from_pretrained(spec.base_path, dtype=torch.float32)
+        vocab = base.config.vocab_size
+        if tok.vocab_size > vocab:
+            raise JobSpecError(f"base.path {spec.base_path}: the tokenizer has {tok.vocab_size} tokens, the model's vocab_size is {vocab}")
+        resuming = latest_checkpoint(out) is not None
+        model = apply_method(base, spec.method, spec.seed, init=not resuming).to(dev)
+        stop = should_stop if stop_after_step is None else (lambda: should_stop() or current["step"] >= stop_after_step)
+        trainer = Trainer(spec, model, train, val, pad_id, dev, stop, lambda s: current.__setitem__("step", s))
+        before = trainer.evaluate(val) if val else None
+        r = trainer.run()
+        if r["interrupted"]:
+            event("info", f"stopped at step {r['steps']}; checkpoint written")
+            return "stopped"
+        # The chat template the model learnt its turns in, so every backend serves it with the same prompt format.
+        t = CHAT_TEMPLATES[h.chat_template]
+        chat_template = None if spec.stage == "pretrain" and not all(tok.has_token(s) for s in t.stop) else h.chat_template
+        model_dir, kind, fmt = save_result(spec, model, tok, chat_template)
+        if spec.raw.get("evaluation"):
+            event("warn", "evaluation was asked for, but the torch trainer does not run benchmarks yet; no bench.json")
+        manifest = {
+            "status": "succeeded", "job_id": spec.id, "model_dir": model_dir, "model_kind": kind, "steps": r["steps"],
+            "train_loss": _null_nonfinite(r["final_loss"]), "eval_loss_before": _null_nonfinite(before),
+            "eval_loss": _null_nonfinite(r["eval_loss"]), "tokens_per_s": r["tokens_per_s"], "elapsed_s": r["elapsed_s"],
+            "trainable_params": sum(p.numel() for _, p in trainable(model)), "total_params": base_param_count(model),
+            "vocab_size": vocab,
+            "trainer": "torch", "model_format": fmt, "device": device_text(dev),
+            **({"chat_template": chat_template} if chat_template else {}),
+        }
+        if spec.stage == "pretrain" and val:
+            manifest["unigram_perplexity"] = _null_nonfinite(unigram_perplexity(train, val, vocab))
+        write_atomic(os.path.join(out, "manifest.json"), dumps(manifest, indent=2))
+        event("info", "succeeded", {"steps": r["steps"], "eval_loss": manifest["eval_loss"]})
+        return "succeeded"
+    except Exception as e:
+        event("error", str(e) or type(e).__name__)
+        raise
+    finally:
+        beat.stop()

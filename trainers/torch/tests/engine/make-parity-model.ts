@@ -1,0 +1,46 @@
+/**
+ * The engine's side of the parity tests: `node --import tsx make-parity-model.ts <outDir> <input.json>`.
+ *
+ * input.json: {texts: string[], chats: ChatMessage[][], seed: number}. Writes
+ *   <outDir>/base/             a tiny random Llama exported by the engine as a Hugging Face folder (hf-folder.ts),
+ *                              its tokenizer a byte-level BPE the engine trained, with ChatML and Llama 3 tokens
+ *   <outDir>/engine-ids.json   {pretrain: ids per text, chats: {template: [{ids, labels}] per chat}}: what the
+ *                              engine's tokenizer and chat templates make of the same records, and
+ *                              logits: {ids, values}: the engine's forward over the first chat's ids (fp32, [T, V])
+ * so the Python side can check that it reads the same weights and builds the same token ids and labels.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LlamaModel } from '../../../../src/engine/llama-model.ts';
+import { Rng } from '../../../../src/engine/rng.ts';
+import { createGemm } from '../../../../src/engine/gemm/create-gemm.ts';
+import { encodeChat, trainBpe, type ChatMessage, type ChatTemplateName } from '../../../../src/engine/tokenizer/tokenizer-exports.ts';
+import { exportHfModel, writeModelFolder } from '../../../../src/formats/hf-folder.ts';
+
+const [outDir, inputPath] = process.argv.slice(2);
+if (!outDir || !inputPath) throw new Error('usage: make-parity-model.ts <outDir> <input.json>');
+const input = JSON.parse(readFileSync(inputPath, 'utf8')) as { texts: string[]; chats: ChatMessage[][]; seed: number };
+
+const specials = [
+  '<|endoftext|>', '<|im_start|>', '<|im_end|>',
+  '<|begin_of_text|>', '<|end_of_text|>', '<|start_header_id|>', '<|end_header_id|>', '<|eot_id|>',
+];
+const corpus = [...input.texts, ...input.chats.flatMap((c) => c.map((m) => m.content))];
+const tokenizer = trainBpe(corpus, { vocabSize: 420, specialTokens: specials, eos: '<|im_end|>', pad: '<|endoftext|>', minFrequency: 2 });
+const model = LlamaModel.init({
+  vocabSize: tokenizer.vocabSize, hiddenSize: 32, numLayers: 2, numHeads: 4, numKvHeads: 2, ffnSize: 64,
+  ropeBase: 10000, rmsEps: 1e-5, tieEmbeddings: false, qkvBias: false, contextLength: 256,
+}, input.seed);
+mkdirSync(outDir, { recursive: true });
+writeModelFolder(join(outDir, 'base'), exportHfModel(model, tokenizer));
+
+const templates: ChatTemplateName[] = ['chatml', 'qwen2', 'llama3'];
+const chats = Object.fromEntries(templates.map((t) => [t, input.chats.map((c) => encodeChat(tokenizer, c, { template: t }))]));
+const pretrain = input.texts.map((t) => tokenizer.encode(t));
+const gemm = await createGemm({ threads: 1 });
+const ids = Int32Array.from(chats.chatml[0].ids);
+const logits = model.forward({ gemm, tape: null, rng: new Rng(0), training: false }, ids, 1).logits;
+gemm.close();
+writeFileSync(join(outDir, 'engine-ids.json'), JSON.stringify({
+  pretrain, chats, vocabSize: tokenizer.vocabSize, logits: { ids: [...ids], values: [...logits.data] },
+}));
