@@ -3,10 +3,15 @@
  * /v1/completions (streaming or not), /v1/embeddings, /v1/models (list, retrieve); and, without a key, /healthz and
  * /metrics (Prometheus text).
  *
+ * Chat and completions go through the chat pipeline (../chat-pipeline.ts) with the gateway's models as the answerer
+ * (n choices per prompt, each one generation on a routed target); a published bot's name that is no model here goes
+ * to the bot's answerer (routes/bots-routes.ts).
+ *
  * Guarantees:
  *   - key policy first (src/serve/api-keys.ts): expired 401, endpoint or model out of scope 403, over rate limit or quota
- *     429, all before any model is touched; the body is validated before that (openai.ts), so bad input is a 400;
- *   - streams are server-sent events in OpenAI's chunk shapes, written straight to the socket (one string
+ *     429, all before any model is touched; the body is validated before that (src/openai/chat-requests.ts), so bad
+ *     input is a 400;
+ *   - streams are server-sent events in OpenAI's chunk shapes (src/openai/chat-responses.ts: one string
  *     concatenation per text piece, no re-serialisation of the chunk), ending with `data: [DONE]`; the HTTP status
  *     and headers are sent only once the request has a slot on a loaded model, so 404/429/503 keep their status;
  *     an error after that is sent as an SSE `{"error": …}` event;
@@ -80,9 +85,9 @@ export function gatewayRoutes(app: FastifyInstance, gateway: Gateway, policy: Ke
   app.get('/v1/models', withErrors(async (req) => {
     const k = key(req);
     policy.checkEndpoint(k, 'models');
-    const models = (await gateway.listModels()).map((m) => ({ id: m.id, object: 'model', created: m.created, owned_by: m.owned_by }));
+    const models = (await gateway.listModels()).map((m): ModelObject => ({ id: m.id, object: 'model', created: m.created, owned_by: m.owned_by }));
     const known = new Set(models.map((m) => m.id));
-    const bots = control?.bots ? (await control.bots.list()).filter((b) => !known.has(b.id)).map((b) => ({ id: b.id, object: 'model', created: b.created, owned_by: 'modelfab-bot' })) : [];
+    const bots = control?.bots ? (await control.bots.list()).filter((b) => !known.has(b.id)).map((b): ModelObject => ({ id: b.id, object: 'model', created: b.created, owned_by: 'modelfab-bot' })) : [];
     return { object: 'list', data: [...models, ...bots].filter((m) => keyAllowsModel(k, m.id)) };
   }));
 
@@ -92,7 +97,8 @@ export function gatewayRoutes(app: FastifyInstance, gateway: Gateway, policy: Ke
     const id = decodeURIComponent((req.params as { '*': string })['*']);
     const m = (await gateway.listModels()).find((x) => x.id === id);
     if (!m || !keyAllowsModel(k, id)) throw new ServeError(404, `The model '${id}' does not exist`, 'model_not_found', 'model');
-    return { id: m.id, object: 'model', created: m.created, owned_by: m.owned_by };
+    const out: ModelObject = { id: m.id, object: 'model', created: m.created, owned_by: m.owned_by };
+    return out;
   }));
 
   // ------------------------------------------------------------------ chat + completions
@@ -163,11 +169,12 @@ export function gatewayRoutes(app: FastifyInstance, gateway: Gateway, policy: Ke
       if (r.dimensions !== undefined && res.vectors[0] && r.dimensions !== res.vectors[0].length) {
         throw new ServeError(400, `This model's embeddings have ${res.vectors[0].length} dimensions; 'dimensions' ${r.dimensions} is not supported.`, 'invalid_value', 'dimensions');
       }
-      return {
+      const out: EmbeddingResponse = {
         object: 'list', model: served,
         data: res.vectors.map((v, i) => ({ object: 'embedding', index: i, embedding: r.base64 ? Buffer.from(new Float32Array(v).buffer).toString('base64') : v })),
         usage: { prompt_tokens: tokens, total_tokens: tokens },
       };
+      return out;
     } catch (e) {
       const err = toGatewayApiError(e);
       status = err instanceof ApiError ? err.status : 500;
