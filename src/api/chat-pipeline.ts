@@ -107,7 +107,7 @@ export async function guardInput(guard: RequestGuard, input: ChatInput): Promise
 
 /** How a choice ended, as an answerer reports it. */
 export interface ChoiceEnd {
-  finish: Exclude<FinishReason, 'content_filter'> | 'content_filter';
+  finish: FinishReason;
   toolCalls?: ToolCallOut[];
   /** The generation was stopped (client gone, guard refusal): no finish chunk is sent for it. */
   aborted?: boolean;
@@ -350,7 +350,7 @@ export async function serveChat<R extends ChatRead>(deps: PipelineDeps, req: Fas
         if (c.ended) continue;
         const text = textOf(c);
         if (!c.streamed && text) s.push(f.text(ci, text));
-        if (!c.ended) finishChunk(ci, a.trailer === 'on-finish' && ci === n - 1 ? extra : undefined);
+        finishChunk(ci, a.trailer === 'on-finish' && ci === n - 1 ? extra : undefined);
       }
       if (a.trailer === 'chunk-each') {
         for (const [k, v] of Object.entries(extra)) s.push(f.fields({ [k]: v }));

@@ -39,29 +39,27 @@ test('headers, opening comment, batched writes, named events, end with a last ev
 test('heartbeat comments keep a quiet stream alive; onClose runs once when the client leaves, and at once when late', async () => {
   let closed = 0;
   let writer: SseWriter | null = null;
-  const gone = new Promise<void>((resolve) => {
-    void serve((res) => {
-      writer = SseWriter.open(asReply(res), { headers: SSE_HEADERS, heartbeatMs: 10 });
-      writer.onClose(() => { closed++; resolve(); });
-    }).then(async (s) => {
-      const ac = new AbortController();
-      const r = await fetch(s.url, { signal: ac.signal });
-      const reader = r.body!.getReader();
-      const first = new TextDecoder().decode((await reader.read()).value);
-      assert.match(first, /^: ping\n\n/);
-      ac.abort();
-      await gone;
-      await s.close();
-    });
+  let onGone: () => void = () => undefined;
+  const gone = new Promise<void>((resolve) => { onGone = resolve; });
+  const s = await serve((res) => {
+    writer = SseWriter.open(asReply(res), { headers: SSE_HEADERS, heartbeatMs: 10 });
+    writer.onClose(() => { closed++; onGone(); });
   });
-  await gone;
-  await new Promise((r) => setTimeout(r, 30));
-  assert.equal(closed, 1);
-  assert.equal(writer!.closed, true);
-  let late = 0;
-  writer!.onClose(() => late++);
-  assert.equal(late, 1);
-  writer!.push('data: x\n\n'); // ignored, no throw
+  try {
+    const ac = new AbortController();
+    const r = await fetch(s.url, { signal: ac.signal });
+    const first = new TextDecoder().decode((await r.body!.getReader().read()).value);
+    assert.match(first, /^: ping\n\n/);
+    ac.abort();
+    await gone;
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal(closed, 1);
+    assert.equal(writer!.closed, true);
+    let late = 0;
+    writer!.onClose(() => late++);
+    assert.equal(late, 1);
+    writer!.push('data: x\n\n'); // ignored once closed
+  } finally { await s.close(); }
 });
 
 test('a client that does not read is dropped once maxBuffered bytes pile up', async () => {
