@@ -330,12 +330,13 @@ export class BotService {
     const gen = this.generator(v);
     let answer: string;
     let generator = 'extractive';
+    let usage: BotAnswer['usage'];
     if (gen) {
       const passages = citations.map((c) => ({ id: c.chunkId, ref: c.ref, label: `${c.document} ${c.label}`.trim(), text: c.passage }));
       const messages = groundedPrompt(question, passages);
       messages[0] = { role: 'system', content: `${v.config.systemPrompt}\n${messages[0]!.content}` };
       const hist = (o.history ?? []).slice(-6).map((h) => ({ role: h.role, content: h.content }));
-      answer = (await gen.generate([messages[0]!, ...hist, messages[1]!], { temperature: TEMPERATURE_PRESETS[v.config.temperature], maxTokens: 512 })).trim();
+      answer = (await gen.generate([messages[0]!, ...hist, messages[1]!], { temperature: TEMPERATURE_PRESETS[v.config.temperature], maxTokens: 512, onUsage: (u) => { usage = { promptTokens: u.prompt_tokens, completionTokens: u.completion_tokens }; } })).trim();
       generator = gen.name;
     } else {
       // Extractive: the best unit's text (the pair's answer when the pair's own answer is that unit's passage).
@@ -345,7 +346,7 @@ export class BotService {
     }
     return {
       ...base, answer, found: true, confidence: +best.confidence.toFixed(3), generator, citations,
-      pair: best.pair ? { id: best.pair.id, question: best.pair.question } : null, ms: performance.now() - t0,
+      pair: best.pair ? { id: best.pair.id, question: best.pair.question } : null, ms: performance.now() - t0, ...(usage ? { usage } : {}),
     };
   }
 

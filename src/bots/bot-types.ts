@@ -152,6 +152,8 @@ export interface BotAnswer {
   /** The matched pair, when the best match came through a pair's question. */
   pair: { id: string; question: string } | null;
   ms: number;
+  /** The tokens the answering model counted (its own tokenizer, as its endpoint reported them); absent when no model answered. */
+  usage?: { promptTokens: number; completionTokens: number };
 }
 
 export const DEFAULT_SYSTEM_PROMPT = '你是一个严谨的问答助手。只根据给出的资料回答，引用条文编号，不要编造。';

@@ -11,7 +11,13 @@ import { splitSentences } from './attribution.ts';
 import { analyze, segmentWords } from './text/analyzer.ts';
 
 export interface ChatMessage { role: 'system' | 'user' | 'assistant'; content: string }
-export interface GenerateOptions { maxTokens?: number; temperature?: number; signal?: AbortSignal }
+export interface GenerateOptions {
+  maxTokens?: number;
+  temperature?: number;
+  signal?: AbortSignal;
+  /** Told the tokens the model counted (its own tokenizer), when the endpoint reports them. */
+  onUsage?: (u: { prompt_tokens: number; completion_tokens: number }) => void;
+}
 
 export interface Generator {
   readonly name: string;
@@ -60,7 +66,9 @@ export class OpenAIChatGenerator implements Generator {
       signal: g.signal ?? AbortSignal.timeout(this.o.timeoutMs ?? 120_000),
     });
     if (!res.ok) throw new Error(`chat endpoint ${url}: HTTP ${res.status}: ${(await res.text()).slice(0, 200)}`);
-    const body = (await res.json()) as { choices: { message: { content: string } }[] };
+    const body = (await res.json()) as { choices: { message: { content: string } }[]; usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } };
+    const u = body.usage;
+    if (g.onUsage && u && typeof u.prompt_tokens === 'number' && typeof u.completion_tokens === 'number') g.onUsage({ prompt_tokens: u.prompt_tokens, completion_tokens: u.completion_tokens });
     return body.choices[0]?.message.content ?? '';
   }
 }

@@ -19,7 +19,9 @@ export class ServeError extends Error {
   }
 }
 
-export type PresetName = 'conservative' | 'balanced' | 'creative';
+import type { PresetName } from '../openai/wire-types.ts';
+
+export type { PresetName };
 
 /** The product's temperature presets: focused and consistent, balanced, creative. */
 export const PRESETS: Readonly<Record<PresetName, { temperature: number; top_p: number; top_k: number }>> = {

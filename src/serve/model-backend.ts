@@ -12,26 +12,11 @@
  *   - `close` waits for nothing: the gateway only closes a backend with no request in flight.
  */
 
-export interface ChatMessageIn {
-  role: 'system' | 'user' | 'assistant' | 'tool' | 'developer';
-  content: string;
-  /** Assistant turns that called tools (OpenAI's shape). */
-  tool_calls?: ToolCallOut[];
-  /** Tool turns: the call this result answers. */
-  tool_call_id?: string;
-  name?: string;
-}
+import type { ChatMessageIn, TokenLogprob, ToolCallOut, ToolChoice, ToolDef } from '../openai/wire-types.ts';
+
+export type { ChatMessageIn, TokenLogprob };
 
 export type PromptInput = { kind: 'chat'; messages: ChatMessageIn[] } | { kind: 'text'; text: string };
-
-import type { ToolCallOut, ToolChoice, ToolDef } from './tools.ts';
-
-export interface TokenLogprob {
-  token: string;
-  logprob: number;
-  bytes: number[];
-  top_logprobs: Array<{ token: string; logprob: number; bytes: number[] }>;
-}
 
 export interface GenerateParams {
   prompt: PromptInput;

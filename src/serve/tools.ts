@@ -13,90 +13,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { engineMessages } from '../data/records.ts';
-import { ServeError } from './deployments.ts';
-import { BackendError, type ChatMessageIn, type GenerateCallbacks, type GenerateParams, type GenerateResult, type ModelBackend } from './model-backend.ts';
+import type { ChatMessageIn, ToolCallOut, ToolChoice, ToolDef } from '../openai/wire-types.ts';
+import { BackendError, type GenerateCallbacks, type GenerateParams, type GenerateResult, type ModelBackend } from './model-backend.ts';
 
-export interface ToolDef {
-  type: 'function';
-  function: { name: string; description?: string; parameters?: Record<string, unknown>; strict?: boolean };
-}
-
-export type ToolChoice = 'none' | 'auto' | 'required' | { type: 'function'; function: { name: string } };
-
-export interface ToolCallOut {
-  id: string;
-  type: 'function';
-  function: { name: string; arguments: string };
-}
-
-const NAME = /^[A-Za-z0-9_-]{1,64}$/;
-
-/** A 400 naming the request field, as openai.ts answers every bad field. */
-const bad = (param: string, message: string) => new ServeError(400, message, 'invalid_value', param);
-
-/** Validates `tools`, `tool_choice` and `parallel_tool_calls` of a chat request (OpenAI's rules and messages). */
-export function parseTools(b: Record<string, unknown>): { tools?: ToolDef[]; toolChoice?: ToolChoice; parallel: boolean } {
-  if (b.functions !== undefined && b.functions !== null) throw bad('functions', "'functions' is deprecated and not supported: use 'tools'.");
-  const parallel = b.parallel_tool_calls === undefined || b.parallel_tool_calls === null ? true : b.parallel_tool_calls;
-  if (typeof parallel !== 'boolean') throw bad('parallel_tool_calls', "Invalid type for 'parallel_tool_calls': expected a boolean.");
-  const raw = b.tools;
-  if (raw === undefined || raw === null || (Array.isArray(raw) && raw.length === 0)) {
-    if (b.tool_choice !== undefined && b.tool_choice !== null && b.tool_choice !== 'none' && b.tool_choice !== 'auto') {
-      throw bad('tool_choice', "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.");
-    }
-    return { parallel };
-  }
-  if (!Array.isArray(raw)) throw bad('tools', "Invalid type for 'tools': expected an array of tool objects.");
-  if (raw.length > 128) throw bad('tools', "Invalid 'tools': at most 128 tools.");
-  const seen = new Set<string>();
-  const tools = raw.map((t: unknown, i: number): ToolDef => {
-    const o = t as Record<string, unknown> | null;
-    if (!o || typeof o !== 'object' || o.type !== 'function') throw bad(`tools[${i}].type`, `Invalid value for 'tools[${i}].type': expected 'function'.`);
-    const f = o.function as Record<string, unknown> | undefined;
-    if (!f || typeof f !== 'object') throw bad(`tools[${i}].function`, `Missing required parameter: 'tools[${i}].function'.`);
-    if (typeof f.name !== 'string' || !NAME.test(f.name)) throw bad(`tools[${i}].function.name`, `Invalid 'tools[${i}].function.name': expected 1-64 characters of a-z, A-Z, 0-9, _ and -.`);
-    if (seen.has(f.name)) throw bad(`tools[${i}].function.name`, `Invalid 'tools': the function name '${f.name}' appears twice.`);
-    seen.add(f.name);
-    if (f.description !== undefined && typeof f.description !== 'string') throw bad(`tools[${i}].function.description`, `Invalid type for 'tools[${i}].function.description': expected a string.`);
-    if (f.parameters !== undefined && (typeof f.parameters !== 'object' || f.parameters === null || Array.isArray(f.parameters))) {
-      throw bad(`tools[${i}].function.parameters`, `Invalid type for 'tools[${i}].function.parameters': expected a JSON schema object.`);
-    }
-    return { type: 'function', function: { name: f.name, ...(f.description !== undefined ? { description: f.description as string } : {}), ...(f.parameters ? { parameters: f.parameters as Record<string, unknown> } : {}), ...(f.strict !== undefined ? { strict: Boolean(f.strict) } : {}) } };
-  });
-  let toolChoice: ToolChoice = 'auto';
-  const c = b.tool_choice;
-  if (c !== undefined && c !== null) {
-    if (c === 'none' || c === 'auto' || c === 'required') toolChoice = c;
-    else if (typeof c === 'object' && !Array.isArray(c) && (c as { type?: unknown }).type === 'function' && typeof (c as { function?: { name?: unknown } }).function?.name === 'string') {
-      const name = (c as { function: { name: string } }).function.name;
-      if (!seen.has(name)) throw bad('tool_choice', `Invalid value for 'tool_choice': no function named '${name}' is in 'tools'.`);
-      toolChoice = { type: 'function', function: { name } };
-    } else throw bad('tool_choice', "Invalid value for 'tool_choice': expected 'none', 'auto', 'required' or {\"type\": \"function\", \"function\": {\"name\": …}}.");
-  }
-  return { tools, toolChoice, parallel };
-}
-
-/** A message's tool fields (assistant `tool_calls`, tool `tool_call_id`), validated. */
-export function parseMessageTools(r: Record<string, unknown>, i: number): Pick<ChatMessageIn, 'tool_calls' | 'tool_call_id' | 'name'> {
-  const out: Pick<ChatMessageIn, 'tool_calls' | 'tool_call_id' | 'name'> = {};
-  if (r.tool_calls !== undefined && r.tool_calls !== null) {
-    if (r.role !== 'assistant') throw bad(`messages[${i}].tool_calls`, `'messages[${i}].tool_calls' is only allowed on assistant messages.`);
-    if (!Array.isArray(r.tool_calls)) throw bad(`messages[${i}].tool_calls`, `Invalid type for 'messages[${i}].tool_calls': expected an array.`);
-    out.tool_calls = r.tool_calls.map((c: unknown, j: number) => {
-      const o = c as { id?: unknown; type?: unknown; function?: { name?: unknown; arguments?: unknown } } | null;
-      if (!o || typeof o.id !== 'string' || typeof o.function?.name !== 'string' || typeof o.function.arguments !== 'string') {
-        throw bad(`messages[${i}].tool_calls[${j}]`, `Invalid 'messages[${i}].tool_calls[${j}]': expected {id, type: 'function', function: {name, arguments (a JSON string)}}.`);
-      }
-      return { id: o.id, type: 'function' as const, function: { name: o.function.name, arguments: o.function.arguments } };
-    });
-  }
-  if (r.role === 'tool') {
-    if (typeof r.tool_call_id !== 'string' || !r.tool_call_id) throw bad(`messages[${i}].tool_call_id`, `Missing required parameter: 'messages[${i}].tool_call_id'.`);
-    out.tool_call_id = r.tool_call_id;
-  }
-  if (typeof r.name === 'string') out.name = r.name;
-  return out;
-}
+export type { ToolCallOut, ToolChoice, ToolDef };
 
 /**
  * The conversation a local model sees: tool definitions in the system prompt and earlier calls as JSON lines,

@@ -9,7 +9,9 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StopMatcher } from '../../src/serve/model-backend.ts';
-import { parseChatRequest, parseCompletionRequest, parseEmbeddingRequest, toGenerateParams } from '../../src/serve/openai.ts';
+import { parseChatRequest, parseCompletionRequest, parseEmbeddingRequest } from '../../src/openai/chat-requests.ts';
+import { toGenerateParams } from '../../src/serve/generation-params.ts';
+import { StatusError } from '../../src/util/status-error.ts';
 import { DEFAULT_SETTINGS, deploy, putRoute, registerModel, ServeError, undeploy } from '../../src/serve/deployments.ts';
 import { createKey, keyAllowsEndpoint, keyAllowsModel, KeyPolicy } from '../../src/serve/api-keys.ts';
 import { materializeEngineModel } from '../../src/serve/materialize.ts';
@@ -43,15 +45,15 @@ test('request validation and presets', () => {
   const r = parseChatRequest({ ...base, messages: [{ role: 'developer', content: [{ type: 'text', text: 'a' }, { type: 'text', text: 'b' }] }], stop: 'x', n: 2 });
   assert.equal(r.messages[0].content, 'ab');
   assert.deepEqual(r.stop, ['x']);
-  const bad = (b: unknown, param: string) => assert.throws(() => parseChatRequest(b), (e: unknown) => e instanceof ServeError && e.status === 400 && e.param === param);
+  const bad = (b: unknown, param: string) => assert.throws(() => parseChatRequest(b), (e: unknown) => e instanceof StatusError && e.status === 400 && e.param === param);
   bad({ ...base, top_p: 2 }, 'top_p');
   bad({ ...base, stop: ['a', 'b', 'c', 'd', 'e'] }, 'stop');
   bad({ ...base, top_logprobs: 2 }, 'top_logprobs');
   bad({ ...base, stream_options: { include_usage: true } }, 'stream_options');
   bad({ ...base, response_format: { type: 'json_schema', json_schema: { name: 'x' } } }, 'response_format');
   bad({ ...base, messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'x' } }] }] }, 'messages[0].content[0]');
-  assert.throws(() => parseCompletionRequest({ model: 'm', prompt: [1, 2] }), ServeError);
-  assert.throws(() => parseEmbeddingRequest({ model: 'm', input: '' }), ServeError);
+  assert.throws(() => parseCompletionRequest({ model: 'm', prompt: [1, 2] }), StatusError);
+  assert.throws(() => parseEmbeddingRequest({ model: 'm', input: '' }), StatusError);
 
   const chat = { kind: 'chat' as const, messages: [] };
   const cons = toGenerateParams(parseChatRequest(base), chat, { ...DEFAULT_SETTINGS, preset: 'conservative' });

@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { engineMessages, type ChatMessage } from '../../src/data/records.ts';
-import { callSchema, parseCallLine, parseTools, promptWithTools, ToolCallFilter, generateWithPromptTools, type ToolDef } from '../../src/serve/tools.ts';
+import { callSchema, parseCallLine, promptWithTools, ToolCallFilter, generateWithPromptTools, type ToolDef } from '../../src/serve/tools.ts';
+import { parseTools } from '../../src/openai/chat-requests.ts';
 import type { ChatMessageIn, GenerateParams, ModelBackend } from '../../src/serve/model-backend.ts';
 
 const TOOLS: ToolDef[] = [

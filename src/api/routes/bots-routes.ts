@@ -13,14 +13,15 @@
  * POST /v1/bots/{name}/feedback: right/wrong (or a rating, a correction) on one of the bot's answers by response id.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteGenericInterface } from 'fastify';
-import { randomBytes } from 'node:crypto';
 import { BotError, BotService, type PairReview } from '../../bots/bot-service.ts';
 import { FileBotRepository } from '../../bots/bot-repository.ts';
 import { KnowledgeService, type KnowledgeServiceOptions } from '../../knowledge/knowledge-service.ts';
 import { FileKnowledgeRepository } from '../../knowledge/knowledge-repository.ts';
 import { OpenAIPairModel } from '../../bots/extract/model-pairs.ts';
 import { widgetScript } from '../../bots/widget.ts';
-import type { BotConfig, TestQuestion } from '../../bots/bot-types.ts';
+import type { BotAnswer, BotConfig, TestQuestion } from '../../bots/bot-types.ts';
+import { estimateTokens } from '../../data/dataset-limits.ts';
+import { serveChat, type ChatAnswerer, type ChatRead } from '../chat-pipeline.ts';
 import { createKey, describeKey, keyAllowsArea, keyAllowsEndpoint, keyAllowsModel, type KeyPolicy } from '../../serve/api-keys.ts';
 import type { GuardRuntime } from '../../control/guard-runtime.ts';
 import { toGatewayApiError } from './gateway-routes.ts';
@@ -85,6 +86,9 @@ export function installPublicBotRoutes(app: FastifyInstance, bots: BotService): 
 }
 
 interface ChatBody { model?: string; messages?: { role: string; content: unknown }[]; stream?: boolean; version?: number }
+
+/** A bot chat as read: the conversation (earlier turns and the question last), and the version that answers. */
+interface BotRead extends ChatRead { version: number; history: { role: 'user' | 'assistant'; content: string }[] }
 
 function lastUser(body: ChatBody): { question: string; history: { role: 'user' | 'assistant'; content: string }[] } {
   if (!Array.isArray(body?.messages) || !body.messages.length) throw new ApiError(400, "'messages' must be a non-empty array", 'invalid_request_error', 'messages', 'invalid_value');
@@ -240,75 +244,57 @@ export function botsRoutes(app: FastifyInstance, bots: BotService, deps: BotRout
   }));
 
   // ------------------------------------------------------------------ the published bot's chat endpoint
-  /** A published bot's chat (also reached through the gateway's /v1/chat/completions with `model` = the bot's name). */
-  const chat = async (name: string, req: FastifyRequest<{ Body: ChatBody }>, reply: FastifyReply) => {
+  /**
+   * A published bot as the chat pipeline's answerer (also reached through the gateway's /v1/chat/completions with
+   * `model` = the bot's name). The answer is whole (matched, then quoted or generated), so a stream carries it in
+   * one piece, with the citations on the last chunk. Its output check runs against the cited passages.
+   *
+   * Tokens: a bot answering with a model counts what that model counted (its tokenizer, as its endpoint reports
+   * usage: the grounded prompt with the passages, and the answer). A bot answering without one (quoting the best
+   * unit, or the fallback) runs no tokenizer, so it counts the question and the answer with the project's one
+   * model-free estimate (`estimateTokens`, the rule dataset limits use: a CJK character or punctuation mark is a
+   * token, a run of letters one per four, of digits one per three), never characters.
+   */
+  const botAnswerer = (name: string): ChatAnswerer<BotRead> => {
     const t0 = performance.now();
-    const k = req.apiKey;
-    if (!k) throw new ApiError(401, 'Missing API key.', 'invalid_request_error', null, 'missing_api_key');
-    if (k.expires_at && k.expires_at <= Math.floor(Date.now() / 1000)) throw new ApiError(401, 'This API key has expired.', 'invalid_request_error', null, 'expired_api_key');
-    if (!keyAllowsEndpoint(k, 'chat.completions')) throw new ApiError(403, 'This key may not use chat.completions.', 'invalid_request_error', null, 'endpoint_not_allowed');
-    if (!keyAllowsModel(k, name)) throw new ApiError(403, `This key may not use the model '${name}'.`, 'invalid_request_error', 'model', 'model_not_allowed');
-    const body = req.body ?? {};
-    if (body.model !== undefined && body.model !== name) throw new ApiError(400, `'model' must be '${name}' on this endpoint (or omitted)`, 'invalid_request_error', 'model', 'invalid_value');
-    // A draft version may be asked for by keys that manage bots (testing before publishing); everyone else gets the published one.
-    const version = body.version !== undefined && keyAllowsArea(k, 'bots') ? body.version : (await bots.requirePublished(name)).published.version;
-    const { question: asked, history } = lastUser(body);
-    // The key's rate limit and token quota apply as on the gateway (429 before any work); usage is counted per bot.
-    if (deps.keyPolicy) { try { await deps.keyPolicy.admit(k); } catch (e) { throw toGatewayApiError(e); } }
-    const id = `chatcmpl-${randomBytes(12).toString('base64url')}`;
-    let status = 200, promptTokens = 0, completionTokens = 0;
-    try {
-      // The bot's guard policy: the question first, then the answer against the cited passages.
-      const guard = deps.guard ? await deps.guard.load([await bots.guardOf(name)]) : null;
-      let question = asked;
-      let refusal: string | null = null;
-      if (guard) {
-        const g = await guard.input(asked);
-        if (g.refused) refusal = g.message ?? '';
-        else question = g.text;
-      }
-      const a = refusal === null ? await bots.answer(name, question, { version, history }) : null;
-      let content = refusal ?? a!.answer;
-      if (guard && a) {
-        const g = await guard.output(a.answer, { question, sources: a.citations.map((c) => ({ id: c.chunkId, ref: c.ref, text: c.passage })) });
-        if (g.refused) refusal = g.message ?? '';
-        content = refusal ?? g.text;
-      }
-      const finish = refusal !== null ? 'content_filter' : 'stop';
-      const created = Math.floor(Date.now() / 1000);
-      const extra = {
-        citations: refusal !== null ? [] : a!.citations,
-        bot: { name, version: a?.version ?? version, found: a?.found ?? false, confidence: a?.confidence ?? 0, generator: a?.generator ?? 'guard', pair: a?.pair ?? null, ms: Math.round(performance.now() - t0) },
-        ...(guard ? { guard: guard.summary() } : {}),
-      };
-      promptTokens = question.length;
-      completionTokens = content.length;
-      const usage = { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
-      await deps.guard?.record({ id, model: name, source: 'bot', keyId: k.id, prompt: [...history, { role: 'user', content: question }], answer: content, guard }, (e) => req.log.error({ err: e }, 'request log write failed'));
-      void reply.header('x-modelfab-model', name);
-      if (body.stream) {
-        reply.hijack();
-        reply.raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...CHAT_CORS });
-        const head = { id, object: 'chat.completion.chunk', created, model: name, system_fingerprint: 'modelfab' };
-        reply.raw.write(`data: ${JSON.stringify({ ...head, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }] })}\n\n`);
-        reply.raw.write(`data: ${JSON.stringify({ ...head, choices: [{ index: 0, delta: { content }, logprobs: null, finish_reason: null }] })}\n\n`);
-        reply.raw.write(`data: ${JSON.stringify({ ...head, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: finish }], ...extra })}\n\n`);
-        reply.raw.end('data: [DONE]\n\n');
-        return reply;
-      }
-      return {
-        id, object: 'chat.completion', created, model: name, system_fingerprint: 'modelfab',
-        choices: [{ index: 0, message: { role: 'assistant', content, refusal: refusal }, logprobs: null, finish_reason: finish }],
-        usage, ...extra,
-      };
-    } catch (e) {
-      const err = toApi(toGatewayApiError(e));
-      status = err instanceof ApiError ? err.status : 500;
-      throw err;
-    } finally {
-      deps.keyPolicy?.record(k.id, name, promptTokens, completionTokens, status >= 400);
-    }
+    let answer: BotAnswer | null = null;
+    return {
+      source: 'bot', endpoint: 'bot', live: 'never', trailer: 'on-finish',
+      async read(req, k) {
+        // the bot's scope rules, in its own words, before the body is read
+        if (k.expires_at && k.expires_at <= Math.floor(Date.now() / 1000)) throw new ApiError(401, 'This API key has expired.', 'invalid_request_error', null, 'expired_api_key');
+        if (!keyAllowsEndpoint(k, 'chat.completions')) throw new ApiError(403, 'This key may not use chat.completions.', 'invalid_request_error', null, 'endpoint_not_allowed');
+        if (!keyAllowsModel(k, name)) throw new ApiError(403, `This key may not use the model '${name}'.`, 'invalid_request_error', 'model', 'model_not_allowed');
+        const body = (req.body ?? {}) as ChatBody;
+        if (body.model !== undefined && body.model !== name) throw new ApiError(400, `'model' must be '${name}' on this endpoint (or omitted)`, 'invalid_request_error', 'model', 'invalid_value');
+        // A draft version may be asked for by keys that manage bots (testing before publishing); everyone else gets the published one.
+        const version = body.version !== undefined && keyAllowsArea(k, 'bots') ? body.version : (await bots.requirePublished(name)).published.version;
+        const { question, history } = lastUser(body);
+        return { model: name, stream: !!body.stream, includeUsage: false, n: 1, input: { kind: 'chat', messages: [...history, { role: 'user', content: question }] }, version, history };
+      },
+      authorize() { /* in read, before the body */ },
+      policies: async () => [await bots.guardOf(name)],
+      headers: (model, stream): Record<string, string> => (stream ? { ...CHAT_CORS } : { 'x-modelfab-model': model }),
+      async answer(r, input, sink) {
+        const question = input.kind === 'chat' ? input.messages.at(-1)!.content : '';
+        const a = answer = await bots.answer(name, question, { version: r.version, history: r.history });
+        sink.text(0, a.answer);
+        await sink.end(0, { finish: 'stop' });
+        return {
+          model: name, promptTokens: a.usage?.promptTokens ?? estimateTokens(question), completionTokens: a.usage?.completionTokens ?? estimateTokens(a.answer),
+          sources: a.citations.map((c) => ({ id: c.chunkId, ref: c.ref, text: c.passage })),
+        };
+      },
+      extra(r, _answered, refused) {
+        const a = answer;
+        return {
+          citations: refused ? [] : a?.citations ?? [],
+          bot: { name, version: a?.version ?? r.version, found: a?.found ?? false, confidence: a?.confidence ?? 0, generator: a?.generator ?? 'guard', pair: a?.pair ?? null, ms: Math.round(performance.now() - t0) },
+        };
+      },
+    };
   };
+  const chat = (name: string, req: FastifyRequest, reply: FastifyReply) => serveChat({ policy: deps.keyPolicy, guard: deps.guard }, req, reply, botAnswerer(name));
   app.post<{ Params: { name: string }; Body: ChatBody }>('/v1/bots/:name/chat/completions', wrap((req, reply) => chat(req.params.name, req, reply)));
 
   /**
@@ -346,7 +332,7 @@ export function botsRoutes(app: FastifyInstance, bots: BotService, deps: BotRout
 
   return {
     has: (name) => bots.requirePublished(name).then(() => true, () => false),
-    chat: async (name, req, reply) => { try { return await chat(name, req as FastifyRequest<{ Body: ChatBody }>, reply); } catch (e) { throw toApi(e); } },
+    chat: async (name, req, reply) => { try { return await chat(name, req, reply); } catch (e) { throw toApi(e); } },
     list: async () => (await bots.listBots()).filter((b) => b.published).map((b) => ({ id: b.name, created: b.createdAt })),
   };
 }

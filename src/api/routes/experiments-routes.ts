@@ -12,7 +12,7 @@ import type { ExperimentRequest, FactoryService } from '../../factory/factory-se
 import type { MetricsRecord } from '../../engine/metrics-log.ts';
 import type { JobRecord } from '../../factory/job-repository.ts';
 import type { JobStatus } from '../../factory/job-spec.ts';
-import { openSse } from '../sse.ts';
+import { SSE_HEADERS, SseWriter } from '../../openai/sse-writer.ts';
 
 // The body is validated by the factory (src/factory/experiment-file.ts), which names every problem at once with its
 // field path, the nearest valid key and the allowed values; the schema only asks for an object.
@@ -28,7 +28,7 @@ export function experimentsRoutes(app: FastifyInstance, factory: FactoryService)
   app.get<{ Params: { id: string } }>('/v1/experiments/:id/events', async (req, reply) => {
     const first = await factory.getExperiment(req.params.id); // 404 before the stream opens
     const ids = new Set(first.jobs.map((j) => j.id));
-    const sse = openSse(req, reply);
+    const sse = SseWriter.open(reply, { headers: SSE_HEADERS, opening: 'stream open', heartbeatMs: 15_000 });
     const finished = (s: string) => s === 'succeeded' || s === 'completed_with_failures';
     // Listen first, then read the state: a job that ends in between is seen either way.
     let checking = false;
@@ -37,7 +37,7 @@ export function experimentsRoutes(app: FastifyInstance, factory: FactoryService)
       checking = true;
       try {
         const now = await factory.getExperiment(first.id);
-        if (finished(now.status)) { sse.send(now, 'experiment'); sse.close(); }
+        if (finished(now.status)) { sse.send(now, 'experiment'); sse.end(); }
       } finally { checking = false; }
     };
     const onMetrics = (id: string, m: MetricsRecord) => { if (ids.has(id)) sse.send({ job: id, ...m }, 'metrics'); };
@@ -52,7 +52,7 @@ export function experimentsRoutes(app: FastifyInstance, factory: FactoryService)
     sse.onClose(() => { clearInterval(timer); factory.off('metrics', onMetrics); factory.off('status', onStatus); });
     const exp = await factory.getExperiment(first.id);
     sse.send(exp, 'experiment');
-    if (finished(exp.status)) sse.close();
+    if (finished(exp.status)) sse.end();
     return reply;
   });
 }

@@ -9,7 +9,7 @@ import type { MetricsRecord } from '../../engine/metrics-log.ts';
 import type { JobRecord } from '../../factory/job-repository.ts';
 import type { JobStatus } from '../../factory/job-spec.ts';
 import { TERMINAL_STATUSES } from '../../factory/scheduler.ts';
-import { openSse } from '../sse.ts';
+import { SSE_HEADERS, SseWriter } from '../../openai/sse-writer.ts';
 
 const createSchema = {
   body: {
@@ -50,21 +50,21 @@ export function fineTuningRoutes(app: FastifyInstance, factory: FactoryService):
   app.get<{ Params: { id: string }; Querystring: { stream?: string } }>('/v1/fine_tuning/jobs/:id/metrics', async (req, reply) => {
     const job = await factory.getJob(req.params.id);
     if (req.query.stream !== 'true') return { object: 'list', data: factory.metrics(job) };
-    const sse = openSse(req, reply);
+    const sse = SseWriter.open(reply, { headers: SSE_HEADERS, opening: 'stream open', heartbeatMs: 15_000 });
     const seen = new Set<number>();
     const push = (m: MetricsRecord) => { if (!seen.has(m.step) || m.eval_loss !== undefined) { seen.add(m.step); sse.send(m, 'metrics'); } };
     const onMetrics = (id: string, m: MetricsRecord) => { if (id === job.id) push(m); };
     const onStatus = (id: string, status: JobStatus, j: JobRecord) => {
       if (id !== job.id) return;
       sse.send(factory.jobObject(j), 'status');
-      if (TERMINAL_STATUSES.includes(status)) sse.close();
+      if (TERMINAL_STATUSES.includes(status)) sse.end();
     };
     factory.on('metrics', onMetrics);
     factory.on('status', onStatus);
     sse.onClose(() => { factory.off('metrics', onMetrics); factory.off('status', onStatus); });
     for (const m of factory.metrics(job)) push(m);
     sse.send(factory.jobObject(await factory.getJob(job.id)), 'status');
-    if (TERMINAL_STATUSES.includes(job.status)) sse.close();
+    if (TERMINAL_STATUSES.includes(job.status)) sse.end();
     return reply;
   });
 }

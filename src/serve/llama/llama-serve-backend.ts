@@ -278,7 +278,7 @@ export class LlamaServeBackend implements ModelBackend {
         const tok = meta ? meta.token : (r as Token);
         if (this.model.isEogToken(tok) || this.stopIds.has(tok)) { finish = 'stop'; break; }
         completion++;
-        generated.push(tok);
+        if (penalties) generated.push(tok);
         pending.push(tok);
         if (meta) {
           const s = this.model.detokenize([tok], true);
@@ -296,10 +296,10 @@ export class LlamaServeBackend implements ModelBackend {
         // a token can end inside a UTF-8 sequence: hold it (up to 4 tokens) until the character completes
         if (piece.endsWith('\uFFFD') && pending.length < 4 && completion < maxTokens) piece = '';
         if (piece || pending.length >= 4) {
-          pending = [];
+          pending.length = 0;
           const out = stop.push(piece);
           if (out) cb.onText(out, wantLp ? pendingLp : undefined);
-          pendingLp = [];
+          if (wantLp) pendingLp = [];
           if (stop.stopped) { finish = 'stop'; break; }
           if (grammar) {
             text += out;

@@ -1,40 +1,20 @@
 /**
- * OpenAI's request and response shapes for /v1/chat/completions, /v1/completions and /v1/embeddings: strict
- * validation of the request body (wrong types, out-of-range values and unsupported features are 400s with the
- * offending `param`, as OpenAI answers them), and builders of the response objects and stream chunks.
+ * OpenAI's requests for /v1/chat/completions, /v1/completions and /v1/embeddings, validated strictly: wrong types,
+ * out-of-range values and unsupported features are 400s naming the offending `param`, with OpenAI's messages and
+ * codes, before anything else happens. Function calling (`tools`, `tool_choice`, `parallel_tool_calls`, and the
+ * tool fields of messages) is validated by OpenAI's rules here too.
  *
  * Extensions, ignored by OpenAI's clients and passed through their `extra_body`: `preset` (conservative, balanced,
- * creative), `top_k`. A value the request leaves out comes from the preset (the request's, else the deployment's).
+ * creative), `top_k`. What the request leaves out is filled in by the serving layer (serve/generation-params.ts).
  */
-import type { ChatMessageIn, GenerateParams, PromptInput, TokenLogprob } from './model-backend.ts';
-import { parseMessageTools, parseTools, type ToolChoice, type ToolDef } from './tools.ts';
-import { PRESETS, ServeError, type DeploymentSettings, type PresetName } from './deployments.ts';
+import { StatusError } from '../util/status-error.ts';
+import {
+  PRESET_NAMES, type PresetName, type ChatMessageIn, type ChatRequest, type CompletionRequest, type EmbeddingRequest, type SamplingIn, type ToolChoice, type ToolDef,
+} from './wire-types.ts';
 
 export const MAX_TOKENS_CAP = 1_000_000;
 
-export interface SamplingIn {
-  model: string;
-  stream: boolean;
-  includeUsage: boolean;
-  n: number;
-  maxTokens?: number;
-  temperature?: number;
-  topP?: number;
-  topK?: number;
-  seed?: number;
-  stop: string[];
-  presencePenalty: number;
-  frequencyPenalty: number;
-  preset?: PresetName;
-  json?: GenerateParams['json'];
-  logprobs?: { top: number };
-}
-
-export interface ChatRequest extends SamplingIn { messages: ChatMessageIn[]; tools?: ToolDef[]; toolChoice?: ToolChoice; parallelToolCalls: boolean }
-export interface CompletionRequest extends SamplingIn { prompts: string[]; echo: boolean }
-export interface EmbeddingRequest { model: string; input: string[]; base64: boolean; dimensions?: number }
-
-const bad = (param: string, message: string, code = 'invalid_value') => new ServeError(400, message, code, param);
+const bad = (param: string, message: string, code = 'invalid_value') => new StatusError(400, message, { code, param });
 
 function obj(body: unknown): Record<string, unknown> {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw bad('', 'The request body must be a JSON object.', 'invalid_request_body');
@@ -84,10 +64,10 @@ function sampling(b: Record<string, unknown>): SamplingIn {
   }
   let preset: PresetName | undefined;
   if (b.preset !== undefined && b.preset !== null) {
-    if (typeof b.preset !== 'string' || !(b.preset in PRESETS)) throw bad('preset', `Invalid 'preset': expected one of ${Object.keys(PRESETS).join(', ')}.`);
+    if (typeof b.preset !== 'string' || !(PRESET_NAMES as readonly string[]).includes(b.preset)) throw bad('preset', `Invalid 'preset': expected one of ${PRESET_NAMES.join(', ')}.`);
     preset = b.preset as PresetName;
   }
-  let json: GenerateParams['json'];
+  let json: SamplingIn['json'];
   const rf = b.response_format;
   if (rf !== undefined && rf !== null) {
     if (typeof rf !== 'object' || Array.isArray(rf)) throw bad('response_format', "Invalid type for 'response_format': expected an object.", 'invalid_type');
@@ -174,34 +154,69 @@ export function parseEmbeddingRequest(body: unknown): EmbeddingRequest {
   return { model: b.model, input, base64: fmt === 'base64', dimensions };
 }
 
-/** Fills what the request left out from the preset (request's, else the deployment's) and checks max_tokens. */
-export function toGenerateParams(r: SamplingIn, prompt: PromptInput, settings: DeploymentSettings, seedOffset = 0): GenerateParams {
-  const preset = PRESETS[r.preset ?? settings.preset];
-  if (r.maxTokens !== undefined && r.maxTokens > settings.maxTokensLimit) {
-    throw new ServeError(400, `Invalid 'max_tokens': ${r.maxTokens} is more than this deployment allows (${settings.maxTokensLimit}).`, 'invalid_value', 'max_tokens');
+const NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
+
+/** Validates `tools`, `tool_choice` and `parallel_tool_calls` of a chat request (OpenAI's rules and messages). */
+export function parseTools(b: Record<string, unknown>): { tools?: ToolDef[]; toolChoice?: ToolChoice; parallel: boolean } {
+  if (b.functions !== undefined && b.functions !== null) throw bad('functions', "'functions' is deprecated and not supported: use 'tools'.");
+  const parallel = b.parallel_tool_calls === undefined || b.parallel_tool_calls === null ? true : b.parallel_tool_calls;
+  if (typeof parallel !== 'boolean') throw bad('parallel_tool_calls', "Invalid type for 'parallel_tool_calls': expected a boolean.");
+  const raw = b.tools;
+  if (raw === undefined || raw === null || (Array.isArray(raw) && raw.length === 0)) {
+    if (b.tool_choice !== undefined && b.tool_choice !== null && b.tool_choice !== 'none' && b.tool_choice !== 'auto') {
+      throw bad('tool_choice', "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.");
+    }
+    return { parallel };
   }
-  return {
-    prompt, maxTokens: r.maxTokens ?? settings.maxTokensLimit,
-    temperature: r.temperature ?? preset.temperature,
-    topP: r.topP ?? (r.temperature !== undefined ? 1 : preset.top_p),
-    topK: r.topK ?? (r.temperature !== undefined ? 0 : preset.top_k),
-    seed: r.seed !== undefined ? r.seed + seedOffset : undefined,
-    stop: r.stop, presencePenalty: r.presencePenalty, frequencyPenalty: r.frequencyPenalty, json: r.json, logprobs: r.logprobs,
-    ...('tools' in r && (r as ChatRequest).tools ? { tools: (r as ChatRequest).tools, toolChoice: (r as ChatRequest).toolChoice, parallelToolCalls: (r as ChatRequest).parallelToolCalls } : {}),
-  };
+  if (!Array.isArray(raw)) throw bad('tools', "Invalid type for 'tools': expected an array of tool objects.");
+  if (raw.length > 128) throw bad('tools', "Invalid 'tools': at most 128 tools.");
+  const seen = new Set<string>();
+  const tools = raw.map((t: unknown, i: number): ToolDef => {
+    const o = t as Record<string, unknown> | null;
+    if (!o || typeof o !== 'object' || o.type !== 'function') throw bad(`tools[${i}].type`, `Invalid value for 'tools[${i}].type': expected 'function'.`);
+    const f = o.function as Record<string, unknown> | undefined;
+    if (!f || typeof f !== 'object') throw bad(`tools[${i}].function`, `Missing required parameter: 'tools[${i}].function'.`);
+    if (typeof f.name !== 'string' || !NAME.test(f.name)) throw bad(`tools[${i}].function.name`, `Invalid 'tools[${i}].function.name': expected 1-64 characters of a-z, A-Z, 0-9, _ and -.`);
+    if (seen.has(f.name)) throw bad(`tools[${i}].function.name`, `Invalid 'tools': the function name '${f.name}' appears twice.`);
+    seen.add(f.name);
+    if (f.description !== undefined && typeof f.description !== 'string') throw bad(`tools[${i}].function.description`, `Invalid type for 'tools[${i}].function.description': expected a string.`);
+    if (f.parameters !== undefined && (typeof f.parameters !== 'object' || f.parameters === null || Array.isArray(f.parameters))) {
+      throw bad(`tools[${i}].function.parameters`, `Invalid type for 'tools[${i}].function.parameters': expected a JSON schema object.`);
+    }
+    return { type: 'function', function: { name: f.name, ...(f.description !== undefined ? { description: f.description as string } : {}), ...(f.parameters ? { parameters: f.parameters as Record<string, unknown> } : {}), ...(f.strict !== undefined ? { strict: Boolean(f.strict) } : {}) } };
+  });
+  let toolChoice: ToolChoice = 'auto';
+  const c = b.tool_choice;
+  if (c !== undefined && c !== null) {
+    if (c === 'none' || c === 'auto' || c === 'required') toolChoice = c;
+    else if (typeof c === 'object' && !Array.isArray(c) && (c as { type?: unknown }).type === 'function' && typeof (c as { function?: { name?: unknown } }).function?.name === 'string') {
+      const name = (c as { function: { name: string } }).function.name;
+      if (!seen.has(name)) throw bad('tool_choice', `Invalid value for 'tool_choice': no function named '${name}' is in 'tools'.`);
+      toolChoice = { type: 'function', function: { name } };
+    } else throw bad('tool_choice', "Invalid value for 'tool_choice': expected 'none', 'auto', 'required' or {\"type\": \"function\", \"function\": {\"name\": …}}.");
+  }
+  return { tools, toolChoice, parallel };
 }
 
-export function usage(prompt: number, completion: number): { prompt_tokens: number; completion_tokens: number; total_tokens: number } {
-  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
-}
-
-/** Completions-API logprobs from chat-style token logprobs. */
-export function completionLogprobs(lps: TokenLogprob[], startOffset: number): Record<string, unknown> {
-  const offsets: number[] = [];
-  let off = startOffset;
-  for (const l of lps) { offsets.push(off); off += l.token.length; }
-  return {
-    tokens: lps.map((l) => l.token), token_logprobs: lps.map((l) => l.logprob),
-    top_logprobs: lps.map((l) => Object.fromEntries(l.top_logprobs.map((t) => [t.token, t.logprob]))), text_offset: offsets,
-  };
+/** A message's tool fields (assistant `tool_calls`, tool `tool_call_id`), validated. */
+export function parseMessageTools(r: Record<string, unknown>, i: number): Pick<ChatMessageIn, 'tool_calls' | 'tool_call_id' | 'name'> {
+  const out: Pick<ChatMessageIn, 'tool_calls' | 'tool_call_id' | 'name'> = {};
+  if (r.tool_calls !== undefined && r.tool_calls !== null) {
+    if (r.role !== 'assistant') throw bad(`messages[${i}].tool_calls`, `'messages[${i}].tool_calls' is only allowed on assistant messages.`);
+    if (!Array.isArray(r.tool_calls)) throw bad(`messages[${i}].tool_calls`, `Invalid type for 'messages[${i}].tool_calls': expected an array.`);
+    out.tool_calls = r.tool_calls.map((c: unknown, j: number) => {
+      const o = c as { id?: unknown; type?: unknown; function?: { name?: unknown; arguments?: unknown } } | null;
+      if (!o || typeof o.id !== 'string' || typeof o.function?.name !== 'string' || typeof o.function.arguments !== 'string') {
+        throw bad(`messages[${i}].tool_calls[${j}]`, `Invalid 'messages[${i}].tool_calls[${j}]': expected {id, type: 'function', function: {name, arguments (a JSON string)}}.`);
+      }
+      return { id: o.id, type: 'function' as const, function: { name: o.function.name, arguments: o.function.arguments } };
+    });
+  }
+  if (r.role === 'tool') {
+    if (typeof r.tool_call_id !== 'string' || !r.tool_call_id) throw bad(`messages[${i}].tool_call_id`, `Missing required parameter: 'messages[${i}].tool_call_id'.`);
+    out.tool_call_id = r.tool_call_id;
+  }
+  if (typeof r.name === 'string') out.name = r.name;
+  return out;
 }
