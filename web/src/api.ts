@@ -162,24 +162,8 @@ export type Metric = MetricsRecord & { job?: string };
 export interface ListOf<T> { data: T[]; has_more?: boolean }
 
 // ---------------------------------------------------------------- OpenAI's wire shapes (chat, models)
-// The gateway builds these inline today; only the usage counts have a declaration (src/serve/openai.ts). The
-// fields the console reads, with OpenAI's names, until the server declares the whole objects.
 
-import type { usage } from '../../src/serve/openai.ts';
-export type Usage = ReturnType<typeof usage>;
-/** GET /v1/models: an OpenAI model object. */
-export interface ModelObject { id: string; object: 'model'; created: number; owned_by: string }
-/** A chat completion (not streamed); bots and the Copilot add fields of their own. */
-export interface ChatCompletion {
-  id: string; object: 'chat.completion'; created: number; model: string;
-  choices: { index: number; message: { role: 'assistant'; content: string | null; refusal: string | null }; finish_reason: string }[];
-  usage: Usage;
-}
-/** One server-sent event of a streamed chat completion. */
-export interface ChatCompletionChunk {
-  id: string; object: 'chat.completion.chunk'; created: number; model: string;
-  choices: { index: number; delta: { role?: 'assistant'; content?: string | null }; finish_reason: string | null }[];
-}
+export type { ChatCompletion, ChatCompletionChunk, ModelObject, Usage } from '../../src/openai/wire-types.ts';
 
 // ---------------------------------------------------------------- the guard and the request log
 
