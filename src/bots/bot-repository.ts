@@ -7,12 +7,12 @@
  *     <data>/bots/<bot>/versions/<n>.json       frozen versions (config + approved pairs)
  *     <data>/bots/<bot>/reports/<id>.json       test reports, with the person's approval when given
  *     <data>/bots/<bot>/approvals.jsonl         every approval decision and publication, appended
- * Guarantees: whole-file writes are atomic (store/atomic.ts); history lines are written before the state they
+ * Guarantees: whole-file writes are atomic (util/atomic-write.ts); history lines are written before the state they
  * describe; a torn last history line is ignored on read; names are validated before they touch the file system.
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../store/atomic.ts';
+import { writeFileAtomic } from '../util/atomic-write.ts';
 import type { Bot, BotVersion, QaPair, TestReport } from './bot-types.ts';
 
 export interface PairChange { at: number; actor: string; action: 'create' | 'edit' | 'approve' | 'reject' | 'reset' | 'delete'; pair: QaPair; note?: string }

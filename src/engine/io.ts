@@ -14,7 +14,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { decodeSafetensors, encodeSafetensors, tensorToF32 } from '../formats/safetensors.ts';
-import { writeFileAtomic } from '../store/atomic.ts';
+import { writeFileAtomic } from '../util/atomic-write.ts';
 import { validateConfig, type LlamaConfig } from './config.ts';
 import { LlamaModel } from './llama-model.ts';
 import type { MethodSpec } from './methods.ts';

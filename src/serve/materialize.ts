@@ -16,7 +16,7 @@ import { Tokenizer, type TokenizerJSON } from '../engine/tokenizer/tokenizer-exp
 import { fallbackTemplate } from './prompt.ts';
 import { loadModel, readModelInfo } from '../engine/io.ts';
 import { exportGgufLora, exportGgufModel } from '../formats/gguf-model.ts';
-import { writeFileAtomic } from '../store/atomic.ts';
+import { writeFileAtomic } from '../util/atomic-write.ts';
 
 export type GgufExportType = 'F32' | 'F16';
 

@@ -16,7 +16,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Kysely, Migration } from 'kysely';
-import { writeFileAtomic } from '../atomic.ts';
+import { writeFileAtomic } from '../../util/atomic-write.ts';
 import { isInside, mapJsonStrings, relocate } from '../paths.ts';
 import type { MigrationContext } from './all-migrations.ts';
 
