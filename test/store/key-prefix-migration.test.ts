@@ -11,7 +11,8 @@ import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { migrationProvider } from '../../src/store/migrations/all-migrations.ts';
 import { openSqliteStore } from '../../src/store/sqlite.ts';
-import { ensureAdminKey, generateApiKey, hashApiKey, keyPrefix } from '../../src/api/auth.ts';
+import { ensureAdminKey } from '../../src/api/auth.ts';
+import { generateApiKey, hashApiKey, keyPrefix } from '../../src/util/api-key.ts';
 import { createKey } from '../../src/serve/api-keys.ts';
 
 test('keyPrefix: sk-mf- and 4 characters, or 4 characters of a key of another form', () => {
