@@ -5,7 +5,7 @@
 import type { Kysely } from 'kysely';
 import type { DataService } from '../data/data-service.ts';
 import type { Store } from '../store/store.ts';
-import { kyselyJobRepository, type FactoryTables } from '../store/kysely-jobs.ts';
+import { kyselyJobRepository, type FactoryTables } from './kysely-jobs.ts';
 import { Scheduler, type SchedulerOptions } from './scheduler.ts';
 import { LocalRunner, type LocalRunnerOptions } from './local-runner.ts';
 import { FactoryService } from './factory-service.ts';

@@ -9,7 +9,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import type { Kysely } from 'kysely';
 import { isInside, relocate, resolveStored, storedPath, mapJsonStrings } from '../../src/store/paths.ts';
 import { openSqliteDatabase } from '../../src/store/sqlite.ts';
-import { kyselyJobRepository, type FactoryTables } from '../../src/store/kysely-jobs.ts';
+import { kyselyJobRepository, type FactoryTables } from '../../src/factory/kysely-jobs.ts';
 import { mapSpecPaths } from '../../src/factory/spec-paths.ts';
 import type { JobSpec } from '../../src/factory/job-spec.ts';
 

@@ -10,7 +10,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { migrationProvider } from '../../src/store/migrations/all-migrations.ts';
 import { openSqliteDatabase } from '../../src/store/sqlite.ts';
-import { kyselyJobRepository, type FactoryTables } from '../../src/store/kysely-jobs.ts';
+import { kyselyJobRepository, type FactoryTables } from '../../src/factory/kysely-jobs.ts';
 import { readModelInfo } from '../../src/engine/io.ts';
 import { folderOfJob, folderOfModel } from '../../src/store/migrations/0007-relative-paths.ts';
 

@@ -6,8 +6,8 @@ import { after } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import { migrate, type Database } from '../../src/store/kysely-store.ts';
-import { kyselyJobRepository, type FactoryTables } from '../../src/store/kysely-jobs.ts';
-import { repositorySuite } from '../factory/repository-suite.ts';
+import { kyselyJobRepository, type FactoryTables } from '../../src/factory/kysely-jobs.ts';
+import { repositorySuite } from './repository-suite.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mf-jobs-'));
 const dbs: Kysely<FactoryTables>[] = [];
