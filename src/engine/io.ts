@@ -9,7 +9,7 @@
  *   <dir>/tokenizer.json     the engine tokenizer (TokenizerJSON), in full-model folders
  *
  * Every file is written atomically; a folder is complete once modelfab.json exists (it is written last).
- * Conversions to GGUF, Hugging Face and PEFT live in src/formats/.
+ * Conversions to GGUF, Hugging Face and PEFT live in src/model-files/.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';

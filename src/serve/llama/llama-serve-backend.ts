@@ -21,8 +21,8 @@ import {
   LlamaGrammarEvaluationState, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaEmbeddingContext,
   type LlamaGrammar, type LlamaModel, type Token,
 } from 'node-llama-cpp';
-import { readGgufHeader, validateGgufAdapter, validateGgufModel, adapterBaseOf, readGgufFile, type AdapterBase } from '../../formats/gguf-model.ts';
-import { ModelFileError } from '../../formats/llama-layout.ts';
+import { readGgufHeader, validateGgufAdapter, validateGgufModel, adapterBaseOf, readGgufFile, type AdapterBase } from '../../model-files/gguf-model.ts';
+import { ModelFileError } from '../../model-files/llama-layout.ts';
 import { metadataRecord } from '../../formats/gguf.ts';
 import type { LlamaConfig } from '../../engine/config.ts';
 import { getCpuLlama } from './llama-cpp.ts';
