@@ -5,7 +5,7 @@
  * `Authorization: Bearer <key>`; what each key may reach is the table in authz.ts.
  */
 import { randomBytes } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import { nowSeconds, type ApiKeyRow, type Store } from '../store/store.ts';
 import { ApiError } from './errors.ts';
 import { generateApiKey, hashApiKey, keyPrefix } from '../util/api-key.ts';

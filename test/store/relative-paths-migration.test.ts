@@ -25,7 +25,7 @@ test('migration: an old folder with absolute paths, moved, works from where it i
     // the database as the previous version left it
     mkdirSync(old, { recursive: true });
     const sqlite = new BetterSqlite3(join(old, 'modelfab.db'));
-    const kdb = new Kysely<any>({ dialect: new SqliteDialect({ database: sqlite }) }); // eslint-disable-line @typescript-eslint/no-explicit-any
+    const kdb = new Kysely<any>({ dialect: new SqliteDialect({ database: sqlite }) });
     const r = await new Migrator({ db: kdb, provider: migrationProvider({ dataDir: null }) }).migrateTo('0006-job-dependencies');
     assert.equal(r.error, undefined);
     const spec = (id: string, base: object) => ({
@@ -149,7 +149,7 @@ test('migration: a folder whose job rows are gone is found from its models', asy
     const old = join(tmp, 'old'), now = join(tmp, 'now');
     mkdirSync(old);
     const sqlite = new BetterSqlite3(join(old, 'modelfab.db'));
-    const kdb = new Kysely<any>({ dialect: new SqliteDialect({ database: sqlite }) }); // eslint-disable-line @typescript-eslint/no-explicit-any
+    const kdb = new Kysely<any>({ dialect: new SqliteDialect({ database: sqlite }) });
     assert.equal((await new Migrator({ db: kdb, provider: migrationProvider({ dataDir: null }) }).migrateTo('0006-job-dependencies')).error, undefined);
     await kdb.insertInto('models').values({
       id: 'm', name: 'ft', kind: 'engine', path: join(old, 'jobs', 'ftjob-9', 'model'), base_path: join(old, 'models', 'tiny'), adapter_path: null,

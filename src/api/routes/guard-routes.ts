@@ -75,7 +75,7 @@ export function guardRoutes(app: FastifyInstance, feedback: FeedbackService, dep
     return { object: 'guard.result', ...r };
   }));
 
-  app.get('/v1/guard/policies', async (req) => wrap(async () => ({ object: 'list', data: await feedback.listPolicies() })));
+  app.get('/v1/guard/policies', async () => wrap(async () => ({ object: 'list', data: await feedback.listPolicies() })));
   app.put<{ Params: { name: string }; Body: unknown }>('/v1/guard/policies/:name', async (req) => wrap(async () => {
     const policy = parsePolicy(req.body);
     await feedback.putPolicy(req.params.name, req.body);
