@@ -9,7 +9,8 @@ import type { Command } from 'commander';
 import { parsePolicy, runGuard, type GuardStage } from '../control/guard.ts';
 import type { Passage } from '../knowledge/attribution.ts';
 import { OpenAIChatModel } from '../control/chat-model.ts';
-import type { FeedbackObject, ResponseRecord } from '../control/feedback.ts';
+import type { FeedbackObject } from '../control/feedback.ts';
+import type { ResponseRecord } from '../control/request-log.ts';
 import { ApiClient, clientOptions, remote, type Remote } from './client.ts';
 import { readUserJson, readUserText } from './user-files.ts';
 

@@ -47,7 +47,7 @@ export function bestFineTune(board: Leaderboard, jobs: FineTuningJobObject[], di
 
 export async function runServeDemo(srv: ModelfabServer, best: { name: string; model: string; score: number; dimension?: string }, questionsFile: string, rep: Reporter): Promise<ServeDemoResult> {
   const deployment = 'spruce-assistant';
-  await srv.feedback.putPolicy(DEMO_GUARD_POLICY.name, DEMO_GUARD_POLICY);
+  await srv.guardPolicies.putPolicy(DEMO_GUARD_POLICY.name, DEMO_GUARD_POLICY);
   await deploy(srv.store, { name: deployment, model: best.model, settings: { guard: DEMO_GUARD_POLICY.name, preset: 'conservative', warm: false } });
   srv.gateway.invalidate();
   const { key } = await createKey(srv.store, { name: 'demo client', models: [deployment], endpoints: ['chat.completions', 'models'] });

@@ -9,6 +9,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { datasetInfoEntry, type ExportFormat, type FeedbackRequest, type FeedbackService, type TrainDeps, type TrainRequest } from '../../control/feedback.ts';
+import type { RequestLog } from '../../control/request-log.ts';
 import { toControlApiError } from './guard-routes.ts';
 import { keyAllowsArea } from '../../serve/api-keys.ts';
 import { requireRequestAccess } from '../authz.ts';
@@ -16,7 +17,7 @@ import { ApiError } from '../errors.ts';
 
 const wrap = <T>(fn: () => Promise<T>) => fn().catch((e: unknown) => { throw toControlApiError(e); });
 
-export function feedbackRoutes(app: FastifyInstance, feedback: FeedbackService, deps: TrainDeps & { jobObject?: (job: never) => unknown }): void {
+export function feedbackRoutes<J extends { id: string }>(app: FastifyInstance, feedback: FeedbackService, log: Pick<RequestLog, 'getResponse'>, deps: TrainDeps<J> & { jobObject?: (job: J) => unknown }): void {
   /**
    * Any key may give feedback on an answer it was given: the response must be in the log under that key, and what
    * was asked and answered comes from the log, never from the body. Keys that manage feedback (and admins) may also
@@ -37,7 +38,7 @@ export function feedbackRoutes(app: FastifyInstance, feedback: FeedbackService, 
     }
     for (const [param, id] of ids) {
       if (id === undefined || id === null) continue;
-      const r = typeof id === 'string' ? await feedback.getResponse(id) : null;
+      const r = typeof id === 'string' ? await log.getResponse(id) : null;
       if (!r || r.key_id !== k.id) throw new ApiError(404, `response ${String(id)} is not in the response log of this key`, 'invalid_request_error', param, 'response_not_found');
     }
     const { prompt: _p, answer: _a, annotator: _n, model: _m, ...rest } = b;
@@ -70,6 +71,6 @@ export function feedbackRoutes(app: FastifyInstance, feedback: FeedbackService, 
 
   app.post<{ Body: TrainRequest }>('/v1/feedback/train', async (req) => wrap(async () => {
     const r = await feedback.train(deps, req.body);
-    return { ...r, job: r.job && deps.jobObject ? deps.jobObject(r.job as never) : r.job };
+    return { ...r, job: r.job && deps.jobObject ? deps.jobObject(r.job) : r.job };
   }));
 }

@@ -69,7 +69,7 @@ export function knowledgeRoutes(app: FastifyInstance, kb: KnowledgeService, deps
   /** A KB's `guard` must name an existing guard policy. */
   const checkPolicy = async (name: string | null | undefined) => {
     if (name === undefined || name === null || !deps.control) return;
-    if ((await deps.control.feedback.getPolicyText(name)) === null) throw new ApiError(400, `guard: no guard policy named ${JSON.stringify(name)} (create it with PUT /v1/guard/policies/{name})`, 'invalid_request_error', 'guard', 'guard_policy_not_found');
+    if ((await deps.control.policyStore.getPolicyText(name)) === null) throw new ApiError(400, `guard: no guard policy named ${JSON.stringify(name)} (create it with PUT /v1/guard/policies/{name})`, 'invalid_request_error', 'guard', 'guard_policy_not_found');
   };
   app.post<{ Body: { id?: string; name: string; description?: string; requireApproval?: boolean; require_approval?: boolean; t2s?: boolean; guard?: string; lexicon?: string; lexicon_name?: string; max_chars?: number } }>('/v1/knowledge/bases', {
     schema: { body: { type: 'object', required: ['name'], properties: {
