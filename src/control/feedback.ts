@@ -38,6 +38,12 @@ export interface FeedbackObject {
   preferred: Preference | null; annotator: string | null; status: FeedbackStatus; reviewer: string | null; reviewed_at: number | null; note: string | null;
 }
 
+/** The review queue's filters (`FeedbackService.list`). */
+export interface FeedbackListFilter {
+  status?: FeedbackStatus | 'all'; model?: string; annotator?: string; label?: string; kind?: 'rating' | 'label' | 'correction' | 'preference';
+  after?: string; limit?: number; order?: 'asc' | 'desc';
+}
+
 export interface FeedbackRequest {
   response_id?: string; model?: string; source?: string; prompt?: string | ChatMessage[]; answer?: string;
   rating?: number; label?: 'right' | 'wrong'; correction?: string;
@@ -299,7 +305,7 @@ export class FeedbackService {
   }
 
   /** The review queue and listings: oldest first by default; `after` is an id (cursor). */
-  async list(f: { status?: FeedbackStatus | 'all'; model?: string; annotator?: string; label?: string; kind?: 'rating' | 'label' | 'correction' | 'preference'; after?: string; limit?: number; order?: 'asc' | 'desc' } = {}): Promise<{ data: FeedbackObject[]; has_more: boolean }> {
+  async list(f: FeedbackListFilter = {}): Promise<{ data: FeedbackObject[]; has_more: boolean }> {
     if (f.limit !== undefined && (!Number.isInteger(f.limit) || f.limit < 1 || f.limit > 1000)) throw new ControlError(400, 'limit must be an integer from 1 to 1000', 'limit');
     if (f.status !== undefined && !['pending', 'accepted', 'rejected', 'all'].includes(f.status)) throw new ControlError(400, 'status must be pending, accepted, rejected or all', 'status');
     if (f.kind !== undefined && !['rating', 'label', 'correction', 'preference'].includes(f.kind)) throw new ControlError(400, 'kind must be rating, label, correction or preference', 'kind');

@@ -19,7 +19,7 @@
  */
 import {
   LlamaGrammarEvaluationState, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaEmbeddingContext,
-  type LlamaGrammar, type LlamaModel, type Token,
+  type GbnfJsonObjectSchema, type LlamaGrammar, type LlamaModel, type Token,
 } from 'node-llama-cpp';
 import { readGgufHeader, validateGgufAdapter, validateGgufModel, adapterBaseOf, readGgufFile, type AdapterBase } from '../../model-files/gguf-model.ts';
 import { ModelFileError } from '../../model-files/llama-layout.ts';
@@ -218,7 +218,8 @@ export class LlamaServeBackend implements ModelBackend {
     const key = json === 'json' ? 'json' : JSON.stringify(json.schema);
     let g = this.grammars.get(key);
     if (!g) {
-      g = (json === 'json' ? this.llama.getGrammarFor('json') : this.llama.createGrammarForJsonSchema(json.schema as never)) as Promise<LlamaGrammar>;
+      // node-llama-cpp's schema type is a union it cannot infer from a plain record; the value is passed as is
+      g = (json === 'json' ? this.llama.getGrammarFor('json') : this.llama.createGrammarForJsonSchema(json.schema as GbnfJsonObjectSchema)) as Promise<LlamaGrammar>;
       g.catch(() => this.grammars.delete(key));
       if (this.grammars.size > 64) this.grammars.delete(this.grammars.keys().next().value!);
       this.grammars.set(key, g);
