@@ -9,7 +9,6 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Gateway } from '../../serve/gateway.ts';
-import type { ChatMessageIn } from '../../serve/model-backend.ts';
 import { GuardPolicyError, parsePolicy, runGuard, type GuardDeps, type GuardStage } from '../../control/guard.ts';
 import { functionChatModel, type ChatModel } from '../../control/chat-model.ts';
 import { ControlError } from '../../control/feedback.ts';
@@ -35,7 +34,7 @@ export function gatewayGuardDeps(gateway: Gateway): GuardDeps {
         m = functionChatModel(name, async (messages, o) => {
           let text = '';
           await gateway.generate(name, {
-            prompt: { kind: 'chat', messages: messages as unknown as ChatMessageIn[] }, maxTokens: o.maxTokens ?? 256, temperature: o.temperature ?? 0,
+            prompt: { kind: 'chat', messages }, maxTokens: o.maxTokens ?? 256, temperature: o.temperature ?? 0,
             topP: 1, topK: 0, stop: [], presencePenalty: 0, frequencyPenalty: 0,
           }, { onText: (t) => { text += t; } }, { signal: o.signal });
           return text;
