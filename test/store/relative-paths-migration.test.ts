@@ -10,6 +10,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { migrationProvider } from '../../src/store/migrations/all-migrations.ts';
 import { openSqliteDatabase } from '../../src/store/sqlite.ts';
+import { stageTables } from '../../src/store/kysely-store.ts';
 import { kyselyJobRepository, type FactoryTables } from '../../src/factory/kysely-jobs.ts';
 import { readModelInfo } from '../../src/engine/io.ts';
 import { folderOfJob, folderOfModel } from '../../src/store/migrations/0007-relative-paths.ts';
@@ -86,7 +87,7 @@ test('migration: an old folder with absolute paths, moved, works from where it i
       const ft = (await store.models.getByName('ft:spruce-s:lora-r4:ftjob-ft'))!;
       assert.deepEqual([ft.path, ft.base_path], [at('jobs', 'ftjob-ft', 'model'), at('jobs', 'ftjob-base', 'model')]);
       assert.equal((await store.models.getByName('user-gguf'))!.path, outside, 'a file outside the folder keeps its path');
-      const jobs = kyselyJobRepository(db as unknown as Kysely<FactoryTables>, Date.now, now);
+      const jobs = kyselyJobRepository(stageTables<FactoryTables>(db), Date.now, now);
       const ftJob = (await jobs.get('ftjob-ft'))!;
       assert.equal(ftJob.spec.outputDir, at('jobs', 'ftjob-ft'));
       assert.deepEqual(ftJob.spec.base, { kind: 'engine', path: at('jobs', 'ftjob-base', 'model') });
