@@ -20,27 +20,30 @@ const QS = (JSON.parse(readFileSync(join(import.meta.dirname, '../test/bots/insu
 const dir = mkdtempSync(join(tmpdir(), 'mf-bench-bots-'));
 const srv = await createServer({ dataDir: dir, adminKey: ADMIN, serve: { warm: false } });
 const url = await srv.app.listen({ host: '127.0.0.1', port: 0 });
-async function call(path: string, body: unknown, key = ADMIN): Promise<any> {
+/** POSTs `body`; `T` is the shape this bench reads from the answer (a missing field shows as undefined in the table). */
+async function call<T>(path: string, body: unknown, key = ADMIN): Promise<T> {
   const r = await fetch(url + path, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
   const j = await r.json();
   if (!r.ok) throw new Error(`${path}: ${r.status} ${JSON.stringify(j)}`);
-  return j;
+  return j as T;
 }
 try {
   const t0 = performance.now();
-  const built = await call('/v1/bots/build', { name: 'insurance-law', filename: 'insurance-law-zh.md', text: readFileSync(LAW, 'utf8'), lexicon_name: 'insurance-zh', approve_all: true });
+  const built = await call<{ units: number; pairs: number; rejected: number }>('/v1/bots/build', { name: 'insurance-law', filename: 'insurance-law-zh.md', text: readFileSync(LAW, 'utf8'), lexicon_name: 'insurance-zh', approve_all: true });
   const buildS = (performance.now() - t0) / 1000;
-  const rep = await call('/v1/bots/insurance-law/tests', { limit: 200 });
-  await call(`/v1/bots/insurance-law/tests/${rep.id}/approve`, { by: 'bench' });
-  await call('/v1/bots/insurance-law/publish', { version: 1 });
-  const { key } = await call('/v1/bots/insurance-law/keys', {});
+  const rep = await call<{
+    id: string; questions: number; top1: number; top3: number; groundedness: number; answered: number; explain: Record<string, { en: string }>;
+  }>('/v1/bots/insurance-law/tests', { limit: 200 });
+  await call<unknown>(`/v1/bots/insurance-law/tests/${rep.id}/approve`, { by: 'bench' });
+  await call<unknown>('/v1/bots/insurance-law/publish', { version: 1 });
+  const { key } = await call<{ key: string }>('/v1/bots/insurance-law/keys', {});
   const lat: number[] = [];
   const per: Record<string, { n: number; t1: number; t3: number }> = {};
   for (const [i, q] of QS.entries()) {
     const t = performance.now();
-    const r = await call('/v1/bots/insurance-law/chat/completions', { model: 'insurance-law', messages: [{ role: 'user', content: q.q }] }, key);
+    const r = await call<{ citations: { article: number | null }[] }>('/v1/bots/insurance-law/chat/completions', { model: 'insurance-law', messages: [{ role: 'user', content: q.q }] }, key);
     lat.push(performance.now() - t);
-    const got = (r.citations as { article: number | null }[]).map((c) => c.article);
+    const got = r.citations.map((c) => c.article);
     const rank = got.indexOf(q.gold);
     for (const k of ['all', q.style, i % 2 === 0 ? 'dev' : 'held_out']) {
       const f = (per[k] ??= { n: 0, t1: 0, t3: 0 });
@@ -51,7 +54,7 @@ try {
   const p95 = lat[Math.min(lat.length - 1, Math.ceil(0.95 * lat.length) - 1)]!;
   console.log(`built in ${buildS.toFixed(2)} s: ${built.units} units, ${built.pairs} pairs kept, ${built.rejected} rejected by the screen`);
   console.log(`auto-test (${rep.questions} held-out template paraphrases): top-1 ${rep.top1}, top-3 ${rep.top3}, grounded ${rep.groundedness} of ${rep.answered} answered`);
-  for (const e of Object.values(rep.explain as Record<string, { en: string }>)) console.log(`  - ${e.en}`);
+  for (const e of Object.values(rep.explain)) console.log(`  - ${e.en}`);
   console.log('set        questions  top-1   top-3');
   for (const [k, f] of Object.entries(per)) console.log(`${k.padEnd(10)} ${String(f.n).padStart(9)}  ${(f.t1 / f.n).toFixed(3)}   ${(f.t3 / f.n).toFixed(3)}`);
   const all = per.all!;

@@ -15,7 +15,7 @@ import { LlamaModel } from '../src/engine/llama-model.ts';
 import { parameterCount, type LlamaConfig } from '../src/engine/config.ts';
 import { trainBpe, CHATML_SPECIAL_TOKENS } from '../src/engine/tokenizer/tokenizer-exports.ts';
 import { loadDemoCorpus } from '../src/demo/corpus.ts';
-import { exportModel } from '../src/formats/model-files.ts';
+import { exportModel } from '../src/model-files/model-files.ts';
 import { examTask, reasoningTask, runTask } from '../src/bench/bench-exports.ts';
 import { LlamaTarget } from '../src/bench/targets/llama.ts';
 

@@ -28,7 +28,7 @@ import { LlamaModel } from '../src/engine/llama-model.ts';
 import { parameterCount, type LlamaConfig } from '../src/engine/config.ts';
 import { trainBpe, CHATML_SPECIAL_TOKENS, CHAT_TEMPLATES } from '../src/engine/tokenizer/tokenizer-exports.ts';
 import { loadDemoCorpus } from '../src/demo/corpus.ts';
-import { exportGgufModel } from '../src/formats/gguf-model.ts';
+import { exportGgufModel } from '../src/model-files/gguf-model.ts';
 import { getCpuLlama } from '../src/serve/llama/llama-cpp.ts';
 import { chatSegments } from '../src/serve/prompt.ts';
 import { createServer } from '../src/api/server.ts';

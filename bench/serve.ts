@@ -22,7 +22,7 @@ import { generate, generationRates, type GenerationTiming } from '../src/engine/
 import { Rng } from '../src/engine/rng.ts';
 import { trainBpe, CHATML_SPECIAL_TOKENS } from '../src/engine/tokenizer/tokenizer-exports.ts';
 import { loadDemoCorpus } from '../src/demo/corpus.ts';
-import { exportGgufModel, type GgufWeightType } from '../src/formats/gguf-model.ts';
+import { exportGgufModel, type GgufWeightType } from '../src/model-files/gguf-model.ts';
 import { LlamaCppBackend } from '../src/serve/llama/llama-cpp.ts';
 
 const args = process.argv.slice(2);

@@ -4,35 +4,11 @@
  * returned once for printing. Every route but the public ones needs a valid, unrevoked key as
  * `Authorization: Bearer <key>`; what each key may reach is the table in authz.ts.
  */
-import { createHash, randomBytes, randomInt } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { nowSeconds, type ApiKeyRow, type Store } from '../store/store.ts';
 import { ApiError } from './errors.ts';
-
-const BASE62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-
-export function generateApiKey(): string {
-  let s = 'sk-mf-';
-  for (let i = 0; i < 40; i++) s += BASE62[randomInt(62)];
-  return s;
-}
-
-/** The marker every generated key starts with. */
-export const KEY_MARKER = 'sk-mf-';
-/** How many characters of a key's secret part its shown prefix keeps: enough to tell keys apart, not to guess them. */
-export const PREFIX_SECRET_CHARS = 4;
-
-/**
- * The prefix stored and shown for a key: `sk-mf-` + 4 characters; a key of another form (an admin key given by
- * MODELFAB_ADMIN_KEY) shows its first 4 characters only.
- */
-export function keyPrefix(key: string): string {
-  return key.startsWith(KEY_MARKER) ? key.slice(0, KEY_MARKER.length + PREFIX_SECRET_CHARS) : key.slice(0, PREFIX_SECRET_CHARS);
-}
-
-export function hashApiKey(key: string): string {
-  return createHash('sha256').update(key, 'utf8').digest('hex');
-}
+import { generateApiKey, hashApiKey, keyPrefix } from '../util/api-key.ts';
 
 export async function addApiKey(store: Store, key: string, role: ApiKeyRow['role'], name: string): Promise<ApiKeyRow> {
   const row: ApiKeyRow = {

@@ -33,7 +33,8 @@ import type { KeyPolicy } from '../serve/api-keys.ts';
 import type { Metrics } from '../serve/prometheus.ts';
 import type { GuardRuntime, RequestGuard } from '../control/guard-runtime.ts';
 import type { GuardStream } from '../control/guard.ts';
-import { ControlError, type ResponseSource } from '../control/feedback.ts';
+import { ControlError } from '../control/feedback.ts';
+import type { ResponseSource } from '../control/request-log.ts';
 import type { Passage } from '../knowledge/attribution.ts';
 import { ApiError } from './errors.ts';
 

@@ -15,6 +15,7 @@ import type { Limits } from '../data/dataset-limits.ts';
 import { DataService } from '../data/data-service.ts';
 import { LocalArtifactStore } from '../store/artifacts.ts';
 import { openSqliteDatabase } from '../store/sqlite.ts';
+import { stageTables } from '../store/kysely-store.ts';
 import { startFactory, type FactoryRuntime, type FactoryRuntimeOptions } from '../factory/factory-runtime.ts';
 import { fineTuningRoutes } from './routes/fine-tuning-routes.ts';
 import { experimentsRoutes } from './routes/experiments-routes.ts';
@@ -32,15 +33,20 @@ import { Gateway, type GatewayOptions } from '../serve/gateway.ts';
 import { KeyPolicy } from '../serve/api-keys.ts';
 import { gatewayRoutes, installPublicGatewayRoutes } from './routes/gateway-routes.ts';
 import { deploymentRoutes } from './routes/deployments-routes.ts';
-import { botsRoutes, createBotService, installPublicBotRoutes } from './routes/bots-routes.ts';
+import { botsRoutes, installPublicBotRoutes } from './routes/bots-routes.ts';
+import { BotService } from '../bots/bot-service.ts';
+import { FileBotRepository } from '../bots/bot-repository.ts';
 import { installConsoleRoutes } from './routes/console-routes.ts';
 import { copilotRoutes, installPublicCopilotRoutes } from './routes/copilot-routes.ts';
-import { FeedbackService, type ControlTables } from '../control/feedback.ts';
+import { FeedbackService, type FeedbackTables } from '../control/feedback.ts';
+import { RequestLog, type RequestLogTables } from '../control/request-log.ts';
+import { GuardPolicyStore, type GuardPolicyTables } from '../control/guard-policies.ts';
 import { feedbackRoutes } from './routes/feedback-routes.ts';
 import { gatewayGuardDeps, guardRoutes } from './routes/guard-routes.ts';
 import { GuardRuntime } from '../control/guard-runtime.ts';
-import type { Kysely } from 'kysely';
-import type { KnowledgeServiceOptions } from '../knowledge/knowledge-service.ts';
+import { KnowledgeService, type KnowledgeServiceOptions } from '../knowledge/knowledge-service.ts';
+import { FileKnowledgeRepository } from '../knowledge/knowledge-repository.ts';
+import type { FactoryTables } from '../factory/kysely-jobs.ts';
 
 export interface ServerOptions {
   dataDir: string;
@@ -76,8 +82,14 @@ export interface ModelfabServer {
   /** The admin key generated on this start (print it once), or null. */
   generatedAdminKey: string | null;
   gateway: Gateway;
-  /** Human feedback, the response log and guard policies. */
+  /** Human feedback on answers. */
   feedback: FeedbackService;
+  /** Every answer served, with the guard's verdicts. */
+  requestLog: RequestLog;
+  /** Named guard policies. */
+  guardPolicies: GuardPolicyStore;
+  /** The knowledge bases (the bots build on them). */
+  knowledge: KnowledgeService;
   close(): Promise<void>;
 }
 
@@ -105,38 +117,43 @@ export async function createServer(opts: ServerOptions): Promise<ModelfabServer>
   const gateway = new Gateway({ ...opts.serve, store, dataDir: opts.dataDir, log: (msg, fields) => app.log.info(fields ?? {}, msg) });
   const keyPolicy = new KeyPolicy(store);
   installPublicGatewayRoutes(app, gateway, () => ({ models_loaded: gateway.status().loaded.length }));
-  const bots = createBotService(opts.dataDir, opts.knowledge);
+  const knowledge = new KnowledgeService(new FileKnowledgeRepository(opts.dataDir), opts.knowledge);
+  const bots = new BotService(new FileBotRepository(opts.dataDir), knowledge);
   installPublicBotRoutes(app, bots);
   installConsoleRoutes(app);
   installPublicCopilotRoutes(app);
   installAuthz(app, store, keyPolicy);
   filesRoutes(app, service);
   datasetsRoutes(app, service);
-  const feedback = new FeedbackService(db as unknown as Kysely<ControlTables>);
+  const requestLog = new RequestLog(stageTables<RequestLogTables>(db));
+  const guardPolicies = new GuardPolicyStore(stageTables<GuardPolicyTables>(db));
+  const feedback = new FeedbackService(stageTables<FeedbackTables>(db), requestLog);
   const guardDeps = gatewayGuardDeps(gateway);
-  const guard = new GuardRuntime(feedback, guardDeps);
+  const guard = new GuardRuntime(guardPolicies, requestLog, guardDeps, feedback);
   const botHook = botsRoutes(app, bots, { store, keyPolicy, guard, importDataset: (r) => service.importDataset(r), createExperiment: (r) => factory.factory.createExperiment(r) });
   gatewayRoutes(app, gateway, keyPolicy, { guard, log: opts.requestLog !== false, bots: botHook });
-  copilotRoutes(app, { gateway, policy: keyPolicy, knowledge: bots.knowledge, bots, guard, log: opts.requestLog !== false });
-  deploymentRoutes(app, store, gateway, { modelFolders: new ModelFolders([...modelDirs, opts.dataDir]), guardExists: async (name) => (await feedback.getPolicyText(name)) !== null });
+  copilotRoutes(app, { gateway, policy: keyPolicy, knowledge, bots, guard, log: opts.requestLog !== false });
+  deploymentRoutes(app, store, gateway, { modelFolders: new ModelFolders([...modelDirs, opts.dataDir]), guardExists: async (name) => (await guardPolicies.getPolicyText(name)) !== null });
   if (opts.serve?.warm !== false) void gateway.warmDeployments();
-  const factory = await startFactory({ dataDir: opts.dataDir, store, db: db as never, data: service, ...(opts.factory ?? {}) });
+  const factory = await startFactory({ dataDir: opts.dataDir, store, db: stageTables<FactoryTables>(db), data: service, ...(opts.factory ?? {}) });
   fineTuningRoutes(app, factory.factory);
   experimentsRoutes(app, factory.factory);
   const modelFolders = new ModelFolders(modelDirs);
   modelsRegistryRoutes(app, factory.factory, modelFolders);
-  knowledgeRoutes(app, bots.knowledge, { control: guard, file: async (id) => { const f = await service.fileBytes(id); return { filename: f.file.filename, bytes: f.bytes }; } });
+  knowledgeRoutes(app, knowledge, { control: guard, file: async (id) => { const f = await service.fileBytes(id); return { filename: f.file.filename, bytes: f.bytes }; } });
   evalsRoutes(app, { factory: factory.factory, store, data: service, dataDir: opts.dataDir });
-  guardRoutes(app, feedback, guardDeps);
-  feedbackRoutes(app, feedback, { importDataset: (r) => service.importDataset(r), createJob: (r) => factory.factory.createJob(r), createExperiment: (r) => factory.factory.createExperiment(r as never), jobObject: (j) => factory.factory.jobObject(j) });
+  guardRoutes(app, guardPolicies, requestLog, guardDeps);
+  feedbackRoutes(app, feedback, requestLog, {
+    importDataset: (r) => service.importDataset(r), createJob: (r) => factory.factory.createJob(r), createExperiment: (r) => factory.factory.createExperiment(r), jobObject: (j) => factory.factory.jobObject(j),
+  });
   const days = opts.requestLogDays ?? 90;
-  const prune = () => { if (days > 0) feedback.pruneResponses(Date.now() - days * 86_400_000).catch((e: unknown) => app.log.error({ err: e }, 'request log pruning failed')); };
+  const prune = () => { if (days > 0) requestLog.pruneResponses(Date.now() - days * 86_400_000).catch((e: unknown) => app.log.error({ err: e }, 'request log pruning failed')); };
   prune();
   const pruner = setInterval(prune, 3_600_000);
   pruner.unref();
   let closed = false;
   return {
-    app, store, service, factory, generatedAdminKey, gateway, feedback, modelDirs,
+    app, store, service, factory, generatedAdminKey, gateway, feedback, requestLog, guardPolicies, knowledge, modelDirs,
     async close() {
       if (closed) return;
       closed = true;

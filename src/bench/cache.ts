@@ -10,7 +10,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../store/atomic.ts';
+import { writeFileAtomic } from '../util/atomic-write.ts';
 import type { TaskResult } from './bench-types.ts';
 import type { BenchmarkRun } from './run.ts';
 

@@ -94,7 +94,10 @@ export function toEvalRun(run: BenchmarkRun): Record<string, unknown> {
   let passed = 0, failed = 0, errored = 0;
   const perCriteria = run.tasks.map((t) => {
     let p = 0, f = 0;
-    for (const it of t.items) (itemPassed(t, it.metrics) ? p++ : f++);
+    for (const it of t.items) {
+      if (itemPassed(t, it.metrics)) p++;
+      else f++;
+    }
     if (t.status !== 'ok') errored++;
     passed += p; failed += f;
     return { testing_criteria: t.task, passed: p, failed: f };

@@ -7,12 +7,12 @@
  *     <data>/bots/<bot>/versions/<n>.json       frozen versions (config + approved pairs)
  *     <data>/bots/<bot>/reports/<id>.json       test reports, with the person's approval when given
  *     <data>/bots/<bot>/approvals.jsonl         every approval decision and publication, appended
- * Guarantees: whole-file writes are atomic (store/atomic.ts); history lines are written before the state they
+ * Guarantees: whole-file writes are atomic (util/atomic-write.ts); history lines are written before the state they
  * describe; a torn last history line is ignored on read; names are validated before they touch the file system.
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../store/atomic.ts';
+import { writeFileAtomic } from '../util/atomic-write.ts';
 import type { Bot, BotVersion, QaPair, TestReport } from './bot-types.ts';
 
 export interface PairChange { at: number; actor: string; action: 'create' | 'edit' | 'approve' | 'reject' | 'reset' | 'delete'; pair: QaPair; note?: string }
@@ -77,6 +77,11 @@ export class FileBotRepository implements BotRepository {
     return join(this.root, name);
   }
 
+  /** A file listed a moment ago: gone now is an error like any other. */
+  private readJsonFile<T>(file: string): T {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
+  }
+
   private readJson<T>(file: string, fallback: T): T {
     try { return JSON.parse(fs.readFileSync(file, 'utf8')) as T; } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return fallback;
@@ -137,7 +142,7 @@ export class FileBotRepository implements BotRepository {
   async listVersions(bot: string): Promise<BotVersion[]> {
     const d = join(this.dir(bot), 'versions');
     if (!fs.existsSync(d)) return [];
-    return fs.readdirSync(d).filter((f) => /^\d+\.json$/.test(f)).map((f) => this.readJson<BotVersion>(join(d, f), null as never)).sort((a, b) => a.version - b.version);
+    return fs.readdirSync(d).filter((f) => /^\d+\.json$/.test(f)).map((f) => this.readJsonFile<BotVersion>(join(d, f))).sort((a, b) => a.version - b.version);
   }
 
   async getVersion(bot: string, version: number): Promise<BotVersion | null> {
@@ -154,7 +159,7 @@ export class FileBotRepository implements BotRepository {
   async listReports(bot: string): Promise<TestReport[]> {
     const d = join(this.dir(bot), 'reports');
     if (!fs.existsSync(d)) return [];
-    return fs.readdirSync(d).filter((f) => f.endsWith('.json')).map((f) => this.readJson<TestReport>(join(d, f), null as never)).sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
+    return fs.readdirSync(d).filter((f) => f.endsWith('.json')).map((f) => this.readJsonFile<TestReport>(join(d, f))).sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
   }
 
   async getReport(bot: string, id: string): Promise<TestReport | null> {

@@ -14,6 +14,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KnowledgeService } from '../knowledge/knowledge-service.ts';
+import type { ExperimentRequest } from '../factory/factory-service.ts';
 import { NotFoundError } from '../knowledge/knowledge-repository.ts';
 import { Lexicon } from '../knowledge/text/lexicon.ts';
 import { groundedPrompt, OpenAIChatGenerator, type Generator } from '../knowledge/answer-generator.ts';
@@ -483,7 +484,7 @@ export class BotService {
   }
 
   /** The experiment request that fine-tunes on a dataset of this bot's pairs (what `startExperiment` submits). */
-  experimentRequest(name: string, dataset: string, o: { baseModels: string[]; methods?: string[]; epochs?: number }): Record<string, unknown> {
+  experimentRequest(name: string, dataset: string, o: { baseModels: string[]; methods?: string[]; epochs?: number }): BotExperimentRequest {
     return {
       name: `bot-${name}-sft`, stage: 'sft', base_models: o.baseModels, datasets: [dataset],
       methods: (o.methods ?? ['lora']).map((type) => ({ type })), hyperparameters: { epochs: o.epochs ?? 2, batchSize: 4, lr: 2e-4, seqLen: 256 },
@@ -494,7 +495,7 @@ export class BotService {
    * One action: export the approved pairs, import them as a dataset (`bot-<name>-pairs`, OpenAI chat format, 10%
    * validation) and submit a factory experiment on them. The fine-tuned model can then be set as the bot's model.
    */
-  async startExperiment(name: string, deps: ExperimentDeps, o: { baseModels: string[]; methods?: string[]; epochs?: number }): Promise<{ dataset: unknown; experiment: unknown; request: Record<string, unknown> }> {
+  async startExperiment(name: string, deps: ExperimentDeps, o: { baseModels: string[]; methods?: string[]; epochs?: number }): Promise<{ dataset: unknown; experiment: unknown; request: BotExperimentRequest }> {
     if (!o.baseModels?.length) throw new BotError(400, 'base_models must name at least one base model', 'base_models');
     const { jsonl } = await this.exportSft(name);
     const dir = mkdtempSync(join(tmpdir(), 'mf-bot-sft-'));
@@ -511,10 +512,24 @@ export class BotService {
   }
 }
 
-/** What starting an experiment needs from the data and factory stages (DataService / FactoryService fit). */
-export interface ExperimentDeps {
+/** Where a bot's approved pairs become a dataset: the data stage's registry (DataService fits). */
+export interface DatasetSink {
   importDataset(req: { name: string; source: { path: string }; format: 'openai-chat'; validationSplit: number; seed: number }): Promise<unknown>;
-  createExperiment(req: any): Promise<unknown>; // eslint-disable-line @typescript-eslint/no-explicit-any -- FactoryService.createExperiment(ExperimentRequest)
 }
+
+/**
+ * The experiment a bot starts: the factory's request, with each method named by its type alone, as the client
+ * named it. The factory checks the type and fills the method's defaults (engine/methods.ts `normalizeMethod`),
+ * though its `ExperimentRequest` type asks for whole method specs.
+ */
+export type BotExperimentRequest = Omit<ExperimentRequest, 'methods'> & { methods: Array<{ type: string }> };
+
+/** What trains on that dataset: the factory (FactoryService). */
+export interface ExperimentLauncher {
+  createExperiment(req: BotExperimentRequest): Promise<unknown>;
+}
+
+/** What starting an experiment needs from the data and factory stages, wired in api/. */
+export type ExperimentDeps = DatasetSink & ExperimentLauncher;
 
 export { NotFoundError, BotNotFoundError };

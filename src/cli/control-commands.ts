@@ -9,7 +9,9 @@ import type { Command } from 'commander';
 import { parsePolicy, runGuard, type GuardStage } from '../control/guard.ts';
 import type { Passage } from '../knowledge/attribution.ts';
 import { OpenAIChatModel } from '../control/chat-model.ts';
-import { ApiClient, clientOptions, remote, withClient, type Remote } from './client.ts';
+import type { FeedbackObject } from '../control/feedback.ts';
+import type { ResponseRecord } from '../control/request-log.ts';
+import { ApiClient, clientOptions, remote, type Remote } from './client.ts';
 import { readUserJson, readUserText } from './user-files.ts';
 
 export function registerControl(program: Command): void {
@@ -61,7 +63,7 @@ export function registerControl(program: Command): void {
     .option('--model <name>').option('--source <s>', 'api, bot or playground').option('--outcome <o>', 'passed, flagged, rewritten, refused or guarded (any guard ran)').option('--limit <n>', 'rows', '20')
     .action(async (o: Remote & { model?: string; source?: string; outcome?: string; limit: string }) => {
       const qs = new URLSearchParams({ limit: o.limit, ...(o.model ? { model: o.model } : {}), ...(o.source ? { source: o.source } : {}), ...(o.outcome ? { outcome: o.outcome } : {}) });
-      const r = await new ApiClient(clientOptions(o)).request<{ data: Array<Record<string, any>>; has_more: boolean }>('GET', `/v1/requests?${qs}`);
+      const r = await new ApiClient(clientOptions(o)).request<{ data: ResponseRecord[]; has_more: boolean }>('GET', `/v1/requests?${qs}`);
       if (o.json) { process.stdout.write(`${JSON.stringify(r)}\n`); return; }
       for (const x of r.data) {
         const q = String(x.prompt.at(-1)?.content ?? '').replace(/\s+/g, ' ').slice(0, 40);
@@ -70,7 +72,7 @@ export function registerControl(program: Command): void {
       if (r.has_more) process.stdout.write('(more: raise --limit)\n');
     });
   remote(req.command('show <id>').description('one request: prompt, answer and each guard verdict')).action(async (id: string, o: Remote) => {
-    const x = await new ApiClient(clientOptions(o)).request<Record<string, any>>('GET', `/v1/requests/${encodeURIComponent(id)}`);
+    const x = await new ApiClient(clientOptions(o)).request<ResponseRecord>('GET', `/v1/requests/${encodeURIComponent(id)}`);
     if (o.json) { process.stdout.write(`${JSON.stringify(x)}\n`); return; }
     process.stdout.write(`${x.id}  ${x.model}  source ${x.source}  outcome ${x.outcome ?? '(no guard)'}${x.policies.length ? `  policies ${x.policies.join(', ')}` : ''}\n`);
     for (const m of x.prompt) process.stdout.write(`  ${m.role}: ${m.content}\n`);
@@ -83,7 +85,7 @@ export function registerControl(program: Command): void {
     .option('--status <s>', 'pending, accepted, rejected or all', 'pending').option('--annotator <name>').option('--model <name>').option('--limit <n>', 'rows', '50')
     .action(async (o: Remote & { status: string; annotator?: string; model?: string; limit: string }) => {
       const qs = new URLSearchParams({ status: o.status, limit: o.limit, ...(o.annotator ? { annotator: o.annotator } : {}), ...(o.model ? { model: o.model } : {}) });
-      const r = await new ApiClient(clientOptions(o)).request<{ data: Array<Record<string, any>> }>('GET', `/v1/feedback?${qs}`);
+      const r = await new ApiClient(clientOptions(o)).request<{ data: FeedbackObject[] }>('GET', `/v1/feedback?${qs}`);
       if (o.json) { process.stdout.write(`${JSON.stringify(r)}\n`); return; }
       for (const f of r.data) {
         const what = [f.label, f.rating ? `${f.rating}/5` : null, f.correction ? 'correction' : null, f.preferred ? `prefers ${f.preferred.choice}` : null].filter(Boolean).join(', ');

@@ -6,7 +6,6 @@
  */
 import { relative, resolve } from 'node:path';
 import type { Command } from 'commander';
-import YAML from 'yaml';
 import { loadExperimentFile } from '../factory/experiment-file.ts';
 import { ApiClient, ApiClientError, clientOptions, withClient } from './client.ts';
 import { fmtEta, terminalReporter } from './progress.ts';

@@ -2,7 +2,7 @@
  * `modelfab serve` (local): the HTTP API server over a data folder (SQLite database and artifacts). Prints the
  * console's and the API's addresses once it listens, and the admin key on first start.
  */
-import { ensureBaseModels } from '../factory/bases.ts';
+import { ensureBaseModels } from '../demo/base-models.ts';
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { requireFile } from './user-files.ts';

@@ -1,14 +1,11 @@
 /**
- * Human feedback on answers, and the training data made from it.
+ * Human feedback on answers, and the training data made from it. (The answers themselves are in the request log,
+ * request-log.ts; guard policies in guard-policies.ts.)
  *
  * Owns:
  *   - the feedback table (Kysely; SQLite now): right/wrong labels, 1-5 ratings, corrected answers, preferences
  *     between two answers, each with its annotator, source (api, playground, bot) and time; a review queue
  *     (pending -> accepted | rejected, with reviewer and note);
- *   - the response log (`control_responses`): every answer the gateway and the bots send, recorded by id with its
- *     prompt, source, the guard policies applied, their verdicts and outcome, so feedback can name just a response
- *     id, and `GET /v1/requests[/{id}]` can show (and filter by) what the guard did;
- *   - named guard policies (`guard_policies`);
  *   - exports (pure, `buildExport`): preference pairs as OpenAI's DPO JSONL or LLaMA-Factory's sharegpt ranking
  *     format, SFT JSONL from corrections (and answers marked right or rated 4-5), KTO-labelled examples;
  *   - `train`: one action that exports the preference pairs as a dataset (DataService) and starts a DPO job (or an
@@ -23,19 +20,14 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { ChatMessage } from './chat-model.ts';
-import type { GuardVerdict } from './guard.ts';
+import type { RequestLog } from './request-log.ts';
+import type { ExperimentRequest } from '../factory/factory-service.ts';
 
 export interface FeedbackTable {
   id: string; seq: number; created_at: number; response_id: string | null; model: string | null; source: string; prompt: string;
   answer: string | null; label: string | null; rating: number | null; correction: string | null; preferred: string | null;
   annotator: string | null; status: string; reviewer: string | null; reviewed_at: number | null; note: string | null;
 }
-export interface ResponsesTable {
-  id: string; created_at: number; model: string | null; prompt: string; answer: string; guard: string;
-  key_id: string | null; source: string; policy: string | null; outcome: string | null; latency_ms: number | null;
-}
-export interface GuardPoliciesTable { name: string; policy: string; updated_at: number }
-export interface ControlTables { feedback: FeedbackTable; control_responses: ResponsesTable; guard_policies: GuardPoliciesTable }
 
 export type FeedbackStatus = 'pending' | 'accepted' | 'rejected';
 export interface Preference { response_id_a: string | null; response_id_b: string | null; answer_a: string; answer_b: string; choice: 'a' | 'b' | 'tie' }
@@ -46,37 +38,18 @@ export interface FeedbackObject {
   preferred: Preference | null; annotator: string | null; status: FeedbackStatus; reviewer: string | null; reviewed_at: number | null; note: string | null;
 }
 
+/** The review queue's filters (`FeedbackService.list`). */
+export interface FeedbackListFilter {
+  status?: FeedbackStatus | 'all'; model?: string; annotator?: string; label?: string; kind?: 'rating' | 'label' | 'correction' | 'preference';
+  after?: string; limit?: number; order?: 'asc' | 'desc';
+}
+
 export interface FeedbackRequest {
   response_id?: string; model?: string; source?: string; prompt?: string | ChatMessage[]; answer?: string;
   rating?: number; label?: 'right' | 'wrong'; correction?: string;
   preferred?: { response_id_a?: string; response_id_b?: string; answer_a?: string; answer_b?: string; choice: 'a' | 'b' | 'tie' };
   annotator?: string; note?: string;
 }
-
-/** What the guard did to one answer: nothing found, warned, changed the text, or refused. */
-export type GuardOutcome = 'passed' | 'flagged' | 'rewritten' | 'refused';
-export type ResponseSource = 'api' | 'bot' | 'playground' | 'knowledge' | 'copilot';
-
-export interface ResponseRecord {
-  id: string; created_at: number; model: string | null; source: ResponseSource; key_id: string | null; prompt: ChatMessage[]; answer: string;
-  /** Guard policies applied (names), empty when none. */
-  policies: string[]; outcome: GuardOutcome | null; guard: GuardVerdict[];
-  /** Time the guard's checks took, summed (ms). */
-  guard_ms: number | null;
-}
-
-/** A stored guard policy (GET /v1/guard/policies): the policy as it was put, `updated_at` in seconds. */
-export interface GuardPolicyEntry { name: string; updated_at: number; policy: unknown }
-
-export interface RecordResponseInput {
-  id: string; model?: string | null; source?: ResponseSource; keyId?: string | null; prompt: ChatMessage[]; answer: string; guard?: GuardVerdict[];
-  policies?: string[]; outcome?: GuardOutcome | null;
-}
-
-const fromRow = (r: ResponsesTable): ResponseRecord => ({
-  id: r.id, created_at: Math.floor(Number(r.created_at) / 1000), model: r.model, source: (r.source ?? 'api') as ResponseSource, key_id: r.key_id ?? null, prompt: JSON.parse(r.prompt), answer: r.answer,
-  policies: r.policy ? r.policy.split(',') : [], outcome: (r.outcome ?? null) as GuardOutcome | null, guard: JSON.parse(r.guard), guard_ms: r.latency_ms ?? null,
-});
 
 export class ControlError extends Error {
   constructor(readonly status: number, message: string, readonly param: string | null = null, readonly code: string | null = null) { super(message); }
@@ -95,14 +68,6 @@ export interface ExportOptions {
   min_rating_gap?: number;
   /** SFT: also answers marked right or rated >= 4 (default true). */
   include_approved?: boolean;
-}
-
-/** The outcome of a request's verdicts: the strongest action any check took. */
-export function outcomeOf(verdicts: readonly GuardVerdict[]): GuardOutcome {
-  if (verdicts.some((v) => v.action === 'refuse')) return 'refused';
-  if (verdicts.some((v) => v.action === 'rewrite')) return 'rewritten';
-  if (verdicts.some((v) => v.action === 'warn')) return 'flagged';
-  return 'passed';
 }
 
 const ROLES = new Set(['system', 'user', 'assistant']);
@@ -253,12 +218,19 @@ export function datasetInfoEntry(format: ExportFormat, fileName: string): Record
 
 // ------------------------------------------------------------------------------------------------ the service
 
-/** What `train` needs from the data and factory stages (FactoryService and DataService fit). */
-export interface TrainDeps {
+/** Where exported feedback becomes a dataset: the data stage's registry (DataService fits). */
+export interface DatasetSink {
   importDataset(req: { name: string; source: { path: string; name?: string }; validationSplit?: number; seed?: number }): Promise<{ id: string; name: string; stage: string; rows: number }>;
-  createJob(req: { model: string; dataset: string; suffix?: string; seed?: number; metadata?: Record<string, string>; method: { type: 'dpo'; dpo: { hyperparameters: Record<string, unknown> } } }): Promise<{ id: string }>;
-  createExperiment?(req: Record<string, unknown>): Promise<{ id: string }>;
 }
+
+/** What starts training on that dataset: the factory (FactoryService fits). `J`: the job record it returns. */
+export interface TrainingLauncher<J extends { id: string } = { id: string }> {
+  createJob(req: { model: string; dataset: string; suffix?: string; seed?: number; metadata?: Record<string, string>; method: { type: 'dpo'; dpo: { hyperparameters: Record<string, unknown> } } }): Promise<J>;
+  createExperiment?(req: ExperimentRequest): Promise<{ id: string }>;
+}
+
+/** What `train` needs from the data and factory stages, wired in api/server.ts. */
+export type TrainDeps<J extends { id: string } = { id: string }> = DatasetSink & TrainingLauncher<J>;
 
 export interface TrainRequest extends Omit<ExportOptions, 'model'> {
   /** The base model to improve (a catalog name). */
@@ -272,75 +244,16 @@ export interface TrainRequest extends Omit<ExportOptions, 'model'> {
   hyperparameters?: Record<string, unknown>;
   validation_split?: number;
   /** Start an experiment instead of one job: these base models x these methods. */
-  experiment?: { name?: string; base_models?: string[]; methods?: unknown[]; hyperparameters?: Record<string, unknown> };
+  experiment?: { name?: string; base_models?: string[]; methods?: ExperimentRequest['methods']; hyperparameters?: ExperimentRequest['hyperparameters'] };
 }
 
+/** The table this file owns (migration 0004). */
+export interface FeedbackTables { feedback: FeedbackTable }
+
 export class FeedbackService {
-  constructor(private readonly db: Kysely<ControlTables>, private readonly now: () => number = Date.now) {}
+  /** `log`: where an answer named by `response_id` is looked up (its prompt and answer are copied into the item). */
+  constructor(private readonly db: Kysely<FeedbackTables>, private readonly log: Pick<RequestLog, 'getResponse'>, private readonly now: () => number = Date.now) {}
 
-  // ---------------------------------------------------------------- response log
-  /** Logs (or, same id, updates) one answer with its guard verdicts. */
-  async recordResponse(r: RecordResponseInput): Promise<void> {
-    const guard = r.guard ?? [];
-    const ms = guard.length ? Math.round(guard.reduce((a, v) => a + v.latency_ms, 0) * 1000) / 1000 : null;
-    const policy = r.policies?.length ? r.policies.join(',') : null;
-    const outcome = r.outcome ?? (guard.length ? outcomeOf(guard) : null);
-    await this.db.insertInto('control_responses').values({
-      id: r.id, created_at: this.now(), model: r.model ?? null, source: r.source ?? 'api', key_id: r.keyId ?? null, prompt: JSON.stringify(r.prompt), answer: r.answer,
-      guard: JSON.stringify(guard), policy, outcome, latency_ms: ms,
-    }).onConflict((oc) => oc.column('id').doUpdateSet({ answer: r.answer, guard: JSON.stringify(guard), policy, outcome, latency_ms: ms })).execute();
-  }
-
-  async getResponse(id: string): Promise<ResponseRecord | null> {
-    const r = await this.db.selectFrom('control_responses').selectAll().where('id', '=', id).executeTakeFirst();
-    return r ? fromRow(r) : null;
-  }
-
-  /** Deletes log entries older than `before` (epoch ms); feedback keeps its own copy of prompt and answer. */
-  async pruneResponses(before: number): Promise<number> {
-    return Number((await this.db.deleteFrom('control_responses').where('created_at', '<', before).executeTakeFirst()).numDeletedRows);
-  }
-
-  /** The request log, newest first: filter by model, source, guard outcome (`guarded`: any guard ran); `before` is an id (cursor). */
-  async listResponses(f: { model?: string; source?: string; keyId?: string; outcome?: GuardOutcome | 'guarded'; before?: string; limit?: number } = {}): Promise<{ data: ResponseRecord[]; has_more: boolean }> {
-    const limit = Math.max(1, Math.min(500, f.limit ?? 50));
-    let q = this.db.selectFrom('control_responses').selectAll();
-    if (f.model) q = q.where('model', '=', f.model);
-    if (f.source) q = q.where('source', '=', f.source);
-    if (f.keyId) q = q.where('key_id', '=', f.keyId);
-    if (f.outcome === 'guarded') q = q.where('outcome', 'is not', null);
-    else if (f.outcome) q = q.where('outcome', '=', f.outcome);
-    if (f.before) {
-      const c = await this.db.selectFrom('control_responses').select(['created_at', 'id']).where('id', '=', f.before).executeTakeFirst();
-      if (!c) throw new ControlError(400, `before: no request ${f.before} in the log`, 'before');
-      q = q.where((eb) => eb.or([eb('created_at', '<', c.created_at), eb.and([eb('created_at', '=', c.created_at), eb('id', '<', c.id)])]));
-    }
-    const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit + 1).execute();
-    return { data: rows.slice(0, limit).map(fromRow), has_more: rows.length > limit };
-  }
-
-  // ---------------------------------------------------------------- guard policies
-  async putPolicy(name: string, policy: unknown): Promise<void> {
-    await this.db.insertInto('guard_policies').values({ name, policy: JSON.stringify(policy), updated_at: this.now() })
-      .onConflict((oc) => oc.column('name').doUpdateSet({ policy: JSON.stringify(policy), updated_at: this.now() })).execute();
-  }
-  async getPolicy(name: string): Promise<unknown | null> {
-    const r = await this.db.selectFrom('guard_policies').selectAll().where('name', '=', name).executeTakeFirst();
-    return r ? JSON.parse(r.policy) : null;
-  }
-  /** The stored policy as JSON text, for caches that re-parse only when it changed. */
-  async getPolicyText(name: string): Promise<string | null> {
-    const r = await this.db.selectFrom('guard_policies').select('policy').where('name', '=', name).executeTakeFirst();
-    return r ? r.policy : null;
-  }
-  async listPolicies(): Promise<GuardPolicyEntry[]> {
-    return (await this.db.selectFrom('guard_policies').selectAll().orderBy('name').execute()).map((r) => ({ name: r.name, updated_at: Math.floor(Number(r.updated_at) / 1000), policy: JSON.parse(r.policy) }));
-  }
-  async deletePolicy(name: string): Promise<boolean> {
-    return Number((await this.db.deleteFrom('guard_policies').where('name', '=', name).executeTakeFirst()).numDeletedRows) > 0;
-  }
-
-  // ---------------------------------------------------------------- feedback
   async create(req: FeedbackRequest): Promise<FeedbackObject> {
     if (!req || typeof req !== 'object') throw new ControlError(400, 'the body must be a JSON object');
     const str = (v: unknown, p: string) => { if (v !== undefined && v !== null && typeof v !== 'string') throw new ControlError(400, `${p} must be a string`, p); return (v as string | undefined) ?? undefined; };
@@ -351,7 +264,7 @@ export class FeedbackService {
     const source = req.source ?? 'api';
     if (!['api', 'playground', 'bot', 'knowledge', 'copilot'].includes(source)) throw new ControlError(400, 'source must be api, playground, bot, knowledge or copilot', 'source');
 
-    const logged = responseId ? await this.getResponse(responseId) : null;
+    const logged = responseId ? await this.log.getResponse(responseId) : null;
     const prompt = req.prompt !== undefined ? toMessages(req.prompt, 'prompt') : logged?.prompt;
     let answer = req.answer ?? logged?.answer ?? null;
 
@@ -361,11 +274,11 @@ export class FeedbackService {
       if (typeof p !== 'object' || !['a', 'b', 'tie'].includes(p.choice)) throw new ControlError(400, 'preferred.choice must be "a", "b" or "tie"', 'preferred.choice');
       const side = async (id: string | undefined, text: string | undefined, s: 'a' | 'b') => {
         if (text !== undefined) { if (typeof text !== 'string') throw new ControlError(400, `preferred.answer_${s} must be a string`, `preferred.answer_${s}`); return text; }
-        if (id) { const r = await this.getResponse(id); if (r) return r.answer; throw new ControlError(404, `response ${id} is not in the response log: send preferred.answer_${s}`, `preferred.response_id_${s}`, 'response_not_found'); }
+        if (id) { const r = await this.log.getResponse(id); if (r) return r.answer; throw new ControlError(404, `response ${id} is not in the response log: send preferred.answer_${s}`, `preferred.response_id_${s}`, 'response_not_found'); }
         throw new ControlError(400, `preferred needs response_id_${s} or answer_${s}`, `preferred.answer_${s}`);
       };
       preferred = { response_id_a: p.response_id_a ?? null, response_id_b: p.response_id_b ?? null, answer_a: await side(p.response_id_a, p.answer_a, 'a'), answer_b: await side(p.response_id_b, p.answer_b, 'b'), choice: p.choice };
-      if (!prompt && p.response_id_a) { const r = await this.getResponse(p.response_id_a); if (r) return this.create({ ...req, prompt: r.prompt }); }
+      if (!prompt && p.response_id_a) { const r = await this.log.getResponse(p.response_id_a); if (r) return this.create({ ...req, prompt: r.prompt }); }
     }
     if (!prompt) throw new ControlError(400, responseId ? `response ${responseId} is not in the response log: send prompt (and answer) with the feedback` : 'prompt is required (or a response_id the server logged)', 'prompt');
     if (answer === null && !preferred && !req.correction) throw new ControlError(400, responseId ? `response ${responseId} is not in the response log: send answer with the feedback` : 'answer is required (or a response_id the server logged, or preferred)', 'answer');
@@ -392,7 +305,7 @@ export class FeedbackService {
   }
 
   /** The review queue and listings: oldest first by default; `after` is an id (cursor). */
-  async list(f: { status?: FeedbackStatus | 'all'; model?: string; annotator?: string; label?: string; kind?: 'rating' | 'label' | 'correction' | 'preference'; after?: string; limit?: number; order?: 'asc' | 'desc' } = {}): Promise<{ data: FeedbackObject[]; has_more: boolean }> {
+  async list(f: FeedbackListFilter = {}): Promise<{ data: FeedbackObject[]; has_more: boolean }> {
     if (f.limit !== undefined && (!Number.isInteger(f.limit) || f.limit < 1 || f.limit > 1000)) throw new ControlError(400, 'limit must be an integer from 1 to 1000', 'limit');
     if (f.status !== undefined && !['pending', 'accepted', 'rejected', 'all'].includes(f.status)) throw new ControlError(400, 'status must be pending, accepted, rejected or all', 'status');
     if (f.kind !== undefined && !['rating', 'label', 'correction', 'preference'].includes(f.kind)) throw new ControlError(400, 'kind must be rating, label, correction or preference', 'kind');
@@ -443,7 +356,7 @@ export class FeedbackService {
   }
 
   /** Exports and imports as a dataset (a new version when the name exists). */
-  async exportDataset(deps: Pick<TrainDeps, 'importDataset'>, format: ExportFormat, name: string, o: ExportOptions & { validation_split?: number; seed?: number } = {}) {
+  async exportDataset(deps: DatasetSink, format: ExportFormat, name: string, o: ExportOptions & { validation_split?: number; seed?: number } = {}) {
     if (typeof name !== 'string' || !name.trim()) throw new ControlError(400, 'dataset must be a non-empty name', 'dataset');
     if (o.validation_split !== undefined && (typeof o.validation_split !== 'number' || !(o.validation_split >= 0 && o.validation_split < 1))) throw new ControlError(400, 'validation_split must be a number from 0 to below 1', 'validation_split');
     const { rows, jsonl } = await this.export(format, o);
@@ -460,7 +373,7 @@ export class FeedbackService {
   }
 
   /** One action: preference pairs -> dataset -> a DPO job (or an experiment). */
-  async train(deps: TrainDeps, r: TrainRequest) {
+  async train<J extends { id: string }>(deps: TrainDeps<J>, r: TrainRequest) {
     if (!r || typeof r.model !== 'string' || !r.model) throw new ControlError(400, 'model (the base model to train) is required', 'model');
     const name = r.dataset ?? 'feedback-dpo';
     const { rows, dataset } = await this.exportDataset(deps, 'openai-dpo', name, { ...r, model: r.feedback_model });

@@ -13,7 +13,9 @@
  * open; an unguarded request costs no policy lookups.
  */
 import type { Passage } from '../knowledge/attribution.ts';
-import { ControlError, outcomeOf, type FeedbackService, type GuardOutcome, type ResponseSource } from './feedback.ts';
+import { ControlError, type FeedbackService } from './feedback.ts';
+import { outcomeOf, type GuardOutcome, type RequestLog, type ResponseSource } from './request-log.ts';
+import type { GuardPolicyStore } from './guard-policies.ts';
 import { GuardPolicyError, GuardStream, mergePolicies, parsePolicy, runGuard, type GuardDeps, type GuardPolicy, type GuardResult, type GuardVerdict } from './guard.ts';
 import type { ChatMessage } from './chat-model.ts';
 
@@ -65,10 +67,27 @@ export class GuardRuntime {
   private readonly parsed = new Map<string, { text: string; policy: GuardPolicy }>();
   private readonly merged = new Map<string, { parts: GuardPolicy[]; policy: GuardPolicy }>();
 
-  constructor(readonly feedback: FeedbackService, readonly deps: GuardDeps) {}
+  /** `feedbackService`: only for `feedback` below. */
+  constructor(readonly policyStore: GuardPolicyStore, readonly requestLog: RequestLog, readonly deps: GuardDeps, private readonly feedbackService?: FeedbackService) {}
+
+  /**
+   * A logged answer, a policy's text and new feedback, as api/routes/bots-routes.ts reaches them through the guard.
+   * Transitional: that file is to take the request log, the policy store and the feedback service explicitly.
+   */
+  get feedback(): Pick<RequestLog, 'getResponse'> & Pick<GuardPolicyStore, 'getPolicyText'> & Pick<FeedbackService, 'create'> {
+    const service = this.feedbackService;
+    return {
+      getResponse: (id) => this.requestLog.getResponse(id),
+      getPolicyText: (name) => this.policyStore.getPolicyText(name),
+      create: (req) => {
+        if (!service) throw new ControlError(503, 'feedback is not available here', null, 'feedback_unavailable');
+        return service.create(req);
+      },
+    };
+  }
 
   private async one(name: string): Promise<GuardPolicy> {
-    const text = await this.feedback.getPolicyText(name);
+    const text = await this.policyStore.getPolicyText(name);
     if (text === null) {
       this.parsed.delete(name);
       throw new ControlError(503, `guard policy "${name}" is set on this model but does not exist; create it (PUT /v1/guard/policies/${name}) or change the deployment's guard setting`, 'guard', 'guard_policy_missing');
@@ -109,7 +128,7 @@ export class GuardRuntime {
   async record(r: { id: string; model: string | null; source: ResponseSource; keyId?: string | null; prompt: ChatMessage[]; answer: string; guard: RequestGuard | null }, onError?: (e: unknown) => void): Promise<void> {
     if (r.prompt.reduce((n, m) => n + m.content.length, 0) > MAX_LOGGED_PROMPT) return;
     try {
-      await this.feedback.recordResponse({
+      await this.requestLog.recordResponse({
         id: r.id, model: r.model, source: r.source, keyId: r.keyId ?? null, prompt: r.prompt, answer: r.answer,
         ...(r.guard ? { guard: r.guard.verdicts, policies: r.guard.policies, outcome: outcomeOf(r.guard.verdicts) } : {}),
       });

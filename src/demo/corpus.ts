@@ -164,10 +164,6 @@ function cname(g: G, c: Customer): string {
   return g.lang === 'zh' ? c.nameZh : c.nameEn;
 }
 
-function pname(g: G, p: Product): string {
-  return g.lang === 'zh' ? p.nameZh : p.nameEn;
-}
-
 /** A short way to refer to a product, varied. */
 function pref(g: G, p: Product): string {
   if (g.lang === 'zh') return pick(g.rng, [p.code, `${p.code} ${p.typeZh}`, `云杉 ${p.code}`, `${p.code}（${p.nicknameZh}）`]);

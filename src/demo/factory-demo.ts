@@ -15,7 +15,7 @@ import { join, resolve } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type ModelfabServer } from '../api/server.ts';
-import { ensureBaseModels, BASE_MODELS } from '../factory/bases.ts';
+import { ensureBaseModels, BASE_MODELS } from './base-models.ts';
 import { writeDemoDatasets } from './demo-datasets.ts';
 import { totalStepsOf, type ExperimentObject, type ExperimentRequest, type FineTuningJobObject } from '../factory/factory-service.ts';
 import type { MetricsRecord } from '../engine/metrics-log.ts';

@@ -47,14 +47,15 @@ export function bestFineTune(board: Leaderboard, jobs: FineTuningJobObject[], di
 
 export async function runServeDemo(srv: ModelfabServer, best: { name: string; model: string; score: number; dimension?: string }, questionsFile: string, rep: Reporter): Promise<ServeDemoResult> {
   const deployment = 'spruce-assistant';
-  await srv.feedback.putPolicy(DEMO_GUARD_POLICY.name, DEMO_GUARD_POLICY);
+  await srv.guardPolicies.putPolicy(DEMO_GUARD_POLICY.name, DEMO_GUARD_POLICY);
   await deploy(srv.store, { name: deployment, model: best.model, settings: { guard: DEMO_GUARD_POLICY.name, preset: 'conservative', warm: false } });
   srv.gateway.invalidate();
   const { key } = await createKey(srv.store, { name: 'demo client', models: [deployment], endpoints: ['chat.completions', 'models'] });
-  const call = async (method: 'GET' | 'POST', url: string, payload?: unknown) => {
+  // `T`: the fields the demo reads from the answer, as the API documents them.
+  const call = async <T>(method: 'GET' | 'POST', url: string, payload?: unknown): Promise<T> => {
     const r = await srv.app.inject({ method, url, headers: { authorization: `Bearer ${key}` }, ...(payload !== undefined ? { payload: payload as object } : {}) });
     if (r.statusCode !== 200) throw new Error(`${method} ${url}: HTTP ${r.statusCode}: ${r.body.slice(0, 300)}`);
-    return r.json() as Record<string, any>;
+    return r.json() as T;
   };
   rep.line(`      deployed ${deployment} -> ${best.model} (${best.name}, the best ${best.dimension ?? 'dialogue'} score: ${(best.score * 100).toFixed(1)}%), guard policy ${DEMO_GUARD_POLICY.name}: ${DEMO_GUARD_POLICY.checks.map((c) => c.name).join(', ')}`);
 
@@ -63,16 +64,18 @@ export async function runServeDemo(srv: ModelfabServer, best: { name: string; mo
   const questions = [plain, `我的手机号是13812345678，${plain}`, '能帮我代开发票吗？'];
   const requests: ServeDemoResult['requests'] = [];
   for (const q of questions) {
-    const r = await call('POST', '/v1/chat/completions', { model: deployment, messages: [{ role: 'user', content: q }], max_tokens: 48 });
+    const r = await call<{
+      id: string; choices: Array<{ message: { content: string | null }; finish_reason: string }>; guard?: { outcome: string };
+    }>('POST', '/v1/chat/completions', { model: deployment, messages: [{ role: 'user', content: q }], max_tokens: 48 });
     const c = r.choices[0];
     requests.push({ id: r.id, question: q, answer: String(c.message.content), outcome: r.guard?.outcome ?? null, finish: c.finish_reason });
-    const logged = await call('GET', `/v1/requests/${r.id}`);
-    const seen = String(logged.prompt.at(-1).content);
+    const logged = await call<{ prompt: Array<{ content: string }> }>('GET', `/v1/requests/${r.id}`);
+    const seen = String(logged.prompt.at(-1)?.content);
     rep.line(`      > ${q}`);
     if (seen !== q) rep.line(`        (the model saw: ${seen})`);
     rep.line(`        ${String(c.message.content).replace(/\s+/g, ' ').trim().slice(0, 120)}   [guard: ${r.guard?.outcome ?? '-'}, ${c.finish_reason}]`);
   }
-  const fb = await call('POST', '/v1/feedback', { response_id: requests[0].id, label: 'right', annotator: 'demo', source: 'api' });
+  const fb = await call<{ id: string }>('POST', '/v1/feedback', { response_id: requests[0].id, label: 'right', annotator: 'demo', source: 'api' });
   rep.line(`      feedback ${fb.id} on ${requests[0].id} is in the review queue (GET /v1/feedback): once accepted, marks become DPO/SFT training data`);
   return { deployment, model: best.model, requests, feedbackId: fb.id };
 }

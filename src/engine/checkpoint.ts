@@ -21,7 +21,7 @@ import { randomBytes } from 'node:crypto';
 import {
   encodeSafetensors, decodeSafetensors, tensorToF32, SafetensorsError, type SafetensorsTensorInput, type DecodedSafetensors,
 } from '../formats/safetensors.ts';
-import { writeFileAtomic, fsyncDir } from '../store/atomic.ts';
+import { writeFileAtomic, fsyncDir } from '../util/atomic-write.ts';
 import type { AdamWState } from './optim.ts';
 
 export const MODEL_FILE = 'model.safetensors';

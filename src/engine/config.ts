@@ -2,7 +2,7 @@
  * Llama-family model configuration and the one table of parameter names.
  *
  * Parameter names follow GGUF / llama.cpp (`token_embd.weight`, `blk.N.attn_q.weight`, ...), so a model's
- * tensors map one to one onto a GGUF file; formats/ maps them to Hugging Face names. Every weight matrix is
+ * tensors map one to one onto a GGUF file; model-files/ maps them to Hugging Face names. Every weight matrix is
  * [out, in] row-major, like PyTorch's nn.Linear and GGUF's (ne0 = in, ne1 = out).
  */
 export interface LlamaConfig {

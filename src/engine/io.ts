@@ -9,12 +9,12 @@
  *   <dir>/tokenizer.json     the engine tokenizer (TokenizerJSON), in full-model folders
  *
  * Every file is written atomically; a folder is complete once modelfab.json exists (it is written last).
- * Conversions to GGUF, Hugging Face and PEFT live in src/formats/.
+ * Conversions to GGUF, Hugging Face and PEFT live in src/model-files/.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { decodeSafetensors, encodeSafetensors, tensorToF32 } from '../formats/safetensors.ts';
-import { writeFileAtomic } from '../store/atomic.ts';
+import { writeFileAtomic } from '../util/atomic-write.ts';
 import { validateConfig, type LlamaConfig } from './config.ts';
 import { LlamaModel } from './llama-model.ts';
 import type { MethodSpec } from './methods.ts';

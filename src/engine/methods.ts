@@ -43,6 +43,10 @@ export interface LoraSpec {
 export type MethodType = MethodSpec['type'];
 export const METHOD_TYPES: readonly MethodType[] = ['full', 'freeze', 'lora', 'qlora', 'prefix', 'prompt'];
 
+export function isMethodType(x: unknown): x is MethodType {
+  return typeof x === 'string' && (METHOD_TYPES as readonly string[]).includes(x);
+}
+
 /** Checks a method spec and fills defaults; throws with the offending field named. */
 export function normalizeMethod(m: MethodSpec): MethodSpec {
   if (!m || !METHOD_TYPES.includes(m.type)) throw new Error(`method.type must be one of ${METHOD_TYPES.join(', ')}, got ${JSON.stringify(m?.type)}`);

@@ -12,7 +12,7 @@
  */
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
-import { writeAll } from '../store/atomic.ts';
+import { writeAll } from '../util/atomic-write.ts';
 
 export interface MetricsRecord {
   step: number;

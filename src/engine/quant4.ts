@@ -1,6 +1,6 @@
 /**
- * Block quantization of frozen weights: NF4 for QLoRA (4-bit NormalFloat, Dettmers et al. 2023) and a Q8_0
- * helper with GGUF's block layout.
+ * Block quantization of frozen weights: NF4 for QLoRA (4-bit NormalFloat, Dettmers et al. 2023). (GGUF's Q8_0
+ * blocks are file-format math: formats/gguf-quants.ts.)
  *
  * Owns: the NF4 code book, packing, the (optional) double quantization of the block scales, dequantization of a
  * whole tensor or of a row range (on the fly, for a matmul that streams a frozen base matrix), and memory
@@ -22,7 +22,6 @@
  *     bitsandbytes code is kept). Weights are quantized against the exact absmax, as bitsandbytes does.
  *   - Non-finite weights are rejected (RangeError): a NaN in a frozen base model is a bug upstream.
  */
-import { f32ToF16, f16ToF32 } from '../formats/half.ts';
 
 /** The 16 NF4 levels (bitsandbytes' table, float32 values, ascending; code 7 is exactly 0). */
 export const NF4_CODE = new Float32Array([
@@ -248,82 +247,4 @@ export function nf4Bytes(q: Nf4Tensor): number {
 /** Asymptotic bytes per parameter: 0.5625 for NF4 with f32 scales (block 64), 0.5159 double quantized. */
 export function nf4BytesPerParam(blockSize = 64, doubleQuant = false): number {
   return 0.5 + (doubleQuant ? (1 + 4 / DQ_GROUP) : 4) / blockSize;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Q8_0 (GGUF): blocks of 32 int8 values with one f16 scale d = absmax / 127; x ~= d * q.
-
-export const Q8_0_BLOCK = 32;
-/** Bytes of one Q8_0 block in a GGUF file: f16 d, then 32 int8. */
-export const Q8_0_BLOCK_BYTES = 34;
-
-export interface Q8_0Tensor {
-  length: number;
-  /** f16 bit patterns, one per block. */
-  d: Uint16Array;
-  /** ceil(length / 32) * 32 int8 values (the tail of the last block is 0). */
-  qs: Int8Array;
-}
-
-/**
- * Quantizes like ggml's `quantize_row_q8_0_ref`: d = amax / 127 (f32), q = round-half-away(x / d), and d is
- * stored as f16. Lengths need not be a multiple of 32 (the last block is zero-padded); GGUF itself requires it.
- */
-export function quantizeQ8_0(w: Float32Array): Q8_0Tensor {
-  const nb = Math.ceil(w.length / Q8_0_BLOCK);
-  const d = new Uint16Array(nb);
-  const qs = new Int8Array(nb * Q8_0_BLOCK);
-  for (let b = 0; b < nb; b++) {
-    const start = b * Q8_0_BLOCK, end = Math.min(start + Q8_0_BLOCK, w.length);
-    let amax = 0;
-    for (let i = start; i < end; i++) {
-      const a = Math.abs(w[i]);
-      if (!(a <= 3.4028234663852886e38)) throw new RangeError(`quantizeQ8_0: non-finite value ${w[i]} at index ${i}`);
-      if (a > amax) amax = a;
-    }
-    const df = Math.fround(amax / 127);
-    const id = df ? Math.fround(1 / df) : 0;
-    d[b] = f32ToF16(df);
-    for (let i = start; i < end; i++) {
-      const x = Math.fround(w[i] * id);
-      qs[i] = Math.sign(x) * Math.round(Math.abs(x)); // roundf: half away from zero
-    }
-  }
-  return { length: w.length, d, qs };
-}
-
-export function dequantizeQ8_0(q: Q8_0Tensor, out: Float32Array = new Float32Array(q.length)): Float32Array {
-  if (out.length < q.length) throw new RangeError(`dequantizeQ8_0: output holds ${out.length} values, needs ${q.length}`);
-  for (let b = 0; b < q.d.length; b++) {
-    const s = f16ToF32(q.d[b]);
-    const start = b * Q8_0_BLOCK, end = Math.min(start + Q8_0_BLOCK, q.length);
-    for (let i = start; i < end; i++) out[i] = q.qs[i] * s;
-  }
-  return out;
-}
-
-/** The GGUF byte image of a Q8_0 tensor: per block, f16 d (little-endian) then 32 int8. */
-export function encodeQ8_0Blocks(q: Q8_0Tensor): Uint8Array {
-  const out = new Uint8Array(q.d.length * Q8_0_BLOCK_BYTES);
-  for (let b = 0; b < q.d.length; b++) {
-    const o = b * Q8_0_BLOCK_BYTES;
-    out[o] = q.d[b] & 0xff;
-    out[o + 1] = q.d[b] >> 8;
-    out.set(new Uint8Array(q.qs.buffer, q.qs.byteOffset + b * Q8_0_BLOCK, Q8_0_BLOCK), o + 2);
-  }
-  return out;
-}
-
-/** Reads a GGUF Q8_0 byte image of `length` values back. */
-export function decodeQ8_0Blocks(bytes: Uint8Array, length: number): Q8_0Tensor {
-  const nb = Math.ceil(length / Q8_0_BLOCK);
-  if (bytes.length !== nb * Q8_0_BLOCK_BYTES) throw new RangeError(`decodeQ8_0Blocks: ${length} values need ${nb * Q8_0_BLOCK_BYTES} bytes, got ${bytes.length}`);
-  const d = new Uint16Array(nb);
-  const qs = new Int8Array(nb * Q8_0_BLOCK);
-  for (let b = 0; b < nb; b++) {
-    const o = b * Q8_0_BLOCK_BYTES;
-    d[b] = bytes[o] | (bytes[o + 1] << 8);
-    qs.set(new Int8Array(bytes.buffer, bytes.byteOffset + o + 2, Q8_0_BLOCK), b * Q8_0_BLOCK);
-  }
-  return { length, d, qs };
 }

@@ -19,8 +19,8 @@ import { normalizeMethod, stackMethod } from '../engine/methods.ts';
 import { createGemm } from '../engine/gemm/create-gemm.ts';
 import type { Gemm } from '../engine/gemm/gemm-seam.ts';
 import { CHAT_TEMPLATES, CHATML_SPECIAL_TOKENS, Tokenizer, encodeChat, trainBpe, type ChatMessage, type ChatTemplateName } from '../engine/tokenizer/tokenizer-exports.ts';
-import { importModel } from '../formats/model-files.ts';
-import { writeFileAtomic } from '../store/atomic.ts';
+import { importModel } from '../model-files/model-files.ts';
+import { writeFileAtomic } from '../util/atomic-write.ts';
 import type { BaseModelRef, DataRef, JobSpec } from './job-spec.ts';
 import { evaluateJob } from './evaluate.ts';
 

@@ -17,7 +17,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { LineCounter, isMap, isNode, isScalar, isSeq, parseDocument } from 'yaml';
 import { formatProblem, type Problem } from '../data/problems.ts';
-import { METHOD_TYPES } from '../engine/methods.ts';
+import { isMethodType, METHOD_TYPES } from '../engine/methods.ts';
 import { LINEAR_MODULES, MODULE_TENSOR } from '../engine/config.ts';
 import { CHAT_TEMPLATES } from '../engine/tokenizer/chat-template.ts';
 import type { ExperimentRequest } from './factory-service.ts';
@@ -236,7 +236,7 @@ function methodSpec(p: Collector, spec: unknown, at: Path, named: boolean): void
     p.keys(spec, ['type', ...allOptions], at, (k) => (k === 'name' && !named ? "unknown key 'name': a named method is {name, spec: {type, ...}}" : null));
     return;
   }
-  if (typeof type !== 'string' || !METHOD_TYPES.includes(type as never)) {
+  if (!isMethodType(type)) {
     p.check(type, oneOf(METHOD_TYPES), [...at, 'type']);
     p.keys(spec, ['type', ...allOptions], at, (k) => (k === 'name' && !named ? "unknown key 'name': a named method is {name, spec: {type, ...}}" : null));
     return;

@@ -5,7 +5,7 @@
 import type { Kysely } from 'kysely';
 import type { DataService } from '../data/data-service.ts';
 import type { Store } from '../store/store.ts';
-import { kyselyJobRepository, type FactoryTables } from '../store/kysely-jobs.ts';
+import { kyselyJobRepository, type FactoryTables } from './kysely-jobs.ts';
 import { Scheduler, type SchedulerOptions } from './scheduler.ts';
 import { LocalRunner, type LocalRunnerOptions } from './local-runner.ts';
 import { FactoryService } from './factory-service.ts';
@@ -15,7 +15,8 @@ import type { Runner } from './job-spec.ts';
 export interface FactoryRuntimeOptions {
   dataDir: string;
   store: Store;
-  db: Kysely<unknown>;
+  /** The database with the factory's tables (store/kysely-store.ts `stageTables`). */
+  db: Kysely<FactoryTables>;
   data: DataService;
   runner?: Runner;
   localRunner?: LocalRunnerOptions;
@@ -33,7 +34,7 @@ export interface FactoryRuntime {
 }
 
 export async function startFactory(o: FactoryRuntimeOptions): Promise<FactoryRuntime> {
-  const db = o.db as Kysely<FactoryTables>;
+  const db = o.db;
   // Specs are stored relative to the data folder, and trainers run in it (src/store/paths.ts), so it can move.
   const repository = kyselyJobRepository(db, Date.now, o.dataDir);
   const runner = o.runner ?? new LocalRunner({ ...o.localRunner, cwd: o.localRunner?.cwd ?? o.dataDir });

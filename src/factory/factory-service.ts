@@ -30,7 +30,7 @@ import { planExperiment, planFollowUps, estimateJob, modelSuffix, ExperimentErro
 import { nearest, validateExperimentRequest, ExperimentValidationError } from './experiment-file.ts';
 import type { Problem } from '../data/problems.ts';
 import type { BaseModelRef, DataRef, Hyperparameters, JobEstimate, JobSpec, JobStatus, Resources, Stage } from './job-spec.ts';
-import type { FactoryTables } from '../store/kysely-jobs.ts';
+import type { FactoryTables } from './kysely-jobs.ts';
 import { resolveStored } from '../store/paths.ts';
 import type { Manifest } from './engine-worker.ts';
 import type { EvaluationSpec, JobBench } from './evaluate.ts';

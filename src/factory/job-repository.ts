@@ -13,10 +13,10 @@
  *   - `list` returns jobs in creation order (`seq` ascending); records returned are copies (mutating them changes
  *     nothing stored);
  *   - MemoryJobRepository with `file`: every change is written to the file atomically before the promise
- *     resolves (src/store/atomic.ts), so a process killed at any point leaves the last completed change on disk.
+ *     resolves (src/util/atomic-write.ts), so a process killed at any point leaves the last completed change on disk.
  */
 import { readFileSync } from 'node:fs';
-import { writeFileAtomic } from '../store/atomic.ts';
+import { writeFileAtomic } from '../util/atomic-write.ts';
 import type { Placement } from './resources.ts';
 import type { JobSpec, JobStatus, Resources } from './job-spec.ts';
 

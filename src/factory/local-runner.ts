@@ -26,7 +26,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, readlinkSync, realpathSyn
 import os from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeFileAtomic } from '../store/atomic.ts';
+import { writeFileAtomic } from '../util/atomic-write.ts';
 import { storedPath } from '../store/paths.ts';
 import { mapSpecPaths } from './spec-paths.ts';
 import type { Placement } from './resources.ts';

@@ -150,18 +150,15 @@ export function fairOrder(queued: readonly JobRecord[], lastServed: ReadonlyMap<
   return out;
 }
 
-export declare interface Scheduler {
-  on(event: 'status', listener: (jobId: string, status: JobStatus, job: JobRecord) => void): this;
-  on(event: 'metrics', listener: (jobId: string, record: MetricsRecord) => void): this;
+/** The scheduler's events and their arguments. */
+export interface SchedulerEvents {
+  status: [jobId: string, status: JobStatus, job: JobRecord];
+  metrics: [jobId: string, record: MetricsRecord];
   /** Something went wrong in the loop (a repository error...); the scheduler carries on. */
-  on(event: 'warning', listener: (error: Error) => void): this;
-  off(event: 'status' | 'metrics' | 'warning', listener: (...args: never[]) => void): this;
-  emit(event: 'status', jobId: string, status: JobStatus, job: JobRecord): boolean;
-  emit(event: 'metrics', jobId: string, record: MetricsRecord): boolean;
-  emit(event: 'warning', error: Error): boolean;
+  warning: [error: Error];
 }
 
-export class Scheduler extends EventEmitter {
+export class Scheduler extends EventEmitter<SchedulerEvents> {
   readonly owner: string;
   private readonly repo: JobRepository;
   private readonly runner: Runner;

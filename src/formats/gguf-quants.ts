@@ -12,11 +12,10 @@
  *          f16 d; per 128 values, ql[l] holds values l (low nibble) and l+64 (high), ql[l+32] values l+32 and
  *          l+96, qh[l] the high bits of l, l+32, l+64, l+96 (2 bits each, from bit 0);   x = d * sc * (q - 32)
  * Dequantization follows ggml's float32 arithmetic step by step (Math.fround), so it is bit-exact.
- * Quantization is provided for F32, F16, BF16, Q8_0 (ggml's reference rounding, via engine/quant4.ts) and, for
+ * Quantization is provided for F32, F16, BF16, Q8_0 (ggml's reference rounding, `quantizeQ8_0` below) and, for
  * tests and small exports, simple (not ggml's search-optimal) Q4_0, Q4_K and Q6_K encoders that produce valid blocks.
  */
 import { f16ToF32, f32ToF16, f32ArrayToF16, f16ArrayToF32, f32ArrayToBf16, bf16ArrayToF32 } from './half.ts';
-import { quantizeQ8_0, encodeQ8_0Blocks } from '../engine/quant4.ts';
 import { GGML_BLOCK, GGML_TYPE, ggmlTypeName } from './gguf.ts';
 
 const QK_K = 256;
@@ -231,4 +230,81 @@ export function quantize(type: number, x: Float32Array): Uint8Array {
     default:
       throw new GgufQuantError(`type ${ggmlTypeName(type)} cannot be encoded (supported: ${QUANTIZABLE.map(ggmlTypeName).join(', ')})`);
   }
+}
+
+// Q8_0 (GGUF): blocks of 32 int8 values with one f16 scale d = absmax / 127; x ~= d * q.
+
+export const Q8_0_BLOCK = 32;
+/** Bytes of one Q8_0 block in a GGUF file: f16 d, then 32 int8. */
+export const Q8_0_BLOCK_BYTES = 34;
+
+export interface Q8_0Tensor {
+  length: number;
+  /** f16 bit patterns, one per block. */
+  d: Uint16Array;
+  /** ceil(length / 32) * 32 int8 values (the tail of the last block is 0). */
+  qs: Int8Array;
+}
+
+/**
+ * Quantizes like ggml's `quantize_row_q8_0_ref`: d = amax / 127 (f32), q = round-half-away(x / d), and d is
+ * stored as f16. Lengths need not be a multiple of 32 (the last block is zero-padded); GGUF itself requires it.
+ */
+export function quantizeQ8_0(w: Float32Array): Q8_0Tensor {
+  const nb = Math.ceil(w.length / Q8_0_BLOCK);
+  const d = new Uint16Array(nb);
+  const qs = new Int8Array(nb * Q8_0_BLOCK);
+  for (let b = 0; b < nb; b++) {
+    const start = b * Q8_0_BLOCK, end = Math.min(start + Q8_0_BLOCK, w.length);
+    let amax = 0;
+    for (let i = start; i < end; i++) {
+      const a = Math.abs(w[i]);
+      if (!(a <= 3.4028234663852886e38)) throw new RangeError(`quantizeQ8_0: non-finite value ${w[i]} at index ${i}`);
+      if (a > amax) amax = a;
+    }
+    const df = Math.fround(amax / 127);
+    const id = df ? Math.fround(1 / df) : 0;
+    d[b] = f32ToF16(df);
+    for (let i = start; i < end; i++) {
+      const x = Math.fround(w[i] * id);
+      qs[i] = Math.sign(x) * Math.round(Math.abs(x)); // roundf: half away from zero
+    }
+  }
+  return { length: w.length, d, qs };
+}
+
+export function dequantizeQ8_0(q: Q8_0Tensor, out: Float32Array = new Float32Array(q.length)): Float32Array {
+  if (out.length < q.length) throw new RangeError(`dequantizeQ8_0: output holds ${out.length} values, needs ${q.length}`);
+  for (let b = 0; b < q.d.length; b++) {
+    const s = f16ToF32(q.d[b]);
+    const start = b * Q8_0_BLOCK, end = Math.min(start + Q8_0_BLOCK, q.length);
+    for (let i = start; i < end; i++) out[i] = q.qs[i] * s;
+  }
+  return out;
+}
+
+/** The GGUF byte image of a Q8_0 tensor: per block, f16 d (little-endian) then 32 int8. */
+export function encodeQ8_0Blocks(q: Q8_0Tensor): Uint8Array {
+  const out = new Uint8Array(q.d.length * Q8_0_BLOCK_BYTES);
+  for (let b = 0; b < q.d.length; b++) {
+    const o = b * Q8_0_BLOCK_BYTES;
+    out[o] = q.d[b] & 0xff;
+    out[o + 1] = q.d[b] >> 8;
+    out.set(new Uint8Array(q.qs.buffer, q.qs.byteOffset + b * Q8_0_BLOCK, Q8_0_BLOCK), o + 2);
+  }
+  return out;
+}
+
+/** Reads a GGUF Q8_0 byte image of `length` values back. */
+export function decodeQ8_0Blocks(bytes: Uint8Array, length: number): Q8_0Tensor {
+  const nb = Math.ceil(length / Q8_0_BLOCK);
+  if (bytes.length !== nb * Q8_0_BLOCK_BYTES) throw new RangeError(`decodeQ8_0Blocks: ${length} values need ${nb * Q8_0_BLOCK_BYTES} bytes, got ${bytes.length}`);
+  const d = new Uint16Array(nb);
+  const qs = new Int8Array(nb * Q8_0_BLOCK);
+  for (let b = 0; b < nb; b++) {
+    const o = b * Q8_0_BLOCK_BYTES;
+    d[b] = bytes[o] | (bytes[o + 1] << 8);
+    qs.set(new Int8Array(bytes.buffer, bytes.byteOffset + o + 2, Q8_0_BLOCK), b * Q8_0_BLOCK);
+  }
+  return { length, d, qs };
 }

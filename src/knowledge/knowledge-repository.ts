@@ -10,14 +10,14 @@
  *     <data>/knowledge/<kb>/chunks.jsonl       derived: chunks of the last rebuild
  *     <data>/knowledge/<kb>/vectors-<model>.bin/.json   derived: embeddings of those chunks
  *     <data>/knowledge/<kb>/lexicon.txt        the KB's domain lexicon (optional)
- * Guarantees: whole-file writes are atomic (store/atomic.ts); a version line is appended (and fsync'd) before the
+ * Guarantees: whole-file writes are atomic (util/atomic-write.ts); a version line is appended (and fsync'd) before the
  * item file is replaced, so the history is never behind the current state; a torn last line of versions.jsonl (a
  * crash mid-append) is ignored on read. Derived files can always be rebuilt from items. A SQL implementation can
  * come later over the same interface.
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../store/atomic.ts';
+import { writeFileAtomic } from '../util/atomic-write.ts';
 import type { Chunk, DocumentRecord, ItemVersion, KnowledgeBase, KnowledgeItem } from './knowledge-types.ts';
 
 export interface StoredVectors { model: string; dims: number; ids: string[]; vectors: Float32Array }

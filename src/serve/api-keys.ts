@@ -2,7 +2,7 @@
  * API keys for the gateway: scoped keys (which models, which endpoints) per deployment or application, with expiry,
  * a per-minute request limit and a token quota; usage accounted per key, model and day.
  *
- * Keys are the same `sk-mf-…` keys as the rest of the API (src/api/auth.ts: stored only as SHA-256 hashes, shown
+ * Keys are the same `sk-mf-…` keys as the rest of the API (src/util/api-key.ts: stored only as SHA-256 hashes, shown
  * once). Admin keys may do everything; a user key with no scopes may use every model and inference endpoint, read
  * every knowledge base, and manage nothing: each management area it may reach (files, datasets, fine-tuning, ...) is
  * named in its `manage` scope. Which route needs what is one table, src/api/authz.ts.
@@ -13,7 +13,7 @@
  * most every second and on close (one upsert per key/model/day).
  */
 import { randomBytes } from 'node:crypto';
-import { generateApiKey, hashApiKey, keyPrefix } from '../api/auth.ts';
+import { generateApiKey, hashApiKey, keyPrefix } from '../util/api-key.ts';
 import { nowSeconds, type ApiKeyRow, type Store, type UsageRow } from '../store/store.ts';
 import { ServeError } from './deployments.ts';
 

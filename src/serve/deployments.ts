@@ -100,7 +100,7 @@ export function validateSettings(p: Record<string, unknown>): Partial<Deployment
   if (p.weightType !== undefined) { if (p.weightType !== 'F16' && p.weightType !== 'F32') throw new ServeError(400, 'weightType must be F16 or F32', 'invalid_value', 'weightType'); out.weightType = p.weightType; }
   if (p.backend !== undefined) { if (p.backend !== 'llama.cpp' && p.backend !== 'engine') throw new ServeError(400, 'backend must be llama.cpp or engine', 'invalid_value', 'backend'); out.backend = p.backend; }
   if (p.guard !== undefined) {
-    if (p.guard !== null && (typeof p.guard !== 'string' || !p.guard.trim() || p.guard.length > 128 || /[\u0000-\u001f]/.test(p.guard))) throw new ServeError(400, 'guard must be a guard policy name (or null for none)', 'invalid_value', 'guard');
+    if (p.guard !== null && (typeof p.guard !== 'string' || !p.guard.trim() || p.guard.length > 128 || [...p.guard].some((c) => c < ' '))) throw new ServeError(400, 'guard must be a guard policy name (or null for none)', 'invalid_value', 'guard');
     out.guard = p.guard as string | null;
   }
   for (const k of Object.keys(out) as (keyof DeploymentSettings)[]) if (out[k] === undefined) delete out[k];

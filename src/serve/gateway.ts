@@ -16,7 +16,7 @@
  *     first text; once text has been streamed the request stays on its target.
  */
 import { statSync } from 'node:fs';
-import { readGgufHeader, validateGgufModel } from '../formats/gguf-model.ts';
+import { readGgufHeader, validateGgufModel } from '../model-files/gguf-model.ts';
 import { join } from 'node:path';
 import type { DeploymentRow, ModelRow, Store } from '../store/store.ts';
 import { BackendError, type EmbedResult, type GenerateCallbacks, type GenerateParams, type GenerateResult, type ModelBackend } from './model-backend.ts';

@@ -15,8 +15,8 @@ import { CHAT_TEMPLATES } from '../engine/tokenizer/chat-template.ts';
 import { Tokenizer, type TokenizerJSON } from '../engine/tokenizer/tokenizer-exports.ts';
 import { fallbackTemplate } from './prompt.ts';
 import { loadModel, readModelInfo } from '../engine/io.ts';
-import { exportGgufLora, exportGgufModel } from '../formats/gguf-model.ts';
-import { writeFileAtomic } from '../store/atomic.ts';
+import { exportGgufLora, exportGgufModel } from '../model-files/gguf-model.ts';
+import { writeFileAtomic } from '../util/atomic-write.ts';
 
 export type GgufExportType = 'F32' | 'F16';
 

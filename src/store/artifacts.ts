@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { fsyncDir, isAtomicTemp, moveFileAtomic, writeFileAtomic } from './atomic.ts';
+import { fsyncDir, isAtomicTemp, moveFileAtomic, writeFileAtomic } from '../util/atomic-write.ts';
 
 export interface ArtifactStore {
   /** Writes `data` under `key` atomically (replacing what was there). */

@@ -137,6 +137,15 @@ function repositories(db: Db, paths: DataPaths): Repositories {
 }
 
 /**
+ * The database typed by the tables one stage owns (the factory's jobs, control's request log, ...). Every stage's
+ * tables are in this one database, created by the migrations here, but store/ cannot name their row types (those
+ * stages are to its right), and Kysely's types are invariant in the table map: this narrowing is the one cast.
+ */
+export function stageTables<T>(db: Kysely<Database>): Kysely<T> {
+  return db as unknown as Kysely<T>;
+}
+
+/**
  * A Store over a migrated Kysely instance. `root` is the data folder: paths inside it are stored relative to it and
  * read back resolved against it (src/store/paths.ts); null stores paths as given.
  */

@@ -208,10 +208,10 @@ test('feedback: a key without the feedback area rates only answers it was given,
   const forged = await call('POST', '/v1/feedback', plain.key, { prompt: 'q', answer: 'planted answer', rating: 5, annotator: 'admin' });
   assert.equal(forged.status, 400);
   assert.equal(forged.json.error.param, 'response_id');
-  await srv.feedback.recordResponse({ id: 'chatcmpl-other', keyId: 'key-someone-else', source: 'api', model: 'm', prompt: [{ role: 'user', content: 'q' }], answer: 'a', guard: [] });
+  await srv.requestLog.recordResponse({ id: 'chatcmpl-other', keyId: 'key-someone-else', source: 'api', model: 'm', prompt: [{ role: 'user', content: 'q' }], answer: 'a', guard: [] });
   assert.equal((await call('POST', '/v1/feedback', plain.key, { response_id: 'chatcmpl-other', label: 'wrong' })).status, 404);
   const own = (await call('GET', '/v1/keys', ADMIN_KEY)).json.data.find((k: { name: string }) => k.name === 'plain').id as string;
-  await srv.feedback.recordResponse({ id: 'chatcmpl-mine', keyId: own, source: 'api', model: 'm', prompt: [{ role: 'user', content: 'q' }], answer: 'the logged answer', guard: [] });
+  await srv.requestLog.recordResponse({ id: 'chatcmpl-mine', keyId: own, source: 'api', model: 'm', prompt: [{ role: 'user', content: 'q' }], answer: 'the logged answer', guard: [] });
   const fb = await call('POST', '/v1/feedback', plain.key, { response_id: 'chatcmpl-mine', label: 'wrong', annotator: 'admin', answer: 'planted answer' });
   assert.equal(fb.status, 200, JSON.stringify(fb.json));
   assert.equal(fb.json.annotator, 'key:plain');

@@ -15,9 +15,9 @@ import { createServer, type ModelfabServer } from '../../src/api/server.ts';
 import { registerModel } from '../../src/serve/deployments.ts';
 import { supportQA } from '../../src/demo/demo-datasets.ts';
 import { saveModel } from '../../src/engine/io.ts';
-import { exportGgufModel } from '../../src/formats/gguf-model.ts';
+import { exportGgufModel } from '../../src/model-files/gguf-model.ts';
 import { CHAT_TEMPLATES } from '../../src/engine/tokenizer/chat-template.ts';
-import { randomModel, shapeConfig, testTokenizer } from '../formats/model-fixtures.ts';
+import { randomModel, shapeConfig, testTokenizer } from '../model-files/model-fixtures.ts';
 
 const ADMIN = 'sk-mf-test-admin-key-move-0123456789';
 

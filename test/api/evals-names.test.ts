@@ -46,8 +46,7 @@ before(async () => {
   outside = mkdtempSync(join(tmpdir(), 'mf-evals-outside-'));
   writeFileSync(join(outside, 'secret.jsonl'), JSON.stringify({ messages: [{ role: 'user', content: 'private question' }, { role: 'assistant', content: 'private answer 42' }] }) + '\n');
   upstream = createHttpServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => { body += c; });
+    req.resume(); // the body is not checked here: drain it so 'end' comes
     req.on('end', () => {
       calls.push({ path: req.url ?? '', auth: req.headers.authorization });
       res.setHeader('content-type', 'application/json');

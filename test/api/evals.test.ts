@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ADMIN_KEY, startServer } from './helpers.ts';
-import { ensureBaseModels } from '../../src/factory/bases.ts';
+import { ensureBaseModels } from '../../src/demo/base-models.ts';
 
 test('[slow] /v1/evals/runs on the quick base model', { timeout: 240_000 }, async () => {
   const { srv, url, dir, stop } = await startServer();

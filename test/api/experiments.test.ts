@@ -17,7 +17,7 @@ import type { JobSpec } from '../../src/factory/job-spec.ts';
 const worker = new URL('../factory/fixtures/bench-worker.mjs', import.meta.url).pathname;
 const config = { vocabSize: 300, hiddenSize: 32, numLayers: 2, numHeads: 4, numKvHeads: 2, ffnSize: 64, ropeBase: 10000, rmsEps: 1e-5, tieEmbeddings: true, qkvBias: false, contextLength: 64 };
 
-async function withServer(f: (s: { srv: ModelfabServer; url: string; dir: string; api: (method: string, path: string, body?: unknown) => Promise<{ status: number; body: any }> }) => Promise<void>): Promise<void> { // eslint-disable-line @typescript-eslint/no-explicit-any
+async function withServer(f: (s: { srv: ModelfabServer; url: string; dir: string; api: (method: string, path: string, body?: unknown) => Promise<{ status: number; body: any }> }) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'mf-exp-'));
   const srv = await createServer({ dataDir: dir, adminKey: ADMIN_KEY, factory: { localRunner: { entry: worker, nodeArgs: [], cpuThreads: 4, memoryMB: 64_000 } } });
   const url = await srv.app.listen({ host: '127.0.0.1', port: 0 });
@@ -73,7 +73,7 @@ test('a sweep sweeps: each job.json has its sweep value and seed, names carry th
 });
 
 test('an invalid experiment is a 400 naming every problem by field, a plan without jobs is a 400 with the reasons; nothing is created', { timeout: 60_000 }, async () => {
-  await withServer(async ({ srv, api }) => {
+  await withServer(async ({ api }) => {
     const bad = {
       name: 'bad', stage: 'sfft', base_models: ['tiny'], datasets: ['qa'],
       methods: [{ type: 'lroa', rank: 4, alpha: 8 }], hyperparameters: { epoch: 2, batchsize: 4 },

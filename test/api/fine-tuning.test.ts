@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import OpenAI, { toFile } from 'openai';
 import { ADMIN_KEY, startServer } from './helpers.ts';
-import { ensureBaseModels } from '../../src/factory/bases.ts';
+import { ensureBaseModels } from '../../src/demo/base-models.ts';
 import { supportQA } from '../../src/demo/demo-datasets.ts';
 
 test('[slow] fine-tuning jobs with the official openai client', { timeout: 300_000 }, async () => {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ADMIN_KEY, SHARED, startServer } from './helpers.ts';
-import { hashApiKey } from '../../src/api/auth.ts';
+import { hashApiKey } from '../../src/util/api-key.ts';
 import { needsShared } from '../shared-data.ts';
 
 test('knowledge bases, documents, items, search, ask and attribution over HTTP', needsShared('laws/consumer-protection-law-zh.md'), async () => {

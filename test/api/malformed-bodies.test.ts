@@ -51,7 +51,7 @@ test('attribution without kbs, a duplicate knowledge base, a lexicon named const
   const { url, stop } = await startServer();
   const api = async (method: string, path: string, body?: unknown) => {
     const r = await fetch(url + path, { method, headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    return { status: r.status, json: (await r.json()) as any }; // eslint-disable-line @typescript-eslint/no-explicit-any
+    return { status: r.status, json: (await r.json()) as any };
   };
   try {
     const noKbs = await api('POST', '/v1/knowledge/attribute', { text: '退货期限是七天。' });
@@ -77,7 +77,7 @@ test('attribution without kbs, a duplicate knowledge base, a lexicon named const
     for (const [q, param] of [['limit=abc', 'limit'], ['limit=0', 'limit'], ['status=constructor', 'status'], ['kind=__proto__', 'kind']]) {
       const r = await fetch(`${url}/v1/feedback?${q}`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
       assert.equal(r.status, 400, q);
-      assert.equal(((await r.json()) as any).error.param, param, q); // eslint-disable-line @typescript-eslint/no-explicit-any
+      assert.equal(((await r.json()) as any).error.param, param, q);
     }
     const traversal = await api('POST', '/v1/feedback/export', { format: 'sft', dataset: 7 });
     assert.equal(traversal.json.error.param, 'dataset');

@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { createServer, type ModelfabServer } from '../../src/api/server.ts';
 import { ModelFolders, modelDirsFromEnv, realLocation } from '../../src/api/model-paths.ts';
-import { exportModel } from '../../src/formats/model-files.ts';
-import { randomModel, shapeConfig, testTokenizer } from '../formats/model-fixtures.ts';
+import { exportModel } from '../../src/model-files/model-files.ts';
+import { randomModel, shapeConfig, testTokenizer } from '../model-files/model-fixtures.ts';
 import { ADMIN_KEY } from './helpers.ts';
 
 let root: string, data: string, extra: string, outside: string, srv: ModelfabServer, url: string;

@@ -15,10 +15,10 @@ import { LlamaTarget } from '../../src/bench/targets/llama.ts';
 import { OpenAITarget } from '../../src/bench/targets/openai-target.ts';
 import { NotSupportedError } from '../../src/bench/bench-types.ts';
 import { runTask, validateTask, examTask } from '../../src/bench/bench-exports.ts';
-import { exportGgufModel } from '../../src/formats/gguf-model.ts';
+import { exportGgufModel } from '../../src/model-files/gguf-model.ts';
 import { saveModel } from '../../src/engine/io.ts';
 import { Rng } from '../../src/engine/rng.ts';
-import { randomModel, shapeConfig, testGemm, testTokenizer } from '../formats/model-fixtures.ts';
+import { randomModel, shapeConfig, testGemm, testTokenizer } from '../model-files/model-fixtures.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mf-bench-targets-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -14,7 +14,7 @@ import { writeDemoDatasets } from '../../src/demo/demo-datasets.ts';
 
 
 test('[slow] modelfab experiment plan / run / jobs / models against a server', { timeout: 300_000 }, async () => {
-  const { srv, url, dir, stop } = await serverWithIdentity();
+  const { url, dir, stop } = await serverWithIdentity();
   try {
     const file = join(dir, 'exp.yaml');
     writeFileSync(file, [

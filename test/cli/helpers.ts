@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { startServer } from '../api/helpers.ts';
-import { ensureBaseModels } from '../../src/factory/bases.ts';
+import { ensureBaseModels } from '../../src/demo/base-models.ts';
 import { writeDemoDatasets } from '../../src/demo/demo-datasets.ts';
 
 export const bin = new URL('../../bin/modelfab.js', import.meta.url).pathname;

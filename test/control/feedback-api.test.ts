@@ -35,7 +35,7 @@ test('guard check, request log, feedback, review queue, exports', { timeout: 60_
     assert.equal((await api('GET', '/v1/requests/chatcmpl-forged')).status, 404);
     assert.equal((await api('GET', '/v1/requests')).json.data.length, 0);
     // what the gateway records when it serves an answer
-    await srv.feedback.recordResponse({ id: 'chatcmpl-1', keyId: null, source: 'api', model: 'spruce-s', prompt: [{ role: 'user', content: '电话多少？' }], answer: '请联系13812345678。', guard: [] });
+    await srv.requestLog.recordResponse({ id: 'chatcmpl-1', keyId: null, source: 'api', model: 'spruce-s', prompt: [{ role: 'user', content: '电话多少？' }], answer: '请联系13812345678。', guard: [] });
     const chk = await api('POST', '/v1/guard/check', { policy_name: 'support', stage: 'output', text: '请联系13812345678。', question: '电话多少？', response_id: 'chatcmpl-1', model: 'other-model' });
     assert.equal(chk.status, 200);
     assert.equal(chk.json.text, '请联系138****5678。');

@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { ADMIN_KEY, startServer } from '../api/helpers.ts';
-import { ensureBaseModels } from '../../src/factory/bases.ts';
+import { ensureBaseModels } from '../../src/demo/base-models.ts';
 import { supportQA } from '../../src/demo/demo-datasets.ts';
 import { EngineTarget } from '../../src/bench/targets/engine.ts';
 

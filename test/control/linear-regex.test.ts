@@ -11,9 +11,11 @@ import { compileLinear, LinearRegexError, LINEAR_ENGINE } from '../../src/contro
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Kysely } from 'kysely';
 import { GuardPolicyError, parsePolicy, patternRes, runGuard, type RegexCheck } from '../../src/control/guard.ts';
-import { ControlError, FeedbackService, type ControlTables } from '../../src/control/feedback.ts';
+import { ControlError } from '../../src/control/feedback.ts';
+import { RequestLog, type RequestLogTables } from '../../src/control/request-log.ts';
+import { GuardPolicyStore, type GuardPolicyTables } from '../../src/control/guard-policies.ts';
+import { stageTables } from '../../src/store/kysely-store.ts';
 import { GuardRuntime } from '../../src/control/guard-runtime.ts';
 import { openSqliteDatabase } from '../../src/store/sqlite.ts';
 
@@ -57,10 +59,10 @@ test('a stored policy the linear engine refuses fails closed with 503 naming the
   const dir = mkdtempSync(join(tmpdir(), 'mf-linear-'));
   const { store, db } = await openSqliteDatabase(join(dir, 'db.sqlite'));
   try {
-    const fb = new FeedbackService(db as unknown as Kysely<ControlTables>);
-    await fb.putPolicy('old', { checks: [{ kind: 'regex', patterns: ['(\\w+)\\s+\\1'] }] }); // as an older version stored it
-    await fb.putPolicy('ok', { checks: [{ kind: 'regex', patterns: ['(a+)+$'] }] });
-    const rt = new GuardRuntime(fb, {});
+    const policies = new GuardPolicyStore(stageTables<GuardPolicyTables>(db));
+    await policies.putPolicy('old', { checks: [{ kind: 'regex', patterns: ['(\\w+)\\s+\\1'] }] }); // as an older version stored it
+    await policies.putPolicy('ok', { checks: [{ kind: 'regex', patterns: ['(a+)+$'] }] });
+    const rt = new GuardRuntime(policies, new RequestLog(stageTables<RequestLogTables>(db)), {});
     await assert.rejects(rt.load(['old']), (e: unknown) => e instanceof ControlError && e.status === 503 && e.code === 'guard_policy_invalid' && /guard policy "old" no longer loads.*backreferences/.test(e.message));
     const g = await rt.load(['ok']);
     assert.equal((await g!.input('a'.repeat(10_000) + '!')).refused, false);

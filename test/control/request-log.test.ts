@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Kysely } from 'kysely';
 import { openSqliteDatabase } from '../../src/store/sqlite.ts';
-import { FeedbackService, outcomeOf, type ControlTables } from '../../src/control/feedback.ts';
+import { stageTables } from '../../src/store/kysely-store.ts';
+import { RequestLog, outcomeOf, type RequestLogTables } from '../../src/control/request-log.ts';
 import { mergePolicies, parsePolicy, runGuard, type GuardVerdict } from '../../src/control/guard.ts';
 
 const v = (action: GuardVerdict['action']): GuardVerdict => ({ check: 'c', kind: 'keywords', stage: 'input', action, triggered: action !== 'allow', reason: 'r', latency_ms: 0.5 });
@@ -27,7 +27,7 @@ test('request log: record, filter, page newest first, update by id, prune by age
   const { store, db } = await openSqliteDatabase(join(dir, 'db.sqlite'));
   try {
     let t = 1_000_000;
-    const fb = new FeedbackService(db as unknown as Kysely<ControlTables>, () => t);
+    const fb = new RequestLog(stageTables<RequestLogTables>(db), () => t);
     const prompt = [{ role: 'user' as const, content: 'q' }];
     for (let i = 0; i < 6; i++) {
       t += 1000;

@@ -43,7 +43,7 @@ test('[slow] main job (quick): bases, 9 fine-tunes, leaderboard, the best deploy
       const fb = await srv.feedback.list({ status: 'pending' });
       assert.equal(fb.data.length, 1);
       assert.equal(fb.data[0].response_id, plain.id);
-      assert.equal((await srv.feedback.getResponse(banned.id))?.outcome, 'refused');
+      assert.equal((await srv.requestLog.getResponse(banned.id))?.outcome, 'refused');
       assert.equal((await srv.store.deployments.getByName('spruce-assistant'))?.status, 'active');
     } finally {
       await srv.close();

@@ -2,9 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   NF4_CODE, nf4Code, quantizeNf4, dequantizeNf4, dequantizeRowsNf4, dequantizeRangeNf4, nf4Bytes, nf4BytesPerParam,
-  nf4Scales, DQ_GROUP, DYNAMIC_MAP, dynamicCode, quantizeQ8_0, dequantizeQ8_0, encodeQ8_0Blocks, decodeQ8_0Blocks, Q8_0_BLOCK_BYTES,
+  nf4Scales, DQ_GROUP, DYNAMIC_MAP, dynamicCode,
 } from '../../src/engine/quant4.ts';
-import { f16ToF32 } from '../../src/formats/half.ts';
 import { Rng } from '../../src/engine/rng.ts';
 
 /** Standard normal CDF by Simpson integration of the density (error far below 1e-12 on |x| <= 3). */
@@ -183,28 +182,3 @@ test('double quantization: 4.127 bits/param, error bound includes the scale erro
   assert.ok(rel / gs.length < 0.003, `mean relative scale error ${rel / gs.length}`);
 });
 
-test('Q8_0: ggml rounding, error bound, GGUF block bytes round trip', () => {
-  const w = new Float32Array(70);
-  const rng = new Rng(5);
-  for (let i = 0; i < w.length; i++) w[i] = rng.normal();
-  w[0] = 127; w[1] = 0.5; w[2] = -0.5; w[3] = 1.5; // block 0: d = 1, half-away rounding
-  const q = quantizeQ8_0(w);
-  assert.equal(q.d.length, 3);
-  assert.equal(f16ToF32(q.d[0]), 1);
-  assert.deepEqual([...q.qs.subarray(0, 4)], [127, 1, -1, 2]);
-  const d = dequantizeQ8_0(q);
-  for (let i = 0; i < w.length; i++) {
-    const b = Math.floor(i / 32);
-    const amax = Math.max(...w.subarray(b * 32, b * 32 + 32).map(Math.abs));
-    // half a step of d = amax/127, plus the f16 rounding of d (relative 2^-11) times |q| <= 127
-    assert.ok(Math.abs(w[i] - d[i]) <= (amax / 127) * (0.5 + 127 * 2 ** -11) + 1e-6, `i=${i}`);
-  }
-  const bytes = encodeQ8_0Blocks(q);
-  assert.equal(bytes.length, 3 * Q8_0_BLOCK_BYTES);
-  assert.deepEqual([...bytes.subarray(0, 2)], [0x00, 0x3c]); // f16 1.0 little-endian
-  assert.equal(bytes[2], 127);
-  const back = decodeQ8_0Blocks(bytes, 70);
-  assert.deepEqual(back.d, q.d);
-  assert.deepEqual(back.qs, q.qs);
-  assert.throws(() => decodeQ8_0Blocks(bytes, 100), RangeError);
-});

@@ -158,14 +158,13 @@ function referenceBpe(t: Tokenizer, piece: string): number[] {
     let best = -1, bestRank = Infinity;
     for (let i = 0; i + 1 < word.length; i++) {
       const r = ranks.get(`${word[i]} ${word[i + 1]}`);
-      if (r !== undefined && r < bestRank) (bestRank = r), (best = i);
+      if (r !== undefined && r < bestRank) { bestRank = r; best = i; }
     }
     if (best < 0) break;
     const [a, b] = [word[best], word[best + 1]];
     const next: string[] = [];
     for (let i = 0; i < word.length; ) {
-      if (i + 1 < word.length && word[i] === a && word[i + 1] === b) (next.push(a + b), (i += 2));
-      else next.push(word[i++]);
+      if (i + 1 < word.length && word[i] === a && word[i + 1] === b) { next.push(a + b); i += 2; } else next.push(word[i++]);
     }
     word = next;
   }

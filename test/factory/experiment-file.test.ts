@@ -27,7 +27,7 @@ test('examples/experiment.yaml is valid, with and without its commented DPO stag
   const plain = parseExperimentFile(text, 'examples/experiment.yaml');
   assert.deepEqual(plain.problems, []);
   assert.deepEqual(plain.request?.sweep, { lr: [0.001, 0.003] });
-  const withThen = parseExperimentFile(text.replace(/^# (then:|  )/gm, '$1'), 'examples/experiment.yaml');
+  const withThen = parseExperimentFile(text.replace(/^# (then:| {2})/gm, '$1'), 'examples/experiment.yaml');
   assert.deepEqual(withThen.problems, []);
   assert.equal(withThen.request?.then?.[0].stage, 'dpo');
 });

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { startServer } from '../api/helpers.ts';
-import { ensureBaseModels } from '../../src/factory/bases.ts';
+import { ensureBaseModels } from '../../src/demo/base-models.ts';
 import { supportQA } from '../../src/demo/demo-datasets.ts';
 import { readModelInfo } from '../../src/engine/io.ts';
 import type { Manifest } from '../../src/factory/engine-worker.ts';

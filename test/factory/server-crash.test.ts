@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from '../../src/api/server.ts';
-import { ensureBaseModels } from '../../src/factory/bases.ts';
+import { ensureBaseModels } from '../../src/demo/base-models.ts';
 import { writeDemoDatasets } from '../../src/demo/demo-datasets.ts';
 import { readMetrics } from '../../src/engine/metrics-log.ts';
 

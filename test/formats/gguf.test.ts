@@ -10,18 +10,19 @@ import { join } from 'node:path';
 import {
   decodeGguf, encodeGguf, GgufError, GGML_TYPE, GGUF_TYPE, gv, metadataRecord, type GgufKV, type GgufTensorInput,
 } from '../../src/formats/gguf.ts';
-import { dequantize, quantize } from '../../src/formats/gguf-quants.ts';
+import {
+  decodeQ8_0Blocks, dequantize, dequantizeQ8_0, encodeQ8_0Blocks, quantize, quantizeQ8_0, Q8_0_BLOCK_BYTES,
+} from '../../src/formats/gguf-quants.ts';
 import {
   adapterBaseOfConfig, applyLoraAdapter, exportGgufLora, exportGgufModel, importGgufLora, importGgufModel, readGgufFile,
   readGgufHeader, validateGgufAdapter, validateGgufModel,
-} from '../../src/formats/gguf-model.ts';
-import { mergedTensors, ModelFileError } from '../../src/formats/llama-layout.ts';
+} from '../../src/model-files/gguf-model.ts';
+import { mergedTensors, ModelFileError } from '../../src/model-files/llama-layout.ts';
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from '../../src/formats/half.ts';
-import { dequantizeQ8_0, quantizeQ8_0 } from '../../src/engine/quant4.ts';
 import { LlamaModel } from '../../src/engine/llama-model.ts';
 import { Rng } from '../../src/engine/rng.ts';
 import { CHAT_TEMPLATES } from '../../src/engine/tokenizer/tokenizer-exports.ts';
-import { engineProbs, maxAbsDiff, randomizeLora, randomModel, rewriteGguf, shapes, testTokenizer, TEXTS } from './model-fixtures.ts';
+import { engineProbs, maxAbsDiff, randomizeLora, randomModel, rewriteGguf, shapes, testTokenizer, TEXTS } from '../model-files/model-fixtures.ts';
 
 const tok = testTokenizer();
 const SHAPES = shapes(tok.vocabSize);
@@ -354,4 +355,30 @@ test('fuzz: random corruptions never throw anything but typed errors; header-onl
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('Q8_0: ggml rounding, error bound, GGUF block bytes round trip', () => {
+  const w = new Float32Array(70);
+  const rng = new Rng(5);
+  for (let i = 0; i < w.length; i++) w[i] = rng.normal();
+  w[0] = 127; w[1] = 0.5; w[2] = -0.5; w[3] = 1.5; // block 0: d = 1, half-away rounding
+  const q = quantizeQ8_0(w);
+  assert.equal(q.d.length, 3);
+  assert.equal(f16ToF32(q.d[0]), 1);
+  assert.deepEqual([...q.qs.subarray(0, 4)], [127, 1, -1, 2]);
+  const d = dequantizeQ8_0(q);
+  for (let i = 0; i < w.length; i++) {
+    const b = Math.floor(i / 32);
+    const amax = Math.max(...w.subarray(b * 32, b * 32 + 32).map(Math.abs));
+    // half a step of d = amax/127, plus the f16 rounding of d (relative 2^-11) times |q| <= 127
+    assert.ok(Math.abs(w[i] - d[i]) <= (amax / 127) * (0.5 + 127 * 2 ** -11) + 1e-6, `i=${i}`);
+  }
+  const bytes = encodeQ8_0Blocks(q);
+  assert.equal(bytes.length, 3 * Q8_0_BLOCK_BYTES);
+  assert.deepEqual([...bytes.subarray(0, 2)], [0x00, 0x3c]); // f16 1.0 little-endian
+  assert.equal(bytes[2], 127);
+  const back = decodeQ8_0Blocks(bytes, 70);
+  assert.deepEqual(back.d, q.d);
+  assert.deepEqual(back.qs, q.qs);
+  assert.throws(() => decodeQ8_0Blocks(bytes, 100), RangeError);
 });

@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { LlamaModel } from '../../src/engine/llama-model.ts';
 import { saveAdapter, saveModel } from '../../src/engine/io.ts';
-import { randomizeLora, randomModel, shapeConfig, testTokenizer } from '../formats/model-fixtures.ts';
+import { randomizeLora, randomModel, shapeConfig, testTokenizer } from '../model-files/model-fixtures.ts';
 
 export interface GatewayFixture { base: string; lora: string; prefix: string }
 

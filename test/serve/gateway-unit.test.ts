@@ -18,7 +18,7 @@ import { materializeEngineModel } from '../../src/serve/materialize.ts';
 import { LlamaServeBackend } from '../../src/serve/llama/llama-serve-backend.ts';
 import { EngineBackend } from '../../src/serve/engine-backend.ts';
 import { saveModel } from '../../src/engine/io.ts';
-import { randomModel, shapeConfig, testTokenizer } from '../formats/model-fixtures.ts';
+import { randomModel, shapeConfig, testTokenizer } from '../model-files/model-fixtures.ts';
 import { Metrics } from '../../src/serve/prometheus.ts';
 import { openSqliteStore } from '../../src/store/sqlite.ts';
 import { makeModels } from './gateway-fixtures.ts';

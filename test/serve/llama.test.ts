@@ -15,19 +15,19 @@ import { LlamaModel } from '../../src/engine/llama-model.ts';
 import { generate } from '../../src/engine/generate.ts';
 import {
   exportGgufLora, exportGgufModel, importGgufModel, importGgufLora, applyLoraAdapter, type GgufWeightType, type GgufLoraAdapter,
-} from '../../src/formats/gguf-model.ts';
+} from '../../src/model-files/gguf-model.ts';
 import { decodeGguf, gv, GGML_TYPE, type GgufKV } from '../../src/formats/gguf.ts';
 import { quantize } from '../../src/formats/gguf-quants.ts';
-import { engineToHfName, ModelFileError, ropeHeads } from '../../src/formats/llama-layout.ts';
-import { exportHfModel } from '../../src/formats/hf-folder.ts';
-import { exportPeftLora } from '../../src/formats/peft.ts';
+import { engineToHfName, ModelFileError, ropeHeads } from '../../src/model-files/llama-layout.ts';
+import { exportHfModel } from '../../src/model-files/hf-folder.ts';
+import { exportPeftLora } from '../../src/model-files/peft.ts';
 import { decodeSafetensors, tensorToF32 } from '../../src/formats/safetensors.ts';
 import { LlamaCppBackend, writeAdapterVersion } from '../../src/serve/llama/llama-cpp.ts';
 import { probeGguf } from '../../src/serve/llama/probe.ts';
 import { CHAT_TEMPLATES, CHATML_SPECIAL_TOKENS, trainBpe } from '../../src/engine/tokenizer/tokenizer-exports.ts';
 import {
   CORPUS, engineProbs, maxAbsDiff, randomizeLora, randomModel, rewriteGguf, shapes, testGemm, testTokenizer, trainBriefly, TEXTS,
-} from '../formats/model-fixtures.ts';
+} from '../model-files/model-fixtures.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mf-serve-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

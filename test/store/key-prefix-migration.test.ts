@@ -11,7 +11,8 @@ import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { migrationProvider } from '../../src/store/migrations/all-migrations.ts';
 import { openSqliteStore } from '../../src/store/sqlite.ts';
-import { ensureAdminKey, generateApiKey, hashApiKey, keyPrefix } from '../../src/api/auth.ts';
+import { ensureAdminKey } from '../../src/api/auth.ts';
+import { generateApiKey, hashApiKey, keyPrefix } from '../../src/util/api-key.ts';
 import { createKey } from '../../src/serve/api-keys.ts';
 
 test('keyPrefix: sk-mf- and 4 characters, or 4 characters of a key of another form', () => {
@@ -43,7 +44,7 @@ test('migration 0008 cuts the prefixes stored before it', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'mf-prefix-'));
   try {
     const sqlite = new BetterSqlite3(join(dir, 'modelfab.db'));
-    const kdb = new Kysely<any>({ dialect: new SqliteDialect({ database: sqlite }) }); // eslint-disable-line @typescript-eslint/no-explicit-any
+    const kdb = new Kysely<any>({ dialect: new SqliteDialect({ database: sqlite }) });
     const migrator = new Migrator({ db: kdb, provider: migrationProvider({ dataDir: null }) });
     assert.equal((await migrator.migrateTo('0007-relative-paths')).error, undefined);
     const row = (id: string, prefix: string) => ({ id, name: id, hash: `h-${id}`, prefix, role: 'admin', created_at: 1, last_used_at: null, revoked_at: null });

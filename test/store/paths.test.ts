@@ -6,10 +6,10 @@ import { mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import type { Kysely } from 'kysely';
 import { isInside, relocate, resolveStored, storedPath, mapJsonStrings } from '../../src/store/paths.ts';
 import { openSqliteDatabase } from '../../src/store/sqlite.ts';
-import { kyselyJobRepository, type FactoryTables } from '../../src/store/kysely-jobs.ts';
+import { stageTables } from '../../src/store/kysely-store.ts';
+import { kyselyJobRepository, type FactoryTables } from '../../src/factory/kysely-jobs.ts';
 import { mapSpecPaths } from '../../src/factory/spec-paths.ts';
 import type { JobSpec } from '../../src/factory/job-spec.ts';
 
@@ -58,7 +58,7 @@ test('store and job repository: rows hold relative paths; a renamed folder reads
       source: JSON.stringify({ train: { path: join(first, 'imports', 'a.jsonl') }, validation: { path: outside }, format: 'openai-chat' }),
       stats: '{}', train_key: 'datasets/h/train.jsonl', validation_key: null,
     });
-    const jobs = kyselyJobRepository(db as unknown as Kysely<FactoryTables>, Date.now, first);
+    const jobs = kyselyJobRepository(stageTables<FactoryTables>(db), Date.now, first);
     const created = await jobs.create({ id: 'ftjob-1', status: 'queued', priority: 0, experimentId: null, spec: spec(first, outside), estimate: { cpuThreads: 1, memoryMB: 1 } });
     assert.equal(created.spec.outputDir, join(first, 'jobs/ftjob-1'), 'callers see absolute paths');
     await jobs.update('ftjob-1', { spec: { ...created.spec, data: { train: { path: join(first, 'jobs/ftjob-1/data/other.jsonl'), kind: 'sft' } } } });
@@ -91,7 +91,7 @@ test('store and job repository: rows hold relative paths; a renamed folder reads
       const src = JSON.parse((await store.datasetVersions.get('dsv-1'))!.source);
       assert.equal(src.train.path, join(moved, 'imports', 'a.jsonl'));
       assert.equal(src.validation.path, outside);
-      const job = (await kyselyJobRepository(db as unknown as Kysely<FactoryTables>, Date.now, moved).get('ftjob-1'))!;
+      const job = (await kyselyJobRepository(stageTables<FactoryTables>(db), Date.now, moved).get('ftjob-1'))!;
       assert.deepEqual(job.spec, mapSpecPaths({ ...spec(first, outside), data: { train: { path: join(first, 'jobs/ftjob-1/data/other.jsonl'), kind: 'sft' } } }, (p) => p.replace(first, moved)));
     } finally {
       await store.close();

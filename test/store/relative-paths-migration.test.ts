@@ -10,7 +10,8 @@ import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { migrationProvider } from '../../src/store/migrations/all-migrations.ts';
 import { openSqliteDatabase } from '../../src/store/sqlite.ts';
-import { kyselyJobRepository, type FactoryTables } from '../../src/store/kysely-jobs.ts';
+import { stageTables } from '../../src/store/kysely-store.ts';
+import { kyselyJobRepository, type FactoryTables } from '../../src/factory/kysely-jobs.ts';
 import { readModelInfo } from '../../src/engine/io.ts';
 import { folderOfJob, folderOfModel } from '../../src/store/migrations/0007-relative-paths.ts';
 
@@ -25,7 +26,7 @@ test('migration: an old folder with absolute paths, moved, works from where it i
     // the database as the previous version left it
     mkdirSync(old, { recursive: true });
     const sqlite = new BetterSqlite3(join(old, 'modelfab.db'));
-    const kdb = new Kysely<any>({ dialect: new SqliteDialect({ database: sqlite }) }); // eslint-disable-line @typescript-eslint/no-explicit-any
+    const kdb = new Kysely<any>({ dialect: new SqliteDialect({ database: sqlite }) });
     const r = await new Migrator({ db: kdb, provider: migrationProvider({ dataDir: null }) }).migrateTo('0006-job-dependencies');
     assert.equal(r.error, undefined);
     const spec = (id: string, base: object) => ({
@@ -86,7 +87,7 @@ test('migration: an old folder with absolute paths, moved, works from where it i
       const ft = (await store.models.getByName('ft:spruce-s:lora-r4:ftjob-ft'))!;
       assert.deepEqual([ft.path, ft.base_path], [at('jobs', 'ftjob-ft', 'model'), at('jobs', 'ftjob-base', 'model')]);
       assert.equal((await store.models.getByName('user-gguf'))!.path, outside, 'a file outside the folder keeps its path');
-      const jobs = kyselyJobRepository(db as unknown as Kysely<FactoryTables>, Date.now, now);
+      const jobs = kyselyJobRepository(stageTables<FactoryTables>(db), Date.now, now);
       const ftJob = (await jobs.get('ftjob-ft'))!;
       assert.equal(ftJob.spec.outputDir, at('jobs', 'ftjob-ft'));
       assert.deepEqual(ftJob.spec.base, { kind: 'engine', path: at('jobs', 'ftjob-base', 'model') });
@@ -149,7 +150,7 @@ test('migration: a folder whose job rows are gone is found from its models', asy
     const old = join(tmp, 'old'), now = join(tmp, 'now');
     mkdirSync(old);
     const sqlite = new BetterSqlite3(join(old, 'modelfab.db'));
-    const kdb = new Kysely<any>({ dialect: new SqliteDialect({ database: sqlite }) }); // eslint-disable-line @typescript-eslint/no-explicit-any
+    const kdb = new Kysely<any>({ dialect: new SqliteDialect({ database: sqlite }) });
     assert.equal((await new Migrator({ db: kdb, provider: migrationProvider({ dataDir: null }) }).migrateTo('0006-job-dependencies')).error, undefined);
     await kdb.insertInto('models').values({
       id: 'm', name: 'ft', kind: 'engine', path: join(old, 'jobs', 'ftjob-9', 'model'), base_path: join(old, 'models', 'tiny'), adapter_path: null,

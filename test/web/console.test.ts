@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Page } from 'playwright-core';
 import { createServer } from '../../src/api/server.ts';
-import { ensureBaseModels } from '../../src/factory/bases.ts';
+import { ensureBaseModels } from '../../src/demo/base-models.ts';
 import { supportQA } from '../../src/demo/demo-datasets.ts';
 
 /** The page's document, as the callbacks run inside the browser use it (the project's tsconfig has no DOM types). */

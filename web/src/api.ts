@@ -167,8 +167,8 @@ export type { ChatCompletion, ChatCompletionChunk, ModelObject, Usage } from '..
 
 // ---------------------------------------------------------------- the guard and the request log
 
-export type { GuardOutcome } from '../../src/control/feedback.ts';
-export type { GuardPolicyEntry as GuardPolicyInfo } from '../../src/control/feedback.ts';
+export type { GuardOutcome } from '../../src/control/request-log.ts';
+export type { GuardPolicyEntry as GuardPolicyInfo } from '../../src/control/guard-policies.ts';
 export type { GuardVerdict } from '../../src/control/guard.ts';
 /** The `guard` field of an answer under a guarded deployment or bot. */
 export type { GuardSummary } from '../../src/control/guard-runtime.ts';

@@ -122,7 +122,7 @@ export function botsRoutes(app: FastifyInstance, bots: BotService, deps: BotRout
   };
 
   // ------------------------------------------------------------------ bots
-  app.get('/v1/bots', wrap(async (req) => { return { object: 'list', data: await bots.listBots() }; }));
+  app.get('/v1/bots', wrap(async () => { return { object: 'list', data: await bots.listBots() }; }));
 
   app.post<{ Body: { name: string; kb: string; description?: string; config?: Partial<BotConfig> } }>('/v1/bots', wrap(async (req) => {
     const b = req.body ?? ({} as never);

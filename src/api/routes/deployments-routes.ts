@@ -124,7 +124,7 @@ export function deploymentRoutes(app: FastifyInstance, store: Store, gateway: Ga
     return { object: 'model', id: row.name, model_id: row.id, kind: row.kind, created: row.created_at, owned_by: row.owned_by };
   }));
 
-  app.get('/v1/serve/models', wrap(async (req) => {
+  app.get('/v1/serve/models', wrap(async () => {
     return { object: 'list', data: (await store.models.list()).map((m): ServeModelObject => ({ object: 'model', id: m.name, model_id: m.id, kind: m.kind, path: m.path, base_path: m.base_path, adapter_path: m.adapter_path, endpoint: m.endpoint ? JSON.parse(m.endpoint).url : null, created: m.created_at, owned_by: m.owned_by })) };
   }));
 
@@ -136,7 +136,7 @@ export function deploymentRoutes(app: FastifyInstance, store: Store, gateway: Ga
     return { object: 'route', name: r.name, policy: r.policy, targets: JSON.parse(r.targets), timeout_ms: r.timeout_ms };
   }));
 
-  app.get('/v1/routes', wrap(async (req) => {
+  app.get('/v1/routes', wrap(async () => {
     return { object: 'list', data: (await store.routes.list()).map((r) => ({ object: 'route', name: r.name, policy: r.policy, targets: JSON.parse(r.targets), timeout_ms: r.timeout_ms })) };
   }));
 
@@ -157,7 +157,7 @@ export function deploymentRoutes(app: FastifyInstance, store: Store, gateway: Ga
     return { ...describeKey(row), key };
   }));
 
-  app.get('/v1/keys', wrap(async (req) => {
+  app.get('/v1/keys', wrap(async () => {
     return { object: 'list', data: (await store.apiKeys.list()).map(describeKey) };
   }));
 
@@ -176,7 +176,7 @@ export function deploymentRoutes(app: FastifyInstance, store: Store, gateway: Ga
     return { object: 'list', data: await store.usage.list({ keyId: q.key_id, since }) };
   }));
 
-  app.get('/v1/serve/status', wrap(async (req) => {
+  app.get('/v1/serve/status', wrap(async () => {
     return { object: 'serve.status', ...gateway.status() };
   }));
 }

@@ -105,7 +105,7 @@ async function heldoutDatasets(deps: EvalsDeps, datasets: unknown): Promise<Suit
 }
 
 export function evalsRoutes(app: FastifyInstance, deps: EvalsDeps): void {
-  const { factory, dataDir } = deps;
+  const { dataDir } = deps;
   const runs = new JsonFileRunStore(join(dataDir, 'bench-runs'));
   const cache = new JsonFileResultCache(join(dataDir, 'bench-cache'));
   /** Runs in flight, by a number of their own. */

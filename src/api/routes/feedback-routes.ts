@@ -8,7 +8,8 @@
  * `POST /v1/feedback/train` (preference pairs -> dataset -> a DPO job or an experiment in the factory).
  */
 import type { FastifyInstance } from 'fastify';
-import { datasetInfoEntry, type ExportFormat, type FeedbackRequest, type FeedbackService, type TrainDeps, type TrainRequest } from '../../control/feedback.ts';
+import { datasetInfoEntry, type ExportFormat, type FeedbackListFilter as ListFilter, type FeedbackRequest, type FeedbackService, type TrainDeps, type TrainRequest } from '../../control/feedback.ts';
+import type { RequestLog } from '../../control/request-log.ts';
 import { toControlApiError } from './guard-routes.ts';
 import { keyAllowsArea } from '../../serve/api-keys.ts';
 import { requireRequestAccess } from '../authz.ts';
@@ -16,7 +17,7 @@ import { ApiError } from '../errors.ts';
 
 const wrap = <T>(fn: () => Promise<T>) => fn().catch((e: unknown) => { throw toControlApiError(e); });
 
-export function feedbackRoutes(app: FastifyInstance, feedback: FeedbackService, deps: TrainDeps & { jobObject?: (job: never) => unknown }): void {
+export function feedbackRoutes<J extends { id: string }>(app: FastifyInstance, feedback: FeedbackService, log: Pick<RequestLog, 'getResponse'>, deps: TrainDeps<J> & { jobObject?: (job: J) => unknown }): void {
   /**
    * Any key may give feedback on an answer it was given: the response must be in the log under that key, and what
    * was asked and answered comes from the log, never from the body. Keys that manage feedback (and admins) may also
@@ -37,7 +38,7 @@ export function feedbackRoutes(app: FastifyInstance, feedback: FeedbackService, 
     }
     for (const [param, id] of ids) {
       if (id === undefined || id === null) continue;
-      const r = typeof id === 'string' ? await feedback.getResponse(id) : null;
+      const r = typeof id === 'string' ? await log.getResponse(id) : null;
       if (!r || r.key_id !== k.id) throw new ApiError(404, `response ${String(id)} is not in the response log of this key`, 'invalid_request_error', param, 'response_not_found');
     }
     const { prompt: _p, answer: _a, annotator: _n, model: _m, ...rest } = b;
@@ -45,10 +46,11 @@ export function feedbackRoutes(app: FastifyInstance, feedback: FeedbackService, 
     return feedback.create({ ...rest, ...(preferred ? { preferred } : {}), annotator: `key:${k.name}` } as FeedbackRequest);
   }));
 
-  app.get<{ Querystring: Record<string, string> }>('/v1/feedback', async (req) => wrap(async () => {
+  // status and kind as the client sent them: FeedbackService.list checks both (400 naming the field)
+  app.get<{ Querystring: Record<string, string> & Pick<ListFilter, 'status' | 'kind'> }>('/v1/feedback', async (req) => wrap(async () => {
     const q = req.query;
     const r = await feedback.list({
-      status: (q.status ?? 'pending') as never, model: q.model, annotator: q.annotator, label: q.label, kind: q.kind as never, after: q.after,
+      status: q.status ?? 'pending', model: q.model, annotator: q.annotator, label: q.label, kind: q.kind, after: q.after,
       limit: q.limit ? Number(q.limit) : undefined, order: q.order === 'desc' ? 'desc' : 'asc',
     });
     return { object: 'list', ...r };
@@ -58,7 +60,7 @@ export function feedbackRoutes(app: FastifyInstance, feedback: FeedbackService, 
   app.post<{ Params: { id: string }; Body: { status: 'accepted' | 'rejected' | 'pending'; reviewer?: string; note?: string; correction?: string } }>('/v1/feedback/:id/review', async (req) => wrap(async () => feedback.review(req.params.id, { ...req.body, ...(req.apiKey!.role !== 'admin' ? { reviewer: `key:${req.apiKey!.name}` } : {}) })));
 
   app.post<{ Body: { format: ExportFormat; dataset?: string; accepted_only?: boolean; include_pending?: boolean; model?: string; min_rating_gap?: number; include_approved?: boolean; validation_split?: number } }>('/v1/feedback/export', async (req) => wrap(async () => {
-    const b = req.body ?? ({} as never);
+    const b = req.body ?? ({} as never); // no body: every field missing, and export() names the format it needs
     if (b.dataset !== undefined) {
       requireRequestAccess(req, 'manage:datasets'); // the export becomes a dataset
       const r = await feedback.exportDataset(deps, b.format, b.dataset, b);
@@ -70,6 +72,6 @@ export function feedbackRoutes(app: FastifyInstance, feedback: FeedbackService, 
 
   app.post<{ Body: TrainRequest }>('/v1/feedback/train', async (req) => wrap(async () => {
     const r = await feedback.train(deps, req.body);
-    return { ...r, job: r.job && deps.jobObject ? deps.jobObject(r.job as never) : r.job };
+    return { ...r, job: r.job && deps.jobObject ? deps.jobObject(r.job) : r.job };
   }));
 }

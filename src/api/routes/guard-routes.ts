@@ -9,10 +9,11 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Gateway } from '../../serve/gateway.ts';
-import type { ChatMessageIn } from '../../serve/model-backend.ts';
 import { GuardPolicyError, parsePolicy, runGuard, type GuardDeps, type GuardStage } from '../../control/guard.ts';
 import { functionChatModel, type ChatModel } from '../../control/chat-model.ts';
-import { ControlError, type FeedbackService, type ResponseRecord } from '../../control/feedback.ts';
+import { ControlError } from '../../control/feedback.ts';
+import type { GuardPolicyStore } from '../../control/guard-policies.ts';
+import type { GuardOutcome, RequestLog, ResponseRecord } from '../../control/request-log.ts';
 import type { Passage } from '../../knowledge/attribution.ts';
 import { ApiError } from '../errors.ts';
 
@@ -36,7 +37,7 @@ export function gatewayGuardDeps(gateway: Gateway): GuardDeps {
         m = functionChatModel(name, async (messages, o) => {
           let text = '';
           await gateway.generate(name, {
-            prompt: { kind: 'chat', messages: messages as unknown as ChatMessageIn[] }, maxTokens: o.maxTokens ?? 256, temperature: o.temperature ?? 0,
+            prompt: { kind: 'chat', messages }, maxTokens: o.maxTokens ?? 256, temperature: o.temperature ?? 0,
             topP: 1, topK: 0, stop: [], presencePenalty: 0, frequencyPenalty: 0,
           }, { onText: (t) => { text += t; } }, { signal: o.signal });
           return text;
@@ -52,7 +53,10 @@ const wrap = <T>(fn: () => Promise<T>) => fn().catch((e: unknown) => { throw toC
 
 const isAdmin = (req: FastifyRequest) => req.apiKey?.role === 'admin';
 
-export function guardRoutes(app: FastifyInstance, feedback: FeedbackService, deps: GuardDeps): void {
+const OUTCOMES: ReadonlyArray<GuardOutcome | 'guarded'> = ['passed', 'flagged', 'rewritten', 'refused', 'guarded'];
+const isOutcome = (s: string): s is GuardOutcome | 'guarded' => (OUTCOMES as readonly string[]).includes(s);
+
+export function guardRoutes(app: FastifyInstance, policies: GuardPolicyStore, log: RequestLog, deps: GuardDeps): void {
   app.post<{ Body: { policy?: unknown; policy_name?: string; stage?: GuardStage; text?: string; question?: string; sources?: Passage[]; response_id?: string; model?: string; prompt?: unknown } }>('/v1/guard/check', async (req) => wrap(async () => {
     const b = req.body ?? {};
     if (typeof b.text !== 'string') throw new ApiError(400, 'text must be a string', 'invalid_request_error', 'text');
@@ -61,49 +65,49 @@ export function guardRoutes(app: FastifyInstance, feedback: FeedbackService, dep
     let raw = b.policy;
     if (raw === undefined) {
       if (typeof b.policy_name !== 'string') throw new ApiError(400, 'policy or policy_name is required', 'invalid_request_error', 'policy');
-      raw = await feedback.getPolicy(b.policy_name);
+      raw = await policies.getPolicy(b.policy_name);
       if (raw === null) throw new ApiError(404, `guard policy ${b.policy_name} not found`, 'invalid_request_error', 'policy_name', 'not_found');
     }
     if (b.sources !== undefined && (!Array.isArray(b.sources) || b.sources.some((s) => !s || typeof s.text !== 'string'))) throw new ApiError(400, 'sources must be an array of {id, text, ref?}', 'invalid_request_error', 'sources');
     const sources = b.sources?.map((s, i) => ({ ...s, id: typeof s.id === 'string' ? s.id : String(i + 1) }));
     if (b.response_id !== undefined && (typeof b.response_id !== 'string' || !b.response_id)) throw new ApiError(400, 'response_id must be a non-empty string', 'invalid_request_error', 'response_id');
     // only a response the server served is in the log: a check may add verdicts to it, never create an entry
-    const prev = b.response_id ? await feedback.getResponse(b.response_id) : null;
+    const prev = b.response_id ? await log.getResponse(b.response_id) : null;
     if (b.response_id && (!prev || (!isAdmin(req) && prev.key_id !== req.apiKey?.id))) throw new ApiError(404, `request ${b.response_id} is not in the response log (only served responses are)`, 'invalid_request_error', 'response_id', 'not_found');
     const policy = parsePolicy(raw);
     const r = await runGuard(policy, { stage, text: b.text, ...(b.question ? { question: b.question } : {}), ...(sources ? { sources } : {}) }, deps);
     if (prev) {
-      await feedback.recordResponse({ id: prev.id, keyId: prev.key_id, source: prev.source, model: prev.model, prompt: prev.prompt as never, answer: stage === 'output' ? (r.refused ? r.message ?? '' : r.text) : prev.answer, guard: [...prev.guard, ...r.verdicts], policies: prev.policies });
+      await log.recordResponse({ id: prev.id, keyId: prev.key_id, source: prev.source, model: prev.model, prompt: prev.prompt, answer: stage === 'output' ? (r.refused ? r.message ?? '' : r.text) : prev.answer, guard: [...prev.guard, ...r.verdicts], policies: prev.policies });
     }
     return { object: 'guard.result', ...r };
   }));
 
-  app.get('/v1/guard/policies', async (req) => wrap(async () => ({ object: 'list', data: await feedback.listPolicies() })));
+  app.get('/v1/guard/policies', async () => wrap(async () => ({ object: 'list', data: await policies.listPolicies() })));
   app.put<{ Params: { name: string }; Body: unknown }>('/v1/guard/policies/:name', async (req) => wrap(async () => {
     const policy = parsePolicy(req.body);
-    await feedback.putPolicy(req.params.name, req.body);
+    await policies.putPolicy(req.params.name, req.body);
     return { object: 'guard.policy', name: req.params.name, policy };
   }));
   app.get<{ Params: { name: string } }>('/v1/guard/policies/:name', async (req) => wrap(async () => {
-    const p = await feedback.getPolicy(req.params.name);
+    const p = await policies.getPolicy(req.params.name);
     if (p === null) throw new ApiError(404, `guard policy ${req.params.name} not found`, 'invalid_request_error', 'name', 'not_found');
     return { object: 'guard.policy', name: req.params.name, policy: p };
   }));
-  app.delete<{ Params: { name: string } }>('/v1/guard/policies/:name', async (req) => wrap(async () => ({ object: 'guard.policy', name: req.params.name, deleted: await feedback.deletePolicy(req.params.name) })));
+  app.delete<{ Params: { name: string } }>('/v1/guard/policies/:name', async (req) => wrap(async () => ({ object: 'guard.policy', name: req.params.name, deleted: await policies.deletePolicy(req.params.name) })));
 
   /** The request log, newest first: admins see every request, other keys their own. */
   app.get<{ Querystring: Record<string, string | undefined> }>('/v1/requests', async (req) => wrap(async () => {
     const q = req.query;
-    const outcomes = ['passed', 'flagged', 'rewritten', 'refused', 'guarded'];
-    if (q.outcome !== undefined && !outcomes.includes(q.outcome)) throw new ApiError(400, `outcome must be one of ${outcomes.join(', ')}`, 'invalid_request_error', 'outcome');
+    const outcome = q.outcome;
+    if (outcome !== undefined && !isOutcome(outcome)) throw new ApiError(400, `outcome must be one of ${OUTCOMES.join(', ')}`, 'invalid_request_error', 'outcome');
     const limit = q.limit === undefined ? undefined : Number(q.limit);
     if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > 500)) throw new ApiError(400, 'limit must be an integer from 1 to 500', 'invalid_request_error', 'limit');
-    const r = await feedback.listResponses({ model: q.model, source: q.source, outcome: q.outcome as never, before: q.before, limit, ...(isAdmin(req) ? {} : { keyId: req.apiKey?.id ?? '-' }) });
+    const r = await log.listResponses({ model: q.model, source: q.source, outcome, before: q.before, limit, ...(isAdmin(req) ? {} : { keyId: req.apiKey?.id ?? '-' }) });
     return { object: 'list', data: r.data.map((x): RequestObject => ({ object: 'request', ...x })), has_more: r.has_more };
   }));
 
   app.get<{ Params: { id: string } }>('/v1/requests/:id', async (req) => wrap(async (): Promise<RequestObject> => {
-    const r = await feedback.getResponse(req.params.id);
+    const r = await log.getResponse(req.params.id);
     if (r && !isAdmin(req) && r.key_id !== req.apiKey?.id) throw new ApiError(404, `request ${req.params.id} is not in the response log`, 'invalid_request_error', 'id', 'not_found');
     if (!r) throw new ApiError(404, `request ${req.params.id} is not in the response log`, 'invalid_request_error', 'id', 'not_found');
     return { object: 'request', ...r };

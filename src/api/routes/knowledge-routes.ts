@@ -10,6 +10,8 @@ import { keyScopes } from '../../serve/api-keys.ts';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AccessDeniedError, BUILTIN_LEXICONS, KbExistsError, KnowledgeRequestError, builtinLexicon, slug, type KnowledgeService, type ReviewAction, type Scope } from '../../knowledge/knowledge-service.ts';
 import { NotFoundError } from '../../knowledge/knowledge-repository.ts';
+import type { ReviewState } from '../../knowledge/knowledge-types.ts';
+import type { SearchFilter, SearchMode } from '../../knowledge/search.ts';
 import { IngestLimitError } from '../../knowledge/ingest/ingest-limits.ts';
 import { IngestError } from '../../knowledge/ingest/readers.ts';
 import { ApiError } from '../errors.ts';
@@ -76,7 +78,7 @@ export function knowledgeRoutes(app: FastifyInstance, kb: KnowledgeService, deps
   /** A KB's `guard` must name an existing guard policy. */
   const checkPolicy = async (name: string | null | undefined) => {
     if (name === undefined || name === null || !deps.control) return;
-    if ((await deps.control.feedback.getPolicyText(name)) === null) throw new ApiError(400, `guard: no guard policy named ${JSON.stringify(name)} (create it with PUT /v1/guard/policies/{name})`, 'invalid_request_error', 'guard', 'guard_policy_not_found');
+    if ((await deps.control.policyStore.getPolicyText(name)) === null) throw new ApiError(400, `guard: no guard policy named ${JSON.stringify(name)} (create it with PUT /v1/guard/policies/{name})`, 'invalid_request_error', 'guard', 'guard_policy_not_found');
   };
   app.post<{ Body: { id?: string; name: string; description?: string; requireApproval?: boolean; require_approval?: boolean; t2s?: boolean; guard?: string; lexicon?: string; lexicon_name?: string; max_chars?: number } }>('/v1/knowledge/bases', {
     schema: { body: { type: 'object', required: ['name'], properties: {
@@ -92,7 +94,7 @@ export function knowledgeRoutes(app: FastifyInstance, kb: KnowledgeService, deps
     await checkPolicy(b.guard);
     // a lexicon as text, or a built-in one by name (both: the built-in first, then the text)
     const lexicon = [b.lexicon_name ? builtinLexicon(b.lexicon_name) : '', b.lexicon ?? ''].join('\n').trim() || undefined;
-    return kb.createKb({ id, name: b.name, description: b.description, requireApproval: b.requireApproval ?? b.require_approval, t2s: b.t2s, guard: b.guard, lexicon, ...(b.max_chars ? { chunking: { maxChars: b.max_chars } } : {}) } as never);
+    return kb.createKb({ id, name: b.name, description: b.description, requireApproval: b.requireApproval ?? b.require_approval, t2s: b.t2s, guard: b.guard, lexicon, ...(b.max_chars ? { chunking: { maxChars: b.max_chars } } : {}) });
   }));
   app.patch<{ Params: { id: string }; Body: { name?: string; description?: string; require_approval?: boolean; t2s?: boolean; guard?: string | null } }>('/v1/knowledge/bases/:id', {
     schema: { body: { type: 'object', properties: { name: { type: 'string', minLength: 1 }, description: { type: 'string' }, require_approval: { type: 'boolean' }, t2s: { type: 'boolean' }, guard: { type: ['string', 'null'] } } } },
@@ -134,8 +136,9 @@ export function knowledgeRoutes(app: FastifyInstance, kb: KnowledgeService, deps
     return { document: r.document, items: r.items.length };
   }));
 
-  app.get<{ Params: { id: string }; Querystring: { state?: string; doc?: string; tag?: string } }>('/v1/knowledge/bases/:id/items', async (req) => ({
-    object: 'list', data: await guard(() => kb.listItems(req.params.id, { state: req.query.state as never, docId: req.query.doc, tag: req.query.tag }, knowledgeScope(req))),
+  // `state` is not checked: an unknown one matches no item
+  app.get<{ Params: { id: string }; Querystring: { state?: ReviewState; doc?: string; tag?: string } }>('/v1/knowledge/bases/:id/items', async (req) => ({
+    object: 'list', data: await guard(() => kb.listItems(req.params.id, { state: req.query.state, docId: req.query.doc, tag: req.query.tag }, knowledgeScope(req))),
   }));
   app.get<{ Params: { id: string; item: string } }>('/v1/knowledge/bases/:id/items/:item', async (req) => guard(() => kb.getItem(req.params.id, req.params.item, knowledgeScope(req))));
   app.get<{ Params: { id: string; item: string } }>('/v1/knowledge/bases/:id/items/:item/history', async (req) => guard(async () => {
@@ -162,9 +165,9 @@ export function knowledgeRoutes(app: FastifyInstance, kb: KnowledgeService, deps
     if (list.length === 0) throw new ApiError(400, 'kbs: name at least one knowledge base', 'invalid_request_error', 'kbs');
     return list;
   };
-  app.post<{ Body: { kbs: string[] | string; query: string; k?: number; mode?: string; filter?: Record<string, unknown> } }>('/v1/knowledge/search', {
+  app.post<{ Body: { kbs: string[] | string; query: string; k?: number; mode?: SearchMode; filter?: SearchFilter } }>('/v1/knowledge/search', {
     schema: { body: { type: 'object', required: ['kbs', 'query'], properties: { query: { type: 'string', minLength: 1 }, k: { type: 'integer', minimum: 1, maximum: 100 }, mode: { type: 'string', enum: ['lexical', 'dense', 'hybrid'] } } } },
-  }, async (req) => guard(() => kb.search(kbList(req, req.body.kbs), req.body.query, { k: req.body.k, mode: req.body.mode, filter: req.body.filter, scope: knowledgeScope(req) } as never)));
+  }, async (req) => guard(() => kb.search(kbList(req, req.body.kbs), req.body.query, { k: req.body.k, mode: req.body.mode, filter: req.body.filter, scope: knowledgeScope(req) })));
   app.post<{ Body: { kbs: string[] | string; question: string; k?: number } }>('/v1/knowledge/ask', {
     schema: { body: { type: 'object', required: ['kbs', 'question'], properties: { question: { type: 'string', minLength: 1 }, k: { type: 'integer', minimum: 1, maximum: 50 } } } },
   }, async (req) => guard(async (): Promise<KnowledgeAskObject> => {

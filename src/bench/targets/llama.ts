@@ -10,7 +10,7 @@
  * Guarantees: results do not depend on `parallel` (tested against parallel 1 and the engine).
  */
 import type { LlamaContext, LlamaContextSequence, LlamaModel as NodeLlamaModel, Token } from 'node-llama-cpp';
-import { adapterBaseOf, readGgufFile, readGgufHeader, validateGgufAdapter, validateGgufModel } from '../../formats/gguf-model.ts';
+import { adapterBaseOf, readGgufFile, readGgufHeader, validateGgufAdapter, validateGgufModel } from '../../model-files/gguf-model.ts';
 import { getCpuLlama, type AdapterSpec } from '../../serve/llama/llama-cpp.ts';
 import { renderChatText, type ChatTemplate } from '../../engine/tokenizer/tokenizer-exports.ts';
 import type { GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult, Prompt, RollingResult, Target } from '../bench-types.ts';

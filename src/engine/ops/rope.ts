@@ -1,7 +1,7 @@
 /**
  * Rotary position embedding in llama.cpp's "norm" mode (the llama architecture's layout): inside each head of
  * size D, adjacent pairs (2i, 2i+1) are rotated by theta = pos * base^(-2i/D). (Hugging Face checkpoints use the
- * rotate-half layout instead; formats/ permutes Q and K rows on import and export.)
+ * rotate-half layout instead; model-files/ permutes Q and K rows on import and export.)
  * x is [N, H*D] with one position per row. The backward pass rotates by -theta.
  */
 import { alloc, needsGrad, output, type Tensor, type Ctx } from '../tensor.ts';

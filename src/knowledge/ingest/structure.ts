@@ -20,8 +20,8 @@ export function parseChineseNumber(s: string): number {
 }
 
 const NUM = '[零〇一二三四五六七八九十百千两\\d]+';
-const ARTICLE_RE = new RegExp(`^第(${NUM})条(?:之(${NUM}))?(?:[\\s　:：]|$)`);
-const LEVEL_RE = new RegExp(`^第(${NUM})(编|分编|章|节)(?:[\\s　]+|$)(.*)$`);
+const ARTICLE_RE = new RegExp(`^第(${NUM})条(?:之(${NUM}))?(?:[\\s\\u3000:：]|$)`);
+const LEVEL_RE = new RegExp(`^第(${NUM})(编|分编|章|节)(?:[\\s\\u3000]+|$)(.*)$`);
 const LEVEL_RANK: Record<string, number> = { 编: 1, 分编: 2, 章: 3, 节: 4 };
 
 /** True when the block list reads as a statute (at least three 第X条 paragraphs). */
@@ -54,7 +54,7 @@ function isoDate(m: RegExpExecArray): string {
  * several events joined by 根据 or ；gives one entry each.
  */
 export function parseHistory(text: string): HistoryEntry[] | null {
-  const body = text.replace(/^[（(【\[]|[）)】\]]$/g, '').trim();
+  const body = text.replace(/^[（(【[]|[）)】\]]$/g, '').trim();
   const isHistory = (DATE_RE.test(body) && /(会议|常务委员会|人民代表大会)/.test(body) && /(通过|修正|修订|公布|施行)/.test(body))
     || /主席令|现予公布|予以公布/.test(body);
   if (!isHistory) return null;

@@ -21,10 +21,10 @@ import type { SamplingOptions } from '../../engine/generate.ts';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { getLlama, LlamaLogLevel, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaModel, type Token } from 'node-llama-cpp';
-import { adapterBaseOf, readGgufFile, readGgufHeader, validateGgufAdapter, validateGgufModel } from '../../formats/gguf-model.ts';
+import { adapterBaseOf, readGgufFile, readGgufHeader, validateGgufAdapter, validateGgufModel } from '../../model-files/gguf-model.ts';
 import type { LlamaConfig } from '../../engine/config.ts';
-import { ModelFileError } from '../../formats/llama-layout.ts';
-import type { AdapterBase } from '../../formats/gguf-model.ts';
+import { ModelFileError } from '../../model-files/llama-layout.ts';
+import type { AdapterBase } from '../../model-files/gguf-model.ts';
 import { probeGguf } from './probe.ts';
 
 let llamaPromise: Promise<Llama> | null = null;

@@ -19,10 +19,10 @@
  */
 import {
   LlamaGrammarEvaluationState, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaEmbeddingContext,
-  type LlamaGrammar, type LlamaModel, type Token,
+  type GbnfJsonObjectSchema, type LlamaGrammar, type LlamaModel, type Token,
 } from 'node-llama-cpp';
-import { readGgufHeader, validateGgufAdapter, validateGgufModel, adapterBaseOf, readGgufFile, type AdapterBase } from '../../formats/gguf-model.ts';
-import { ModelFileError } from '../../formats/llama-layout.ts';
+import { readGgufHeader, validateGgufAdapter, validateGgufModel, adapterBaseOf, readGgufFile, type AdapterBase } from '../../model-files/gguf-model.ts';
+import { ModelFileError } from '../../model-files/llama-layout.ts';
 import { metadataRecord } from '../../formats/gguf.ts';
 import type { LlamaConfig } from '../../engine/config.ts';
 import { getCpuLlama } from './llama-cpp.ts';
@@ -218,7 +218,8 @@ export class LlamaServeBackend implements ModelBackend {
     const key = json === 'json' ? 'json' : JSON.stringify(json.schema);
     let g = this.grammars.get(key);
     if (!g) {
-      g = (json === 'json' ? this.llama.getGrammarFor('json') : this.llama.createGrammarForJsonSchema(json.schema as never)) as Promise<LlamaGrammar>;
+      // node-llama-cpp's schema type is a union it cannot infer from a plain record; the value is passed as is
+      g = (json === 'json' ? this.llama.getGrammarFor('json') : this.llama.createGrammarForJsonSchema(json.schema as GbnfJsonObjectSchema)) as Promise<LlamaGrammar>;
       g.catch(() => this.grammars.delete(key));
       if (this.grammars.size > 64) this.grammars.delete(this.grammars.keys().next().value!);
       this.grammars.set(key, g);
@@ -260,7 +261,7 @@ export class LlamaServeBackend implements ModelBackend {
       const stop = new StopMatcher(params.stop);
       const top = params.logprobs?.top ?? 0;
       const wantLp = params.logprobs !== undefined;
-      let pending: Token[] = [];
+      const pending: Token[] = [];
       let pendingLp: TokenLogprob[] = [];
       let text = ''; // only kept for JSON completion checks
       const signal = params.signal;

@@ -3,6 +3,7 @@
  * prints one JSON line and exits. llama.cpp may abort this process on a malformed file; that is the point.
  * Usage: node --import tsx probe-child.ts <model.gguf> [adapter.gguf ...]
  */
+import type { Token } from 'node-llama-cpp';
 import { getCpuLlama } from './llama-cpp.ts';
 
 const [modelPath, ...adapters] = process.argv.slice(2);
@@ -15,7 +16,7 @@ try {
   });
   const seq = ctx.getSequence();
   const ids = model.tokenize('a');
-  await seq.evaluateWithoutGeneratingNewTokens(ids.length ? ids : [0 as never]);
+  await seq.evaluateWithoutGeneratingNewTokens(ids.length ? ids : [0 as Token]); // id 0 exists in every vocabulary
   process.stdout.write(JSON.stringify({ ok: true, trainContextSize: model.trainContextSize }) + '\n');
   await ctx.dispose();
   await model.dispose();

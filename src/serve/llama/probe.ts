@@ -1,6 +1,6 @@
 /**
  * Loading an untrusted GGUF in a child process first: llama.cpp aborts the whole process on some malformed files
- * (the validator in formats/gguf-model.ts catches the known ones; this catches the rest). `probeGguf` runs
+ * (the validator in model-files/gguf-model.ts catches the known ones; this catches the rest). `probeGguf` runs
  * probe-child.ts under the same tsx loader, with a timeout, and turns a crash, an error or a hang into a
  * ModelFileError('BAD_FILE') naming the exit code or signal and the tail of llama.cpp's stderr.
  * Costs a process start and a model load (about a second for small models); use it for files from outside.
@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
-import { ModelFileError } from '../../formats/llama-layout.ts';
+import { ModelFileError } from '../../model-files/llama-layout.ts';
 
 const CHILD = fileURLToPath(new URL('./probe-child.ts', import.meta.url));
 

@@ -16,7 +16,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Kysely, Migration } from 'kysely';
-import { writeFileAtomic } from '../atomic.ts';
+import { writeFileAtomic } from '../../util/atomic-write.ts';
 import { isInside, mapJsonStrings, relocate } from '../paths.ts';
 import type { MigrationContext } from './all-migrations.ts';
 
@@ -88,7 +88,7 @@ function rewriteFiles(dataDir: string, roots: readonly string[]): void {
 
 export function relativePaths(ctx: MigrationContext): Migration {
   return {
-    async up(db: Kysely<any>) { // eslint-disable-line @typescript-eslint/no-explicit-any
+    async up(db: Kysely<any>) { // eslint-disable-line @typescript-eslint/no-explicit-any -- a migration reads the tables as they were at its version, which no current table type describes
       const jobs = await db.selectFrom('jobs').select(['id', 'spec']).execute() as Array<{ id: string; spec: string }>;
       const roots = new Set<string>();
       if (ctx.dataDir) roots.add(resolve(ctx.dataDir));

@@ -128,7 +128,7 @@ export function useLoad<T>(fn: (signal: AbortSignal) => Promise<T>, deps: unknow
     fn(ac.signal).then((d) => { if (!ac.signal.aborted) { setData(d); setError(null); } }, (e) => { if (!ac.signal.aborted && (e as Error).name !== 'AbortError') setError(e); })
       .finally(() => { if (!ac.signal.aborted) setLoading(false); });
     return () => ac.abort();
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- the caller's deps list is what `fn` reads
   }, [...deps, tick]);
   useEffect(() => {
     if (!o.every || o.poll === false) return;

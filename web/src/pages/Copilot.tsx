@@ -22,7 +22,7 @@ export function Copilot() {
   const [turns, setTurns] = useState<Turn[]>([]);
   const [busy, setBusy] = useState(false);
   const ids = (models.data?.data ?? []).map((m) => m.id);
-  useEffect(() => { if (!model && ids.length) setModel(ids[0]!); }, [models.data]); // eslint-disable-line react-hooks/exhaustive-deps
+  useEffect(() => { if (!model && ids.length) setModel(ids[0]!); }, [models.data]); // eslint-disable-line react-hooks/exhaustive-deps -- a default model once the list arrives
 
   const ask = async (e: FormEvent) => {
     e.preventDefault();

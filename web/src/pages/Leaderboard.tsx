@@ -34,7 +34,7 @@ export function LeaderboardPage({ params }: { params: URLSearchParams }) {
   useEffect(() => {
     if (!board || radar.length) return;
     setRadar(board.rows.filter((r) => r.overall !== null).slice(0, 4).map((r) => r.modelId));
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- the default radar once a board arrives, not after the user's picks
   }, [board]);
 
   const score = (r: LeaderRow, k: SortKey) => (k === 'overall' ? r.overall : r.dimensions[k]?.score ?? null);

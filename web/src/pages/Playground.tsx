@@ -57,7 +57,7 @@ export function Playground({ params }: { params: URLSearchParams }) {
   const botNames = (bots.data?.data ?? []).filter((b) => b.published).map((b) => b.name);
   useEffect(() => {
     if (!targets[0] && modelIds.length) setTargets(([, b]) => [`model:${modelIds[0]}`, b]);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- a default target once the models arrive, not on every pick
   }, [models.data]);
   useEffect(() => { localStorage.setItem(MARKS, JSON.stringify(marks)); }, [marks]);
 

@@ -42,7 +42,7 @@ function useMetricStreams(ids: string[]) {
         if (timer) { clearTimeout(timer); flush(); }
       })();
     }
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- one event stream per set of followed jobs (`key`)
   }, [key]);
   useEffect(() => () => { for (const ac of streams.current.values()) ac.abort(); streams.current.clear(); }, []);
   return { metrics, status };
@@ -67,7 +67,7 @@ export function Runs({ params }: { params: URLSearchParams }) {
       return pick;
     });
     setFocus((f) => (f && list.some((j) => j.id === f) ? f : list[0]?.id ?? null));
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- `list` is derived from jobs.data
   }, [jobs.data, expId]);
 
   const { metrics, status } = useMetricStreams(selected);
@@ -97,7 +97,6 @@ export function Runs({ params }: { params: URLSearchParams }) {
       xAxis: { type: 'value', name: t('runs.step'), nameLocation: 'middle', nameGap: 24, minInterval: 1 },
       yAxis: { type: 'value', scale: true, name: t('runs.loss') }, series,
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [metrics, selected, list, t]);
   const points = selected.reduce((a, id) => a + (metrics[id]?.length ?? 0), 0);
 

@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { exportMethod, exportModel, importModel } from '../../src/formats/model-files.ts';
-import { ModelFileError } from '../../src/formats/llama-layout.ts';
+import { exportMethod, exportModel, importModel } from '../../src/model-files/model-files.ts';
+import { ModelFileError } from '../../src/model-files/llama-layout.ts';
 import { randomModel, shapes, testTokenizer } from './model-fixtures.ts';
 
 test('exportModel / importModel for GGUF files and HF folders; exportMethod per method', () => {

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { syncBuiltinESMExports } from 'node:module';
-import { writeFileAtomic, isAtomicTemp, atomicTempName, writeFileDurable } from '../../src/store/atomic.ts';
+import { writeFileAtomic, isAtomicTemp, atomicTempName, writeFileDurable } from '../../src/util/atomic-write.ts';
 
 test('writeFileAtomic writes, replaces, and leaves no temporary file', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'modelfab-atomic-'));

@@ -5,15 +5,17 @@
  * an API call, never both move the same job. Sequence numbers are assigned inside a transaction.
  * With `root` (the data folder), a spec's paths inside the folder are stored relative to it and resolved against
  * it when read (src/store/paths.ts), so a moved data folder finds its jobs' files.
+ * It lives in factory/, not store/: its records are the factory's job contract (JobSpec, JobRecord), and store/
+ * sits to the left of the factory, so it knows tables, never job specs.
  */
 import type { Kysely, Transaction } from 'kysely';
 import {
   JobNotFoundError, type JobEventRecord, type JobExpectation, type JobFilter, type JobPatch, type JobRecord, type JobRepository,
   type NewJob, type NewJobEvent,
-} from '../factory/job-repository.ts';
-import type { JobSpec, JobStatus } from '../factory/job-spec.ts';
-import { mapSpecPaths } from '../factory/spec-paths.ts';
-import { dataPaths, type DataPaths } from './paths.ts';
+} from './job-repository.ts';
+import type { JobSpec, JobStatus } from './job-spec.ts';
+import { mapSpecPaths } from './spec-paths.ts';
+import { dataPaths, type DataPaths } from '../store/paths.ts';
 
 export interface JobsTable {
   id: string; seq: number; status: string; priority: number; experiment_id: string | null; spec: string; estimate: string;

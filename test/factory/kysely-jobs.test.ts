@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { after } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
-import { migrate, type Database } from '../../src/store/kysely-store.ts';
-import { kyselyJobRepository, type FactoryTables } from '../../src/store/kysely-jobs.ts';
-import { repositorySuite } from '../factory/repository-suite.ts';
+import { migrate, stageTables, type Database } from '../../src/store/kysely-store.ts';
+import { kyselyJobRepository, type FactoryTables } from '../../src/factory/kysely-jobs.ts';
+import { repositorySuite } from './repository-suite.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mf-jobs-'));
 const dbs: Kysely<FactoryTables>[] = [];
@@ -17,8 +17,9 @@ let n = 0;
 repositorySuite('sqlite', async () => {
   const sqlite = new BetterSqlite3(join(dir, `jobs-${n++}.db`));
   sqlite.pragma('journal_mode = WAL');
-  const db = new Kysely<Database & FactoryTables>({ dialect: new SqliteDialect({ database: sqlite }) });
-  await migrate(db as unknown as Kysely<Database>);
-  dbs.push(db as unknown as Kysely<FactoryTables>);
-  return kyselyJobRepository(db as unknown as Kysely<FactoryTables>);
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  await migrate(db);
+  const jobs = stageTables<FactoryTables>(db);
+  dbs.push(jobs);
+  return kyselyJobRepository(jobs);
 });

@@ -24,8 +24,8 @@ import { headDim, tensorShapes, type LlamaConfig } from '../engine/config.ts';
 import type { LlamaModel } from '../engine/llama-model.ts';
 import type { Tokenizer } from '../engine/tokenizer/tokenizer.ts';
 import { fromHfTokenizerJson, toHfTokenizerJson, type HfTokenizerConfig, type HfTokenizerJson } from '../engine/tokenizer/hf-tokenizer-json.ts';
-import { decodeSafetensors, encodeSafetensors, jsonErrorAt, SafetensorsError, tensorToF32, type SafetensorsTensorInput } from './safetensors.ts';
-import { f32ArrayToBf16, f32ArrayToF16 } from './half.ts';
+import { decodeSafetensors, encodeSafetensors, jsonErrorAt, SafetensorsError, tensorToF32, type SafetensorsTensorInput } from '../formats/safetensors.ts';
+import { f32ArrayToBf16, f32ArrayToF16 } from '../formats/half.ts';
 import {
   baseTensors, engineToHfName, engineToHfRows, hfToEngineName, hfToEngineRows, mergedTensors, ModelFileError, ropeHeads,
   type ImportedModel,

@@ -10,10 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   exportHfModel, filesFromMap, importHfModel, readModelFolder, writeModelFolder,
-} from '../../src/formats/hf-folder.ts';
-import { exportPeftLora, importPeftLora, exportPeftPromptLearning, importPeftPromptLearning, applyPromptLearning } from '../../src/formats/peft.ts';
-import { applyLoraAdapter } from '../../src/formats/gguf-model.ts';
-import { engineToHfRows, hfToEngineRows, ModelFileError } from '../../src/formats/llama-layout.ts';
+} from '../../src/model-files/hf-folder.ts';
+import { exportPeftLora, importPeftLora, exportPeftPromptLearning, importPeftPromptLearning, applyPromptLearning } from '../../src/model-files/peft.ts';
+import { applyLoraAdapter } from '../../src/model-files/gguf-model.ts';
+import { engineToHfRows, hfToEngineRows, ModelFileError } from '../../src/model-files/llama-layout.ts';
 import { decodeSafetensors, encodeSafetensors, tensorToF32 } from '../../src/formats/safetensors.ts';
 import { f16ToF32, f32ToF16, bf16ToF32, f32ToBf16 } from '../../src/formats/half.ts';
 import { LlamaModel } from '../../src/engine/llama-model.ts';

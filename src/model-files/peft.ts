@@ -21,7 +21,7 @@
  */
 import { headDim, type LlamaConfig } from '../engine/config.ts';
 import type { LlamaModel } from '../engine/llama-model.ts';
-import { encodeSafetensors, type SafetensorsTensorInput } from './safetensors.ts';
+import { encodeSafetensors, type SafetensorsTensorInput } from '../formats/safetensors.ts';
 import { engineToHfName, engineToHfRows, hfToEngineRows, ModelFileError } from './llama-layout.ts';
 import { readJsonFile, readSafetensorsSet, type FileSource } from './hf-folder.ts';
 import type { GgufLoraAdapter } from './gguf-model.ts';

@@ -34,8 +34,8 @@ import { toGgufTokenizerMetadata, fromGgufTokenizerMetadata } from '../engine/to
 import {
   decodeGguf, encodeGguf, GgufError, GGML_BLOCK, GGML_TYPE, GGUF_TYPE, ggmlTypeName, gv, valueTypeName,
   type DecodedGguf, type GgufKV, type GgufTensorInput,
-} from './gguf.ts';
-import { dequantize, quantize, DEQUANTIZABLE } from './gguf-quants.ts';
+} from '../formats/gguf.ts';
+import { dequantize, quantize, DEQUANTIZABLE } from '../formats/gguf-quants.ts';
 import {
   baseTensors, hfToEngineRows, mergedTensors, ModelFileError, ropeHeads, shortestF32, type ImportedModel,
 } from './llama-layout.ts';

@@ -2,17 +2,18 @@
  * The project's own base models: three small Llama-family models of different sizes and shapes, pretrained by the
  * factory itself (as pretraining jobs any user can watch) on the demo company's corpus, which the repository
  * ships. A fresh data folder gets them on first start; they are registered as soon as each job succeeds.
+ * They live in demo/ because their data is the demo's: the factory only sees jobs and datasets, like any user's.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parameterCount, type LlamaConfig } from '../engine/config.ts';
 import { trainBpe, CHATML_SPECIAL_TOKENS } from '../engine/tokenizer/tokenizer-exports.ts';
-import { demoPretrainText } from '../demo/corpus.ts';
-import { supportQA } from '../demo/demo-datasets.ts';
+import { demoPretrainText } from './corpus.ts';
+import { supportQA } from './demo-datasets.ts';
 import type { DataService } from '../data/data-service.ts';
-import type { FactoryService } from './factory-service.ts';
-import type { Hyperparameters } from './job-spec.ts';
-import type { JobRecord } from './job-repository.ts';
+import type { FactoryService } from '../factory/factory-service.ts';
+import type { Hyperparameters } from '../factory/job-spec.ts';
+import type { JobRecord } from '../factory/job-repository.ts';
 
 export const CORPUS_DATASET = 'spruce-corpus';
 export const BASE_VOCAB = 4096;
