@@ -27,7 +27,7 @@ export function LeaderboardPage({ params }: { params: URLSearchParams }) {
   const [radar, setRadar] = useState<string[]>([]);
   const [deploy, setDeploy] = useState<string | null>(null);
   const board = lb.data?.leaderboard;
-  const rows = board?.rows ?? [];
+  const rows = useMemo(() => board?.rows ?? [], [board]);
   // A fine-tune's row is named after its job ("base x dataset x method"); the gateway serves it as the job's model.
   const served = (r: LeaderRow) => exp?.jobs.find((j) => j.modelfab?.name === r.modelId)?.fine_tuned_model ?? r.modelId;
 
@@ -57,7 +57,7 @@ export function LeaderboardPage({ params }: { params: URLSearchParams }) {
     );
   };
 
-  const dims = board?.dimensions ?? [];
+  const dims = useMemo(() => board?.dimensions ?? [], [board]);
   const radarOption = useMemo(() => ({
     animation: false, tooltip: {}, legend: { type: 'scroll', bottom: 0 },
     radar: { indicator: dims.map((d) => ({ name: t(`dim.${d}`, {}, d), max: 1 })), radius: '62%', center: ['50%', '46%'] },

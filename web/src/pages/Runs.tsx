@@ -57,7 +57,7 @@ export function Runs({ params }: { params: URLSearchParams }) {
   const [focus, setFocus] = useState<string | null>(params.get('job'));
 
   // default selection: the experiment's jobs (or the most recent job)
-  const list = jobs.data ?? [];
+  const list = useMemo(() => jobs.data ?? [], [jobs.data]);
   useEffect(() => {
     if (!jobs.data) return;
     setSelected((cur) => {
