@@ -45,7 +45,7 @@ export type UpstreamFailure = 'http' | 'network' | 'timeout' | 'aborted' | 'malf
 
 /**
  * A failed call. `status` is the upstream's own HTTP status for `http` failures (its message, type, code and param
- * kept), 502 for `network`, `malformed` and `stream`, 504 for `timeout`, 499 for `aborted`. Callers that serve
+ * kept; the message is the upstream's own words, as for `stream` errors), 502 for `network`, `malformed` and `stream`, 504 for `timeout`, 499 for `aborted`. Callers that serve
  * requests themselves decide what their own caller sees (e.g. the gateway turns an upstream 5xx into a 502).
  */
 export class UpstreamError extends StatusError {
@@ -56,8 +56,24 @@ export class UpstreamError extends StatusError {
     readonly upstreamStatus: number | null = null,
     /** Seconds the upstream asked to wait (Retry-After), when it did. */
     readonly retryAfterS: number | null = null,
+    /** For `network` failures: the system's code (ECONNREFUSED, ENOTFOUND...), when there is one. */
+    readonly errno: string | null = null,
   ) {
     super(status, message, fields);
+  }
+
+  /** `HTTP 400: <the upstream's message>` for an answer, `error in the stream: ...` for an error event, else the message itself. */
+  describe(): string {
+    return this.failure === 'http' ? `HTTP ${this.upstreamStatus}: ${this.message}` : this.failure === 'stream' ? `error in the stream: ${this.message}` : this.message;
+  }
+
+  /**
+   * How a server reports this failure to its own caller: a dependency failed (502; 504 on timeout; 499 when the
+   * caller cancelled), the upstream's words kept behind `prefix`. An upstream 404 is not this server's 404.
+   */
+  asDependencyError(prefix: string): StatusError {
+    const status = this.failure === 'timeout' ? 504 : this.failure === 'aborted' ? 499 : 502;
+    return new StatusError(status, `${prefix}: ${this.describe()}`, { type: 'server_error', code: this.failure === 'aborted' ? 'aborted' : 'upstream_error' });
   }
 }
 
@@ -258,7 +274,7 @@ export class OpenAIClient {
       const err = (j as { error?: unknown })?.error;
       if (ev.event === 'error' || (err && typeof err === 'object')) {
         const f = upstreamErrorFields(ev.data);
-        throw new UpstreamError('stream', 502, this.scrub(`${this.name}${path}: error in the stream: ${f.message ?? ev.data.slice(0, 300)}`), { type: f.type ?? 'server_error', code: f.code ?? 'upstream_error', param: f.param ?? null });
+        throw new UpstreamError('stream', 502, this.scrub(f.message ?? ev.data.slice(0, 300)), { type: f.type ?? 'server_error', code: f.code ?? 'upstream_error', param: f.param ?? null });
       }
       yield j as T;
     }
@@ -300,7 +316,7 @@ export class OpenAIClient {
   }
 
   chatCompletion(body: Record<string, unknown>, opts?: RequestOptions): Promise<ChatCompletion> {
-    return this.json<ChatCompletion>('/chat/completions', { ...body, stream: false }, opts);
+    return this.json<ChatCompletion>('/chat/completions', body, opts);
   }
 
   streamChatCompletion(body: Record<string, unknown>, opts?: RequestOptions): AsyncGenerator<ChatCompletionChunk> {
@@ -308,7 +324,7 @@ export class OpenAIClient {
   }
 
   completion(body: Record<string, unknown>, opts?: RequestOptions): Promise<Completion> {
-    return this.json<Completion>('/completions', { ...body, stream: false }, opts);
+    return this.json<Completion>('/completions', body, opts);
   }
 
   streamCompletion(body: Record<string, unknown>, opts?: RequestOptions): AsyncGenerator<Completion> {
@@ -377,7 +393,7 @@ export class OpenAIClient {
     if (signal.aborted && signal.reason instanceof TimeoutMarker) {
       return new UpstreamError('timeout', 504, `${this.name}${path}: no answer within ${((opts.timeoutMs ?? this.o.timeoutMs ?? 0) / 1000).toFixed(1)}s`, { code: 'upstream_timeout' });
     }
-    const err = new UpstreamError('network', 502, `${this.name}${path} unreachable: ${this.scrub(describe(e))}`, { code: 'upstream_unreachable' });
+    const err = new UpstreamError('network', 502, `${this.name}${path} unreachable: ${this.scrub(describe(e))}`, { code: 'upstream_unreachable' }, null, null, errnoCode(e) ?? null);
     Object.defineProperty(err, 'cause', { value: e, enumerable: false });
     return err;
   }
@@ -391,7 +407,7 @@ export class OpenAIClient {
     let t = text;
     if (this.apiKey && this.apiKey.length >= 4) t = t.split(this.apiKey).join('[redacted]');
     if (this.basicAuth) t = t.split(this.basicAuth).join('[redacted]');
-    return t.replace(/\/\/[^/@\s]*@/g, '//').replace(/\b(sk|mf)-[A-Za-z0-9_-]{8,}/g, '$1-[redacted]');
+    return t.replace(/\/\/[^/@\s]*@/g, '//').replace(/\bsk-[A-Za-z0-9_-]{8,}/g, 'sk-[redacted]');
   }
 }
 
