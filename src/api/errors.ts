@@ -1,20 +1,28 @@
 /**
- * Errors in OpenAI's shape: `{error: {message, type, param, code}}`, with the HTTP status OpenAI uses.
- * Dataset and experiment validation failures are 400s that also carry `problems` (every problem: file, line or path,
- * message).
+ * The one place errors become HTTP answers: OpenAI's body `{error: {message, type, param, code}}` with the status
+ * OpenAI uses. Every stage throws a `StatusError` (util/status-error.ts) or a subclass; a `ValidationError` adds
+ * `problems` (every problem: file, line or path, message) and `problems_omitted`. The few errors that are not
+ * StatusErrors are mapped here by an explicit table: the model-file readers' format errors and Fastify's own
+ * errors. Anything else is a 500 whose message is not shown (it is logged).
  */
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { DataError } from '../data/data-service.ts';
-import { DatasetValidationError, type Problem } from '../data/problems.ts';
-import { FactoryError } from '../factory/factory-service.ts';
+import { isStatusError, StatusError, ValidationError, type ProblemDetail } from '../util/status-error.ts';
+import { GgufError } from '../formats/gguf.ts';
+import { GgufQuantError } from '../formats/gguf-quants.ts';
+import { SafetensorsError } from '../formats/safetensors.ts';
+import { ModelFileError } from '../formats/llama-layout.ts';
 
 export interface ApiErrorBody {
-  error: { message: string; type: string; param: string | null; code: string | null; problems?: Problem[]; problems_omitted?: number };
+  error: { message: string; type: string; param: string | null; code: string | null; problems?: ProblemDetail[]; problems_omitted?: number };
 }
 
-export class ApiError extends Error {
-  constructor(readonly status: number, message: string, readonly type = 'invalid_request_error', readonly param: string | null = null, readonly code: string | null = null) {
-    super(message);
+/**
+ * The API's own StatusError, with the argument order routes used before StatusError existed:
+ * `new ApiError(status, message, type, param, code)`. New code throws `StatusError` directly.
+ */
+export class ApiError extends StatusError {
+  constructor(status: number, message: string, type = 'invalid_request_error', param: string | null = null, code: string | null = null) {
+    super(status, message, { type, param, code });
   }
 }
 
@@ -22,25 +30,40 @@ export function errorBody(message: string, type: string, param: string | null = 
   return { error: { message, type, param, code } };
 }
 
+/**
+ * Errors of the pure format readers, which know nothing of HTTP: a file a request named cannot be used. Routes that
+ * know which parameter named the file add it (e.g. POST /v1/models wraps them with `param: 'path'`).
+ */
+const FORMAT_ERRORS: ReadonlyArray<{ is: (e: unknown) => boolean; status: number; code: string }> = [
+  { is: (e) => e instanceof ModelFileError, status: 400, code: 'invalid_model_file' },
+  { is: (e) => e instanceof GgufError, status: 400, code: 'invalid_model_file' },
+  { is: (e) => e instanceof GgufQuantError, status: 400, code: 'invalid_model_file' },
+  { is: (e) => e instanceof SafetensorsError, status: 400, code: 'invalid_model_file' },
+];
+
+/** Fastify's body-size errors: only a multipart upload's part is a `file`; a JSON body over the limit names no parameter. */
+const TOO_LARGE: Record<string, { param: string | null; code: string }> = {
+  FST_REQ_FILE_TOO_LARGE: { param: 'file', code: 'file_too_large' },
+  FST_ERR_CTP_BODY_TOO_LARGE: { param: null, code: 'request_too_large' },
+};
+
 /** Maps any error to (status, body). */
 export function toApiError(e: unknown): { status: number; body: ApiErrorBody } {
-  if (e instanceof DatasetValidationError) {
-    const body = errorBody(e.message, 'invalid_request_error', 'file', 'invalid_file');
-    body.error.problems = e.problems;
-    if (e.omitted > 0) body.error.problems_omitted = e.omitted;
-    return { status: 400, body };
+  if (isStatusError(e)) {
+    // 499 (the caller went away) is no status a client can read; whoever still listens gets a 400
+    const status = e.status === 499 ? 400 : e.status >= 400 && e.status <= 599 ? e.status : 500;
+    const body = errorBody(e.message, e.type, e.param ?? null, e.code ?? null);
+    if (e instanceof ValidationError && e.problems.length) {
+      body.error.problems = e.problems;
+      if (e.omitted > 0) body.error.problems_omitted = e.omitted;
+    }
+    return { status, body };
   }
-  if (e instanceof FactoryError) {
-    const body = errorBody(e.message, e.status >= 500 ? 'server_error' : 'invalid_request_error', e.param, e.code);
-    if (e.problems.length) body.error.problems = e.problems;
-    return { status: e.status, body };
-  }
-  if (e instanceof DataError) return { status: e.status, body: errorBody(e.message, 'invalid_request_error', e.param, e.code) };
-  if (e instanceof ApiError) return { status: e.status, body: errorBody(e.message, e.type, e.param, e.code) };
+  const format = FORMAT_ERRORS.find((f) => f.is(e));
+  if (format) return { status: format.status, body: errorBody((e as Error).message, 'invalid_request_error', null, format.code) };
   const fe = e as FastifyError;
-  if (fe?.code === 'FST_REQ_FILE_TOO_LARGE' || fe?.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-    return { status: 413, body: errorBody(fe.message, 'invalid_request_error', 'file', 'file_too_large') };
-  }
+  const large = typeof fe?.code === 'string' && Object.hasOwn(TOO_LARGE, fe.code) ? TOO_LARGE[fe.code] : undefined;
+  if (large) return { status: 413, body: errorBody(fe.message, 'invalid_request_error', large.param, large.code) };
   if (typeof fe?.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     return { status: fe.statusCode, body: errorBody(fe.message, 'invalid_request_error', null, fe.code ?? null) };
   }

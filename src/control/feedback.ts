@@ -24,6 +24,7 @@ import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { ChatMessage } from './chat-model.ts';
 import type { GuardVerdict } from './guard.ts';
+import { StatusError } from '../util/status-error.ts';
 
 export interface FeedbackTable {
   id: string; seq: number; created_at: number; response_id: string | null; model: string | null; source: string; prompt: string;
@@ -75,8 +76,8 @@ const fromRow = (r: ResponsesTable): ResponseRecord => ({
   policies: r.policy ? r.policy.split(',') : [], outcome: (r.outcome ?? null) as GuardOutcome | null, guard: JSON.parse(r.guard), guard_ms: r.latency_ms ?? null,
 });
 
-export class ControlError extends Error {
-  constructor(readonly status: number, message: string, readonly param: string | null = null, readonly code: string | null = null) { super(message); }
+export class ControlError extends StatusError {
+  constructor(status: number, message: string, param: string | null = null, code: string | null = null) { super(status, message, { param, code }); }
 }
 
 export type ExportFormat = 'openai-dpo' | 'llamafactory-ranking' | 'sft' | 'kto';

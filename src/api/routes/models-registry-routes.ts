@@ -15,6 +15,7 @@ import { readGgufHeader } from '../../formats/gguf-model.ts';
 import { parameterCount } from '../../engine/config.ts';
 import { ApiError } from '../errors.ts';
 import type { ModelFolders } from '../model-paths.ts';
+import { StatusError } from '../../util/status-error.ts';
 
 const schema = { body: { type: 'object', required: ['path'], properties: { path: { type: 'string', minLength: 1 }, name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$' } }, additionalProperties: false } };
 
@@ -34,7 +35,8 @@ export function modelsRegistryRoutes(app: FastifyInstance, factory: FactoryServi
         entry = { name, kind: statSync(path).isDirectory() ? 'hf' as const : 'gguf' as const, path, role: 'base' as const, config: m.config, params: parameterCount(m.config), quantized, createdAt: Date.now(), meta: { warnings: m.warnings } };
       }
     } catch (e) {
-      throw new ApiError(400, `${asked}: ${(e as Error).message}`, 'invalid_request_error', 'path', 'invalid_model_file');
+      // any reason the file cannot be used (a format error, a missing file) is about the `path` this request named
+      throw new StatusError(400, `${asked}: ${(e as Error).message}`, { param: 'path', code: 'invalid_model_file', cause: e });
     }
     await factory.catalogRegister(entry);
     return { object: 'model', id: name, kind: entry.kind, path, params: entry.params, created: Math.floor(entry.createdAt / 1000), owned_by: 'user' };
