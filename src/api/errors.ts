@@ -5,6 +5,7 @@
  * StatusErrors are mapped here by an explicit table: the model-file readers' format errors and Fastify's own
  * errors. Anything else is a 500 whose message is not shown (it is logged).
  */
+import type { IncomingMessage } from 'node:http';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { isStatusError, StatusError, ValidationError, type ProblemDetail } from '../util/status-error.ts';
 import { GgufError } from '../formats/gguf.ts';
@@ -70,12 +71,48 @@ export function toApiError(e: unknown): { status: number; body: ApiErrorBody } {
   return { status: 500, body: errorBody('The server had an error while processing your request.', 'server_error', null, null) };
 }
 
+/** How much of a refused request body is read and dropped before the answer, at most: beyond, the answer goes anyway. */
+export const DRAIN_MAX_BYTES = 256 * 1024 * 1024;
+export const DRAIN_MAX_MS = 30_000;
+
+/**
+ * Reads and drops the rest of a request body the server will not use. An answer sent while the client is still
+ * uploading, on a connection the server then closes (Fastify closes it after a body-limit error), makes the kernel
+ * reset the connection when more data arrives, and a client that is still writing (Node's fetch) reports the
+ * reset instead of the answer. Read to the end first, the answer is the last thing on the wire.
+ */
+export function drainRequest(raw: IncomingMessage, maxBytes = DRAIN_MAX_BYTES, maxMs = DRAIN_MAX_MS): Promise<void> {
+  if (raw.complete || raw.readableEnded || raw.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    let n = 0;
+    const done = () => {
+      clearTimeout(timer);
+      raw.off('data', onData);
+      raw.off('end', done);
+      raw.off('close', done);
+      raw.off('error', done);
+      resolve();
+    };
+    const onData = (chunk: Buffer) => { n += chunk.length; if (n > maxBytes) done(); };
+    const timer = setTimeout(done, maxMs);
+    timer.unref();
+    raw.on('data', onData);
+    raw.once('end', done);
+    raw.once('close', done);
+    raw.once('error', done);
+    // a multipart parser may still be attached (and no longer reading): the rest goes nowhere
+    raw.unpipe();
+    raw.resume();
+  });
+}
+
 export function installErrorHandlers(app: FastifyInstance): void {
-  app.setErrorHandler((err, req, reply) => {
+  app.setErrorHandler(async (err, req, reply) => {
     const { status, body } = toApiError(err);
     if (status >= 500) req.log.error({ err }, 'request failed');
     else req.log.info({ status, code: body.error.code }, body.error.message.split('\n')[0]);
-    void reply.status(status).send(body);
+    await drainRequest(req.raw);
+    return reply.status(status).send(body);
   });
   app.setNotFoundHandler((req, reply) => {
     void reply.status(404).send(errorBody(`Unknown request URL: ${req.method} ${req.url}.`, 'invalid_request_error', null, 'unknown_url'));
