@@ -9,7 +9,7 @@
 import type { Command } from 'commander';
 import { createInterface } from 'node:readline/promises';
 import { ApiClient, ApiClientError, clientOptions, withClient } from './client.ts';
-import { OpenAIClient, UpstreamError } from '../openai/client.ts';
+import { OpenAIClient, UpstreamError, redactUrl } from '../openai/client.ts';
 
 export function registerChat(program: Command): void {
   withClient(program
@@ -25,7 +25,7 @@ export function registerChat(program: Command): void {
       const client = new ApiClient(clientOptions(o));
       const base = client.url;
       // the server's OpenAI API is under /v1 of its URL; a chat turn is never retried (the user asks again)
-      const api = new OpenAIClient({ baseURL: `${base}/v1`, apiKey: client.key, maxRetries: 0, name: base });
+      const api = new OpenAIClient({ baseURL: `${base}/v1`, apiKey: client.key, maxRetries: 0, name: redactUrl(base) });
       const interactive = !!process.stdin.isTTY;
       const messages: Array<{ role: string; content: string }> = o.system ? [{ role: 'system', content: o.system }] : [];
       const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: process.stdin.isTTY });

@@ -13,7 +13,7 @@ import {
 } from './model-backend.ts';
 
 export interface EndpointSpec {
-  /** Base URL including the version path, e.g. http://127.0.0.1:11434/v1 */
+  /** Base URL including the version path, e.g. http://127.0.0.1:11434/v1 (a bare http://host:port means its /v1). */
   url: string;
   apiKey?: string;
   /** The upstream's model name (default: the name requested). */
