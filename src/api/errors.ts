@@ -8,6 +8,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { isStatusError, StatusError, ValidationError, type ProblemDetail } from '../util/status-error.ts';
+import { UpstreamError } from '../openai/client.ts';
 import { GgufError } from '../formats/gguf.ts';
 import { GgufQuantError } from '../formats/gguf-quants.ts';
 import { SafetensorsError } from '../formats/safetensors.ts';
@@ -49,7 +50,9 @@ const TOO_LARGE: Record<string, { param: string | null; code: string }> = {
 };
 
 /** Maps any error to (status, body). */
-export function toApiError(e: unknown): { status: number; body: ApiErrorBody } {
+export function toApiError(err: unknown): { status: number; body: ApiErrorBody } {
+  // an upstream's own status is not this server's: a call to a model that failed is a 502 (504, 499) here
+  const e = err instanceof UpstreamError ? err.asDependencyError('upstream') : err;
   if (isStatusError(e)) {
     // 499 (the caller went away) is no status a client can read; whoever still listens gets a 400
     const status = e.status === 499 ? 400 : e.status >= 400 && e.status <= 599 ? e.status : 500;
