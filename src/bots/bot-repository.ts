@@ -77,7 +77,8 @@ export class FileBotRepository implements BotRepository {
   constructor(dataDir: string) { this.root = join(dataDir, 'bots'); }
 
   dir(name: string): string {
-    if (!SAFE_NAME.test(name)) throw new Error(`invalid bot name: ${JSON.stringify(name)} (letters, digits, _ . -; up to 64)`);
+    // a name that cannot be stored names no bot: the same 404 as an unknown one
+    if (!SAFE_NAME.test(name)) throw new StatusError(404, `invalid bot name: ${JSON.stringify(name)} (letters, digits, _ . -; up to 64)`, { code: 'not_found' });
     return join(this.root, name);
   }
 

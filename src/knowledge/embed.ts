@@ -89,7 +89,7 @@ export class OpenAIEmbedder implements Embedder {
       if (rows.length !== batch.length) throw new StatusError(502, `embeddings endpoint returned ${rows.length} vectors for ${batch.length} inputs`, { code: 'upstream_error' });
       for (const r of rows) {
         if (!this.dims) this.dims = r.embedding.length;
-        if (r.embedding.length !== this.dims) throw new Error(`embedding has ${r.embedding.length} dims, expected ${this.dims}`);
+        if (r.embedding.length !== this.dims) throw new StatusError(502, `embedding has ${r.embedding.length} dims, expected ${this.dims}`, { code: 'upstream_error' });
         out.push(l2normalize(Float32Array.from(r.embedding)));
       }
     }
