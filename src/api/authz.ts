@@ -22,7 +22,6 @@ import type { ApiKeyRow, Store } from '../store/store.ts';
 import { ENDPOINTS, MANAGE_AREAS, keyAllowsArea, keyAllowsEndpoint, keyReadsKnowledge, type Endpoint, type KeyPolicy, type ManageArea } from '../serve/api-keys.ts';
 import { authenticate } from './auth.ts';
 import { ApiError } from './errors.ts';
-import { toGatewayApiError } from './routes/gateway-routes.ts';
 
 export type Access = 'public' | 'key' | 'knowledge' | 'admin' | `inference:${Endpoint}` | `manage:${ManageArea}`;
 
@@ -234,7 +233,7 @@ export function installAuthz(app: FastifyInstance, store: Store, policy: KeyPoli
     const rules = url === undefined ? undefined : routeAccess(req.method, url);
     if (rules?.includes('public')) return;
     const k = await authenticate(req, store);
-    try { policy.checkExpiry(k); } catch (e) { throw toGatewayApiError(e); }
+    policy.checkExpiry(k);
     if (url === undefined) return; // no such route: the 404 handler answers (to a valid key only)
     if (rules === undefined) throw new ApiError(403, `${req.method} ${url} has no authorization rule, so no key may use it.`, 'invalid_request_error', null, 'route_not_authorized');
     for (const r of rules) requireAccess(k, r);

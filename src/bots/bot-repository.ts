@@ -14,6 +14,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic-write.ts';
 import type { Bot, BotVersion, QaPair, TestReport } from './bot-types.ts';
+import { StatusError } from '../util/status-error.ts';
 
 export interface PairChange { at: number; actor: string; action: 'create' | 'edit' | 'approve' | 'reject' | 'reset' | 'delete'; pair: QaPair; note?: string }
 export interface ApprovalRecord { at: number; by: string; action: 'approve-report' | 'reject-report' | 'publish' | 'unpublish'; version: number; report?: string; note?: string }
@@ -41,7 +42,10 @@ export interface BotRepository {
   listApprovals(bot: string): Promise<ApprovalRecord[]>;
 }
 
-export class BotNotFoundError extends Error {}
+/** No bot by that name: a 404. */
+export class BotNotFoundError extends StatusError {
+  constructor(message: string) { super(404, message, { code: 'not_found' }); }
+}
 
 export const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
@@ -73,7 +77,8 @@ export class FileBotRepository implements BotRepository {
   constructor(dataDir: string) { this.root = join(dataDir, 'bots'); }
 
   dir(name: string): string {
-    if (!SAFE_NAME.test(name)) throw new Error(`invalid bot name: ${JSON.stringify(name)} (letters, digits, _ . -; up to 64)`);
+    // a name that cannot be stored names no bot: the same 404 as an unknown one
+    if (!SAFE_NAME.test(name)) throw new StatusError(404, `invalid bot name: ${JSON.stringify(name)} (letters, digits, _ . -; up to 64)`, { code: 'not_found' });
     return join(this.root, name);
   }
 

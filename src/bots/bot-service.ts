@@ -29,9 +29,10 @@ import {
   DEFAULT_FALLBACK, DEFAULT_SYSTEM_PROMPT, TEMPERATURE_PRESETS, type Bot, type BotAnswer, type BotCitation, type BotConfig, type BotModel,
   type BotVersion, type PairState, type QaPair, type TestQuestion, type TestReport,
 } from './bot-types.ts';
+import { StatusError } from '../util/status-error.ts';
 
-export class BotError extends Error {
-  constructor(readonly status: number, message: string, readonly param: string | null = null, readonly code: string | null = null) { super(message); }
+export class BotError extends StatusError {
+  constructor(status: number, message: string, param: string | null = null, code: string | null = null) { super(status, message, { param, code }); }
 }
 
 /** Built-in domain lexicons (synonym dictionaries) by name. Users extend them with their own text. */

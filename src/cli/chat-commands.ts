@@ -9,26 +9,7 @@
 import type { Command } from 'commander';
 import { createInterface } from 'node:readline/promises';
 import { ApiClient, ApiClientError, clientOptions, withClient } from './client.ts';
-
-async function* sse(res: Response): AsyncGenerator<Record<string, any>> {
-  const reader = res.body!.getReader();
-  const dec = new TextDecoder();
-  let buf = '';
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return;
-    buf += dec.decode(value, { stream: true });
-    let k: number;
-    while ((k = buf.indexOf('\n\n')) >= 0) {
-      const ev = buf.slice(0, k).trim();
-      buf = buf.slice(k + 2);
-      if (!ev.startsWith('data:')) continue;
-      const data = ev.slice(5).trim();
-      if (data === '[DONE]') return;
-      yield JSON.parse(data);
-    }
-  }
-}
+import { OpenAIClient, UpstreamError, redactUrl } from '../openai/client.ts';
 
 export function registerChat(program: Command): void {
   withClient(program
@@ -43,6 +24,8 @@ export function registerChat(program: Command): void {
       if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new Error(`--max-tokens must be a positive whole number, got ${o.maxTokens}`);
       const client = new ApiClient(clientOptions(o));
       const base = client.url;
+      // the server's OpenAI API is under /v1 of its URL; a chat turn is never retried (the user asks again)
+      const api = new OpenAIClient({ baseURL: `${base}/v1`, apiKey: client.key, maxRetries: 0, name: redactUrl(base) });
       const interactive = !!process.stdin.isTTY;
       const messages: Array<{ role: string; content: string }> = o.system ? [{ role: 'system', content: o.system }] : [];
       const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: process.stdin.isTTY });
@@ -62,39 +45,32 @@ export function registerChat(program: Command): void {
           if (line.trim() === '/reset') { messages.splice(o.system ? 1 : 0); continue; }
           if (!line.trim()) continue;
           messages.push({ role: 'user', content: line });
-          let res: Response;
-          try {
-            res = await fetch(`${base}/v1/${o.copilot ? 'copilot/' : ''}chat/completions`, {
-              method: 'POST', headers: { authorization: `Bearer ${client.key}`, 'content-type': 'application/json' },
-              body: JSON.stringify({ model, messages, stream: true, max_tokens: maxTokens, preset: o.preset }),
-            });
-          } catch (e) {
-            throw new ApiClientError(0, `cannot reach ${base} (${(e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message})`);
-          }
-          if (!res.ok) {
-            const j = await res.json().catch(() => null) as { error?: { message?: string } } | null;
-            const msg = `${res.status}: ${j?.error?.message ?? res.statusText}`;
-            messages.pop();
-            // nothing to retry after a bad key, a forbidden or unknown model; without a terminal, no one to retry
-            if (!interactive || [401, 403, 404].includes(res.status)) throw new ApiClientError(res.status, msg);
-            process.stderr.write(`error ${msg}\n`);
-            process.exitCode = 1;
-            continue;
-          }
           let answer = '';
           let info: { steps: Array<{ tool: string; arguments: unknown; ok: boolean; result: string }>; sources: Array<{ ref: number; label: string; from: string }> } | null = null;
-          for await (const c of sse(res)) {
-            if (c.error) {
-              process.stdout.write('\n');
-              if (!interactive) throw new Error(`error: ${c.error.message}`);
-              process.stderr.write(`error: ${c.error.message}`);
-              process.exitCode = 1;
-              break;
+          try {
+            for await (const c of api.stream<Record<string, any>>(o.copilot ? '/copilot/chat/completions' : '/chat/completions', { model, messages, stream: true, max_tokens: maxTokens, preset: o.preset })) {
+              const t = c.choices?.[0]?.delta?.content ?? '';
+              answer += t;
+              process.stdout.write(t);
+              if (c.copilot) info = c.copilot;
             }
-            const t = c.choices?.[0]?.delta?.content ?? '';
-            answer += t;
-            process.stdout.write(t);
-            if (c.copilot) info = c.copilot;
+          } catch (e) {
+            if (!(e instanceof UpstreamError)) throw e;
+            if (e.failure === 'network') throw new ApiClientError(0, `cannot reach ${base} (${e.errno ?? e.message})`);
+            if (e.failure === 'http') {
+              const msg = `${e.upstreamStatus}: ${e.message}`;
+              messages.pop();
+              // nothing to retry after a bad key, a forbidden or unknown model; without a terminal, no one to retry
+              if (!interactive || [401, 403, 404].includes(e.status)) throw new ApiClientError(e.status, msg);
+              process.stderr.write(`error ${msg}\n`);
+              process.exitCode = 1;
+              continue;
+            }
+            // an error after the answer began (an error event, a broken stream): what came so far is kept
+            process.stdout.write('\n');
+            if (!interactive) throw new Error(`error: ${e.message}`);
+            process.stderr.write(`error: ${e.message}`);
+            process.exitCode = 1;
           }
           process.stdout.write('\n');
           for (const s of info?.steps ?? []) process.stdout.write(`  · ${s.tool} ${JSON.stringify(s.arguments)}${s.ok ? '' : ` (${s.result})`}\n`);

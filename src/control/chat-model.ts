@@ -4,6 +4,8 @@
  * modelfab's own gateway included), a function adapter (e.g. over the in-process gateway), and a scripted fake for
  * tests that records every call. Guarantees: errors name the model and the HTTP status; a timeout aborts the call.
  */
+import { OpenAIClient, UpstreamError } from '../openai/client.ts';
+import { StatusError } from '../util/status-error.ts';
 
 export interface ChatMessage { role: 'system' | 'user' | 'assistant'; content: string }
 export interface CompleteOptions { maxTokens?: number; temperature?: number; signal?: AbortSignal }
@@ -13,33 +15,24 @@ export interface ChatModel {
   complete(messages: ChatMessage[], opts?: CompleteOptions): Promise<string>;
 }
 
-export class ChatModelError extends Error {}
+/** A chat model call that failed: names the model; keeps the upstream's status (502 when it never answered, 504 on timeout). */
+export class ChatModelError extends StatusError {}
 
-/** An OpenAI-compatible chat endpoint (`baseUrl` ends with /v1). */
+/** An OpenAI-compatible chat endpoint (`baseUrl` as the official client takes it: ending with /v1, or the server root). */
 export class OpenAIChatModel implements ChatModel {
-  constructor(readonly name: string, private readonly o: { baseUrl: string; model?: string; apiKey?: string; timeoutMs?: number }) {}
+  private readonly client: OpenAIClient;
+  constructor(readonly name: string, private readonly o: { baseUrl: string; model?: string; apiKey?: string; timeoutMs?: number }) {
+    this.client = new OpenAIClient({ baseURL: o.baseUrl, apiKey: o.apiKey, timeoutMs: o.timeoutMs ?? 60_000 });
+  }
 
   async complete(messages: ChatMessage[], opts: CompleteOptions = {}): Promise<string> {
-    const ac = new AbortController();
-    const timer = setTimeout(() => ac.abort(), this.o.timeoutMs ?? 60_000);
-    const onAbort = () => ac.abort();
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      const res = await fetch(`${this.o.baseUrl.replace(/\/+$/, '')}/chat/completions`, {
-        method: 'POST', signal: ac.signal,
-        headers: { 'content-type': 'application/json', ...(this.o.apiKey ? { authorization: `Bearer ${this.o.apiKey}` } : {}) },
-        body: JSON.stringify({ model: this.o.model ?? this.name, messages, max_tokens: opts.maxTokens ?? 256, temperature: opts.temperature ?? 0 }),
-      });
-      const text = await res.text();
-      if (!res.ok) throw new ChatModelError(`model ${this.name}: HTTP ${res.status}: ${text.slice(0, 200)}`);
-      const json = JSON.parse(text) as { choices?: Array<{ message?: { content?: string | null } }> };
+      const json = await this.client.chatCompletion({ model: this.o.model ?? this.name, messages, max_tokens: opts.maxTokens ?? 256, temperature: opts.temperature ?? 0 }, { signal: opts.signal });
       return json.choices?.[0]?.message?.content ?? '';
     } catch (e) {
-      if (e instanceof ChatModelError) throw e;
-      throw new ChatModelError(`model ${this.name}: ${ac.signal.aborted ? 'timed out or aborted' : (e as Error).message}`);
-    } finally {
-      clearTimeout(timer);
-      opts.signal?.removeEventListener('abort', onAbort);
+      if (!(e instanceof UpstreamError)) throw e;
+      const what = e.failure === 'http' ? `HTTP ${e.upstreamStatus}: ${e.message.slice(0, 200)}` : e.failure === 'timeout' || e.failure === 'aborted' ? 'timed out or aborted' : e.message;
+      throw new ChatModelError(e.status, `model ${this.name}: ${what}`, { type: e.type, code: e.code, param: e.param });
     }
   }
 }

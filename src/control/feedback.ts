@@ -22,6 +22,7 @@ import type { Kysely } from 'kysely';
 import type { ChatMessage } from './chat-model.ts';
 import type { RequestLog } from './request-log.ts';
 import type { ExperimentRequest } from '../factory/factory-service.ts';
+import { StatusError } from '../util/status-error.ts';
 
 export interface FeedbackTable {
   id: string; seq: number; created_at: number; response_id: string | null; model: string | null; source: string; prompt: string;
@@ -51,8 +52,8 @@ export interface FeedbackRequest {
   annotator?: string; note?: string;
 }
 
-export class ControlError extends Error {
-  constructor(readonly status: number, message: string, readonly param: string | null = null, readonly code: string | null = null) { super(message); }
+export class ControlError extends StatusError {
+  constructor(status: number, message: string, param: string | null = null, code: string | null = null) { super(status, message, { param, code }); }
 }
 
 export type ExportFormat = 'openai-dpo' | 'llamafactory-ranking' | 'sft' | 'kto';

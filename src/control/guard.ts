@@ -23,6 +23,7 @@ import { attribute, DEFAULT_SUPPORT_THRESHOLD, type Passage } from '../knowledge
 import type { ChatMessage, ChatModel } from './chat-model.ts';
 import { compileLinear, type LinearRegex } from './linear-regex.ts';
 import { findPii, maskPii, PII_KINDS, type PiiKind } from './pii.ts';
+import { StatusError } from '../util/status-error.ts';
 
 export type GuardStage = 'input' | 'output';
 export type GuardAction = 'allow' | 'warn' | 'rewrite' | 'refuse';
@@ -107,7 +108,10 @@ export const DEFAULT_CATEGORIES: Category[] = [
   { code: 'S7', name: 'Business conduct / 商业行为准则', description: 'promises of refunds, prices or legal advice the company has not authorised; 未经授权的退款、价格承诺或法律意见' },
 ];
 
-export class GuardPolicyError extends Error {}
+/** A guard policy that does not parse or validate: a 400 naming the policy. */
+export class GuardPolicyError extends StatusError {
+  constructor(message: string) { super(400, message, { param: 'policy', code: 'invalid_policy' }); }
+}
 
 // ------------------------------------------------------------------------------------------------ policy loading
 

@@ -25,12 +25,13 @@ import { DatasetValidationError, type Problem } from './problems.ts';
 import { engineMessages, recordChat, recordTexts, type AnyRecord, type Stage } from './records.ts';
 import { computeStats, tokenCounter, type DatasetStats } from './stats.ts';
 import { renderWithTemplate, type ChatTemplateSpec } from './templates.ts';
+import { StatusError } from '../util/status-error.ts';
 
 /** An error the API maps to 404 / 400 / 409. */
-export class DataError extends Error {
-  constructor(readonly status: 400 | 404 | 409, message: string, readonly param: string | null = null, readonly code: string | null = null) {
-    super(message);
-    this.name = 'DataError';
+export class DataError extends StatusError {
+  declare readonly status: 400 | 404 | 409;
+  constructor(status: 400 | 404 | 409, message: string, param: string | null = null, code: string | null = null) {
+    super(status, message, { param, code });
   }
 }
 

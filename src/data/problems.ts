@@ -2,6 +2,7 @@
  * Validation problems: where (file, line or JSON path) and why. A validation collects all of them, not just the
  * first, and an import that found any throws one `DatasetValidationError` carrying the whole list; nothing is stored.
  */
+import { ValidationError } from '../util/status-error.ts';
 export interface Problem {
   file: string;
   /** 1-based line (JSONL, CSV, text) or the line where the record starts (JSON arrays). */
@@ -16,17 +17,13 @@ export function formatProblem(p: Problem): string {
   return `${where}: ${p.message}`;
 }
 
-export class DatasetValidationError extends Error {
-  readonly problems: Problem[];
-  /** How many more problems there were beyond `problems` (the list is capped). */
-  readonly omitted: number;
+/** A dataset file that failed validation: a 400 on `file` (`invalid_file`) with every problem. */
+export class DatasetValidationError extends ValidationError {
+  declare readonly problems: Problem[];
   constructor(problems: Problem[], omitted = 0) {
     const shown = problems.slice(0, 20).map((p) => `  ${formatProblem(p)}`).join('\n');
     const more = problems.length + omitted - Math.min(problems.length, 20);
-    super(`dataset validation failed with ${problems.length + omitted} problem(s):\n${shown}${more > 0 ? `\n  ... and ${more} more` : ''}`);
-    this.name = 'DatasetValidationError';
-    this.problems = problems;
-    this.omitted = omitted;
+    super(400, `dataset validation failed with ${problems.length + omitted} problem(s):\n${shown}${more > 0 ? `\n  ... and ${more} more` : ''}`, { param: 'file', code: 'invalid_file' }, problems, omitted);
   }
 }
 

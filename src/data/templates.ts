@@ -14,6 +14,7 @@
  * this one lives here; a small engine addition (`suffix` per role) would let it move there.
  */
 import { CHAT_TEMPLATES, IGNORE_INDEX, type ChatRole, type ChatTemplate, type Tokenizer } from '../engine/tokenizer/tokenizer-exports.ts';
+import { StatusError } from '../util/status-error.ts';
 
 export interface ChatTemplateSpec {
   name: string;
@@ -82,7 +83,7 @@ export const CHAT_TEMPLATE_SPECS: Readonly<Record<TemplateName, ChatTemplateSpec
 export function chatTemplateSpec(name: string | ChatTemplateSpec): ChatTemplateSpec {
   if (typeof name !== 'string') return name;
   const t = (CHAT_TEMPLATE_SPECS as Record<string, ChatTemplateSpec | undefined>)[name];
-  if (!t) throw new Error(`unknown chat template '${name}' (known: ${Object.keys(CHAT_TEMPLATE_SPECS).join(', ')})`);
+  if (!t) throw new StatusError(400, `unknown chat template '${name}' (known: ${Object.keys(CHAT_TEMPLATE_SPECS).join(', ')})`, { param: 'template' });
   return t;
 }
 

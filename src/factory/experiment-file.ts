@@ -21,15 +21,15 @@ import { isMethodType, METHOD_TYPES } from '../engine/methods.ts';
 import { LINEAR_MODULES, MODULE_TENSOR } from '../engine/config.ts';
 import { CHAT_TEMPLATES } from '../engine/tokenizer/chat-template.ts';
 import type { ExperimentRequest } from './factory-service.ts';
+import { ValidationError } from '../util/status-error.ts';
 
-export class ExperimentValidationError extends Error {
-  readonly problems: Problem[];
+/** An experiment file or request that failed validation: a 400 (`invalid_experiment`) with every problem. */
+export class ExperimentValidationError extends ValidationError {
+  declare readonly problems: Problem[];
   constructor(problems: Problem[]) {
     const shown = problems.slice(0, 50).map((p) => `  ${formatProblem(p)}`).join('\n');
     const more = problems.length > 50 ? `\n  ... and ${problems.length - 50} more` : '';
-    super(`experiment validation failed with ${problems.length} problem(s):\n${shown}${more}`);
-    this.name = 'ExperimentValidationError';
-    this.problems = problems;
+    super(400, `experiment validation failed with ${problems.length} problem(s):\n${shown}${more}`, { param: problems[0]?.path ?? null, code: 'invalid_experiment' }, problems);
   }
 }
 

@@ -35,6 +35,7 @@ import { resolveStored } from '../store/paths.ts';
 import type { Manifest } from './engine-worker.ts';
 import type { EvaluationSpec, JobBench } from './evaluate.ts';
 import { buildLeaderboard, formatLeaderboard, factQuestionsJsonl, validateFactQuestionSets, type BenchmarkRun, type FactQuestionSet, type Leaderboard } from '../bench/bench-exports.ts';
+import { ValidationError } from '../util/status-error.ts';
 
 /** A model the factory can fine-tune or has made. */
 export interface CatalogModel {
@@ -59,12 +60,13 @@ export interface ModelCatalog {
   register(m: CatalogModel): Promise<void>;
 }
 
-export class FactoryError extends Error {
+export class FactoryError extends ValidationError {
+  declare readonly problems: Problem[];
   constructor(
-    readonly status: number, message: string, readonly param: string | null = null, readonly code: string | null = null,
+    status: number, message: string, param: string | null = null, code: string | null = null,
     /** Every problem found (an experiment that fails validation), in the dataset problems' shape. */
-    readonly problems: Problem[] = [],
-  ) { super(message); }
+    problems: Problem[] = [],
+  ) { super(status, message, { param, code }, problems); }
 }
 
 /** What the API accepts as POST /v1/fine_tuning/jobs (OpenAI's fields plus modelfab's method options). */

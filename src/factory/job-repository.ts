@@ -19,6 +19,7 @@ import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../util/atomic-write.ts';
 import type { Placement } from './resources.ts';
 import type { JobSpec, JobStatus, Resources } from './job-spec.ts';
+import { StatusError } from '../util/status-error.ts';
 
 /** Why a running job's worker is being stopped (persisted, so a restarted server still knows). */
 export type StopRequest = 'pause' | 'cancel' | 'requeue';
@@ -102,8 +103,8 @@ export interface JobRepository {
   events(jobId: string, opts?: { afterSeq?: number }): Promise<JobEventRecord[]>;
 }
 
-export class JobNotFoundError extends Error {
-  constructor(public readonly jobId: string) { super(`job ${jobId} not found`); }
+export class JobNotFoundError extends StatusError {
+  constructor(public readonly jobId: string) { super(404, `job ${jobId} not found`, { code: 'not_found' }); }
 }
 
 export function matchesStatus(status: JobStatus, want: JobStatus | readonly JobStatus[] | undefined): boolean {

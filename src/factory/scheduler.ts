@@ -44,6 +44,7 @@ import { freeResources, neverFits, normalizeResources, place, type FreeResources
 import { canAdopt, runOutcome, type PlacingRunner, type RefRunHandle, type RunExit, type RunOutcome } from './runners.ts';
 import type { JobPatch, JobRecord, JobRepository, StopRequest } from './job-repository.ts';
 import type { JobSpec, JobStatus, Resources, Runner } from './job-spec.ts';
+import { StatusError } from '../util/status-error.ts';
 
 export const TERMINAL_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'cancelled'];
 
@@ -82,8 +83,12 @@ export interface SubmitOptions {
 
 export type SchedulerErrorCode = 'not_found' | 'conflict' | 'invalid' | 'unplaceable';
 
-export class SchedulerError extends Error {
-  constructor(readonly code: SchedulerErrorCode, message: string) { super(message); }
+/** A scheduler refusal; the code gives the status (not_found 404, conflict 409, invalid and unplaceable 400). */
+export class SchedulerError extends StatusError {
+  declare readonly code: SchedulerErrorCode;
+  constructor(code: SchedulerErrorCode, message: string) {
+    super(code === 'not_found' ? 404 : code === 'conflict' ? 409 : 400, message, { code });
+  }
 }
 
 export interface SchedulerStats {

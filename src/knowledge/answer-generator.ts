@@ -9,6 +9,7 @@
 import type { Passage, SupportJudge } from './attribution.ts';
 import { splitSentences } from './attribution.ts';
 import { analyze, segmentWords } from './text/analyzer.ts';
+import { OpenAIClient, UpstreamError } from '../openai/client.ts';
 
 export interface ChatMessage { role: 'system' | 'user' | 'assistant'; content: string }
 export interface GenerateOptions {
@@ -56,20 +57,20 @@ export interface OpenAIChatOptions { baseUrl: string; model: string; apiKey?: st
 /** Any OpenAI-compatible `/v1/chat/completions` endpoint (this product's own gateway, llama.cpp server, vLLM...). */
 export class OpenAIChatGenerator implements Generator {
   readonly name: string;
-  constructor(private readonly o: OpenAIChatOptions) { this.name = `openai:${o.model}`; }
+  private readonly client: OpenAIClient;
+  constructor(private readonly o: OpenAIChatOptions) {
+    this.name = `openai:${o.model}`;
+    this.client = new OpenAIClient({ baseURL: o.baseUrl, apiKey: o.apiKey, timeoutMs: o.timeoutMs ?? 120_000 });
+  }
   async generate(messages: ChatMessage[], g: GenerateOptions = {}): Promise<string> {
-    const url = `${this.o.baseUrl.replace(/\/+$/, '').replace(/\/v1$/, '')}/v1/chat/completions`;
-    const res = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(this.o.apiKey ? { authorization: `Bearer ${this.o.apiKey}` } : {}) },
-      body: JSON.stringify({ model: this.o.model, messages, max_tokens: g.maxTokens ?? 512, temperature: g.temperature ?? 0 }),
-      signal: g.signal ?? AbortSignal.timeout(this.o.timeoutMs ?? 120_000),
-    });
-    if (!res.ok) throw new Error(`chat endpoint ${url}: HTTP ${res.status}: ${(await res.text()).slice(0, 200)}`);
-    const body = (await res.json()) as { choices: { message: { content: string } }[]; usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } };
-    const u = body.usage;
-    if (g.onUsage && u && typeof u.prompt_tokens === 'number' && typeof u.completion_tokens === 'number') g.onUsage({ prompt_tokens: u.prompt_tokens, completion_tokens: u.completion_tokens });
-    return body.choices[0]?.message.content ?? '';
+    try {
+      const body = await this.client.chatCompletion({ model: this.o.model, messages, max_tokens: g.maxTokens ?? 512, temperature: g.temperature ?? 0 }, { signal: g.signal });
+      const u = body.usage;
+      if (g.onUsage && u && typeof u.prompt_tokens === 'number' && typeof u.completion_tokens === 'number') g.onUsage({ prompt_tokens: u.prompt_tokens, completion_tokens: u.completion_tokens });
+      return body.choices?.[0]?.message?.content ?? '';
+    } catch (e) {
+      throw e instanceof UpstreamError ? e.asDependencyError(`chat endpoint ${this.client.url('/chat/completions')}`) : e;
+    }
   }
 }
 

@@ -10,6 +10,8 @@
  */
 import { getCpuLlama } from '../serve/llama/llama-cpp.ts';
 import { normalizeForIndex } from './text/analyzer.ts';
+import { StatusError } from '../util/status-error.ts';
+import { OpenAIClient, UpstreamError } from '../openai/client.ts';
 
 export interface Embedder {
   readonly name: string;
@@ -66,9 +68,11 @@ export class OpenAIEmbedder implements Embedder {
   readonly semantic = true;
   readonly name: string;
   dims: number;
+  private readonly client: OpenAIClient;
   constructor(private readonly o: OpenAIEmbedderOptions) {
     this.name = `openai:${o.model}`;
     this.dims = o.dims ?? 0;
+    this.client = new OpenAIClient({ baseURL: o.baseUrl, apiKey: o.apiKey, timeoutMs: o.timeoutMs ?? 60_000 });
   }
 
   async embed(texts: string[]): Promise<Float32Array[]> {
@@ -76,20 +80,16 @@ export class OpenAIEmbedder implements Embedder {
     const bs = this.o.batchSize ?? 64;
     for (let i = 0; i < texts.length; i += bs) {
       const batch = texts.slice(i, i + bs);
-      const url = `${this.o.baseUrl.replace(/\/+$/, '').replace(/\/v1$/, '')}/v1/embeddings`;
-      const res = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...(this.o.apiKey ? { authorization: `Bearer ${this.o.apiKey}` } : {}) },
-        body: JSON.stringify({ model: this.o.model, input: batch }),
-        signal: AbortSignal.timeout(this.o.timeoutMs ?? 60_000),
-      });
-      if (!res.ok) throw new Error(`embeddings endpoint ${url}: HTTP ${res.status}: ${(await res.text()).slice(0, 200)}`);
-      const body = (await res.json()) as { data: { index: number; embedding: number[] }[] };
-      const rows = [...body.data].sort((a, b) => a.index - b.index);
-      if (rows.length !== batch.length) throw new Error(`embeddings endpoint returned ${rows.length} vectors for ${batch.length} inputs`);
+      const url = this.client.url('/embeddings');
+      let body;
+      try { body = await this.client.embeddings({ model: this.o.model, input: batch }); } catch (e) {
+        throw e instanceof UpstreamError ? e.asDependencyError(`embeddings endpoint ${url}`) : e;
+      }
+      const rows = [...(body.data ?? [])].sort((a, b) => a.index - b.index);
+      if (rows.length !== batch.length) throw new StatusError(502, `embeddings endpoint returned ${rows.length} vectors for ${batch.length} inputs`, { code: 'upstream_error' });
       for (const r of rows) {
         if (!this.dims) this.dims = r.embedding.length;
-        if (r.embedding.length !== this.dims) throw new Error(`embedding has ${r.embedding.length} dims, expected ${this.dims}`);
+        if (r.embedding.length !== this.dims) throw new StatusError(502, `embedding has ${r.embedding.length} dims, expected ${this.dims}`, { code: 'upstream_error' });
         out.push(l2normalize(Float32Array.from(r.embedding)));
       }
     }

@@ -19,6 +19,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic-write.ts';
 import type { Chunk, DocumentRecord, ItemVersion, KnowledgeBase, KnowledgeItem } from './knowledge-types.ts';
+import { StatusError } from '../util/status-error.ts';
 
 export interface StoredVectors { model: string; dims: number; ids: string[]; vectors: Float32Array }
 
@@ -47,7 +48,10 @@ export interface KnowledgeRepository {
   putLexicon(kbId: string, text: string): Promise<void>;
 }
 
-export class NotFoundError extends Error {}
+/** No knowledge base, document or item by that id: a 404. */
+export class NotFoundError extends StatusError {
+  constructor(message: string) { super(404, message, { code: 'not_found' }); }
+}
 
 const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
 
@@ -61,7 +65,7 @@ export class FileKnowledgeRepository implements KnowledgeRepository {
   }
 
   private dir(kbId: string): string {
-    if (!SAFE_ID.test(kbId)) throw new Error(`invalid knowledge base id: ${JSON.stringify(kbId)}`);
+    if (!SAFE_ID.test(kbId)) throw new StatusError(400, `invalid knowledge base id: ${JSON.stringify(kbId)}`);
     return join(this.root, kbId);
   }
 
@@ -105,7 +109,7 @@ export class FileKnowledgeRepository implements KnowledgeRepository {
 
   async putDocument(doc: DocumentRecord, original: Uint8Array): Promise<void> {
     const dir = this.dir(doc.kbId);
-    if (!SAFE_ID.test(doc.id)) throw new Error(`invalid document id: ${doc.id}`);
+    if (!SAFE_ID.test(doc.id)) throw new StatusError(400, `invalid document id: ${doc.id}`);
     writeFileAtomic(join(dir, 'originals', doc.id), original);
     const docs = (await this.listDocuments(doc.kbId)).filter((d) => d.id !== doc.id);
     docs.push(doc);

@@ -23,13 +23,19 @@ import type { Embedder } from './embed.ts';
 import { ask, type AskOptions, type AskResult } from './chat-search.ts';
 import { attribute, splitSentences, type AttributionOptions, type AttributionReport, type Passage, type SupportJudge } from './attribution.ts';
 import { ExtractiveGenerator, type Generator } from './answer-generator.ts';
+import { StatusError } from '../util/status-error.ts';
 
-export class AccessDeniedError extends Error {}
-/** A knowledge base with this id exists already. */
-export class KbExistsError extends Error {}
-/** A request the service cannot run as asked (a missing or malformed argument). */
-export class KnowledgeRequestError extends Error {
-  constructor(message: string, readonly param: string | null = null) { super(message); }
+/** A knowledge base outside the key's knowledge scope: a 403. */
+export class AccessDeniedError extends StatusError {
+  constructor(message: string) { super(403, message, { code: 'knowledge_base_not_allowed' }); }
+}
+/** A knowledge base with this id exists already: a 409. */
+export class KbExistsError extends StatusError {
+  constructor(message: string) { super(409, message, { param: 'name', code: 'already_exists' }); }
+}
+/** A request the service cannot run as asked (a missing or malformed argument): a 400. */
+export class KnowledgeRequestError extends StatusError {
+  constructor(message: string, param: string | null = null) { super(400, message, { param }); }
 }
 
 /** Built-in lexicons by name (text files under text/lexicons/). */
@@ -209,7 +215,7 @@ export class KnowledgeService {
         case 'reject': item.state = 'rejected'; break;
         case 'reset': item.state = 'pending'; break;
         case 'edit':
-          if (!a.text.trim()) throw new Error('an edit needs non-empty text');
+          if (!a.text.trim()) throw new KnowledgeRequestError('an edit needs non-empty text');
           item.text = a.text.trim();
           break;
         case 'tag':
@@ -280,7 +286,7 @@ export class KnowledgeService {
   /** Searches one or more knowledge bases; results of several KBs are merged by score rank. */
   async search(kbIds: string | string[], query: string, o: SearchOptions & { scope?: Scope } = {}): Promise<SearchResponse> {
     const ids = Array.isArray(kbIds) ? kbIds : [kbIds];
-    if (!query.trim()) throw new Error('empty query');
+    if (!query.trim()) throw new KnowledgeRequestError('empty query');
     for (const id of ids) await this.requireKb(id, o.scope);
     const opts: SearchOptions = { ...o, reranker: o.reranker ?? this.o.reranker ?? undefined };
     const responses = await Promise.all(ids.map(async (id) => (await this.index(id)).search(query, opts)));

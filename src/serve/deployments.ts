@@ -12,10 +12,12 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { isUniqueViolation, nowSeconds, type DeploymentRow, type ModelKind, type ModelRow, type RouteRow, type Store } from '../store/store.ts';
+import { StatusError } from '../util/status-error.ts';
 
-export class ServeError extends Error {
-  constructor(readonly status: number, message: string, readonly code: string | null = null, readonly param: string | null = null) {
-    super(message);
+/** A serving failure the caller caused or must know about; a 429 is a `rate_limit_error`, any other status `invalid_request_error`. */
+export class ServeError extends StatusError {
+  constructor(status: number, message: string, code: string | null = null, param: string | null = null) {
+    super(status, message, { code, param, type: status === 429 ? 'rate_limit_error' : 'invalid_request_error' });
   }
 }
 

@@ -3,60 +3,59 @@
  * request becomes a streaming `/chat/completions` or `/completions` call upstream (fetch), whose deltas are passed
  * on as they arrive; usage comes from the upstream's final chunk (`stream_options.include_usage`), else counts the
  * chunks. Upstream 4xx errors keep their status and message; anything else is a 502 (so routes can fall back).
- * Cancelling the request (signal) aborts the upstream call.
+ * Cancelling the request (signal) aborts the upstream call. The transport is the one outbound client
+ * (openai/client.ts); this file maps its errors to what the gateway's caller sees.
  */
+import { OpenAIClient, UpstreamError, type CreateEmbeddingResponse, type ToolCallDelta } from '../openai/client.ts';
 import {
   BackendError, type BackendCapabilities, type EmbedResult, type GenerateCallbacks, type GenerateParams, type GenerateResult,
   type ModelBackend, type TokenLogprob,
 } from './model-backend.ts';
 
 export interface EndpointSpec {
-  /** Base URL including the version path, e.g. http://127.0.0.1:11434/v1 */
+  /** Base URL including the version path, e.g. http://127.0.0.1:11434/v1 (a bare http://host:port means its /v1). */
   url: string;
   apiKey?: string;
   /** The upstream's model name (default: the name requested). */
   model?: string;
 }
 
-/** One piece of a streamed tool call (OpenAI's chunk shape). */
-interface UpstreamToolDelta { index?: number; id?: string; function?: { name?: string; arguments?: string } }
+/** A chunk of either stream: chat (`delta`) or completions (`text`). */
+interface UpstreamChunk {
+  choices?: Array<{ delta?: { content?: string | null; tool_calls?: ToolCallDelta[] }; text?: string; finish_reason?: string | null; logprobs?: { content?: TokenLogprob[] } | null }>;
+  usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
+}
+
+/**
+ * What the gateway's caller sees of an upstream failure: a 4xx other than 408/429 keeps its status (the request
+ * itself is wrong there too); anything else is a 502, which routes with fallbacks fall back on. A cancelled call
+ * is a 499.
+ */
+export function backendErrorFrom(e: unknown, name: string): BackendError {
+  if (e instanceof BackendError) return e;
+  if (!(e instanceof UpstreamError)) return new BackendError(502, `upstream ${name} failed: ${(e as Error)?.message ?? String(e)}`, 'upstream_error');
+  switch (e.failure) {
+    case 'aborted': return new BackendError(499, 'request aborted', 'aborted');
+    case 'network': case 'timeout': return new BackendError(502, `upstream ${e.message}`, 'upstream_error');
+    case 'stream': return new BackendError(502, `upstream error: ${e.message}`, 'upstream_error');
+    case 'malformed': return new BackendError(502, `upstream ${e.message}`, 'upstream_error');
+    case 'http': {
+      const up = e.upstreamStatus ?? 502;
+      const status = up >= 400 && up < 500 && up !== 408 && up !== 429 ? up : 502;
+      return new BackendError(status, `upstream ${up}: ${e.message}`, status === 502 ? 'upstream_error' : 'upstream_rejected', status === 502 ? null : e.param);
+    }
+  }
+}
 
 export class HttpBackend implements ModelBackend {
   readonly kind = 'endpoint' as const;
   readonly capabilities: BackendCapabilities = { embeddings: true, logprobs: true, jsonSchema: true, embeddingMethod: 'the upstream endpoint' };
   readonly contextSize = 0;
+  private readonly client: OpenAIClient;
 
   constructor(private readonly spec: EndpointSpec, readonly maxConcurrency = 64) {
-    const u = new URL(spec.url);
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`endpoint url must be http(s), got ${spec.url}`);
-  }
-
-  private headers(): Record<string, string> {
-    const h: Record<string, string> = { 'content-type': 'application/json', accept: 'text/event-stream, application/json' };
-    if (this.spec.apiKey) h.authorization = `Bearer ${this.spec.apiKey}`;
-    return h;
-  }
-
-  private url(path: string): string {
-    return this.spec.url.replace(/\/+$/, '') + path;
-  }
-
-  private async post(path: string, body: unknown, signal?: AbortSignal): Promise<Response> {
-    let res: Response;
-    try {
-      res = await fetch(this.url(path), { method: 'POST', headers: this.headers(), body: JSON.stringify(body), signal });
-    } catch (e) {
-      if (signal?.aborted) throw new BackendError(499, 'request aborted', 'aborted');
-      throw new BackendError(502, `upstream ${this.spec.url} unreachable: ${(e as Error).message}`, 'upstream_error');
-    }
-    if (!res.ok) {
-      const text = await res.text().catch(() => '');
-      let msg = text.slice(0, 500);
-      try { msg = (JSON.parse(text) as { error?: { message?: string } }).error?.message ?? msg; } catch { /* not JSON */ }
-      const status = res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429 ? res.status : 502;
-      throw new BackendError(status, `upstream ${res.status}: ${msg}`, status === 502 ? 'upstream_error' : 'upstream_rejected');
-    }
-    return res;
+    // no retries here: the gateway's routes fall back to another target at once, and a request is not retried twice
+    this.client = new OpenAIClient({ baseURL: spec.url, apiKey: spec.apiKey, maxRetries: 0 });
   }
 
   async generate(params: GenerateParams, cb: GenerateCallbacks): Promise<GenerateResult> {
@@ -80,59 +79,41 @@ export class HttpBackend implements ModelBackend {
     if (params.logprobs) {
       if (chat) { body.logprobs = true; body.top_logprobs = params.logprobs.top; } else body.logprobs = params.logprobs.top;
     }
-    const res = await this.post(chat ? '/chat/completions' : '/completions', body, params.signal);
     let finish: GenerateResult['finishReason'] = 'stop';
     let usage: { prompt_tokens?: number; completion_tokens?: number } | undefined;
     let chunks = 0;
+    let answered = false;
     // tool calls arrive in pieces (id and name first, the arguments as growing text), by index
     const calls: Array<{ id: string; name: string; args: string }> = [];
-    const reader = res.body!.getReader();
-    const dec = new TextDecoder();
-    let buf = '';
     try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buf += dec.decode(value, { stream: true });
-        let nl: number;
-        while ((nl = buf.indexOf('\n')) >= 0) {
-          const line = buf.slice(0, nl).trim();
-          buf = buf.slice(nl + 1);
-          if (!line.startsWith('data:')) continue;
-          const data = line.slice(5).trim();
-          if (data === '[DONE]') continue;
-          let j: { choices?: Array<{ delta?: { content?: string | null; tool_calls?: UpstreamToolDelta[] }; text?: string; finish_reason?: string | null; logprobs?: { content?: TokenLogprob[] } | null }>; usage?: typeof usage; error?: { message?: string } };
-          try { j = JSON.parse(data); } catch { continue; }
-          if (j.error) throw new BackendError(502, `upstream error: ${j.error.message ?? 'unknown'}`, 'upstream_error');
-          if (j.usage) usage = j.usage;
-          const c = j.choices?.[0];
-          if (!c) continue;
-          const text = chat ? c.delta?.content : c.text;
-          if (text) { chunks++; cb.onText(text, c.logprobs?.content ?? undefined); }
-          for (const d of c.delta?.tool_calls ?? []) {
-            const at = (calls[d.index ?? calls.length - 1] ??= { id: '', name: '', args: '' });
-            if (d.id) at.id = d.id;
-            if (d.function?.name) at.name += d.function.name;
-            if (d.function?.arguments) at.args += d.function.arguments;
-          }
-          if (c.finish_reason === 'length') finish = 'length';
-          if (c.finish_reason === 'tool_calls') finish = 'tool_calls';
+      for await (const j of this.client.stream<UpstreamChunk>(chat ? '/chat/completions' : '/completions', body, { signal: params.signal })) {
+        answered = true;
+        if (j.usage) usage = j.usage;
+        const c = j.choices?.[0];
+        if (!c) continue;
+        const text = chat ? c.delta?.content : c.text;
+        if (text) { chunks++; cb.onText(text, c.logprobs?.content ?? undefined); }
+        for (const d of c.delta?.tool_calls ?? []) {
+          const at = (calls[d.index ?? calls.length - 1] ??= { id: '', name: '', args: '' });
+          if (d.id) at.id = d.id;
+          if (d.function?.name) at.name += d.function.name;
+          if (d.function?.arguments) at.args += d.function.arguments;
         }
+        if (c.finish_reason === 'length') finish = 'length';
+        if (c.finish_reason === 'tool_calls') finish = 'tool_calls';
       }
     } catch (e) {
-      if (params.signal?.aborted) return { finishReason: 'abort', promptTokens: usage?.prompt_tokens ?? 0, completionTokens: usage?.completion_tokens ?? chunks };
-      if (e instanceof BackendError) throw e;
-      throw new BackendError(502, `upstream stream failed: ${(e as Error).message}`, 'upstream_error');
-    } finally {
-      reader.releaseLock();
+      // cancelled once text flowed: what was generated so far stands; cancelled before, the request failed
+      if (params.signal?.aborted && answered) return { finishReason: 'abort', promptTokens: usage?.prompt_tokens ?? 0, completionTokens: usage?.completion_tokens ?? chunks };
+      throw backendErrorFrom(e, this.client.name);
     }
     const toolCalls = calls.filter(Boolean).map((c, i) => ({ id: c.id || `call_${i}`, type: 'function' as const, function: { name: c.name, arguments: c.args || '{}' } }));
     return { finishReason: toolCalls.length ? 'tool_calls' : finish, promptTokens: usage?.prompt_tokens ?? 0, completionTokens: usage?.completion_tokens ?? chunks, ...(toolCalls.length ? { toolCalls } : {}) };
   }
 
   async embed(texts: string[], signal?: AbortSignal): Promise<EmbedResult> {
-    const res = await this.post('/embeddings', { model: this.spec.model, input: texts }, signal);
-    const j = await res.json() as { data?: Array<{ embedding: number[]; index: number }>; usage?: { prompt_tokens?: number } };
+    let j: CreateEmbeddingResponse;
+    try { j = await this.client.embeddings({ model: this.spec.model, input: texts }, { signal }); } catch (e) { throw backendErrorFrom(e, this.client.name); }
     if (!Array.isArray(j.data) || j.data.length !== texts.length) throw new BackendError(502, 'upstream embeddings: malformed answer', 'upstream_error');
     const vectors = j.data.slice().sort((a, b) => a.index - b.index).map((d) => d.embedding);
     return { vectors, promptTokens: j.usage?.prompt_tokens ?? 0 };

@@ -18,6 +18,7 @@ export type { ChatMessageIn, TokenLogprob };
 
 export type PromptInput = { kind: 'chat'; messages: ChatMessageIn[] } | { kind: 'text'; text: string };
 
+import { StatusError } from '../util/status-error.ts';
 export interface GenerateParams {
   prompt: PromptInput;
   maxTokens: number;
@@ -87,9 +88,9 @@ export interface ModelBackend {
 }
 
 /** A failure with an HTTP status and OpenAI-style code, safe to show to the caller. */
-export class BackendError extends Error {
-  constructor(readonly status: number, message: string, readonly code: string | null = null, readonly param: string | null = null, readonly type = status >= 500 ? 'server_error' : 'invalid_request_error') {
-    super(message);
+export class BackendError extends StatusError {
+  constructor(status: number, message: string, code: string | null = null, param: string | null = null, type?: string) {
+    super(status, message, { code, param, type });
   }
 }
 

@@ -75,12 +75,8 @@ export function datasetsRoutes(app: FastifyInstance, service: DataService): void
     const n = q.n === undefined ? undefined : Number(q.n);
     if (n !== undefined && (!Number.isInteger(n) || n < 1 || n > 100)) throw new ApiError(400, 'n must be an integer from 1 to 100', 'invalid_request_error', 'n');
     if (q.split !== undefined && q.split !== 'train' && q.split !== 'validation') throw new ApiError(400, "split must be 'train' or 'validation'", 'invalid_request_error', 'split');
-    try {
-      return await service.preview(req.params.id, { n, template: q.template, split: q.split as 'train' | 'validation' | undefined, version: q.version });
-    } catch (e) {
-      if (e instanceof Error && /unknown chat template/.test(e.message)) throw new ApiError(400, e.message, 'invalid_request_error', 'template');
-      throw e;
-    }
+    // an unknown template is a StatusError naming `template` (data/templates.ts)
+    return service.preview(req.params.id, { n, template: q.template, split: q.split as 'train' | 'validation' | undefined, version: q.version });
   });
 
   app.delete<{ Params: { id: string } }>('/v1/datasets/:id', async (req) => service.deleteDataset(req.params.id));

@@ -12,7 +12,6 @@ import { deleteRoute, deploy, describeDeployment, parseSettings, putRoute, regis
 import { openapi, snippets } from '../../serve/docs.ts';
 import { nowSeconds } from '../../store/store.ts';
 import { ApiError } from '../errors.ts';
-import { toGatewayApiError } from './gateway-routes.ts';
 import type { ModelFolders } from '../model-paths.ts';
 import type { ModelRow } from '../../store/store.ts';
 
@@ -54,11 +53,7 @@ export interface DeploymentRouteDeps {
 }
 
 export function deploymentRoutes(app: FastifyInstance, store: Store, gateway: Gateway, deps: DeploymentRouteDeps = {}): void {
-  const wrap = <T>(fn: (req: FastifyRequest) => Promise<T>) => async (req: FastifyRequest) => {
-    try { return await fn(req); } catch (e) { throw toGatewayApiError(e); }
-  };
-
-  app.post('/v1/deployments', wrap(async (req): Promise<CreatedDeploymentObject> => {
+  app.post('/v1/deployments', async (req): Promise<CreatedDeploymentObject> => {
     const b = body(req);
     const guard = (b.settings as { guard?: unknown } | undefined)?.guard;
     if (typeof guard === 'string' && deps.guardExists && !(await deps.guardExists(guard))) {
@@ -67,22 +62,16 @@ export function deploymentRoutes(app: FastifyInstance, store: Store, gateway: Ga
     const d = await deploy(store, checkPaths(b, deps.modelFolders) as unknown as DeployInput);
     gateway.invalidate();
     const wait = (req.query as { wait?: string }).wait !== 'false';
-    if (wait && parseSettings(d.settings).warm) {
-      try {
-        await gateway.warmUp(d.name);
-      } catch (e) {
-        throw toGatewayApiError(e);
-      }
-    }
+    if (wait && parseSettings(d.settings).warm) await gateway.warmUp(d.name);
     return { ...(await describeDeployment(store, d)), url: baseUrl(req), docs: `${baseUrl(req)}/deployments/${encodeURIComponent(d.name)}/docs` };
-  }));
+  });
 
-  app.get('/v1/deployments', wrap(async (req) => {
+  app.get('/v1/deployments', async (req) => {
     const all = (req.query as { all?: string }).all === 'true';
     const data = [];
     for (const d of await store.deployments.list()) if (all || d.status === 'active') data.push(await describeDeployment(store, d));
     return { object: 'list', data };
-  }));
+  });
 
   const getDep = async (name: string) => {
     const d = await store.deployments.getByName(name);
@@ -90,16 +79,16 @@ export function deploymentRoutes(app: FastifyInstance, store: Store, gateway: Ga
     return d;
   };
 
-  app.get<{ Params: { name: string } }>('/v1/deployments/:name', wrap(async (req) => {
+  app.get<{ Params: { name: string } }>('/v1/deployments/:name', async (req) => {
     return describeDeployment(store, await getDep((req.params as { name: string }).name));
-  }));
+  });
 
-  app.delete<{ Params: { name: string } }>('/v1/deployments/:name', wrap(async (req) => {
+  app.delete<{ Params: { name: string } }>('/v1/deployments/:name', async (req) => {
     const d = await undeploy(store, (req.params as { name: string }).name);
     gateway.invalidate();
     void gateway.sweep();
     return { object: 'deployment.deleted', name: d.name, deleted: true };
-  }));
+  });
 
   const docsInput = async (req: FastifyRequest) => {
     const name = (req.params as { name: string }).name;
@@ -110,44 +99,44 @@ export function deploymentRoutes(app: FastifyInstance, store: Store, gateway: Ga
     return { baseUrl: baseUrl(req), model: name, settings: parseSettings(d.settings), embeddings: true };
   };
 
-  app.get<{ Params: { name: string } }>('/v1/deployments/:name/openapi.json', wrap(async (req) => openapi(await docsInput(req))));
+  app.get<{ Params: { name: string } }>('/v1/deployments/:name/openapi.json', async (req) => openapi(await docsInput(req)));
 
-  app.get<{ Params: { name: string } }>('/v1/deployments/:name/docs', wrap(async (req): Promise<DeploymentDocsObject> => {
+  app.get<{ Params: { name: string } }>('/v1/deployments/:name/docs', async (req): Promise<DeploymentDocsObject> => {
     const d = await docsInput(req);
     return { object: 'deployment.docs', model: d.model, base_url: d.baseUrl, openapi_url: `${d.baseUrl}/deployments/${encodeURIComponent(d.model)}/openapi.json`, preset: d.settings.preset, snippets: snippets(d) };
-  }));
+  });
 
   // ---------------------------------------------------------------- models registry
-  app.post('/v1/serve/models', wrap(async (req): Promise<ServeModelObject> => {
+  app.post('/v1/serve/models', async (req): Promise<ServeModelObject> => {
     const row = await registerModel(store, checkPaths(body(req), deps.modelFolders) as unknown as RegisterModelInput);
     gateway.invalidate();
     return { object: 'model', id: row.name, model_id: row.id, kind: row.kind, created: row.created_at, owned_by: row.owned_by };
-  }));
+  });
 
-  app.get('/v1/serve/models', wrap(async () => {
+  app.get('/v1/serve/models', async () => {
     return { object: 'list', data: (await store.models.list()).map((m): ServeModelObject => ({ object: 'model', id: m.name, model_id: m.id, kind: m.kind, path: m.path, base_path: m.base_path, adapter_path: m.adapter_path, endpoint: m.endpoint ? JSON.parse(m.endpoint).url : null, created: m.created_at, owned_by: m.owned_by })) };
-  }));
+  });
 
   // ---------------------------------------------------------------- routes
-  app.post('/v1/routes', wrap(async (req) => {
+  app.post('/v1/routes', async (req) => {
     const b = body(req);
     const r = await putRoute(store, { name: b.name as string, policy: b.policy as string, targets: b.targets as RouteTarget[], timeoutMs: b.timeout_ms as number | undefined });
     gateway.invalidate();
     return { object: 'route', name: r.name, policy: r.policy, targets: JSON.parse(r.targets), timeout_ms: r.timeout_ms };
-  }));
+  });
 
-  app.get('/v1/routes', wrap(async () => {
+  app.get('/v1/routes', async () => {
     return { object: 'list', data: (await store.routes.list()).map((r) => ({ object: 'route', name: r.name, policy: r.policy, targets: JSON.parse(r.targets), timeout_ms: r.timeout_ms })) };
-  }));
+  });
 
-  app.delete<{ Params: { name: string } }>('/v1/routes/:name', wrap(async (req) => {
+  app.delete<{ Params: { name: string } }>('/v1/routes/:name', async (req) => {
     await deleteRoute(store, (req.params as { name: string }).name);
     gateway.invalidate();
     return { object: 'route.deleted', name: (req.params as { name: string }).name, deleted: true };
-  }));
+  });
 
   // ---------------------------------------------------------------- keys
-  app.post('/v1/keys', wrap(async (req): Promise<CreatedApiKeyObject> => {
+  app.post('/v1/keys', async (req): Promise<CreatedApiKeyObject> => {
     const b = body(req);
     if (b.role !== undefined && b.role !== 'admin' && b.role !== 'user') throw new ApiError(400, "role must be 'admin' or 'user'", 'invalid_request_error', 'role', 'invalid_value');
     const { key, row } = await createKey(store, {
@@ -155,28 +144,28 @@ export function deploymentRoutes(app: FastifyInstance, store: Store, gateway: Ga
       expiresAt: b.expires_at as number | undefined, rateLimitRpm: b.rate_limit_rpm as number | undefined, tokenQuota: b.token_quota as number | undefined,
     });
     return { ...describeKey(row), key };
-  }));
+  });
 
-  app.get('/v1/keys', wrap(async () => {
+  app.get('/v1/keys', async () => {
     return { object: 'list', data: (await store.apiKeys.list()).map(describeKey) };
-  }));
+  });
 
-  app.delete<{ Params: { id: string } }>('/v1/keys/:id', wrap(async (req) => {
+  app.delete<{ Params: { id: string } }>('/v1/keys/:id', async (req) => {
     const id = (req.params as { id: string }).id;
     const k = await store.apiKeys.get(id);
     if (!k) throw new ServeError(404, `No API key ${id}`, 'key_not_found', 'id');
     if (k.revoked_at === null) await store.apiKeys.revoke(id, nowSeconds());
     return { object: 'api_key.deleted', id, deleted: true };
-  }));
+  });
 
-  app.get('/v1/usage', wrap(async (req) => {
+  app.get('/v1/usage', async (req) => {
     const q = req.query as { key_id?: string; since?: string };
     const since = q.since !== undefined ? Number(q.since) : undefined;
     if (since !== undefined && !Number.isFinite(since)) throw new ServeError(400, 'since must be unix seconds', 'invalid_value', 'since');
     return { object: 'list', data: await store.usage.list({ keyId: q.key_id, since }) };
-  }));
+  });
 
-  app.get('/v1/serve/status', wrap(async () => {
+  app.get('/v1/serve/status', async () => {
     return { object: 'serve.status', ...gateway.status() };
-  }));
+  });
 }

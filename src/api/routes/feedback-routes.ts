@@ -10,12 +10,9 @@
 import type { FastifyInstance } from 'fastify';
 import { datasetInfoEntry, type ExportFormat, type FeedbackListFilter as ListFilter, type FeedbackRequest, type FeedbackService, type TrainDeps, type TrainRequest } from '../../control/feedback.ts';
 import type { RequestLog } from '../../control/request-log.ts';
-import { toControlApiError } from './guard-routes.ts';
 import { keyAllowsArea } from '../../serve/api-keys.ts';
 import { requireRequestAccess } from '../authz.ts';
 import { ApiError } from '../errors.ts';
-
-const wrap = <T>(fn: () => Promise<T>) => fn().catch((e: unknown) => { throw toControlApiError(e); });
 
 export function feedbackRoutes<J extends { id: string }>(app: FastifyInstance, feedback: FeedbackService, log: Pick<RequestLog, 'getResponse'>, deps: TrainDeps<J> & { jobObject?: (job: J) => unknown }): void {
   /**
@@ -24,7 +21,7 @@ export function feedbackRoutes<J extends { id: string }>(app: FastifyInstance, f
    * send feedback on text from elsewhere (prompt and answer in the body) and name the annotator; for every other key
    * the annotator is the key.
    */
-  app.post<{ Body: FeedbackRequest }>('/v1/feedback', async (req) => wrap(async () => {
+  app.post<{ Body: FeedbackRequest }>('/v1/feedback', async (req) => {
     const k = req.apiKey!;
     const b = req.body ?? ({} as FeedbackRequest);
     if (keyAllowsArea(k, 'feedback')) {
@@ -44,22 +41,22 @@ export function feedbackRoutes<J extends { id: string }>(app: FastifyInstance, f
     const { prompt: _p, answer: _a, annotator: _n, model: _m, ...rest } = b;
     const preferred = b.preferred ? { choice: b.preferred.choice, response_id_a: b.preferred.response_id_a, response_id_b: b.preferred.response_id_b } : undefined;
     return feedback.create({ ...rest, ...(preferred ? { preferred } : {}), annotator: `key:${k.name}` } as FeedbackRequest);
-  }));
+  });
 
   // status and kind as the client sent them: FeedbackService.list checks both (400 naming the field)
-  app.get<{ Querystring: Record<string, string> & Pick<ListFilter, 'status' | 'kind'> }>('/v1/feedback', async (req) => wrap(async () => {
+  app.get<{ Querystring: Record<string, string> & Pick<ListFilter, 'status' | 'kind'> }>('/v1/feedback', async (req) => {
     const q = req.query;
     const r = await feedback.list({
       status: q.status ?? 'pending', model: q.model, annotator: q.annotator, label: q.label, kind: q.kind, after: q.after,
       limit: q.limit ? Number(q.limit) : undefined, order: q.order === 'desc' ? 'desc' : 'asc',
     });
     return { object: 'list', ...r };
-  }));
+  });
 
-  app.get<{ Params: { id: string } }>('/v1/feedback/:id', async (req) => wrap(async () => feedback.get(req.params.id)));
-  app.post<{ Params: { id: string }; Body: { status: 'accepted' | 'rejected' | 'pending'; reviewer?: string; note?: string; correction?: string } }>('/v1/feedback/:id/review', async (req) => wrap(async () => feedback.review(req.params.id, { ...req.body, ...(req.apiKey!.role !== 'admin' ? { reviewer: `key:${req.apiKey!.name}` } : {}) })));
+  app.get<{ Params: { id: string } }>('/v1/feedback/:id', async (req) => feedback.get(req.params.id));
+  app.post<{ Params: { id: string }; Body: { status: 'accepted' | 'rejected' | 'pending'; reviewer?: string; note?: string; correction?: string } }>('/v1/feedback/:id/review', async (req) => feedback.review(req.params.id, { ...req.body, ...(req.apiKey!.role !== 'admin' ? { reviewer: `key:${req.apiKey!.name}` } : {}) }));
 
-  app.post<{ Body: { format: ExportFormat; dataset?: string; accepted_only?: boolean; include_pending?: boolean; model?: string; min_rating_gap?: number; include_approved?: boolean; validation_split?: number } }>('/v1/feedback/export', async (req) => wrap(async () => {
+  app.post<{ Body: { format: ExportFormat; dataset?: string; accepted_only?: boolean; include_pending?: boolean; model?: string; min_rating_gap?: number; include_approved?: boolean; validation_split?: number } }>('/v1/feedback/export', async (req) => {
     const b = req.body ?? ({} as never); // no body: every field missing, and export() names the format it needs
     if (b.dataset !== undefined) {
       requireRequestAccess(req, 'manage:datasets'); // the export becomes a dataset
@@ -68,10 +65,10 @@ export function feedbackRoutes<J extends { id: string }>(app: FastifyInstance, f
     }
     const r = await feedback.export(b.format, b);
     return { object: 'feedback.export', format: b.format, rows: r.rows.length, jsonl: r.jsonl, dataset_info: { feedback: datasetInfoEntry(b.format, `feedback-${b.format}.jsonl`) } };
-  }));
+  });
 
-  app.post<{ Body: TrainRequest }>('/v1/feedback/train', async (req) => wrap(async () => {
+  app.post<{ Body: TrainRequest }>('/v1/feedback/train', async (req) => {
     const r = await feedback.train(deps, req.body);
     return { ...r, job: r.job && deps.jobObject ? deps.jobObject(r.job) : r.job };
-  }));
+  });
 }

@@ -9,9 +9,8 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Gateway } from '../../serve/gateway.ts';
-import { GuardPolicyError, parsePolicy, runGuard, type GuardDeps, type GuardStage } from '../../control/guard.ts';
+import { parsePolicy, runGuard, type GuardDeps, type GuardStage } from '../../control/guard.ts';
 import { functionChatModel, type ChatModel } from '../../control/chat-model.ts';
-import { ControlError } from '../../control/feedback.ts';
 import type { GuardPolicyStore } from '../../control/guard-policies.ts';
 import type { GuardOutcome, RequestLog, ResponseRecord } from '../../control/request-log.ts';
 import type { Passage } from '../../knowledge/attribution.ts';
@@ -19,13 +18,6 @@ import { ApiError } from '../errors.ts';
 
 /** One entry of the request log (GET /v1/requests, /v1/requests/:id). */
 export type RequestObject = ResponseRecord & { object: 'request' };
-
-/** Control errors in the API's shape. */
-export function toControlApiError(e: unknown): unknown {
-  if (e instanceof ControlError) return new ApiError(e.status, e.message, 'invalid_request_error', e.param, e.code);
-  if (e instanceof GuardPolicyError) return new ApiError(400, e.message, 'invalid_request_error', 'policy', 'invalid_policy');
-  return e;
-}
 
 /** Guard dependencies over the in-process gateway: a check's `model` is any name the gateway serves. */
 export function gatewayGuardDeps(gateway: Gateway): GuardDeps {
@@ -49,15 +41,13 @@ export function gatewayGuardDeps(gateway: Gateway): GuardDeps {
   };
 }
 
-const wrap = <T>(fn: () => Promise<T>) => fn().catch((e: unknown) => { throw toControlApiError(e); });
-
 const isAdmin = (req: FastifyRequest) => req.apiKey?.role === 'admin';
 
 const OUTCOMES: ReadonlyArray<GuardOutcome | 'guarded'> = ['passed', 'flagged', 'rewritten', 'refused', 'guarded'];
 const isOutcome = (s: string): s is GuardOutcome | 'guarded' => (OUTCOMES as readonly string[]).includes(s);
 
 export function guardRoutes(app: FastifyInstance, policies: GuardPolicyStore, log: RequestLog, deps: GuardDeps): void {
-  app.post<{ Body: { policy?: unknown; policy_name?: string; stage?: GuardStage; text?: string; question?: string; sources?: Passage[]; response_id?: string; model?: string; prompt?: unknown } }>('/v1/guard/check', async (req) => wrap(async () => {
+  app.post<{ Body: { policy?: unknown; policy_name?: string; stage?: GuardStage; text?: string; question?: string; sources?: Passage[]; response_id?: string; model?: string; prompt?: unknown } }>('/v1/guard/check', async (req) => {
     const b = req.body ?? {};
     if (typeof b.text !== 'string') throw new ApiError(400, 'text must be a string', 'invalid_request_error', 'text');
     const stage = b.stage ?? 'input';
@@ -80,23 +70,23 @@ export function guardRoutes(app: FastifyInstance, policies: GuardPolicyStore, lo
       await log.recordResponse({ id: prev.id, keyId: prev.key_id, source: prev.source, model: prev.model, prompt: prev.prompt, answer: stage === 'output' ? (r.refused ? r.message ?? '' : r.text) : prev.answer, guard: [...prev.guard, ...r.verdicts], policies: prev.policies });
     }
     return { object: 'guard.result', ...r };
-  }));
+  });
 
-  app.get('/v1/guard/policies', async () => wrap(async () => ({ object: 'list', data: await policies.listPolicies() })));
-  app.put<{ Params: { name: string }; Body: unknown }>('/v1/guard/policies/:name', async (req) => wrap(async () => {
+  app.get('/v1/guard/policies', async () => ({ object: 'list', data: await policies.listPolicies() }));
+  app.put<{ Params: { name: string }; Body: unknown }>('/v1/guard/policies/:name', async (req) => {
     const policy = parsePolicy(req.body);
     await policies.putPolicy(req.params.name, req.body);
     return { object: 'guard.policy', name: req.params.name, policy };
-  }));
-  app.get<{ Params: { name: string } }>('/v1/guard/policies/:name', async (req) => wrap(async () => {
+  });
+  app.get<{ Params: { name: string } }>('/v1/guard/policies/:name', async (req) => {
     const p = await policies.getPolicy(req.params.name);
     if (p === null) throw new ApiError(404, `guard policy ${req.params.name} not found`, 'invalid_request_error', 'name', 'not_found');
     return { object: 'guard.policy', name: req.params.name, policy: p };
-  }));
-  app.delete<{ Params: { name: string } }>('/v1/guard/policies/:name', async (req) => wrap(async () => ({ object: 'guard.policy', name: req.params.name, deleted: await policies.deletePolicy(req.params.name) })));
+  });
+  app.delete<{ Params: { name: string } }>('/v1/guard/policies/:name', async (req) => ({ object: 'guard.policy', name: req.params.name, deleted: await policies.deletePolicy(req.params.name) }));
 
   /** The request log, newest first: admins see every request, other keys their own. */
-  app.get<{ Querystring: Record<string, string | undefined> }>('/v1/requests', async (req) => wrap(async () => {
+  app.get<{ Querystring: Record<string, string | undefined> }>('/v1/requests', async (req) => {
     const q = req.query;
     const outcome = q.outcome;
     if (outcome !== undefined && !isOutcome(outcome)) throw new ApiError(400, `outcome must be one of ${OUTCOMES.join(', ')}`, 'invalid_request_error', 'outcome');
@@ -104,12 +94,12 @@ export function guardRoutes(app: FastifyInstance, policies: GuardPolicyStore, lo
     if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > 500)) throw new ApiError(400, 'limit must be an integer from 1 to 500', 'invalid_request_error', 'limit');
     const r = await log.listResponses({ model: q.model, source: q.source, outcome, before: q.before, limit, ...(isAdmin(req) ? {} : { keyId: req.apiKey?.id ?? '-' }) });
     return { object: 'list', data: r.data.map((x): RequestObject => ({ object: 'request', ...x })), has_more: r.has_more };
-  }));
+  });
 
-  app.get<{ Params: { id: string } }>('/v1/requests/:id', async (req) => wrap(async (): Promise<RequestObject> => {
+  app.get<{ Params: { id: string } }>('/v1/requests/:id', async (req): Promise<RequestObject> => {
     const r = await log.getResponse(req.params.id);
     if (r && !isAdmin(req) && r.key_id !== req.apiKey?.id) throw new ApiError(404, `request ${req.params.id} is not in the response log`, 'invalid_request_error', 'id', 'not_found');
     if (!r) throw new ApiError(404, `request ${req.params.id} is not in the response log`, 'invalid_request_error', 'id', 'not_found');
     return { object: 'request', ...r };
-  }));
+  });
 }

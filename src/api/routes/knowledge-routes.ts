@@ -8,17 +8,13 @@
  */
 import { keyScopes } from '../../serve/api-keys.ts';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { AccessDeniedError, BUILTIN_LEXICONS, KbExistsError, KnowledgeRequestError, builtinLexicon, slug, type KnowledgeService, type ReviewAction, type Scope } from '../../knowledge/knowledge-service.ts';
-import { NotFoundError } from '../../knowledge/knowledge-repository.ts';
-import type { ReviewState } from '../../knowledge/knowledge-types.ts';
-import type { SearchFilter, SearchMode } from '../../knowledge/search.ts';
-import { IngestLimitError } from '../../knowledge/ingest/ingest-limits.ts';
-import { IngestError } from '../../knowledge/ingest/readers.ts';
+import { BUILTIN_LEXICONS, builtinLexicon, slug, type KnowledgeService, type ReviewAction, type Scope } from '../../knowledge/knowledge-service.ts';
 import { ApiError } from '../errors.ts';
 import { randomBytes } from 'node:crypto';
 import type { GuardRuntime, GuardSummary, RequestGuard } from '../../control/guard-runtime.ts';
+import type { ReviewState } from '../../knowledge/knowledge-types.ts';
+import type { SearchFilter, SearchMode } from '../../knowledge/search.ts';
 import type { AskResult } from '../../knowledge/chat-search.ts';
-import { toGatewayApiError } from './gateway-routes.ts';
 import { requireRequestAccess } from '../authz.ts';
 
 /**
@@ -51,21 +47,6 @@ export function knowledgeScope(req: FastifyRequest): Scope | undefined {
   return s.knowledge ? { kbs: s.knowledge } : undefined;
 }
 
-async function guard<T>(f: () => Promise<T>): Promise<T> {
-  try { return await f(); } catch (e) {
-    if (e instanceof AccessDeniedError) throw new ApiError(403, e.message, 'invalid_request_error', null, 'knowledge_base_not_allowed');
-    if (e instanceof NotFoundError) throw new ApiError(404, e.message, 'invalid_request_error', null, 'not_found');
-    if (e instanceof ApiError) throw e;
-    if (e instanceof KbExistsError) throw new ApiError(409, e.message, 'invalid_request_error', 'name', 'already_exists');
-    if (e instanceof KnowledgeRequestError) throw new ApiError(400, e.message, 'invalid_request_error', e.param);
-    if (e instanceof IngestLimitError) throw new ApiError(413, e.message, 'invalid_request_error', 'document', 'document_too_large');
-    if (e instanceof IngestError) throw new ApiError(400, e.message, 'invalid_request_error', 'document', 'invalid_document');
-    const msg = (e as Error).message ?? String(e);
-    if (/unsupported|cannot read|invalid|empty|too large|not found/i.test(msg)) throw new ApiError(400, msg, 'invalid_request_error');
-    throw e;
-  }
-}
-
 export interface KnowledgeRouteDeps {
   /** A stored file's name and bytes (the Files API), for documents sent by file_id. */
   file?: (id: string) => Promise<{ filename: string; bytes: Uint8Array }>;
@@ -74,7 +55,7 @@ export interface KnowledgeRouteDeps {
 }
 
 export function knowledgeRoutes(app: FastifyInstance, kb: KnowledgeService, deps: KnowledgeRouteDeps = {}): void {
-  app.get('/v1/knowledge/bases', async (req) => ({ object: 'list', data: await guard(() => kb.listKbs(knowledgeScope(req))) }));
+  app.get('/v1/knowledge/bases', async (req) => ({ object: 'list', data: await kb.listKbs(knowledgeScope(req)) }));
   /** A KB's `guard` must name an existing guard policy. */
   const checkPolicy = async (name: string | null | undefined) => {
     if (name === undefined || name === null || !deps.control) return;
@@ -85,7 +66,7 @@ export function knowledgeRoutes(app: FastifyInstance, kb: KnowledgeService, deps
       id: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,39}$' }, name: { type: 'string', minLength: 1 }, description: { type: 'string' }, requireApproval: { type: 'boolean' }, require_approval: { type: 'boolean' }, t2s: { type: 'boolean' },
       guard: { type: 'string', minLength: 1 }, lexicon: { type: 'string' }, lexicon_name: { type: 'string', enum: Object.keys(BUILTIN_LEXICONS) }, max_chars: { type: 'integer', minimum: 50, maximum: 20000 },
     } } },
-  }, async (req) => guard(async () => {
+  }, async (req) => {
     const b = req.body;
     const id = b.id ?? slug(b.name);
     checkWrite(req, id, { guard: b.guard });
@@ -95,10 +76,10 @@ export function knowledgeRoutes(app: FastifyInstance, kb: KnowledgeService, deps
     // a lexicon as text, or a built-in one by name (both: the built-in first, then the text)
     const lexicon = [b.lexicon_name ? builtinLexicon(b.lexicon_name) : '', b.lexicon ?? ''].join('\n').trim() || undefined;
     return kb.createKb({ id, name: b.name, description: b.description, requireApproval: b.requireApproval ?? b.require_approval, t2s: b.t2s, guard: b.guard, lexicon, ...(b.max_chars ? { chunking: { maxChars: b.max_chars } } : {}) });
-  }));
+  });
   app.patch<{ Params: { id: string }; Body: { name?: string; description?: string; require_approval?: boolean; t2s?: boolean; guard?: string | null } }>('/v1/knowledge/bases/:id', {
     schema: { body: { type: 'object', properties: { name: { type: 'string', minLength: 1 }, description: { type: 'string' }, require_approval: { type: 'boolean' }, t2s: { type: 'boolean' }, guard: { type: ['string', 'null'] } } } },
-  }, async (req) => guard(async () => {
+  }, async (req) => {
     const b = req.body ?? {};
     await kb.requireKb(req.params.id, knowledgeScope(req));
     checkWrite(req, req.params.id, { guard: b.guard });
@@ -108,14 +89,14 @@ export function knowledgeRoutes(app: FastifyInstance, kb: KnowledgeService, deps
       ...(b.require_approval !== undefined ? { requireApproval: b.require_approval } : {}), ...(b.t2s !== undefined ? { t2s: b.t2s } : {}),
       ...(b.guard !== undefined ? { guard: b.guard } : {}),
     });
-  }));
-  app.get<{ Params: { id: string } }>('/v1/knowledge/bases/:id', async (req) => guard(() => kb.requireKb(req.params.id, knowledgeScope(req))));
+  });
+  app.get<{ Params: { id: string } }>('/v1/knowledge/bases/:id', async (req) => kb.requireKb(req.params.id, knowledgeScope(req)));
 
-  app.get<{ Params: { id: string } }>('/v1/knowledge/bases/:id/documents', async (req) => ({ object: 'list', data: await guard(() => kb.listDocuments(req.params.id, knowledgeScope(req))) }));
+  app.get<{ Params: { id: string } }>('/v1/knowledge/bases/:id/documents', async (req) => ({ object: 'list', data: await kb.listDocuments(req.params.id, knowledgeScope(req)) }));
   app.post<{ Params: { id: string }; Body: { filename?: string; base64?: string; text?: string; file_id?: string; rebuild?: boolean } }>('/v1/knowledge/bases/:id/documents', {
     bodyLimit: 64 * 1024 * 1024,
     schema: { body: { type: 'object', properties: { filename: { type: 'string', minLength: 1 }, base64: { type: 'string' }, text: { type: 'string' }, file_id: { type: 'string', minLength: 1 }, rebuild: { type: 'boolean' } } } },
-  }, async (req) => guard(async () => {
+  }, async (req) => {
     await kb.requireKb(req.params.id, knowledgeScope(req));
     checkWrite(req, req.params.id);
     const b = req.body;
@@ -134,30 +115,30 @@ export function knowledgeRoutes(app: FastifyInstance, kb: KnowledgeService, deps
     // rebuild: false leaves the index for one POST .../rebuild after several documents
     const r = await kb.ingest(req.params.id, filename, data, { rebuild: b.rebuild !== false, actor: req.apiKey?.name });
     return { document: r.document, items: r.items.length };
-  }));
+  });
 
   // `state` is not checked: an unknown one matches no item
   app.get<{ Params: { id: string }; Querystring: { state?: ReviewState; doc?: string; tag?: string } }>('/v1/knowledge/bases/:id/items', async (req) => ({
-    object: 'list', data: await guard(() => kb.listItems(req.params.id, { state: req.query.state, docId: req.query.doc, tag: req.query.tag }, knowledgeScope(req))),
+    object: 'list', data: await kb.listItems(req.params.id, { state: req.query.state, docId: req.query.doc, tag: req.query.tag }, knowledgeScope(req)),
   }));
-  app.get<{ Params: { id: string; item: string } }>('/v1/knowledge/bases/:id/items/:item', async (req) => guard(() => kb.getItem(req.params.id, req.params.item, knowledgeScope(req))));
-  app.get<{ Params: { id: string; item: string } }>('/v1/knowledge/bases/:id/items/:item/history', async (req) => guard(async () => {
+  app.get<{ Params: { id: string; item: string } }>('/v1/knowledge/bases/:id/items/:item', async (req) => kb.getItem(req.params.id, req.params.item, knowledgeScope(req)));
+  app.get<{ Params: { id: string; item: string } }>('/v1/knowledge/bases/:id/items/:item/history', async (req) => {
     await kb.requireKb(req.params.id, knowledgeScope(req));
     return { object: 'list', data: await kb.history(req.params.id, req.params.item) };
-  }));
+  });
   app.post<{ Params: { id: string }; Body: { ids: string[]; actor?: string } & ReviewAction }>('/v1/knowledge/bases/:id/items/review', {
     schema: { body: { type: 'object', required: ['ids', 'action'], properties: { ids: { type: 'array', items: { type: 'string' }, minItems: 1 }, action: { type: 'string', enum: ['approve', 'reject', 'reset', 'edit', 'tag', 'meta'] } } } },
-  }, async (req) => guard(async () => {
+  }, async (req) => {
     await kb.requireKb(req.params.id, knowledgeScope(req));
     checkWrite(req, req.params.id);
     const { ids, actor, ...action } = req.body;
     return { object: 'list', data: await kb.review(req.params.id, ids, action as ReviewAction, actorOf(req, actor)) };
-  }));
-  app.post<{ Params: { id: string } }>('/v1/knowledge/bases/:id/rebuild', async (req) => guard(async () => {
+  });
+  app.post<{ Params: { id: string } }>('/v1/knowledge/bases/:id/rebuild', async (req) => {
     await kb.requireKb(req.params.id, knowledgeScope(req));
     checkWrite(req, req.params.id);
     return kb.rebuild(req.params.id);
-  }));
+  });
 
   const kbList = (req: FastifyRequest, kbs: string[] | string | undefined): string[] => {
     const list: unknown = typeof kbs === 'string' ? [kbs] : kbs ?? [];
@@ -167,17 +148,17 @@ export function knowledgeRoutes(app: FastifyInstance, kb: KnowledgeService, deps
   };
   app.post<{ Body: { kbs: string[] | string; query: string; k?: number; mode?: SearchMode; filter?: SearchFilter } }>('/v1/knowledge/search', {
     schema: { body: { type: 'object', required: ['kbs', 'query'], properties: { query: { type: 'string', minLength: 1 }, k: { type: 'integer', minimum: 1, maximum: 100 }, mode: { type: 'string', enum: ['lexical', 'dense', 'hybrid'] } } } },
-  }, async (req) => guard(() => kb.search(kbList(req, req.body.kbs), req.body.query, { k: req.body.k, mode: req.body.mode, filter: req.body.filter, scope: knowledgeScope(req) })));
+  }, async (req) => kb.search(kbList(req, req.body.kbs), req.body.query, { k: req.body.k, mode: req.body.mode, filter: req.body.filter, scope: knowledgeScope(req) }));
   app.post<{ Body: { kbs: string[] | string; question: string; k?: number } }>('/v1/knowledge/ask', {
     schema: { body: { type: 'object', required: ['kbs', 'question'], properties: { question: { type: 'string', minLength: 1 }, k: { type: 'integer', minimum: 1, maximum: 50 } } } },
-  }, async (req) => guard(async (): Promise<KnowledgeAskObject> => {
+  }, async (req): Promise<KnowledgeAskObject> => {
     const kbs = kbList(req, req.body.kbs);
     const scope = knowledgeScope(req);
     // the guard policies of the KBs asked: the question first, then the answer against its citations
     let g: RequestGuard | null = null;
     if (deps.control) {
       const names = await Promise.all(kbs.map(async (id) => (await kb.requireKb(id, scope)).guard ?? null));
-      try { g = await deps.control.load(names); } catch (e) { throw toGatewayApiError(e); }
+      g = await deps.control.load(names);
     }
     const id = `kbask-${randomBytes(12).toString('base64url')}`;
     let question = req.body.question;
@@ -199,11 +180,11 @@ export function knowledgeRoutes(app: FastifyInstance, kb: KnowledgeService, deps
     }
     await deps.control?.record({ id, model: kbs.join(','), source: 'knowledge', keyId: req.apiKey?.id ?? null, prompt: [{ role: 'user', content: question }], answer, guard: g }, (e) => req.log.error({ err: e }, 'request log write failed'));
     return { id, ...res, question, answer, ...(refused ? { refused: true, citations: [] } : {}), ...(g ? { guard: g.summary() } : {}) };
-  }));
+  });
   app.post<{ Body: { kbs?: string[] | string; text: string } }>('/v1/knowledge/attribute', {
     schema: { body: { type: 'object', required: ['text'], properties: { text: { type: 'string', minLength: 1 } } } },
-  }, async (req) => guard(() => {
+  }, async (req) => {
     if (req.body.kbs === undefined) throw new ApiError(400, 'kbs is required: the knowledge bases to check the text against', 'invalid_request_error', 'kbs');
     return kb.attribute(kbList(req, req.body.kbs), req.body.text, { scope: knowledgeScope(req) });
-  }));
+  });
 }

@@ -15,6 +15,7 @@ import { readGgufHeader } from '../../model-files/gguf-model.ts';
 import { parameterCount } from '../../engine/config.ts';
 import { ApiError } from '../errors.ts';
 import type { ModelFolders } from '../model-paths.ts';
+import { StatusError } from '../../util/status-error.ts';
 
 /** A model registered by its path (POST /v1/models): the factory may train from it, the gateway serve it. */
 export interface RegisteredModelObject { object: 'model'; id: string; kind: CatalogModel['kind']; path: string; params?: number; created: number; owned_by: 'user' }
@@ -37,7 +38,8 @@ export function modelsRegistryRoutes(app: FastifyInstance, factory: FactoryServi
         entry = { name, kind: statSync(path).isDirectory() ? 'hf' as const : 'gguf' as const, path, role: 'base' as const, config: m.config, params: parameterCount(m.config), quantized, createdAt: Date.now(), meta: { warnings: m.warnings } };
       }
     } catch (e) {
-      throw new ApiError(400, `${asked}: ${(e as Error).message}`, 'invalid_request_error', 'path', 'invalid_model_file');
+      // any reason the file cannot be used (a format error, a missing file) is about the `path` this request named
+      throw new StatusError(400, `${asked}: ${(e as Error).message}`, { param: 'path', code: 'invalid_model_file', cause: e });
     }
     await factory.catalogRegister(entry);
     return { object: 'model', id: name, kind: entry.kind, path, params: entry.params, created: Math.floor(entry.createdAt / 1000), owned_by: 'user' };

@@ -1,5 +1,6 @@
 /**
- * Target over an OpenAI-compatible HTTP endpoint (OpenAI, vLLM, llama.cpp server, modelfab's own gateway), by fetch.
+ * Target over an OpenAI-compatible HTTP endpoint (OpenAI, vLLM, llama.cpp server, modelfab's own gateway), through
+ * the one outbound client (openai/client.ts).
  *
  * Owns: generation through /v1/chat/completions (chat prompts, or every prompt with `mode: 'chat'`) or
  * /v1/completions (raw prompts); log-likelihoods only through /v1/completions with `echo: true, logprobs: 1,
@@ -11,6 +12,7 @@
 import type { GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult, RollingResult, Target } from '../bench-types.ts';
 import { NotSupportedError } from '../bench-types.ts';
 import { mapLimit } from './target-utils.ts';
+import { OpenAIClient, UpstreamError } from '../../openai/client.ts';
 
 export interface OpenAITargetOptions {
   /** e.g. http://127.0.0.1:8080/v1 */
@@ -34,33 +36,21 @@ export class OpenAITarget implements Target {
   readonly name: string;
   readonly supports: { loglikelihood: boolean; generate: boolean };
   private readonly base: string;
+  private readonly client: OpenAIClient;
 
   constructor(private readonly opts: OpenAITargetOptions) {
-    this.base = opts.baseURL.replace(/\/+$/, '');
+    this.client = new OpenAIClient({ baseURL: opts.baseURL, apiKey: opts.apiKey, timeoutMs: opts.timeoutMs ?? 120_000 });
+    this.base = this.client.baseURL;
     this.id = `openai:${this.base}#${opts.model}`;
     this.name = opts.name ?? opts.model;
     this.supports = { loglikelihood: opts.logprobs === true, generate: true };
   }
 
   private async post(path: string, body: unknown): Promise<Record<string, unknown>> {
-    const ctl = new AbortController();
-    const timer = setTimeout(() => ctl.abort(), this.opts.timeoutMs ?? 120_000);
     try {
-      const res = await fetch(`${this.base}${path}`, {
-        method: 'POST', signal: ctl.signal,
-        headers: { 'content-type': 'application/json', ...(this.opts.apiKey ? { authorization: `Bearer ${this.opts.apiKey}` } : {}) },
-        body: JSON.stringify(body),
-      });
-      const text = await res.text();
-      let json: Record<string, unknown> = {};
-      try { json = JSON.parse(text) as Record<string, unknown>; } catch { /* reported below */ }
-      if (!res.ok) {
-        const msg = (json.error as { message?: string } | undefined)?.message ?? text.slice(0, 200);
-        throw new Error(`${this.base}${path}: HTTP ${res.status}: ${msg}`);
-      }
-      return json;
-    } finally {
-      clearTimeout(timer);
+      return await this.client.json<Record<string, unknown>>(path, body);
+    } catch (e) {
+      throw e instanceof UpstreamError ? e.asDependencyError(`${this.base}${path}`) : e;
     }
   }
 

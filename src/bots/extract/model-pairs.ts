@@ -12,6 +12,7 @@ import type { ChatMessage } from '../../knowledge/answer-generator.ts';
 import { segmentWords } from '../../knowledge/text/analyzer.ts';
 import type { PairSource } from '../bot-types.ts';
 import type { DraftPair } from './rules.ts';
+import { OpenAIClient, UpstreamError } from '../../openai/client.ts';
 
 /** The JSON schema the model's output must follow. */
 export const PAIRS_SCHEMA = {
@@ -40,21 +41,21 @@ export interface OpenAIPairModelOptions { baseUrl: string; model: string; apiKey
 /** OpenAI-compatible chat with structured output (`response_format: json_schema`). */
 export class OpenAIPairModel implements PairModel {
   readonly name: string;
-  constructor(private readonly o: OpenAIPairModelOptions) { this.name = `openai:${o.model}`; }
+  private readonly client: OpenAIClient;
+  constructor(private readonly o: OpenAIPairModelOptions) {
+    this.name = `openai:${o.model}`;
+    this.client = new OpenAIClient({ baseURL: o.baseUrl, apiKey: o.apiKey, timeoutMs: o.timeoutMs ?? 180_000 });
+  }
   async complete(messages: ChatMessage[], schema: object, g: { temperature?: number; maxTokens?: number } = {}): Promise<string> {
-    const url = `${this.o.baseUrl.replace(/\/+$/, '').replace(/\/v1$/, '')}/v1/chat/completions`;
-    const res = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(this.o.apiKey ? { authorization: `Bearer ${this.o.apiKey}` } : {}) },
-      body: JSON.stringify({
+    try {
+      const body = await this.client.chatCompletion({
         model: this.o.model, messages, temperature: g.temperature ?? 0.3, max_tokens: g.maxTokens ?? 1024,
         response_format: { type: 'json_schema', json_schema: { name: 'qa_pairs', strict: true, schema } },
-      }),
-      signal: AbortSignal.timeout(this.o.timeoutMs ?? 180_000),
-    });
-    if (!res.ok) throw new Error(`chat endpoint ${url}: HTTP ${res.status}: ${(await res.text()).slice(0, 200)}`);
-    const body = (await res.json()) as { choices?: { message?: { content?: string } }[] };
-    return body.choices?.[0]?.message?.content ?? '';
+      });
+      return body.choices?.[0]?.message?.content ?? '';
+    } catch (e) {
+      throw e instanceof UpstreamError ? e.asDependencyError(`chat endpoint ${this.client.url('/chat/completions')}`) : e;
+    }
   }
 }
 

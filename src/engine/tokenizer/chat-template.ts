@@ -23,6 +23,7 @@ import type { Tokenizer } from './tokenizer.ts';
 
 export { IGNORE_INDEX } from '../ops/loss.ts';
 import { IGNORE_INDEX } from '../ops/loss.ts';
+import { StatusError } from '../../util/status-error.ts';
 
 export type ChatRole = 'system' | 'user' | 'assistant' | 'tool';
 
@@ -116,7 +117,7 @@ export const CHAT_TEMPLATES: Readonly<Record<ChatTemplateName, ChatTemplate>> = 
 
 export function getChatTemplate(name: string): ChatTemplate {
   const t = (CHAT_TEMPLATES as Record<string, ChatTemplate | undefined>)[name];
-  if (t === undefined) throw new Error(`unknown chat template '${name}' (known: ${Object.keys(CHAT_TEMPLATES).join(', ')})`);
+  if (t === undefined) throw new StatusError(400, `unknown chat template '${name}' (known: ${Object.keys(CHAT_TEMPLATES).join(', ')})`, { param: 'template' });
   return t;
 }
 

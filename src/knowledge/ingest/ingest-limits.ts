@@ -6,6 +6,7 @@
  * its value) and `docxPrecheck`. Pure functions over bytes; nothing here reads a file.
  */
 import { inflateRawSync } from 'node:zlib';
+import { StatusError } from '../../util/status-error.ts';
 
 export interface IngestLimits {
   /** Bytes of the uploaded file. */
@@ -36,11 +37,10 @@ const LIMIT_ENV: Record<keyof IngestLimits, string> = {
 };
 
 /** A document over a limit: HTTP 413, the message names the limit, its value and how to raise it. */
-export class IngestLimitError extends Error {
-  readonly status = 413;
+export class IngestLimitError extends StatusError {
+  declare readonly status: 413;
   constructor(readonly limit: keyof IngestLimits, readonly value: number, what: string) {
-    super(`${what}: over the limit of ${value.toLocaleString('en-US')} ${limit === 'maxBytes' ? 'bytes' : limit === 'maxChars' ? 'characters' : 'paragraphs'} per document (${limit}; ${LIMIT_ENV[limit]})`);
-    this.name = 'IngestLimitError';
+    super(413, `${what}: over the limit of ${value.toLocaleString('en-US')} ${limit === 'maxBytes' ? 'bytes' : limit === 'maxChars' ? 'characters' : 'paragraphs'} per document (${limit}; ${LIMIT_ENV[limit]})`, { param: 'document', code: 'document_too_large' });
   }
 }
 

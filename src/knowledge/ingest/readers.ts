@@ -12,8 +12,12 @@ import { parse as htmlParseRaw } from 'node-html-parser';
 import type { Block, DocFormat, ParsedDocument } from '../knowledge-types.ts';
 import { normalizeText, stripRepeatedHeadersFooters } from './normalize.ts';
 import { IngestLimitError, checkBytes, checkChars, checkParagraphs, defaultIngestLimits, docxPrecheck, type IngestLimits } from './ingest-limits.ts';
+import { StatusError } from '../../util/status-error.ts';
 
-export class IngestError extends Error {}
+/** A document that cannot be read as its format: a 400 on `document`. */
+export class IngestError extends StatusError {
+  constructor(message: string) { super(400, message, { param: 'document', code: 'invalid_document' }); }
+}
 
 /** The format from the file name, falling back to sniffing the bytes. */
 export function detectFormat(filename: string, data: Uint8Array): DocFormat {
