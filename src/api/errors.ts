@@ -8,7 +8,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { isStatusError, StatusError, ValidationError, type ProblemDetail } from '../util/status-error.ts';
-import { UpstreamError } from '../openai/client.ts';
+import { UpstreamError } from '../openai/openai-client.ts';
 import { GgufError } from '../formats/gguf.ts';
 import { GgufQuantError } from '../formats/gguf-quants.ts';
 import { SafetensorsError } from '../formats/safetensors.ts';

@@ -9,7 +9,7 @@
 import type { Command } from 'commander';
 import { createInterface } from 'node:readline/promises';
 import { ApiClient, ApiClientError, clientOptions, withClient } from './client.ts';
-import { OpenAIClient, UpstreamError, redactUrl } from '../openai/client.ts';
+import { OpenAIClient, UpstreamError, redactUrl } from '../openai/openai-client.ts';
 
 export function registerChat(program: Command): void {
   withClient(program

@@ -4,7 +4,7 @@
  * modelfab's own gateway included), a function adapter (e.g. over the in-process gateway), and a scripted fake for
  * tests that records every call. Guarantees: errors name the model and the HTTP status; a timeout aborts the call.
  */
-import { OpenAIClient, UpstreamError } from '../openai/client.ts';
+import { OpenAIClient, UpstreamError } from '../openai/openai-client.ts';
 import { StatusError } from '../util/status-error.ts';
 
 export interface ChatMessage { role: 'system' | 'user' | 'assistant'; content: string }

@@ -9,7 +9,7 @@
 import type { Passage, SupportJudge } from './attribution.ts';
 import { splitSentences } from './attribution.ts';
 import { analyze, segmentWords } from './text/analyzer.ts';
-import { OpenAIClient, UpstreamError } from '../openai/client.ts';
+import { OpenAIClient, UpstreamError } from '../openai/openai-client.ts';
 
 export interface ChatMessage { role: 'system' | 'user' | 'assistant'; content: string }
 export interface GenerateOptions {

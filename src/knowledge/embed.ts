@@ -11,7 +11,7 @@
 import { getCpuLlama } from '../serve/llama/llama-cpp.ts';
 import { normalizeForIndex } from './text/analyzer.ts';
 import { StatusError } from '../util/status-error.ts';
-import { OpenAIClient, UpstreamError } from '../openai/client.ts';
+import { OpenAIClient, UpstreamError } from '../openai/openai-client.ts';
 
 export interface Embedder {
   readonly name: string;

@@ -4,9 +4,9 @@
  * on as they arrive; usage comes from the upstream's final chunk (`stream_options.include_usage`), else counts the
  * chunks. Upstream 4xx errors keep their status and message; anything else is a 502 (so routes can fall back).
  * Cancelling the request (signal) aborts the upstream call. The transport is the one outbound client
- * (openai/client.ts); this file maps its errors to what the gateway's caller sees.
+ * (openai/openai-client.ts); this file maps its errors to what the gateway's caller sees.
  */
-import { OpenAIClient, UpstreamError, type CreateEmbeddingResponse, type ToolCallDelta } from '../openai/client.ts';
+import { OpenAIClient, UpstreamError, type CreateEmbeddingResponse, type ToolCallDelta } from '../openai/openai-client.ts';
 import {
   BackendError, type BackendCapabilities, type EmbedResult, type GenerateCallbacks, type GenerateParams, type GenerateResult,
   type ModelBackend, type TokenLogprob,

@@ -26,7 +26,7 @@ import { IngestLimitError } from '../../src/knowledge/ingest/ingest-limits.ts';
 import { GgufError } from '../../src/formats/gguf.ts';
 import { SafetensorsError } from '../../src/formats/safetensors.ts';
 import { ModelFileError } from '../../src/model-files/llama-layout.ts';
-import { UpstreamError } from '../../src/openai/client.ts';
+import { UpstreamError } from '../../src/openai/openai-client.ts';
 
 const row = (e: unknown) => { const { status, body } = toApiError(e); return [status, body.error.type, body.error.param, body.error.code]; };
 

@@ -1,6 +1,6 @@
 /**
  * Target over an OpenAI-compatible HTTP endpoint (OpenAI, vLLM, llama.cpp server, modelfab's own gateway), through
- * the one outbound client (openai/client.ts).
+ * the one outbound client (openai/openai-client.ts).
  *
  * Owns: generation through /v1/chat/completions (chat prompts, or every prompt with `mode: 'chat'`) or
  * /v1/completions (raw prompts); log-likelihoods only through /v1/completions with `echo: true, logprobs: 1,
@@ -12,7 +12,7 @@
 import type { GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult, RollingResult, Target } from '../bench-types.ts';
 import { NotSupportedError } from '../bench-types.ts';
 import { mapLimit } from './target-utils.ts';
-import { OpenAIClient, UpstreamError } from '../../openai/client.ts';
+import { OpenAIClient, UpstreamError } from '../../openai/openai-client.ts';
 
 export interface OpenAITargetOptions {
   /** e.g. http://127.0.0.1:8080/v1 */

@@ -12,7 +12,7 @@ import type { ChatMessage } from '../../knowledge/answer-generator.ts';
 import { segmentWords } from '../../knowledge/text/analyzer.ts';
 import type { PairSource } from '../bot-types.ts';
 import type { DraftPair } from './rules.ts';
-import { OpenAIClient, UpstreamError } from '../../openai/client.ts';
+import { OpenAIClient, UpstreamError } from '../../openai/openai-client.ts';
 
 /** The JSON schema the model's output must follow. */
 export const PAIRS_SCHEMA = {

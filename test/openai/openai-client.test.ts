@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import OpenAI from 'openai';
-import { OpenAIClient, SseParser, UpstreamError, normalizeBaseURL, redactUrl } from '../../src/openai/client.ts';
+import { OpenAIClient, SseParser, UpstreamError, normalizeBaseURL, redactUrl } from '../../src/openai/openai-client.ts';
 import { StatusError } from '../../src/util/status-error.ts';
 
 interface Seen { method: string; url: string; headers: IncomingMessage['headers']; body: string }
