@@ -84,7 +84,7 @@ class Limiter {
       return this.releaser();
     }
     if (this.waiting.length >= this.maxQueue) {
-      throw new BackendError(429, `The model '${this.name}' is overloaded: ${this.active} requests running and ${this.waiting.length} waiting. Retry later.`, 'model_overloaded', null, 'server_error');
+      throw new BackendError(429, `The model '${this.name}' is overloaded: ${this.active} requests running and ${this.waiting.length} waiting. Retry later.`, 'model_overloaded');
     }
     await new Promise<void>((resolve, reject) => {
       const entry = { go: () => { signal?.removeEventListener('abort', onAbort); resolve(); }, fail: reject };
