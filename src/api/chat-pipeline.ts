@@ -31,6 +31,7 @@ import type { Metrics } from '../serve/prometheus.ts';
 import type { GuardRuntime, RequestGuard } from '../control/guard-runtime.ts';
 import type { GuardStream } from '../control/guard.ts';
 import type { ResponseSource } from '../control/request-log.ts';
+import type { ChatMessage } from '../control/chat-model.ts';
 import type { Passage } from '../knowledge/attribution.ts';
 import { ApiError, toApiError } from './errors.ts';
 
@@ -314,7 +315,7 @@ export async function serveChat<R extends ChatRead>(deps: PipelineDeps, req: Fas
       await deps.guard.record({
         id, model: a.namesServed ? served : resolved ?? r.model, source: a.source === 'api' && req.headers['x-modelfab-source'] === 'playground' ? 'playground' : a.source, keyId: key.id,
         answer: [textOf(first), ...first.calls.map((c) => `{"name":${JSON.stringify(c.function.name)},"arguments":${c.function.arguments || '{}'}}`)].filter(Boolean).join('\n'),
-        prompt: g.input.kind === 'chat' ? g.input.messages.filter((m) => m.role === 'system' || m.role === 'user' || m.role === 'assistant') as never : [{ role: 'user', content: g.input.prompts[0] ?? '' }],
+        prompt: g.input.kind === 'chat' ? g.input.messages.filter((m): m is ChatMessageIn & ChatMessage => m.role === 'system' || m.role === 'user' || m.role === 'assistant') : [{ role: 'user', content: g.input.prompts[0] ?? '' }],
         guard,
       }, (e) => req.log.error({ err: e }, 'request log write failed'));
     }
