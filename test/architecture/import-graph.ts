@@ -87,7 +87,10 @@ export interface Violation {
   specifier: string;
 }
 
-/** Imports that point right (to a later layer). Files are keyed by their path under src/. */
+/**
+ * Imports that do not point left: to a later layer, or to another folder of the same layer (peers never import each
+ * other, so the folders of one layer cannot form a cycle). Files are keyed by their path under src/.
+ */
 export function findViolations(files: Map<string, string>, layers: string[][]): Violation[] {
   const index = layerIndex(layers);
   const out: Violation[] = [];
@@ -99,7 +102,7 @@ export function findViolations(files: Map<string, string>, layers: string[][]): 
       const to = targetFolder(file, ref.specifier);
       if (to === undefined || to === from) continue;
       const toLayer = index.get(to);
-      if (toLayer === undefined || toLayer > fromLayer) out.push({ file, line: ref.line, from, to, specifier: ref.specifier });
+      if (toLayer === undefined || toLayer >= fromLayer) out.push({ file, line: ref.line, from, to, specifier: ref.specifier });
     }
   }
   return out;

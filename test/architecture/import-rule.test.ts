@@ -53,7 +53,7 @@ test('no two code files under src/ share a file name', () => {
 
 // The checker itself, on examples whose answer is known: without these the tests above could pass by reading
 // nothing.
-const LAYERS = [['util'], ['formats'], ['engine'], ['api']];
+const LAYERS = [['util'], ['formats', 'openai'], ['engine'], ['api']];
 
 test('checker: a wrong-way import is named with file, line and both folders', () => {
   const files = new Map([
@@ -64,6 +64,9 @@ test('checker: a wrong-way import is named with file, line and both folders', ()
   assert.deepEqual(violations, [{ file: 'formats/gguf.ts', line: 3, from: 'formats', to: 'engine', specifier: '../engine/model.ts' }]);
   assert.equal(formatViolation(violations[0]!),
     "src/formats/gguf.ts:3: formats/ imports engine/ ('../engine/model.ts'), but engine/ is not to the left of formats/");
+  // peers of one layer import neither way
+  const peers = findViolations(new Map([['openai/wire.ts', "import { h } from '../formats/half.ts';\n"]]), LAYERS);
+  assert.deepEqual(peers.map((v) => `${v.from}->${v.to}`), ['openai->formats']);
 });
 
 test('checker: every kind of import counts; comments and strings do not', () => {
