@@ -186,7 +186,7 @@ def main(argv: List[str]) -> int:
             print(f"{name:<22} {em[0]['loss']:>14.6f} {tm[0]['loss']:>14.6f} {s1:>11.2e} {dev:>14.2e}")
         print(f"transformers on the engine's HF export: max |logit diff| {logit:.2e}")
         print(json.dumps({"bench": "torch", "methods": [c[0] for c in cases], "steps": args.steps,
-                          "max_step1_rel": max(step1), "max_curve_dev": max(curve), "hf_logit_max": logit}))
+                          "max_step1_rel": max(step1), "max_curve_dev": max(curve), "hf_logit_max": logit}, separators=(",", ":")))
     return 0
 
 
