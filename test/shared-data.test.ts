@@ -49,7 +49,7 @@ test('the statutes\' helpers make their paths with shared(...), so every test th
   assert.ok(helpers.has('test/bots/fixtures.ts') && helpers.has('test/knowledge/quality.ts'), `helpers found: ${[...helpers].join(', ')}`);
   const users = new Set(sources.filter((s) => importsOf(s).some((f) => helpers.has(f))).map((s) => s.rel));
   const run = new Set(readers.map((r) => r.rel));
-  for (const f of ['bots/api', 'bots/service', 'bots/filter', 'bots/extract', 'knowledge/ingest', 'knowledge/service', 'knowledge/lexicon-sources', 'knowledge/attribution', 'knowledge/search-quality'].map((n) => `test/${n}.test.ts`)) {
+  for (const f of ['bots/api', 'bots/bot-service', 'bots/filter', 'bots/extract', 'knowledge/ingest', 'knowledge/knowledge-service', 'knowledge/lexicon-sources', 'knowledge/attribution', 'knowledge/search-quality'].map((n) => `test/${n}.test.ts`)) {
     assert.ok(users.has(f) && run.has(f), `${f} reads a statute through a helper and is run without the shared data`);
   }
 });

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs everything the tests need on a fresh Debian machine, idempotently:
+#   - Debian packages: OpenBLAS (the native gemm backend), Chromium and a Chinese font (browser tests of the console
+#     and the bot widget; playwright-core drives Debian's chromium, nothing downloads a browser of its own);
+#   - the npm packages (npm ci) and the native addon (a failed native build is an error here: OpenBLAS is installed);
+#   - the torch trainer's Python virtual environment from PyPI (.venv-torch/, trainers/torch/setup-venv.sh).
+# Then `npm test` runs ESLint, both typechecks, the Node tests and the Python tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+for p in libopenblas-dev chromium fonts-wqy-zenhei python3-venv; do dpkg -s "$p" >/dev/null 2>&1 || need+=("$p"); done
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ]; then sudo=(); else sudo=(sudo); fi
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm ci --no-audit --no-fund
+node scripts/build-native.mjs --strict
+
+bash trainers/torch/setup-venv.sh
