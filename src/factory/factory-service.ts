@@ -603,7 +603,7 @@ export class FactoryService extends EventEmitter {
         name: job.spec.name, stage: job.spec.stage, dataset: meta?.dataset ?? null, experiment_id: job.experimentId, depends_on: job.dependsOn, step: last?.step ?? job.step,
         attempts: job.attempts, estimate: job.estimate, total_steps: totalStepsOf(job), eval_loss: manifest?.eval_loss ?? null, eval_loss_before: manifest?.eval_loss_before ?? null,
         trainable_params: manifest?.trainable_params ?? null, eval_metrics: manifest?.eval_metrics ?? null,
-        trainer: job.spec.trainer ?? 'engine', device: manifest?.device ?? (manifest ? 'cpu' : null),
+        trainer: job.spec.trainer ?? 'engine', device: manifest?.device ?? (manifest ? `cpu (${job.spec.threads} threads)` : null),
       },
     };
   }
