@@ -198,7 +198,7 @@ export class LocalRunner implements PlacingRunner, AdoptingRunner {
     let child: ChildProcess;
     try {
       const cmd = this.command(spec, worker.arg);
-      writeSync(log, `--- ${new Date().toISOString()} modelfab local runner: starting the ${spec.trainer ?? 'engine'} worker for ${spec.id}\n`);
+      writeSync(log, `--- ${new Date().toISOString()} modelfab local runner: starting the worker for ${spec.id} (${spec.trainer ?? 'engine'} trainer)\n`);
       child = spawn(cmd.command, cmd.args, {
         cwd: this.cwd, env, stdio: ['ignore', log, log], detached: false,
       });

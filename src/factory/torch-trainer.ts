@@ -60,6 +60,10 @@ export interface TorchInfo {
   devices: Array<{ index: number; name: string; memory_mb: number }>;
   methods: string[];
   stages: string[];
+  /** The job spec's options it runs (absent from older trainers: not checked before launch). */
+  precisions?: string[];
+  packing?: boolean;
+  gradient_checkpointing?: boolean;
 }
 
 export type TorchProbe = { ok: true; python: string; info: TorchInfo } | { ok: false; python: string; reason: string };
@@ -103,13 +107,21 @@ export class TorchTrainer {
   }
 
   /** Why this job cannot run on the torch trainer, or null. */
-  refusal(stage: string, method: string): string | null {
+  refusal(stage: string, method: string, o: { precision?: string; packing?: boolean; gradientCheckpointing?: boolean } = {}): string | null {
     const p = this.probe();
     if (!p.ok) return `the torch trainer is not installed: ${p.reason}; ${TORCH_INSTALL_HINT}`;
-    if (!p.info.stages.includes(stage)) return `the torch trainer does not run stage ${stage} yet (it runs ${p.info.stages.join(', ')}); use trainer engine`;
-    if (!p.info.methods.includes(method)) return `the torch trainer does not run method ${method} yet (it runs ${p.info.methods.join(', ')}); use trainer engine`;
-    return null;
+    return torchRefusal(p.info, stage, method, o);
   }
+}
+
+/** Why a job with this stage, method and options cannot run on a trainer that describes itself as `info`, or null. */
+export function torchRefusal(info: TorchInfo, stage: string, method: string, o: { precision?: string; packing?: boolean; gradientCheckpointing?: boolean } = {}): string | null {
+  if (!info.stages.includes(stage)) return `the torch trainer does not run stage ${stage} yet (it runs ${info.stages.join(', ')}); use trainer engine`;
+  if (!info.methods.includes(method)) return `the torch trainer does not run method ${method} yet (it runs ${info.methods.join(', ')}); use trainer engine`;
+  if (o.precision && info.precisions && !info.precisions.includes(o.precision)) return `the torch trainer does not train in ${o.precision} yet (it trains in ${info.precisions.join(', ')})`;
+  if (o.packing && info.packing === false) return 'the torch trainer does not pack sequences yet';
+  if (o.gradientCheckpointing && info.gradient_checkpointing === false) return 'the torch trainer does not do gradient checkpointing yet';
+  return null;
 }
 
 // ------------------------------------------------------------------------------------------------ GPUs

@@ -29,7 +29,7 @@ test('[slow] an experiment with trainer torch trains SFT LoRA and its ft: model 
     const url = await srv.app.listen({ host: '127.0.0.1', port: 0 });
     const api = async (method: string, path: string, body?: unknown) => {
       const res = await fetch(url + path, { method, headers: { authorization: `Bearer ${ADMIN_KEY}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
-      return { status: res.status, body: await res.json() as any }; // eslint-disable-line @typescript-eslint/no-explicit-any
+      return { status: res.status, body: await res.json() as any };
     };
     const rows = supportQA(0).train.slice(0, 24);
     const corpus = rows.flatMap((r) => r.messages.map((m) => String(m.content)));
@@ -40,6 +40,9 @@ test('[slow] an experiment with trainer torch trains SFT LoRA and its ft: model 
     writeFileSync(join(dir, 'qa.jsonl'), rows.map((r) => JSON.stringify(r)).join('\n'));
     await srv.service.importDataset({ name: 'qa', source: { path: join(dir, 'qa.jsonl') }, validationSplit: 0.25, seed: 1 });
 
+    const bf16 = await api('POST', '/v1/experiments', { name: 'torch-bf16', base_models: ['tiny'], datasets: ['qa'], methods: [{ type: 'lora' }], trainer: 'torch', precision: 'bf16' });
+    assert.equal(bf16.status, 400, 'what the installed trainer does not run is refused at submission');
+    assert.match(bf16.body.error.message, /does not train in bf16/);
     const made = await api('POST', '/v1/experiments', {
       name: 'torch-lora', base_models: ['tiny'], datasets: ['qa'], methods: [{ type: 'lora', rank: 4 }], trainer: 'torch',
       hyperparameters: { maxSteps: 3, batchSize: 4, seqLen: 64, checkpointEvery: 2 }, suites: [],

@@ -14,7 +14,7 @@ import { exportHfModel, writeModelFolder } from '../../src/model-files/hf-folder
 import { exportPeftLora, exportPeftPromptLearning } from '../../src/model-files/peft.ts';
 import { LocalRunner } from '../../src/factory/local-runner.ts';
 import {
-  hfBaseFor, importTorchResult, parseNvidiaSmi, parseTorchInfo, probeTorch, torchCommand, torchPython, TorchTrainer,
+  hfBaseFor, importTorchResult, parseNvidiaSmi, parseTorchInfo, probeTorch, torchCommand, torchPython, torchRefusal, TorchTrainer,
 } from '../../src/factory/torch-trainer.ts';
 import { trainerOptions, FactoryError } from '../../src/factory/factory-service.ts';
 import { validateExperimentRequest } from '../../src/factory/experiment-file.ts';
@@ -174,4 +174,17 @@ test('results come back as engine folders computing what was trained: HF folder,
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("what the installed trainer says it runs decides: stage, method, precision, packing, gradient checkpointing", () => {
+  const info = parseTorchInfo(JSON.stringify({ trainer: 'torch', torch: '2', transformers: '5', peft: '0', methods: ['full', 'lora'], stages: ['sft'], precisions: ['fp32'], packing: false, gradient_checkpointing: false }))!;
+  assert.equal(torchRefusal(info, 'sft', 'lora'), null);
+  assert.equal(torchRefusal(info, 'sft', 'lora', { precision: 'fp32', packing: false }), null);
+  assert.match(torchRefusal(info, 'dpo', 'lora')!, /does not run stage dpo yet \(it runs sft\); use trainer engine/);
+  assert.match(torchRefusal(info, 'sft', 'prefix')!, /does not run method prefix yet \(it runs full, lora\)/);
+  assert.match(torchRefusal(info, 'sft', 'lora', { precision: 'bf16' })!, /does not train in bf16 yet/);
+  assert.match(torchRefusal(info, 'sft', 'lora', { packing: true })!, /does not pack/);
+  assert.match(torchRefusal(info, 'sft', 'lora', { gradientCheckpointing: true })!, /gradient checkpointing/);
+  const older = parseTorchInfo(JSON.stringify({ trainer: 'torch', torch: '2', transformers: '5', peft: '0', methods: ['lora'], stages: ['sft'] }))!;
+  assert.equal(torchRefusal(older, 'sft', 'lora', { precision: 'bf16', packing: true }), null, 'a trainer that does not say is left to refuse at launch');
 });
