@@ -6,7 +6,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadModel, readModelInfo, saveModel } from '../../src/engine/io.ts';
@@ -187,4 +188,52 @@ test("what the installed trainer says it runs decides: stage, method, precision,
   assert.match(torchRefusal(info, 'sft', 'lora', { gradientCheckpointing: true })!, /gradient checkpointing/);
   const older = parseTorchInfo(JSON.stringify({ trainer: 'torch', torch: '2', transformers: '5', peft: '0', methods: ['lora'], stages: ['sft'] }))!;
   assert.equal(torchRefusal(older, 'sft', 'lora', { precision: 'bf16', packing: true }), null, 'a trainer that does not say is left to refuse at launch');
+});
+
+test('through the server with a stand-in torch trainer: converted base, PEFT result imported, benchmarked, on the leaderboard, served', { timeout: 240_000 }, async () => {
+  const dir = tmp();
+  // a "python" that runs the stand-in: the runner starts it as <python> -m modelfab_torch job.json in the data folder
+  const python = join(dir, 'python');
+  const fixture = fileURLToPath(new URL('./fixtures/stand-in-torch.ts', import.meta.url));
+  writeFileSync(python, `#!/bin/sh\nexec "${process.execPath}" --import "${import.meta.resolve('tsx')}" "${fixture}" "$@"\n`);
+  chmodSync(python, 0o755);
+  const srv = await createServer({ dataDir: dir, adminKey: ADMIN_KEY, factory: { torchPython: python, localRunner: { cpuThreads: 2, memoryMB: 64_000 } } });
+  try {
+    const url = await srv.app.listen({ host: '127.0.0.1', port: 0 });
+    const api = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(url + path, { method, headers: { authorization: `Bearer ${ADMIN_KEY}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
+      return { status: res.status, body: await res.json() as any };
+    };
+    const base = randomModel(C, 7);
+    saveModel(join(dir, 'tiny'), base, tok, { chatTemplate: 'chatml' });
+    await srv.factory.factory.catalogRegister({ name: 'tiny', kind: 'engine', path: join(dir, 'tiny'), role: 'base', config: C, createdAt: Date.now() });
+    writeFileSync(join(dir, 'qa.jsonl'), supportQA(0).train.slice(0, 12).map((r) => JSON.stringify(r)).join('\n'));
+    await srv.service.importDataset({ name: 'qa', source: { path: join(dir, 'qa.jsonl') }, validationSplit: 0.25, seed: 1 });
+
+    const refused = await api('POST', '/v1/experiments', { name: 'p', base_models: ['tiny'], datasets: ['qa'], methods: [{ type: 'prompt' }], trainer: 'torch' });
+    assert.equal(refused.status, 400);
+    assert.equal(refused.body.error.param, 'methods[0]');
+    assert.match(refused.body.error.message, /does not run method prompt yet \(it runs lora\)/);
+
+    const made = await api('POST', '/v1/experiments', { name: 'e', base_models: ['tiny'], datasets: ['qa'], methods: [{ type: 'lora', rank: 2 }], trainer: 'torch', hyperparameters: { maxSteps: 1, batchSize: 2, seqLen: 64 } });
+    assert.equal(made.status, 200, JSON.stringify(made.body));
+    const jobId: string = made.body.jobs[0].id;
+    const done = await srv.factory.scheduler.waitFor(jobId, undefined, 120_000);
+    assert.equal(done.status, 'succeeded', `${done.error}\n${readFileSync(join(dir, 'jobs', jobId, 'worker.log'), 'utf8').slice(-1500)}`);
+    await srv.factory.factory.idle();
+    assert.ok(existsSync(join(dir, 'jobs', jobId, 'bench.json')), 'benchmarked by the factory, as the engine benchmarks its jobs');
+    const board = (await api('GET', `/v1/experiments/${made.body.id}/leaderboard`)).body;
+    assert.equal(board.pending, 0);
+    assert.equal(board.leaderboard.rows.length, 2, `the fine-tune and its base: ${board.text}`);
+    const job = (await api('GET', `/v1/fine_tuning/jobs/${jobId}`)).body;
+    assert.deepEqual([job.modelfab.trainer, job.modelfab.device], ['torch', 'cpu (stand-in)']);
+    const served = loadModel(join(dir, 'jobs', jobId, 'model-engine'));
+    assert.ok(maxAbsDiff(await engineProbs(served.model, IDS), await engineProbs(base, IDS)) > 1e-4, 'the adapter is applied');
+    const chat = await api('POST', '/v1/chat/completions', { model: job.fine_tuned_model, messages: [{ role: 'user', content: 'hello' }], max_tokens: 4 });
+    assert.equal(chat.status, 200, JSON.stringify(chat.body));
+    assert.ok(chat.body.usage.completion_tokens > 0);
+  } finally {
+    await srv.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
