@@ -26,33 +26,18 @@ import type { ApiKeyRow } from '../store/store.ts';
 import type { ChatMessageIn, FinishReason, TokenLogprob, ToolCallOut } from '../openai/wire-types.ts';
 import { ChunkFormat, chatChoice, chatCompletion, completionLogprobs, DONE_EVENT, errorEvent, textChoice, textCompletion, usage } from '../openai/chat-responses.ts';
 import { SSE_HEADERS, SseWriter } from '../openai/sse-writer.ts';
-import { isStatusError } from '../util/status-error.ts';
-import { BackendError } from '../serve/model-backend.ts';
-import { ServeError } from '../serve/deployments.ts';
 import type { KeyPolicy } from '../serve/api-keys.ts';
 import type { Metrics } from '../serve/prometheus.ts';
 import type { GuardRuntime, RequestGuard } from '../control/guard-runtime.ts';
 import type { GuardStream } from '../control/guard.ts';
-import { ControlError } from '../control/feedback.ts';
 import type { ResponseSource } from '../control/request-log.ts';
+import type { ChatMessage } from '../control/chat-model.ts';
 import type { Passage } from '../knowledge/attribution.ts';
-import { ApiError } from './errors.ts';
+import { ApiError, toApiError } from './errors.ts';
 
-/** Errors of the serving stages in OpenAI's shape (status, type, param, code). */
-export function toChatApiError(e: unknown): unknown {
-  if (e instanceof ControlError) return new ApiError(e.status, e.message, e.status >= 500 ? 'server_error' : 'invalid_request_error', e.param, e.code);
-  if (e instanceof ServeError) return new ApiError(e.status, e.message, e.status === 429 ? 'rate_limit_error' : 'invalid_request_error', e.param, e.code);
-  if (e instanceof BackendError) return new ApiError(e.status === 499 ? 400 : e.status, e.message, e.status === 429 ? 'rate_limit_error' : e.type, e.param, e.code);
-  if (isStatusError(e) && !(e instanceof ApiError)) return new ApiError(e.status, e.message, e.type, e.param, e.code);
-  return e;
-}
-
-/** The SSE event of an error after a stream has started. */
+/** The SSE event of an error after a stream has started: the body the central map (./errors.ts) gives it. */
 function streamError(e: unknown): string {
-  const x = toChatApiError(e);
-  return errorEvent(x instanceof ApiError
-    ? { message: x.message, type: x.type, param: x.param, code: x.code }
-    : { message: 'The server had an error while processing your request.', type: 'server_error', param: null, code: null });
+  return errorEvent(toApiError(e).body.error);
 }
 
 /** 401 unless the auth hook attached a key (it has refused unknown and revoked ones). */
@@ -201,15 +186,10 @@ export async function serveChat<R extends ChatRead>(deps: PipelineDeps, req: Fas
   const t0 = performance.now();
   // ------------------------------------------------------------------ admit
   const key = requireKey(req);
-  let r: R;
-  try {
-    r = await a.read(req, key);
-    a.authorize(key, r);
-    await deps.policy?.admit(key);
-    await a.prepare?.(r);
-  } catch (e) {
-    throw toChatApiError(e);
-  }
+  const r = await a.read(req, key);
+  a.authorize(key, r);
+  await deps.policy?.admit(key);
+  await a.prepare?.(r);
 
   const chat = r.input.kind === 'chat';
   const id = `${chat ? 'chatcmpl' : 'cmpl'}-${randomBytes(12).toString('base64url')}`;
@@ -335,7 +315,7 @@ export async function serveChat<R extends ChatRead>(deps: PipelineDeps, req: Fas
       await deps.guard.record({
         id, model: a.namesServed ? served : resolved ?? r.model, source: a.source === 'api' && req.headers['x-modelfab-source'] === 'playground' ? 'playground' : a.source, keyId: key.id,
         answer: [textOf(first), ...first.calls.map((c) => `{"name":${JSON.stringify(c.function.name)},"arguments":${c.function.arguments || '{}'}}`)].filter(Boolean).join('\n'),
-        prompt: g.input.kind === 'chat' ? g.input.messages.filter((m) => m.role === 'system' || m.role === 'user' || m.role === 'assistant') as never : [{ role: 'user', content: g.input.prompts[0] ?? '' }],
+        prompt: g.input.kind === 'chat' ? g.input.messages.filter((m): m is ChatMessageIn & ChatMessage => m.role === 'system' || m.role === 'user' || m.role === 'assistant') : [{ role: 'user', content: g.input.prompts[0] ?? '' }],
         guard,
       }, (e) => req.log.error({ err: e }, 'request log write failed'));
     }
@@ -377,15 +357,14 @@ export async function serveChat<R extends ChatRead>(deps: PipelineDeps, req: Fas
     });
   } catch (e) {
     ac.abort();
-    const err = toChatApiError(e);
-    status = err instanceof ApiError ? err.status : 500;
+    status = toApiError(e).status;
     if (sse) {
       const s: SseWriter = sse;
       if (!s.closed) s.end(streamError(e));
       if (status >= 500) req.log.error({ err: e }, 'stream failed');
       return reply;
     }
-    throw err;
+    throw e;
   } finally {
     reply.raw.off('close', onClose);
     const secs = (performance.now() - t0) / 1000;

@@ -47,6 +47,7 @@ import { GuardRuntime } from '../control/guard-runtime.ts';
 import { KnowledgeService, type KnowledgeServiceOptions } from '../knowledge/knowledge-service.ts';
 import { FileKnowledgeRepository } from '../knowledge/knowledge-repository.ts';
 import type { FactoryTables } from '../factory/kysely-jobs.ts';
+import type { ExperimentRequest } from '../factory/factory-service.ts';
 
 export interface ServerOptions {
   dataDir: string;
@@ -129,8 +130,12 @@ export async function createServer(opts: ServerOptions): Promise<ModelfabServer>
   const guardPolicies = new GuardPolicyStore(stageTables<GuardPolicyTables>(db));
   const feedback = new FeedbackService(stageTables<FeedbackTables>(db), requestLog);
   const guardDeps = gatewayGuardDeps(gateway);
-  const guard = new GuardRuntime(guardPolicies, requestLog, guardDeps, feedback);
-  const botHook = botsRoutes(app, bots, { store, keyPolicy, guard, importDataset: (r) => service.importDataset(r), createExperiment: (r) => factory.factory.createExperiment(r) });
+  const guard = new GuardRuntime(guardPolicies, requestLog, guardDeps);
+  const botHook = botsRoutes(app, bots, {
+    store, keyPolicy, guard, guardPolicies, requestLog, feedback, importDataset: (r) => service.importDataset(r),
+    // a bot names each method by its type alone and the factory fills the defaults; its request type asks for whole specs
+    createExperiment: (r) => factory.factory.createExperiment(r as unknown as ExperimentRequest),
+  });
   gatewayRoutes(app, gateway, keyPolicy, { guard, log: opts.requestLog !== false, bots: botHook });
   copilotRoutes(app, { gateway, policy: keyPolicy, knowledge, bots, guard, log: opts.requestLog !== false });
   deploymentRoutes(app, store, gateway, { modelFolders: new ModelFolders([...modelDirs, opts.dataDir]), guardExists: async (name) => (await guardPolicies.getPolicyText(name)) !== null });

@@ -10,6 +10,11 @@ import type { Command } from 'commander';
 import { createInterface } from 'node:readline/promises';
 import { ApiClient, ApiClientError, clientOptions, withClient } from './client.ts';
 import { OpenAIClient, UpstreamError, redactUrl } from '../openai/openai-client.ts';
+import type { ChatCompletionChunk, Received } from '../openai/wire-types.ts';
+import type { CopilotSource, CopilotStep } from '../copilot/copilot.ts';
+
+/** A streamed chunk; the Copilot's last one adds what it did and cited (absent on a model's own chat). */
+type CopilotChunk = Received<ChatCompletionChunk> & { copilot?: { model: string; steps: CopilotStep[]; sources: CopilotSource[] } };
 
 export function registerChat(program: Command): void {
   withClient(program
@@ -46,9 +51,9 @@ export function registerChat(program: Command): void {
           if (!line.trim()) continue;
           messages.push({ role: 'user', content: line });
           let answer = '';
-          let info: { steps: Array<{ tool: string; arguments: unknown; ok: boolean; result: string }>; sources: Array<{ ref: number; label: string; from: string }> } | null = null;
+          let info: CopilotChunk['copilot'] | null = null;
           try {
-            for await (const c of api.stream<Record<string, any>>(o.copilot ? '/copilot/chat/completions' : '/chat/completions', { model, messages, stream: true, max_tokens: maxTokens, preset: o.preset })) {
+            for await (const c of api.stream<CopilotChunk>(o.copilot ? '/copilot/chat/completions' : '/chat/completions', { model, messages, stream: true, max_tokens: maxTokens, preset: o.preset })) {
               const t = c.choices?.[0]?.delta?.content ?? '';
               answer += t;
               process.stdout.write(t);

@@ -13,7 +13,7 @@
  * open; an unguarded request costs no policy lookups.
  */
 import type { Passage } from '../knowledge/attribution.ts';
-import { ControlError, type FeedbackService } from './feedback.ts';
+import { ControlError } from './feedback.ts';
 import { outcomeOf, type GuardOutcome, type RequestLog, type ResponseSource } from './request-log.ts';
 import type { GuardPolicyStore } from './guard-policies.ts';
 import { GuardPolicyError, GuardStream, mergePolicies, parsePolicy, runGuard, type GuardDeps, type GuardPolicy, type GuardResult, type GuardVerdict } from './guard.ts';
@@ -67,24 +67,7 @@ export class GuardRuntime {
   private readonly parsed = new Map<string, { text: string; policy: GuardPolicy }>();
   private readonly merged = new Map<string, { parts: GuardPolicy[]; policy: GuardPolicy }>();
 
-  /** `feedbackService`: only for `feedback` below. */
-  constructor(readonly policyStore: GuardPolicyStore, readonly requestLog: RequestLog, readonly deps: GuardDeps, private readonly feedbackService?: FeedbackService) {}
-
-  /**
-   * A logged answer, a policy's text and new feedback, as api/routes/bots-routes.ts reaches them through the guard.
-   * Transitional: that file is to take the request log, the policy store and the feedback service explicitly.
-   */
-  get feedback(): Pick<RequestLog, 'getResponse'> & Pick<GuardPolicyStore, 'getPolicyText'> & Pick<FeedbackService, 'create'> {
-    const service = this.feedbackService;
-    return {
-      getResponse: (id) => this.requestLog.getResponse(id),
-      getPolicyText: (name) => this.policyStore.getPolicyText(name),
-      create: (req) => {
-        if (!service) throw new ControlError(503, 'feedback is not available here', null, 'feedback_unavailable');
-        return service.create(req);
-      },
-    };
-  }
+  constructor(readonly policyStore: GuardPolicyStore, readonly requestLog: RequestLog, readonly deps: GuardDeps) {}
 
   private async one(name: string): Promise<GuardPolicy> {
     const text = await this.policyStore.getPolicyText(name);

@@ -11,9 +11,14 @@
  * API key or credentials in the URL. It imports only from util/ (openai/ is the leftmost protocol layer).
  */
 import { StatusError } from '../util/status-error.ts';
-import type { ChatCompletion, ChatCompletionChunk, Completion, CreateEmbeddingResponse, OpenAIErrorObject } from './client-types.ts';
+import type { ChatCompletion, ChatCompletionChunk, EmbeddingResponse, ErrorBody, Received, TextCompletion } from './wire-types.ts';
 
-export type * from './client-types.ts';
+
+/** An upstream's error object: OpenAI's, except that some servers send a numeric code. */
+type UpstreamErrorObject = Omit<Received<ErrorBody['error']>, 'code'> & { code?: string | number | null };
+
+/** An embeddings answer as received: the float vectors this client asks for (it sends no `encoding_format`). */
+export type ReceivedEmbeddings = Omit<Received<EmbeddingResponse>, 'data'> & { data?: Array<{ object?: string; index: number; embedding: number[] }> };
 
 export interface OpenAIClientOptions {
   /** e.g. `http://127.0.0.1:8080/v1`; see `normalizeBaseURL`. */
@@ -214,7 +219,7 @@ function upstreamErrorFields(text: string): { message: string | null; type?: str
   let j: unknown;
   try { j = JSON.parse(text); } catch { return { message: null }; }
   const o = j as { error?: unknown; message?: unknown; detail?: unknown };
-  const e = o && typeof o === 'object' ? (typeof o.error === 'object' && o.error ? o.error as OpenAIErrorObject : typeof o.error === 'string' ? { message: o.error } : o as OpenAIErrorObject) : null;
+  const e = o && typeof o === 'object' ? (typeof o.error === 'object' && o.error ? o.error as UpstreamErrorObject : typeof o.error === 'string' ? { message: o.error } : o as UpstreamErrorObject) : null;
   if (!e) return { message: null };
   const message = typeof e.message === 'string' ? e.message : typeof (o as { detail?: unknown }).detail === 'string' ? (o as { detail: string }).detail : null;
   return {
@@ -315,24 +320,24 @@ export class OpenAIClient {
     }
   }
 
-  chatCompletion(body: Record<string, unknown>, opts?: RequestOptions): Promise<ChatCompletion> {
-    return this.json<ChatCompletion>('/chat/completions', body, opts);
+  chatCompletion(body: Record<string, unknown>, opts?: RequestOptions): Promise<Received<ChatCompletion>> {
+    return this.json<Received<ChatCompletion>>('/chat/completions', body, opts);
   }
 
-  streamChatCompletion(body: Record<string, unknown>, opts?: RequestOptions): AsyncGenerator<ChatCompletionChunk> {
-    return this.stream<ChatCompletionChunk>('/chat/completions', { ...body, stream: true }, opts);
+  streamChatCompletion(body: Record<string, unknown>, opts?: RequestOptions): AsyncGenerator<Received<ChatCompletionChunk>> {
+    return this.stream<Received<ChatCompletionChunk>>('/chat/completions', { ...body, stream: true }, opts);
   }
 
-  completion(body: Record<string, unknown>, opts?: RequestOptions): Promise<Completion> {
-    return this.json<Completion>('/completions', body, opts);
+  completion(body: Record<string, unknown>, opts?: RequestOptions): Promise<Received<TextCompletion>> {
+    return this.json<Received<TextCompletion>>('/completions', body, opts);
   }
 
-  streamCompletion(body: Record<string, unknown>, opts?: RequestOptions): AsyncGenerator<Completion> {
-    return this.stream<Completion>('/completions', { ...body, stream: true }, opts);
+  streamCompletion(body: Record<string, unknown>, opts?: RequestOptions): AsyncGenerator<Received<TextCompletion>> {
+    return this.stream<Received<TextCompletion>>('/completions', { ...body, stream: true }, opts);
   }
 
-  embeddings(body: Record<string, unknown>, opts?: RequestOptions): Promise<CreateEmbeddingResponse> {
-    return this.json<CreateEmbeddingResponse>('/embeddings', body, opts);
+  embeddings(body: Record<string, unknown>, opts?: RequestOptions): Promise<ReceivedEmbeddings> {
+    return this.json<ReceivedEmbeddings>('/embeddings', body, opts);
   }
 
   // ------------------------------------------------------------------------------------------------ internals

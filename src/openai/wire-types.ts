@@ -147,3 +147,9 @@ export interface ModelObject { id: string; object: 'model'; created: number; own
 
 /** OpenAI's error body: `{"error": {message, type, param, code}}`. */
 export interface ErrorBody { error: { message: string; type: string; param: string | null; code: string | null } }
+
+/**
+ * A wire shape as an outbound client receives it from an OpenAI-compatible server that is not this one: any field
+ * may be missing (servers leave out what they do not support), so the reader checks each field it uses.
+ */
+export type Received<T> = T extends ReadonlyArray<infer U> ? Array<Received<U>> : T extends object ? { [K in keyof T]?: Received<T[K]> } : T;

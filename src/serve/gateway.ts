@@ -49,7 +49,17 @@ export interface Spec {
   deployment: DeploymentRow | null;
 }
 
-interface Plan { requested: string; policy: 'fixed' | 'weighted' | 'fallback' | 'direct'; targets: Spec[]; timeoutMs: number }
+interface Plan {
+  requested: string;
+  policy: 'fixed' | 'weighted' | 'fallback' | 'direct';
+  /** null: a route's target that is not deployed; it keeps its place, so a weighted route's weights line up. */
+  targets: Array<Spec | null>;
+  /** A weighted route's weights, one per target. */
+  weights?: number[];
+  timeoutMs: number;
+}
+
+const isSpec = (s: Spec | null): s is Spec => s !== null;
 
 interface Loaded {
   key: string;
@@ -84,7 +94,7 @@ class Limiter {
       return this.releaser();
     }
     if (this.waiting.length >= this.maxQueue) {
-      throw new BackendError(429, `The model '${this.name}' is overloaded: ${this.active} requests running and ${this.waiting.length} waiting. Retry later.`, 'model_overloaded', null, 'server_error');
+      throw new BackendError(429, `The model '${this.name}' is overloaded: ${this.active} requests running and ${this.waiting.length} waiting. Retry later.`, 'model_overloaded');
     }
     await new Promise<void>((resolve, reject) => {
       const entry = { go: () => { signal?.removeEventListener('abort', onAbort); resolve(); }, fail: reject };
@@ -168,15 +178,14 @@ export class Gateway {
   private async makePlan(name: string): Promise<Plan | null> {
     const r = await this.store.routes.getByName(name);
     if (r) {
-      const targets: Spec[] = [];
+      const targets: Array<Spec | null> = [];
       for (const t of JSON.parse(r.targets) as RouteTarget[]) {
         const s = await this.specFor(t.model);
         if (s) targets.push(s);
-        else if (r.policy !== 'fallback') targets.push(null as unknown as Spec); // resolved below as unavailable
+        else if (r.policy !== 'fallback') targets.push(null);
       }
       const weights = (JSON.parse(r.targets) as RouteTarget[]).map((t) => t.weight ?? 1);
-      if (r.policy === 'weighted') (targets as Spec[] & { weights?: number[] }).weights = weights;
-      return { requested: name, policy: r.policy, targets, timeoutMs: r.timeout_ms ?? 0 };
+      return { requested: name, policy: r.policy, targets, ...(r.policy === 'weighted' ? { weights } : {}), timeoutMs: r.timeout_ms ?? 0 };
     }
     const s = await this.specFor(name);
     return s ? { requested: name, policy: 'direct', targets: [s], timeoutMs: 0 } : null;
@@ -207,20 +216,25 @@ export class Gateway {
    */
   async guardsOf(requested: string): Promise<string[]> {
     const p = await this.plan(requested);
-    return [...new Set(p.targets.filter(Boolean).map((t) => t.settings.guard).filter((g): g is string => !!g))];
+    return [...new Set(p.targets.filter(isSpec).map((t) => t.settings.guard).filter((g): g is string => !!g))];
   }
 
   /** The targets to try, in order, for one request. */
   private order(p: Plan): Spec[] {
     const t = p.targets;
     if (p.policy === 'weighted') {
-      const w = (t as Spec[] & { weights?: number[] }).weights ?? t.map(() => 1);
+      const w = p.weights ?? t.map(() => 1);
       const total = w.reduce((a, b, i) => a + (t[i] ? b : 0), 0);
       let r = Math.random() * total;
-      for (let i = 0; i < t.length; i++) { if (!t[i]) continue; r -= w[i]; if (r < 0) return [t[i]]; }
-      return t.filter(Boolean).slice(-1);
+      for (let i = 0; i < t.length; i++) {
+        const s = t[i];
+        if (!s) continue;
+        r -= w[i];
+        if (r < 0) return [s];
+      }
+      return t.filter(isSpec).slice(-1);
     }
-    const live = t.filter(Boolean);
+    const live = t.filter(isSpec);
     if (live.length === 0) throw new BackendError(503, `No target of route '${p.requested}' is deployed.`, 'model_unavailable', 'model');
     return p.policy === 'fallback' ? live : [live[0]];
   }

@@ -6,7 +6,8 @@
  * Cancelling the request (signal) aborts the upstream call. The transport is the one outbound client
  * (openai/openai-client.ts); this file maps its errors to what the gateway's caller sees.
  */
-import { OpenAIClient, UpstreamError, type CreateEmbeddingResponse, type ToolCallDelta } from '../openai/openai-client.ts';
+import { OpenAIClient, UpstreamError, type ReceivedEmbeddings } from '../openai/openai-client.ts';
+import type { Received, ToolCallDelta } from '../openai/wire-types.ts';
 import {
   BackendError, type BackendCapabilities, type EmbedResult, type GenerateCallbacks, type GenerateParams, type GenerateResult,
   type ModelBackend, type TokenLogprob,
@@ -22,7 +23,7 @@ export interface EndpointSpec {
 
 /** A chunk of either stream: chat (`delta`) or completions (`text`). */
 interface UpstreamChunk {
-  choices?: Array<{ delta?: { content?: string | null; tool_calls?: ToolCallDelta[] }; text?: string; finish_reason?: string | null; logprobs?: { content?: TokenLogprob[] } | null }>;
+  choices?: Array<{ delta?: { content?: string | null; tool_calls?: Array<Received<ToolCallDelta>> }; text?: string; finish_reason?: string | null; logprobs?: { content?: TokenLogprob[] } | null }>;
   usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
 }
 
@@ -112,7 +113,7 @@ export class HttpBackend implements ModelBackend {
   }
 
   async embed(texts: string[], signal?: AbortSignal): Promise<EmbedResult> {
-    let j: CreateEmbeddingResponse;
+    let j: ReceivedEmbeddings;
     try { j = await this.client.embeddings({ model: this.spec.model, input: texts }, { signal }); } catch (e) { throw backendErrorFrom(e, this.client.name); }
     if (!Array.isArray(j.data) || j.data.length !== texts.length) throw new BackendError(502, 'upstream embeddings: malformed answer', 'upstream_error');
     const vectors = j.data.slice().sort((a, b) => a.index - b.index).map((d) => d.embedding);

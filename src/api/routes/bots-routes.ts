@@ -12,8 +12,8 @@
  * feedback endpoints, so the widget works on any site; the calls themselves still need the key in data-key.
  * POST /v1/bots/{name}/feedback: right/wrong (or a rating, a correction) on one of the bot's answers by response id.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest, RouteGenericInterface } from 'fastify';
-import { BotError, BotService, type PairReview } from '../../bots/bot-service.ts';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { BotService, type DatasetSink, type ExperimentLauncher, type PairReview } from '../../bots/bot-service.ts';
 import { FileBotRepository } from '../../bots/bot-repository.ts';
 import { KnowledgeService, type KnowledgeServiceOptions } from '../../knowledge/knowledge-service.ts';
 import { FileKnowledgeRepository } from '../../knowledge/knowledge-repository.ts';
@@ -24,7 +24,9 @@ import { estimateTokens } from '../../data/dataset-limits.ts';
 import { serveChat, type ChatAnswerer, type ChatRead } from '../chat-pipeline.ts';
 import { createKey, describeKey, keyAllowsArea, keyAllowsEndpoint, keyAllowsModel, type KeyPolicy } from '../../serve/api-keys.ts';
 import type { GuardRuntime } from '../../control/guard-runtime.ts';
-import { toGatewayApiError } from './gateway-routes.ts';
+import type { RequestLog } from '../../control/request-log.ts';
+import type { GuardPolicyStore } from '../../control/guard-policies.ts';
+import type { FeedbackService } from '../../control/feedback.ts';
 import type { Store } from '../../store/store.ts';
 import { CHAT_CORS } from '../cors.ts';
 import { ApiError } from '../errors.ts';
@@ -34,26 +36,20 @@ export interface BotRouteDeps {
   store: Store;
   /** Rate limits, quotas and usage of API keys (as on the gateway). */
   keyPolicy?: KeyPolicy;
-  /** The guard at serving time and the request log. */
+  /** The guard at serving time (and the request log it records answers in). */
   guard?: GuardRuntime;
+  /** Guard policies: a bot's `config.guard` must name one. */
+  guardPolicies?: Pick<GuardPolicyStore, 'getPolicyText'>;
+  /** Feedback on a bot's answer: the request log finds the answer, the feedback service takes it. */
+  requestLog?: Pick<RequestLog, 'getResponse'>;
+  feedback?: Pick<FeedbackService, 'create'>;
   /** DataService.importDataset and FactoryService.createExperiment, for "start an experiment from the pairs". */
-  importDataset?: (req: never) => Promise<unknown>;
-  createExperiment?: (req: never) => Promise<unknown>;
+  importDataset?: DatasetSink['importDataset'];
+  createExperiment?: ExperimentLauncher['createExperiment'];
 }
 
 const CHAT_PATH = /^\/v1\/bots\/([A-Za-z0-9][A-Za-z0-9_.-]{0,63})\/(chat\/completions|feedback)$/;
 const WIDGET_PATH = /^\/v1\/bots\/([A-Za-z0-9][A-Za-z0-9_.-]{0,63})\/widget\.js$/;
-
-function toApi(e: unknown): unknown {
-  if (e instanceof BotError) return new ApiError(e.status, e.message, e.status >= 500 ? 'server_error' : 'invalid_request_error', e.param, e.code);
-  const msg = (e as Error)?.message ?? '';
-  if (/^no knowledge base|^invalid (bot name|knowledge base id)/.test(msg)) return new ApiError(404, msg, 'invalid_request_error', null, 'not_found');
-  return e;
-}
-
-const wrap = <R extends RouteGenericInterface, T>(fn: (req: FastifyRequest<R>, reply: FastifyReply) => Promise<T>) => async (req: FastifyRequest<R>, reply: FastifyReply) => {
-  try { return await fn(req, reply); } catch (e) { throw toApi(e); }
-};
 
 /** A person an admin names as the one who decided (`by`); other keys are recorded as themselves. */
 function named(req: FastifyRequest, by: unknown): string | undefined {
@@ -115,58 +111,59 @@ export function botsRoutes(app: FastifyInstance, bots: BotService, deps: BotRout
     const g = config?.guard;
     // guard policies are the admin's: setting or removing one is too
     if (g !== undefined) requireRequestAccess(req, 'admin');
-    if (g === undefined || g === null || !deps.guard) return;
-    if (typeof g !== 'string' || (await deps.guard.feedback.getPolicyText(g)) === null) {
+    if (g === undefined || g === null || !deps.guardPolicies) return;
+    if (typeof g !== 'string' || (await deps.guardPolicies.getPolicyText(g)) === null) {
       throw new ApiError(400, `config.guard: no guard policy named ${JSON.stringify(g)} (create it with PUT /v1/guard/policies/{name})`, 'invalid_request_error', 'config.guard', 'guard_policy_not_found');
     }
   };
 
   // ------------------------------------------------------------------ bots
-  app.get('/v1/bots', wrap(async () => { return { object: 'list', data: await bots.listBots() }; }));
+  app.get('/v1/bots', async () => { return { object: 'list', data: await bots.listBots() }; });
 
-  app.post<{ Body: { name: string; kb: string; description?: string; config?: Partial<BotConfig> } }>('/v1/bots', wrap(async (req) => {
-    const b = req.body ?? ({} as never);
+  app.post<{ Body: { name?: string; kb?: string; description?: string; config?: Partial<BotConfig> } }>('/v1/bots', async (req) => {
+    const b = req.body ?? {};
     await checkGuard(req, b.config);
-    return bots.createBot({ name: b.name, kbId: b.kb, description: b.description, config: b.config });
-  }));
+    // a missing name or kb is refused by createBot, as an empty one is
+    return bots.createBot({ name: b.name ?? '', kbId: b.kb ?? '', description: b.description, config: b.config });
+  });
 
-  app.post<{ Body: { name: string; filename: string; text?: string; base64?: string; lexicon?: string; lexicon_name?: string; lexicon_extra?: string; per_unit?: number; paraphrases?: number; approve_all?: boolean; config?: Partial<BotConfig> } }>('/v1/bots/build', wrap(async (req) => {
+  app.post<{ Body: { name?: string; filename?: string; text?: string; base64?: string; lexicon?: string; lexicon_name?: string; lexicon_extra?: string; per_unit?: number; paraphrases?: number; approve_all?: boolean; config?: Partial<BotConfig> } }>('/v1/bots/build', async (req) => {
     const by = actor(req);
-    const b = req.body ?? ({} as never);
+    const b = req.body ?? {};
     if (typeof b.filename !== 'string' || (typeof b.text !== 'string' && typeof b.base64 !== 'string')) throw new ApiError(400, 'filename and text (or base64) are required', 'invalid_request_error', 'text', 'invalid_value');
     await checkGuard(req, b.config);
     const data = typeof b.text === 'string' ? new TextEncoder().encode(b.text) : Buffer.from(b.base64!, 'base64');
     const r = await bots.build({
-      name: b.name, filename: b.filename, data, lexicon: b.lexicon, lexiconName: b.lexicon_name, lexiconExtra: b.lexicon_extra,
+      name: b.name ?? '', filename: b.filename, data, lexicon: b.lexicon, lexiconName: b.lexicon_name, lexiconExtra: b.lexicon_extra,
       rules: { perUnit: b.per_unit, paraphrases: b.paraphrases }, approveAll: b.approve_all === true, actor: by, config: b.config,
     });
     return { ...r, version: r.version ? { version: r.version.version, pairs: r.version.pairs.length, status: r.version.status } : null };
-  }));
+  });
 
-  app.get<{ Params: { name: string } }>('/v1/bots/:name', wrap(async (req) => {
+  app.get<{ Params: { name: string } }>('/v1/bots/:name', async (req) => {
     const bot = await bots.requireBot(req.params.name);
     const versions = (await bots.listVersions(bot.name)).map((v) => ({ version: v.version, createdAt: v.createdAt, status: v.status, pairs: v.pairs.length, approvedReport: v.approvedReport }));
     return { ...bot, versions };
-  }));
+  });
 
-  app.patch<{ Params: { name: string }; Body: { description?: string; config?: Partial<BotConfig> } }>('/v1/bots/:name', wrap(async (req) => { await checkGuard(req, req.body?.config); return bots.updateBot(req.params.name, req.body ?? {}); }));
-  app.delete<{ Params: { name: string } }>('/v1/bots/:name', wrap(async (req) => { await bots.deleteBot(req.params.name); return { deleted: true, name: req.params.name }; }));
+  app.patch<{ Params: { name: string }; Body: { description?: string; config?: Partial<BotConfig> } }>('/v1/bots/:name', async (req) => { await checkGuard(req, req.body?.config); return bots.updateBot(req.params.name, req.body ?? {}); });
+  app.delete<{ Params: { name: string } }>('/v1/bots/:name', async (req) => { await bots.deleteBot(req.params.name); return { deleted: true, name: req.params.name }; });
 
-  app.get<{ Params: { name: string } }>('/v1/bots/:name/lexicon', wrap(async (req, reply) => {
+  app.get<{ Params: { name: string } }>('/v1/bots/:name/lexicon', async (req, reply) => {
     const bot = await bots.requireBot(req.params.name);
     return reply.header('content-type', 'text/plain; charset=utf-8').send((await bots.knowledge.repo.getLexicon(bot.config.kbId)) ?? '');
-  }));
+  });
   /** Replace (or, with {append:true}, extend) the bot's domain synonym dictionary; the index is rebuilt. */
-  app.put<{ Params: { name: string }; Body: { text: string; append?: boolean } }>('/v1/bots/:name/lexicon', wrap(async (req) => {
+  app.put<{ Params: { name: string }; Body: { text: string; append?: boolean } }>('/v1/bots/:name/lexicon', async (req) => {
     const bot = await bots.requireBot(req.params.name);
     if (typeof req.body?.text !== 'string') throw new ApiError(400, 'text is required', 'invalid_request_error', 'text', 'invalid_value');
     const cur = req.body.append ? ((await bots.knowledge.repo.getLexicon(bot.config.kbId)) ?? '') : '';
     await bots.knowledge.updateKb(bot.config.kbId, { lexicon: `${cur}\n${req.body.text}`.trim() + '\n' });
     return { updated: true };
-  }));
+  });
 
   // ------------------------------------------------------------------ pairs
-  app.post<{ Params: { name: string }; Body: { method?: 'rules' | 'model'; per_unit?: number; paraphrases?: number; held_out?: number; model?: { base_url: string; model: string; api_key_env?: string }; style_examples?: string[] } }>('/v1/bots/:name/extract', wrap(async (req) => {
+  app.post<{ Params: { name: string }; Body: { method?: 'rules' | 'model'; per_unit?: number; paraphrases?: number; held_out?: number; model?: { base_url: string; model: string; api_key_env?: string }; style_examples?: string[] } }>('/v1/bots/:name/extract', async (req) => {
     const by = actor(req);
     const b = req.body ?? {};
     if ((b.method ?? 'rules') === 'rules') {
@@ -179,20 +176,21 @@ export function botsRoutes(app: FastifyInstance, bots: BotService, deps: BotRout
     const model = new OpenAIPairModel({ baseUrl: b.model.base_url, model: b.model.model, apiKey: b.model.api_key_env ? process.env[b.model.api_key_env] : undefined });
     const r = await bots.extract(req.params.name, { method: 'model', model, options: { perChunk: b.per_unit, styleExamples: b.style_examples }, actor: by });
     return { object: 'bot.extraction', method: 'model', pairs: r.pairs.length, problems: r.problems, data: r.pairs };
-  }));
+  });
 
-  app.get<{ Params: { name: string }; Querystring: { state?: 'pending' | 'approved' | 'rejected'; item?: string; origin?: string } }>('/v1/bots/:name/pairs', wrap(async (req) => {
+  app.get<{ Params: { name: string }; Querystring: { state?: 'pending' | 'approved' | 'rejected'; item?: string; origin?: string } }>('/v1/bots/:name/pairs', async (req) => {
     const data = await bots.listPairs(req.params.name, { state: req.query.state, itemId: req.query.item, origin: req.query.origin });
     return { object: 'list', data };
-  }));
+  });
 
-  app.post<{ Params: { name: string }; Body: { question: string; answer: string; item_id: string; paraphrases?: string[] } }>('/v1/bots/:name/pairs', wrap(async (req) => {
+  app.post<{ Params: { name: string }; Body: { question?: string; answer?: string; item_id?: string; paraphrases?: string[] } }>('/v1/bots/:name/pairs', async (req) => {
     const by = actor(req);
-    const b = req.body ?? ({} as never);
-    return bots.addPair(req.params.name, { question: b.question, answer: b.answer, itemId: b.item_id, paraphrases: b.paraphrases }, by);
-  }));
+    const b = req.body ?? {};
+    // missing fields are refused by addPair, as empty ones are
+    return bots.addPair(req.params.name, { question: b.question ?? '', answer: b.answer ?? '', itemId: b.item_id ?? '', paraphrases: b.paraphrases }, by);
+  });
 
-  app.post<{ Params: { name: string }; Body: PairReview & { ids: string[] | 'all-pending' } }>('/v1/bots/:name/pairs/review', wrap(async (req) => {
+  app.post<{ Params: { name: string }; Body: PairReview & { ids: string[] | 'all-pending' } }>('/v1/bots/:name/pairs/review', async (req) => {
     const by = actor(req);
     const b = req.body;
     if (!b || !['approve', 'reject', 'reset', 'edit', 'delete'].includes(b.action)) throw new ApiError(400, 'action must be approve, reject, reset, edit or delete', 'invalid_request_error', 'action', 'invalid_value');
@@ -200,48 +198,48 @@ export function botsRoutes(app: FastifyInstance, bots: BotService, deps: BotRout
     if (!Array.isArray(ids)) throw new ApiError(400, "ids must be a list of pair ids or 'all-pending'", 'invalid_request_error', 'ids', 'invalid_value');
     const data = await bots.review(req.params.name, ids, b, by);
     return { object: 'list', data };
-  }));
+  });
 
-  app.get<{ Params: { name: string; id: string } }>('/v1/bots/:name/pairs/:id/history', wrap(async (req) => { await bots.requireBot(req.params.name); return { object: 'list', data: await bots.pairHistory(req.params.name, req.params.id) }; }));
+  app.get<{ Params: { name: string; id: string } }>('/v1/bots/:name/pairs/:id/history', async (req) => { await bots.requireBot(req.params.name); return { object: 'list', data: await bots.pairHistory(req.params.name, req.params.id) }; });
 
   // ------------------------------------------------------------------ versions, tests, approval, publishing
-  app.post<{ Params: { name: string } }>('/v1/bots/:name/versions', wrap(async (req) => {
+  app.post<{ Params: { name: string } }>('/v1/bots/:name/versions', async (req) => {
     const v = await bots.createVersion(req.params.name);
     return { bot: v.bot, version: v.version, status: v.status, pairs: v.pairs.length, createdAt: v.createdAt };
-  }));
-  app.get<{ Params: { name: string } }>('/v1/bots/:name/versions', wrap(async (req) => {
+  });
+  app.get<{ Params: { name: string } }>('/v1/bots/:name/versions', async (req) => {
     await bots.requireBot(req.params.name);
     return { object: 'list', data: (await bots.listVersions(req.params.name)).map((v) => ({ version: v.version, status: v.status, pairs: v.pairs.length, approvedReport: v.approvedReport, createdAt: v.createdAt })) };
-  }));
+  });
 
-  app.post<{ Params: { name: string }; Body: { version?: number; questions?: TestQuestion[]; limit?: number } }>('/v1/bots/:name/tests', wrap(async (req) => {
+  app.post<{ Params: { name: string }; Body: { version?: number; questions?: TestQuestion[]; limit?: number } }>('/v1/bots/:name/tests', async (req) => {
     const b = req.body ?? {};
     return bots.test(req.params.name, { version: b.version, questions: b.questions, limit: b.limit });
-  }));
-  app.get<{ Params: { name: string } }>('/v1/bots/:name/tests', wrap(async (req) => { await bots.requireBot(req.params.name); return { object: 'list', data: await bots.listReports(req.params.name) }; }));
-  app.get<{ Params: { name: string; id: string } }>('/v1/bots/:name/tests/:id', wrap(async (req) => { return bots.getReport(req.params.name, req.params.id); }));
-  app.post<{ Params: { name: string; id: string }; Body: { decision?: 'approved' | 'rejected'; by?: string; note?: string } }>('/v1/bots/:name/tests/:id/approve', wrap(async (req) => {
+  });
+  app.get<{ Params: { name: string } }>('/v1/bots/:name/tests', async (req) => { await bots.requireBot(req.params.name); return { object: 'list', data: await bots.listReports(req.params.name) }; });
+  app.get<{ Params: { name: string; id: string } }>('/v1/bots/:name/tests/:id', async (req) => { return bots.getReport(req.params.name, req.params.id); });
+  app.post<{ Params: { name: string; id: string }; Body: { decision?: 'approved' | 'rejected'; by?: string; note?: string } }>('/v1/bots/:name/tests/:id/approve', async (req) => {
     const by = actor(req);
     const b = req.body ?? {};
     return bots.decide(req.params.name, req.params.id, b.decision ?? 'approved', named(req, b.by) ?? by, b.note);
-  }));
+  });
 
-  app.post<{ Params: { name: string }; Body: { version: number; by?: string } }>('/v1/bots/:name/publish', wrap(async (req) => {
+  app.post<{ Params: { name: string }; Body: { version: number; by?: string } }>('/v1/bots/:name/publish', async (req) => {
     const by = actor(req);
     if (!Number.isInteger(req.body?.version)) throw new ApiError(400, 'version is required', 'invalid_request_error', 'version', 'invalid_value');
     return bots.publish(req.params.name, req.body.version, named(req, req.body.by) ?? by);
-  }));
-  app.post<{ Params: { name: string }; Body: { by?: string } }>('/v1/bots/:name/unpublish', wrap(async (req) => { const by = actor(req); return bots.unpublish(req.params.name, named(req, req.body?.by) ?? by); }));
+  });
+  app.post<{ Params: { name: string }; Body: { by?: string } }>('/v1/bots/:name/unpublish', async (req) => { const by = actor(req); return bots.unpublish(req.params.name, named(req, req.body?.by) ?? by); });
 
   /**
    * A key for the published bot (the widget's data-key, so public): the model `{name}` and the chat endpoint only; no
    * knowledge base to read and nothing to manage.
    */
-  app.post<{ Params: { name: string }; Body: { name?: string; expires_at?: number; rate_limit_rpm?: number } }>('/v1/bots/:name/keys', wrap(async (req) => {
+  app.post<{ Params: { name: string }; Body: { name?: string; expires_at?: number; rate_limit_rpm?: number } }>('/v1/bots/:name/keys', async (req) => {
     const bot = await bots.requireBot(req.params.name);
     const { key, row } = await createKey(deps.store, { name: req.body?.name ?? `bot ${bot.name} widget`, models: [bot.name], endpoints: ['chat.completions'], knowledge: [], expiresAt: req.body?.expires_at ?? null, rateLimitRpm: req.body?.rate_limit_rpm ?? null, owner: `bot:${bot.name}` });
     return { ...describeKey(row), key };
-  }));
+  });
 
   // ------------------------------------------------------------------ the published bot's chat endpoint
   /**
@@ -295,44 +293,44 @@ export function botsRoutes(app: FastifyInstance, bots: BotService, deps: BotRout
     };
   };
   const chat = (name: string, req: FastifyRequest, reply: FastifyReply) => serveChat({ policy: deps.keyPolicy, guard: deps.guard }, req, reply, botAnswerer(name));
-  app.post<{ Params: { name: string }; Body: ChatBody }>('/v1/bots/:name/chat/completions', wrap((req, reply) => chat(req.params.name, req, reply)));
+  app.post<{ Params: { name: string }; Body: ChatBody }>('/v1/bots/:name/chat/completions', (req, reply) => chat(req.params.name, req, reply));
 
   /**
    * Feedback on one of this bot's answers (the widget's 有帮助 / 没帮助 buttons): any key that may chat with the bot,
    * on an answer it was given; it joins the review queue like every other feedback (source `bot`).
    */
-  app.post<{ Params: { name: string }; Body: { response_id?: string; label?: 'right' | 'wrong'; rating?: number; correction?: string } }>('/v1/bots/:name/feedback', wrap(async (req) => {
+  app.post<{ Params: { name: string }; Body: { response_id?: string; label?: 'right' | 'wrong'; rating?: number; correction?: string } }>('/v1/bots/:name/feedback', async (req) => {
     const name = req.params.name;
     const k = req.apiKey;
     if (!k) throw new ApiError(401, 'Missing API key.', 'invalid_request_error', null, 'missing_api_key');
     if (!keyAllowsModel(k, name)) throw new ApiError(403, `This key may not use the model '${name}'.`, 'invalid_request_error', 'model', 'model_not_allowed');
-    if (!deps.guard) throw new ApiError(503, 'feedback is not available in this server', 'server_error', null, 'feedback_unavailable');
+    const { requestLog, feedback } = deps;
+    if (!requestLog || !feedback) throw new ApiError(503, 'feedback is not available in this server', 'server_error', null, 'feedback_unavailable');
     const b = req.body ?? {};
     if (typeof b.response_id !== 'string') throw new ApiError(400, 'response_id is required', 'invalid_request_error', 'response_id', 'invalid_value');
-    const logged = await deps.guard.feedback.getResponse(b.response_id);
+    const logged = await requestLog.getResponse(b.response_id);
     if (!logged || logged.model !== name || logged.source !== 'bot' || (k.role !== 'admin' && logged.key_id !== k.id)) {
       throw new ApiError(404, `response ${b.response_id} is not an answer of bot ${name} given to this key`, 'invalid_request_error', 'response_id', 'response_not_found');
     }
-    try {
-      return await deps.guard.feedback.create({ response_id: b.response_id, label: b.label, rating: b.rating, correction: b.correction, source: 'bot', annotator: `key:${k.name}` });
-    } catch (e) { throw toGatewayApiError(e); }
-  }));
+    return feedback.create({ response_id: b.response_id, label: b.label, rating: b.rating, correction: b.correction, source: 'bot', annotator: `key:${k.name}` });
+  });
 
   // ------------------------------------------------------------------ closing the loop
-  app.get<{ Params: { name: string } }>('/v1/bots/:name/export', wrap(async (req, reply) => {
+  app.get<{ Params: { name: string } }>('/v1/bots/:name/export', async (req, reply) => {
     const { jsonl } = await bots.exportSft(req.params.name);
     return reply.header('content-type', 'application/jsonl; charset=utf-8').header('content-disposition', `attachment; filename="${req.params.name}-pairs.jsonl"`).send(jsonl);
-  }));
+  });
 
-  app.post<{ Params: { name: string }; Body: { base_models: string[]; methods?: string[]; epochs?: number } }>('/v1/bots/:name/experiments', wrap(async (req) => {
-    if (!deps.importDataset || !deps.createExperiment) throw new ApiError(503, 'the factory is not available in this server', 'server_error', null, 'factory_unavailable');
-    const b = req.body ?? ({} as never);
-    return bots.startExperiment(req.params.name, { importDataset: deps.importDataset as never, createExperiment: deps.createExperiment as never }, { baseModels: b.base_models, methods: b.methods, epochs: b.epochs });
-  }));
+  app.post<{ Params: { name: string }; Body: { base_models?: string[]; methods?: string[]; epochs?: number } }>('/v1/bots/:name/experiments', async (req) => {
+    const { importDataset, createExperiment } = deps;
+    if (!importDataset || !createExperiment) throw new ApiError(503, 'the factory is not available in this server', 'server_error', null, 'factory_unavailable');
+    const b = req.body ?? {};
+    return bots.startExperiment(req.params.name, { importDataset, createExperiment }, { baseModels: b.base_models ?? [], methods: b.methods, epochs: b.epochs });
+  });
 
   return {
     has: (name) => bots.requirePublished(name).then(() => true, () => false),
-    chat: async (name, req, reply) => { try { return await chat(name, req, reply); } catch (e) { throw toApi(e); } },
+    chat,
     list: async () => (await bots.listBots()).filter((b) => b.published).map((b) => ({ id: b.name, created: b.createdAt })),
   };
 }

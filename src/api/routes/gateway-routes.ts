@@ -29,11 +29,8 @@ import { toGenerateParams } from '../../serve/generation-params.ts';
 import { ServeError } from '../../serve/deployments.ts';
 import type { GuardRuntime } from '../../control/guard-runtime.ts';
 import type { BotGatewayHook } from './bots-routes.ts';
-import { requireKey, serveChat, toChatApiError, type Answered, type ChatAnswerer, type ChatRead } from '../chat-pipeline.ts';
-import { ApiError } from '../errors.ts';
-
-/** Errors of the serving stages in OpenAI's shape (the other routes' wrappers use it too). */
-export const toGatewayApiError = toChatApiError;
+import { requireKey, serveChat, type Answered, type ChatAnswerer, type ChatRead } from '../chat-pipeline.ts';
+import { toApiError } from '../errors.ts';
 
 /** Public routes answered before authentication (registered as an onRequest hook ahead of installAuthz). */
 export function installPublicGatewayRoutes(app: FastifyInstance, gateway: Gateway, health: () => Record<string, unknown>): void {
@@ -73,33 +70,25 @@ export function gatewayRoutes(app: FastifyInstance, gateway: Gateway, policy: Ke
     if (spec.name !== requested && !keyAllowsModel(k, spec.name) && !keyAllowsModel(k, requested)) policy.checkModel(k, spec.name);
   };
 
-  const withErrors = <T>(fn: (req: FastifyRequest, reply: FastifyReply) => Promise<T>) => async (req: FastifyRequest, reply: FastifyReply) => {
-    try {
-      return await fn(req, reply);
-    } catch (e) {
-      throw toGatewayApiError(e);
-    }
-  };
-
   // ------------------------------------------------------------------ models
-  app.get('/v1/models', withErrors(async (req) => {
+  app.get('/v1/models', async (req) => {
     const k = key(req);
     policy.checkEndpoint(k, 'models');
     const models = (await gateway.listModels()).map((m): ModelObject => ({ id: m.id, object: 'model', created: m.created, owned_by: m.owned_by }));
     const known = new Set(models.map((m) => m.id));
     const bots = control?.bots ? (await control.bots.list()).filter((b) => !known.has(b.id)).map((b): ModelObject => ({ id: b.id, object: 'model', created: b.created, owned_by: 'modelfab-bot' })) : [];
     return { object: 'list', data: [...models, ...bots].filter((m) => keyAllowsModel(k, m.id)) };
-  }));
+  });
 
-  app.get<{ Params: { '*': string } }>('/v1/models/*', withErrors(async (req) => {
+  app.get<{ Params: { '*': string } }>('/v1/models/*', async (req) => {
     const k = key(req);
     policy.checkEndpoint(k, 'models');
-    const id = decodeURIComponent((req.params as { '*': string })['*']);
+    const id = decodeURIComponent(req.params['*']);
     const m = (await gateway.listModels()).find((x) => x.id === id);
     if (!m || !keyAllowsModel(k, id)) throw new ServeError(404, `The model '${id}' does not exist`, 'model_not_found', 'model');
     const out: ModelObject = { id: m.id, object: 'model', created: m.created, owned_by: m.owned_by };
     return out;
-  }));
+  });
 
   // ------------------------------------------------------------------ chat + completions
   /** The gateway's models as the chat pipeline's answerer: n choices per prompt, each one generation on a routed target. */
@@ -143,18 +132,18 @@ export function gatewayRoutes(app: FastifyInstance, gateway: Gateway, policy: Ke
   const answerers = { 'chat.completions': modelsAnswerer('chat.completions'), completions: modelsAnswerer('completions') };
   const deps = { policy, guard: control?.guard, log: control?.log };
 
-  const generateRoute = (ep: 'chat.completions' | 'completions') => withErrors(async (req, reply) => {
+  const generateRoute = (ep: 'chat.completions' | 'completions') => async (req: FastifyRequest, reply: FastifyReply) => {
     // A published bot's name that is no model here: the bot answers (same shapes, plus citations).
     const asked = (req.body as { model?: unknown } | null)?.model;
     if (ep === 'chat.completions' && control?.bots && typeof asked === 'string' && !(await gateway.knows(asked)) && (await control.bots.has(asked))) return control.bots.chat(asked, req, reply);
     return serveChat(deps, req, reply, answerers[ep]);
-  });
+  };
 
   app.post('/v1/chat/completions', generateRoute('chat.completions'));
   app.post('/v1/completions', generateRoute('completions'));
 
   // ------------------------------------------------------------------ embeddings
-  app.post('/v1/embeddings', withErrors(async (req, reply) => {
+  app.post('/v1/embeddings', async (req, reply) => {
     const t0 = performance.now();
     const r = parseEmbeddingRequest(req.body);
     const k = await admit(req, 'embeddings', r.model);
@@ -176,9 +165,8 @@ export function gatewayRoutes(app: FastifyInstance, gateway: Gateway, policy: Ke
       };
       return out;
     } catch (e) {
-      const err = toGatewayApiError(e);
-      status = err instanceof ApiError ? err.status : 500;
-      throw err;
+      status = toApiError(e).status;
+      throw e;
     } finally {
       reply.raw.off('close', onClose);
       const secs = (performance.now() - t0) / 1000;
@@ -187,6 +175,6 @@ export function gatewayRoutes(app: FastifyInstance, gateway: Gateway, policy: Ke
       policy.record(k.id, known ?? UNKNOWN_MODEL, tokens, 0, status >= 400);
       req.log.info({ access: { key: k.id, endpoint: 'embeddings', model: served, status, prompt_tokens: tokens, ms: Math.round(secs * 1000) } }, 'inference');
     }
-  }));
+  });
 
 }

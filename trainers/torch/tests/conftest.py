@@ -35,6 +35,11 @@ CHATS = [
 SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 
 
+# Preference lines as the factory normalises them: the prompt, then the chosen and the rejected reply.
+PAIRS = [{"messages": c[:-1], "chosen": c[-1], "rejected": {"role": "assistant", "content": r}}
+         for c, r in zip(CHATS, ["No.", "Go away, I will not say.", "Never ever.", "Nobody knows.", "Somewhere else.", "Who cares?"])]
+
+
 def make_tokenizer(folder: Path) -> None:
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
@@ -81,8 +86,8 @@ def make_job(job_dir: Path, base: Path, stage: str = "sft", method: Optional[Dic
     """Writes <job_dir>/job.json and its data as the factory materialises them; returns the job.json path."""
     data = job_dir / "data"
     data.mkdir(parents=True, exist_ok=True)
-    kind = "pretrain" if stage == "pretrain" else "sft"
-    rows = [{"text": t} for t in TEXTS] if kind == "pretrain" else [{"messages": c} for c in CHATS]
+    kind = {"pretrain": "pretrain", "sft": "sft", "dpo": "preference"}[stage]
+    rows = {"pretrain": [{"text": t} for t in TEXTS], "sft": [{"messages": c} for c in CHATS], "preference": PAIRS}[kind]
     write_jsonl(data / "train.jsonl", rows)
     write_jsonl(data / "validation.jsonl", rows[:3])
     hyper = {"batchSize": 2, "lr": 1e-2, "seqLen": 32, "maxSteps": 6, "checkpointEvery": 2, "evalEvery": 3, "warmupSteps": 1}

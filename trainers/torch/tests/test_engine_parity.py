@@ -3,7 +3,9 @@
 A tiny random model made by the engine and exported by its Hugging Face writer (src/formats/hf-folder.ts) is the
 base; the same job.json (same data, seed and hyperparameters, fp32 on CPU) runs on the engine's worker and on the
 torch trainer. Checked: the token ids and labels of every record under every chat template, transformers' logits on
-the engine's export, the first step's loss (relative difference <= 1e-4) and the loss curve (within 1%). Skipped,
+the engine's export, the first step's loss (relative difference <= 1e-4) and the loss curve (within 1%) of every
+case in parity.CASES (language modelling and the preference stage's DPO, ORPO and SimPO, over full, freeze, LoRA,
+prompt and prefix tuning), and for the preference stage the rewards of every step. Skipped,
 saying why, where node or the repository's node_modules are missing (the Python package outside the repository)."""
 from __future__ import annotations
 
@@ -54,7 +56,11 @@ def test_same_first_step_and_curve(tmp_path, engine_model, name, stage, method, 
         # far inside the 1%: a drift that the batch-to-batch noise of the losses would hide still fails here
         assert abs(e["loss"] - t["loss"]) <= 1e-3, (e["step"], e["loss"], t["loss"])
         assert rel(e["grad_norm"], t["grad_norm"]) <= CURVE_REL * 5, (e["step"], e["grad_norm"], t["grad_norm"])
+        if stage == "dpo":  # the rewards the preference stage reports, under the engine's names
+            for k in ("reward_margin", "reward_chosen", "reward_rejected"):
+                assert abs(e[k] - t[k]) <= 1e-3 + CURVE_REL * abs(e[k]), (e["step"], k, e[k], t[k])
     # it trained: the comparison is not between two unchanged models
     assert abs(eman["eval_loss"] - eman["eval_loss_before"]) > 5e-3
     assert eman["trainable_params"] == tman["trainable_params"] and eman["total_params"] == tman["total_params"]
     assert rel(eman["eval_loss"], tman["eval_loss"]) <= CURVE_REL
+    assert set(eman.get("eval_metrics", {})) == set(tman.get("eval_metrics", {}))

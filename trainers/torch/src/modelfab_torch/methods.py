@@ -91,6 +91,40 @@ def engine_lora_init(peft_model: torch.nn.Module, method: Dict, seed: int) -> No
                 a.copy_(torch.from_numpy(vals.astype(np.float32)).view(r, inp))
 
 
+def engine_prefix_init(config, n_virtual: int, seed: int) -> torch.Tensor:
+    """The engine's prefix draws (llama-model.ts applyMethod: per layer, k and v values alternately, N(0, 0.02^2)
+    from Rng(seed)) in PEFT's PREFIX_TUNING layout [P, layers * 2 * kv_heads * head_dim]: for each virtual token,
+    per layer the key prefix (slot 2l) then the value prefix (slot 2l+1), as src/model-files/peft.ts exports it.
+    Key prefixes are permuted within each head from the engine's interleaved rotary order to HF's half-split order,
+    the permutation HF applies to q and k weights, so q.k is the same number on both sides."""
+    import numpy as np
+
+    from .rng import Rng
+
+    layers, kvh = config.num_hidden_layers, config.num_key_value_heads
+    d = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    kw = kvh * d
+    rng = Rng(seed)
+    out = np.zeros((n_virtual, layers * 2 * kw), dtype=np.float32)
+    half = d // 2
+    # engine index h*D + 2i + j goes to HF index h*D + j*half + i (llama-layout.ts engineToHfRows)
+    perm = np.empty(kw, dtype=np.int64)
+    for h in range(kvh):
+        for i in range(half):
+            for j in range(2):
+                perm[h * d + j * half + i] = h * d + 2 * i + j
+    for l in range(layers):
+        k = np.empty(n_virtual * kw, dtype=np.float64)
+        v = np.empty(n_virtual * kw, dtype=np.float64)
+        for i in range(n_virtual * kw):
+            k[i] = rng.normal() * 0.02
+            v[i] = rng.normal() * 0.02
+        k32 = k.astype(np.float32).reshape(n_virtual, kw)[:, perm]
+        out[:, 2 * l * kw:(2 * l + 1) * kw] = k32
+        out[:, (2 * l + 1) * kw:(2 * l + 2) * kw] = v.astype(np.float32).reshape(n_virtual, kw)
+    return torch.from_numpy(out)
+
+
 def apply_method(model: torch.nn.Module, method: Dict, seed: int, init: bool = True) -> torch.nn.Module:
     """Installs the method; returns the model to train (a PeftModel for LoRA). The engine seeds method init with
     seed + 1. `init` False skips drawing initial adapter values (a resumed job loads them from its checkpoint)."""
@@ -135,6 +169,15 @@ def apply_method(model: torch.nn.Module, method: Dict, seed: int, init: bool = T
             with torch.no_grad():
                 peft_model.prompt_encoder["default"].embedding.weight.copy_(emb[torch.tensor(ids)])
         return peft_model
+    if t == "prefix":
+        from peft import PrefixTuningConfig, get_peft_model
+
+        peft_model = get_peft_model(model, PrefixTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=method["numVirtualTokens"],
+                                                              prefix_projection=False))
+        if init:
+            with torch.no_grad():
+                peft_model.prompt_encoder["default"].embedding.weight.copy_(engine_prefix_init(model.config, method["numVirtualTokens"], seed + 1))
+        return peft_model
     raise ValueError(f"apply_method: unsupported method {t}")
 
 
@@ -145,6 +188,11 @@ def trainable(model: torch.nn.Module) -> List[Tuple[str, torch.nn.Parameter]]:
 def base_param_count(model: torch.nn.Module) -> int:
     """Parameters of the base model (adapter tensors excluded; tied embeddings once), the engine's parameterCount."""
     return sum(p.numel() for n, p in model.named_parameters() if "lora_" not in n and not n.startswith("prompt_encoder."))
+
+
+def prefix_tokens(method: Dict) -> int:
+    """Key/value rows prefix tuning puts before every sequence in every layer (no rows of output)."""
+    return method["numVirtualTokens"] if method["type"] == "prefix" else 0
 
 
 def virtual_tokens(method: Dict) -> int:

@@ -5,7 +5,7 @@
 prints one line per method (first-step loss of each trainer, their relative difference, the largest relative
 difference over the curve) and ends with one JSON line:
     {"bench": "torch", "methods": [...], "max_step1_rel": ..., "max_curve_dev": ..., "hf_logit_max": ..., ...}
-Figures this trainer cannot produce yet (DDP, PEFT prefix/prompt logits, lm-eval) are null.
+Figures not measured yet (DDP, PEFT logits on the engine's adapters, lm-eval) are left out, not guessed.
 
 The engine side runs through `node --import tsx` in the repository (this package lives in trainers/torch/ of the
 checkout; MODELFAB_REPO overrides): its helper makes a tiny random model and exports it as a Hugging Face folder,
@@ -45,6 +45,14 @@ CHATS = [
     [{"role": "user", "content": "Where do refunds go?"}, {"role": "assistant", "content": "Back to the card 🚀."}],
 ]
 
+REJECTED = ["Go away.", "I refuse to answer that question at all.", "Never.", "Somewhere, maybe the south.",
+            "Nobody ever is.", "Into the sea 🌊."]
+# Preference pairs: each chat's turns before its last answer are the prompt, that answer is the chosen response.
+PAIRS = [{"messages": c[:-1], "chosen": {"role": "assistant", "content": c[-1]["content"]},
+          "rejected": {"role": "assistant", "content": r}} for c, r in zip(CHATS, REJECTED)]
+
+LORA = {"type": "lora", "rank": 4, "alpha": 8, "targets": ["q", "k", "v", "down"]}
+
 # (name, stage, method, hyperparameters over the defaults of job())
 CASES: List[Tuple[str, str, Dict[str, Any], Dict[str, Any]]] = [
     ("sft-full", "sft", {"type": "full"}, {}),
@@ -54,6 +62,12 @@ CASES: List[Tuple[str, str, Dict[str, Any], Dict[str, Any]]] = [
     ("sft-lora", "sft", {"type": "lora", "rank": 4, "alpha": 8, "targets": ["q", "k", "v", "down"]}, {"lr": 3e-2}),
     ("sft-rslora", "sft", {"type": "lora", "rank": 4, "alpha": 8, "targets": ["q", "k", "v", "down"], "rslora": True}, {"lr": 3e-2}),
     ("sft-prompt", "sft", {"type": "prompt", "numVirtualTokens": 4}, {"lr": 0.1}),
+    ("sft-prefix", "sft", {"type": "prefix", "numVirtualTokens": 4}, {"lr": 0.1}),
+    ("dpo-full", "dpo", {"type": "full"}, {"lr": 5e-3}),
+    ("dpo-lora", "dpo", LORA, {"lr": 3e-2}),
+    ("dpo-prefix", "dpo", {"type": "prefix", "numVirtualTokens": 4}, {"lr": 0.1}),
+    ("orpo-full", "dpo", {"type": "full"}, {"lr": 5e-3, "preference": {"loss": "orpo", "lambda": 0.2}}),
+    ("simpo-full", "dpo", {"type": "full"}, {"lr": 5e-3, "preference": {"loss": "simpo", "beta": 2.0, "gamma": 0.5}}),
 ]
 
 
@@ -91,8 +105,8 @@ def _read_jsonl(path: Path) -> List[Dict[str, Any]]:
 def job(folder: Path, base: Path, stage: str, method: Dict[str, Any], **hp: Any) -> Path:
     data = folder / "data"
     data.mkdir(parents=True, exist_ok=True)
-    kind = "pretrain" if stage == "pretrain" else "sft"
-    rows = [{"text": t} for t in TEXTS] if kind == "pretrain" else [{"messages": c} for c in CHATS]
+    kind = {"pretrain": "pretrain", "sft": "sft", "dpo": "preference"}[stage]
+    rows = {"pretrain": [{"text": t} for t in TEXTS], "sft": [{"messages": c} for c in CHATS], "preference": PAIRS}[kind]
     _write_jsonl(data / "train.jsonl", rows)
     _write_jsonl(data / "validation.jsonl", rows[:3])
     hyper = {"batchSize": 2, "lr": 2e-3, "seqLen": 48, "maxSteps": 24, "warmupSteps": 2, "schedule": "cosine",
@@ -143,7 +157,13 @@ def hf_logit_max(made: Path) -> float:
 def main(argv: List[str]) -> int:
     ap = argparse.ArgumentParser(prog="python -m modelfab_torch.parity")
     ap.add_argument("--steps", type=int, default=50, help="steps per method (default 50)")
+    ap.add_argument("--only", default="", help="comma-separated case names (default: all)")
     args = ap.parse_args(argv)
+    wanted = [n for n in args.only.split(",") if n]
+    unknown = [n for n in wanted if n not in {c[0] for c in CASES}]
+    if unknown:
+        ap.error(f"unknown case(s) {', '.join(unknown)}; known: {', '.join(c[0] for c in CASES)}")
+    cases = [c for c in CASES if not wanted or c[0] in wanted]
     why = engine_missing()
     if why:
         sys.stderr.write(f"parity: the engine cannot run here: {why}\n")
@@ -157,7 +177,7 @@ def main(argv: List[str]) -> int:
         step1: List[float] = []
         curve: List[float] = []
         print(f"{'method':<22} {'engine step 1':>14} {'torch step 1':>14} {'step-1 rel':>11} {'curve max rel':>14}")
-        for name, stage, method, hp in CASES:
+        for name, stage, method, hp in cases:
             em, tm, _, _ = run_both(Path(tmp) / name, made / "base", stage, method, **{"maxSteps": args.steps, **hp})
             s1 = rel(em[0]["loss"], tm[0]["loss"])
             dev = max(rel(e["loss"], t["loss"]) for e, t in zip(em, tm))
@@ -165,9 +185,8 @@ def main(argv: List[str]) -> int:
             curve.append(dev)
             print(f"{name:<22} {em[0]['loss']:>14.6f} {tm[0]['loss']:>14.6f} {s1:>11.2e} {dev:>14.2e}")
         print(f"transformers on the engine's HF export: max |logit diff| {logit:.2e}")
-        print(json.dumps({"bench": "torch", "methods": [c[0] for c in CASES], "steps": args.steps,
-                          "max_step1_rel": max(step1), "max_curve_dev": max(curve), "ddp_max_dev": None,
-                          "hf_logit_max": logit, "peft_logit_max": None, "lmeval_abs_diff": None}))
+        print(json.dumps({"bench": "torch", "methods": [c[0] for c in cases], "steps": args.steps,
+                          "max_step1_rel": max(step1), "max_curve_dev": max(curve), "hf_logit_max": logit}, separators=(",", ":")))
     return 0
 
 

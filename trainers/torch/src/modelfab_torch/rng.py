@@ -8,7 +8,7 @@ order, which the parity checks (same first-step loss, same loss curve) depend on
 from __future__ import annotations
 
 import math
-from typing import List, Sequence, TypeVar, Union
+from typing import List, Optional, Sequence, TypeVar, Union
 
 _M32 = 0xFFFFFFFF
 T = TypeVar("T")
@@ -35,6 +35,7 @@ class Rng:
     """xoshiro128**; `Rng(seed)` draws exactly what `new Rng(seed)` draws in the engine."""
 
     def __init__(self, seed: Union[int, float, Sequence[int]] = 0) -> None:
+        self.spare: Optional[float] = None  # normal()'s second Box-Muller value, as the engine keeps it
         if isinstance(seed, (int, float)):
             x = to_uint32(seed)
             s = []
@@ -69,6 +70,19 @@ class Rng:
 
     def uniform(self) -> float:
         return self.next_u32() / 4294967296
+
+    def normal(self) -> float:
+        """Standard normal by Box-Muller, the second value kept for the next call (the engine's normal())."""
+        if self.spare is not None:
+            v, self.spare = self.spare, None
+            return v
+        u = 0.0
+        while u == 0:
+            u = self.uniform()
+        v = self.uniform()
+        r = math.sqrt(-2 * math.log(u))
+        self.spare = r * math.sin(2 * math.pi * v)
+        return r * math.cos(2 * math.pi * v)
 
     def uniforms(self, n: int) -> List[float]:
         """n draws of uniform(), in order; the loop of next_u32 inlined (initialising large LoRA matrices)."""

@@ -2,7 +2,7 @@
 
 Every problem is a JobSpecError naming the field, which the entry point turns into exit code 2 and an error event,
 exactly as the engine's worker treats an invalid spec. What the engine accepts but this trainer does not run yet
-(other bases than Hugging Face folders, the preference stage, prefix and prompt tuning, QLoRA without CUDA) is
+(other bases than Hugging Face folders, QLoRA) is
 refused the same way, with the reason, before any work is done.
 """
 from __future__ import annotations
@@ -15,6 +15,7 @@ from .chat import CHAT_TEMPLATES
 from .schedule import SCHEDULES
 
 METHOD_TYPES = ("full", "freeze", "lora", "qlora", "prefix", "prompt")
+PREFERENCE_LOSSES = ("dpo", "orpo", "simpo")
 LINEAR_MODULES = ("q", "k", "v", "o", "gate", "up", "down")
 # The engine's accepted spellings of a linear module (src/engine/config.ts MODULE_ALIASES).
 MODULE_ALIASES = {
@@ -46,6 +47,8 @@ class Hyperparameters:
     early_stopping_patience: int = 0
     checkpoint_every: int = 20
     chat_template: str = "chatml"
+    # The preference stage's loss and its parameters (None: the engine's defaults for that loss).
+    preference: Dict[str, Any] = field(default_factory=lambda: {"loss": "dpo", "beta": None, "lambda": None, "gamma": None})
 
 
 @dataclass
@@ -127,12 +130,11 @@ def normalize_method(m: Any, cuda: bool) -> Dict[str, Any]:
                         "this machine has none: use lora, or run the job on a GPU machine")
             raise JobSpecError("job spec: method qlora is not implemented by the torch trainer yet; use lora")
         return {"type": "lora", "rank": rank, "alpha": alpha, "dropout": dropout, "targets": targets, "rslora": rslora}
-    if t == "prompt":
+    if t in ("prompt", "prefix"):
         n = m.get("numVirtualTokens")
         _need(_is_int(n) and n > 0, f"method.numVirtualTokens must be a positive integer, got {n!r}")
-        return {"type": "prompt", "numVirtualTokens": n}
-    raise JobSpecError(f"job spec: method {t} is not implemented by the torch trainer yet (full, freeze, lora and prompt are); "
-                       "run it with the engine trainer")
+        return {"type": t, "numVirtualTokens": n}
+    raise JobSpecError(f"job spec: method {t} is not implemented by the torch trainer yet; run it with the engine trainer")
 
 
 def _opt_int(h: Dict[str, Any], key: str, minimum: int) -> Optional[int]:
@@ -149,6 +151,20 @@ def _opt_num(h: Dict[str, Any], key: str, lo: float, hi: float) -> Optional[floa
         return None
     _need(_is_num(v) and lo <= v <= hi, f"hyperparameters.{key} must be a number in [{lo}, {hi}], got {v!r}")
     return float(v)
+
+
+def _preference(p: Any) -> Dict[str, Any]:
+    """hyperparameters.preference: {loss: dpo | orpo | simpo, beta?, lambda?, gamma?} (src/factory/job-spec.ts)."""
+    p = {} if p is None else p
+    _need(isinstance(p, dict), f"hyperparameters.preference must be an object, got {p!r}")
+    loss = p.get("loss", "dpo")
+    _need(loss in PREFERENCE_LOSSES, f"hyperparameters.preference.loss must be one of {', '.join(PREFERENCE_LOSSES)}, got {loss!r}")
+    out: Dict[str, Any] = {"loss": loss}
+    for key in ("beta", "lambda", "gamma"):
+        v = p.get(key)
+        _need(v is None or _is_num(v), f"hyperparameters.preference.{key} must be a number, got {v!r}")
+        out[key] = None if v is None else float(v)
+    return out
 
 
 def validate_job_spec(s: Any, cuda: bool = False) -> JobSpec:
@@ -172,8 +188,6 @@ def validate_job_spec(s: Any, cuda: bool = False) -> JobSpec:
     _need(_is_int(s.get("threads")) and s["threads"] >= 1, "threads must be a positive integer")
 
     # What the torch trainer runs (today): the engine accepts more and converts; say what to do instead.
-    if s["stage"] == "dpo":
-        raise JobSpecError("job spec: stage dpo is not implemented by the torch trainer yet (pretrain and sft are); run it with the engine trainer")
     _need(base["kind"] == "hf", f"base.kind {base['kind']} is not read by the torch trainer: it trains Hugging Face folders "
                                 "(the factory converts engine folders and GGUF files to one before launch)")
     _need(isinstance(base.get("path"), str) and len(base["path"]) > 0, "base.path is required")
@@ -190,7 +204,7 @@ def validate_job_spec(s: Any, cuda: bool = False) -> JobSpec:
             raise JobSpecError(f"job spec: {what} is not implemented by the torch trainer yet")
 
     train_kind = data["train"].get("kind")
-    want = "pretrain" if s["stage"] == "pretrain" else "sft"
+    want = {"pretrain": "pretrain", "sft": "sft", "dpo": "preference"}[s["stage"]]
     _need(train_kind == want, f"data.train.kind must be {want} for stage {s['stage']}, got {train_kind!r}")
     val = data.get("validation")
     if val is not None:
@@ -213,7 +227,7 @@ def validate_job_spec(s: Any, cuda: bool = False) -> JobSpec:
         early_stopping_patience=_opt_int(h, "earlyStoppingPatience", 0) or 0,
         # The engine checkpoints every 20 steps unless told otherwise (engine-worker.ts).
         checkpoint_every=h["checkpointEvery"] if h.get("checkpointEvery") is not None else 20,
-        chat_template=template,
+        chat_template=template, preference=_preference(h.get("preference")),
     )
     _need(_is_int(hp.checkpoint_every) and hp.checkpoint_every >= 0, f"hyperparameters.checkpointEvery must be an integer >= 0, got {hp.checkpoint_every!r}")
     return JobSpec(

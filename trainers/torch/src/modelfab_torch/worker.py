@@ -18,7 +18,7 @@ import math
 import os
 import shutil
 import time
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -27,7 +27,8 @@ from .chat import CHAT_TEMPLATES, IGNORE_INDEX, TextTokenizer
 from .checkpoint import latest_checkpoint, read_checkpoint, set_rng_state, write_checkpoint
 from .data import Example, collate, load_examples
 from .files import Events, Heartbeat, MetricsLog, dumps, write_atomic
-from .methods import apply_method, base_param_count, trainable, virtual_tokens
+from .methods import apply_method, base_param_count, prefix_tokens, trainable, virtual_tokens
+from .preference import Pair, load_pairs, pair_batch, preference_loss, ref_tensor, sequence_logps
 from .rng import epoch_order
 from .schedule import lr_at, total_steps, warmup_steps
 from .spec import JobSpec, JobSpecError
@@ -81,31 +82,101 @@ class Trainer:
         self.pad_id, self.device, self.should_stop, self.on_step = pad_id, device, should_stop, on_step
         self.params = trainable(model)
         self.prompt_rows = virtual_tokens(spec.method)
+        self.prefix_rows = prefix_tokens(spec.method)
+        # The preference stage's loss config; None for language modelling (pretraining, SFT).
+        self.preference: Optional[Dict] = spec.hp.preference if spec.stage == "dpo" else None
+
+    def logits(self, ids: torch.Tensor) -> torch.Tensor:
+        """Logits [B, T, V] of the sequences' own positions."""
+        kwargs = {}
+        if self.prefix_rows:
+            # PEFT numbers a sequence after its prefix (positions P..P+T-1: it adds P to any position ids given); the
+            # engine's sequence starts at position 0 and its prefix keys carry no rotation. Unrotated prefix keys
+            # make q.k depend on the query's absolute position, so the numbering is part of the model: the
+            # engine's is kept by handing PEFT positions that its offset brings back to 0..T-1.
+            t = ids.shape[1]
+            kwargs["position_ids"] = (torch.arange(t, device=ids.device) - self.prefix_rows).unsqueeze(0).expand(ids.shape[0], t)
+        logits = self.model(input_ids=ids, use_cache=False, **kwargs).logits
+        if self.prompt_rows:
+            logits = logits[:, self.prompt_rows:]  # the soft prompt's rows are never scored
+        return logits
+
+    def pair_logps(self, items: Sequence[Pair]):
+        """Log-probs [2P] (every chosen, then every rejected), scored-token counts [2P] and real tokens, one forward."""
+        ids, labels, tokens = collate(pair_batch(items), self.pad_id)
+        ids, labels = ids.to(self.device), labels.to(self.device)
+        logps, counts = sequence_logps(self.logits(ids), labels)
+        return logps, counts, tokens
+
+    @torch.no_grad()
+    def reference_logps(self, pairs: List[Pair]) -> None:
+        """DPO's reference: every pair scored once, before training, by the model as it starts (the engine's
+        referenceLogps). For LoRA that is exactly the base (B is zero, so the adapter adds nothing), the model TRL
+        gets by disabling the adapter; for prefix and prompt tuning it is the base with the initial prefix/prompt,
+        as in the engine."""
+        was = self.model.training
+        self.model.eval()
+        b = self.spec.hp.batch_size
+        for i in range(0, len(pairs), b):
+            items = pairs[i:i + b]
+            logps, _, _ = self.pair_logps(items)
+            # The engine keeps them as float32 (its Float32Array of log-probs).
+            vals = logps.float().cpu().tolist()
+            for j, p in enumerate(items):
+                p.ref_chosen, p.ref_rejected = vals[j], vals[len(items) + j]
+        self.model.train(was)
+
+    def step_loss(self, items) -> Tuple[torch.Tensor, int, Dict[str, float]]:
+        """(loss on the graph, real tokens, the objective's metrics) of one micro-batch."""
+        if self.preference is None:
+            loss, tokens, _, _ = self.micro_loss(items)
+            return loss, tokens, {}
+        logps, counts, tokens = self.pair_logps(items)
+        ref = ref_tensor(items) if self.preference["loss"] == "dpo" else None
+        loss, stats = preference_loss(logps, counts, self.preference, ref)
+        return loss, tokens, {k: v for k, v in stats.items() if k != "loss"}
 
     def micro_loss(self, items: List[Example]):
         ids, labels, tokens = collate(items, self.pad_id)
         ids, labels = ids.to(self.device), labels.to(self.device)
-        logits = self.model(input_ids=ids, use_cache=False).logits
-        if self.prompt_rows:
-            logits = logits[:, self.prompt_rows:]  # the soft prompt's rows are never scored
+        logits = self.logits(ids)
         v = logits.shape[-1]
         count = (labels != IGNORE_INDEX).sum()
         loss_sum = F.cross_entropy(logits.reshape(-1, v).float(), labels.reshape(-1), ignore_index=IGNORE_INDEX, reduction="sum")
         # The engine's loss is 0 for a batch with nothing to score (its mean over zero tokens).
         return loss_sum / count.clamp(min=1), tokens, loss_sum, count
 
+    def evaluate(self, examples) -> float:
+        return self.evaluate_metrics(examples)[0]
+
     @torch.no_grad()
-    def evaluate(self, examples: List[Example]) -> float:
+    def evaluate_metrics(self, examples) -> Tuple[float, Optional[Dict[str, float]]]:
+        """(loss, the objective's metrics or None): the mean loss per scored token for language modelling; for
+        preference pairs the loss and rewards averaged over pairs (each micro-batch weighted by its pairs)."""
         was = self.model.training
         self.model.eval()
-        total, count = 0.0, 0
         b = self.spec.hp.batch_size
-        for i in range(0, len(examples), b):
-            _, _, s, c = self.micro_loss(examples[i:i + b])
-            total += s.item()
-            count += int(c.item())
-        self.model.train(was)
-        return total / count if count else math.nan
+        try:
+            if self.preference is not None:
+                sums: Dict[str, float] = {}
+                for i in range(0, len(examples), b):
+                    batch = examples[i:i + b]
+                    logps, counts, _ = self.pair_logps(batch)
+                    ref = ref_tensor(batch) if self.preference["loss"] == "dpo" else None
+                    _, stats = preference_loss(logps, counts, self.preference, ref)
+                    for k, v in stats.items():
+                        sums[k] = sums.get(k, 0.0) + v * len(batch)
+                n = max(1, len(examples))
+                loss = sums.pop("loss", 0.0) / n
+                return loss, {k: v / n for k, v in sums.items()}
+            total, count = 0.0, 0
+            for i in range(0, len(examples), b):
+                _, _, s, c = self.micro_loss(examples[i:i + b])
+                total += s.item()
+                count += int(c.item())
+            return (total / count if count else math.nan), None
+        finally:
+            self.model.train(was)
 
     def run(self) -> Dict:
         spec, h, out = self.spec, self.spec.hp, self.spec.output_dir
@@ -145,6 +216,7 @@ class Trainer:
         log = MetricsLog(os.path.join(out, "metrics.jsonl"))
         order = epoch_order(n, spec.seed, state["epoch"])
         last_eval: Optional[float] = None
+        eval_metrics: Optional[Dict[str, float]] = None
         stopped_early = interrupted = False
         t0 = time.perf_counter() - state["elapsed_s"]
         start_tokens, start_elapsed, start_step = state["tokens_seen"], state["elapsed_s"], state["step"]
@@ -161,6 +233,7 @@ class Trainer:
             while state["step"] < total:
                 opt.zero_grad(set_to_none=True)
                 step_loss, step_tokens = 0.0, 0
+                step_metrics: Dict[str, float] = {}
                 for _ in range(h.grad_accum):
                     if state["cursor"] + h.batch_size > len(order):
                         state["epoch"] += 1
@@ -168,10 +241,12 @@ class Trainer:
                         order = epoch_order(n, spec.seed, state["epoch"])
                     picked = [self.train[i] for i in order[state["cursor"]:state["cursor"] + h.batch_size]]
                     state["cursor"] += len(picked)
-                    loss, tokens, _, _ = self.micro_loss(picked)
+                    loss, tokens, metrics = self.step_loss(picked)
                     (loss / h.grad_accum).backward()
                     step_loss += loss.item() / h.grad_accum
                     step_tokens += tokens
+                    for k, v in metrics.items():
+                        step_metrics[k] = step_metrics.get(k, 0.0) + v / h.grad_accum
                 params = [p for _, p in self.params]
                 grad_norm = float(torch.nn.utils.clip_grad_norm_(params, h.max_grad_norm if h.max_grad_norm else math.inf))
                 lr = lr_at(state["step"], h.lr, warmup, total, h.schedule, h.min_lr_ratio)
@@ -192,12 +267,15 @@ class Trainer:
                     "step": state["step"], "epoch": state["epoch"] + state["cursor"] / n, "loss": step_loss, "lr": lr,
                     "grad_norm": grad_norm, "tokens_per_s": tok_s, "elapsed_s": state["elapsed_s"],
                     "eta_s": run_s / max(1, state["step"] - start_step) * (total - state["step"]),
+                    **step_metrics,
                 }
                 if skipped:
                     record["skipped"] = True
                 if self.val and h.eval_every and (state["step"] % h.eval_every == 0 or state["step"] == total):
-                    last_eval = self.evaluate(self.val)
+                    last_eval, eval_metrics = self.evaluate_metrics(self.val)
                     record["eval_loss"] = last_eval
+                    for k, v in (eval_metrics or {}).items():
+                        record[f"eval_{k}"] = v
                     best = state["best_eval_loss"]
                     if best is None or last_eval < best:
                         state["best_eval_loss"] = last_eval
@@ -219,12 +297,12 @@ class Trainer:
         finally:
             log.close()
         if not interrupted and not stopped_early and self.val and last_eval is None:
-            last_eval = self.evaluate(self.val)
+            last_eval, eval_metrics = self.evaluate_metrics(self.val)
         run_s = state["elapsed_s"] - start_elapsed
         last = state["last_loss"]
         return {
             "steps": state["step"], "total_steps": total, "final_loss": last if last is not None else math.nan,
-            "eval_loss": last_eval, "stopped_early": stopped_early, "interrupted": interrupted, "losses": losses,
+            "eval_loss": last_eval, "eval_metrics": eval_metrics, "stopped_early": stopped_early, "interrupted": interrupted, "losses": losses,
             "tokens_per_s": (state["tokens_seen"] - start_tokens) / run_s if run_s > 0 else 0.0, "elapsed_s": state["elapsed_s"],
         }
 
@@ -257,7 +335,7 @@ def save_result(spec: JobSpec, model: torch.nn.Module, tok: TextTokenizer, chat_
     tmp = f"{model_dir}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
-    adapter = spec.method["type"] in ("lora", "prompt")
+    adapter = spec.method["type"] in ("lora", "prompt", "prefix")
     model.save_pretrained(tmp, safe_serialization=True)
     _copy_tokenizer(spec.base_path, tmp, chat_template)
     if adapter:
@@ -299,8 +377,13 @@ def run_job(spec: JobSpec, should_stop: Callable[[], bool] = lambda: False, hear
             raise JobSpecError(f"base.path: {e}") from None
         h = spec.hp
         pad_id = tok.pad_id if tok.pad_id is not None else tok.eos_id if tok.eos_id is not None else 0
-        train = load_examples(spec.train_path, spec.train_kind, tok, h.seq_len, h.chat_template)
-        val = load_examples(spec.validation_path, spec.validation_kind, tok, h.seq_len, h.chat_template) if spec.validation_path else []
+        def read(path: str, kind: str):
+            if spec.stage == "dpo":
+                return load_pairs(path, tok, h.seq_len, h.chat_template)
+            return load_examples(path, kind, tok, h.seq_len, h.chat_template)
+
+        train = read(spec.train_path, spec.train_kind)
+        val = read(spec.validation_path, spec.validation_kind) if spec.validation_path else []
         if not train:
             raise JobSpecError(f"{spec.train_path}: no usable training examples")
 
@@ -316,9 +399,15 @@ def run_job(spec: JobSpec, should_stop: Callable[[], bool] = lambda: False, hear
         if tok.vocab_size > vocab:
             raise JobSpecError(f"base.path {spec.base_path}: the tokenizer has {tok.vocab_size} tokens, the model's vocab_size is {vocab}")
         resuming = latest_checkpoint(out) is not None
-        model = apply_method(base, spec.method, spec.seed, init=not resuming).to(dev)
+        dpo_ref = spec.stage == "dpo" and h.preference["loss"] == "dpo"
+        # DPO's reference is the model as it starts, so a resumed DPO job draws the initial adapter again to
+        # recompute it (the checkpoint's tensors replace those draws before training goes on).
+        model = apply_method(base, spec.method, spec.seed, init=not resuming or dpo_ref).to(dev)
         stop = should_stop if stop_after_step is None else (lambda: should_stop() or current["step"] >= stop_after_step)
         trainer = Trainer(spec, model, train, val, pad_id, dev, stop, lambda s: current.__setitem__("step", s))
+        if dpo_ref:
+            trainer.reference_logps(train)
+            trainer.reference_logps(val)
         before = trainer.evaluate(val) if val else None
         r = trainer.run()
         if r["interrupted"]:
@@ -335,6 +424,7 @@ def run_job(spec: JobSpec, should_stop: Callable[[], bool] = lambda: False, hear
             "train_loss": _null_nonfinite(r["final_loss"]), "eval_loss_before": _null_nonfinite(before),
             "eval_loss": _null_nonfinite(r["eval_loss"]), "tokens_per_s": r["tokens_per_s"], "elapsed_s": r["elapsed_s"],
             "trainable_params": sum(p.numel() for _, p in trainable(model)), "total_params": base_param_count(model),
+            **({"eval_metrics": r["eval_metrics"]} if r["eval_metrics"] else {}),
             "vocab_size": vocab,
             "trainer": "torch", "model_format": fmt, "device": device_text(dev),
             **({"chat_template": chat_template} if chat_template else {}),

@@ -15,7 +15,7 @@ import { LlamaModel } from '../../../../src/engine/llama-model.ts';
 import { Rng } from '../../../../src/engine/rng.ts';
 import { createGemm } from '../../../../src/engine/gemm/create-gemm.ts';
 import { encodeChat, trainBpe, type ChatMessage, type ChatTemplateName } from '../../../../src/engine/tokenizer/tokenizer-exports.ts';
-import { exportHfModel, writeModelFolder } from '../../../../src/formats/hf-folder.ts';
+import { exportHfModel, writeModelFolder } from '../../../../src/model-files/hf-folder.ts';
 
 const [outDir, inputPath] = process.argv.slice(2);
 if (!outDir || !inputPath) throw new Error('usage: make-parity-model.ts <outDir> <input.json>');

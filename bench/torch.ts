@@ -1,0 +1,46 @@
+/**
+ * The torch trainer against the engine: `python -m modelfab_torch.parity` run with the trainer's virtual
+ * environment, on this checkout's code.
+ *
+ *   npm run bench:torch [-- --steps 50 --only dpo-full,sft-prefix]
+ *
+ * Every case runs the same job.json (a tiny random model made and exported by the engine, the same data, seed and
+ * hyperparameters, fp32 on CPU) on the engine's worker and on the torch trainer. Prints one line per case (each
+ * trainer's first-step loss, their relative difference, the largest relative difference over the curve) and ends
+ * with one JSON line:
+ *   {"bench":"torch","methods":[...],"steps":N,"max_step1_rel":...,"max_curve_dev":...,"hf_logit_max":...}
+ * Figures the issue lists that nothing measures yet (DDP, PEFT logits on the engine's adapters, lm-eval) are left
+ * out. The interpreter is $MODELFAB_TORCH_PYTHON, else <repo>/.venv-torch/bin/python (bash trainers/torch/setup-venv.sh
+ * creates it); without one the bench says so and exits 2.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+
+const root = join(import.meta.dirname, '..');
+const python = process.env.MODELFAB_TORCH_PYTHON || join(root, '.venv-torch', 'bin', 'python');
+const fromEnv = Boolean(process.env.MODELFAB_TORCH_PYTHON);
+
+function fail(message: string): never {
+  process.stderr.write(`bench:torch: ${message}\n`);
+  process.exit(2);
+}
+
+if (!existsSync(python)) {
+  fail(fromEnv
+    ? `MODELFAB_TORCH_PYTHON=${python} does not exist`
+    : `no Python for the torch trainer: ${python} is missing. Create it with \`bash trainers/torch/setup-venv.sh\` ` +
+      '(about 5 minutes, 4.9 GB) or point MODELFAB_TORCH_PYTHON at an interpreter with torch, transformers and peft');
+}
+const src = join(root, 'trainers', 'torch', 'src');
+// This checkout's trainer, whatever the venv has installed in editable mode elsewhere.
+const env = { ...process.env, PYTHONPATH: [src, process.env.PYTHONPATH].filter(Boolean).join(delimiter), MODELFAB_REPO: root };
+const check = spawnSync(python, ['-c', 'import torch, transformers, peft, tokenizers, safetensors'], { env, encoding: 'utf8' });
+if (check.error) fail(`${python} does not run: ${check.error.message}`);
+if (check.status !== 0) {
+  const last = check.stderr.trim().split('\n').pop() ?? '';
+  fail(`${python} lacks the trainer's packages (${last}); run \`bash trainers/torch/setup-venv.sh\``);
+}
+const r = spawnSync(python, ['-m', 'modelfab_torch.parity', ...process.argv.slice(2)], { env, stdio: 'inherit', cwd: root });
+if (r.error) fail(r.error.message);
+process.exit(r.status ?? 1);
