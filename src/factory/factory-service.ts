@@ -449,7 +449,7 @@ export class FactoryService extends EventEmitter {
     }
     // A torch job is checked before anything is written: the trainer installed and able to run it, its base in
     // the Hugging Face format (converted once, cached in the data folder).
-    const torchBase = trainer.trainer === 'torch' ? this.torchBase(methodType === 'dpo' ? 'dpo' : dataset.stage === 'pretrain' ? 'pretrain' : 'sft', method, resolved, trainer) : null;
+    const torchBase = trainer.trainer === 'torch' ? await this.torchBase(methodType === 'dpo' ? 'dpo' : dataset.stage === 'pretrain' ? 'pretrain' : 'sft', method, resolved, trainer) : null;
     const id = newId('ftjob');
     const dir = resolve(this.o.dataDir, 'jobs', id);
     mkdirSync(join(dir, 'data'), { recursive: true });
@@ -491,10 +491,10 @@ export class FactoryService extends EventEmitter {
   }
 
   /** The HF base a torch job trains from, or a 400 with the reason it cannot run on the torch trainer. */
-  private torchBase(stage: Stage, method: MethodSpec, resolved: ResolvedBase, o: TrainerOptions): { path: string; chatTemplate?: string } {
+  private async torchBase(stage: Stage, method: MethodSpec, resolved: ResolvedBase, o: TrainerOptions): Promise<{ path: string; chatTemplate?: string }> {
     const refuse = (msg: string) => new FactoryError(400, msg, 'hyperparameters.trainer', 'trainer_unavailable');
     if (!this.o.torch) throw refuse('the torch trainer is not configured on this server');
-    const why = this.o.torch.refusal(stage, method.type, o);
+    const why = await this.o.torch.refusal(stage, method.type, o);
     if (why) throw refuse(why);
     if (resolved.after) throw refuse(`the torch trainer needs its base model before the job is queued, but ${resolved.model.name} is still being trained (job ${resolved.after}); submit the torch job once it has succeeded`);
     try {
@@ -627,7 +627,7 @@ export class FactoryService extends EventEmitter {
       if (problems.length) throw new FactoryError(400, problems.join('; '), 'fact_questions');
     }
     const stage: Stage = req.stage ?? 'sft';
-    if (req.trainer === 'torch') this.torchExperimentRefusal(req, stage);
+    if (req.trainer === 'torch') await this.torchExperimentRefusal(req, stage);
     // Every name that is not found is reported at once, with the nearest known name.
     const missing: Problem[] = [], missingKinds = new Set<string>();
     let known: { models: string[]; datasets: string[] } | null = null;
@@ -684,13 +684,13 @@ export class FactoryService extends EventEmitter {
    * run one of its stages or methods; a later stage (`then`) would train from a result that does not exist yet,
    * which the torch trainer cannot be given (its base is converted before launch).
    */
-  private torchExperimentRefusal(req: ExperimentRequest, stage: Stage): void {
+  private async torchExperimentRefusal(req: ExperimentRequest, stage: Stage): Promise<void> {
     const refuse = (msg: string, param: string) => new FactoryError(400, msg, param, 'trainer_unavailable');
     if (!this.o.torch) throw refuse('the torch trainer is not configured on this server', 'trainer');
     if (req.then?.length) throw refuse('trainer torch: stages in `then` train from results that do not exist yet, which the torch trainer cannot be given; run them as experiments of their own, or use trainer engine', 'then');
     for (const [i, m] of req.methods.entries()) {
       const type = 'spec' in m ? m.spec.type : m.type;
-      const why = this.o.torch.refusal(stage, type, { precision: req.precision, packing: req.packing, gradientCheckpointing: req.gradient_checkpointing });
+      const why = await this.o.torch.refusal(stage, type, { precision: req.precision, packing: req.packing, gradientCheckpointing: req.gradient_checkpointing });
       if (why) throw refuse(why, /^the torch trainer does not run method/.test(why) ? `methods[${i}]` : 'trainer');
     }
   }

@@ -13,7 +13,7 @@
  * sizes, modification times), built in a temporary folder and renamed into place, so a half-written cache is never
  * used and a changed base is converted again.
  */
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
@@ -81,11 +81,9 @@ export function parseTorchInfo(stdout: string): TorchInfo | null {
   }
 }
 
-/** Runs `--info` (importing torch takes seconds, so callers keep the answer: `TorchTrainer`). */
-export function probeTorch(python: string, env: NodeJS.ProcessEnv = process.env, timeoutMs = 120_000): TorchProbe {
-  if (!existsSync(python)) return { ok: false, python, reason: `no python at ${python}` };
-  const r = spawnSync(python, ['-m', 'modelfab_torch', '--info'], { encoding: 'utf8', env: { ...env, HF_HUB_OFFLINE: '1' }, timeout: timeoutMs });
-  if (r.error) return { ok: false, python, reason: `${python} could not be run: ${r.error.message}` };
+/** What one `--info` run ended as. */
+function probeOutcome(python: string, r: { error?: Error; status: number | null; signal?: string | null; stdout: string; stderr: string }): TorchProbe {
+  if (r.error && r.status === null) return { ok: false, python, reason: `${python} could not be run: ${r.error.message}` };
   if (r.status !== 0) {
     const why = (r.stderr || r.stdout || '').trim().split('\n').filter(Boolean).at(-1) ?? `exit ${r.status ?? r.signal}`;
     return { ok: false, python, reason: `${python} cannot run modelfab_torch (${why.slice(0, 300)})` };
@@ -94,21 +92,46 @@ export function probeTorch(python: string, env: NodeJS.ProcessEnv = process.env,
   return info ? { ok: true, python, info } : { ok: false, python, reason: `${python} -m modelfab_torch --info printed no trainer description` };
 }
 
+const INFO_ARGS = ['-m', 'modelfab_torch', '--info'];
+
+/** Runs `--info` and waits (for the CLI; a server asks `TorchTrainer`, which does not block and keeps the answer). */
+export function probeTorch(python: string, env: NodeJS.ProcessEnv = process.env, timeoutMs = 120_000): TorchProbe {
+  if (!existsSync(python)) return { ok: false, python, reason: `no python at ${python}` };
+  const r = spawnSync(python, INFO_ARGS, { encoding: 'utf8', env: { ...env, HF_HUB_OFFLINE: '1' }, timeout: timeoutMs });
+  return probeOutcome(python, { ...r, error: r.error, status: r.error ? null : r.status });
+}
+
+/** `probeTorch` without blocking the event loop (importing torch takes seconds). */
+export function probeTorchAsync(python: string, env: NodeJS.ProcessEnv = process.env, timeoutMs = 120_000): Promise<TorchProbe> {
+  if (!existsSync(python)) return Promise.resolve({ ok: false, python, reason: `no python at ${python}` });
+  return new Promise((done) => {
+    execFile(python, INFO_ARGS, { encoding: 'utf8', env: { ...env, HF_HUB_OFFLINE: '1' }, timeout: timeoutMs }, (error, stdout, stderr) => {
+      const code = error ? (typeof (error as { code?: unknown }).code === 'number' ? (error as { code: number }).code : null) : 0;
+      done(probeOutcome(python, { error: error ?? undefined, status: code, signal: error?.signal ?? null, stdout, stderr }));
+    });
+  });
+}
+
 /** The torch trainer of one process: its python and, once asked, what it can run. */
 export class TorchTrainer {
-  private probed: TorchProbe | null = null;
+  private probed: Promise<TorchProbe> | null = null;
   constructor(readonly python: string, private readonly env: NodeJS.ProcessEnv = process.env) {}
 
-  /** A successful probe is kept; a failed one is asked again next time (the venv may have been installed since). */
-  probe(): TorchProbe {
-    if (this.probed?.ok) return this.probed;
-    this.probed = probeTorch(this.python, this.env);
-    return this.probed;
+  /**
+   * A successful probe is kept; a failed one is asked again next time (the venv may have been installed since).
+   * Callers at the same moment share one run.
+   */
+  async probe(): Promise<TorchProbe> {
+    const mine = this.probed ?? probeTorchAsync(this.python, this.env);
+    this.probed = mine;
+    const p = await mine;
+    if (!p.ok && this.probed === mine) this.probed = null;
+    return p;
   }
 
   /** Why this job cannot run on the torch trainer, or null. */
-  refusal(stage: string, method: string, o: { precision?: string; packing?: boolean; gradientCheckpointing?: boolean } = {}): string | null {
-    const p = this.probe();
+  async refusal(stage: string, method: string, o: { precision?: string; packing?: boolean; gradientCheckpointing?: boolean } = {}): Promise<string | null> {
+    const p = await this.probe();
     if (!p.ok) return `the torch trainer is not installed: ${p.reason}; ${TORCH_INSTALL_HINT}`;
     return torchRefusal(p.info, stage, method, o);
   }

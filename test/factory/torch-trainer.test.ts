@@ -15,7 +15,7 @@ import { exportHfModel, writeModelFolder } from '../../src/model-files/hf-folder
 import { exportPeftLora, exportPeftPromptLearning } from '../../src/model-files/peft.ts';
 import { LocalRunner } from '../../src/factory/local-runner.ts';
 import {
-  hfBaseFor, importTorchResult, parseNvidiaSmi, parseTorchInfo, probeTorch, torchCommand, torchPython, torchRefusal, TorchTrainer,
+  hfBaseFor, importTorchResult, parseNvidiaSmi, parseTorchInfo, probeTorch, probeTorchAsync, torchCommand, torchPython, torchRefusal, TorchTrainer,
 } from '../../src/factory/torch-trainer.ts';
 import { trainerOptions, FactoryError } from '../../src/factory/factory-service.ts';
 import { validateExperimentRequest } from '../../src/factory/experiment-file.ts';
@@ -42,7 +42,7 @@ test('the python: MODELFAB_TORCH_PYTHON, else the repository .venv-torch; the co
   assert.deepEqual(runner.command({ id: 'j' } as JobSpec, 'x.json').command, process.execPath, 'no trainer: the engine');
 });
 
-test('--info and nvidia-smi output parsed; a missing python is a refusal naming the install command', () => {
+test('--info and nvidia-smi output parsed; a missing python is a refusal naming the install command', async () => {
   const info = parseTorchInfo('some warning\n{"trainer": "torch", "torch": "2.11.0", "transformers": "5.17.0", "peft": "0.21.0", "cuda": null, "devices": [], "methods": ["full", "lora"], "stages": ["sft"]}\n');
   assert.equal(info?.torch, '2.11.0');
   assert.deepEqual(info?.methods, ['full', 'lora']);
@@ -53,9 +53,24 @@ test('--info and nvidia-smi output parsed; a missing python is a refusal naming 
   ]);
   const p = probeTorch('/no/such/python');
   assert.equal(p.ok, false);
-  const why = new TorchTrainer('/no/such/python').refusal('sft', 'lora');
+  const why = await new TorchTrainer('/no/such/python').refusal('sft', 'lora');
   assert.match(why!, /not installed: no python at \/no\/such\/python/);
   assert.match(why!, /bash trainers\/torch\/setup-venv\.sh/);
+  const dir = tmp();
+  try {
+    const py = join(dir, 'python');
+    writeFileSync(py, '#!/bin/sh\necho "/usr/bin/python3: No module named modelfab_torch" >&2\nexit 1\n');
+    chmodSync(py, 0o755);
+    const sync = probeTorch(py), async = await probeTorchAsync(py);
+    assert.deepEqual(async, sync);
+    assert.equal(async.ok, false);
+    assert.match((async as { reason: string }).reason, /cannot run modelfab_torch \(\/usr\/bin\/python3: No module named modelfab_torch\)/);
+    writeFileSync(py, `#!/bin/sh\necho '${JSON.stringify({ trainer: 'torch', torch: '2', transformers: '5', peft: '0', methods: ['lora'], stages: ['sft'] })}'\n`);
+    const ok = await new TorchTrainer(py).probe();
+    assert.ok(ok.ok && ok.info.torch === '2');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('trainer options of the jobs API: checked, and what the engine does not do is a 400 naming the field', () => {
