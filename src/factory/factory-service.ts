@@ -31,7 +31,7 @@ import { nearest, validateExperimentRequest, ExperimentValidationError } from '.
 import type { Problem } from '../data/problems.ts';
 import type { BaseModelRef, DataRef, Hyperparameters, JobEstimate, JobSpec, JobStatus, Resources, Stage } from './job-spec.ts';
 import type { FactoryTables } from './kysely-jobs.ts';
-import { resolveStored } from '../store/paths.ts';
+import { resolveStored, storedPath } from '../store/paths.ts';
 import type { Manifest } from './engine-worker.ts';
 import { evaluateJob, type EvaluationSpec, type JobBench } from './evaluate.ts';
 import { hfBaseFor, importTorchResult, PRECISIONS, TRAINERS, type Precision, type TorchTrainer, type TrainerName } from './torch-trainer.ts';
@@ -471,7 +471,8 @@ export class FactoryService extends EventEmitter {
       hyperparameters: { n_epochs: hyper.epochs ?? auto.epochs, batch_size: hyper.batchSize, learning_rate_multiplier: opts.hyperparameters?.lr === undefined ? auto.multiplier : hyper.lr / METHOD_LR[method.type], ...(methodType === 'dpo' ? { beta: typeof hreq.beta === 'number' ? hreq.beta : 0.1 } : {}) },
       methodType, createdAt: Date.now(), trainRows: train.rows, ...(opts.experiment ? { experiment: opts.experiment } : {}),
       ...(base.config ? { baseConfig: base.config } : {}),
-      ...(torchBase ? { sourceBase: baseRef(base) } : {}),
+      // stored relative to the data folder when inside it (meta is not mapped by spec-paths.ts), so the folder can move
+      ...(torchBase ? { sourceBase: { kind: base.kind, path: storedPath(resolve(this.o.dataDir), resolve(this.o.dataDir, base.path)) } as BaseModelRef } : {}),
     };
     const name = opts.name ?? (opts.experiment ? `${base.name} x ${opts.experiment.dataset} x ${opts.experiment.method}` : `${base.name} x ${dataset.name}`);
     if (torchBase?.chatTemplate && hyper.chatTemplate === undefined && stage !== 'pretrain') hyper.chatTemplate = torchBase.chatTemplate;
