@@ -1,8 +1,12 @@
-/** `modelfab info`: what this machine gives the engine (gemm backend, native kernels, threads). */
+/**
+ * `modelfab info`: what this machine gives the engine (gemm backend, native kernels, threads), whether the torch
+ * trainer is installed (its `--info`: versions, CUDA devices) and the GPUs nvidia-smi lists.
+ */
 import type { Command } from 'commander';
 import os from 'node:os';
 import { createGemm, describeGemm, gemmAvailability } from '../engine/gemm/create-gemm.ts';
 import { nativeKernels } from '../engine/ops/native-kernels.ts';
+import { nvidiaGpus, probeTorch, torchPython, TORCH_INSTALL_HINT } from '../factory/torch-trainer.ts';
 
 export function registerInfo(program: Command): void {
   program
@@ -15,6 +19,7 @@ export function registerInfo(program: Command): void {
       const info = {
         node: process.version, cores: os.availableParallelism(), memoryGiB: Math.round(os.totalmem() / 2 ** 30),
         gemm: describeGemm(gemm), backends: avail, nativeKernels: nativeKernels() !== null,
+        torch: probeTorch(torchPython()), gpus: nvidiaGpus(),
       };
       gemm.close();
       if (o.json) { console.log(JSON.stringify(info, null, 2)); return; }
@@ -22,5 +27,14 @@ export function registerInfo(program: Command): void {
       console.log(info.gemm);
       for (const [k, v] of Object.entries(avail)) console.log(`  ${k.padEnd(9)} ${v.ok ? 'available' : `unavailable: ${(v as { reason: string }).reason}`}`);
       console.log(`native exp kernels: ${info.nativeKernels ? 'yes' : 'no (TypeScript loops)'}`);
+      const t = info.torch;
+      if (t.ok) {
+        const dev = t.info.devices.length ? t.info.devices.map((d) => `${d.index}: ${d.name} ${Math.round(d.memory_mb / 1024)} GiB`).join(', ') : 'no CUDA devices (CPU)';
+        console.log(`torch trainer: installed (${t.python}): torch ${t.info.torch}, transformers ${t.info.transformers}, peft ${t.info.peft}; ${dev}`);
+        console.log(`  stages ${t.info.stages.join(', ')}; methods ${t.info.methods.join(', ')}`);
+      } else {
+        console.log(`torch trainer: not installed: ${t.reason}; ${TORCH_INSTALL_HINT}`);
+      }
+      console.log(info.gpus === null ? 'GPUs: none found (no nvidia-smi)' : `GPUs: ${info.gpus.length ? info.gpus.map((g) => `${g.index}: ${g.name} ${g.memoryMB} MiB`).join(', ') : 'none'}`);
     });
 }

@@ -68,6 +68,7 @@ const SYNONYMS: Record<string, string> = {
   model: 'base_models', models: 'base_models', basemodel: 'base_models', base: 'base_models', dataset: 'datasets', data: 'datasets',
   method: 'methods', hyperparams: 'hyperparameters', hparams: 'hyperparameters', seed: 'seeds', suite: 'suites', stages: 'then',
   grid: 'sweep', losstype: 'loss', preferenceloss: 'loss', prefloss: 'loss',
+  backend: 'trainer', dtype: 'precision', torchdtype: 'precision', mixedprecision: 'precision', gradientcheckpointing: 'gradient_checkpointing',
 };
 
 const norm = (s: string) => s.toLowerCase().replace(/[_\-\s]/g, '');
@@ -104,7 +105,9 @@ const TARGETS: readonly string[] = ['all', ...LINEAR_MODULES, ...LINEAR_MODULES.
 const FREEZE_MODULES: readonly string[] = ['all', 'attn', 'ffn', 'norm', ...TARGETS.filter((t) => t !== 'all')];
 const EXTRA_MODULES = ['token_embd', 'output', 'output_norm'] as const;
 
-const TOP_KEYS = ['name', 'stage', 'base_models', 'datasets', 'methods', 'hyperparameters', 'sweep', 'seeds', 'suites', 'priority', 'then', 'fact_questions'];
+const TOP_KEYS = ['name', 'stage', 'base_models', 'datasets', 'methods', 'hyperparameters', 'sweep', 'seeds', 'suites', 'priority', 'then', 'fact_questions', 'trainer', 'precision', 'gradient_checkpointing', 'packing'];
+const TRAINERS = ['engine', 'torch'] as const;
+const PRECISIONS = ['fp32', 'bf16', 'fp16'] as const;
 const THEN_KEYS = ['stage', 'datasets', 'hyperparameters'];
 const NAMED_METHOD_KEYS = ['name', 'spec'];
 
@@ -283,6 +286,18 @@ function thenStages(p: Collector, v: unknown, at: Path): void {
   });
 }
 
+/** The trainer and its options; what the engine does not do is named (it trains fp32, unpacked, keeping activations). */
+function trainerFields(p: Collector, obj: Record<string, unknown>): void {
+  if (obj.trainer !== undefined) p.check(obj.trainer, oneOf(TRAINERS), ['trainer']);
+  if (obj.precision !== undefined) p.check(obj.precision, oneOf(PRECISIONS), ['precision']);
+  if (obj.gradient_checkpointing !== undefined) p.check(obj.gradient_checkpointing, bool, ['gradient_checkpointing']);
+  if (obj.packing !== undefined) p.check(obj.packing, bool, ['packing']);
+  if ((obj.trainer ?? 'engine') !== 'engine') return;
+  if (obj.precision === 'bf16' || obj.precision === 'fp16') p.add(['precision'], `${obj.precision} needs trainer: torch (the engine trains in fp32 only)`);
+  if (obj.gradient_checkpointing === true) p.add(['gradient_checkpointing'], 'needs trainer: torch (the engine does not recompute activations)');
+  if (obj.packing === true) p.add(['packing'], 'needs trainer: torch (the engine does not pack sequences)');
+}
+
 /**
  * Every problem of an experiment object (what POST /v1/experiments receives, or a parsed file). `lineOf` maps a
  * field path to its line in the file (omitted: problems carry the field path only).
@@ -314,6 +329,7 @@ export function validateExperimentRequest(obj: unknown, o: { file: string; lineO
   // the sets' contents are checked by the factory (validateFactQuestionSets), which names each problem by field
   if (obj.fact_questions !== undefined && !Array.isArray(obj.fact_questions)) p.add(['fact_questions'], 'must be a list of question sets ({name, system?, questions: [{question, answers}]})');
   thenStages(p, obj.then, ['then']);
+  trainerFields(p, obj);
   return p.list;
 }
 

@@ -11,6 +11,7 @@ import { LocalRunner, type LocalRunnerOptions } from './local-runner.ts';
 import { FactoryService } from './factory-service.ts';
 import { storeModelCatalog } from './catalog.ts';
 import type { Runner } from './job-spec.ts';
+import { TorchTrainer, torchPython } from './torch-trainer.ts';
 
 export interface FactoryRuntimeOptions {
   dataDir: string;
@@ -22,6 +23,8 @@ export interface FactoryRuntimeOptions {
   localRunner?: LocalRunnerOptions;
   scheduler?: Partial<Omit<SchedulerOptions, 'repository' | 'runner'>>;
   threadsPerJob?: number;
+  /** The torch trainer's python (default: MODELFAB_TORCH_PYTHON, else <repo>/.venv-torch/bin/python). */
+  torchPython?: string;
   /** What happens to running trainers on close: 'requeue' (checkpoint, stop, resume on the next start; default)
    *  or 'leave' (keep running; the next start adopts them). */
   onClose?: 'requeue' | 'leave';
@@ -37,10 +40,11 @@ export async function startFactory(o: FactoryRuntimeOptions): Promise<FactoryRun
   const db = o.db;
   // Specs are stored relative to the data folder, and trainers run in it (src/store/paths.ts), so it can move.
   const repository = kyselyJobRepository(db, Date.now, o.dataDir);
-  const runner = o.runner ?? new LocalRunner({ ...o.localRunner, cwd: o.localRunner?.cwd ?? o.dataDir });
+  const torch = new TorchTrainer(o.torchPython ?? o.localRunner?.torchPython ?? torchPython());
+  const runner = o.runner ?? new LocalRunner({ ...o.localRunner, cwd: o.localRunner?.cwd ?? o.dataDir, torchPython: torch.python });
   const scheduler = new Scheduler({ repository, runner, ...(o.scheduler ?? {}) });
   const factory = new FactoryService({
-    dataDir: o.dataDir, data: o.data, jobs: repository, db, scheduler, models: storeModelCatalog(o.store.models), threadsPerJob: o.threadsPerJob,
+    dataDir: o.dataDir, data: o.data, jobs: repository, db, scheduler, models: storeModelCatalog(o.store.models), threadsPerJob: o.threadsPerJob, torch,
   });
   await scheduler.start();
   let closed = false;

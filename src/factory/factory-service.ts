@@ -31,9 +31,12 @@ import { nearest, validateExperimentRequest, ExperimentValidationError } from '.
 import type { Problem } from '../data/problems.ts';
 import type { BaseModelRef, DataRef, Hyperparameters, JobEstimate, JobSpec, JobStatus, Resources, Stage } from './job-spec.ts';
 import type { FactoryTables } from './kysely-jobs.ts';
-import { resolveStored } from '../store/paths.ts';
+import { resolveStored, storedPath } from '../store/paths.ts';
 import type { Manifest } from './engine-worker.ts';
-import type { EvaluationSpec, JobBench } from './evaluate.ts';
+import { evaluateJob, type EvaluationSpec, type JobBench } from './evaluate.ts';
+import { hfBaseFor, importTorchResult, PRECISIONS, TRAINERS, type Precision, type TorchTrainer, type TrainerName } from './torch-trainer.ts';
+import { createGemm } from '../engine/gemm/create-gemm.ts';
+import { writeFileAtomic } from '../util/atomic-write.ts';
 import { buildLeaderboard, formatLeaderboard, factQuestionsJsonl, validateFactQuestionSets, type BenchmarkRun, type FactQuestionSet, type Leaderboard } from '../bench/bench-exports.ts';
 import { ValidationError } from '../util/status-error.ts';
 
@@ -98,7 +101,41 @@ export interface HyperparameterRequest {
   freeze_trainable_layers?: number;
   seq_len?: number;
   preference_loss?: 'dpo' | 'orpo' | 'simpo';
+  /** modelfab: which trainer runs the job, engine (default) or torch (trainers/torch/). */
+  trainer?: TrainerName;
+  /** modelfab: fp32 (default), bf16 or fp16; the engine trains in fp32 only. */
+  precision?: Precision;
+  /** modelfab (torch trainer): recompute activations in the backward pass. */
+  gradient_checkpointing?: boolean;
+  /** modelfab (torch trainer): several examples per sequence. */
+  packing?: boolean;
 }
+
+/** The trainer and its options, as a job spec carries them (absent fields: the engine's defaults). */
+type TrainerOptions = Pick<JobSpec, 'trainer' | 'precision' | 'gradientCheckpointing' | 'packing'>;
+
+/** The trainer options of a request's hyperparameters, checked (a 400 naming the field). */
+export function trainerOptions(h: HyperparameterRequest): TrainerOptions {
+  const bad = (k: string, want: string, v: unknown) => new FactoryError(400, `hyperparameters.${k} must be ${want}, got ${JSON.stringify(v)}`, `hyperparameters.${k}`);
+  if (h.trainer !== undefined && !TRAINERS.includes(h.trainer)) throw bad('trainer', `one of ${TRAINERS.join(', ')}`, h.trainer);
+  if (h.precision !== undefined && !(PRECISIONS as readonly unknown[]).includes(h.precision)) throw bad('precision', `one of ${PRECISIONS.join(', ')}`, h.precision);
+  if (h.gradient_checkpointing !== undefined && typeof h.gradient_checkpointing !== 'boolean') throw bad('gradient_checkpointing', 'true or false', h.gradient_checkpointing);
+  if (h.packing !== undefined && typeof h.packing !== 'boolean') throw bad('packing', 'true or false', h.packing);
+  const trainer = h.trainer ?? 'engine';
+  if (trainer === 'engine') {
+    // The engine trains in fp32, one padded example per row, keeping activations: say so rather than ignore it.
+    if (h.precision !== undefined && h.precision !== 'fp32') throw new FactoryError(400, `hyperparameters.precision ${h.precision}: the engine trains in fp32 only; use trainer torch`, 'hyperparameters.precision');
+    if (h.gradient_checkpointing) throw new FactoryError(400, 'hyperparameters.gradient_checkpointing: the engine does not recompute activations; use trainer torch', 'hyperparameters.gradient_checkpointing');
+    if (h.packing) throw new FactoryError(400, 'hyperparameters.packing: the engine does not pack sequences; use trainer torch', 'hyperparameters.packing');
+  }
+  return {
+    ...(h.trainer !== undefined ? { trainer } : {}), ...(h.precision !== undefined ? { precision: h.precision } : {}),
+    ...(h.gradient_checkpointing !== undefined ? { gradientCheckpointing: h.gradient_checkpointing } : {}), ...(h.packing !== undefined ? { packing: h.packing } : {}),
+  };
+}
+
+/** What a trainer other than the engine adds to manifest.json (trainers/torch/README.md). */
+type TrainerManifest = Manifest & { trainer?: TrainerName; model_format?: 'hf' | 'peft'; device?: string; chat_template?: string };
 
 /** The job's API facts, kept in the spec beside what the trainer reads. */
 interface JobMeta {
@@ -117,6 +154,8 @@ interface JobMeta {
   registerAs?: string;
   /** The base's config (a later stage built on this job's result needs it before the result exists). */
   baseConfig?: LlamaConfig;
+  /** A torch job: the base as the catalog has it (the spec names its Hugging Face conversion). */
+  sourceBase?: BaseModelRef;
 }
 
 type SpecWithMeta = JobSpec & { meta?: JobMeta };
@@ -142,6 +181,12 @@ export interface ExperimentRequest {
    * scored on whether the answer states one of the accepted values: the `facts` dimension of the factory suite.
    */
   fact_questions?: FactQuestionSet[];
+  /** Which trainer runs every job of the experiment: engine (default) or torch. */
+  trainer?: TrainerName;
+  /** Training precision of every job (fp32 default; bf16 and fp16 with the torch trainer). */
+  precision?: Precision;
+  gradient_checkpointing?: boolean;
+  packing?: boolean;
 }
 
 /**
@@ -159,6 +204,8 @@ export interface FactoryOptions {
   models: ModelCatalog;
   /** Threads each job trains on (default 1: the cores are shared by parallel jobs). */
   threadsPerJob?: number;
+  /** The torch trainer (its python, probed on the first torch job); absent: torch jobs are refused. */
+  torch?: TorchTrainer;
 }
 
 const newId = (prefix: string) => `${prefix}-${randomBytes(9).toString('base64url').replace(/[-_]/g, 'x')}`;
@@ -253,6 +300,8 @@ export class FactoryService extends EventEmitter {
             name: spec.meta.registerAs, kind: 'engine', path: manifest.model_dir, role: 'base', config, params: manifest.total_params, createdAt: Date.now(),
             meta: { job: id, eval_loss: manifest.eval_loss, perplexity: manifest.eval_loss === null ? null : Math.exp(manifest.eval_loss), unigram_perplexity: manifest.unigram_perplexity ?? null, steps: manifest.steps },
           });
+        } else if (manifest && spec.meta && spec.trainer === 'torch') {
+          await this.registerTorchResult(job, manifest);
         } else if (manifest && spec.meta) {
           const base = await this.o.models.get(spec.meta.base);
           await this.o.models.register({
@@ -270,11 +319,48 @@ export class FactoryService extends EventEmitter {
     }
   }
 
+  /**
+   * A torch job's result (an HF folder or a PEFT adapter) imported into an engine folder (`model-engine/` beside
+   * `model/`) and registered under its ft: name, so the gateway serves it like an engine job's; benchmarked here
+   * when the spec asks for it (the torch trainer does not run benchmarks), writing bench.json as the engine does.
+   */
+  private async registerTorchResult(job: JobRecord, manifest: TrainerManifest): Promise<void> {
+    const spec = job.spec as SpecWithMeta;
+    const meta = spec.meta!;
+    const source = meta.sourceBase ?? spec.base;
+    const dest = join(resolve(this.o.dataDir, spec.outputDir), 'model-engine');
+    const done = importTorchResult(this.o.dataDir, {
+      modelDir: manifest.model_dir, format: manifest.model_format === 'peft' ? 'peft' : 'hf', chatTemplate: manifest.chat_template, base: source,
+      meta: { job: job.id, trainer: 'torch', device: manifest.device ?? null, evalLoss: manifest.eval_loss, steps: manifest.steps },
+    }, dest);
+    if (spec.evaluation && !existsSync(join(spec.outputDir, 'bench.json'))) {
+      const gemm = await createGemm({ threads: spec.threads });
+      try {
+        const b = await evaluateJob(spec.evaluation, {
+          gemm, baseDir: source.kind === 'engine' ? resolve(this.o.dataDir, source.path) : null, baseName: spec.baseName ?? 'base',
+          modelDir: done.dir, modelName: spec.resultName ?? spec.id,
+        });
+        writeFileAtomic(join(spec.outputDir, 'bench.json'), JSON.stringify(b));
+      } finally {
+        gemm.close();
+      }
+    }
+    const base = await this.o.models.get(meta.base);
+    await this.o.models.register({
+      name: this.fineTunedName(job)!, kind: 'engine', path: done.dir, role: 'fine-tune', basePath: done.basePath, config: base?.config,
+      params: manifest.total_params, createdAt: Date.now(),
+      meta: {
+        job: job.id, base: meta.base, method: spec.method, eval_loss: manifest.eval_loss, eval_loss_before: manifest.eval_loss_before,
+        experiment: meta.experiment?.id ?? null, trainer: 'torch', device: manifest.device ?? null, trained_files: manifest.model_dir,
+      },
+    });
+  }
+
   /** The job's manifest.json, its model_dir resolved (a trainer writes it relative to the data folder). */
-  private manifest(job: JobRecord): Manifest | null {
+  private manifest(job: JobRecord): TrainerManifest | null {
     const p = join(job.spec.outputDir, 'manifest.json');
     if (!existsSync(p)) return null;
-    const m = JSON.parse(readFileSync(p, 'utf8')) as Manifest;
+    const m = JSON.parse(readFileSync(p, 'utf8')) as TrainerManifest;
     return typeof m.model_dir === 'string' ? { ...m, model_dir: resolveStored(resolve(this.o.dataDir), m.model_dir) } : m;
   }
 
@@ -355,11 +441,15 @@ export class FactoryService extends EventEmitter {
     let method: MethodSpec;
     try { method = methodFrom(hreq); } catch (e) { throw e instanceof FactoryError ? e : new FactoryError(400, (e as Error).message, 'hyperparameters.fine_tuning_method'); }
     if (method.type === 'qlora' && base.quantized) throw new FactoryError(400, `QLoRA quantizes the base to 4 bits, but ${base.name} is already quantized: use LoRA`, 'hyperparameters.fine_tuning_method');
+    const trainer = trainerOptions(hreq);
     const { dataset, trainingFile, validationFile } = await this.datasetFor(req);
     const wantStage: DataStage = methodType === 'dpo' ? 'preference' : 'sft';
     if (dataset.stage !== wantStage && !(methodType === 'supervised' && dataset.stage === 'pretrain')) {
       throw new FactoryError(400, `method ${methodType} needs a ${wantStage} dataset, but ${dataset.name} is a ${dataset.stage} dataset`, 'training_file', 'invalid_training_file');
     }
+    // A torch job is checked before anything is written: the trainer installed and able to run it, its base in
+    // the Hugging Face format (converted once, cached in the data folder).
+    const torchBase = trainer.trainer === 'torch' ? await this.torchBase(methodType === 'dpo' ? 'dpo' : dataset.stage === 'pretrain' ? 'pretrain' : 'sft', method, resolved, trainer) : null;
     const id = newId('ftjob');
     const dir = resolve(this.o.dataDir, 'jobs', id);
     mkdirSync(join(dir, 'data'), { recursive: true });
@@ -381,11 +471,14 @@ export class FactoryService extends EventEmitter {
       hyperparameters: { n_epochs: hyper.epochs ?? auto.epochs, batch_size: hyper.batchSize, learning_rate_multiplier: opts.hyperparameters?.lr === undefined ? auto.multiplier : hyper.lr / METHOD_LR[method.type], ...(methodType === 'dpo' ? { beta: typeof hreq.beta === 'number' ? hreq.beta : 0.1 } : {}) },
       methodType, createdAt: Date.now(), trainRows: train.rows, ...(opts.experiment ? { experiment: opts.experiment } : {}),
       ...(base.config ? { baseConfig: base.config } : {}),
+      // stored relative to the data folder when inside it (meta is not mapped by spec-paths.ts), so the folder can move
+      ...(torchBase ? { sourceBase: { kind: base.kind, path: storedPath(resolve(this.o.dataDir), resolve(this.o.dataDir, base.path)) } as BaseModelRef } : {}),
     };
     const name = opts.name ?? (opts.experiment ? `${base.name} x ${opts.experiment.dataset} x ${opts.experiment.method}` : `${base.name} x ${dataset.name}`);
+    if (torchBase?.chatTemplate && hyper.chatTemplate === undefined && stage !== 'pretrain') hyper.chatTemplate = torchBase.chatTemplate;
     const spec: SpecWithMeta = {
-      version: 1, id, name,
-      stage, base: baseRef(base), method, data: { train: { path: train.path, kind: train.kind }, ...(val ? { validation: { path: val.path, kind: val.kind } } : {}) },
+      version: 1, id, name, ...trainer,
+      stage, base: torchBase ? { kind: 'hf', path: torchBase.path } : baseRef(base), method, data: { train: { path: train.path, kind: train.kind }, ...(val ? { validation: { path: val.path, kind: val.kind } } : {}) },
       hyperparameters: hyper, seed, outputDir: dir, threads: this.threads, meta,
       ...(opts.evaluation ? { evaluation: opts.evaluation, resultName: opts.experiment ? name : `ft:${base.name}:${req.suffix ?? ''}:${id}`, baseName: resolved.label ?? base.name } : {}),
     };
@@ -395,6 +488,20 @@ export class FactoryService extends EventEmitter {
     } catch (e) {
       if (e instanceof SchedulerError) throw new FactoryError(e.code === 'not_found' ? 404 : e.code === 'conflict' ? 409 : 400, e.message);
       throw e;
+    }
+  }
+
+  /** The HF base a torch job trains from, or a 400 with the reason it cannot run on the torch trainer. */
+  private async torchBase(stage: Stage, method: MethodSpec, resolved: ResolvedBase, o: TrainerOptions): Promise<{ path: string; chatTemplate?: string }> {
+    const refuse = (msg: string) => new FactoryError(400, msg, 'hyperparameters.trainer', 'trainer_unavailable');
+    if (!this.o.torch) throw refuse('the torch trainer is not configured on this server');
+    const why = await this.o.torch.refusal(stage, method.type, o);
+    if (why) throw refuse(why);
+    if (resolved.after) throw refuse(`the torch trainer needs its base model before the job is queued, but ${resolved.model.name} is still being trained (job ${resolved.after}); submit the torch job once it has succeeded`);
+    try {
+      return hfBaseFor(this.o.dataDir, baseRef(resolved.model));
+    } catch (e) {
+      throw refuse(`base model ${resolved.model.name} cannot be converted for the torch trainer: ${(e as Error).message}`);
     }
   }
 
@@ -497,6 +604,7 @@ export class FactoryService extends EventEmitter {
         name: job.spec.name, stage: job.spec.stage, dataset: meta?.dataset ?? null, experiment_id: job.experimentId, depends_on: job.dependsOn, step: last?.step ?? job.step,
         attempts: job.attempts, estimate: job.estimate, total_steps: totalStepsOf(job), eval_loss: manifest?.eval_loss ?? null, eval_loss_before: manifest?.eval_loss_before ?? null,
         trainable_params: manifest?.trainable_params ?? null, eval_metrics: manifest?.eval_metrics ?? null,
+        trainer: job.spec.trainer ?? 'engine', device: manifest?.device ?? (manifest ? `cpu (${job.spec.threads} threads)` : null),
       },
     };
   }
@@ -520,6 +628,7 @@ export class FactoryService extends EventEmitter {
       if (problems.length) throw new FactoryError(400, problems.join('; '), 'fact_questions');
     }
     const stage: Stage = req.stage ?? 'sft';
+    if (req.trainer === 'torch') await this.torchExperimentRefusal(req, stage);
     // Every name that is not found is reported at once, with the nearest known name.
     const missing: Problem[] = [], missingKinds = new Set<string>();
     let known: { models: string[]; datasets: string[] } | null = null;
@@ -548,6 +657,10 @@ export class FactoryService extends EventEmitter {
         missingKinds.size > 1 ? 'not_found' : missingKinds.has('model') ? 'model_not_found' : 'dataset_not_found', missing);
     }
     const present = <T,>(xs: Array<T | null>) => xs as T[];
+    if (req.trainer === 'torch') {
+      const pending = bases.find((b) => b?.after);
+      if (pending) throw new FactoryError(400, `the torch trainer needs its base model before the jobs are queued, but ${pending.model.name} is still being trained (job ${pending.after}); start the experiment once it has succeeded`, 'base_models', 'trainer_unavailable');
+    }
     const datasets = present(firstSets);
     const later = (req.then ?? []).map((t, i) => ({ req: t, datasets: present(laterSets[i]) }));
     const spec = this.experimentSpec(req, stage, present(bases).map((b) => b.model), datasets);
@@ -565,6 +678,22 @@ export class FactoryService extends EventEmitter {
       throw new FactoryError(400, `experiment ${req.name} plans no job: every combination was rejected (${rejected.length})${reasons.map((p) => `\n  ${p.message}`).join('')}`, null, 'no_jobs', reasons);
     }
     return { stage, bases: present(bases), datasets, later, plan, follow, rejected };
+  }
+
+  /**
+   * An experiment on the torch trainer is refused before anything is made when the trainer is missing or does not
+   * run one of its stages or methods; a later stage (`then`) would train from a result that does not exist yet,
+   * which the torch trainer cannot be given (its base is converted before launch).
+   */
+  private async torchExperimentRefusal(req: ExperimentRequest, stage: Stage): Promise<void> {
+    const refuse = (msg: string, param: string) => new FactoryError(400, msg, param, 'trainer_unavailable');
+    if (!this.o.torch) throw refuse('the torch trainer is not configured on this server', 'trainer');
+    if (req.then?.length) throw refuse('trainer torch: stages in `then` train from results that do not exist yet, which the torch trainer cannot be given; run them as experiments of their own, or use trainer engine', 'then');
+    for (const [i, m] of req.methods.entries()) {
+      const type = 'spec' in m ? m.spec.type : m.type;
+      const why = await this.o.torch.refusal(stage, type, { precision: req.precision, packing: req.packing, gradientCheckpointing: req.gradient_checkpointing });
+      if (why) throw refuse(why, /^the torch trainer does not run method/.test(why) ? `methods[${i}]` : 'trainer');
+    }
   }
 
   /** POST /v1/experiments: names resolved, the grid planned, one job per combination submitted. */
@@ -598,10 +727,14 @@ export class FactoryService extends EventEmitter {
     }).execute();
     const jobs = new Map<string, JobRecord>();
     const manySeeds = (req.seeds?.length ?? 0) > 1;
+    const trainer = {
+      ...(req.trainer !== undefined ? { trainer: req.trainer } : {}), ...(req.precision !== undefined ? { precision: req.precision } : {}),
+      ...(req.gradient_checkpointing !== undefined ? { gradient_checkpointing: req.gradient_checkpointing } : {}), ...(req.packing !== undefined ? { packing: req.packing } : {}),
+    };
     // The planned job's hyperparameters are final (defaults < the experiment's < the sweep point; a later stage:
     // its parent's, then its own), so they win over "auto"; the job's name and model suffix carry the sweep point.
     const submit = async (p: PlannedJob, st: Stage, base: ResolvedBase) => {
-      jobs.set(p.key, await this.createJob(this.jobRequestFor(p, st, modelSuffix(p, manySeeds)), {
+      jobs.set(p.key, await this.createJob(this.jobRequestFor(p, st, modelSuffix(p, manySeeds), trainer), {
         experiment: { id, key: p.key, dataset: p.dataset.name, method: p.methodName }, priority: req.priority ?? 0,
         hyperparameters: p.hyperparameters, evaluation, base, name: p.name,
       }));
@@ -631,11 +764,13 @@ export class FactoryService extends EventEmitter {
     };
   }
 
-  private jobRequestFor(p: PlannedJob, stage: Stage, suffix: string): CreateJobRequest {
+  private jobRequestFor(p: PlannedJob, stage: Stage, suffix: string, trainer: Pick<HyperparameterRequest, 'trainer' | 'precision' | 'gradient_checkpointing' | 'packing'>): CreateJobRequest {
     const h = p.hyperparameters;
     return {
       model: p.base.name, dataset: p.dataset.name, seed: p.seed, suffix,
-      method: { type: stage === 'dpo' ? 'dpo' : 'supervised', [stage === 'dpo' ? 'dpo' : 'supervised']: { hyperparameters: { fine_tuning_method: p.method, ...(h.epochs ? { n_epochs: h.epochs } : {}), batch_size: h.batchSize } } },
+      method: { type: stage === 'dpo' ? 'dpo' : 'supervised', [stage === 'dpo' ? 'dpo' : 'supervised']: { hyperparameters: {
+        fine_tuning_method: p.method, ...(h.epochs ? { n_epochs: h.epochs } : {}), batch_size: h.batchSize, ...trainer,
+      } } },
     };
   }
 
@@ -750,6 +885,8 @@ export interface FineTuningJobExtras {
   /** The resources the scheduler reserved for it. */
   estimate: Resources; total_steps: number; eval_loss: number | null; eval_loss_before: number | null;
   trainable_params: number | null; eval_metrics: Record<string, number> | null;
+  /** Which trainer runs it, and (once it succeeded) the device it trained on, from its manifest. */
+  trainer: TrainerName; device: string | null;
 }
 /** POST /v1/experiments/plan: the jobs an experiment would make, without making them. */
 export interface ExperimentPlanObject {

@@ -80,6 +80,17 @@ export interface JobSpec {
   resultName?: string;
   /** The base model's name in leaderboards. */
   baseName?: string;
+  /**
+   * Which trainer runs the job (absent: the engine): `torch` is trainers/torch/ (`python -m modelfab_torch`), which
+   * reads Hugging Face bases only (the factory converts the others before launch: src/factory/torch-trainer.ts).
+   */
+  trainer?: 'engine' | 'torch';
+  /** Weights and activations while training (absent: fp32, the engine's only precision). */
+  precision?: 'fp32' | 'bf16' | 'fp16';
+  /** Recompute activations in the backward pass instead of keeping them (torch trainer). */
+  gradientCheckpointing?: boolean;
+  /** Several examples per sequence, never attending to each other (torch trainer). */
+  packing?: boolean;
 }
 
 /** What a job needs from a machine while it runs. */

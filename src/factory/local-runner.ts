@@ -1,7 +1,8 @@
 /**
  * The local Runner: one trainer process per job on this machine.
  *
- * Owns: spawning `node --import tsx src/factory/engine-worker-main.ts <outputDir>/job.json`, the machine's capacity, and
+ * Owns: spawning `node --import tsx src/factory/engine-worker-main.ts <outputDir>/job.json` (or, for a spec with
+ * `trainer: 'torch'`, `<python> -m modelfab_torch <outputDir>/job.json`: src/factory/torch-trainer.ts), the machine's capacity, and
  * finding a trainer again after the server that started it died (`adopt`). Guarantees:
  *   - job.json is written atomically before the process starts, so a trainer never reads half a spec; its paths
  *     inside the runner's working directory (the data folder, when the factory runs the runner) are written
@@ -32,6 +33,7 @@ import { mapSpecPaths } from './spec-paths.ts';
 import type { Placement } from './resources.ts';
 import type { AdoptingRunner, PlacingRunner, RefRunHandle, RunExit } from './runners.ts';
 import type { JobSpec, Resources } from './job-spec.ts';
+import { torchCommand, torchPython } from './torch-trainer.ts';
 
 export interface LocalRunnerOptions {
   /** Default: os.availableParallelism(). */
@@ -51,6 +53,8 @@ export interface LocalRunnerOptions {
    * inside it relatively. The factory sets it to the data folder (src/factory/factory-runtime.ts). Default process.cwd().
    */
   cwd?: string;
+  /** The python of the torch trainer (default torchPython(): MODELFAB_TORCH_PYTHON, else <repo>/.venv-torch/bin/python). */
+  torchPython?: string;
   /** Extra environment for the trainers. */
   env?: Record<string, string>;
   /** How often an adopted trainer is checked for exit (ms, default 250). */
@@ -176,6 +180,12 @@ export class LocalRunner implements PlacingRunner, AdoptingRunner {
     return { outputDir, jobPath, worker: { arg: storedPath(this.cwd, jobPath), cwd: this.cwd, abs: jobPath } };
   }
 
+  /** The program and arguments that run `spec`'s trainer on `jobArg` (its job.json, as the trainer is told it). */
+  command(spec: JobSpec, jobArg: string): { command: string; args: string[] } {
+    if (spec.trainer === 'torch') return torchCommand(this.opts.torchPython ?? torchPython(), jobArg);
+    return { command: process.execPath, args: [...(this.opts.nodeArgs ?? ['--import', tsxImport()]), this.opts.entry ?? DEFAULT_ENTRY, jobArg] };
+  }
+
   start(spec: JobSpec, placement?: Placement): LocalRunHandle {
     const { outputDir, jobPath, worker } = this.paths(spec);
     mkdirSync(outputDir, { recursive: true });
@@ -187,8 +197,9 @@ export class LocalRunner implements PlacingRunner, AdoptingRunner {
     const log = openSync(join(outputDir, 'worker.log'), 'a');
     let child: ChildProcess;
     try {
-      writeSync(log, `--- ${new Date().toISOString()} modelfab local runner: starting the worker for ${spec.id}\n`);
-      child = spawn(process.execPath, [...(this.opts.nodeArgs ?? ['--import', tsxImport()]), this.opts.entry ?? DEFAULT_ENTRY, worker.arg], {
+      const cmd = this.command(spec, worker.arg);
+      writeSync(log, `--- ${new Date().toISOString()} modelfab local runner: starting the worker for ${spec.id} (${spec.trainer ?? 'engine'} trainer)\n`);
+      child = spawn(cmd.command, cmd.args, {
         cwd: this.cwd, env, stdio: ['ignore', log, log], detached: false,
       });
     } finally {

@@ -8,7 +8,7 @@ from modelfab_torch.chat import IGNORE_INDEX, ChatError, TextTokenizer, encode_c
 from modelfab_torch.data import collate, masked_example, pretrain_examples
 from modelfab_torch.rng import Rng, epoch_order
 from modelfab_torch.schedule import js_round, lr_at, total_steps, warmup_steps
-from modelfab_torch.spec import JobSpecError, normalize_method, parse_modules
+from modelfab_torch.spec import JobSpecError, normalize_method, parse_modules, validate_job_spec
 
 
 def test_rng_draws_what_the_engine_draws():
@@ -90,3 +90,18 @@ def test_methods_are_checked_like_the_engine():
     assert normalize_method({"type": "prefix", "numVirtualTokens": 4}, cuda=False) == {"type": "prefix", "numVirtualTokens": 4}
     with pytest.raises(JobSpecError, match="trainableLayers"):
         normalize_method({"type": "freeze", "trainableLayers": 0}, cuda=False)
+
+
+def test_trainer_options_it_does_not_run_are_refused_not_ignored():
+    spec = {"version": 1, "id": "j", "stage": "sft", "base": {"kind": "hf", "path": "b"}, "method": {"type": "full"},
+            "data": {"train": {"path": "t.jsonl", "kind": "sft"}}, "hyperparameters": {"batchSize": 2, "seqLen": 16, "lr": 0.001},
+            "outputDir": "o", "seed": 0, "threads": 1}
+    assert validate_job_spec({**spec, "trainer": "torch", "precision": "fp32", "packing": False, "gradientCheckpointing": False}).id == "j"
+    with pytest.raises(JobSpecError, match="precision bf16 is not implemented"):
+        validate_job_spec({**spec, "precision": "bf16"})
+    with pytest.raises(JobSpecError, match="precision must be fp32, bf16 or fp16"):
+        validate_job_spec({**spec, "precision": "fp8"})
+    with pytest.raises(JobSpecError, match="packing is not implemented"):
+        validate_job_spec({**spec, "packing": True})
+    with pytest.raises(JobSpecError, match="gradient checkpointing is not implemented"):
+        validate_job_spec({**spec, "gradientCheckpointing": True})

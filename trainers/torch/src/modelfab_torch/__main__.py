@@ -29,7 +29,9 @@ def info() -> dict:
             devices.append({"index": i, "name": p.name, "memory_mb": p.total_memory // (1024 * 1024)})
     return {"trainer": "torch", "torch": torch.__version__, "transformers": transformers.__version__, "peft": peft.__version__,
             "cuda": torch.version.cuda if torch.cuda.is_available() else None, "devices": devices,
-            "methods": ["full", "freeze", "lora", "prompt"], "stages": ["pretrain", "sft"]}
+            "methods": ["full", "freeze", "lora", "prefix", "prompt"], "stages": ["pretrain", "sft", "dpo"],
+            # the job spec's trainer options it runs (src/factory/job-spec.ts); the factory refuses the others at submission
+            "precisions": ["fp32"], "packing": False, "gradient_checkpointing": False}
 
 
 def main(argv: list[str]) -> int:

@@ -192,6 +192,16 @@ def validate_job_spec(s: Any, cuda: bool = False) -> JobSpec:
                                 "(the factory converts engine folders and GGUF files to one before launch)")
     _need(isinstance(base.get("path"), str) and len(base["path"]) > 0, "base.path is required")
     method = normalize_method(s["method"], cuda)
+    # The spec's trainer options (src/factory/job-spec.ts): what this trainer does not do yet is refused, not ignored.
+    _need(s.get("trainer", "torch") in ("engine", "torch"), f"trainer must be engine or torch, got {s.get('trainer')!r}")
+    precision = s.get("precision", "fp32")
+    _need(precision in ("fp32", "bf16", "fp16"), f"precision must be fp32, bf16 or fp16, got {precision!r}")
+    if precision != "fp32":
+        raise JobSpecError(f"job spec: precision {precision} is not implemented by the torch trainer yet (it trains in fp32)")
+    for key, what in (("packing", "packing"), ("gradientCheckpointing", "gradient checkpointing")):
+        _need(s.get(key) in (None, False, True), f"{key} must be true or false, got {s.get(key)!r}")
+        if s.get(key):
+            raise JobSpecError(f"job spec: {what} is not implemented by the torch trainer yet")
 
     train_kind = data["train"].get("kind")
     want = {"pretrain": "pretrain", "sft": "sft", "dpo": "preference"}[s["stage"]]
