@@ -6,7 +6,7 @@ import reactHooks from 'eslint-plugin-react-hooks';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'build/', 'dist/', 'modelfab-data/', '.tmp/', 'trainers/'] },
+  { ignores: ['node_modules/', 'build/', 'dist/', 'modelfab-data/', '.tmp/', 'trainers/', '.venv-torch/', '**/.venv*/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
