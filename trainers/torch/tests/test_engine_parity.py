@@ -1,6 +1,6 @@
 """The same job on both trainers: the engine (TypeScript, run through node) and this one.
 
-A tiny random model made by the engine and exported by its Hugging Face writer (src/formats/hf-folder.ts) is the
+A tiny random model made by the engine and exported by its Hugging Face writer (src/model-files/hf-folder.ts) is the
 base; the same job.json (same data, seed and hyperparameters, fp32 on CPU) runs on the engine's worker and on the
 torch trainer. Checked: the token ids and labels of every record under every chat template, transformers' logits on
 the engine's export, the first step's loss (relative difference <= 1e-4) and the loss curve (within 1%) of every
