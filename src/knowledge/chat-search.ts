@@ -18,18 +18,9 @@ export interface AskOptions {
   attribution?: AttributionOptions;
 }
 
-export interface Citation {
+/** A numbered source of an answer: where the passage is, and (`text`, its span) the passage as given to the model. */
+export interface Citation extends Pick<SearchResult, 'chunkId' | 'itemId' | 'docId' | 'docTitle' | 'label' | 'path' | 'text' | 'start' | 'end'> {
   ref: number;
-  chunkId: string;
-  itemId: string;
-  docId: string;
-  docTitle: string;
-  label: string;
-  path: string[];
-  /** The passage as given to the model, and its span in the item's text. */
-  text: string;
-  start: number;
-  end: number;
   /** True when the answer cites [ref]. */
   cited: boolean;
 }

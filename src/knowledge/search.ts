@@ -49,19 +49,9 @@ export interface SearchOptions {
   groupByItem?: boolean;
 }
 
-export interface SearchResult {
-  kbId: string;
+/** A hit: the matched child chunk's place and passage (`text`, its span `start`..`end` in the item's text). */
+export interface SearchResult extends Pick<Chunk, 'kbId' | 'itemId' | 'docId' | 'docTitle' | 'label' | 'path' | 'number' | 'text' | 'start' | 'end'> {
   chunkId: string;
-  itemId: string;
-  docId: string;
-  docTitle: string;
-  label: string;
-  path: string[];
-  number?: number;
-  /** The matched child passage and its span in the item's text. */
-  text: string;
-  start: number;
-  end: number;
   /** The parent chunk's text (context for readers and generators). */
   context: string;
   score: number;
