@@ -34,14 +34,10 @@ export function errorBody(message: string, type: string, param: string | null = 
 
 /**
  * Errors of the pure format readers, which know nothing of HTTP: a file a request named cannot be used. Routes that
- * know which parameter named the file add it (e.g. POST /v1/models wraps them with `param: 'path'`).
+ * know which parameter named the file add it (e.g. POST /v1/models wraps them with `param: 'path'`). Each is a 400
+ * `invalid_model_file`.
  */
-const FORMAT_ERRORS: ReadonlyArray<{ is: (e: unknown) => boolean; status: number; code: string }> = [
-  { is: (e) => e instanceof ModelFileError, status: 400, code: 'invalid_model_file' },
-  { is: (e) => e instanceof GgufError, status: 400, code: 'invalid_model_file' },
-  { is: (e) => e instanceof GgufQuantError, status: 400, code: 'invalid_model_file' },
-  { is: (e) => e instanceof SafetensorsError, status: 400, code: 'invalid_model_file' },
-];
+const FORMAT_ERRORS: ReadonlyArray<new (...args: never[]) => Error> = [ModelFileError, GgufError, GgufQuantError, SafetensorsError];
 
 /** Fastify's body-size errors: only a multipart upload's part is a `file`; a JSON body over the limit names no parameter. */
 const TOO_LARGE: Record<string, { param: string | null; code: string }> = {
@@ -63,8 +59,7 @@ export function toApiError(err: unknown): { status: number; body: ApiErrorBody }
     }
     return { status, body };
   }
-  const format = FORMAT_ERRORS.find((f) => f.is(e));
-  if (format) return { status: format.status, body: errorBody((e as Error).message, 'invalid_request_error', null, format.code) };
+  if (FORMAT_ERRORS.some((c) => e instanceof c)) return { status: 400, body: errorBody((e as Error).message, 'invalid_request_error', null, 'invalid_model_file') };
   const fe = e as FastifyError;
   const large = typeof fe?.code === 'string' && Object.hasOwn(TOO_LARGE, fe.code) ? TOO_LARGE[fe.code] : undefined;
   if (large) return { status: 413, body: errorBody(fe.message, 'invalid_request_error', large.param, large.code) };
