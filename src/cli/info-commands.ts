@@ -19,7 +19,7 @@ export function registerInfo(program: Command): void {
       const info = {
         node: process.version, cores: os.availableParallelism(), memoryGiB: Math.round(os.totalmem() / 2 ** 30),
         gemm: describeGemm(gemm), backends: avail, nativeKernels: nativeKernels() !== null,
-        torch: probeTorch(torchPython()), gpus: nvidiaGpus(),
+        torch: await probeTorch(torchPython()), gpus: nvidiaGpus(),
       };
       gemm.close();
       if (o.json) { console.log(JSON.stringify(info, null, 2)); return; }

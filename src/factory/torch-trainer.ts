@@ -94,15 +94,8 @@ function probeOutcome(python: string, r: { error?: Error; status: number | null;
 
 const INFO_ARGS = ['-m', 'modelfab_torch', '--info'];
 
-/** Runs `--info` and waits (for the CLI; a server asks `TorchTrainer`, which does not block and keeps the answer). */
-export function probeTorch(python: string, env: NodeJS.ProcessEnv = process.env, timeoutMs = 120_000): TorchProbe {
-  if (!existsSync(python)) return { ok: false, python, reason: `no python at ${python}` };
-  const r = spawnSync(python, INFO_ARGS, { encoding: 'utf8', env: { ...env, HF_HUB_OFFLINE: '1' }, timeout: timeoutMs });
-  return probeOutcome(python, { ...r, error: r.error, status: r.error ? null : r.status });
-}
-
-/** `probeTorch` without blocking the event loop (importing torch takes seconds). */
-export function probeTorchAsync(python: string, env: NodeJS.ProcessEnv = process.env, timeoutMs = 120_000): Promise<TorchProbe> {
+/** Runs `--info` without blocking the event loop (importing torch takes seconds): the CLI and the server ask alike. */
+export function probeTorch(python: string, env: NodeJS.ProcessEnv = process.env, timeoutMs = 120_000): Promise<TorchProbe> {
   if (!existsSync(python)) return Promise.resolve({ ok: false, python, reason: `no python at ${python}` });
   return new Promise((done) => {
     execFile(python, INFO_ARGS, { encoding: 'utf8', env: { ...env, HF_HUB_OFFLINE: '1' }, timeout: timeoutMs }, (error, stdout, stderr) => {
@@ -122,7 +115,7 @@ export class TorchTrainer {
    * Callers at the same moment share one run.
    */
   async probe(): Promise<TorchProbe> {
-    const mine = this.probed ?? probeTorchAsync(this.python, this.env);
+    const mine = this.probed ?? probeTorch(this.python, this.env);
     this.probed = mine;
     const p = await mine;
     if (!p.ok && this.probed === mine) this.probed = null;

@@ -15,7 +15,7 @@ import { exportHfModel, writeModelFolder } from '../../src/model-files/hf-folder
 import { exportPeftLora, exportPeftPromptLearning } from '../../src/model-files/peft.ts';
 import { LocalRunner } from '../../src/factory/local-runner.ts';
 import {
-  hfBaseFor, importTorchResult, parseNvidiaSmi, parseTorchInfo, probeTorch, probeTorchAsync, torchCommand, torchPython, torchRefusal, TorchTrainer,
+  hfBaseFor, importTorchResult, parseNvidiaSmi, parseTorchInfo, probeTorch, torchCommand, torchPython, torchRefusal, TorchTrainer,
 } from '../../src/factory/torch-trainer.ts';
 import { trainerOptions, FactoryError } from '../../src/factory/factory-service.ts';
 import { validateExperimentRequest } from '../../src/factory/experiment-file.ts';
@@ -51,7 +51,7 @@ test('--info and nvidia-smi output parsed; a missing python is a refusal naming 
   assert.deepEqual(parseNvidiaSmi('0, NVIDIA H100 80GB HBM3, 81559\n1, NVIDIA A10, 23028\n\n'), [
     { index: 0, name: 'NVIDIA H100 80GB HBM3', memoryMB: 81559 }, { index: 1, name: 'NVIDIA A10', memoryMB: 23028 },
   ]);
-  const p = probeTorch('/no/such/python');
+  const p = await probeTorch('/no/such/python');
   assert.equal(p.ok, false);
   const why = await new TorchTrainer('/no/such/python').refusal('sft', 'lora');
   assert.match(why!, /not installed: no python at \/no\/such\/python/);
@@ -61,10 +61,9 @@ test('--info and nvidia-smi output parsed; a missing python is a refusal naming 
     const py = join(dir, 'python');
     writeFileSync(py, '#!/bin/sh\necho "/usr/bin/python3: No module named modelfab_torch" >&2\nexit 1\n');
     chmodSync(py, 0o755);
-    const sync = probeTorch(py), async = await probeTorchAsync(py);
-    assert.deepEqual(async, sync);
-    assert.equal(async.ok, false);
-    assert.match((async as { reason: string }).reason, /cannot run modelfab_torch \(\/usr\/bin\/python3: No module named modelfab_torch\)/);
+    const failed = await probeTorch(py);
+    assert.equal(failed.ok, false);
+    assert.match((failed as { reason: string }).reason, /cannot run modelfab_torch \(\/usr\/bin\/python3: No module named modelfab_torch\)/);
     writeFileSync(py, `#!/bin/sh\necho '${JSON.stringify({ trainer: 'torch', torch: '2', transformers: '5', peft: '0', methods: ['lora'], stages: ['sft'] })}'\n`);
     const ok = await new TorchTrainer(py).probe();
     assert.ok(ok.ok && ok.info.torch === '2');
