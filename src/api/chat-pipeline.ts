@@ -118,6 +118,8 @@ export interface Answered {
   model: string;
   promptTokens: number;
   completionTokens: number;
+  /** Prompt tokens the model had cached (OpenAI's usage.prompt_tokens_details.cached_tokens), when it reports them. */
+  cachedTokens?: number;
   /** The passages the answer drew on: the whole-answer output check runs against them. */
   sources?: Passage[];
 }
@@ -322,7 +324,7 @@ export async function serveChat<R extends ChatRead>(deps: PipelineDeps, req: Fas
 
     // ------------------------------------------------------------------ write
     const extra = { ...a.extra?.(r, answered, refused), ...(guard ? { guard: guard.summary() } : {}) };
-    const u = usage(promptTokens, completionTokens);
+    const u = usage(promptTokens, completionTokens, answered?.cachedTokens);
     if (r.stream) {
       if (!sse) open(served);
       const s = sse!, f = fmt!;

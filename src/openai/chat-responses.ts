@@ -14,8 +14,10 @@ import type {
 
 export const SYSTEM_FINGERPRINT = 'modelfab';
 
-export function usage(prompt: number, completion: number): Usage {
-  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+export function usage(prompt: number, completion: number, cached?: number): Usage {
+  const u: Usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+  if (cached !== undefined) u.prompt_tokens_details = { cached_tokens: cached };
+  return u;
 }
 
 /** Completions-API logprobs from chat-style token logprobs; offsets count from `startOffset` (the echoed prompt). */

@@ -3,10 +3,8 @@
  * server, for chat streams and for job/experiment event streams alike.
  *
  *   - headers go out when the stream opens (so a caller opens it only once it knows the status is 200);
- *   - writes are batched: events pushed in the same turn are written two event-loop turns later (setImmediate
- *     twice), by when node-llama-cpp has dispatched the next batch of every sequence to its thread, so the socket
- *     writes of many streams overlap the model's compute instead of delaying the next step, and several events of
- *     one stream go out in one write;
+ *   - writes are batched: events pushed in one turn go out on the next (setImmediate), all of one stream's in one
+ *     write, and every stream's in one pass;
  *   - a client that goes away, or reads so slowly that `maxBuffered` bytes pile up (the socket is then destroyed),
  *     closes the stream: `onClose` callbacks run once, so the caller can stop its work;
  *   - an optional opening comment and comment heartbeat keep proxies from closing a quiet stream.
@@ -79,7 +77,7 @@ export class SseWriter {
     if (this.done) return;
     if (this.buf === '') {
       SseWriter.pending.add(this);
-      if (!SseWriter.scheduled) { SseWriter.scheduled = true; setImmediate(() => setImmediate(SseWriter.flushAll)); }
+      if (!SseWriter.scheduled) { SseWriter.scheduled = true; setImmediate(SseWriter.flushAll); }
     }
     this.buf += s;
   }

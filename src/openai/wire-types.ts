@@ -45,7 +45,13 @@ export interface CompletionLogprobs {
   text_offset: number[];
 }
 
-export interface Usage { prompt_tokens: number; completion_tokens: number; total_tokens: number }
+export interface Usage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  /** Prompt tokens served from the model's cache (a prefix it already held). */
+  prompt_tokens_details?: { cached_tokens: number };
+}
 
 /** The finish reasons a choice ends with. */
 export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter';

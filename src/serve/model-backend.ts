@@ -51,6 +51,8 @@ export interface GenerateResult {
   finishReason: FinishReason;
   promptTokens: number;
   completionTokens: number;
+  /** Prompt tokens the backend already held and did not evaluate again (a reused prefix), when it knows. */
+  cachedTokens?: number;
   /** The calls the model made (finishReason 'tool_calls'). */
   toolCalls?: ToolCallOut[];
 }

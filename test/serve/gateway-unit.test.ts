@@ -125,7 +125,7 @@ test('engine folders are exported to GGUF once, cached by content hash; adapters
   assert.equal(readdirSync(cache).length, 3);
 });
 
-test('llama.cpp backend: concurrent requests share one context, prefix reuse keeps greedy output identical', async () => {
+test('llama.cpp backend: concurrent requests share one context, prefix reuse keeps greedy output identical and is reported as cached', async () => {
   const mat = materializeEngineModel(fx.base, join(dir, 'cache'), 'F32');
   assert.equal(mat.kind, 'gguf');
   const b = await LlamaServeBackend.load((mat as { path: string }).path, { concurrency: 4, contextSize: 128 });
@@ -136,6 +136,25 @@ test('llama.cpp backend: concurrent requests share one context, prefix reuse kee
     const together = await Promise.all(['one', 'two', 'three', 'four', 'one', 'two'].map(async (c) => (await run(c)).s));
     assert.deepEqual(together.slice(0, 4), solo);
     assert.deepEqual(together.slice(4), solo.slice(0, 2));
+    // an identical prompt is served from the sequence that holds it: all but its last token are cached
+    const once = await run('five');
+    const again = await run('five');
+    assert.equal(again.s, once.s);
+    assert.equal(again.r.cachedTokens, again.r.promptTokens - 1);
+    // a conversation's next turn goes to the sequence holding the conversation: the first turn's prompt is cached
+    const turn1 = [{ role: 'user' as const, content: 'Tell me about the robots.' }];
+    let said = '';
+    const r1 = await b.generate({ ...params(''), prompt: { kind: 'chat', messages: turn1 } }, { onText: (t) => { said += t; } });
+    const r2 = await b.generate({ ...params(''), prompt: { kind: 'chat', messages: [...turn1, { role: 'assistant', content: said }, { role: 'user', content: 'And the T100?' }] } }, { onText: () => undefined });
+    assert.ok(r2.cachedTokens! >= r1.promptTokens, `turn 2 cached ${r2.cachedTokens} of ${r2.promptTokens}; turn 1 prompt ${r1.promptTokens}`);
+    // a caller whose text callback throws fails alone; the request beside it is unaffected
+    const [broken, fine] = await Promise.allSettled([
+      b.generate(params('one'), { onText: () => { throw new Error('sink broke'); } }),
+      run('two'),
+    ]);
+    assert.equal(broken.status, 'rejected');
+    assert.match(String((broken as PromiseRejectedResult).reason), /sink broke/);
+    assert.equal(fine.status === 'fulfilled' && fine.value.s, solo[1]);
     const ac = new AbortController();
     let n = 0;
     const r = await b.generate({ ...params('abort me'), maxTokens: 100, signal: ac.signal }, { onText: () => { if (++n === 2) ac.abort(); } });

@@ -109,6 +109,7 @@ export function gatewayRoutes(app: FastifyInstance, gateway: Gateway, policy: Ke
       const check = targetCheck(r.key, r.model);
       const prompts = input.kind === 'chat' ? [null] : input.prompts;
       let model = r.model, promptTokens = 0, completionTokens = 0;
+      let cachedTokens: number | undefined;
       const runs: Array<Promise<void>> = [];
       for (let pi = 0; pi < prompts.length; pi++) {
         const prompt = input.kind === 'chat' ? { kind: 'chat' as const, messages: input.messages } : { kind: 'text' as const, text: prompts[pi]! };
@@ -119,6 +120,7 @@ export function gatewayRoutes(app: FastifyInstance, gateway: Gateway, policy: Ke
             onTarget: (spec) => { check(spec); model = spec.name; sink.begin(spec.name); },
           }).then((res) => {
             promptTokens += j === 0 ? res.promptTokens : 0;
+            if (j === 0 && res.cachedTokens !== undefined) cachedTokens = (cachedTokens ?? 0) + res.cachedTokens;
             completionTokens += res.completionTokens;
             return sink.end(ci, { finish: res.finishReason === 'length' ? 'length' : 'stop', toolCalls: res.toolCalls, aborted: res.finishReason === 'abort' });
           }));
@@ -126,7 +128,7 @@ export function gatewayRoutes(app: FastifyInstance, gateway: Gateway, policy: Ke
       }
       const failed = (await Promise.allSettled(runs)).find((x) => x.status === 'rejected') as PromiseRejectedResult | undefined;
       if (failed) throw failed.reason;
-      return { model, promptTokens, completionTokens };
+      return { model, promptTokens, completionTokens, cachedTokens };
     },
   });
   const answerers = { 'chat.completions': modelsAnswerer('chat.completions'), completions: modelsAnswerer('completions') };

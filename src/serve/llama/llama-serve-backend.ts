@@ -46,52 +46,93 @@ export interface LlamaServeOptions {
   isolate?: boolean;
 }
 
+/** A free sequence sharing fewer prompt tokens than this is not worth keeping a fresh one unused for. */
+const MIN_REUSED_PREFIX = 4;
+
 interface Pool {
   context: LlamaContext;
   free: LlamaContextSequence[];
   waiting: Array<(s: LlamaContextSequence) => void>;
-  gate: StepGate;
+  barrier: StepBarrier;
 }
 
 /**
- * When to send a batch to llama.cpp. node-llama-cpp samples each sequence's token in its own async call, so the
- * sequences ask for their next step over several event-loop turns; its default (dispatch on the next turn) then
- * often splits one step of N sequences into several smaller batches. The gate dispatches once every sequence that
- * is generating has asked for its next token, or after 3 ms, whichever comes first.
+ * The rhythm of one context's decode steps: one batch per step for every generating sequence, and everything else
+ * done while the model computes.
+ *
+ * - Steps. node-llama-cpp samples each sequence's token in its own async call, and its decode loop starts the next
+ *   batch with whichever sequences have already asked again; the rest form a second, small batch, and the two groups
+ *   then stay out of step. The barrier parks each sequence after its token until every generating sequence has its
+ *   token, then lets them all ask at once, so one step is one batch; a new request's prompt joins the next step. A
+ *   sequence slow to park (not expected: the work between two tokens is synchronous) stalls the others for at most
+ *   `maxWaitMs`.
+ * - Off the critical path. Between two steps every millisecond of JavaScript is a millisecond of every sequence's
+ *   time; during a step the other core is free. So the text callbacks (the caller's JSON, guard and socket writes)
+ *   and a finished request's own ending (its log, usage and last chunks) wait until the next batch has gone to
+ *   llama.cpp's thread (`afterDispatch`).
  */
-class StepGate {
-  active = 0;
-  asked = 0;
-  private pending: (() => void) | null = null;
+export class StepBarrier {
+  private active = 0;
+  private parked: Array<() => void> = [];
+  private waiting = new Set<() => void>();
   private timer: NodeJS.Timeout | null = null;
-  private checking = false;
 
-  readonly schedule = (dispatch: () => void): void => {
-    this.pending = dispatch;
-    this.timer = setTimeout(this.fire, 3);
-    this.check();
+  constructor(private readonly maxWaitMs = 50) {}
+
+  /** A sequence starts generating; it must then call `step()` before each decode it asks for. */
+  start(): void { this.active++; }
+
+  /** A sequence stops generating (finished, failed or aborted). */
+  stop(): void {
+    this.active--;
+    if (this.active === 0) this.runWaiting();
+    else this.check();
+  }
+
+  /** Resolves when this sequence may ask for its next decode. */
+  step(): Promise<void> {
+    return new Promise((resolve) => {
+      this.parked.push(resolve);
+      this.timer ??= setTimeout(this.release, this.maxWaitMs);
+      this.check();
+    });
+  }
+
+  /**
+   * Runs `fn` once the next batch has been dispatched (at once when no sequence is generating). A function already
+   * waiting is not added twice; `cancel` withdraws it. `fn` must not throw.
+   */
+  afterDispatch(fn: () => void): void {
+    if (this.active === 0) fn();
+    else this.waiting.add(fn);
+  }
+
+  cancel(fn: () => void): void { this.waiting.delete(fn); }
+
+  /** node-llama-cpp's `batching.dispatchSchedule`: dispatch on the next turn, run the waiting work on the one after. */
+  readonly dispatchSchedule = (dispatch: () => void): void => {
+    setImmediate(() => {
+      dispatch();
+      if (this.waiting.size) setImmediate(this.runWaiting);
+    });
   };
 
-  private readonly fire = (): void => {
-    const d = this.pending;
-    this.pending = null;
-    if (this.timer) { clearTimeout(this.timer); this.timer = null; }
-    d?.();
+  private readonly runWaiting = (): void => {
+    const list = [...this.waiting];
+    this.waiting.clear();
+    for (const f of list) f();
   };
 
   private check(): void {
-    if (!this.pending || this.checking || this.asked < this.active) return;
-    this.checking = true;
-    // let the last sequence's request reach the queue (a few microtasks later) before dispatching
-    setImmediate(() => { this.checking = false; if (this.asked >= this.active) this.fire(); });
+    if (this.parked.length > 0 && this.parked.length >= this.active) this.release();
   }
 
-  /** A sequence is about to ask for its next step. */
-  ask(): void { this.asked++; this.check(); }
-  /** A sequence got its token. */
-  got(): void { this.asked--; }
-  start(): void { this.active++; }
-  stop(asking: boolean): void { this.active--; if (asking) this.asked--; this.check(); }
+  private readonly release = (): void => {
+    if (this.timer) { clearTimeout(this.timer); this.timer = null; }
+    const go = this.parked;
+    this.parked = [];
+    for (const r of go) r();
+  };
 }
 
 export class LlamaServeBackend implements ModelBackend {
@@ -181,23 +222,32 @@ export class LlamaServeBackend implements ModelBackend {
     if (!p) {
       const a = adapter ? this.adapters.get(adapter) : undefined;
       if (adapter && !a) throw new BackendError(404, `adapter ${adapter} is not loaded`, 'model_not_found');
-      const gate = new StepGate();
+      const barrier = new StepBarrier();
       p = this.model.createContext({
         contextSize: this.contextSize, sequences: this.maxConcurrency, threads: this.threads,
         batchSize: Math.max(this.maxConcurrency, Math.min(512, this.contextSize)),
         lora: a ? { adapters: [{ filePath: a.path, scale: a.scale }] } : undefined,
-        batching: { dispatchSchedule: gate.schedule },
-      }).then((context) => ({ context, free: [], waiting: [], gate }));
+        batching: { dispatchSchedule: barrier.dispatchSchedule },
+      }).then((context) => ({ context, free: [], waiting: [], barrier }));
       p.catch(() => this.pools.delete(adapter));
       this.pools.set(adapter, p);
     }
     return p;
   }
 
-  private async acquire(pool: Pool): Promise<LlamaContextSequence> {
-    const s = pool.free.pop();
-    if (s) return s;
-    if (pool.context.sequencesLeft > 0) return pool.context.getSequence();
+  /**
+   * A sequence for a prompt: the free one that already holds the longest prefix of it (llama.cpp's server picks its
+   * slot the same way), so a conversation's next turn, or a request sharing a system prompt, re-evaluates only what
+   * is new; an unused sequence when no free one shares more than a few tokens; else the longest-idle wait.
+   */
+  private async acquire(pool: Pool, ids: readonly Token[]): Promise<LlamaContextSequence> {
+    let best = -1, bestLen = -1;
+    for (let i = pool.free.length - 1; i >= 0; i--) {
+      const n = pool.free[i].compareContextTokens(ids as Token[]).firstDifferentIndex;
+      if (n > bestLen) { best = i; bestLen = n; }
+    }
+    if (pool.context.sequencesLeft > 0 && bestLen < MIN_REUSED_PREFIX) return pool.context.getSequence();
+    if (best >= 0) return pool.free.splice(best, 1)[0];
     return new Promise((resolve) => pool.waiting.push(resolve));
   }
 
@@ -237,18 +287,31 @@ export class LlamaServeBackend implements ModelBackend {
     const maxTokens = Math.min(params.maxTokens, this.contextSize - ids.length);
     const grammar = params.json ? await this.grammar(params.json) : null;
     const pool = await this.pool(params.adapter ?? '');
-    const seq = await this.acquire(pool);
-    let completion = 0;
+    const seq = await this.acquire(pool, ids);
+    const barrier = pool.barrier;
+    // text reaches the caller once the next step is dispatched (StepBarrier), in order; a throwing callback fails
+    // this request only
+    const queued: Array<[string, TokenLogprob[] | undefined]> = [];
+    let failed: { error: unknown } | null = null;
+    const deliver = (): void => {
+      barrier.cancel(deliver);
+      for (const [text, lp] of queued.splice(0)) {
+        if (failed) break;
+        try { cb.onText(text, lp); } catch (error) { failed = { error }; }
+      }
+    };
+    const emit = (text: string, lp?: TokenLogprob[]): void => { queued.push([text, lp]); barrier.afterDispatch(deliver); };
+    let completion = 0, cached = 0;
     let finish: GenerateResult['finishReason'] = 'stop';
-    const gate = pool.gate;
-    let started = false, asking = false;
+    let started = false;
     try {
       // prefix reuse: keep what the sequence already holds of this prompt, evaluate at least the last token
       const { firstDifferentIndex } = seq.compareContextTokens(ids);
       const keep = Math.min(firstDifferentIndex, ids.length - 1);
       if (seq.nextTokenIndex > keep) await seq.eraseContextTokenRanges([{ start: keep, end: seq.nextTokenIndex }]);
       const input = ids.slice(keep);
-      if (maxTokens <= 0) return { finishReason: 'length', promptTokens: ids.length, completionTokens: 0 };
+      cached = keep;
+      if (maxTokens <= 0) return { finishReason: 'length', promptTokens: ids.length, completionTokens: 0, cachedTokens: keep };
       const generated: Token[] = [];
       const penalties = params.presencePenalty !== 0 || params.frequencyPenalty !== 0
         ? { punishTokens: () => generated, maxPunishTokens: 256, penalty: 1, presencePenalty: params.presencePenalty, frequencyPenalty: params.frequencyPenalty }
@@ -268,13 +331,11 @@ export class LlamaServeBackend implements ModelBackend {
       const iter = wantLp
         ? seq.evaluateWithMetadata(input, { confidence: true, probabilities: top > 0 }, opts)
         : seq.evaluate(input, opts);
-      gate.start();
+      barrier.start();
       started = true;
-      gate.ask();
-      asking = true;
+      await barrier.step();
       for await (const r of iter) {
-        gate.got();
-        asking = false;
+        if (failed) break;
         const meta = wantLp ? (r as { token: Token; confidence: number; probabilities?: Map<Token, number> }) : null;
         const tok = meta ? meta.token : (r as Token);
         if (this.model.isEogToken(tok) || this.stopIds.has(tok)) { finish = 'stop'; break; }
@@ -299,7 +360,7 @@ export class LlamaServeBackend implements ModelBackend {
         if (piece || pending.length >= 4) {
           pending.length = 0;
           const out = stop.push(piece);
-          if (out) cb.onText(out, wantLp ? pendingLp : undefined);
+          if (out) emit(out, wantLp ? pendingLp : undefined);
           if (wantLp) pendingLp = [];
           if (stop.stopped) { finish = 'stop'; break; }
           if (grammar) {
@@ -310,23 +371,28 @@ export class LlamaServeBackend implements ModelBackend {
         }
         if (completion >= maxTokens) { finish = 'length'; break; }
         if (signal?.aborted) { finish = 'abort'; break; }
-        gate.ask();
-        asking = true;
+        await barrier.step();
       }
-      if (finish !== 'abort') {
-        if (pending.length) { const out = stop.push(this.model.detokenize(pending, false)); if (out) cb.onText(out, wantLp ? pendingLp : undefined); }
+      if (finish !== 'abort' && !failed) {
+        if (pending.length) { const out = stop.push(this.model.detokenize(pending, false)); if (out) emit(out, wantLp ? pendingLp : undefined); }
         const rest = stop.flush();
-        if (rest) cb.onText(rest);
+        if (rest) emit(rest);
       }
-      return { finishReason: finish, promptTokens: ids.length, completionTokens: completion };
     } catch (e) {
       // a sequence whose state is unknown is cleared before reuse
       await seq.clearHistory().catch(() => undefined);
+      deliver();
       throw e;
     } finally {
-      if (started) gate.stop(asking);
+      if (started) barrier.stop();
       this.release(pool, seq);
     }
+    // the rest of this request (its last text, then the caller's log, usage and response end) runs once the other
+    // sequences' next step is under way
+    if (queued.length === 0) await new Promise<void>((resolve) => barrier.afterDispatch(resolve));
+    else await new Promise<void>((resolve) => { barrier.cancel(deliver); barrier.afterDispatch(() => { deliver(); resolve(); }); });
+    if (failed) throw (failed as { error: unknown }).error;
+    return { finishReason: finish, promptTokens: ids.length, completionTokens: completion, cachedTokens: cached };
   }
 
   async embed(texts: string[], signal?: AbortSignal): Promise<EmbedResult> {
