@@ -137,6 +137,7 @@ export function torchRefusal(info: TorchInfo, stage: string, method: string, o: 
   if (o.precision && info.precisions && !info.precisions.includes(o.precision)) return `the torch trainer does not train in ${o.precision} yet (it trains in ${info.precisions.join(', ')})`;
   if (o.packing && info.packing === false) return 'the torch trainer does not pack sequences yet';
   if (o.gradientCheckpointing && info.gradient_checkpointing === false) return 'the torch trainer does not do gradient checkpointing yet';
+  if (o.gradientCheckpointing && method === 'prefix') return 'gradient checkpointing does not work with prefix tuning (its prefix lives in the attention cache, which a recomputed layer would extend twice); use LoRA or turn it off';
   return null;
 }
 

@@ -200,6 +200,10 @@ test("what the installed trainer says it runs decides: stage, method, precision,
   assert.match(torchRefusal(info, 'sft', 'lora', { precision: 'bf16' })!, /does not train in bf16 yet/);
   assert.match(torchRefusal(info, 'sft', 'lora', { packing: true })!, /does not pack/);
   assert.match(torchRefusal(info, 'sft', 'lora', { gradientCheckpointing: true })!, /gradient checkpointing/);
+  const now = { ...info, methods: ['full', 'lora', 'prefix'], precisions: ['fp32', 'bf16'], gradient_checkpointing: true };
+  assert.equal(torchRefusal(now, 'sft', 'lora', { precision: 'bf16', gradientCheckpointing: true }), null);
+  assert.match(torchRefusal(now, 'sft', 'lora', { precision: 'fp16' })!, /does not train in fp16 yet \(it trains in fp32, bf16\)/);
+  assert.match(torchRefusal(now, 'sft', 'prefix', { gradientCheckpointing: true })!, /not work with prefix tuning/);
   const older = parseTorchInfo(JSON.stringify({ trainer: 'torch', torch: '2', transformers: '5', peft: '0', methods: ['lora'], stages: ['sft'] }))!;
   assert.equal(torchRefusal(older, 'sft', 'lora', { precision: 'bf16', packing: true }), null, 'a trainer that does not say is left to refuse at launch');
 });

@@ -97,11 +97,11 @@ def test_trainer_options_it_does_not_run_are_refused_not_ignored():
             "data": {"train": {"path": "t.jsonl", "kind": "sft"}}, "hyperparameters": {"batchSize": 2, "seqLen": 16, "lr": 0.001},
             "outputDir": "o", "seed": 0, "threads": 1}
     assert validate_job_spec({**spec, "trainer": "torch", "precision": "fp32", "packing": False, "gradientCheckpointing": False}).id == "j"
-    with pytest.raises(JobSpecError, match="precision bf16 is not implemented"):
-        validate_job_spec({**spec, "precision": "bf16"})
+    ok = validate_job_spec({**spec, "precision": "bf16", "gradientCheckpointing": True})
+    assert ok.precision == "bf16" and ok.gradient_checkpointing is True
+    with pytest.raises(JobSpecError, match="fp16 needs loss scaling"):
+        validate_job_spec({**spec, "precision": "fp16"})
     with pytest.raises(JobSpecError, match="precision must be fp32, bf16 or fp16"):
         validate_job_spec({**spec, "precision": "fp8"})
     with pytest.raises(JobSpecError, match="packing is not implemented"):
         validate_job_spec({**spec, "packing": True})
-    with pytest.raises(JobSpecError, match="gradient checkpointing is not implemented"):
-        validate_job_spec({**spec, "gradientCheckpointing": True})

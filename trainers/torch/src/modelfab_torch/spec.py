@@ -67,6 +67,10 @@ class JobSpec:
     seed: int
     output_dir: str
     threads: int
+    # Mixed precision: "fp32" (none) or "bf16" (autocast; weights, gradients and AdamW's state stay fp32).
+    precision: str = "fp32"
+    # Recompute each decoder layer's activations in the backward pass instead of keeping them.
+    gradient_checkpointing: bool = False
     extra: Dict[str, Any] = field(default_factory=dict)
 
 
@@ -196,12 +200,21 @@ def validate_job_spec(s: Any, cuda: bool = False) -> JobSpec:
     _need(s.get("trainer", "torch") in ("engine", "torch"), f"trainer must be engine or torch, got {s.get('trainer')!r}")
     precision = s.get("precision", "fp32")
     _need(precision in ("fp32", "bf16", "fp16"), f"precision must be fp32, bf16 or fp16, got {precision!r}")
-    if precision != "fp32":
-        raise JobSpecError(f"job spec: precision {precision} is not implemented by the torch trainer yet (it trains in fp32)")
-    for key, what in (("packing", "packing"), ("gradientCheckpointing", "gradient checkpointing")):
+    if precision == "fp16":
+        raise JobSpecError("precision: fp16 needs loss scaling, which the torch trainer does not do yet; use bf16 "
+                           "(any CPU, and NVIDIA GPUs from Ampere on)")
+    if precision == "bf16" and cuda:
+        import torch
+
+        _need(torch.cuda.is_bf16_supported(), f"precision: bf16 is not supported by {torch.cuda.get_device_name()}; use fp32")
+    for key in ("packing", "gradientCheckpointing"):
         _need(s.get(key) in (None, False, True), f"{key} must be true or false, got {s.get(key)!r}")
-        if s.get(key):
-            raise JobSpecError(f"job spec: {what} is not implemented by the torch trainer yet")
+    if s.get("packing"):
+        raise JobSpecError("job spec: packing is not implemented by the torch trainer yet")
+    if s.get("gradientCheckpointing") and method["type"] == "prefix":
+        # PEFT's prefix rides in the attention cache, which a recomputed layer would extend a second time.
+        raise JobSpecError("gradientCheckpointing: not with prefix tuning (its prefix lives in the attention cache, "
+                           "which recomputing a layer would extend twice); use LoRA or turn it off")
 
     train_kind = data["train"].get("kind")
     want = {"pretrain": "pretrain", "sft": "sft", "dpo": "preference"}[s["stage"]]
@@ -235,4 +248,5 @@ def validate_job_spec(s: Any, cuda: bool = False) -> JobSpec:
         train_path=data["train"]["path"], train_kind=train_kind,
         validation_path=val["path"] if val else None, validation_kind=val.get("kind") if val else None,
         hp=hp, seed=s["seed"], output_dir=s["outputDir"], threads=s["threads"],
+        precision=precision, gradient_checkpointing=bool(s.get("gradientCheckpointing")),
     )

@@ -96,7 +96,10 @@ class Trainer:
             # engine's is kept by handing PEFT positions that its offset brings back to 0..T-1.
             t = ids.shape[1]
             kwargs["position_ids"] = (torch.arange(t, device=ids.device) - self.prefix_rows).unsqueeze(0).expand(ids.shape[0], t)
-        logits = self.model(input_ids=ids, use_cache=False, **kwargs).logits
+        # bf16: the forward under autocast (matmuls in bf16), the weights and everything after the logits in fp32
+        with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.spec.precision == "bf16"):
+            logits = self.model(input_ids=ids, use_cache=False, **kwargs).logits
+        logits = logits.float()
         if self.prompt_rows:
             logits = logits[:, self.prompt_rows:]  # the soft prompt's rows are never scored
         return logits
@@ -370,7 +373,8 @@ def run_job(spec: JobSpec, should_stop: Callable[[], bool] = lambda: False, hear
         dev = device_of(cuda)
         resumed = os.path.isdir(os.path.join(out, "checkpoints"))
         event("info", "resuming from the latest checkpoint" if resumed else "started",
-              {"pid": os.getpid(), "threads": spec.threads, "trainer": "torch", "device": device_text(dev), "torch": torch.__version__})
+              {"pid": os.getpid(), "threads": spec.threads, "trainer": "torch", "device": device_text(dev), "torch": torch.__version__,
+               "precision": spec.precision, "gradient_checkpointing": spec.gradient_checkpointing})
         try:
             tok = TextTokenizer(spec.base_path)
         except FileNotFoundError as e:
@@ -402,6 +406,9 @@ def run_job(spec: JobSpec, should_stop: Callable[[], bool] = lambda: False, hear
         dpo_ref = spec.stage == "dpo" and h.preference["loss"] == "dpo"
         # DPO's reference is the model as it starts, so a resumed DPO job draws the initial adapter again to
         # recompute it (the checkpoint's tensors replace those draws before training goes on).
+        if spec.gradient_checkpointing:
+            # non-reentrant: no input needs requires_grad (frozen embeddings under LoRA), and the RNG is replayed
+            base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model = apply_method(base, spec.method, spec.seed, init=not resuming or dpo_ref).to(dev)
         stop = should_stop if stop_after_step is None else (lambda: should_stop() or current["step"] >= stop_after_step)
         trainer = Trainer(spec, model, train, val, pad_id, dev, stop, lambda s: current.__setitem__("step", s))
@@ -426,7 +433,8 @@ def run_job(spec: JobSpec, should_stop: Callable[[], bool] = lambda: False, hear
             "trainable_params": sum(p.numel() for _, p in trainable(model)), "total_params": base_param_count(model),
             **({"eval_metrics": r["eval_metrics"]} if r["eval_metrics"] else {}),
             "vocab_size": vocab,
-            "trainer": "torch", "model_format": fmt, "device": device_text(dev),
+            "trainer": "torch", "model_format": fmt, "device": device_text(dev), "precision": spec.precision,
+            **({"gradient_checkpointing": True} if spec.gradient_checkpointing else {}),
             **({"chat_template": chat_template} if chat_template else {}),
         }
         if spec.stage == "pretrain" and val:
