@@ -105,7 +105,7 @@ const TARGETS: readonly string[] = ['all', ...LINEAR_MODULES, ...LINEAR_MODULES.
 const FREEZE_MODULES: readonly string[] = ['all', 'attn', 'ffn', 'norm', ...TARGETS.filter((t) => t !== 'all')];
 const EXTRA_MODULES = ['token_embd', 'output', 'output_norm'] as const;
 
-const TOP_KEYS = ['name', 'stage', 'base_models', 'datasets', 'methods', 'hyperparameters', 'sweep', 'seeds', 'suites', 'priority', 'then', 'fact_questions', 'trainer', 'precision', 'gradient_checkpointing', 'packing'];
+const TOP_KEYS = ['name', 'stage', 'base_models', 'datasets', 'methods', 'hyperparameters', 'sweep', 'seeds', 'suites', 'priority', 'then', 'fact_questions', 'trainer', 'precision', 'gradient_checkpointing', 'packing', 'nproc_per_node'];
 const TRAINERS = ['engine', 'torch'] as const;
 const PRECISIONS = ['fp32', 'bf16', 'fp16'] as const;
 const THEN_KEYS = ['stage', 'datasets', 'hyperparameters'];
@@ -292,10 +292,12 @@ function trainerFields(p: Collector, obj: Record<string, unknown>): void {
   if (obj.precision !== undefined) p.check(obj.precision, oneOf(PRECISIONS), ['precision']);
   if (obj.gradient_checkpointing !== undefined) p.check(obj.gradient_checkpointing, bool, ['gradient_checkpointing']);
   if (obj.packing !== undefined) p.check(obj.packing, bool, ['packing']);
+  if (obj.nproc_per_node !== undefined && !(Number.isInteger(obj.nproc_per_node) && (obj.nproc_per_node as number) >= 1 && (obj.nproc_per_node as number) <= 64)) p.add(['nproc_per_node'], `must be an integer from 1 to 64, got ${JSON.stringify(obj.nproc_per_node)}`);
   if ((obj.trainer ?? 'engine') !== 'engine') return;
   if (obj.precision === 'bf16' || obj.precision === 'fp16') p.add(['precision'], `${obj.precision} needs trainer: torch (the engine trains in fp32 only)`);
   if (obj.gradient_checkpointing === true) p.add(['gradient_checkpointing'], 'needs trainer: torch (the engine does not recompute activations)');
   if (obj.packing === true) p.add(['packing'], 'needs trainer: torch (the engine does not pack sequences)');
+  if (typeof obj.nproc_per_node === 'number' && obj.nproc_per_node > 1 && obj.trainer !== 'torch') p.add(['nproc_per_node'], 'needs trainer: torch (the engine trains in one process; give it more threads)');
 }
 
 /**

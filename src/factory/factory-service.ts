@@ -109,10 +109,12 @@ export interface HyperparameterRequest {
   gradient_checkpointing?: boolean;
   /** modelfab (torch trainer): several examples per sequence. */
   packing?: boolean;
+  /** modelfab (torch trainer): data-parallel processes on one machine (torchrun's --nproc_per_node). */
+  nproc_per_node?: number;
 }
 
 /** The trainer and its options, as a job spec carries them (absent fields: the engine's defaults). */
-type TrainerOptions = Pick<JobSpec, 'trainer' | 'precision' | 'gradientCheckpointing' | 'packing'>;
+type TrainerOptions = Pick<JobSpec, 'trainer' | 'precision' | 'gradientCheckpointing' | 'packing' | 'processes'>;
 
 /** The trainer options of a request's hyperparameters, checked (a 400 naming the field). */
 export function trainerOptions(h: HyperparameterRequest): TrainerOptions {
@@ -121,16 +123,19 @@ export function trainerOptions(h: HyperparameterRequest): TrainerOptions {
   if (h.precision !== undefined && !(PRECISIONS as readonly unknown[]).includes(h.precision)) throw bad('precision', `one of ${PRECISIONS.join(', ')}`, h.precision);
   if (h.gradient_checkpointing !== undefined && typeof h.gradient_checkpointing !== 'boolean') throw bad('gradient_checkpointing', 'true or false', h.gradient_checkpointing);
   if (h.packing !== undefined && typeof h.packing !== 'boolean') throw bad('packing', 'true or false', h.packing);
+  if (h.nproc_per_node !== undefined && !(Number.isInteger(h.nproc_per_node) && h.nproc_per_node >= 1 && h.nproc_per_node <= 64)) throw bad('nproc_per_node', 'an integer from 1 to 64', h.nproc_per_node);
   const trainer = h.trainer ?? 'engine';
   if (trainer === 'engine') {
     // The engine trains in fp32, one padded example per row, keeping activations: say so rather than ignore it.
     if (h.precision !== undefined && h.precision !== 'fp32') throw new FactoryError(400, `hyperparameters.precision ${h.precision}: the engine trains in fp32 only; use trainer torch`, 'hyperparameters.precision');
     if (h.gradient_checkpointing) throw new FactoryError(400, 'hyperparameters.gradient_checkpointing: the engine does not recompute activations; use trainer torch', 'hyperparameters.gradient_checkpointing');
     if (h.packing) throw new FactoryError(400, 'hyperparameters.packing: the engine does not pack sequences; use trainer torch', 'hyperparameters.packing');
+    if ((h.nproc_per_node ?? 1) > 1) throw new FactoryError(400, 'hyperparameters.nproc_per_node: the engine trains in one process (give it more threads); use trainer torch for data parallelism', 'hyperparameters.nproc_per_node');
   }
   return {
     ...(h.trainer !== undefined ? { trainer } : {}), ...(h.precision !== undefined ? { precision: h.precision } : {}),
     ...(h.gradient_checkpointing !== undefined ? { gradientCheckpointing: h.gradient_checkpointing } : {}), ...(h.packing !== undefined ? { packing: h.packing } : {}),
+    ...((h.nproc_per_node ?? 1) > 1 ? { processes: h.nproc_per_node } : {}),
   };
 }
 
@@ -187,6 +192,8 @@ export interface ExperimentRequest {
   precision?: Precision;
   gradient_checkpointing?: boolean;
   packing?: boolean;
+  /** Data-parallel processes per job (torch trainer). */
+  nproc_per_node?: number;
 }
 
 /**
@@ -604,7 +611,7 @@ export class FactoryService extends EventEmitter {
         name: job.spec.name, stage: job.spec.stage, dataset: meta?.dataset ?? null, experiment_id: job.experimentId, depends_on: job.dependsOn, step: last?.step ?? job.step,
         attempts: job.attempts, estimate: job.estimate, total_steps: totalStepsOf(job), eval_loss: manifest?.eval_loss ?? null, eval_loss_before: manifest?.eval_loss_before ?? null,
         trainable_params: manifest?.trainable_params ?? null, eval_metrics: manifest?.eval_metrics ?? null,
-        trainer: job.spec.trainer ?? 'engine', device: manifest?.device ?? (manifest ? `cpu (${job.spec.threads} threads)` : null),
+        trainer: job.spec.trainer ?? 'engine', processes: job.spec.processes ?? 1, device: manifest?.device ?? (manifest ? `cpu (${job.spec.threads} threads)` : null),
       },
     };
   }
@@ -730,6 +737,7 @@ export class FactoryService extends EventEmitter {
     const trainer = {
       ...(req.trainer !== undefined ? { trainer: req.trainer } : {}), ...(req.precision !== undefined ? { precision: req.precision } : {}),
       ...(req.gradient_checkpointing !== undefined ? { gradient_checkpointing: req.gradient_checkpointing } : {}), ...(req.packing !== undefined ? { packing: req.packing } : {}),
+      ...(req.nproc_per_node !== undefined ? { nproc_per_node: req.nproc_per_node } : {}),
     };
     // The planned job's hyperparameters are final (defaults < the experiment's < the sweep point; a later stage:
     // its parent's, then its own), so they win over "auto"; the job's name and model suffix carry the sweep point.
@@ -764,7 +772,7 @@ export class FactoryService extends EventEmitter {
     };
   }
 
-  private jobRequestFor(p: PlannedJob, stage: Stage, suffix: string, trainer: Pick<HyperparameterRequest, 'trainer' | 'precision' | 'gradient_checkpointing' | 'packing'>): CreateJobRequest {
+  private jobRequestFor(p: PlannedJob, stage: Stage, suffix: string, trainer: Pick<HyperparameterRequest, 'trainer' | 'precision' | 'gradient_checkpointing' | 'packing' | 'nproc_per_node'>): CreateJobRequest {
     const h = p.hyperparameters;
     return {
       model: p.base.name, dataset: p.dataset.name, seed: p.seed, suffix,
@@ -885,8 +893,8 @@ export interface FineTuningJobExtras {
   /** The resources the scheduler reserved for it. */
   estimate: Resources; total_steps: number; eval_loss: number | null; eval_loss_before: number | null;
   trainable_params: number | null; eval_metrics: Record<string, number> | null;
-  /** Which trainer runs it, and (once it succeeded) the device it trained on, from its manifest. */
-  trainer: TrainerName; device: string | null;
+  /** Which trainer runs it, in how many data-parallel processes, and (once it succeeded) the device it trained on. */
+  trainer: TrainerName; processes: number; device: string | null;
 }
 /** POST /v1/experiments/plan: the jobs an experiment would make, without making them. */
 export interface ExperimentPlanObject {

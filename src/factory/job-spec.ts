@@ -91,6 +91,11 @@ export interface JobSpec {
   gradientCheckpointing?: boolean;
   /** Several examples per sequence, never attending to each other (torch trainer). */
   packing?: boolean;
+  /**
+   * Data-parallel processes on one machine (torch trainer; absent: 1): launched as `torchrun --standalone
+   * --nproc_per_node N`, each with `threads` CPU threads (or one GPU), each micro-batch split evenly across them.
+   */
+  processes?: number;
 }
 
 /** What a job needs from a machine while it runs. */

@@ -182,7 +182,7 @@ export class LocalRunner implements PlacingRunner, AdoptingRunner {
 
   /** The program and arguments that run `spec`'s trainer on `jobArg` (its job.json, as the trainer is told it). */
   command(spec: JobSpec, jobArg: string): { command: string; args: string[] } {
-    if (spec.trainer === 'torch') return torchCommand(this.opts.torchPython ?? torchPython(), jobArg);
+    if (spec.trainer === 'torch') return torchCommand(this.opts.torchPython ?? torchPython(), jobArg, spec.processes);
     return { command: process.execPath, args: [...(this.opts.nodeArgs ?? ['--import', tsxImport()]), this.opts.entry ?? DEFAULT_ENTRY, jobArg] };
   }
 

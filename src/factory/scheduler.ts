@@ -646,7 +646,9 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
 
   private resourcesFor(spec: JobSpec, e: Partial<Resources>): Resources {
     const r = normalizeResources(e);
-    const out: Resources = { cpuThreads: Math.max(r.cpuThreads, spec.threads), memoryMB: r.memoryMB || this.o.defaultMemoryMB };
+    // a data-parallel job runs `processes` copies of the trainer, each with its threads and its own model
+    const procs = spec.processes ?? 1;
+    const out: Resources = { cpuThreads: Math.max(r.cpuThreads, spec.threads * procs), memoryMB: (r.memoryMB || this.o.defaultMemoryMB) * procs };
     if (r.gpus) { out.gpus = r.gpus; if (r.gpuMemoryMB) out.gpuMemoryMB = r.gpuMemoryMB; }
     return out;
   }

@@ -45,9 +45,13 @@ export function torchPython(env: NodeJS.ProcessEnv = process.env, repoRoot = REP
   return given ? resolve(given) : join(repoRoot, '.venv-torch', 'bin', 'python');
 }
 
-/** The trainer's command line for a job.json argument (relative to the working directory, the data folder). */
-export function torchCommand(python: string, jobArg: string): { command: string; args: string[] } {
-  return { command: python, args: ['-m', 'modelfab_torch', jobArg] };
+/**
+ * The trainer's command line for a job.json argument (relative to the working directory, the data folder); several
+ * processes start through torchrun (`python -m torch.distributed.run`, the same launcher as the `torchrun` script).
+ */
+export function torchCommand(python: string, jobArg: string, processes = 1): { command: string; args: string[] } {
+  if (processes <= 1) return { command: python, args: ['-m', 'modelfab_torch', jobArg] };
+  return { command: python, args: ['-m', 'torch.distributed.run', '--standalone', `--nproc_per_node=${processes}`, '-m', 'modelfab_torch', jobArg] };
 }
 
 /** What `python -m modelfab_torch --info` prints. */

@@ -82,11 +82,20 @@ test('trainer options of the jobs API: checked, and what the engine does not do 
   err({ precision: 'bf16' }, 'hyperparameters.precision', /engine trains in fp32 only/);
   err({ trainer: 'engine', packing: true }, 'hyperparameters.packing', /use trainer torch/);
   err({ gradient_checkpointing: 'yes' }, 'hyperparameters.gradient_checkpointing', /true or false/);
+  // data parallelism: torchrun with N processes on the torch trainer; one process is no option at all
+  assert.deepEqual(trainerOptions({ trainer: 'torch', nproc_per_node: 2 }), { trainer: 'torch', processes: 2 });
+  assert.deepEqual(trainerOptions({ trainer: 'torch', nproc_per_node: 1 }), { trainer: 'torch' });
+  err({ nproc_per_node: 2 }, 'hyperparameters.nproc_per_node', /engine trains in one process.*use trainer torch/);
+  err({ trainer: 'torch', nproc_per_node: 1.5 }, 'hyperparameters.nproc_per_node', /integer from 1 to 64/);
+  assert.deepEqual(torchCommand('py', 'jobs/j/job.json', 2), { command: 'py', args: ['-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2', '-m', 'modelfab_torch', 'jobs/j/job.json'] });
+  assert.deepEqual(torchCommand('py', 'jobs/j/job.json'), { command: 'py', args: ['-m', 'modelfab_torch', 'jobs/j/job.json'] });
 });
 
 test('experiment files: trainer and its options validated with the field and a suggestion', () => {
   const base = { name: 'e', base_models: ['m'], datasets: ['d'], methods: [{ type: 'lora' }] };
-  assert.deepEqual(validateExperimentRequest({ ...base, trainer: 'torch', precision: 'bf16', packing: true, gradient_checkpointing: false }, { file: 'x.yaml' }), []);
+  assert.deepEqual(validateExperimentRequest({ ...base, trainer: 'torch', precision: 'bf16', packing: true, gradient_checkpointing: false, nproc_per_node: 2 }, { file: 'x.yaml' }), []);
+  assert.deepEqual(validateExperimentRequest({ ...base, nproc_per_node: 2 }, { file: 'x.yaml' }).map((p) => [p.path, /needs trainer: torch/.test(p.message)]), [['nproc_per_node', true]]);
+  assert.deepEqual(validateExperimentRequest({ ...base, trainer: 'torch', nproc_per_node: 0 }, { file: 'x.yaml' }).map((p) => p.path), ['nproc_per_node']);
   const probs = validateExperimentRequest({ ...base, trainer: 'toch', precision: 'half', packing: 'yes' }, { file: 'x.yaml' });
   assert.deepEqual(probs.map((p) => p.path), ['trainer', 'precision', 'packing']);
   assert.match(probs[0].message, /did you mean 'torch'/);

@@ -8,6 +8,10 @@ each micro-batch's loss the mean over its scored tokens, scaled by 1/gradAccum; 
 decay on matrices only; the engine's warm-up and decay curve; a step with a non-finite gradient skipped; evaluation
 every evalEvery steps and at the end; early stopping; a checkpoint every checkpointEvery steps and at the end.
 
+Data parallel under torchrun (distributed.py): each micro-batch is split across the processes and the loss of each
+share is scaled by the whole micro-batch's scored tokens (pairs for the preference stage), so the averaged gradient
+is the one process's gradient on the whole micro-batch; process 0 writes the files.
+
 Resumable: a restarted trainer continues from its latest checkpoint (weights, optimizer, RNG, data position), so
 the curve goes on where it stopped. A stop request (SIGTERM) finishes the current step, checkpoints, and returns
 'stopped'.
@@ -18,6 +22,7 @@ import math
 import os
 import shutil
 import time
+from contextlib import nullcontext
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -26,6 +31,7 @@ import torch.nn.functional as F
 from .chat import CHAT_TEMPLATES, IGNORE_INDEX, TextTokenizer
 from .checkpoint import latest_checkpoint, read_checkpoint, set_rng_state, write_checkpoint
 from .data import Example, collate, load_examples
+from .distributed import Dist
 from .files import Events, Heartbeat, MetricsLog, dumps, write_atomic
 from .methods import apply_method, base_param_count, prefix_tokens, trainable, virtual_tokens
 from .preference import Pair, load_pairs, pair_batch, preference_loss, ref_tensor, sequence_logps
@@ -34,6 +40,8 @@ from .schedule import lr_at, total_steps, warmup_steps
 from .spec import JobSpec, JobSpecError
 
 KEEP_CHECKPOINTS = 2
+# The figures preference_loss reports, in the order processes add them up.
+PREFERENCE_STATS = ("loss", "reward_accuracy", "reward_margin", "reward_chosen", "reward_rejected")
 
 
 def unigram_perplexity(train: List[Example], val: List[Example], vocab_size: int) -> float:
@@ -65,10 +73,6 @@ def adapter_base_ref(spec: JobSpec, model_dir: str, base_dir: str) -> str:
     return base
 
 
-def device_of(cuda: bool) -> torch.device:
-    return torch.device("cuda") if cuda else torch.device("cpu")
-
-
 def device_text(dev: torch.device) -> str:
     if dev.type == "cuda":
         return f"cuda:{torch.cuda.current_device()} ({torch.cuda.get_device_name()})"
@@ -77,9 +81,17 @@ def device_text(dev: torch.device) -> str:
 
 class Trainer:
     def __init__(self, spec: JobSpec, model: torch.nn.Module, train: List[Example], val: List[Example], pad_id: int,
-                 device: torch.device, should_stop: Callable[[], bool], on_step: Callable[[int], None]):
+                 device: torch.device, should_stop: Callable[[], bool], on_step: Callable[[int], None], dist: Optional[Dist] = None):
         self.spec, self.model, self.train, self.val = spec, model, train, val
         self.pad_id, self.device, self.should_stop, self.on_step = pad_id, device, should_stop, on_step
+        self.dist = dist or Dist.single(device)
+        # the training forward goes through DistributedDataParallel (its hooks average the gradients); evaluation
+        # and the reference pass use the model itself
+        self.net: torch.nn.Module = model
+        if self.dist.world > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            self.net = DistributedDataParallel(model, device_ids=[self.dist.local_rank] if device.type == "cuda" else None)
         self.params = trainable(model)
         self.prompt_rows = virtual_tokens(spec.method)
         self.prefix_rows = prefix_tokens(spec.method)
@@ -98,7 +110,7 @@ class Trainer:
             kwargs["position_ids"] = (torch.arange(t, device=ids.device) - self.prefix_rows).unsqueeze(0).expand(ids.shape[0], t)
         # bf16: the forward under autocast (matmuls in bf16), the weights and everything after the logits in fp32
         with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.spec.precision == "bf16"):
-            logits = self.model(input_ids=ids, use_cache=False, **kwargs).logits
+            logits = (self.net if self.model.training else self.model)(input_ids=ids, use_cache=False, **kwargs).logits
         logits = logits.float()
         if self.prompt_rows:
             logits = logits[:, self.prompt_rows:]  # the soft prompt's rows are never scored
@@ -129,15 +141,31 @@ class Trainer:
                 p.ref_chosen, p.ref_rejected = vals[j], vals[len(items) + j]
         self.model.train(was)
 
-    def step_loss(self, items) -> Tuple[torch.Tensor, int, Dict[str, float]]:
-        """(loss on the graph, real tokens, the objective's metrics) of one micro-batch."""
+    def step_loss(self, items) -> Tuple[torch.Tensor, float, int, Dict[str, float]]:
+        """(loss to backpropagate, the micro-batch's loss, its real tokens, the objective's metrics) of one
+        micro-batch; with several processes, of this process's share, scaled so that the averaged gradient is the
+        whole micro-batch's, and the figures of the whole micro-batch."""
+        d = self.dist
         if self.preference is None:
-            loss, tokens, _, _ = self.micro_loss(items)
-            return loss, tokens, {}
-        logps, counts, tokens = self.pair_logps(items)
-        ref = ref_tensor(items) if self.preference["loss"] == "dpo" else None
+            if d.world == 1:
+                loss, tokens, _, _ = self.micro_loss(items)
+                return loss, loss.item(), tokens, {}
+            _, tokens, loss_sum, count = self.micro_loss(d.shard(items))
+            g_sum, g_count, g_tokens = d.sum([loss_sum.item(), count.item(), tokens])
+            # the engine's loss is 0 for a micro-batch with nothing to score
+            return loss_sum / max(g_count, 1.0) * d.world, (g_sum / g_count if g_count else 0.0), int(g_tokens), {}
+        mine = d.shard(items)
+        logps, counts, tokens = self.pair_logps(mine)
+        ref = ref_tensor(mine) if self.preference["loss"] == "dpo" else None
         loss, stats = preference_loss(logps, counts, self.preference, ref)
-        return loss, tokens, {k: v for k, v in stats.items() if k != "loss"}
+        if d.world == 1:
+            return loss, stats["loss"], tokens, {k: v for k, v in stats.items() if k != "loss"}
+        keys = list(stats)
+        sums = d.sum([len(mine), tokens] + [stats[k] * len(mine) for k in keys])
+        pairs = sums[0]
+        figures = {k: sums[2 + i] / pairs for i, k in enumerate(keys)}
+        logged = figures.pop("loss")
+        return loss * (len(mine) / pairs) * d.world, logged, int(sums[1]), figures
 
     def micro_loss(self, items: List[Example]):
         ids, labels, tokens = collate(items, self.pad_id)
@@ -159,6 +187,8 @@ class Trainer:
         was = self.model.training
         self.model.eval()
         b = self.spec.hp.batch_size
+        d = self.dist
+        examples = d.shard(examples)  # each process scores its share; the sums are added up
         try:
             if self.preference is not None:
                 sums: Dict[str, float] = {}
@@ -169,7 +199,13 @@ class Trainer:
                     _, stats = preference_loss(logps, counts, self.preference, ref)
                     for k, v in stats.items():
                         sums[k] = sums.get(k, 0.0) + v * len(batch)
-                n = max(1, len(examples))
+                if d.world > 1:
+                    keys = list(PREFERENCE_STATS)  # the same order on every process, whatever its share held
+                    totals = d.sum([len(examples)] + [sums.get(k, 0.0) for k in keys])
+                    sums = dict(zip(keys, totals[1:]))
+                    n = max(1.0, totals[0])
+                else:
+                    n = max(1, len(examples))
                 loss = sums.pop("loss", 0.0) / n
                 return loss, {k: v / n for k, v in sums.items()}
             total, count = 0.0, 0
@@ -177,6 +213,8 @@ class Trainer:
                 _, _, s, c = self.micro_loss(examples[i:i + b])
                 total += s.item()
                 count += int(c.item())
+            if d.world > 1:
+                total, count = d.sum([total, count])
             return (total / count if count else math.nan), None
         finally:
             self.model.train(was)
@@ -216,7 +254,7 @@ class Trainer:
         else:
             torch.manual_seed(spec.seed ^ 0x5EED)  # dropout draws; the engine seeds its own generator the same way
 
-        log = MetricsLog(os.path.join(out, "metrics.jsonl"))
+        log = MetricsLog(os.path.join(out, "metrics.jsonl")) if self.dist.main else None
         order = epoch_order(n, spec.seed, state["epoch"])
         last_eval: Optional[float] = None
         eval_metrics: Optional[Dict[str, float]] = None
@@ -226,6 +264,8 @@ class Trainer:
         losses: List[float] = []
 
         def save() -> None:
+            if not self.dist.main:
+                return
             write_checkpoint(out, state["step"], {k: p for k, p in self.params}, opt.state_dict(), {
                 **state, "trainer": "torch",
                 "schedule": {"lr": h.lr, "warmup_steps": warmup, "total_steps": total, "schedule": h.schedule, "min_lr_ratio": h.min_lr_ratio},
@@ -237,16 +277,19 @@ class Trainer:
                 opt.zero_grad(set_to_none=True)
                 step_loss, step_tokens = 0.0, 0
                 step_metrics: Dict[str, float] = {}
-                for _ in range(h.grad_accum):
+                for micro in range(h.grad_accum):
                     if state["cursor"] + h.batch_size > len(order):
                         state["epoch"] += 1
                         state["cursor"] = 0
                         order = epoch_order(n, spec.seed, state["epoch"])
                     picked = [self.train[i] for i in order[state["cursor"]:state["cursor"] + h.batch_size]]
                     state["cursor"] += len(picked)
-                    loss, tokens, metrics = self.step_loss(picked)
-                    (loss / h.grad_accum).backward()
-                    step_loss += loss.item() / h.grad_accum
+                    # processes exchange gradients once per step, after its last micro-batch
+                    sync = self.dist.world == 1 or micro == h.grad_accum - 1
+                    with nullcontext() if sync else self.net.no_sync():  # type: ignore[operator]
+                        loss, logged, tokens, metrics = self.step_loss(picked)
+                        (loss / h.grad_accum).backward()
+                    step_loss += logged / h.grad_accum
                     step_tokens += tokens
                     for k, v in metrics.items():
                         step_metrics[k] = step_metrics.get(k, 0.0) + v / h.grad_accum
@@ -285,20 +328,22 @@ class Trainer:
                         state["evals_without_improvement"] = 0
                     else:
                         state["evals_without_improvement"] += 1
-                log.write(record)
+                if log:
+                    log.write(record)
                 self.on_step(state["step"])
                 if h.early_stopping_patience and state["evals_without_improvement"] >= h.early_stopping_patience:
                     stopped_early = True
                     save()
                     break
-                if self.should_stop():
+                if self.dist.any(self.should_stop()):  # every process stops at the same step
                     interrupted = state["step"] < total
                     save()
                     break
                 if state["step"] == total or (h.checkpoint_every and state["step"] % h.checkpoint_every == 0):
                     save()
         finally:
-            log.close()
+            if log:
+                log.close()
         if not interrupted and not stopped_early and self.val and last_eval is None:
             last_eval, eval_metrics = self.evaluate_metrics(self.val)
         run_s = state["elapsed_s"] - start_elapsed
@@ -364,17 +409,29 @@ def run_job(spec: JobSpec, should_stop: Callable[[], bool] = lambda: False, hear
     `stop_after_step` (tests) stops after that step as a stop request would."""
     out = spec.output_dir
     os.makedirs(out, exist_ok=True)
-    event = Events(out)
+    cuda = torch.cuda.is_available()
+    dist = Dist.from_env(cuda)
+    events = Events(out)
+
+    def event(level: str, message: str, data=None) -> None:
+        # process 0 tells the job's story; the others speak only of their own failure
+        if dist.main:
+            events(level, message, data)
+        elif level == "error":
+            events(level, f"process {dist.rank}: {message}", data)
+
     current = {"step": 0}
-    beat = Heartbeat(out, heartbeat_s, lambda: current["step"]).start()
+    beat = Heartbeat(out, heartbeat_s, lambda: current["step"]).start() if dist.main else None
     try:
         torch.set_num_threads(spec.threads)
-        cuda = torch.cuda.is_available()
-        dev = device_of(cuda)
+        dev = dist.device
+        if spec.hp.batch_size % dist.world:
+            raise JobSpecError(f"hyperparameters.batchSize {spec.hp.batch_size} must be a multiple of the {dist.world} processes "
+                               "(each micro-batch is split evenly across them)")
         resumed = os.path.isdir(os.path.join(out, "checkpoints"))
         event("info", "resuming from the latest checkpoint" if resumed else "started",
               {"pid": os.getpid(), "threads": spec.threads, "trainer": "torch", "device": device_text(dev), "torch": torch.__version__,
-               "precision": spec.precision, "gradient_checkpointing": spec.gradient_checkpointing})
+               "precision": spec.precision, "gradient_checkpointing": spec.gradient_checkpointing, "processes": dist.world})
         try:
             tok = TextTokenizer(spec.base_path)
         except FileNotFoundError as e:
@@ -411,7 +468,7 @@ def run_job(spec: JobSpec, should_stop: Callable[[], bool] = lambda: False, hear
             base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model = apply_method(base, spec.method, spec.seed, init=not resuming or dpo_ref).to(dev)
         stop = should_stop if stop_after_step is None else (lambda: should_stop() or current["step"] >= stop_after_step)
-        trainer = Trainer(spec, model, train, val, pad_id, dev, stop, lambda s: current.__setitem__("step", s))
+        trainer = Trainer(spec, model, train, val, pad_id, dev, stop, lambda s: current.__setitem__("step", s), dist)
         if dpo_ref:
             trainer.reference_logps(train)
             trainer.reference_logps(val)
@@ -420,6 +477,8 @@ def run_job(spec: JobSpec, should_stop: Callable[[], bool] = lambda: False, hear
         if r["interrupted"]:
             event("info", f"stopped at step {r['steps']}; checkpoint written")
             return "stopped"
+        if not dist.main:
+            return "succeeded"
         # The chat template the model learnt its turns in, so every backend serves it with the same prompt format.
         t = CHAT_TEMPLATES[h.chat_template]
         chat_template = None if spec.stage == "pretrain" and not all(tok.has_token(s) for s in t.stop) else h.chat_template
@@ -433,7 +492,7 @@ def run_job(spec: JobSpec, should_stop: Callable[[], bool] = lambda: False, hear
             "trainable_params": sum(p.numel() for _, p in trainable(model)), "total_params": base_param_count(model),
             **({"eval_metrics": r["eval_metrics"]} if r["eval_metrics"] else {}),
             "vocab_size": vocab,
-            "trainer": "torch", "model_format": fmt, "device": device_text(dev), "precision": spec.precision,
+            "trainer": "torch", "model_format": fmt, "device": device_text(dev), "processes": dist.world, "precision": spec.precision,
             **({"gradient_checkpointing": True} if spec.gradient_checkpointing else {}),
             **({"chat_template": chat_template} if chat_template else {}),
         }
@@ -446,4 +505,6 @@ def run_job(spec: JobSpec, should_stop: Callable[[], bool] = lambda: False, hear
         event("error", str(e) or type(e).__name__)
         raise
     finally:
-        beat.stop()
+        if beat:
+            beat.stop()
+        dist.close()
