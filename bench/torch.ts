@@ -8,9 +8,11 @@
  * hyperparameters, fp32 on CPU) on the engine's worker and on the torch trainer. Prints one line per case (each
  * trainer's first-step loss, their relative difference, the largest relative difference over the curve) and ends
  * with one JSON line:
- *   {"bench":"torch","methods":[...],"steps":N,"max_step1_rel":...,"max_curve_dev":...,"hf_logit_max":...}
- * Figures the issue lists that nothing measures yet (DDP, PEFT logits on the engine's adapters, lm-eval) are left
- * out. The interpreter is $MODELFAB_TORCH_PYTHON, else <repo>/.venv-torch/bin/python (bash trainers/torch/setup-venv.sh
+ *   {"bench":"torch","methods":[...],"steps":N,"max_step1_rel":...,"max_curve_dev":...,"ddp_max_dev":...,
+ *    "hf_logit_max":...,"peft_logit_max":...}
+ * ddp_max_dev: an SFT job under torchrun with 2 gloo processes against one process (largest relative loss
+ * difference); peft_logit_max: PEFT with the engine's LoRA, prompt and prefix adapters against the engine's logits.
+ * lm-eval's agreement is not measured yet and is left out. The interpreter is $MODELFAB_TORCH_PYTHON, else <repo>/.venv-torch/bin/python (bash trainers/torch/setup-venv.sh
  * creates it); without one the bench says so and exits 2.
  */
 import { spawnSync } from 'node:child_process';

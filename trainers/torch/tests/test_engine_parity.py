@@ -3,7 +3,7 @@
 A tiny random model made by the engine and exported by its Hugging Face writer (src/model-files/hf-folder.ts) is the
 base; the same job.json (same data, seed and hyperparameters, fp32 on CPU) runs on the engine's worker and on the
 torch trainer. Checked: the token ids and labels of every record under every chat template, transformers' logits on
-the engine's export, the first step's loss (relative difference <= 1e-4) and the loss curve (within 1%) of every
+the engine's export, PEFT's logits with the engine's LoRA, prompt and prefix adapters, the first step's loss (relative difference <= 1e-4) and the loss curve (within 1%) of every
 case in parity.CASES (language modelling and the preference stage's DPO, ORPO and SimPO, over full, freeze, LoRA,
 prompt and prefix tuning), and for the preference stage the rewards of every step. Skipped,
 saying why, where node or the repository's node_modules are missing (the Python package outside the repository)."""
@@ -14,7 +14,7 @@ import json
 import pytest
 
 from modelfab_torch.chat import TextTokenizer, encode_chat
-from modelfab_torch.parity import CASES, CHATS, TEXTS, engine_missing, hf_logit_max, make_engine_model, rel, run_both
+from modelfab_torch.parity import CASES, CHATS, TEXTS, engine_missing, hf_logit_max, make_engine_model, peft_logit_max, rel, run_both
 
 STEP1_REL = 1e-4
 CURVE_REL = 0.01
@@ -42,6 +42,14 @@ def test_the_same_token_ids_and_labels(engine_model):
 
 def test_transformers_reads_the_engines_export_with_its_logits(engine_model):
     assert hf_logit_max(engine_model) <= 1e-4
+
+
+def test_peft_reads_the_engines_adapters_with_its_logits(engine_model):
+    # LoRA (rsLoRA on every linear), prompt and prefix tuning, each with tensors far from zero
+    diffs = peft_logit_max(engine_model)
+    assert set(diffs) == {"lora", "prompt", "prefix"}
+    for kind, d in diffs.items():
+        assert d <= 1e-4, (kind, d)
 
 
 @pytest.mark.parametrize("name, stage, method, hp", CASES, ids=[c[0] for c in CASES])

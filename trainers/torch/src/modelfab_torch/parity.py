@@ -4,8 +4,11 @@
 
 prints one line per method (first-step loss of each trainer, their relative difference, the largest relative
 difference over the curve) and ends with one JSON line:
-    {"bench": "torch", "methods": [...], "max_step1_rel": ..., "max_curve_dev": ..., "hf_logit_max": ..., ...}
-Figures not measured yet (DDP, PEFT logits on the engine's adapters, lm-eval) are left out, not guessed.
+    {"bench": "torch", "methods": [...], "max_step1_rel": ..., "max_curve_dev": ..., "ddp_max_dev": ...,
+     "hf_logit_max": ..., "peft_logit_max": ...}
+ddp_max_dev: an SFT job under torchrun with 2 processes (gloo) against the same job in one process, the largest
+relative difference of their loss curves; peft_logit_max: PEFT's forward with the engine's LoRA, prompt and prefix
+adapters against the engine's logits. lm-eval's figure is not measured yet and is left out, not guessed.
 
 The engine side runs through `node --import tsx` in the repository (this package lives in trainers/torch/ of the
 checkout; MODELFAB_REPO overrides): its helper makes a tiny random model and exports it as a Hugging Face folder,
@@ -154,6 +157,52 @@ def hf_logit_max(made: Path) -> float:
     return (got - want).abs().max().item()
 
 
+def peft_logit_max(made: Path) -> Dict[str, float]:
+    """max |logit diff| of PEFT over the engine's HF export with each of the engine's PEFT adapters, per kind."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    ref = json.loads((made / "engine-ids.json").read_text())
+    ids = torch.tensor([ref["logits"]["ids"]])
+    out: Dict[str, float] = {}
+    for kind, values in ref["adapterLogits"].items():
+        base = AutoModelForCausalLM.from_pretrained(str(made / "base"), dtype=torch.float32)
+        model = PeftModel.from_pretrained(base, str(made / "adapters" / kind)).eval()
+        kwargs = {}
+        if kind == "prefix":
+            # the engine numbers a sequence from 0 behind its prefix; PEFT adds the prefix length to the ids it is given
+            p = model.peft_config["default"].num_virtual_tokens
+            kwargs["position_ids"] = (torch.arange(ids.shape[1]) - p).unsqueeze(0)
+        with torch.no_grad():
+            got = model(input_ids=ids, **kwargs).logits[0]
+        want = torch.tensor(values, dtype=torch.float32).view(got.shape)
+        out[kind] = (got - want).abs().max().item()
+    return out
+
+
+def ddp_max_dev(folder: Path, base: Path, steps: int) -> float:
+    """An SFT job (full, batch 4, gradient accumulation 2) in one process and under torchrun with 2 processes (gloo):
+    the largest relative difference of their loss curves."""
+    from .spec import validate_job_spec
+    from .worker import run_job
+
+    hp = {"maxSteps": steps, "batchSize": 4, "gradAccum": 2}
+    one = job(folder / "one", base, "sft", {"type": "full"}, **hp)
+    if run_job(validate_job_spec(json.loads(one.read_text()))) != "succeeded":
+        raise RuntimeError("the one-process job did not finish")
+    two = job(folder / "two", base, "sft", {"type": "full"}, **hp)
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(Path(__file__).resolve().parents[1]) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "modelfab_torch", str(two)],
+                       env=env, capture_output=True, text=True, timeout=1200)
+    if r.returncode != 0:
+        raise RuntimeError(f"torchrun failed ({r.returncode}): {r.stderr[-2000:]}")
+    a, b = _read_jsonl(folder / "one" / "out" / "metrics.jsonl"), _read_jsonl(folder / "two" / "out" / "metrics.jsonl")
+    if len(a) != len(b):
+        raise RuntimeError(f"the curves differ in length: {len(a)} and {len(b)} steps")
+    return max(rel(x["loss"], y["loss"]) for x, y in zip(a, b))
+
+
 def main(argv: List[str]) -> int:
     ap = argparse.ArgumentParser(prog="python -m modelfab_torch.parity")
     ap.add_argument("--steps", type=int, default=50, help="steps per method (default 50)")
@@ -184,9 +233,14 @@ def main(argv: List[str]) -> int:
             step1.append(s1)
             curve.append(dev)
             print(f"{name:<22} {em[0]['loss']:>14.6f} {tm[0]['loss']:>14.6f} {s1:>11.2e} {dev:>14.2e}")
+        ddp = ddp_max_dev(Path(tmp) / "ddp", made / "base", args.steps)
+        print(f"torchrun, 2 processes (gloo) against 1, SFT full: largest relative loss difference {ddp:.2e}")
+        peft = peft_logit_max(made)
         print(f"transformers on the engine's HF export: max |logit diff| {logit:.2e}")
+        print("PEFT on the engine's adapters: max |logit diff| " + ", ".join(f"{k} {v:.2e}" for k, v in peft.items()))
         print(json.dumps({"bench": "torch", "methods": [c[0] for c in cases], "steps": args.steps,
-                          "max_step1_rel": max(step1), "max_curve_dev": max(curve), "hf_logit_max": logit}, separators=(",", ":")))
+                          "max_step1_rel": max(step1), "max_curve_dev": max(curve), "ddp_max_dev": ddp,
+                          "hf_logit_max": logit, "peft_logit_max": max(peft.values())}, separators=(",", ":")))
     return 0
 
 

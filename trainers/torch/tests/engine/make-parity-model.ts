@@ -4,9 +4,13 @@
  * input.json: {texts: string[], chats: ChatMessage[][], seed: number}. Writes
  *   <outDir>/base/             a tiny random Llama exported by the engine as a Hugging Face folder (hf-folder.ts),
  *                              its tokenizer a byte-level BPE the engine trained, with ChatML and Llama 3 tokens
+ *   <outDir>/adapters/<kind>/  the engine's PEFT exports (peft.ts) of a LoRA (rsLoRA, every linear, random A and B),
+ *                              a prompt-tuning and a prefix-tuning adapter (3 virtual tokens, random rows) over base
  *   <outDir>/engine-ids.json   {pretrain: ids per text, chats: {template: [{ids, labels}] per chat}}: what the
  *                              engine's tokenizer and chat templates make of the same records, and
- *                              logits: {ids, values}: the engine's forward over the first chat's ids (fp32, [T, V])
+ *                              logits: {ids, values}: the engine's forward over the first chat's ids (fp32, [T, V]),
+ *                              adapterLogits: {<kind>: values}: the same forward with each adapter ([P + T, V] for
+ *                              prompt tuning, whose soft rows come first; the engine numbers positions from 0)
  * so the Python side can check that it reads the same weights and builds the same token ids and labels.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -16,6 +20,8 @@ import { Rng } from '../../../../src/engine/rng.ts';
 import { createGemm } from '../../../../src/engine/gemm/create-gemm.ts';
 import { encodeChat, trainBpe, type ChatMessage, type ChatTemplateName } from '../../../../src/engine/tokenizer/tokenizer-exports.ts';
 import { exportHfModel, writeModelFolder } from '../../../../src/model-files/hf-folder.ts';
+import { exportPeftLora, exportPeftPromptLearning } from '../../../../src/model-files/peft.ts';
+import type { MethodSpec } from '../../../../src/engine/methods.ts';
 
 const [outDir, inputPath] = process.argv.slice(2);
 if (!outDir || !inputPath) throw new Error('usage: make-parity-model.ts <outDir> <input.json>');
@@ -40,7 +46,23 @@ const pretrain = input.texts.map((t) => tokenizer.encode(t));
 const gemm = await createGemm({ threads: 1 });
 const ids = Int32Array.from(chats.chatml[0].ids);
 const logits = model.forward({ gemm, tape: null, rng: new Rng(0), training: false }, ids, 1).logits;
+
+// The same base with each PEFT method, its tensors drawn far from zero so that a misread layout shows in the logits.
+const adapterLogits: Record<string, number[]> = {};
+const methods: Array<[string, MethodSpec]> = [
+  ['lora', { type: 'lora', rank: 4, alpha: 8, targets: ['all'], rslora: true }],
+  ['prompt', { type: 'prompt', numVirtualTokens: 3 }],
+  ['prefix', { type: 'prefix', numVirtualTokens: 3 }],
+];
+for (const [kind, spec] of methods) {
+  const m = LlamaModel.fromTensors(model.config, new Map([...model.params].map(([n, t]) => [n, t.data])));
+  m.applyMethod(spec, input.seed + 1);
+  const rng = new Rng(input.seed + 2);
+  for (const t of m.methodTensors()) for (let i = 0; i < t.size; i++) t.data[i] = rng.normal() * 0.3;
+  writeModelFolder(join(outDir, 'adapters', kind), kind === 'lora' ? exportPeftLora(m) : exportPeftPromptLearning(m));
+  adapterLogits[kind] = [...m.forward({ gemm, tape: null, rng: new Rng(0), training: false }, ids, 1).logits.data];
+}
 gemm.close();
 writeFileSync(join(outDir, 'engine-ids.json'), JSON.stringify({
-  pretrain, chats, vocabSize: tokenizer.vocabSize, logits: { ids: [...ids], values: [...logits.data] },
+  pretrain, chats, vocabSize: tokenizer.vocabSize, logits: { ids: [...ids], values: [...logits.data] }, adapterLogits,
 }));
