@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from .chat import CHAT_TEMPLATES, IGNORE_INDEX, TextTokenizer
+from . import chunked_ce
 from .checkpoint import latest_checkpoint, read_checkpoint, set_rng_state, write_checkpoint
 from .data import Example, collate, load_examples
 from .distributed import Dist
@@ -98,8 +99,7 @@ class Trainer:
         # The preference stage's loss config; None for language modelling (pretraining, SFT).
         self.preference: Optional[Dict] = spec.hp.preference if spec.stage == "dpo" else None
 
-    def logits(self, ids: torch.Tensor) -> torch.Tensor:
-        """Logits [B, T, V] of the sequences' own positions."""
+    def _forward_kwargs(self, ids: torch.Tensor) -> Dict:
         kwargs = {}
         if self.prefix_rows:
             # PEFT numbers a sequence after its prefix (positions P..P+T-1: it adds P to any position ids given); the
@@ -108,6 +108,11 @@ class Trainer:
             # engine's is kept by handing PEFT positions that its offset brings back to 0..T-1.
             t = ids.shape[1]
             kwargs["position_ids"] = (torch.arange(t, device=ids.device) - self.prefix_rows).unsqueeze(0).expand(ids.shape[0], t)
+        return kwargs
+
+    def logits(self, ids: torch.Tensor) -> torch.Tensor:
+        """Logits [B, T, V] of the sequences' own positions."""
+        kwargs = self._forward_kwargs(ids)
         # bf16: the forward under autocast (matmuls in bf16), the weights and everything after the logits in fp32
         with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.spec.precision == "bf16"):
             logits = (self.net if self.model.training else self.model)(input_ids=ids, use_cache=False, **kwargs).logits
@@ -170,12 +175,27 @@ class Trainer:
     def micro_loss(self, items: List[Example]):
         ids, labels, tokens = collate(items, self.pad_id)
         ids, labels = ids.to(self.device), labels.to(self.device)
-        logits = self.logits(ids)
-        v = logits.shape[-1]
         count = (labels != IGNORE_INDEX).sum()
-        loss_sum = F.cross_entropy(logits.reshape(-1, v).float(), labels.reshape(-1), ignore_index=IGNORE_INDEX, reduction="sum")
+        vocab = self.model.get_base_model().config.vocab_size if hasattr(self.model, "get_base_model") else self.model.config.vocab_size
+        norm, head = chunked_ce.final_norm(self.model), chunked_ce.output_head(self.model)
+        if ids.numel() * vocab > chunked_ce.CHUNK_ABOVE_ELEMENTS and norm is not None and head is not None:
+            loss_sum = self.chunked_loss_sum(ids, labels, norm, head)
+        else:
+            logits = self.logits(ids)
+            v = logits.shape[-1]
+            loss_sum = F.cross_entropy(logits.reshape(-1, v).float(), labels.reshape(-1), ignore_index=IGNORE_INDEX, reduction="sum")
         # The engine's loss is 0 for a batch with nothing to score (its mean over zero tokens).
         return loss_sum / count.clamp(min=1), tokens, loss_sum, count
+
+    def chunked_loss_sum(self, ids: torch.Tensor, labels: torch.Tensor, norm: torch.nn.Module, head: torch.nn.Linear) -> torch.Tensor:
+        """The summed loss without the whole logits (chunked_ce.py): the final hidden states, then chunks."""
+        kwargs = self._forward_kwargs(ids)
+        net = self.net if self.model.training else self.model
+        with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.spec.precision == "bf16"):
+            h = chunked_ce.hidden_states(lambda: net(input_ids=ids, use_cache=False, logits_to_keep=1, **kwargs), norm)
+            if self.prompt_rows:
+                h = h[:, self.prompt_rows:]
+            return chunked_ce.chunked_ce_sum(h.reshape(-1, h.shape[-1]), labels.reshape(-1), head)
 
     def evaluate(self, examples) -> float:
         return self.evaluate_metrics(examples)[0]
