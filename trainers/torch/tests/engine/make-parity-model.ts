@@ -4,6 +4,7 @@
  * input.json: {texts: string[], chats: ChatMessage[][], seed: number}. Writes
  *   <outDir>/base/             a tiny random Llama exported by the engine as a Hugging Face folder (hf-folder.ts),
  *                              its tokenizer a byte-level BPE the engine trained, with ChatML and Llama 3 tokens
+ *   <outDir>/model.gguf        the same model through the engine's GGUF writer (F32, gguf-model.ts)
  *   <outDir>/adapters/<kind>/  the engine's PEFT exports (peft.ts) of a LoRA (rsLoRA, every linear, random A and B),
  *                              a prompt-tuning and a prefix-tuning adapter (3 virtual tokens, random rows) over base
  *   <outDir>/engine-ids.json   {pretrain: ids per text, chats: {template: [{ids, labels}] per chat}}: what the
@@ -21,6 +22,8 @@ import { createGemm } from '../../../../src/engine/gemm/create-gemm.ts';
 import { encodeChat, trainBpe, type ChatMessage, type ChatTemplateName } from '../../../../src/engine/tokenizer/tokenizer-exports.ts';
 import { exportHfModel, writeModelFolder } from '../../../../src/model-files/hf-folder.ts';
 import { exportPeftLora, exportPeftPromptLearning } from '../../../../src/model-files/peft.ts';
+import { exportGgufModel } from '../../../../src/model-files/gguf-model.ts';
+import { CHAT_TEMPLATES } from '../../../../src/engine/tokenizer/tokenizer-exports.ts';
 import type { MethodSpec } from '../../../../src/engine/methods.ts';
 
 const [outDir, inputPath] = process.argv.slice(2);
@@ -39,6 +42,7 @@ const model = LlamaModel.init({
 }, input.seed);
 mkdirSync(outDir, { recursive: true });
 writeModelFolder(join(outDir, 'base'), exportHfModel(model, tokenizer));
+writeFileSync(join(outDir, 'model.gguf'), exportGgufModel(model, tokenizer, { weightType: 'F32', chatTemplate: CHAT_TEMPLATES.chatml.jinja }));
 
 const templates: ChatTemplateName[] = ['chatml', 'qwen2', 'llama3'];
 const chats = Object.fromEntries(templates.map((t) => [t, input.chats.map((c) => encodeChat(tokenizer, c, { template: t }))]));
