@@ -11,7 +11,7 @@ import { LocalRunner, type LocalRunnerOptions } from './local-runner.ts';
 import { FactoryService } from './factory-service.ts';
 import { storeModelCatalog } from './catalog.ts';
 import type { Runner } from './job-spec.ts';
-import { TorchTrainer, torchPython } from './torch-trainer.ts';
+import { nvidiaGpus, TorchTrainer, torchPython } from './torch-trainer.ts';
 
 export interface FactoryRuntimeOptions {
   dataDir: string;
@@ -41,7 +41,14 @@ export async function startFactory(o: FactoryRuntimeOptions): Promise<FactoryRun
   // Specs are stored relative to the data folder, and trainers run in it (src/store/paths.ts), so it can move.
   const repository = kyselyJobRepository(db, Date.now, o.dataDir);
   const torch = new TorchTrainer(o.torchPython ?? o.localRunner?.torchPython ?? torchPython());
-  const runner = o.runner ?? new LocalRunner({ ...o.localRunner, cwd: o.localRunner?.cwd ?? o.dataDir, torchPython: torch.python });
+  // The machine's GPUs, unless the options say what the local runner may use: nvidia-smi's count and the smallest
+  // device's memory (the placement treats the devices as equal).
+  const local = { ...o.localRunner };
+  if (!o.runner && local.gpus === undefined) {
+    const gpus = nvidiaGpus();
+    if (gpus?.length) { local.gpus = gpus.length; local.gpuMemoryMB = Math.min(...gpus.map((g) => g.memoryMB)); }
+  }
+  const runner = o.runner ?? new LocalRunner({ ...local, cwd: local.cwd ?? o.dataDir, torchPython: torch.python });
   const scheduler = new Scheduler({ repository, runner, ...(o.scheduler ?? {}) });
   const factory = new FactoryService({
     dataDir: o.dataDir, data: o.data, jobs: repository, db, scheduler, models: storeModelCatalog(o.store.models), threadsPerJob: o.threadsPerJob, torch,

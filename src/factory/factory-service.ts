@@ -26,7 +26,7 @@ import { readModelInfo } from '../engine/io.ts';
 import { listCheckpoints } from '../engine/checkpoint.ts';
 import type { JobRecord, JobRepository } from './job-repository.ts';
 import { Scheduler, SchedulerError, TERMINAL_STATUSES } from './scheduler.ts';
-import { planExperiment, planFollowUps, estimateJob, modelSuffix, ExperimentError, METHOD_LR, type ExperimentDataset, type ExperimentSpec, type PlannedJob } from './experiment.ts';
+import { planExperiment, planFollowUps, estimateJob, torchGpuMemoryMB, modelSuffix, ExperimentError, METHOD_LR, type ExperimentDataset, type ExperimentSpec, type PlannedJob } from './experiment.ts';
 import { nearest, validateExperimentRequest, ExperimentValidationError } from './experiment-file.ts';
 import type { Problem } from '../data/problems.ts';
 import type { BaseModelRef, DataRef, Hyperparameters, JobEstimate, JobSpec, JobStatus, Resources, Stage } from './job-spec.ts';
@@ -490,6 +490,12 @@ export class FactoryService extends EventEmitter {
       ...(opts.evaluation ? { evaluation: opts.evaluation, resultName: opts.experiment ? name : `ft:${base.name}:${req.suffix ?? ''}:${id}`, baseName: resolved.label ?? base.name } : {}),
     };
     const estimate = estimateJob(base.config, method, hyper, { name: dataset.name, train: { path: train.path, kind: train.kind }, rows: train.rows }, this.threads);
+    // a torch job on a machine with GPUs takes one per process, each with the memory the job is estimated to need
+    // there (a job no GPU can hold is refused here, with the figures, by the scheduler's neverFits)
+    if (trainer.trainer === 'torch' && base.config && (this.o.scheduler.capacity().gpus ?? 0) > 0) {
+      estimate.resources.gpus = trainer.processes ?? 1;
+      estimate.resources.gpuMemoryMB = torchGpuMemoryMB(base.config, method, hyper, estimate.trainableParams, trainer);
+    }
     try {
       return await this.o.scheduler.submit(spec, { priority: opts.priority ?? 0, experimentId: opts.experiment?.id ?? null, estimate: estimate.resources, after: resolved.after ? [resolved.after] : [] });
     } catch (e) {

@@ -198,6 +198,11 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
 
   // ---------------------------------------------------------------- public API
 
+  /** What the runner offers (GPUs included): the factory sizes a job's request for it. */
+  capacity(): Resources {
+    return this.runner.capacity();
+  }
+
   /** Queues a job (status 'queued'). `spec.outputDir` is made absolute. Throws SchedulerError('unplaceable') for a job that can never fit. */
   submit(spec: JobSpec, opts: SubmitOptions = {}): Promise<JobRecord> {
     return this.serial(async () => {

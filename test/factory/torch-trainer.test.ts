@@ -20,6 +20,8 @@ import {
 import { trainerOptions, FactoryError } from '../../src/factory/factory-service.ts';
 import { validateExperimentRequest } from '../../src/factory/experiment-file.ts';
 import type { JobSpec } from '../../src/factory/job-spec.ts';
+import { estimateJob, torchGpuMemoryMB } from '../../src/factory/experiment.ts';
+import type { LlamaConfig as LlamaConfigT } from '../../src/engine/config.ts';
 import { createServer } from '../../src/api/server.ts';
 import { ADMIN_KEY } from '../api/helpers.ts';
 import { supportQA } from '../../src/demo/demo-datasets.ts';
@@ -261,6 +263,58 @@ test('through the server with a stand-in torch trainer: converted base, PEFT res
     assert.ok(chat.body.usage.completion_tokens > 0);
   } finally {
     await srv.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('GPU memory of a torch job: fp32 base, optimizer state per trainable parameter, activations; sizes as the field knows them', () => {
+  // Qwen2.5-7B's shape
+  const q7: LlamaConfigT = { vocabSize: 152064, hiddenSize: 3584, numLayers: 28, numHeads: 28, numKvHeads: 4, ffnSize: 18944, ropeBase: 1e6, rmsEps: 1e-6, tieEmbeddings: false, qkvBias: true, contextLength: 32768 };
+  const h = { batchSize: 1, seqLen: 2048, lr: 1e-4 };
+  const lora = { type: 'lora' as const, rank: 16, alpha: 32, targets: ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] };
+  const total = estimateJob(q7, { type: 'full' }, h, { name: 'd', train: { path: 'd.jsonl', kind: 'sft' }, rows: 100 }, 1).trainableParams;
+  const loraTrainable = estimateJob(q7, lora, h, { name: 'd', train: { path: 'd.jsonl', kind: 'sft' }, rows: 100 }, 1).trainableParams;
+  const full = torchGpuMemoryMB(q7, { type: 'full' }, h, total, { precision: 'bf16' });
+  const withLora = torchGpuMemoryMB(q7, lora, h, loraTrainable, { precision: 'bf16' });
+  const qlora = torchGpuMemoryMB(q7, { ...lora, type: 'qlora' }, h, loraTrainable, { precision: 'bf16' });
+  // 7.6B parameters: full about 16 bytes each (fp32 weight, gradient, two moments), LoRA about 4, QLoRA under 1,
+  // plus about 12 GB of bf16 activations for 2,048 tokens without checkpointing
+  assert.ok(full > 125_000 && full < 145_000, `full ${full} MB`);
+  assert.ok(withLora > 38_000 && withLora < 48_000, `lora ${withLora} MB`);
+  assert.ok(qlora > 14_000 && qlora < 22_000, `qlora ${qlora} MB`);
+  assert.ok(torchGpuMemoryMB(q7, lora, h, loraTrainable, { precision: 'fp32' }) > withLora, 'fp32 activations cost more than bf16');
+  assert.ok(torchGpuMemoryMB(q7, lora, h, loraTrainable, { precision: 'bf16', gradientCheckpointing: true }) < withLora, 'checkpointing keeps less');
+  const h8 = { ...h, batchSize: 8 };
+  assert.ok(torchGpuMemoryMB(q7, lora, h8, loraTrainable, { precision: 'bf16', processes: 4 }) < torchGpuMemoryMB(q7, lora, h8, loraTrainable, { precision: 'bf16' }), 'each process holds its share of the batch');
+});
+
+test('on a machine with GPUs a torch job takes one per process, sized by the estimate; one no GPU can hold is refused with the figures', { timeout: 120_000 }, async () => {
+  const dir = tmp();
+  const python = join(dir, 'python');
+  const fixture = fileURLToPath(new URL('./fixtures/stand-in-torch.ts', import.meta.url));
+  writeFileSync(python, `#!/bin/sh\nexec "${process.execPath}" --import "${import.meta.resolve('tsx')}" "${fixture}" "$@"\n`);
+  chmodSync(python, 0o755);
+  const small = await createServer({ dataDir: dir, adminKey: ADMIN_KEY, factory: { torchPython: python, localRunner: { cpuThreads: 2, memoryMB: 64_000, gpus: 2, gpuMemoryMB: 100 } } });
+  try {
+    saveModel(join(dir, 'tiny'), randomModel(C, 7), tok, { chatTemplate: 'chatml' });
+    await small.factory.factory.catalogRegister({ name: 'tiny', kind: 'engine', path: join(dir, 'tiny'), role: 'base', config: C, createdAt: Date.now() });
+    writeFileSync(join(dir, 'qa.jsonl'), supportQA(0).train.slice(0, 12).map((r) => JSON.stringify(r)).join('\n'));
+    await small.service.importDataset({ name: 'qa', source: { path: join(dir, 'qa.jsonl') }, validationSplit: 0.25, seed: 1 });
+    const req = { name: 'e', base_models: ['tiny'], datasets: ['qa'], methods: [{ type: 'lora', rank: 2 }], trainer: 'torch', hyperparameters: { maxSteps: 1, batchSize: 2, seqLen: 64 } };
+    await assert.rejects(small.factory.factory.createExperiment(req as never), (e: unknown) => e instanceof FactoryError && e.status === 400 && /MB per GPU; the runner's GPUs have 100 MB/.test(e.message));
+  } finally {
+    await small.close();
+  }
+  const big = await createServer({ dataDir: dir, adminKey: ADMIN_KEY, factory: { torchPython: python, localRunner: { cpuThreads: 2, memoryMB: 64_000, gpus: 2, gpuMemoryMB: 80_000 } } });
+  try {
+    const made = await big.factory.factory.createExperiment({ name: 'e2', base_models: ['tiny'], datasets: ['qa'], methods: [{ type: 'lora', rank: 2 }], trainer: 'torch', nproc_per_node: 2, hyperparameters: { maxSteps: 1, batchSize: 2, seqLen: 64 } } as never);
+    const job = made.jobs[0]!;
+    assert.equal(job.modelfab.processes, 2);
+    assert.equal(job.modelfab.estimate.gpus, 2, 'one GPU per process');
+    assert.ok(job.modelfab.estimate.gpuMemoryMB! >= 1024 && job.modelfab.estimate.gpuMemoryMB! < 2048, `a tiny model: CUDA's 1 GB and a little (${job.modelfab.estimate.gpuMemoryMB} MB)`);
+    await big.factory.scheduler.cancel(job.id).catch(() => undefined);
+  } finally {
+    await big.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });
