@@ -1,5 +1,6 @@
-"""The chunked cross-entropy (chunked_ce.py): the same loss curve as the whole-logits path, without ever asking the
-model for more than the last position's logits; used on its own above a size threshold."""
+"""The chunked cross-entropy and log-probs (chunked_ce.py): the same curves as the whole-logits path (language
+modelling, and the preference stage's loss and rewards), without ever asking the model for more than the last
+position's logits; used on its own above a size threshold."""
 from __future__ import annotations
 
 import json
@@ -17,34 +18,36 @@ from modelfab_torch.worker import Trainer, run_job
 def run(tmp: Path, base: Path, name: str, method, stage: str = "sft") -> list:
     job = make_job(tmp / name, base, stage, method, maxSteps=4, evalEvery=2, checkpointEvery=0)
     assert run_job(validate_job_spec(json.loads(job.read_text()))) == "succeeded"
-    return [(m["loss"], m.get("eval_loss")) for m in read_jsonl(tmp / name / "metrics.jsonl")]
+    return [(m["loss"], m.get("eval_loss"), m.get("reward_margin")) for m in read_jsonl(tmp / name / "metrics.jsonl")]
 
 
-@pytest.mark.parametrize("method", [{"type": "full"}, {"type": "lora", "rank": 4, "alpha": 8},
-                                    {"type": "prompt", "numVirtualTokens": 4}, {"type": "prefix", "numVirtualTokens": 4}])
-def test_chunks_give_the_whole_logits_curve(tmp_path, base_model, method, monkeypatch):
-    whole = run(tmp_path, base_model, "whole", method)
+@pytest.mark.parametrize("stage,method", [("sft", {"type": "full"}), ("sft", {"type": "lora", "rank": 4, "alpha": 8}),
+                                          ("sft", {"type": "prompt", "numVirtualTokens": 4}), ("sft", {"type": "prefix", "numVirtualTokens": 4}),
+                                          ("dpo", {"type": "lora", "rank": 4, "alpha": 8}), ("dpo", {"type": "prompt", "numVirtualTokens": 4})])
+def test_chunks_give_the_whole_logits_curve(tmp_path, base_model, stage, method, monkeypatch):
+    whole = run(tmp_path, base_model, "whole", method, stage)
     monkeypatch.setattr(chunked_ce, "CHUNK_ABOVE_ELEMENTS", 0)  # every micro-batch in chunks
     monkeypatch.setattr(chunked_ce, "CHUNK_POSITIONS", 5)
     chunks = {"n": 0}
-    inner = chunked_ce._chunk_loss
+    for fn in ("_chunk_loss", "_chunk_logps"):
+        inner = getattr(chunked_ce, fn)
 
-    def counted(*a):
-        chunks["n"] += 1
-        return inner(*a)
+        def counted(*a, inner=inner):
+            chunks["n"] += 1
+            return inner(*a)
 
-    monkeypatch.setattr(chunked_ce, "_chunk_loss", counted)
+        monkeypatch.setattr(chunked_ce, fn, counted)
 
     def no_whole_logits(self, ids):
         raise AssertionError("the whole logits were asked for")
 
     monkeypatch.setattr(Trainer, "logits", no_whole_logits)
-    chunked = run(tmp_path, base_model, "chunked", method)
+    chunked = run(tmp_path, base_model, "chunked", method, stage)
     assert chunks["n"] > 4 * 2, "several chunks per micro-batch"
     assert len(whole) == len(chunked) == 4
-    for (a, ea), (b, eb) in zip(whole, chunked):
-        assert abs(a - b) <= 1e-5 * max(1.0, abs(a)), (whole, chunked)
-        assert (ea is None) == (eb is None) and (ea is None or abs(ea - eb) <= 1e-5 * max(1.0, abs(ea)))
+    for x, y in zip(whole, chunked):
+        for a, b in zip(x, y):
+            assert (a is None) == (b is None) and (a is None or abs(a - b) <= 1e-5 * max(1.0, abs(a))), (whole, chunked)
 
 
 def test_chunked_sum_matches_cross_entropy_and_its_gradient():

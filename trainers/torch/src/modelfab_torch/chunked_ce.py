@@ -1,4 +1,4 @@
-"""Cross-entropy that never holds the whole [tokens x vocabulary] logits.
+"""Cross-entropy and label log-probs that never hold the whole [tokens x vocabulary] logits.
 
 A 2,048-token sequence of a model with a 152k vocabulary (Qwen2.5) has 311M logits: 1.2 GB in fp32, and as much
 again for their gradient, per sequence of the micro-batch. The loss here is taken over chunks of positions: each
@@ -38,6 +38,23 @@ def chunked_ce_sum(hidden: torch.Tensor, labels: torch.Tensor, head: torch.nn.Li
             continue
         total = total + checkpoint(_chunk_loss, hidden[i:i + chunk], y, head.weight, head.bias, use_reentrant=False)
     return total
+
+
+def _chunk_logps(h: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.Tensor:
+    logp = F.log_softmax(F.linear(h, weight, bias).float(), dim=-1)
+    return logp.gather(-1, y.clamp(min=0).unsqueeze(-1)).squeeze(-1) * (y != IGNORE_INDEX)
+
+
+def chunked_label_logps(hidden: torch.Tensor, labels: torch.Tensor, head: torch.nn.Linear, chunk: int = CHUNK_POSITIONS) -> torch.Tensor:
+    """log p(label) at every position [N] (0 where unscored), for the preference stage's sequence log-probs."""
+    parts = []
+    for i in range(0, hidden.shape[0], chunk):
+        y = labels[i:i + chunk]
+        if not bool((y != IGNORE_INDEX).any()):
+            parts.append(hidden.new_zeros(y.shape, dtype=torch.float32))
+            continue
+        parts.append(checkpoint(_chunk_logps, hidden[i:i + chunk], y, head.weight, head.bias, use_reentrant=False))
+    return torch.cat(parts)
 
 
 def final_norm(model: torch.nn.Module) -> Optional[torch.nn.Module]:

@@ -125,8 +125,26 @@ class Trainer:
         """Log-probs [2P] (every chosen, then every rejected), scored-token counts [2P] and real tokens, one forward."""
         ids, labels, tokens = collate(pair_batch(items), self.pad_id)
         ids, labels = ids.to(self.device), labels.to(self.device)
-        logps, counts = sequence_logps(self.logits(ids), labels)
-        return logps, counts, tokens
+        big = self.chunked_head(ids)
+        if big is None:
+            logps, counts = sequence_logps(self.logits(ids), labels)
+            return logps, counts, tokens
+        kwargs = self._forward_kwargs(ids)
+        net = self.net if self.model.training else self.model
+        with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.spec.precision == "bf16"):
+            h = chunked_ce.hidden_states(lambda: net(input_ids=ids, use_cache=False, logits_to_keep=1, **kwargs), big[0])
+            if self.prompt_rows:
+                h = h[:, self.prompt_rows:]
+            picked = chunked_ce.chunked_label_logps(h.reshape(-1, h.shape[-1]), labels.reshape(-1), big[1])
+        return picked.view(labels.shape).sum(-1), (labels != IGNORE_INDEX).sum(-1), tokens
+
+    def chunked_head(self, ids: torch.Tensor):
+        """(final norm, output head) when this batch's logits are too many to make whole (chunked_ce.py), else None."""
+        vocab = self.model.get_base_model().config.vocab_size if hasattr(self.model, "get_base_model") else self.model.config.vocab_size
+        if ids.numel() * vocab <= chunked_ce.CHUNK_ABOVE_ELEMENTS:
+            return None
+        norm, head = chunked_ce.final_norm(self.model), chunked_ce.output_head(self.model)
+        return (norm, head) if norm is not None and head is not None else None
 
     @torch.no_grad()
     def reference_logps(self, pairs: List[Pair]) -> None:
@@ -176,10 +194,9 @@ class Trainer:
         ids, labels, tokens = collate(items, self.pad_id)
         ids, labels = ids.to(self.device), labels.to(self.device)
         count = (labels != IGNORE_INDEX).sum()
-        vocab = self.model.get_base_model().config.vocab_size if hasattr(self.model, "get_base_model") else self.model.config.vocab_size
-        norm, head = chunked_ce.final_norm(self.model), chunked_ce.output_head(self.model)
-        if ids.numel() * vocab > chunked_ce.CHUNK_ABOVE_ELEMENTS and norm is not None and head is not None:
-            loss_sum = self.chunked_loss_sum(ids, labels, norm, head)
+        big = self.chunked_head(ids)
+        if big is not None:
+            loss_sum = self.chunked_loss_sum(ids, labels, *big)
         else:
             logits = self.logits(ids)
             v = logits.shape[-1]
