@@ -219,13 +219,18 @@ test("what the installed trainer says it runs decides: stage, method, precision,
   assert.equal(torchRefusal(older, 'sft', 'lora', { precision: 'bf16', packing: true }), null, 'a trainer that does not say is left to refuse at launch');
 });
 
-test('through the server with a stand-in torch trainer: converted base, PEFT result imported, benchmarked, on the leaderboard, served', { timeout: 240_000 }, async () => {
-  const dir = tmp();
-  // a "python" that runs the stand-in: the runner starts it as <python> -m modelfab_torch job.json in the data folder
+/** A "python" in `dir` that runs the stand-in trainer: the runner starts it as <python> -m modelfab_torch job.json. */
+function standInPython(dir: string): string {
   const python = join(dir, 'python');
   const fixture = fileURLToPath(new URL('./fixtures/stand-in-torch.ts', import.meta.url));
   writeFileSync(python, `#!/bin/sh\nexec "${process.execPath}" --import "${import.meta.resolve('tsx')}" "${fixture}" "$@"\n`);
   chmodSync(python, 0o755);
+  return python;
+}
+
+test('through the server with a stand-in torch trainer: converted base, PEFT result imported, benchmarked, on the leaderboard, served', { timeout: 240_000 }, async () => {
+  const dir = tmp();
+  const python = standInPython(dir);
   const srv = await createServer({ dataDir: dir, adminKey: ADMIN_KEY, factory: { torchPython: python, localRunner: { cpuThreads: 2, memoryMB: 64_000 } } });
   try {
     const url = await srv.app.listen({ host: '127.0.0.1', port: 0 });
@@ -290,10 +295,7 @@ test('GPU memory of a torch job: fp32 base, optimizer state per trainable parame
 
 test('on a machine with GPUs a torch job takes one per process, sized by the estimate; one no GPU can hold is refused with the figures', { timeout: 120_000 }, async () => {
   const dir = tmp();
-  const python = join(dir, 'python');
-  const fixture = fileURLToPath(new URL('./fixtures/stand-in-torch.ts', import.meta.url));
-  writeFileSync(python, `#!/bin/sh\nexec "${process.execPath}" --import "${import.meta.resolve('tsx')}" "${fixture}" "$@"\n`);
-  chmodSync(python, 0o755);
+  const python = standInPython(dir);
   const small = await createServer({ dataDir: dir, adminKey: ADMIN_KEY, factory: { torchPython: python, localRunner: { cpuThreads: 2, memoryMB: 64_000, gpus: 2, gpuMemoryMB: 100 } } });
   try {
     saveModel(join(dir, 'tiny'), randomModel(C, 7), tok, { chatTemplate: 'chatml' });
