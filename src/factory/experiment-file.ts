@@ -21,6 +21,7 @@ import { isMethodType, METHOD_TYPES } from '../engine/methods.ts';
 import { LINEAR_MODULES, MODULE_TENSOR } from '../engine/config.ts';
 import { CHAT_TEMPLATES } from '../engine/tokenizer/chat-template.ts';
 import type { ExperimentRequest } from './factory-service.ts';
+import { isProcessCount } from './job-spec.ts';
 import { ValidationError } from '../util/status-error.ts';
 
 /** An experiment file or request that failed validation: a 400 (`invalid_experiment`) with every problem. */
@@ -292,7 +293,7 @@ function trainerFields(p: Collector, obj: Record<string, unknown>): void {
   if (obj.precision !== undefined) p.check(obj.precision, oneOf(PRECISIONS), ['precision']);
   if (obj.gradient_checkpointing !== undefined) p.check(obj.gradient_checkpointing, bool, ['gradient_checkpointing']);
   if (obj.packing !== undefined) p.check(obj.packing, bool, ['packing']);
-  if (obj.nproc_per_node !== undefined && !(Number.isInteger(obj.nproc_per_node) && (obj.nproc_per_node as number) >= 1 && (obj.nproc_per_node as number) <= 64)) p.add(['nproc_per_node'], `must be an integer from 1 to 64, got ${JSON.stringify(obj.nproc_per_node)}`);
+  if (obj.nproc_per_node !== undefined && !isProcessCount(obj.nproc_per_node)) p.add(['nproc_per_node'], `must be an integer from 1 to 64, got ${JSON.stringify(obj.nproc_per_node)}`);
   if ((obj.trainer ?? 'engine') !== 'engine') return;
   if (obj.precision === 'bf16' || obj.precision === 'fp16') p.add(['precision'], `${obj.precision} needs trainer: torch (the engine trains in fp32 only)`);
   if (obj.gradient_checkpointing === true) p.add(['gradient_checkpointing'], 'needs trainer: torch (the engine does not recompute activations)');

@@ -188,6 +188,9 @@ export function estimateJob(config: LlamaConfig | undefined, method: MethodSpec,
 }
 const C_ACT = 14; // activations kept per layer, in units of the hidden size (norms, q/k/v/o, residuals, attention)
 
+/** trainers/torch/src/modelfab_torch/chunked_ce.py: logits of more elements are taken in chunks of so many positions. */
+const CHUNKED_CE_ABOVE = 2 ** 26, CHUNKED_CE_POSITIONS = 1024;
+
 /** What shapes a torch job's GPU memory beyond the model: its trainer options. */
 export interface TorchGpuOptions { precision?: 'fp32' | 'bf16' | 'fp16'; gradientCheckpointing?: boolean; processes?: number }
 
@@ -209,7 +212,7 @@ export function torchGpuMemoryMB(config: LlamaConfig, method: MethodSpec, h: Hyp
   const bytes = o.precision === 'bf16' || o.precision === 'fp16' ? 2 : 4;
   const perLayer = C_ACT * config.hiddenSize + 3 * config.ffnSize;
   const layers = o.gradientCheckpointing ? config.numLayers * config.hiddenSize + perLayer : config.numLayers * perLayer;
-  const logits = Math.min(rows, rows * config.vocabSize > 2 ** 26 ? 1024 : rows) * config.vocabSize * 4 * 2;
+  const logits = (rows * config.vocabSize > CHUNKED_CE_ABOVE ? Math.min(rows, CHUNKED_CE_POSITIONS) : rows) * config.vocabSize * 4 * 2;
   return Math.ceil((weights + optimizer + rows * layers * bytes + logits) / 2 ** 20) + 1024;
 }
 

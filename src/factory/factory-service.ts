@@ -29,7 +29,7 @@ import { Scheduler, SchedulerError, TERMINAL_STATUSES } from './scheduler.ts';
 import { planExperiment, planFollowUps, estimateJob, torchGpuMemoryMB, modelSuffix, ExperimentError, METHOD_LR, type ExperimentDataset, type ExperimentSpec, type PlannedJob } from './experiment.ts';
 import { nearest, validateExperimentRequest, ExperimentValidationError } from './experiment-file.ts';
 import type { Problem } from '../data/problems.ts';
-import type { BaseModelRef, DataRef, Hyperparameters, JobEstimate, JobSpec, JobStatus, Resources, Stage } from './job-spec.ts';
+import { isProcessCount, type BaseModelRef, type DataRef, type Hyperparameters, type JobEstimate, type JobSpec, type JobStatus, type Resources, type Stage } from './job-spec.ts';
 import type { FactoryTables } from './kysely-jobs.ts';
 import { resolveStored, storedPath } from '../store/paths.ts';
 import type { Manifest } from './engine-worker.ts';
@@ -123,7 +123,7 @@ export function trainerOptions(h: HyperparameterRequest): TrainerOptions {
   if (h.precision !== undefined && !(PRECISIONS as readonly unknown[]).includes(h.precision)) throw bad('precision', `one of ${PRECISIONS.join(', ')}`, h.precision);
   if (h.gradient_checkpointing !== undefined && typeof h.gradient_checkpointing !== 'boolean') throw bad('gradient_checkpointing', 'true or false', h.gradient_checkpointing);
   if (h.packing !== undefined && typeof h.packing !== 'boolean') throw bad('packing', 'true or false', h.packing);
-  if (h.nproc_per_node !== undefined && !(Number.isInteger(h.nproc_per_node) && h.nproc_per_node >= 1 && h.nproc_per_node <= 64)) throw bad('nproc_per_node', 'an integer from 1 to 64', h.nproc_per_node);
+  if (h.nproc_per_node !== undefined && !isProcessCount(h.nproc_per_node)) throw bad('nproc_per_node', 'an integer from 1 to 64', h.nproc_per_node);
   const trainer = h.trainer ?? 'engine';
   if (trainer === 'engine') {
     // The engine trains in fp32, one padded example per row, keeping activations: say so rather than ignore it.

@@ -98,6 +98,11 @@ export interface JobSpec {
   processes?: number;
 }
 
+/** Whether `n` is a data-parallel process count a job may ask for (1 to 64). */
+export function isProcessCount(n: unknown): n is number {
+  return Number.isInteger(n) && (n as number) >= 1 && (n as number) <= 64;
+}
+
 /** What a job needs from a machine while it runs. */
 export interface Resources {
   cpuThreads: number;

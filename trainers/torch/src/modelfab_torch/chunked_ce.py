@@ -57,17 +57,25 @@ def chunked_label_logps(hidden: torch.Tensor, labels: torch.Tensor, head: torch.
     return torch.cat(parts)
 
 
+def _base(model: torch.nn.Module) -> torch.nn.Module:
+    """The transformers model under PEFT's wrapper (or the model itself)."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+def vocab_size(model: torch.nn.Module) -> int:
+    return _base(model).config.vocab_size
+
+
 def final_norm(model: torch.nn.Module) -> Optional[torch.nn.Module]:
     """The decoder's final norm of a transformers causal LM (PEFT-wrapped or not), or None when it has none known."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    base = getattr(base, "module", base)  # DistributedDataParallel
+    base = _base(model)
     decoder = base.get_decoder() if hasattr(base, "get_decoder") else None
     norm = getattr(decoder, "norm", None)
     return norm if isinstance(norm, torch.nn.Module) else None
 
 
 def output_head(model: torch.nn.Module) -> Optional[torch.nn.Linear]:
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    base = _base(model)
     head = base.get_output_embeddings() if hasattr(base, "get_output_embeddings") else None
     return head if isinstance(head, torch.nn.Linear) and type(head) is torch.nn.Linear else None
 

@@ -94,6 +94,10 @@ class Trainer:
 
             self.net = DistributedDataParallel(model, device_ids=[self.dist.local_rank] if device.type == "cuda" else None)
         self.params = trainable(model)
+        # what the chunked loss needs (chunked_ce.py), looked up once; None where the model's layout is not known
+        norm, head = chunked_ce.final_norm(model), chunked_ce.output_head(model)
+        self.chunkable = (norm, head) if norm is not None and head is not None else None
+        self.vocab = chunked_ce.vocab_size(model)
         self.prompt_rows = virtual_tokens(spec.method)
         self.prefix_rows = prefix_tokens(spec.method)
         # The preference stage's loss config; None for language modelling (pretraining, SFT).
@@ -110,12 +114,19 @@ class Trainer:
             kwargs["position_ids"] = (torch.arange(t, device=ids.device) - self.prefix_rows).unsqueeze(0).expand(ids.shape[0], t)
         return kwargs
 
+    def _autocast(self):
+        # bf16: the forward under autocast (matmuls in bf16), the weights and everything after the logits in fp32
+        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.spec.precision == "bf16")
+
+    def _forward(self, ids: torch.Tensor, **extra):
+        """The model's forward over ids: through DistributedDataParallel while training, the model itself otherwise."""
+        net = self.net if self.model.training else self.model
+        return net(input_ids=ids, use_cache=False, **self._forward_kwargs(ids), **extra)
+
     def logits(self, ids: torch.Tensor) -> torch.Tensor:
         """Logits [B, T, V] of the sequences' own positions."""
-        kwargs = self._forward_kwargs(ids)
-        # bf16: the forward under autocast (matmuls in bf16), the weights and everything after the logits in fp32
-        with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.spec.precision == "bf16"):
-            logits = (self.net if self.model.training else self.model)(input_ids=ids, use_cache=False, **kwargs).logits
+        with self._autocast():
+            logits = self._forward(ids).logits
         logits = logits.float()
         if self.prompt_rows:
             logits = logits[:, self.prompt_rows:]  # the soft prompt's rows are never scored
@@ -125,26 +136,25 @@ class Trainer:
         """Log-probs [2P] (every chosen, then every rejected), scored-token counts [2P] and real tokens, one forward."""
         ids, labels, tokens = collate(pair_batch(items), self.pad_id)
         ids, labels = ids.to(self.device), labels.to(self.device)
-        big = self.chunked_head(ids)
-        if big is None:
+        if not self.chunked(ids):
             logps, counts = sequence_logps(self.logits(ids), labels)
             return logps, counts, tokens
-        kwargs = self._forward_kwargs(ids)
-        net = self.net if self.model.training else self.model
-        with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.spec.precision == "bf16"):
-            h = chunked_ce.hidden_states(lambda: net(input_ids=ids, use_cache=False, logits_to_keep=1, **kwargs), big[0])
-            if self.prompt_rows:
-                h = h[:, self.prompt_rows:]
-            picked = chunked_ce.chunked_label_logps(h.reshape(-1, h.shape[-1]), labels.reshape(-1), big[1])
+        picked = self.over_hidden(ids, lambda h, head: chunked_ce.chunked_label_logps(h, labels.reshape(-1), head))
         return picked.view(labels.shape).sum(-1), (labels != IGNORE_INDEX).sum(-1), tokens
 
-    def chunked_head(self, ids: torch.Tensor):
-        """(final norm, output head) when this batch's logits are too many to make whole (chunked_ce.py), else None."""
-        vocab = self.model.get_base_model().config.vocab_size if hasattr(self.model, "get_base_model") else self.model.config.vocab_size
-        if ids.numel() * vocab <= chunked_ce.CHUNK_ABOVE_ELEMENTS:
-            return None
-        norm, head = chunked_ce.final_norm(self.model), chunked_ce.output_head(self.model)
-        return (norm, head) if norm is not None and head is not None else None
+    def chunked(self, ids: torch.Tensor) -> bool:
+        """Whether this batch's logits are too many to make whole (chunked_ce.py) and the model allows chunks."""
+        return self.chunkable is not None and ids.numel() * self.vocab > chunked_ce.CHUNK_ABOVE_ELEMENTS
+
+    def over_hidden(self, ids: torch.Tensor, fn):
+        """fn(final hidden states of the sequences' own positions [B*T, H], output head), without the whole logits:
+        the model is asked for the last position's logits only, the final norm's output caught on the way."""
+        norm, head = self.chunkable
+        with self._autocast():
+            h = chunked_ce.hidden_states(lambda: self._forward(ids, logits_to_keep=1), norm)
+            if self.prompt_rows:
+                h = h[:, self.prompt_rows:]
+            return fn(h.reshape(-1, h.shape[-1]), head)
 
     @torch.no_grad()
     def reference_logps(self, pairs: List[Pair]) -> None:
@@ -194,25 +204,14 @@ class Trainer:
         ids, labels, tokens = collate(items, self.pad_id)
         ids, labels = ids.to(self.device), labels.to(self.device)
         count = (labels != IGNORE_INDEX).sum()
-        big = self.chunked_head(ids)
-        if big is not None:
-            loss_sum = self.chunked_loss_sum(ids, labels, *big)
+        if self.chunked(ids):
+            loss_sum = self.over_hidden(ids, lambda h, head: chunked_ce.chunked_ce_sum(h, labels.reshape(-1), head))
         else:
             logits = self.logits(ids)
             v = logits.shape[-1]
             loss_sum = F.cross_entropy(logits.reshape(-1, v).float(), labels.reshape(-1), ignore_index=IGNORE_INDEX, reduction="sum")
         # The engine's loss is 0 for a batch with nothing to score (its mean over zero tokens).
         return loss_sum / count.clamp(min=1), tokens, loss_sum, count
-
-    def chunked_loss_sum(self, ids: torch.Tensor, labels: torch.Tensor, norm: torch.nn.Module, head: torch.nn.Linear) -> torch.Tensor:
-        """The summed loss without the whole logits (chunked_ce.py): the final hidden states, then chunks."""
-        kwargs = self._forward_kwargs(ids)
-        net = self.net if self.model.training else self.model
-        with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.spec.precision == "bf16"):
-            h = chunked_ce.hidden_states(lambda: net(input_ids=ids, use_cache=False, logits_to_keep=1, **kwargs), norm)
-            if self.prompt_rows:
-                h = h[:, self.prompt_rows:]
-            return chunked_ce.chunked_ce_sum(h.reshape(-1, h.shape[-1]), labels.reshape(-1), head)
 
     def evaluate(self, examples) -> float:
         return self.evaluate_metrics(examples)[0]
