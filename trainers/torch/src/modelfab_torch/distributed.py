@@ -68,11 +68,15 @@ class Dist:
         """True on every process when it is true on one (a stop request reaches one process first)."""
         return self.sum([1.0 if flag else 0.0])[0] > 0
 
-    def close(self) -> None:
+    def close(self, wait: bool = False) -> None:
+        """Leaves the process group. `wait` (a job that ended well on every process) first waits for the others,
+        so no process tears down its side while process 0 still writes the files; after a failure nobody waits."""
         if self.world > 1:
             import torch.distributed as tdist
 
             if tdist.is_initialized():
+                if wait:
+                    tdist.barrier()
                 tdist.destroy_process_group()
 
     def _wire(self) -> torch.device:

@@ -18,6 +18,7 @@ the curve goes on where it stopped. A stop request (SIGTERM) finishes the curren
 """
 from __future__ import annotations
 
+import gc
 import math
 import os
 import shutil
@@ -458,6 +459,8 @@ def run_job(spec: JobSpec, should_stop: Callable[[], bool] = lambda: False, hear
 
     current = {"step": 0}
     beat = Heartbeat(out, heartbeat_s, lambda: current["step"]).start() if dist.main else None
+    trainer: Optional[Trainer] = None
+    finished = False
     try:
         torch.set_num_threads(spec.threads)
         dev = dist.device
@@ -512,8 +515,10 @@ def run_job(spec: JobSpec, should_stop: Callable[[], bool] = lambda: False, hear
         r = trainer.run()
         if r["interrupted"]:
             event("info", f"stopped at step {r['steps']}; checkpoint written")
+            finished = True
             return "stopped"
         if not dist.main:
+            finished = True
             return "succeeded"
         # The chat template the model learnt its turns in, so every backend serves it with the same prompt format.
         t = CHAT_TEMPLATES[h.chat_template]
@@ -536,6 +541,7 @@ def run_job(spec: JobSpec, should_stop: Callable[[], bool] = lambda: False, hear
             manifest["unigram_perplexity"] = _null_nonfinite(unigram_perplexity(train, val, vocab))
         write_atomic(os.path.join(out, "manifest.json"), dumps(manifest, indent=2))
         event("info", "succeeded", {"steps": r["steps"], "eval_loss": manifest["eval_loss"]})
+        finished = True
         return "succeeded"
     except Exception as e:
         event("error", str(e) or type(e).__name__)
@@ -543,4 +549,8 @@ def run_job(spec: JobSpec, should_stop: Callable[[], bool] = lambda: False, hear
     finally:
         if beat:
             beat.stop()
-        dist.close()
+        # The DDP wrapper's reducer must go before its process group does: destroyed later, at interpreter exit,
+        # it aborts the process ("terminate called without an active exception") after a good run.
+        trainer = None
+        gc.collect()
+        dist.close(wait=finished)
