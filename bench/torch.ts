@@ -9,15 +9,19 @@
  * trainer's first-step loss, their relative difference, the largest relative difference over the curve) and ends
  * with one JSON line:
  *   {"bench":"torch","methods":[...],"steps":N,"max_step1_rel":...,"max_curve_dev":...,"ddp_max_dev":...,
- *    "hf_logit_max":...,"peft_logit_max":...}
+ *    "hf_logit_max":...,"peft_logit_max":...,"lmeval_abs_diff":...}
  * ddp_max_dev: an SFT job under torchrun with 2 gloo processes against one process (largest relative loss
- * difference); peft_logit_max: PEFT with the engine's LoRA, prompt and prefix adapters against the engine's logits.
- * lm-eval's agreement is not measured yet and is left out. The interpreter is $MODELFAB_TORCH_PYTHON, else <repo>/.venv-torch/bin/python (bash trainers/torch/setup-venv.sh
- * creates it); without one the bench says so and exits 2.
+ * difference); peft_logit_max: PEFT with the engine's LoRA, prompt and prefix adapters against the engine's logits;
+ * lmeval_abs_diff: lm-evaluation-harness through the gateway's /v1/completions against the Benchmark System on
+ * MMLU high_school_geography, one shot (accuracy points; null, with the reason, without lm_eval or the MMLU data at
+ * $MODELFAB_BENCH_DATA, else ../shared/data/bench). The interpreter is $MODELFAB_TORCH_PYTHON, else
+ * <repo>/.venv-torch/bin/python (bash trainers/torch/setup-venv.sh creates it); without one the bench says so and
+ * exits 2.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { lmEvalParity } from './lm-eval-parity.ts';
 
 const root = join(import.meta.dirname, '..');
 const python = process.env.MODELFAB_TORCH_PYTHON || join(root, '.venv-torch', 'bin', 'python');
@@ -43,6 +47,23 @@ if (check.status !== 0) {
   const last = check.stderr.trim().split('\n').pop() ?? '';
   fail(`${python} lacks the trainer's packages (${last}); run \`bash trainers/torch/setup-venv.sh\``);
 }
-const r = spawnSync(python, ['-m', 'modelfab_torch.parity', ...process.argv.slice(2)], { env, stdio: 'inherit', cwd: root });
+const r = spawnSync(python, ['-m', 'modelfab_torch.parity', ...process.argv.slice(2)], { env, stdio: ['inherit', 'pipe', 'inherit'], cwd: root, encoding: 'utf8', maxBuffer: 64 << 20 });
 if (r.error) fail(r.error.message);
-process.exit(r.status ?? 1);
+const lines = r.stdout.trimEnd().split('\n');
+const last = lines.pop() ?? '';
+process.stdout.write(lines.join('\n') + '\n');
+if (r.status !== 0 || !last.startsWith('{')) { process.stdout.write(last + '\n'); process.exit(r.status || 1); }
+const figures = JSON.parse(last) as Record<string, unknown>;
+
+// lm-evaluation-harness against the Benchmark System, through the gateway
+const benchData = process.env.MODELFAB_BENCH_DATA ?? join(root, '..', 'shared', 'data', 'bench');
+let lmeval: number | null = null;
+if (spawnSync(python, ['-c', 'import lm_eval'], { env }).status !== 0) console.log('lm-eval: not installed in this environment (trainers/torch/requirements.lock has it); lmeval_abs_diff is null');
+else if (!existsSync(join(benchData, 'mmlu'))) console.log(`lm-eval: no MMLU data at ${benchData} (set MODELFAB_BENCH_DATA); lmeval_abs_diff is null`);
+else {
+  const p = await lmEvalParity({ python, benchData, subject: 'high_school_geography', numFewshot: 1 });
+  lmeval = p.absDiffPoints;
+  console.log(`lm-eval ${p.harnessVersion} through /v1/completions, ${p.task} (${p.n} questions, 1 shot): acc ${(p.harness.metrics.acc! * 100).toFixed(2)} ` +
+    `against modelfab's ${(p.modelfab.metrics.acc! * 100).toFixed(2)}; the same choice on ${p.samePredictions} of ${p.n} questions (${p.seconds.toFixed(0)} s)`);
+}
+console.log(JSON.stringify({ ...figures, lmeval_abs_diff: lmeval }));

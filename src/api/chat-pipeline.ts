@@ -23,7 +23,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiKeyRow } from '../store/store.ts';
-import type { ChatMessageIn, FinishReason, TokenLogprob, ToolCallOut } from '../openai/wire-types.ts';
+import type { ChatMessageIn, CompletionPrompt, EchoedPrompt, FinishReason, TokenLogprob, ToolCallOut } from '../openai/wire-types.ts';
 import { ChunkFormat, chatChoice, chatCompletion, completionLogprobs, DONE_EVENT, errorEvent, textChoice, textCompletion, usage } from '../openai/chat-responses.ts';
 import { SSE_HEADERS, SseWriter } from '../openai/sse-writer.ts';
 import type { KeyPolicy } from '../serve/api-keys.ts';
@@ -47,7 +47,7 @@ export function requireKey(req: FastifyRequest): ApiKeyRow {
 }
 
 /** What the guard checks on the way in: a conversation (its last user message) or completion prompts (each). */
-export type ChatInput = { kind: 'chat'; messages: ChatMessageIn[] } | { kind: 'text'; prompts: string[] };
+export type ChatInput = { kind: 'chat'; messages: ChatMessageIn[] } | { kind: 'text'; prompts: CompletionPrompt[] };
 
 /** A request as the pipeline needs it, once an answerer has read it. */
 export interface ChatRead {
@@ -84,6 +84,7 @@ export async function guardInput(guard: RequestGuard, input: ChatInput): Promise
   }
   const checked: string[] = [];
   for (const p of input.prompts) {
+    if (typeof p !== 'string') throw new ApiError(400, "This model's guard reads text: send 'prompt' as text, not token ids.", 'invalid_request_error', 'prompt', 'unsupported_parameter');
     const g = await guard.input(p);
     if (g.refused) return { input, question: undefined, refusal: g.message ?? '' };
     checked.push(g.text);
@@ -109,6 +110,8 @@ export interface ChoiceSink {
   begin(model: string): void;
   /** A piece of choice `ci`'s text, in order; `logprobs` covers its tokens. */
   text(ci: number, text: string, logprobs?: TokenLogprob[]): void;
+  /** Choice `ci`'s prompt as the model read it (completions' echo), before its text. */
+  prompt?(ci: number, prompt: EchoedPrompt): void;
   /** Choice `ci` is complete. */
   end(ci: number, e: ChoiceEnd): Promise<void>;
 }
@@ -169,6 +172,8 @@ export interface PipelineDeps {
 }
 
 interface Choice {
+  /** The prompt the model reported (echo). */
+  echoed: EchoedPrompt | null;
   pieces: string[];
   logprobs: TokenLogprob[];
   finish: FinishReason;
@@ -210,7 +215,7 @@ export async function serveChat<R extends ChatRead>(deps: PipelineDeps, req: Fas
   let fmt: ChunkFormat | null = null;
   let live = false;
   const choices: Choice[] = Array.from({ length: n }, () => ({
-    pieces: [], logprobs: [], finish: 'stop', calls: [], streamed: false, ended: false, changed: false, gs: null, chain: Promise.resolve(), ac: new AbortController(),
+    echoed: null, pieces: [], logprobs: [], finish: 'stop', calls: [], streamed: false, ended: false, changed: false, gs: null, chain: Promise.resolve(), ac: new AbortController(),
   }));
   const textOf = (c: Choice) => (c.pieces.length === 1 ? c.pieces[0]! : c.pieces.join(''));
 
@@ -241,6 +246,9 @@ export async function serveChat<R extends ChatRead>(deps: PipelineDeps, req: Fas
     begin(model) {
       served = resolved = model;
       if (live) open(model);
+    },
+    prompt(ci, p) {
+      choices[ci]!.echoed = p;
     },
     text(ci, text, lp) {
       if (firstAt === 0) { firstAt = performance.now(); a.metrics?.firstToken(resolved ?? a.unresolved ?? r.model, (firstAt - t0) / 1000); }
@@ -317,7 +325,7 @@ export async function serveChat<R extends ChatRead>(deps: PipelineDeps, req: Fas
       await deps.guard.record({
         id, model: a.namesServed ? served : resolved ?? r.model, source: a.source === 'api' && req.headers['x-modelfab-source'] === 'playground' ? 'playground' : a.source, keyId: key.id,
         answer: [textOf(first), ...first.calls.map((c) => `{"name":${JSON.stringify(c.function.name)},"arguments":${c.function.arguments || '{}'}}`)].filter(Boolean).join('\n'),
-        prompt: g.input.kind === 'chat' ? g.input.messages.filter((m): m is ChatMessageIn & ChatMessage => m.role === 'system' || m.role === 'user' || m.role === 'assistant') : [{ role: 'user', content: g.input.prompts[0] ?? '' }],
+        prompt: g.input.kind === 'chat' ? g.input.messages.filter((m): m is ChatMessageIn & ChatMessage => m.role === 'system' || m.role === 'user' || m.role === 'assistant') : [{ role: 'user', content: promptText(g.input.prompts[0], choices[0]!.echoed) }],
         guard,
       }, (e) => req.log.error({ err: e }, 'request log write failed'));
     }
@@ -353,8 +361,9 @@ export async function serveChat<R extends ChatRead>(deps: PipelineDeps, req: Fas
     return textCompletion({
       id, created, model: served, usage: u, extra,
       choices: choices.map((c, i) => {
-        const p = prompts[Math.floor(i / r.n)]!;
-        return textChoice(i, (r.echo ? p : '') + textOf(c), c.finish, r.logprobs && !c.changed ? completionLogprobs(c.logprobs, r.echo ? p.length : 0) : null);
+        const p = r.echo ? promptText(prompts[Math.floor(i / r.n)], c.echoed) : '';
+        const lps = r.logprobs && !c.changed ? (r.echo && c.echoed?.logprobs ? [...c.echoed.logprobs, ...c.logprobs] : c.logprobs) : null;
+        return textChoice(i, p + textOf(c), c.finish, lps ? completionLogprobs(lps, r.echo && !c.echoed?.logprobs ? p.length : 0) : null);
       }),
     });
   } catch (e) {
@@ -377,4 +386,9 @@ export async function serveChat<R extends ChatRead>(deps: PipelineDeps, req: Fas
     const gl = guard ? { guard: { policies: guard.policies, outcome: guard.summary().outcome, ms: Math.round(guard.verdicts.reduce((x, v) => x + v.latency_ms, 0) * 1000) / 1000 } } : {};
     req.log.info({ access: { id, key: key.id, endpoint: a.endpoint, model: served, status, stream: r.stream, prompt_tokens: promptTokens, completion_tokens: completionTokens, ttft_ms: firstAt ? Math.round(firstAt - t0) : null, ms: Math.round(secs * 1000), ...gl } }, 'inference');
   }
+}
+
+/** A completion prompt's text: as sent, or as the model read its token ids. */
+function promptText(p: CompletionPrompt | undefined, echoed: EchoedPrompt | null): string {
+  return typeof p === 'string' ? p : echoed?.text ?? '';
 }

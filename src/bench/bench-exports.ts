@@ -25,6 +25,8 @@ export { heldoutDocs, heldoutGenerationTask, heldoutPerplexityTask, parseRecords
 export { factQuestionsTask, factQuestionsJsonl, readFactQuestions, validateFactQuestionSets, FACT_LIMITS, type FactQuestion, type FactQuestionSet } from './fact-question-sets.ts';
 export { factScore, statesFact, quantities, type Quantity } from './fact-match.ts';
 export { FileReadError, MAX_RECORDS_BYTES, readTextFile, readTextFileSync } from './record-files.ts';
+export { exportLmEvalTask, lmEvalUnsupported, type LmEvalExport } from './lm-eval-export.ts';
+export { runLmEval, type LmEvalRunOptions, type LmEvalResult, type LmEvalTaskResult } from './lm-eval-run.ts';
 export { openTarget, type OpenTargetOptions } from './targets/open.ts';
 export { EngineTarget, type EngineTargetOptions } from './targets/engine.ts';
 export { LlamaTarget, type LlamaTargetOptions } from './targets/llama.ts';

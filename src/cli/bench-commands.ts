@@ -1,5 +1,5 @@
 /**
- * `modelfab bench run|show|compare` (local): benchmark models on suites or single tasks, show runs and the leaderboard,
+ * `modelfab bench run|show|compare|export-lmeval` (local): benchmark models on suites or single tasks, show runs and the leaderboard,
  * compare two runs' answers item by item, on this machine's files (the server's evals are /v1/evals/runs). Thin over
  * src/bench/.
  *
@@ -8,6 +8,8 @@
  *                      [--judge <ref>] [--data <dir>] [--no-cache] [--json]
  *   modelfab bench show [<run-id>] [--items <task>] [--data <dir>] [--json]   (no id: the runs and their leaderboard)
  *   modelfab bench compare <run-a> <run-b> [--task <name>] [--data <dir>] [--json]
+ *   modelfab bench export-lmeval --out <dir> [--suite standard|<suite.yaml>] [--task <task.yaml> ...] [--bench-data <dir>]
+ *                      (the tasks lm-evaluation-harness scores the same way, for `lm_eval --include_path <dir>`)
  * Model references: an engine model folder, a .gguf file, or openai:<http(s)://host/v1>#<model>[?logprobs=1] (sent
  * MODELFAB_BENCH_API_KEY as its key: this command runs locally, for the person who names the URL).
  * Runs are kept under <data>/bench/runs, the result cache under <data>/bench/cache (--data: default $MODELFAB_DATA or
@@ -17,7 +19,7 @@ import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
-  buildLeaderboard, compareRuns, formatLeaderboard, JsonFileResultCache, JsonFileRunStore, loadSuiteFile, loadTaskFile, makeSuite, readRecords,
+  buildLeaderboard, compareRuns, exportLmEvalTask, formatLeaderboard, lmEvalUnsupported, JsonFileResultCache, JsonFileRunStore, loadSuiteFile, loadTaskFile, makeSuite, readRecords,
   runBenchmark, standardSuite, type BenchmarkRun, type Suite, type TaskConfig,
 } from '../bench/bench-exports.ts';
 import { openTarget } from '../bench/targets/open.ts';
@@ -41,6 +43,16 @@ function summary(run: BenchmarkRun): string {
   return lines.join('\n');
 }
 
+/** The suite --suite / --task / --bench-data / --heldout describe (standard when neither --suite nor --task). */
+async function suiteOf(o: { suite?: string; task?: string[]; benchData?: string; heldout?: string; limit?: number }): Promise<Suite> {
+  const vars = { bench_data: o.benchData ?? '' };
+  if (o.suite && o.suite !== 'standard') return loadSuiteFile(o.suite, { vars });
+  if (o.suite === 'standard' || !o.task?.length) {
+    return standardSuite({ benchData: o.benchData, heldout: o.heldout ? { name: 'heldout', records: await readRecords(o.heldout) } : undefined, limit: o.limit });
+  }
+  return makeSuite('custom', 0, { custom: { tasks: o.task.map((f): TaskConfig => loadTaskFile(f, vars)) } });
+}
+
 export function registerBench(program: Command): void {
   const bench = program.command('bench').description('local: benchmark models on this machine: scores per task, dimension and overall; leaderboards');
 
@@ -61,12 +73,7 @@ export function registerBench(program: Command): void {
       for (const f of [o.suite && o.suite !== 'standard' ? o.suite : undefined, ...(o.task ?? []), o.heldout]) if (f) requireFile(f);
       // a model is a .gguf file or a folder here, unless it names an endpoint
       for (const m of [...o.model, ...(o.judge ? [o.judge] : [])]) if (!m.startsWith('openai:') && !existsSync(m)) throw new Error(`file not found: ${m}`);
-      const vars = { bench_data: o.benchData ?? '' };
-      let suite: Suite;
-      if (o.suite && o.suite !== 'standard') suite = loadSuiteFile(o.suite, { vars });
-      else if (o.suite === 'standard' || !o.task?.length) {
-        suite = standardSuite({ benchData: o.benchData, heldout: o.heldout ? { name: 'heldout', records: await readRecords(o.heldout) } : undefined, limit: o.limit });
-      } else suite = makeSuite('custom', 0, { custom: { tasks: o.task.map((f): TaskConfig => loadTaskFile(f, vars)) } });
+      const suite = await suiteOf(o);
       const dir = join(dataDir(o), 'bench');
       const cache = o.cache ? new JsonFileResultCache(join(dir, 'cache')) : undefined;
       const store = new JsonFileRunStore(join(dir, 'runs'));
@@ -92,6 +99,27 @@ export function registerBench(program: Command): void {
       }
       if (o.json) console.log(JSON.stringify(runs.length === 1 ? runs[0] : runs, null, 2));
       else if (runs.length > 1) console.log(`\n${formatLeaderboard(buildLeaderboard(runs))}`);
+    });
+
+  bench.command('export-lmeval')
+    .description('write a suite\'s tasks as lm-evaluation-harness tasks (YAML and the documents as modelfab reads them), to score a model with `lm_eval --include_path <dir>` and compare')
+    .requiredOption('-o, --out <dir>', 'folder to write into (created)')
+    .option('-s, --suite <name|file>', 'standard (built in) or a suite YAML file')
+    .option('-t, --task <file>', 'a task YAML file (repeatable)', collect)
+    .option('--bench-data <dir>', 'folder with cmmlu/ and mmlu/ (the standard suite\'s knowledge dimension)', process.env.MODELFAB_BENCH_DATA)
+    .action(async (o: { out: string; suite?: string; task?: string[]; benchData?: string }) => {
+      for (const f of [o.suite && o.suite !== 'standard' ? o.suite : undefined, ...(o.task ?? [])]) if (f) requireFile(f);
+      const suite = await suiteOf(o);
+      const names: string[] = [];
+      for (const t of suite.dimensions.flatMap((d) => d.tasks.map((x) => x.task))) {
+        const why = lmEvalUnsupported(t);
+        if (why) { console.log(`skipped ${t.task}: ${why}`); continue; }
+        const x = exportLmEvalTask(t, o.out);
+        names.push(x.name);
+        console.log(`${x.name}: ${x.yamlPath} (${Object.entries(x.docs).map(([k, n]) => `${k} ${n}`).join(', ')})`);
+      }
+      if (!names.length) throw new Error('no task of this suite can be scored by lm-evaluation-harness the way modelfab scores it');
+      console.log(`\nlm_eval --model local-completions --model_args model=<name>,base_url=<gateway>/v1/completions,tokenizer=<the model's HF folder>,tokenizer_backend=huggingface \\\n  --include_path ${resolve(o.out)} --tasks ${names.join(',')}`);
     });
 
   withData(bench.command('show')

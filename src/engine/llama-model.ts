@@ -278,19 +278,20 @@ export class LlamaModel {
 
   /**
    * Inference over a KV cache (one sequence): feeds `ids` after the cached positions and returns the logits of the
-   * last position [V]. The first call also feeds the soft prompt, if any.
+   * last position [V], or with `every` those of each of `ids`' positions [ids.length * V] (scoring a prompt). The
+   * first call also feeds the soft prompt, if any (its positions are never returned).
    */
-  decode(ctx: Ctx, ids: Int32Array, cache: KVCache): Float32Array {
+  decode(ctx: Ctx, ids: Int32Array, cache: KVCache, every = false): Float32Array {
     const c = this.config;
-    const xn = this.decodeHidden(ctx, ids, cache);
+    const xn = this.decodeHidden(ctx, ids, cache, every);
     return linear(ctx, xn, this.param(c.tieEmbeddings ? 'token_embd.weight' : 'output.weight')).data;
   }
 
   /**
    * `decode` up to the final norm: the last position's hidden state [1, C] (what llama.cpp returns as a causal
-   * model's embedding).
+   * model's embedding), or with `every` each of `ids`' positions [ids.length, C].
    */
-  decodeHidden(ctx: Ctx, ids: Int32Array, cache: KVCache): Tensor {
+  decodeHidden(ctx: Ctx, ids: Int32Array, cache: KVCache, every = false): Tensor {
     if (ctx.tape) throw new Error('decode runs without a tape');
     const c = this.config, D = headDim(c), H = c.numHeads, KVH = c.numKvHeads, KW = KVH * D, QW = H * D;
     let x = embedding(ctx, this.param('token_embd.weight'), ids);
@@ -339,7 +340,8 @@ export class LlamaModel {
     }
     cache.len += T;
     const C = c.hiddenSize;
-    const last = new Tensor(x.data.slice((T - 1) * C, T * C), [1, C]);
-    return rmsnorm(ctx, last, this.param('output_norm.weight'), c.rmsEps);
+    const rows = every ? ids.length : 1;
+    const out = new Tensor(x.data.slice((T - rows) * C, T * C), [rows, C]);
+    return rmsnorm(ctx, out, this.param('output_norm.weight'), c.rmsEps);
   }
 }

@@ -9,7 +9,7 @@
  */
 import { StatusError } from '../util/status-error.ts';
 import {
-  PRESET_NAMES, type PresetName, type ChatMessageIn, type ChatRequest, type CompletionRequest, type EmbeddingRequest, type SamplingIn, type ToolChoice, type ToolDef,
+  PRESET_NAMES, type PresetName, type ChatMessageIn, type ChatRequest, type CompletionPrompt, type CompletionRequest, type EmbeddingRequest, type SamplingIn, type ToolChoice, type ToolDef,
 } from './wire-types.ts';
 
 export const MAX_TOKENS_CAP = 1_000_000;
@@ -123,18 +123,42 @@ export function parseChatRequest(body: unknown): ChatRequest {
   return { ...s, messages, logprobs: lp ? { top: top ?? 0 } : undefined, tools: tools.tools, toolChoice: tools.toolChoice, parallelToolCalls: tools.parallel };
 }
 
+/** Most token ids in one token prompt (a context window of a large model, with room). */
+const MAX_PROMPT_IDS = 131_072;
+
+function tokenPrompt(v: unknown, param: string): number[] | null {
+  if (!Array.isArray(v) || v.length === 0 || typeof v[0] !== 'number') return null;
+  if (v.length > MAX_PROMPT_IDS) throw bad(param, `Invalid '${param}': at most ${MAX_PROMPT_IDS} tokens per prompt.`);
+  for (const [i, t] of v.entries()) {
+    if (typeof t !== 'number' || !Number.isInteger(t) || t < 0 || t > 0x7fffffff) throw bad(param, `Invalid '${param}': token ${i} is not a token id (a non-negative integer).`, 'invalid_type');
+  }
+  return v as number[];
+}
+
+/**
+ * `prompt` is a string, an array of strings, an array of token ids or an array of such arrays (OpenAI's four
+ * forms). `max_tokens: 0` is taken with `echo` and `logprobs`: it scores the prompt and generates nothing, as the
+ * legacy API and lm-evaluation-harness use it.
+ */
 export function parseCompletionRequest(body: unknown): CompletionRequest {
   const b = obj(body);
-  const s = sampling(b);
-  let prompts: string[];
-  if (typeof b.prompt === 'string') prompts = [b.prompt];
-  else if (Array.isArray(b.prompt) && b.prompt.length > 0 && b.prompt.every((p) => typeof p === 'string')) prompts = b.prompt as string[];
-  else if (b.prompt === undefined) throw bad('prompt', "Missing required parameter: 'prompt'.", 'missing_required_parameter');
-  else throw bad('prompt', "Invalid 'prompt': expected a string or a non-empty array of strings (token arrays are not supported).", 'invalid_type');
-  if (prompts.length > 64) throw bad('prompt', "Invalid 'prompt': at most 64 prompts per request.");
-  if (b.suffix !== undefined && b.suffix !== null) throw bad('suffix', "'suffix' is not supported by this server.", 'unsupported_parameter');
   const echo = bool(b, 'echo') ?? false;
   const lp = num(b, 'logprobs', 0, 5, true);
+  const scoring = echo && lp !== undefined;
+  const zero = b.max_tokens === 0 && scoring;
+  if (b.max_tokens === 0 && !scoring) throw bad('max_tokens', "Invalid 'max_tokens': 0 is allowed only with 'echo' and 'logprobs' (scoring the prompt).");
+  const s = sampling(zero ? { ...b, max_tokens: undefined } : b);
+  if (zero) s.maxTokens = 0;
+  let prompts: CompletionPrompt[];
+  const one = tokenPrompt(b.prompt, 'prompt');
+  if (typeof b.prompt === 'string') prompts = [b.prompt];
+  else if (one) prompts = [one];
+  else if (Array.isArray(b.prompt) && b.prompt.length > 0 && b.prompt.every((p) => typeof p === 'string')) prompts = b.prompt as string[];
+  else if (Array.isArray(b.prompt) && b.prompt.length > 0 && b.prompt.every((p) => Array.isArray(p))) prompts = b.prompt.map((p, i) => tokenPrompt(p, `prompt[${i}]`) ?? (() => { throw bad(`prompt[${i}]`, `Invalid 'prompt[${i}]': expected a non-empty array of token ids.`, 'invalid_type'); })());
+  else if (b.prompt === undefined) throw bad('prompt', "Missing required parameter: 'prompt'.", 'missing_required_parameter');
+  else throw bad('prompt', "Invalid 'prompt': expected a string, an array of strings, an array of token ids or an array of token id arrays.", 'invalid_type');
+  if (prompts.length > 64) throw bad('prompt', "Invalid 'prompt': at most 64 prompts per request.");
+  if (b.suffix !== undefined && b.suffix !== null) throw bad('suffix', "'suffix' is not supported by this server.", 'unsupported_parameter');
   return { ...s, prompts, echo, logprobs: lp !== undefined ? { top: lp } : undefined };
 }
 

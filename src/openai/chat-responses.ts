@@ -9,7 +9,7 @@
  * JSON either way. Extra documented fields (guard, citations, bot, copilot, usage) follow `choices`.
  */
 import type {
-  ChatCompletion, ChatCompletionChoice, CompletionLogprobs, ErrorBody, FinishReason, TextCompletion, TextCompletionChoice, TokenLogprob, ToolCallOut, Usage,
+  ChatCompletion, ChatCompletionChoice, CompletionLogprobs, ErrorBody, FinishReason, PromptTokenLogprob, TextCompletion, TextCompletionChoice, TokenLogprob, ToolCallOut, Usage,
 } from './wire-types.ts';
 
 export const SYSTEM_FINGERPRINT = 'modelfab';
@@ -21,13 +21,14 @@ export function usage(prompt: number, completion: number, cached?: number): Usag
 }
 
 /** Completions-API logprobs from chat-style token logprobs; offsets count from `startOffset` (the echoed prompt). */
-export function completionLogprobs(lps: TokenLogprob[], startOffset: number): CompletionLogprobs {
+export function completionLogprobs(lps: ReadonlyArray<TokenLogprob | PromptTokenLogprob>, startOffset: number): CompletionLogprobs {
   const offsets: number[] = [];
   let off = startOffset;
   for (const l of lps) { offsets.push(off); off += l.token.length; }
   return {
     tokens: lps.map((l) => l.token), token_logprobs: lps.map((l) => l.logprob),
-    top_logprobs: lps.map((l) => Object.fromEntries(l.top_logprobs.map((t) => [t.token, t.logprob]))), text_offset: offsets,
+    // an echoed prompt's first token has no distribution to draw alternatives from: null, as OpenAI's legacy API
+    top_logprobs: lps.map((l) => (l.logprob === null ? null : Object.fromEntries(l.top_logprobs.map((t) => [t.token, t.logprob])))), text_offset: offsets,
   };
 }
 

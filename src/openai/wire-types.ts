@@ -40,9 +40,21 @@ export interface TokenLogprob {
 /** Completions-API logprobs (`choices[i].logprobs` of a text completion). */
 export interface CompletionLogprobs {
   tokens: string[];
-  token_logprobs: number[];
-  top_logprobs: Array<Record<string, number>>;
+  /** An echoed prompt's first token has none (null): nothing came before it. */
+  token_logprobs: Array<number | null>;
+  top_logprobs: Array<Record<string, number> | null>;
   text_offset: number[];
+}
+
+/** One prompt token's log probability given the tokens before it (the first token's is null). */
+export interface PromptTokenLogprob extends Omit<TokenLogprob, 'logprob'> {
+  logprob: number | null;
+}
+
+/** A completion prompt as the model read it, for `echo`: its text and, when logprobs were asked for, its tokens' log probabilities. */
+export interface EchoedPrompt {
+  text: string;
+  logprobs?: PromptTokenLogprob[];
 }
 
 export interface Usage {
@@ -81,7 +93,9 @@ export interface SamplingIn {
 }
 
 export interface ChatRequest extends SamplingIn { messages: ChatMessageIn[]; tools?: ToolDef[]; toolChoice?: ToolChoice; parallelToolCalls: boolean }
-export interface CompletionRequest extends SamplingIn { prompts: string[]; echo: boolean }
+/** A completion prompt: text, or token ids of the model's own vocabulary (as OpenAI's API and evaluation harnesses send). */
+export type CompletionPrompt = string | number[];
+export interface CompletionRequest extends SamplingIn { prompts: CompletionPrompt[]; echo: boolean }
 export interface EmbeddingRequest { model: string; input: string[]; base64: boolean; dimensions?: number }
 
 export interface ChatCompletionMessage {

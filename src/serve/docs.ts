@@ -105,7 +105,7 @@ export function openapi(d: DocsInput): Record<string, unknown> {
     '/completions': {
       post: {
         summary: `Complete text with ${d.model}`, operationId: 'createCompletion',
-        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['model', 'prompt'], properties: { ...sampling, prompt: { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] }, echo: { type: 'boolean' }, logprobs: { type: 'integer', minimum: 0, maximum: 5 } } } } } },
+        requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['model', 'prompt'], properties: { ...sampling, prompt: { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }, { type: 'array', items: { type: 'integer', minimum: 0 }, description: 'token ids' }, { type: 'array', items: { type: 'array', items: { type: 'integer', minimum: 0 } } }] }, echo: { type: 'boolean', description: 'Start each choice with its prompt; with logprobs, the prompt tokens\' log probabilities too (engine models), and max_tokens may be 0' }, logprobs: { type: 'integer', minimum: 0, maximum: 5 } } } } } },
         responses: { 200: { description: 'A text completion', content: { 'application/json': { schema: { type: 'object', properties: { object: { const: 'text_completion' }, choices: { type: 'array' }, usage: USAGE } } } } }, ...errors },
       },
     },

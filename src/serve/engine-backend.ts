@@ -5,7 +5,9 @@
  * loop, so other requests, streams and health checks keep flowing while it generates.
  *
  * Supports: temperature, top-k, top-p, seed, stop strings, presence/frequency penalties (applied to the logits as
- * OpenAI defines them), logprobs (from the logits). Not supported (400): JSON-schema grammars, embeddings.
+ * OpenAI defines them), logprobs (from the logits), token-id prompts, and echo with the prompt's own log
+ * probabilities (one pass over the prompt gives every position's logits; evaluation harnesses score with it).
+ * Not supported (400): JSON-schema grammars, per-request adapters.
  */
 import { setImmediate as yieldLoop } from 'node:timers/promises';
 import type { Gemm } from '../engine/gemm/gemm-seam.ts';
@@ -19,13 +21,13 @@ import { StreamDecoder, type Tokenizer } from '../engine/tokenizer/tokenizer-exp
 import { chatStopIds, END_OF_TEXT_TOKENS } from '../engine/tokenizer/chat-template.ts';
 import {
   BackendError, StopMatcher, utf8Bytes, type BackendCapabilities, type EmbedResult, type GenerateCallbacks, type GenerateParams,
-  type GenerateResult, type ModelBackend, type TokenLogprob,
+  type GenerateResult, type ModelBackend, type PromptTokenLogprob, type TokenLogprob,
 } from './model-backend.ts';
 import { chatSegments, fallbackTemplate, resolveTemplate, type TemplateName } from './prompt.ts';
 
 export class EngineBackend implements ModelBackend {
   readonly kind = 'engine' as const;
-  readonly capabilities: BackendCapabilities = { embeddings: true, logprobs: true, jsonSchema: false };
+  readonly capabilities: BackendCapabilities = { embeddings: true, logprobs: true, promptLogprobs: true, jsonSchema: false };
   readonly maxConcurrency = 1;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly stopIds: number[];
@@ -54,6 +56,12 @@ export class EngineBackend implements ModelBackend {
 
   private encode(params: GenerateParams): number[] {
     if (params.prompt.kind === 'text') return this.tok.encode(params.prompt.text);
+    if (params.prompt.kind === 'tokens') {
+      const V = this.model.config.vocabSize;
+      const bad = params.prompt.ids.findIndex((t) => t >= V);
+      if (bad >= 0) throw new BackendError(400, `Invalid 'prompt': token ${bad} (${params.prompt.ids[bad]}) is outside this model's vocabulary of ${V}.`, 'invalid_value', 'prompt');
+      return params.prompt.ids;
+    }
     const out: number[] = [];
     for (const s of chatSegments(params.prompt.messages, this.template)) out.push(...this.tok.encode(s.text, { allowSpecial: s.special }));
     return out;
@@ -82,7 +90,18 @@ export class EngineBackend implements ModelBackend {
     const dec = new StreamDecoder(this.tok, { skipSpecial: true });
     const counts = new Map<number, number>();
     const sampling = { temperature: params.temperature, topK: params.topK, topP: params.topP, vocabSize: this.tok.vocabSize };
-    let logits = this.model.decode(ctx, Int32Array.from(ids), cache);
+    let logits: Float32Array;
+    if (params.echo) {
+      // one pass over the prompt: row i holds the logits after token i, so token i+1's log probability
+      const V = this.model.config.vocabSize;
+      const all = this.model.decode(ctx, Int32Array.from(ids), cache, true);
+      const top = params.logprobs?.top ?? 0;
+      const lps: PromptTokenLogprob[] | undefined = params.logprobs
+        ? ids.map((id, i) => (i === 0 ? { ...this.logprob(null, id, 0), logprob: null } : this.logprob(all.subarray((i - 1) * V, i * V), id, top)))
+        : undefined;
+      cb.onPrompt?.({ text: this.tok.decode(ids), ...(lps ? { logprobs: lps } : {}) });
+      logits = all.slice((ids.length - 1) * V);
+    } else logits = this.model.decode(ctx, Int32Array.from(ids), cache);
     let n = 0;
     let finish: GenerateResult['finishReason'] = 'length';
     while (n < maxTokens) {
@@ -111,19 +130,18 @@ export class EngineBackend implements ModelBackend {
     return { finishReason: finish, promptTokens: ids.length, completionTokens: n };
   }
 
-  private logprob(logits: Float32Array, id: number, top: number): TokenLogprob {
+  /** Token `id`'s log probability under `logits` with the `top` likeliest alternatives (no logits: the token alone, logprob 0). */
+  private logprob(logits: Float32Array | null, id: number, top: number): TokenLogprob {
+    const str = (t: number) => this.tok.decode([t]);
+    const s = str(id);
+    if (!logits) return { token: s, logprob: 0, bytes: utf8Bytes(s), top_logprobs: [] };
     let max = -Infinity;
     for (const v of logits) if (v > max) max = v;
     let z = 0;
     for (const v of logits) z += Math.exp(v - max);
     const lz = Math.log(z) + max;
-    const str = (t: number) => this.tok.decode([t]);
-    const s = str(id);
     const lp: TokenLogprob = { token: s, logprob: logits[id] - lz, bytes: utf8Bytes(s), top_logprobs: [] };
-    if (top > 0) {
-      const order = Array.from(logits.keys()).sort((a, b) => logits[b] - logits[a]).slice(0, top);
-      for (const t of order) { const ts = str(t); lp.top_logprobs.push({ token: ts, logprob: logits[t] - lz, bytes: utf8Bytes(ts) }); }
-    }
+    for (const t of topIndices(logits, top)) { const ts = str(t); lp.top_logprobs.push({ token: ts, logprob: logits[t] - lz, bytes: utf8Bytes(ts) }); }
     return lp;
   }
 
@@ -162,4 +180,18 @@ export class EngineBackend implements ModelBackend {
   async close(): Promise<void> {
     this.closed = true;
   }
+}
+
+/** The indices of the `k` largest values, largest first (ties: the lower index); one pass, no sort of the whole row. */
+export function topIndices(row: Float32Array, k: number): number[] {
+  const n = Math.min(k, row.length);
+  const idx: number[] = [];
+  for (let i = 0; i < row.length && n > 0; i++) {
+    const v = row[i]!;
+    if (idx.length === n && v <= row[idx[n - 1]!]!) continue;
+    let j = idx.length < n ? idx.length : n - 1;
+    while (j > 0 && row[idx[j - 1]!]! < v) { idx[j] = idx[j - 1]!; j--; }
+    idx[j] = i;
+  }
+  return idx;
 }

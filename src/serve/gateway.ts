@@ -19,7 +19,7 @@ import { statSync } from 'node:fs';
 import { readGgufHeader, validateGgufModel } from '../model-files/gguf-model.ts';
 import { join } from 'node:path';
 import type { DeploymentRow, ModelRow, Store } from '../store/store.ts';
-import { BackendError, type EmbedResult, type GenerateCallbacks, type GenerateParams, type GenerateResult, type ModelBackend } from './model-backend.ts';
+import { BackendError, type EchoedPrompt, type EmbedResult, type GenerateCallbacks, type GenerateParams, type GenerateResult, type ModelBackend } from './model-backend.ts';
 import { EngineBackend } from './engine-backend.ts';
 import { HttpBackend, type EndpointSpec } from './http-backend.ts';
 import { LlamaServeBackend } from './llama/llama-serve-backend.ts';
@@ -456,7 +456,13 @@ export class Gateway {
           hooks.onTarget?.(lease.spec);
           const base = typeof params === 'function' ? params(lease.spec) : params;
           const p: GenerateParams = { ...base, adapter: lease.adapter, upstreamModel: lease.spec.model.kind === 'endpoint' ? (base.upstreamModel ?? requested) : undefined, signal: ctrl.signal };
-          const onText: GenerateCallbacks = { onText: (t, lp) => { emitted = true; cb.onText(t, lp); } };
+          if (p.echo && p.logprobs && !lease.backend.capabilities.promptLogprobs) {
+            throw new BackendError(400, `log probabilities of the prompt (echo with logprobs) are not supported by this backend (${lease.backend.kind}); engine models serve them`, 'unsupported_parameter', 'echo');
+          }
+          const onText: GenerateCallbacks = {
+            onText: (t, lp) => { emitted = true; cb.onText(t, lp); },
+            ...(cb.onPrompt ? { onPrompt: (pr: EchoedPrompt) => { emitted = true; cb.onPrompt!(pr); } } : {}),
+          };
           // Local models call tools through their prompt (src/serve/tools.ts); endpoints take tools natively.
           const r = p.tools && lease.backend.kind !== 'endpoint' ? await generateWithPromptTools(lease.backend, p, onText) : await lease.backend.generate(p, onText);
           if (timedOut && !emitted && !isLast) { lastErr = new BackendError(504, `timed out after ${plan.timeoutMs} ms`, 'timeout'); continue; }

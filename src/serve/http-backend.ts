@@ -50,7 +50,7 @@ export function backendErrorFrom(e: unknown, name: string): BackendError {
 
 export class HttpBackend implements ModelBackend {
   readonly kind = 'endpoint' as const;
-  readonly capabilities: BackendCapabilities = { embeddings: true, logprobs: true, jsonSchema: true, embeddingMethod: 'the upstream endpoint' };
+  readonly capabilities: BackendCapabilities = { embeddings: true, logprobs: true, promptLogprobs: false, jsonSchema: true, embeddingMethod: 'the upstream endpoint' };
   readonly contextSize = 0;
   private readonly client: OpenAIClient;
 
@@ -69,8 +69,9 @@ export class HttpBackend implements ModelBackend {
     };
     if (this.spec.model) body.model = this.spec.model;
     if (params.topK > 0) body.top_k = params.topK;
+    if (params.echo) throw new BackendError(400, 'echo of a prompt sent as token ids is not supported by this backend (endpoint); send the prompt as text', 'unsupported_parameter', 'echo');
     if (params.prompt.kind === 'chat') body.messages = params.prompt.messages;
-    else body.prompt = params.prompt.text;
+    else body.prompt = params.prompt.kind === 'text' ? params.prompt.text : params.prompt.ids; // token ids of the upstream's vocabulary
     if (params.tools?.length) {
       body.tools = params.tools;
       if (params.toolChoice) body.tool_choice = params.toolChoice;

@@ -12,11 +12,12 @@
  *   - `close` waits for nothing: the gateway only closes a backend with no request in flight.
  */
 
-import type { ChatMessageIn, TokenLogprob, ToolCallOut, ToolChoice, ToolDef } from '../openai/wire-types.ts';
+import type { ChatMessageIn, EchoedPrompt, PromptTokenLogprob, TokenLogprob, ToolCallOut, ToolChoice, ToolDef } from '../openai/wire-types.ts';
 
-export type { ChatMessageIn, TokenLogprob };
+export type { ChatMessageIn, EchoedPrompt, PromptTokenLogprob, TokenLogprob };
 
-export type PromptInput = { kind: 'chat'; messages: ChatMessageIn[] } | { kind: 'text'; text: string };
+/** What the model reads: a conversation (rendered by its chat template), raw text, or token ids of its own vocabulary. */
+export type PromptInput = { kind: 'chat'; messages: ChatMessageIn[] } | { kind: 'text'; text: string } | { kind: 'tokens'; ids: number[] };
 
 import { StatusError } from '../util/status-error.ts';
 export interface GenerateParams {
@@ -34,6 +35,12 @@ export interface GenerateParams {
   json?: { schema: Record<string, unknown> } | 'json';
   /** Per-token logprobs, with this many alternatives each (0..20). */
   logprobs?: { top: number };
+  /**
+   * Report the prompt through `onPrompt`: its text, and with `logprobs` each prompt token's log probability given
+   * the tokens before it (a completion's `echo`; `maxTokens` may then be 0). A backend that cannot score a prompt
+   * refuses with a 400 before any text is produced.
+   */
+  echo?: boolean;
   /** Named LoRA adapter to apply (llama.cpp models with adapters). */
   adapter?: string;
   /** The upstream's model name (endpoint backend). */
@@ -60,6 +67,8 @@ export interface GenerateResult {
 export interface GenerateCallbacks {
   /** Called with each new piece of text (never empty); `logprobs` covers the tokens of this piece. */
   onText(text: string, logprobs?: TokenLogprob[]): void;
+  /** The prompt as read (only when `echo` was asked for), before any text. */
+  onPrompt?(prompt: EchoedPrompt): void;
 }
 
 export interface EmbedResult {
@@ -70,6 +79,8 @@ export interface EmbedResult {
 export interface BackendCapabilities {
   embeddings: boolean;
   logprobs: boolean;
+  /** Log probabilities of the prompt's own tokens (echo with logprobs: scoring, as evaluation harnesses need). */
+  promptLogprobs: boolean;
   jsonSchema: boolean;
   /** How embeddings are computed, for /v1/models and the docs. */
   embeddingMethod?: string;

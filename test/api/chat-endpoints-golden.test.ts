@@ -237,7 +237,8 @@ const CASES: Case[] = [
   { name: 'local chat', path: CHAT, local: true, body: { model: 'tiny', messages: user('Hello, who are you?'), max_tokens: 6, temperature: 0 } },
   { name: 'local chat stream', path: CHAT, local: true, body: { model: 'tiny', messages: user('Hello, who are you?'), max_tokens: 6, temperature: 0, stream: true, stream_options: { include_usage: true } } },
   { name: 'local chat logprobs n=2', path: CHAT, local: true, body: { model: 'tiny', messages: user('Hello'), max_tokens: 4, temperature: 0, n: 2, logprobs: true, top_logprobs: 2 } },
-  { name: 'local completion echo logprobs', path: '/v1/completions', local: true, body: { model: 'tiny', prompt: 'The quick brown', max_tokens: 4, temperature: 0, echo: true, logprobs: 1 } },
+  { name: 'local completion echo', path: '/v1/completions', local: true, body: { model: 'tiny', prompt: 'The quick brown', max_tokens: 4, temperature: 0, echo: true } },
+  { name: 'local completion: prompt logprobs refused on llama.cpp', path: '/v1/completions', local: true, body: { model: 'tiny', prompt: 'The quick brown', max_tokens: 4, temperature: 0, echo: true, logprobs: 1 } },
   // the gateway: errors
   { name: 'unknown model', path: CHAT, body: { model: 'no-such-model', messages: user('hi') } },
   { name: 'unknown model stream', path: CHAT, body: { model: 'no-such-model', messages: user('hi'), stream: true } },

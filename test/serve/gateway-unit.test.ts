@@ -52,7 +52,12 @@ test('request validation and presets', () => {
   bad({ ...base, stream_options: { include_usage: true } }, 'stream_options');
   bad({ ...base, response_format: { type: 'json_schema', json_schema: { name: 'x' } } }, 'response_format');
   bad({ ...base, messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'x' } }] }] }, 'messages[0].content[0]');
-  assert.throws(() => parseCompletionRequest({ model: 'm', prompt: [1, 2] }), StatusError);
+  assert.deepEqual(parseCompletionRequest({ model: 'm', prompt: [1, 2] }).prompts, [[1, 2]]);
+  assert.deepEqual(parseCompletionRequest({ model: 'm', prompt: [[1], [2, 3]] }).prompts, [[1], [2, 3]]);
+  assert.throws(() => parseCompletionRequest({ model: 'm', prompt: [1, 'a'] }), StatusError);
+  assert.throws(() => parseCompletionRequest({ model: 'm', prompt: [1.5] }), StatusError);
+  assert.throws(() => parseCompletionRequest({ model: 'm', prompt: 'x', max_tokens: 0, echo: true }), StatusError);
+  assert.equal(parseCompletionRequest({ model: 'm', prompt: 'x', max_tokens: 0, echo: true, logprobs: 0 }).maxTokens, 0);
   assert.throws(() => parseEmbeddingRequest({ model: 'm', input: '' }), StatusError);
 
   const chat = { kind: 'chat' as const, messages: [] };

@@ -66,7 +66,7 @@ test('a required call is constrained by a JSON schema of the tools; "auto" reads
 
   const seen: GenerateParams[] = [];
   const fake = (out: string, jsonSchema: boolean): ModelBackend => ({
-    kind: jsonSchema ? 'llama.cpp' : 'engine', capabilities: { embeddings: false, logprobs: false, jsonSchema }, maxConcurrency: 1, contextSize: 512,
+    kind: jsonSchema ? 'llama.cpp' : 'engine', capabilities: { embeddings: false, logprobs: false, promptLogprobs: false, jsonSchema }, maxConcurrency: 1, contextSize: 512,
     async generate(p, cb) { seen.push(p); cb.onText(out); return { finishReason: 'stop', promptTokens: 5, completionTokens: 9 }; },
     async embed() { throw new Error('no'); }, memoryBytes: () => 0, async close() {},
   });

@@ -24,7 +24,8 @@ import type { Gateway } from '../../serve/gateway.ts';
 import { UNKNOWN_MODEL } from '../../serve/prometheus.ts';
 import { type Endpoint, type KeyPolicy, keyAllowsModel } from '../../serve/api-keys.ts';
 import { parseChatRequest, parseCompletionRequest, parseEmbeddingRequest } from '../../openai/chat-requests.ts';
-import type { ChatRequest, CompletionRequest, EmbeddingResponse, ModelObject } from '../../openai/wire-types.ts';
+import type { ChatRequest, CompletionRequest, EchoedPrompt, EmbeddingResponse, ModelObject } from '../../openai/wire-types.ts';
+import type { GenerateCallbacks, PromptInput } from '../../serve/model-backend.ts';
 import { toGenerateParams } from '../../serve/generation-params.ts';
 import { ServeError } from '../../serve/deployments.ts';
 import type { GuardRuntime } from '../../control/guard-runtime.ts';
@@ -112,10 +113,14 @@ export function gatewayRoutes(app: FastifyInstance, gateway: Gateway, policy: Ke
       let cachedTokens: number | undefined;
       const runs: Array<Promise<void>> = [];
       for (let pi = 0; pi < prompts.length; pi++) {
-        const prompt = input.kind === 'chat' ? { kind: 'chat' as const, messages: input.messages } : { kind: 'text' as const, text: prompts[pi]! };
+        const p = prompts[pi]!;
+        const prompt: PromptInput = input.kind === 'chat' ? { kind: 'chat', messages: input.messages } : typeof p === 'string' ? { kind: 'text', text: p } : { kind: 'tokens', ids: p };
+        // the model reports the prompt it read when the answer starts with it: token ids to show as text, or its log probabilities
+        const echo = r.echo && (prompt.kind === 'tokens' || r.logprobs);
         for (let j = 0; j < r.n; j++) {
           const ci = pi * r.n + j;
-          runs.push(gateway.generate(r.model, (spec) => toGenerateParams(r.q, prompt, spec.settings, j), { onText: (text, lp) => sink.text(ci, text, lp) }, {
+          const cb: GenerateCallbacks = { onText: (text, lp) => sink.text(ci, text, lp), ...(echo ? { onPrompt: (e: EchoedPrompt) => sink.prompt?.(ci, e) } : {}) };
+          runs.push(gateway.generate(r.model, (spec) => ({ ...toGenerateParams(r.q, prompt, spec.settings, j), ...(echo ? { echo: true } : {}) }), cb, {
             signal: sink.signal(ci),
             onTarget: (spec) => { check(spec); model = spec.name; sink.begin(spec.name); },
           }).then((res) => {

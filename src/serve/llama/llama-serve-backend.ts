@@ -137,7 +137,7 @@ export class StepBarrier {
 
 export class LlamaServeBackend implements ModelBackend {
   readonly kind = 'llama.cpp' as const;
-  readonly capabilities: BackendCapabilities = { embeddings: true, logprobs: true, jsonSchema: true, embeddingMethod: 'llama.cpp embedding context (the GGUF pooling type; the last token\'s hidden state when none)' };
+  readonly capabilities: BackendCapabilities = { embeddings: true, logprobs: true, promptLogprobs: false, jsonSchema: true, embeddingMethod: 'llama.cpp embedding context (the GGUF pooling type; the last token\'s hidden state when none)' };
   private pools = new Map<string, Promise<Pool>>();
   private adapters = new Map<string, { path: string; scale: number }>();
   private grammars = new Map<string, Promise<LlamaGrammar>>();
@@ -259,6 +259,13 @@ export class LlamaServeBackend implements ModelBackend {
 
   tokenizePrompt(params: GenerateParams): Token[] {
     if (params.prompt.kind === 'text') return this.model.tokenize(params.prompt.text, false);
+    if (params.prompt.kind === 'tokens') {
+      // ids outside the vocabulary would reach llama.cpp's batch: refused here, naming the first
+      const V = this.model.fileInfo.metadata.tokenizer?.ggml?.tokens?.length ?? 0;
+      const bad = params.prompt.ids.findIndex((t) => t >= V);
+      if (bad >= 0) throw new BackendError(400, `Invalid 'prompt': token ${bad} (${params.prompt.ids[bad]}) is outside this model's vocabulary of ${V}.`, 'invalid_value', 'prompt');
+      return params.prompt.ids as Token[];
+    }
     const out: Token[] = [];
     for (const seg of chatSegments(params.prompt.messages, this.template)) for (const t of this.model.tokenize(seg.text, seg.special)) out.push(t);
     return out;
@@ -285,6 +292,10 @@ export class LlamaServeBackend implements ModelBackend {
       throw new BackendError(400, `This model's maximum context length is ${this.contextSize} tokens. However, your messages resulted in ${ids.length} tokens.`, 'context_length_exceeded', 'messages');
     }
     const maxTokens = Math.min(params.maxTokens, this.contextSize - ids.length);
+    if (params.echo) {
+      if (params.logprobs) throw new BackendError(400, 'log probabilities of the prompt are not supported by this backend (llama.cpp)', 'unsupported_parameter', 'echo');
+      cb.onPrompt?.({ text: this.model.detokenize(ids, false) });
+    }
     const grammar = params.json ? await this.grammar(params.json) : null;
     const pool = await this.pool(params.adapter ?? '');
     const seq = await this.acquire(pool, ids);
