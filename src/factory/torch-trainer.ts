@@ -140,6 +140,8 @@ export function torchRefusal(info: TorchInfo, stage: string, method: string, o: 
   if (!info.methods.includes(method)) return `the torch trainer does not run method ${method} yet (it runs ${info.methods.join(', ')}); use trainer engine`;
   if (o.precision && info.precisions && !info.precisions.includes(o.precision)) return `the torch trainer does not train in ${o.precision} yet (it trains in ${info.precisions.join(', ')})`;
   if (o.packing && info.packing === false) return 'the torch trainer does not pack sequences yet';
+  if (o.packing && stage === 'dpo') return 'packing does not apply to stage dpo (it scores whole sequences per pair); turn packing off';
+  if (o.packing && (method === 'prefix' || method === 'prompt')) return `packing does not work with ${method} tuning (a row's examples would share its virtual tokens and see each other's); turn packing off`;
   if (o.gradientCheckpointing && info.gradient_checkpointing === false) return 'the torch trainer does not do gradient checkpointing yet';
   if (o.gradientCheckpointing && method === 'prefix') return 'gradient checkpointing does not work with prefix tuning (its prefix lives in the attention cache, which a recomputed layer would extend twice); use LoRA or turn it off';
   return null;

@@ -215,6 +215,10 @@ test("what the installed trainer says it runs decides: stage, method, precision,
   assert.equal(torchRefusal(now, 'sft', 'lora', { precision: 'bf16', gradientCheckpointing: true }), null);
   assert.match(torchRefusal(now, 'sft', 'lora', { precision: 'fp16' })!, /does not train in fp16 yet \(it trains in fp32, bf16\)/);
   assert.match(torchRefusal(now, 'sft', 'prefix', { gradientCheckpointing: true })!, /not work with prefix tuning/);
+  const packs = { ...now, stages: ['sft', 'dpo'], methods: ['full', 'lora', 'prompt'], packing: true };
+  assert.equal(torchRefusal(packs, 'sft', 'lora', { packing: true }), null);
+  assert.match(torchRefusal(packs, 'dpo', 'lora', { packing: true })!, /packing does not apply to stage dpo/);
+  assert.match(torchRefusal(packs, 'sft', 'prompt', { packing: true })!, /packing does not work with prompt tuning/);
   const older = parseTorchInfo(JSON.stringify({ trainer: 'torch', torch: '2', transformers: '5', peft: '0', methods: ['lora'], stages: ['sft'] }))!;
   assert.equal(torchRefusal(older, 'sft', 'lora', { precision: 'bf16', packing: true }), null, 'a trainer that does not say is left to refuse at launch');
 });

@@ -5,6 +5,11 @@ IGNORE_INDEX where no loss is taken. Pretraining cuts one token stream (each tex
 seqLen + 1 tokens; SFT renders one chat per example through the chat template and keeps its label mask, truncated
 to seqLen + 1 tokens, and drops a chat with nothing left to score. Batches pad on the right to the longest example
 rounded up to a multiple of 8, which is safe under the causal mask and gives the engine's exact batches.
+
+With packing, a micro-batch's examples share rows instead (first fit, longest first, each row at most seqLen tokens
+or the longest example): position ids restart at 0 for every example, from which transformers builds a
+block-diagonal causal mask (SDPA and eager) or varlen flash-attention, so no example attends to another. Labels are
+already shifted within each example, so the loss sums exactly the tokens it sums unpacked, over fewer pad tokens.
 """
 from __future__ import annotations
 
@@ -112,3 +117,46 @@ def collate(examples: Sequence[Example], pad_id: int, multiple: int = 8) -> Tupl
         labels[b, : len(e.labels)] = torch.tensor(e.labels, dtype=torch.long)
         tokens += len(e.ids)
     return ids, labels, tokens
+
+
+def pack_rows(lengths: Sequence[int], capacity: int) -> List[List[int]]:
+    """Example indices per row: first fit over the examples longest first (ties in order), rows of at most
+    `capacity` tokens (an example longer than that gets a row of its own)."""
+    rows: List[List[int]] = []
+    room: List[int] = []
+    for i in sorted(range(len(lengths)), key=lambda i: (-lengths[i], i)):
+        n = lengths[i]
+        for r in range(len(rows)):
+            if room[r] >= n:
+                rows[r].append(i)
+                room[r] -= n
+                break
+        else:
+            rows.append([i])
+            room.append(capacity - n)
+    return rows
+
+
+def collate_packed(examples: Sequence[Example], pad_id: int, capacity: int,
+                   multiple: int = 8) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
+    """(ids [R, T], labels [R, T], position_ids [R, T], real tokens): the examples packed into R rows (pack_rows),
+    each example's positions numbered from 0; padding, at the end of a row, numbered as one more sequence."""
+    rows = pack_rows([len(e.ids) for e in examples], capacity)
+    width = max(sum(len(examples[i].ids) for i in r) for r in rows)
+    width = -(-width // multiple) * multiple
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(rows), width), IGNORE_INDEX, dtype=torch.long)
+    pos = torch.zeros((len(rows), width), dtype=torch.long)
+    tokens = 0
+    for b, r in enumerate(rows):
+        at = 0
+        for i in r:
+            e = examples[i]
+            n = len(e.ids)
+            ids[b, at:at + n] = torch.tensor(e.ids, dtype=torch.long)
+            labels[b, at:at + n] = torch.tensor(e.labels, dtype=torch.long)
+            pos[b, at:at + n] = torch.arange(n)
+            at += n
+            tokens += n
+        pos[b, at:] = torch.arange(width - at)
+    return ids, labels, pos, tokens

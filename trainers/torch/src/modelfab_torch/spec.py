@@ -67,10 +67,13 @@ class JobSpec:
     seed: int
     output_dir: str
     threads: int
-    # Mixed precision: "fp32" (none) or "bf16" (autocast; weights, gradients and AdamW's state stay fp32).
+    # Mixed precision: "fp32" (none), "bf16" or "fp16" (autocast; weights, gradients and AdamW's state stay fp32;
+    # fp16, whose range is narrow, with dynamic loss scaling).
     precision: str = "fp32"
     # Recompute each decoder layer's activations in the backward pass instead of keeping them.
     gradient_checkpointing: bool = False
+    # Several examples per row, never attending to each other (data.py: collate_packed).
+    packing: bool = False
     extra: Dict[str, Any] = field(default_factory=dict)
 
 
@@ -200,9 +203,6 @@ def validate_job_spec(s: Any, cuda: bool = False) -> JobSpec:
     _need(s.get("trainer", "torch") in ("engine", "torch"), f"trainer must be engine or torch, got {s.get('trainer')!r}")
     precision = s.get("precision", "fp32")
     _need(precision in ("fp32", "bf16", "fp16"), f"precision must be fp32, bf16 or fp16, got {precision!r}")
-    if precision == "fp16":
-        raise JobSpecError("precision: fp16 needs loss scaling, which the torch trainer does not do yet; use bf16 "
-                           "(any CPU, and NVIDIA GPUs from Ampere on)")
     if precision == "bf16" and cuda:
         import torch
 
@@ -210,7 +210,10 @@ def validate_job_spec(s: Any, cuda: bool = False) -> JobSpec:
     for key in ("packing", "gradientCheckpointing"):
         _need(s.get(key) in (None, False, True), f"{key} must be true or false, got {s.get(key)!r}")
     if s.get("packing"):
-        raise JobSpecError("job spec: packing is not implemented by the torch trainer yet")
+        _need(s["stage"] in ("pretrain", "sft"), f"packing: stage {s['stage']} scores whole sequences per pair, which are not packed; "
+                                                 "turn packing off")
+        _need(method["type"] not in ("prefix", "prompt"), f"packing: not with {method['type']} tuning (its virtual tokens are "
+                                                           "shared by a row, so packed examples would see each other's); turn packing off")
     if s.get("gradientCheckpointing") and method["type"] == "prefix":
         # PEFT's prefix rides in the attention cache, which a recomputed layer would extend a second time.
         raise JobSpecError("gradientCheckpointing: not with prefix tuning (its prefix lives in the attention cache, "
@@ -248,5 +251,5 @@ def validate_job_spec(s: Any, cuda: bool = False) -> JobSpec:
         train_path=data["train"]["path"], train_kind=train_kind,
         validation_path=val["path"] if val else None, validation_kind=val.get("kind") if val else None,
         hp=hp, seed=s["seed"], output_dir=s["outputDir"], threads=s["threads"],
-        precision=precision, gradient_checkpointing=bool(s.get("gradientCheckpointing")),
+        precision=precision, gradient_checkpointing=bool(s.get("gradientCheckpointing")), packing=bool(s.get("packing")),
     )

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from .chat import CHAT_TEMPLATES, IGNORE_INDEX, TextTokenizer
 from . import chunked_ce
 from .checkpoint import latest_checkpoint, read_checkpoint, set_rng_state, write_checkpoint
-from .data import Example, collate, load_examples
+from .data import Example, collate, collate_packed, load_examples
 from .distributed import Dist
 from .files import Events, Heartbeat, MetricsLog, dumps, write_atomic
 from .methods import apply_method, base_param_count, prefix_tokens, trainable, virtual_tokens
@@ -42,6 +42,8 @@ from .schedule import lr_at, total_steps, warmup_steps
 from .spec import JobSpec, JobSpecError
 
 KEEP_CHECKPOINTS = 2
+# fp16's first loss scale (torch's default): halved at each overflow until the gradients fit.
+LOSS_SCALE_INIT = 2.0 ** 16
 # The figures preference_loss reports, in the order processes add them up.
 PREFERENCE_STATS = ("loss", "reward_accuracy", "reward_margin", "reward_chosen", "reward_rejected")
 
@@ -116,18 +118,20 @@ class Trainer:
         return kwargs
 
     def _autocast(self):
-        # bf16: the forward under autocast (matmuls in bf16), the weights and everything after the logits in fp32
-        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.spec.precision == "bf16")
+        # bf16 / fp16: the forward under autocast (matmuls in half precision), the weights and everything after the
+        # logits in fp32
+        half = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.spec.precision)
+        return torch.autocast(device_type=self.device.type, dtype=half or torch.bfloat16, enabled=half is not None)
 
     def _forward(self, ids: torch.Tensor, **extra):
         """The model's forward over ids: through DistributedDataParallel while training, the model itself otherwise."""
         net = self.net if self.model.training else self.model
         return net(input_ids=ids, use_cache=False, **self._forward_kwargs(ids), **extra)
 
-    def logits(self, ids: torch.Tensor) -> torch.Tensor:
+    def logits(self, ids: torch.Tensor, **extra) -> torch.Tensor:
         """Logits [B, T, V] of the sequences' own positions."""
         with self._autocast():
-            logits = self._forward(ids).logits
+            logits = self._forward(ids, **extra).logits
         logits = logits.float()
         if self.prompt_rows:
             logits = logits[:, self.prompt_rows:]  # the soft prompt's rows are never scored
@@ -147,12 +151,12 @@ class Trainer:
         """Whether this batch's logits are too many to make whole (chunked_ce.py) and the model allows chunks."""
         return self.chunkable is not None and ids.numel() * self.vocab > chunked_ce.CHUNK_ABOVE_ELEMENTS
 
-    def over_hidden(self, ids: torch.Tensor, fn):
+    def over_hidden(self, ids: torch.Tensor, fn, **extra):
         """fn(final hidden states of the sequences' own positions [B*T, H], output head), without the whole logits:
         the model is asked for the last position's logits only, the final norm's output caught on the way."""
         norm, head = self.chunkable
         with self._autocast():
-            h = chunked_ce.hidden_states(lambda: self._forward(ids, logits_to_keep=1), norm)
+            h = chunked_ce.hidden_states(lambda: self._forward(ids, logits_to_keep=1, **extra), norm)
             if self.prompt_rows:
                 h = h[:, self.prompt_rows:]
             return fn(h.reshape(-1, h.shape[-1]), head)
@@ -202,13 +206,19 @@ class Trainer:
         return loss * (len(mine) / pairs) * d.world, logged, int(sums[1]), figures
 
     def micro_loss(self, items: List[Example]):
-        ids, labels, tokens = collate(items, self.pad_id)
+        extra = {}
+        if self.spec.packing:
+            # position ids restarting per example are what tells transformers to keep packed examples apart
+            ids, labels, pos, tokens = collate_packed(items, self.pad_id, self.spec.hp.seq_len)
+            extra["position_ids"] = pos.to(self.device)
+        else:
+            ids, labels, tokens = collate(items, self.pad_id)
         ids, labels = ids.to(self.device), labels.to(self.device)
         count = (labels != IGNORE_INDEX).sum()
         if self.chunked(ids):
-            loss_sum = self.over_hidden(ids, lambda h, head: chunked_ce.chunked_ce_sum(h, labels.reshape(-1), head))
+            loss_sum = self.over_hidden(ids, lambda h, head: chunked_ce.chunked_ce_sum(h, labels.reshape(-1), head), **extra)
         else:
-            logits = self.logits(ids)
+            logits = self.logits(ids, **extra)
             v = logits.shape[-1]
             loss_sum = F.cross_entropy(logits.reshape(-1, v).float(), labels.reshape(-1), ignore_index=IGNORE_INDEX, reduction="sum")
         # The engine's loss is 0 for a batch with nothing to score (its mean over zero tokens).
@@ -265,8 +275,11 @@ class Trainer:
         no_decay = [p for _, p in self.params if p.ndim < 2]
         groups = [g for g in ({"params": decay, "weight_decay": h.weight_decay}, {"params": no_decay, "weight_decay": 0.0}) if g["params"]]
         opt = torch.optim.AdamW(groups, lr=h.lr, betas=(0.9, 0.999), eps=1e-8)
+        # fp16's gradients underflow unless the loss is scaled up: dynamic scaling (halved on an overflow, whose step
+        # is skipped; doubled after 2,000 good steps), its state checkpointed with the rest
+        scaler = torch.amp.GradScaler(self.device.type, init_scale=LOSS_SCALE_INIT) if spec.precision == "fp16" else None
         state = {"step": 0, "epoch": 0, "cursor": 0, "best_eval_loss": None, "evals_without_improvement": 0,
-                 "tokens_seen": 0, "elapsed_s": 0.0, "last_loss": None}
+                 "tokens_seen": 0, "elapsed_s": 0.0, "last_loss": None, "grad_scaler": None}
         latest = latest_checkpoint(out)
         if latest:
             ck = read_checkpoint(latest.path)
@@ -288,6 +301,8 @@ class Trainer:
             if ck.rng is not None:
                 set_rng_state(ck.rng)
             state.update({k: ck.trainer_state[k] for k in state if k in ck.trainer_state})
+            if scaler and state["grad_scaler"]:
+                scaler.load_state_dict(state["grad_scaler"])
         else:
             torch.manual_seed(spec.seed ^ 0x5EED)  # dropout draws; the engine seeds its own generator the same way
 
@@ -303,6 +318,8 @@ class Trainer:
         def save() -> None:
             if not self.dist.main:
                 return
+            if scaler:
+                state["grad_scaler"] = scaler.state_dict()
             write_checkpoint(out, state["step"], {k: p for k, p in self.params}, opt.state_dict(), {
                 **state, "trainer": "torch",
                 "schedule": {"lr": h.lr, "warmup_steps": warmup, "total_steps": total, "schedule": h.schedule, "min_lr_ratio": h.min_lr_ratio},
@@ -325,12 +342,15 @@ class Trainer:
                     sync = self.dist.world == 1 or micro == h.grad_accum - 1
                     with nullcontext() if sync else self.net.no_sync():  # type: ignore[operator]
                         loss, logged, tokens, metrics = self.step_loss(picked)
-                        (loss / h.grad_accum).backward()
+                        part = loss / h.grad_accum
+                        (scaler.scale(part) if scaler else part).backward()
                     step_loss += logged / h.grad_accum
                     step_tokens += tokens
                     for k, v in metrics.items():
                         step_metrics[k] = step_metrics.get(k, 0.0) + v / h.grad_accum
                 params = [p for _, p in self.params]
+                if scaler:
+                    scaler.unscale_(opt)  # clipping and the norm see the true gradients
                 grad_norm = float(torch.nn.utils.clip_grad_norm_(params, h.max_grad_norm if h.max_grad_norm else math.inf))
                 lr = lr_at(state["step"], h.lr, warmup, total, h.schedule, h.min_lr_ratio)
                 # A non-finite gradient (overflow, a bad batch) skips the update instead of poisoning the weights.
@@ -338,7 +358,14 @@ class Trainer:
                 if not skipped:
                     for g in opt.param_groups:
                         g["lr"] = lr
-                    opt.step()
+                    if scaler:
+                        scaler.step(opt)
+                    else:
+                        opt.step()
+                loss_scale = None
+                if scaler:
+                    loss_scale = scaler.get_scale()  # the scale this step ran with
+                    scaler.update()  # an overflow (skipped above) halves it
                 state["step"] += 1
                 state["tokens_seen"] += step_tokens
                 state["last_loss"] = step_loss
@@ -354,6 +381,8 @@ class Trainer:
                 }
                 if skipped:
                     record["skipped"] = True
+                if loss_scale is not None:
+                    record["loss_scale"] = loss_scale
                 if self.val and h.eval_every and (state["step"] % h.eval_every == 0 or state["step"] == total):
                     last_eval, eval_metrics = self.evaluate_metrics(self.val)
                     record["eval_loss"] = last_eval
@@ -470,7 +499,8 @@ def run_job(spec: JobSpec, should_stop: Callable[[], bool] = lambda: False, hear
         resumed = os.path.isdir(os.path.join(out, "checkpoints"))
         event("info", "resuming from the latest checkpoint" if resumed else "started",
               {"pid": os.getpid(), "threads": spec.threads, "trainer": "torch", "device": device_text(dev), "torch": torch.__version__,
-               "precision": spec.precision, "gradient_checkpointing": spec.gradient_checkpointing, "processes": dist.world})
+               "precision": spec.precision, "gradient_checkpointing": spec.gradient_checkpointing, "packing": spec.packing,
+               "processes": dist.world})
         try:
             tok = TextTokenizer(spec.base_path)
         except FileNotFoundError as e:
@@ -535,6 +565,7 @@ def run_job(spec: JobSpec, should_stop: Callable[[], bool] = lambda: False, hear
             "vocab_size": vocab,
             "trainer": "torch", "model_format": fmt, "device": device_text(dev), "processes": dist.world, "precision": spec.precision,
             **({"gradient_checkpointing": True} if spec.gradient_checkpointing else {}),
+            **({"packing": True} if spec.packing else {}),
             **({"chat_template": chat_template} if chat_template else {}),
         }
         if spec.stage == "pretrain" and val:
