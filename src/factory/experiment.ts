@@ -192,7 +192,7 @@ const C_ACT = 14; // activations kept per layer, in units of the hidden size (no
 const CHUNKED_CE_ABOVE = 2 ** 26, CHUNKED_CE_POSITIONS = 1024;
 
 /** What shapes a torch job's GPU memory beyond the model: its trainer options. */
-export interface TorchGpuOptions { precision?: 'fp32' | 'bf16' | 'fp16'; gradientCheckpointing?: boolean; processes?: number }
+export interface TorchGpuOptions { precision?: 'fp32' | 'bf16' | 'fp16'; gradientCheckpointing?: boolean; processes?: number; strategy?: 'ddp' | 'fsdp' }
 
 /**
  * GPU memory (MB) each process of a torch job needs, for the trainer as trainers/torch/ runs it: the base held in
@@ -200,14 +200,16 @@ export interface TorchGpuOptions { precision?: 'fp32' | 'bf16' | 'fp16'; gradien
  * (its fp32 gradient and AdamW's two fp32 moments), activations of one process's share of a micro-batch (bf16
  * halves them; gradient checkpointing keeps each layer's input and one layer's inside), the logits and their
  * gradient (fp32, in chunks of 1,024 positions above 64M elements, as chunked_ce.py takes them) and 1 GB for CUDA's
- * context and allocator. LLaMA-Factory's rule of thumb (full bf16 about 18 GB per billion parameters, LoRA about 2)
+ * context and allocator; under FSDP each process holds 1/N of the weights, gradients and moments (plus the largest
+ * layer gathered while in use, left out here). LLaMA-Factory's rule of thumb (full bf16 about 18 GB per billion parameters, LoRA about 2)
  * assumes a bf16 base; this trainer keeps an fp32 one, so full training comes to about 16 GB and LoRA about 4 GB
  * per billion, before activations.
  */
 export function torchGpuMemoryMB(config: LlamaConfig, method: MethodSpec, h: Hyperparameters, trainable: number, o: TorchGpuOptions = {}): number {
   const total = parameterCount(config);
-  const weights = method.type === 'qlora' ? total * 0.6 : total * 4;
-  const optimizer = trainable * 12;
+  const shards = o.strategy === 'fsdp' ? Math.max(1, o.processes ?? 1) : 1;
+  const weights = (method.type === 'qlora' ? total * 0.6 : total * 4) / shards;
+  const optimizer = trainable * 12 / shards;
   const rows = Math.ceil(h.batchSize / Math.max(1, o.processes ?? 1)) * h.seqLen;
   const bytes = o.precision === 'bf16' || o.precision === 'fp16' ? 2 : 4;
   const perLayer = C_ACT * config.hiddenSize + 3 * config.ffnSize;

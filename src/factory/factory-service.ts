@@ -29,7 +29,7 @@ import { Scheduler, SchedulerError, TERMINAL_STATUSES } from './scheduler.ts';
 import { planExperiment, planFollowUps, estimateJob, torchGpuMemoryMB, modelSuffix, ExperimentError, METHOD_LR, type ExperimentDataset, type ExperimentSpec, type PlannedJob } from './experiment.ts';
 import { nearest, validateExperimentRequest, ExperimentValidationError } from './experiment-file.ts';
 import type { Problem } from '../data/problems.ts';
-import { isProcessCount, type BaseModelRef, type DataRef, type Hyperparameters, type JobEstimate, type JobSpec, type JobStatus, type Resources, type Stage } from './job-spec.ts';
+import { isProcessCount, STRATEGIES, type BaseModelRef, type ParallelStrategy, type DataRef, type Hyperparameters, type JobEstimate, type JobSpec, type JobStatus, type Resources, type Stage } from './job-spec.ts';
 import type { FactoryTables } from './kysely-jobs.ts';
 import { resolveStored, storedPath } from '../store/paths.ts';
 import type { Manifest } from './engine-worker.ts';
@@ -111,10 +111,12 @@ export interface HyperparameterRequest {
   packing?: boolean;
   /** modelfab (torch trainer): data-parallel processes on one machine (torchrun's --nproc_per_node). */
   nproc_per_node?: number;
+  /** modelfab (torch trainer): ddp (default: each process holds the model) or fsdp (each holds a shard). */
+  strategy?: ParallelStrategy;
 }
 
 /** The trainer and its options, as a job spec carries them (absent fields: the engine's defaults). */
-type TrainerOptions = Pick<JobSpec, 'trainer' | 'precision' | 'gradientCheckpointing' | 'packing' | 'processes'>;
+type TrainerOptions = Pick<JobSpec, 'trainer' | 'precision' | 'gradientCheckpointing' | 'packing' | 'processes' | 'strategy'>;
 
 /** The trainer options of a request's hyperparameters, checked (a 400 naming the field). */
 export function trainerOptions(h: HyperparameterRequest): TrainerOptions {
@@ -124,6 +126,7 @@ export function trainerOptions(h: HyperparameterRequest): TrainerOptions {
   if (h.gradient_checkpointing !== undefined && typeof h.gradient_checkpointing !== 'boolean') throw bad('gradient_checkpointing', 'true or false', h.gradient_checkpointing);
   if (h.packing !== undefined && typeof h.packing !== 'boolean') throw bad('packing', 'true or false', h.packing);
   if (h.nproc_per_node !== undefined && !isProcessCount(h.nproc_per_node)) throw bad('nproc_per_node', 'an integer from 1 to 64', h.nproc_per_node);
+  if (h.strategy !== undefined && !(STRATEGIES as readonly unknown[]).includes(h.strategy)) throw bad('strategy', `one of ${STRATEGIES.join(', ')}`, h.strategy);
   const trainer = h.trainer ?? 'engine';
   if (trainer === 'engine') {
     // The engine trains in fp32, one padded example per row, keeping activations: say so rather than ignore it.
@@ -131,11 +134,13 @@ export function trainerOptions(h: HyperparameterRequest): TrainerOptions {
     if (h.gradient_checkpointing) throw new FactoryError(400, 'hyperparameters.gradient_checkpointing: the engine does not recompute activations; use trainer torch', 'hyperparameters.gradient_checkpointing');
     if (h.packing) throw new FactoryError(400, 'hyperparameters.packing: the engine does not pack sequences; use trainer torch', 'hyperparameters.packing');
     if ((h.nproc_per_node ?? 1) > 1) throw new FactoryError(400, 'hyperparameters.nproc_per_node: the engine trains in one process (give it more threads); use trainer torch for data parallelism', 'hyperparameters.nproc_per_node');
+    if (h.strategy === 'fsdp') throw new FactoryError(400, 'hyperparameters.strategy fsdp: the engine trains in one process; use trainer torch', 'hyperparameters.strategy');
   }
   return {
     ...(h.trainer !== undefined ? { trainer } : {}), ...(h.precision !== undefined ? { precision: h.precision } : {}),
     ...(h.gradient_checkpointing !== undefined ? { gradientCheckpointing: h.gradient_checkpointing } : {}), ...(h.packing !== undefined ? { packing: h.packing } : {}),
     ...((h.nproc_per_node ?? 1) > 1 ? { processes: h.nproc_per_node } : {}),
+    ...(h.strategy === 'fsdp' ? { strategy: h.strategy } : {}),
   };
 }
 
@@ -194,6 +199,8 @@ export interface ExperimentRequest {
   packing?: boolean;
   /** Data-parallel processes per job (torch trainer). */
   nproc_per_node?: number;
+  /** ddp (default) or fsdp, for jobs of several processes (torch trainer). */
+  strategy?: ParallelStrategy;
 }
 
 /**
@@ -704,7 +711,7 @@ export class FactoryService extends EventEmitter {
     if (req.then?.length) throw refuse('trainer torch: stages in `then` train from results that do not exist yet, which the torch trainer cannot be given; run them as experiments of their own, or use trainer engine', 'then');
     for (const [i, m] of req.methods.entries()) {
       const type = 'spec' in m ? m.spec.type : m.type;
-      const why = await this.o.torch.refusal(stage, type, { precision: req.precision, packing: req.packing, gradientCheckpointing: req.gradient_checkpointing });
+      const why = await this.o.torch.refusal(stage, type, { precision: req.precision, packing: req.packing, gradientCheckpointing: req.gradient_checkpointing, strategy: req.strategy });
       if (why) throw refuse(why, /^the torch trainer does not run method/.test(why) ? `methods[${i}]` : 'trainer');
     }
   }
@@ -743,7 +750,7 @@ export class FactoryService extends EventEmitter {
     const trainer = {
       ...(req.trainer !== undefined ? { trainer: req.trainer } : {}), ...(req.precision !== undefined ? { precision: req.precision } : {}),
       ...(req.gradient_checkpointing !== undefined ? { gradient_checkpointing: req.gradient_checkpointing } : {}), ...(req.packing !== undefined ? { packing: req.packing } : {}),
-      ...(req.nproc_per_node !== undefined ? { nproc_per_node: req.nproc_per_node } : {}),
+      ...(req.nproc_per_node !== undefined ? { nproc_per_node: req.nproc_per_node } : {}), ...(req.strategy !== undefined ? { strategy: req.strategy } : {}),
     };
     // The planned job's hyperparameters are final (defaults < the experiment's < the sweep point; a later stage:
     // its parent's, then its own), so they win over "auto"; the job's name and model suffix carry the sweep point.
@@ -778,7 +785,7 @@ export class FactoryService extends EventEmitter {
     };
   }
 
-  private jobRequestFor(p: PlannedJob, stage: Stage, suffix: string, trainer: Pick<HyperparameterRequest, 'trainer' | 'precision' | 'gradient_checkpointing' | 'packing' | 'nproc_per_node'>): CreateJobRequest {
+  private jobRequestFor(p: PlannedJob, stage: Stage, suffix: string, trainer: Pick<HyperparameterRequest, 'trainer' | 'precision' | 'gradient_checkpointing' | 'packing' | 'nproc_per_node' | 'strategy'>): CreateJobRequest {
     const h = p.hyperparameters;
     return {
       model: p.base.name, dataset: p.dataset.name, seed: p.seed, suffix,

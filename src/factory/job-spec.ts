@@ -96,7 +96,15 @@ export interface JobSpec {
    * --nproc_per_node N`, each with `threads` CPU threads (or one GPU), each micro-batch split evenly across them.
    */
   processes?: number;
+  /**
+   * How the processes share the work (absent: ddp): `ddp` gives each the whole model; `fsdp` shards every weight,
+   * gradient and optimizer moment across them (PyTorch FSDP2, sharded checkpoints).
+   */
+  strategy?: ParallelStrategy;
 }
+
+export const STRATEGIES = ['ddp', 'fsdp'] as const;
+export type ParallelStrategy = (typeof STRATEGIES)[number];
 
 /** Whether `n` is a data-parallel process count a job may ask for (1 to 64). */
 export function isProcessCount(n: unknown): n is number {

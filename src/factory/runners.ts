@@ -66,6 +66,11 @@ export function runOutcome(exit: RunExit, outputDir: string): RunOutcome {
   const manifest = existsSync(join(outputDir, 'manifest.json'));
   const last = lastEvent(outputDir);
   const said = last?.message ? `: ${last.message}` : '';
+  // The trainer's last event says it stopped cleanly, checkpoint written, however its launcher ended: torchrun
+  // reports a worker's exit 3 as its own failure (1), or dies of the SIGTERM it passed on (and adopted trainers
+  // leave no exit code at all).
+  const stopped = !manifest && last?.level === 'info' && /^stopped at step/.test(last.message ?? '');
+  if (stopped && exit.code !== 0 && exit.code !== 2 && exit.code !== 3) return { kind: 'stopped', reason: last!.message! };
   if (exit.signal) return manifest ? { kind: 'succeeded', reason: 'manifest written before the signal' } : { kind: 'lost', reason: `worker killed by ${exit.signal}` };
   switch (exit.code) {
     case 0: return manifest ? { kind: 'succeeded', reason: 'exit 0' } : { kind: 'failed', reason: 'worker exited 0 without writing manifest.json' };
@@ -75,7 +80,6 @@ export function runOutcome(exit: RunExit, outputDir: string): RunOutcome {
     case null: {
       // Unknown exit (an adopted trainer): the files say what happened.
       if (manifest) return { kind: 'succeeded', reason: 'manifest.json written' };
-      if (last?.level === 'info' && /^stopped at step/.test(last.message ?? '')) return { kind: 'stopped', reason: last.message! };
       if (last?.level === 'error') return { kind: 'failed', reason: `worker failed${said}` };
       return { kind: 'lost', reason: 'worker gone without a word' };
     }

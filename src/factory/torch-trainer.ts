@@ -67,6 +67,8 @@ export interface TorchInfo {
   /** The job spec's options it runs (absent from older trainers: not checked before launch). */
   precisions?: string[];
   packing?: boolean;
+  /** How several processes share a job ('ddp', 'fsdp'); absent from older trainers. */
+  strategies?: string[];
   gradient_checkpointing?: boolean;
 }
 
@@ -127,15 +129,18 @@ export class TorchTrainer {
   }
 
   /** Why this job cannot run on the torch trainer, or null. */
-  async refusal(stage: string, method: string, o: { precision?: string; packing?: boolean; gradientCheckpointing?: boolean } = {}): Promise<string | null> {
+  async refusal(stage: string, method: string, o: TorchOptionsAsked = {}): Promise<string | null> {
     const p = await this.probe();
     if (!p.ok) return `the torch trainer is not installed: ${p.reason}; ${TORCH_INSTALL_HINT}`;
     return torchRefusal(p.info, stage, method, o);
   }
 }
 
+/** The trainer options a job asks for, as torchRefusal checks them. */
+export interface TorchOptionsAsked { precision?: string; packing?: boolean; gradientCheckpointing?: boolean; strategy?: string }
+
 /** Why a job with this stage, method and options cannot run on a trainer that describes itself as `info`, or null. */
-export function torchRefusal(info: TorchInfo, stage: string, method: string, o: { precision?: string; packing?: boolean; gradientCheckpointing?: boolean } = {}): string | null {
+export function torchRefusal(info: TorchInfo, stage: string, method: string, o: TorchOptionsAsked = {}): string | null {
   if (!info.stages.includes(stage)) return `the torch trainer does not run stage ${stage} yet (it runs ${info.stages.join(', ')}); use trainer engine`;
   if (!info.methods.includes(method)) return `the torch trainer does not run method ${method} yet (it runs ${info.methods.join(', ')}); use trainer engine`;
   if (o.precision && info.precisions && !info.precisions.includes(o.precision)) return `the torch trainer does not train in ${o.precision} yet (it trains in ${info.precisions.join(', ')})`;
@@ -143,6 +148,9 @@ export function torchRefusal(info: TorchInfo, stage: string, method: string, o: 
   if (o.packing && stage === 'dpo') return 'packing does not apply to stage dpo (it scores whole sequences per pair); turn packing off';
   if (o.packing && (method === 'prefix' || method === 'prompt')) return `packing does not work with ${method} tuning (a row's examples would share its virtual tokens and see each other's); turn packing off`;
   if (o.gradientCheckpointing && info.gradient_checkpointing === false) return 'the torch trainer does not do gradient checkpointing yet';
+  if (o.strategy && o.strategy !== 'ddp' && info.strategies && !info.strategies.includes(o.strategy)) return `the torch trainer does not run strategy ${o.strategy} yet (it runs ${info.strategies.join(', ')})`;
+  if (o.strategy === 'fsdp' && (method === 'prefix' || method === 'prompt')) return `strategy fsdp does not shard ${method} tuning (PEFT's prompt encoder lives outside the decoder layers); use ddp`;
+  if (o.strategy === 'fsdp' && o.precision === 'fp16') return 'strategy fsdp does not train in fp16 (the loss scaler would see one shard\'s overflows); use bf16';
   if (o.gradientCheckpointing && method === 'prefix') return 'gradient checkpointing does not work with prefix tuning (its prefix lives in the attention cache, which a recomputed layer would extend twice); use LoRA or turn it off';
   return null;
 }

@@ -14,6 +14,7 @@ import { loadModel, readModelInfo, saveModel } from '../../src/engine/io.ts';
 import { exportHfModel, writeModelFolder } from '../../src/model-files/hf-folder.ts';
 import { exportPeftLora, exportPeftPromptLearning } from '../../src/model-files/peft.ts';
 import { LocalRunner } from '../../src/factory/local-runner.ts';
+import { runOutcome } from '../../src/factory/runners.ts';
 import {
   hfBaseFor, importTorchResult, parseNvidiaSmi, parseTorchInfo, probeTorch, torchCommand, torchPython, torchRefusal, TorchTrainer,
 } from '../../src/factory/torch-trainer.ts';
@@ -87,6 +88,9 @@ test('trainer options of the jobs API: checked, and what the engine does not do 
   // data parallelism: torchrun with N processes on the torch trainer; one process is no option at all
   assert.deepEqual(trainerOptions({ trainer: 'torch', nproc_per_node: 2 }), { trainer: 'torch', processes: 2 });
   assert.deepEqual(trainerOptions({ trainer: 'torch', nproc_per_node: 1 }), { trainer: 'torch' });
+  assert.deepEqual(trainerOptions({ trainer: 'torch', nproc_per_node: 2, strategy: 'fsdp' }), { trainer: 'torch', processes: 2, strategy: 'fsdp' });
+  err({ trainer: 'torch', strategy: 'zero3' }, 'hyperparameters.strategy', /one of ddp, fsdp/);
+  err({ strategy: 'fsdp' }, 'hyperparameters.strategy', /engine trains in one process/);
   err({ nproc_per_node: 2 }, 'hyperparameters.nproc_per_node', /engine trains in one process.*use trainer torch/);
   err({ trainer: 'torch', nproc_per_node: 1.5 }, 'hyperparameters.nproc_per_node', /integer from 1 to 64/);
   assert.deepEqual(torchCommand('py', 'jobs/j/job.json', 2), { command: 'py', args: ['-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2', '-m', 'modelfab_torch', 'jobs/j/job.json'] });
@@ -97,6 +101,8 @@ test('experiment files: trainer and its options validated with the field and a s
   const base = { name: 'e', base_models: ['m'], datasets: ['d'], methods: [{ type: 'lora' }] };
   assert.deepEqual(validateExperimentRequest({ ...base, trainer: 'torch', precision: 'bf16', packing: true, gradient_checkpointing: false, nproc_per_node: 2 }, { file: 'x.yaml' }), []);
   assert.deepEqual(validateExperimentRequest({ ...base, nproc_per_node: 2 }, { file: 'x.yaml' }).map((p) => [p.path, /needs trainer: torch/.test(p.message)]), [['nproc_per_node', true]]);
+  assert.deepEqual(validateExperimentRequest({ ...base, trainer: 'torch', nproc_per_node: 2, strategy: 'fsdp' }, { file: 'x.yaml' }), []);
+  assert.deepEqual(validateExperimentRequest({ ...base, trainer: 'torch', strategy: 'zero' }, { file: 'x.yaml' }).map((p) => p.path), ['strategy']);
   assert.deepEqual(validateExperimentRequest({ ...base, trainer: 'torch', nproc_per_node: 0 }, { file: 'x.yaml' }).map((p) => p.path), ['nproc_per_node']);
   const probs = validateExperimentRequest({ ...base, trainer: 'toch', precision: 'half', packing: 'yes' }, { file: 'x.yaml' });
   assert.deepEqual(probs.map((p) => p.path), ['trainer', 'precision', 'packing']);
@@ -219,6 +225,11 @@ test("what the installed trainer says it runs decides: stage, method, precision,
   assert.equal(torchRefusal(packs, 'sft', 'lora', { packing: true }), null);
   assert.match(torchRefusal(packs, 'dpo', 'lora', { packing: true })!, /packing does not apply to stage dpo/);
   assert.match(torchRefusal(packs, 'sft', 'prompt', { packing: true })!, /packing does not work with prompt tuning/);
+  assert.match(torchRefusal({ ...packs, strategies: ['ddp'] }, 'sft', 'lora', { strategy: 'fsdp' })!, /does not run strategy fsdp yet \(it runs ddp\)/);
+  const shards = { ...packs, precisions: ['fp32', 'bf16', 'fp16'], strategies: ['ddp', 'fsdp'] };
+  assert.equal(torchRefusal(shards, 'sft', 'lora', { strategy: 'fsdp', precision: 'bf16' }), null);
+  assert.match(torchRefusal(shards, 'sft', 'prompt', { strategy: 'fsdp' })!, /fsdp does not shard prompt tuning/);
+  assert.match(torchRefusal(shards, 'sft', 'full', { strategy: 'fsdp', precision: 'fp16' })!, /fsdp does not train in fp16/);
   const older = parseTorchInfo(JSON.stringify({ trainer: 'torch', torch: '2', transformers: '5', peft: '0', methods: ['lora'], stages: ['sft'] }))!;
   assert.equal(torchRefusal(older, 'sft', 'lora', { precision: 'bf16', packing: true }), null, 'a trainer that does not say is left to refuse at launch');
 });
@@ -295,6 +306,26 @@ test('GPU memory of a torch job: fp32 base, optimizer state per trainable parame
   assert.ok(torchGpuMemoryMB(q7, lora, h, loraTrainable, { precision: 'bf16', gradientCheckpointing: true }) < withLora, 'checkpointing keeps less');
   const h8 = { ...h, batchSize: 8 };
   assert.ok(torchGpuMemoryMB(q7, lora, h8, loraTrainable, { precision: 'bf16', processes: 4 }) < torchGpuMemoryMB(q7, lora, h8, loraTrainable, { precision: 'bf16' }), 'each process holds its share of the batch');
+  // FSDP: each of 8 processes holds an eighth of the weights, gradients and moments
+  const ddp8 = torchGpuMemoryMB(q7, { type: 'full' }, h8, total, { precision: 'bf16', processes: 8 });
+  const fsdp8 = torchGpuMemoryMB(q7, { type: 'full' }, h8, total, { precision: 'bf16', processes: 8, strategy: 'fsdp' });
+  assert.ok(fsdp8 < ddp8 / 4 && fsdp8 > 14 * 7_600 / 8, `fsdp ${fsdp8} MB, ddp ${ddp8} MB`);
+});
+
+test('a run that ended in the trainer\'s "stopped" event is stopped, however its launcher ended', () => {
+  const dir = tmp();
+  try {
+    const events = (...lines: object[]) => writeFileSync(join(dir, 'events.jsonl'), lines.map((l) => JSON.stringify(l) + '\n').join(''));
+    events({ level: 'info', message: 'started' }, { level: 'info', message: 'stopped at step 2; checkpoint written' });
+    assert.deepEqual(runOutcome({ code: 1, signal: null }, dir), { kind: 'stopped', reason: 'stopped at step 2; checkpoint written' }, 'torchrun exits 1 for a worker\'s 3');
+    assert.equal(runOutcome({ code: null, signal: 'SIGTERM' }, dir).kind, 'stopped');
+    assert.equal(runOutcome({ code: 3, signal: null }, dir).kind, 'stopped');
+    events({ level: 'info', message: 'started' }, { level: 'error', message: 'out of memory' });
+    assert.deepEqual(runOutcome({ code: 1, signal: null }, dir), { kind: 'failed', reason: 'worker failed: out of memory' });
+    assert.equal(runOutcome({ code: null, signal: 'SIGKILL' }, dir).kind, 'lost');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('on a machine with GPUs a torch job takes one per process, sized by the estimate; one no GPU can hold is refused with the figures', { timeout: 120_000 }, async () => {

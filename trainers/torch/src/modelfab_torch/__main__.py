@@ -32,7 +32,7 @@ def info() -> dict:
             "methods": ["full", "freeze", "lora", "prefix", "prompt"], "stages": ["pretrain", "sft", "dpo"],
             # the job spec's trainer options it runs (src/factory/job-spec.ts); the factory refuses the others at submission
             "precisions": ["fp32", "bf16", "fp16"] if not torch.cuda.is_available() or torch.cuda.is_bf16_supported() else ["fp32", "fp16"],
-            "packing": True, "gradient_checkpointing": True}
+            "packing": True, "gradient_checkpointing": True, "strategies": ["ddp", "fsdp"]}
 
 
 def main(argv: list[str]) -> int:

@@ -7,6 +7,9 @@
   <out>/checkpoints/step-<N>/trainer_state.json   step, data position (epoch, cursor), the schedule's inputs, the
                                                   early-stopping state, tokens seen, elapsed time
 
+A job sharded across processes (fsdp.py) writes sharded/ instead of the first three: each process's shard of the
+trained tensors and the optimizer state (torch.distributed.checkpoint) and its RNG state.
+
 A checkpoint is built in checkpoints/.tmp-step-<N>-<pid>-<hex>/ (every file fsync'd, then the folder) and renamed
 into place, then the parent is fsync'd: a step-<N> folder is always complete, and an interrupted write leaves only
 a dot-folder that the next listing of a later process deletes. Retention deletes only after the new one is in
@@ -31,6 +34,7 @@ MODEL_FILE = "model.safetensors"
 OPTIMIZER_FILE = "optimizer.pt"
 RNG_FILE = "rng.pt"
 TRAINER_STATE_FILE = "trainer_state.json"
+SHARDED_DIR = "sharded"
 
 _STEP_DIR = re.compile(r"^step-(\d+)$")
 _TEMP_DIR = re.compile(r"^\.(?:tmp|old)-step-\d+-(\d+)-[0-9a-f]+$")
@@ -85,9 +89,14 @@ def list_checkpoints(out: str) -> List[CheckpointInfo]:
     for name in names:
         m = _STEP_DIR.match(name)
         p = os.path.join(parent, name)
-        if m and os.path.exists(os.path.join(p, MODEL_FILE)) and os.path.exists(os.path.join(p, TRAINER_STATE_FILE)):
+        if m and os.path.exists(os.path.join(p, TRAINER_STATE_FILE)) and (is_sharded(p) or os.path.exists(os.path.join(p, MODEL_FILE))):
             found.append(CheckpointInfo(int(m.group(1)), p))
     return sorted(found, key=lambda c: c.step)
+
+
+def is_sharded(folder: str) -> bool:
+    """A checkpoint written by a sharded job (fsdp.py), complete: torch.distributed.checkpoint writes .metadata last."""
+    return os.path.exists(os.path.join(folder, SHARDED_DIR, ".metadata"))
 
 
 def latest_checkpoint(out: str) -> Optional[CheckpointInfo]:

@@ -64,6 +64,22 @@ class Dist:
         tdist.all_reduce(t)
         return t.cpu().tolist()
 
+    def broadcast(self, obj: T) -> T:
+        """Process 0's value of a small picklable object, on every process."""
+        if self.world == 1:
+            return obj
+        import torch.distributed as tdist
+
+        box = [obj]
+        tdist.broadcast_object_list(box, src=0)
+        return box[0]
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            import torch.distributed as tdist
+
+            tdist.barrier()
+
     def any(self, flag: bool) -> bool:
         """True on every process when it is true on one (a stop request reaches one process first)."""
         return self.sum([1.0 if flag else 0.0])[0] > 0

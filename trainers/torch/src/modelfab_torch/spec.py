@@ -74,6 +74,8 @@ class JobSpec:
     gradient_checkpointing: bool = False
     # Several examples per row, never attending to each other (data.py: collate_packed).
     packing: bool = False
+    # How several processes share the work: "ddp" (each holds the whole model) or "fsdp" (each holds a shard: fsdp.py).
+    strategy: str = "ddp"
     extra: Dict[str, Any] = field(default_factory=dict)
 
 
@@ -214,6 +216,12 @@ def validate_job_spec(s: Any, cuda: bool = False) -> JobSpec:
                                                  "turn packing off")
         _need(method["type"] not in ("prefix", "prompt"), f"packing: not with {method['type']} tuning (its virtual tokens are "
                                                            "shared by a row, so packed examples would see each other's); turn packing off")
+    strategy = s.get("strategy", "ddp")
+    _need(strategy in ("ddp", "fsdp"), f"strategy must be ddp or fsdp, got {strategy!r}")
+    if strategy == "fsdp":
+        _need(method["type"] not in ("prefix", "prompt"), f"strategy fsdp: not with {method['type']} tuning (PEFT's prompt "
+                                                           "encoder lives outside the decoder layers that are sharded); use ddp")
+        _need(precision != "fp16", "strategy fsdp: not with precision fp16 (the loss scaler would see one shard's overflows); use bf16")
     if s.get("gradientCheckpointing") and method["type"] == "prefix":
         # PEFT's prefix rides in the attention cache, which a recomputed layer would extend a second time.
         raise JobSpecError("gradientCheckpointing: not with prefix tuning (its prefix lives in the attention cache, "
@@ -252,4 +260,5 @@ def validate_job_spec(s: Any, cuda: bool = False) -> JobSpec:
         validation_path=val["path"] if val else None, validation_kind=val.get("kind") if val else None,
         hp=hp, seed=s["seed"], output_dir=s["outputDir"], threads=s["threads"],
         precision=precision, gradient_checkpointing=bool(s.get("gradientCheckpointing")), packing=bool(s.get("packing")),
+        strategy=strategy,
     )

@@ -31,7 +31,8 @@ import torch.nn.functional as F
 
 from .chat import CHAT_TEMPLATES, IGNORE_INDEX, TextTokenizer
 from . import chunked_ce
-from .checkpoint import latest_checkpoint, read_checkpoint, set_rng_state, write_checkpoint
+from . import fsdp
+from .checkpoint import is_sharded, latest_checkpoint, read_checkpoint, set_rng_state, write_checkpoint
 from .data import Example, collate, collate_packed, load_examples
 from .distributed import Dist
 from .files import Events, Heartbeat, MetricsLog, dumps, write_atomic
@@ -92,14 +93,18 @@ class Trainer:
         # the training forward goes through DistributedDataParallel (its hooks average the gradients); evaluation
         # and the reference pass use the model itself
         self.net: torch.nn.Module = model
-        if self.dist.world > 1:
+        self.sharded = self.dist.world > 1 and spec.strategy == "fsdp"
+        if self.sharded:
+            fsdp.shard_model(model, self.dist)  # in place: the model's parameters become shards
+        elif self.dist.world > 1:
             from torch.nn.parallel import DistributedDataParallel
 
             self.net = DistributedDataParallel(model, device_ids=[self.dist.local_rank] if device.type == "cuda" else None)
         self.params = trainable(model)
-        # what the chunked loss needs (chunked_ce.py), looked up once; None where the model's layout is not known
+        # what the chunked loss needs (chunked_ce.py), looked up once; None where the model's layout is not known, or
+        # sharded (the chunks read the output head's weight, a shard under FSDP)
         norm, head = chunked_ce.final_norm(model), chunked_ce.output_head(model)
-        self.chunkable = (norm, head) if norm is not None and head is not None else None
+        self.chunkable = (norm, head) if norm is not None and head is not None and not self.sharded else None
         self.vocab = chunked_ce.vocab_size(model)
         self.prompt_rows = virtual_tokens(spec.method)
         self.prefix_rows = prefix_tokens(spec.method)
@@ -235,31 +240,43 @@ class Trainer:
         self.model.eval()
         b = self.spec.hp.batch_size
         d = self.dist
-        examples = d.shard(examples)  # each process scores its share; the sums are added up
+        mine = d.shard(examples)  # each process scores its share; the sums are added up
+        # Sharded, every forward is collective: every process runs as many batches, one whose share is short
+        # repeating a batch and discarding what it gives.
+        longest_share = -(-len(examples) // d.world) if self.sharded else len(mine)
+        rounds = -(-longest_share // b)
+        spare = (mine or examples)[:b]
+
+        def batches():
+            for r in range(rounds):
+                batch = mine[r * b:(r + 1) * b]
+                yield (batch, True) if batch else (spare, False)
+
         try:
             if self.preference is not None:
                 sums: Dict[str, float] = {}
-                for i in range(0, len(examples), b):
-                    batch = examples[i:i + b]
+                for batch, counts_ in batches():
                     logps, counts, _ = self.pair_logps(batch)
                     ref = ref_tensor(batch) if self.preference["loss"] == "dpo" else None
                     _, stats = preference_loss(logps, counts, self.preference, ref)
-                    for k, v in stats.items():
-                        sums[k] = sums.get(k, 0.0) + v * len(batch)
+                    if counts_:
+                        for k, v in stats.items():
+                            sums[k] = sums.get(k, 0.0) + v * len(batch)
                 if d.world > 1:
                     keys = list(PREFERENCE_STATS)  # the same order on every process, whatever its share held
-                    totals = d.sum([len(examples)] + [sums.get(k, 0.0) for k in keys])
+                    totals = d.sum([len(mine)] + [sums.get(k, 0.0) for k in keys])
                     sums = dict(zip(keys, totals[1:]))
                     n = max(1.0, totals[0])
                 else:
-                    n = max(1, len(examples))
+                    n = max(1, len(mine))
                 loss = sums.pop("loss", 0.0) / n
                 return loss, {k: v / n for k, v in sums.items()}
             total, count = 0.0, 0
-            for i in range(0, len(examples), b):
-                _, _, s, c = self.micro_loss(examples[i:i + b])
-                total += s.item()
-                count += int(c.item())
+            for batch, counts_ in batches():
+                _, _, s, c = self.micro_loss(batch)
+                if counts_:
+                    total += s.item()
+                    count += int(c.item())
             if d.world > 1:
                 total, count = d.sum([total, count])
             return (total / count if count else math.nan), None
@@ -281,7 +298,12 @@ class Trainer:
         state = {"step": 0, "epoch": 0, "cursor": 0, "best_eval_loss": None, "evals_without_improvement": 0,
                  "tokens_seen": 0, "elapsed_s": 0.0, "last_loss": None, "grad_scaler": None}
         latest = latest_checkpoint(out)
-        if latest:
+        if latest and is_sharded(latest.path) != self.sharded:
+            raise RuntimeError(f"resume: {latest.path} was written by a {'sharded' if is_sharded(latest.path) else 'one-copy'} job; "
+                               f"this one runs strategy {spec.strategy} on {self.dist.world} process(es)")
+        if latest and self.sharded:
+            state.update({k: v for k, v in fsdp.load_checkpoint(latest.path, self.model, opt, self.dist).items() if k in state})
+        elif latest:
             ck = read_checkpoint(latest.path)
             by_name = dict(self.params)
             for name, t in ck.tensors.items():
@@ -316,14 +338,16 @@ class Trainer:
         losses: List[float] = []
 
         def save() -> None:
-            if not self.dist.main:
-                return
             if scaler:
                 state["grad_scaler"] = scaler.state_dict()
-            write_checkpoint(out, state["step"], {k: p for k, p in self.params}, opt.state_dict(), {
+            trainer_state = {
                 **state, "trainer": "torch",
                 "schedule": {"lr": h.lr, "warmup_steps": warmup, "total_steps": total, "schedule": h.schedule, "min_lr_ratio": h.min_lr_ratio},
-            }, keep_last=KEEP_CHECKPOINTS)
+            }
+            if self.sharded:  # every process writes its shard
+                fsdp.save_checkpoint(out, state["step"], self.model, opt, trainer_state, self.dist, keep_last=KEEP_CHECKPOINTS)
+            elif self.dist.main:
+                write_checkpoint(out, state["step"], {k: p for k, p in self.params}, opt.state_dict(), trainer_state, keep_last=KEEP_CHECKPOINTS)
 
         self.model.train()
         try:
@@ -340,7 +364,9 @@ class Trainer:
                     state["cursor"] += len(picked)
                     # processes exchange gradients once per step, after its last micro-batch
                     sync = self.dist.world == 1 or micro == h.grad_accum - 1
-                    with nullcontext() if sync else self.net.no_sync():  # type: ignore[operator]
+                    if self.sharded:
+                        self.model.set_requires_gradient_sync(sync)  # type: ignore[operator]
+                    with nullcontext() if sync or self.sharded else self.net.no_sync():  # type: ignore[operator]
                         loss, logged, tokens, metrics = self.step_loss(picked)
                         part = loss / h.grad_accum
                         (scaler.scale(part) if scaler else part).backward()
@@ -351,7 +377,8 @@ class Trainer:
                 params = [p for _, p in self.params]
                 if scaler:
                     scaler.unscale_(opt)  # clipping and the norm see the true gradients
-                grad_norm = float(torch.nn.utils.clip_grad_norm_(params, h.max_grad_norm if h.max_grad_norm else math.inf))
+                norm = torch.nn.utils.clip_grad_norm_(params, h.max_grad_norm if h.max_grad_norm else math.inf)
+                grad_norm = float(norm.full_tensor() if hasattr(norm, "full_tensor") else norm)  # sharded: a DTensor
                 lr = lr_at(state["step"], h.lr, warmup, total, h.schedule, h.min_lr_ratio)
                 # A non-finite gradient (overflow, a bad batch) skips the update instead of poisoning the weights.
                 skipped = not math.isfinite(grad_norm) or not math.isfinite(step_loss)
@@ -440,8 +467,10 @@ def _copy_tokenizer(base: str, dest: str, chat_template: Optional[str]) -> None:
             json.dump(cfg, f, indent=2, ensure_ascii=False)
 
 
-def save_result(spec: JobSpec, model: torch.nn.Module, tok: TextTokenizer, chat_template: Optional[str]) -> tuple[str, str, str]:
-    """Writes model/ (a Hugging Face folder, or a PEFT adapter for LoRA) via a temporary folder renamed into place.
+def save_result(spec: JobSpec, model: torch.nn.Module, tok: TextTokenizer, chat_template: Optional[str],
+                state_dict: Optional[Dict[str, torch.Tensor]] = None) -> tuple[str, str, str]:
+    """Writes model/ (a Hugging Face folder, or a PEFT adapter for LoRA) via a temporary folder renamed into place;
+    `state_dict` (the whole weights, gathered from a sharded model) replaces the model's own.
     Returns (model_dir as the spec writes paths, model_kind, model_format)."""
     import json
 
@@ -450,7 +479,7 @@ def save_result(spec: JobSpec, model: torch.nn.Module, tok: TextTokenizer, chat_
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
     adapter = spec.method["type"] in ("lora", "prompt", "prefix")
-    model.save_pretrained(tmp, safe_serialization=True)
+    model.save_pretrained(tmp, safe_serialization=True, **({"state_dict": state_dict} if state_dict is not None else {}))
     _copy_tokenizer(spec.base_path, tmp, chat_template)
     if adapter:
         cfg_path = os.path.join(tmp, "adapter_config.json")
@@ -500,7 +529,7 @@ def run_job(spec: JobSpec, should_stop: Callable[[], bool] = lambda: False, hear
         event("info", "resuming from the latest checkpoint" if resumed else "started",
               {"pid": os.getpid(), "threads": spec.threads, "trainer": "torch", "device": device_text(dev), "torch": torch.__version__,
                "precision": spec.precision, "gradient_checkpointing": spec.gradient_checkpointing, "packing": spec.packing,
-               "processes": dist.world})
+               "processes": dist.world, "strategy": spec.strategy if dist.world > 1 else None})
         try:
             tok = TextTokenizer(spec.base_path)
         except FileNotFoundError as e:
@@ -547,13 +576,15 @@ def run_job(spec: JobSpec, should_stop: Callable[[], bool] = lambda: False, hear
             event("info", f"stopped at step {r['steps']}; checkpoint written")
             finished = True
             return "stopped"
+        # sharded, the weights are gathered (a collective) into process 0's memory for saving
+        gathered = fsdp.full_state_dict(model) if trainer.sharded else None
         if not dist.main:
             finished = True
             return "succeeded"
         # The chat template the model learnt its turns in, so every backend serves it with the same prompt format.
         t = CHAT_TEMPLATES[h.chat_template]
         chat_template = None if spec.stage == "pretrain" and not all(tok.has_token(s) for s in t.stop) else h.chat_template
-        model_dir, kind, fmt = save_result(spec, model, tok, chat_template)
+        model_dir, kind, fmt = save_result(spec, model, tok, chat_template, gathered)
         if spec.raw.get("evaluation"):
             event("warn", "evaluation was asked for, but the torch trainer does not run benchmarks yet; no bench.json")
         manifest = {
@@ -564,6 +595,7 @@ def run_job(spec: JobSpec, should_stop: Callable[[], bool] = lambda: False, hear
             **({"eval_metrics": r["eval_metrics"]} if r["eval_metrics"] else {}),
             "vocab_size": vocab,
             "trainer": "torch", "model_format": fmt, "device": device_text(dev), "processes": dist.world, "precision": spec.precision,
+            **({"strategy": spec.strategy} if dist.world > 1 else {}),
             **({"gradient_checkpointing": True} if spec.gradient_checkpointing else {}),
             **({"packing": True} if spec.packing else {}),
             **({"chat_template": chat_template} if chat_template else {}),
