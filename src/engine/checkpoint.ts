@@ -27,6 +27,8 @@ import type { AdamWState } from './optim.ts';
 export const MODEL_FILE = 'model.safetensors';
 export const OPTIMIZER_FILE = 'optimizer.safetensors';
 export const TRAINER_STATE_FILE = 'trainer_state.json';
+/** A sharded torch job's checkpoint holds its shards here instead of model.safetensors (trainers/torch fsdp.py). */
+export const SHARDED_DIR = 'sharded';
 
 export interface CheckpointTensor {
   data: Float32Array;
@@ -163,8 +165,10 @@ function decodeOptimizer(file: string): AdamWState {
   return out;
 }
 
+/** Complete: the trainer state and the weights, whole or (a sharded torch job's) torch.distributed.checkpoint shards. */
 function isComplete(folder: string): boolean {
-  return fs.existsSync(path.join(folder, MODEL_FILE)) && fs.existsSync(path.join(folder, TRAINER_STATE_FILE));
+  const weights = fs.existsSync(path.join(folder, MODEL_FILE)) || fs.existsSync(path.join(folder, SHARDED_DIR, '.metadata'));
+  return weights && fs.existsSync(path.join(folder, TRAINER_STATE_FILE));
 }
 
 /** Complete checkpoints under `dir`, oldest first. Temporary folders are never listed. No side effects. */

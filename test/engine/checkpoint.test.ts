@@ -8,7 +8,7 @@ import { Tensor } from '../../src/engine/tensor.ts';
 import { Rng } from '../../src/engine/rng.ts';
 import { AdamW } from '../../src/engine/optim.ts';
 import {
-  writeCheckpoint, readCheckpoint, listCheckpoints, latestCheckpoint, pruneCheckpoints, cleanStaleTemps,
+  writeCheckpoint, readCheckpoint, listCheckpoints, SHARDED_DIR, latestCheckpoint, pruneCheckpoints, cleanStaleTemps,
   MODEL_FILE, OPTIMIZER_FILE, TRAINER_STATE_FILE,
 } from '../../src/engine/checkpoint.ts';
 import { decodeSafetensors, SafetensorsError } from '../../src/formats/safetensors.ts';
@@ -75,6 +75,14 @@ test('write and read back a checkpoint: weights, optimizer state, trainer state'
   assert.equal(fs.existsSync(path.join(f2, OPTIMIZER_FILE)), false);
   assert.equal(readCheckpoint(f2).optimizer, null);
   assert.deepEqual(listCheckpoints(dir).map((c) => c.step), [3, 4]);
+  // A sharded torch job's checkpoint (trainers/torch fsdp.py): shards and their .metadata, no model.safetensors.
+  const sharded = path.join(dir, 'checkpoints', 'step-6', SHARDED_DIR);
+  fs.mkdirSync(sharded, { recursive: true });
+  fs.writeFileSync(path.join(sharded, '__0_0.distcp'), '');
+  fs.writeFileSync(path.join(dir, 'checkpoints', 'step-6', 'trainer_state.json'), '{}');
+  assert.deepEqual(listCheckpoints(dir).map((c) => c.step), [3, 4], 'no .metadata yet: still being written');
+  fs.writeFileSync(path.join(sharded, '.metadata'), '');
+  assert.deepEqual(listCheckpoints(dir).map((c) => c.step), [3, 4, 6]);
   fs.rmSync(dir, { recursive: true });
 });
 
