@@ -3,7 +3,9 @@
 #   - Debian packages: OpenBLAS (the native gemm backend), Chromium and a Chinese font (browser tests of the console
 #     and the bot widget; playwright-core drives Debian's chromium, nothing downloads a browser of its own);
 #   - the npm packages (npm ci) and the native addon (a failed native build is an error here: OpenBLAS is installed);
-#   - the torch trainer's Python virtual environment from PyPI (.venv-torch/, trainers/torch/setup-venv.sh).
+#   - the torch trainer's Python virtual environment from PyPI (.venv-torch/, trainers/torch/setup-venv.sh);
+#   - a one-node Slurm cluster on this machine (Debian's slurm-wlm and munge; scripts/slurm-one-node.sh), which the
+#     Slurm runner's tests submit to.
 # Then `npm test` runs ESLint, both typechecks, the Node tests and the Python tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,3 +22,5 @@ NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm ci --no-audit --no-fund
 node scripts/build-native.mjs --strict
 
 bash trainers/torch/setup-venv.sh
+
+bash scripts/slurm-one-node.sh

@@ -102,7 +102,7 @@ export function registerBench(program: Command): void {
     });
 
   bench.command('export-lmeval')
-    .description('write a suite\'s tasks as lm-evaluation-harness tasks (YAML and the documents as modelfab reads them), to score a model with `lm_eval --include_path <dir>` and compare')
+    .description('local: write a suite\'s tasks as lm-evaluation-harness tasks (YAML and the documents as modelfab reads them), to score a model with `lm_eval --include_path <dir>` and compare')
     .requiredOption('-o, --out <dir>', 'folder to write into (created)')
     .option('-s, --suite <name|file>', 'standard (built in) or a suite YAML file')
     .option('-t, --task <file>', 'a task YAML file (repeatable)', collect)

@@ -11,6 +11,21 @@ import { withData } from './local.ts';
 import { LlamaEmbedder, OpenAIEmbedder, type Embedder } from '../knowledge/embed.ts';
 import { JudgeFromGenerator, OpenAIChatGenerator } from '../knowledge/answer-generator.ts';
 import type { KnowledgeServiceOptions } from '../knowledge/knowledge-service.ts';
+import { SlurmRunner } from '../factory/slurm-runner.ts';
+import type { Runner } from '../factory/job-spec.ts';
+import { positive } from './option-values.ts';
+
+interface RunnerOpts { runner: string; slurmPartition?: string; slurmAccount?: string; slurmQos?: string; slurmTime?: string; slurmCheckpointBefore?: string; slurmSbatch?: string[] }
+
+/** The runner the serve options name: local processes (undefined: the factory's default) or a Slurm cluster. */
+export function runnerFromOptions(o: RunnerOpts, dataDir: string): Runner | undefined {
+  if (o.runner === 'local') return undefined;
+  if (o.runner !== 'slurm') throw new Error(`--runner must be local or slurm, got ${JSON.stringify(o.runner)}`);
+  return new SlurmRunner({
+    cwd: dataDir, partition: o.slurmPartition, account: o.slurmAccount, qos: o.slurmQos, extraSbatch: o.slurmSbatch,
+    timeLimitMinutes: positive(o.slurmTime, 'slurm-time'), checkpointBeforeS: positive(o.slurmCheckpointBefore, 'slurm-checkpoint-before'),
+  });
+}
 
 interface ModelOpts { embedUrl?: string; embedModel?: string; embedGguf?: string; chatUrl?: string; chatModel?: string; judge?: boolean }
 
@@ -50,10 +65,17 @@ export function registerServe(program: Command): void {
     .option('--chat-url <url>', 'knowledge bases: an OpenAI-compatible chat endpoint that writes chat-search answers ($MODELFAB_CHAT_URL)', process.env.MODELFAB_CHAT_URL)
     .option('--chat-model <name>', 'the chat model at that endpoint ($MODELFAB_CHAT_MODEL)', process.env.MODELFAB_CHAT_MODEL)
     .option('--judge', 'use that chat model as the attribution judge too')
+    .option('--runner <name>', 'where training jobs run: local (processes on this machine) or slurm (batch jobs; the data folder must be on a path every node sees) ($MODELFAB_RUNNER)', process.env.MODELFAB_RUNNER ?? 'local')
+    .option('--slurm-partition <name>', 'Slurm partition of the jobs ($MODELFAB_SLURM_PARTITION)', process.env.MODELFAB_SLURM_PARTITION)
+    .option('--slurm-account <name>', 'Slurm account ($MODELFAB_SLURM_ACCOUNT)', process.env.MODELFAB_SLURM_ACCOUNT)
+    .option('--slurm-qos <name>', 'Slurm QoS ($MODELFAB_SLURM_QOS)', process.env.MODELFAB_SLURM_QOS)
+    .option('--slurm-time <minutes>', 'time limit of each run; the trainer checkpoints before it and the job continues in a new run ($MODELFAB_SLURM_TIME)', process.env.MODELFAB_SLURM_TIME)
+    .option('--slurm-checkpoint-before <seconds>', 'with --slurm-time: how long before the limit the trainer is told to checkpoint (default 120)')
+    .option('--slurm-sbatch <line>', 'an extra #SBATCH line, e.g. --constraint=a100 (repeatable)', (v: string, acc: string[] = []) => [...acc, v])
     .option('--models-dir <dir>', 'a folder models may be registered from by path, besides <data>/models (repeatable; default $MODELFAB_MODEL_DIRS, :-separated)', (v: string, acc: string[] = []) => [...acc, v])
     .addHelpText('after', '\nThe admin key is read from MODELFAB_ADMIN_KEY; without it, one is generated on first start, stored hashed and printed once.\n' +
       'Keys of the knowledge endpoints come from MODELFAB_EMBED_API_KEY and MODELFAB_CHAT_API_KEY. Without an embedding model, search is lexical; without a chat model, answers are extractive.')
-    .action(async (o: ModelOpts & { host: string; port: string; data: string; maxFileMb: string; baseModels?: boolean; requestLog?: boolean; requestLogDays: string; modelsDir?: string[] }) => {
+    .action(async (o: ModelOpts & RunnerOpts & { host: string; port: string; data: string; maxFileMb: string; baseModels?: boolean; requestLog?: boolean; requestLogDays: string; modelsDir?: string[] }) => {
       const days = Number(o.requestLogDays);
       if (!Number.isFinite(days) || days < 0) throw new Error(`invalid --request-log-days ${o.requestLogDays}`);
       const port = Number(o.port);
@@ -61,7 +83,8 @@ export function registerServe(program: Command): void {
       const mb = Number(o.maxFileMb);
       if (!(mb > 0)) throw new Error(`invalid --max-file-mb ${o.maxFileMb}`);
       const knowledge = await knowledgeModels(o);
-      const srv = await createServer({ dataDir: resolve(o.data), logger: true, requestLog: o.requestLog !== false, requestLogDays: days, limits: { maxFileBytes: Math.round(mb * 1024 * 1024) }, knowledge, modelDirs: o.modelsDir?.map((d) => resolve(d)) });
+      const runner = runnerFromOptions(o, resolve(o.data));
+      const srv = await createServer({ dataDir: resolve(o.data), logger: true, ...(runner ? { factory: { runner } } : {}), requestLog: o.requestLog !== false, requestLogDays: days, limits: { maxFileBytes: Math.round(mb * 1024 * 1024) }, knowledge, modelDirs: o.modelsDir?.map((d) => resolve(d)) });
       if (srv.generatedAdminKey) {
         process.stdout.write(`\nAdmin API key (shown once, stored only as a hash; keep it safe):\n\n    ${srv.generatedAdminKey}\n\n`);
       }

@@ -625,6 +625,7 @@ export class FactoryService extends EventEmitter {
         attempts: job.attempts, estimate: job.estimate, total_steps: totalStepsOf(job), eval_loss: manifest?.eval_loss ?? null, eval_loss_before: manifest?.eval_loss_before ?? null,
         trainable_params: manifest?.trainable_params ?? null, eval_metrics: manifest?.eval_metrics ?? null,
         trainer: job.spec.trainer ?? 'engine', processes: job.spec.processes ?? 1, device: manifest?.device ?? (manifest ? `cpu (${job.spec.threads} threads)` : null),
+        runner: job.runner, runner_ref: job.workerRef,
       },
     };
   }
@@ -908,6 +909,8 @@ export interface FineTuningJobExtras {
   trainable_params: number | null; eval_metrics: Record<string, number> | null;
   /** Which trainer runs it, in how many data-parallel processes, and (once it succeeded) the device it trained on. */
   trainer: TrainerName; processes: number; device: string | null;
+  /** Where its latest run was started: the runner (local, slurm) and the runner's own reference ("local:<pid>", "slurm:<job id>"). */
+  runner: string | null; runner_ref: string | null;
 }
 /** POST /v1/experiments/plan: the jobs an experiment would make, without making them. */
 export interface ExperimentPlanObject {

@@ -23,17 +23,13 @@
  *     their placed devices (CUDA_VISIBLE_DEVICES), so placement is not undone by a library grabbing every core.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, readlinkSync, realpathSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readlinkSync, realpathSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { writeFileAtomic } from '../util/atomic-write.ts';
-import { storedPath } from '../store/paths.ts';
-import { mapSpecPaths } from './spec-paths.ts';
 import type { Placement } from './resources.ts';
 import type { AdoptingRunner, PlacingRunner, RefRunHandle, RunExit } from './runners.ts';
 import type { JobSpec, Resources } from './job-spec.ts';
-import { torchCommand, torchPython } from './torch-trainer.ts';
+import { jobPaths, trainerCommand, writeJobFile } from './trainer-launch.ts';
 
 export interface LocalRunnerOptions {
   /** Default: os.availableParallelism(). */
@@ -59,12 +55,6 @@ export interface LocalRunnerOptions {
   env?: Record<string, string>;
   /** How often an adopted trainer is checked for exit (ms, default 250). */
   pollMs?: number;
-}
-
-const DEFAULT_ENTRY = fileURLToPath(new URL('./engine-worker-main.ts', import.meta.url));
-
-function tsxImport(): string {
-  try { return import.meta.resolve('tsx'); } catch { return 'tsx'; }
 }
 
 /** 'alive', 'zombie' (exited, not yet reaped: as good as gone) or 'gone'. */
@@ -174,23 +164,19 @@ export class LocalRunner implements PlacingRunner, AdoptingRunner {
     return { cpuThreads: o.cpuThreads ?? os.availableParallelism(), memoryMB: mem, gpus: o.gpus ?? 0, gpuMemoryMB: o.gpuMemoryMB ?? 0 };
   }
 
-  private paths(spec: JobSpec): { outputDir: string; jobPath: string; worker: WorkerIdentity } {
-    const outputDir = resolve(this.cwd, spec.outputDir);
-    const jobPath = join(outputDir, 'job.json');
-    return { outputDir, jobPath, worker: { arg: storedPath(this.cwd, jobPath), cwd: this.cwd, abs: jobPath } };
+  private paths(spec: JobSpec): { outputDir: string; worker: WorkerIdentity } {
+    const { outputDir, jobPath, jobArg } = jobPaths(this.cwd, spec);
+    return { outputDir, worker: { arg: jobArg, cwd: this.cwd, abs: jobPath } };
   }
 
   /** The program and arguments that run `spec`'s trainer on `jobArg` (its job.json, as the trainer is told it). */
   command(spec: JobSpec, jobArg: string): { command: string; args: string[] } {
-    if (spec.trainer === 'torch') return torchCommand(this.opts.torchPython ?? torchPython(), jobArg, spec.processes);
-    return { command: process.execPath, args: [...(this.opts.nodeArgs ?? ['--import', tsxImport()]), this.opts.entry ?? DEFAULT_ENTRY, jobArg] };
+    return trainerCommand(spec, jobArg, this.opts);
   }
 
   start(spec: JobSpec, placement?: Placement): LocalRunHandle {
-    const { outputDir, jobPath, worker } = this.paths(spec);
-    mkdirSync(outputDir, { recursive: true });
-    const written = mapSpecPaths(spec, (p) => storedPath(this.cwd, resolve(this.cwd, p)));
-    writeFileAtomic(jobPath, JSON.stringify(written, null, 2) + '\n');
+    const { outputDir, worker } = this.paths(spec);
+    writeJobFile(this.cwd, spec);
     const threads = String(spec.threads);
     const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: threads, OPENBLAS_NUM_THREADS: threads, ...this.opts.env };
     if ((this.opts.gpus ?? 0) > 0 || placement?.gpuIds.length) env.CUDA_VISIBLE_DEVICES = (placement?.gpuIds ?? []).join(',');

@@ -15,7 +15,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Placement } from './resources.ts';
-import type { JobSpec, RunHandle, Runner } from './job-spec.ts';
+import type { JobSpec, Resources, RunHandle, Runner } from './job-spec.ts';
 
 /** A RunHandle that can say how to find its trainer again ("local:<pid>", later "slurm:<jobid>", "k8s:<pod>"). */
 export interface RefRunHandle extends RunHandle {
@@ -23,7 +23,8 @@ export interface RefRunHandle extends RunHandle {
 }
 
 export interface PlacingRunner extends Runner {
-  start(spec: JobSpec, placement?: Placement): RefRunHandle;
+  /** `resources`: what the scheduler placed the job with (a cluster runner asks its scheduler for as much). */
+  start(spec: JobSpec, placement?: Placement, resources?: Resources): RefRunHandle;
 }
 
 export interface AdoptingRunner extends Runner {
@@ -44,7 +45,8 @@ export type RunExit = { code: number | null; signal: string | null };
 /**
  * What one run of a trainer ended as:
  *   succeeded  exit 0 (or unknown) with manifest.json present
- *   stopped    exit 3, or unknown with a last event "stopped at step N" (checkpoint written, resumable)
+ *   stopped    exit 3, or a last event "stopped at step N" (checkpoint written, resumable) with any exit but 0
+ *              and 2 (torchrun turns a worker's 3 into 1; an adopted trainer's exit is unknown)
  *   invalid    exit 2 (bad spec or data: retrying cannot help)
  *   failed     exit 1 or 0 without a manifest (the trainer reported an error)
  *   lost       killed by a signal, or any other code, or unknown with no word from the trainer: the run died

@@ -503,7 +503,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     let handle: RefRunHandle;
     const t0 = performance.now();
     try {
-      handle = (this.runner as PlacingRunner).start(claimed.spec, placement);
+      handle = (this.runner as PlacingRunner).start(claimed.spec, placement, claimed.estimate);
     } catch (e) {
       this.st.spawnMs += performance.now() - t0;
       await this.applyOutcome(claimed, { kind: 'lost', reason: `the runner could not start it: ${e instanceof Error ? e.message : String(e)}` });

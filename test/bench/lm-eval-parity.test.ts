@@ -21,7 +21,7 @@ const python = process.env.MODELFAB_TORCH_PYTHON || join(root, '.venv-torch', 'b
 const noHarness = !existsSync(python) && process.env.MODELFAB_REQUIRE_PYTHON_TESTS !== '1'
   ? `no Python environment at ${python} (bash scripts/setup-test-env.sh creates it)` : undefined;
 
-test('an exam task exports to the harness\'s YAML with its documents; what the harness scores differently is refused', () => {
+test('an exam task exports to the harness\'s YAML with its documents; what the harness scores differently is refused', needsShared('bench/mmlu'), () => {
   const dir = mkdtempSync(join(tmpdir(), 'mf-lmx-'));
   try {
     const t = examTask('mmlu', shared('bench/mmlu'), 'marketing', { numFewshot: 2 });

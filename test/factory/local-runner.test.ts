@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LocalRunner, processState } from '../../src/factory/local-runner.ts';
 import { specFor } from './repository-suite.ts';
+import { FAKE_WORKER, runnerSuite } from './runner-suite.ts';
 
 const FAKE = fileURLToPath(new URL('./fixtures/fake-worker.mjs', import.meta.url));
 const runner = (mode: string, extra: ConstructorParameters<typeof LocalRunner>[0] = {}) =>
@@ -83,4 +84,9 @@ test('adopt: a new runner re-attaches to a live worker (by ref or heartbeat) and
   assert.deepEqual(await first.exited, { code: 3, signal: null });
   assert.equal(processState(first.pid), 'gone');
   assert.equal(later.adopt(spec, first.ref), null, 'gone: nothing to adopt');
+});
+
+runnerSuite({
+  name: 'local', make: (mode, cwd) => new LocalRunner({ entry: FAKE_WORKER, nodeArgs: [], env: { FAKE_MODE: mode }, cwd, pollMs: 20 }),
+  killed: { code: null, signal: 'SIGKILL' }, adoptedExit: { code: null, signal: null },
 });

@@ -40,9 +40,9 @@ test('[slow] an experiment with trainer torch trains SFT LoRA and prefix tuning 
     writeFileSync(join(dir, 'qa.jsonl'), rows.map((r) => JSON.stringify(r)).join('\n'));
     await srv.service.importDataset({ name: 'qa', source: { path: join(dir, 'qa.jsonl') }, validationSplit: 0.25, seed: 1 });
 
-    const fp16 = await api('POST', '/v1/experiments', { name: 'torch-fp16', base_models: ['tiny'], datasets: ['qa'], methods: [{ type: 'lora' }], trainer: 'torch', precision: 'fp16' });
-    assert.equal(fp16.status, 400, 'what the installed trainer does not run is refused at submission');
-    assert.match(fp16.body.error.message, /does not train in fp16 yet \(it trains in fp32, bf16\)/);
+    const qlora = await api('POST', '/v1/experiments', { name: 'torch-qlora', base_models: ['tiny'], datasets: ['qa'], methods: [{ type: 'qlora' }], trainer: 'torch' });
+    assert.equal(qlora.status, 400, 'what the installed trainer does not run is refused at submission');
+    assert.match(qlora.body.error.message, /does not run method qlora yet \(it runs full, freeze, lora, prefix, prompt\)/);
     const made = await api('POST', '/v1/experiments', {
       name: 'torch-sft', base_models: ['tiny'], datasets: ['qa'], methods: [{ type: 'lora', rank: 4 }, { type: 'prefix', numVirtualTokens: 4 }], trainer: 'torch',
       hyperparameters: { maxSteps: 3, batchSize: 4, seqLen: 64, checkpointEvery: 2 }, suites: [],

@@ -1,0 +1,263 @@
+/**
+ * The Slurm Runner: each job is a Slurm batch job that runs the same trainer command as the local runner, on a
+ * node of the cluster, in the job's folder on a path every node sees (the data folder on NFS, Lustre or a cloud
+ * file share: `cwd`).
+ *
+ * Owns: the batch script (`slurmScript`, pure: `#!/bin/bash`, the #SBATCH lines for partition, account, QoS,
+ * CPUs, memory, GPUs as `--gres=gpu:N`, time limit and the admin's extra lines, then `exec` of the trainer so that
+ * Slurm's signals reach it), `sbatch --parsable`, following the job with `scontrol show job -o` (which works with
+ * accounting off, for MinJobAge seconds after the end), cancelling with `scancel`, and adopting a job still in
+ * the cluster after a server restart (the handle's ref "slurm:<id>", else the job's name `modelfab-<job id>`).
+ * Guarantees:
+ *   - `stop()` sends SIGTERM to the trainer alone (`scancel --batch --signal=TERM`): it checkpoints and exits 3;
+ *     a job still pending is cancelled; `stop(true)` cancels it (`scancel`: Slurm sends SIGTERM to every
+ *     process of the job, then SIGKILL after the cluster's KillWait);
+ *   - with a time limit, `--signal=B:TERM@<s>` asks the trainer to checkpoint that long before Slurm would kill
+ *     it; it exits 3 and the scheduler queues it again, and the next run resumes from the checkpoint;
+ *   - `exited` resolves once, with the trainer's exit code as Slurm recorded it, or {null, null} when Slurm has
+ *     forgotten the job (the scheduler then reads the outcome from the files: runners.ts `runOutcome`);
+ *   - commands run with execFile (no shell), each argument of the trainer's command is shell-quoted in the script,
+ *     and the script is written atomically beside job.json (`slurm.sbatch`), so what ran can be read.
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { writeFileAtomic } from '../util/atomic-write.ts';
+import type { Placement } from './resources.ts';
+import type { AdoptingRunner, PlacingRunner, RefRunHandle, RunExit } from './runners.ts';
+import type { JobSpec, Resources } from './job-spec.ts';
+import { jobPaths, trainerCommand, writeJobFile, type TrainerCommandOptions } from './trainer-launch.ts';
+
+const run = promisify(execFile);
+
+export interface SlurmRunnerOptions extends TrainerCommandOptions {
+  /** The shared folder the trainers run in (the data folder as every node sees it). Default process.cwd(). */
+  cwd?: string;
+  partition?: string;
+  account?: string;
+  qos?: string;
+  /** Wall-clock limit per run, minutes (Slurm's --time); none by default. */
+  timeLimitMinutes?: number;
+  /** With a time limit: seconds before it when the trainer is told to checkpoint and stop (default 120). */
+  checkpointBeforeS?: number;
+  /** More #SBATCH lines, as written after "#SBATCH " (e.g. "--constraint=a100"). */
+  extraSbatch?: string[];
+  /** What modelfab may use of the partition at once; default: what `sinfo` reports for it. */
+  cpuThreads?: number;
+  memoryMB?: number;
+  gpus?: number;
+  gpuMemoryMB?: number;
+  /** Memory asked for a job the scheduler gave no figure (MB, default 2048). */
+  defaultMemoryMB?: number;
+  /** Extra environment for the trainers (exported in the script). */
+  env?: Record<string, string>;
+  /** How often a job's state is asked for (ms, default 1000). */
+  pollMs?: number;
+  /** Directory of sbatch, scontrol, scancel, squeue, sinfo (default: found on PATH). */
+  binDir?: string;
+}
+
+const DEFAULT_MEMORY_MB = 2048;
+
+/** Slurm states after which a job is done. */
+const FINAL = new Set(['COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'NODE_FAIL', 'PREEMPTED', 'OUT_OF_MEMORY', 'BOOT_FAIL', 'DEADLINE', 'SPECIAL_EXIT', 'REVOKED']);
+
+/** A word for the shell, quoted unless it is plainly safe. */
+export function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** One #SBATCH value: no newline may end a line early and start a command. */
+function sbatchValue(what: string, v: string): string {
+  if (/[\r\n]/.test(v)) throw new Error(`slurm runner: ${what} must be one line`);
+  return v;
+}
+
+/** The batch script of `spec` (see the header). `resources`: what the scheduler placed the job with. */
+export function slurmScript(spec: JobSpec, o: SlurmRunnerOptions & { cwd: string }, resources?: Resources): string {
+  const { outputDir, jobArg } = jobPaths(o.cwd, spec);
+  const cmd = trainerCommand(spec, jobArg, o);
+  const procs = spec.processes ?? 1;
+  const lines = [
+    '#!/bin/bash',
+    `#SBATCH --job-name=modelfab-${spec.id}`,
+    `#SBATCH --chdir=${sbatchValue('cwd', o.cwd)}`,
+    `#SBATCH --output=${sbatchValue('the job folder', join(outputDir, 'worker.log'))}`,
+    '#SBATCH --open-mode=append',
+    '#SBATCH --nodes=1',
+    '#SBATCH --ntasks=1',
+    // the scheduler's figure already counts every process's threads (scheduler.ts resourcesFor)
+    `#SBATCH --cpus-per-task=${Math.max(1, resources?.cpuThreads ?? spec.threads * procs)}`,
+  ];
+  // always a memory figure: without one, Slurm gives a job the whole node's memory and runs one job per node
+  lines.push(`#SBATCH --mem=${Math.ceil(resources?.memoryMB || o.defaultMemoryMB || DEFAULT_MEMORY_MB)}M`);
+  const gpus = resources?.gpus ?? 0;
+  if (gpus > 0) lines.push(`#SBATCH --gres=gpu:${gpus}`);
+  if (o.partition) lines.push(`#SBATCH --partition=${sbatchValue('partition', o.partition)}`);
+  if (o.account) lines.push(`#SBATCH --account=${sbatchValue('account', o.account)}`);
+  if (o.qos) lines.push(`#SBATCH --qos=${sbatchValue('qos', o.qos)}`);
+  if (o.timeLimitMinutes) {
+    lines.push(`#SBATCH --time=${Math.ceil(o.timeLimitMinutes)}`);
+    lines.push(`#SBATCH --signal=B:TERM@${Math.max(1, Math.round(o.checkpointBeforeS ?? 120))}`);
+  }
+  for (const x of o.extraSbatch ?? []) lines.push(`#SBATCH ${sbatchValue('extraSbatch', x)}`);
+  const threads = String(spec.threads);
+  const env: Record<string, string> = { OMP_NUM_THREADS: threads, OPENBLAS_NUM_THREADS: threads, ...o.env };
+  lines.push('', '# written by modelfab: the trainer of job ' + spec.id + ' (' + (spec.trainer ?? 'engine') + '), in its job folder');
+  for (const [k, v] of Object.entries(env)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new Error(`slurm runner: env name ${JSON.stringify(k)} is not a shell variable name`);
+    lines.push(`export ${k}=${shellQuote(v)}`);
+  }
+  lines.push(`echo "--- $(date -Is) modelfab slurm runner: starting the worker for ${spec.id} as Slurm job $SLURM_JOB_ID on $(hostname)"`);
+  // exec: the trainer is the batch shell, so --signal=B:TERM and scancel --batch reach it
+  lines.push(`exec ${[cmd.command, ...cmd.args].map(shellQuote).join(' ')}`, '');
+  return lines.join('\n');
+}
+
+/** `scontrol show job -o <id>`'s fields (KEY=VALUE words), or null when Slurm no longer knows the job. */
+export function parseScontrolJob(line: string): Record<string, string> | null {
+  const out: Record<string, string> = {};
+  for (const m of line.trim().matchAll(/(\w+)=(\S*)/g)) if (!(m[1]! in out)) out[m[1]!] = m[2]!;
+  return out.JobId ? out : null;
+}
+
+/** What Slurm's JobState and ExitCode ("code:signal") say about a finished run. */
+export function slurmExit(fields: Record<string, string>): RunExit {
+  const [code, sig] = (fields.ExitCode ?? '').split(':').map((x) => Number(x));
+  if (Number.isInteger(sig) && sig! > 0) return { code: null, signal: signalName(sig!) };
+  if (Number.isInteger(code)) return { code: code!, signal: null };
+  return { code: null, signal: null };
+}
+
+function signalName(n: number): string {
+  return ({ 1: 'SIGHUP', 2: 'SIGINT', 6: 'SIGABRT', 9: 'SIGKILL', 15: 'SIGTERM' } as Record<number, string>)[n] ?? `SIG${n}`;
+}
+
+export class SlurmRunHandle implements RefRunHandle {
+  readonly ref: string;
+  readonly exited: Promise<RunExit>;
+  private timer: NodeJS.Timeout | null = null;
+  private done = false;
+  /** The node it runs on, once Slurm has placed it. */
+  node: string | null = null;
+  state = 'PENDING';
+
+  constructor(readonly jobId: string, readonly slurmId: string, private readonly bin: (name: string) => string, pollMs: number) {
+    this.ref = `slurm:${slurmId}`;
+    this.exited = new Promise<RunExit>((resolveExit) => {
+      let busy = false;
+      const tick = async () => {
+        if (busy || this.done) return;
+        busy = true;
+        try {
+          const fields = await this.show();
+          if (fields === null) return this.finish(resolveExit, { code: null, signal: null });
+          this.state = fields.JobState ?? this.state;
+          if (fields.NodeList && fields.NodeList !== '(null)') this.node = fields.NodeList;
+          if (FINAL.has(this.state)) this.finish(resolveExit, slurmExit(fields));
+        } catch { /* slurmctld busy or restarting: ask again */ } finally {
+          busy = false;
+        }
+      };
+      // Not unref'd: a job being followed keeps the process alive, as a child would (dispose() lets go).
+      this.timer = setInterval(() => void tick(), pollMs);
+      void tick();
+    });
+  }
+
+  private finish(resolveExit: (e: RunExit) => void, e: RunExit): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.timer) clearInterval(this.timer);
+    resolveExit(e);
+  }
+
+  /** The job's fields, or null when Slurm does not know it (any more). */
+  async show(): Promise<Record<string, string> | null> {
+    try {
+      const { stdout } = await run(this.bin('scontrol'), ['show', 'job', '-o', this.slurmId], { timeout: 30_000 });
+      return parseScontrolJob(stdout);
+    } catch (e) {
+      const msg = String((e as { stderr?: string }).stderr ?? (e as Error).message);
+      if (/Invalid job id/i.test(msg)) return null;
+      throw e;
+    }
+  }
+
+  stop(force = false): void {
+    if (this.done) return;
+    // the state as Slurm has it now (the poll may be behind): a pending job is only cancelled, a running one's
+    // trainer (the batch shell, exec'd) gets the signal
+    let state = this.state;
+    try { state = parseScontrolJob(execFileSync(this.bin('scontrol'), ['show', 'job', '-o', this.slurmId], { encoding: 'utf8', timeout: 30_000, stdio: ['ignore', 'pipe', 'ignore'] }))?.JobState ?? state; } catch { /* ask scancel anyway */ }
+    const args = state === 'PENDING' || force ? [this.slurmId] : ['--batch', '--signal=TERM', this.slurmId];
+    execFile(this.bin('scancel'), args, { timeout: 30_000 }, () => { /* a job that just ended: nothing to cancel */ });
+  }
+
+  /** Stops following the job without touching it. */
+  dispose(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+}
+
+export class SlurmRunner implements PlacingRunner, AdoptingRunner {
+  readonly name = 'slurm';
+  private readonly o: SlurmRunnerOptions & { cwd: string };
+  private cap: Resources | null = null;
+
+  constructor(opts: SlurmRunnerOptions = {}) {
+    this.o = { ...opts, cwd: resolve(opts.cwd ?? process.cwd()) };
+  }
+
+  private bin = (name: string): string => (this.o.binDir ? join(this.o.binDir, name) : name);
+
+  /** The options' figures, else the partition's nodes as `sinfo` reports them (summed; GPUs from their gres). */
+  capacity(): Resources {
+    if (this.cap) return this.cap;
+    const o = this.o;
+    let cpus = 0, mem = 0, gpus = 0;
+    if (o.cpuThreads === undefined || o.memoryMB === undefined || o.gpus === undefined) {
+      const out = execFileSync(this.bin('sinfo'), ['-h', '-N', ...(o.partition ? ['-p', o.partition] : []), '-o', '%N %c %m %G'], { encoding: 'utf8', timeout: 30_000 });
+      const seen = new Set<string>();
+      for (const line of out.split('\n')) {
+        const [node, c, m, g] = line.trim().split(/\s+/);
+        if (!node || seen.has(node)) continue;
+        seen.add(node);
+        cpus += Number(c) || 0;
+        mem += Number(m) || 0;
+        gpus += Number(/gpu(?::[^:(]+)?:(\d+)/.exec(g ?? '')?.[1] ?? 0);
+      }
+    }
+    this.cap = { cpuThreads: o.cpuThreads ?? cpus, memoryMB: o.memoryMB ?? mem, gpus: o.gpus ?? gpus, gpuMemoryMB: o.gpuMemoryMB ?? 0 };
+    return this.cap;
+  }
+
+  start(spec: JobSpec, _placement?: Placement, resources?: Resources): SlurmRunHandle {
+    const { outputDir } = writeJobFile(this.o.cwd, spec);
+    const script = join(outputDir, 'slurm.sbatch');
+    writeFileAtomic(script, slurmScript(spec, this.o, resources));
+    const out = execFileSync(this.bin('sbatch'), ['--parsable', script], { encoding: 'utf8', cwd: this.o.cwd, timeout: 60_000 }).trim();
+    const id = /^(\d+)/.exec(out)?.[1];
+    if (!id) throw new Error(`sbatch printed no job id for ${spec.id}: ${out.slice(0, 200)}`);
+    return new SlurmRunHandle(spec.id, id, this.bin, this.o.pollMs ?? 1000);
+  }
+
+  adopt(spec: JobSpec, ref: string | null): SlurmRunHandle | null {
+    let id = /^slurm:(\d+)$/.exec(ref ?? '')?.[1];
+    if (!id) {
+      // the server died between sbatch and recording the id: the job's name finds it
+      const out = execFileSync(this.bin('squeue'), ['-h', '-n', `modelfab-${spec.id}`, '-o', '%i'], { encoding: 'utf8', timeout: 30_000 }).trim();
+      id = out.split('\n')[0]?.trim() || undefined;
+    }
+    if (!id) return null;
+    let line = '';
+    try {
+      line = execFileSync(this.bin('scontrol'), ['show', 'job', '-o', id], { encoding: 'utf8', timeout: 30_000, stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch {
+      return null; // Slurm no longer knows it: ended, the files say how
+    }
+    const fields = parseScontrolJob(line);
+    if (!fields || FINAL.has(fields.JobState ?? '') || fields.JobName !== `modelfab-${spec.id}`) return null;
+    return new SlurmRunHandle(spec.id, id, this.bin, this.o.pollMs ?? 1000);
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * What every runner does before a trainer starts, wherever it runs: job.json written atomically into the job's
+ * folder (paths inside the runner's working directory written relative to it, so the data folder can move, or be
+ * mounted at another path on another machine), and the command that runs the spec's trainer on it.
+ *
+ * Owns: `writeJobFile` and `trainerCommand` (the engine's worker under node, or the torch trainer: one process, or
+ * torchrun for several: src/factory/torch-trainer.ts).
+ */
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeFileAtomic } from '../util/atomic-write.ts';
+import { storedPath } from '../store/paths.ts';
+import { mapSpecPaths } from './spec-paths.ts';
+import type { JobSpec } from './job-spec.ts';
+import { torchCommand, torchPython } from './torch-trainer.ts';
+
+export interface TrainerCommandOptions {
+  /** The engine worker's entry (default src/factory/engine-worker-main.ts) and the node arguments before it (default --import tsx). */
+  entry?: string;
+  nodeArgs?: string[];
+  /** node itself (default: this process's). */
+  node?: string;
+  /** The torch trainer's python (default torchPython()). */
+  torchPython?: string;
+}
+
+const DEFAULT_ENTRY = fileURLToPath(new URL('./engine-worker-main.ts', import.meta.url));
+
+function tsxImport(): string {
+  try { return import.meta.resolve('tsx'); } catch { return 'tsx'; }
+}
+
+/** The program and arguments that run `spec`'s trainer on `jobArg` (its job.json, as the trainer is told it). */
+export function trainerCommand(spec: JobSpec, jobArg: string, o: TrainerCommandOptions = {}): { command: string; args: string[] } {
+  if (spec.trainer === 'torch') return torchCommand(o.torchPython ?? torchPython(), jobArg, spec.processes);
+  return { command: o.node ?? process.execPath, args: [...(o.nodeArgs ?? ['--import', tsxImport()]), o.entry ?? DEFAULT_ENTRY, jobArg] };
+}
+
+/** Where a job's files are for a runner working in `cwd`: its folder, its job.json, and job.json as the trainer is told it. */
+export function jobPaths(cwd: string, spec: JobSpec): { outputDir: string; jobPath: string; jobArg: string } {
+  const outputDir = resolve(cwd, spec.outputDir);
+  const jobPath = join(outputDir, 'job.json');
+  return { outputDir, jobPath, jobArg: storedPath(cwd, jobPath) };
+}
+
+/** Writes `<outputDir>/job.json` atomically (the folder made first); returns jobPaths. */
+export function writeJobFile(cwd: string, spec: JobSpec): { outputDir: string; jobPath: string; jobArg: string } {
+  const p = jobPaths(cwd, spec);
+  mkdirSync(p.outputDir, { recursive: true });
+  const written = mapSpecPaths(spec, (x) => storedPath(cwd, resolve(cwd, x)));
+  writeFileAtomic(p.jobPath, JSON.stringify(written, null, 2) + '\n');
+  return p;
+}
