@@ -97,6 +97,7 @@ export const ROUTE_ACCESS: Readonly<Record<string, Access | readonly Access[]>> 
   'POST /v1/fine_tuning/jobs/:id/resume': 'manage:fine_tuning',
   'GET /v1/fine_tuning/jobs/:id/events': 'manage:fine_tuning',
   'GET /v1/fine_tuning/jobs/:id/checkpoints': 'manage:fine_tuning',
+  'GET /v1/fine_tuning/jobs/:id/manifests': 'manage:fine_tuning',
   'GET /v1/fine_tuning/jobs/:id/metrics': 'manage:fine_tuning',
 
   // ---------------------------------------------------------------- experiments

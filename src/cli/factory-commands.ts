@@ -151,6 +151,19 @@ export function registerFactory(program: Command): void {
       const j = await new ApiClient(clientOptions(o)).get<FineTuningJobObject>(`/v1/fine_tuning/jobs/${id}`);
       print(o.json, j, () => { console.log(jobLine(j)); console.log(JSON.stringify({ hyperparameters: j.hyperparameters, modelfab: j.modelfab }, null, 2)); });
     });
+  withClient(jobs.command('manifest <id>').description('the job as Kubernetes manifests (a batch/v1 Job; a Kubeflow TrainJob for a torch job of several processes), as YAML')
+    .requiredOption('--image <image>', 'the container image with modelfab and the torch trainer')
+    .requiredOption('--claim <pvc>', 'the PersistentVolumeClaim holding the data folder')
+    .option('--data-path <path>', 'where the pods mount the data folder', '/data')
+    .option('--namespace <ns>', 'the namespace of the manifests')
+    .option('--runtime <name>', 'the Kubeflow ClusterTrainingRuntime of distributed torch jobs (default torch-distributed)')
+    .option('--gpu-resource <name>', 'the GPU resource name (default nvidia.com/gpu)')
+    .option('--json', 'print JSON'))
+    .action(async (id: string, o) => {
+      const q = new URLSearchParams({ image: o.image, claim: o.claim, data_path: o.dataPath, ...(o.namespace ? { namespace: o.namespace } : {}), ...(o.runtime ? { runtime: o.runtime } : {}), ...(o.gpuResource ? { gpu_resource: o.gpuResource } : {}) });
+      const r = await new ApiClient(clientOptions(o)).get<{ data: unknown[]; yaml: string }>(`/v1/fine_tuning/jobs/${encodeURIComponent(id)}/manifests?${q}`);
+      print(o.json, r.data, () => process.stdout.write(r.yaml));
+    });
   withClient(jobs.command('logs <id>').description("a job's events and metric lines, oldest first").option('--json', 'print JSON'))
     .action(async (id: string, o) => {
       const r = await new ApiClient(clientOptions(o)).get<{ data: { created_at: number; level: string; message: string }[] }>(`/v1/fine_tuning/jobs/${id}/events?limit=1000`);

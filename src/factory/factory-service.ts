@@ -32,6 +32,8 @@ import type { Problem } from '../data/problems.ts';
 import { isProcessCount, STRATEGIES, type BaseModelRef, type ParallelStrategy, type DataRef, type Hyperparameters, type JobEstimate, type JobSpec, type JobStatus, type Resources, type Stage } from './job-spec.ts';
 import type { FactoryTables } from './kysely-jobs.ts';
 import { resolveStored, storedPath } from '../store/paths.ts';
+import { mapSpecPaths } from './spec-paths.ts';
+import { kubernetesManifests, type KubernetesOptions, type Manifest as KubernetesManifest } from './kubernetes-manifests.ts';
 import type { Manifest } from './engine-worker.ts';
 import { evaluateJob, type EvaluationSpec, type JobBench } from './evaluate.ts';
 import { hfBaseFor, importTorchResult, PRECISIONS, TRAINERS, type Precision, type TorchTrainer, type TrainerName } from './torch-trainer.ts';
@@ -522,6 +524,18 @@ export class FactoryService extends EventEmitter {
       return hfBaseFor(this.o.dataDir, baseRef(resolved.model));
     } catch (e) {
       throw refuse(`base model ${resolved.model.name} cannot be converted for the torch trainer: ${(e as Error).message}`);
+    }
+  }
+
+  /** The job as Kubernetes manifests (kubernetes-manifests.ts), its paths relative to the data folder the pods mount. */
+  async manifests(id: string, o: KubernetesOptions): Promise<KubernetesManifest[]> {
+    const job = await this.getJob(id);
+    const dataDir = resolve(this.o.dataDir);
+    const spec = mapSpecPaths(job.spec, (p) => storedPath(dataDir, resolve(dataDir, p)));
+    try {
+      return kubernetesManifests(spec, job.estimate, o);
+    } catch (e) {
+      throw new FactoryError(400, (e as Error).message);
     }
   }
 

@@ -10,6 +10,8 @@ import type { JobRecord } from '../../factory/job-repository.ts';
 import type { JobStatus } from '../../factory/job-spec.ts';
 import { TERMINAL_STATUSES } from '../../factory/scheduler.ts';
 import { SSE_HEADERS, SseWriter } from '../../openai/sse-writer.ts';
+import { stringify } from 'yaml';
+import { ApiError } from '../errors.ts';
 
 const createSchema = {
   body: {
@@ -18,6 +20,18 @@ const createSchema = {
       model: { type: 'string' }, training_file: { type: 'string' }, validation_file: { type: 'string' }, dataset: { type: 'string' },
       suffix: { type: 'string', maxLength: 64 }, seed: { type: 'integer' }, metadata: { type: 'object', additionalProperties: { type: 'string' } },
       hyperparameters: { type: 'object' }, method: { type: 'object' }, integrations: { type: 'array' },
+    },
+  },
+};
+
+const NAME = '^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$';
+const manifestQuery = {
+  querystring: {
+    type: 'object', required: ['image', 'claim'],
+    properties: {
+      image: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$' }, claim: { type: 'string', pattern: NAME },
+      data_path: { type: 'string', pattern: '^/[A-Za-z0-9._/-]{0,254}$' }, namespace: { type: 'string', pattern: NAME }, runtime: { type: 'string', pattern: NAME },
+      gpu_resource: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9./_-]{0,99}$' }, service_account: { type: 'string', pattern: NAME },
     },
   },
 };
@@ -40,6 +54,18 @@ export function fineTuningRoutes(app: FastifyInstance, factory: FactoryService):
   app.get<{ Params: { id: string }; Querystring: { after?: string; limit?: string } }>('/v1/fine_tuning/jobs/:id/events', async (req) => {
     const r = await factory.events(req.params.id, { after: req.query.after, limit: req.query.limit ? Number(req.query.limit) : undefined });
     return { object: 'list', data: r.data, has_more: r.has_more };
+  });
+
+  // the job as Kubernetes manifests (a batch/v1 Job, or a Kubeflow TrainJob for distributed torch): the query's
+  // values become manifest fields only, checked against what Kubernetes accepts
+  app.get<{ Params: { id: string }; Querystring: Record<string, string | undefined> }>('/v1/fine_tuning/jobs/:id/manifests', { schema: manifestQuery }, async (req) => {
+    const q = req.query;
+    const unknown = Object.keys(q).find((k) => !(k in manifestQuery.querystring.properties));
+    if (unknown) throw new ApiError(400, `Unknown query parameter '${unknown}' (known: ${Object.keys(manifestQuery.querystring.properties).join(', ')}).`, 'invalid_request_error', unknown, 'unknown_parameter');
+    const data = await factory.manifests(req.params.id, {
+      image: q.image!, claim: q.claim!, dataPath: q.data_path, namespace: q.namespace, runtime: q.runtime, gpuResource: q.gpu_resource, serviceAccount: q.service_account,
+    });
+    return { object: 'list', data, yaml: data.map((m) => stringify(m, { lineWidth: 0 })).join('---\n') };
   });
 
   app.get<{ Params: { id: string } }>('/v1/fine_tuning/jobs/:id/checkpoints', async (req) => {
