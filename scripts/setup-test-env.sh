@@ -5,7 +5,8 @@
 #   - the npm packages (npm ci) and the native addon (a failed native build is an error here: OpenBLAS is installed);
 #   - the torch trainer's Python virtual environment from PyPI (.venv-torch/, trainers/torch/setup-venv.sh);
 #   - a one-node Slurm cluster on this machine (Debian's slurm-wlm and munge; scripts/slurm-one-node.sh), which the
-#     Slurm runner's tests submit to.
+#     Slurm runner's tests submit to, and a Ray head (PyPI's ray in .venv-ray/; scripts/ray-head.sh) for the Ray
+#     runner's.
 # Then `npm test` runs ESLint, both typechecks, the Node tests and the Python tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,3 +25,4 @@ node scripts/build-native.mjs --strict
 bash trainers/torch/setup-venv.sh
 
 bash scripts/slurm-one-node.sh
+bash scripts/ray-head.sh

@@ -12,15 +12,17 @@ import { LlamaEmbedder, OpenAIEmbedder, type Embedder } from '../knowledge/embed
 import { JudgeFromGenerator, OpenAIChatGenerator } from '../knowledge/answer-generator.ts';
 import type { KnowledgeServiceOptions } from '../knowledge/knowledge-service.ts';
 import { SlurmRunner } from '../factory/slurm-runner.ts';
+import { RayRunner } from '../factory/ray-runner.ts';
 import type { Runner } from '../factory/job-spec.ts';
 import { positive } from './option-values.ts';
 
-interface RunnerOpts { runner: string; slurmPartition?: string; slurmAccount?: string; slurmQos?: string; slurmTime?: string; slurmCheckpointBefore?: string; slurmSbatch?: string[] }
+interface RunnerOpts { runner: string; rayAddress?: string; slurmPartition?: string; slurmAccount?: string; slurmQos?: string; slurmTime?: string; slurmCheckpointBefore?: string; slurmSbatch?: string[] }
 
-/** The runner the serve options name: local processes (undefined: the factory's default) or a Slurm cluster. */
+/** The runner the serve options name: local processes (undefined: the factory's default), a Slurm or a Ray cluster. */
 export function runnerFromOptions(o: RunnerOpts, dataDir: string): Runner | undefined {
   if (o.runner === 'local') return undefined;
-  if (o.runner !== 'slurm') throw new Error(`--runner must be local or slurm, got ${JSON.stringify(o.runner)}`);
+  if (o.runner === 'ray') return new RayRunner({ cwd: dataDir, address: o.rayAddress });
+  if (o.runner !== 'slurm') throw new Error(`--runner must be local, slurm or ray, got ${JSON.stringify(o.runner)}`);
   return new SlurmRunner({
     cwd: dataDir, partition: o.slurmPartition, account: o.slurmAccount, qos: o.slurmQos, extraSbatch: o.slurmSbatch,
     timeLimitMinutes: positive(o.slurmTime, 'slurm-time'), checkpointBeforeS: positive(o.slurmCheckpointBefore, 'slurm-checkpoint-before'),
@@ -65,7 +67,8 @@ export function registerServe(program: Command): void {
     .option('--chat-url <url>', 'knowledge bases: an OpenAI-compatible chat endpoint that writes chat-search answers ($MODELFAB_CHAT_URL)', process.env.MODELFAB_CHAT_URL)
     .option('--chat-model <name>', 'the chat model at that endpoint ($MODELFAB_CHAT_MODEL)', process.env.MODELFAB_CHAT_MODEL)
     .option('--judge', 'use that chat model as the attribution judge too')
-    .option('--runner <name>', 'where training jobs run: local (processes on this machine) or slurm (batch jobs; the data folder must be on a path every node sees) ($MODELFAB_RUNNER)', process.env.MODELFAB_RUNNER ?? 'local')
+    .option('--runner <name>', 'where training jobs run: local (processes on this machine), slurm (batch jobs) or ray (Ray jobs); for a cluster the data folder must be on a path every node sees ($MODELFAB_RUNNER)', process.env.MODELFAB_RUNNER ?? 'local')
+    .option('--ray-address <url>', 'the Ray head\'s dashboard, which serves the Jobs API (default http://127.0.0.1:8265) ($MODELFAB_RAY_ADDRESS)', process.env.MODELFAB_RAY_ADDRESS)
     .option('--slurm-partition <name>', 'Slurm partition of the jobs ($MODELFAB_SLURM_PARTITION)', process.env.MODELFAB_SLURM_PARTITION)
     .option('--slurm-account <name>', 'Slurm account ($MODELFAB_SLURM_ACCOUNT)', process.env.MODELFAB_SLURM_ACCOUNT)
     .option('--slurm-qos <name>', 'Slurm QoS ($MODELFAB_SLURM_QOS)', process.env.MODELFAB_SLURM_QOS)

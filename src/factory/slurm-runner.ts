@@ -26,7 +26,7 @@ import { writeFileAtomic } from '../util/atomic-write.ts';
 import type { Placement } from './resources.ts';
 import type { AdoptingRunner, PlacingRunner, RefRunHandle, RunExit } from './runners.ts';
 import type { JobSpec, Resources } from './job-spec.ts';
-import { jobPaths, trainerCommand, writeJobFile, type TrainerCommandOptions } from './trainer-launch.ts';
+import { jobPaths, shellQuote, trainerCommand, writeJobFile, type TrainerCommandOptions } from './trainer-launch.ts';
 
 const run = promisify(execFile);
 
@@ -61,11 +61,6 @@ const DEFAULT_MEMORY_MB = 2048;
 
 /** Slurm states after which a job is done. */
 const FINAL = new Set(['COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'NODE_FAIL', 'PREEMPTED', 'OUT_OF_MEMORY', 'BOOT_FAIL', 'DEADLINE', 'SPECIAL_EXIT', 'REVOKED']);
-
-/** A word for the shell, quoted unless it is plainly safe. */
-export function shellQuote(s: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
-}
 
 /** One #SBATCH value: no newline may end a line early and start a command. */
 function sbatchValue(what: string, v: string): string {

@@ -4,7 +4,7 @@
  * mounted at another path on another machine), and the command that runs the spec's trainer on it.
  *
  * Owns: `writeJobFile` and `trainerCommand` (the engine's worker under node, or the torch trainer: one process, or
- * torchrun for several: src/factory/torch-trainer.ts).
+ * torchrun for several: src/factory/torch-trainer.ts), and `shellQuote` for runners that hand a shell the command.
  */
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -35,6 +35,11 @@ function tsxImport(): string {
 export function trainerCommand(spec: JobSpec, jobArg: string, o: TrainerCommandOptions = {}): { command: string; args: string[] } {
   if (spec.trainer === 'torch') return torchCommand(o.torchPython ?? torchPython(), jobArg, spec.processes);
   return { command: o.node ?? process.execPath, args: [...(o.nodeArgs ?? ['--import', tsxImport()]), o.entry ?? DEFAULT_ENTRY, jobArg] };
+}
+
+/** A word for the shell, quoted unless it is plainly safe (batch scripts, Ray entrypoints). */
+export function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 /** Where a job's files are for a runner working in `cwd`: its folder, its job.json, and job.json as the trainer is told it. */

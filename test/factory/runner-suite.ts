@@ -25,6 +25,8 @@ export interface RunnerSuiteOptions {
   name: string;
   /** A runner whose trainers are the stand-in in FAKE_MODE `mode`, working in `cwd`. */
   make(mode: string, cwd: string): TestRunner;
+  /** What `exited` says of a trainer stopped by stop() (default exit 3: it checkpointed and stopped). */
+  stopped?: { code: number | null; signal: string | null };
   /** What `exited` says of a trainer ended by stop(true) (a kill; Slurm's cancel sends SIGTERM first, then SIGKILL). */
   killed: { code: number | null; signal: string | null };
   /** What an adopted handle's `exited` says when the trainer exits 3 (null code where nobody can wait for it). */
@@ -83,7 +85,7 @@ export function runnerSuite(o: RunnerSuiteOptions): void {
     await ready(join(dir, 'jobs', 'b'));
     a.stop();
     b.stop(true);
-    assert.deepEqual(await a.exited, { code: 3, signal: null });
+    assert.deepEqual(await a.exited, o.stopped ?? { code: 3, signal: null });
     assert.deepEqual(await b.exited, o.killed);
   }));
 
@@ -97,7 +99,7 @@ export function runnerSuite(o: RunnerSuiteOptions): void {
     assert.equal(adopted.ref, first.ref);
     adopted.stop();
     assert.deepEqual(await adopted.exited, o.adoptedExit);
-    assert.deepEqual(await first.exited, { code: 3, signal: null });
+    assert.deepEqual(await first.exited, o.stopped ?? { code: 3, signal: null });
     assert.equal(later.adopt(spec, first.ref!), null, 'ended: nothing to adopt');
   }));
 }

@@ -13,7 +13,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from '../../src/api/server.ts';
-import { parseScontrolJob, shellQuote, SlurmRunner, slurmExit, slurmScript } from '../../src/factory/slurm-runner.ts';
+import { parseScontrolJob, SlurmRunner, slurmExit, slurmScript } from '../../src/factory/slurm-runner.ts';
+import { shellQuote } from '../../src/factory/trainer-launch.ts';
 import type { JobSpec } from '../../src/factory/job-spec.ts';
 import { saveModel } from '../../src/engine/io.ts';
 import { readMetrics } from '../../src/engine/metrics-log.ts';
