@@ -291,6 +291,16 @@ export class FactoryService extends EventEmitter {
       this.pending.add(p);
     });
     o.scheduler.on('metrics', (id, record) => this.emit('metrics', id, record));
+    // a torch job built on a result that did not exist at submission: the result converted once it does
+    o.scheduler.setPreparer((job) => (job.spec.trainer === 'torch' && job.spec.base.kind !== 'hf' ? () => this.torchBaseNow(job.spec) : null));
+  }
+
+  /** A torch job's spec with its base (another job's result, now made) converted to a Hugging Face folder. */
+  private async torchBaseNow(spec: JobSpec): Promise<JobSpec> {
+    const hf = hfBaseFor(this.o.dataDir, spec.base);
+    const h = spec.hyperparameters;
+    const chat = hf.chatTemplate && h.chatTemplate === undefined && spec.stage !== 'pretrain' ? { chatTemplate: hf.chatTemplate } : {};
+    return { ...spec, base: { kind: 'hf', path: hf.path }, hyperparameters: { ...h, ...chat } };
   }
 
   get scheduler(): Scheduler { return this.o.scheduler; }
@@ -399,11 +409,12 @@ export class FactoryService extends EventEmitter {
     throw new FactoryError(404, `${param}: model ${name} not found: list models with GET /v1/models or modelfab models list`, param, 'model_not_found');
   }
 
-  /** The result of a job not finished yet, as the base of a job that starts after it. */
+  /** The result of a job not finished yet, as the base of a job that starts after it (a torch job's, as imported). */
   private pendingResult(job: JobRecord): ResolvedBase {
     const meta = (job.spec as SpecWithMeta).meta;
+    const folder = job.spec.trainer === 'torch' ? 'model-engine' : 'model';
     return {
-      model: { name: modelNameOf(job) ?? job.id, kind: 'engine', path: join(job.spec.outputDir, 'model'), role: 'fine-tune', config: meta?.baseConfig, createdAt: job.createdAt },
+      model: { name: modelNameOf(job) ?? job.id, kind: 'engine', path: join(job.spec.outputDir, folder), role: 'fine-tune', config: meta?.baseConfig, createdAt: job.createdAt },
       after: job.id, label: job.spec.resultName ?? job.spec.name,
     };
   }
@@ -491,10 +502,12 @@ export class FactoryService extends EventEmitter {
       ...(torchBase ? { sourceBase: { kind: base.kind, path: storedPath(resolve(this.o.dataDir), resolve(this.o.dataDir, base.path)) } as BaseModelRef } : {}),
     };
     const name = opts.name ?? (opts.experiment ? `${base.name} x ${opts.experiment.dataset} x ${opts.experiment.method}` : `${base.name} x ${dataset.name}`);
-    if (torchBase?.chatTemplate && hyper.chatTemplate === undefined && stage !== 'pretrain') hyper.chatTemplate = torchBase.chatTemplate;
+    const hfBase = torchBase && torchBase !== 'later' ? torchBase : null;
+    if (hfBase?.chatTemplate && hyper.chatTemplate === undefined && stage !== 'pretrain') hyper.chatTemplate = hfBase.chatTemplate;
     const spec: SpecWithMeta = {
       version: 1, id, name, ...trainer,
-      stage, base: torchBase ? { kind: 'hf', path: torchBase.path } : baseRef(base), method, data: { train: { path: train.path, kind: train.kind }, ...(val ? { validation: { path: val.path, kind: val.kind } } : {}) },
+      // a torch job on a base still being trained names that base until the scheduler has it converted (torchBaseNow)
+      stage, base: hfBase ? { kind: 'hf', path: hfBase.path } : baseRef(base), method, data: { train: { path: train.path, kind: train.kind }, ...(val ? { validation: { path: val.path, kind: val.kind } } : {}) },
       hyperparameters: hyper, seed, outputDir: dir, threads: this.threads, meta,
       ...(opts.evaluation ? { evaluation: opts.evaluation, resultName: opts.experiment ? name : `ft:${base.name}:${req.suffix ?? ''}:${id}`, baseName: resolved.label ?? base.name } : {}),
     };
@@ -514,12 +527,13 @@ export class FactoryService extends EventEmitter {
   }
 
   /** The HF base a torch job trains from, or a 400 with the reason it cannot run on the torch trainer. */
-  private async torchBase(stage: Stage, method: MethodSpec, resolved: ResolvedBase, o: TrainerOptions): Promise<{ path: string; chatTemplate?: string }> {
+  private async torchBase(stage: Stage, method: MethodSpec, resolved: ResolvedBase, o: TrainerOptions): Promise<{ path: string; chatTemplate?: string } | 'later'> {
     const refuse = (msg: string) => new FactoryError(400, msg, 'hyperparameters.trainer', 'trainer_unavailable');
     if (!this.o.torch) throw refuse('the torch trainer is not configured on this server');
     const why = await this.o.torch.refusal(stage, method.type, o);
     if (why) throw refuse(why);
-    if (resolved.after) throw refuse(`the torch trainer needs its base model before the job is queued, but ${resolved.model.name} is still being trained (job ${resolved.after}); submit the torch job once it has succeeded`);
+    // a base still being trained is converted once it exists, before the job is placed (torchBaseNow)
+    if (resolved.after) return 'later';
     try {
       return hfBaseFor(this.o.dataDir, baseRef(resolved.model));
     } catch (e) {
@@ -717,17 +731,19 @@ export class FactoryService extends EventEmitter {
 
   /**
    * An experiment on the torch trainer is refused before anything is made when the trainer is missing or does not
-   * run one of its stages or methods; a later stage (`then`) would train from a result that does not exist yet,
-   * which the torch trainer cannot be given (its base is converted before launch).
+   * run one of its stages (the first, and those in `then`, whose jobs train from results converted once they
+   * exist) or methods.
    */
   private async torchExperimentRefusal(req: ExperimentRequest, stage: Stage): Promise<void> {
     const refuse = (msg: string, param: string) => new FactoryError(400, msg, param, 'trainer_unavailable');
     if (!this.o.torch) throw refuse('the torch trainer is not configured on this server', 'trainer');
-    if (req.then?.length) throw refuse('trainer torch: stages in `then` train from results that do not exist yet, which the torch trainer cannot be given; run them as experiments of their own, or use trainer engine', 'then');
-    for (const [i, m] of req.methods.entries()) {
-      const type = 'spec' in m ? m.spec.type : m.type;
-      const why = await this.o.torch.refusal(stage, type, { precision: req.precision, packing: req.packing, gradientCheckpointing: req.gradient_checkpointing, strategy: req.strategy });
-      if (why) throw refuse(why, /^the torch trainer does not run method/.test(why) ? `methods[${i}]` : 'trainer');
+    const stages: Array<[Stage, string]> = [[stage, 'trainer'], ...(req.then ?? []).map((t, k): [Stage, string] => [t.stage, `then[${k}].stage`])];
+    for (const [st, param] of stages) {
+      for (const [i, m] of req.methods.entries()) {
+        const type = 'spec' in m ? m.spec.type : m.type;
+        const why = await this.o.torch.refusal(st, type, { precision: req.precision, packing: req.packing, gradientCheckpointing: req.gradient_checkpointing, strategy: req.strategy });
+        if (why) throw refuse(why, /^the torch trainer does not run method/.test(why) ? `methods[${i}]` : /does not run stage/.test(why) ? param : 'trainer');
+      }
     }
   }
 

@@ -84,6 +84,9 @@ export interface SubmitOptions {
 export type SchedulerErrorCode = 'not_found' | 'conflict' | 'invalid' | 'unplaceable';
 
 /** A scheduler refusal; the code gives the status (not_found 404, conflict 409, invalid and unplaceable 400). */
+/** What setPreparer takes: the work a job needs before it can be placed, or null. */
+export type Preparer = (job: JobRecord) => (() => Promise<JobSpec>) | null;
+
 export class SchedulerError extends StatusError {
   declare readonly code: SchedulerErrorCode;
   constructor(code: SchedulerErrorCode, message: string) {
@@ -181,6 +184,9 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   private nextFullPass = 0;
   private closed = false;
   private readonly st = { jobsStarted: 0, jobsFinished: 0, passes: 0, schedulingMs: 0, spawnMs: 0, monitorMs: 0 };
+  private preparer: Preparer | null = null;
+  /** Jobs whose preparation runs now (see setPreparer). */
+  private readonly preparing = new Set<string>();
 
   constructor(opts: SchedulerOptions) {
     super();
@@ -441,6 +447,29 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     }
   }
 
+  /**
+   * Work some jobs need once their dependencies have succeeded and before they can be placed (a torch job built
+   * on another job's result converts that result for its trainer). `prep(job)` returns the work, or null when the
+   * job needs none; the work runs outside the scheduling pass and returns the job's new spec, after which the job
+   * is placed as any other. Work that fails fails the job with the reason.
+   */
+  setPreparer(prep: Preparer): void {
+    this.preparer = prep;
+  }
+
+  private prepare(job: JobRecord, work: () => Promise<JobSpec>): void {
+    if (this.preparing.has(job.id)) return;
+    this.preparing.add(job.id);
+    void work().then(
+      (spec) => this.serial(async () => { await this.repo.update(job.id, { spec }, { status: 'queued' }); }),
+      (e: unknown) => this.serial(async () => {
+        const j = await this.repo.get(job.id);
+        const why = `could not be prepared: ${e instanceof Error ? e.message : String(e)}`;
+        if (j?.status === 'queued') await this.transition(j, { status: 'failed', finishedAt: this.now(), error: why }, why, { status: 'queued' });
+      }),
+    ).catch((e) => this.warn(e)).finally(() => { this.preparing.delete(job.id); this.changed(); });
+  }
+
   private async placeQueued(queued: JobRecord[]): Promise<void> {
     if (queued.length === 0) return;
     const capacity = this.runner.capacity();
@@ -459,6 +488,8 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
           continue;
         }
       }
+      const work = this.preparer?.(job);
+      if (work) { this.prepare(job, work); continue; }
       if (blockedPriority !== null && job.priority < blockedPriority) break;
       const never = neverFits(job.estimate, capacity);
       if (never) {

@@ -227,6 +227,36 @@ test('submit refuses what can never run, invalid specs and duplicate ids', async
   assert.ok(j.spec.outputDir.startsWith('/'));
 });
 
+test('a preparer: work a job needs before placement runs outside the pass, its spec replaced; failed work fails the job', async () => {
+  const { runner, s } = make({ cpuThreads: 2, memoryMB: 1000 });
+  let release!: () => void;
+  const gate = new Promise<void>((r) => { release = r; });
+  const calls: string[] = [];
+  s.setPreparer((job) => (job.spec.name === 'needs' ? async () => { calls.push(job.id); await gate; return { ...job.spec, name: 'ready' }; }
+    : job.spec.name === 'broken' ? async () => { throw new Error('the base cannot be converted'); } : null));
+  await s.submit(spec('parent'));
+  await s.submit({ ...spec('child'), name: 'needs' }, { after: ['parent'] });
+  await s.submit({ ...spec('bad'), name: 'broken' });
+  await s.tick();
+  assert.deepEqual(runner.order(), ['parent']);
+  assert.deepEqual(calls, [], 'not prepared while its dependency trains');
+  runner.handle('parent').exit(0);
+  await settle(s);
+  await s.tick();
+  await s.tick();
+  assert.deepEqual(calls, ['child'], 'prepared once, however many passes run meanwhile');
+  assert.deepEqual(runner.order(), ['parent'], 'not placed before its work is done');
+  release();
+  await sleep(20);
+  await settle(s);
+  await s.tick();
+  assert.deepEqual(runner.order(), ['parent', 'child']);
+  assert.equal(runner.handle('child').spec.name, 'ready', 'started with the prepared spec');
+  const bad = (await s.get('bad'))!;
+  assert.equal(bad.status, 'failed');
+  assert.match(bad.error!, /could not be prepared: the base cannot be converted/);
+});
+
 test('dependencies: a job waits, without holding others up, until its dependencies succeed; a failed one cancels the chain', async () => {
   const { runner, s } = make({ cpuThreads: 2, memoryMB: 1000 });
   await s.submit(spec('base'));

@@ -82,3 +82,43 @@ test('[slow] an experiment with trainer torch trains SFT LoRA and prefix tuning 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('[slow] an experiment on trainer torch trains SFT LoRA, then DPO from its result once it exists', { skip, timeout: 400_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mf-torch-then-'));
+  const srv = await createServer({ dataDir: dir, adminKey: ADMIN_KEY, factory: { localRunner: { cpuThreads: 2, memoryMB: 64_000 } } });
+  try {
+    const rows = supportQA(0).train.slice(0, 16);
+    const corpus = rows.flatMap((r) => r.messages.map((m) => String(m.content)));
+    const tokenizer = trainBpe([...corpus, ...corpus], { vocabSize: 320, specialTokens: CHATML_SPECIAL_TOKENS, eos: '<|im_end|>' });
+    const config = { vocabSize: tokenizer.vocabSize, hiddenSize: 32, numLayers: 2, numHeads: 4, numKvHeads: 2, ffnSize: 64, ropeBase: 10000, rmsEps: 1e-5, tieEmbeddings: false, qkvBias: false, contextLength: 128 };
+    saveModel(join(dir, 'tiny'), LlamaModel.init(config, 3), tokenizer, { chatTemplate: 'chatml' });
+    const f = srv.factory.factory;
+    await f.catalogRegister({ name: 'tiny', kind: 'engine', path: join(dir, 'tiny'), role: 'base', config, createdAt: Date.now() });
+    writeFileSync(join(dir, 'qa.jsonl'), rows.map((r) => JSON.stringify(r)).join('\n'));
+    await srv.service.importDataset({ name: 'qa', source: { path: join(dir, 'qa.jsonl') } });
+    // preference pairs: the dataset's answer chosen, a curt one rejected
+    const prefs = rows.map((r) => ({ messages: r.messages.slice(0, -1), chosen: r.messages.at(-1), rejected: { role: 'assistant', content: 'No.' } }));
+    writeFileSync(join(dir, 'prefs.jsonl'), prefs.map((r) => JSON.stringify(r)).join('\n'));
+    await srv.service.importDataset({ name: 'prefs', source: { path: join(dir, 'prefs.jsonl') } });
+
+    const exp = await f.createExperiment({
+      name: 'sft-then-dpo', base_models: ['tiny'], datasets: ['qa'], methods: [{ type: 'lora', rank: 4, alpha: 8 }], trainer: 'torch', suites: [],
+      hyperparameters: { maxSteps: 2, batchSize: 4, seqLen: 64 }, then: [{ stage: 'dpo', datasets: ['prefs'], hyperparameters: { maxSteps: 2 } }],
+    });
+    assert.equal(exp.jobs.length, 2);
+    const dpo = exp.jobs.find((j) => j.modelfab.stage === 'dpo')!;
+    const queued = await srv.factory.scheduler.get(dpo.id);
+    assert.equal(queued!.spec.base.kind, 'engine', 'the DPO job names the SFT result until it exists');
+    const done = await srv.factory.scheduler.waitFor(dpo.id, undefined, 360_000);
+    const log = existsSync(join(dir, 'jobs', dpo.id, 'worker.log')) ? readFileSync(join(dir, 'jobs', dpo.id, 'worker.log'), 'utf8').slice(-2000) : '';
+    assert.equal(done.status, 'succeeded', `${done.error ?? ''}\n${log}`);
+    const spec = JSON.parse(readFileSync(join(dir, 'jobs', dpo.id, 'job.json'), 'utf8')) as JobSpec;
+    assert.equal(spec.base.kind, 'hf', 'converted for the torch trainer once the SFT job had succeeded');
+    assert.match((spec.base as { path: string }).path, /^hf-cache\/[0-9a-f]{20}$/);
+    assert.equal(spec.hyperparameters.chatTemplate, 'chatml');
+    assert.ok(existsSync(join(dir, 'jobs', dpo.id, 'model-engine')), 'the DPO result imported for serving');
+  } finally {
+    await srv.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
