@@ -23,7 +23,7 @@ import https from 'node:https';
 import { appendFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Placement } from './resources.ts';
-import type { AdoptingRunner, PlacingRunner, RefRunHandle, RunExit } from './runners.ts';
+import { PolledRunHandle, type AdoptingRunner, type PlacingRunner, type RunExit } from './runners.ts';
 import type { JobSpec, Resources } from './job-spec.ts';
 import { jobPaths, shellQuote, trainerCommand, writeJobFile, type TrainerCommandOptions } from './trainer-launch.ts';
 
@@ -126,47 +126,20 @@ export function rayEntrypoint(spec: JobSpec, o: RayRunnerOptions & { cwd: string
   return `cd ${shellQuote(o.cwd)} && echo "${header}" >> ${log} && exec env ${env.join(' ')} ${[cmd.command, ...cmd.args].map(shellQuote).join(' ')} >> ${log} 2>&1`;
 }
 
-export class RayRunHandle implements RefRunHandle {
-  readonly ref: string;
-  readonly exited: Promise<RunExit>;
-  private timer: NodeJS.Timeout | null = null;
-  private done = false;
-
-  constructor(readonly jobId: string, readonly submissionId: string, private readonly base: string, pollMs: number) {
-    this.ref = `ray:${submissionId}`;
-    this.exited = new Promise<RunExit>((resolveExit) => {
-      let busy = false;
-      const tick = async () => {
-        if (busy || this.done) return;
-        busy = true;
-        try {
-          const info = await call<RayJobInfo>(this.base, 'GET', `/api/jobs/${encodeURIComponent(submissionId)}`);
-          if (!info || FINAL.has(info.status)) this.finish(resolveExit, rayExit(info));
-        } catch { /* the head is busy or restarting: ask again */ } finally {
-          busy = false;
-        }
-      };
-      // Not unref'd: a run being followed keeps the process alive, as a child would (dispose() lets go).
-      this.timer = setInterval(() => void tick(), pollMs);
-      void tick();
-    });
+export class RayRunHandle extends PolledRunHandle {
+  constructor(jobId: string, readonly submissionId: string, private readonly base: string, pollMs: number) {
+    super(jobId, `ray:${submissionId}`, pollMs);
   }
 
-  private finish(resolveExit: (e: RunExit) => void, e: RunExit): void {
-    if (this.done) return;
-    this.done = true;
-    if (this.timer) clearInterval(this.timer);
-    resolveExit(e);
+  protected async check(): Promise<RunExit | undefined> {
+    const info = await call<RayJobInfo>(this.base, 'GET', `/api/jobs/${encodeURIComponent(this.submissionId)}`);
+    return !info || FINAL.has(info.status) ? rayExit(info) : undefined;
   }
 
   /** Ray stops a run with SIGTERM, then SIGKILL after its stop wait; a forced stop asks the same (Ray has no other). */
   stop(_force = false): void {
     if (this.done) return;
     call(this.base, 'POST', `/api/jobs/${encodeURIComponent(this.submissionId)}/stop`).catch(() => { /* ended meanwhile */ });
-  }
-
-  dispose(): void {
-    if (this.timer) clearInterval(this.timer);
   }
 }
 

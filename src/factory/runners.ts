@@ -36,6 +36,43 @@ export interface AdoptingRunner extends Runner {
   adopt(spec: JobSpec, ref: string | null): RefRunHandle | null;
 }
 
+/**
+ * A handle on a run the runner can only ask about (a cluster's job): `check` every `pollMs` until it says how the
+ * run ended; a check that throws (the cluster busy or restarting) is asked again. Following a run keeps the
+ * process alive, as a child would; `dispose()` lets go without touching the run.
+ */
+export abstract class PolledRunHandle implements RefRunHandle {
+  readonly exited: Promise<RunExit>;
+  protected done = false;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(readonly jobId: string, readonly ref: string, pollMs: number) {
+    this.exited = new Promise<RunExit>((resolveExit) => {
+      let busy = false;
+      const tick = async () => {
+        if (busy || this.done) return;
+        busy = true;
+        try {
+          const e = await this.check();
+          if (e && !this.done) { this.done = true; this.dispose(); resolveExit(e); }
+        } catch { /* asked again at the next tick */ } finally {
+          busy = false;
+        }
+      };
+      this.timer = setInterval(() => void tick(), pollMs);
+      setImmediate(() => void tick()); // once the subclass's fields exist
+    });
+  }
+
+  /** How the run ended, or undefined while it has not. */
+  protected abstract check(): Promise<RunExit | undefined>;
+  abstract stop(force?: boolean): void;
+
+  dispose(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+}
+
 export function canAdopt(r: Runner): r is AdoptingRunner {
   return typeof (r as Partial<AdoptingRunner>).adopt === 'function';
 }

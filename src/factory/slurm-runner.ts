@@ -24,7 +24,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { writeFileAtomic } from '../util/atomic-write.ts';
 import type { Placement } from './resources.ts';
-import type { AdoptingRunner, PlacingRunner, RefRunHandle, RunExit } from './runners.ts';
+import { PolledRunHandle, type AdoptingRunner, type PlacingRunner, type RunExit } from './runners.ts';
 import type { JobSpec, Resources } from './job-spec.ts';
 import { jobPaths, shellQuote, trainerCommand, writeJobFile, type TrainerCommandOptions } from './trainer-launch.ts';
 
@@ -128,43 +128,21 @@ function signalName(n: number): string {
   return ({ 1: 'SIGHUP', 2: 'SIGINT', 6: 'SIGABRT', 9: 'SIGKILL', 15: 'SIGTERM' } as Record<number, string>)[n] ?? `SIG${n}`;
 }
 
-export class SlurmRunHandle implements RefRunHandle {
-  readonly ref: string;
-  readonly exited: Promise<RunExit>;
-  private timer: NodeJS.Timeout | null = null;
-  private done = false;
+export class SlurmRunHandle extends PolledRunHandle {
   /** The node it runs on, once Slurm has placed it. */
   node: string | null = null;
   state = 'PENDING';
 
-  constructor(readonly jobId: string, readonly slurmId: string, private readonly bin: (name: string) => string, pollMs: number) {
-    this.ref = `slurm:${slurmId}`;
-    this.exited = new Promise<RunExit>((resolveExit) => {
-      let busy = false;
-      const tick = async () => {
-        if (busy || this.done) return;
-        busy = true;
-        try {
-          const fields = await this.show();
-          if (fields === null) return this.finish(resolveExit, { code: null, signal: null });
-          this.state = fields.JobState ?? this.state;
-          if (fields.NodeList && fields.NodeList !== '(null)') this.node = fields.NodeList;
-          if (FINAL.has(this.state)) this.finish(resolveExit, slurmExit(fields));
-        } catch { /* slurmctld busy or restarting: ask again */ } finally {
-          busy = false;
-        }
-      };
-      // Not unref'd: a job being followed keeps the process alive, as a child would (dispose() lets go).
-      this.timer = setInterval(() => void tick(), pollMs);
-      void tick();
-    });
+  constructor(jobId: string, readonly slurmId: string, private readonly bin: (name: string) => string, pollMs: number) {
+    super(jobId, `slurm:${slurmId}`, pollMs);
   }
 
-  private finish(resolveExit: (e: RunExit) => void, e: RunExit): void {
-    if (this.done) return;
-    this.done = true;
-    if (this.timer) clearInterval(this.timer);
-    resolveExit(e);
+  protected async check(): Promise<RunExit | undefined> {
+    const fields = await this.show();
+    if (fields === null) return { code: null, signal: null };
+    this.state = fields.JobState ?? this.state;
+    if (fields.NodeList && fields.NodeList !== '(null)') this.node = fields.NodeList;
+    return FINAL.has(this.state) ? slurmExit(fields) : undefined;
   }
 
   /** The job's fields, or null when Slurm does not know it (any more). */
@@ -187,11 +165,6 @@ export class SlurmRunHandle implements RefRunHandle {
     try { state = parseScontrolJob(execFileSync(this.bin('scontrol'), ['show', 'job', '-o', this.slurmId], { encoding: 'utf8', timeout: 30_000, stdio: ['ignore', 'pipe', 'ignore'] }))?.JobState ?? state; } catch { /* ask scancel anyway */ }
     const args = state === 'PENDING' || force ? [this.slurmId] : ['--batch', '--signal=TERM', this.slurmId];
     execFile(this.bin('scancel'), args, { timeout: 30_000 }, () => { /* a job that just ended: nothing to cancel */ });
-  }
-
-  /** Stops following the job without touching it. */
-  dispose(): void {
-    if (this.timer) clearInterval(this.timer);
   }
 }
 

@@ -15,9 +15,7 @@ import { parseAllDocuments } from 'yaml';
 import { dnsLabel, kubernetesManifests, type Manifest } from '../../src/factory/kubernetes-manifests.ts';
 import type { JobSpec } from '../../src/factory/job-spec.ts';
 import { createServer } from '../../src/api/server.ts';
-import { saveModel } from '../../src/engine/io.ts';
-import { supportQA } from '../../src/demo/demo-datasets.ts';
-import { randomModel, shapeConfig, testTokenizer } from '../model-files/model-fixtures.ts';
+import { tinyBaseAndData } from './server-helpers.ts';
 
 const KEY = 'sk-mf-k8s-test-key-0123456789abcdef';
 const root = join(import.meta.dirname, '..', '..');
@@ -94,12 +92,7 @@ test('GET /v1/fine_tuning/jobs/{id}/manifests: YAML of the job; the query checke
   const dir = mkdtempSync(join(tmpdir(), 'mf-k8s-'));
   const srv = await createServer({ dataDir: dir, adminKey: KEY });
   try {
-    const tok = testTokenizer();
-    const C = shapeConfig(tok.vocabSize, { contextLength: 128 });
-    saveModel(join(dir, 'tiny'), randomModel(C, 7), tok, { chatTemplate: 'chatml' });
-    await srv.factory.factory.catalogRegister({ name: 'tiny', kind: 'engine', path: join(dir, 'tiny'), role: 'base', config: C, createdAt: Date.now() });
-    writeFileSync(join(dir, 'qa.jsonl'), supportQA(0).train.slice(0, 12).map((r) => JSON.stringify(r)).join('\n'));
-    await srv.service.importDataset({ name: 'qa', source: { path: join(dir, 'qa.jsonl') } });
+    await tinyBaseAndData(srv, dir, 12);
     const job = await srv.factory.factory.createJob({ model: 'tiny', dataset: 'qa' }, { hyperparameters: { maxSteps: 2, seqLen: 64 } });
     const url = await srv.app.listen({ host: '127.0.0.1', port: 0 });
     const get = async (q: string) => { const r = await fetch(`${url}/v1/fine_tuning/jobs/${job.id}/manifests?${q}`, { headers: { authorization: `Bearer ${KEY}` } }); return { status: r.status, body: await r.json() as any }; };

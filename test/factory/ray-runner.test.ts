@@ -6,15 +6,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RayRunner, rayEntrypoint, rayExit } from '../../src/factory/ray-runner.ts';
 import type { JobSpec } from '../../src/factory/job-spec.ts';
 import { createServer } from '../../src/api/server.ts';
-import { saveModel } from '../../src/engine/io.ts';
-import { supportQA } from '../../src/demo/demo-datasets.ts';
-import { randomModel, shapeConfig, testTokenizer } from '../model-files/model-fixtures.ts';
+import { tinyBaseAndData } from './server-helpers.ts';
 import { FAKE_WORKER, runnerSuite } from './runner-suite.ts';
 
 const ADDRESS = process.env.MODELFAB_RAY_ADDRESS ?? 'http://127.0.0.1:8265';
@@ -28,9 +26,9 @@ const spec = (over: Partial<JobSpec> = {}): JobSpec => ({
 });
 
 test('the entrypoint: into the shared folder, threads pinned, the trainer exec\'d with its output in worker.log', () => {
-  const e = rayEntrypoint(spec({ trainer: 'torch' }), { cwd: '/shared/data', torchPython: '/opt/venv/bin/python', env: { HF_HOME: '/shared/hf cache' } }, 'modelfab-ftjob-r1-x');
-  assert.equal(e, "cd /shared/data && echo \"--- $(date -Is) modelfab ray runner: starting the worker for ftjob-r1 as Ray job modelfab-ftjob-r1-x on $(hostname)\" >> /shared/data/jobs/ftjob-r1/worker.log"
-    + " && exec env OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 HF_HOME='/shared/hf cache' /opt/venv/bin/python -m modelfab_torch jobs/ftjob-r1/job.json >> /shared/data/jobs/ftjob-r1/worker.log 2>&1");
+  const e = rayEntrypoint(spec({ trainer: 'torch' }), { cwd: '/cluster/modelfab', torchPython: '/opt/venv/bin/python', env: { HF_HOME: '/cluster/hf cache' } }, 'modelfab-ftjob-r1-x');
+  assert.equal(e, "cd /cluster/modelfab && echo \"--- $(date -Is) modelfab ray runner: starting the worker for ftjob-r1 as Ray job modelfab-ftjob-r1-x on $(hostname)\" >> /cluster/modelfab/jobs/ftjob-r1/worker.log"
+    + " && exec env OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 HF_HOME='/cluster/hf cache' /opt/venv/bin/python -m modelfab_torch jobs/ftjob-r1/job.json >> /cluster/modelfab/jobs/ftjob-r1/worker.log 2>&1");
   assert.deepEqual(rayExit({ status: 'FAILED', driver_exit_code: 2 }), { code: 2, signal: null });
   assert.deepEqual(rayExit({ status: 'SUCCEEDED' }), { code: 0, signal: null });
   assert.deepEqual(rayExit({ status: 'STOPPED' }), { code: null, signal: 'SIGTERM' });
@@ -48,12 +46,7 @@ test('a factory job trained as a Ray job', { skip: noRay, timeout: 180_000 }, as
   const dir = mkdtempSync(join(tmpdir(), 'mf-ray-'));
   const srv = await createServer({ dataDir: dir, adminKey: 'sk-mf-ray-test-key-0123456789abcdef', factory: { runner: new RayRunner({ address: ADDRESS, cwd: dir, pollMs: 300 }) } });
   try {
-    const tok = testTokenizer();
-    const C = shapeConfig(tok.vocabSize, { contextLength: 128 });
-    saveModel(join(dir, 'tiny'), randomModel(C, 7), tok, { chatTemplate: 'chatml' });
-    await srv.factory.factory.catalogRegister({ name: 'tiny', kind: 'engine', path: join(dir, 'tiny'), role: 'base', config: C, createdAt: Date.now() });
-    writeFileSync(join(dir, 'qa.jsonl'), supportQA(0).train.slice(0, 12).map((r) => JSON.stringify(r)).join('\n'));
-    await srv.service.importDataset({ name: 'qa', source: { path: join(dir, 'qa.jsonl') } });
+    await tinyBaseAndData(srv, dir, 12);
     const job = await srv.factory.factory.createJob({ model: 'tiny', dataset: 'qa' }, { hyperparameters: { maxSteps: 20, seqLen: 64, checkpointEvery: 10 } });
     const done = await srv.factory.scheduler.waitFor(job.id, undefined, 150_000);
     assert.equal(done.status, 'succeeded', `${done.error}\n${readFileSync(join(dir, 'jobs', job.id, 'worker.log'), 'utf8').slice(-1500)}`);

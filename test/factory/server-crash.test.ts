@@ -14,6 +14,7 @@ import { createServer } from '../../src/api/server.ts';
 import { ensureBaseModels } from '../../src/demo/base-models.ts';
 import { writeDemoDatasets } from '../../src/demo/demo-datasets.ts';
 import { readMetrics } from '../../src/engine/metrics-log.ts';
+import { apiCall, until } from './server-helpers.ts';
 
 const KEY = 'sk-mf-crash-test-key-0123456789abcdef';
 const bin = new URL('../../bin/modelfab.js', import.meta.url).pathname;
@@ -22,20 +23,7 @@ function serve(dir: string, port: number): ChildProcess {
   return spawn(process.execPath, [bin, 'serve', '--data', dir, '--port', String(port), '--no-base-models'], { env: { ...process.env, MODELFAB_ADMIN_KEY: KEY }, stdio: 'ignore' });
 }
 
-async function api<T>(port: number, method: string, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(`http://127.0.0.1:${port}${path}`, { method, headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as T;
-}
-
-async function until<T>(f: () => Promise<T | null>, ms: number, what: string): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    try { const v = await f(); if (v) return v; } catch { /* not up yet */ }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const api = <T>(port: number, method: string, path: string, body?: unknown) => apiCall<T>(port, KEY, method, path, body);
 
 interface Job { id: string; status: string; modelfab: { step: number | null } }
 

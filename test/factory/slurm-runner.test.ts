@@ -9,17 +9,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from '../../src/api/server.ts';
 import { parseScontrolJob, SlurmRunner, slurmExit, slurmScript } from '../../src/factory/slurm-runner.ts';
 import { shellQuote } from '../../src/factory/trainer-launch.ts';
 import type { JobSpec } from '../../src/factory/job-spec.ts';
-import { saveModel } from '../../src/engine/io.ts';
 import { readMetrics } from '../../src/engine/metrics-log.ts';
-import { supportQA } from '../../src/demo/demo-datasets.ts';
-import { randomModel, shapeConfig, testTokenizer } from '../model-files/model-fixtures.ts';
+import { apiCall, tinyBaseAndData, until } from './server-helpers.ts';
 import { FAKE_WORKER, runnerSuite } from './runner-suite.ts';
 
 const KEY = 'sk-mf-slurm-test-key-0123456789abcdef';
@@ -37,16 +35,16 @@ const spec = (over: Partial<JobSpec> = {}): JobSpec => ({
 });
 
 test('the batch script: resources as #SBATCH lines, the trainer exec\'d with its arguments quoted', () => {
-  const s = slurmScript(spec({ trainer: 'torch', processes: 2 }), { cwd: '/shared/data', partition: 'gpu', account: 'ml', qos: 'high', timeLimitMinutes: 90, extraSbatch: ['--constraint=a100'], torchPython: '/opt/py env/bin/python', env: { HF_HOME: '/shared/hf' } },
+  const s = slurmScript(spec({ trainer: 'torch', processes: 2 }), { cwd: '/cluster/modelfab', partition: 'gpu', account: 'ml', qos: 'high', timeLimitMinutes: 90, extraSbatch: ['--constraint=a100'], torchPython: '/opt/py env/bin/python', env: { HF_HOME: '/cluster/hf' } },
     { cpuThreads: 8, memoryMB: 64_000, gpus: 2, gpuMemoryMB: 40_000 });
   const lines = s.split('\n');
   assert.equal(lines[0], '#!/bin/bash');
-  for (const l of ['#SBATCH --job-name=modelfab-ftjob-abc', '#SBATCH --chdir=/shared/data', '#SBATCH --output=/shared/data/jobs/ftjob-abc/worker.log', '#SBATCH --cpus-per-task=8',
+  for (const l of ['#SBATCH --job-name=modelfab-ftjob-abc', '#SBATCH --chdir=/cluster/modelfab', '#SBATCH --output=/cluster/modelfab/jobs/ftjob-abc/worker.log', '#SBATCH --cpus-per-task=8',
     '#SBATCH --mem=64000M', '#SBATCH --gres=gpu:2', '#SBATCH --partition=gpu', '#SBATCH --account=ml', '#SBATCH --qos=high', '#SBATCH --time=90', '#SBATCH --signal=B:TERM@120',
-    '#SBATCH --constraint=a100', 'export HF_HOME=/shared/hf']) assert.ok(lines.includes(l), `missing: ${l}\n${s}`);
+    '#SBATCH --constraint=a100', 'export HF_HOME=/cluster/hf']) assert.ok(lines.includes(l), `missing: ${l}\n${s}`);
   assert.ok(lines.includes("exec '/opt/py env/bin/python' -m torch.distributed.run --standalone --nproc_per_node=2 -m modelfab_torch jobs/ftjob-abc/job.json"), s);
   // the engine's worker: node with the tsx loader, the job.json relative to the shared folder
-  assert.match(slurmScript(spec(), { cwd: '/shared/data' }), /\nexec \S+node\S* --import \S+ \S+engine-worker-main\.ts jobs\/ftjob-abc\/job\.json\n/);
+  assert.match(slurmScript(spec(), { cwd: '/cluster/modelfab' }), /\nexec \S+node\S* --import \S+ \S+engine-worker-main\.ts jobs\/ftjob-abc\/job\.json\n/);
   assert.throws(() => slurmScript(spec(), { cwd: '/x', partition: 'a\nrm -rf /' }), /partition must be one line/);
   assert.equal(shellQuote("it's"), `'it'\\''s'`);
   const f = parseScontrolJob('JobId=12 JobName=modelfab-ftjob-abc UserId=root(0) JobState=FAILED Reason=NonZeroExitCode ExitCode=3:0 NodeList=vm')!;
@@ -64,32 +62,10 @@ runnerSuite({
 /** A data folder with a tiny base model and a dataset, made in-process. */
 async function prepare(dir: string): Promise<void> {
   const srv = await createServer({ dataDir: dir, adminKey: KEY });
-  try {
-    const tok = testTokenizer();
-    const C = shapeConfig(tok.vocabSize, { contextLength: 128 });
-    saveModel(join(dir, 'tiny'), randomModel(C, 7), tok, { chatTemplate: 'chatml' });
-    await srv.factory.factory.catalogRegister({ name: 'tiny', kind: 'engine', path: join(dir, 'tiny'), role: 'base', config: C, createdAt: Date.now() });
-    writeFileSync(join(dir, 'qa.jsonl'), supportQA(0).train.slice(0, 24).map((r) => JSON.stringify(r)).join('\n'));
-    await srv.service.importDataset({ name: 'qa', source: { path: join(dir, 'qa.jsonl') } });
-  } finally {
-    await srv.close();
-  }
+  try { await tinyBaseAndData(srv, dir); } finally { await srv.close(); }
 }
 
-async function api<T>(port: number, method: string, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(`http://127.0.0.1:${port}${path}`, { method, headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as T;
-}
-
-async function until<T>(f: () => Promise<T | null>, ms: number, what: string): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    try { const v = await f(); if (v) return v; } catch { /* not up yet */ }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+const api = <T>(port: number, method: string, path: string, body?: unknown) => apiCall<T>(port, KEY, method, path, body);
 
 interface Job { id: string; status: string; modelfab: { step: number | null } }
 

@@ -144,7 +144,6 @@ def write_checkpoint(out: str, step: int, tensors: Dict[str, torch.Tensor], opti
     clean_stale_temps(out)
     suffix = f"{os.getpid()}-{os.urandom(4).hex()}"
     tmp = os.path.join(parent, f".tmp-step-{step}-{suffix}")
-    final = os.path.join(parent, f"step-{step}")
     os.mkdir(tmp)
     try:
         weights = {k: v.detach().to(torch.float32).contiguous().cpu() for k, v in tensors.items()}
@@ -156,18 +155,27 @@ def write_checkpoint(out: str, step: int, tensors: Dict[str, torch.Tensor], opti
         _save_torch(os.path.join(tmp, RNG_FILE), rng_state())
         write_atomic(os.path.join(tmp, TRAINER_STATE_FILE), json.dumps(trainer_state, indent=2) + "\n")
         fsync_dir(tmp)
-        if os.path.exists(final):
-            old = os.path.join(parent, f".old-step-{step}-{suffix}")
-            os.rename(final, old)
-            os.rename(tmp, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, final)
-        fsync_dir(parent)
+        final = install_checkpoint(out, tmp, step)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     prune_checkpoints(out, keep_last)
+    return final
+
+
+def install_checkpoint(out: str, tmp: str, step: int) -> str:
+    """Renames a complete, fsync'd temporary folder into place as checkpoints/step-<step> (one already there is
+    moved aside first and deleted after), then fsyncs the parent. Returns the final folder."""
+    parent = checkpoints_dir(out)
+    final = os.path.join(parent, f"step-{step}")
+    if os.path.exists(final):
+        old = os.path.join(parent, f".old-step-{step}-{os.getpid()}-{os.urandom(4).hex()}")
+        os.rename(final, old)
+        os.rename(tmp, final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.rename(tmp, final)
+    fsync_dir(parent)
     return final
 
 

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from typing import Any, Dict, List, Optional
 
 import torch
 
-from .checkpoint import SHARDED_DIR, TRAINER_STATE_FILE, checkpoints_dir, clean_stale_temps, prune_checkpoints, rng_state, set_rng_state
+from .checkpoint import (SHARDED_DIR, TRAINER_STATE_FILE, checkpoints_dir, clean_stale_temps, install_checkpoint, prune_checkpoints,
+                         rng_state, set_rng_state)
 from .distributed import Dist
 from .files import fsync_dir, write_atomic
 
@@ -69,7 +69,6 @@ def save_checkpoint(out: str, step: int, model: torch.nn.Module, opt: torch.opti
         os.makedirs(parent, exist_ok=True)
         clean_stale_temps(out)
     tmp = dist.broadcast(os.path.join(parent, f".tmp-step-{step}-{os.getpid()}-{os.urandom(4).hex()}") if dist.main else "")
-    final = os.path.join(parent, f"step-{step}")
     dist.barrier()  # the parent exists and old temps are gone before anyone writes
     os.makedirs(os.path.join(tmp, SHARDED_DIR), exist_ok=True)
     torch.save(rng_state(), os.path.join(tmp, SHARDED_DIR, f"rng-{dist.rank}.pt"))
@@ -80,14 +79,7 @@ def save_checkpoint(out: str, step: int, model: torch.nn.Module, opt: torch.opti
         return None
     write_atomic(os.path.join(tmp, TRAINER_STATE_FILE), _json(trainer_state))
     fsync_tree(tmp)
-    if os.path.exists(final):
-        old = os.path.join(parent, f".old-step-{step}-{os.getpid()}-{os.urandom(4).hex()}")
-        os.rename(final, old)
-        os.rename(tmp, final)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.rename(tmp, final)
-    fsync_dir(parent)
+    final = install_checkpoint(out, tmp, step)
     prune_checkpoints(out, keep_last)
     return final
 
