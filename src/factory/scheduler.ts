@@ -63,6 +63,11 @@ export interface SchedulerOptions {
   cancelGraceMs?: number;
   /** For runners that cannot adopt: an orphan whose files changed less than this ago is still running. Default 60 s. */
   orphanStaleMs?: number;
+  /**
+   * How far the clocks of the machines that write job folders (cluster nodes, a file server) may be from this
+   * one's: added to orphanStaleMs before a silent job is judged gone. Default 30 s.
+   */
+  clockSkewMs?: number;
   /** A blocked job stops backfill behind it after waiting this long. Default 60 s. */
   reserveAfterMs?: number;
   /** Memory a job holds when its estimate names none. Default 512 MB. */
@@ -197,7 +202,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     this.o = {
       tickMs: opts.tickMs ?? 200, leaseMs: opts.leaseMs ?? 30_000, maxAttempts: opts.maxAttempts ?? 3,
       pauseGraceMs: opts.pauseGraceMs ?? 30_000, cancelGraceMs: opts.cancelGraceMs ?? 5_000,
-      orphanStaleMs: opts.orphanStaleMs ?? 60_000, reserveAfterMs: opts.reserveAfterMs ?? 60_000,
+      orphanStaleMs: opts.orphanStaleMs ?? 60_000, clockSkewMs: opts.clockSkewMs ?? 30_000, reserveAfterMs: opts.reserveAfterMs ?? 60_000,
       defaultMemoryMB: opts.defaultMemoryMB ?? 512,
     };
   }
@@ -621,9 +626,11 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       out = runOutcome({ code: null, signal: null }, job.spec.outputDir);
       if (out.kind === 'lost') out = { kind: 'lost', reason: `worker ${job.workerRef ?? ''} gone (holder ${job.leaseOwner ?? 'none'} ${leaseValid ? 'is gone' : 'lease expired'})` };
     } else {
-      if (now - lastActivity(job.spec.outputDir) < this.o.orphanStaleMs) return 'held';
+      // the files' times are another machine's clock where a cluster node or a file server wrote them
+      const silence = this.o.orphanStaleMs + this.o.clockSkewMs;
+      if (now - lastActivity(job.spec.outputDir) < silence) return 'held';
       out = runOutcome({ code: null, signal: null }, job.spec.outputDir);
-      if (out.kind === 'lost') out = { kind: 'lost', reason: `lease expired and no heartbeat for ${Math.round(this.o.orphanStaleMs / 1000)} s` };
+      if (out.kind === 'lost') out = { kind: 'lost', reason: `lease expired and no heartbeat for ${Math.round(silence / 1000)} s` };
     }
     const rec = await this.applyOutcome(job, out);
     return rec.status === 'queued' || rec.status === 'paused' ? 'requeued' : rec.status === 'failed' ? 'failed' : 'finished';

@@ -514,6 +514,19 @@ test('a runner without adopt: an orphan with a fresh heartbeat is waited for, a 
   const report = await s.recover();
   assert.deepEqual(report.held, ['fresh']);
   assert.deepEqual(report.requeued, ['stale']);
+
+  // a heartbeat 20 s old is within the clock-skew allowance (30 s by default) beyond orphanStaleMs; without it, gone
+  for (const [skew, want] of [[undefined, 'held'], [0, 'requeued']] as const) {
+    const r2 = new MemoryJobRepository();
+    const s2 = new Scheduler({ repository: r2, runner: new PlainRunner(inner), orphanStaleMs: 5_000, ...(skew === undefined ? {} : { clockSkewMs: skew }) });
+    const sp = spec('skewed');
+    mkdirSync(sp.outputDir, { recursive: true });
+    writeFileSync(join(sp.outputDir, 'heartbeat'), '{}');
+    const t = (Date.now() - 20_000) / 1000;
+    utimesSync(join(sp.outputDir, 'heartbeat'), t, t);
+    await seedRunning(r2, 'skewed', { leaseOwner: deadOwner, leaseExpiresAt: 0 }, sp);
+    assert.deepEqual((await s2.recover())[want], ['skewed'], `clockSkewMs ${skew}`);
+  }
 });
 
 test('metrics: whole lines are emitted once, in order, including the last ones at exit; step is recorded', async () => {
