@@ -32,7 +32,7 @@ import type { Problem } from '../data/problems.ts';
 import { isProcessCount, STRATEGIES, type BaseModelRef, type ParallelStrategy, type DataRef, type Hyperparameters, type JobEstimate, type JobSpec, type JobStatus, type Resources, type Stage } from './job-spec.ts';
 import type { FactoryTables } from './kysely-jobs.ts';
 import { resolveStored, storedPath } from '../store/paths.ts';
-import { mapSpecPaths } from './spec-paths.ts';
+import { relativeSpec } from './trainer-launch.ts';
 import { kubernetesManifests, type KubernetesOptions, type Manifest as KubernetesManifest } from './kubernetes-manifests.ts';
 import type { Manifest } from './engine-worker.ts';
 import { evaluateJob, type EvaluationSpec, type JobBench } from './evaluate.ts';
@@ -544,10 +544,8 @@ export class FactoryService extends EventEmitter {
   /** The job as Kubernetes manifests (kubernetes-manifests.ts), its paths relative to the data folder the pods mount. */
   async manifests(id: string, o: KubernetesOptions): Promise<KubernetesManifest[]> {
     const job = await this.getJob(id);
-    const dataDir = resolve(this.o.dataDir);
-    const spec = mapSpecPaths(job.spec, (p) => storedPath(dataDir, resolve(dataDir, p)));
     try {
-      return kubernetesManifests(spec, job.estimate, o);
+      return kubernetesManifests(relativeSpec(resolve(this.o.dataDir), job.spec), job.estimate, o);
     } catch (e) {
       throw new FactoryError(400, (e as Error).message);
     }

@@ -14,7 +14,7 @@
  */
 import { isAbsolute } from 'node:path';
 import type { JobSpec, Resources } from './job-spec.ts';
-import { jobPaths, trainerCommand } from './trainer-launch.ts';
+import { jobPaths, trainerCommand, trainerEnv } from './trainer-launch.ts';
 
 export interface KubernetesOptions {
   /** The container image with modelfab (node, at `appDir`) and the torch trainer (python with modelfab_torch). */
@@ -67,8 +67,7 @@ export function kubernetesManifests(spec: JobSpec, resources: Resources | undefi
   const metadata = { name, ...(o.namespace ? { namespace: dnsLabel(o.namespace) } : {}), labels };
   if (isAbsolute(spec.outputDir)) throw new Error(`job ${spec.id}: its folder ${spec.outputDir} is not inside the data folder, which is what the pods mount`);
   const { jobArg } = jobPaths(dataPath, spec);
-  const threads = String(spec.threads);
-  const env = [{ name: 'OMP_NUM_THREADS', value: threads }, { name: 'OPENBLAS_NUM_THREADS', value: threads }, { name: 'HF_HUB_OFFLINE', value: '1' }];
+  const env = Object.entries(trainerEnv(spec, { HF_HUB_OFFLINE: '1' })).map(([name, value]) => ({ name, value }));
   const gpuResource = o.gpuResource ?? 'nvidia.com/gpu';
   const resourcesOf = quantities(resources, spec, gpuResource);
   const volumes = [{ name: 'data', persistentVolumeClaim: { claimName: o.claim } }];

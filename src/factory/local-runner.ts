@@ -29,7 +29,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import type { Placement } from './resources.ts';
 import type { AdoptingRunner, PlacingRunner, RefRunHandle, RunExit } from './runners.ts';
 import type { JobSpec, Resources } from './job-spec.ts';
-import { jobPaths, trainerCommand, writeJobFile } from './trainer-launch.ts';
+import { jobPaths, trainerCommand, trainerEnv, writeJobFile } from './trainer-launch.ts';
 
 export interface LocalRunnerOptions {
   /** Default: os.availableParallelism(). */
@@ -177,8 +177,7 @@ export class LocalRunner implements PlacingRunner, AdoptingRunner {
   start(spec: JobSpec, placement?: Placement): LocalRunHandle {
     const { outputDir, worker } = this.paths(spec);
     writeJobFile(this.cwd, spec);
-    const threads = String(spec.threads);
-    const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: threads, OPENBLAS_NUM_THREADS: threads, ...this.opts.env };
+    const env: NodeJS.ProcessEnv = { ...process.env, ...trainerEnv(spec, this.opts.env) };
     if ((this.opts.gpus ?? 0) > 0 || placement?.gpuIds.length) env.CUDA_VISIBLE_DEVICES = (placement?.gpuIds ?? []).join(',');
     const log = openSync(join(outputDir, 'worker.log'), 'a');
     let child: ChildProcess;

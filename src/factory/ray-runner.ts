@@ -25,7 +25,7 @@ import { join, resolve } from 'node:path';
 import type { Placement } from './resources.ts';
 import { PolledRunHandle, type AdoptingRunner, type PlacingRunner, type RunExit } from './runners.ts';
 import type { JobSpec, Resources } from './job-spec.ts';
-import { jobPaths, shellQuote, trainerCommand, writeJobFile, type TrainerCommandOptions } from './trainer-launch.ts';
+import { jobPaths, shellAssignments, shellQuote, trainerCommand, trainerEnv, writeJobFile, type TrainerCommandOptions } from './trainer-launch.ts';
 
 export interface RayRunnerOptions extends TrainerCommandOptions {
   /** The Ray head's dashboard, e.g. http://ray-head:8265 (default http://127.0.0.1:8265). */
@@ -117,11 +117,7 @@ export function rayEntrypoint(spec: JobSpec, o: RayRunnerOptions & { cwd: string
   const { outputDir, jobArg } = jobPaths(o.cwd, spec);
   const cmd = trainerCommand(spec, jobArg, o);
   const log = shellQuote(join(outputDir, 'worker.log'));
-  const threads = String(spec.threads);
-  const env = Object.entries({ OMP_NUM_THREADS: threads, OPENBLAS_NUM_THREADS: threads, ...o.env }).map(([k, v]) => {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new Error(`ray runner: env name ${JSON.stringify(k)} is not a shell variable name`);
-    return `${k}=${shellQuote(v)}`;
-  });
+  const env = shellAssignments(trainerEnv(spec, o.env), 'ray runner');
   const header = `--- $(date -Is) modelfab ray runner: starting the worker for ${spec.id} as Ray job ${submissionId} on $(hostname)`;
   return `cd ${shellQuote(o.cwd)} && echo "${header}" >> ${log} && exec env ${env.join(' ')} ${[cmd.command, ...cmd.args].map(shellQuote).join(' ')} >> ${log} 2>&1`;
 }

@@ -26,7 +26,7 @@ import { writeFileAtomic } from '../util/atomic-write.ts';
 import type { Placement } from './resources.ts';
 import { PolledRunHandle, type AdoptingRunner, type PlacingRunner, type RunExit } from './runners.ts';
 import type { JobSpec, Resources } from './job-spec.ts';
-import { jobPaths, shellQuote, trainerCommand, writeJobFile, type TrainerCommandOptions } from './trainer-launch.ts';
+import { jobPaths, shellAssignments, shellQuote, trainerCommand, trainerEnv, writeJobFile, type TrainerCommandOptions } from './trainer-launch.ts';
 
 const run = promisify(execFile);
 
@@ -96,13 +96,8 @@ export function slurmScript(spec: JobSpec, o: SlurmRunnerOptions & { cwd: string
     lines.push(`#SBATCH --signal=B:TERM@${Math.max(1, Math.round(o.checkpointBeforeS ?? 120))}`);
   }
   for (const x of o.extraSbatch ?? []) lines.push(`#SBATCH ${sbatchValue('extraSbatch', x)}`);
-  const threads = String(spec.threads);
-  const env: Record<string, string> = { OMP_NUM_THREADS: threads, OPENBLAS_NUM_THREADS: threads, ...o.env };
   lines.push('', '# written by modelfab: the trainer of job ' + spec.id + ' (' + (spec.trainer ?? 'engine') + '), in its job folder');
-  for (const [k, v] of Object.entries(env)) {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new Error(`slurm runner: env name ${JSON.stringify(k)} is not a shell variable name`);
-    lines.push(`export ${k}=${shellQuote(v)}`);
-  }
+  for (const a of shellAssignments(trainerEnv(spec, o.env), 'slurm runner')) lines.push(`export ${a}`);
   lines.push(`echo "--- $(date -Is) modelfab slurm runner: starting the worker for ${spec.id} as Slurm job $SLURM_JOB_ID on $(hostname)"`);
   // exec: the trainer is the batch shell, so --signal=B:TERM and scancel --batch reach it
   lines.push(`exec ${[cmd.command, ...cmd.args].map(shellQuote).join(' ')}`, '');

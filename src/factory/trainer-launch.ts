@@ -42,6 +42,25 @@ export function shellQuote(s: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
+/** The environment every runner gives a trainer: its thread count pinned (OpenMP, OpenBLAS), then `extra`. */
+export function trainerEnv(spec: JobSpec, extra: Record<string, string> = {}): Record<string, string> {
+  const threads = String(spec.threads);
+  return { OMP_NUM_THREADS: threads, OPENBLAS_NUM_THREADS: threads, ...extra };
+}
+
+/** `NAME=value` words for a shell, each value quoted; a name that is no shell variable name is an Error naming it. */
+export function shellAssignments(env: Record<string, string>, who: string): string[] {
+  return Object.entries(env).map(([k, v]) => {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new Error(`${who}: env name ${JSON.stringify(k)} is not a shell variable name`);
+    return `${k}=${shellQuote(v)}`;
+  });
+}
+
+/** `spec` with its paths inside `cwd` written relative to it (as job.json holds them, and as pods mounting it see them). */
+export function relativeSpec(cwd: string, spec: JobSpec): JobSpec {
+  return mapSpecPaths(spec, (x) => storedPath(cwd, resolve(cwd, x)));
+}
+
 /** Where a job's files are for a runner working in `cwd`: its folder, its job.json, and job.json as the trainer is told it. */
 export function jobPaths(cwd: string, spec: JobSpec): { outputDir: string; jobPath: string; jobArg: string } {
   const outputDir = resolve(cwd, spec.outputDir);
@@ -53,7 +72,6 @@ export function jobPaths(cwd: string, spec: JobSpec): { outputDir: string; jobPa
 export function writeJobFile(cwd: string, spec: JobSpec): { outputDir: string; jobPath: string; jobArg: string } {
   const p = jobPaths(cwd, spec);
   mkdirSync(p.outputDir, { recursive: true });
-  const written = mapSpecPaths(spec, (x) => storedPath(cwd, resolve(cwd, x)));
-  writeFileAtomic(p.jobPath, JSON.stringify(written, null, 2) + '\n');
+  writeFileAtomic(p.jobPath, JSON.stringify(relativeSpec(cwd, spec), null, 2) + '\n');
   return p;
 }
