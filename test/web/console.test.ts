@@ -140,6 +140,18 @@ test('[slow] web console: the main flow in headless Chromium, screenshots in bot
     await shot(page, 'factory-plan-dpo-en');
     await page.getByTestId('dpo-prefs').uncheck();
     await page.getByTestId('plan-count').filter({ hasText: /^2 jobs/ }).waitFor();
+    // the trainer picker: the torch trainer's options reach the plan request only when torch is chosen
+    const planBody = (want: (b: Record<string, unknown>) => boolean) => page.waitForRequest((r) => r.url().endsWith('/v1/experiments/plan') && want(JSON.parse(r.postData() ?? '{}') as Record<string, unknown>));
+    let sent = planBody((b) => b.trainer === 'torch' && b.nproc_per_node === 2 && b.precision === 'bf16');
+    await page.getByTestId('trainer').selectOption('torch');
+    await page.getByTestId('precision').selectOption('bf16');
+    await page.getByTestId('processes').fill('2');
+    await sent;
+    await shot(page, 'factory-trainer-torch-en');
+    sent = planBody((b) => !('trainer' in b) && !('precision' in b) && !('nproc_per_node' in b));
+    await page.getByTestId('trainer').selectOption('engine');
+    await sent;
+    await page.getByTestId('plan-count').filter({ hasText: /^2 jobs/ }).waitFor();
     await shot(page, 'factory-plan-en');
     await page.getByTestId('start-experiment').click();
     await page.waitForURL(/#\/runs\?exp=/);

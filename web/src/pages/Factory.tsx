@@ -6,6 +6,7 @@
 import { useEffect, useMemo, useState, type FormEvent } from 'react';
 import { get, post, type Dataset, type Experiment, type ListOf, type ModelObject, type Plan } from '../api';
 import type { ExperimentRequest } from '../../../src/factory/factory-service.ts';
+import type { Precision, TrainerName } from '../../../src/factory/torch-trainer.ts';
 import type { Hyperparameters } from '../../../src/factory/job-spec.ts';
 import type { MethodSpec } from '../../../src/engine/methods.ts';
 import { useI18n } from '../i18n';
@@ -16,6 +17,26 @@ type MethodType = MethodSpec['type'];
 /** The hyperparameters the form asks for: the server's numeric ones. */
 type NumericHyper = { [K in keyof Hyperparameters]-?: NonNullable<Hyperparameters[K]> extends number ? K : never }[keyof Hyperparameters];
 const METHODS: MethodType[] = ['full', 'freeze', 'lora', 'qlora', 'prefix', 'prompt'];
+const TRAINER_NAMES: TrainerName[] = ['engine', 'torch'];
+const PRECISION_NAMES: Precision[] = ['fp32', 'bf16', 'fp16'];
+
+/** The torch trainer's options as the form holds them; only those that differ from the defaults reach the request. */
+interface TorchForm { precision: Precision; processes: string; strategy: 'ddp' | 'fsdp'; packing: boolean; checkpointing: boolean }
+const TORCH_DEFAULTS: TorchForm = { precision: 'fp32', processes: '1', strategy: 'ddp', packing: false, checkpointing: false };
+
+/** The request fields of a trainer choice, or the label of the field that is not valid. */
+function trainerFields(trainer: TrainerName, o: TorchForm): { fields: Partial<ExperimentRequest> } | { invalid: 'factory.processes' } {
+  if (trainer === 'engine') return { fields: {} };
+  const n = Number(o.processes);
+  if (!Number.isInteger(n) || n < 1) return { invalid: 'factory.processes' };
+  return {
+    fields: {
+      trainer, ...(o.precision !== 'fp32' ? { precision: o.precision } : {}), ...(n > 1 ? { nproc_per_node: n } : {}),
+      ...(n > 1 && o.strategy === 'fsdp' ? { strategy: 'fsdp' as const } : {}),
+      ...(o.packing ? { packing: true } : {}), ...(o.checkpointing ? { gradient_checkpointing: true } : {}),
+    },
+  };
+}
 
 interface HyperField { key: NumericHyper; label: 'hp.epochs' | 'hp.maxSteps' | 'hp.batchSize' | 'hp.lr' | 'hp.seqLen'; def: string; int: boolean }
 const HYPER: HyperField[] = [
@@ -50,6 +71,8 @@ export function Factory() {
   const [hyper, setHyper] = useState<Record<string, string>>(() => Object.fromEntries(HYPER.map((h) => [h.key, h.def])));
   const [seeds, setSeeds] = useState('0');
   const [bench, setBench] = useState(true);
+  const [trainer, setTrainer] = useState<TrainerName>('engine');
+  const [torch, setTorch] = useState<TorchForm>(TORCH_DEFAULTS);
   const [plan, setPlan] = useState<Plan | null>(null);
   const [planError, setPlanError] = useState<unknown>(null);
   const [planning, setPlanning] = useState(false);
@@ -71,16 +94,18 @@ export function Factory() {
     }
     const seedList = seeds.split(/[,，\s]+/).filter(Boolean).map(Number);
     if (!seedList.length || seedList.some((s) => !Number.isInteger(s) || s < 0)) return { invalid: 'hp.seeds' as const };
+    const tf = trainerFields(trainer, torch);
+    if ('invalid' in tf) return tf;
     const r = Number(rank), vt = Number(tokens);
     const spec = (m: MethodType) => (m === 'lora' || m === 'qlora' ? { type: m, rank: r, alpha: 2 * r } : m === 'prefix' || m === 'prompt' ? { type: m, numVirtualTokens: vt } : { type: m });
     return {
       body: {
         name: name.trim(), stage: 'sft', base_models: bases, datasets: sets, methods: methods.map(spec), hyperparameters: hp,
         ...(Object.keys(sweep).length ? { sweep } : {}), seeds: seedList, ...(bench ? {} : { suites: [] }),
-        ...(dpoSets.length ? { then: [{ stage: 'dpo', datasets: dpoSets }] } : {}),
+        ...(dpoSets.length ? { then: [{ stage: 'dpo', datasets: dpoSets }] } : {}), ...tf.fields,
       } satisfies ExperimentRequest,
     };
-  }, [name, bases, sets, dpoSets, methods, rank, tokens, hyper, seeds, bench]);
+  }, [name, bases, sets, dpoSets, methods, rank, tokens, hyper, seeds, bench, trainer, torch]);
 
   const ready = 'body' in request && request.body && bases.length > 0 && sets.length > 0 && methods.length > 0 && !!request.body.name;
 
@@ -172,6 +197,34 @@ export function Factory() {
             <Field label={t('hp.seeds')}>{(id) => <input id={id} className="narrow" value={seeds} onChange={(e) => setSeeds(e.target.value)} />}</Field>
           </div>
           <label className="check"><input type="checkbox" checked={bench} onChange={(e) => setBench(e.target.checked)} /> {t('factory.bench')}</label>
+        </fieldset>
+        <fieldset>
+          <legend>{t('factory.trainer')}</legend>
+          <p className="muted">{t('factory.trainerIntro')}</p>
+          <div className="row wrap">
+            <Field label={t('factory.trainer')}>{(id) => (
+              <select id={id} value={trainer} onChange={(e) => setTrainer(e.target.value as TrainerName)} data-testid="trainer">
+                {TRAINER_NAMES.map((n) => <option key={n} value={n}>{t(`trainer.${n}`)}</option>)}
+              </select>
+            )}</Field>
+            {trainer === 'torch' && <>
+              <Field label={t('factory.precision')}>{(id) => (
+                <select id={id} value={torch.precision} onChange={(e) => setTorch({ ...torch, precision: e.target.value as Precision })} data-testid="precision">
+                  {PRECISION_NAMES.map((p) => <option key={p} value={p}>{p}</option>)}
+                </select>
+              )}</Field>
+              <Field label={t('factory.processes')}>{(id) => <input id={id} className="narrow" type="number" min={1} max={64} value={torch.processes} onChange={(e) => setTorch({ ...torch, processes: e.target.value })} data-testid="processes" />}</Field>
+              {Number(torch.processes) > 1 && <Field label={t('factory.strategy')}>{(id) => (
+                <select id={id} value={torch.strategy} onChange={(e) => setTorch({ ...torch, strategy: e.target.value as TorchForm['strategy'] })}>
+                  <option value="ddp">DDP</option><option value="fsdp">FSDP</option>
+                </select>
+              )}</Field>}
+            </>}
+          </div>
+          {trainer === 'torch' && <div className="row wrap">
+            <label className="check"><input type="checkbox" checked={torch.packing} onChange={(e) => setTorch({ ...torch, packing: e.target.checked })} /> {t('factory.packing')}</label>
+            <label className="check"><input type="checkbox" checked={torch.checkpointing} onChange={(e) => setTorch({ ...torch, checkpointing: e.target.checked })} /> {t('factory.checkpointing')}</label>
+          </div>}
         </fieldset>
 
         <section className="plan" aria-live="polite" aria-labelledby="plan-title" data-testid="plan">
