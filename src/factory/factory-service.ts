@@ -36,7 +36,8 @@ import { relativeSpec } from './trainer-launch.ts';
 import { kubernetesManifests, type KubernetesOptions, type Manifest as KubernetesManifest } from './kubernetes-manifests.ts';
 import type { Manifest } from './engine-worker.ts';
 import { evaluateJob, type EvaluationSpec, type JobBench } from './evaluate.ts';
-import { hfBaseFor, importTorchResult, PRECISIONS, TRAINERS, type Precision, type TorchTrainer, type TrainerName } from './torch-trainer.ts';
+import { hfCacheMaxBytes, pruneHfCache } from './hf-cache.ts';
+import { hfBaseFor, importTorchResult, PRECISIONS, TRAINERS, type HfBase, type Precision, type TorchTrainer, type TrainerName } from './torch-trainer.ts';
 import { createGemm } from '../engine/gemm/create-gemm.ts';
 import { writeFileAtomic } from '../util/atomic-write.ts';
 import { buildLeaderboard, formatLeaderboard, factQuestionsJsonl, validateFactQuestionSets, type BenchmarkRun, type FactQuestionSet, type Leaderboard } from '../bench/bench-exports.ts';
@@ -222,6 +223,8 @@ export interface FactoryOptions {
   threadsPerJob?: number;
   /** The torch trainer (its python, probed on the first torch job); absent: torch jobs are refused. */
   torch?: TorchTrainer;
+  /** Size limit of `<data>/hf-cache/` (default: hfCacheMaxBytes(), MODELFAB_HF_CACHE_MAX_GB or 40 GiB). */
+  hfCacheMaxBytes?: number;
 }
 
 const newId = (prefix: string) => `${prefix}-${randomBytes(9).toString('base64url').replace(/[-_]/g, 'x')}`;
@@ -297,10 +300,24 @@ export class FactoryService extends EventEmitter {
 
   /** A torch job's spec with its base (another job's result, now made) converted to a Hugging Face folder. */
   private async torchBaseNow(spec: JobSpec): Promise<JobSpec> {
-    const hf = hfBaseFor(this.o.dataDir, spec.base);
+    const hf = await this.hfBase(spec.base);
     const h = spec.hyperparameters;
     const chat = hf.chatTemplate && h.chatTemplate === undefined && spec.stage !== 'pretrain' ? { chatTemplate: hf.chatTemplate } : {};
     return { ...spec, base: { kind: 'hf', path: hf.path }, hyperparameters: { ...h, ...chat } };
+  }
+
+  /**
+   * A base as the Hugging Face folder the torch trainer reads (hfBaseFor), then the folders' cache kept under its
+   * size limit (hf-cache.ts): nothing a job may still run from is dropped (queued, running, paused, or failed and so
+   * retriable), nor the folder just handed out.
+   */
+  private async hfBase(base: BaseModelRef): Promise<HfBase> {
+    const hf = hfBaseFor(this.o.dataDir, base);
+    const waiting = await this.o.jobs.list({ status: ['validating_files', 'queued', 'running', 'paused', 'failed'] });
+    const keep = [hf.path];
+    for (const j of waiting) if (j.spec.trainer === 'torch' && j.spec.base.kind === 'hf') keep.push(resolve(this.o.dataDir, j.spec.base.path));
+    pruneHfCache(this.o.dataDir, { maxBytes: this.o.hfCacheMaxBytes ?? hfCacheMaxBytes(), keep });
+    return hf;
   }
 
   get scheduler(): Scheduler { return this.o.scheduler; }
@@ -535,7 +552,7 @@ export class FactoryService extends EventEmitter {
     // a base still being trained is converted once it exists, before the job is placed (torchBaseNow)
     if (resolved.after) return 'later';
     try {
-      return hfBaseFor(this.o.dataDir, baseRef(resolved.model));
+      return await this.hfBase(baseRef(resolved.model));
     } catch (e) {
       throw refuse(`base model ${resolved.model.name} cannot be converted for the torch trainer: ${(e as Error).message}`);
     }

@@ -28,6 +28,7 @@ import { applyLoraAdapter } from '../model-files/gguf-model.ts';
 import { applyPromptLearning, importPeftLora, importPeftPromptLearning } from '../model-files/peft.ts';
 import { isInside } from '../store/paths.ts';
 import type { BaseModelRef } from './job-spec.ts';
+import { hfCacheRoot, touchHfCacheEntry } from './hf-cache.ts';
 
 export type TrainerName = 'engine' | 'torch';
 export const TRAINERS: readonly TrainerName[] = ['engine', 'torch'];
@@ -217,8 +218,11 @@ export function hfBaseFor(dataDir: string, base: BaseModelRef): HfBase {
   if (!existsSync(src)) throw new Error(`base model ${base.path} does not exist`);
   let chatTemplate: string | undefined;
   if (base.kind === 'engine') chatTemplate = templateName(readModelInfo(src).chatTemplate);
-  const dest = join(resolve(dataDir), 'hf-cache', fingerprint(src));
-  if (existsSync(join(dest, 'config.json'))) return { path: dest, ...(chatTemplate ? { chatTemplate } : {}) };
+  const dest = join(hfCacheRoot(dataDir), fingerprint(src));
+  if (existsSync(join(dest, 'config.json'))) {
+    touchHfCacheEntry(dest);
+    return { path: dest, ...(chatTemplate ? { chatTemplate } : {}) };
+  }
   let model: LlamaModel, tokenizer: Tokenizer;
   if (base.kind === 'engine') {
     const loaded = loadModel(src);
@@ -235,6 +239,7 @@ export function hfBaseFor(dataDir: string, base: BaseModelRef): HfBase {
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(dirname(dest), { recursive: true });
   exportModel(model, tokenizer, { format: 'hf', path: tmp, ...(model.lora.size ? { lora: 'merge' as const } : {}) });
+  touchHfCacheEntry(tmp);
   rmSync(dest, { recursive: true, force: true });
   renameSync(tmp, dest);
   return { path: dest, ...(chatTemplate ? { chatTemplate } : {}) };
