@@ -261,7 +261,9 @@ export interface TorchResult {
 /**
  * Imports a torch result into an engine model folder at `dest` (what the gateway serves): an HF folder as a full
  * model; a PEFT LoRA or prompt adapter as an engine adapter over the engine base it was trained from (named
- * relative to `dest` when both are inside the data folder), or, over a GGUF or HF base, merged into a full model.
+ * relative to `dest` when both are inside the data folder). Over a base no engine folder holds as the trainer saw it
+ * (a GGUF or HF file, or a fine-tune merged for training), a LoRA is merged into a full model, and a prefix or prompt
+ * adapter (virtual tokens cannot be merged) carries that base in `<dest>/base/`.
  * Returns the folder and, for an adapter, the base folder it applies to.
  */
 export function importTorchResult(dataDir: string, r: TorchResult, dest: string): { dir: string; kind: 'model' | 'adapter'; basePath?: string } {
@@ -288,16 +290,25 @@ export function importTorchResult(dataDir: string, r: TorchResult, dest: string)
   const files = readModelFolder(r.modelDir);
   const cfgBytes = files('adapter_config.json');
   const peftType = cfgBytes ? (JSON.parse(new TextDecoder().decode(cfgBytes)) as { peft_type?: string }).peft_type : undefined;
+  const engineFullBase = engineBase && readModelInfo(engineBase).base === undefined ? engineBase : null;
+  let adapterBase: string | null = null, ref = '';
+  if (engineFullBase) {
+    adapterBase = engineFullBase;
+    ref = isInside(resolve(dataDir), adapterBase) && isInside(resolve(dataDir), resolve(dest)) ? relative(resolve(dest), adapterBase).split(sep).join('/') : adapterBase;
+  } else if (peftType !== 'LORA') {
+    // virtual tokens cannot be folded into weights: no engine folder holds this base (a GGUF or HF file, or a
+    // fine-tune merged for training), so the result carries it, as the trainer saw it, in <dest>/base/
+    saveModel(join(tmp, 'base'), model, loaded.tokenizer, templateName(r.chatTemplate) ? { chatTemplate: r.chatTemplate } : {});
+    adapterBase = join(resolve(dest), 'base');
+    ref = 'base';
+  }
   if (peftType === 'LORA') applyLoraAdapter(model, importPeftLora(files, model.config));
   else applyPromptLearning(model, importPeftPromptLearning(files, model.config));
-  const adapterBase = engineBase && readModelInfo(engineBase).base === undefined ? engineBase : null;
   if (adapterBase) {
-    const ref = isInside(resolve(dataDir), adapterBase) && isInside(resolve(dataDir), resolve(dest)) ? relative(resolve(dest), adapterBase).split(sep).join('/') : adapterBase;
     saveAdapter(tmp, model, ref, extra);
     finish();
     return { dir: dest, kind: 'adapter', basePath: adapterBase };
   }
-  if (model.prefix || model.prompt) throw new Error(`a ${model.method.type} adapter needs an engine base folder to be served; the base ${'path' in r.base ? r.base.path : r.base.kind} is not one`);
   model.mergeAdapter();
   saveModel(tmp, model, loaded.tokenizer, extra);
   finish();

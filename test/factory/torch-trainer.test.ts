@@ -165,7 +165,7 @@ test('an engine base becomes an HF folder once, cached in the data folder by its
   }
 });
 
-test('results come back as engine folders computing what was trained: HF folder, PEFT LoRA (an adapter over the engine base), PEFT prompt', async () => {
+test('results come back as engine folders computing what was trained: HF folder, PEFT LoRA (an adapter over the engine base), PEFT prompt (over an engine base, or carrying an HF base)', async () => {
   const dir = tmp();
   try {
     const base = randomModel(C, 4);
@@ -203,6 +203,13 @@ test('results come back as engine folders computing what was trained: HF folder,
     const m = importTorchResult(dir, { modelDir: join(dir, 'lora-peft'), format: 'peft', base: { kind: 'hf', path: 'base-hf' }, meta: {} }, join(dir, 'merged'));
     assert.equal(m.kind, 'model');
     assert.ok(maxAbsDiff(await engineProbs(loadModel(m.dir).model, IDS), await engineProbs(lora, IDS)) < 1e-4);
+    // a prompt adapter over it cannot be merged: the result carries the base it was trained over
+    const q = importTorchResult(dir, { modelDir: join(dir, 'prompt-peft'), format: 'peft', chatTemplate: 'chatml', base: { kind: 'hf', path: 'base-hf' }, meta: {} }, join(dir, 'prompt-over-hf'));
+    assert.equal(q.kind, 'adapter');
+    assert.equal(q.basePath, join(dir, 'prompt-over-hf', 'base'));
+    assert.equal(JSON.parse(readFileSync(join(q.dir, 'modelfab.json'), 'utf8')).base, 'base');
+    assert.equal(readModelInfo(join(q.dir, 'base')).chatTemplate, 'chatml');
+    assert.ok(maxAbsDiff(await engineProbs(loadModel(q.dir).model, IDS), await engineProbs(prompt, IDS)) < 1e-4);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
