@@ -6,6 +6,10 @@ the whole model; each micro-batch of batchSize examples is split across them (ex
 and the gradients are averaged by DistributedDataParallel, so a step is the step one process would take on the whole
 micro-batch. Process 0 alone writes the job's files.
 
+Several machines are the same group: torchrun on each node (`--nnodes M --node_rank R --rdzv_backend c10d
+--rdzv_endpoint HOST:PORT`, as a Slurm batch script or Kubeflow's TrainJob starts it) gives global ranks, and the job
+folder lives on a path every node sees; `nodes` is WORLD_SIZE / LOCAL_WORLD_SIZE.
+
 A single process (no WORLD_SIZE, or 1) gets `Dist.single()`, whose collectives are no-ops.
 """
 from __future__ import annotations
@@ -26,6 +30,7 @@ class Dist:
     world: int
     local_rank: int
     device: torch.device
+    nodes: int = 1
 
     @staticmethod
     def single(device: torch.device) -> "Dist":
@@ -43,7 +48,8 @@ class Dist:
         import torch.distributed as tdist
 
         tdist.init_process_group("nccl" if cuda else "gloo", timeout=timedelta(minutes=30))
-        return Dist(rank, world, local, torch.device("cuda", local) if cuda else torch.device("cpu"))
+        nodes = max(1, world // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", str(world)))))
+        return Dist(rank, world, local, torch.device("cuda", local) if cuda else torch.device("cpu"), nodes)
 
     @property
     def main(self) -> bool:

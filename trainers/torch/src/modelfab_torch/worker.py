@@ -529,7 +529,7 @@ def run_job(spec: JobSpec, should_stop: Callable[[], bool] = lambda: False, hear
         event("info", "resuming from the latest checkpoint" if resumed else "started",
               {"pid": os.getpid(), "threads": spec.threads, "trainer": "torch", "device": device_text(dev), "torch": torch.__version__,
                "precision": spec.precision, "gradient_checkpointing": spec.gradient_checkpointing, "packing": spec.packing,
-               "processes": dist.world, "strategy": spec.strategy if dist.world > 1 else None})
+               "processes": dist.world, "nodes": dist.nodes, "strategy": spec.strategy if dist.world > 1 else None})
         try:
             tok = TextTokenizer(spec.base_path)
         except FileNotFoundError as e:
@@ -594,7 +594,8 @@ def run_job(spec: JobSpec, should_stop: Callable[[], bool] = lambda: False, hear
             "trainable_params": sum(p.numel() for _, p in trainable(model)), "total_params": base_param_count(model),
             **({"eval_metrics": r["eval_metrics"]} if r["eval_metrics"] else {}),
             "vocab_size": vocab,
-            "trainer": "torch", "model_format": fmt, "device": device_text(dev), "processes": dist.world, "precision": spec.precision,
+            "trainer": "torch", "model_format": fmt, "device": device_text(dev), "processes": dist.world, "nodes": dist.nodes,
+            "precision": spec.precision,
             **({"strategy": spec.strategy} if dist.world > 1 else {}),
             **({"gradient_checkpointing": True} if spec.gradient_checkpointing else {}),
             **({"packing": True} if spec.packing else {}),
