@@ -3,7 +3,7 @@
  *
  * Owns: `PoolNode` (a machine, or a runner the scheduler treats as one: this machine, a Slurm partition's node
  * shape, a Ray cluster), `NodeState` (what is free on it now and when its running jobs are expected to give
- * resources back), `poolStates`, `placeOnPool` and `earliestStart`. Guarantees:
+ * resources back), `poolStates`, `placeOnPool` `earliestStart` and `freeAt`. Guarantees:
  *   - a job's GPUs are on one node, and its threads and memory fit that node (resources.ts `place` per node), so
  *     nothing is ever oversubscribed on any node;
  *   - best fit: a GPU job goes to the node left with the fewest free GPUs after it (whole nodes stay free for
@@ -77,7 +77,12 @@ export function placeOnPool(job: Resources, states: readonly NodeState[], allowe
   for (let i = 0; i < states.length; i++) {
     const s = states[i];
     if (j.cpuThreads > s.free.cpuThreads || j.memoryMB > s.free.memoryMB) continue;
-    if (j.gpus > 0 && j.gpus > s.free.gpuFreeMB.length) continue;
+    if (j.gpus > 0) {
+      const need = j.gpuMemoryMB > 0 ? j.gpuMemoryMB : normalizeResources(s.node.capacity).gpuMemoryMB;
+      let devices = 0;
+      for (const mb of s.free.gpuFreeMB) if (mb >= need) devices++;
+      if (devices < j.gpus) continue;
+    }
     const trial = copyFree(s.free);
     const placement = place(j, trial, s.node.capacity);
     if (!placement || (allowed && !allowed(i, placement))) continue;
@@ -101,22 +106,24 @@ export function holdOn(s: NodeState, job: Resources, placement: Placement, endsA
 }
 
 /**
- * The first time (>= now) at which `job` fits on node state `s` as its running jobs end in their expected order;
- * `Infinity` when only jobs of unknown end free enough; null when it never fits there. `extra`, if given, is one
- * more holding taken now (a start being considered, with its placement) and its own expected end; with an
- * unknown end (Infinity) it is never given back.
+ * What will be free on `s` at time `t` once the releases expected by then have happened (a release of unknown end
+ * counts only for `t` = Infinity). A new copy.
  */
-export function earliestStart(job: Resources, s: NodeState, now: number, extra?: Release): number | null {
+export function freeAt(s: NodeState, t: number): FreeResources {
+  const free = copyFree(s.free);
+  for (const r of s.releases) if (r.endsAt <= t) releaseHolding(free, r, s.node.capacity);
+  return free;
+}
+
+/**
+ * The first time (>= now) at which `job` fits on node state `s` as its running jobs end in their expected order;
+ * `Infinity` when only jobs of unknown end free enough; null when it never fits there.
+ */
+export function earliestStart(job: Resources, s: NodeState, now: number): number | null {
   const free = copyFree(s.free);
   const cap = s.node.capacity;
-  const releases = s.releases.slice();
-  if (extra) {
-    takeHolding(free, extra, cap);
-    // a start of unknown length holds its resources past everything running now
-    if (Number.isFinite(extra.endsAt)) releases.push(extra);
-  }
   if (place(job, copyFree(free), cap)) return now;
-  releases.sort((a, b) => a.endsAt - b.endsAt);
+  const releases = s.releases.slice().sort((a, b) => a.endsAt - b.endsAt);
   for (let k = 0; k < releases.length; k++) {
     releaseHolding(free, releases[k], cap);
     // releases ending together free their resources together

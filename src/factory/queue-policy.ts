@@ -16,8 +16,8 @@
  *   5. The plan is deterministic, and pure (no I/O, no clock: `now` is given); the live scheduler (scheduler.ts)
  *      and the scheduler benchmark (bench/scheduler.ts) both run it.
  */
-import { earliestStart, holdOn, placeOnPool, type NodeState } from './placement.ts';
-import type { Placement } from './resources.ts';
+import { earliestStart, freeAt, holdOn, placeOnPool, type NodeState } from './placement.ts';
+import { copyFree, place, takeHolding, type FreeResources, type Placement } from './resources.ts';
 import type { Resources } from './job-spec.ts';
 
 /** What the order needs of a job. */
@@ -110,6 +110,8 @@ export function planPass(ordered: readonly PassJob[], states: NodeState[], now: 
   const starts: PassStart[] = [];
   const reservations: Reservation[] = [];
   const reservedNode = new Map<number, Reservation>();
+  // per reserved node: what will be free there at the reservation's time, less what starts now and runs past it
+  const atReservation = new Map<number, FreeResources>();
   let blockedPriority: number | null = null;
   for (const job of ordered) {
     if (blockedPriority !== null && job.priority < blockedPriority) break;
@@ -117,14 +119,18 @@ export function planPass(ordered: readonly PassJob[], states: NodeState[], now: 
     const allowed = (i: number, placement: Placement): boolean => {
       if (job.nodes && !job.nodes.includes(states[i].node.name)) return false;
       const r = reservedNode.get(i);
-      if (!r) return true;
-      // 4: a start on a reserved node must leave the reserved job its time
-      const t = earliestStart(r.resources, states[i], now, { resources: job.resources, placement, endsAt });
-      return t !== null && t <= r.at;
+      if (!r || endsBefore(endsAt, r.at)) return true;
+      // 4: what runs past the reservation's time must leave the reserved job room then (resources only come
+      // back over time, so room at that time means no delay)
+      const then = copyFree(atReservation.get(i)!);
+      takeHolding(then, { resources: job.resources, placement }, states[i].node.capacity);
+      return place(r.resources, then, states[i].node.capacity) !== null;
     };
     const choice = placeOnPool(job.resources, states, allowed);
     if (choice) {
       holdOn(states[choice.node], job.resources, choice.placement, endsAt);
+      const r = reservedNode.get(choice.node);
+      if (r && !endsBefore(endsAt, r.at)) takeHolding(atReservation.get(choice.node)!, { resources: job.resources, placement: choice.placement }, states[choice.node].node.capacity);
       starts.push({ id: job.id, node: choice.node, placement: choice.placement });
       continue;
     }
@@ -132,11 +138,17 @@ export function planPass(ordered: readonly PassJob[], states: NodeState[], now: 
     if (r) {
       reservations.push(r);
       reservedNode.set(r.node, r);
+      atReservation.set(r.node, freeAt(states[r.node], r.at));
     } else {
       blockedPriority ??= job.priority;
     }
   }
   return { starts, reservations };
+}
+
+/** Whether a run expected to end at `endsAt` has ended by `at` (a run of unknown end never has). */
+function endsBefore(endsAt: number, at: number): boolean {
+  return Number.isFinite(endsAt) && endsAt <= at;
 }
 
 /** The earliest start of `job` on a node without a reservation (ties: the earlier node), or null. */
