@@ -149,7 +149,12 @@ export function registerFactory(program: Command): void {
   withClient(jobs.command('show <id>').description('one job').option('--json', 'print JSON'))
     .action(async (id: string, o) => {
       const j = await new ApiClient(clientOptions(o)).get<FineTuningJobObject>(`/v1/fine_tuning/jobs/${id}`);
-      print(o.json, j, () => { console.log(jobLine(j)); console.log(JSON.stringify({ hyperparameters: j.hyperparameters, modelfab: j.modelfab }, null, 2)); });
+      print(o.json, j, () => {
+        console.log(jobLine(j));
+        const w = j.modelfab as { runner?: string | null; runner_ref?: string | null; estimate?: { runner?: string } };
+        if (w.runner || w.estimate?.runner) console.log(`runner: ${w.runner ?? '-'}  cluster id: ${w.runner_ref ?? '-'}${w.estimate?.runner ? `  (bound to ${w.estimate.runner})` : ''}`);
+        console.log(JSON.stringify({ hyperparameters: j.hyperparameters, modelfab: j.modelfab }, null, 2));
+      });
     });
   withClient(jobs.command('manifest <id>').description('the job as Kubernetes manifests (a batch/v1 Job; a Kubeflow TrainJob for a torch job of several processes), as YAML')
     .requiredOption('--image <image>', 'the container image with modelfab and the torch trainer')

@@ -5,6 +5,7 @@
 import { ensureBaseModels } from '../demo/base-models.ts';
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { requireFile } from './user-files.ts';
 import { createServer } from '../api/server.ts';
 import { withData } from './local.ts';
@@ -13,10 +14,18 @@ import { JudgeFromGenerator, OpenAIChatGenerator } from '../knowledge/answer-gen
 import type { KnowledgeServiceOptions } from '../knowledge/knowledge-service.ts';
 import { SlurmRunner } from '../factory/slurm-runner.ts';
 import { RayRunner } from '../factory/ray-runner.ts';
+import { buildRunners, parseRunnersFile } from '../factory/runners-file.ts';
 import type { Runner } from '../factory/job-spec.ts';
 import { positive } from './option-values.ts';
 
-interface RunnerOpts { runner: string; rayAddress?: string; slurmPartition?: string; slurmAccount?: string; slurmQos?: string; slurmTime?: string; slurmCheckpointBefore?: string; slurmSbatch?: string[] }
+/** The runners a runners file names (src/factory/runners-file.ts); errors name the file and the field. */
+export function runnersFromFile(file: string, dataDir: string): Runner[] {
+  let text: string;
+  try { text = readFileSync(file, 'utf8'); } catch (e) { throw new Error(`--runners ${file}: cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`); }
+  return buildRunners(parseRunnersFile(text, file), dataDir);
+}
+
+interface RunnerOpts { runners?: string; runner: string; rayAddress?: string; slurmPartition?: string; slurmAccount?: string; slurmQos?: string; slurmTime?: string; slurmCheckpointBefore?: string; slurmSbatch?: string[] }
 
 /** The runner the serve options name: local processes (undefined: the factory's default), a Slurm or a Ray cluster. */
 export function runnerFromOptions(o: RunnerOpts, dataDir: string): Runner | undefined {
@@ -74,6 +83,7 @@ export function registerServe(program: Command): void {
     .option('--slurm-qos <name>', 'Slurm QoS ($MODELFAB_SLURM_QOS)', process.env.MODELFAB_SLURM_QOS)
     .option('--slurm-time <minutes>', 'time limit of each run; the trainer checkpoints before it and the job continues in a new run ($MODELFAB_SLURM_TIME)', process.env.MODELFAB_SLURM_TIME)
     .option('--slurm-checkpoint-before <seconds>', 'with --slurm-time: how long before the limit the trainer is told to checkpoint (default 120)')
+    .option('--runners <file>', 'several runners at once: a JSON file {"runners": [{"name", "kind": local|slurm|ray, capacity and settings}]}; jobs go where they fit, or to the runner they name (instead of --runner) ($MODELFAB_RUNNERS)', process.env.MODELFAB_RUNNERS)
     .option('--slurm-sbatch <line>', 'an extra #SBATCH line, e.g. --constraint=a100 (repeatable)', (v: string, acc: string[] = []) => [...acc, v])
     .option('--models-dir <dir>', 'a folder models may be registered from by path, besides <data>/models (repeatable; default $MODELFAB_MODEL_DIRS, :-separated)', (v: string, acc: string[] = []) => [...acc, v])
     .addHelpText('after', '\nThe admin key is read from MODELFAB_ADMIN_KEY; without it, one is generated on first start, stored hashed and printed once.\n' +
@@ -86,8 +96,9 @@ export function registerServe(program: Command): void {
       const mb = Number(o.maxFileMb);
       if (!(mb > 0)) throw new Error(`invalid --max-file-mb ${o.maxFileMb}`);
       const knowledge = await knowledgeModels(o);
-      const runner = runnerFromOptions(o, resolve(o.data));
-      const srv = await createServer({ dataDir: resolve(o.data), logger: true, ...(runner ? { factory: { runner } } : {}), requestLog: o.requestLog !== false, requestLogDays: days, limits: { maxFileBytes: Math.round(mb * 1024 * 1024) }, knowledge, modelDirs: o.modelsDir?.map((d) => resolve(d)) });
+      const runners = o.runners ? runnersFromFile(o.runners, resolve(o.data)) : null;
+      const runner = runners ? undefined : runnerFromOptions(o, resolve(o.data));
+      const srv = await createServer({ dataDir: resolve(o.data), logger: true, ...(runners ? { factory: { runners } } : runner ? { factory: { runner } } : {}), requestLog: o.requestLog !== false, requestLogDays: days, limits: { maxFileBytes: Math.round(mb * 1024 * 1024) }, knowledge, modelDirs: o.modelsDir?.map((d) => resolve(d)) });
       if (srv.generatedAdminKey) {
         process.stdout.write(`\nAdmin API key (shown once, stored only as a hash; keep it safe):\n\n    ${srv.generatedAdminKey}\n\n`);
       }

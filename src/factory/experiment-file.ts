@@ -106,7 +106,7 @@ const TARGETS: readonly string[] = ['all', ...LINEAR_MODULES, ...LINEAR_MODULES.
 const FREEZE_MODULES: readonly string[] = ['all', 'attn', 'ffn', 'norm', ...TARGETS.filter((t) => t !== 'all')];
 const EXTRA_MODULES = ['token_embd', 'output', 'output_norm'] as const;
 
-const TOP_KEYS = ['name', 'stage', 'base_models', 'datasets', 'methods', 'hyperparameters', 'sweep', 'seeds', 'suites', 'priority', 'then', 'fact_questions', 'trainer', 'precision', 'gradient_checkpointing', 'packing', 'nproc_per_node', 'strategy'];
+const TOP_KEYS = ['name', 'stage', 'base_models', 'datasets', 'methods', 'hyperparameters', 'sweep', 'seeds', 'suites', 'priority', 'then', 'fact_questions', 'trainer', 'precision', 'gradient_checkpointing', 'packing', 'nproc_per_node', 'strategy', 'runner'];
 const TRAINERS = ['engine', 'torch'] as const;
 const PRECISIONS = ['fp32', 'bf16', 'fp16'] as const;
 const THEN_KEYS = ['stage', 'datasets', 'hyperparameters'];
@@ -331,6 +331,10 @@ export function validateExperimentRequest(obj: unknown, o: { file: string; lineO
     else obj.suites.forEach((s, i) => p.check(s, oneOf(SUITES), ['suites', i]));
   }
   if (obj.priority !== undefined && !Number.isInteger(obj.priority)) p.add(['priority'], `must be an integer, got ${quote(obj.priority)}`);
+  // which runners exist is the server's to say (the factory refuses an unknown name with the list)
+  if (obj.runner !== undefined && (typeof obj.runner !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(obj.runner))) {
+    p.add(['runner'], `must be a runner's name (letters, digits, '.', '_', '-'), got ${quote(obj.runner)}`);
+  }
   // the sets' contents are checked by the factory (validateFactQuestionSets), which names each problem by field
   if (obj.fact_questions !== undefined && !Array.isArray(obj.fact_questions)) p.add(['fact_questions'], 'must be a list of question sets ({name, system?, questions: [{question, answers}]})');
   thenStages(p, obj.then, ['then']);

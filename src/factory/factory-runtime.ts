@@ -20,8 +20,10 @@ export interface FactoryRuntimeOptions {
   db: Kysely<FactoryTables>;
   data: DataService;
   runner?: Runner;
+  /** Several runners at once (runners-file.ts), instead of `runner`. */
+  runners?: Runner[];
   localRunner?: LocalRunnerOptions;
-  scheduler?: Partial<Omit<SchedulerOptions, 'repository' | 'runner'>>;
+  scheduler?: Partial<Omit<SchedulerOptions, 'repository' | 'runner' | 'runners'>>;
   threadsPerJob?: number;
   /** The torch trainer's python (default: MODELFAB_TORCH_PYTHON, else <repo>/.venv-torch/bin/python). */
   torchPython?: string;
@@ -44,12 +46,12 @@ export async function startFactory(o: FactoryRuntimeOptions): Promise<FactoryRun
   // The machine's GPUs, unless the options say what the local runner may use: nvidia-smi's count and the smallest
   // device's memory (the placement treats the devices as equal).
   const local = { ...o.localRunner };
-  if (!o.runner && local.gpus === undefined) {
+  if (!o.runner && !o.runners?.length && local.gpus === undefined) {
     const gpus = nvidiaGpus();
     if (gpus?.length) { local.gpus = gpus.length; local.gpuMemoryMB = Math.min(...gpus.map((g) => g.memoryMB)); }
   }
   const runner = o.runner ?? new LocalRunner({ ...local, cwd: local.cwd ?? o.dataDir, torchPython: torch.python });
-  const scheduler = new Scheduler({ repository, runner, ...(o.scheduler ?? {}) });
+  const scheduler = new Scheduler({ repository, ...(o.runners?.length ? { runners: o.runners } : { runner }), ...(o.scheduler ?? {}) });
   const factory = new FactoryService({
     dataDir: o.dataDir, data: o.data, jobs: repository, db, scheduler, models: storeModelCatalog(o.store.models), threadsPerJob: o.threadsPerJob, torch,
   });

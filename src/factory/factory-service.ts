@@ -86,6 +86,8 @@ export interface CreateJobRequest {
   seed?: number;
   metadata?: Record<string, string>;
   hyperparameters?: HyperparameterRequest;
+  /** modelfab: the runner the job must run on (one of the server's runners; default: wherever it fits). */
+  runner?: string;
   method?: { type: 'supervised' | 'dpo'; supervised?: { hyperparameters?: HyperparameterRequest }; dpo?: { hyperparameters?: HyperparameterRequest } };
 }
 
@@ -116,6 +118,8 @@ export interface HyperparameterRequest {
   nproc_per_node?: number;
   /** modelfab (torch trainer): ddp (default: each process holds the model) or fsdp (each holds a shard). */
   strategy?: ParallelStrategy;
+  /** modelfab: the runner the job must run on (the same as the request's top-level `runner`). */
+  runner?: string;
 }
 
 /** The trainer and its options, as a job spec carries them (absent fields: the engine's defaults). */
@@ -204,6 +208,8 @@ export interface ExperimentRequest {
   nproc_per_node?: number;
   /** ddp (default) or fsdp, for jobs of several processes (torch trainer). */
   strategy?: ParallelStrategy;
+  /** The runner every job of the experiment runs on (default: each where it fits). */
+  runner?: string;
 }
 
 /**
@@ -486,6 +492,7 @@ export class FactoryService extends EventEmitter {
     try { method = methodFrom(hreq); } catch (e) { throw e instanceof FactoryError ? e : new FactoryError(400, (e as Error).message, 'hyperparameters.fine_tuning_method'); }
     if (method.type === 'qlora' && base.quantized) throw new FactoryError(400, `QLoRA quantizes the base to 4 bits, but ${base.name} is already quantized: use LoRA`, 'hyperparameters.fine_tuning_method');
     const trainer = trainerOptions(hreq);
+    const runner = this.runnerFor(req.runner !== undefined ? req.runner : hreq.runner, req.runner !== undefined ? 'runner' : 'hyperparameters.runner');
     const { dataset, trainingFile, validationFile } = await this.datasetFor(req);
     const wantStage: DataStage = methodType === 'dpo' ? 'preference' : 'sft';
     if (dataset.stage !== wantStage && !(methodType === 'supervised' && dataset.stage === 'pretrain')) {
@@ -531,16 +538,26 @@ export class FactoryService extends EventEmitter {
     const estimate = estimateJob(base.config, method, hyper, { name: dataset.name, train: { path: train.path, kind: train.kind }, rows: train.rows }, this.threads);
     // a torch job on a machine with GPUs takes one per process, each with the memory the job is estimated to need
     // there (a job no GPU can hold is refused here, with the figures, by the scheduler's neverFits)
-    if (trainer.trainer === 'torch' && base.config && (this.o.scheduler.capacity().gpus ?? 0) > 0) {
+    if (trainer.trainer === 'torch' && base.config && (this.o.scheduler.capacity(runner).gpus ?? 0) > 0) {
       estimate.resources.gpus = trainer.processes ?? 1;
       estimate.resources.gpuMemoryMB = torchGpuMemoryMB(base.config, method, hyper, estimate.trainableParams, trainer);
     }
     try {
-      return await this.o.scheduler.submit(spec, { priority: opts.priority ?? 0, experimentId: opts.experiment?.id ?? null, estimate: estimate.resources, after: resolved.after ? [resolved.after] : [] });
+      return await this.o.scheduler.submit(spec, { priority: opts.priority ?? 0, experimentId: opts.experiment?.id ?? null, estimate: estimate.resources, after: resolved.after ? [resolved.after] : [], runner });
     } catch (e) {
       if (e instanceof SchedulerError) throw new FactoryError(e.code === 'not_found' ? 404 : e.code === 'conflict' ? 409 : 400, e.message);
       throw e;
     }
+  }
+
+  /** The runner a request names, checked against the server's (a 400 naming `param`), or null for any. */
+  private runnerFor(name: unknown, param: string): string | null {
+    if (name === undefined || name === null) return null;
+    const names = this.o.scheduler.runnerNames();
+    if (typeof name !== 'string' || !names.includes(name)) {
+      throw new FactoryError(400, `${param} must name one of this server's runners (${names.join(', ')}), got ${JSON.stringify(name)}`, param, 'unknown_runner');
+    }
+    return name;
   }
 
   /** The HF base a torch job trains from, or a 400 with the reason it cannot run on the torch trainer. */
@@ -764,6 +781,7 @@ export class FactoryService extends EventEmitter {
 
   /** POST /v1/experiments: names resolved, the grid planned, one job per combination submitted. */
   async createExperiment(req: ExperimentRequest): Promise<ExperimentObject> {
+    this.runnerFor(req.runner, 'runner');
     const { stage, bases, datasets, later, plan, follow, rejected } = await this.planAll(req);
     const id = newId('exp');
     const suites = req.suites ?? ['factory'];
@@ -797,6 +815,7 @@ export class FactoryService extends EventEmitter {
       ...(req.trainer !== undefined ? { trainer: req.trainer } : {}), ...(req.precision !== undefined ? { precision: req.precision } : {}),
       ...(req.gradient_checkpointing !== undefined ? { gradient_checkpointing: req.gradient_checkpointing } : {}), ...(req.packing !== undefined ? { packing: req.packing } : {}),
       ...(req.nproc_per_node !== undefined ? { nproc_per_node: req.nproc_per_node } : {}), ...(req.strategy !== undefined ? { strategy: req.strategy } : {}),
+      ...(req.runner !== undefined ? { runner: req.runner } : {}),
     };
     // The planned job's hyperparameters are final (defaults < the experiment's < the sweep point; a later stage:
     // its parent's, then its own), so they win over "auto"; the job's name and model suffix carry the sweep point.
@@ -831,7 +850,7 @@ export class FactoryService extends EventEmitter {
     };
   }
 
-  private jobRequestFor(p: PlannedJob, stage: Stage, suffix: string, trainer: Pick<HyperparameterRequest, 'trainer' | 'precision' | 'gradient_checkpointing' | 'packing' | 'nproc_per_node' | 'strategy'>): CreateJobRequest {
+  private jobRequestFor(p: PlannedJob, stage: Stage, suffix: string, trainer: Pick<HyperparameterRequest, 'trainer' | 'precision' | 'gradient_checkpointing' | 'packing' | 'nproc_per_node' | 'strategy' | 'runner'>): CreateJobRequest {
     const h = p.hyperparameters;
     return {
       model: p.base.name, dataset: p.dataset.name, seed: p.seed, suffix,

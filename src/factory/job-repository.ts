@@ -21,6 +21,11 @@ import type { Placement } from './resources.ts';
 import type { JobSpec, JobStatus, Resources } from './job-spec.ts';
 import { StatusError } from '../util/status-error.ts';
 
+/** What a job needs to run: its resources, and the runner it must run on when it names one. Plain JSON. */
+export interface JobNeeds extends Resources {
+  runner?: string;
+}
+
 /** Why a running job's worker is being stopped (persisted, so a restarted server still knows). */
 export type StopRequest = 'pause' | 'cancel' | 'requeue';
 
@@ -34,8 +39,8 @@ export interface JobRecord {
   /** Jobs that must succeed before this one starts (a fine-tune of a base still pretraining; DPO after SFT). */
   dependsOn: string[];
   spec: JobSpec;
-  /** What the job holds while it runs. */
-  estimate: Resources;
+  /** What the job holds while it runs (and the runner it is bound to, if any). */
+  estimate: JobNeeds;
   /** Runs lost so far (worker died, lease expired); the job fails when this reaches the scheduler's maxAttempts. */
   attempts: number;
   /** Times a worker was started for this job. */

@@ -2,7 +2,7 @@
  * Resource arithmetic and placement for the scheduler: what a runner offers (Resources), what running jobs hold,
  * and whether a job fits what is free.
  *
- * Owns: `normalizeResources`, `freeResources`, `place` and the `Placement` a started job records. Guarantees:
+ * Owns: `normalizeResources`, `freeResources`, `place`, `takeHolding`/`releaseHolding` and the `Placement` a started job records. Guarantees:
  *   - threads and memory are never oversubscribed: `place` returns null unless the job's cpuThreads and memoryMB
  *     fit in capacity minus what every running job holds;
  *   - GPUs are modelled as devices with memory: `capacity.gpus` devices of `capacity.gpuMemoryMB` each. A job asks
@@ -46,13 +46,29 @@ function perDeviceNeed(job: Required<Resources>, capacity: Required<Resources>):
 export function freeResources(capacity: Resources, holdings: readonly Holding[]): FreeResources {
   const cap = normalizeResources(capacity);
   const free: FreeResources = { cpuThreads: cap.cpuThreads, memoryMB: cap.memoryMB, gpuFreeMB: Array.from({ length: cap.gpus }, () => cap.gpuMemoryMB) };
-  for (const h of holdings) {
-    const r = normalizeResources(h.resources);
-    free.cpuThreads -= r.cpuThreads;
-    free.memoryMB -= r.memoryMB;
-    for (const id of h.placement?.gpuIds ?? []) if (id >= 0 && id < free.gpuFreeMB.length) free.gpuFreeMB[id] -= perDeviceNeed(r, cap);
-  }
+  for (const h of holdings) takeHolding(free, h, cap);
   return free;
+}
+
+/** Takes a holding out of `free` (devices as its placement names them); `free` may go negative. */
+export function takeHolding(free: FreeResources, h: Holding, capacity: Resources): void {
+  const r = normalizeResources(h.resources), cap = normalizeResources(capacity);
+  free.cpuThreads -= r.cpuThreads;
+  free.memoryMB -= r.memoryMB;
+  for (const id of h.placement?.gpuIds ?? []) if (id >= 0 && id < free.gpuFreeMB.length) free.gpuFreeMB[id] -= perDeviceNeed(r, cap);
+}
+
+/** Gives a holding back to `free` (the inverse of `place`), e.g. to see what is free once a running job ends. */
+export function releaseHolding(free: FreeResources, h: Holding, capacity: Resources): void {
+  const r = normalizeResources(h.resources), cap = normalizeResources(capacity);
+  free.cpuThreads += r.cpuThreads;
+  free.memoryMB += r.memoryMB;
+  for (const id of h.placement?.gpuIds ?? []) if (id >= 0 && id < free.gpuFreeMB.length) free.gpuFreeMB[id] += perDeviceNeed(r, cap);
+}
+
+/** A copy of `free` that `place` may change without touching the original. */
+export function copyFree(free: FreeResources): FreeResources {
+  return { cpuThreads: free.cpuThreads, memoryMB: free.memoryMB, gpuFreeMB: free.gpuFreeMB.slice() };
 }
 
 /** Why a job can never run on `capacity` (even on an empty machine), or null if it can. */

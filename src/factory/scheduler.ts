@@ -7,8 +7,12 @@
  *   - Order: highest priority first; within a priority, round-robin across experiments (the experiment served
  *     longest ago goes first; jobs without an experiment share one group); within an experiment, FIFO. A job that
  *     does not fit lets smaller jobs of the same priority start behind it (backfill) until it has waited
- *     `reserveAfterMs`; after that nothing behind it starts until it does. A lower priority never starts while a
- *     higher one waits.
+ *     `reserveAfterMs`; after that it holds a reservation, and jobs behind it start only with resources it does
+ *     not need. A lower priority never starts while a higher one waits without a reservation. (The order and
+ *     the pass are queue-policy.ts `fairOrder` and `planPass`, over placement.ts.)
+ *   - Runners: one or several (`runners`: this machine, a Slurm partition, a Ray cluster), each a node of the
+ *     pool with its capacity; a job bound to a runner (`SubmitOptions.runner`) runs only there, any other goes
+ *     where it fits best (placement.ts). The job records the runner it started on.
  *   - Dependencies: a job submitted `after` other jobs waits in the queue, skipped without holding anything up,
  *     until they have all succeeded; if one of them fails or is cancelled, it is cancelled with that reason (and
  *     so, in turn, are the jobs waiting on it). Dependencies must exist and not have failed at submit.
@@ -40,9 +44,11 @@ import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { readMetricsFrom, type MetricsRecord } from '../engine/metrics-log.ts';
-import { freeResources, neverFits, normalizeResources, place, type FreeResources, type Placement } from './resources.ts';
+import { freeResources, neverFits, normalizeResources, type FreeResources, type Placement } from './resources.ts';
+import { poolStates } from './placement.ts';
+import { fairOrder, planPass, type PassJob } from './queue-policy.ts';
 import { canAdopt, runOutcome, type PlacingRunner, type RefRunHandle, type RunExit, type RunOutcome } from './runners.ts';
-import type { JobPatch, JobRecord, JobRepository, StopRequest } from './job-repository.ts';
+import type { JobNeeds, JobPatch, JobRecord, JobRepository, StopRequest } from './job-repository.ts';
 import type { JobSpec, JobStatus, Resources, Runner } from './job-spec.ts';
 import { StatusError } from '../util/status-error.ts';
 
@@ -50,7 +56,10 @@ export const TERMINAL_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', '
 
 export interface SchedulerOptions {
   repository: JobRepository;
-  runner: Runner;
+  /** The runner, when there is one. */
+  runner?: Runner;
+  /** Several runners at once (names unique); the first is the default for jobs recorded without a runner. */
+  runners?: readonly Runner[];
   /** Monitoring tick (metrics, exits of adopted trainers); default 200 ms. Scheduling also runs on every change. */
   tickMs?: number;
   /** Lease length; renewed when half of it is left. Default 30 s. */
@@ -84,6 +93,8 @@ export interface SubmitOptions {
   estimate?: Partial<Resources>;
   /** Jobs that must succeed first; if one fails or is cancelled, this job is cancelled with the reason. */
   after?: readonly string[];
+  /** The runner it must run on (by name); unknown names are refused. Default: wherever it fits. */
+  runner?: string | null;
 }
 
 export type SchedulerErrorCode = 'not_found' | 'conflict' | 'invalid' | 'unplaceable';
@@ -133,35 +144,7 @@ function groupOf(j: JobRecord): string {
   return j.experimentId ?? '';
 }
 
-/**
- * Queue order (see the header): priority desc, then round-robin across experiments (least recently served
- * first, `lastServed` holds a counter per group), then FIFO (seq).
- */
-export function fairOrder(queued: readonly JobRecord[], lastServed: ReadonlyMap<string, number> = new Map()): JobRecord[] {
-  const byPriority = new Map<number, JobRecord[]>();
-  for (const j of queued) {
-    const list = byPriority.get(j.priority) ?? [];
-    list.push(j);
-    byPriority.set(j.priority, list);
-  }
-  const out: JobRecord[] = [];
-  for (const p of [...byPriority.keys()].sort((a, b) => b - a)) {
-    const groups = new Map<string, JobRecord[]>();
-    for (const j of byPriority.get(p)!.sort((a, b) => a.seq - b.seq)) {
-      const g = groups.get(groupOf(j)) ?? [];
-      g.push(j);
-      groups.set(groupOf(j), g);
-    }
-    const order = [...groups.entries()].sort(([ka, a], [kb, b]) =>
-      (lastServed.get(ka) ?? -Infinity) - (lastServed.get(kb) ?? -Infinity) || a[0].seq - b[0].seq);
-    for (let round = 0; ; round++) {
-      let any = false;
-      for (const [, g] of order) if (round < g.length) { out.push(g[round]); any = true; }
-      if (!any) break;
-    }
-  }
-  return out;
-}
+export { fairOrder };
 
 /** The scheduler's events and their arguments. */
 export interface SchedulerEvents {
@@ -174,8 +157,8 @@ export interface SchedulerEvents {
 export class Scheduler extends EventEmitter<SchedulerEvents> {
   readonly owner: string;
   private readonly repo: JobRepository;
-  private readonly runner: Runner;
-  private readonly o: Required<Omit<SchedulerOptions, 'repository' | 'runner' | 'owner' | 'now'>>;
+  private readonly runners: readonly Runner[];
+  private readonly o: Required<Omit<SchedulerOptions, 'repository' | 'runner' | 'runners' | 'owner' | 'now'>>;
   private readonly now: () => number;
   private readonly active = new Map<string, Active>();
   private readonly offsets = new Map<string, number>();
@@ -196,7 +179,11 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   constructor(opts: SchedulerOptions) {
     super();
     this.repo = opts.repository;
-    this.runner = opts.runner;
+    this.runners = opts.runners?.length ? opts.runners : opts.runner ? [opts.runner] : [];
+    if (this.runners.length === 0) throw new SchedulerError('invalid', 'the scheduler needs a runner');
+    const names = this.runners.map((r) => r.name);
+    const twice = names.find((n, i) => names.indexOf(n) !== i);
+    if (twice) throw new SchedulerError('invalid', `two runners are named ${JSON.stringify(twice)}; runner names must be unique`);
     this.now = opts.now ?? Date.now;
     this.owner = opts.owner ?? `${os.hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
     this.o = {
@@ -209,9 +196,21 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
 
   // ---------------------------------------------------------------- public API
 
-  /** What the runner offers (GPUs included): the factory sizes a job's request for it. */
-  capacity(): Resources {
-    return this.runner.capacity();
+  /**
+   * What the runner offers (GPUs included): the factory sizes a job's request for it. With several runners, the
+   * most any one of them offers in each field (or `runner`'s own, by name).
+   */
+  capacity(runner?: string | null): Resources {
+    const caps = (runner ? this.runners.filter((r) => r.name === runner) : this.runners).map((r) => normalizeResources(r.capacity()));
+    const most = (f: (c: Required<Resources>) => number) => Math.max(0, ...caps.map(f));
+    const out: Resources = { cpuThreads: most((c) => c.cpuThreads), memoryMB: most((c) => c.memoryMB) };
+    if (most((c) => c.gpus) > 0) { out.gpus = most((c) => c.gpus); out.gpuMemoryMB = most((c) => c.gpuMemoryMB); }
+    return out;
+  }
+
+  /** The runners' names, in order (the first is the default). */
+  runnerNames(): string[] {
+    return this.runners.map((r) => r.name);
   }
 
   /** Queues a job (status 'queued'). `spec.outputDir` is made absolute. Throws SchedulerError('unplaceable') for a job that can never fit. */
@@ -219,8 +218,11 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     return this.serial(async () => {
       const problem = specProblem(spec);
       if (problem) throw new SchedulerError('invalid', `job spec: ${problem}`);
-      const estimate = this.resourcesFor(spec, opts.estimate ?? {});
-      const never = neverFits(estimate, this.runner.capacity());
+      if (opts.runner && !this.runners.some((r) => r.name === opts.runner)) {
+        throw new SchedulerError('invalid', `job ${spec.id}: unknown runner ${JSON.stringify(opts.runner)}; this server has ${this.runnerNames().join(', ')}`);
+      }
+      const estimate: JobNeeds = { ...this.resourcesFor(spec, opts.estimate ?? {}), ...(opts.runner ? { runner: opts.runner } : {}) };
+      const never = this.neverFitsAnywhere(estimate);
       if (never) throw new SchedulerError('unplaceable', `job ${spec.id} ${never}`);
       if (await this.repo.get(spec.id)) throw new SchedulerError('conflict', `job ${spec.id} already exists`);
       const after = [...new Set(opts.after ?? [])];
@@ -386,10 +388,11 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     return { ...s, overheadMsPerJob: s.jobsStarted ? (s.schedulingMs + s.spawnMs) / s.jobsStarted : 0 };
   }
 
-  /** The runner's capacity, what running jobs hold, and what is free. */
+  /** The (first) runner's capacity, what running jobs hold on it, and what is free there. */
   async usage(): Promise<{ capacity: Resources; free: FreeResources; running: number }> {
-    const capacity = this.runner.capacity();
-    const running = await this.repo.list({ status: 'running' });
+    const runner = this.runners[0];
+    const capacity = runner.capacity();
+    const running = (await this.repo.list({ status: 'running' })).filter((j) => (j.runner ?? runner.name) === runner.name);
     return { capacity, free: freeResources(capacity, running.map((j) => ({ resources: j.estimate, placement: j.placement }))), running: running.length };
   }
 
@@ -475,14 +478,15 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     ).catch((e) => this.warn(e)).finally(() => { this.preparing.delete(job.id); this.changed(); });
   }
 
+  /**
+   * One pass over the queue: dependencies and preparation first (jobs that cannot be placed yet are skipped), then
+   * queue-policy.ts `planPass` over the pool of runners decides what starts where, and `launch` starts it.
+   */
   private async placeQueued(queued: JobRecord[]): Promise<void> {
     if (queued.length === 0) return;
-    const capacity = this.runner.capacity();
-    const running = await this.repo.list({ status: 'running' });
-    const free = freeResources(capacity, running.map((j) => ({ resources: j.estimate, placement: j.placement })));
     const now = this.now();
-    let blockedPriority: number | null = null;
     const depStatus = new Map<string, JobRecord | null>();
+    const ready: JobRecord[] = [];
     for (const job of fairOrder(queued, this.lastServed)) {
       if (job.dependsOn.length) {
         const wait = await this.dependencyState(job, depStatus);
@@ -495,24 +499,29 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       }
       const work = this.preparer?.(job);
       if (work) { this.prepare(job, work); continue; }
-      if (blockedPriority !== null && job.priority < blockedPriority) break;
-      const never = neverFits(job.estimate, capacity);
+      const never = this.neverFitsAnywhere(job.estimate);
       if (never) {
         await this.transition(job, { status: 'failed', finishedAt: now, error: `cannot run here: ${never}` }, never);
         continue;
       }
-      const placement = place(job.estimate, free, capacity);
-      if (!placement) {
-        if (now - (job.queuedAt ?? job.createdAt) >= this.o.reserveAfterMs) break; // reserve: nothing behind it starts
-        blockedPriority ??= job.priority;
-        continue;
-      }
-      if (!(await this.launch(job, placement))) {
-        // not started (taken by someone else, or the runner refused): give the resources back
-        const f = freeResources(capacity, (await this.repo.list({ status: 'running' })).map((j) => ({ resources: j.estimate, placement: j.placement })));
-        Object.assign(free, f);
-      }
+      ready.push(job);
     }
+    if (ready.length === 0) return;
+    const running = await this.repo.list({ status: 'running' });
+    const states = poolStates(this.runners.map((r) => ({ name: r.name, capacity: r.capacity() })),
+      running.map((j) => ({ node: j.runner ?? this.runners[0].name, resources: j.estimate, placement: j.placement })));
+    const plan = planPass(ready.map((j) => passJob(j, now)), states, now, { reserveAfterMs: this.o.reserveAfterMs });
+    const byId = new Map(ready.map((j) => [j.id, j]));
+    for (const start of plan.starts) await this.launch(byId.get(start.id)!, this.runners[start.node], start.placement);
+  }
+
+  /** Why a job fits none of the runners it may use (even all empty), or null. */
+  private neverFitsAnywhere(needs: JobNeeds): string | null {
+    const runners = needs.runner ? this.runners.filter((r) => r.name === needs.runner) : this.runners;
+    if (runners.length === 0) return `names the runner ${JSON.stringify(needs.runner)}, which this server does not have`;
+    const why = runners.map((r) => neverFits(needs, r.capacity()));
+    if (why.some((w) => w === null)) return null;
+    return runners.length === 1 ? why[0] : runners.map((r, i) => `${r.name}: ${why[i]}`).join('; ');
   }
 
   /** 'ready' when every dependency succeeded, 'waiting' while one has not finished, else why the job cannot run. */
@@ -528,10 +537,10 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     return waiting ? 'waiting' : 'ready';
   }
 
-  private async launch(job: JobRecord, placement: Placement): Promise<boolean> {
+  private async launch(job: JobRecord, runner: Runner, placement: Placement): Promise<boolean> {
     const now = this.now();
     const claimed = await this.repo.update(job.id, {
-      status: 'running', leaseOwner: this.owner, leaseExpiresAt: now + this.o.leaseMs, runner: this.runner.name, workerRef: null,
+      status: 'running', leaseOwner: this.owner, leaseExpiresAt: now + this.o.leaseMs, runner: runner.name, workerRef: null,
       placement, runs: job.runs + 1, startedAt: job.startedAt ?? now, stopRequest: null, error: null,
     }, { status: 'queued' });
     if (!claimed) return false;
@@ -539,7 +548,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     let handle: RefRunHandle;
     const t0 = performance.now();
     try {
-      handle = (this.runner as PlacingRunner).start(claimed.spec, placement, claimed.estimate);
+      handle = (runner as PlacingRunner).start(claimed.spec, placement, resourcesOnly(claimed.estimate));
     } catch (e) {
       this.st.spawnMs += performance.now() - t0;
       await this.applyOutcome(claimed, { kind: 'lost', reason: `the runner could not start it: ${e instanceof Error ? e.message : String(e)}` });
@@ -550,7 +559,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     this.attach(claimed, handle);
     const rec = (await this.repo.update(job.id, { workerRef: handle.ref ?? null }, { status: 'running', leaseOwner: this.owner })) ?? claimed;
     const resumed = claimed.runs > 1 ? ` (run ${claimed.runs}; continues from its checkpoint)` : '';
-    await this.event(job.id, 'status', `queued -> running${resumed}`, { ref: handle.ref ?? null, placement });
+    await this.event(job.id, 'status', `queued -> running on ${runner.name}${resumed}`, { runner: runner.name, ref: handle.ref ?? null, placement });
     this.emit('status', job.id, 'running', rec);
     return true;
   }
@@ -610,9 +619,9 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     const leaseValid = (job.leaseExpiresAt ?? 0) > now;
     const holder = this.holderState(job.leaseOwner);
     if (leaseValid && holder !== 'dead') return 'held';
-    const runner = this.runner;
+    const runner = this.runnerOf(job);
     let out: RunOutcome;
-    if (canAdopt(runner) && (job.runner === null || job.runner === runner.name)) {
+    if (runner && canAdopt(runner)) {
       const handle = runner.adopt(job.spec, job.workerRef);
       if (handle) {
         const rec = await this.repo.update(job.id, { leaseOwner: this.owner, leaseExpiresAt: now + this.o.leaseMs, workerRef: handle.ref ?? job.workerRef },
@@ -696,6 +705,11 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     return out;
   }
 
+  /** The runner a job was started on (the first one for jobs recorded without a name); undefined if gone. */
+  private runnerOf(job: JobRecord): Runner | undefined {
+    return job.runner === null ? this.runners[0] : this.runners.find((r) => r.name === job.runner);
+  }
+
   private async must(id: string): Promise<JobRecord> {
     const j = await this.repo.get(id);
     if (!j) throw new SchedulerError('not_found', `job ${id} not found`);
@@ -717,6 +731,17 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   private async event(jobId: string, type: string, message: string, data?: unknown): Promise<void> {
     await this.repo.appendEvent({ jobId, type, message, data });
   }
+}
+
+/** A queued job as queue-policy.ts sees it (durations are unknown here: a started job is taken to run for ever). */
+function passJob(j: JobRecord, now: number): PassJob {
+  return { id: j.id, priority: j.priority, resources: j.estimate, waitedMs: now - (j.queuedAt ?? j.createdAt), durationMs: null, nodes: j.estimate.runner ? [j.estimate.runner] : null };
+}
+
+/** The resources of a job's needs, without its runner binding (what a runner is asked for). */
+function resourcesOnly(n: JobNeeds): Resources {
+  const { runner: _bound, ...r } = n;
+  return r;
 }
 
 /** The few spec fields the scheduler relies on (the trainer validates the rest: worker.ts validateJobSpec). */

@@ -193,6 +193,7 @@ export const en = {
   'runs.id': 'Job id',
   'runs.base': 'Base model',
   'runs.dataset': 'Dataset',
+  'runs.runner': 'Runs on',
   'runs.trainer': 'Trainer',
   'runs.method': 'Method',
   'runs.before': 'before',

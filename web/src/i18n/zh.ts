@@ -192,6 +192,7 @@ export const zh: Dictionary = {
   'runs.id': '任务编号',
   'runs.base': '基座模型',
   'runs.dataset': '数据集',
+  'runs.runner': '运行于',
   'runs.trainer': '训练器',
   'runs.method': '方法',
   'runs.before': '训练前',

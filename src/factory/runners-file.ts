@@ -1,0 +1,110 @@
+/**
+ * The runners file: several runners at once, each named, with its capacity (`modelfab serve --runners FILE`).
+ *
+ *     {"runners": [
+ *       {"name": "here", "kind": "local", "cpu_threads": 16, "memory_mb": 64000},
+ *       {"name": "a100", "kind": "slurm", "partition": "gpu", "gpus": 8, "gpu_memory_mb": 80000, "time_minutes": 240},
+ *       {"name": "ray", "kind": "ray", "address": "http://ray-head:8265"}
+ *     ]}
+ *
+ * Owns: `parseRunnersFile` (pure: JSON text to configs, every problem named by file and field) and `buildRunners`
+ * (configs to runners, each under its own name). Guarantees: names are unique and match [A-Za-z0-9._-]; unknown
+ * keys are refused with the keys a kind accepts; capacities are positive integers; the file is only ever written by
+ * the server's administrator (a client never names a runner's address or path).
+ */
+import { canAdopt, type AdoptingRunner, type PlacingRunner, type RefRunHandle } from './runners.ts';
+import { LocalRunner } from './local-runner.ts';
+import { SlurmRunner } from './slurm-runner.ts';
+import { RayRunner } from './ray-runner.ts';
+import type { Placement } from './resources.ts';
+import type { JobSpec, Resources, Runner } from './job-spec.ts';
+
+export type RunnerKind = 'local' | 'slurm' | 'ray';
+
+export interface RunnerConfig {
+  name: string;
+  kind: RunnerKind;
+  cpuThreads?: number;
+  memoryMB?: number;
+  gpus?: number;
+  gpuMemoryMB?: number;
+  /** slurm */
+  partition?: string;
+  account?: string;
+  qos?: string;
+  timeMinutes?: number;
+  sbatch?: string[];
+  /** ray: the head's dashboard address */
+  address?: string;
+}
+
+const CAPACITY: Record<string, 'cpuThreads' | 'memoryMB' | 'gpus' | 'gpuMemoryMB' | 'timeMinutes'> = {
+  cpu_threads: 'cpuThreads', memory_mb: 'memoryMB', gpus: 'gpus', gpu_memory_mb: 'gpuMemoryMB', time_minutes: 'timeMinutes',
+};
+const KEYS: Record<RunnerKind, string[]> = {
+  local: ['name', 'kind', 'cpu_threads', 'memory_mb', 'gpus', 'gpu_memory_mb'],
+  slurm: ['name', 'kind', 'cpu_threads', 'memory_mb', 'gpus', 'gpu_memory_mb', 'partition', 'account', 'qos', 'time_minutes', 'sbatch'],
+  ray: ['name', 'kind', 'cpu_threads', 'memory_mb', 'gpus', 'gpu_memory_mb', 'address'],
+};
+
+/** Configs from a runners file's text; throws an Error naming `file` and every bad field. */
+export function parseRunnersFile(text: string, file: string): RunnerConfig[] {
+  let doc: unknown;
+  try { doc = JSON.parse(text); } catch (e) { throw new Error(`${file}: not JSON: ${(e as Error).message}`); }
+  const runners = (doc as { runners?: unknown } | null)?.runners;
+  if (!Array.isArray(runners) || runners.length === 0) throw new Error(`${file}: must be {"runners": [{"name", "kind", ...}, ...]} with at least one runner`);
+  const problems: string[] = [];
+  const out: RunnerConfig[] = [];
+  const seen = new Set<string>();
+  runners.forEach((r: unknown, i) => {
+    const at = `runners[${i}]`;
+    if (typeof r !== 'object' || r === null || Array.isArray(r)) { problems.push(`${at}: must be an object`); return; }
+    const o = r as Record<string, unknown>;
+    if (typeof o.name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(o.name)) problems.push(`${at}.name: must be 1-64 characters of [A-Za-z0-9._-], got ${JSON.stringify(o.name)}`);
+    else if (seen.has(o.name)) problems.push(`${at}.name: ${o.name} is already the name of another runner`);
+    else seen.add(o.name);
+    if (o.kind !== 'local' && o.kind !== 'slurm' && o.kind !== 'ray') { problems.push(`${at}.kind: must be local, slurm or ray, got ${JSON.stringify(o.kind)}`); return; }
+    const kind: RunnerKind = o.kind;
+    const cfg: RunnerConfig = { name: String(o.name), kind };
+    for (const [k, v] of Object.entries(o)) {
+      if (!KEYS[kind].includes(k)) { problems.push(`${at}.${k}: unknown key for a ${kind} runner (known: ${KEYS[kind].join(', ')})`); continue; }
+      if (k in CAPACITY) {
+        if (!Number.isInteger(v) || (v as number) < 0) problems.push(`${at}.${k}: must be an integer >= 0, got ${JSON.stringify(v)}`);
+        else cfg[CAPACITY[k]] = v as number;
+      } else if (k === 'sbatch') {
+        if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || x.includes('\n'))) problems.push(`${at}.sbatch: must be a list of one-line strings (extra #SBATCH options)`);
+        else cfg.sbatch = v as string[];
+      } else if (k === 'partition' || k === 'account' || k === 'qos' || k === 'address') {
+        if (typeof v !== 'string' || !v || /\s/.test(v)) problems.push(`${at}.${k}: must be a non-empty string without spaces, got ${JSON.stringify(v)}`);
+        else cfg[k] = v;
+      }
+    }
+    if (kind === 'ray' && cfg.address !== undefined && !/^https?:\/\/[^/\s]+\/?$/.test(cfg.address)) problems.push(`${at}.address: must be the head's http(s)://host:port, got ${JSON.stringify(cfg.address)}`);
+    out.push(cfg);
+  });
+  if (problems.length) throw new Error(`${file}: ${problems.length} problem${problems.length > 1 ? 's' : ''}:\n  ${problems.join('\n  ')}`);
+  return out;
+}
+
+/** The runners of `configs`, each answering to its config's name; trainers run in `dataDir`. */
+export function buildRunners(configs: readonly RunnerConfig[], dataDir: string, o: { torchPython?: string } = {}): Runner[] {
+  return configs.map((c) => {
+    const cap = { cpuThreads: c.cpuThreads, memoryMB: c.memoryMB, gpus: c.gpus, gpuMemoryMB: c.gpuMemoryMB };
+    const inner: Runner = c.kind === 'local' ? new LocalRunner({ ...cap, cwd: dataDir, torchPython: o.torchPython })
+      : c.kind === 'slurm' ? new SlurmRunner({ ...cap, cwd: dataDir, partition: c.partition, account: c.account, qos: c.qos, timeLimitMinutes: c.timeMinutes, extraSbatch: c.sbatch })
+        : new RayRunner({ ...cap, cwd: dataDir, address: c.address });
+    return named(inner, c.name);
+  });
+}
+
+/** `inner` under another name (the name a job records and a request binds to); adopts only if `inner` does. */
+export function named(inner: Runner, name: string): Runner {
+  if (inner.name === name) return inner;
+  const runner: PlacingRunner & Partial<Pick<AdoptingRunner, 'adopt'>> = {
+    name,
+    capacity: (): Resources => inner.capacity(),
+    start: (spec: JobSpec, placement?: Placement, resources?: Resources): RefRunHandle => (inner as PlacingRunner).start(spec, placement, resources),
+  };
+  if (canAdopt(inner)) runner.adopt = (spec, ref) => inner.adopt(spec, ref);
+  return runner;
+}
