@@ -29,6 +29,7 @@ export const en = {
   question: 'Ask about this page…',
   ask: 'Ask',
   sources: 'Sources',
+  otherSources: '{n} more passages the model was given',
   sourcePage: 'Page',
   sourceKnowledge: 'Knowledge base',
   sourceBot: 'Bot',

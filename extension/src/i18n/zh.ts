@@ -31,6 +31,7 @@ export const zh: Dictionary = {
   question: '就这个网页提问…',
   ask: '提问',
   sources: '来源',
+  otherSources: '另外 {n} 段提供给模型的资料',
   sourcePage: '网页',
   sourceKnowledge: '知识库',
   sourceBot: '机器人',

@@ -90,6 +90,7 @@ export function chartSpec(t: DataTable): ChartSpec | null {
 export function echartsOption(spec: ChartSpec, title: string): Record<string, unknown> {
   const line = spec.categories.length > 12;
   return {
+    animation: false,
     title: { text: title, left: 'center', textStyle: { fontSize: 13 } },
     tooltip: { trigger: 'axis' },
     legend: { bottom: 0, data: spec.series.map((s) => s.name) },

@@ -9,7 +9,7 @@ import { t as tr, defaultLang, type Lang } from '../i18n/i18n.ts';
 import type { Key } from '../i18n/en.ts';
 import { checkKey, needsPermission, normaliseServer, originPattern, type Settings } from '../lib/settings.ts';
 import { groupForSummary, numberPassages, selectPassages, type Passage } from '../lib/passages.ts';
-import { parseCitations } from '../lib/citations.ts';
+import { citedRefs, parseCitations } from '../lib/citations.ts';
 import { autoDirection, translatePrompt, type Direction } from '../lib/prompts.ts';
 import { summariseInSteps, type SummaryProgress } from '../lib/summarise.ts';
 import { chartSpec, echartsOption, numericColumns, toCsv } from '../lib/tables.ts';
@@ -21,6 +21,8 @@ type Tab = 'summary' | 'ask' | 'data' | 'translate';
 
 const state = {
   settings: { server: 'http://127.0.0.1:8080', key: '', model: '', lang: defaultLang(navigator.language) } as Settings,
+  /** What the settings form holds until it is saved (a redraw keeps it). */
+  draft: { server: 'http://127.0.0.1:8080', key: '' },
   models: [] as string[],
   connected: false,
   tab: 'summary' as Tab,
@@ -73,6 +75,7 @@ function fail(e: unknown): void {
 async function loadSettings(): Promise<void> {
   const s = await chrome.storage.local.get(['server', 'key', 'model', 'lang']);
   Object.assign(state.settings, Object.fromEntries(Object.entries(s).filter(([, v]) => typeof v === 'string' && v)));
+  state.draft = { server: state.settings.server, key: state.settings.key };
   if (state.settings.key) await connect();
 }
 
@@ -100,8 +103,8 @@ async function saveSettings(server: string, key: string): Promise<void> {
     const granted = (await chrome.permissions.contains({ origins })) || (await chrome.permissions.request({ origins }).catch(() => false));
     if (!granted) { state.error = { key: 'errPermission', values: { origin: s.value }, allowOrigin: s.value }; return render(); }
   }
-  state.settings.server = s.value;
-  state.settings.key = k.value;
+  state.settings.server = state.draft.server = s.value;
+  state.settings.key = state.draft.key = k.value;
   await chrome.storage.local.set({ server: s.value, key: k.value });
   state.error = null;
   await connect();
@@ -140,16 +143,23 @@ async function highlight(passage: string): Promise<void> {
   await chrome.scripting.executeScript({ target: { tabId: state.tabId }, func: (id: string) => (globalThis as unknown as { __modelfabCopilot: { highlight(id: string): boolean } }).__modelfabCopilot.highlight(id), args: [passage] });
 }
 
-/** The passages the tools read: the selection's (cut into passages when it lies outside them) or the page's. */
-function scopePassages(): Passage[] {
+/** The selected text as passages s1, s2, ... (what summaries and translations read of a selection). */
+function selectionPassages(): Passage[] {
+  const text = state.page?.selection.text ?? '';
+  return numberPassages(text.split(/\n+/).map((x) => ({ tag: 'p', text: x }))).map((x) => ({ ...x, id: `s${x.id.slice(1)}` }));
+}
+
+/**
+ * The passages a tool reads: the page's, or for a selection its own text (`forCitation`: the page passages it
+ * touches, so an answer's citations still point into the page).
+ */
+function scopePassages(forCitation = false): Passage[] {
   const p = state.page;
   if (!p) return [];
-  if (state.scope === 'selection' && p.selection.text) {
-    const ids = new Set(p.selection.passages);
-    const picked = p.passages.filter((x) => ids.has(x.id));
-    return picked.length ? picked : numberPassages(p.selection.text.split(/\n+/).map((text) => ({ tag: 'p', text }))).map((x) => ({ ...x, id: `s${x.id.slice(1)}` }));
-  }
-  return p.passages;
+  if (state.scope !== 'selection' || !p.selection.text) return p.passages;
+  const ids = new Set(p.selection.passages);
+  const touched = forCitation ? p.passages.filter((x) => ids.has(x.id)) : [];
+  return touched.length ? touched : selectionPassages();
 }
 
 // ------------------------------------------------------------------ the tools
@@ -201,7 +211,7 @@ function ask(question: string): Promise<void> {
   state.sources = [];
   state.activeSource = null;
   return run(async (signal) => {
-    const passages = selectPassages(question, scopePassages(), 8);
+    const passages = selectPassages(question, scopePassages(true), 8);
     const page = state.page && passages.length ? { title: state.page.title.slice(0, 300), url: state.page.url.slice(0, 2000), passages: passages.map((p) => ({ id: p.id, text: p.text.slice(0, 4000) })) } : undefined;
     const r = await client().copilot(state.settings.model, [{ role: 'user', content: question }], page, signal, streamInto('answer', 'answer'));
     state.answer = r.text;
@@ -213,7 +223,7 @@ function translate(input: string): Promise<void> {
   state.translateInput = input;
   state.translation = '';
   return run(async (signal) => {
-    const text = input.trim() || (state.page?.selection.text ?? '') || scopePassages().map((p) => p.text).join('\n');
+    const text = input.trim() || scopePassages().map((p) => p.text).join('\n');
     const dir = state.direction === 'auto' ? autoDirection(text) : state.direction;
     const groups = groupForSummary(numberPassages(text.split(/\n+/).map((x) => ({ tag: 'p', text: x })), { minChars: 1 }), 2000);
     for (const [i, g] of groups.entries()) {
@@ -246,8 +256,8 @@ function progressView(): HTMLElement | null {
 }
 
 function settingsView(): HTMLElement {
-  const server = h('input', { 'data-testid': 'server', value: state.settings.server, placeholder: L('serverHint'), autocomplete: 'off' });
-  const key = h('input', { 'data-testid': 'key', type: 'password', value: state.settings.key, placeholder: L('keyHint'), autocomplete: 'off' });
+  const server = h('input', { 'data-testid': 'server', value: state.draft.server, placeholder: L('serverHint'), autocomplete: 'off', oninput: (e: Event) => { state.draft.server = (e.target as HTMLInputElement).value; } });
+  const key = h('input', { 'data-testid': 'key', type: 'password', value: state.draft.key, placeholder: L('keyHint'), autocomplete: 'off', oninput: (e: Event) => { state.draft.key = (e.target as HTMLInputElement).value; } });
   const model = h('select', { 'data-testid': 'model', onchange: (e: Event) => { state.settings.model = (e.target as HTMLSelectElement).value; void chrome.storage.local.set({ model: state.settings.model }); } },
     ...state.models.map((m) => h('option', { value: m, selected: m === state.settings.model }, m)));
   return h('details', { open: !state.connected || undefined, 'data-testid': 'settings' },
@@ -285,11 +295,17 @@ function answerView(): HTMLElement {
 function sourcesView(): HTMLElement | null {
   if (!state.sources.length || state.busy) return null;
   const kind = (k: CopilotSourceOut['kind']) => L(k === 'page' ? 'sourcePage' : k === 'bot' ? 'sourceBot' : 'sourceKnowledge');
-  return h('div', {}, h('strong', {}, L('sources')), h('ol', { class: 'sources', 'data-testid': 'sources' },
-    ...state.sources.map((s) => h('li', { 'data-testid': `source-${s.ref}`, class: state.activeSource === s.ref ? 'active' : undefined },
-      h('span', { class: `badge ${s.kind}` }, kind(s.kind)), s.kind === 'page' ? '' : `${s.from} · `, h('strong', {}, s.label), ' ',
-      h('span', { class: 'muted' }, s.text.length > 220 ? `${s.text.slice(0, 220)}…` : s.text),
-      s.kind === 'page' && s.passage ? h('button', { class: 'secondary', onclick: () => showSource(s.ref) }, L('showInPage')) : null))));
+  const item = (s: CopilotSourceOut) => h('li', { value: s.ref, 'data-testid': `source-${s.ref}`, class: state.activeSource === s.ref ? 'active' : undefined },
+    h('span', { class: `badge ${s.kind}` }, kind(s.kind)), s.kind === 'page' ? '' : `${s.from} · `, h('strong', {}, s.kind === 'page' && s.passage ? s.passage : s.label), ' ',
+    h('span', { class: 'muted' }, s.text.length > 220 ? `${s.text.slice(0, 220)}…` : s.text),
+    s.kind === 'page' && s.passage ? h('button', { class: 'secondary', onclick: () => showSource(s.ref) }, L('showInPage')) : null);
+  // the sources the answer cites first; the others the model was given, folded
+  const cited = new Set(citedRefs(state.answer, state.sources.length));
+  const others = state.sources.filter((s) => !cited.has(s.ref));
+  return h('div', {}, h('strong', {}, L('sources')),
+    h('ol', { class: 'sources', 'data-testid': 'sources' }, ...state.sources.filter((s) => cited.has(s.ref)).map(item)),
+    others.length ? h('details', { open: (state.activeSource !== null && !cited.has(state.activeSource)) || undefined }, h('summary', { class: 'muted' }, L('otherSources', { n: others.length })),
+      h('ol', { class: 'sources', 'data-testid': 'other-sources' }, ...others.map(item))) : null);
 }
 
 function dataView(): HTMLElement {
