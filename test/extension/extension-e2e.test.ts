@@ -44,21 +44,21 @@ ${Array.from({ length: 10 }, () => `<p>${FILLER.join(' ')}</p>`).join('\n')}
 </body></html>`;
 
 /** The scripted model: a summary step, a final summary, a Copilot answer citing the sources it was given, a translation. */
-function script(messages: Array<{ role: string; content: string }>): { text: string; delay: number } {
+function script(messages: Array<{ role: string; content: string }>): string {
   const sys = messages.find((m) => m.role === 'system')?.content ?? '';
   const user = messages.filter((m) => m.role === 'user').at(-1)?.content ?? '';
   const part = /part (\d+) of (\d+)/.exec(user);
-  if (part) return { text: `- Part ${part[1]}: the company reviewed its markets.`, delay: 250 };
-  if (/^The text of the page/.test(user)) return { text: `Summary of the selection: ${/:\n\n([\s\S]{0,40})/.exec(user)?.[1] ?? ''}`, delay: 0 };
-  if (/Summaries of the parts/.test(user)) return { text: `Summary: the report covers ${(user.match(/^Part \d+:/gm) ?? []).length} parts; revenue grew.`, delay: 0 };
-  if (/translator|专业翻译/.test(sys)) return { text: '收入在第三季度增长了百分之十二。', delay: 0 };
+  if (part) return `- Part ${part[1]}: the company reviewed its markets.`;
+  if (/^The text of the page/.test(user)) return `Summary of the selection: ${/:\n\n([\s\S]{0,40})/.exec(user)?.[1] ?? ''}`;
+  if (/Summaries of the parts/.test(user)) return `Summary: the report covers ${(user.match(/^Part \d+:/gm) ?? []).length} parts; revenue grew.`;
+  if (/translator|专业翻译/.test(sys)) return '收入在第三季度增长了百分之十二。';
   if (/Copilot/.test(sys)) {
     const refs = sys.split('\n\n').flatMap((c) => { const m = /^\[(\d+)\] (.*)\n([\s\S]*)$/.exec(c); return m ? [{ ref: m[1], label: m[2]!, text: m[3]! }] : []; });
     const page = refs.find((r) => r.label.startsWith('page ') && r.text.includes('12%'));
     const kb = refs.find((r) => !r.label.startsWith('page '));
-    return { text: page ? `Revenue grew 12% in the third quarter [${page.ref}].${kb ? ` Refunds take 30 days [${kb.ref}].` : ''}` : 'The sources do not say.', delay: 0 };
+    return page ? `Revenue grew 12% in the third quarter [${page.ref}].${kb ? ` Refunds take 30 days [${kb.ref}].` : ''}` : 'The sources do not say.';
   }
-  return { text: 'I do not know.', delay: 0 };
+  return 'I do not know.';
 }
 
 /** Builds the extension when a source is newer than the build (as `npm run build:extension`). */
@@ -79,22 +79,27 @@ test('[slow] browser extension: load, configure, summarise, cite into the page, 
   assert.ok(existsSync(join(ROOT, 'dist/modelfab-extension.zip')), 'the build packs the zip');
   log('extension built');
   const calls: string[] = [];
+  // the first summary's part 2 is held until the test has pressed Stop, so Stop lands in step 2 on any machine
+  let releasePart2: (() => void) | null = null;
+  const part2Held = new Promise<void>((r) => { releasePart2 = r; });
+  let holdPart2 = true;
   const upstream = http.createServer((req, res) => {
     let raw = '';
     req.on('data', (c) => { raw += c; });
     req.on('end', () => {
       const b = JSON.parse(raw) as { model: string; messages: Array<{ role: string; content: string }> };
-      const out = script(b.messages);
-      calls.push(out.text);
+      const text = script(b.messages);
+      calls.push(text);
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       const chunk = (delta: unknown, finish: string | null) => res.write(`data: ${JSON.stringify({ id: 'x', object: 'chat.completion.chunk', created: 0, model: b.model, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`);
-      setTimeout(() => {
+      const held = holdPart2 && /part 2 of/.test(b.messages.at(-1)?.content ?? '');
+      void (held ? part2Held : Promise.resolve()).then(() => {
         if (res.destroyed) return;
-        for (const piece of out.text.match(/[\s\S]{1,6}/g)!) chunk({ content: piece }, null);
+        for (const piece of text.match(/[\s\S]{1,6}/g)!) chunk({ content: piece }, null);
         chunk({}, 'stop');
         res.write(`data: ${JSON.stringify({ id: 'x', object: 'chat.completion.chunk', created: 0, model: b.model, choices: [], usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 } })}\n\n`);
         res.end('data: [DONE]\n\n');
-      }, out.delay);
+      });
     });
   });
   const pages = http.createServer((req, res) => {
@@ -162,6 +167,8 @@ test('[slow] browser extension: load, configure, summarise, cite into the page, 
     await panel.screenshot({ path: join(shots, 'summary-progress-en.png'), fullPage: true });
     await panel.getByTestId('stop').click();
     await panel.getByTestId('stopped').waitFor();
+    holdPart2 = false;
+    releasePart2!();
     assert.equal(await panel.getByTestId('summary').innerText(), '');
     await panel.getByTestId('summarise').click();
     await panel.getByTestId('summary').filter({ hasText: /^Summary: the report covers \d+ parts; revenue grew\.$/ }).waitFor();
