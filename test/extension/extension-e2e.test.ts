@@ -106,6 +106,7 @@ test('[slow] browser extension: load, configure, summarise, cite into the page, 
     if (req.url === '/report.html') { res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }); res.end(PAGE); return; }
     res.writeHead(404).end();
   });
+  const pagesOther = http.createServer((req, res) => { res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }); res.end(PAGE); });
   const dir = mkdtempSync(join(tmpdir(), 'mf-ext-'));
   const shots = mkdtempSync(join(tmpdir(), 'mf-ext-shots-'));
   const srv = await createServer({ dataDir: join(dir, 'data'), adminKey: ADMIN, serve: { warm: false } });
@@ -113,6 +114,7 @@ test('[slow] browser extension: load, configure, summarise, cite into the page, 
   try {
     const upstreamUrl = await listen(upstream);
     const pagesUrl = await listen(pages);
+    await new Promise<void>((r) => pagesOther.listen(Number(new URL(pagesUrl).port), '127.0.0.2', r));
     const url = await srv.app.listen({ host: '127.0.0.1', port: 0 });
     const api = async (method: string, path: string, body?: unknown) => {
       const r = await fetch(url + path, { method, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -240,6 +242,19 @@ test('[slow] browser extension: load, configure, summarise, cite into the page, 
     await panel.getByTestId('tab-data').click();
     await panel.locator('[data-testid="chart"] svg path').first().waitFor({ state: 'attached' });
     await panel.screenshot({ path: join(shots, 'data-zh.png'), fullPage: true });
+
+    // ------------------------------------------------------------ a site the extension may not read: it says so and offers to ask
+    const otherSite = `http://127.0.0.2:${new URL(pagesUrl).port}`;
+    const foreign = await ctx.newPage();
+    await foreign.goto(`${otherSite}/report.html`);
+    const foreignTab = await sw.evaluate(async (u) => (await (globalThis as any).chrome.tabs.query({}))
+      .find((x: { url?: string }) => x.url === u || x.url === undefined)?.id as number, `${otherSite}/report.html`);
+    const panel2 = await ctx.newPage();
+    await panel2.goto(`chrome-extension://${extId}/panel.html?tab=${foreignTab}`);
+    await panel2.getByTestId('error').waitFor();
+    // (the panel is in Chinese now: the language chosen above is kept; the page's address is hidden without the permission)
+    assert.match(await panel2.getByTestId('error').innerText(), /^无法读取这个网页/);
+    assert.equal(await panel2.getByTestId('allow').innerText(), '允许读取任何网站的网页');
     assert.deepEqual(errors, []);
     console.log(`# screenshots: ${shots}`);
     log('done');
@@ -248,6 +263,7 @@ test('[slow] browser extension: load, configure, summarise, cite into the page, 
     await srv.close();
     await new Promise((r) => upstream.close(r));
     await new Promise((r) => pages.close(r));
+    await new Promise((r) => pagesOther.close(r));
     rmSync(dir, { recursive: true, force: true });
   }
 });

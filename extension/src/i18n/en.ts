@@ -51,6 +51,7 @@ export const en = {
   allow: 'Allow',
   errNoSettings: 'Set the server and key first.',
   errRead: 'This page cannot be read ({why}).',
+  allowAllSites: 'Allow reading pages on any site',
   allowSite: 'Allow reading this site',
   errHttp: 'The server answered {status}: {message}',
   errNetwork: 'The server cannot be reached ({why}).',

@@ -53,6 +53,7 @@ export const zh: Dictionary = {
   allow: '允许',
   errNoSettings: '请先设置服务器和密钥。',
   errRead: '无法读取这个网页（{why}）。',
+  allowAllSites: '允许读取任何网站的网页',
   allowSite: '允许读取这个网站',
   errHttp: '服务器返回 {status}：{message}',
   errNetwork: '无法连接服务器（{why}）。',

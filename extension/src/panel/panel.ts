@@ -29,7 +29,8 @@ const state = {
   tabId: null as number | null,
   page: null as PageSnapshot | null,
   scope: 'page' as 'page' | 'selection',
-  error: null as { key: Key; values?: Record<string, string | number>; allowOrigin?: string; allowSite?: string } | null,
+  /** An error, and the host permissions a button under it asks for (the server's, or the page's site; then it reads again). */
+  error: null as { key: Key; values?: Record<string, string | number>; allow?: { origins: string[]; label: Key; reread: boolean } } | null,
   busy: false,
   progress: null as SummaryProgress | null,
   stoppedAfter: null as number | null,
@@ -101,7 +102,7 @@ async function saveSettings(server: string, key: string): Promise<void> {
     // called in the click's task: Chrome asks only during a user gesture
     const origins = [originPattern(s.value)];
     const granted = (await chrome.permissions.contains({ origins })) || (await chrome.permissions.request({ origins }).catch(() => false));
-    if (!granted) { state.error = { key: 'errPermission', values: { origin: s.value }, allowOrigin: s.value }; return render(); }
+    if (!granted) { state.error = { key: 'errPermission', values: { origin: s.value }, allow: { origins: [originPattern(s.value)], label: 'allow', reread: false } }; return render(); }
   }
   state.settings.server = state.draft.server = s.value;
   state.settings.key = state.draft.key = k.value;
@@ -132,9 +133,10 @@ async function readPage(): Promise<void> {
     if (state.error?.key === 'errRead') state.error = null;
   } catch (e) {
     state.page = null;
+    // without a permission for the page the tab's address is hidden too: then the button asks for pages on any site
     const url = (await chrome.tabs.get(state.tabId).catch(() => null))?.url ?? '';
-    const site = /^https?:/.test(url) ? new URL(url).origin : undefined;
-    state.error = { key: 'errRead', values: { why: (e as Error).message }, allowSite: site };
+    const allow = /^https?:/.test(url) ? { origins: [originPattern(new URL(url).origin)], label: 'allowSite' as const, reread: true } : { origins: ['http://*/*', 'https://*/*'], label: 'allowAllSites' as const, reread: true };
+    state.error = { key: 'errRead', values: { why: (e as Error).message }, allow };
   }
 }
 
@@ -224,6 +226,7 @@ function translate(input: string): Promise<void> {
   state.translation = '';
   return run(async (signal) => {
     const text = input.trim() || scopePassages().map((p) => p.text).join('\n');
+    if (!text) return;
     const dir = state.direction === 'auto' ? autoDirection(text) : state.direction;
     const groups = groupForSummary(numberPassages(text.split(/\n+/).map((x) => ({ tag: 'p', text: x })), { minChars: 1 }), 2000);
     for (const [i, g] of groups.entries()) {
@@ -366,15 +369,15 @@ function errorView(): HTMLElement | null {
   const e = state.error;
   if (!e) return null;
   const box = h('div', { class: 'error', role: 'alert', 'data-testid': 'error' }, L(e.key, e.values));
-  const origin = e.allowOrigin ?? e.allowSite;
-  if (origin) {
-    box.append(h('button', { onclick: async () => {
-      if (await chrome.permissions.request({ origins: [originPattern(origin)] }).catch(() => false)) {
+  const allow = e.allow;
+  if (allow) {
+    box.append(h('button', { 'data-testid': 'allow', onclick: async () => {
+      if (await chrome.permissions.request({ origins: allow.origins }).catch(() => false)) {
         state.error = null;
-        if (e.allowSite) await readPage();
+        if (allow.reread) await readPage();
         render();
       }
-    } }, L(e.allowSite ? 'allowSite' : 'allow')));
+    } }, L(allow.label)));
   }
   return box;
 }
