@@ -2,7 +2,9 @@
  * The Copilot: one assistant over everything the factory serves. Any chat model can drive it; it answers from
  * the knowledge bases first (retrieval before the first word, so a small model answers grounded and cited), and,
  * when the driving model calls tools, it searches knowledge, asks published bots, asks other models and lists
- * what is deployed, in a loop of at most `maxSteps` calls before the answer.
+ * what is deployed, in a loop of at most `maxSteps` calls before the answer. A client that shows a web page (the
+ * browser extension) sends the page's passages with its own ids: they are the first sources, so an answer's [n]
+ * points back into the page.
  *
  * Owns: the tools' definitions and execution, the loop, the system prompt (Chinese and English), the sources an
  * answer may cite and the steps it took. Side effects (models, search, bots) come through `CopilotDeps`, so the
@@ -14,9 +16,11 @@ import type { ToolCallOut, ToolDef } from '../serve/tools.ts';
 export interface CopilotSource {
   /** The citation number used in the answer ([n]). */
   ref: number;
-  kind: 'knowledge' | 'bot';
-  /** The knowledge base or bot. */
+  kind: 'knowledge' | 'bot' | 'page';
+  /** The knowledge base, the bot, or the page's address (as the client sent it). */
   from: string;
+  /** A page passage's id, as the client numbered it (kind 'page' only), so a citation can point back into the page. */
+  passage?: string;
   label: string;
   text: string;
 }
@@ -57,6 +61,15 @@ export interface CopilotOptions {
   temperature?: number;
   /** Only these knowledge bases (default: every one the key may read). */
   knowledge?: string[];
+  /** The page the user is reading (a browser extension sends it): its passages are sources [1..n], before any retrieved. */
+  page?: CopilotPage;
+}
+
+/** A page as a client sends it: passages with the client's own ids; nothing here is fetched or opened. */
+export interface CopilotPage {
+  title?: string;
+  url?: string;
+  passages: Array<{ id: string; text: string }>;
 }
 
 export interface CopilotResult {
@@ -78,10 +91,11 @@ const clip = (s: string, n: number) => (s.length <= n ? s : `${s.slice(0, n)}…
 const TOOL_RESULT_CHARS = 4000;
 
 /** The Copilot's system prompt: what it is, what it can reach, and the passages retrieved for the question. */
-export function copilotSystemPrompt(o: { kbs: Array<{ id: string; name: string }>; bots: Array<{ name: string; description: string }>; sources: CopilotSource[]; zh: boolean }): string {
+export function copilotSystemPrompt(o: { kbs: Array<{ id: string; name: string }>; bots: Array<{ name: string; description: string }>; sources: CopilotSource[]; zh: boolean; page?: string }): string {
   const lines = o.zh
     ? ['你是企业的 Copilot 助手。先依据下面的资料回答，用 [n] 标注引用的资料；资料里没有的，如实说明，不要编造。需要时可以调用工具查询知识库、询问机器人或其他模型。']
     : ['You are the enterprise Copilot. Answer from the sources below first and cite them as [n]; say so when they do not cover the question instead of making things up. Use the tools to search the knowledge bases, ask bots or other models when you need more.'];
+  if (o.page !== undefined && o.sources.some((s) => s.kind === 'page')) lines.push(o.zh ? `用户正在阅读网页「${clip(o.page, 120)}」，资料中标为“网页”的是它的段落。` : `The user is reading the page "${clip(o.page, 120)}"; the sources labelled "page" are its passages.`);
   if (o.kbs.length) lines.push(`${o.zh ? '知识库' : 'Knowledge bases'}: ${o.kbs.map((k) => `${k.id} (${k.name})`).join(', ')}`);
   if (o.bots.length) lines.push(`${o.zh ? '机器人' : 'Bots'}: ${o.bots.map((b) => `${b.name}${b.description ? ` (${clip(b.description, 60)})` : ''}`).join(', ')}`);
   if (o.sources.length) {
@@ -115,13 +129,19 @@ export class Copilot {
       sources.push({ ...s, ref: sources.length + 1 });
       return sources.length;
     };
+    // the page the user reads comes first: its passages are [1..n], each keeping the client's id
+    const page = this.o.page;
+    const zh = isChinese(question);
+    for (const p of page?.passages ?? []) {
+      sources.push({ kind: 'page', from: page!.url ?? '', passage: p.id, label: `${zh ? '网页' : 'page'} ${p.id}`, text: p.text, ref: sources.length + 1 });
+    }
     // retrieval first: the passages for the question are in the prompt before the model says a word
     const k = this.o.retrieve ?? 4;
     if (k > 0 && kbs.length && question.trim()) {
       for (const h of await this.deps.search(kbs.map((x) => x.id), question.slice(0, 500), k)) addSource({ kind: 'knowledge', from: h.kb, label: h.label, text: h.text });
     }
-    const zh = isChinese(question);
-    const conv: ChatMessageIn[] = [{ role: 'system', content: copilotSystemPrompt({ kbs, bots, sources: [...sources], zh }) }, ...messages.filter((m) => m.role !== 'system')];
+    const pageTitle = page ? page.title || page.url || '' : undefined;
+    const conv: ChatMessageIn[] = [{ role: 'system', content: copilotSystemPrompt({ kbs, bots, sources: [...sources], zh, page: pageTitle }) }, ...messages.filter((m) => m.role !== 'system')];
     const maxSteps = Math.max(1, this.o.maxSteps ?? 4);
     // A small model's context may not hold the tools, or all the passages: it then answers without tools, and
     // then from fewer, shorter passages (said in the steps), rather than not at all.
@@ -142,7 +162,7 @@ export class Copilot {
           const { n, chars } = SHRINK[shrink++];
           sources.splice(n);
           for (const s of sources) s.text = clip(s.text, chars);
-          conv[0] = { role: 'system', content: copilotSystemPrompt({ kbs: [], bots: [], sources, zh }) };
+          conv[0] = { role: 'system', content: copilotSystemPrompt({ kbs: [], bots: [], sources, zh, page: pageTitle }) };
           steps.push({ tool: '(none)', arguments: {}, result: `the passages do not fit this model's context: answering from the first ${n}, shortened to ${chars} characters`, ok: false, ms: 0 });
           step--;
           continue;

@@ -1,7 +1,8 @@
 /**
  * /v1/copilot/chat/completions: the Copilot (src/copilot/copilot.ts) in OpenAI's chat shapes, so any app with an
  * OpenAI client uses it (`baseURL: <server>/v1/copilot`, `model`: the model that drives it, any chat model the key
- * may use). Extra request field `copilot: {knowledge?: string[], max_steps?: number, retrieve?: number}`; the
+ * may use). Extra request field `copilot: {knowledge?: string[], max_steps?: number, retrieve?: number, page?: {title?,
+ * url?, passages: [{id, text}]}}` (a page's passages: sources [1..n], each source keeping its `passage` id); the
  * response adds `copilot: {model, steps, sources}` (a final `choices: []` chunk when streaming).
  *
  * What the Copilot reaches is the caller's key: its models (the driving one and those `ask_model` names), its
@@ -20,7 +21,7 @@ import { ServeError } from '../../serve/deployments.ts';
 import type { KnowledgeService } from '../../knowledge/knowledge-service.ts';
 import type { BotService } from '../../bots/bot-service.ts';
 import type { GuardRuntime } from '../../control/guard-runtime.ts';
-import { Copilot, type CopilotDeps, type CopilotOptions, type CopilotSource, type CopilotStep } from '../../copilot/copilot.ts';
+import { Copilot, type CopilotDeps, type CopilotOptions, type CopilotPage, type CopilotSource, type CopilotStep } from '../../copilot/copilot.ts';
 import { requireKey, serveChat, type ChatAnswerer, type ChatRead } from '../chat-pipeline.ts';
 import { knowledgeScope } from './knowledge-routes.ts';
 import { CHAT_CORS } from '../cors.ts';
@@ -34,7 +35,32 @@ export interface CopilotRouteDeps {
   log?: boolean;
 }
 
-function parseOptions(body: unknown): CopilotOptions {
+/** Limits of `copilot.page`: a client sends the passages it picked for the question, not a whole site. */
+export const PAGE_LIMITS = { passages: 40, passageChars: 4000, idChars: 32, titleChars: 300, urlChars: 2000 } as const;
+
+function parsePage(v: unknown): CopilotPage | undefined {
+  if (v === undefined) return undefined;
+  const bad = (param: string, msg: string): never => { throw new ServeError(400, `Invalid 'copilot.page${param}': ${msg}`, 'invalid_value', `copilot.page${param}`); };
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) bad('', 'expected an object {title?, url?, passages: [{id, text}]}.');
+  const o = v as Record<string, unknown>;
+  for (const [k, max] of [['title', PAGE_LIMITS.titleChars], ['url', PAGE_LIMITS.urlChars]] as const) {
+    if (o[k] !== undefined && (typeof o[k] !== 'string' || (o[k] as string).length > max)) bad(`.${k}`, `expected a string of at most ${max} characters.`);
+  }
+  if (!Array.isArray(o.passages) || !o.passages.length || o.passages.length > PAGE_LIMITS.passages) bad('.passages', `expected 1 to ${PAGE_LIMITS.passages} passages.`);
+  const seen = new Set<string>();
+  const passages = (o.passages as unknown[]).map((p, i) => {
+    const x = (typeof p === 'object' && p !== null ? p : {}) as Record<string, unknown>;
+    if (typeof x.id !== 'string' || !/^[\w.-]+$/.test(x.id) || x.id.length > PAGE_LIMITS.idChars) bad(`.passages[${i}].id`, `expected letters, digits, '_', '.' or '-' (at most ${PAGE_LIMITS.idChars}).`);
+    if (seen.has(x.id as string)) bad(`.passages[${i}].id`, `"${x.id as string}" is used twice.`);
+    seen.add(x.id as string);
+    if (typeof x.text !== 'string' || !x.text.trim() || x.text.length > PAGE_LIMITS.passageChars) bad(`.passages[${i}].text`, `expected a non-empty string of at most ${PAGE_LIMITS.passageChars} characters.`);
+    return { id: x.id as string, text: x.text as string };
+  });
+  return { title: o.title as string | undefined, url: o.url as string | undefined, passages };
+}
+
+/** The request's `copilot` field, validated; every problem is a 400 naming the field. */
+export function parseCopilotOptions(body: unknown): CopilotOptions {
   const c = (body as { copilot?: unknown }).copilot;
   if (c === undefined || c === null) return {};
   if (typeof c !== 'object' || Array.isArray(c)) throw new ServeError(400, "Invalid type for 'copilot': expected an object.", 'invalid_type', 'copilot');
@@ -48,7 +74,7 @@ function parseOptions(body: unknown): CopilotOptions {
   if (o.knowledge !== undefined && (!Array.isArray(o.knowledge) || !o.knowledge.every((x) => typeof x === 'string'))) {
     throw new ServeError(400, "Invalid 'copilot.knowledge': expected an array of knowledge base ids.", 'invalid_type', 'copilot.knowledge');
   }
-  return { maxSteps: int('max_steps', 1, 8), retrieve: int('retrieve', 0, 8), knowledge: o.knowledge as string[] | undefined };
+  return { maxSteps: int('max_steps', 1, 8), retrieve: int('retrieve', 0, 8), knowledge: o.knowledge as string[] | undefined, page: parsePage(o.page) };
 }
 
 /** Any web page may call the Copilot with a key (CORS); the preflight is answered before authentication. */
@@ -77,7 +103,7 @@ export function copilotRoutes(app: FastifyInstance, d: CopilotRouteDeps): void {
       read(rq) {
         const q = parseChatRequest(rq.body);
         if (q.tools?.length) throw new ServeError(400, "The Copilot brings its own tools; 'tools' is not accepted here (use /v1/chat/completions for your own).", 'unsupported_parameter', 'tools');
-        const options = { ...parseOptions(rq.body), maxTokens: q.maxTokens, temperature: q.temperature };
+        const options = { ...parseCopilotOptions(rq.body), maxTokens: q.maxTokens, temperature: q.temperature };
         return { model: q.model, stream: q.stream, includeUsage: q.includeUsage, n: 1, input: { kind: 'chat', messages: q.messages }, q, options };
       },
       authorize(key, r) {
