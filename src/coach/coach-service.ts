@@ -46,8 +46,9 @@ export class CoachService {
 
   /** Validates and stores an organisation's scenario (`id` from the URL; a body `id` must agree). */
   async putScenario(id: string, body: unknown, by: string | null): Promise<ScenarioObject> {
-    const b = typeof body === 'object' && body !== null && !Array.isArray(body) ? { id, ...(body as Record<string, unknown>) } : body;
-    if ((b as { id?: unknown }).id !== id) throw new StatusError(400, `The body's id "${String((b as { id?: unknown }).id)}" differs from the URL's "${id}".`, { code: 'invalid_value', param: 'id' });
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new StatusError(400, 'The body must be the scenario as a JSON object.', { code: 'invalid_value', param: 'body' });
+    const b = { id, ...(body as Record<string, unknown>) };
+    if (b.id !== id) throw new StatusError(400, `The body's id "${String(b.id)}" differs from the URL's "${id}".`, { code: 'invalid_value', param: 'id' });
     const s = parseScenario(b, 'request');
     if (builtinScenarios().some((x) => x.id === s.id)) throw new StatusError(409, `'${s.id}' is a built-in scenario: give yours another id.`, { code: 'scenario_exists', param: 'id' });
     await this.repo.putScenario(s, by, this.now());
