@@ -62,9 +62,11 @@ export class CoachRepository {
     await this.db.insertInto('coach_sessions').values(toRow(s)).execute();
   }
 
-  async updateSession(s: CoachSession): Promise<void> {
+  /** Writes the session if it is still as it was read (`before`: its updated_at then); false when another request changed it meanwhile. */
+  async updateSession(s: CoachSession, before: number): Promise<boolean> {
     const { id, key_id: _k, created_at: _c, ...rest } = toRow(s);
-    await this.db.updateTable('coach_sessions').set(rest).where('id', '=', id).execute();
+    const r = await this.db.updateTable('coach_sessions').set(rest).where('id', '=', id).where('updated_at', '=', before).executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
   }
 
   async session(id: string): Promise<CoachSession | null> {

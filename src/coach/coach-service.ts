@@ -7,6 +7,7 @@
  *   4. report: progress across a key's finished sessions (coach-report.ts).
  * A malformed judgement (coach-judge.ts) is sent back to the judge once with the error naming the field; a second
  * malformed one fails the request with that error (502) and leaves the session as it was before the message.
+ * Two requests racing on one session: the later one's write fails (409) rather than dropping the other's turn.
  * Models and search come through `CoachDeps`, narrowed to the caller's key by the route.
  */
 import { randomBytes } from 'node:crypto';
@@ -98,8 +99,7 @@ export class CoachService {
     turns[turns.length - 1] = { ...turns.at(-1)!, judgement };
     turns.push({ role: 'persona', content: persona.text.trim() });
     s.turns = turns;
-    s.updated_at = this.now();
-    await this.repo.updateSession(s);
+    await this.save(s);
     return { session: s, reply: persona.text.trim(), judgement };
   }
 
@@ -114,14 +114,20 @@ export class CoachService {
     s.judgement = judgement;
     s.score = overallScore(s.scenario, judgement.scores);
     s.status = 'finished';
-    s.updated_at = this.now();
-    await this.repo.updateSession(s);
+    await this.save(s);
     return s;
   }
 
   /** 4. Progress across the key's finished sessions (of one scenario when named). */
   async report(keyId: string | undefined, scenario?: string): Promise<CoachReport> {
     return progressReport(await this.repo.sessions({ keyId, scenario, status: 'finished', limit: 1000 }));
+  }
+
+  /** Stores a changed session: a compare-and-set on its updated_at, so of two requests racing on one session the later fails (409) instead of dropping the other's turn. */
+  private async save(s: CoachSession): Promise<void> {
+    const before = s.updated_at;
+    s.updated_at = Math.max(this.now(), before + 1);
+    if (!(await this.repo.updateSession(s, before))) throw new StatusError(409, `Session '${s.id}' changed while this message was answered: reload it and try again.`, { code: 'session_changed', param: 'id' });
   }
 
   private async passages(deps: CoachDeps, s: Scenario, query: string): Promise<Array<{ ref: number; label: string; text: string }>> {
