@@ -127,7 +127,7 @@ test('console: Emoti Coach runs a session scored by the judge and shows the prog
   await page.getByTestId('coach-input').fill("I'm so sorry, I will call logistics now.");
   await page.getByTestId('coach-send').click();
   await page.getByTestId('coach-turn-scores').waitFor();
-  assert.match(await page.getByTestId('coach-turn-scores').innerText(), /empathy 5\/5 empathy ok\s*I'm so sorry,/);
+  assert.match(await page.getByTestId('coach-turn-scores').innerText(), /Empathy 5\/5 empathy ok\s*I'm so sorry,/);
   assert.match(await page.getByTestId('coach-log').innerText(), /When exactly will the chairs come\?/);
   await page.getByTestId('coach-finish').click();
   await page.getByTestId('coach-judgement').waitFor();

@@ -15,10 +15,11 @@ import { Empty, ErrorBox, Field, fmtTime, useLoad } from '../components/ui';
 type Session = Omit<CoachSession, 'key_id'>;
 type ScenarioEntry = Scenario & { source: 'builtin' | 'organisation' };
 
-function Scores({ j, testId }: { j: Pick<TurnJudgement, 'scores'>; testId?: string }) {
+/** Criterion scores with the rubric's names (`names`: criterion id -> name). */
+function Scores({ j, names, testId }: { j: Pick<TurnJudgement, 'scores'>; names: Record<string, string>; testId?: string }) {
   return (
     <ul className="scores" data-testid={testId}>
-      {j.scores.map((s) => <li key={s.criterion}><strong>{s.criterion}</strong> {s.score}/5 <small>{s.comment}</small>{s.quote && <q className="muted"> {s.quote}</q>}</li>)}
+      {j.scores.map((s) => <li key={s.criterion}><strong>{names[s.criterion] ?? s.criterion}</strong> {s.score}/5 <small>{s.comment}</small>{s.quote && <q className="muted"> {s.quote}</q>}</li>)}
     </ul>
   );
 }
@@ -74,13 +75,14 @@ export function Coach() {
     if (!r?.sessions.length) return null;
     const x = r.sessions.map((s) => fmtTime(Math.floor(s.created_at / 1000)));
     return {
-      tooltip: { trigger: 'axis' }, legend: {}, grid: { left: 40, right: 20, top: 40, bottom: 30 },
+      animation: false, tooltip: { trigger: 'axis' }, legend: { top: 0 }, grid: { left: 40, right: 20, top: 40, bottom: 30 },
       xAxis: { type: 'category', data: x }, yAxis: [{ type: 'value', min: 0, max: 100 }, { type: 'value', min: 1, max: 5, show: false }],
       series: [{ name: t('coach.score'), type: 'line', data: r.sessions.map((s) => s.score) }, ...r.criteria.map((c) => ({ name: c.name, type: 'line', yAxisIndex: 1, data: r.sessions.map((s) => s.criteria[c.id] ?? null) }))],
     };
   }, [report.data, t]);
 
   const turns: CoachTurn[] = session?.turns ?? [];
+  const names = Object.fromEntries((session?.scenario.rubric ?? []).map((c) => [c.id, c.name]));
   return (
     <div className="stack">
       <section className="card" aria-labelledby="coach-title">
@@ -115,7 +117,7 @@ export function Coach() {
             {turns.map((x, i) => (
               <li key={i} className={`msg ${x.role === 'trainee' ? 'user' : 'assistant'}`}>
                 <span className="bubble">{x.content}</span>
-                {x.judgement && <><Scores j={x.judgement} testId="coach-turn-scores" /><small className="muted">{t('coach.tip')}: {x.judgement.tip}</small></>}
+                {x.judgement && <><Scores j={x.judgement} names={names} testId="coach-turn-scores" /><small className="muted">{t('coach.tip')}: {x.judgement.tip}</small></>}
               </li>
             ))}
           </ol>
@@ -128,7 +130,7 @@ export function Coach() {
           ) : session.judgement && (
             <div className="stack" data-testid="coach-judgement">
               <p><strong>{t('coach.score')}: {session.score}/100</strong></p>
-              <Scores j={session.judgement} />
+              <Scores j={session.judgement} names={names} />
               <ul>{session.judgement.goals.map((g) => <li key={g.goal}>{g.met ? '✓' : '✗'} {session.scenario.goals[g.goal - 1]}{g.quote && <q className="muted"> {g.quote}</q>}</li>)}</ul>
               <p>{session.judgement.summary}</p>
             </div>
