@@ -4,11 +4,12 @@
  * in a knowledge base (sections and citations appear, the DOCX download opens with the text in document.xml, a
  * picture without an images model shows the server's error); Emoti Coach runs a session scored by a scripted judge
  * and shows the judgement and the progress report. Screenshots of both pages in both languages go to
- * test/web/artifacts-apps/. Skips, saying why, when Chromium or the console build is missing.
+ * test/web/artifacts-apps/. Builds the console first when dist/web lacks these pages; skips, saying why, without Chromium.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,8 +25,13 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const ARTIFACTS = fileURLToPath(new URL('./artifacts-apps/', import.meta.url));
 const KEY = 'sk-mf-test-apps-console-key-0123456789';
 const FLAGS = ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const skip = !existsSync(CHROMIUM) ? `Chromium is not installed at ${CHROMIUM} (apt-get install -y chromium)`
-  : !existsSync(join(ROOT, 'dist/web/index.html')) ? 'the console is not built (npm run build:web)' : false;
+const skip = !existsSync(CHROMIUM) ? `Chromium is not installed at ${CHROMIUM} (apt-get install -y chromium)` : false;
+
+/** Whether dist/web holds a build with these pages (an older build is rebuilt, as console.test.ts builds a missing one). */
+function builtWithApps(): boolean {
+  const assets = join(ROOT, 'dist/web/assets');
+  return existsSync(assets) && readdirSync(assets).some((f) => f.endsWith('.js') && readFileSync(join(assets, f), 'utf8').includes('writer-doc-title'));
+}
 
 /** The scripted models: a writer that cites the first source it is given, a persona, and a judge that answers JSON. */
 function chat(b: ScriptedRequest): string {
@@ -56,6 +62,10 @@ async function setLang(lang: 'en' | 'zh'): Promise<void> {
 
 before(async () => {
   if (skip) return;
+  if (!builtWithApps()) {
+    const b = spawnSync(process.execPath, ['web/build.mjs'], { cwd: ROOT, encoding: 'utf8' });
+    assert.equal(b.status, 0, `npm run build:web failed:\n${b.stdout}${b.stderr}`);
+  }
   rmSync(ARTIFACTS, { recursive: true, force: true });
   mkdirSync(ARTIFACTS, { recursive: true });
   up = await startScripted({ chat });
