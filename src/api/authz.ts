@@ -49,6 +49,28 @@ export const ROUTE_ACCESS: Readonly<Record<string, Access | readonly Access[]>> 
   'POST /v1/copilot/chat/completions': 'inference:chat.completions',
   'POST /v1/bots/:name/chat/completions': 'inference:chat.completions',
   'POST /v1/bots/:name/feedback': 'inference:chat.completions',
+  'POST /v1/images/generations': 'inference:images.generations',
+
+  // ---------------------------------------------------------------- apps: a key's own documents and sessions
+  'GET /v1/writer/templates': 'inference:chat.completions',
+  'POST /v1/writer/compose': 'inference:chat.completions',
+  'POST /v1/writer/documents': 'inference:chat.completions',
+  'GET /v1/writer/documents': 'inference:chat.completions',
+  'GET /v1/writer/documents/:id': 'inference:chat.completions',
+  'DELETE /v1/writer/documents/:id': 'inference:chat.completions',
+  'GET /v1/writer/documents/:id/export': 'inference:chat.completions',
+  'POST /v1/writer/documents/:id/images': ['inference:chat.completions', 'inference:images.generations'],
+  'GET /v1/coach/scenarios': 'inference:chat.completions',
+  'GET /v1/coach/scenarios/:id': 'inference:chat.completions',
+  'POST /v1/coach/sessions': 'inference:chat.completions',
+  'GET /v1/coach/sessions': 'inference:chat.completions',
+  'GET /v1/coach/sessions/:id': 'inference:chat.completions',
+  'POST /v1/coach/sessions/:id/messages': 'inference:chat.completions',
+  'POST /v1/coach/sessions/:id/finish': 'inference:chat.completions',
+  'GET /v1/coach/report': 'inference:chat.completions',
+  // the organisation's scenarios and rubrics
+  'PUT /v1/coach/scenarios/:id': 'manage:coach',
+  'DELETE /v1/coach/scenarios/:id': 'manage:coach',
 
   // ---------------------------------------------------------------- what belongs to the key
   'GET /v1/requests': 'key',

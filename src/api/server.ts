@@ -48,6 +48,13 @@ import { KnowledgeService, type KnowledgeServiceOptions } from '../knowledge/kno
 import { FileKnowledgeRepository } from '../knowledge/knowledge-repository.ts';
 import type { FactoryTables } from '../factory/kysely-jobs.ts';
 import type { ExperimentRequest } from '../factory/factory-service.ts';
+import { imagesRoutes } from './routes/images-routes.ts';
+import { writerRoutes } from './routes/writer-routes.ts';
+import { WriterService } from '../writer/writer-service.ts';
+import { WriterRepository, type WriterTables } from '../writer/writer-repository.ts';
+import { coachRoutes } from './routes/coach-routes.ts';
+import { CoachService } from '../coach/coach-service.ts';
+import { CoachRepository, type CoachTables } from '../coach/coach-repository.ts';
 
 export interface ServerOptions {
   dataDir: string;
@@ -138,6 +145,10 @@ export async function createServer(opts: ServerOptions): Promise<ModelfabServer>
   });
   gatewayRoutes(app, gateway, keyPolicy, { guard, log: opts.requestLog !== false, bots: botHook });
   copilotRoutes(app, { gateway, policy: keyPolicy, knowledge, bots, guard, log: opts.requestLog !== false });
+  const apps = { gateway, policy: keyPolicy, knowledge, guard, log: opts.requestLog !== false };
+  imagesRoutes(app, apps);
+  writerRoutes(app, { ...apps, writer: new WriterService(new WriterRepository(stageTables<WriterTables>(db))) });
+  coachRoutes(app, { ...apps, coach: new CoachService(new CoachRepository(stageTables<CoachTables>(db))) });
   deploymentRoutes(app, store, gateway, { modelFolders: new ModelFolders([...modelDirs, opts.dataDir]), guardExists: async (name) => (await guardPolicies.getPolicyText(name)) !== null });
   if (opts.serve?.warm !== false) void gateway.warmDeployments();
   const factory = await startFactory({ dataDir: opts.dataDir, store, db: stageTables<FactoryTables>(db), data: service, ...(opts.factory ?? {}) });

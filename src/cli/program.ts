@@ -15,6 +15,8 @@ import { registerControl } from './control-commands.ts';
 import { registerDeploy } from './deploy-commands.ts';
 import { registerKeys } from './keys-commands.ts';
 import { registerChat } from './chat-commands.ts';
+import { registerWriter } from './writer-commands.ts';
+import { registerCoach } from './coach-commands.ts';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -26,7 +28,7 @@ export function buildProgram(): Command {
     .enablePositionalOptions()
     .addHelpText('after', `
 Commands that read or change what the server holds (keys, datasets, experiments, jobs, models, deployments, routes,
-knowledge, bots, guard, requests, feedback, chat) are clients of one running \`modelfab serve\`: they take
+knowledge, bots, guard, requests, feedback, chat, writer, coach) are clients of one running \`modelfab serve\`: they take
 --url (default $MODELFAB_URL or http://127.0.0.1:8080) and --api-key (default $MODELFAB_API_KEY).
 Commands marked "local" (serve, demo, info, bench, guard check) work on this machine's files; those that use a
 data folder take --data (default $MODELFAB_DATA or ./modelfab-data).`);
@@ -42,6 +44,8 @@ data folder take --data (default $MODELFAB_DATA or ./modelfab-data).`);
   registerKeys(program);
   registerChat(program);
   registerControl(program);
+  registerWriter(program);
+  registerCoach(program);
   return program;
 }
 

@@ -263,7 +263,7 @@ export class FeedbackService {
     if (req.rating !== undefined && req.rating !== null && (!Number.isInteger(req.rating) || req.rating < 1 || req.rating > 5)) throw new ControlError(400, `rating must be an integer from 1 to 5, got ${JSON.stringify(req.rating)}`, 'rating');
     if (req.label !== undefined && req.label !== null && req.label !== 'right' && req.label !== 'wrong') throw new ControlError(400, `label must be "right" or "wrong", got ${JSON.stringify(req.label)}`, 'label');
     const source = req.source ?? 'api';
-    if (!['api', 'playground', 'bot', 'knowledge', 'copilot'].includes(source)) throw new ControlError(400, 'source must be api, playground, bot, knowledge or copilot', 'source');
+    if (!['api', 'playground', 'bot', 'knowledge', 'copilot', 'images', 'writer', 'coach'].includes(source)) throw new ControlError(400, 'source must be api, playground, bot, knowledge, copilot, images, writer or coach', 'source');
 
     const logged = responseId ? await this.log.getResponse(responseId) : null;
     const prompt = req.prompt !== undefined ? toMessages(req.prompt, 'prompt') : logged?.prompt;

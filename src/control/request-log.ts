@@ -19,7 +19,7 @@ export interface RequestLogTables { control_responses: ResponsesTable }
 
 /** What the guard did to one answer: nothing found, warned, changed the text, or refused. */
 export type GuardOutcome = 'passed' | 'flagged' | 'rewritten' | 'refused';
-export type ResponseSource = 'api' | 'bot' | 'playground' | 'knowledge' | 'copilot';
+export type ResponseSource = 'api' | 'bot' | 'playground' | 'knowledge' | 'copilot' | 'images' | 'writer' | 'coach';
 
 export interface ResponseRecord {
   id: string; created_at: number; model: string | null; source: ResponseSource; key_id: string | null; prompt: ChatMessage[]; answer: string;

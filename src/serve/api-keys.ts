@@ -17,7 +17,7 @@ import { generateApiKey, hashApiKey, keyPrefix } from '../util/api-key.ts';
 import { nowSeconds, type ApiKeyRow, type Store, type UsageRow } from '../store/store.ts';
 import { ServeError } from './deployments.ts';
 
-export const ENDPOINTS = ['chat.completions', 'completions', 'embeddings', 'models'] as const;
+export const ENDPOINTS = ['chat.completions', 'completions', 'embeddings', 'models', 'images.generations'] as const;
 export type Endpoint = typeof ENDPOINTS[number];
 
 /**
@@ -30,8 +30,9 @@ export type Endpoint = typeof ENDPOINTS[number];
  *   knowledge    writes to knowledge bases (create, edit, ingest, review, rebuild) within the key's knowledge scope
  *   bots         the Bot Factory (build, pairs, review, tests, publish, widget keys, export)
  *   feedback     the feedback review queue, exports and feedback -> training
+ *   coach        Emoti Coach's scenarios and rubrics (upload, replace, delete)
  */
-export const MANAGE_AREAS = ['files', 'datasets', 'fine_tuning', 'experiments', 'evals', 'knowledge', 'bots', 'feedback'] as const;
+export const MANAGE_AREAS = ['files', 'datasets', 'fine_tuning', 'experiments', 'evals', 'knowledge', 'bots', 'feedback', 'coach'] as const;
 export type ManageArea = typeof MANAGE_AREAS[number];
 
 /**

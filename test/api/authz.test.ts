@@ -95,6 +95,10 @@ const POLICY: Array<[RegExp, Access[]]> = [
   [/^(GET \/healthz|GET \/metrics|GET \/|GET \/console|GET \/console\/\*|GET \/v1\/bots\/:name\/widget\.js|OPTIONS \/v1\/.*)$/, ['public']],
   [/^POST \/v1\/(chat\/completions|copilot\/chat\/completions|bots\/:name\/chat\/completions|bots\/:name\/feedback)$/, ['inference:chat.completions']],
   [/^POST \/v1\/completions$/, ['inference:completions']],
+  [/^POST \/v1\/images\/generations$/, ['inference:images.generations']],
+  [/^POST \/v1\/writer\/documents\/:id\/images$/, ['inference:chat.completions', 'inference:images.generations']],
+  [/^(PUT|DELETE) \/v1\/coach\/scenarios\/:id$/, ['manage:coach']],
+  [/^\w+ \/v1\/(writer|coach)\//, ['inference:chat.completions']],
   [/^POST \/v1\/embeddings$/, ['inference:embeddings']],
   [/^GET \/v1\/models(\/\*)?$/, ['inference:models']],
   [/^(GET \/v1\/requests(\/:id)?|POST \/v1\/feedback|GET \/v1\/deployments\/:name\/(docs|openapi\.json))$/, ['key']],
@@ -166,7 +170,7 @@ test('keys: manage is validated against the areas and shown by the listing', asy
   const bad = await call('POST', '/v1/keys', ADMIN_KEY, { name: 'typo', manage: ['datasets', 'finetuning'] });
   assert.equal(bad.status, 400);
   assert.equal(bad.json.error.param, 'manage');
-  assert.match(bad.json.error.message, /unknown area "finetuning" \(known: files, datasets, fine_tuning, experiments, evals, knowledge, bots, feedback\)/);
+  assert.match(bad.json.error.message, /unknown area "finetuning" \(known: files, datasets, fine_tuning, experiments, evals, knowledge, bots, feedback, coach\)/);
   assert.equal((await call('POST', '/v1/keys', ADMIN_KEY, { name: 'typo', manage: 'datasets' })).status, 400, 'a list, not a string, over HTTP');
   const ok = await call('POST', '/v1/keys', ADMIN_KEY, { name: 'trainer', manage: ['files', 'fine_tuning', 'files'] });
   assert.equal(ok.status, 200);
@@ -174,7 +178,7 @@ test('keys: manage is validated against the areas and shown by the listing', asy
   const list = (await call('GET', '/v1/keys', ADMIN_KEY)).json.data as Array<{ name: string; role: string; scopes: { manage: string[] } }>;
   assert.deepEqual(list.find((k) => k.name === 'trainer')!.scopes.manage, ['files', 'fine_tuning']);
   assert.deepEqual(list.find((k) => k.name === 'plain')!.scopes.manage, []);
-  assert.equal(list.find((k) => k.role === 'admin')!.scopes.manage.length, 8);
+  assert.equal(list.find((k) => k.role === 'admin')!.scopes.manage.length, MANAGE_AREAS.length);
   assert.deepEqual(parseManage(['files', 'evals']), ['files', 'evals']);
   // an admin may issue another admin key (the CLI's keys create --admin); a user key may not issue any
   const second = await call('POST', '/v1/keys', ADMIN_KEY, { name: 'second admin', role: 'admin' });

@@ -17,11 +17,14 @@ import { Data } from './pages/Data';
 import { Knowledge } from './pages/Knowledge';
 import { Bots } from './pages/Bots';
 import { Copilot } from './pages/Copilot';
+import { Writer } from './pages/Writer';
+import { Coach } from './pages/Coach';
 
-const NAV: { group: 'nav.groupFactory' | 'nav.groupServe' | 'nav.groupData'; pages: Page[] }[] = [
+const NAV: { group: 'nav.groupFactory' | 'nav.groupServe' | 'nav.groupData' | 'nav.groupApps'; pages: Page[] }[] = [
   { group: 'nav.groupFactory', pages: ['factory', 'runs', 'leaderboard'] },
   { group: 'nav.groupServe', pages: ['playground', 'copilot', 'models', 'requests'] },
   { group: 'nav.groupData', pages: ['data', 'knowledge', 'bots'] },
+  { group: 'nav.groupApps', pages: ['writer', 'coach'] },
 ];
 
 export function App() {
@@ -81,6 +84,8 @@ function PageView({ page, params }: { page: Page; params: URLSearchParams }) {
     case 'data': return <Data />;
     case 'knowledge': return <Knowledge />;
     case 'bots': return <Bots />;
+    case 'writer': return <Writer />;
+    case 'coach': return <Coach />;
   }
 }
 

@@ -174,3 +174,13 @@ export type { GuardVerdict } from '../../src/control/guard.ts';
 export type { GuardSummary } from '../../src/control/guard-runtime.ts';
 /** One entry of the request log (GET /v1/requests). */
 export type { RequestObject as RequestEntry } from '../../src/api/routes/guard-routes.ts';
+
+// ---------------------------------------------------------------- the apps: Magic Writer, Emoti Coach
+
+export type { WriterTemplate } from '../../src/writer/writer-templates.ts';
+export type { WriterDocument, WriterSection, WriterSource } from '../../src/writer/writer-document.ts';
+export type { WriterEvent, ComposeResult } from '../../src/writer/writer-service.ts';
+export type { Scenario } from '../../src/coach/coach-scenario.ts';
+export type { TurnJudgement, SessionJudgement, Turn as CoachTurn } from '../../src/coach/coach-judge.ts';
+export type { CoachSession } from '../../src/coach/coach-repository.ts';
+export type { CoachReport } from '../../src/coach/coach-report.ts';

@@ -1,8 +1,8 @@
 // Hash routing of the console (#/page?x=y): works under any path the server mounts it at, no server fallback needed.
 import { useEffect, useState } from 'react';
 
-export type Page = 'factory' | 'runs' | 'leaderboard' | 'playground' | 'copilot' | 'models' | 'requests' | 'data' | 'knowledge' | 'bots';
-export const PAGES: Page[] = ['factory', 'runs', 'leaderboard', 'playground', 'copilot', 'models', 'requests', 'data', 'knowledge', 'bots'];
+export type Page = 'factory' | 'runs' | 'leaderboard' | 'playground' | 'copilot' | 'models' | 'requests' | 'data' | 'knowledge' | 'bots' | 'writer' | 'coach';
+export const PAGES: Page[] = ['factory', 'runs', 'leaderboard', 'playground', 'copilot', 'models', 'requests', 'data', 'knowledge', 'bots', 'writer', 'coach'];
 
 export interface Route { page: Page; params: URLSearchParams }
 

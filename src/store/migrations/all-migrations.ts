@@ -8,6 +8,7 @@ import { requestLog } from './0005-request-log.ts';
 import { jobDependencies } from './0006-job-dependencies.ts';
 import { relativePaths } from './0007-relative-paths.ts';
 import { shortKeyPrefixes } from './0008-short-key-prefixes.ts';
+import { apps } from './0009-apps.ts';
 
 /** What a migration may need beyond the database: the data folder it lives in (null: none, e.g. in memory). */
 export interface MigrationContext {
@@ -24,6 +25,7 @@ export function migrations(ctx: MigrationContext): Readonly<Record<string, Migra
     '0006-job-dependencies': jobDependencies,
     '0007-relative-paths': relativePaths(ctx),
     '0008-short-key-prefixes': shortKeyPrefixes,
+    '0009-apps': apps,
   };
 }
 

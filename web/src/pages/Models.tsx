@@ -18,9 +18,9 @@ type Endpoint = (typeof SERVER_ENDPOINTS)[number];
 type ManageArea = (typeof SERVER_AREAS)[number];
 /** Every value of a union, each once: the server's lists are copied (not bundled), and a value added there fails here. */
 const every = <U extends string>() => <const L extends readonly U[]>(l: L & ([Exclude<U, L[number]>] extends [never] ? unknown : { missing: Exclude<U, L[number]> })) => l;
-const ENDPOINTS = every<Endpoint>()(['chat.completions', 'completions', 'embeddings', 'models']);
+const ENDPOINTS = every<Endpoint>()(['chat.completions', 'completions', 'embeddings', 'models', 'images.generations']);
 /** The management areas a key may be given (src/serve/api-keys.ts MANAGE_AREAS). */
-const MANAGE_AREAS = every<ManageArea>()(['files', 'datasets', 'fine_tuning', 'experiments', 'evals', 'knowledge', 'bots', 'feedback']);
+const MANAGE_AREAS = every<ManageArea>()(['files', 'datasets', 'fine_tuning', 'experiments', 'evals', 'knowledge', 'bots', 'feedback', 'coach']);
 
 export function Models({ params }: { params: URLSearchParams }) {
   const { t } = useI18n();

@@ -13,7 +13,7 @@ import { Busy, Empty, ErrorBox, Field, fmtNum, fmtTime, useLoad } from '../compo
 import { OutcomeBadge, Verdicts } from '../components/Guard';
 
 const OUTCOMES = ['', 'guarded', 'passed', 'flagged', 'rewritten', 'refused'] as const;
-const SOURCES = ['', 'api', 'playground', 'bot'] as const;
+const SOURCES = ['', 'api', 'playground', 'bot', 'writer', 'coach', 'images'] as const;
 const PAGE = 50;
 
 const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n)}…` : s);
