@@ -14,7 +14,7 @@ import multipart from '@fastify/multipart';
 import type { Limits } from '../data/dataset-limits.ts';
 import { DataService } from '../data/data-service.ts';
 import { LocalArtifactStore } from '../store/artifacts.ts';
-import { openSqliteDatabase } from '../store/sqlite.ts';
+import { openDatabase } from '../store/open-database.ts';
 import { stageTables } from '../store/kysely-store.ts';
 import { startFactory, type FactoryRuntime, type FactoryRuntimeOptions } from '../factory/factory-runtime.ts';
 import { fineTuningRoutes } from './routes/fine-tuning-routes.ts';
@@ -51,6 +51,11 @@ import type { ExperimentRequest } from '../factory/factory-service.ts';
 
 export interface ServerOptions {
   dataDir: string;
+  /**
+   * The database: a postgres:// URL (`?schema=` optional), or absent for SQLite at `<data>/modelfab.db`. Several
+   * servers may share one PostgreSQL database and one data folder.
+   */
+  database?: string | null;
   /** Admin key to register (default: MODELFAB_ADMIN_KEY); without one, a key is generated on first start. */
   adminKey?: string;
   /** pino options, true for defaults, false for none (default false). */
@@ -96,7 +101,7 @@ export interface ModelfabServer {
 
 export async function createServer(opts: ServerOptions): Promise<ModelfabServer> {
   mkdirSync(opts.dataDir, { recursive: true });
-  const { store, db } = await openSqliteDatabase(join(opts.dataDir, 'modelfab.db'));
+  const { store, db } = await openDatabase(opts.dataDir, opts.database);
   const artifacts = new LocalArtifactStore(opts.dataDir);
   // uploads left in flight by a crash
   for (const f of readdirSync(join(opts.dataDir, 'tmp'))) rmSync(join(opts.dataDir, 'tmp', f), { force: true, recursive: true });

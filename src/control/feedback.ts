@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
+import { retryOnUniqueViolation } from '../store/store.ts';
 import type { ChatMessage } from './chat-model.ts';
 import type { RequestLog } from './request-log.ts';
 import type { ExperimentRequest } from '../factory/factory-service.ts';
@@ -287,7 +288,7 @@ export class FeedbackService {
     if (answer === '') answer = null;
 
     const t = this.now();
-    return this.db.transaction().execute(async (tx) => {
+    return retryOnUniqueViolation(() => this.db.transaction().execute(async (tx) => {
       const last = await tx.selectFrom('feedback').select((eb) => eb.fn.max('seq').as('m')).executeTakeFirst();
       const row: FeedbackTable = {
         id: newId(), seq: Number(last?.m ?? 0) + 1, created_at: t, response_id: responseId ?? null, model: req.model ?? logged?.model ?? null, source,
@@ -296,7 +297,7 @@ export class FeedbackService {
       };
       await tx.insertInto('feedback').values(row).execute();
       return toObject(row);
-    });
+    }));
   }
 
   async get(id: string): Promise<FeedbackObject> {

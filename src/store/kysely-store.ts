@@ -24,9 +24,12 @@ export interface Database {
 
 type Db = Kysely<Database> | Transaction<Database>;
 
-/** Runs every pending migration; throws with the failing migration's name. */
-export async function migrate(db: Kysely<Database>, ctx: MigrationContext = { dataDir: null }): Promise<void> {
-  const migrator = new Migrator({ db, provider: migrationProvider(ctx) });
+/**
+ * Runs every pending migration; throws with the failing migration's name. `schema` (PostgreSQL) is where the
+ * migrator keeps its own tables: the schema the connections' search_path puts the Store's tables in.
+ */
+export async function migrate(db: Kysely<Database>, ctx: MigrationContext = { dataDir: null }, schema?: string | null): Promise<void> {
+  const migrator = new Migrator({ db, provider: migrationProvider(ctx), ...(schema ? { migrationTableSchema: schema } : {}) });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';

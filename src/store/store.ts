@@ -140,3 +140,18 @@ export function isUniqueViolation(e: unknown): boolean {
   return err?.code === 'SQLITE_CONSTRAINT_UNIQUE' || err?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || err?.code === '23505' ||
     /UNIQUE constraint failed/.test(err?.message ?? '');
 }
+
+/**
+ * Runs `fn` (a transaction that numbers a row max + 1) again when a concurrent writer took the same number first:
+ * SQLite serialises writers, but two PostgreSQL transactions may read one max. Other errors pass through.
+ */
+export async function retryOnUniqueViolation<T>(fn: () => Promise<T>, attempts = 30): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (i >= attempts || !isUniqueViolation(e)) throw e;
+      await new Promise((r) => setTimeout(r, Math.random() * 5 * Math.min(i, 10)));
+    }
+  }
+}

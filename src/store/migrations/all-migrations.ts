@@ -8,10 +8,13 @@ import { requestLog } from './0005-request-log.ts';
 import { jobDependencies } from './0006-job-dependencies.ts';
 import { relativePaths } from './0007-relative-paths.ts';
 import { shortKeyPrefixes } from './0008-short-key-prefixes.ts';
+import { floatLatency } from './0009-float-latency.ts';
 
 /** What a migration may need beyond the database: the data folder it lives in (null: none, e.g. in memory). */
 export interface MigrationContext {
   dataDir: string | null;
+  /** The database the migrations run on (default sqlite): a migration branches on it only where types differ. */
+  dialect?: 'sqlite' | 'postgres';
 }
 
 export function migrations(ctx: MigrationContext): Readonly<Record<string, Migration>> {
@@ -24,6 +27,7 @@ export function migrations(ctx: MigrationContext): Readonly<Record<string, Migra
     '0006-job-dependencies': jobDependencies,
     '0007-relative-paths': relativePaths(ctx),
     '0008-short-key-prefixes': shortKeyPrefixes,
+    '0009-float-latency': floatLatency(ctx),
   };
 }
 
