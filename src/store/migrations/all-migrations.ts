@@ -9,6 +9,7 @@ import { jobDependencies } from './0006-job-dependencies.ts';
 import { relativePaths } from './0007-relative-paths.ts';
 import { shortKeyPrefixes } from './0008-short-key-prefixes.ts';
 import { floatLatency } from './0009-float-latency.ts';
+import { knowledgeBots } from './0010-knowledge-bots.ts';
 
 /** What a migration may need beyond the database: the data folder it lives in (null: none, e.g. in memory). */
 export interface MigrationContext {
@@ -28,6 +29,7 @@ export function migrations(ctx: MigrationContext): Readonly<Record<string, Migra
     '0007-relative-paths': relativePaths(ctx),
     '0008-short-key-prefixes': shortKeyPrefixes,
     '0009-float-latency': floatLatency(ctx),
+    '0010-knowledge-bots': knowledgeBots,
   };
 }
 
