@@ -124,3 +124,31 @@ export function kyselyJobRepository(db: Kysely<FactoryTables>, now: () => number
     },
   };
 }
+
+/**
+ * Experiments (`experiments`): the request as submitted and its plan (job ids by key, rejected combinations,
+ * duplicates), both JSON text; `created_at` in epoch milliseconds. The experiment's status is derived from its jobs
+ * by the factory, never stored.
+ */
+export interface ExperimentRepository {
+  create(row: ExperimentsTable): Promise<void>;
+  get(id: string): Promise<ExperimentsTable | null>;
+  /** Replaces the plan (once its jobs exist). */
+  setPlan(id: string, plan: string): Promise<void>;
+  /** Every experiment's id, newest first. */
+  listIds(): Promise<string[]>;
+}
+
+export function kyselyExperimentRepository(db: Kysely<FactoryTables>): ExperimentRepository {
+  return {
+    async create(row) { await db.insertInto('experiments').values(row).execute(); },
+    async get(id) {
+      const r = await db.selectFrom('experiments').selectAll().where('id', '=', id).executeTakeFirst();
+      return r ? { ...r, created_at: Number(r.created_at) } : null;
+    },
+    async setPlan(id, plan) { await db.updateTable('experiments').set({ plan }).where('id', '=', id).execute(); },
+    async listIds() {
+      return (await db.selectFrom('experiments').select('id').orderBy('created_at', 'desc').orderBy('id', 'desc').execute()).map((r) => r.id);
+    },
+  };
+}
