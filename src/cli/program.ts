@@ -15,6 +15,7 @@ import { registerControl } from './control-commands.ts';
 import { registerDeploy } from './deploy-commands.ts';
 import { registerKeys } from './keys-commands.ts';
 import { registerChat } from './chat-commands.ts';
+import { registerDb } from './db-commands.ts';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -42,6 +43,7 @@ data folder take --data (default $MODELFAB_DATA or ./modelfab-data).`);
   registerKeys(program);
   registerChat(program);
   registerControl(program);
+  registerDb(program);
   return program;
 }
 
