@@ -1,6 +1,6 @@
 /**
  * `modelfab db copy`: a data folder's SQLite database (rows in the Store's tables, written through the real
- * repositories) copied into an empty PostgreSQL schema by the CLI in a child process; every table's count and
+ * repositories) copied into an empty PostgreSQL schema by the command; every table's count and
  * checksum agree, the rows read back through the repositories on PostgreSQL are the same, a second copy into the
  * now-used database is refused before it writes, and the checksum sees one changed value and no order.
  */
@@ -19,7 +19,7 @@ import { TableKnowledgeRepository, type KnowledgeTables } from '../../src/knowle
 import { TableBotRepository, type BotTables } from '../../src/bots/bot-tables.ts';
 import { specFor } from '../factory/repository-suite.ts';
 import { buildProgram } from '../../src/cli/program.ts';
-import { cli } from '../cli/helpers.ts';
+import { dbCopy } from '../../src/cli/db-commands.ts';
 import { freshPostgres, noPostgres } from './test-databases.ts';
 
 /** Runs `modelfab ...args` in this process for a command that fails before printing: its error message. */
@@ -60,9 +60,9 @@ test('db copy: a SQLite data folder into PostgreSQL, checked; a used target refu
     await new TableBotRepository(stageTables<BotTables>(db)).appendApproval('bot1', { at: 1, by: 'carol', action: 'publish', version: 1 });
     await store.close();
 
-    const r = await cli(['db', 'copy', '--from', dir, '--to', pg.url, '--json'], {});
-    assert.equal(r.code, 0, r.out);
-    const report = JSON.parse(r.out.trim().split('\n').at(-1)!) as { ok: boolean; to: string; tables: Array<{ table: string; rows: number; target_rows: number; ok: boolean }> };
+    let out = '';
+    await dbCopy({ from: dir, to: pg.url, json: true }, (text) => { out += text; });
+    const report = JSON.parse(out) as { ok: boolean; to: string; tables: Array<{ table: string; rows: number; target_rows: number; ok: boolean }> };
     assert.equal(report.ok, true);
     assert.ok(!report.to.includes(':modelfab@'), 'the password is not printed');
     assert.deepEqual(report.tables.map((t) => t.table), COPY_TABLES.map((t) => t.table));

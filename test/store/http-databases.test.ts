@@ -19,8 +19,9 @@ import { testDatabases } from './test-databases.ts';
 const ADMIN = 'sk-mf-test-admin-key-0123456789abcdef';
 const hello = [{ role: 'user' as const, content: 'Hello, who are you?' }];
 
-for (const tdb of testDatabases) {
-  test(`[slow] HTTP on ${tdb.name}: files, a fine-tuning job, keys and usage, a chat in the request log, a restart`, { skip: tdb.skip, timeout: 180_000 }, async () => {
+// the two databases side by side: each waits mostly on its trainer process
+test('[slow] HTTP on each database: files, a fine-tuning job, keys and usage, a chat in the request log, a restart', { concurrency: true, timeout: 180_000 }, async (t) => {
+  await Promise.all(testDatabases.map((tdb) => t.test(tdb.name, { skip: tdb.skip }, async () => {
     const dir = mkdtempSync(join(tmpdir(), `mf-http-${tdb.name}-`));
     const { database, drop } = await tdb.make();
     const open = () => createServer({ dataDir: join(dir, 'data'), database, adminKey: ADMIN, serve: { warm: false }, modelDirs: [dir] });
@@ -92,5 +93,5 @@ for (const tdb of testDatabases) {
       await drop();
       rmSync(dir, { recursive: true, force: true });
     }
-  });
-}
+  })));
+});
