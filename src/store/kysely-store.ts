@@ -1,6 +1,7 @@
 /**
- * The Store over Kysely: written once against Kysely's query builder, so any dialect Kysely supports (SQLite now,
- * PostgreSQL later) runs the same code. Migrations come from `migrations/` through Kysely's Migrator.
+ * The Store over Kysely: written once against Kysely's query builder, so SQLite and PostgreSQL run the same code.
+ * Migrations come from `migrations/` through Kysely's Migrator (on PostgreSQL all of them in one transaction, and
+ * under the migrator's lock, so several servers starting at once migrate once).
  */
 import { Kysely, Migrator, type Transaction } from 'kysely';
 import { migrationProvider, type MigrationContext } from './migrations/all-migrations.ts';

@@ -1,7 +1,8 @@
 /**
- * The `Store` seam: typed async repositories over the product's database. One implementation today (Kysely over
- * SQLite, `sqlite.ts`); PostgreSQL later is a dialect switch, so rows use portable types only: text ids, integer
- * unix-second timestamps (like OpenAI's `created_at`), JSON as text.
+ * The `Store` seam: typed async repositories over the product's database. One implementation, written once over
+ * Kysely (`kysely-store.ts`), on SQLite (`sqlite.ts`, the default) or PostgreSQL (`postgres.ts`; `open-database.ts`
+ * picks), so rows use portable types only: text ids, integer unix-second timestamps (like OpenAI's `created_at`),
+ * JSON as text.
  *
  * Repositories: files (uploads, OpenAI's file objects), datasets (a named dataset and its latest version),
  * dataset_versions (one per distinct content, keyed by content hash), api_keys (hashed). Later issues add models,
