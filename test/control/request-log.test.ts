@@ -27,7 +27,7 @@ for (const tdb of testDatabases) {
   test(`request log on ${tdb.name}: record, filter, page newest first, update by id, prune by age`, { skip: tdb.skip }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mf-reqlog-'));
     const { database, drop } = await tdb.make();
-    const { store, db } = await openDatabase(dir, database);
+    const { store, db } = await openDatabase(dir, database).catch(async (e: unknown) => { await drop(); throw e; });
     try {
       let t = 1_000_000;
       const fb = new RequestLog(stageTables<RequestLogTables>(db), () => t);

@@ -33,10 +33,10 @@ const pgDrops: Array<() => Promise<void>> = [];
 after(async () => { for (const d of pgDrops) await d(); });
 repositorySuite('postgres', async () => {
   const p = await freshPostgres();
+  pgDrops.push(p.drop); // dropped even when opening fails
   const { db } = await openPostgresDatabase(p.url, { root: null });
   const jobs = stageTables<FactoryTables>(db);
   dbs.push(jobs);
-  pgDrops.push(p.drop);
   return kyselyJobRepository(jobs);
 }, { skip: noPostgres });
 
@@ -44,7 +44,7 @@ for (const tdb of testDatabases) {
   test(`${tdb.name}: concurrent creates and events get distinct sequence numbers`, { skip: tdb.skip }, async () => {
     const d = mkdtempSync(join(tmpdir(), 'mf-jobs-c-'));
     const { database, drop } = await tdb.make();
-    const { db, store } = await openDatabase(d, database);
+    const { db, store } = await openDatabase(d, database).catch(async (e: unknown) => { await drop(); throw e; });
     try {
       const r = kyselyJobRepository(stageTables<FactoryTables>(db));
       const made = await Promise.all(Array.from({ length: 12 }, (_, i) => r.create({ id: `j${i}`, status: 'queued', priority: 0, experimentId: null, spec: specFor(`j${i}`), estimate: { cpuThreads: 1, memoryMB: 1 } })));

@@ -24,7 +24,7 @@ for (const tdb of testDatabases) {
   test(`control and experiment tables on ${tdb.name}`, { skip: tdb.skip }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mf-ctl-'));
     const { database, drop } = await tdb.make();
-    const { store, db } = await openDatabase(dir, database);
+    const { store, db } = await openDatabase(dir, database).catch(async (e: unknown) => { await drop(); throw e; });
     try {
       let t = 5_000;
       const policies = new GuardPolicyStore(stageTables<GuardPolicyTables>(db), () => t);

@@ -34,7 +34,7 @@ const impls: Array<{ name: string; skip: string | undefined; make(dir: string): 
     name: `tables on ${tdb.name}`, skip: tdb.skip,
     async make(dir: string): Promise<Repos> {
       const { database, drop } = await tdb.make();
-      const { db, store } = await openDatabase(dir, database);
+      const { db, store } = await openDatabase(dir, database).catch(async (e: unknown) => { await drop(); throw e; });
       return {
         knowledge: new TableKnowledgeRepository(stageTables<KnowledgeTables>(db), new LocalArtifactStore(dir)),
         bots: new TableBotRepository(stageTables<BotTables>(db)),
