@@ -6,7 +6,9 @@
 #   - the torch trainer's Python virtual environment from PyPI (.venv-torch/, trainers/torch/setup-venv.sh);
 #   - a one-node Slurm cluster on this machine (Debian's slurm-wlm and munge; scripts/slurm-one-node.sh), which the
 #     Slurm runner's tests submit to, and a Ray head (PyPI's ray in .venv-ray/; scripts/ray-head.sh) for the Ray
-#     runner's.
+#     runner's;
+#   - a one-node PostgreSQL (Debian's postgresql; scripts/postgres-one-node.sh) with the database `modelfab_test`,
+#     which the Store suites and the HTTP end-to-end tests also run on.
 # Then `npm test` runs ESLint, both typechecks, the Node tests and the Python tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,3 +28,4 @@ bash trainers/torch/setup-venv.sh
 
 bash scripts/slurm-one-node.sh
 bash scripts/ray-head.sh
+bash scripts/postgres-one-node.sh

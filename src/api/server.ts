@@ -14,7 +14,7 @@ import multipart from '@fastify/multipart';
 import type { Limits } from '../data/dataset-limits.ts';
 import { DataService } from '../data/data-service.ts';
 import { LocalArtifactStore } from '../store/artifacts.ts';
-import { openSqliteDatabase } from '../store/sqlite.ts';
+import { openDatabase } from '../store/open-database.ts';
 import { stageTables } from '../store/kysely-store.ts';
 import { startFactory, type FactoryRuntime, type FactoryRuntimeOptions } from '../factory/factory-runtime.ts';
 import { fineTuningRoutes } from './routes/fine-tuning-routes.ts';
@@ -35,7 +35,7 @@ import { gatewayRoutes, installPublicGatewayRoutes } from './routes/gateway-rout
 import { deploymentRoutes } from './routes/deployments-routes.ts';
 import { botsRoutes, installPublicBotRoutes } from './routes/bots-routes.ts';
 import { BotService } from '../bots/bot-service.ts';
-import { FileBotRepository } from '../bots/bot-repository.ts';
+import { importBotsFolder, TableBotRepository, type BotTables } from '../bots/bot-tables.ts';
 import { installConsoleRoutes } from './routes/console-routes.ts';
 import { copilotRoutes, installPublicCopilotRoutes } from './routes/copilot-routes.ts';
 import { FeedbackService, type FeedbackTables } from '../control/feedback.ts';
@@ -45,7 +45,7 @@ import { feedbackRoutes } from './routes/feedback-routes.ts';
 import { gatewayGuardDeps, guardRoutes } from './routes/guard-routes.ts';
 import { GuardRuntime } from '../control/guard-runtime.ts';
 import { KnowledgeService, type KnowledgeServiceOptions } from '../knowledge/knowledge-service.ts';
-import { FileKnowledgeRepository } from '../knowledge/knowledge-repository.ts';
+import { importKnowledgeFolder, TableKnowledgeRepository, type KnowledgeTables } from '../knowledge/knowledge-tables.ts';
 import type { FactoryTables } from '../factory/kysely-jobs.ts';
 import type { ExperimentRequest } from '../factory/factory-service.ts';
 import { imagesRoutes } from './routes/images-routes.ts';
@@ -58,6 +58,11 @@ import { CoachRepository, type CoachTables } from '../coach/coach-repository.ts'
 
 export interface ServerOptions {
   dataDir: string;
+  /**
+   * The database: a postgres:// URL (`?schema=` optional), or absent for SQLite at `<data>/modelfab.db`. Several
+   * servers may share one PostgreSQL database and one data folder.
+   */
+  database?: string | null;
   /** Admin key to register (default: MODELFAB_ADMIN_KEY); without one, a key is generated on first start. */
   adminKey?: string;
   /** pino options, true for defaults, false for none (default false). */
@@ -98,12 +103,14 @@ export interface ModelfabServer {
   guardPolicies: GuardPolicyStore;
   /** The knowledge bases (the bots build on them). */
   knowledge: KnowledgeService;
+  /** The Bot Factory. */
+  bots: BotService;
   close(): Promise<void>;
 }
 
 export async function createServer(opts: ServerOptions): Promise<ModelfabServer> {
   mkdirSync(opts.dataDir, { recursive: true });
-  const { store, db } = await openSqliteDatabase(join(opts.dataDir, 'modelfab.db'));
+  const { store, db } = await openDatabase(opts.dataDir, opts.database);
   const artifacts = new LocalArtifactStore(opts.dataDir);
   // uploads left in flight by a crash
   for (const f of readdirSync(join(opts.dataDir, 'tmp'))) rmSync(join(opts.dataDir, 'tmp', f), { force: true, recursive: true });
@@ -125,8 +132,13 @@ export async function createServer(opts: ServerOptions): Promise<ModelfabServer>
   const gateway = new Gateway({ ...opts.serve, store, dataDir: opts.dataDir, log: (msg, fields) => app.log.info(fields ?? {}, msg) });
   const keyPolicy = new KeyPolicy(store);
   installPublicGatewayRoutes(app, gateway, () => ({ models_loaded: gateway.status().loaded.length }));
-  const knowledge = new KnowledgeService(new FileKnowledgeRepository(opts.dataDir), opts.knowledge);
-  const bots = new BotService(new FileBotRepository(opts.dataDir), knowledge);
+  // knowledge bases and bots live in the database; an older folder's JSON files are imported once (kept as a backup)
+  const knowledgeRepo = new TableKnowledgeRepository(stageTables<KnowledgeTables>(db), artifacts);
+  const botRepo = new TableBotRepository(stageTables<BotTables>(db));
+  const imported = { knowledge: await importKnowledgeFolder(opts.dataDir, knowledgeRepo), bots: await importBotsFolder(opts.dataDir, botRepo) };
+  if (imported.knowledge.length || imported.bots.length) app.log.info(imported, 'imported knowledge bases and bots from the JSON files of an older data folder');
+  const knowledge = new KnowledgeService(knowledgeRepo, opts.knowledge);
+  const bots = new BotService(botRepo, knowledge);
   installPublicBotRoutes(app, bots);
   installConsoleRoutes(app);
   installPublicCopilotRoutes(app);
@@ -169,7 +181,7 @@ export async function createServer(opts: ServerOptions): Promise<ModelfabServer>
   pruner.unref();
   let closed = false;
   return {
-    app, store, service, factory, generatedAdminKey, gateway, feedback, requestLog, guardPolicies, knowledge, modelDirs,
+    app, store, service, factory, generatedAdminKey, gateway, feedback, requestLog, guardPolicies, knowledge, bots, modelDirs,
     async close() {
       if (closed) return;
       closed = true;

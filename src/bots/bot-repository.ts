@@ -9,6 +9,8 @@
  *     <data>/bots/<bot>/approvals.jsonl         every approval decision and publication, appended
  * Guarantees: whole-file writes are atomic (util/atomic-write.ts); history lines are written before the state they
  * describe; a torn last history line is ignored on read; names are validated before they touch the file system.
+ * The server keeps bots in the database (`bot-tables.ts`, shared by several servers); this layout is what older data
+ * folders hold, imported from on start, and a store for tests and tools over a plain folder.
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
@@ -141,7 +143,12 @@ export class FileBotRepository implements BotRepository {
   }
 
   async pairHistory(bot: string, pairId: string): Promise<PairChange[]> {
-    return readLines<PairChange>(join(this.dir(bot), 'pairs-history.jsonl')).filter((c) => c.pair.id === pairId);
+    return (await this.allPairHistory(bot)).filter((c) => c.pair.id === pairId);
+  }
+
+  /** Every pair's history in the order it was written (importing a folder into tables keeps that order). */
+  async allPairHistory(bot: string): Promise<PairChange[]> {
+    return readLines<PairChange>(join(this.dir(bot), 'pairs-history.jsonl'));
   }
 
   async listVersions(bot: string): Promise<BotVersion[]> {

@@ -17,6 +17,7 @@ import { registerKeys } from './keys-commands.ts';
 import { registerChat } from './chat-commands.ts';
 import { registerWriter } from './writer-commands.ts';
 import { registerCoach } from './coach-commands.ts';
+import { registerDb } from './db-commands.ts';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -46,6 +47,7 @@ data folder take --data (default $MODELFAB_DATA or ./modelfab-data).`);
   registerControl(program);
   registerWriter(program);
   registerCoach(program);
+  registerDb(program);
   return program;
 }
 

@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { requireFile } from './user-files.ts';
+import { redactDatabaseUrl } from '../store/database-url.ts';
 import { createServer } from '../api/server.ts';
 import { withData } from './local.ts';
 import { LlamaEmbedder, OpenAIEmbedder, type Embedder } from '../knowledge/embed.ts';
@@ -64,6 +65,7 @@ export function registerServe(program: Command): void {
   withData(program
     .command('serve')
     .description('local: start the API server over a data folder (OpenAI-compatible files, fine-tuning jobs, chat; experiments, datasets, the web console); every API route needs an API key'), 'SQLite database and artifacts')
+    .option('--database <url>', 'the database: a postgres:// URL (several servers may share one, with one data folder on a shared path); default SQLite in the data folder ($MODELFAB_DATABASE_URL)', process.env.MODELFAB_DATABASE_URL)
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on', '8080')
     .option('--no-base-models', "do not pretrain the project's base models on a fresh data folder")
@@ -88,7 +90,7 @@ export function registerServe(program: Command): void {
     .option('--models-dir <dir>', 'a folder models may be registered from by path, besides <data>/models (repeatable; default $MODELFAB_MODEL_DIRS, :-separated)', (v: string, acc: string[] = []) => [...acc, v])
     .addHelpText('after', '\nThe admin key is read from MODELFAB_ADMIN_KEY; without it, one is generated on first start, stored hashed and printed once.\n' +
       'Keys of the knowledge endpoints come from MODELFAB_EMBED_API_KEY and MODELFAB_CHAT_API_KEY. Without an embedding model, search is lexical; without a chat model, answers are extractive.')
-    .action(async (o: ModelOpts & RunnerOpts & { host: string; port: string; data: string; maxFileMb: string; baseModels?: boolean; requestLog?: boolean; requestLogDays: string; modelsDir?: string[] }) => {
+    .action(async (o: ModelOpts & RunnerOpts & { host: string; port: string; data: string; maxFileMb: string; baseModels?: boolean; requestLog?: boolean; requestLogDays: string; modelsDir?: string[]; database?: string }) => {
       const days = Number(o.requestLogDays);
       if (!Number.isFinite(days) || days < 0) throw new Error(`invalid --request-log-days ${o.requestLogDays}`);
       const port = Number(o.port);
@@ -98,7 +100,7 @@ export function registerServe(program: Command): void {
       const knowledge = await knowledgeModels(o);
       const runners = o.runners ? runnersFromFile(o.runners, resolve(o.data)) : null;
       const runner = runners ? undefined : runnerFromOptions(o, resolve(o.data));
-      const srv = await createServer({ dataDir: resolve(o.data), logger: true, ...(runners ? { factory: { runners } } : runner ? { factory: { runner } } : {}), requestLog: o.requestLog !== false, requestLogDays: days, limits: { maxFileBytes: Math.round(mb * 1024 * 1024) }, knowledge, modelDirs: o.modelsDir?.map((d) => resolve(d)) });
+      const srv = await createServer({ dataDir: resolve(o.data), database: o.database, logger: true, ...(runners ? { factory: { runners } } : runner ? { factory: { runner } } : {}), requestLog: o.requestLog !== false, requestLogDays: days, limits: { maxFileBytes: Math.round(mb * 1024 * 1024) }, knowledge, modelDirs: o.modelsDir?.map((d) => resolve(d)) });
       if (srv.generatedAdminKey) {
         process.stdout.write(`\nAdmin API key (shown once, stored only as a hash; keep it safe):\n\n    ${srv.generatedAdminKey}\n\n`);
       }
@@ -114,6 +116,6 @@ export function registerServe(program: Command): void {
       await srv.app.listen({ host: o.host, port });
       const addr = srv.app.server.address();
       const at = serveAddresses(o.host, typeof addr === 'object' && addr ? addr.port : port);
-      process.stdout.write(`\nmodelfab is serving ${resolve(o.data)}\n  console  ${at.console}\n  API      ${at.api}   (OpenAI clients: base URL ${at.api}; the CLI: MODELFAB_URL=${at.api.slice(0, -3)})\n\n`);
+      process.stdout.write(`\nmodelfab is serving ${resolve(o.data)}${o.database ? ` on ${redactDatabaseUrl(o.database)}` : ''}\n  console  ${at.console}\n  API      ${at.api}   (OpenAI clients: base URL ${at.api}; the CLI: MODELFAB_URL=${at.api.slice(0, -3)})\n\n`);
     });
 }

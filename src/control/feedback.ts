@@ -3,7 +3,7 @@
  * request-log.ts; guard policies in guard-policies.ts.)
  *
  * Owns:
- *   - the feedback table (Kysely; SQLite now): right/wrong labels, 1-5 ratings, corrected answers, preferences
+ *   - feedback items (stored by feedback-repository.ts): right/wrong labels, 1-5 ratings, corrected answers, preferences
  *     between two answers, each with its annotator, source (api, playground, bot) and time; a review queue
  *     (pending -> accepted | rejected, with reviewer and note);
  *   - exports (pure, `buildExport`): preference pairs as OpenAI's DPO JSONL or LLaMA-Factory's sharegpt ranking
@@ -20,15 +20,12 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { ChatMessage } from './chat-model.ts';
+import { kyselyFeedbackRepository, type FeedbackRepository, type FeedbackTable, type FeedbackTables } from './feedback-repository.ts';
 import type { RequestLog } from './request-log.ts';
 import type { ExperimentRequest } from '../factory/factory-service.ts';
 import { StatusError } from '../util/status-error.ts';
 
-export interface FeedbackTable {
-  id: string; seq: number; created_at: number; response_id: string | null; model: string | null; source: string; prompt: string;
-  answer: string | null; label: string | null; rating: number | null; correction: string | null; preferred: string | null;
-  annotator: string | null; status: string; reviewer: string | null; reviewed_at: number | null; note: string | null;
-}
+export type { FeedbackTable, FeedbackTables } from './feedback-repository.ts';
 
 export type FeedbackStatus = 'pending' | 'accepted' | 'rejected';
 export interface Preference { response_id_a: string | null; response_id_b: string | null; answer_a: string; answer_b: string; choice: 'a' | 'b' | 'tie' }
@@ -248,12 +245,13 @@ export interface TrainRequest extends Omit<ExportOptions, 'model'> {
   experiment?: { name?: string; base_models?: string[]; methods?: ExperimentRequest['methods']; hyperparameters?: ExperimentRequest['hyperparameters'] };
 }
 
-/** The table this file owns (migration 0004). */
-export interface FeedbackTables { feedback: FeedbackTable }
 
 export class FeedbackService {
   /** `log`: where an answer named by `response_id` is looked up (its prompt and answer are copied into the item). */
-  constructor(private readonly db: Kysely<FeedbackTables>, private readonly log: Pick<RequestLog, 'getResponse'>, private readonly now: () => number = Date.now) {}
+  private readonly repo: FeedbackRepository;
+  constructor(db: Kysely<FeedbackTables>, private readonly log: Pick<RequestLog, 'getResponse'>, private readonly now: () => number = Date.now) {
+    this.repo = kyselyFeedbackRepository(db);
+  }
 
   async create(req: FeedbackRequest): Promise<FeedbackObject> {
     if (!req || typeof req !== 'object') throw new ControlError(400, 'the body must be a JSON object');
@@ -287,20 +285,16 @@ export class FeedbackService {
     if (answer === '') answer = null;
 
     const t = this.now();
-    return this.db.transaction().execute(async (tx) => {
-      const last = await tx.selectFrom('feedback').select((eb) => eb.fn.max('seq').as('m')).executeTakeFirst();
-      const row: FeedbackTable = {
-        id: newId(), seq: Number(last?.m ?? 0) + 1, created_at: t, response_id: responseId ?? null, model: req.model ?? logged?.model ?? null, source,
-        prompt: JSON.stringify(prompt), answer, label: req.label ?? null, rating: req.rating ?? null, correction: req.correction ?? null,
-        preferred: preferred ? JSON.stringify(preferred) : null, annotator: req.annotator ?? null, status: 'pending', reviewer: null, reviewed_at: null, note: req.note ?? null,
-      };
-      await tx.insertInto('feedback').values(row).execute();
-      return toObject(row);
+    const row = await this.repo.insert({
+      id: newId(), created_at: t, response_id: responseId ?? null, model: req.model ?? logged?.model ?? null, source,
+      prompt: JSON.stringify(prompt), answer, label: req.label ?? null, rating: req.rating ?? null, correction: req.correction ?? null,
+      preferred: preferred ? JSON.stringify(preferred) : null, annotator: req.annotator ?? null, status: 'pending', reviewer: null, reviewed_at: null, note: req.note ?? null,
     });
+    return toObject(row);
   }
 
   async get(id: string): Promise<FeedbackObject> {
-    const r = await this.db.selectFrom('feedback').selectAll().where('id', '=', id).executeTakeFirst();
+    const r = await this.repo.get(id);
     if (!r) throw new ControlError(404, `feedback ${id} not found`, 'id', 'not_found');
     return toObject(r);
   }
@@ -311,31 +305,20 @@ export class FeedbackService {
     if (f.status !== undefined && !['pending', 'accepted', 'rejected', 'all'].includes(f.status)) throw new ControlError(400, 'status must be pending, accepted, rejected or all', 'status');
     if (f.kind !== undefined && !['rating', 'label', 'correction', 'preference'].includes(f.kind)) throw new ControlError(400, 'kind must be rating, label, correction or preference', 'kind');
     const limit = f.limit ?? 100;
-    let q = this.db.selectFrom('feedback').selectAll();
-    if (f.status && f.status !== 'all') q = q.where('status', '=', f.status);
-    if (f.model) q = q.where('model', '=', f.model);
-    if (f.annotator) q = q.where('annotator', '=', f.annotator);
-    if (f.label) q = q.where('label', '=', f.label);
-    if (f.kind === 'rating') q = q.where('rating', 'is not', null);
-    if (f.kind === 'label') q = q.where('label', 'is not', null);
-    if (f.kind === 'correction') q = q.where('correction', 'is not', null);
-    if (f.kind === 'preference') q = q.where('preferred', 'is not', null);
-    const desc = f.order === 'desc';
-    if (f.after) {
-      const a = await this.db.selectFrom('feedback').select('seq').where('id', '=', f.after).executeTakeFirst();
-      if (a) q = q.where('seq', desc ? '<' : '>', a.seq);
-    }
-    const rows = await q.orderBy('seq', desc ? 'desc' : 'asc').limit(limit + 1).execute();
-    return { data: rows.slice(0, limit).map(toObject), has_more: rows.length > limit };
+    const { rows, has_more } = await this.repo.list({
+      ...(f.status && f.status !== 'all' ? { status: f.status } : {}), model: f.model, annotator: f.annotator, label: f.label, kind: f.kind,
+      after: f.after, limit, order: f.order === 'desc' ? 'desc' : 'asc',
+    });
+    return { data: rows.map(toObject), has_more };
   }
 
   async review(id: string, r: { status: 'accepted' | 'rejected' | 'pending'; reviewer?: string; note?: string; correction?: string }): Promise<FeedbackObject> {
     if (!r || !['accepted', 'rejected', 'pending'].includes(r.status)) throw new ControlError(400, 'status must be accepted, rejected or pending', 'status');
     if (r.correction !== undefined && typeof r.correction !== 'string') throw new ControlError(400, 'correction must be a string', 'correction');
     await this.get(id);
-    await this.db.updateTable('feedback').set({
+    await this.repo.update(id, {
       status: r.status, reviewer: r.reviewer ?? null, reviewed_at: this.now(), ...(r.note !== undefined ? { note: r.note } : {}), ...(r.correction !== undefined ? { correction: r.correction } : {}),
-    }).where('id', '=', id).execute();
+    });
     return this.get(id);
   }
 
@@ -345,9 +328,8 @@ export class FeedbackService {
     if (o.model !== undefined && o.model !== null && typeof o.model !== 'string') throw new ControlError(400, 'model must be a string', 'model');
     if (o.min_rating_gap !== undefined && (typeof o.min_rating_gap !== 'number' || !Number.isFinite(o.min_rating_gap) || o.min_rating_gap < 0)) throw new ControlError(400, 'min_rating_gap must be a number >= 0', 'min_rating_gap');
     const acceptedOnly = o.include_pending === true ? false : o.accepted_only !== false;
-    let q = this.db.selectFrom('feedback').selectAll().where('status', acceptedOnly ? '=' : '!=', acceptedOnly ? 'accepted' : 'rejected');
-    if (o.model) q = q.where('model', '=', o.model);
-    return (await q.orderBy('seq').execute()).map(toObject);
+    const rows = acceptedOnly ? await this.repo.byStatus('accepted', { model: o.model ?? undefined }) : await this.repo.byStatus('rejected', { exclude: true, model: o.model ?? undefined });
+    return rows.map(toObject);
   }
 
   async export(format: ExportFormat, o: ExportOptions = {}): Promise<{ rows: Record<string, unknown>[]; jsonl: string }> {

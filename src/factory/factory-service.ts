@@ -30,7 +30,7 @@ import { planExperiment, planFollowUps, estimateJob, torchGpuMemoryMB, modelSuff
 import { nearest, validateExperimentRequest, ExperimentValidationError } from './experiment-file.ts';
 import type { Problem } from '../data/problems.ts';
 import { isProcessCount, STRATEGIES, type BaseModelRef, type ParallelStrategy, type DataRef, type Hyperparameters, type JobEstimate, type JobSpec, type JobStatus, type Resources, type Stage } from './job-spec.ts';
-import type { FactoryTables } from './kysely-jobs.ts';
+import { kyselyExperimentRepository, type ExperimentRepository, type FactoryTables } from './kysely-jobs.ts';
 import { resolveStored, storedPath } from '../store/paths.ts';
 import { relativeSpec } from './trainer-launch.ts';
 import { kubernetesManifests, type KubernetesOptions, type Manifest as KubernetesManifest } from './kubernetes-manifests.ts';
@@ -290,10 +290,13 @@ export class FactoryService extends EventEmitter {
   private readonly o: FactoryOptions;
   private readonly threads: number;
   private readonly pending = new Set<Promise<void>>();
+  /** Experiments' rows (kysely-jobs.ts), on the factory's database. */
+  private readonly experiments: ExperimentRepository;
 
   constructor(o: FactoryOptions) {
     super();
     this.o = o;
+    this.experiments = kyselyExperimentRepository(o.db);
     this.threads = o.threadsPerJob ?? 1;
     o.scheduler.on('status', (id, status, job) => {
       const p = this.onStatus(id, status, job).finally(() => this.pending.delete(p));
@@ -805,10 +808,10 @@ export class FactoryService extends EventEmitter {
         ...(factQuestions.length ? { factQuestions } : {}),
       };
     }
-    await this.o.db.insertInto('experiments').values({
+    await this.experiments.create({
       id, name: req.name, created_at: Date.now(), status: 'running', spec: JSON.stringify(req),
       plan: JSON.stringify({ jobs: {}, rejected, duplicates: plan.duplicates }),
-    }).execute();
+    });
     const jobs = new Map<string, JobRecord>();
     const manySeeds = (req.seeds?.length ?? 0) > 1;
     const trainer = {
@@ -834,7 +837,7 @@ export class FactoryService extends EventEmitter {
       for (const p of st) await submit(p, later[i].req.stage, this.pendingResult(jobs.get(p.parent)!));
     }
     const jobIds = Object.fromEntries([...plan.jobs, ...follow.stages.flat()].map((p) => [p.key, jobs.get(p.key)!.id]));
-    await this.o.db.updateTable('experiments').set({ plan: JSON.stringify({ jobs: jobIds, rejected, duplicates: plan.duplicates }) }).where('id', '=', id).execute();
+    await this.experiments.setPlan(id, JSON.stringify({ jobs: jobIds, rejected, duplicates: plan.duplicates }));
     return this.getExperiment(id);
   }
 
@@ -861,7 +864,7 @@ export class FactoryService extends EventEmitter {
   }
 
   async getExperiment(id: string): Promise<ExperimentObject> {
-    const row = await this.o.db.selectFrom('experiments').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await this.experiments.get(id);
     if (!row) throw new FactoryError(404, `experiment ${id} not found`, 'experiment_id', 'not_found');
     const plan = JSON.parse(row.plan) as { jobs: Record<string, string>; rejected: { name: string; reason: string }[]; duplicates: number };
     const order = new Map(Object.values(plan.jobs).map((jid, i) => [jid, i]));
@@ -904,8 +907,7 @@ export class FactoryService extends EventEmitter {
   }
 
   async listExperiments(): Promise<ExperimentObject[]> {
-    const rows = await this.o.db.selectFrom('experiments').select('id').orderBy('created_at', 'desc').execute();
-    return Promise.all(rows.map((r) => this.getExperiment(r.id)));
+    return Promise.all((await this.experiments.listIds()).map((id) => this.getExperiment(id)));
   }
 
   /** Plans an experiment without submitting it: "N jobs", estimates and rejected combinations, for the wizard. */

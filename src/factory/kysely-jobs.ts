@@ -1,8 +1,9 @@
 /**
- * The scheduler's JobRepository (src/factory/job-repository.ts) over Kysely: SQLite now, PostgreSQL by a dialect
- * switch. Passes the same conformance suite as the in-memory repository (test/factory/repository-suite.ts).
+ * The scheduler's JobRepository (src/factory/job-repository.ts) over Kysely, on SQLite and on PostgreSQL. Passes
+ * the same conformance suite as the in-memory repository (test/factory/repository-suite.ts), on both databases.
  * `update` with an expectation is one conditional UPDATE (compare-and-set), so two schedulers, or a scheduler and
- * an API call, never both move the same job. Sequence numbers are assigned inside a transaction.
+ * an API call, never both move the same job. Sequence numbers are assigned inside a transaction, taken again when a
+ * concurrent writer (another PostgreSQL connection or server) took the same one first.
  * With `root` (the data folder), a spec's paths inside the folder are stored relative to it and resolved against
  * it when read (src/store/paths.ts), so a moved data folder finds its jobs' files.
  * It lives in factory/, not store/: its records are the factory's job contract (JobSpec, JobRecord), and store/
@@ -16,6 +17,7 @@ import {
 import type { JobSpec, JobStatus } from './job-spec.ts';
 import { mapSpecPaths } from './spec-paths.ts';
 import { dataPaths, type DataPaths } from '../store/paths.ts';
+import { retryOnUniqueViolation } from '../store/store.ts';
 
 export interface JobsTable {
   id: string; seq: number; status: string; priority: number; experiment_id: string | null; spec: string; estimate: string;
@@ -71,7 +73,7 @@ export function kyselyJobRepository(db: Kysely<FactoryTables>, now: () => number
   const toRecord = (r: JobsTable) => recordOf(r, paths);
   return {
     async create(job: NewJob) {
-      return db.transaction().execute(async (tx: Db) => {
+      return retryOnUniqueViolation(() => db.transaction().execute(async (tx: Db) => {
         if (await tx.selectFrom('jobs').select('id').where('id', '=', job.id).executeTakeFirst()) throw new Error(`job ${job.id} already exists`);
         const last = await tx.selectFrom('jobs').select((eb) => eb.fn.max('seq').as('m')).executeTakeFirst();
         const t = now();
@@ -84,7 +86,7 @@ export function kyselyJobRepository(db: Kysely<FactoryTables>, now: () => number
         };
         await tx.insertInto('jobs').values(row).execute();
         return toRecord(row);
-      });
+      }));
     },
     async get(id) {
       const r = await db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
@@ -109,16 +111,44 @@ export function kyselyJobRepository(db: Kysely<FactoryTables>, now: () => number
       return toRecord(r);
     },
     async appendEvent(e: NewJobEvent) {
-      return db.transaction().execute(async (tx: Db) => {
+      return retryOnUniqueViolation(() => db.transaction().execute(async (tx: Db) => {
         const last = await tx.selectFrom('job_events').select((eb) => eb.fn.max('seq').as('m')).executeTakeFirst();
         const rec: JobEventRecord = { seq: Number(last?.m ?? 0) + 1, jobId: e.jobId, at: e.at ?? now(), type: e.type, message: e.message, ...(e.data === undefined ? {} : { data: e.data }) };
         await tx.insertInto('job_events').values({ seq: rec.seq, job_id: rec.jobId, at: rec.at, type: rec.type, message: rec.message, data: e.data === undefined ? null : JSON.stringify(e.data) }).execute();
         return JSON.parse(JSON.stringify(rec)) as JobEventRecord;
-      });
+      }));
     },
     async events(jobId, opts = {}) {
       const rows = await db.selectFrom('job_events').selectAll().where('job_id', '=', jobId).where('seq', '>', opts.afterSeq ?? 0).orderBy('seq').execute();
       return rows.map((r) => ({ seq: Number(r.seq), jobId: r.job_id, at: Number(r.at), type: r.type, message: r.message, ...(r.data === null ? {} : { data: JSON.parse(r.data) }) }));
+    },
+  };
+}
+
+/**
+ * Experiments (`experiments`): the request as submitted and its plan (job ids by key, rejected combinations,
+ * duplicates), both JSON text; `created_at` in epoch milliseconds. The experiment's status is derived from its jobs
+ * by the factory, never stored.
+ */
+export interface ExperimentRepository {
+  create(row: ExperimentsTable): Promise<void>;
+  get(id: string): Promise<ExperimentsTable | null>;
+  /** Replaces the plan (once its jobs exist). */
+  setPlan(id: string, plan: string): Promise<void>;
+  /** Every experiment's id, newest first. */
+  listIds(): Promise<string[]>;
+}
+
+export function kyselyExperimentRepository(db: Kysely<FactoryTables>): ExperimentRepository {
+  return {
+    async create(row) { await db.insertInto('experiments').values(row).execute(); },
+    async get(id) {
+      const r = await db.selectFrom('experiments').selectAll().where('id', '=', id).executeTakeFirst();
+      return r ? { ...r, created_at: Number(r.created_at) } : null;
+    },
+    async setPlan(id, plan) { await db.updateTable('experiments').set({ plan }).where('id', '=', id).execute(); },
+    async listIds() {
+      return (await db.selectFrom('experiments').select('id').orderBy('created_at', 'desc').orderBy('id', 'desc').execute()).map((r) => r.id);
     },
   };
 }

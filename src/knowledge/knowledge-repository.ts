@@ -12,8 +12,9 @@
  *     <data>/knowledge/<kb>/lexicon.txt        the KB's domain lexicon (optional)
  * Guarantees: whole-file writes are atomic (util/atomic-write.ts); a version line is appended (and fsync'd) before the
  * item file is replaced, so the history is never behind the current state; a torn last line of versions.jsonl (a
- * crash mid-append) is ignored on read. Derived files can always be rebuilt from items. A SQL implementation can
- * come later over the same interface.
+ * crash mid-append) is ignored on read. Derived files can always be rebuilt from items. The server keeps knowledge
+ * in the database (`knowledge-tables.ts`, shared by several servers); this layout is what older data folders hold,
+ * imported from on start, and a store for tests and tools over a plain folder.
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
@@ -157,14 +158,17 @@ export class FileKnowledgeRepository implements KnowledgeRepository {
   }
 
   async itemHistory(kbId: string, itemId: string): Promise<ItemVersion[]> {
+    return (await this.allHistory(kbId)).filter((v) => v.itemId === itemId);
+  }
+
+  /** Every item's history in the order it was written (importing a folder into tables keeps that order). */
+  async allHistory(kbId: string): Promise<ItemVersion[]> {
     let text = '';
     try { text = fs.readFileSync(join(this.dir(kbId), 'versions.jsonl'), 'utf8'); } catch { return []; }
     const out: ItemVersion[] = [];
     for (const line of text.split('\n')) {
       if (!line) continue;
-      let v: ItemVersion;
-      try { v = JSON.parse(line) as ItemVersion; } catch { continue; /* torn last line after a crash */ }
-      if (v.itemId === itemId) out.push(v);
+      try { out.push(JSON.parse(line) as ItemVersion); } catch { continue; /* torn last line after a crash */ }
     }
     return out;
   }
@@ -200,6 +204,18 @@ export class FileKnowledgeRepository implements KnowledgeRepository {
     } catch {
       return null;
     }
+  }
+
+  /** The models a knowledge base holds embeddings of (each `vectors-<model>.json` names its model). */
+  vectorModels(kbId: string): string[] {
+    const dir = this.dir(kbId);
+    let names: string[];
+    try { names = fs.readdirSync(dir); } catch { return []; }
+    const out: string[] = [];
+    for (const f of names.filter((n) => /^vectors-.*\.json$/.test(n)).sort()) {
+      try { out.push((JSON.parse(fs.readFileSync(join(dir, f), 'utf8')) as { model: string }).model); } catch { /* a torn or foreign file: no vectors */ }
+    }
+    return out;
   }
 
   async getLexicon(kbId: string): Promise<string | null> {

@@ -1,6 +1,7 @@
 /**
- * The Store over Kysely: written once against Kysely's query builder, so any dialect Kysely supports (SQLite now,
- * PostgreSQL later) runs the same code. Migrations come from `migrations/` through Kysely's Migrator.
+ * The Store over Kysely: written once against Kysely's query builder, so SQLite and PostgreSQL run the same code.
+ * Migrations come from `migrations/` through Kysely's Migrator (on PostgreSQL all of them in one transaction, and
+ * under the migrator's lock, so several servers starting at once migrate once).
  */
 import { Kysely, Migrator, type Transaction } from 'kysely';
 import { migrationProvider, type MigrationContext } from './migrations/all-migrations.ts';
@@ -24,9 +25,12 @@ export interface Database {
 
 type Db = Kysely<Database> | Transaction<Database>;
 
-/** Runs every pending migration; throws with the failing migration's name. */
-export async function migrate(db: Kysely<Database>, ctx: MigrationContext = { dataDir: null }): Promise<void> {
-  const migrator = new Migrator({ db, provider: migrationProvider(ctx) });
+/**
+ * Runs every pending migration; throws with the failing migration's name. `schema` (PostgreSQL) is where the
+ * migrator keeps its own tables: the schema the connections' search_path puts the Store's tables in.
+ */
+export async function migrate(db: Kysely<Database>, ctx: MigrationContext = { dataDir: null }, schema?: string | null): Promise<void> {
+  const migrator = new Migrator({ db, provider: migrationProvider(ctx), ...(schema ? { migrationTableSchema: schema } : {}) });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';

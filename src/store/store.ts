@@ -1,7 +1,8 @@
 /**
- * The `Store` seam: typed async repositories over the product's database. One implementation today (Kysely over
- * SQLite, `sqlite.ts`); PostgreSQL later is a dialect switch, so rows use portable types only: text ids, integer
- * unix-second timestamps (like OpenAI's `created_at`), JSON as text.
+ * The `Store` seam: typed async repositories over the product's database. One implementation, written once over
+ * Kysely (`kysely-store.ts`), on SQLite (`sqlite.ts`, the default) or PostgreSQL (`postgres.ts`; `open-database.ts`
+ * picks), so rows use portable types only: text ids, integer unix-second timestamps (like OpenAI's `created_at`),
+ * JSON as text.
  *
  * Repositories: files (uploads, OpenAI's file objects), datasets (a named dataset and its latest version),
  * dataset_versions (one per distinct content, keyed by content hash), api_keys (hashed). Later issues add models,
@@ -139,4 +140,19 @@ export function isUniqueViolation(e: unknown): boolean {
   const err = e as { code?: string; message?: string };
   return err?.code === 'SQLITE_CONSTRAINT_UNIQUE' || err?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || err?.code === '23505' ||
     /UNIQUE constraint failed/.test(err?.message ?? '');
+}
+
+/**
+ * Runs `fn` (a transaction that numbers a row max + 1) again when a concurrent writer took the same number first:
+ * SQLite serialises writers, but two PostgreSQL transactions may read one max. Other errors pass through.
+ */
+export async function retryOnUniqueViolation<T>(fn: () => Promise<T>, attempts = 30): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (i >= attempts || !isUniqueViolation(e)) throw e;
+      await new Promise((r) => setTimeout(r, Math.random() * 5 * Math.min(i, 10)));
+    }
+  }
 }

@@ -95,7 +95,7 @@ function leaves(c: Command, prefix = ''): Array<{ name: string; cmd: Command }> 
 }
 
 test('one set of options: server commands take --url and --api-key; local ones say "local" and take --data', () => {
-  const LOCAL = new Set(['modelfab serve', 'modelfab demo', 'modelfab info', 'modelfab bench run', 'modelfab bench show', 'modelfab bench compare', 'modelfab bench export-lmeval', 'modelfab guard check']);
+  const LOCAL = new Set(['modelfab serve', 'modelfab demo', 'modelfab info', 'modelfab bench run', 'modelfab bench show', 'modelfab bench compare', 'modelfab bench export-lmeval', 'modelfab guard check', 'modelfab db copy']);
   const DATA = new Set(['modelfab serve', 'modelfab demo', 'modelfab bench run', 'modelfab bench show', 'modelfab bench compare']);
   const all = leaves(buildProgram());
   assert.ok(all.length > 60, `${all.length} commands`);

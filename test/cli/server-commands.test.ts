@@ -10,7 +10,6 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ADMIN_KEY, startServer } from '../api/helpers.ts';
 import { cli } from './helpers.ts';
-import { FileKnowledgeRepository } from '../../src/knowledge/knowledge-repository.ts';
 
 test('dataset_info imports, keys create/list/revoke, routes, knowledge search and ask through the server', { timeout: 180_000 }, async () => {
   const { srv, url, dir, stop } = await startServer();
@@ -57,7 +56,7 @@ test('dataset_info imports, keys create/list/revoke, routes, knowledge search an
     // knowledge: a built-in lexicon by name, search and ask
     const created = await cli(['knowledge', 'create', '消费者权益保护', '--id', 'cpl', '--lexicon', 'consumer-zh', '--max-chars', '300'], env);
     assert.equal(created.code, 0, created.out);
-    assert.match((await new FileKnowledgeRepository(dir).getLexicon('cpl')) ?? '', /\S/);
+    assert.match((await srv.knowledge.repo.getLexicon('cpl')) ?? '', /\S/);
     const law = join(dir, 'cpl.md');
     writeFileSync(law, '# 中华人民共和国消费者权益保护法\n\n第二十五条 经营者采用网络、电视、电话、邮购等方式销售商品，消费者有权自收到商品之日起七日内退货，且无需说明理由。\n\n第五十五条 经营者提供商品或者服务有欺诈行为的，应当按照消费者的要求增加赔偿其受到的损失，增加赔偿的金额为消费者购买商品的价款或者接受服务的费用的三倍。\n');
     assert.equal((await cli(['knowledge', 'ingest', 'cpl', law], env)).code, 0);

@@ -109,7 +109,9 @@ export function relativePaths(ctx: MigrationContext): Migration {
       const old = [...roots];
       if (old.length === 0) return;
       if (ctx.dataDir) rewriteFiles(resolve(ctx.dataDir), old);
-      await db.transaction().execute(async (tx) => {
+      // PostgreSQL runs every migration inside one transaction already (transactional DDL); SQLite gets its own
+      const inTransaction = (fn: (tx: Kysely<any>) => Promise<void>) => (db.isTransaction ? fn(db) : db.transaction().execute(fn)); // eslint-disable-line @typescript-eslint/no-explicit-any -- as above
+      await inTransaction(async (tx) => {
         const models = await tx.selectFrom('models').select(['id', 'path', 'base_path', 'adapter_path']).execute() as Array<Record<string, string | null>>;
         for (const m of models) {
           const patch: Record<string, string> = {};

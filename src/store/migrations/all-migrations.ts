@@ -8,11 +8,15 @@ import { requestLog } from './0005-request-log.ts';
 import { jobDependencies } from './0006-job-dependencies.ts';
 import { relativePaths } from './0007-relative-paths.ts';
 import { shortKeyPrefixes } from './0008-short-key-prefixes.ts';
-import { apps } from './0009-apps.ts';
+import { floatLatency } from './0009-float-latency.ts';
+import { knowledgeBots } from './0010-knowledge-bots.ts';
+import { apps } from './0011-apps.ts';
 
 /** What a migration may need beyond the database: the data folder it lives in (null: none, e.g. in memory). */
 export interface MigrationContext {
   dataDir: string | null;
+  /** The database the migrations run on (default sqlite): a migration branches on it only where types differ. */
+  dialect?: 'sqlite' | 'postgres';
 }
 
 export function migrations(ctx: MigrationContext): Readonly<Record<string, Migration>> {
@@ -25,7 +29,9 @@ export function migrations(ctx: MigrationContext): Readonly<Record<string, Migra
     '0006-job-dependencies': jobDependencies,
     '0007-relative-paths': relativePaths(ctx),
     '0008-short-key-prefixes': shortKeyPrefixes,
-    '0009-apps': apps,
+    '0009-float-latency': floatLatency(ctx),
+    '0010-knowledge-bots': knowledgeBots,
+    '0011-apps': apps,
   };
 }
 
