@@ -1,0 +1,158 @@
+/*
+ * The micro-kernels of the own sgemm (see sgemm.h for the contract): AVX-512 (12 x 32), AVX2 + FMA (6 x 16) and
+ * plain C (4 x 16). The SIMD ones are compiled with per-function target attributes, so the addon is built without
+ * -march flags and runs on any x86-64; sgemm_best_isa picks by __builtin_cpu_supports at run time.
+ *
+ * Each kernel keeps the whole tile in registers (MR x NR/lanes accumulators), broadcasts one element of the A
+ * sliver per row and loads NR/lanes vectors of the B sliver per k. Stores go straight to C for a full tile and
+ * through a small buffer for an edge tile, with the same arithmetic (t = alpha * acc; c = fma(beta, c, t)).
+ */
+#include "sgemm.h"
+#include <string.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define MODELFAB_X86 1
+#endif
+
+/* ---- plain C: 4 x 16, vectorised by the compiler for the baseline instruction set ---------------------------- */
+#define G_MR 4
+#define G_NR 16
+
+static void kernel_generic(long kc, const float *a, const float *b, float *c, long ldc, float alpha, float beta,
+                           int m, int n) {
+  float acc[G_MR][G_NR];
+  memset(acc, 0, sizeof acc);
+  for (long k = 0; k < kc; k++) {
+    const float *bk = b + k * G_NR;
+    for (int r = 0; r < G_MR; r++) {
+      const float ar = a[k * G_MR + r];
+      for (int j = 0; j < G_NR; j++) acc[r][j] += ar * bk[j];
+    }
+  }
+  for (int r = 0; r < m; r++)
+    for (int j = 0; j < n; j++) {
+      const float t = alpha * acc[r][j];
+      c[r * ldc + j] = beta == 0.0f ? t : __builtin_fmaf(beta, c[r * ldc + j], t);
+    }
+}
+
+static int supported_always(void) { return 1; }
+
+#ifdef MODELFAB_X86
+/* ---- AVX2 + FMA: 6 x 16 (12 ymm accumulators) ----------------------------------------------------------------- */
+#define H_MR 6
+#define H_NR 16
+
+__attribute__((target("avx2,fma")))
+static void kernel_avx2(long kc, const float *a, const float *b, float *c, long ldc, float alpha, float beta,
+                        int m, int n) {
+  __m256 acc[H_MR][2];
+#pragma GCC unroll 6
+  for (int r = 0; r < H_MR; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+#pragma GCC unroll 2
+  for (long k = 0; k < kc; k++) {
+    const __m256 b0 = _mm256_loadu_ps(b + k * H_NR), b1 = _mm256_loadu_ps(b + k * H_NR + 8);
+#pragma GCC unroll 6
+    for (int r = 0; r < H_MR; r++) {
+      const __m256 ar = _mm256_broadcast_ss(a + k * H_MR + r);
+      acc[r][0] = _mm256_fmadd_ps(ar, b0, acc[r][0]);
+      acc[r][1] = _mm256_fmadd_ps(ar, b1, acc[r][1]);
+    }
+  }
+  const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+  if (m == H_MR && n == H_NR) {
+#pragma GCC unroll 6
+    for (int r = 0; r < H_MR; r++) {
+      float *cr = c + r * ldc;
+      const __m256 t0 = _mm256_mul_ps(va, acc[r][0]), t1 = _mm256_mul_ps(va, acc[r][1]);
+      if (beta == 0.0f) {
+        _mm256_storeu_ps(cr, t0);
+        _mm256_storeu_ps(cr + 8, t1);
+      } else {
+        _mm256_storeu_ps(cr, _mm256_fmadd_ps(vb, _mm256_loadu_ps(cr), t0));
+        _mm256_storeu_ps(cr + 8, _mm256_fmadd_ps(vb, _mm256_loadu_ps(cr + 8), t1));
+      }
+    }
+    return;
+  }
+  float t[H_MR * H_NR];
+  for (int r = 0; r < H_MR; r++) {
+    _mm256_storeu_ps(t + r * H_NR, _mm256_mul_ps(va, acc[r][0]));
+    _mm256_storeu_ps(t + r * H_NR + 8, _mm256_mul_ps(va, acc[r][1]));
+  }
+  for (int r = 0; r < m; r++)
+    for (int j = 0; j < n; j++)
+      c[r * ldc + j] = beta == 0.0f ? t[r * H_NR + j] : __builtin_fmaf(beta, c[r * ldc + j], t[r * H_NR + j]);
+}
+
+static int supported_avx2(void) {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+/* ---- AVX-512: 12 x 32 (24 zmm accumulators) ------------------------------------------------------------------- */
+#define Z_MR 12
+#define Z_NR 32
+
+__attribute__((target("avx512f,fma")))
+static void kernel_avx512(long kc, const float *a, const float *b, float *c, long ldc, float alpha, float beta,
+                          int m, int n) {
+  __m512 acc[Z_MR][2];
+#pragma GCC unroll 12
+  for (int r = 0; r < Z_MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+#pragma GCC unroll 2
+  for (long k = 0; k < kc; k++) {
+    const __m512 b0 = _mm512_loadu_ps(b + k * Z_NR), b1 = _mm512_loadu_ps(b + k * Z_NR + 16);
+#pragma GCC unroll 12
+    for (int r = 0; r < Z_MR; r++) {
+      const __m512 ar = _mm512_set1_ps(a[k * Z_MR + r]);
+      acc[r][0] = _mm512_fmadd_ps(ar, b0, acc[r][0]);
+      acc[r][1] = _mm512_fmadd_ps(ar, b1, acc[r][1]);
+    }
+  }
+  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+  if (m == Z_MR && n == Z_NR) {
+#pragma GCC unroll 12
+    for (int r = 0; r < Z_MR; r++) {
+      float *cr = c + r * ldc;
+      const __m512 t0 = _mm512_mul_ps(va, acc[r][0]), t1 = _mm512_mul_ps(va, acc[r][1]);
+      if (beta == 0.0f) {
+        _mm512_storeu_ps(cr, t0);
+        _mm512_storeu_ps(cr + 16, t1);
+      } else {
+        _mm512_storeu_ps(cr, _mm512_fmadd_ps(vb, _mm512_loadu_ps(cr), t0));
+        _mm512_storeu_ps(cr + 16, _mm512_fmadd_ps(vb, _mm512_loadu_ps(cr + 16), t1));
+      }
+    }
+    return;
+  }
+  float t[Z_MR * Z_NR];
+  for (int r = 0; r < Z_MR; r++) {
+    _mm512_storeu_ps(t + r * Z_NR, _mm512_mul_ps(va, acc[r][0]));
+    _mm512_storeu_ps(t + r * Z_NR + 16, _mm512_mul_ps(va, acc[r][1]));
+  }
+  for (int r = 0; r < m; r++)
+    for (int j = 0; j < n; j++)
+      c[r * ldc + j] = beta == 0.0f ? t[r * Z_NR + j] : __builtin_fmaf(beta, c[r * ldc + j], t[r * Z_NR + j]);
+}
+
+static int supported_avx512(void) {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
+}
+#endif
+
+const sgemm_isa SGEMM_ISAS[] = {
+#ifdef MODELFAB_X86
+    {"avx512", Z_MR, Z_NR, 256, 12 * 16, 32 * 64, kernel_avx512, supported_avx512},
+    {"avx2+fma", H_MR, H_NR, 256, 6 * 24, 16 * 128, kernel_avx2, supported_avx2},
+#endif
+    {"generic", G_MR, G_NR, 256, 4 * 32, 16 * 128, kernel_generic, supported_always},
+};
+const int SGEMM_NUM_ISAS = (int)(sizeof SGEMM_ISAS / sizeof SGEMM_ISAS[0]);
+
+int sgemm_best_isa(void) {
+  for (int i = 0; i < SGEMM_NUM_ISAS; i++)
+    if (SGEMM_ISAS[i].supported()) return i;
+  return SGEMM_NUM_ISAS - 1;
+}
