@@ -38,6 +38,51 @@ static void kernel_generic(long kc, const float *a, const float *b, float *c, lo
 
 static int supported_always(void) { return 1; }
 
+/* The unpacked path for a few rows, written once in plain C with fixed-width lanes the compiler vectorises, and
+ * compiled once per instruction set. Each element's sum runs in one fixed order (lanes, then the lanes added in
+ * order), whatever part of C a thread computes. */
+#define SMALL_LANES 16
+#define DEFINE_SMALL(suffix, attr)                                                                               \
+  attr static void small_##suffix(const sgemm_part *p, float *scratch) {                                         \
+    const long K = p->K, n = p->j1 - p->j0;                                                                      \
+    for (long i = p->i0; i < p->i1; i++) {                                                                       \
+      float *c = p->C + i * p->ldc + p->j0;                                                                      \
+      if (!p->tb) { /* row of C = sum_k a_ik * row k of B */                                                     \
+        float *acc = scratch;                                                                                    \
+        for (long j = 0; j < n; j++) acc[j] = 0.0f;                                                              \
+        for (long k = 0; k < K; k++) {                                                                           \
+          const float a = p->ta ? p->A[k * p->lda + i] : p->A[i * p->lda + k];                                   \
+          const float *b = p->B + k * p->ldb + p->j0;                                                            \
+          for (long j = 0; j < n; j++) acc[j] += a * b[j];                                                       \
+        }                                                                                                        \
+        for (long j = 0; j < n; j++) {                                                                           \
+          const float t = p->alpha * acc[j];                                                                     \
+          c[j] = p->beta == 0.0f ? t : __builtin_fmaf(p->beta, c[j], t);                                         \
+        }                                                                                                        \
+      } else { /* element of C = row i of op(A) . row j of B */                                                  \
+        const float *a = p->A + i * p->lda;                                                                      \
+        if (p->ta) {                                                                                             \
+          for (long k = 0; k < K; k++) scratch[k] = p->A[k * p->lda + i];                                        \
+          a = scratch;                                                                                           \
+        }                                                                                                        \
+        const long kv = K / SMALL_LANES * SMALL_LANES;                                                           \
+        for (long j = 0; j < n; j++) {                                                                           \
+          const float *b = p->B + (p->j0 + j) * p->ldb;                                                          \
+          float lane[SMALL_LANES] = {0};                                                                         \
+          for (long k = 0; k < kv; k += SMALL_LANES)                                                             \
+            for (int l = 0; l < SMALL_LANES; l++) lane[l] += a[k + l] * b[k + l];                                \
+          float sum = 0.0f;                                                                                      \
+          for (int l = 0; l < SMALL_LANES; l++) sum += lane[l];                                                  \
+          for (long k = kv; k < K; k++) sum += a[k] * b[k];                                                      \
+          const float t = p->alpha * sum;                                                                        \
+          c[j] = p->beta == 0.0f ? t : __builtin_fmaf(p->beta, c[j], t);                                         \
+        }                                                                                                        \
+      }                                                                                                          \
+    }                                                                                                            \
+  }
+
+DEFINE_SMALL(generic, )
+
 #ifdef MODELFAB_X86
 /* ---- AVX2 + FMA: 6 x 16 (12 ymm accumulators) ----------------------------------------------------------------- */
 #define H_MR 6
@@ -84,6 +129,8 @@ static void kernel_avx2(long kc, const float *a, const float *b, float *c, long 
     for (int j = 0; j < n; j++)
       c[r * ldc + j] = beta == 0.0f ? t[r * H_NR + j] : __builtin_fmaf(beta, c[r * ldc + j], t[r * H_NR + j]);
 }
+
+DEFINE_SMALL(avx2, __attribute__((target("avx2,fma"))))
 
 static int supported_avx2(void) {
   __builtin_cpu_init();
@@ -136,6 +183,8 @@ static void kernel_avx512(long kc, const float *a, const float *b, float *c, lon
       c[r * ldc + j] = beta == 0.0f ? t[r * Z_NR + j] : __builtin_fmaf(beta, c[r * ldc + j], t[r * Z_NR + j]);
 }
 
+DEFINE_SMALL(avx512, __attribute__((target("avx512f,fma"))))
+
 static int supported_avx512(void) {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
@@ -144,10 +193,10 @@ static int supported_avx512(void) {
 
 const sgemm_isa SGEMM_ISAS[] = {
 #ifdef MODELFAB_X86
-    {"avx512", Z_MR, Z_NR, 256, 12 * 16, 32 * 64, kernel_avx512, supported_avx512},
-    {"avx2+fma", H_MR, H_NR, 256, 6 * 24, 16 * 128, kernel_avx2, supported_avx2},
+    {"avx512", Z_MR, Z_NR, 256, 12 * 16, 32 * 64, kernel_avx512, small_avx512, supported_avx512},
+    {"avx2+fma", H_MR, H_NR, 256, 6 * 24, 16 * 128, kernel_avx2, small_avx2, supported_avx2},
 #endif
-    {"generic", G_MR, G_NR, 256, 4 * 32, 16 * 128, kernel_generic, supported_always},
+    {"generic", G_MR, G_NR, 256, 4 * 32, 16 * 128, kernel_generic, small_generic, supported_always},
 };
 const int SGEMM_NUM_ISAS = (int)(sizeof SGEMM_ISAS / sizeof SGEMM_ISAS[0]);
 

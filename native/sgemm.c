@@ -9,7 +9,7 @@
  *   4. jr, 5. ir: the micro-kernel over one A sliver (in L1/L2) and one B sliver
  *
  * Threads: a problem of at least PARALLEL_MIN multiply-adds is cut into one part per thread along the longer side
- * of C (at MR/NR multiples); the caller computes the first part, pool workers the others. Workers spin briefly
+ * of C (at MR/NR multiples); the caller and the pool's workers take parts as they come free. Workers spin briefly
  * after a job (the next gemm of a training step usually follows within microseconds), then sleep on a condition
  * variable. The pool serves one caller at a time: a second thread calling meanwhile runs single-threaded.
  */
@@ -38,13 +38,13 @@ static void pack_a(int ta, const float *A, long lda, long i0, int mc, long p0, i
   for (int s = 0; s < mc; s += MR) {
     const int m = mc - s < MR ? mc - s : MR;
     float *d = dst + (long)s * kc;
-    if (!ta) { /* op(A)[i, k] = A[i * lda + k]: each row is contiguous in k */
-      for (int r = 0; r < m; r++) {
-        const float *src = A + (i0 + s + r) * lda + p0;
-        for (int k = 0; k < kc; k++) d[k * MR + r] = src[k];
+    if (!ta) { /* op(A)[i, k] = A[i * lda + k]: MR row streams, written k by k */
+      const float *rows[64];
+      for (int r = 0; r < m; r++) rows[r] = A + (i0 + s + r) * lda + p0;
+      for (int k = 0; k < kc; k++) {
+        for (int r = 0; r < m; r++) d[k * MR + r] = rows[r][k];
+        for (int r = m; r < MR; r++) d[k * MR + r] = 0.0f;
       }
-      for (int r = m; r < MR; r++)
-        for (int k = 0; k < kc; k++) d[k * MR + r] = 0.0f;
     } else { /* op(A)[i, k] = A[k * lda + i]: each k gives MR contiguous rows */
       for (int k = 0; k < kc; k++) {
         const float *src = A + (p0 + k) * lda + i0 + s;
@@ -66,28 +66,20 @@ static void pack_b(int tb, const float *B, long ldb, long p0, int kc, long j0, i
         for (int j = 0; j < n; j++) d[k * NR + j] = src[j];
         for (int j = n; j < NR; j++) d[k * NR + j] = 0.0f;
       }
-    } else { /* op(B)[k, j] = B[j * ldb + k] */
-      for (int j = 0; j < n; j++) {
-        const float *src = B + (j0 + s + j) * ldb + p0;
-        for (int k = 0; k < kc; k++) d[k * NR + j] = src[k];
+    } else { /* op(B)[k, j] = B[j * ldb + k]: NR row streams, written k by k */
+      const float *rows[64];
+      for (int j = 0; j < n; j++) rows[j] = B + (j0 + s + j) * ldb + p0;
+      for (int k = 0; k < kc; k++) {
+        for (int j = 0; j < n; j++) d[k * NR + j] = rows[j][k];
+        for (int j = n; j < NR; j++) d[k * NR + j] = 0.0f;
       }
-      for (int j = n; j < NR; j++)
-        for (int k = 0; k < kc; k++) d[k * NR + j] = 0.0f;
     }
   }
 }
 
 /* ---- one thread's part: C[i0..i1, j0..j1] ------------------------------------------------------------------- */
 
-typedef struct {
-  const sgemm_isa *isa;
-  int ta, tb, K;
-  long lda, ldb, ldc;
-  float alpha, beta;
-  const float *A, *B;
-  float *C;
-  long i0, i1, j0, j1;
-} part_t;
+typedef sgemm_part part_t;
 
 /* Per-thread packing buffers, grown on demand and kept (a training run calls with the same shapes). */
 static __thread float *buf_a, *buf_b;
@@ -150,18 +142,30 @@ static void run_part_unpacked(const part_t *p) {
 }
 
 static void compute(const part_t *p) {
-  if (p->i0 < p->i1 && p->j0 < p->j1 && !run_part(p)) run_part_unpacked(p);
+  if (p->i0 >= p->i1 || p->j0 >= p->j1) return;
+  if (p->small) {
+    const long n = p->j1 - p->j0, need = n > p->K ? n : p->K;
+    float *scratch = grow(&buf_b, &cap_b, (size_t)need);
+    if (scratch) p->isa->small(p, scratch);
+    else run_part_unpacked(p);
+    return;
+  }
+  if (!run_part(p)) run_part_unpacked(p);
 }
 
 /* ---- the pool ----------------------------------------------------------------------------------------------- */
 
+/* A job is `count` parts; whoever is free takes the next one through one atomic ticket (generation : count : next
+ * index), so the caller computes every part itself when a worker has not woken up yet (a busy machine) and never
+ * waits for a thread that has no work. Workers only read a part after taking it from the current ticket, and the
+ * caller publishes the next job only after every part of this one is done. */
 static pthread_mutex_t pool_busy = PTHREAD_MUTEX_INITIALIZER; /* one caller at a time */
 static pthread_mutex_t wake_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake_cond = PTHREAD_COND_INITIALIZER;
 static atomic_uint generation;                                 /* bumped once per parallel job */
-static atomic_int pending;                                     /* workers that have not finished the job */
+static _Atomic unsigned long long ticket;                      /* generation << 32 | count << 16 | next */
+static atomic_int done;                                        /* parts of the current job finished */
 static int workers_started;                                    /* guarded by pool_busy */
-static int job_parts;                                          /* parts in the current job */
 static part_t parts[MAX_THREADS];
 static unsigned start_generation[MAX_THREADS];                 /* the generation a worker was started in */
 
@@ -169,6 +173,25 @@ static long now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
+
+/* The index of the next part of job `gen`, or -1 when that job has none left (or is over). */
+static int take_part(unsigned gen) {
+  unsigned long long t = atomic_load_explicit(&ticket, memory_order_acquire);
+  for (;;) {
+    const unsigned idx = (unsigned)(t & 0xffff), count = (unsigned)((t >> 16) & 0xffff);
+    if ((unsigned)(t >> 32) != gen || idx >= count) return -1;
+    if (atomic_compare_exchange_weak_explicit(&ticket, &t, t + 1, memory_order_acq_rel, memory_order_acquire))
+      return (int)idx;
+  }
+}
+
+static void run_parts(unsigned gen) {
+  int i;
+  while ((i = take_part(gen)) >= 0) {
+    compute(&parts[i]);
+    atomic_fetch_add_explicit(&done, 1, memory_order_release);
+  }
 }
 
 static void *worker_main(void *arg) {
@@ -189,14 +212,12 @@ static void *worker_main(void *arg) {
       }
     }
     seen = g;
-    if (id < job_parts) compute(&parts[id]);
-    /* every worker acknowledges every job, so none can still be reading this job's parts when the next begins */
-    atomic_fetch_sub_explicit(&pending, 1, memory_order_release);
+    run_parts(g);
   }
   return NULL;
 }
 
-/* Starts workers 1..n-1 (once each); returns how many parts can run (1 + started workers). */
+/* Starts workers 1..n-1 (once each); returns how many threads can compute (1 + started workers, at most n). */
 static int ensure_workers(int n) {
   while (workers_started + 1 < n) {
     pthread_t t;
@@ -216,7 +237,7 @@ static int ensure_workers(int n) {
 
 void sgemm_run(const sgemm_isa *isa, int threads, int ta, int tb, int M, int N, int K, float alpha, const float *A,
                const float *B, float beta, float *C) {
-  part_t whole = {isa, ta, tb, K, ta ? M : K, tb ? K : N, N, alpha, beta, A, B, C, 0, M, 0, N};
+  part_t whole = {isa, ta, tb, K, ta ? M : K, tb ? K : N, N, alpha, beta, A, B, C, 0, M, 0, N, M <= SGEMM_SMALL_M};
   if (threads > MAX_THREADS) threads = MAX_THREADS;
   const long work = (long)M * N * K;
   if (threads <= 1 || work < PARALLEL_MIN || pthread_mutex_trylock(&pool_busy) != 0) {
@@ -225,7 +246,8 @@ void sgemm_run(const sgemm_isa *isa, int threads, int ta, int tb, int M, int N, 
   }
   /* Cut the longer side of C (in micro-tiles) into one part per thread. */
   const int n = ensure_workers(threads);
-  const int split_n = (long)N * isa->mr >= (long)M * isa->nr; /* compare in tiles: N / NR vs M / MR */
+  /* compare in tiles: N / NR vs M / MR; the unpacked path always splits columns */
+  const int split_n = whole.small || (long)N * isa->mr >= (long)M * isa->nr;
   const long len = split_n ? N : M, unit = split_n ? isa->nr : isa->mr;
   const long tiles = (len + unit - 1) / unit;
   int used = 0;
@@ -242,13 +264,14 @@ void sgemm_run(const sgemm_isa *isa, int threads, int ta, int tb, int M, int N, 
     compute(&whole);
     return;
   }
-  job_parts = used;
-  atomic_store(&pending, workers_started);
+  const unsigned gen = atomic_load(&generation) + 1;
+  atomic_store(&done, 0);
+  atomic_store_explicit(&ticket, (unsigned long long)gen << 32 | (unsigned long long)used << 16, memory_order_release);
   pthread_mutex_lock(&wake_lock);
-  atomic_fetch_add_explicit(&generation, 1, memory_order_release);
+  atomic_store_explicit(&generation, gen, memory_order_release);
   pthread_cond_broadcast(&wake_cond);
   pthread_mutex_unlock(&wake_lock);
-  compute(&parts[0]);
-  while (atomic_load_explicit(&pending, memory_order_acquire) > 0) cpu_relax();
+  run_parts(gen);
+  while (atomic_load_explicit(&done, memory_order_acquire) < used) cpu_relax();
   pthread_mutex_unlock(&pool_busy);
 }

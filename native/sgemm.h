@@ -19,13 +19,32 @@
 typedef void (*sgemm_ukernel)(long kc, const float *a, const float *b, float *c, long ldc, float alpha, float beta,
                               int m, int n);
 
+/* C[i0..i1, j0..j1] of one product, with op(A)[i, k] = ta ? A[k * lda + i] : A[i * lda + k] and op(B) alike. */
+typedef struct sgemm_isa sgemm_isa;
 typedef struct {
+  const sgemm_isa *isa;
+  int ta, tb, K;
+  long lda, ldb, ldc;
+  float alpha, beta;
+  const float *A, *B;
+  float *C;
+  long i0, i1, j0, j1;
+  int small; /* the whole product has at most SGEMM_SMALL_M rows: every part takes the unpacked path */
+} sgemm_part;
+
+/* Products with at most SGEMM_SMALL_M rows (a decoding step's x . W) skip packing: one pass over B per row, with
+ * `scratch` holding at least max(N, K) floats. */
+#define SGEMM_SMALL_M 2
+typedef void (*sgemm_small)(const sgemm_part *p, float *scratch);
+
+struct sgemm_isa {
   const char *name;      /* "avx512", "avx2+fma", "generic" */
   int mr, nr;            /* micro-tile */
   int kc, mc, nc;        /* cache blocks (mc a multiple of mr, nc of nr) */
   sgemm_ukernel kernel;
+  sgemm_small small;
   int (*supported)(void);
-} sgemm_isa;
+};
 
 /* Every kernel this build has, fastest first; the last ("generic") runs everywhere. */
 extern const sgemm_isa SGEMM_ISAS[];

@@ -200,8 +200,9 @@ describe('native gemm kernels', { skip: nativeSkip }, () => {
     for (const k of kernels.filter((x) => x.supported)) {
       const one = createNativeGemm({ kernel: k.name, threads: 1 }), two = createNativeGemm({ kernel: k.name, threads: 2 });
       try {
-        // past the size where work is split; rows and columns not multiples of any micro-tile; K over two slices
-        for (const [M, N, K] of [[301, 129, 65], [65, 301, 300], [129, 67, 517]] as const) {
+        // past the size where work is split; rows and columns not multiples of any micro-tile; K over two slices;
+        // one and two rows (the unpacked path, split by columns); 13 rows split as 12 + 1
+        for (const [M, N, K] of [[301, 129, 65], [65, 301, 300], [129, 67, 517], [1, 1000, 300], [2, 700, 257], [13, 8, 3000]] as const) {
           for (const [tA, tB] of TRANS) {
             const A = randArray(M * K), B = randArray(K * N), C1 = randArray(M * N), C2 = C1.slice();
             one.sgemm(tA, tB, M, N, K, 0.75, A, B, 0.5, C1);
