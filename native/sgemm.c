@@ -16,6 +16,7 @@
 #define _GNU_SOURCE
 #include "sgemm.h"
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -272,6 +273,10 @@ void sgemm_run(const sgemm_isa *isa, int threads, int ta, int tb, int M, int N, 
   pthread_cond_broadcast(&wake_cond);
   pthread_mutex_unlock(&wake_lock);
   run_parts(gen);
-  while (atomic_load_explicit(&done, memory_order_acquire) < used) cpu_relax();
+  /* a worker still on its part: spin a little, then give the core away (on a busy machine it may be waiting) */
+  for (int spins = 0; atomic_load_explicit(&done, memory_order_acquire) < used; spins++) {
+    if (spins < 2000) cpu_relax();
+    else sched_yield();
+  }
   pthread_mutex_unlock(&pool_busy);
 }
