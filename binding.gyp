@@ -18,7 +18,7 @@
     {
       # No -march: the SIMD micro-kernels carry their own target attributes and are chosen at run time.
       "target_name": "modelfab_gemm",
-      "sources": ["native/gemm.c", "native/sgemm.c", "native/sgemm-kernels.c"],
+      "sources": ["native/gemm.c", "native/sgemm.c", "native/sgemm-kernels.c", "native/attention.c"],
       "cflags": ["-O3", "-std=gnu11", "-ffp-contract=off", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "xcode_settings": { "OTHER_CFLAGS": ["-O3", "-std=gnu11", "-ffp-contract=off"] },
       "libraries": ["-lpthread", "-lm"]

@@ -8,6 +8,7 @@
  *       (default 1). kernel: an index into kernels() (default: the fastest this processor runs).
  *   kernels()  -> [{ name, supported, mr, nr }], fastest first, e.g. name "avx512", "avx2+fma", "generic"
  *   best()     -> the index of the kernel used by default
+ *   attnScores, attnApply, attnBackward: attention over all heads at once (attention.c)
  *
  * Every argument is validated (napi-args.h): a wrong type, a non-integer or negative size, an array shorter than
  * the problem needs, or a kernel the processor lacks throws a JS error; nothing is read or written out of bounds.
@@ -15,6 +16,8 @@
 #define _GNU_SOURCE
 #include "napi-args.h"
 #include "sgemm.h"
+
+void attention_register(napi_env env, napi_value exports); /* attention.c */
 
 static napi_value js_sgemm(napi_env env, napi_callback_info info) {
   size_t argc = 12;
@@ -79,5 +82,6 @@ NAPI_MODULE_INIT() {
       {"best", NULL, js_best, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
+  attention_register(env, exports);
   return exports;
 }

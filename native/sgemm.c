@@ -238,7 +238,12 @@ static int ensure_workers(int n) {
 
 void sgemm_run(const sgemm_isa *isa, int threads, int ta, int tb, int M, int N, int K, float alpha, const float *A,
                const float *B, float beta, float *C) {
-  part_t whole = {isa, ta, tb, K, ta ? M : K, tb ? K : N, N, alpha, beta, A, B, C, 0, M, 0, N, M <= SGEMM_SMALL_M};
+  sgemm_run_ld(isa, threads, ta, tb, M, N, K, alpha, A, ta ? M : K, B, tb ? K : N, beta, C, N);
+}
+
+void sgemm_run_ld(const sgemm_isa *isa, int threads, int ta, int tb, int M, int N, int K, float alpha, const float *A,
+                  long lda, const float *B, long ldb, float beta, float *C, long ldc) {
+  part_t whole = {isa, ta, tb, K, lda, ldb, ldc, alpha, beta, A, B, C, 0, M, 0, N, M <= SGEMM_SMALL_M};
   if (threads > MAX_THREADS) threads = MAX_THREADS;
   const long work = (long)M * N * K;
   if (threads <= 1 || work < PARALLEL_MIN || pthread_mutex_trylock(&pool_busy) != 0) {

@@ -57,4 +57,8 @@ int sgemm_best_isa(void);
 void sgemm_run(const sgemm_isa *isa, int threads, int ta, int tb, int M, int N, int K, float alpha, const float *A,
                const float *B, float beta, float *C);
 
+/* The same on sub-matrices: row strides lda, ldb, ldc (>= the stored row lengths) instead of packed rows. */
+void sgemm_run_ld(const sgemm_isa *isa, int threads, int ta, int tb, int M, int N, int K, float alpha, const float *A,
+                  long lda, const float *B, long ldb, float beta, float *C, long ldc);
+
 #endif

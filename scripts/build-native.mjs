@@ -125,7 +125,7 @@ function buildWithCC(blas, headers) {
   const base = ['-std=gnu11', '-shared', '-fPIC', '-I', join(headers, 'include', 'node')];
   const tail = process.platform === 'darwin' ? ['-undefined', 'dynamic_lookup'] : [];
   const src = (f) => join(root, 'native', f);
-  const gemm = run(cc, ['-O3', '-ffp-contract=off', ...base, src('gemm.c'), src('sgemm.c'), src('sgemm-kernels.c'), '-o', addonPath, '-lpthread', '-lm', ...tail]);
+  const gemm = run(cc, ['-O3', '-ffp-contract=off', ...base, src('gemm.c'), src('sgemm.c'), src('sgemm-kernels.c'), src('attention.c'), '-o', addonPath, '-lpthread', '-lm', ...tail]);
   let log = gemm.log;
   const kernels = run(cc, ['-O3', '-ffast-math', '-march=native', ...base, src('kernels.c'), '-o', kernelsPath, '-lmvec', '-lm', ...tail]);
   log += kernels.log;

@@ -23,7 +23,16 @@ export interface KernelInfo {
   readonly nr: number;
 }
 
-interface Addon {
+/** Attention over all heads at once on the own sgemm (native/attention.c); shapes as in ops/attention.ts. */
+export interface AttentionKernels {
+  attnScores(q: Float32Array, k: Float32Array, s: Float32Array, B: number, T: number, H: number, KVH: number, D: number, scale: number, threads: number): void;
+  attnApply(p: Float32Array, v: Float32Array, out: Float32Array, B: number, T: number, H: number, KVH: number, D: number, threads: number): void;
+  attnBackward(q: Float32Array, k: Float32Array, v: Float32Array, p: Float32Array, dout: Float32Array,
+    dq: Float32Array | null, dk: Float32Array | null, dv: Float32Array | null,
+    B: number, T: number, H: number, KVH: number, D: number, scale: number, threads: number): void;
+}
+
+interface Addon extends Partial<AttentionKernels> {
   sgemm(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
     A: Float32Array, B: Float32Array, beta: number, C: Float32Array, threads?: number, kernel?: number): void;
   kernels(): KernelInfo[];
@@ -82,6 +91,14 @@ function pickKernel(addon: Addon, name: string | undefined): number {
   if (i < 0) throw new Error(`${from} must be one of ${list.map((k) => k.name).join(', ')}; got '${wanted}'`);
   if (!list[i].supported) throw new Error(`${from}: this processor does not run the ${wanted} kernel (it runs ${runnable})`);
   return i;
+}
+
+/** The fused attention kernels of the addon, or null without it (or with an older build that lacks them). */
+export function nativeAttention(): AttentionKernels | null {
+  const l = loadNativeAddon();
+  if (!('addon' in l)) return null;
+  const a = l.addon;
+  return a.attnScores && a.attnApply && a.attnBackward ? (a as AttentionKernels) : null;
 }
 
 export function createNativeGemm(opts: NativeOptions = {}): NativeGemm {
