@@ -1,8 +1,9 @@
 /**
- * Gemm micro-benchmark: GFLOP/s of each available backend, 1 thread and all threads, at shapes typical of
+ * Gemm micro-benchmark: GFLOP/s of each available backend in one run (native: the engine's own kernels;
+ * openblas: OpenBLAS, where it was built; portable: WebAssembly), 1 thread and all threads, at shapes typical of
  * training a small transformer (1024 tokens x d_model 256; projections to 256, 768 (qkv) and 4096).
  *
- *   node --import tsx bench/gemm.ts [--quick] [--backends=native,portable,reference]
+ *   node --import tsx bench/gemm.ts [--quick] [--backends=native,openblas,portable,reference]
  *
  * Each shape runs as NN (forward, X·W), NT (X·Wᵀ / dY·Wᵀ) and TN (dW = Xᵀ·dY) with M x N x K as given
  * (so TN reads A as K x M). Prints a table, then one JSON line. Best-of timing (the machine may be shared).
@@ -42,7 +43,7 @@ function measure(g: Gemm, tA: boolean, tB: boolean, M: number, N: number, K: num
 const avail = gemmAvailability();
 const results: Record<string, Record<string, { best: number; median: number }>> = {};
 const configs: { label: string; backend: GemmBackend; threads: number }[] = [];
-for (const backend of ['native', 'portable'] as const) {
+for (const backend of ['native', 'openblas', 'portable'] as const) {
   if (only && !only.includes(backend)) continue;
   if (!avail[backend].ok) {
     console.log(`${backend}: unavailable (${(avail[backend] as { reason: string }).reason})`);
@@ -55,10 +56,12 @@ for (const backend of ['native', 'portable'] as const) {
 const header = ['shape'.padEnd(18), ...configs.map((c) => c.label.padStart(12))].join('');
 console.log(`gemm GFLOP/s (best of ~${budgetMs} ms; ${cores} cores)`);
 const gemms = new Map<string, Gemm>();
+const gemmsInfo: Record<string, string> = {};
 for (const c of configs) {
   const g = await createGemm({ backend: c.backend, threads: c.threads });
   console.log(`  ${c.label}: ${describeGemm(g)}`);
   gemms.set(c.label, g);
+  gemmsInfo[c.label] = describeGemm(g);
 }
 console.log(header);
 for (const [M, N, K] of SHAPES) {
@@ -88,4 +91,13 @@ if (!only || only.includes('reference')) { // one shape only: it is ~100x slower
   results['256x256x256 NN'] = { 'reference/1': { best: +r.best.toFixed(2), median: +r.median.toFixed(2) } };
   console.log(`reference/1 at 256x256x256 NN: ${r.best.toFixed(2)} GFLOP/s`);
 }
-console.log(JSON.stringify({ bench: 'gemm', unit: 'GFLOP/s', cores, node: process.version, results }));
+// Geometric mean over the shapes of each configuration against OpenBLAS's at the same threads, when both ran.
+const ratios: Record<string, number> = {};
+for (const c of configs.filter((x) => x.backend !== 'openblas')) {
+  const ref = `openblas/${c.threads}`;
+  if (!configs.some((x) => x.label === ref)) continue;
+  const logs = Object.values(results).filter((r) => r[c.label] && r[ref]).map((r) => Math.log(r[c.label].best / r[ref].best));
+  if (logs.length) ratios[`${c.label}_vs_${ref}`] = +Math.exp(logs.reduce((a, b) => a + b, 0) / logs.length).toFixed(3);
+}
+if (Object.keys(ratios).length) console.log(`geometric-mean speed against OpenBLAS: ${Object.entries(ratios).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+console.log(JSON.stringify({ bench: 'gemm', unit: 'GFLOP/s', cores, node: process.version, kernels: gemmsInfo, ratios, results }));

@@ -3,11 +3,15 @@
  *
  * Reference config: vocab 4096, hidden 256, 4 layers, 4 heads, FFN 768, untied output, batch 8 x 128 tokens.
  * One step = forward, backward, gradient clipping, AdamW (the real training step of src/engine/train.ts).
- * Measured for full fine-tuning and LoRA (rank 8 on q and v), with each available gemm backend, at the same
- * thread count as PyTorch (default 1: `--threads N` to change). PyTorch runs bench/torch_train.py under
- * Debian's /usr/bin/python3 when python3-torch is installed.
+ * Measured for full fine-tuning and LoRA (rank 8 on q and v), with each available gemm backend (native: the
+ * engine's own kernels; openblas where it was built; portable: WebAssembly), at the same thread count as PyTorch
+ * (default 1: `--threads N` to change), and the native backend again at 2 threads. PyTorch runs
+ * bench/torch_train.py under Debian's /usr/bin/python3 when python3-torch is installed (1.13), and under
+ * .venv-torch/bin/python (PyTorch 2.x from PyPI: trainers/torch/setup-venv.sh) when that exists, at the same
+ * threads and at 2.
  *
- * Prints a table, then one JSON line with the figures.
+ * Prints a table, then one JSON line with the figures: ratio_* against 1.13, ratio2_* against 2.x,
+ * threads2_speedup = the engine's full step at 2 threads over 1 thread (threads2_speedup_lora for LoRA).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -19,6 +23,13 @@ import { AdamW, clipGradNorm } from '../src/engine/optim.ts';
 import { createGemm, describeGemm, gemmAvailability, type GemmBackend } from '../src/engine/gemm/create-gemm.ts';
 import type { LlamaConfig } from '../src/engine/config.ts';
 import { useNativeKernels } from '../src/engine/ops/native-kernels.ts';
+import { createNativeGemm } from '../src/engine/gemm/native.ts';
+
+function nativeKernelName(): string {
+  const g = createNativeGemm({ threads: 1 });
+  g.close();
+  return g.kernel;
+}
 import type { MethodSpec } from '../src/engine/methods.ts';
 
 const args = process.argv.slice(2);
@@ -31,11 +42,11 @@ const CONFIG: LlamaConfig = {
 };
 const LORA: MethodSpec = { type: 'lora', rank: 8, alpha: 16, targets: ['q', 'v'] };
 
-async function measure(backend: GemmBackend, method: MethodSpec): Promise<number> {
-  // A machine without the native addon has neither the OpenBLAS gemm nor the native exp kernels: measure the
+async function measure(backend: GemmBackend, method: MethodSpec, threads = THREADS): Promise<number> {
+  // A machine without the native addon has neither the native gemm nor the native exp kernels: measure the
   // portable backend as it runs there.
-  useNativeKernels(backend === 'native');
-  const gemm = await createGemm({ backend, threads: THREADS });
+  useNativeKernels(backend !== 'portable');
+  const gemm = await createGemm({ backend, threads });
   try {
     const model = LlamaModel.init(CONFIG, 1);
     model.applyMethod(method, 2);
@@ -69,37 +80,60 @@ async function measure(backend: GemmBackend, method: MethodSpec): Promise<number
 
 interface TorchResult { full_tok_s?: number; lora_tok_s?: number; torch_version?: string; error?: string }
 
-function torch(): TorchResult {
-  const py = '/usr/bin/python3';
+function torch(py: string, threads: number): TorchResult {
   if (!existsSync(py)) return { error: `${py} not found` };
   const script = new URL('./torch_train.py', import.meta.url).pathname;
-  const r = spawnSync(py, [script, '--threads', String(THREADS), '--steps', String(Math.max(STEPS, 6)), '--warmup', String(WARMUP)], { encoding: 'utf8' });
+  const r = spawnSync(py, [script, '--threads', String(threads), '--steps', String(Math.max(STEPS, 6)), '--warmup', String(WARMUP)], { encoding: 'utf8' });
   const line = r.stdout.trim().split('\n').at(-1) ?? '';
   try { return JSON.parse(line) as TorchResult; } catch { return { error: `torch_train.py printed no JSON (exit ${r.status}): ${r.stderr.slice(-300)}` }; }
 }
 
 const avail = gemmAvailability();
 console.log(`bench:train  config hidden 256, 4 layers, 4 heads, FFN 768, vocab 4096, batch ${B}x${T}; ${THREADS} thread(s); median of ${STEPS} steps`);
+for (const b of ['native', 'openblas'] as const) {
+  if (!avail[b].ok) console.log(`${b} backend unavailable: ${(avail[b] as { reason: string }).reason}`);
+}
 const native = avail.native.ok;
-if (!native) console.log(`native backend unavailable: ${(avail.native as { reason: string }).reason}`);
 const full = native ? await measure('native', { type: 'full' }) : null;
 const lora = native ? await measure('native', LORA) : null;
+const full2 = native && THREADS !== 2 ? await measure('native', { type: 'full' }, 2) : null;
+const lora2 = native && THREADS !== 2 ? await measure('native', LORA, 2) : null;
+const blasFull = avail.openblas.ok ? await measure('openblas', { type: 'full' }) : null;
+const blasLora = avail.openblas.ok ? await measure('openblas', LORA) : null;
 const portableFull = avail.portable.ok ? await measure('portable', { type: 'full' }) : null;
 const portableLora = avail.portable.ok ? await measure('portable', LORA) : null;
-const t = torch();
-if (t.error) console.log(`PyTorch reference: ${t.error}`);
-else console.log(`PyTorch ${t.torch_version} (${THREADS} thread(s))${' '.repeat(22)} full ${t.full_tok_s?.toFixed(0)} tok/s, lora ${t.lora_tok_s?.toFixed(0)} tok/s`);
+const torchLine = (label: string, t: TorchResult, threads: number) => {
+  if (t.error) console.log(`${label}: ${t.error}`);
+  else console.log(`PyTorch ${t.torch_version} (${threads} thread(s))${' '.repeat(22)} full ${t.full_tok_s?.toFixed(0)} tok/s, lora ${t.lora_tok_s?.toFixed(0)} tok/s`);
+};
+const t = torch('/usr/bin/python3', THREADS);
+torchLine('PyTorch 1.13 reference (Debian)', t, THREADS);
+const venvPython = new URL('../.venv-torch/bin/python', import.meta.url).pathname;
+const t2 = torch(venvPython, THREADS);
+torchLine('PyTorch 2.x reference (.venv-torch)', t2, THREADS);
+const t2two = THREADS !== 2 && !t2.error ? torch(venvPython, 2) : null;
+if (t2two) torchLine('PyTorch 2.x reference (.venv-torch)', t2two, 2);
 const ratio = (a: number | null, b: number | undefined) => (a !== null && b ? Number((a / b).toFixed(3)) : null);
+const round = (x: number | null | undefined) => (x === null || x === undefined ? null : Math.round(x));
 const headFull = full ?? portableFull, headLora = lora ?? portableLora;
 const out = {
-  bench: 'train', threads: THREADS, backend_native: native,
-  full_tok_s: headFull === null ? null : Math.round(headFull), lora_tok_s: headLora === null ? null : Math.round(headLora),
-  portable_full_tok_s: portableFull === null ? null : Math.round(portableFull),
-  portable_lora_tok_s: portableLora === null ? null : Math.round(portableLora),
-  torch_full_tok_s: t.full_tok_s ? Math.round(t.full_tok_s) : null, torch_lora_tok_s: t.lora_tok_s ? Math.round(t.lora_tok_s) : null,
+  bench: 'train', threads: THREADS, backend_native: native, gemm_kernel: native ? nativeKernelName() : null,
+  full_tok_s: round(headFull), lora_tok_s: round(headLora),
+  full_tok_s_2t: round(full2), lora_tok_s_2t: round(lora2),
+  openblas_full_tok_s: round(blasFull), openblas_lora_tok_s: round(blasLora),
+  portable_full_tok_s: round(portableFull), portable_lora_tok_s: round(portableLora),
+  torch_full_tok_s: round(t.full_tok_s), torch_lora_tok_s: round(t.lora_tok_s),
   ratio_full: ratio(headFull, t.full_tok_s), ratio_lora: ratio(headLora, t.lora_tok_s),
   portable_ratio_full: ratio(portableFull, t.full_tok_s),
+  torch2_version: t2.torch_version ?? null,
+  torch2_full_tok_s: round(t2.full_tok_s), torch2_lora_tok_s: round(t2.lora_tok_s),
+  torch2_full_tok_s_2t: round(t2two?.full_tok_s), torch2_lora_tok_s_2t: round(t2two?.lora_tok_s),
+  ratio2_full: ratio(headFull, t2.full_tok_s), ratio2_lora: ratio(headLora, t2.lora_tok_s),
+  openblas_ratio2_full: ratio(blasFull, t2.full_tok_s), portable_ratio2_full: ratio(portableFull, t2.full_tok_s),
+  threads2_speedup: full !== null && full2 !== null ? Number((full2 / full).toFixed(3)) : null,
+  threads2_speedup_lora: lora !== null && lora2 !== null ? Number((lora2 / lora).toFixed(3)) : null,
   peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
 };
-console.log(`ratios (ours / PyTorch): full ${out.ratio_full ?? 'n/a'}, lora ${out.ratio_lora ?? 'n/a'}, portable full ${out.portable_ratio_full ?? 'n/a'}`);
+console.log(`ratios (ours / PyTorch 1.13): full ${out.ratio_full ?? 'n/a'}, lora ${out.ratio_lora ?? 'n/a'}, portable full ${out.portable_ratio_full ?? 'n/a'}`);
+console.log(`ratios (ours / PyTorch 2.x): full ${out.ratio2_full ?? 'n/a'}, lora ${out.ratio2_lora ?? 'n/a'}; 2 threads over 1: full ${out.threads2_speedup ?? 'n/a'}, lora ${out.threads2_speedup_lora ?? 'n/a'}`);
 console.log(JSON.stringify(out));

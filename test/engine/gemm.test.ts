@@ -1,10 +1,11 @@
 /**
  * Conformance suite of the gemm seam (src/engine/gemm/gemm-seam.ts), run against every available backend:
- * reference always, native when the OpenBLAS addon is built, portable (WebAssembly SIMD, 1 and 2 threads, and
- * the chunked path) when the runtime supports wasm threads + SIMD (Node >= 20 does).
+ * reference always; native (the own micro-kernels) with every kernel this processor runs (AVX-512, AVX2+FMA, plain
+ * C) at 1 and 2 threads when the addon is built; openblas when its addon is built; portable (WebAssembly SIMD, 1
+ * and 2 threads, and the chunked path) when the runtime supports wasm threads + SIMD (Node >= 20 does).
  *
  * A backend that is not available is skipped with the reason. Set MODELFAB_GEMM_REQUIRE=native,portable (CI)
- * to make unavailability a failure instead.
+ * to make unavailability a failure instead (openblas may be named too).
  *
  * Results are compared with a float64 computation, with a tolerance relative to sum_k |alpha a_ik b_kj| + |beta c_ij|.
  */
@@ -13,6 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { createGemm, describeGemm, gemmAvailability, type Gemm } from '../../src/engine/gemm/create-gemm.ts';
 import { relaxedSimdSupported } from '../../src/engine/gemm/gemm-kernel.mjs';
 import { createPortableGemm, type PortableOptions } from '../../src/engine/gemm/portable.ts';
+import { createNativeGemm, nativeKernels } from '../../src/engine/gemm/native.ts';
 
 // ---- helpers -----------------------------------------------------------------------------------------------
 let seed = 12345;
@@ -93,7 +95,7 @@ function conformance(label: string, make: () => Promise<Gemm>, skip: string | fa
     after(() => g?.close());
 
     test('describes itself', () => {
-      assert.match(describeGemm(g), /^gemm: (native|portable|reference)\b.*, \d+ threads?$/);
+      assert.match(describeGemm(g), /^gemm: (native|openblas|portable|reference)\b.*, \d+ threads?$/);
       assert.ok(Number.isInteger(g.threads) && g.threads >= 1);
     });
 
@@ -154,7 +156,7 @@ function conformance(label: string, make: () => Promise<Gemm>, skip: string | fa
 
 const avail = gemmAvailability();
 const required = new Set((process.env.MODELFAB_GEMM_REQUIRE ?? '').split(',').map((s) => s.trim()).filter(Boolean));
-function skipReason(name: 'native' | 'portable'): string | false {
+function skipReason(name: 'native' | 'openblas' | 'portable'): string | false {
   const a = avail[name];
   if (a.ok) return false;
   if (required.has(name)) {
@@ -163,13 +165,83 @@ function skipReason(name: 'native' | 'portable'): string | false {
   return `${name} gemm unavailable: ${a.reason}`;
 }
 const nativeSkip = skipReason('native');
+const openblasSkip = skipReason('openblas');
 const portableSkip = skipReason('portable');
+const kernels = nativeKernels();
 // minParallelWork: 0 makes even tiny problems go through the worker path
 const portable = (o: PortableOptions) => () => createPortableGemm({ minParallelWork: 0, ...o });
 
 conformance('reference gemm', () => createGemm({ backend: 'reference' }), false);
-conformance('native gemm (OpenBLAS)', () => createGemm({ backend: 'native' }), nativeSkip);
-conformance('native gemm (OpenBLAS), 1 thread', () => createGemm({ backend: 'native', threads: 1 }), nativeSkip);
+conformance('native gemm (own kernels, the default)', () => createGemm({ backend: 'native' }), nativeSkip);
+for (const k of kernels) {
+  const skip = nativeSkip || (k.supported ? false : `this processor does not run the ${k.name} kernel`);
+  for (const threads of [1, 2]) {
+    conformance(`native gemm, ${k.name} kernel (${k.mr}x${k.nr}), ${threads} thread${threads > 1 ? 's' : ''}`,
+      async () => createNativeGemm({ kernel: k.name, threads }), skip);
+  }
+}
+conformance('openblas gemm', () => createGemm({ backend: 'openblas' }), openblasSkip);
+conformance('openblas gemm, 1 thread', () => createGemm({ backend: 'openblas', threads: 1 }), openblasSkip);
+
+describe('native gemm kernels', { skip: nativeSkip }, () => {
+  test('the plain C kernel is always there and runs; the default is the fastest supported', async () => {
+    assert.equal(kernels.at(-1)?.name, 'generic');
+    assert.ok(kernels.at(-1)?.supported);
+    const g = await createNativeGemm({ threads: 1 });
+    try {
+      assert.equal(g.kernel, kernels.find((k) => k.supported)?.name);
+      assert.equal(describeGemm(g), `gemm: native ${g.kernel} (own kernels), 1 thread`);
+    } finally {
+      g.close();
+    }
+  });
+
+  test('1 and 2 threads give the same bits, for every kernel and transpose', async () => {
+    for (const k of kernels.filter((x) => x.supported)) {
+      const one = createNativeGemm({ kernel: k.name, threads: 1 }), two = createNativeGemm({ kernel: k.name, threads: 2 });
+      try {
+        // past the size where work is split; rows and columns not multiples of any micro-tile; K over two slices;
+        // one and two rows (the unpacked path, split by columns); 13 rows split as 12 + 1
+        for (const [M, N, K] of [[301, 129, 65], [65, 301, 300], [129, 67, 517], [1, 1000, 300], [2, 700, 257], [13, 8, 3000]] as const) {
+          for (const [tA, tB] of TRANS) {
+            const A = randArray(M * K), B = randArray(K * N), C1 = randArray(M * N), C2 = C1.slice();
+            one.sgemm(tA, tB, M, N, K, 0.75, A, B, 0.5, C1);
+            two.sgemm(tA, tB, M, N, K, 0.75, A, B, 0.5, C2);
+            assert.deepEqual(C2, C1, `${k.name} ${tA ? 'T' : 'N'}${tB ? 'T' : 'N'} ${M}x${N}x${K}`);
+          }
+        }
+        check(two, true, true, 129, 67, 517, 1, 0.5);
+      } finally {
+        one.close();
+        two.close();
+      }
+    }
+  });
+
+  test('an unknown or unsupported kernel is refused with the choices', () => {
+    assert.throws(() => createNativeGemm({ kernel: 'sse9' }), /kernel must be one of .*generic.*; got 'sse9'/);
+    const saved = process.env.MODELFAB_GEMM_KERNEL;
+    try {
+      process.env.MODELFAB_GEMM_KERNEL = 'fastest';
+      assert.throws(() => createNativeGemm(), /MODELFAB_GEMM_KERNEL must be one of/);
+      process.env.MODELFAB_GEMM_KERNEL = 'generic';
+      const g = createNativeGemm({ threads: 1 });
+      assert.equal(g.kernel, 'generic');
+      g.close();
+    } finally {
+      if (saved === undefined) delete process.env.MODELFAB_GEMM_KERNEL;
+      else process.env.MODELFAB_GEMM_KERNEL = saved;
+    }
+    const missing = kernels.find((k) => !k.supported);
+    if (missing) assert.throws(() => createNativeGemm({ kernel: missing.name }), /does not run/);
+  });
+
+  test('a closed backend refuses work', () => {
+    const g = createNativeGemm({ threads: 2 });
+    g.close();
+    assert.throws(() => g.sgemm(false, false, 1, 1, 1, 1, new Float32Array(1), new Float32Array(1), 0, new Float32Array(1)), /closed/);
+  });
+});
 conformance('portable gemm, 2 threads', portable({ threads: 2 }), portableSkip);
 conformance('portable gemm, 1 thread, plain SIMD (mul + add)', portable({ threads: 1, fma: false }), portableSkip);
 conformance('portable gemm, 2 threads, relaxed-SIMD FMA', portable({ threads: 2, fma: true }),
@@ -227,7 +299,7 @@ describe('backend selection', () => {
     }
   });
 
-  test('auto picks native when available, else portable', { skip: process.env.MODELFAB_GEMM ? 'MODELFAB_GEMM is set' : false }, async () => {
+  test('auto picks native (never openblas) when available, else portable', { skip: process.env.MODELFAB_GEMM ? 'MODELFAB_GEMM is set' : false }, async () => {
     const g = await createGemm({ threads: 2 });
     try {
       assert.equal(g.name, avail.native.ok ? 'native' : avail.portable.ok ? 'portable' : 'reference');

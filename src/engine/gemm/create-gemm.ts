@@ -1,18 +1,21 @@
 /**
  * Chooses the engine's gemm backend at start-up.
  *
- *   native     OpenBLAS through the N-API addon (build/Release/modelfab_gemm.node, built by `npm install`)
+ *   native     the engine's own sgemm micro-kernels (AVX-512, AVX2+FMA or plain C, chosen at run time) through the
+ *              N-API addon build/Release/modelfab_gemm.node, built by `npm install` with the machine's C compiler
+ *   openblas   OpenBLAS's sgemm (build/Release/modelfab_openblas.node, built only where OpenBLAS is installed);
+ *              never chosen automatically: MODELFAB_GEMM=openblas or { backend: 'openblas' }
  *   portable   WebAssembly SIMD kernel on worker threads sharing one memory (always available on Node >= 20)
  *   reference  plain TypeScript, the fallback of last resort
  *
  * createGemm({ backend: 'auto' }) (the default) picks native when the addon loads, else portable (printing a
- * one-line notice once per process on stderr), else reference. MODELFAB_GEMM=native|portable|reference|auto
+ * one-line notice once per process on stderr), else reference. MODELFAB_GEMM=native|openblas|portable|reference|auto
  * overrides the automatic choice (an explicit `backend` option wins over it). Only one backend's threads work
- * at a time: the native backend sets OpenBLAS's thread count, the portable one parks OpenBLAS at 1 thread and
- * runs its own workers.
+ * at a time: OpenBLAS's pool is parked at 1 thread whenever another backend is created.
  */
 import { checkSgemmArgs } from './args.ts';
-import { createNativeGemm, loadNativeAddon, quiesceNative } from './native.ts';
+import { createNativeGemm, loadNativeAddon } from './native.ts';
+import { createOpenBlasGemm, loadOpenBlasAddon, quiesceOpenBlas } from './openblas.ts';
 import { createPortableGemm, portableSupport } from './portable.ts';
 import { sgemmReference } from './reference.ts';
 import type { Gemm } from './gemm-seam.ts';
@@ -26,8 +29,8 @@ export interface CreateGemmOptions {
   threads?: number;
 }
 
-const BACKENDS: readonly string[] = ['native', 'portable', 'reference', 'auto'];
-export const NATIVE_HINT = 'For the fast native backend: apt-get install libopenblas-dev && npm rebuild modelfab (or npm run build)';
+const BACKENDS: readonly string[] = ['native', 'openblas', 'portable', 'reference', 'auto'];
+export const NATIVE_HINT = 'For the fast native kernels: a C compiler (apt-get install build-essential), then npm rebuild modelfab (or npm run build)';
 
 let noticed = false;
 function noticeOnce(line: string): void {
@@ -53,8 +56,10 @@ function referenceBackend(): Gemm & { info: string } {
 /** Which backends can run here, and why not. */
 export function gemmAvailability(): Record<GemmBackend, { ok: true } | { ok: false; reason: string }> {
   const n = loadNativeAddon();
+  const o = loadOpenBlasAddon();
   return {
     native: 'error' in n ? { ok: false, reason: n.error } : { ok: true },
+    openblas: 'error' in o ? { ok: false, reason: o.error } : { ok: true },
     portable: portableSupport(),
     reference: { ok: true },
   };
@@ -67,7 +72,7 @@ export async function createGemm(opts: CreateGemmOptions = {}): Promise<Gemm> {
     const env = process.env.MODELFAB_GEMM?.trim().toLowerCase();
     if (env) {
       if (!BACKENDS.includes(env)) {
-        throw new Error(`MODELFAB_GEMM must be one of native, portable, reference, auto; got '${process.env.MODELFAB_GEMM}'`);
+        throw new Error(`MODELFAB_GEMM must be one of native, openblas, portable, reference, auto; got '${process.env.MODELFAB_GEMM}'`);
       }
       backend = env as GemmBackend | 'auto';
     }
@@ -77,16 +82,20 @@ export async function createGemm(opts: CreateGemmOptions = {}): Promise<Gemm> {
     throw new RangeError(`createGemm: threads must be a positive integer, got ${String(threads)}`);
   }
   switch (backend) {
+    case 'openblas':
+      return createOpenBlasGemm({ threads });
     case 'native':
+      quiesceOpenBlas();
       return createNativeGemm({ threads });
     case 'portable':
-      quiesceNative();
+      quiesceOpenBlas();
       return createPortableGemm({ threads });
     case 'reference':
-      quiesceNative();
+      quiesceOpenBlas();
       return referenceBackend();
   }
   // auto
+  quiesceOpenBlas();
   const native = loadNativeAddon();
   if ('addon' in native) return createNativeGemm({ threads });
   try {
@@ -99,7 +108,7 @@ export async function createGemm(opts: CreateGemmOptions = {}): Promise<Gemm> {
   }
 }
 
-/** One line for logs, e.g. "gemm: native OpenBLAS 0.3.21 (Zen), 2 threads". */
+/** One line for logs, e.g. "gemm: native avx512 (own kernels), 2 threads" or "gemm: openblas OpenBLAS 0.3.21 (Zen), 1 thread". */
 export function describeGemm(g: Gemm): string {
   const info = (g as Gemm & { info?: unknown }).info;
   const detail = typeof info === 'string' && info ? ` ${info}` : '';

@@ -1,6 +1,6 @@
 /**
- * The one matrix-multiply seam of the engine. Every backend (native OpenBLAS, portable WebAssembly, reference
- * TypeScript) implements this and passes the same conformance suite (test/engine/gemm.test.ts).
+ * The one matrix-multiply seam of the engine. Every backend (native own kernels, OpenBLAS, portable WebAssembly,
+ * reference TypeScript) implements this and passes the same conformance suite (test/engine/gemm.test.ts).
  *
  * Row-major, BLAS semantics: C = alpha * op(A) * op(B) + beta * C, where
  *   op(A) is M x K (A is stored M x K, or K x M when transA),
@@ -10,8 +10,8 @@
  * With beta = 0, C is overwritten and its old contents (even NaN) are ignored.
  */
 export interface Gemm {
-  readonly name: 'native' | 'portable' | 'reference';
-  /** Threads this backend computes on (OpenBLAS threads, or wasm workers including the caller). */
+  readonly name: 'native' | 'openblas' | 'portable' | 'reference';
+  /** Threads this backend computes on (the caller included). */
   readonly threads: number;
   sgemm(
     transA: boolean, transB: boolean,

@@ -1,7 +1,13 @@
 /**
- * The native gemm: OpenBLAS's cblas_sgemm through the N-API addon native/gemm.c, built at install time by
- * scripts/build-native.mjs into build/Release/modelfab_gemm.node. The addon validates every argument itself
- * (wrong types, bad sizes and too-short arrays throw), so calls go straight through.
+ * The native gemm: the engine's own sgemm micro-kernels (native/sgemm.c, native/sgemm-kernels.c: packed and
+ * cache-blocked, AVX-512, AVX2+FMA or plain C chosen at run time by what the processor supports) through the N-API
+ * addon native/gemm.c, built by `npm install` (scripts/build-native.mjs) into build/Release/modelfab_gemm.node
+ * with the compiler that builds the other native modules. No BLAS library is needed.
+ *
+ * The addon validates every argument itself (wrong types, bad sizes and too-short arrays throw), so calls go
+ * straight through. Threads are per call: a backend made for 2 threads splits each large product in two (the
+ * caller computes one half); results are the same bits whatever the thread count. MODELFAB_GEMM_KERNEL names a
+ * kernel to use instead of the fastest (e.g. `avx2+fma` on an AVX-512 machine, to measure or test it).
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -9,37 +15,58 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Gemm } from './gemm-seam.ts';
 
-interface Addon {
+export interface KernelInfo {
+  readonly name: string;
+  readonly supported: boolean;
+  /** The micro-tile: MR rows x NR columns of C per kernel call. */
+  readonly mr: number;
+  readonly nr: number;
+}
+
+/** Attention over all heads at once on the own sgemm (native/attention.c); shapes as in ops/attention.ts. */
+export interface AttentionKernels {
+  attnScores(q: Float32Array, k: Float32Array, s: Float32Array, B: number, T: number, H: number, KVH: number, D: number, scale: number, threads: number): void;
+  attnApply(p: Float32Array, v: Float32Array, out: Float32Array, B: number, T: number, H: number, KVH: number, D: number, threads: number): void;
+  attnBackward(q: Float32Array, k: Float32Array, v: Float32Array, p: Float32Array, dout: Float32Array,
+    dq: Float32Array | null, dk: Float32Array | null, dv: Float32Array | null,
+    B: number, T: number, H: number, KVH: number, D: number, scale: number, threads: number): void;
+}
+
+interface Addon extends Partial<AttentionKernels> {
   sgemm(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
-    A: Float32Array, B: Float32Array, beta: number, C: Float32Array): void;
-  setNumThreads(n: number): void;
-  getNumThreads(): number;
-  numProcs(): number;
-  config(): string;
-  corename(): string;
+    A: Float32Array, B: Float32Array, beta: number, C: Float32Array, threads?: number, kernel?: number): void;
+  kernels(): KernelInfo[];
+  best(): number;
 }
 
 export interface NativeGemm extends Gemm {
   readonly name: 'native';
+  /** e.g. "avx512 (own kernels)" */
   readonly info: string;
+  /** The micro-kernel in use: "avx512", "avx2+fma" or "generic". */
+  readonly kernel: string;
+}
+
+export interface NativeOptions {
+  threads?: number;
+  /** A kernel name from nativeKernels() (default: MODELFAB_GEMM_KERNEL, else the fastest supported). */
+  kernel?: string;
 }
 
 export const NATIVE_ADDON_PATH = fileURLToPath(new URL('../../../build/Release/modelfab_gemm.node', import.meta.url));
 
 let loaded: { addon: Addon } | { error: string } | undefined;
-/** OpenBLAS's current thread count as last set by us (-1: unknown). */
-let blasThreads = -1;
 
 /** Loads the addon once; returns it or why it is unavailable. */
 export function loadNativeAddon(): { addon: Addon } | { error: string } {
   if (loaded) return loaded;
   if (!existsSync(NATIVE_ADDON_PATH)) {
-    loaded = { error: 'the native addon is not built (OpenBLAS was missing at install time, or the build failed)' };
+    loaded = { error: 'the native addon is not built (no C compiler at install time, or the build failed)' };
     return loaded;
   }
   try {
     const addon = createRequire(import.meta.url)(NATIVE_ADDON_PATH) as Addon;
-    if (typeof addon.sgemm !== 'function') throw new Error('not a modelfab gemm addon');
+    if (typeof addon.sgemm !== 'function' || typeof addon.kernels !== 'function') throw new Error('not a modelfab gemm addon');
     loaded = { addon };
   } catch (e) {
     loaded = { error: `the native addon does not load (${e instanceof Error ? e.message.split('\n')[0] : String(e)})` };
@@ -47,38 +74,50 @@ export function loadNativeAddon(): { addon: Addon } | { error: string } {
   return loaded;
 }
 
-/** Puts OpenBLAS's threads to rest (1 thread) when another backend takes over the cores; no-op if not loaded. */
-export function quiesceNative(): void {
-  if (loaded && 'addon' in loaded && blasThreads !== 1) {
-    loaded.addon.setNumThreads(1);
-    blasThreads = 1;
-  }
+/** Every kernel the addon has, fastest first, with whether this processor runs it; [] without the addon. */
+export function nativeKernels(): KernelInfo[] {
+  const l = loadNativeAddon();
+  return 'addon' in l ? l.addon.kernels() : [];
 }
 
-export function createNativeGemm(opts: { threads?: number } = {}): NativeGemm {
+/** The index of the kernel to use: `name` (or MODELFAB_GEMM_KERNEL) when given, else the fastest supported. */
+function pickKernel(addon: Addon, name: string | undefined): number {
+  const list = addon.kernels();
+  const wanted = name ?? (process.env.MODELFAB_GEMM_KERNEL?.trim() || undefined);
+  if (wanted === undefined) return addon.best();
+  const i = list.findIndex((k) => k.name === wanted);
+  const from = name === undefined ? 'MODELFAB_GEMM_KERNEL' : 'kernel';
+  const runnable = list.filter((k) => k.supported).map((k) => k.name).join(', ');
+  if (i < 0) throw new Error(`${from} must be one of ${list.map((k) => k.name).join(', ')}; got '${wanted}'`);
+  if (!list[i].supported) throw new Error(`${from}: this processor does not run the ${wanted} kernel (it runs ${runnable})`);
+  return i;
+}
+
+/** The fused attention kernels of the addon, or null without it (or with an older build that lacks them). */
+export function nativeAttention(): AttentionKernels | null {
+  const l = loadNativeAddon();
+  if (!('addon' in l)) return null;
+  const a = l.addon;
+  return a.attnScores && a.attnApply && a.attnBackward ? (a as AttentionKernels) : null;
+}
+
+export function createNativeGemm(opts: NativeOptions = {}): NativeGemm {
   const l = loadNativeAddon();
   if ('error' in l) throw new Error(`native gemm unavailable: ${l.error}`);
   const addon = l.addon;
+  const kernel = pickKernel(addon, opts.kernel);
+  const name = addon.kernels()[kernel].name;
   const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
   const threads = Math.max(1, Math.floor(opts.threads ?? cores));
-  addon.setNumThreads(threads);
-  blasThreads = threads;
-  const cfg = String(addon.config()).trim();
-  const version = /OpenBLAS\s+(\S+)/.exec(cfg)?.[1] ?? '?';
-  const core = String(addon.corename()).trim();
-  const actual = addon.getNumThreads(); // OpenBLAS caps at its MAX_THREADS
   let closed = false;
   return {
     name: 'native',
-    threads: actual,
-    info: `OpenBLAS ${version}${core ? ` (${core})` : ''}`,
+    threads,
+    kernel: name,
+    info: `${name} (own kernels)`,
     sgemm(transA, transB, M, N, K, alpha, A, B, beta, C) {
       if (closed) throw new Error('sgemm: the native gemm was closed');
-      if (blasThreads !== actual) { // another instance or backend changed OpenBLAS's thread count
-        addon.setNumThreads(actual);
-        blasThreads = actual;
-      }
-      addon.sgemm(transA, transB, M, N, K, alpha, A, B, beta, C);
+      addon.sgemm(transA, transB, M, N, K, alpha, A, B, beta, C, threads, kernel);
     },
     close() {
       closed = true;

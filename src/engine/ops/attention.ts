@@ -8,10 +8,13 @@
  *   S = scale * Q K^T  [T, P+T],  Pr = softmax(S with the causal mask),  O = Pr V  [T, D]
  * and keeps Pr for the backward:
  *   dPr = dO V^T, dS = Pr * (dPr - rowsum(dPr * Pr)) * scale, dQ = dS K, dK = dS^T Q, dV = Pr^T dO.
+ * On the native gemm without prefixes the same maths runs over all heads at once in C (native/attention.c: strided
+ * gemms straight on the [B*T, H*D] layout, no gathers; `fusedAttention`), with this file's softmax between.
  */
 import { alloc, output, type Tensor, type Ctx } from '../tensor.ts';
 import type { Gemm } from '../gemm/gemm-seam.ts';
 import { nativeKernels } from './native-kernels.ts';
+import { nativeAttention, type AttentionKernels } from '../gemm/native.ts';
 
 export interface AttentionShape { B: number; T: number; H: number; KVH: number; D: number }
 
@@ -51,6 +54,8 @@ export function attention(
 ): Tensor {
   const { B, T, H, KVH, D } = shape;
   if (H % KVH !== 0) throw new Error(`attention: ${H} query heads are not a multiple of ${KVH} key/value heads`);
+  const fused = !prefix && ctx.gemm.name === 'native' ? nativeAttention() : null;
+  if (fused) return fusedAttention(ctx, fused, q, k, v, shape);
   const P = prefix ? prefix.k.shape[0] : 0;
   const S = P + T, QW = H * D, KW = KVH * D, group = H / KVH;
   const scale = 1 / Math.sqrt(D);
@@ -116,6 +121,26 @@ export function attention(
         if (prefix?.v.requiresGrad) scatterAdd(dV, prefix.v.ensureGrad(), P, 0, KW, kh * D, D);
       }
     }
+  });
+  return y;
+}
+
+/** The native path: the same forward and backward as `attention` without prefixes, every head in one call. */
+function fusedAttention(ctx: Ctx, kern: AttentionKernels, q: Tensor, k: Tensor, v: Tensor, shape: AttentionShape): Tensor {
+  const { B, T, H, KVH, D } = shape;
+  const scale = 1 / Math.sqrt(D), threads = ctx.gemm.threads;
+  const out = alloc(ctx, B * T * H * D);
+  const probs = alloc(ctx, B * H * T * T);
+  kern.attnScores(q.data, k.data, probs, B, T, H, KVH, D, scale, threads);
+  for (let i = 0; i < B * H; i++) causalSoftmax(probs.subarray(i * T * T, (i + 1) * T * T), T, T, 0);
+  kern.attnApply(probs, v.data, out, B, T, H, KVH, D, threads);
+  const y = output(ctx, out, [B * T, H * D], ctx.tape !== null && (q.requiresGrad || k.requiresGrad || v.requiresGrad));
+  if (!y.requiresGrad) return y;
+  ctx.tape!.record(() => {
+    const dy = y.grad;
+    if (!dy) return;
+    kern.attnBackward(q.data, k.data, v.data, probs, dy, q.requiresGrad ? q.ensureGrad() : null,
+      k.requiresGrad ? k.ensureGrad() : null, v.requiresGrad ? v.ensureGrad() : null, B, T, H, KVH, D, scale, threads);
   });
   return y;
 }

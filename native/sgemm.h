@@ -1,0 +1,64 @@
+/*
+ * modelfab's own single-precision gemm (no BLAS needed): C = alpha * op(A) * op(B) + beta * C, row-major.
+ *
+ * The shape of the algorithm is BLIS's: C is cut into NC-wide column blocks and KC-deep slices of K; each slice of
+ * op(B) is packed into NR-wide slivers, each MC-tall block of op(A) into MR-tall slivers (zero-padded at the
+ * edges), and an MR x NR register-blocked micro-kernel multiplies one sliver pair. Packing resolves the transposes,
+ * so all four (NN, NT, TN, TT) run the same micro-kernel. One micro-kernel per instruction set (sgemm-kernels.c),
+ * each compiled with its own target attribute and chosen at run time by what the processor supports.
+ *
+ * Results do not depend on the thread count: threads split C at MR/NR multiples, and each element is summed over K
+ * in the same order whatever the split.
+ */
+#ifndef MODELFAB_SGEMM_H
+#define MODELFAB_SGEMM_H
+
+/* c (m x n of an MR x NR tile, m <= MR, n <= NR, row stride ldc) = alpha * a.b + beta * c; beta == 0 overwrites.
+ * a: MR x kc packed k-major (a[k * MR + r]); b: kc x NR packed (b[k * NR + j]). The full tile is always computed
+ * (packing pads with zeros); only m x n elements are stored. Stored as t = alpha * acc, c = fma(beta, c, t). */
+typedef void (*sgemm_ukernel)(long kc, const float *a, const float *b, float *c, long ldc, float alpha, float beta,
+                              int m, int n);
+
+/* C[i0..i1, j0..j1] of one product, with op(A)[i, k] = ta ? A[k * lda + i] : A[i * lda + k] and op(B) alike. */
+typedef struct sgemm_isa sgemm_isa;
+typedef struct {
+  const sgemm_isa *isa;
+  int ta, tb, K;
+  long lda, ldb, ldc;
+  float alpha, beta;
+  const float *A, *B;
+  float *C;
+  long i0, i1, j0, j1;
+  int small; /* the whole product has at most SGEMM_SMALL_M rows: every part takes the unpacked path */
+} sgemm_part;
+
+/* Products with at most SGEMM_SMALL_M rows (a decoding step's x . W) skip packing: one pass over B per row, with
+ * `scratch` holding at least max(N, K) floats. */
+#define SGEMM_SMALL_M 2
+typedef void (*sgemm_small)(const sgemm_part *p, float *scratch);
+
+struct sgemm_isa {
+  const char *name;      /* "avx512", "avx2+fma", "generic" */
+  int mr, nr;            /* micro-tile */
+  int kc, mc, nc;        /* cache blocks (mc a multiple of mr, nc of nr) */
+  sgemm_ukernel kernel;
+  sgemm_small small;
+  int (*supported)(void);
+};
+
+/* Every kernel this build has, fastest first; the last ("generic") runs everywhere. */
+extern const sgemm_isa SGEMM_ISAS[];
+extern const int SGEMM_NUM_ISAS;
+
+/* The index in SGEMM_ISAS of the fastest kernel this processor runs. */
+int sgemm_best_isa(void);
+
+/* The product on up to `threads` threads (the caller's included). Sizes are >= 0 and the arrays long enough. */
+void sgemm_run(const sgemm_isa *isa, int threads, int ta, int tb, int M, int N, int K, float alpha, const float *A,
+               const float *B, float beta, float *C);
+
+/* The same on sub-matrices: row strides lda, ldb, ldc (>= the stored row lengths) instead of packed rows. */
+void sgemm_run_ld(const sgemm_isa *isa, int threads, int ta, int tb, int M, int N, int K, float alpha, const float *A,
+                  long lda, const float *B, long ldb, float beta, float *C, long ldc);
+
+#endif
