@@ -151,8 +151,9 @@ export function registerFactory(program: Command): void {
       const j = await new ApiClient(clientOptions(o)).get<FineTuningJobObject>(`/v1/fine_tuning/jobs/${id}`);
       print(o.json, j, () => {
         console.log(jobLine(j));
-        const w = j.modelfab as { runner?: string | null; runner_ref?: string | null; estimate?: { runner?: string } };
-        if (w.runner || w.estimate?.runner) console.log(`runner: ${w.runner ?? '-'}  cluster id: ${w.runner_ref ?? '-'}${w.estimate?.runner ? `  (bound to ${w.estimate.runner})` : ''}`);
+        const w = j.modelfab as { runner?: string | null; runner_ref?: string | null; runner_node?: string | null; nodes?: number; estimate?: { runner?: string } };
+        if (w.runner || w.estimate?.runner) console.log(`runner: ${w.runner ?? '-'}  node: ${w.runner_node ?? '-'}  cluster id: ${w.runner_ref ?? '-'}${w.estimate?.runner ? `  (bound to ${w.estimate.runner})` : ''}`);
+        if ((w.nodes ?? 1) > 1) console.log(`machines: ${w.nodes}`);
         console.log(JSON.stringify({ hyperparameters: j.hyperparameters, modelfab: j.modelfab }, null, 2));
       });
     });

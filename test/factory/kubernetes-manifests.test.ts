@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { dnsLabel, kubernetesManifests, type Manifest } from '../../src/factory/kubernetes-manifests.ts';
@@ -119,6 +119,9 @@ test('GET /v1/fine_tuning/jobs/{id}/manifests: YAML of the job; the query checke
       assert.equal((await get(bad)).status, 400, bad);
     }
     await srv.factory.scheduler.waitFor(job.id, undefined, 60_000);
+    // where it ran: this machine, kept with the job after it ended
+    const shown = await fetch(`${url}/v1/fine_tuning/jobs/${job.id}`, { headers: { authorization: `Bearer ${KEY}` } }).then((r) => r.json()) as any;
+    assert.deepEqual([shown.modelfab.runner_node, shown.modelfab.nodes], [hostname(), 1]);
   } finally {
     await srv.close();
     rmSync(dir, { recursive: true, force: true });
