@@ -157,7 +157,7 @@ export function registerFactory(program: Command): void {
         console.log(JSON.stringify({ hyperparameters: j.hyperparameters, modelfab: j.modelfab }, null, 2));
       });
     });
-  withClient(jobs.command('manifest <id>').description('the job as Kubernetes manifests (a batch/v1 Job; a Kubeflow TrainJob for a torch job of several processes), as YAML')
+  withClient(jobs.command('manifest <id>').description('the job as Kubernetes manifests (a batch/v1 Job; a Kubeflow TrainJob for a torch job of several processes or nodes), as YAML')
     .requiredOption('--image <image>', 'the container image with modelfab and the torch trainer')
     .requiredOption('--claim <pvc>', 'the PersistentVolumeClaim holding the data folder')
     .option('--data-path <path>', 'where the pods mount the data folder', '/data')

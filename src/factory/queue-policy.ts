@@ -1,8 +1,8 @@
 /**
  * The queue policy: in which order queued jobs are considered, and which of them start in one scheduling pass.
  *
- * Owns: `fairOrder` (priority, fair share across experiments, FIFO) and `planPass` (backfill with reservations
- * over a pool of nodes, placement.ts). Guarantees of `planPass`, for jobs given in queue order:
+ * Owns: `fairOrder` (priority, fair share across experiments, FIFO), `agedFirst` (a job that has waited long goes
+ * first within its priority) and `planPass` (backfill with reservations over a pool of nodes, placement.ts). Guarantees of `planPass`, for jobs given in queue order:
  *   1. A job that fits now (on a node it may use) starts, unless the start would delay a reservation (4).
  *   2. A job that does not fit and has waited less than `reserveAfterMs` lets later jobs of its priority pass it
  *      (plain backfill) and stops every job of a lower priority in this pass.
@@ -63,6 +63,19 @@ export function fairOrder<J extends OrderedJob>(queued: readonly J[], served: Re
     }
   }
   return out;
+}
+
+/**
+ * Aging: `ordered` (fairOrder's output) with, within each priority, the jobs that have waited `ageMs` or more
+ * moved to the front, longest waiting first; the others keep their order. Fair share decides among jobs that have
+ * waited less; a job that has waited that long goes first whatever its experiment has used, so its reservation
+ * (planPass 3) is the first of the pass and stays with it until it starts: its wait is bounded by `ageMs` plus
+ * the time until the node it reserved frees, instead of growing while younger jobs of less-served experiments
+ * keep taking the node that frees first. Stable and pure.
+ */
+export function agedFirst<J extends OrderedJob>(ordered: readonly J[], waitedMs: (j: J) => number, ageMs: number): J[] {
+  const aged = (j: J) => { const w = waitedMs(j); return w >= ageMs ? w : -1; };
+  return ordered.map((j, i) => ({ j, i, w: aged(j) })).sort((a, b) => b.j.priority - a.j.priority || b.w - a.w || a.i - b.i).map((x) => x.j);
 }
 
 /** A queued job as the pass sees it. */

@@ -8,8 +8,9 @@
  *     longest ago goes first; jobs without an experiment share one group); within an experiment, FIFO. A job that
  *     does not fit lets smaller jobs of the same priority start behind it (backfill) until it has waited
  *     `reserveAfterMs`; after that it holds a reservation, and jobs behind it start only with resources it does
- *     not need. A lower priority never starts while a higher one waits without a reservation. (The order and
- *     the pass are queue-policy.ts `fairOrder` and `planPass`, over placement.ts.)
+ *     not need. A lower priority never starts while a higher one waits without a reservation. A job queued
+ *     `agingMs` or longer goes first within its priority, whatever its experiment's share, so its wait is bounded.
+ *     (The order and the pass are queue-policy.ts `fairOrder`, `agedFirst` and `planPass`, over placement.ts.)
  *   - Runners: one or several (`runners`: this machine, a Slurm partition, a Ray cluster), each a node of the
  *     pool with its capacity; a job bound to a runner (`SubmitOptions.runner`) runs only there, any other goes
  *     where it fits best (placement.ts). The job records the runner it started on.
@@ -46,7 +47,7 @@ import { randomBytes } from 'node:crypto';
 import { readMetricsFrom, type MetricsRecord } from '../engine/metrics-log.ts';
 import { freeResources, neverFits, normalizeResources, type FreeResources, type Placement } from './resources.ts';
 import { poolStates, scaleResources } from './placement.ts';
-import { fairOrder, planPass, type PassJob } from './queue-policy.ts';
+import { agedFirst, fairOrder, planPass, type PassJob } from './queue-policy.ts';
 import { canAdopt, machinesOf, nodeOf, runOutcome, type PlacingRunner, type RefRunHandle, type RunExit, type RunOutcome } from './runners.ts';
 import type { JobNeeds, JobPatch, JobRecord, JobRepository, StopRequest } from './job-repository.ts';
 import type { JobSpec, JobStatus, Resources, Runner } from './job-spec.ts';
@@ -79,6 +80,8 @@ export interface SchedulerOptions {
   clockSkewMs?: number;
   /** A blocked job stops backfill behind it after waiting this long. Default 60 s. */
   reserveAfterMs?: number;
+  /** A job queued this long goes first within its priority, whatever its experiment's share (aging). Default 6 h. */
+  agingMs?: number;
   /** Memory a job holds when its estimate names none. Default 512 MB. */
   defaultMemoryMB?: number;
   /** Lease owner id (default "host/pid/random"). */
@@ -189,7 +192,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     this.o = {
       tickMs: opts.tickMs ?? 200, leaseMs: opts.leaseMs ?? 30_000, maxAttempts: opts.maxAttempts ?? 3,
       pauseGraceMs: opts.pauseGraceMs ?? 30_000, cancelGraceMs: opts.cancelGraceMs ?? 5_000,
-      orphanStaleMs: opts.orphanStaleMs ?? 60_000, clockSkewMs: opts.clockSkewMs ?? 30_000, reserveAfterMs: opts.reserveAfterMs ?? 60_000,
+      orphanStaleMs: opts.orphanStaleMs ?? 60_000, clockSkewMs: opts.clockSkewMs ?? 30_000, reserveAfterMs: opts.reserveAfterMs ?? 60_000, agingMs: opts.agingMs ?? 6 * 3_600_000,
       defaultMemoryMB: opts.defaultMemoryMB ?? 512,
     };
   }
@@ -494,7 +497,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     const now = this.now();
     const depStatus = new Map<string, JobRecord | null>();
     const ready: JobRecord[] = [];
-    for (const job of fairOrder(queued, this.lastServed)) {
+    for (const job of agedFirst(fairOrder(queued, this.lastServed), (j) => now - (j.queuedAt ?? j.createdAt), this.o.agingMs)) {
       if (job.dependsOn.length) {
         const wait = await this.dependencyState(job, depStatus);
         if (wait === 'waiting') continue;
