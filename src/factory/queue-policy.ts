@@ -73,7 +73,7 @@ export function fairOrder<J extends OrderedJob>(queued: readonly J[], served: Re
  * the time until the node it reserved frees, instead of growing while younger jobs of less-served experiments
  * keep taking the node that frees first. Stable and pure.
  */
-export function agedFirst<J extends OrderedJob>(ordered: readonly J[], waitedMs: (j: J) => number, ageMs: number): J[] {
+export function agedFirst<J extends { priority: number }>(ordered: readonly J[], waitedMs: (j: J) => number, ageMs: number): J[] {
   const aged = (j: J) => { const w = waitedMs(j); return w >= ageMs ? w : -1; };
   return ordered.map((j, i) => ({ j, i, w: aged(j) })).sort((a, b) => b.j.priority - a.j.priority || b.w - a.w || a.i - b.i).map((x) => x.j);
 }
