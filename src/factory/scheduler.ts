@@ -519,7 +519,8 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     if (ready.length === 0) return;
     const running = await this.repo.list({ status: 'running' });
     // a runner that spans machines is one node of the pool that stands for them (its capacity their sum)
-    const states = poolStates(this.runners.map((r) => ({ name: r.name, capacity: r.capacity(), ...(machinesOf(r) > 1 ? { machines: machinesOf(r) } : {}) })),
+    const wide = ready.some((j) => machinesOfSpec(j.spec) > 1); // asked only then (a cluster runner may ask its cluster)
+    const states = poolStates(this.runners.map((r) => ({ name: r.name, capacity: r.capacity(), ...(wide && machinesOf(r) > 1 ? { machines: machinesOf(r) } : {}) })),
       running.map((j) => ({ node: j.runner ?? this.runners[0].name, resources: heldResources(j), placement: j.placement })));
     const spanning = (n: number) => this.runners.filter((r) => machinesOf(r) >= n).map((r) => r.name);
     const plan = planPass(ready.map((j) => passJob(j, now, spanning)), states, now, { reserveAfterMs: this.o.reserveAfterMs });

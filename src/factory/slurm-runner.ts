@@ -205,9 +205,8 @@ export class SlurmRunner implements PlacingRunner, AdoptingRunner, SpanningRunne
     const o = this.o;
     let cpus = 0, mem = 0, gpus = 0;
     const seen = new Set<string>();
-    if (o.cpuThreads === undefined || o.memoryMB === undefined || o.gpus === undefined || o.nodes === undefined) {
-      const out = execFileSync(this.bin('sinfo'), ['-h', '-N', ...(o.partition ? ['-p', o.partition] : []), '-o', '%N %c %m %G'], { encoding: 'utf8', timeout: 30_000 });
-      for (const line of out.split('\n')) {
+    if (o.cpuThreads === undefined || o.memoryMB === undefined || o.gpus === undefined) {
+      for (const line of this.sinfo().split('\n')) {
         const [node, c, m, g] = line.trim().split(/\s+/);
         if (!node || seen.has(node)) continue;
         seen.add(node);
@@ -217,14 +216,23 @@ export class SlurmRunner implements PlacingRunner, AdoptingRunner, SpanningRunne
       }
     }
     this.cap = { cpuThreads: o.cpuThreads ?? cpus, memoryMB: o.memoryMB ?? mem, gpus: o.gpus ?? gpus, gpuMemoryMB: o.gpuMemoryMB ?? 0 };
-    this.nodeCount = o.nodes ?? Math.max(1, seen.size);
+    if (seen.size > 0) this.nodeCount ??= seen.size;
     return this.cap;
   }
 
-  /** Nodes one job may span: the option, else the partition's node count (sinfo). */
+  /** The partition's nodes, one a line: name, CPUs, memory (MB), gres. */
+  private sinfo(): string {
+    return execFileSync(this.bin('sinfo'), ['-h', '-N', ...(this.o.partition ? ['-p', this.o.partition] : []), '-o', '%N %c %m %G'], { encoding: 'utf8', timeout: 30_000 });
+  }
+
+  /**
+   * Nodes one job may span: the option, else the partition's node count (sinfo; while sinfo cannot be asked this
+   * throws, as capacity() does, and the scheduler's pass is tried again).
+   */
   machines(): number {
-    if (this.nodeCount === null) this.capacity();
-    return this.nodeCount!;
+    if (this.o.nodes !== undefined) return this.o.nodes;
+    this.nodeCount ??= Math.max(1, new Set(this.sinfo().split('\n').map((l) => l.trim().split(/\s+/)[0]).filter(Boolean)).size);
+    return this.nodeCount;
   }
 
   start(spec: JobSpec, _placement?: Placement, resources?: Resources): SlurmRunHandle {
