@@ -10,23 +10,27 @@
  * of 0.8x to 1.5x of it (a time limit), so reservations are sometimes wrong, as on a real cluster.
  *
  * The simulation is event driven: at t = 0 and whenever jobs end, one scheduling pass runs the scheduler's own
- * code (queue-policy.ts `fairOrder` and `planPass` over placement.ts `poolStates`), and what it starts runs
- * until its drawn end. Two policies over the same jobs:
+ * code (queue-policy.ts `fairOrder`, `agedFirst` and `planPass` over placement.ts `poolStates`), and what it
+ * starts runs until its drawn end. Three policies over the same jobs:
  *   policy     backfill with reservations (reserveAfterMs 0: a blocked job reserves at once), fair share by
- *              GPU-seconds used;
- *   reference  greedy backfill without reservations (reserveAfterMs Infinity), same order.
- * Figures (each for both):
+ *              GPU-seconds used, and aging: a job eligible for AGING_H hours or more goes first in its priority;
+ *   previous   the same without aging (prev_*): an 8-GPU job at the head of its experiment's queue lost the node
+ *              that freed first, pass after pass, to younger 8-GPU jobs of less-served experiments;
+ *   reference  greedy backfill without reservations (reserveAfterMs Infinity), fair order, no aging (ref_*).
+ * Figures (each for all three):
  *   gpu_util          busy GPU-seconds / (128 GPUs x seconds) over the time some eligible GPU job waits;
- *   fairness_max_dev  over the time each of the three experiments has eligible jobs waiting that ask for at least
- *                     a third of the GPUs, each experiment's share of the GPU-seconds used, largest distance from
- *                     1/3 (fair_h: how long that was);
+ *   fairness_max_dev  for each experiment, over the whole run while it has eligible GPU work waiting: its share
+ *                     of the cluster's GPU-seconds against its max-min fair share (the 128 GPUs water-filled over
+ *                     every experiment's demand: the GPUs its running and waiting jobs ask for), averaged over
+ *                     that time; the largest distance over the experiments (fair_share_* and used_share_* per
+ *                     experiment, waiting_h_* how long each had work waiting);
  *   max_wait_8gpu_s   longest time an 8-GPU job waited from eligible (submitted, and its dependency ended) to
  *                     start (virtual seconds); mean_wait_s the same over all jobs;
  *   pass_p95_ms       real time of one pass (order + pool state + plan), 95th percentile, on this machine;
  *   makespan_h        virtual hours until the last job ended.
  * Goal: gpu_util >= 0.9, fairness_max_dev small, max_wait_8gpu_s far below the reference's.
  */
-import { fairOrder, planPass, type PassJob } from '../src/factory/queue-policy.ts';
+import { agedFirst, fairOrder, planPass, type PassJob } from '../src/factory/queue-policy.ts';
 import { poolStates, type PoolNode, type PoolHolding } from '../src/factory/placement.ts';
 import type { Placement } from '../src/factory/resources.ts';
 import type { Resources } from '../src/factory/job-spec.ts';
@@ -53,6 +57,8 @@ const nodes: PoolNode[] = [
 ];
 const TOTAL_GPUS = GPU_NODES * 8;
 const BACKLOG = 200, LOAD = 0.95;
+/** The policy's aging: a job eligible this long goes first within its priority (the scheduler's default). */
+const AGING_H = 6;
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -113,8 +119,8 @@ interface SimResult {
   meanWaitS: number;
   /** Mean wait (s) of the jobs of each size (GPUs; 0 = CPU only). */
   meanWaitBySize: Record<number, number>;
-  /** Hours over which the fair share was measured. */
-  fairH: number;
+  /** Per experiment: hours it had GPU work waiting, its share of the GPU-seconds then, its max-min fair share then. */
+  fairness: Record<string, { waitingH: number; used: number; fair: number }>;
   passP95Ms: number;
   passes: number;
   makespanH: number;
@@ -125,7 +131,16 @@ function cost(r: Resources, seconds: number): number {
   return (r.gpus ?? 0) * seconds;
 }
 
-function simulate(jobs: readonly SimJob[], reserveAfterMs: number): SimResult {
+/** Max-min fair split of `capacity` over `demand` (water-filling): nobody gets more than it asks for. */
+function waterFill(capacity: number, demand: ReadonlyMap<string, number>): Map<string, number> {
+  const out = new Map<string, number>();
+  let left = capacity;
+  const asks = [...demand].filter(([, d]) => d > 0).sort((a, b) => a[1] - b[1]);
+  asks.forEach(([e, d], i) => { const give = Math.min(d, left / (asks.length - i)); out.set(e, give); left -= give; });
+  return out;
+}
+
+function simulate(jobs: readonly SimJob[], reserveAfterMs: number, agingS: number): SimResult {
   const eligibleAt = new Map<string, number>();
   const done = new Set<string>();
   const waiting = new Map<string, SimJob>();
@@ -147,9 +162,8 @@ function simulate(jobs: readonly SimJob[], reserveAfterMs: number): SimResult {
   const passMs: number[] = [];
   const waitBySize = new Map<number, [number, number]>();
   let t = 0, busyGpuS = 0, offeredGpuS = 0, maxWait8 = 0, waitSum = 0, started = 0;
-  const fairUse = new Map<string, number>();
-  let fairTotal = 0;
   const exps = [...new Set(jobs.map((j) => j.experimentId))];
+  const fair = new Map(exps.map((e) => [e, { waitingS: 0, usedGpuS: 0, fairGpuS: 0 }]));
 
   while (waiting.size > 0 || running.length > 0 || nextArrival < arrivals.length) {
     // 1. one pass, timed: the order, the pool's state, the plan
@@ -158,7 +172,7 @@ function simulate(jobs: readonly SimJob[], reserveAfterMs: number): SimResult {
     const served = new Map<string, number>();
     for (const [g, u] of used) served.set(g, u);
     for (const x of running) served.set(x.job.experimentId, (served.get(x.job.experimentId) ?? 0) + cost(x.job.resources, t - x.start));
-    const ordered = fairOrder(queued, served);
+    const ordered = agedFirst(fairOrder(queued, served), (j) => t - eligibleAt.get(j.id)!, agingS);
     const states = poolStates(nodes, running.map((x): PoolHolding => ({ node: x.node, resources: x.job.resources, placement: x.placement, endsAt: (x.start + x.job.estimateS) * 1000 })));
     const passJobs: PassJob[] = ordered.map((j) => ({ id: j.id, priority: j.priority, resources: j.resources, waitedMs: (t - eligibleAt.get(j.id)!) * 1000, durationMs: j.estimateS * 1000 }));
     const plan = planPass(passJobs, states, t * 1000, { reserveAfterMs });
@@ -188,14 +202,22 @@ function simulate(jobs: readonly SimJob[], reserveAfterMs: number): SimResult {
       busyGpuS += running.reduce((s, x) => s + (x.job.resources.gpus ?? 0), 0) * dt;
       offeredGpuS += TOTAL_GPUS * dt;
     }
-    // fair share is owed only to an experiment that waits for at least its share of the GPUs
-    const demand = (e: string) => waitingNow.reduce((d, j) => d + (j.experimentId === e ? j.resources.gpus ?? 0 : 0), 0);
-    if (exps.every((e) => demand(e) >= TOTAL_GPUS / exps.length)) {
-      for (const x of running) {
-        const c = (x.job.resources.gpus ?? 0) * dt;
-        fairUse.set(x.job.experimentId, (fairUse.get(x.job.experimentId) ?? 0) + c);
-        fairTotal += c;
-      }
+    // fair share: each experiment's demand is what its running and waiting jobs ask for; the GPUs water-filled
+    // over the demands are what each is owed; measured for an experiment while it has GPU work waiting
+    const demand = new Map<string, number>(), usedNow = new Map<string, number>();
+    for (const j of waitingNow) demand.set(j.experimentId, (demand.get(j.experimentId) ?? 0) + (j.resources.gpus ?? 0));
+    const waitingExps = new Set([...demand].filter(([, d]) => d > 0).map(([e]) => e));
+    for (const x of running) {
+      const g = x.job.resources.gpus ?? 0;
+      demand.set(x.job.experimentId, (demand.get(x.job.experimentId) ?? 0) + g);
+      usedNow.set(x.job.experimentId, (usedNow.get(x.job.experimentId) ?? 0) + g);
+    }
+    const owed = waterFill(TOTAL_GPUS, demand);
+    for (const e of waitingExps) {
+      const f = fair.get(e)!;
+      f.waitingS += dt;
+      f.usedGpuS += (usedNow.get(e) ?? 0) * dt;
+      f.fairGpuS += (owed.get(e) ?? 0) * dt;
     }
     t = next;
     const ended = running.filter((x) => x.end <= t);
@@ -211,11 +233,11 @@ function simulate(jobs: readonly SimJob[], reserveAfterMs: number): SimResult {
   const sorted = passMs.slice().sort((a, b) => a - b);
   return {
     gpuUtil: busyGpuS / offeredGpuS,
-    fairnessMaxDev: Math.max(...exps.map((e) => Math.abs((fairUse.get(e) ?? 0) / fairTotal - 1 / exps.length))),
+    fairnessMaxDev: Math.max(...exps.map((e) => { const f = fair.get(e)!; return f.waitingS > 0 ? Math.abs(f.usedGpuS - f.fairGpuS) / (TOTAL_GPUS * f.waitingS) : 0; })),
+    fairness: Object.fromEntries(exps.map((e) => { const f = fair.get(e)!; const d = TOTAL_GPUS * Math.max(f.waitingS, 1e-9); return [e, { waitingH: f.waitingS / 3600, used: f.usedGpuS / d, fair: f.fairGpuS / d }]; })),
     maxWait8,
     meanWaitS: waitSum / started,
     meanWaitBySize: Object.fromEntries([...waitBySize].sort((a, b) => a[0] - b[0]).map(([g, [sum, n]]) => [g, sum / n])),
-    fairH: fairTotal / TOTAL_GPUS / 3600,
     passP95Ms: sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.95))],
     passes: passMs.length,
     makespanH: t / 3600,
@@ -229,15 +251,20 @@ const jobs = makeJobs(JOBS, 19);
 const count = (g: number) => jobs.filter((j) => (j.resources.gpus ?? 0) === g).length;
 console.log(`${JOBS} jobs: ${count(1)} x 1 GPU, ${count(2)} x 2, ${count(4)} x 4, ${count(8)} x 8, ${count(0)} CPU only; ${jobs.filter((j) => j.after).length} wait on another; ${jobs.filter((j) => j.priority > 0).length} at priority 1`);
 console.log(`cluster: ${GPU_NODES} nodes x 8 GPUs, ${CPU_NODES} CPU nodes; ${BACKLOG} queued at t = 0, the rest arriving over ${(Math.max(...jobs.map((j) => j.submitS)) / 3600).toFixed(1)} h at load ${LOAD}`);
-const policy = simulate(jobs, 0);
-const reference = simulate(jobs, Infinity);
+const policy = simulate(jobs, 0, AGING_H * 3600);
+const previous = simulate(jobs, 0, Infinity);
+const reference = simulate(jobs, Infinity, Infinity);
 const round = (x: number, d = 3) => Number(x.toFixed(d));
-for (const [name, r] of [['policy (backfill with reservations)', policy], ['reference (greedy backfill, no reservations)', reference]] as const) {
-  console.log(`${name}: gpu_util ${r.gpuUtil.toFixed(3)}, fairness max dev ${r.fairnessMaxDev.toFixed(3)}, max wait of an 8-GPU job ${(r.maxWait8 / 3600).toFixed(1)} h, mean wait ${(r.meanWaitS / 3600).toFixed(1)} h (by GPUs: ${Object.entries(r.meanWaitBySize).map(([g, w]) => `${g}: ${(w / 3600).toFixed(1)} h`).join(', ')}), fair share measured over ${r.fairH.toFixed(1)} h, makespan ${r.makespanH.toFixed(1)} h, pass p95 ${r.passP95Ms.toFixed(2)} ms over ${r.passes} passes`);
+for (const [name, r] of [[`policy (backfill with reservations, aging after ${AGING_H} h)`, policy], ['previous (backfill with reservations, no aging)', previous], ['reference (greedy backfill, no reservations)', reference]] as const) {
+  console.log(`${name}: gpu_util ${r.gpuUtil.toFixed(3)}, fairness max dev ${r.fairnessMaxDev.toFixed(3)} (${Object.entries(r.fairness).map(([e, f]) => `${e}: ${f.used.toFixed(3)} of the GPUs vs fair ${f.fair.toFixed(3)} over ${f.waitingH.toFixed(1)} h waiting`).join('; ')}), max wait of an 8-GPU job ${(r.maxWait8 / 3600).toFixed(1)} h, mean wait ${(r.meanWaitS / 3600).toFixed(1)} h (by GPUs: ${Object.entries(r.meanWaitBySize).map(([g, w]) => `${g}: ${(w / 3600).toFixed(1)} h`).join(', ')}), makespan ${r.makespanH.toFixed(1)} h, pass p95 ${r.passP95Ms.toFixed(2)} ms over ${r.passes} passes`);
 }
+const shares = (r: SimResult, prefix: string) => Object.fromEntries(Object.entries(r.fairness).flatMap(([e, f]) => [[`${prefix}used_share_${e}`, round(f.used)], [`${prefix}fair_share_${e}`, round(f.fair)], [`${prefix}waiting_h_${e}`, round(f.waitingH, 1)]]));
 console.log(JSON.stringify({
   bench: 'scheduler', jobs: JOBS, gpu_util: round(policy.gpuUtil), fairness_max_dev: round(policy.fairnessMaxDev), max_wait_8gpu_s: Math.round(policy.maxWait8),
-  pass_p95_ms: round(policy.passP95Ms, 2), mean_wait_s: Math.round(policy.meanWaitS), mean_wait_8gpu_s: Math.round(policy.meanWaitBySize[8]), mean_wait_1gpu_s: Math.round(policy.meanWaitBySize[1]), fair_h: round(policy.fairH, 1), makespan_h: round(policy.makespanH, 2), passes: policy.passes,
+  pass_p95_ms: round(policy.passP95Ms, 2), mean_wait_s: Math.round(policy.meanWaitS), mean_wait_8gpu_s: Math.round(policy.meanWaitBySize[8]), mean_wait_1gpu_s: Math.round(policy.meanWaitBySize[1]), makespan_h: round(policy.makespanH, 2), passes: policy.passes,
+  aging_h: AGING_H, ...shares(policy, ''),
+  prev_policy: 'backfill with reservations, no aging', prev_gpu_util: round(previous.gpuUtil), prev_fairness_max_dev: round(previous.fairnessMaxDev), prev_max_wait_8gpu_s: Math.round(previous.maxWait8),
+  prev_mean_wait_s: Math.round(previous.meanWaitS), prev_mean_wait_8gpu_s: Math.round(previous.meanWaitBySize[8]), prev_mean_wait_1gpu_s: Math.round(previous.meanWaitBySize[1]),
   ref_policy: 'greedy backfill without reservations', ref_gpu_util: round(reference.gpuUtil), ref_fairness_max_dev: round(reference.fairnessMaxDev),
   ref_max_wait_8gpu_s: Math.round(reference.maxWait8), ref_pass_p95_ms: round(reference.passP95Ms, 2), ref_mean_wait_s: Math.round(reference.meanWaitS), ref_mean_wait_8gpu_s: Math.round(reference.meanWaitBySize[8]), ref_mean_wait_1gpu_s: Math.round(reference.meanWaitBySize[1]), ref_makespan_h: round(reference.makespanH, 2),
 }));

@@ -151,12 +151,13 @@ export function registerFactory(program: Command): void {
       const j = await new ApiClient(clientOptions(o)).get<FineTuningJobObject>(`/v1/fine_tuning/jobs/${id}`);
       print(o.json, j, () => {
         console.log(jobLine(j));
-        const w = j.modelfab as { runner?: string | null; runner_ref?: string | null; estimate?: { runner?: string } };
-        if (w.runner || w.estimate?.runner) console.log(`runner: ${w.runner ?? '-'}  cluster id: ${w.runner_ref ?? '-'}${w.estimate?.runner ? `  (bound to ${w.estimate.runner})` : ''}`);
+        const w = j.modelfab as { runner?: string | null; runner_ref?: string | null; runner_node?: string | null; nodes?: number; estimate?: { runner?: string } };
+        if (w.runner || w.estimate?.runner) console.log(`runner: ${w.runner ?? '-'}  node: ${w.runner_node ?? '-'}  cluster id: ${w.runner_ref ?? '-'}${w.estimate?.runner ? `  (bound to ${w.estimate.runner})` : ''}`);
+        if ((w.nodes ?? 1) > 1) console.log(`machines: ${w.nodes}`);
         console.log(JSON.stringify({ hyperparameters: j.hyperparameters, modelfab: j.modelfab }, null, 2));
       });
     });
-  withClient(jobs.command('manifest <id>').description('the job as Kubernetes manifests (a batch/v1 Job; a Kubeflow TrainJob for a torch job of several processes), as YAML')
+  withClient(jobs.command('manifest <id>').description('the job as Kubernetes manifests (a batch/v1 Job; a Kubeflow TrainJob for a torch job of several processes or nodes), as YAML')
     .requiredOption('--image <image>', 'the container image with modelfab and the torch trainer')
     .requiredOption('--claim <pvc>', 'the PersistentVolumeClaim holding the data folder')
     .option('--data-path <path>', 'where the pods mount the data folder', '/data')

@@ -15,6 +15,7 @@ import { JudgeFromGenerator, OpenAIChatGenerator } from '../knowledge/answer-gen
 import type { KnowledgeServiceOptions } from '../knowledge/knowledge-service.ts';
 import { SlurmRunner } from '../factory/slurm-runner.ts';
 import { RayRunner } from '../factory/ray-runner.ts';
+import { KubernetesRunner } from '../factory/kubernetes-runner.ts';
 import { buildRunners, parseRunnersFile } from '../factory/runners-file.ts';
 import type { Runner } from '../factory/job-spec.ts';
 import { positive } from './option-values.ts';
@@ -26,13 +27,21 @@ export function runnersFromFile(file: string, dataDir: string): Runner[] {
   return buildRunners(parseRunnersFile(text, file), dataDir);
 }
 
-interface RunnerOpts { runners?: string; runner: string; rayAddress?: string; slurmPartition?: string; slurmAccount?: string; slurmQos?: string; slurmTime?: string; slurmCheckpointBefore?: string; slurmSbatch?: string[] }
+interface RunnerOpts {
+  runners?: string; runner: string; rayAddress?: string; slurmPartition?: string; slurmAccount?: string; slurmQos?: string; slurmTime?: string; slurmCheckpointBefore?: string; slurmSbatch?: string[];
+  kubeconfig?: string; k8sNamespace?: string; k8sImage?: string; k8sPvc?: string; k8sDataPath?: string;
+}
 
-/** The runner the serve options name: local processes (undefined: the factory's default), a Slurm or a Ray cluster. */
+/** The runner the serve options name: local processes (undefined: the factory's default), a Slurm, Ray or Kubernetes cluster. */
 export function runnerFromOptions(o: RunnerOpts, dataDir: string): Runner | undefined {
   if (o.runner === 'local') return undefined;
   if (o.runner === 'ray') return new RayRunner({ cwd: dataDir, address: o.rayAddress });
-  if (o.runner !== 'slurm') throw new Error(`--runner must be local, slurm or ray, got ${JSON.stringify(o.runner)}`);
+  if (o.runner === 'kubernetes') {
+    for (const [v, flag] of [[o.kubeconfig, '--kubeconfig'], [o.k8sImage, '--k8s-image'], [o.k8sPvc, '--k8s-pvc']] as const) if (!v) throw new Error(`--runner kubernetes needs ${flag}`);
+    requireFile(o.kubeconfig!);
+    return new KubernetesRunner({ cwd: dataDir, kubeconfig: o.kubeconfig!, namespace: o.k8sNamespace, image: o.k8sImage!, claim: o.k8sPvc!, dataPath: o.k8sDataPath });
+  }
+  if (o.runner !== 'slurm') throw new Error(`--runner must be local, slurm, ray or kubernetes, got ${JSON.stringify(o.runner)}`);
   return new SlurmRunner({
     cwd: dataDir, partition: o.slurmPartition, account: o.slurmAccount, qos: o.slurmQos, extraSbatch: o.slurmSbatch,
     timeLimitMinutes: positive(o.slurmTime, 'slurm-time'), checkpointBeforeS: positive(o.slurmCheckpointBefore, 'slurm-checkpoint-before'),
@@ -78,7 +87,12 @@ export function registerServe(program: Command): void {
     .option('--chat-url <url>', 'knowledge bases: an OpenAI-compatible chat endpoint that writes chat-search answers ($MODELFAB_CHAT_URL)', process.env.MODELFAB_CHAT_URL)
     .option('--chat-model <name>', 'the chat model at that endpoint ($MODELFAB_CHAT_MODEL)', process.env.MODELFAB_CHAT_MODEL)
     .option('--judge', 'use that chat model as the attribution judge too')
-    .option('--runner <name>', 'where training jobs run: local (processes on this machine), slurm (batch jobs) or ray (Ray jobs); for a cluster the data folder must be on a path every node sees ($MODELFAB_RUNNER)', process.env.MODELFAB_RUNNER ?? 'local')
+    .option('--runner <name>', 'where training jobs run: local (processes on this machine), slurm (batch jobs), ray (Ray jobs) or kubernetes (Jobs and TrainJobs through kubectl); for a cluster the data folder must be on a path every node sees ($MODELFAB_RUNNER)', process.env.MODELFAB_RUNNER ?? 'local')
+    .option('--kubeconfig <file>', 'with --runner kubernetes: the kubeconfig kubectl uses ($MODELFAB_KUBECONFIG)', process.env.MODELFAB_KUBECONFIG)
+    .option('--k8s-namespace <ns>', 'with --runner kubernetes: the namespace of the jobs (default default)')
+    .option('--k8s-image <image>', 'with --runner kubernetes: the container image with modelfab and the torch trainer ($MODELFAB_K8S_IMAGE)', process.env.MODELFAB_K8S_IMAGE)
+    .option('--k8s-pvc <name>', 'with --runner kubernetes: the PersistentVolumeClaim that holds this data folder ($MODELFAB_K8S_PVC)', process.env.MODELFAB_K8S_PVC)
+    .option('--k8s-data-path <path>', 'with --runner kubernetes: where the pods mount it (default /data)')
     .option('--ray-address <url>', 'the Ray head\'s dashboard, which serves the Jobs API (default http://127.0.0.1:8265) ($MODELFAB_RAY_ADDRESS)', process.env.MODELFAB_RAY_ADDRESS)
     .option('--slurm-partition <name>', 'Slurm partition of the jobs ($MODELFAB_SLURM_PARTITION)', process.env.MODELFAB_SLURM_PARTITION)
     .option('--slurm-account <name>', 'Slurm account ($MODELFAB_SLURM_ACCOUNT)', process.env.MODELFAB_SLURM_ACCOUNT)

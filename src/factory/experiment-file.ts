@@ -21,7 +21,7 @@ import { isMethodType, METHOD_TYPES } from '../engine/methods.ts';
 import { LINEAR_MODULES, MODULE_TENSOR } from '../engine/config.ts';
 import { CHAT_TEMPLATES } from '../engine/tokenizer/chat-template.ts';
 import type { ExperimentRequest } from './factory-service.ts';
-import { isProcessCount, STRATEGIES } from './job-spec.ts';
+import { isNodeCount, isProcessCount, STRATEGIES } from './job-spec.ts';
 import { ValidationError } from '../util/status-error.ts';
 
 /** An experiment file or request that failed validation: a 400 (`invalid_experiment`) with every problem. */
@@ -106,7 +106,7 @@ const TARGETS: readonly string[] = ['all', ...LINEAR_MODULES, ...LINEAR_MODULES.
 const FREEZE_MODULES: readonly string[] = ['all', 'attn', 'ffn', 'norm', ...TARGETS.filter((t) => t !== 'all')];
 const EXTRA_MODULES = ['token_embd', 'output', 'output_norm'] as const;
 
-const TOP_KEYS = ['name', 'stage', 'base_models', 'datasets', 'methods', 'hyperparameters', 'sweep', 'seeds', 'suites', 'priority', 'then', 'fact_questions', 'trainer', 'precision', 'gradient_checkpointing', 'packing', 'nproc_per_node', 'strategy', 'runner'];
+const TOP_KEYS = ['name', 'stage', 'base_models', 'datasets', 'methods', 'hyperparameters', 'sweep', 'seeds', 'suites', 'priority', 'then', 'fact_questions', 'trainer', 'precision', 'gradient_checkpointing', 'packing', 'nproc_per_node', 'strategy', 'nnodes', 'runner'];
 const TRAINERS = ['engine', 'torch'] as const;
 const PRECISIONS = ['fp32', 'bf16', 'fp16'] as const;
 const THEN_KEYS = ['stage', 'datasets', 'hyperparameters'];
@@ -295,7 +295,9 @@ function trainerFields(p: Collector, obj: Record<string, unknown>): void {
   if (obj.packing !== undefined) p.check(obj.packing, bool, ['packing']);
   if (obj.nproc_per_node !== undefined && !isProcessCount(obj.nproc_per_node)) p.add(['nproc_per_node'], `must be an integer from 1 to 64, got ${JSON.stringify(obj.nproc_per_node)}`);
   if (obj.strategy !== undefined) p.check(obj.strategy, oneOf(STRATEGIES), ['strategy']);
+  if (obj.nnodes !== undefined && !isNodeCount(obj.nnodes)) p.add(['nnodes'], `must be an integer from 1 to 64, got ${JSON.stringify(obj.nnodes)}`);
   if ((obj.trainer ?? 'engine') !== 'engine') return;
+  if (typeof obj.nnodes === 'number' && obj.nnodes > 1) p.add(['nnodes'], 'needs trainer: torch (the engine trains on one machine)');
   if (obj.strategy === 'fsdp') p.add(['strategy'], 'needs trainer: torch (the engine trains in one process)');
   if (obj.precision === 'bf16' || obj.precision === 'fp16') p.add(['precision'], `${obj.precision} needs trainer: torch (the engine trains in fp32 only)`);
   if (obj.gradient_checkpointing === true) p.add(['gradient_checkpointing'], 'needs trainer: torch (the engine does not recompute activations)');

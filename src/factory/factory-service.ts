@@ -29,7 +29,7 @@ import { Scheduler, SchedulerError, TERMINAL_STATUSES } from './scheduler.ts';
 import { planExperiment, planFollowUps, estimateJob, torchGpuMemoryMB, modelSuffix, ExperimentError, METHOD_LR, type ExperimentDataset, type ExperimentSpec, type PlannedJob } from './experiment.ts';
 import { nearest, validateExperimentRequest, ExperimentValidationError } from './experiment-file.ts';
 import type { Problem } from '../data/problems.ts';
-import { isProcessCount, STRATEGIES, type BaseModelRef, type ParallelStrategy, type DataRef, type Hyperparameters, type JobEstimate, type JobSpec, type JobStatus, type Resources, type Stage } from './job-spec.ts';
+import { isNodeCount, isProcessCount, STRATEGIES, type BaseModelRef, type ParallelStrategy, type DataRef, type Hyperparameters, type JobEstimate, type JobSpec, type JobStatus, type Resources, type Stage } from './job-spec.ts';
 import { kyselyExperimentRepository, type ExperimentRepository, type FactoryTables } from './kysely-jobs.ts';
 import { resolveStored, storedPath } from '../store/paths.ts';
 import { relativeSpec } from './trainer-launch.ts';
@@ -118,12 +118,14 @@ export interface HyperparameterRequest {
   nproc_per_node?: number;
   /** modelfab (torch trainer): ddp (default: each process holds the model) or fsdp (each holds a shard). */
   strategy?: ParallelStrategy;
+  /** modelfab (torch trainer): machines the job spans (torchrun's --nnodes), on a runner that spans machines (Slurm, Kubernetes). */
+  nnodes?: number;
   /** modelfab: the runner the job must run on (the same as the request's top-level `runner`). */
   runner?: string;
 }
 
 /** The trainer and its options, as a job spec carries them (absent fields: the engine's defaults). */
-type TrainerOptions = Pick<JobSpec, 'trainer' | 'precision' | 'gradientCheckpointing' | 'packing' | 'processes' | 'strategy'>;
+type TrainerOptions = Pick<JobSpec, 'trainer' | 'precision' | 'gradientCheckpointing' | 'packing' | 'processes' | 'strategy' | 'nodes'>;
 
 /** The trainer options of a request's hyperparameters, checked (a 400 naming the field). */
 export function trainerOptions(h: HyperparameterRequest): TrainerOptions {
@@ -134,6 +136,7 @@ export function trainerOptions(h: HyperparameterRequest): TrainerOptions {
   if (h.packing !== undefined && typeof h.packing !== 'boolean') throw bad('packing', 'true or false', h.packing);
   if (h.nproc_per_node !== undefined && !isProcessCount(h.nproc_per_node)) throw bad('nproc_per_node', 'an integer from 1 to 64', h.nproc_per_node);
   if (h.strategy !== undefined && !(STRATEGIES as readonly unknown[]).includes(h.strategy)) throw bad('strategy', `one of ${STRATEGIES.join(', ')}`, h.strategy);
+  if (h.nnodes !== undefined && !isNodeCount(h.nnodes)) throw bad('nnodes', 'an integer from 1 to 64', h.nnodes);
   const trainer = h.trainer ?? 'engine';
   if (trainer === 'engine') {
     // The engine trains in fp32, one padded example per row, keeping activations: say so rather than ignore it.
@@ -142,12 +145,14 @@ export function trainerOptions(h: HyperparameterRequest): TrainerOptions {
     if (h.packing) throw new FactoryError(400, 'hyperparameters.packing: the engine does not pack sequences; use trainer torch', 'hyperparameters.packing');
     if ((h.nproc_per_node ?? 1) > 1) throw new FactoryError(400, 'hyperparameters.nproc_per_node: the engine trains in one process (give it more threads); use trainer torch for data parallelism', 'hyperparameters.nproc_per_node');
     if (h.strategy === 'fsdp') throw new FactoryError(400, 'hyperparameters.strategy fsdp: the engine trains in one process; use trainer torch', 'hyperparameters.strategy');
+    if ((h.nnodes ?? 1) > 1) throw new FactoryError(400, 'hyperparameters.nnodes: the engine trains on one machine; use trainer torch to span several', 'hyperparameters.nnodes');
   }
   return {
     ...(h.trainer !== undefined ? { trainer } : {}), ...(h.precision !== undefined ? { precision: h.precision } : {}),
     ...(h.gradient_checkpointing !== undefined ? { gradientCheckpointing: h.gradient_checkpointing } : {}), ...(h.packing !== undefined ? { packing: h.packing } : {}),
     ...((h.nproc_per_node ?? 1) > 1 ? { processes: h.nproc_per_node } : {}),
     ...(h.strategy === 'fsdp' ? { strategy: h.strategy } : {}),
+    ...((h.nnodes ?? 1) > 1 ? { nodes: h.nnodes } : {}),
   };
 }
 
@@ -208,6 +213,8 @@ export interface ExperimentRequest {
   nproc_per_node?: number;
   /** ddp (default) or fsdp, for jobs of several processes (torch trainer). */
   strategy?: ParallelStrategy;
+  /** Machines each job spans (torch trainer, on a runner that spans machines). */
+  nnodes?: number;
   /** The runner every job of the experiment runs on (default: each where it fits). */
   runner?: string;
 }
@@ -496,6 +503,7 @@ export class FactoryService extends EventEmitter {
     if (method.type === 'qlora' && base.quantized) throw new FactoryError(400, `QLoRA quantizes the base to 4 bits, but ${base.name} is already quantized: use LoRA`, 'hyperparameters.fine_tuning_method');
     const trainer = trainerOptions(hreq);
     const runner = this.runnerFor(req.runner !== undefined ? req.runner : hreq.runner, req.runner !== undefined ? 'runner' : 'hyperparameters.runner');
+    this.checkMachines(trainer.nodes ?? 1, runner);
     const { dataset, trainingFile, validationFile } = await this.datasetFor(req);
     const wantStage: DataStage = methodType === 'dpo' ? 'preference' : 'sft';
     if (dataset.stage !== wantStage && !(methodType === 'supervised' && dataset.stage === 'pretrain')) {
@@ -543,7 +551,8 @@ export class FactoryService extends EventEmitter {
     // there (a job no GPU can hold is refused here, with the figures, by the scheduler's neverFits)
     if (trainer.trainer === 'torch' && base.config && (this.o.scheduler.capacity(runner).gpus ?? 0) > 0) {
       estimate.resources.gpus = trainer.processes ?? 1;
-      estimate.resources.gpuMemoryMB = torchGpuMemoryMB(base.config, method, hyper, estimate.trainableParams, trainer);
+      // every process of every machine holds its share (FSDP shards over all of them)
+      estimate.resources.gpuMemoryMB = torchGpuMemoryMB(base.config, method, hyper, estimate.trainableParams, { ...trainer, processes: (trainer.processes ?? 1) * (trainer.nodes ?? 1) });
     }
     try {
       return await this.o.scheduler.submit(spec, { priority: opts.priority ?? 0, experimentId: opts.experiment?.id ?? null, estimate: estimate.resources, after: resolved.after ? [resolved.after] : [], runner });
@@ -551,6 +560,15 @@ export class FactoryService extends EventEmitter {
       if (e instanceof SchedulerError) throw new FactoryError(e.code === 'not_found' ? 404 : e.code === 'conflict' ? 409 : 400, e.message);
       throw e;
     }
+  }
+
+  /** A job of `nodes` machines needs a runner that spans them (a 400 naming hyperparameters.nnodes otherwise). */
+  private checkMachines(nodes: number, runner: string | null): void {
+    if (nodes <= 1) return;
+    const most = this.o.scheduler.machines(runner);
+    if (most >= nodes) return;
+    const where = runner ? `runner ${runner} runs a job on ${most === 1 ? 'one machine' : `at most ${most} machines`}` : `none of this server's runners spans ${nodes} machines (${this.o.scheduler.runnerNames().map((n) => `${n}: ${this.o.scheduler.machines(n)}`).join(', ')})`;
+    throw new FactoryError(400, `hyperparameters.nnodes ${nodes}: ${where}; several machines need a Slurm or Kubernetes runner`, 'hyperparameters.nnodes');
   }
 
   /** The runner a request names, checked against the server's (a 400 naming `param`), or null for any. */
@@ -687,8 +705,8 @@ export class FactoryService extends EventEmitter {
         name: job.spec.name, stage: job.spec.stage, dataset: meta?.dataset ?? null, experiment_id: job.experimentId, depends_on: job.dependsOn, step: last?.step ?? job.step,
         attempts: job.attempts, estimate: job.estimate, total_steps: totalStepsOf(job), eval_loss: manifest?.eval_loss ?? null, eval_loss_before: manifest?.eval_loss_before ?? null,
         trainable_params: manifest?.trainable_params ?? null, eval_metrics: manifest?.eval_metrics ?? null,
-        trainer: job.spec.trainer ?? 'engine', processes: job.spec.processes ?? 1, device: manifest?.device ?? (manifest ? `cpu (${job.spec.threads} threads)` : null),
-        runner: job.runner, runner_ref: job.workerRef,
+        trainer: job.spec.trainer ?? 'engine', processes: job.spec.processes ?? 1, nodes: job.spec.nodes ?? 1, device: manifest?.device ?? (manifest ? `cpu (${job.spec.threads} threads)` : null),
+        runner: job.runner, runner_ref: job.workerRef, runner_node: job.placement?.node ?? null,
       },
     };
   }
@@ -785,6 +803,9 @@ export class FactoryService extends EventEmitter {
   /** POST /v1/experiments: names resolved, the grid planned, one job per combination submitted. */
   async createExperiment(req: ExperimentRequest): Promise<ExperimentObject> {
     this.runnerFor(req.runner, 'runner');
+    if (req.nnodes !== undefined && !isNodeCount(req.nnodes)) throw new FactoryError(400, `nnodes must be an integer from 1 to 64, got ${JSON.stringify(req.nnodes)}`, 'nnodes');
+    if ((req.nnodes ?? 1) > 1 && (req.trainer ?? 'engine') === 'engine') throw new FactoryError(400, 'nnodes: the engine trains on one machine; use trainer torch to span several', 'nnodes');
+    try { this.checkMachines(req.nnodes ?? 1, req.runner ?? null); } catch (e) { throw new FactoryError(400, (e as Error).message.replace(/^hyperparameters\./, ''), 'nnodes'); }
     const { stage, bases, datasets, later, plan, follow, rejected } = await this.planAll(req);
     const id = newId('exp');
     const suites = req.suites ?? ['factory'];
@@ -818,7 +839,7 @@ export class FactoryService extends EventEmitter {
       ...(req.trainer !== undefined ? { trainer: req.trainer } : {}), ...(req.precision !== undefined ? { precision: req.precision } : {}),
       ...(req.gradient_checkpointing !== undefined ? { gradient_checkpointing: req.gradient_checkpointing } : {}), ...(req.packing !== undefined ? { packing: req.packing } : {}),
       ...(req.nproc_per_node !== undefined ? { nproc_per_node: req.nproc_per_node } : {}), ...(req.strategy !== undefined ? { strategy: req.strategy } : {}),
-      ...(req.runner !== undefined ? { runner: req.runner } : {}),
+      ...(req.nnodes !== undefined ? { nnodes: req.nnodes } : {}), ...(req.runner !== undefined ? { runner: req.runner } : {}),
     };
     // The planned job's hyperparameters are final (defaults < the experiment's < the sweep point; a later stage:
     // its parent's, then its own), so they win over "auto"; the job's name and model suffix carry the sweep point.
@@ -853,7 +874,7 @@ export class FactoryService extends EventEmitter {
     };
   }
 
-  private jobRequestFor(p: PlannedJob, stage: Stage, suffix: string, trainer: Pick<HyperparameterRequest, 'trainer' | 'precision' | 'gradient_checkpointing' | 'packing' | 'nproc_per_node' | 'strategy' | 'runner'>): CreateJobRequest {
+  private jobRequestFor(p: PlannedJob, stage: Stage, suffix: string, trainer: Pick<HyperparameterRequest, 'trainer' | 'precision' | 'gradient_checkpointing' | 'packing' | 'nproc_per_node' | 'strategy' | 'nnodes' | 'runner'>): CreateJobRequest {
     const h = p.hyperparameters;
     return {
       model: p.base.name, dataset: p.dataset.name, seed: p.seed, suffix,
@@ -973,10 +994,17 @@ export interface FineTuningJobExtras {
   /** The resources the scheduler reserved for it. */
   estimate: Resources; total_steps: number; eval_loss: number | null; eval_loss_before: number | null;
   trainable_params: number | null; eval_metrics: Record<string, number> | null;
-  /** Which trainer runs it, in how many data-parallel processes, and (once it succeeded) the device it trained on. */
-  trainer: TrainerName; processes: number; device: string | null;
-  /** Where its latest run was started: the runner (local, slurm) and the runner's own reference ("local:<pid>", "slurm:<job id>"). */
-  runner: string | null; runner_ref: string | null;
+  /**
+   * Which trainer runs it, in how many data-parallel processes per machine, on how many machines, and (once it
+   * succeeded) the device it trained on.
+   */
+  trainer: TrainerName; processes: number; nodes: number; device: string | null;
+  /**
+   * Where its latest run was started: the runner (local, slurm), the runner's own reference ("local:<pid>",
+   * "slurm:<job id>") and the machine(s) it ran on once the runner said (a host name, a Slurm NodeList, a Ray
+   * driver's address); the machine stays after the run ends.
+   */
+  runner: string | null; runner_ref: string | null; runner_node: string | null;
 }
 /** POST /v1/experiments/plan: the jobs an experiment would make, without making them. */
 export interface ExperimentPlanObject {

@@ -101,6 +101,11 @@ export interface JobSpec {
    * gradient and optimizer moment across them (PyTorch FSDP2, sharded checkpoints).
    */
   strategy?: ParallelStrategy;
+  /**
+   * Machines the job spans (torch trainer; absent: 1): `processes` on each, all under one torchrun c10d rendezvous
+   * (a cluster runner starts them: Slurm's srun, a Kubernetes TrainJob). Its resources are per machine.
+   */
+  nodes?: number;
 }
 
 export const STRATEGIES = ['ddp', 'fsdp'] as const;
@@ -111,7 +116,12 @@ export function isProcessCount(n: unknown): n is number {
   return Number.isInteger(n) && (n as number) >= 1 && (n as number) <= 64;
 }
 
-/** What a job needs from a machine while it runs. */
+/** Whether `n` is a machine count a job may span (1 to 64). */
+export function isNodeCount(n: unknown): n is number {
+  return Number.isInteger(n) && (n as number) >= 1 && (n as number) <= 64;
+}
+
+/** What a job needs from a machine while it runs (a job of several machines: from each of them). */
 export interface Resources {
   cpuThreads: number;
   memoryMB: number;

@@ -2,7 +2,8 @@
  * A factory job as Kubernetes manifests, for clusters where jobs run as pods: a `batch/v1` Job for a one-process
  * job (the engine, or the torch trainer on one process), and a Kubeflow Trainer `TrainJob`
  * (trainer.kubeflow.org/v1alpha1, over the cluster's `torch-distributed` ClusterTrainingRuntime) for a torch job
- * of several processes, whose runtime sets torchrun's rendezvous in the PET_* environment.
+ * of several processes or several nodes (`numNodes` = the spec's `nodes`, its resources per node), whose runtime
+ * sets torchrun's rendezvous in the PET_* environment.
  *
  * Owns: `kubernetesManifests` (pure). Every pod mounts the data folder from a PersistentVolumeClaim at the same
  * path (`dataPath`), works in it, and runs the trainer on `jobs/<id>/job.json`, exactly as the local and Slurm
@@ -75,7 +76,8 @@ export function kubernetesManifests(spec: JobSpec, resources: Resources | undefi
   const appDir = o.appDir ?? '/app';
   const grace = Math.round(o.gracePeriodS ?? 120);
 
-  if (spec.trainer === 'torch' && (spec.processes ?? 1) > 1) {
+  if ((spec.nodes ?? 1) > 1 && spec.trainer !== 'torch') throw new Error(`job ${spec.id} spans ${spec.nodes} nodes; only the torch trainer runs on several`);
+  if (spec.trainer === 'torch' && ((spec.processes ?? 1) > 1 || (spec.nodes ?? 1) > 1)) {
     // the runtime starts torchrun on every node with PET_NNODES, PET_NPROC_PER_NODE, PET_MASTER_ADDR, ... set
     return [{
       apiVersion: 'trainer.kubeflow.org/v1alpha1', kind: 'TrainJob', metadata,
@@ -83,7 +85,7 @@ export function kubernetesManifests(spec: JobSpec, resources: Resources | undefi
         runtimeRef: { name: o.runtime ?? 'torch-distributed' },
         trainer: {
           image: o.image, command: [o.python ?? 'python3', '-m', 'torch.distributed.run', '-m', 'modelfab_torch', jobArg],
-          numNodes: 1, numProcPerNode: spec.processes, resourcesPerNode: resourcesOf, env,
+          numNodes: spec.nodes ?? 1, numProcPerNode: spec.processes ?? 1, resourcesPerNode: resourcesOf, env,
         },
         runtimePatches: [{
           manager: 'modelfab',

@@ -112,6 +112,8 @@ function readHeartbeatPid(outputDir: string): number | null {
 
 export class LocalRunHandle implements RefRunHandle {
   readonly ref: string;
+  /** This machine's host name: where the trainer runs. */
+  readonly node = os.hostname();
   private poll: NodeJS.Timeout | null = null;
   private done = false;
   readonly exited: Promise<RunExit>;

@@ -12,6 +12,8 @@
  *   - `earliestStart` walks the node's expected releases in time order and returns the first time the job fits
  *     (a release with no known end counts as `Infinity`: "once what runs now has ended"), or null when it never
  *     would on that node;
+ *   - a job of N machines (`placeGang`) takes its per-machine share on each of N distinct one-machine nodes, or
+ *     N shares at once on one node that stands for a cluster of at least N machines (a runner that starts it);
  *   - pure functions over plain values (no I/O, no clock): the scheduler and the scheduler benchmark run this code.
  */
 import { copyFree, freeResources, normalizeResources, place, releaseHolding, takeHolding, type FreeResources, type Holding, type Placement } from './resources.ts';
@@ -21,6 +23,11 @@ export interface PoolNode {
   /** Unique in the pool (a runner's name, or a cluster node's). */
   name: string;
   capacity: Resources;
+  /**
+   * How many machines a job may span on it when it stands for a cluster (a Slurm partition, a Kubernetes cluster,
+   * its capacity their sum); absent: it is one machine.
+   */
+  machines?: number;
 }
 
 /** A running job's holding and when it is expected to end (`Infinity` when nobody knows). */
@@ -131,4 +138,65 @@ export function earliestStart(job: Resources, s: NodeState, now: number): number
     if (place(job, copyFree(free), cap)) return Math.max(now, releases[k].endsAt);
   }
   return null;
+}
+
+/** `n` machines' worth of a per-machine share. */
+export function scaleResources(r: Resources, n: number): Resources {
+  const j = normalizeResources(r);
+  const out: Resources = { cpuThreads: j.cpuThreads * n, memoryMB: j.memoryMB * n };
+  if (j.gpus) { out.gpus = j.gpus * n; if (j.gpuMemoryMB) out.gpuMemoryMB = j.gpuMemoryMB; }
+  return out;
+}
+
+/** One node's part of a job's placement, and what the job holds there. */
+export interface GangPart extends PoolChoice {
+  resources: Resources;
+}
+
+/**
+ * Where a job of `count` machines, `job` on each, fits now (see the header), or null: one part for a job of one
+ * machine or one on a cluster node, else `count` parts on distinct one-machine nodes (each best fit). `allowed`
+ * is asked with each part's resources. Does not change `states`.
+ */
+export function placeGang(job: Resources, count: number, states: readonly NodeState[], allowed?: (node: number, placement: Placement, resources: Resources) => boolean): GangPart[] | null {
+  const ok = (r: Resources, extra: (i: number) => boolean) => (i: number, p: Placement) => extra(i) && (!allowed || allowed(i, p, r));
+  if (count <= 1) {
+    const c = placeOnPool(job, states, ok(job, () => true));
+    return c ? [{ ...c, resources: job }] : null;
+  }
+  const whole = scaleResources(job, count);
+  const c = placeOnPool(whole, states, ok(whole, (i) => (states[i].node.machines ?? 1) >= count));
+  if (c) return [{ ...c, resources: whole }];
+  const parts: GangPart[] = [];
+  const used = new Set<number>();
+  for (let k = 0; k < count; k++) {
+    const p = placeOnPool(job, states, ok(job, (i) => states[i].node.machines === undefined && !used.has(i)));
+    if (!p) return null;
+    used.add(p.node);
+    parts.push({ ...p, resources: job });
+  }
+  return parts;
+}
+
+/**
+ * The first time a job of `count` machines could start (as `earliestStart`), and the nodes it would take then
+ * (each with what it holds there); null when it never fits. `usable(i)` may refuse nodes (already reserved).
+ */
+export function earliestGangStart(job: Resources, count: number, states: readonly NodeState[], now: number, usable: (i: number) => boolean = () => true): { at: number; parts: { node: number; resources: Resources }[] } | null {
+  let best: { at: number; parts: { node: number; resources: Resources }[] } | null = null;
+  const whole = count > 1 ? scaleResources(job, count) : job;
+  for (let i = 0; i < states.length; i++) {
+    if (!usable(i) || (count > 1 && (states[i].node.machines ?? 1) < count)) continue;
+    const at = earliestStart(whole, states[i], now);
+    if (at !== null && (!best || at < best.at)) best = { at, parts: [{ node: i, resources: whole }] };
+  }
+  if (count > 1) {
+    const single = states.map((s, i) => ({ i, at: usable(i) && s.node.machines === undefined ? earliestStart(job, s, now) : null }))
+      .filter((x): x is { i: number; at: number } => x.at !== null).sort((a, b) => a.at - b.at || a.i - b.i).slice(0, count);
+    if (single.length === count) {
+      const at = single[count - 1].at;
+      if (!best || at < best.at) best = { at, parts: single.map((x) => ({ node: x.i, resources: job })) };
+    }
+  }
+  return best;
 }

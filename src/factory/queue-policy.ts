@@ -1,14 +1,15 @@
 /**
  * The queue policy: in which order queued jobs are considered, and which of them start in one scheduling pass.
  *
- * Owns: `fairOrder` (priority, fair share across experiments, FIFO) and `planPass` (backfill with reservations
- * over a pool of nodes, placement.ts). Guarantees of `planPass`, for jobs given in queue order:
+ * Owns: `fairOrder` (priority, fair share across experiments, FIFO), `agedFirst` (a job that has waited long goes
+ * first within its priority) and `planPass` (backfill with reservations over a pool of nodes, placement.ts). Guarantees of `planPass`, for jobs given in queue order:
  *   1. A job that fits now (on a node it may use) starts, unless the start would delay a reservation (4).
  *   2. A job that does not fit and has waited less than `reserveAfterMs` lets later jobs of its priority pass it
  *      (plain backfill) and stops every job of a lower priority in this pass.
  *   3. A job that does not fit and has waited `reserveAfterMs` or more gets a reservation: the node where enough
- *      resources are expected to be free earliest (placement.ts `earliestStart`), and that time. One reservation
- *      per node; a blocked job finding no node without one is treated as in 2.
+ *      resources are expected to be free earliest (placement.ts `earliestStart`), and that time (a job of N
+ *      machines: the N nodes, or the cluster node, that have room earliest). One reservation per node; a blocked
+ *      job finding no node without one is treated as in 2.
  *   4. Later jobs, of any priority, start on a reserved node only if they do not delay its reservation: they end
  *      before it (their expected duration is known and short enough) or use resources the reserved job does not
  *      need. A job of unknown duration is taken to run for ever, so on one machine a reservation blocks
@@ -16,7 +17,7 @@
  *   5. The plan is deterministic, and pure (no I/O, no clock: `now` is given); the live scheduler (scheduler.ts)
  *      and the scheduler benchmark (bench/scheduler.ts) both run it.
  */
-import { earliestStart, freeAt, holdOn, placeOnPool, type NodeState } from './placement.ts';
+import { earliestGangStart, freeAt, holdOn, placeGang, type NodeState } from './placement.ts';
 import { copyFree, place, takeHolding, type FreeResources, type Placement } from './resources.ts';
 import type { Resources } from './job-spec.ts';
 
@@ -64,6 +65,19 @@ export function fairOrder<J extends OrderedJob>(queued: readonly J[], served: Re
   return out;
 }
 
+/**
+ * Aging: `ordered` (fairOrder's output) with, within each priority, the jobs that have waited `ageMs` or more
+ * moved to the front, longest waiting first; the others keep their order. Fair share decides among jobs that have
+ * waited less; a job that has waited that long goes first whatever its experiment has used, so its reservation
+ * (planPass 3) is the first of the pass and stays with it until it starts: its wait is bounded by `ageMs` plus
+ * the time until the node it reserved frees, instead of growing while younger jobs of less-served experiments
+ * keep taking the node that frees first. Stable and pure.
+ */
+export function agedFirst<J extends { priority: number }>(ordered: readonly J[], waitedMs: (j: J) => number, ageMs: number): J[] {
+  const aged = (j: J) => { const w = waitedMs(j); return w >= ageMs ? w : -1; };
+  return ordered.map((j, i) => ({ j, i, w: aged(j) })).sort((a, b) => b.j.priority - a.j.priority || b.w - a.w || a.i - b.i).map((x) => x.j);
+}
+
 /** A queued job as the pass sees it. */
 export interface PassJob {
   id: string;
@@ -75,13 +89,17 @@ export interface PassJob {
   durationMs?: number | null;
   /** Names of the nodes it may run on; null or undefined: any. */
   nodes?: readonly string[] | null;
+  /** Machines it spans, `resources` on each (placement.ts `placeGang`); absent: 1. */
+  machines?: number;
 }
 
 export interface PassStart {
   id: string;
-  /** Index of the node in the states. */
+  /** Index of the node in the states (the first, for a job over several one-machine nodes). */
   node: number;
   placement: Placement;
+  /** A job over several one-machine nodes: every node and its placement (the first is `node`). */
+  parts?: { node: number; placement: Placement }[];
 }
 
 export interface Reservation {
@@ -116,29 +134,33 @@ export function planPass(ordered: readonly PassJob[], states: NodeState[], now: 
   for (const job of ordered) {
     if (blockedPriority !== null && job.priority < blockedPriority) break;
     const endsAt = job.durationMs != null ? now + job.durationMs : Infinity;
-    const allowed = (i: number, placement: Placement): boolean => {
+    const allowed = (i: number, placement: Placement, resources: Resources): boolean => {
       if (job.nodes && !job.nodes.includes(states[i].node.name)) return false;
       const r = reservedNode.get(i);
       if (!r || endsBefore(endsAt, r.at)) return true;
       // 4: what runs past the reservation's time must leave the reserved job room then (resources only come
       // back over time, so room at that time means no delay)
       const then = copyFree(atReservation.get(i)!);
-      takeHolding(then, { resources: job.resources, placement }, states[i].node.capacity);
+      takeHolding(then, { resources, placement }, states[i].node.capacity);
       return place(r.resources, then, states[i].node.capacity) !== null;
     };
-    const choice = placeOnPool(job.resources, states, allowed);
-    if (choice) {
-      holdOn(states[choice.node], job.resources, choice.placement, endsAt);
-      const r = reservedNode.get(choice.node);
-      if (r && !endsBefore(endsAt, r.at)) takeHolding(atReservation.get(choice.node)!, { resources: job.resources, placement: choice.placement }, states[choice.node].node.capacity);
-      starts.push({ id: job.id, node: choice.node, placement: choice.placement });
+    const parts = placeGang(job.resources, job.machines ?? 1, states, allowed);
+    if (parts) {
+      for (const part of parts) {
+        holdOn(states[part.node], part.resources, part.placement, endsAt);
+        const r = reservedNode.get(part.node);
+        if (r && !endsBefore(endsAt, r.at)) takeHolding(atReservation.get(part.node)!, { resources: part.resources, placement: part.placement }, states[part.node].node.capacity);
+      }
+      starts.push({ id: job.id, node: parts[0].node, placement: parts[0].placement, ...(parts.length > 1 ? { parts: parts.map((x) => ({ node: x.node, placement: x.placement })) } : {}) });
       continue;
     }
-    const r = job.waitedMs >= o.reserveAfterMs ? reserve(job, states, reservedNode, now) : null;
-    if (r) {
-      reservations.push(r);
-      reservedNode.set(r.node, r);
-      atReservation.set(r.node, freeAt(states[r.node], r.at));
+    const got = job.waitedMs >= o.reserveAfterMs ? reserve(job, states, reservedNode, now) : null;
+    if (got) {
+      for (const r of got) {
+        reservations.push(r);
+        reservedNode.set(r.node, r);
+        atReservation.set(r.node, freeAt(states[r.node], r.at));
+      }
     } else {
       blockedPriority ??= job.priority;
     }
@@ -151,13 +173,12 @@ function endsBefore(endsAt: number, at: number): boolean {
   return Number.isFinite(endsAt) && endsAt <= at;
 }
 
-/** The earliest start of `job` on a node without a reservation (ties: the earlier node), or null. */
-function reserve(job: PassJob, states: readonly NodeState[], reserved: ReadonlyMap<number, Reservation>, now: number): Reservation | null {
-  let best: Reservation | null = null;
-  for (let i = 0; i < states.length; i++) {
-    if (reserved.has(i) || (job.nodes && !job.nodes.includes(states[i].node.name))) continue;
-    const at = earliestStart(job.resources, states[i], now);
-    if (at !== null && (!best || at < best.at)) best = { id: job.id, node: i, at, resources: job.resources };
-  }
-  return best;
+/**
+ * The earliest start of `job` on nodes without a reservation (ties: the earlier node): one reservation per node
+ * it would take (several for a job of several machines), or null.
+ */
+function reserve(job: PassJob, states: readonly NodeState[], reserved: ReadonlyMap<number, Reservation>, now: number): Reservation[] | null {
+  const usable = (i: number) => !reserved.has(i) && (!job.nodes || job.nodes.includes(states[i].node.name));
+  const best = earliestGangStart(job.resources, job.machines ?? 1, states, now, usable);
+  return best ? best.parts.map((p) => ({ id: job.id, node: p.node, at: best.at, resources: p.resources })) : null;
 }

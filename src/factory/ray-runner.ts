@@ -43,7 +43,18 @@ export interface RayRunnerOptions extends TrainerCommandOptions {
 }
 
 type RayStatus = 'PENDING' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'STOPPED';
-interface RayJobInfo { status: RayStatus; driver_exit_code?: number | null; message?: string | null }
+export interface RayJobInfo {
+  status: RayStatus; driver_exit_code?: number | null; message?: string | null;
+  /** Where the entrypoint (the trainer) runs, once started (Ray's JobDetails). */
+  driver_info?: { node_ip_address?: string | null } | null; driver_node_id?: string | null;
+}
+
+/** The machine a Ray job's driver runs on, as the Jobs API says it: its IP address, else Ray's node id; null before it starts. */
+export function rayDriverNode(info: RayJobInfo | null): string | null {
+  const ip = info?.driver_info?.node_ip_address;
+  if (typeof ip === 'string' && ip) return ip;
+  return typeof info?.driver_node_id === 'string' && info.driver_node_id ? info.driver_node_id : null;
+}
 
 const FINAL = new Set<RayStatus>(['SUCCEEDED', 'FAILED', 'STOPPED']);
 
@@ -123,12 +134,16 @@ export function rayEntrypoint(spec: JobSpec, o: RayRunnerOptions & { cwd: string
 }
 
 export class RayRunHandle extends PolledRunHandle {
+  /** The driver's node, once Ray reports it. */
+  node: string | null = null;
+
   constructor(jobId: string, readonly submissionId: string, private readonly base: string, pollMs: number) {
     super(jobId, `ray:${submissionId}`, pollMs);
   }
 
   protected async check(): Promise<RunExit | undefined> {
     const info = await call<RayJobInfo>(this.base, 'GET', `/api/jobs/${encodeURIComponent(this.submissionId)}`);
+    this.node = rayDriverNode(info) ?? this.node;
     return !info || FINAL.has(info.status) ? rayExit(info) : undefined;
   }
 

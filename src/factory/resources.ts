@@ -13,9 +13,13 @@
  */
 import type { Resources } from './job-spec.ts';
 
-/** Where a started job was placed: the GPU devices it holds (empty without GPUs). Plain JSON. */
+/**
+ * Where a started job was placed: the GPU devices it holds (empty without GPUs), and the machine(s) its runner
+ * put it on once the runner says (a host name, a Slurm NodeList; kept after the run ends). Plain JSON.
+ */
 export interface Placement {
   gpuIds: number[];
+  node?: string;
 }
 
 /** A job that holds resources right now. */

@@ -20,6 +20,8 @@ import type { JobSpec, Resources, RunHandle, Runner } from './job-spec.ts';
 /** A RunHandle that can say how to find its trainer again ("local:<pid>", later "slurm:<jobid>", "k8s:<pod>"). */
 export interface RefRunHandle extends RunHandle {
   readonly ref?: string;
+  /** The machine(s) it runs on once known (a host name, a Slurm NodeList); read by `nodeOf`. */
+  readonly node?: string | null;
 }
 
 export interface PlacingRunner extends Runner {
@@ -71,6 +73,26 @@ export abstract class PolledRunHandle implements RefRunHandle {
   dispose(): void {
     if (this.timer) clearInterval(this.timer);
   }
+}
+
+/**
+ * A runner whose jobs may span several machines (a cluster: Slurm, Kubernetes): at most `machines()` of them per
+ * job. A runner without it (this machine, a Ray cluster's one driver) runs every job on one machine.
+ */
+export interface SpanningRunner extends Runner {
+  machines(): number;
+}
+
+/** How many machines one job may span on `r` (1 for a runner that is one machine). */
+export function machinesOf(r: Runner): number {
+  const m = typeof (r as Partial<SpanningRunner>).machines === 'function' ? (r as SpanningRunner).machines() : 1;
+  return Number.isFinite(m) && m >= 1 ? Math.floor(m) : 1;
+}
+
+/** A handle that can say on which machine(s) the run is, once the runner knows (a Slurm NodeList, a host name). */
+export function nodeOf(h: RunHandle): string | null {
+  const n = (h as { node?: unknown }).node;
+  return typeof n === 'string' && n ? n : null;
 }
 
 export function canAdopt(r: Runner): r is AdoptingRunner {

@@ -8,8 +8,9 @@
  *     longest ago goes first; jobs without an experiment share one group); within an experiment, FIFO. A job that
  *     does not fit lets smaller jobs of the same priority start behind it (backfill) until it has waited
  *     `reserveAfterMs`; after that it holds a reservation, and jobs behind it start only with resources it does
- *     not need. A lower priority never starts while a higher one waits without a reservation. (The order and
- *     the pass are queue-policy.ts `fairOrder` and `planPass`, over placement.ts.)
+ *     not need. A lower priority never starts while a higher one waits without a reservation. A job queued
+ *     `agingMs` or longer goes first within its priority, whatever its experiment's share, so its wait is bounded.
+ *     (The order and the pass are queue-policy.ts `fairOrder`, `agedFirst` and `planPass`, over placement.ts.)
  *   - Runners: one or several (`runners`: this machine, a Slurm partition, a Ray cluster), each a node of the
  *     pool with its capacity; a job bound to a runner (`SubmitOptions.runner`) runs only there, any other goes
  *     where it fits best (placement.ts). The job records the runner it started on.
@@ -45,9 +46,9 @@ import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { readMetricsFrom, type MetricsRecord } from '../engine/metrics-log.ts';
 import { freeResources, neverFits, normalizeResources, type FreeResources, type Placement } from './resources.ts';
-import { poolStates } from './placement.ts';
-import { fairOrder, planPass, type PassJob } from './queue-policy.ts';
-import { canAdopt, runOutcome, type PlacingRunner, type RefRunHandle, type RunExit, type RunOutcome } from './runners.ts';
+import { poolStates, scaleResources } from './placement.ts';
+import { agedFirst, fairOrder, planPass, type PassJob } from './queue-policy.ts';
+import { canAdopt, machinesOf, nodeOf, runOutcome, type PlacingRunner, type RefRunHandle, type RunExit, type RunOutcome } from './runners.ts';
 import type { JobNeeds, JobPatch, JobRecord, JobRepository, StopRequest } from './job-repository.ts';
 import type { JobSpec, JobStatus, Resources, Runner } from './job-spec.ts';
 import { StatusError } from '../util/status-error.ts';
@@ -79,6 +80,8 @@ export interface SchedulerOptions {
   clockSkewMs?: number;
   /** A blocked job stops backfill behind it after waiting this long. Default 60 s. */
   reserveAfterMs?: number;
+  /** A job queued this long goes first within its priority, whatever its experiment's share (aging). Default 6 h. */
+  agingMs?: number;
   /** Memory a job holds when its estimate names none. Default 512 MB. */
   defaultMemoryMB?: number;
   /** Lease owner id (default "host/pid/random"). */
@@ -189,7 +192,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     this.o = {
       tickMs: opts.tickMs ?? 200, leaseMs: opts.leaseMs ?? 30_000, maxAttempts: opts.maxAttempts ?? 3,
       pauseGraceMs: opts.pauseGraceMs ?? 30_000, cancelGraceMs: opts.cancelGraceMs ?? 5_000,
-      orphanStaleMs: opts.orphanStaleMs ?? 60_000, clockSkewMs: opts.clockSkewMs ?? 30_000, reserveAfterMs: opts.reserveAfterMs ?? 60_000,
+      orphanStaleMs: opts.orphanStaleMs ?? 60_000, clockSkewMs: opts.clockSkewMs ?? 30_000, reserveAfterMs: opts.reserveAfterMs ?? 60_000, agingMs: opts.agingMs ?? 6 * 3_600_000,
       defaultMemoryMB: opts.defaultMemoryMB ?? 512,
     };
   }
@@ -208,6 +211,11 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     return out;
   }
 
+  /** How many machines one job may span: on `runner` (by name), else on the widest runner (1: one machine). */
+  machines(runner?: string | null): number {
+    return Math.max(1, ...(runner ? this.runners.filter((r) => r.name === runner) : this.runners).map(machinesOf));
+  }
+
   /** The runners' names, in order (the first is the default). */
   runnerNames(): string[] {
     return this.runners.map((r) => r.name);
@@ -222,7 +230,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
         throw new SchedulerError('invalid', `job ${spec.id}: unknown runner ${JSON.stringify(opts.runner)}; this server has ${this.runnerNames().join(', ')}`);
       }
       const estimate: JobNeeds = { ...this.resourcesFor(spec, opts.estimate ?? {}), ...(opts.runner ? { runner: opts.runner } : {}) };
-      const never = this.neverFitsAnywhere(estimate);
+      const never = this.neverFitsAnywhere(estimate, machinesOfSpec(spec));
       if (never) throw new SchedulerError('unplaceable', `job ${spec.id} ${never}`);
       if (await this.repo.get(spec.id)) throw new SchedulerError('conflict', `job ${spec.id} already exists`);
       const after = [...new Set(opts.after ?? [])];
@@ -438,7 +446,9 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       const running = jobs.filter((j) => j.status === 'running');
       let watching = false, requeued = false;
       for (const job of running) {
-        if (this.active.has(job.id)) {
+        const a = this.active.get(job.id);
+        if (a) {
+          await this.recordNode(job, a.handle);
           if ((job.leaseExpiresAt ?? 0) - now < this.o.leaseMs / 2) {
             await this.repo.update(job.id, { leaseExpiresAt: now + this.o.leaseMs, step: this.steps.get(job.id) ?? job.step }, { status: 'running', leaseOwner: this.owner });
           }
@@ -487,7 +497,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     const now = this.now();
     const depStatus = new Map<string, JobRecord | null>();
     const ready: JobRecord[] = [];
-    for (const job of fairOrder(queued, this.lastServed)) {
+    for (const job of agedFirst(fairOrder(queued, this.lastServed), (j) => now - (j.queuedAt ?? j.createdAt), this.o.agingMs)) {
       if (job.dependsOn.length) {
         const wait = await this.dependencyState(job, depStatus);
         if (wait === 'waiting') continue;
@@ -499,7 +509,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       }
       const work = this.preparer?.(job);
       if (work) { this.prepare(job, work); continue; }
-      const never = this.neverFitsAnywhere(job.estimate);
+      const never = this.neverFitsAnywhere(job.estimate, machinesOfSpec(job.spec));
       if (never) {
         await this.transition(job, { status: 'failed', finishedAt: now, error: `cannot run here: ${never}` }, never);
         continue;
@@ -508,17 +518,29 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     }
     if (ready.length === 0) return;
     const running = await this.repo.list({ status: 'running' });
-    const states = poolStates(this.runners.map((r) => ({ name: r.name, capacity: r.capacity() })),
-      running.map((j) => ({ node: j.runner ?? this.runners[0].name, resources: j.estimate, placement: j.placement })));
-    const plan = planPass(ready.map((j) => passJob(j, now)), states, now, { reserveAfterMs: this.o.reserveAfterMs });
+    // a runner that spans machines is one node of the pool that stands for them (its capacity their sum)
+    const wide = ready.some((j) => machinesOfSpec(j.spec) > 1); // asked only then (a cluster runner may ask its cluster)
+    const states = poolStates(this.runners.map((r) => ({ name: r.name, capacity: r.capacity(), ...(wide && machinesOf(r) > 1 ? { machines: machinesOf(r) } : {}) })),
+      running.map((j) => ({ node: j.runner ?? this.runners[0].name, resources: heldResources(j), placement: j.placement })));
+    const spanning = (n: number) => this.runners.filter((r) => machinesOf(r) >= n).map((r) => r.name);
+    const plan = planPass(ready.map((j) => passJob(j, now, spanning)), states, now, { reserveAfterMs: this.o.reserveAfterMs });
     const byId = new Map(ready.map((j) => [j.id, j]));
     for (const start of plan.starts) await this.launch(byId.get(start.id)!, this.runners[start.node], start.placement);
   }
 
-  /** Why a job fits none of the runners it may use (even all empty), or null. */
-  private neverFitsAnywhere(needs: JobNeeds): string | null {
+  /** Why a job (of `machines` machines, `needs` on each) fits none of the runners it may use (even all empty), or null. */
+  private neverFitsAnywhere(needs: JobNeeds, machines = 1): string | null {
     const runners = needs.runner ? this.runners.filter((r) => r.name === needs.runner) : this.runners;
     if (runners.length === 0) return `names the runner ${JSON.stringify(needs.runner)}, which this server does not have`;
+    if (machines > 1) {
+      const wide = runners.filter((r) => machinesOf(r) >= machines);
+      if (wide.length === 0) {
+        return `spans ${machines} machines; ${runners.map((r) => `${r.name} runs a job on ${machinesOf(r) === 1 ? 'one machine' : `at most ${machinesOf(r)}`}`).join(', ')}`;
+      }
+      const why = wide.map((r) => neverFits(scaleResources(needs, machines), r.capacity()));
+      if (why.some((w) => w === null)) return null;
+      return wide.map((r, i) => `${r.name}: ${why[i]} (over ${machines} machines)`).join('; ');
+    }
     const why = runners.map((r) => neverFits(needs, r.capacity()));
     if (why.some((w) => w === null)) return null;
     return runners.length === 1 ? why[0] : runners.map((r, i) => `${r.name}: ${why[i]}`).join('; ');
@@ -557,11 +579,20 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     this.st.spawnMs += performance.now() - t0;
     this.st.jobsStarted++;
     this.attach(claimed, handle);
-    const rec = (await this.repo.update(job.id, { workerRef: handle.ref ?? null }, { status: 'running', leaseOwner: this.owner })) ?? claimed;
+    const node = nodeOf(handle);
+    const rec = (await this.repo.update(job.id, { workerRef: handle.ref ?? null, ...(node ? { placement: { ...placement, node } } : {}) }, { status: 'running', leaseOwner: this.owner })) ?? claimed;
     const resumed = claimed.runs > 1 ? ` (run ${claimed.runs}; continues from its checkpoint)` : '';
     await this.event(job.id, 'status', `queued -> running on ${runner.name}${resumed}`, { runner: runner.name, ref: handle.ref ?? null, placement });
     this.emit('status', job.id, 'running', rec);
     return true;
+  }
+
+  /** Stores the machine a run is on once its runner knows it (a Slurm job placed, a Ray driver started). */
+  private async recordNode(job: JobRecord, handle: RefRunHandle): Promise<void> {
+    const node = nodeOf(handle);
+    if (!node || node === job.placement?.node) return;
+    await this.repo.update(job.id, { placement: { gpuIds: job.placement?.gpuIds ?? [], node } }, { status: 'running', leaseOwner: this.owner });
+    await this.event(job.id, 'node', `running on ${node}`, { node });
   }
 
   private attach(job: JobRecord, handle: RefRunHandle): void {
@@ -588,7 +619,9 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   /** Applies how a run ended to a job still marked running (compare-and-set on the lease). */
   private async applyOutcome(job: JobRecord, out: RunOutcome): Promise<JobRecord> {
     const now = this.now();
-    const clear: JobPatch = { leaseOwner: null, leaseExpiresAt: null, workerRef: null, placement: null, stopRequest: null, step: this.steps.get(job.id) ?? job.step };
+    // the machine it ran on stays with the job (where did it run?); its devices are free again
+    const ranOn = job.placement?.node;
+    const clear: JobPatch = { leaseOwner: null, leaseExpiresAt: null, workerRef: null, placement: ranOn ? { gpuIds: [], node: ranOn } : null, stopRequest: null, step: this.steps.get(job.id) ?? job.step };
     let patch: JobPatch;
     let why = out.reason;
     if (out.kind === 'succeeded') patch = { status: 'succeeded', finishedAt: now, error: null };
@@ -733,9 +766,25 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   }
 }
 
-/** A queued job as queue-policy.ts sees it (durations are unknown here: a started job is taken to run for ever). */
-function passJob(j: JobRecord, now: number): PassJob {
-  return { id: j.id, priority: j.priority, resources: j.estimate, waitedMs: now - (j.queuedAt ?? j.createdAt), durationMs: null, nodes: j.estimate.runner ? [j.estimate.runner] : null };
+/** Machines a job spans (its spec's `nodes`; 1 when absent). */
+function machinesOfSpec(spec: JobSpec): number {
+  return spec.nodes && spec.nodes > 1 ? spec.nodes : 1;
+}
+
+/** What a running job holds on its runner: its share on each of its machines. */
+function heldResources(j: JobRecord): Resources {
+  const n = machinesOfSpec(j.spec);
+  return n > 1 ? scaleResources(resourcesOnly(j.estimate), n) : resourcesOnly(j.estimate);
+}
+
+/**
+ * A queued job as queue-policy.ts sees it (durations are unknown here: a started job is taken to run for ever). A
+ * job of several machines may go only to a runner that spans that many (`spanning`), as one part there.
+ */
+function passJob(j: JobRecord, now: number, spanning: (n: number) => string[]): PassJob {
+  const machines = machinesOfSpec(j.spec);
+  const nodes = j.estimate.runner ? [j.estimate.runner] : machines > 1 ? spanning(machines) : null;
+  return { id: j.id, priority: j.priority, resources: resourcesOnly(j.estimate), waitedMs: now - (j.queuedAt ?? j.createdAt), durationMs: null, nodes, ...(machines > 1 ? { machines } : {}) };
 }
 
 /** The resources of a job's needs, without its runner binding (what a runner is asked for). */

@@ -5,7 +5,9 @@
  *
  * Owns: the batch script (`slurmScript`, pure: `#!/bin/bash`, the #SBATCH lines for partition, account, QoS,
  * CPUs, memory, GPUs as `--gres=gpu:N`, time limit and the admin's extra lines, then `exec` of the trainer so that
- * Slurm's signals reach it), `sbatch --parsable`, following the job with `scontrol show job -o` (which works with
+ * Slurm's signals reach it; a torch job of several nodes gets `--nodes=N --ntasks-per-node=1`, its figures per
+ * node, and `exec srun` of torchrun on every node under one c10d rendezvous at the first node's port 29500),
+ * `sbatch --parsable`, following the job with `scontrol show job -o` (which works with
  * accounting off, for MinJobAge seconds after the end), cancelling with `scancel`, and adopting a job still in
  * the cluster after a server restart (the handle's ref "slurm:<id>", else the job's name `modelfab-<job id>`).
  * Guarantees:
@@ -24,7 +26,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { writeFileAtomic } from '../util/atomic-write.ts';
 import type { Placement } from './resources.ts';
-import { PolledRunHandle, type AdoptingRunner, type PlacingRunner, type RunExit } from './runners.ts';
+import { PolledRunHandle, type AdoptingRunner, type PlacingRunner, type RunExit, type SpanningRunner } from './runners.ts';
 import type { JobSpec, Resources } from './job-spec.ts';
 import { jobPaths, shellAssignments, shellQuote, trainerCommand, trainerEnv, writeJobFile, type TrainerCommandOptions } from './trainer-launch.ts';
 
@@ -47,6 +49,8 @@ export interface SlurmRunnerOptions extends TrainerCommandOptions {
   memoryMB?: number;
   gpus?: number;
   gpuMemoryMB?: number;
+  /** Nodes one job may span (`--nodes`); default: how many `sinfo` lists for the partition. */
+  nodes?: number;
   /** Memory asked for a job the scheduler gave no figure (MB, default 2048). */
   defaultMemoryMB?: number;
   /** Extra environment for the trainers (exported in the script). */
@@ -73,15 +77,16 @@ export function slurmScript(spec: JobSpec, o: SlurmRunnerOptions & { cwd: string
   const { outputDir, jobArg } = jobPaths(o.cwd, spec);
   const cmd = trainerCommand(spec, jobArg, o);
   const procs = spec.processes ?? 1;
+  const nodes = spec.nodes ?? 1;
+  if (nodes > 1 && spec.trainer !== 'torch') throw new Error(`slurm runner: job ${spec.id} spans ${nodes} nodes; only the torch trainer runs on several`);
   const lines = [
     '#!/bin/bash',
     `#SBATCH --job-name=modelfab-${spec.id}`,
     `#SBATCH --chdir=${sbatchValue('cwd', o.cwd)}`,
     `#SBATCH --output=${sbatchValue('the job folder', join(outputDir, 'worker.log'))}`,
     '#SBATCH --open-mode=append',
-    '#SBATCH --nodes=1',
-    '#SBATCH --ntasks=1',
-    // the scheduler's figure already counts every process's threads (scheduler.ts resourcesFor)
+    ...(nodes > 1 ? [`#SBATCH --nodes=${nodes}`, '#SBATCH --ntasks-per-node=1'] : ['#SBATCH --nodes=1', '#SBATCH --ntasks=1']),
+    // per machine: the scheduler's figure already counts every process's threads (scheduler.ts resourcesFor)
     `#SBATCH --cpus-per-task=${Math.max(1, resources?.cpuThreads ?? spec.threads * procs)}`,
   ];
   // always a memory figure: without one, Slurm gives a job the whole node's memory and runs one job per node
@@ -99,9 +104,28 @@ export function slurmScript(spec: JobSpec, o: SlurmRunnerOptions & { cwd: string
   lines.push('', '# written by modelfab: the trainer of job ' + spec.id + ' (' + (spec.trainer ?? 'engine') + '), in its job folder');
   for (const a of shellAssignments(trainerEnv(spec, o.env), 'slurm runner')) lines.push(`export ${a}`);
   lines.push(`echo "--- $(date -Is) modelfab slurm runner: starting the worker for ${spec.id} as Slurm job $SLURM_JOB_ID on $(hostname)"`);
+  if (nodes > 1) {
+    // one task per node; each runs torchrun, which joins the others at the first node's c10d rendezvous. srun is
+    // the batch shell (exec) and passes --signal=B:TERM and scancel --batch on to every task's torchrun.
+    lines.push('MODELFAB_RDZV_HOST=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)', 'export MODELFAB_RDZV_HOST');
+    lines.push(`exec srun --kill-on-bad-exit=1 bash -c ${shellQuote(`exec ${multiNodeTorchrun(cmd.command, procs, jobArg)}`)}`, '');
+    return lines.join('\n');
+  }
   // exec: the trainer is the batch shell, so --signal=B:TERM and scancel --batch reach it
   lines.push(`exec ${[cmd.command, ...cmd.args].map(shellQuote).join(' ')}`, '');
   return lines.join('\n');
+}
+
+/**
+ * The command each node's task runs (a shell line; the variables are the task's own, set by srun): torchrun with
+ * `procs` processes on this node, its rank among the nodes, and the rendezvous at the first node, port 29500.
+ */
+export function multiNodeTorchrun(python: string, procs: number, jobArg: string): string {
+  return [
+    shellQuote(python), '-m', 'torch.distributed.run', '--nnodes="$SLURM_NNODES"', '--node_rank="$SLURM_NODEID"',
+    `--nproc_per_node=${procs}`, '--rdzv_id="$SLURM_JOB_ID"', '--rdzv_backend=c10d', '--rdzv_endpoint="$MODELFAB_RDZV_HOST:29500"',
+    '-m', 'modelfab_torch', shellQuote(jobArg),
+  ].join(' ');
 }
 
 /** `scontrol show job -o <id>`'s fields (KEY=VALUE words), or null when Slurm no longer knows the job. */
@@ -163,10 +187,11 @@ export class SlurmRunHandle extends PolledRunHandle {
   }
 }
 
-export class SlurmRunner implements PlacingRunner, AdoptingRunner {
+export class SlurmRunner implements PlacingRunner, AdoptingRunner, SpanningRunner {
   readonly name = 'slurm';
   private readonly o: SlurmRunnerOptions & { cwd: string };
   private cap: Resources | null = null;
+  private nodeCount: number | null = null;
 
   constructor(opts: SlurmRunnerOptions = {}) {
     this.o = { ...opts, cwd: resolve(opts.cwd ?? process.cwd()) };
@@ -179,10 +204,9 @@ export class SlurmRunner implements PlacingRunner, AdoptingRunner {
     if (this.cap) return this.cap;
     const o = this.o;
     let cpus = 0, mem = 0, gpus = 0;
+    const seen = new Set<string>();
     if (o.cpuThreads === undefined || o.memoryMB === undefined || o.gpus === undefined) {
-      const out = execFileSync(this.bin('sinfo'), ['-h', '-N', ...(o.partition ? ['-p', o.partition] : []), '-o', '%N %c %m %G'], { encoding: 'utf8', timeout: 30_000 });
-      const seen = new Set<string>();
-      for (const line of out.split('\n')) {
+      for (const line of this.sinfo().split('\n')) {
         const [node, c, m, g] = line.trim().split(/\s+/);
         if (!node || seen.has(node)) continue;
         seen.add(node);
@@ -192,7 +216,23 @@ export class SlurmRunner implements PlacingRunner, AdoptingRunner {
       }
     }
     this.cap = { cpuThreads: o.cpuThreads ?? cpus, memoryMB: o.memoryMB ?? mem, gpus: o.gpus ?? gpus, gpuMemoryMB: o.gpuMemoryMB ?? 0 };
+    if (seen.size > 0) this.nodeCount ??= seen.size;
     return this.cap;
+  }
+
+  /** The partition's nodes, one a line: name, CPUs, memory (MB), gres. */
+  private sinfo(): string {
+    return execFileSync(this.bin('sinfo'), ['-h', '-N', ...(this.o.partition ? ['-p', this.o.partition] : []), '-o', '%N %c %m %G'], { encoding: 'utf8', timeout: 30_000 });
+  }
+
+  /**
+   * Nodes one job may span: the option, else the partition's node count (sinfo; while sinfo cannot be asked this
+   * throws, as capacity() does, and the scheduler's pass is tried again).
+   */
+  machines(): number {
+    if (this.o.nodes !== undefined) return this.o.nodes;
+    this.nodeCount ??= Math.max(1, new Set(this.sinfo().split('\n').map((l) => l.trim().split(/\s+/)[0]).filter(Boolean)).size);
+    return this.nodeCount;
   }
 
   start(spec: JobSpec, _placement?: Placement, resources?: Resources): SlurmRunHandle {

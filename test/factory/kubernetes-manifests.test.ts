@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { dnsLabel, kubernetesManifests, type Manifest } from '../../src/factory/kubernetes-manifests.ts';
@@ -34,11 +34,17 @@ function manifests(): Manifest[] {
     ...kubernetesManifests(spec(), { cpuThreads: 4, memoryMB: 8000 }, opts),
     ...kubernetesManifests(spec({ trainer: 'torch' }), { cpuThreads: 4, memoryMB: 30_000, gpus: 1, gpuMemoryMB: 40_000 }, opts),
     ...kubernetesManifests(spec({ trainer: 'torch', processes: 4, strategy: 'fsdp' }), { cpuThreads: 16, memoryMB: 120_000, gpus: 4, gpuMemoryMB: 40_000 }, { ...opts, runtime: 'torch-distributed' }),
+    ...kubernetesManifests(spec({ trainer: 'torch', processes: 8, nodes: 4 }), { cpuThreads: 64, memoryMB: 500_000, gpus: 8, gpuMemoryMB: 80_000 }, opts),
   ];
 }
 
 test('one process: a batch/v1 Job over the shared volume; several: a Kubeflow TrainJob with torchrun\'s processes', () => {
-  const [engine, torch1, torchN] = manifests() as any[];
+  const [engine, torch1, torchN, nodes4] = manifests() as any[];
+  // several nodes: a TrainJob of numNodes, its resources per node
+  assert.deepEqual([nodes4.kind, nodes4.spec.trainer.numNodes, nodes4.spec.trainer.numProcPerNode], ['TrainJob', 4, 8]);
+  assert.deepEqual(nodes4.spec.trainer.resourcesPerNode.limits, { memory: '500000Mi', 'nvidia.com/gpu': '8' });
+  assert.deepEqual(kubernetesManifests(spec({ trainer: 'torch', nodes: 2 }), undefined, opts)[0].kind, 'TrainJob', 'one process on each of two nodes');
+  assert.throws(() => kubernetesManifests(spec({ nodes: 2 }), undefined, opts), /only the torch trainer runs on several/);
   assert.deepEqual([engine.apiVersion, engine.kind, engine.metadata.name, engine.metadata.namespace], ['batch/v1', 'Job', 'modelfab-ftjob-abc1', 'ml']);
   const pod = engine.spec.template.spec;
   assert.equal(pod.restartPolicy, 'Never');
@@ -54,6 +60,7 @@ test('one process: a batch/v1 Job over the shared volume; several: a Kubeflow Tr
   assert.deepEqual([torchN.apiVersion, torchN.kind], ['trainer.kubeflow.org/v1alpha1', 'TrainJob']);
   assert.equal(torchN.spec.runtimeRef.name, 'torch-distributed');
   assert.equal(torchN.spec.trainer.numProcPerNode, 4);
+  assert.equal(torchN.spec.trainer.numNodes, 1);
   assert.deepEqual(torchN.spec.trainer.command, ['python3', '-m', 'torch.distributed.run', '-m', 'modelfab_torch', 'jobs/ftjob-AbC1/job.json']);
   assert.equal(torchN.spec.trainer.resourcesPerNode.limits['nvidia.com/gpu'], '4');
   const podPatch = torchN.spec.runtimePatches[0].trainingRuntimeSpec.template.spec.replicatedJobs[0].template.spec.template.spec;
@@ -102,10 +109,19 @@ test('GET /v1/fine_tuning/jobs/{id}/manifests: YAML of the job; the query checke
     assert.deepEqual(docs, ok.body.data);
     assert.equal(docs[0].kind, 'Job');
     assert.equal(docs[0].spec.template.spec.containers[0].command.at(-1), `jobs/${job.id}/job.json`);
+    // a job over several machines: refused on this server, whose one runner is this machine
+    const post = await fetch(`${url}/v1/fine_tuning/jobs`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'tiny', dataset: 'qa', hyperparameters: { trainer: 'torch', nnodes: 2 } }) });
+    const refused = await post.json() as any;
+    assert.equal(post.status, 400);
+    assert.equal(refused.error.param, 'hyperparameters.nnodes');
+    assert.match(refused.error.message, /runs a job on one machine|spans 2 machines/);
     for (const bad of ['claim=data', 'image=x%0Arm&claim=data', 'image=x&claim=Data_1', 'image=x&claim=d&data_path=relative', 'image=x&claim=d&extra=1']) {
       assert.equal((await get(bad)).status, 400, bad);
     }
     await srv.factory.scheduler.waitFor(job.id, undefined, 60_000);
+    // where it ran: this machine, kept with the job after it ended
+    const shown = await fetch(`${url}/v1/fine_tuning/jobs/${job.id}`, { headers: { authorization: `Bearer ${KEY}` } }).then((r) => r.json()) as any;
+    assert.deepEqual([shown.modelfab.runner_node, shown.modelfab.nodes], [hostname(), 1]);
   } finally {
     await srv.close();
     rmSync(dir, { recursive: true, force: true });

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { earliestStart, placeOnPool, poolStates, type PoolNode } from '../../src/factory/placement.ts';
-import { fairOrder, planPass, type PassJob } from '../../src/factory/queue-policy.ts';
+import { agedFirst, fairOrder, planPass, type PassJob } from '../../src/factory/queue-policy.ts';
 
 const gpuNode = (name: string): PoolNode => ({ name, capacity: { cpuThreads: 64, memoryMB: 1_000_000, gpus: 8, gpuMemoryMB: 80_000 } });
 const cpuNode = (name: string): PoolNode => ({ name, capacity: { cpuThreads: 32, memoryMB: 256_000 } });
@@ -89,4 +89,21 @@ test('fairOrder: the least served group goes first, whatever the number means', 
   const j = (id: string, experimentId: string, seq: number, priority = 0) => ({ id, experimentId, seq, priority });
   const q = [j('a1', 'a', 1), j('a2', 'a', 2), j('b1', 'b', 3), j('b2', 'b', 4), j('c1', 'c', 5, 1)];
   assert.deepEqual(fairOrder(q, new Map([['a', 500], ['b', 20]])).map((x) => x.id), ['c1', 'b1', 'a1', 'b2', 'a2']);
+});
+
+test('agedFirst: within a priority, jobs waiting ageMs or more go first, longest waiting first; the rest keep the fair order', () => {
+  const j = (id: string, waited: number, priority = 0) => ({ id, experimentId: 'e', seq: 0, priority, waited });
+  const fair = [j('p1', 10, 1), j('p1-old', 900, 1), j('a', 50), j('b', 700), j('c', 100), j('d', 800)];
+  assert.deepEqual(agedFirst(fair, (x) => x.waited, 600).map((x) => x.id), ['p1-old', 'p1', 'd', 'b', 'a', 'c'], 'an aged job never passes a higher priority');
+  assert.deepEqual(agedFirst(fair, (x) => x.waited, Infinity).map((x) => x.id), fair.map((x) => x.id), 'no aging: the order as given');
+  // the aged 8-GPU job's reservation comes first: it gets the node that frees first, not the younger job ahead of it in fair order
+  const running = [
+    { node: 'a', resources: gpus(8), placement: { gpuIds: [0, 1, 2, 3, 4, 5, 6, 7] }, endsAt: 10_000 },
+    { node: 'b', resources: gpus(8), placement: { gpuIds: [0, 1, 2, 3, 4, 5, 6, 7] }, endsAt: 50_000 },
+  ];
+  const queue = [job('young', 8, { waitedMs: 1000 }), job('old', 8, { waitedMs: 7 * 3_600_000 })];
+  const before = planPass(queue, poolStates([gpuNode('a'), gpuNode('b')], running), 0, { reserveAfterMs: 0 });
+  assert.deepEqual(before.reservations.map((r) => [r.id, r.at]), [['young', 10_000], ['old', 50_000]]);
+  const aged = planPass(agedFirst(queue, (x) => x.waitedMs, 6 * 3_600_000), poolStates([gpuNode('a'), gpuNode('b')], running), 0, { reserveAfterMs: 0 });
+  assert.deepEqual(aged.reservations.map((r) => [r.id, r.at]), [['old', 10_000], ['young', 50_000]]);
 });

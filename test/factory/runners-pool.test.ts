@@ -57,7 +57,7 @@ test('parseRunnersFile: names every bad field with the file; buildRunners names 
   ] });
   assert.throws(() => parseRunnersFile(bad, 'r.json'), (e: Error) =>
     /r\.json: 5 problems/.test(e.message) && /runners\[0\]\.gpus: must be an integer >= 0/.test(e.message) && /runners\[1\]\.name: a is already/.test(e.message) &&
-    /runners\[1\]\.partiton: unknown key for a slurm runner/.test(e.message) && /runners\[2\]\.address: must be the head's http/.test(e.message) && /runners\[3\]\.kind: must be local, slurm or ray/.test(e.message));
+    /runners\[1\]\.partiton: unknown key for a slurm runner/.test(e.message) && /runners\[2\]\.address: must be the head's http/.test(e.message) && /runners\[3\]\.kind: must be local, slurm, ray or kubernetes/.test(e.message));
   const cfg = parseRunnersFile(JSON.stringify({ runners: [{ name: 'here', kind: 'local', cpu_threads: 3, memory_mb: 1000 }, { name: 'gpu-part', kind: 'slurm', partition: 'gpu', gpus: 8, gpu_memory_mb: 80000, cpu_threads: 64, memory_mb: 500000, time_minutes: 60 }] }), 'r.json');
   assert.deepEqual(cfg[1], { name: 'gpu-part', kind: 'slurm', partition: 'gpu', gpus: 8, gpuMemoryMB: 80000, cpuThreads: 64, memoryMB: 500000, timeMinutes: 60 });
   const runners = buildRunners(cfg, root);

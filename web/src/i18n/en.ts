@@ -269,6 +269,7 @@ export const en = {
   'runs.base': 'Base model',
   'runs.dataset': 'Dataset',
   'runs.runner': 'Runs on',
+  'runs.nodes': 'Machines × processes',
   'runs.trainer': 'Trainer',
   'runs.method': 'Method',
   'runs.before': 'before',

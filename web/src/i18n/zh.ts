@@ -268,6 +268,7 @@ export const zh: Dictionary = {
   'runs.base': '基座模型',
   'runs.dataset': '数据集',
   'runs.runner': '运行于',
+  'runs.nodes': '机器数 × 进程数',
   'runs.trainer': '训练器',
   'runs.method': '方法',
   'runs.before': '训练前',

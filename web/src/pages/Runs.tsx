@@ -183,7 +183,8 @@ function JobDetail({ job, metrics, onChange }: { job: Job; metrics: Metric[]; on
         <div><dt>{t('runs.dataset')}</dt><dd>{job.modelfab?.dataset ?? '–'}</dd></div>
         <div><dt>{t('runs.method')}</dt><dd>{String(job.hyperparameters?.fine_tuning_method ?? '–')}</dd></div>
         <div><dt>{t('runs.trainer')}</dt><dd>{job.modelfab?.trainer ?? 'engine'}{job.modelfab?.device ? <small className="muted"> · {job.modelfab.device}</small> : null}</dd></div>
-        {job.modelfab?.runner && <div><dt>{t('runs.runner')}</dt><dd className="mono">{job.modelfab.runner}{job.modelfab.runner_ref ? <small className="muted"> · {job.modelfab.runner_ref}</small> : null}</dd></div>}
+        {job.modelfab?.runner && <div><dt>{t('runs.runner')}</dt><dd className="mono">{job.modelfab.runner}{job.modelfab.runner_node ? ` · ${job.modelfab.runner_node}` : null}{job.modelfab.runner_ref ? <small className="muted"> · {job.modelfab.runner_ref}</small> : null}</dd></div>}
+        {(job.modelfab?.nodes ?? 1) > 1 && <div><dt>{t('runs.nodes')}</dt><dd>{job.modelfab!.nodes} × {job.modelfab!.processes}</dd></div>}
         <div><dt>{t('runs.step')}</dt><dd>{fmtNum(last?.step ?? job.modelfab?.step)}{steps ? ` / ${fmtNum(steps)}` : ''}</dd></div>
         <div><dt>{t('runs.loss')}</dt><dd>{fmtLoss(last?.loss)}</dd></div>
         <div><dt>{t('runs.evalLoss')}</dt><dd>{fmtLoss(lastEval?.eval_loss ?? job.modelfab?.eval_loss)}{job.modelfab?.eval_loss_before != null && <small className="muted"> ({t('runs.before')} {fmtLoss(job.modelfab.eval_loss_before)})</small>}</dd></div>
