@@ -296,7 +296,7 @@ function trainerFields(p: Collector, obj: Record<string, unknown>): void {
   if (obj.nproc_per_node !== undefined && !isProcessCount(obj.nproc_per_node)) p.add(['nproc_per_node'], `must be an integer from 1 to 64, got ${JSON.stringify(obj.nproc_per_node)}`);
   if (obj.strategy !== undefined) p.check(obj.strategy, oneOf(STRATEGIES), ['strategy']);
   if ((obj.trainer ?? 'engine') !== 'engine') return;
-  if (obj.strategy === 'fsdp') p.add(['strategy'], 'needs trainer: torch (the engine trains in one process)');
+  if (obj.strategy !== undefined && obj.strategy !== 'ddp') p.add(['strategy'], 'needs trainer: torch (the engine trains in one process)');
   if (obj.precision === 'bf16' || obj.precision === 'fp16') p.add(['precision'], `${obj.precision} needs trainer: torch (the engine trains in fp32 only)`);
   if (obj.gradient_checkpointing === true) p.add(['gradient_checkpointing'], 'needs trainer: torch (the engine does not recompute activations)');
   if (obj.packing === true) p.add(['packing'], 'needs trainer: torch (the engine does not pack sequences)');
