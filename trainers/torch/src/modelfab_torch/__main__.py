@@ -22,6 +22,8 @@ def info() -> dict:
     import torch
     import transformers
 
+    from . import zero
+
     devices = []
     if torch.cuda.is_available():
         for i in range(torch.cuda.device_count()):
@@ -32,7 +34,9 @@ def info() -> dict:
             "methods": ["full", "freeze", "lora", "prefix", "prompt"], "stages": ["pretrain", "sft", "dpo"],
             # the job spec's trainer options it runs (src/factory/job-spec.ts); the factory refuses the others at submission
             "precisions": ["fp32", "bf16", "fp16"] if not torch.cuda.is_available() or torch.cuda.is_bf16_supported() else ["fp32", "fp16"],
-            "packing": True, "gradient_checkpointing": True, "strategies": ["ddp", "fsdp"]}
+            "packing": True, "gradient_checkpointing": True,
+            # DeepSpeed's ZeRO only where deepspeed imports (an optional part of the environment)
+            "strategies": ["ddp", "fsdp"] + (list(zero.STAGES) if zero.available() else [])}
 
 
 def main(argv: list[str]) -> int:
