@@ -155,7 +155,10 @@ def test_what_zero_does_not_run_is_refused(tmp_path, base_model, monkeypatch):
     with pytest.raises(JobSpecError, match="strategy deepspeed-zero3: not with prompt tuning"):
         validate_job_spec(spec)
     from modelfab_torch import zero
+    from modelfab_torch.__main__ import info
 
+    assert info()["strategies"] == ["ddp", "fsdp", "deepspeed-zero2", "deepspeed-zero3"]
     monkeypatch.setattr(zero, "available", lambda: False)
+    assert info()["strategies"] == ["ddp", "fsdp"]  # --info lists them only where deepspeed imports
     with pytest.raises(JobSpecError, match=r"deepspeed is not installed in this environment; pip install deepspeed==0\.19\.8"):
         validate_job_spec({**spec, "strategy": "deepspeed-zero2", "method": {"type": "full"}})

@@ -8,6 +8,7 @@ says why; for a spec too broken to name its outputDir, the events go next to job
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -24,6 +25,9 @@ def info() -> dict:
 
     from . import zero
 
+    # deepspeed logs to stdout as it imports (which accelerator it found); stdout is the one JSON line
+    with contextlib.redirect_stdout(sys.stderr):
+        deepspeed_imports = zero.available()
     devices = []
     if torch.cuda.is_available():
         for i in range(torch.cuda.device_count()):
@@ -36,7 +40,7 @@ def info() -> dict:
             "precisions": ["fp32", "bf16", "fp16"] if not torch.cuda.is_available() or torch.cuda.is_bf16_supported() else ["fp32", "fp16"],
             "packing": True, "gradient_checkpointing": True,
             # DeepSpeed's ZeRO only where deepspeed imports (an optional part of the environment)
-            "strategies": ["ddp", "fsdp"] + (list(zero.STAGES) if zero.available() else [])}
+            "strategies": ["ddp", "fsdp"] + (list(zero.STAGES) if deepspeed_imports else [])}
 
 
 def main(argv: list[str]) -> int:
