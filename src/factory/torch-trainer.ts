@@ -152,7 +152,6 @@ export function torchRefusal(info: TorchInfo, stage: string, method: string, o: 
   if (o.strategy && o.strategy !== 'ddp' && info.strategies && !info.strategies.includes(o.strategy)) return `the torch trainer does not run strategy ${o.strategy} yet (it runs ${info.strategies.join(', ')})`;
   if (o.strategy === 'fsdp' && (method === 'prefix' || method === 'prompt')) return `strategy fsdp does not shard ${method} tuning (PEFT's prompt encoder lives outside the decoder layers); use ddp`;
   if (o.strategy === 'fsdp' && o.precision === 'fp16') return 'strategy fsdp does not train in fp16 (the loss scaler would see one shard\'s overflows); use bf16';
-  if (o.strategy === 'deepspeed-zero3' && (method === 'prefix' || method === 'prompt')) return `strategy deepspeed-zero3 does not partition ${method} tuning (PEFT's prompt encoder reads its table whole); use deepspeed-zero2 or ddp`;
   if (o.gradientCheckpointing && method === 'prefix') return 'gradient checkpointing does not work with prefix tuning (its prefix lives in the attention cache, which a recomputed layer would extend twice); use LoRA or turn it off';
   return null;
 }

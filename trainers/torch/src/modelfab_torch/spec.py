@@ -226,9 +226,6 @@ def validate_job_spec(s: Any, cuda: bool = False) -> JobSpec:
 
         _need(zero.available(), f"strategy {strategy}: deepspeed is not installed in this environment; "
                                 f"pip install {zero.PIN} (or run trainers/torch/setup-venv.sh)")
-    if strategy == "deepspeed-zero3":
-        _need(method["type"] not in ("prefix", "prompt"), f"strategy {strategy}: not with {method['type']} tuning (PEFT's prompt "
-                                                           "encoder reads its table whole, which ZeRO-3 partitions); use deepspeed-zero2 or ddp")
     if strategy == "fsdp":
         _need(method["type"] not in ("prefix", "prompt"), f"strategy fsdp: not with {method['type']} tuning (PEFT's prompt "
                                                            "encoder lives outside the decoder layers that are sharded); use ddp")
