@@ -298,7 +298,7 @@ function trainerFields(p: Collector, obj: Record<string, unknown>): void {
   if (obj.nnodes !== undefined && !isNodeCount(obj.nnodes)) p.add(['nnodes'], `must be an integer from 1 to 64, got ${JSON.stringify(obj.nnodes)}`);
   if ((obj.trainer ?? 'engine') !== 'engine') return;
   if (typeof obj.nnodes === 'number' && obj.nnodes > 1) p.add(['nnodes'], 'needs trainer: torch (the engine trains on one machine)');
-  if (obj.strategy === 'fsdp') p.add(['strategy'], 'needs trainer: torch (the engine trains in one process)');
+  if (obj.strategy !== undefined && obj.strategy !== 'ddp') p.add(['strategy'], 'needs trainer: torch (the engine trains in one process)');
   if (obj.precision === 'bf16' || obj.precision === 'fp16') p.add(['precision'], `${obj.precision} needs trainer: torch (the engine trains in fp32 only)`);
   if (obj.gradient_checkpointing === true) p.add(['gradient_checkpointing'], 'needs trainer: torch (the engine does not recompute activations)');
   if (obj.packing === true) p.add(['packing'], 'needs trainer: torch (the engine does not pack sequences)');

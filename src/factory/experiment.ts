@@ -16,7 +16,7 @@
 import { createHash } from 'node:crypto';
 import { normalizeMethod, type MethodSpec } from '../engine/methods.ts';
 import { headDim, parameterCount, type LlamaConfig } from '../engine/config.ts';
-import type { BaseModelRef, DataRef, Hyperparameters, JobEstimate, Stage } from './job-spec.ts';
+import type { BaseModelRef, DataRef, Hyperparameters, JobEstimate, ParallelStrategy, Stage } from './job-spec.ts';
 
 export interface ExperimentBase {
   name: string;
@@ -192,7 +192,7 @@ const C_ACT = 14; // activations kept per layer, in units of the hidden size (no
 const CHUNKED_CE_ABOVE = 2 ** 26, CHUNKED_CE_POSITIONS = 1024;
 
 /** What shapes a torch job's GPU memory beyond the model: its trainer options. */
-export interface TorchGpuOptions { precision?: 'fp32' | 'bf16' | 'fp16'; gradientCheckpointing?: boolean; processes?: number; strategy?: 'ddp' | 'fsdp' }
+export interface TorchGpuOptions { precision?: 'fp32' | 'bf16' | 'fp16'; gradientCheckpointing?: boolean; processes?: number; strategy?: ParallelStrategy }
 
 /**
  * GPU memory (MB) each process of a torch job needs, for the trainer as trainers/torch/ runs it: the base held in
@@ -201,15 +201,21 @@ export interface TorchGpuOptions { precision?: 'fp32' | 'bf16' | 'fp16'; gradien
  * halves them; gradient checkpointing keeps each layer's input and one layer's inside), the logits and their
  * gradient (fp32, in chunks of 1,024 positions above 64M elements, as chunked_ce.py takes them) and 1 GB for CUDA's
  * context and allocator; under FSDP each process holds 1/N of the weights, gradients and moments (plus the largest
- * layer gathered while in use, left out here). LLaMA-Factory's rule of thumb (full bf16 about 18 GB per billion parameters, LoRA about 2)
+ * layer gathered while in use, left out here). DeepSpeed's ZeRO-2 gives each process 1/N of the gradients and
+ * moments and ZeRO-3 also 1/N of the weights; under bf16/fp16 DeepSpeed holds the model in 16 bits (2 bytes a
+ * parameter) and adds a 4-byte fp32 master copy of each trainable parameter to its partitioned state. LLaMA-Factory's rule of thumb (full bf16 about 18 GB per billion parameters, LoRA about 2)
  * assumes a bf16 base; this trainer keeps an fp32 one, so full training comes to about 16 GB and LoRA about 4 GB
  * per billion, before activations.
  */
 export function torchGpuMemoryMB(config: LlamaConfig, method: MethodSpec, h: Hyperparameters, trainable: number, o: TorchGpuOptions = {}): number {
   const total = parameterCount(config);
-  const shards = o.strategy === 'fsdp' ? Math.max(1, o.processes ?? 1) : 1;
-  const weights = (method.type === 'qlora' ? total * 0.6 : total * 4) / shards;
-  const optimizer = trainable * 12 / shards;
+  const n = Math.max(1, o.processes ?? 1);
+  const zero = o.strategy === 'deepspeed-zero2' || o.strategy === 'deepspeed-zero3';
+  const weightShards = o.strategy === 'fsdp' || o.strategy === 'deepspeed-zero3' ? n : 1;
+  const stateShards = o.strategy === 'fsdp' || zero ? n : 1;
+  const half16 = zero && (o.precision === 'bf16' || o.precision === 'fp16');
+  const weights = (method.type === 'qlora' ? total * 0.6 : total * (half16 ? 2 : 4)) / weightShards;
+  const optimizer = trainable * (half16 ? 16 : 12) / stateShards;
   const rows = Math.ceil(h.batchSize / Math.max(1, o.processes ?? 1)) * h.seqLen;
   const bytes = o.precision === 'bf16' || o.precision === 'fp16' ? 2 : 4;
   const perLayer = C_ACT * config.hiddenSize + 3 * config.ffnSize;

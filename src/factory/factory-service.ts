@@ -144,14 +144,14 @@ export function trainerOptions(h: HyperparameterRequest): TrainerOptions {
     if (h.gradient_checkpointing) throw new FactoryError(400, 'hyperparameters.gradient_checkpointing: the engine does not recompute activations; use trainer torch', 'hyperparameters.gradient_checkpointing');
     if (h.packing) throw new FactoryError(400, 'hyperparameters.packing: the engine does not pack sequences; use trainer torch', 'hyperparameters.packing');
     if ((h.nproc_per_node ?? 1) > 1) throw new FactoryError(400, 'hyperparameters.nproc_per_node: the engine trains in one process (give it more threads); use trainer torch for data parallelism', 'hyperparameters.nproc_per_node');
-    if (h.strategy === 'fsdp') throw new FactoryError(400, 'hyperparameters.strategy fsdp: the engine trains in one process; use trainer torch', 'hyperparameters.strategy');
+    if (h.strategy !== undefined && h.strategy !== 'ddp') throw new FactoryError(400, `hyperparameters.strategy ${h.strategy}: the engine trains in one process; use trainer torch`, 'hyperparameters.strategy');
     if ((h.nnodes ?? 1) > 1) throw new FactoryError(400, 'hyperparameters.nnodes: the engine trains on one machine; use trainer torch to span several', 'hyperparameters.nnodes');
   }
   return {
     ...(h.trainer !== undefined ? { trainer } : {}), ...(h.precision !== undefined ? { precision: h.precision } : {}),
     ...(h.gradient_checkpointing !== undefined ? { gradientCheckpointing: h.gradient_checkpointing } : {}), ...(h.packing !== undefined ? { packing: h.packing } : {}),
     ...((h.nproc_per_node ?? 1) > 1 ? { processes: h.nproc_per_node } : {}),
-    ...(h.strategy === 'fsdp' ? { strategy: h.strategy } : {}),
+    ...(h.strategy !== undefined && h.strategy !== 'ddp' ? { strategy: h.strategy } : {}),
     ...((h.nnodes ?? 1) > 1 ? { nodes: h.nnodes } : {}),
   };
 }

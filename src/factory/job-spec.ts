@@ -98,7 +98,9 @@ export interface JobSpec {
   processes?: number;
   /**
    * How the processes share the work (absent: ddp): `ddp` gives each the whole model; `fsdp` shards every weight,
-   * gradient and optimizer moment across them (PyTorch FSDP2, sharded checkpoints).
+   * gradient and optimizer moment across them (PyTorch FSDP2, sharded checkpoints); `deepspeed-zero2` partitions
+   * the gradients and optimizer state, `deepspeed-zero3` also the weights (DeepSpeed's engine, its config written
+   * to the job folder as deepspeed.json).
    */
   strategy?: ParallelStrategy;
   /**
@@ -108,7 +110,7 @@ export interface JobSpec {
   nodes?: number;
 }
 
-export const STRATEGIES = ['ddp', 'fsdp'] as const;
+export const STRATEGIES = ['ddp', 'fsdp', 'deepspeed-zero2', 'deepspeed-zero3'] as const;
 export type ParallelStrategy = (typeof STRATEGIES)[number];
 
 /** Whether `n` is a data-parallel process count a job may ask for (1 to 64). */

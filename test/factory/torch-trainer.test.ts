@@ -91,6 +91,8 @@ test('trainer options of the jobs API: checked, and what the engine does not do 
   assert.deepEqual(trainerOptions({ trainer: 'torch', nproc_per_node: 2, strategy: 'fsdp' }), { trainer: 'torch', processes: 2, strategy: 'fsdp' });
   err({ trainer: 'torch', strategy: 'zero3' }, 'hyperparameters.strategy', /one of ddp, fsdp/);
   err({ strategy: 'fsdp' }, 'hyperparameters.strategy', /engine trains in one process/);
+  assert.deepEqual(trainerOptions({ trainer: 'torch', nproc_per_node: 4, strategy: 'deepspeed-zero3' }), { trainer: 'torch', processes: 4, strategy: 'deepspeed-zero3' });
+  err({ strategy: 'deepspeed-zero2' }, 'hyperparameters.strategy', /strategy deepspeed-zero2: the engine trains in one process/);
   err({ nproc_per_node: 2 }, 'hyperparameters.nproc_per_node', /engine trains in one process.*use trainer torch/);
   err({ trainer: 'torch', nproc_per_node: 1.5 }, 'hyperparameters.nproc_per_node', /integer from 1 to 64/);
   assert.deepEqual(torchCommand('py', 'jobs/j/job.json', 2), { command: 'py', args: ['-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2', '-m', 'modelfab_torch', 'jobs/j/job.json'] });
@@ -103,6 +105,8 @@ test('experiment files: trainer and its options validated with the field and a s
   assert.deepEqual(validateExperimentRequest({ ...base, nproc_per_node: 2 }, { file: 'x.yaml' }).map((p) => [p.path, /needs trainer: torch/.test(p.message)]), [['nproc_per_node', true]]);
   assert.deepEqual(validateExperimentRequest({ ...base, trainer: 'torch', nproc_per_node: 2, strategy: 'fsdp' }, { file: 'x.yaml' }), []);
   assert.deepEqual(validateExperimentRequest({ ...base, trainer: 'torch', strategy: 'zero' }, { file: 'x.yaml' }).map((p) => p.path), ['strategy']);
+  assert.deepEqual(validateExperimentRequest({ ...base, trainer: 'torch', nproc_per_node: 2, strategy: 'deepspeed-zero2' }, { file: 'x.yaml' }), []);
+  assert.deepEqual(validateExperimentRequest({ ...base, strategy: 'deepspeed-zero3' }, { file: 'x.yaml' }).map((p) => p.path), ['strategy']);
   assert.deepEqual(validateExperimentRequest({ ...base, trainer: 'torch', nproc_per_node: 0 }, { file: 'x.yaml' }).map((p) => p.path), ['nproc_per_node']);
   const probs = validateExperimentRequest({ ...base, trainer: 'toch', precision: 'half', packing: 'yes' }, { file: 'x.yaml' });
   assert.deepEqual(probs.map((p) => p.path), ['trainer', 'precision', 'packing']);
@@ -237,6 +241,12 @@ test("what the installed trainer says it runs decides: stage, method, precision,
   assert.equal(torchRefusal(shards, 'sft', 'lora', { strategy: 'fsdp', precision: 'bf16' }), null);
   assert.match(torchRefusal(shards, 'sft', 'prompt', { strategy: 'fsdp' })!, /fsdp does not shard prompt tuning/);
   assert.match(torchRefusal(shards, 'sft', 'full', { strategy: 'fsdp', precision: 'fp16' })!, /fsdp does not train in fp16/);
+  // DeepSpeed only where the trainer's --info lists it (deepspeed installed)
+  assert.match(torchRefusal(shards, 'sft', 'lora', { strategy: 'deepspeed-zero3' })!, /does not run strategy deepspeed-zero3 yet \(it runs ddp, fsdp\)/);
+  const zero = { ...shards, strategies: ['ddp', 'fsdp', 'deepspeed-zero2', 'deepspeed-zero3'] };
+  assert.equal(torchRefusal(zero, 'sft', 'lora', { strategy: 'deepspeed-zero3', precision: 'fp16' }), null);
+  assert.equal(torchRefusal(zero, 'sft', 'prompt', { strategy: 'deepspeed-zero2' }), null);
+  assert.equal(torchRefusal(zero, 'sft', 'prompt', { strategy: 'deepspeed-zero3' }), null);
   const older = parseTorchInfo(JSON.stringify({ trainer: 'torch', torch: '2', transformers: '5', peft: '0', methods: ['lora'], stages: ['sft'] }))!;
   assert.equal(torchRefusal(older, 'sft', 'lora', { precision: 'bf16', packing: true }), null, 'a trainer that does not say is left to refuse at launch');
 });
@@ -317,6 +327,16 @@ test('GPU memory of a torch job: fp32 base, optimizer state per trainable parame
   const ddp8 = torchGpuMemoryMB(q7, { type: 'full' }, h8, total, { precision: 'bf16', processes: 8 });
   const fsdp8 = torchGpuMemoryMB(q7, { type: 'full' }, h8, total, { precision: 'bf16', processes: 8, strategy: 'fsdp' });
   assert.ok(fsdp8 < ddp8 / 4 && fsdp8 > 14 * 7_600 / 8, `fsdp ${fsdp8} MB, ddp ${ddp8} MB`);
+  // ZeRO-2: whole 16-bit weights (2 bytes a parameter), an eighth of the gradients, moments and fp32 master copies;
+  // ZeRO-3: an eighth of everything
+  const zero2 = torchGpuMemoryMB(q7, { type: 'full' }, h8, total, { precision: 'bf16', processes: 8, strategy: 'deepspeed-zero2' });
+  const zero3 = torchGpuMemoryMB(q7, { type: 'full' }, h8, total, { precision: 'bf16', processes: 8, strategy: 'deepspeed-zero3' });
+  assert.ok(zero2 < ddp8 / 2 && zero2 > 3.5 * 7_600, `zero2 ${zero2} MB, ddp ${ddp8} MB`);
+  // (18 bytes a parameter over 8 in bf16: 16-bit weight, gradient and master copy, two moments: more than FSDP's 16)
+  assert.ok(zero3 < zero2 - 10_000 && zero3 > 16 * 7_600 / 8 && zero3 > fsdp8, `zero3 ${zero3} MB, zero2 ${zero2} MB, fsdp ${fsdp8} MB`);
+  const zero3fp32 = torchGpuMemoryMB(q7, { type: 'full' }, h8, total, { precision: 'fp32', processes: 8, strategy: 'deepspeed-zero3' });
+  const fsdp8fp32 = torchGpuMemoryMB(q7, { type: 'full' }, h8, total, { precision: 'fp32', processes: 8, strategy: 'fsdp' });
+  assert.equal(zero3fp32, fsdp8fp32, 'in fp32 ZeRO-3 partitions what FSDP shards');
 });
 
 test('a run that ended in the trainer\'s "stopped" event is stopped, however its launcher ended', () => {

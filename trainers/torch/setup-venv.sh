@@ -18,7 +18,7 @@ stamp="$venv/.modelfab-torch-stamp"
 
 want="$( { cat "$lock" "$here/pyproject.toml"; "$python" -c 'import sys; print(sys.version)'; echo "$here"; } | sha256sum | cut -d' ' -f1)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] \
-  && "$venv/bin/python" -c 'import torch, transformers, peft, tokenizers, safetensors, lm_eval, modelfab_torch' 2>/dev/null; then
+  && "$venv/bin/python" -c 'import torch, transformers, peft, tokenizers, safetensors, lm_eval, deepspeed, modelfab_torch' 2>/dev/null; then
   echo "setup-venv: $venv is up to date"
   exit 0
 fi

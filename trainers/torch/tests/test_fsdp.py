@@ -96,5 +96,5 @@ def test_what_fsdp_does_not_shard_is_refused(tmp_path, base_model):
     spec = json.loads(fsdp_job(tmp_path / "h", base_model, None).read_text())
     with pytest.raises(JobSpecError, match="strategy fsdp: not with precision fp16"):
         validate_job_spec({**spec, "precision": "fp16"})
-    with pytest.raises(JobSpecError, match="strategy must be ddp or fsdp"):
+    with pytest.raises(JobSpecError, match="strategy must be one of ddp, fsdp, deepspeed-zero2, deepspeed-zero3, got .zero3."):
         validate_job_spec({**spec, "strategy": "zero3"})

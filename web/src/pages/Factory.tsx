@@ -21,7 +21,7 @@ const TRAINER_NAMES: TrainerName[] = ['engine', 'torch'];
 const PRECISION_NAMES: Precision[] = ['fp32', 'bf16', 'fp16'];
 
 /** The torch trainer's options as the form holds them; only those that differ from the defaults reach the request. */
-interface TorchForm { precision: Precision; processes: string; strategy: 'ddp' | 'fsdp'; packing: boolean; checkpointing: boolean }
+interface TorchForm { precision: Precision; processes: string; strategy: 'ddp' | 'fsdp' | 'deepspeed-zero2' | 'deepspeed-zero3'; packing: boolean; checkpointing: boolean }
 const TORCH_DEFAULTS: TorchForm = { precision: 'fp32', processes: '1', strategy: 'ddp', packing: false, checkpointing: false };
 
 /** The request fields of a trainer choice, or the label of the field that is not valid. */
@@ -32,7 +32,7 @@ function trainerFields(trainer: TrainerName, o: TorchForm): { fields: Partial<Ex
   return {
     fields: {
       trainer, ...(o.precision !== 'fp32' ? { precision: o.precision } : {}), ...(n > 1 ? { nproc_per_node: n } : {}),
-      ...(n > 1 && o.strategy === 'fsdp' ? { strategy: 'fsdp' as const } : {}),
+      ...(n > 1 && o.strategy !== 'ddp' ? { strategy: o.strategy } : {}),
       ...(o.packing ? { packing: true } : {}), ...(o.checkpointing ? { gradient_checkpointing: true } : {}),
     },
   };
@@ -217,6 +217,7 @@ export function Factory() {
               {Number(torch.processes) > 1 && <Field label={t('factory.strategy')}>{(id) => (
                 <select id={id} value={torch.strategy} onChange={(e) => setTorch({ ...torch, strategy: e.target.value as TorchForm['strategy'] })}>
                   <option value="ddp">DDP</option><option value="fsdp">FSDP</option>
+                  <option value="deepspeed-zero2">DeepSpeed ZeRO-2</option><option value="deepspeed-zero3">DeepSpeed ZeRO-3</option>
                 </select>
               )}</Field>}
             </>}

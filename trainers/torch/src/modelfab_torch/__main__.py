@@ -8,6 +8,7 @@ says why; for a spec too broken to name its outputDir, the events go next to job
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -22,6 +23,11 @@ def info() -> dict:
     import torch
     import transformers
 
+    from . import zero
+
+    # deepspeed logs to stdout as it imports (which accelerator it found); stdout is the one JSON line
+    with contextlib.redirect_stdout(sys.stderr):
+        deepspeed_imports = zero.available()
     devices = []
     if torch.cuda.is_available():
         for i in range(torch.cuda.device_count()):
@@ -32,7 +38,9 @@ def info() -> dict:
             "methods": ["full", "freeze", "lora", "prefix", "prompt"], "stages": ["pretrain", "sft", "dpo"],
             # the job spec's trainer options it runs (src/factory/job-spec.ts); the factory refuses the others at submission
             "precisions": ["fp32", "bf16", "fp16"] if not torch.cuda.is_available() or torch.cuda.is_bf16_supported() else ["fp32", "fp16"],
-            "packing": True, "gradient_checkpointing": True, "strategies": ["ddp", "fsdp"]}
+            "packing": True, "gradient_checkpointing": True,
+            # DeepSpeed's ZeRO only where deepspeed imports (an optional part of the environment)
+            "strategies": ["ddp", "fsdp"] + (list(zero.STAGES) if deepspeed_imports else [])}
 
 
 def main(argv: list[str]) -> int:

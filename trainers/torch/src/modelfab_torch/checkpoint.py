@@ -8,7 +8,9 @@
                                                   early-stopping state, tokens seen, elapsed time
 
 A job sharded across processes (fsdp.py) writes sharded/ instead of the first three: each process's shard of the
-trained tensors and the optimizer state (torch.distributed.checkpoint) and its RNG state.
+trained tensors and the optimizer state (torch.distributed.checkpoint) and its RNG state. A DeepSpeed job (zero.py)
+writes deepspeed/: DeepSpeed's own checkpoint (`engine.save_checkpoint`: the module states and one ZeRO partition
+file per process) and each process's RNG state.
 
 A checkpoint is built in checkpoints/.tmp-step-<N>-<pid>-<hex>/ (every file fsync'd, then the folder) and renamed
 into place, then the parent is fsync'd: a step-<N> folder is always complete, and an interrupted write leaves only
@@ -35,6 +37,9 @@ OPTIMIZER_FILE = "optimizer.pt"
 RNG_FILE = "rng.pt"
 TRAINER_STATE_FILE = "trainer_state.json"
 SHARDED_DIR = "sharded"
+DEEPSPEED_DIR = "deepspeed"
+# DeepSpeed's module states: mp_rank_00_model_states.pt (ZeRO-2), zero_pp_rank_<r>_mp_rank_00_model_states.pt (ZeRO-3)
+_DEEPSPEED_MODEL_FILE = re.compile(r"^(?:zero_pp_rank_\d+_)?mp_rank_\d+_model_states\.pt$")
 
 _STEP_DIR = re.compile(r"^step-(\d+)$")
 _TEMP_DIR = re.compile(r"^\.(?:tmp|old)-step-\d+-(\d+)-[0-9a-f]+$")
@@ -89,7 +94,7 @@ def list_checkpoints(out: str) -> List[CheckpointInfo]:
     for name in names:
         m = _STEP_DIR.match(name)
         p = os.path.join(parent, name)
-        if m and os.path.exists(os.path.join(p, TRAINER_STATE_FILE)) and (is_sharded(p) or os.path.exists(os.path.join(p, MODEL_FILE))):
+        if m and os.path.exists(os.path.join(p, TRAINER_STATE_FILE)) and checkpoint_layout(p) is not None:
             found.append(CheckpointInfo(int(m.group(1)), p))
     return sorted(found, key=lambda c: c.step)
 
@@ -97,6 +102,23 @@ def list_checkpoints(out: str) -> List[CheckpointInfo]:
 def is_sharded(folder: str) -> bool:
     """A checkpoint written by a sharded job (fsdp.py), complete: torch.distributed.checkpoint writes .metadata last."""
     return os.path.exists(os.path.join(folder, SHARDED_DIR, ".metadata"))
+
+
+def is_deepspeed(folder: str) -> bool:
+    """A checkpoint written by DeepSpeed's engine (zero.py)."""
+    try:
+        return any(_DEEPSPEED_MODEL_FILE.match(n) for n in os.listdir(os.path.join(folder, DEEPSPEED_DIR)))
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+
+
+def checkpoint_layout(folder: str) -> Optional[str]:
+    """"sharded" (fsdp.py), "deepspeed" (zero.py), "whole" (one copy of the trained tensors), or None (incomplete)."""
+    if is_sharded(folder):
+        return "sharded"
+    if is_deepspeed(folder):
+        return "deepspeed"
+    return "whole" if os.path.exists(os.path.join(folder, MODEL_FILE)) else None
 
 
 def latest_checkpoint(out: str) -> Optional[CheckpointInfo]:

@@ -185,9 +185,14 @@ def trainable(model: torch.nn.Module) -> List[Tuple[str, torch.nn.Parameter]]:
     return [(n, p) for n, p in model.named_parameters() if p.requires_grad]
 
 
+def numel(p: torch.Tensor) -> int:
+    """A parameter's elements, whole even when ZeRO-3 has partitioned it (its own tensor is then empty)."""
+    return int(getattr(p, "ds_numel", 0) or p.numel())
+
+
 def base_param_count(model: torch.nn.Module) -> int:
     """Parameters of the base model (adapter tensors excluded; tied embeddings once), the engine's parameterCount."""
-    return sum(p.numel() for n, p in model.named_parameters() if "lora_" not in n and not n.startswith("prompt_encoder."))
+    return sum(numel(p) for n, p in model.named_parameters() if "lora_" not in n and not n.startswith("prompt_encoder."))
 
 
 def prefix_tokens(method: Dict) -> int:

@@ -16,6 +16,7 @@ from .schedule import SCHEDULES
 
 METHOD_TYPES = ("full", "freeze", "lora", "qlora", "prefix", "prompt")
 PREFERENCE_LOSSES = ("dpo", "orpo", "simpo")
+STRATEGIES = ("ddp", "fsdp", "deepspeed-zero2", "deepspeed-zero3")
 LINEAR_MODULES = ("q", "k", "v", "o", "gate", "up", "down")
 # The engine's accepted spellings of a linear module (src/engine/config.ts MODULE_ALIASES).
 MODULE_ALIASES = {
@@ -74,7 +75,9 @@ class JobSpec:
     gradient_checkpointing: bool = False
     # Several examples per row, never attending to each other (data.py: collate_packed).
     packing: bool = False
-    # How several processes share the work: "ddp" (each holds the whole model) or "fsdp" (each holds a shard: fsdp.py).
+    # How several processes share the work: "ddp" (each holds the whole model), "fsdp" (each holds a shard: fsdp.py),
+    # "deepspeed-zero2" / "deepspeed-zero3" (DeepSpeed's engine partitions gradients and optimizer state, and with
+    # ZeRO-3 the weights: zero.py).
     strategy: str = "ddp"
     extra: Dict[str, Any] = field(default_factory=dict)
 
@@ -217,7 +220,12 @@ def validate_job_spec(s: Any, cuda: bool = False) -> JobSpec:
         _need(method["type"] not in ("prefix", "prompt"), f"packing: not with {method['type']} tuning (its virtual tokens are "
                                                            "shared by a row, so packed examples would see each other's); turn packing off")
     strategy = s.get("strategy", "ddp")
-    _need(strategy in ("ddp", "fsdp"), f"strategy must be ddp or fsdp, got {strategy!r}")
+    _need(strategy in STRATEGIES, f"strategy must be one of {', '.join(STRATEGIES)}, got {strategy!r}")
+    if strategy.startswith("deepspeed-"):
+        from . import zero
+
+        _need(zero.available(), f"strategy {strategy}: deepspeed is not installed in this environment; "
+                                f"pip install {zero.PIN} (or run trainers/torch/setup-venv.sh)")
     if strategy == "fsdp":
         _need(method["type"] not in ("prefix", "prompt"), f"strategy fsdp: not with {method['type']} tuning (PEFT's prompt "
                                                            "encoder lives outside the decoder layers that are sharded); use ddp")

@@ -10,7 +10,8 @@ every evalEvery steps and at the end; early stopping; a checkpoint every checkpo
 
 Data parallel under torchrun (distributed.py): each micro-batch is split across the processes and the loss of each
 share is scaled by the whole micro-batch's scored tokens (pairs for the preference stage), so the averaged gradient
-is the one process's gradient on the whole micro-batch; process 0 writes the files.
+is the one process's gradient on the whole micro-batch; process 0 writes the files. FSDP (fsdp.py) and DeepSpeed's
+ZeRO-2/3 (zero.py) keep that split and scaling.
 
 Resumable: a restarted trainer continues from its latest checkpoint (weights, optimizer, RNG, data position), so
 the curve goes on where it stopped. A stop request (SIGTERM) finishes the current step, checkpoints, and returns
@@ -32,11 +33,12 @@ import torch.nn.functional as F
 from .chat import CHAT_TEMPLATES, IGNORE_INDEX, TextTokenizer
 from . import chunked_ce
 from . import fsdp
-from .checkpoint import is_sharded, latest_checkpoint, read_checkpoint, set_rng_state, write_checkpoint
+from . import zero
+from .checkpoint import checkpoint_layout, latest_checkpoint, read_checkpoint, set_rng_state, write_checkpoint
 from .data import Example, collate, collate_packed, load_examples
 from .distributed import Dist
 from .files import Events, Heartbeat, MetricsLog, dumps, write_atomic
-from .methods import apply_method, base_param_count, prefix_tokens, trainable, virtual_tokens
+from .methods import apply_method, base_param_count, numel, prefix_tokens, trainable, virtual_tokens
 from .preference import Pair, load_pairs, pair_batch, preference_loss, ref_tensor, sequence_logps
 from .rng import epoch_order
 from .schedule import lr_at, total_steps, warmup_steps
@@ -94,6 +96,15 @@ class Trainer:
         # and the reference pass use the model itself
         self.net: torch.nn.Module = model
         self.sharded = self.dist.world > 1 and spec.strategy == "fsdp"
+        # DeepSpeed's engine (zero.py): made in run(), over the optimizer; it becomes the training forward
+        self.deepspeed: Optional[Dict] = None
+        self.engine = None
+        if self.dist.world > 1 and spec.strategy in zero.STAGES:
+            hidden = getattr(getattr(model, "config", None), "hidden_size", None) or 1024
+            self.deepspeed = zero.deepspeed_config(spec.strategy, spec.hp.batch_size, spec.hp.grad_accum, spec.hp.max_grad_norm,
+                                                   spec.precision, self.dist.world, hidden)
+        # every forward is collective while the weights are partitioned (FSDP, ZeRO-3)
+        self.collective = self.sharded or spec.strategy == "deepspeed-zero3" and self.deepspeed is not None
         if self.sharded:
             fsdp.shard_model(model, self.dist)  # in place: the model's parameters become shards
         elif self.dist.world > 1:
@@ -102,9 +113,9 @@ class Trainer:
             self.net = DistributedDataParallel(model, device_ids=[self.dist.local_rank] if device.type == "cuda" else None)
         self.params = trainable(model)
         # what the chunked loss needs (chunked_ce.py), looked up once; None where the model's layout is not known, or
-        # sharded (the chunks read the output head's weight, a shard under FSDP)
+        # partitioned (the chunks read the output head's weight, a shard under FSDP and ZeRO-3)
         norm, head = chunked_ce.final_norm(model), chunked_ce.output_head(model)
-        self.chunkable = (norm, head) if norm is not None and head is not None and not self.sharded else None
+        self.chunkable = (norm, head) if norm is not None and head is not None and not self.collective else None
         self.vocab = chunked_ce.vocab_size(model)
         self.prompt_rows = virtual_tokens(spec.method)
         self.prefix_rows = prefix_tokens(spec.method)
@@ -241,9 +252,9 @@ class Trainer:
         b = self.spec.hp.batch_size
         d = self.dist
         mine = d.shard(examples)  # each process scores its share; the sums are added up
-        # Sharded, every forward is collective: every process runs as many batches, one whose share is short
+        # Partitioned, every forward is collective: every process runs as many batches, one whose share is short
         # repeating a batch and discarding what it gives.
-        longest_share = -(-len(examples) // d.world) if self.sharded else len(mine)
+        longest_share = -(-len(examples) // d.world) if self.collective else len(mine)
         rounds = -(-longest_share // b)
         spare = (mine or examples)[:b]
 
@@ -292,17 +303,25 @@ class Trainer:
         no_decay = [p for _, p in self.params if p.ndim < 2]
         groups = [g for g in ({"params": decay, "weight_decay": h.weight_decay}, {"params": no_decay, "weight_decay": 0.0}) if g["params"]]
         opt = torch.optim.AdamW(groups, lr=h.lr, betas=(0.9, 0.999), eps=1e-8)
+        if self.deepspeed is not None:
+            # DeepSpeed steps this optimizer over its partitions; clipping, the exchange and fp16's scaling are its own
+            self.engine = zero.start_engine(self.model, opt, self.deepspeed)
+            self.net = self.engine
         # fp16's gradients underflow unless the loss is scaled up: dynamic scaling (halved on an overflow, whose step
         # is skipped; doubled after 2,000 good steps), its state checkpointed with the rest
-        scaler = torch.amp.GradScaler(self.device.type, init_scale=LOSS_SCALE_INIT) if spec.precision == "fp16" else None
+        scaler = torch.amp.GradScaler(self.device.type, init_scale=LOSS_SCALE_INIT) if spec.precision == "fp16" and self.engine is None else None
         state = {"step": 0, "epoch": 0, "cursor": 0, "best_eval_loss": None, "evals_without_improvement": 0,
                  "tokens_seen": 0, "elapsed_s": 0.0, "last_loss": None, "grad_scaler": None}
         latest = latest_checkpoint(out)
-        if latest and is_sharded(latest.path) != self.sharded:
-            raise RuntimeError(f"resume: {latest.path} was written by a {'sharded' if is_sharded(latest.path) else 'one-copy'} job; "
+        layout = "sharded" if self.sharded else "deepspeed" if self.engine is not None else "whole"
+        if latest and checkpoint_layout(latest.path) != layout:
+            written = {"sharded": "an FSDP", "deepspeed": "a DeepSpeed", "whole": "a one-copy"}[checkpoint_layout(latest.path) or "whole"]
+            raise RuntimeError(f"resume: {latest.path} was written by {written} job; "
                                f"this one runs strategy {spec.strategy} on {self.dist.world} process(es)")
         if latest and self.sharded:
             state.update({k: v for k, v in fsdp.load_checkpoint(latest.path, self.model, opt, self.dist).items() if k in state})
+        elif latest and self.engine is not None:
+            state.update({k: v for k, v in zero.load_checkpoint(latest.path, self.engine, self.dist).items() if k in state})
         elif latest:
             ck = read_checkpoint(latest.path)
             by_name = dict(self.params)
@@ -346,13 +365,16 @@ class Trainer:
             }
             if self.sharded:  # every process writes its shard
                 fsdp.save_checkpoint(out, state["step"], self.model, opt, trainer_state, self.dist, keep_last=KEEP_CHECKPOINTS)
+            elif self.engine is not None:  # every process writes its partition
+                zero.save_checkpoint(out, state["step"], self.engine, trainer_state, self.dist, keep_last=KEEP_CHECKPOINTS)
             elif self.dist.main:
                 write_checkpoint(out, state["step"], {k: p for k, p in self.params}, opt.state_dict(), trainer_state, keep_last=KEEP_CHECKPOINTS)
 
         self.model.train()
         try:
             while state["step"] < total:
-                opt.zero_grad(set_to_none=True)
+                if self.engine is None:
+                    opt.zero_grad(set_to_none=True)  # DeepSpeed clears its own after each step
                 step_loss, step_tokens = 0.0, 0
                 step_metrics: Dict[str, float] = {}
                 for micro in range(h.grad_accum):
@@ -366,30 +388,43 @@ class Trainer:
                     sync = self.dist.world == 1 or micro == h.grad_accum - 1
                     if self.sharded:
                         self.model.set_requires_gradient_sync(sync)  # type: ignore[operator]
-                    with nullcontext() if sync or self.sharded else self.net.no_sync():  # type: ignore[operator]
+                    if self.engine is not None:
+                        self.engine.set_gradient_accumulation_boundary(sync)
+                    with nullcontext() if sync or self.sharded or self.engine is not None else self.net.no_sync():  # type: ignore[operator]
                         loss, logged, tokens, metrics = self.step_loss(picked)
-                        part = loss / h.grad_accum
-                        (scaler.scale(part) if scaler else part).backward()
+                        if self.engine is not None:
+                            self.engine.backward(loss)  # DeepSpeed divides by gradAccum itself (and scales fp16's loss)
+                        else:
+                            part = loss / h.grad_accum
+                            (scaler.scale(part) if scaler else part).backward()
                     step_loss += logged / h.grad_accum
                     step_tokens += tokens
                     for k, v in metrics.items():
                         step_metrics[k] = step_metrics.get(k, 0.0) + v / h.grad_accum
-                params = [p for _, p in self.params]
-                if scaler:
-                    scaler.unscale_(opt)  # clipping and the norm see the true gradients
-                norm = torch.nn.utils.clip_grad_norm_(params, h.max_grad_norm if h.max_grad_norm else math.inf)
-                grad_norm = float(norm.full_tensor() if hasattr(norm, "full_tensor") else norm)  # sharded: a DTensor
                 lr = lr_at(state["step"], h.lr, warmup, total, h.schedule, h.min_lr_ratio)
-                # A non-finite gradient (overflow, a bad batch) skips the update instead of poisoning the weights.
-                skipped = not math.isfinite(grad_norm) or not math.isfinite(step_loss)
-                if not skipped:
+                loss_scale = None
+                if self.engine is not None:
+                    for g in opt.param_groups:
+                        g["lr"] = lr
+                    loss_scale = zero.loss_scale(self.engine)  # the scale this step ran with
+                    # DeepSpeed clips, and skips the update of a non-finite gradient (and halves fp16's scale)
+                    grad_norm, skipped = zero.step(self.engine)
+                    skipped = skipped or not math.isfinite(grad_norm) or not math.isfinite(step_loss)
+                else:
+                    params = [p for _, p in self.params]
+                    if scaler:
+                        scaler.unscale_(opt)  # clipping and the norm see the true gradients
+                    norm = torch.nn.utils.clip_grad_norm_(params, h.max_grad_norm if h.max_grad_norm else math.inf)
+                    grad_norm = float(norm.full_tensor() if hasattr(norm, "full_tensor") else norm)  # sharded: a DTensor
+                    # A non-finite gradient (overflow, a bad batch) skips the update instead of poisoning the weights.
+                    skipped = not math.isfinite(grad_norm) or not math.isfinite(step_loss)
+                if not skipped and self.engine is None:
                     for g in opt.param_groups:
                         g["lr"] = lr
                     if scaler:
                         scaler.step(opt)
                     else:
                         opt.step()
-                loss_scale = None
                 if scaler:
                     loss_scale = scaler.get_scale()  # the scale this step ran with
                     scaler.update()  # an overflow (skipped above) halves it
@@ -567,6 +602,8 @@ def run_job(spec: JobSpec, should_stop: Callable[[], bool] = lambda: False, hear
         model = apply_method(base, spec.method, spec.seed, init=not resuming or dpo_ref).to(dev)
         stop = should_stop if stop_after_step is None else (lambda: should_stop() or current["step"] >= stop_after_step)
         trainer = Trainer(spec, model, train, val, pad_id, dev, stop, lambda s: current.__setitem__("step", s), dist)
+        if trainer.deepspeed is not None and dist.main:
+            zero.write_config(out, trainer.deepspeed)  # what the engine runs with, for a user to read and reuse
         if dpo_ref:
             trainer.reference_logps(train)
             trainer.reference_logps(val)
@@ -576,8 +613,9 @@ def run_job(spec: JobSpec, should_stop: Callable[[], bool] = lambda: False, hear
             event("info", f"stopped at step {r['steps']}; checkpoint written")
             finished = True
             return "stopped"
-        # sharded, the weights are gathered (a collective) into process 0's memory for saving
-        gathered = fsdp.full_state_dict(model) if trainer.sharded else None
+        # sharded or partitioned, the weights are gathered (a collective) into process 0's memory for saving
+        gathered = (fsdp.full_state_dict(model) if trainer.sharded
+                    else zero.full_state_dict(model, dist) if trainer.engine is not None else None)
         if not dist.main:
             finished = True
             return "succeeded"
@@ -591,7 +629,7 @@ def run_job(spec: JobSpec, should_stop: Callable[[], bool] = lambda: False, hear
             "status": "succeeded", "job_id": spec.id, "model_dir": model_dir, "model_kind": kind, "steps": r["steps"],
             "train_loss": _null_nonfinite(r["final_loss"]), "eval_loss_before": _null_nonfinite(before),
             "eval_loss": _null_nonfinite(r["eval_loss"]), "tokens_per_s": r["tokens_per_s"], "elapsed_s": r["elapsed_s"],
-            "trainable_params": sum(p.numel() for _, p in trainable(model)), "total_params": base_param_count(model),
+            "trainable_params": sum(numel(p) for _, p in trainable(model)), "total_params": base_param_count(model),
             **({"eval_metrics": r["eval_metrics"]} if r["eval_metrics"] else {}),
             "vocab_size": vocab,
             "trainer": "torch", "model_format": fmt, "device": device_text(dev), "processes": dist.world, "nodes": dist.nodes,
