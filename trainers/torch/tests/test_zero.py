@@ -101,7 +101,7 @@ def assert_same_run(one: Path, two: Path, strategy: str, method: str) -> None:
 
 
 # ZeRO-3 with full fine-tuning is the resume test's job (stopped after step 2, then resumed)
-@pytest.mark.parametrize("strategy,method", [("deepspeed-zero2", "full"), ("deepspeed-zero2", "lora"), ("deepspeed-zero3", "lora")])
+@pytest.mark.parametrize("strategy,method", [("deepspeed-zero2", "full"), ("deepspeed-zero3", "lora")])
 def test_zero_follows_the_one_process_curve_and_saves_the_same_model(tmp_path, base_model, one_process, strategy, method):
     r = torchrun(zero_job(tmp_path / "two", base_model, strategy, LORA if method == "lora" else None, **HP), tmp_path / "ext")
     assert r.returncode == 0, r.stderr[-3000:]
