@@ -5,16 +5,41 @@
  * each list normalised by its best score and summed with weights, then grouped by source unit.
  * Owns the fusion and the match confidence (the share of the question's information, idf-weighted, found in the
  * best unit's pair phrasings or passage), which callers compare with the bot's threshold to fall back.
+ * A question in the other language than the documents' (English about a Chinese statute, or the reverse), or in
+ * traditional characters, is first understood: mapped into the documents' language by a translation the caller
+ * gives (a model's), else by the bilingual dictionary (CC-CEDICT and the legal glossary, knowledge/text/bilingual.ts,
+ * loaded on the first such question), and both views are searched with the mapped query.
  * Guarantees: deterministic for a given index; every match names its unit (item, document, article number) and a
  * passage of that unit; a question with no indexable term matches nothing (confidence 0).
  */
+import { readFileSync } from 'node:fs';
 import type { KbIndex, SearchResult } from '../knowledge/search.ts';
 import { titleOf } from '../knowledge/search.ts';
 import { LexicalIndex } from '../knowledge/index/lexical.ts';
 import { analyze } from '../knowledge/text/analyzer.ts';
 import type { Lexicon } from '../knowledge/text/lexicon.ts';
 import type { Chunk } from '../knowledge/knowledge-types.ts';
+import { Bilingual, languageOf, type Lang, type MappedTerm } from '../knowledge/text/bilingual.ts';
+import { loadCedict } from '../knowledge/text/cedict.ts';
 import type { QaPair } from './bot-types.ts';
+
+/** The legal/insurance glossary the dictionary mapping uses (English => the statutes' Chinese terms). */
+export const LEGAL_GLOSSARY = new URL('../knowledge/text/lexicons/legal-en-zh.txt', import.meta.url);
+
+/** Frequent characters written only in traditional script: a question holding one is converted to simplified first. */
+const TRADITIONAL = /[們這個說會時麼來為對於後還過學發車買賣錢險條隱實權與給應該並關開問題處變當從經約據請證號間將讓壽貨費產資認賠償險規則義務無責際額歲書損罰責]/;
+
+/** A question as the matcher searches it: the text in the documents' language and how it got there. */
+export interface Understood {
+  /** The question's language and the documents'. */
+  lang: Lang;
+  docLang: Lang;
+  /** What is searched: the question itself, or its mapping into the documents' language. */
+  query: string;
+  by: 'none' | 'dictionary' | 'model';
+  /** The dictionary's term mapping (source words -> the terms searched). */
+  terms?: MappedTerm[];
+}
 
 export interface Match {
   itemId: string;
@@ -50,6 +75,9 @@ export class BotMatcher {
   private readonly unitChunk = new Map<string, Chunk>();
   /** defined term -> the unit defining it (from the definition pairs). */
   private readonly definitions = new Map<string, string>();
+  private bilingualDict: Promise<Bilingual> | null = null;
+  /** The documents' language (from the text of their chunks). */
+  readonly docLang: Lang;
 
   constructor(readonly kb: KbIndex, pairs: QaPair[], lexicon: Lexicon | null, readonly weights: MatchWeights = DEFAULT_MATCH_WEIGHTS) {
     this.pairIndex = new LexicalIndex(lexicon);
@@ -66,6 +94,30 @@ export class BotMatcher {
     }
     for (const c of kb.parents.values()) if (!this.unitChunk.has(c.itemId)) this.unitChunk.set(c.itemId, c);
     for (const c of kb.children) if (!this.unitChunk.has(c.itemId)) this.unitChunk.set(c.itemId, c);
+    this.docLang = languageOf(kb.children.slice(0, 200).map((c) => c.text.slice(0, 300)).join('\n'));
+  }
+
+  /** The bilingual dictionary over this bot's words (the knowledge base's and the pairs'), built once. */
+  bilingual(): Promise<Bilingual> {
+    this.bilingualDict ??= loadCedict().then((entries) => new Bilingual(entries, readFileSync(LEGAL_GLOSSARY, 'utf8'), new Set([...this.kb.lexical.vocabulary(), ...this.pairIndex.vocabulary()])));
+    const p = this.bilingualDict;
+    p.catch(() => { if (this.bilingualDict === p) this.bilingualDict = null; });
+    return p;
+  }
+
+  /**
+   * The question in the documents' language: as asked when it is in that language (traditional characters
+   * converted), else `translated` when the caller has a translation (a model's), else the dictionary's mapping.
+   */
+  async understand(question: string, translated?: string): Promise<Understood> {
+    const lang = languageOf(question);
+    const base = { lang, docLang: this.docLang };
+    if (lang !== this.docLang && translated?.trim()) return { ...base, query: translated, by: 'model' };
+    if (lang === this.docLang && !TRADITIONAL.test(question)) return { ...base, query: question, by: 'none' };
+    const bi = await this.bilingual();
+    if (lang === this.docLang) return { ...base, query: bi.toSimplified(question), by: 'dictionary' };
+    const m = bi.map(question, this.docLang);
+    return { ...base, query: m.query, by: 'dictionary', terms: m.terms };
   }
 
   get pairDocs(): number { return this.docs.length; }
@@ -85,7 +137,9 @@ export class BotMatcher {
     return total ? Math.min(1, got / total) : 0;
   }
 
-  async match(question: string, k = 5): Promise<Match[]> {
+  /** The k best units for a question (understood first unless the caller did: see `understand`). */
+  async match(asked: string, k = 5, understood?: Understood): Promise<Match[]> {
+    const question = (understood ?? await this.understand(asked)).query;
     const recall = 40;
     const kbRes = (await this.kb.search(question, { k: recall, recall: 80 })).results;
     const pairHits = this.docs.length ? this.pairIndex.search(question, recall * 4) : [];

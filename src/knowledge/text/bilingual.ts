@@ -1,0 +1,215 @@
+/**
+ * Questions in the other language: an English question about a Chinese document (and a Chinese question about an
+ * English one) mapped term by term into the document's language before lexical search, with no model. Owns the
+ * language test, the traditional -> simplified character map, and `Bilingual`, a dictionary built for one index's
+ * vocabulary from two sources:
+ *   1. a legal/insurance glossary (`lexicons/legal-en-zh.txt`: "english phrase => 中文, 中文"), written from the
+ *      statutes' own terms and general legal English; matched first, longest phrase first;
+ *   2. CC-CEDICT (cedict.ts) read backwards for English -> Chinese: an English word or phrase (stemmed) that is a
+ *      whole sense of an entry maps to that entry's headword, forwards for Chinese -> English.
+ * Only words the index holds are produced (a translation the documents never use cannot match anything), at most a
+ * few per source term, the most specific senses first.
+ * Guarantees: pure and deterministic for given entries, glossary and vocabulary; Chinese runs in an English question
+ * (and Latin runs in a Chinese one) pass through unchanged; a question in the document's language is returned as is.
+ */
+import { stemmer } from 'stemmer';
+import { segmentWords } from './analyzer.ts';
+import type { CedictEntry } from './cedict.ts';
+
+export type Lang = 'zh' | 'en';
+
+const CJK_CHAR = /[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]/g;
+const LATIN_WORD = /[A-Za-z]{2,}/g;
+
+/** The language a text is written in: Chinese when its CJK characters outnumber twice its Latin words. */
+export function languageOf(text: string): Lang {
+  const cjk = text.match(CJK_CHAR)?.length ?? 0;
+  const latin = text.match(LATIN_WORD)?.length ?? 0;
+  return cjk > 2 * latin ? 'zh' : latin > 0 ? 'en' : 'zh';
+}
+
+/** English words that carry no content in a question (besides the analyzer's stop words). */
+const EN_QUESTION_STOP = new Set((
+  'a an the and or of to in on at for from by with is are was were be been being it its this that these those as do does did ' +
+  'can could should would will shall may might must i me my mine we our us you your he him his she her they them their what ' +
+  'which who whom how when where why if then than so but about into over under there here any some also just only very really ' +
+  'still yet get got gets getting have has had having am im ive dont doesnt didnt cant wont isnt arent wasnt please tell know ' +
+  'want wants need needs say says said like thing things something anything someone anyone one ones now after before because ' +
+  'while again other such own same too more most much many lot lots out up down off own hi hello thanks thank question ok okay ' +
+  'sb sth etc e g eg i e ie someone\'s one\'s oneself'
+).split(/\s+/));
+
+/** A CC-CEDICT sense that names no meaning of its own (cross-references, classifiers, variants, names). */
+const NON_SENSE = /^(?:CL:|variant of|old variant|see |see also|also written|abbr\.|surname|used in|erhua variant|Japanese variant|archaic|\(old\)|\(onom|\(bound form\)\s*$)/i;
+
+function englishTokens(text: string): string[] {
+  return (text.toLowerCase().replace(/[’']/g, '').match(/[a-z]+/g) ?? []).filter((w) => !EN_QUESTION_STOP.has(w));
+}
+const stem = (w: string): string => stemmer(w);
+
+/** A sense's content words (parentheses and a leading "to"/article dropped); null when it names no meaning. */
+export function senseWords(sense: string): string[] | null {
+  const s = sense.trim();
+  if (!s || NON_SENSE.test(s)) return null;
+  const plain = s.replace(/\([^)]*\)|\[[^\]]*\]|\|[^\s]*/g, ' ').replace(/^\s*(?:to|a|an|the)\s+/i, '');
+  const words = englishTokens(plain);
+  return words.length ? words : null;
+}
+
+interface Target { term: string; rank: number }
+
+/** One mapped term of a question: the source words and the terms searched for them. */
+export interface MappedTerm { from: string; to: string[]; source: 'glossary' | 'cedict' | 'kept' }
+
+export interface Mapping { query: string; terms: MappedTerm[] }
+
+/** The glossary's rules: English phrase (stemmed words) <-> Chinese terms. */
+export interface GlossaryRule { en: string; raw: string[]; words: string[]; zh: string[] }
+
+/** Parses glossary text: "english phrase, other phrase => 中文, 中文" a line, # comments. */
+export function parseGlossary(text: string): GlossaryRule[] {
+  const rules: GlossaryRule[] = [];
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.replace(/#.*$/, '').trim();
+    if (!line) return;
+    const [l, r] = line.split('=>');
+    if (l === undefined || r === undefined) throw new Error(`glossary line ${i + 1}: expected "english => 中文", got ${JSON.stringify(line.slice(0, 60))}`);
+    const zh = r.split(/[,，]/).map((s) => s.trim()).filter(Boolean);
+    for (const en of l.split(',').map((s) => s.trim()).filter(Boolean)) {
+      const raw = englishTokens(en);
+      if (raw.length && zh.length) rules.push({ en, raw, words: raw.map(stem), zh });
+    }
+  });
+  return rules;
+}
+
+/** Traditional -> simplified characters, from CC-CEDICT's single-character entries (only where unambiguous). */
+export function traditionalMap(entries: CedictEntry[]): Map<string, string> {
+  const simplifiedChars = new Set<string>();
+  const cand = new Map<string, Set<string>>();
+  for (const e of entries) {
+    if ([...e.simplified].length !== 1) continue;
+    simplifiedChars.add(e.simplified);
+    if (e.traditional !== e.simplified && [...e.traditional].length === 1) {
+      let s = cand.get(e.traditional);
+      if (!s) cand.set(e.traditional, (s = new Set()));
+      s.add(e.simplified);
+    }
+  }
+  const map = new Map<string, string>();
+  for (const [t, ss] of cand) if (ss.size === 1 && !simplifiedChars.has(t)) map.set(t, [...ss][0]!);
+  return map;
+}
+
+const MAX_PER_TERM = 3;
+const MAX_PHRASE = 4;
+
+export class Bilingual {
+  /** English key (stemmed words joined by a space) -> Chinese terms of the vocabulary, best first. */
+  private readonly enToZh = new Map<string, Target[]>();
+  /** Chinese word -> English words of the vocabulary, best first. */
+  private readonly zhToEn = new Map<string, Target[]>();
+  private readonly glossary: GlossaryRule[];
+  /** The glossary's Chinese terms that have an English side in the index (found in a question as substrings). */
+  private readonly glossaryZh = new Set<string>();
+
+  /**
+   * @param vocabulary the index's words: Chinese words (jieba) and English stems; only these are produced.
+   */
+  constructor(entries: CedictEntry[], glossaryText: string, vocabulary: Iterable<string>, readonly t2s: Map<string, string> = traditionalMap(entries)) {
+    const vocab = new Set(vocabulary);
+    const put = (m: Map<string, Target[]>, key: string, term: string, rank: number) => {
+      let l = m.get(key);
+      if (!l) m.set(key, (l = []));
+      const cur = l.find((x) => x.term === term);
+      if (cur) cur.rank = Math.min(cur.rank, rank); else l.push({ term, rank });
+    };
+    for (const e of entries) {
+      const zhIn = vocab.has(e.simplified) && [...e.simplified].length >= 2;
+      const senses = e.senses.flatMap((s) => s.split(';'));
+      senses.forEach((s, i) => {
+        const raw = senseWords(s);
+        if (!raw || raw.length > MAX_PHRASE) return;
+        const key = raw.map(stem);
+        // a headword's first senses are its main meanings; a phrase is more specific than a word
+        if (zhIn) put(this.enToZh, key.join(' '), e.simplified, i + (key.length > 1 ? 0 : 0.5));
+        if (raw.length <= 2) raw.forEach((w, j) => { if (vocab.has(key[j]!)) put(this.zhToEn, e.simplified, w, i + raw.length - 1); });
+      });
+    }
+    // the glossary: its Chinese side counts where the index has the term (whole, or as jieba cuts it), its English
+    // side where the index has the word
+    const all = parseGlossary(glossaryText);
+    this.glossary = all.map((r) => ({ ...r, zh: r.zh.filter((z) => vocab.has(z) || segmentWords(z).every((w) => vocab.has(w))) })).filter((r) => r.zh.length);
+    for (const r of all) {
+      const en = r.raw.filter((w, j) => vocab.has(r.words[j]!));
+      if (!en.length) continue;
+      for (const z of r.zh) { this.glossaryZh.add(z); for (const w of en) put(this.zhToEn, z, w, -1); }
+    }
+    for (const l of [...this.enToZh.values(), ...this.zhToEn.values()]) l.sort((a, b) => a.rank - b.rank || b.term.length - a.term.length || (a.term < b.term ? -1 : 1));
+  }
+
+  /** Traditional characters to simplified (characters without an unambiguous simplified form stay). */
+  toSimplified(text: string): string {
+    let out = '';
+    for (const ch of text) out += this.t2s.get(ch) ?? ch;
+    return out;
+  }
+
+  /** Maps a question into the documents' language (`to`); a question already in it is returned as is. */
+  map(question: string, to: Lang): Mapping {
+    const q = this.toSimplified(question);
+    if (languageOf(q) === to) return { query: q, terms: [] };
+    return to === 'zh' ? this.toChinese(q) : this.toEnglish(q);
+  }
+
+  /** English -> Chinese terms: glossary phrases, then CC-CEDICT phrases and words; numbers keep their units. */
+  toChinese(question: string): Mapping {
+    const terms: MappedTerm[] = [];
+    // "article 16" -> 第16条, "30 days" -> 30日 (the analyzer folds the digits into Chinese numerals)
+    const text = question.replace(/\barticles?\s+(\d{1,3})\b/gi, (_, n: string) => { terms.push({ from: `article ${n}`, to: [`第${n}条`], source: 'kept' }); return ' '; })
+      .replace(/\b(\d{1,4})\s*(days?|years?|months?|times?|percent|%)/gi, (_, n: string, u: string) => {
+        const unit = /^d/i.test(u) ? '日' : /^y/i.test(u) ? '年' : /^m/i.test(u) ? '个月' : /^t/i.test(u) ? '倍' : '%';
+        terms.push({ from: `${n} ${u}`, to: [`${n}${unit}`], source: 'kept' });
+        return ' ';
+      });
+    for (const m of text.match(/[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+/g) ?? []) terms.push({ from: m, to: [m], source: 'kept' });
+    const raw = (text.toLowerCase().replace(/[’']/g, '').match(/[a-z]+/g) ?? []);
+    const words = raw.filter((w) => !EN_QUESTION_STOP.has(w));
+    const stems = words.map(stem);
+    const used = new Array<boolean>(stems.length).fill(false);
+    // 1. glossary, longest phrase first (over the content words, in order)
+    const rules = [...this.glossary].sort((a, b) => b.words.length - a.words.length);
+    for (const r of rules) {
+      for (let i = 0; i + r.words.length <= stems.length; i++) {
+        if (r.words.every((w, j) => stems[i + j] === w && !used[i + j])) {
+          for (let j = 0; j < r.words.length; j++) used[i + j] = true;
+          terms.push({ from: words.slice(i, i + r.words.length).join(' '), to: r.zh, source: 'glossary' });
+        }
+      }
+    }
+    // 2. CC-CEDICT: phrases of 4..2 words that are a whole sense, then single words
+    for (let n = MAX_PHRASE; n >= 1; n--) {
+      for (let i = 0; i + n <= stems.length; i++) {
+        if (used.slice(i, i + n).some(Boolean)) continue;
+        const hit = this.enToZh.get(stems.slice(i, i + n).join(' '));
+        if (!hit) continue;
+        for (let j = 0; j < n; j++) used[i + j] = true;
+        terms.push({ from: words.slice(i, i + n).join(' '), to: hit.slice(0, MAX_PER_TERM).map((t) => t.term), source: 'cedict' });
+      }
+    }
+    return { query: [...new Set(terms.flatMap((t) => t.to))].join(' '), terms };
+  }
+
+  /** Chinese -> English words: each segmented word's glossary or CC-CEDICT translations that the index holds. */
+  toEnglish(question: string): Mapping {
+    const terms: MappedTerm[] = [];
+    for (const m of question.match(/[A-Za-z0-9][A-Za-z0-9'._-]*/g) ?? []) terms.push({ from: m, to: [m], source: 'kept' });
+    const zh = question.replace(/[A-Za-z0-9'._-]+/g, ' ');
+    for (const z of this.glossaryZh) if (zh.includes(z)) terms.push({ from: z, to: this.zhToEn.get(z)!.filter((t) => t.rank < 0).map((t) => t.term), source: 'glossary' });
+    for (const w of segmentWords(zh)) {
+      const hit = this.zhToEn.get(w);
+      if (hit) terms.push({ from: w, to: hit.slice(0, MAX_PER_TERM).map((t) => t.term), source: hit[0]!.rank < 0 ? 'glossary' : 'cedict' });
+    }
+    return { query: [...new Set(terms.flatMap((t) => t.to))].join(' '), terms };
+  }
+}
