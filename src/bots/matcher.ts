@@ -79,7 +79,7 @@ export class BotMatcher {
   /** The documents' language (from the text of their chunks). */
   readonly docLang: Lang;
 
-  constructor(readonly kb: KbIndex, pairs: QaPair[], lexicon: Lexicon | null, readonly weights: MatchWeights = DEFAULT_MATCH_WEIGHTS) {
+  constructor(readonly kb: KbIndex, pairs: QaPair[], private readonly lexicon: Lexicon | null, readonly weights: MatchWeights = DEFAULT_MATCH_WEIGHTS) {
     this.pairIndex = new LexicalIndex(lexicon);
     for (const p of pairs) {
       for (const text of [p.question, ...p.paraphrases]) {
@@ -97,9 +97,13 @@ export class BotMatcher {
     this.docLang = languageOf(kb.children.slice(0, 200).map((c) => c.text.slice(0, 300)).join('\n'));
   }
 
-  /** The bilingual dictionary over this bot's words (the knowledge base's and the pairs'), built once. */
+  /**
+   * The bilingual dictionary over this bot's words (the knowledge base's, the pairs' and the lexicon's, whose rules
+   * expand a colloquial word into the statute's), built once.
+   */
   bilingual(): Promise<Bilingual> {
-    this.bilingualDict ??= loadCedict().then((entries) => new Bilingual(entries, readFileSync(LEGAL_GLOSSARY, 'utf8'), new Set([...this.kb.lexical.vocabulary(), ...this.pairIndex.vocabulary()])));
+    const words = () => new Set([...this.kb.lexical.vocabulary(), ...this.pairIndex.vocabulary(), ...(this.lexicon?.userWords ?? [])]);
+    this.bilingualDict ??= loadCedict().then((entries) => new Bilingual(entries, readFileSync(LEGAL_GLOSSARY, 'utf8'), words()));
     const p = this.bilingualDict;
     p.catch(() => { if (this.bilingualDict === p) this.bilingualDict = null; });
     return p;
