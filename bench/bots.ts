@@ -7,7 +7,7 @@
  * no phrase found only in the questions, test/knowledge/lexicon-sources.test.ts). Then the independently written set
  * (test/bots/questions/insurance-tune.json and insurance-measure.json, bench/question-sets.ts), the same way, by half,
  * style and language: the measure half is only scored (figures, never its questions); `--misses` prints the tune
- * half's misses. Prints tables and ends with one JSON line: {"bench":"bots","build_s":…,"units":…,"pairs":…,
+ * half's misses, `--tune-only` leaves the measure half out (while tuning). Prints tables and ends with one JSON line: {"bench":"bots","build_s":…,"units":…,"pairs":…,
  * "rejected":…,"questions":…,"top1":…,"top3":…,"held_out_top1":…,"held_out_top3":…,"dev_top1":…,"dev_top3":…,
  * "p95_ms":…,"tune_top1":…,"tune_top3":…,"heldout_top1":…,"heldout_top3":…,"en_top1":…,"en_top3":…,
  * "no_citation_rate":…,"unanswerable_not_sure":…,"measure_questions":…,"en_p95_ms":…} where heldout_* and en_* are the
@@ -27,6 +27,8 @@ const SETS = join(import.meta.dirname, '../test/bots/questions');
 const TUNE = loadSet(join(SETS, 'insurance-tune.json'));
 const MEASURE = loadSet(join(SETS, 'insurance-measure.json'));
 const showMisses = process.argv.includes('--misses');
+/** While tuning: score the tune half only (the measure half is not asked at all). */
+const tuneOnly = process.argv.includes('--tune-only');
 const QS = (JSON.parse(readFileSync(join(import.meta.dirname, '../test/bots/insurance-questions.json'), 'utf8')) as { items: { q: string; gold: number; style: string }[] }).items;
 
 const dir = mkdtempSync(join(tmpdir(), 'mf-bench-bots-'));
@@ -76,7 +78,7 @@ try {
     const r = await call<{ citations: { article: number | null; sure?: boolean }[]; bot: { sure?: boolean } }>('/v1/bots/insurance-law/chat/completions', { model: 'insurance-law', messages: [{ role: 'user', content: q }] }, key);
     return { articles: r.citations.map((c) => c.article), sure: r.bot.sure !== false };
   };
-  for (const [half, set] of [['tune', TUNE], ['measure', MEASURE]] as const) {
+  for (const [half, set] of [['tune', TUNE], ['measure', tuneOnly ? null : MEASURE]] as const) {
     for (const item of set ?? []) {
       const t = performance.now();
       const o = await ask(item.q);

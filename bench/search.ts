@@ -12,7 +12,8 @@
  * Then quality on the consumer-protection law's knowledge base (its articles, the consumer lexicon, the bilingual
  * dictionary for questions in English or traditional characters): the hand-written set by half (dev / held out) and
  * the independently written set (test/knowledge/questions/cpl-tune.json and cpl-measure.json, bench/question-sets.ts)
- * by half, style and language; the measure half is only scored, `--misses` prints the tune half's misses. Prints
+ * by half, style and language; the measure half is only scored, `--misses` prints the tune half's misses,
+ * `--tune-only` leaves the measure half out. Prints
  * tables, then one JSON line: today's keys plus "cpl_dev_top1", "cpl_held_out_top1", "tune_top1", "tune_top3",
  * "heldout_top1", "heldout_top3", "en_top1", "en_top3", "no_citation_rate" (measure half: answerable questions with no
  * result), "measure_questions".
@@ -103,7 +104,7 @@ const showMisses = process.argv.includes('--misses');
 for (const [i, item] of handSet.entries()) tally.add([`cpl-hand:${i % 2 === 0 ? 'dev' : 'held_out'}`], item, { articles: await articles(item.q), sure: true });
 const QDIR = join(root, 'test/knowledge/questions');
 const tuneSet = loadSet(join(QDIR, 'cpl-tune.json'));
-const measureSet = loadSet(join(QDIR, 'cpl-measure.json'));
+const measureSet = process.argv.includes('--tune-only') ? null : loadSet(join(QDIR, 'cpl-measure.json'));
 for (const [half, set] of [['tune', tuneSet], ['measure', measureSet]] as const) {
   for (const item of set ?? []) tally.add(splitKeys('cpl', half, item), item, { articles: await articles(item.q), sure: true }, half === 'tune' && showMisses);
 }

@@ -8,7 +8,8 @@
  * A question in the other language than the documents' (English about a Chinese statute, or the reverse), or in
  * traditional characters, is first understood: mapped into the documents' language by a translation the caller
  * gives (a model's), else by the bilingual dictionary (CC-CEDICT and the legal glossary, knowledge/text/bilingual.ts,
- * loaded on the first such question), and both views are searched with the mapped query.
+ * loaded on the first question), and both views are searched with the mapped query; a Chinese question also gets,
+ * beside a word written with a homophone, the word of the index that sounds the same.
  * Guarantees: deterministic for a given index; every match names its unit (item, document, article number) and a
  * passage of that unit; a question with no indexable term matches nothing (confidence 0).
  */
@@ -63,6 +64,10 @@ const DEFINITION_CUE = /什么是|是什么|什么叫|叫什么|定义|指什么
 const DEFINITION_BOOST = 0.5;
 /** Question-type cues: a rule pair of this kind matches the question's type. */
 const KIND_CUES: Record<string, RegExp> = { time: /多久|多长时间|几天|几年|期限|时效|多少天/, penalty: /罚|处罚|处分|法律责任|吊销/ };
+const KIND_CUES_EN: Record<string, RegExp> = {
+  time: /\bhow (?:long|soon)\b|\bhow many (?:days|months|years)\b|\bdeadline\b|\btime limit\b|\bwithin\b/i,
+  penalty: /\bfined?\b|\bfines\b|\bpenalt|\bpunish|\bsanction|\brevok/i,
+};
 
 export class BotMatcher {
   private readonly pairIndex: LexicalIndex;
@@ -113,9 +118,13 @@ export class BotMatcher {
     const lang = languageOf(question);
     const base = { lang, docLang: this.docLang };
     if (lang !== this.docLang && translated?.trim()) return { ...base, query: translated, by: 'model' };
-    if (lang === this.docLang && !TRADITIONAL.test(question)) return { ...base, query: question, by: 'none' };
     const bi = await this.bilingual();
-    if (lang === this.docLang) return { ...base, query: bi.toSimplified(question), by: 'dictionary' };
+    if (lang === this.docLang) {
+      // traditional characters read as simplified; a word written with a homophone gets the index's word beside it
+      const q = TRADITIONAL.test(question) ? bi.toSimplified(question) : question;
+      const sounds = lang === 'zh' ? bi.homophones(q) : [];
+      return { ...base, query: sounds.length ? `${q} ${sounds.join(' ')}` : q, by: q !== question || sounds.length ? 'dictionary' : 'none' };
+    }
     const m = bi.map(question, this.docLang);
     return { ...base, query: m.query, by: 'dictionary', terms: m.terms };
   }
@@ -151,7 +160,7 @@ export class BotMatcher {
       units.set(r.itemId, u);
     }
     const pairTop = pairHits[0]?.score ?? 0;
-    const cued = new Set(Object.entries(KIND_CUES).filter(([, re]) => re.test(question)).map(([k]) => k));
+    const cued = new Set(Object.entries(KIND_CUES).filter(([k, re]) => re.test(question) || KIND_CUES_EN[k]!.test(asked)).map(([k]) => k));
     for (const h of pairHits) {
       const d = this.docs[h.doc]!;
       const u = units.get(d.pair.source.itemId) ?? { kbScore: 0, pairScore: 0 };

@@ -8,12 +8,15 @@
  *   2. CC-CEDICT (cedict.ts) read backwards for English -> Chinese: an English word or phrase (stemmed) that is a
  *      whole sense of an entry maps to that entry's headword, forwards for Chinese -> English.
  * Only words the index holds are produced (a translation the documents never use cannot match anything), at most a
- * few per source term, the most specific senses first.
+ * few per source term, the most specific senses first. For Chinese questions it also proposes, for a slip of the pen
+ * (a word typed with a homophone: 理陪 for 理赔), the index's word that sounds the same (CC-CEDICT's pinyin, tones
+ * ignored) and differs in one character (`homophones`).
  * Guarantees: pure and deterministic for given entries, glossary and vocabulary; Chinese runs in an English question
  * (and Latin runs in a Chinese one) pass through unchanged; a question in the document's language is returned as is.
  */
 import { stemmer } from 'stemmer';
-import { segmentWords } from './analyzer.ts';
+import { getJieba, segmentWords } from './analyzer.ts';
+import { isGeneralWord } from './vocabulary.ts';
 import type { CedictEntry } from './cedict.ts';
 
 export type Lang = 'zh' | 'en';
@@ -102,6 +105,23 @@ export function traditionalMap(entries: CedictEntry[]): Map<string, string> {
 }
 
 const MAX_PER_TERM = 3;
+const HAN = /[\u3400-\u4dbf\u4e00-\u9fff]/;
+
+/** "bao3 xian3" -> "bao xian" (tones and case dropped; ü as v or u: as CC-CEDICT writes it, "u:"). */
+function toneless(pinyin: string): string {
+  return pinyin.toLowerCase().replace(/[1-5]/g, '').replace(/\s+/g, ' ').trim();
+}
+
+/** Every reading of a run of characters (at most 16 combinations). */
+function soundsOf(chars: string[], readings: Map<string, string[]>): string[] {
+  let acc = [''];
+  for (const c of chars) {
+    const r = readings.get(c);
+    if (!r) return [];
+    acc = acc.flatMap((a) => r.map((x) => (a ? `${a} ${x}` : x))).slice(0, 16);
+  }
+  return acc;
+}
 const MAX_PHRASE = 4;
 
 export class Bilingual {
@@ -112,12 +132,17 @@ export class Bilingual {
   private readonly glossary: GlossaryRule[];
   /** The glossary's Chinese terms that have an English side in the index (found in a question as substrings). */
   private readonly glossaryZh = new Set<string>();
+  /** Character -> its readings (toneless pinyin). */
+  private readonly readings = new Map<string, string[]>();
+  /** Toneless pinyin of a word -> the index's Chinese words that sound so. */
+  private readonly bySound = new Map<string, string[]>();
+  private readonly vocab: Set<string>;
 
   /**
    * @param vocabulary the index's words: Chinese words (jieba) and English stems; only these are produced.
    */
   constructor(entries: CedictEntry[], glossaryText: string, vocabulary: Iterable<string>, readonly t2s: Map<string, string> = traditionalMap(entries)) {
-    const vocab = new Set(vocabulary);
+    const vocab = this.vocab = new Set(vocabulary);
     const put = (m: Map<string, Target[]>, key: string, term: string, rank: number) => {
       let l = m.get(key);
       if (!l) m.set(key, (l = []));
@@ -145,6 +170,24 @@ export class Bilingual {
       if (!en.length) continue;
       for (const z of r.zh) { this.glossaryZh.add(z); for (const w of en) put(this.zhToEn, z, w, -1); }
     }
+    // sounds: every character's readings, and every Chinese word of the index by its reading
+    const wordSound = new Map<string, string>();
+    for (const e of entries) {
+      if (!e.pinyin) continue;
+      const sound = toneless(e.pinyin);
+      const chars = [...e.simplified];
+      if (chars.length === 1) { const r = this.readings.get(e.simplified) ?? []; if (!r.includes(sound)) this.readings.set(e.simplified, [...r, sound]); }
+      else if (vocab.has(e.simplified) && !wordSound.has(e.simplified) && sound.split(' ').length === chars.length) wordSound.set(e.simplified, sound);
+    }
+    for (const w of vocab) {
+      const chars = [...w];
+      if (chars.length < 2 || chars.length > 4 || !chars.every((c) => HAN.test(c))) continue;
+      const sound = wordSound.get(w) ?? (chars.every((c) => this.readings.has(c)) ? chars.map((c) => this.readings.get(c)![0]).join(' ') : null);
+      if (!sound) continue;
+      const l = this.bySound.get(sound) ?? [];
+      l.push(w);
+      this.bySound.set(sound, l);
+    }
     for (const l of [...this.enToZh.values(), ...this.zhToEn.values()]) l.sort((a, b) => a.rank - b.rank || b.term.length - a.term.length || (a.term < b.term ? -1 : 1));
   }
 
@@ -153,6 +196,42 @@ export class Bilingual {
     let out = '';
     for (const ch of text) out += this.t2s.get(ch) ?? ch;
     return out;
+  }
+
+  /**
+   * Words of the index that a Chinese question probably meant where it wrote a homophone: where jieba's cut finds no
+   * word (a run of single characters, or a word neither the index nor the general dictionary has), each 2-4 character
+   * piece that is no word either is compared with the index's words of its length that read the same (any reading of
+   * each character, tones ignored) and differ from it in exactly one character.
+   */
+  homophones(question: string): string[] {
+    const out = new Set<string>();
+    // where jieba found no word: stretches of single characters (a slip splits its word) and unknown words
+    const stretches: string[][] = [];
+    for (const run of question.match(/[\u3400-\u4dbf\u4e00-\u9fff]+/g) ?? []) {
+      let cur: string[] = [];
+      for (const w of getJieba().cut(run, false)) {
+        const chars = [...w];
+        if (chars.length === 1) { cur.push(w); continue; }
+        if (cur.length >= 2) stretches.push(cur);
+        cur = [];
+        if (!this.vocab.has(w) && !isGeneralWord(w)) stretches.push(chars);
+      }
+      if (cur.length >= 2) stretches.push(cur);
+    }
+    for (const chars of stretches) {
+      for (let n = 2; n <= Math.min(4, chars.length); n++) {
+        for (let i = 0; i + n <= chars.length; i++) {
+          const piece = chars.slice(i, i + n);
+          const text = piece.join('');
+          if (this.vocab.has(text) || isGeneralWord(text)) continue;
+          for (const sound of soundsOf(piece, this.readings)) {
+            for (const w of this.bySound.get(sound) ?? []) if ([...w].filter((c, j) => c !== piece[j]).length === 1) out.add(w);
+          }
+        }
+      }
+    }
+    return [...out];
   }
 
   /** Maps a question into the documents' language (`to`); a question already in it is returned as is. */

