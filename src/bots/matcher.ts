@@ -23,8 +23,6 @@ import { languageOf, type Bilingual, type Lang, type MappedTerm } from '../knowl
 import { bilingualFor } from '../knowledge/text/cedict.ts';
 import type { QaPair } from './bot-types.ts';
 
-/** Frequent characters written only in traditional script: a question holding one is converted to simplified first. */
-const TRADITIONAL = /[們這個說會時麼來為對於後還過學發車買賣錢險條隱實權與給應該並關開問題處變當從經約據請證號間將讓壽貨費產資認賠償險規則義務無責際額歲書損罰責]/;
 
 /** A question as the matcher searches it: the text in the documents' language and how it got there. */
 export interface Understood {
@@ -119,14 +117,10 @@ export class BotMatcher {
     const base = { lang, docLang: this.docLang };
     if (lang !== this.docLang && translated?.trim()) return { ...base, query: translated, by: 'model' };
     const bi = await this.bilingual();
-    if (lang === this.docLang) {
-      // traditional characters read as simplified; a word written with a homophone gets the index's word beside it
-      const q = TRADITIONAL.test(question) ? bi.toSimplified(question) : question;
-      const sounds = lang === 'zh' ? bi.homophones(q) : [];
-      return { ...base, query: sounds.length ? `${q} ${sounds.join(' ')}` : q, by: q !== question || sounds.length ? 'dictionary' : 'none' };
-    }
+    // traditional characters read as simplified, a word written with a homophone gets the index's word beside it;
+    // a question in the other language is mapped term by term
     const m = bi.map(question, this.docLang);
-    return { ...base, query: m.query, by: 'dictionary', terms: m.terms };
+    return { ...base, query: m.query, by: m.query !== question ? 'dictionary' : 'none', ...(m.terms.length ? { terms: m.terms } : {}) };
   }
 
   get pairDocs(): number { return this.docs.length; }

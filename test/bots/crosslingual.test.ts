@@ -57,6 +57,17 @@ test('English -> Chinese: glossary first, then CC-CEDICT phrases and words, only
   assert.equal(traditionalMap(entries).get('實'), '实');
 });
 
+test('a word written with a homophone gets the word of the index that sounds the same, where jieba found no word', () => {
+  const entries = [entry('理赔', ['claim settlement'], '理賠'), entry('理', ['reason']), entry('赔', ['to compensate'], '賠'), entry('陪', ['to accompany']), entry('一', ['one']), entry('人', ['person']), entry('益', ['benefit'])];
+  entries[0]!.pinyin = 'li3 pei2'; entries[1]!.pinyin = 'li3'; entries[2]!.pinyin = 'pei2'; entries[3]!.pinyin = 'pei2';
+  entries[4]!.pinyin = 'yi1'; entries[5]!.pinyin = 'ren2'; entries[6]!.pinyin = 'yi4';
+  const bi = new Bilingual(entries, '', ['理赔', '保险公司', '一人']);
+  assert.deepEqual(bi.homophones('保险公司理陪要多久'), ['理赔']);
+  assert.equal(bi.map('保险公司理陪要多久', 'zh').query, '保险公司理陪要多久 理赔');
+  assert.deepEqual(bi.homophones('保险公司理赔要多久'), [], 'a word spelled right is left alone');
+  assert.deepEqual(bi.homophones('受益人是谁'), [], 'no guess across a word jieba found (益人 is not 一人)');
+});
+
 test('Chinese -> English: segmented words to the English words the index holds', () => {
   const bi = new Bilingual([entry('退款', ['refund', 'to refund']), entry('隐私', ['privacy']), entry('猫', ['cat'])], 'personal information => 个人信息', ['refund', 'privaci', 'person', 'inform']);
   const m = bi.toEnglish('退款多久到账？你们怎么保护我的个人信息和隐私');

@@ -62,7 +62,7 @@ export function senseWords(sense: string): string[] | null {
 interface Target { term: string; rank: number }
 
 /** One mapped term of a question: the source words and the terms searched for them. */
-export interface MappedTerm { from: string; to: string[]; source: 'glossary' | 'cedict' | 'kept' }
+export interface MappedTerm { from: string; to: string[]; source: 'glossary' | 'cedict' | 'kept' | 'homophone' }
 
 export interface Mapping { query: string; terms: MappedTerm[] }
 
@@ -234,10 +234,16 @@ export class Bilingual {
     return [...out];
   }
 
-  /** Maps a question into the documents' language (`to`); a question already in it is returned as is. */
+  /**
+   * Maps a question into the documents' language (`to`). A question already in it is returned in simplified
+   * characters, with the words its homophone slips probably meant appended (Chinese).
+   */
   map(question: string, to: Lang): Mapping {
     const q = this.toSimplified(question);
-    if (languageOf(q) === to) return { query: q, terms: [] };
+    if (languageOf(q) === to) {
+      const sounds = to === 'zh' ? this.homophones(q) : [];
+      return { query: sounds.length ? `${q} ${sounds.join(' ')}` : q, terms: sounds.map((w) => ({ from: '', to: [w], source: 'homophone' as const })) };
+    }
     return to === 'zh' ? this.toChinese(q) : this.toEnglish(q);
   }
 
