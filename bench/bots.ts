@@ -10,9 +10,10 @@
  * half's misses, `--tune-only` leaves the measure half out (while tuning). Prints tables and ends with one JSON line: {"bench":"bots","build_s":…,"units":…,"pairs":…,
  * "rejected":…,"questions":…,"top1":…,"top3":…,"held_out_top1":…,"held_out_top3":…,"dev_top1":…,"dev_top3":…,
  * "p95_ms":…,"tune_top1":…,"tune_top3":…,"heldout_top1":…,"heldout_top3":…,"en_top1":…,"en_top3":…,
- * "no_citation_rate":…,"unanswerable_not_sure":…,"measure_questions":…,"en_p95_ms":…} where heldout_* and en_* are the
+ * "no_citation_rate":…,"sure_rate":…,"sure_precision":…,"unanswerable_not_sure":…,"measure_questions":…,"en_p95_ms":…} where heldout_* and en_* are the
  * measure half's (answerable questions; en_*: its English ones), no_citation_rate the share of the measure half's
- * answerable questions answered with no citation, unanswerable_not_sure the share of its questions the law does not
+ * answerable questions answered with no citation, sure_rate the share answered sure (above the confidence bar) and
+ * sure_precision the share of those with the right article first, unanswerable_not_sure the share of its questions the law does not
  * answer that the bot marked not sure.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -99,7 +100,7 @@ try {
     top1: r3(all.t1 / all.n), top3: r3(all.t3 / all.n), held_out_top1: r3(held.t1 / held.n), held_out_top3: r3(held.t3 / held.n),
     dev_top1: r3(dev.t1 / dev.n), dev_top3: r3(dev.t3 / dev.n), p95_ms: +p95.toFixed(1),
     tune_top1: tune.top1, tune_top3: tune.top3, heldout_top1: measure.top1, heldout_top3: measure.top3, en_top1: en.top1, en_top3: en.top3,
-    no_citation_rate: measure.noCitation, unanswerable_not_sure: measure.nullUnsure, measure_questions: measure.n + measure.nulls,
+    no_citation_rate: measure.noCitation, sure_rate: measure.sureRate, sure_precision: measure.surePrecision, unanswerable_not_sure: measure.nullUnsure, measure_questions: measure.n + measure.nulls,
     en_p95_ms: enLat.length ? +enLat[Math.min(enLat.length - 1, Math.ceil(0.95 * enLat.length) - 1)]!.toFixed(1) : null,
   }));
 } finally {
