@@ -39,7 +39,9 @@ const EN_QUESTION_STOP = new Set((
   'still yet get got gets getting have has had having am im ive dont doesnt didnt cant wont isnt arent wasnt please tell know ' +
   'want wants need needs say says said like thing things something anything someone anyone one ones now after before because ' +
   'while again other such own same too more most much many lot lots out up down off own hi hello thanks thank question ok okay ' +
-  'sb sth etc e g eg i e ie someone\'s one\'s oneself'
+  'sb sth etc e g eg i e ie someone\'s one\'s oneself ' +
+  // every question to a Chinese statute says so: no term
+  'law laws legal legally lawful china chinese prc'
 ).split(/\s+/));
 
 /** A CC-CEDICT sense that names no meaning of its own (cross-references, classifiers, variants, names). */
@@ -50,12 +52,18 @@ function englishTokens(text: string): string[] {
 }
 const stem = (w: string): string => stemmer(w);
 
-/** A sense's content words (parentheses and a leading "to"/article dropped); null when it names no meaning. */
-export function senseWords(sense: string): string[] | null {
+/** A sense's words (parentheses and a leading "to"/article dropped), stop words kept; null when it names no meaning. */
+function senseAllWords(sense: string): string[] | null {
   const s = sense.trim();
   if (!s || NON_SENSE.test(s)) return null;
   const plain = s.replace(/\([^)]*\)|\[[^\]]*\]|\|[^\s]*/g, ' ').replace(/^\s*(?:to|a|an|the)\s+/i, '');
-  const words = englishTokens(plain);
+  const words = plain.toLowerCase().replace(/[’']/g, '').match(/[a-z]+/g) ?? [];
+  return words.length ? words : null;
+}
+
+/** A sense's content words (parentheses, a leading "to"/article and stop words dropped); null when it names no meaning. */
+export function senseWords(sense: string): string[] | null {
+  const words = (senseAllWords(sense) ?? []).filter((w) => !EN_QUESTION_STOP.has(w));
   return words.length ? words : null;
 }
 
@@ -104,8 +112,14 @@ export function traditionalMap(entries: CedictEntry[]): Map<string, string> {
   return map;
 }
 
-const MAX_PER_TERM = 3;
+/** CC-CEDICT translations kept per term: the best, and one more only when it ranks the same. */
+const MAX_PER_TERM = 2;
 const HAN = /[\u3400-\u4dbf\u4e00-\u9fff]/;
+
+/** The best translations of a sorted list: the first, and the next ones of the same rank (at most MAX_PER_TERM). */
+function best(hits: Target[]): string[] {
+  return hits.filter((t) => t.rank === hits[0]!.rank).slice(0, MAX_PER_TERM).map((t) => t.term);
+}
 
 /** "bao3 xian3" -> "bao xian" (tones and case dropped; ü as v or u: as CC-CEDICT writes it, "u:"). */
 function toneless(pinyin: string): string {
@@ -137,6 +151,10 @@ export class Bilingual {
   /** Toneless pinyin of a word -> the index's Chinese words that sound so. */
   private readonly bySound = new Map<string, string[]>();
   private readonly vocab: Set<string>;
+  /** Pinyin typed without tones or spaces ("baoxian") -> the index's words that read so. */
+  private readonly byPinyin = new Map<string, string[]>();
+  /** Every syllable a character reads as. */
+  private readonly syllables = new Set<string>();
 
   /**
    * @param vocabulary the index's words: Chinese words (jieba) and English stems; only these are produced.
@@ -153,11 +171,13 @@ export class Bilingual {
       const zhIn = vocab.has(e.simplified) && [...e.simplified].length >= 2;
       const senses = e.senses.flatMap((s) => s.split(';'));
       senses.forEach((s, i) => {
+        const all = senseAllWords(s);
         const raw = senseWords(s);
-        if (!raw || raw.length > MAX_PHRASE) return;
+        if (!all || !raw || all.length > MAX_PHRASE) return;
         const key = raw.map(stem);
-        // a headword's first senses are its main meanings; a phrase is more specific than a word
-        if (zhIn) put(this.enToZh, key.join(' '), e.simplified, i + (key.length > 1 ? 0 : 0.5));
+        // a phrase is matched word for word, its small words too ("take over"); a headword's first senses are its
+        // main meanings, and a phrase is more specific than a word
+        if (zhIn) put(this.enToZh, (all.length > 1 ? all.map(stem) : key).join(' '), e.simplified, i + (all.length > 1 ? 0 : 0.5));
         if (raw.length <= 2) raw.forEach((w, j) => { if (vocab.has(key[j]!)) put(this.zhToEn, e.simplified, w, i + raw.length - 1); });
       });
     }
@@ -188,6 +208,11 @@ export class Bilingual {
       l.push(w);
       this.bySound.set(sound, l);
     }
+    for (const [sound, ws] of this.bySound) {
+      const key = sound.replace(/ /g, '').replace(/u:/g, 'v');
+      this.byPinyin.set(key, [...(this.byPinyin.get(key) ?? []), ...ws]);
+    }
+    for (const rs of this.readings.values()) for (const r of rs) this.syllables.add(r.replace(/u:/g, 'v'));
     for (const l of [...this.enToZh.values(), ...this.zhToEn.values()]) l.sort((a, b) => a.rank - b.rank || b.term.length - a.term.length || (a.term < b.term ? -1 : 1));
   }
 
@@ -234,14 +259,33 @@ export class Bilingual {
     return [...out];
   }
 
+  /** True when a Latin word reads as pinyin: one or more syllables ("baoxian", "gui"). */
+  private isPinyin(word: string): boolean {
+    const ok = new Array<boolean>(word.length + 1).fill(false);
+    ok[0] = true;
+    for (let i = 1; i <= word.length; i++) for (let j = Math.max(0, i - 6); j < i && !ok[i]; j++) ok[i] = ok[j]! && this.syllables.has(word.slice(j, i));
+    return ok[word.length]!;
+  }
+
+  /**
+   * Chinese typed as pinyin without tones ("baoxian hetong shenme shihou shengxiao"): when nearly every Latin word of
+   * a stretch reads as pinyin, each word of two or more syllables that spells an index word becomes that word.
+   */
+  fromPinyin(question: string): string[] {
+    const words = question.toLowerCase().match(/[a-z]+/g) ?? [];
+    if (words.length < 2 || words.filter((w) => this.isPinyin(w)).length < 0.85 * words.length) return [];
+    return [...new Set(words.flatMap((w) => (this.byPinyin.get(w) ?? []).slice(0, 3)))];
+  }
+
   /**
    * Maps a question into the documents' language (`to`). A question already in it is returned in simplified
    * characters, with the words its homophone slips probably meant appended (Chinese).
    */
   map(question: string, to: Lang): Mapping {
     const q = this.toSimplified(question);
-    if (languageOf(q) === to) {
-      const sounds = to === 'zh' ? this.homophones(q) : [];
+    const typed = this.fromPinyin(q);
+    if (languageOf(q) === to || typed.length) {
+      const sounds = to === 'zh' ? [...this.homophones(q), ...typed] : [];
       return { query: sounds.length ? `${q} ${sounds.join(' ')}` : q, terms: sounds.map((w) => ({ from: '', to: [w], source: 'homophone' as const })) };
     }
     return to === 'zh' ? this.toChinese(q) : this.toEnglish(q);
@@ -258,29 +302,35 @@ export class Bilingual {
         return ' ';
       });
     for (const m of text.match(/[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+/g) ?? []) terms.push({ from: m, to: [m], source: 'kept' });
-    const raw = (text.toLowerCase().replace(/[’']/g, '').match(/[a-z]+/g) ?? []);
-    const words = raw.filter((w) => !EN_QUESTION_STOP.has(w));
-    const stems = words.map(stem);
-    const used = new Array<boolean>(stems.length).fill(false);
+    const all = text.toLowerCase().replace(/[’']/g, '').match(/[a-z]+/g) ?? [];
+    const allStems = all.map(stem);
+    const content = all.map((w, i) => i).filter((i) => !EN_QUESTION_STOP.has(all[i]!));
+    const used = new Array<boolean>(all.length).fill(false);
     // 1. glossary, longest phrase first (over the content words, in order)
     const rules = [...this.glossary].sort((a, b) => b.words.length - a.words.length);
     for (const r of rules) {
-      for (let i = 0; i + r.words.length <= stems.length; i++) {
-        if (r.words.every((w, j) => stems[i + j] === w && !used[i + j])) {
-          for (let j = 0; j < r.words.length; j++) used[i + j] = true;
-          terms.push({ from: words.slice(i, i + r.words.length).join(' '), to: r.zh, source: 'glossary' });
+      for (let i = 0; i + r.words.length <= content.length; i++) {
+        const at = content.slice(i, i + r.words.length);
+        if (r.words.every((w, j) => allStems[at[j]!] === w && !used[at[j]!])) {
+          for (const j of at) used[j] = true;
+          terms.push({ from: at.map((j) => all[j]).join(' '), to: r.zh, source: 'glossary' });
         }
       }
     }
-    // 2. CC-CEDICT: phrases of 4..2 words that are a whole sense, then single words
-    for (let n = MAX_PHRASE; n >= 1; n--) {
-      for (let i = 0; i + n <= stems.length; i++) {
-        if (used.slice(i, i + n).some(Boolean)) continue;
-        const hit = this.enToZh.get(stems.slice(i, i + n).join(' '));
+    // 2. CC-CEDICT: phrases of 4..2 words that are a whole sense (word for word), then single content words
+    for (let n = MAX_PHRASE; n >= 2; n--) {
+      for (let i = 0; i + n <= all.length; i++) {
+        if (used.slice(i, i + n).some(Boolean) || !content.some((j) => j >= i && j < i + n)) continue;
+        const hit = this.enToZh.get(allStems.slice(i, i + n).join(' '));
         if (!hit) continue;
-        for (let j = 0; j < n; j++) used[i + j] = true;
-        terms.push({ from: words.slice(i, i + n).join(' '), to: hit.slice(0, MAX_PER_TERM).map((t) => t.term), source: 'cedict' });
+        for (let j = i; j < i + n; j++) used[j] = true;
+        terms.push({ from: all.slice(i, i + n).join(' '), to: best(hit), source: 'cedict' });
       }
+    }
+    for (const i of content) {
+      if (used[i]) continue;
+      const hit = this.enToZh.get(allStems[i]!);
+      if (hit) terms.push({ from: all[i]!, to: best(hit), source: 'cedict' });
     }
     return { query: [...new Set(terms.flatMap((t) => t.to))].join(' '), terms };
   }
@@ -293,7 +343,7 @@ export class Bilingual {
     for (const z of this.glossaryZh) if (zh.includes(z)) terms.push({ from: z, to: this.zhToEn.get(z)!.filter((t) => t.rank < 0).map((t) => t.term), source: 'glossary' });
     for (const w of segmentWords(zh)) {
       const hit = this.zhToEn.get(w);
-      if (hit) terms.push({ from: w, to: hit.slice(0, MAX_PER_TERM).map((t) => t.term), source: hit[0]!.rank < 0 ? 'glossary' : 'cedict' });
+      if (hit) terms.push({ from: w, to: best(hit), source: hit[0]!.rank < 0 ? 'glossary' : 'cedict' });
     }
     return { query: [...new Set(terms.flatMap((t) => t.to))].join(' '), terms };
   }
