@@ -112,6 +112,12 @@ export function traditionalMap(entries: CedictEntry[]): Map<string, string> {
   return map;
 }
 
+/** English number words before a unit ("seven days"), as digits. */
+const NUMBERS: Record<string, number> = {
+  one: 1, two: 2, three: 3, four: 4, five: 5, six: 6, seven: 7, eight: 8, nine: 9, ten: 10, fifteen: 15, twenty: 20, thirty: 30, sixty: 60, ninety: 90,
+};
+const NUMBER_WORD = new RegExp(`\\b(?:${Object.keys(NUMBERS).join('|')})\\b(?=\\s*(?:days?|years?|months?|times?)\\b)`, 'gi');
+
 /** CC-CEDICT translations kept per term: the best, and one more only when it ranks the same. */
 const MAX_PER_TERM = 2;
 const HAN = /[\u3400-\u4dbf\u4e00-\u9fff]/;
@@ -295,7 +301,7 @@ export class Bilingual {
   toChinese(question: string): Mapping {
     const terms: MappedTerm[] = [];
     // "article 16" -> 第16条, "30 days" -> 30日 (the analyzer folds the digits into Chinese numerals)
-    const text = question.replace(/\barticles?\s+(\d{1,3})\b/gi, (_, n: string) => { terms.push({ from: `article ${n}`, to: [`第${n}条`], source: 'kept' }); return ' '; })
+    const text = question.replace(NUMBER_WORD, (w) => String(NUMBERS[w.toLowerCase()])).replace(/\barticles?\s+(\d{1,3})\b/gi, (_, n: string) => { terms.push({ from: `article ${n}`, to: [`第${n}条`], source: 'kept' }); return ' '; })
       .replace(/\b(\d{1,4})\s*(days?|years?|months?|times?|percent|%)/gi, (_, n: string, u: string) => {
         const unit = /^d/i.test(u) ? '日' : /^y/i.test(u) ? '年' : /^m/i.test(u) ? '个月' : /^t/i.test(u) ? '倍' : '%';
         terms.push({ from: `${n} ${u}`, to: [`${n}${unit}`], source: 'kept' });
