@@ -173,8 +173,14 @@ export class Bilingual {
       const cur = l.find((x) => x.term === term);
       if (cur) cur.rank = Math.min(cur.rank, rank); else l.push({ term, rank });
     };
+    // Chinese -> English needs every entry only when the index is mostly English words (a quarter or more);
+    // English -> Chinese only the entries whose headword the index holds
+    let latin = 0;
+    for (const w of vocab) if (/^[a-z]/.test(w)) latin++;
+    const english = latin * 4 >= vocab.size;
     for (const e of entries) {
       const zhIn = vocab.has(e.simplified) && [...e.simplified].length >= 2;
+      if (!zhIn && !english) continue;
       const senses = e.senses.flatMap((s) => s.split(';'));
       senses.forEach((s, i) => {
         const all = senseAllWords(s);
