@@ -4,17 +4,32 @@
  * API's own steps (test report, a person's approval), then asks the hand-written question set
  * (test/bots/insurance-questions.json) through the bot's chat endpoint (POST /v1/bots/{name}/chat/completions) and
  * scores the first citation's article, overall and per half (even positions: dev half, odd: held out; the lexicon holds
- * no phrase found only in the questions, test/knowledge/lexicon-sources.test.ts). Prints a table and ends with one
- * JSON line: {"bench":"bots","build_s":…,"units":…,"pairs":…,"rejected":…,"questions":…,"top1":…,"top3":…,
- * "held_out_top1":…,"held_out_top3":…,"dev_top1":…,"dev_top3":…,"p95_ms":…}
+ * no phrase found only in the questions, test/knowledge/lexicon-sources.test.ts). Then the independently written set
+ * (test/bots/questions/insurance-tune.json and insurance-measure.json, bench/question-sets.ts), the same way, by half,
+ * style and language: the measure half is only scored (figures, never its questions); `--misses` prints the tune
+ * half's misses, `--tune-only` leaves the measure half out (while tuning). Prints tables and ends with one JSON line: {"bench":"bots","build_s":…,"units":…,"pairs":…,
+ * "rejected":…,"questions":…,"top1":…,"top3":…,"held_out_top1":…,"held_out_top3":…,"dev_top1":…,"dev_top3":…,
+ * "p95_ms":…,"tune_top1":…,"tune_top3":…,"heldout_top1":…,"heldout_top3":…,"en_top1":…,"en_top3":…,
+ * "no_citation_rate":…,"sure_rate":…,"sure_precision":…,"unanswerable_not_sure":…,"measure_questions":…,"en_p95_ms":…} where heldout_* and en_* are the
+ * measure half's (answerable questions; en_*: its English ones), no_citation_rate the share of the measure half's
+ * answerable questions answered with no citation, sure_rate the share answered sure (above the confidence bar) and
+ * sure_precision the share of those with the right article first, unanswerable_not_sure the share of its questions the law does not
+ * answer that the bot marked not sure.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from '../src/api/server.ts';
+import { loadSet, splitKeys, Tally, type Outcome } from './question-sets.ts';
 
 const ADMIN = 'sk-mf-bench-bots-admin-key-0123456789';
 const LAW = join(import.meta.dirname, '../../shared/data/laws/insurance-law-zh.md');
+const SETS = join(import.meta.dirname, '../test/bots/questions');
+const TUNE = loadSet(join(SETS, 'insurance-tune.json'));
+const MEASURE = loadSet(join(SETS, 'insurance-measure.json'));
+const showMisses = process.argv.includes('--misses');
+/** While tuning: score the tune half only (the measure half is not asked at all). */
+const tuneOnly = process.argv.includes('--tune-only');
 const QS = (JSON.parse(readFileSync(join(import.meta.dirname, '../test/bots/insurance-questions.json'), 'utf8')) as { items: { q: string; gold: number; style: string }[] }).items;
 
 const dir = mkdtempSync(join(tmpdir(), 'mf-bench-bots-'));
@@ -57,6 +72,26 @@ try {
   for (const e of Object.values(rep.explain)) console.log(`  - ${e.en}`);
   console.log('set        questions  top-1   top-3');
   for (const [k, f] of Object.entries(per)) console.log(`${k.padEnd(10)} ${String(f.n).padStart(9)}  ${(f.t1 / f.n).toFixed(3)}   ${(f.t3 / f.n).toFixed(3)}`);
+  // the independently written set, by half, style and language
+  const tally = new Tally();
+  const enLat: number[] = [];
+  const ask = async (q: string): Promise<Outcome> => {
+    const r = await call<{ citations: { article: number | null; sure?: boolean }[]; bot: { sure?: boolean } }>('/v1/bots/insurance-law/chat/completions', { model: 'insurance-law', messages: [{ role: 'user', content: q }] }, key);
+    return { articles: r.citations.map((c) => c.article), sure: r.bot.sure !== false };
+  };
+  for (const [half, set] of [['tune', TUNE], ['measure', tuneOnly ? null : MEASURE]] as const) {
+    for (const item of set ?? []) {
+      const t = performance.now();
+      const o = await ask(item.q);
+      if (item.lang === 'en') enLat.push(performance.now() - t);
+      tally.add(splitKeys('insurance', half, item), item, o, half === 'tune' && showMisses);
+    }
+  }
+  if (!TUNE || !MEASURE) console.log(`independent set: ${TUNE ? '' : 'insurance-tune.json '}${MEASURE ? '' : 'insurance-measure.json '}not found in test/bots/questions`);
+  if (tally.rows.size) tally.print('independent set (answerable: top-1/3 on gold or also; unanswerable: share marked not sure)');
+  if (showMisses) for (const m of tally.misses) console.log(`miss (tune) gold ${m.gold} got ${JSON.stringify(m.got)}  ${m.q}`);
+  enLat.sort((a, b) => a - b);
+  const tune = tally.get('insurance:tune'), measure = tally.get('insurance:measure'), en = tally.get('insurance:measure:lang:en');
   const all = per.all!;
   const held = per.held_out!, dev = per.dev!;
   const r3 = (x: number) => +x.toFixed(3);
@@ -64,6 +99,9 @@ try {
     bench: 'bots', build_s: +buildS.toFixed(2), units: built.units, pairs: built.pairs, rejected: built.rejected, questions: all.n,
     top1: r3(all.t1 / all.n), top3: r3(all.t3 / all.n), held_out_top1: r3(held.t1 / held.n), held_out_top3: r3(held.t3 / held.n),
     dev_top1: r3(dev.t1 / dev.n), dev_top3: r3(dev.t3 / dev.n), p95_ms: +p95.toFixed(1),
+    tune_top1: tune.top1, tune_top3: tune.top3, heldout_top1: measure.top1, heldout_top3: measure.top3, en_top1: en.top1, en_top3: en.top3,
+    no_citation_rate: measure.noCitation, sure_rate: measure.sureRate, sure_precision: measure.surePrecision, unanswerable_not_sure: measure.nullUnsure, measure_questions: measure.n + measure.nulls,
+    en_p95_ms: enLat.length ? +enLat[Math.min(enLat.length - 1, Math.ceil(0.95 * enLat.length) - 1)]!.toFixed(1) : null,
   }));
 } finally {
   await srv.close();

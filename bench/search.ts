@@ -8,7 +8,15 @@
  * consumer-law questions plus English and keyword queries, run round-robin after a warm-up. Build time covers
  * analysis (jieba, bigrams, stemming) and packing the BM25 index; latency covers query analysis, lexicon expansion,
  * BM25 scoring, grouping and coverage of the top 5 (the full `KbIndex.search`). `--dense` adds a hybrid run with
- * the hashing test embedder (HNSW above 5,000 vectors) — not a semantic model. Prints a table, then one JSON line.
+ * the hashing test embedder (HNSW above 5,000 vectors) — not a semantic model.
+ * Then quality on the consumer-protection law's knowledge base (its articles, the consumer lexicon, the bilingual
+ * dictionary for questions in English or traditional characters): the hand-written set by half (dev / held out) and
+ * the independently written set (test/knowledge/questions/cpl-tune.json and cpl-measure.json, bench/question-sets.ts)
+ * by half, style and language; the measure half is only scored, `--misses` prints the tune half's misses,
+ * `--tune-only` leaves the measure half out. Prints
+ * tables, then one JSON line: today's keys plus "cpl_dev_top1", "cpl_held_out_top1", "tune_top1", "tune_top3",
+ * "heldout_top1", "heldout_top3", "en_top1", "en_top3", "no_citation_rate" (measure half: answerable questions with no
+ * result), "measure_questions".
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,7 +24,12 @@ import { KbIndex } from '../src/knowledge/search.ts';
 import { Lexicon } from '../src/knowledge/text/lexicon.ts';
 import { builtinLexicon } from '../src/knowledge/knowledge-service.ts';
 import { HashEmbedder } from '../src/knowledge/embed.ts';
-import type { Chunk } from '../src/knowledge/knowledge-types.ts';
+import { DEFAULT_CHUNKING, type Chunk, type KnowledgeItem } from '../src/knowledge/knowledge-types.ts';
+import { readDocument } from '../src/knowledge/ingest/readers.ts';
+import { structureDocument } from '../src/knowledge/ingest/structure.ts';
+import { chunkItem } from '../src/knowledge/chunk.ts';
+import { bilingualFor } from '../src/knowledge/text/cedict.ts';
+import { loadSet, splitKeys, Tally } from './question-sets.ts';
 
 const arg = (name: string, def: number) => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? def);
 const N = arg('chunks', 10000);
@@ -43,7 +56,8 @@ for (let i = 0; i < N; i++) {
     text, start: 0, end: text.length, tags: [], meta: {}, docTitle: 'bench',
   });
 }
-const questions = (JSON.parse(readFileSync(join(root, 'test/knowledge/cpl-questions.json'), 'utf8')) as { items: { q: string }[] }).items.map((x) => x.q);
+const handSet = (JSON.parse(readFileSync(join(root, 'test/knowledge/cpl-questions.json'), 'utf8')) as { items: { q: string; gold: number; style: string }[] }).items;
+const questions = handSet.map((x) => x.q);
 const queries = [...questions, 'warranty return policy', 'how do I reset the robot arm', 'security incident reporting', '保险合同 解除', '责任保险 第三者 赔偿', '投保人 如实告知'];
 
 const t0 = performance.now();
@@ -76,4 +90,32 @@ if (dense) {
   console.log(`hybrid (hash test embedder, ${index.vectors!.index.kind})  build ${annS.toFixed(1)} s  p50 ${hy.p50.toFixed(2)} ms  p95 ${hy.p95.toFixed(2)} ms`);
   denseOut = { hybrid_build_s: +annS.toFixed(2), hybrid_p50_ms: +hy.p50.toFixed(2), hybrid_p95_ms: +hy.p95.toFixed(2) };
 }
-console.log(JSON.stringify({ bench: 'search', chunks: N, build_s: +buildS.toFixed(2), p50_ms: +lex.p50.toFixed(2), p95_ms: +lex.p95.toFixed(2), ...denseOut }));
+
+// quality: the consumer-protection law's articles as a knowledge base
+const CPL_PATH = join(laws, 'consumer-protection-law-zh.md');
+const { units } = structureDocument(await readDocument(CPL_PATH, readFileSync(CPL_PATH)));
+const items: KnowledgeItem[] = units.map((u, i) => ({ id: `i${i}`, kbId: 'cpl', docId: 'd', ordinal: i, kind: u.kind, number: u.number, label: u.label, path: u.path, text: u.text, state: 'approved', tags: [], meta: {}, version: 1, updatedAt: 0 }));
+const cplLexicon = Lexicon.parse(builtinLexicon('consumer-zh'));
+const cpl = new KbIndex('cpl', items.flatMap((i) => chunkItem(i, '消费者权益保护法', DEFAULT_CHUNKING)), cplLexicon);
+cpl.attachBilingual(await bilingualFor([...cpl.lexical.vocabulary(), ...cplLexicon.userWords]));
+const articles = async (q: string) => (await cpl.search(q, { k: 5 })).results.map((r) => r.number ?? null);
+const tally = new Tally();
+const showMisses = process.argv.includes('--misses');
+for (const [i, item] of handSet.entries()) tally.add([`cpl-hand:${i % 2 === 0 ? 'dev' : 'held_out'}`], item, { articles: await articles(item.q), sure: true });
+const QDIR = join(root, 'test/knowledge/questions');
+const tuneSet = loadSet(join(QDIR, 'cpl-tune.json'));
+const measureSet = process.argv.includes('--tune-only') ? null : loadSet(join(QDIR, 'cpl-measure.json'));
+for (const [half, set] of [['tune', tuneSet], ['measure', measureSet]] as const) {
+  for (const item of set ?? []) tally.add(splitKeys('cpl', half, item), item, { articles: await articles(item.q), sure: true }, half === 'tune' && showMisses);
+}
+if (!tuneSet || !measureSet) console.log(`independent set: ${tuneSet ? '' : 'cpl-tune.json '}${measureSet ? '' : 'cpl-measure.json '}not found in test/knowledge/questions`);
+tally.print('consumer-protection law, lexical search with the bilingual dictionary (top-1/3 on gold or also)');
+if (showMisses) for (const m of tally.misses) console.log(`miss (tune) gold ${m.gold} got ${JSON.stringify(m.got)}  ${m.q}`);
+const g = (k: string) => tally.get(k);
+console.log(JSON.stringify({
+  bench: 'search', chunks: N, build_s: +buildS.toFixed(2), p50_ms: +lex.p50.toFixed(2), p95_ms: +lex.p95.toFixed(2), ...denseOut,
+  cpl_dev_top1: g('cpl-hand:dev').top1, cpl_held_out_top1: g('cpl-hand:held_out').top1,
+  tune_top1: g('cpl:tune').top1, tune_top3: g('cpl:tune').top3, heldout_top1: g('cpl:measure').top1, heldout_top3: g('cpl:measure').top3,
+  en_top1: g('cpl:measure:lang:en').top1, en_top3: g('cpl:measure:lang:en').top3, no_citation_rate: g('cpl:measure').noCitation,
+  measure_questions: g('cpl:measure').n + g('cpl:measure').nulls,
+}));

@@ -20,7 +20,7 @@ import { Lexicon } from '../knowledge/text/lexicon.ts';
 import { groundedPrompt, OpenAIChatGenerator, type Generator } from '../knowledge/answer-generator.ts';
 import type { KnowledgeItem } from '../knowledge/knowledge-types.ts';
 import { BotNotFoundError, SAFE_NAME, type BotRepository, type PairChange } from './bot-repository.ts';
-import { BotMatcher, type Match } from './matcher.ts';
+import { BotMatcher, type Match, type Understood } from './matcher.ts';
 import { extractRulePairs, userWordsOf, type DraftPair, type RuleOptions } from './extract/rules.ts';
 import { screenPairs } from './extract/filter.ts';
 import { explainReport } from './report.ts';
@@ -82,6 +82,12 @@ function percentile(xs: number[], p: number): number {
   if (!xs.length) return 0;
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
+}
+
+/** The line under a fallback that names the candidate units, marked not sure (不确定), in the question's language. */
+export function notSureLine(citations: BotCitation[], en: boolean): string {
+  const refs = citations.map((c) => `${en && c.article !== null ? `Article ${c.article}` : c.label || c.document} [${c.ref}]`);
+  return en ? `Not sure (不确定) — the closest passages: ${refs.join(', ')}` : `不确定（not sure），最接近的条文：${refs.join('、')}`;
 }
 
 export class BotService {
@@ -313,30 +319,63 @@ export class BotService {
     return (await this.requireBot(name)).config.guard ?? null;
   }
 
+  /**
+   * A model's translation of a question into the documents' language (null without a model, or when the question is
+   * in that language already): a capable model translates instead of the dictionary.
+   */
+  private async translate(gen: Generator | null, question: string, u: Understood): Promise<string | null> {
+    if (!gen || u.lang === u.docLang) return null;
+    const into = u.docLang === 'zh' ? 'Simplified Chinese, using the terms a Chinese statute would use' : 'English';
+    const out = await gen.generate([
+      { role: 'system', content: `Translate the user's question into ${into}. Output only the translation.` },
+      { role: 'user', content: question },
+    ], { temperature: 0, maxTokens: 200 });
+    return out.trim() || null;
+  }
+
   /** Answers one question (the last user message) from a version (default: the published one, else the latest). */
   async answer(name: string, question: string, o: { version?: number; history?: { role: 'user' | 'assistant'; content: string }[] } = {}): Promise<BotAnswer> {
+    return (await this.answerWithMatches(name, question, o)).answer;
+  }
+
+  /** The answer and the ranked units it came from (the auto-test scores the ranking the answer used). */
+  private async answerWithMatches(name: string, question: string, o: { version?: number; history?: { role: 'user' | 'assistant'; content: string }[] } = {}): Promise<{ answer: BotAnswer; matches: Match[] }> {
     const t0 = performance.now();
     if (!question.trim()) throw new BotError(400, 'the question is empty', 'messages');
     const v = await this.requireVersion(name, o.version);
-    const matches = await (await this.matcher(name, v.version)).match(question.slice(0, 2000), Math.max(3, v.config.citations));
+    const matcher = await this.matcher(name, v.version);
+    const gen = this.generator(v);
+    const asked = question.slice(0, 2000);
+    let understood = await matcher.understand(asked, undefined);
+    const byModel = understood.by === 'dictionary' && understood.lang !== understood.docLang ? await this.translate(gen, asked, understood) : null;
+    if (byModel) understood = await matcher.understand(asked, byModel);
+    const matches = await matcher.match(asked, Math.max(3, v.config.citations), understood);
     const best = matches[0];
-    const citeOf = (m: Match, i: number): BotCitation => ({
-      ref: i + 1, document: m.docTitle, docId: m.docId, itemId: m.itemId, chunkId: m.chunkId, article: m.number ?? null, label: m.label, passage: m.passage, score: +m.score.toFixed(4),
+    const en = understood.lang === 'en';
+    const citeOf = (m: Match, i: number, sure: boolean): BotCitation => ({
+      ref: i + 1, document: m.docTitle, docId: m.docId, itemId: m.itemId, chunkId: m.chunkId, article: m.number ?? null, label: m.label, passage: m.passage, score: +m.score.toFixed(4), sure,
     });
-    const base = { bot: name, version: v.version, question };
+    const base = {
+      bot: name, version: v.version, question, language: understood.lang,
+      ...(understood.by !== 'none' && understood.lang !== understood.docLang ? { translated: { query: understood.query, by: understood.by as 'dictionary' | 'model' } } : {}),
+    };
     if (!best || best.confidence < v.config.minConfidence) {
-      return { ...base, answer: v.config.fallback, found: false, confidence: best ? +best.confidence.toFixed(3) : 0, generator: 'fallback', citations: [], pair: null, ms: performance.now() - t0 };
+      // No silent miss: the fallback, with the best candidates (units sharing a word with the question) marked not sure.
+      const candidates = matches.filter((m) => m.confidence > 0).slice(0, v.config.citations);
+      const citations = candidates.map((m, i) => citeOf(m, i, false));
+      const answer = citations.length ? `${v.config.fallback}\n${notSureLine(citations, en)}` : v.config.fallback;
+      return { answer: { ...base, answer, found: false, sure: false, confidence: best ? +best.confidence.toFixed(3) : 0, generator: 'fallback', citations, pair: null, ms: performance.now() - t0 }, matches };
     }
     const cited = matches.slice(0, v.config.citations).filter((m, i) => i === 0 || m.score >= best.score * 0.5);
-    const citations = cited.map(citeOf);
-    const gen = this.generator(v);
+    const citations = cited.map((m, i) => citeOf(m, i, true));
     let answer: string;
     let generator = 'extractive';
     let usage: BotAnswer['usage'];
     if (gen) {
       const passages = citations.map((c) => ({ id: c.chunkId, ref: c.ref, label: `${c.document} ${c.label}`.trim(), text: c.passage }));
       const messages = groundedPrompt(question, passages);
-      messages[0] = { role: 'system', content: `${v.config.systemPrompt}\n${messages[0]!.content}` };
+      const language = en ? '\nThe question is in English: answer in English, and name the article you rely on (its number and the law\'s name in English).' : '';
+      messages[0] = { role: 'system', content: `${v.config.systemPrompt}\n${messages[0]!.content}${language}` };
       const hist = (o.history ?? []).slice(-6).map((h) => ({ role: h.role, content: h.content }));
       answer = (await gen.generate([messages[0]!, ...hist, messages[1]!], { temperature: TEMPERATURE_PRESETS[v.config.temperature], maxTokens: 512, onUsage: (u) => { usage = { promptTokens: u.prompt_tokens, completionTokens: u.completion_tokens }; } })).trim();
       generator = gen.name;
@@ -344,11 +383,16 @@ export class BotService {
       // Extractive: the best unit's text (the pair's answer when the pair's own answer is that unit's passage).
       const c = citations[0]!;
       const label = c.label && !c.passage.startsWith(c.label) ? `${c.label} ` : '';
-      answer = `根据《${c.document.replace(/^《|》$/g, '')}》${c.label}：\n${label}${c.passage} [1]`;
+      const doc = c.document.replace(/^《|》$/g, '');
+      const head = en ? `Found in ${c.article !== null ? `Article ${c.article} (${c.label})` : c.label} of 《${doc}》 (the document is in Chinese):` : `根据《${doc}》${c.label}：`;
+      answer = `${head}\n${label}${c.passage} [1]`;
     }
     return {
-      ...base, answer, found: true, confidence: +best.confidence.toFixed(3), generator, citations,
-      pair: best.pair ? { id: best.pair.id, question: best.pair.question } : null, ms: performance.now() - t0, ...(usage ? { usage } : {}),
+      answer: {
+        ...base, answer, found: true, sure: true, confidence: +best.confidence.toFixed(3), generator, citations,
+        pair: best.pair ? { id: best.pair.id, question: best.pair.question } : null, ms: performance.now() - t0, ...(usage ? { usage } : {}),
+      },
+      matches,
     };
   }
 
@@ -371,7 +415,6 @@ export class BotService {
       if (!qs.length) throw new BotError(409, 'this version has no held-out questions: give a question set', 'questions', 'no_questions');
     }
     if (o.limit && qs.length > o.limit) { const step = qs.length / o.limit; qs = Array.from({ length: o.limit }, (_, i) => qs[Math.floor(i * step)]!); }
-    const matcher = await this.matcher(name, v.version);
     const lat: number[] = [];
     let t1 = 0, t3 = 0, groundedN = 0, groundedOk = 0, fallbacks = 0;
     let generator = this.generator(v) ? '' : 'extractive';
@@ -379,9 +422,9 @@ export class BotService {
     const misses: TestReport['misses'] = [];
     for (const item of qs) {
       const t = performance.now();
-      const ans = await this.answer(name, item.q, { version: v.version });
+      const { answer: ans, matches } = await this.answerWithMatches(name, item.q, { version: v.version });
       lat.push(performance.now() - t);
-      const ms = await matcher.match(item.q, 3);
+      const ms = matches.slice(0, 3);
       const got = ms.map((m) => (typeof item.gold === 'number' ? m.number ?? m.itemId : m.itemId));
       const i = got.indexOf(item.gold);
       const st = (perStyle[item.style ?? 'all'] ??= { n: 0, top1: 0, top3: 0 });

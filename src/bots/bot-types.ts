@@ -136,6 +136,8 @@ export interface BotCitation {
   label: string;
   passage: string;
   score: number;
+  /** False when the answer is below the bot's confidence bar: the unit is a candidate, shown as "not sure" (不确定). */
+  sure: boolean;
 }
 
 export interface BotAnswer {
@@ -145,6 +147,15 @@ export interface BotAnswer {
   answer: string;
   /** False when the fallback answer was given. */
   found: boolean;
+  /**
+   * False when nothing cleared the confidence bar: the answer is the fallback, and the citations (when any unit shares
+   * a word with the question) are the best candidates, each marked not sure.
+   */
+  sure: boolean;
+  /** The question's language ('zh' or 'en'); the answer is framed in it. */
+  language: 'zh' | 'en';
+  /** When the question was not in the documents' language: what was searched, and who translated it. */
+  translated?: { query: string; by: 'dictionary' | 'model' };
   /** 0..1: how sure the match is (the fallback is given below the bot's minConfidence). */
   confidence: number;
   generator: string;

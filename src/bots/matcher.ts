@@ -5,6 +5,11 @@
  * each list normalised by its best score and summed with weights, then grouped by source unit.
  * Owns the fusion and the match confidence (the share of the question's information, idf-weighted, found in the
  * best unit's pair phrasings or passage), which callers compare with the bot's threshold to fall back.
+ * A question in the other language than the documents' (English about a Chinese statute, or the reverse), or in
+ * traditional characters, is first understood: mapped into the documents' language by a translation the caller
+ * gives (a model's), else by the bilingual dictionary (CC-CEDICT and the legal glossary, knowledge/text/bilingual.ts,
+ * loaded on the first question), and both views are searched with the mapped query; a Chinese question also gets,
+ * beside a word written with a homophone, the word of the index that sounds the same.
  * Guarantees: deterministic for a given index; every match names its unit (item, document, article number) and a
  * passage of that unit; a question with no indexable term matches nothing (confidence 0).
  */
@@ -14,7 +19,22 @@ import { LexicalIndex } from '../knowledge/index/lexical.ts';
 import { analyze } from '../knowledge/text/analyzer.ts';
 import type { Lexicon } from '../knowledge/text/lexicon.ts';
 import type { Chunk } from '../knowledge/knowledge-types.ts';
+import { languageOf, type Bilingual, type Lang, type MappedTerm } from '../knowledge/text/bilingual.ts';
+import { bilingualFor } from '../knowledge/text/cedict.ts';
 import type { QaPair } from './bot-types.ts';
+
+
+/** A question as the matcher searches it: the text in the documents' language and how it got there. */
+export interface Understood {
+  /** The question's language and the documents'. */
+  lang: Lang;
+  docLang: Lang;
+  /** What is searched: the question itself, or its mapping into the documents' language. */
+  query: string;
+  by: 'none' | 'dictionary' | 'model';
+  /** The dictionary's term mapping (source words -> the terms searched). */
+  terms?: MappedTerm[];
+}
 
 export interface Match {
   itemId: string;
@@ -42,6 +62,10 @@ const DEFINITION_CUE = /什么是|是什么|什么叫|叫什么|定义|指什么
 const DEFINITION_BOOST = 0.5;
 /** Question-type cues: a rule pair of this kind matches the question's type. */
 const KIND_CUES: Record<string, RegExp> = { time: /多久|多长时间|几天|几年|期限|时效|多少天/, penalty: /罚|处罚|处分|法律责任|吊销/ };
+const KIND_CUES_EN: Record<string, RegExp> = {
+  time: /\bhow (?:long|soon)\b|\bhow many (?:days|months|years)\b|\bdeadline\b|\btime limit\b|\bwithin\b/i,
+  penalty: /\bfined?\b|\bfines\b|\bpenalt|\bpunish|\bsanction|\brevok/i,
+};
 
 export class BotMatcher {
   private readonly pairIndex: LexicalIndex;
@@ -50,8 +74,11 @@ export class BotMatcher {
   private readonly unitChunk = new Map<string, Chunk>();
   /** defined term -> the unit defining it (from the definition pairs). */
   private readonly definitions = new Map<string, string>();
+  private bilingualDict: Promise<Bilingual> | null = null;
+  /** The documents' language (from the text of their chunks). */
+  readonly docLang: Lang;
 
-  constructor(readonly kb: KbIndex, pairs: QaPair[], lexicon: Lexicon | null, readonly weights: MatchWeights = DEFAULT_MATCH_WEIGHTS) {
+  constructor(readonly kb: KbIndex, pairs: QaPair[], private readonly lexicon: Lexicon | null, readonly weights: MatchWeights = DEFAULT_MATCH_WEIGHTS) {
     this.pairIndex = new LexicalIndex(lexicon);
     for (const p of pairs) {
       for (const text of [p.question, ...p.paraphrases]) {
@@ -66,6 +93,34 @@ export class BotMatcher {
     }
     for (const c of kb.parents.values()) if (!this.unitChunk.has(c.itemId)) this.unitChunk.set(c.itemId, c);
     for (const c of kb.children) if (!this.unitChunk.has(c.itemId)) this.unitChunk.set(c.itemId, c);
+    this.docLang = languageOf(kb.children.slice(0, 200).map((c) => c.text.slice(0, 300)).join('\n'));
+  }
+
+  /**
+   * The bilingual dictionary over this bot's words (the knowledge base's, the pairs' and the lexicon's, whose rules
+   * expand a colloquial word into the statute's), built once.
+   */
+  bilingual(): Promise<Bilingual> {
+    const words = () => new Set([...this.kb.lexical.vocabulary(), ...this.pairIndex.vocabulary(), ...(this.lexicon?.userWords ?? [])]);
+    this.bilingualDict ??= bilingualFor(words());
+    const p = this.bilingualDict;
+    p.catch(() => { if (this.bilingualDict === p) this.bilingualDict = null; });
+    return p;
+  }
+
+  /**
+   * The question in the documents' language: as asked when it is in that language (traditional characters
+   * converted), else `translated` when the caller has a translation (a model's), else the dictionary's mapping.
+   */
+  async understand(question: string, translated?: string): Promise<Understood> {
+    const lang = languageOf(question);
+    const base = { lang, docLang: this.docLang };
+    if (lang !== this.docLang && translated?.trim()) return { ...base, query: translated, by: 'model' };
+    const bi = await this.bilingual();
+    // traditional characters read as simplified, a word written with a homophone gets the index's word beside it;
+    // a question in the other language is mapped term by term
+    const m = bi.map(question, this.docLang);
+    return { ...base, query: m.query, by: m.query !== question ? 'dictionary' : 'none', ...(m.terms.length ? { terms: m.terms } : {}) };
   }
 
   get pairDocs(): number { return this.docs.length; }
@@ -85,7 +140,9 @@ export class BotMatcher {
     return total ? Math.min(1, got / total) : 0;
   }
 
-  async match(question: string, k = 5): Promise<Match[]> {
+  /** The k best units for a question (understood first unless the caller did: see `understand`). */
+  async match(asked: string, k = 5, understood?: Understood): Promise<Match[]> {
+    const question = (understood ?? await this.understand(asked)).query;
     const recall = 40;
     const kbRes = (await this.kb.search(question, { k: recall, recall: 80 })).results;
     const pairHits = this.docs.length ? this.pairIndex.search(question, recall * 4) : [];
@@ -97,7 +154,7 @@ export class BotMatcher {
       units.set(r.itemId, u);
     }
     const pairTop = pairHits[0]?.score ?? 0;
-    const cued = new Set(Object.entries(KIND_CUES).filter(([, re]) => re.test(question)).map(([k]) => k));
+    const cued = new Set(Object.entries(KIND_CUES).filter(([k, re]) => re.test(question) || KIND_CUES_EN[k]!.test(asked)).map(([k]) => k));
     for (const h of pairHits) {
       const d = this.docs[h.doc]!;
       const u = units.get(d.pair.source.itemId) ?? { kbScore: 0, pairScore: 0 };

@@ -3,7 +3,7 @@
  *     <script src="https://HOST/v1/bots/NAME/widget.js" data-key="sk-mf-..." async></script>
  * renders a small chat box (a launcher button and a panel) in a shadow root, sends the visitor's question to
  * POST /v1/bots/NAME/chat/completions with the key, and shows the answer with its citations (document, article,
- * passage on hover/expand), and 有帮助 / 没帮助 buttons under each answer (POST /v1/bots/NAME/feedback with the answer's
+ * passage on hover/expand; candidates below the bot's confidence bar under "不确定 · not sure"), and 有帮助 / 没帮助 buttons under each answer (POST /v1/bots/NAME/feedback with the answer's
  * response id: the review queue that feeds training). Owns the script's source text. Guarantees: no dependencies, no globals besides one
  * custom element; answers and citations are inserted as text (never HTML), so nothing the bot or a visitor says can
  * run script on the host page; attributes: data-key (required), data-title, data-placeholder, data-open ("true").
@@ -35,6 +35,7 @@ export function widgetScript(bot: string, origin: string): string {
     '.mf-bot{background:#f6f8fa;border-radius:8px;padding:8px}',
     '.mf-cites{margin-top:6px;font-size:12px;color:#57606a}',
     '.mf-cite{display:block;margin-top:4px}',
+    '.mf-unsure{color:#9a6700;font-weight:600}',
     '.mf-cite details{margin-top:2px}',
     '.mf-form{display:flex;border-top:1px solid #d0d7de}',
     '.mf-input{flex:1;border:0;padding:10px;font:14px sans-serif;outline:none}',
@@ -61,7 +62,9 @@ export function widgetScript(bot: string, origin: string): string {
   function showCitations(box, cites) {
     if (!cites || !cites.length) return;
     var c = el('div', 'mf-cites'); c.setAttribute('data-role', 'citations');
-    c.appendChild(el('span', null, '出处：'));
+    var unsure = cites.some(function (x) { return x.sure === false; });
+    if (unsure) c.setAttribute('data-sure', 'false');
+    c.appendChild(el('span', unsure ? 'mf-unsure' : null, unsure ? '不确定 · not sure — 可能相关的出处：' : '出处：'));
     cites.forEach(function (x) {
       var line = el('span', 'mf-cite');
       line.setAttribute('data-article', x.article == null ? '' : String(x.article));

@@ -10,6 +10,9 @@
  *               decide "nothing relevant"
  * Guarantees: with no embedder the mode is 'lexical' and the response says so in `notice`; results are ordered by
  * the final score; every result names its chunk, item, document, unit label and character span.
+ * Before step 1, when a bilingual dictionary is attached (`attachBilingual`), a query in the other language than the
+ * chunks' (or in traditional characters) is mapped into theirs for the lexical list (0. understand); the dense list
+ * embeds the query as asked.
  */
 import type { Chunk } from './knowledge-types.ts';
 import { LexicalIndex } from './index/lexical.ts';
@@ -17,6 +20,7 @@ import { createVectorIndex, type VectorIndex } from './index/hnsw.ts';
 import type { Embedder } from './embed.ts';
 import type { Lexicon } from './text/lexicon.ts';
 import { analyze } from './text/analyzer.ts';
+import { languageOf, type Bilingual, type Lang } from './text/bilingual.ts';
 
 export type SearchMode = 'lexical' | 'dense' | 'hybrid';
 
@@ -65,6 +69,8 @@ export interface SearchResult extends Pick<Chunk, 'kbId' | 'itemId' | 'docId' | 
 
 export interface SearchResponse {
   query: string;
+  /** What the lexical list searched when the query was mapped (another language, traditional characters). */
+  mapped?: string;
   mode: SearchMode;
   /** Set when the search ran in a weaker mode than asked (e.g. lexical only: no embedding model configured). */
   notice?: string;
@@ -77,6 +83,9 @@ export class KbIndex {
   readonly parents: Map<string, Chunk>;
   readonly lexical: LexicalIndex;
   vectors: { embedder: Embedder; index: VectorIndex; data: Float32Array } | null = null;
+  bilingual: Bilingual | null = null;
+  /** The chunks' language. */
+  readonly lang: Lang;
 
   constructor(readonly kbId: string, chunks: Chunk[], lexicon: Lexicon | null) {
     this.children = chunks.filter((c) => c.role === 'child');
@@ -84,7 +93,11 @@ export class KbIndex {
     this.lexical = new LexicalIndex(lexicon);
     for (const c of this.children) this.lexical.add({ text: c.text, title: titleOf(c) });
     this.lexical.finalize();
+    this.lang = languageOf(this.children.slice(0, 200).map((c) => c.text.slice(0, 300)).join('\n'));
   }
+
+  /** Maps queries in the other language (or in traditional characters) before lexical search. */
+  attachBilingual(bilingual: Bilingual): void { this.bilingual = bilingual; }
 
   /** Attaches vectors (one per child, in `children` order), embedding what `stored` lacks. Returns the new matrix. */
   async attachVectors(embedder: Embedder, stored?: { ids: string[]; vectors: Float32Array; dims: number } | null, annThreshold = 5000): Promise<Float32Array> {
@@ -130,10 +143,12 @@ export class KbIndex {
     } else if (this.vectors && !this.vectors.embedder.semantic && asked !== 'lexical') {
       notice = `the ${this.vectors.embedder.name} embedder is a hashing test embedder, not a semantic model`;
     }
+    // 0. understand
+    const lexQuery = this.bilingual ? this.bilingual.map(query, this.lang).query : query;
     // 1. filter
     const allow = this.mask(o.filter);
     // 2. recall
-    const lex = mode === 'dense' ? [] : this.lexical.search(query, recall, allow);
+    const lex = mode === 'dense' ? [] : this.lexical.search(lexQuery, recall, allow);
     let dense: { doc: number; score: number }[] = [];
     if (mode !== 'lexical' && this.vectors) {
       const [qv] = await this.vectors.embedder.embed([query]);
@@ -164,7 +179,7 @@ export class KbIndex {
     // 5. group
     const results: SearchResult[] = [];
     const seen = new Set<string>();
-    const qInfo = queryInfo(query, this.lexical);
+    const qInfo = queryInfo(lexQuery, this.lexical);
     for (const [d, e] of ranked) {
       const c = this.children[d]!;
       if (o.groupByItem !== false) { if (seen.has(c.itemId)) continue; seen.add(c.itemId); }
@@ -178,7 +193,7 @@ export class KbIndex {
       });
       if (results.length >= k) break;
     }
-    return { query, mode, notice, embedder: this.vectors?.embedder.name, results };
+    return { query, ...(lexQuery !== query ? { mapped: lexQuery } : {}), mode, notice, embedder: this.vectors?.embedder.name, results };
   }
 }
 

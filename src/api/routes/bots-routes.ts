@@ -4,8 +4,8 @@
  * experiments too); a guard policy in a bot's config only with an admin key; the published bot's chat endpoint
  * POST /v1/bots/{name}/chat/completions takes any key whose scopes allow the model `{name}` and `chat.completions`,
  * speaks OpenAI's request/response shapes and adds the documented field `citations` (each: ref, document, docId,
- * itemId, chunkId, article, label, passage, score) plus `bot` (version, confidence, found, generator), and `guard`
- * (policies, outcome, verdicts) when the bot has a guard policy: the question is checked before the bot answers, the
+ * itemId, chunkId, article, label, passage, score, sure) plus `bot` (version, confidence, found, sure, language,
+ * translated, generator), and `guard` (policies, outcome, verdicts) when the bot has a guard policy: the question is checked before the bot answers, the
  * answer against its cited passages before it leaves; a refusal is the policy's message with finish_reason
  * `content_filter`. The key's rate limit and quota apply; every answer is in the request log (source `bot`).
  * Public (no key): GET /v1/bots/{name}/widget.js (the one-script-tag widget) and the CORS preflight of the chat and
@@ -287,7 +287,7 @@ export function botsRoutes(app: FastifyInstance, bots: BotService, deps: BotRout
         const a = answer;
         return {
           citations: refused ? [] : a?.citations ?? [],
-          bot: { name, version: a?.version ?? r.version, found: a?.found ?? false, confidence: a?.confidence ?? 0, generator: a?.generator ?? 'guard', pair: a?.pair ?? null, ms: Math.round(performance.now() - t0) },
+          bot: { name, version: a?.version ?? r.version, found: a?.found ?? false, sure: a?.sure ?? false, language: a?.language ?? null, ...(a?.translated ? { translated: a.translated } : {}), confidence: a?.confidence ?? 0, generator: a?.generator ?? 'guard', pair: a?.pair ?? null, ms: Math.round(performance.now() - t0) },
         };
       },
     };

@@ -102,6 +102,9 @@ export class Bm25Index {
     return t === undefined ? 0 : p.offsets[t + 1]! - p.offsets[t]!;
   }
 
+  /** Every term of a field (the index's vocabulary for that field). */
+  terms(field: string): IterableIterator<string> { return this.field(field).terms.keys(); }
+
   idf(field: string, term: string): number {
     const p = this.field(field);
     const t = p.terms.get(term);

@@ -46,6 +46,9 @@ export class LexicalIndex {
   /** idf of a body word (0 when the word is not indexed). */
   idf(term: string): number { return this.index.idf('words', term); }
 
+  /** Every body word the index holds (jieba words and English stems). */
+  vocabulary(): IterableIterator<string> { return this.index.terms('words'); }
+
   /** The idf of a word found in one document only (the most specific a word can be here). */
   maxIdf(): number { const n = this.index.size; return Math.log(1 + (n - 1 + 0.5) / 1.5); }
 

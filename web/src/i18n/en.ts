@@ -353,6 +353,7 @@ export const en = {
   'play.settings': 'Chat settings',
   'play.target': 'Model or bot',
   'play.targetB': 'Second model or bot',
+  'play.notSure': 'Not sure: nothing cleared the bot\'s confidence bar; these are the closest passages.',
   'play.choose': 'Choose…',
   'play.models': 'Models',
   'play.bots': 'Bots',

@@ -352,6 +352,7 @@ export const zh: Dictionary = {
   'play.settings': '对话设置',
   'play.target': '模型或机器人',
   'play.targetB': '第二个模型或机器人',
+  'play.notSure': '不确定：没有答案达到机器人的置信门槛，以下是最接近的条文。',
   'play.choose': '请选择…',
   'play.models': '模型',
   'play.bots': '机器人',

@@ -210,6 +210,7 @@ export function Playground({ params }: { params: URLSearchParams }) {
                   <span className="who">{m.role === 'user' ? t('play.you') : t('play.assistant')}</span>
                   <div className="bubble" data-testid={m.role === 'assistant' ? 'answer' : undefined}>{m.content || (m.pending ? '…' : '')}</div>
                   {m.error ? <ErrorBox error={m.error} /> : null}
+                  {m.citations && m.citations.length > 0 && m.citations.some((c) => c.sure === false) && <p className="small warn" data-testid="not-sure">{t('play.notSure')}</p>}
                   {m.citations && m.citations.length > 0 && <ul className="citations">{m.citations.map((c, k) => <li key={k}>[{c.ref ?? k + 1}] {c.document ?? ''} {c.label ?? ''}</li>)}</ul>}
                   {m.role === 'assistant' && !m.pending && <GuardNote guard={m.guard} />}
                   {m.role === 'assistant' && !m.pending && !m.error && (
