@@ -19,6 +19,7 @@ import type { IngestLimits } from './ingest/ingest-limits.ts';
 import { chunkItem } from './chunk.ts';
 import { KbIndex, type Reranker, type SearchOptions, type SearchResponse, type SearchResult } from './search.ts';
 import { Lexicon } from './text/lexicon.ts';
+import { bilingualFor } from './text/cedict.ts';
 import type { Embedder } from './embed.ts';
 import { ask, type AskOptions, type AskResult } from './chat-search.ts';
 import { attribute, splitSentences, type AttributionOptions, type AttributionReport, type Passage, type SupportJudge } from './attribution.ts';
@@ -98,6 +99,9 @@ export function isServable(kb: KnowledgeBase, item: KnowledgeItem): boolean {
 
 export class KnowledgeService {
   private indexes = new Map<string, KbIndex>();
+  /** Per index: the lexicon's user words, and the bilingual dictionary being attached (withBilingual). */
+  private userWords = new WeakMap<KbIndex, Iterable<string>>();
+  private bilinguals = new WeakMap<KbIndex, Promise<void>>();
 
   constructor(readonly repo: KnowledgeRepository, readonly o: KnowledgeServiceOptions = {}) {}
 
@@ -256,7 +260,9 @@ export class KnowledgeService {
 
   private async buildIndex(kb: KnowledgeBase, chunks: Chunk[]): Promise<KbIndex> {
     const lexText = await this.repo.getLexicon(kb.id);
-    const index = new KbIndex(kb.id, chunks, lexText ? Lexicon.parse(lexText) : null);
+    const lexicon = lexText ? Lexicon.parse(lexText) : null;
+    const index = new KbIndex(kb.id, chunks, lexicon);
+    this.userWords.set(index, lexicon?.userWords ?? []);
     const e = this.o.embedder;
     if (e) {
       const stored = await this.repo.getVectors(kb.id, e.name);
@@ -269,6 +275,21 @@ export class KnowledgeService {
       await this.repo.putVectors(kb.id, { model: e.name, dims: data.length / Math.max(1, index.children.length) || e.dims, ids: index.children.map(key), vectors: data });
     }
     return index;
+  }
+
+  /**
+   * Attaches the bilingual dictionary over the index's words (CC-CEDICT and the legal glossary: questions in the
+   * other language, traditional characters, homophone slips, toneless pinyin), built on the index's first search. A
+   * dictionary that cannot be built leaves the index searching as asked.
+   */
+  private async withBilingual(index: KbIndex): Promise<void> {
+    if (index.bilingual) return;
+    let p = this.bilinguals.get(index);
+    if (!p) {
+      p = bilingualFor([...index.lexical.vocabulary(), ...(this.userWords.get(index) ?? [])]).then((b) => index.attachBilingual(b), () => {});
+      this.bilinguals.set(index, p);
+    }
+    await p;
   }
 
   /** The KB's index: from memory, else from the persisted chunks, else rebuilt. */
@@ -289,7 +310,11 @@ export class KnowledgeService {
     if (!query.trim()) throw new KnowledgeRequestError('empty query');
     for (const id of ids) await this.requireKb(id, o.scope);
     const opts: SearchOptions = { ...o, reranker: o.reranker ?? this.o.reranker ?? undefined };
-    const responses = await Promise.all(ids.map(async (id) => (await this.index(id)).search(query, opts)));
+    const responses = await Promise.all(ids.map(async (id) => {
+      const index = await this.index(id);
+      await this.withBilingual(index);
+      return index.search(query, opts);
+    }));
     if (responses.length === 1) return responses[0]!;
     const k = o.k ?? 5;
     // Interleave by rank (scores of different KBs' BM25 are not comparable).

@@ -34,6 +34,10 @@ test('a statute\'s preamble is kept on the document, not as an item; items of an
     assert.match((await svc.history('cpl', stale.id)).at(-1)!.note!, /no longer a unit/);
     assert.equal((await svc.listItems('cpl')).filter((i) => i.state !== 'rejected').length, 63);
     assert.ok((await svc.search('cpl', '第八届全国人民代表大会常务委员会', { k: 5 })).results.every((r) => r.itemId !== stale.id));
+    // a question in English finds the Chinese article: the bilingual dictionary is attached on the index's first search
+    const a25 = items.find((i) => i.number === 25)!;
+    const en = await svc.search('cpl', 'can I return goods bought online within seven days without giving a reason', { k: 3 });
+    assert.ok(en.results.some((r) => r.itemId === a25.id), JSON.stringify(en.results.map((r) => r.title)));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
