@@ -12,6 +12,7 @@ import { BufferPool } from '../../src/engine/pool.ts';
 import { referenceGemm } from '../../src/engine/gemm/reference.ts';
 import { engineMemoryPlan, trainingMemory } from '../../src/engine/memory-estimate.ts';
 import type { LlamaConfig } from '../../src/engine/config.ts';
+import type { MethodSpec } from '../../src/engine/methods.ts';
 
 const config: LlamaConfig = { vocabSize: 2000, hiddenSize: 64, numLayers: 3, numHeads: 8, numKvHeads: 2, ffnSize: 176, ropeBase: 10000, rmsEps: 1e-5, tieEmbeddings: true, qkvBias: true, contextLength: 512 };
 
@@ -19,7 +20,7 @@ for (const checkpointing of [false, true]) {
   for (const chunkAbove of [Infinity, 0]) {
     test(`the estimate of a step's buffers is within 10% of the pool's (checkpointing ${checkpointing}, ${chunkAbove ? 'plain' : 'chunked'} loss)`, () => {
       const T = 96, m = LlamaModel.init(config, 1);
-      const method = { type: 'lora', rank: 8, alpha: 16, targets: ['q', 'k', 'v', 'o'] } as const;
+      const method: MethodSpec = { type: 'lora', rank: 8, alpha: 16, targets: ['q', 'k', 'v', 'o'] };
       m.applyMethod(method, 2);
       m.checkpointing = checkpointing; m.lossChunkAbove = chunkAbove;
       const pool = new BufferPool(), ids = Int32Array.from({ length: T }, (_, i) => (i * 7) % config.vocabSize);
