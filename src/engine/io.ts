@@ -47,7 +47,8 @@ export function readTensors(file: string): Map<string, Float32Array> {
 /** Saves a full model (base weights, no method) with its tokenizer. */
 export function saveModel(dir: string, model: LlamaModel, tokenizer: Tokenizer, extra: Partial<EngineModelInfo> = {}): void {
   mkdirSync(dir, { recursive: true });
-  writeTensors(join(dir, 'model.safetensors'), [...model.params.values()].map((t) => ({ name: t.name, shape: t.shape, data: t.data })));
+  // Matrices held in bf16 are written widened (their values, as the model computes with them).
+  writeTensors(join(dir, 'model.safetensors'), [...model.params.values()].map((t) => ({ name: t.name, shape: t.shape, data: model.half.get(t.name)?.toFloat() ?? t.data })));
   writeFileAtomic(join(dir, 'tokenizer.json'), JSON.stringify(tokenizer.toJSON()));
   const info: EngineModelInfo = { ...extra, format: 'modelfab-engine', version: 1, config: model.config };
   writeFileAtomic(join(dir, 'modelfab.json'), JSON.stringify(info, null, 2));

@@ -6,15 +6,27 @@
  * fine-tuning method (LoRA pairs, quantized base weights, prefixes, soft prompt). `forward` reads as the
  * architecture, one op a line; the backward is the tape replayed in reverse. `decode` runs the same layers
  * without a tape over a KV cache, for generation.
+ *
+ * At real sizes (0.5B-8B) three things keep a training step's memory bounded:
+ * - `forwardLoss` fuses the output projection with the cross-entropy over chunks of rows and vocabulary tiles
+ *   (ops/linear-loss.ts) once tokens x vocabulary exceeds `lossChunkAbove`, so the logits never exist whole;
+ * - frozen base matrices can be held in bf16 (`holdFrozenInHalf`, or `init(..., { half: true })` for a model
+ *   built straight into bf16), widened where they are read (half-weight.ts);
+ * - with `checkpointing`, each decoder layer runs its forward without a tape and keeps only its input; its
+ *   backward recomputes the layer on a tape of its own (the same dropout draws) and replays it.
  */
 import { headDim, MODULE_TENSOR, parameterCount, tensorShapes, validateConfig, type LlamaConfig } from './config.ts';
 import { loraScale, normalizeMethod, freezeTrainable, type MethodSpec } from './methods.ts';
-import { Tensor, type Ctx } from './tensor.ts';
+import { Tape, Tensor, alloc, output, type Ctx } from './tensor.ts';
+import { BufferPool } from './pool.ts';
+import { HalfWeight } from './half-weight.ts';
+import { linearCrossEntropy } from './ops/linear-loss.ts';
 import { Rng } from './rng.ts';
 import { add, addScaled, dropout, embedding, linear, prependRows, rmsnorm, swiglu, type Weight, type WeightSource } from './ops/basic.ts';
 import { rope, ropeInPlace } from './ops/rope.ts';
 import { attention, causalSoftmax } from './ops/attention.ts';
 import { crossEntropy, IGNORE_INDEX, type CrossEntropyResult } from './ops/loss.ts';
+import { f32ArrayToBf16 } from '../formats/half.ts';
 import { dequantizeNf4, nf4Bytes, quantizeNf4, type Nf4Tensor } from "./quant4.ts";
 
 export interface LoraPair { a: Tensor; b: Tensor; scale: number; dropout: number }
@@ -55,30 +67,83 @@ export class LlamaModel {
   method: MethodSpec = { type: 'full' };
   readonly lora = new Map<string, LoraPair>();
   readonly quantized = new Map<string, Nf4Weight>();
+  /** Frozen matrices held in bf16; their tensors keep the shape and no data. */
+  readonly half = new Map<string, HalfWeight>();
+  /** Recompute each layer's activations in the backward pass instead of keeping them (training only). */
+  checkpointing = false;
+  /** `forwardLoss` takes the chunked output projection + cross-entropy above this many logits (tokens x vocab). */
+  lossChunkAbove = 2 ** 26;
   prefix: Array<{ k: Tensor; v: Tensor }> | null = null;
   prompt: Tensor | null = null;
 
-  private constructor(readonly config: LlamaConfig, readonly storage: Float32Array) {
+  /** `storage` holds every float tensor in `tensorShapes` order; with `halfMatrices`, the vectors only. */
+  private constructor(readonly config: LlamaConfig, public storage: Float32Array, halfMatrices = false) {
     let off = 0;
     for (const [name, shape] of tensorShapes(config)) {
       const n = shape.reduce((a, b) => a * b, 1);
+      if (halfMatrices && shape.length === 2) { this.params.set(name, Tensor.held(shape, name)); continue; }
       this.params.set(name, new Tensor(storage.subarray(off, off + n), shape, true, name));
       off += n;
     }
   }
 
-  /** A new model with GPT-2-style initialisation: N(0, 0.02), residual projections scaled by 1/sqrt(2L), norms 1. */
-  static init(config: LlamaConfig, seed: number): LlamaModel {
+  /**
+   * A new model with GPT-2-style initialisation: N(0, 0.02), residual projections scaled by 1/sqrt(2L), norms 1.
+   * With `half`, every matrix is built straight into bf16 (the same draws, rounded) and frozen: the float32 copy
+   * of a large model never exists, and only methods that leave the matrices frozen apply.
+   */
+  static init(config: LlamaConfig, seed: number, o: { half?: boolean } = {}): LlamaModel {
     validateConfig(config);
-    const m = new LlamaModel(config, new Float32Array(parameterCount(config)));
+    const half = o.half ?? false;
+    const vectors = half ? [...tensorShapes(config)].filter(([, s]) => s.length !== 2).reduce((n, [, s]) => n + s.reduce((a, b) => a * b, 1), 0) : parameterCount(config);
+    const m = new LlamaModel(config, new Float32Array(vectors), half);
     const rng = new Rng(seed);
+    const chunk = half ? new Float32Array(1 << 20) : null;
     for (const [name, t] of m.params) {
+      const std = /attn_output|ffn_down/.test(name) ? 0.02 / Math.sqrt(2 * config.numLayers) : 0.02;
+      if (half && t.shape.length === 2) {
+        const n = t.shape[0] * t.shape[1], bits = new Uint16Array(n);
+        for (let i = 0; i < n; i += chunk!.length) {
+          const c = chunk!.subarray(0, Math.min(chunk!.length, n - i));
+          rng.fillNormal(c, std);
+          f32ArrayToBf16(c, bits.subarray(i, i + c.length));
+        }
+        m.half.set(name, new HalfWeight(t.shape, bits));
+        t.requiresGrad = false;
+        continue;
+      }
       if (name.endsWith('_norm.weight')) { t.data.fill(1); continue; }
       if (name.endsWith('.bias')) continue;
-      const std = /attn_output|ffn_down/.test(name) ? 0.02 / Math.sqrt(2 * config.numLayers) : 0.02;
-      for (let i = 0; i < t.size; i++) t.data[i] = rng.normal() * std;
+      rng.fillNormal(t.data, std);
     }
     return m;
+  }
+
+  /**
+   * Holds every frozen matrix in bf16 from now on (call after `applyMethod`): the float32 copies are released and
+   * the remaining float tensors moved into a storage of their own. Returns the bytes saved.
+   */
+  holdFrozenInHalf(): number {
+    let saved = 0;
+    for (const [name, t] of this.params) {
+      if (t.requiresGrad || t.shape.length !== 2 || this.quantized.has(name) || this.half.has(name)) continue;
+      this.half.set(name, HalfWeight.fromFloat(t.shape, t.data));
+      saved += t.data.byteLength / 2;
+      t.data = new Float32Array(0);
+    }
+    let n = 0;
+    for (const t of this.params.values()) n += t.data.length;
+    const storage = new Float32Array(n);
+    let off = 0;
+    for (const t of this.params.values()) {
+      if (t.data.length === 0) continue;
+      const view = storage.subarray(off, off + t.data.length);
+      view.set(t.data);
+      t.data = view;
+      off += view.length;
+    }
+    this.storage = storage;
+    return saved;
   }
 
   /** A model over existing weights (every tensor of the config must be present with its shape). */
@@ -102,7 +167,22 @@ export class LlamaModel {
   }
 
   private weight(name: string): Weight {
-    return this.quantized.get(name) ?? this.param(name);
+    return this.quantized.get(name) ?? this.half.get(name) ?? this.param(name);
+  }
+
+  /** The token embedding [N, C] of ids, from a float or a bf16 table. */
+  private embed(ctx: Ctx, ids: Int32Array): Tensor {
+    const h = this.half.get('token_embd.weight');
+    if (!h) return embedding(ctx, this.param('token_embd.weight'), ids);
+    const out = new Float32Array(ids.length * this.config.hiddenSize);
+    h.gatherRows(ids, out);
+    return output(ctx, out, [ids.length, this.config.hiddenSize], false);
+  }
+
+  /** The output matrix [V, C]: the tied embedding or `output.weight`, float or bf16. */
+  private outputWeight(): Tensor | HalfWeight {
+    const name = this.config.tieEmbeddings ? 'token_embd.weight' : 'output.weight';
+    return this.half.get(name) ?? this.param(name);
   }
 
   /**
@@ -116,6 +196,7 @@ export class LlamaModel {
     const c = this.config, rng = new Rng(seed), D = headDim(c);
     for (const [name, t] of this.params) {
       t.requiresGrad = m.type === 'full' || (m.type === 'freeze' && freezeTrainable(name, c.numLayers, m));
+      if (t.requiresGrad && this.half.has(name)) throw new Error(`applyMethod: ${m.type} trains "${name}", which this model holds in bf16 (frozen weights only)`);
     }
     if (m.type === 'lora' || m.type === 'qlora') {
       const scale = loraScale(m.rank, m.alpha, m.rslora ?? false);
@@ -132,7 +213,9 @@ export class LlamaModel {
       if (m.type === 'qlora') {
         for (const [name, t] of this.params) {
           if (/^blk\.\d+\.(attn_[qkvo]|attn_output|ffn_gate|ffn_up|ffn_down)\.weight$/.test(name)) {
-            this.quantized.set(name, new Nf4Weight(t.shape, quantizeNf4(t.data, m.blockSize ?? 64)));
+            const h = this.half.get(name);
+            this.quantized.set(name, new Nf4Weight(t.shape, quantizeNf4(h ? h.toFloat() : t.data, m.blockSize ?? 64)));
+            this.half.delete(name);
             t.data = new Float32Array(0); // the float copy is released; the 4-bit one is the weight now
           }
         }
@@ -147,9 +230,13 @@ export class LlamaModel {
       }
     } else if (m.type === 'prompt') {
       // Initialised from the embeddings of random vocabulary tokens (PEFT's sample-vocab init): a sensible start.
-      const P = m.numVirtualTokens, C = c.hiddenSize, emb = this.param('token_embd.weight').data;
+      const P = m.numVirtualTokens, C = c.hiddenSize, emb = this.param('token_embd.weight').data, h = this.half.get('token_embd.weight');
       const p = Tensor.zeros([P, C], true, 'prompt_embd');
-      for (let i = 0; i < P; i++) { const id = rng.int(c.vocabSize); p.data.set(emb.subarray(id * C, id * C + C), i * C); }
+      for (let i = 0; i < P; i++) {
+        const id = rng.int(c.vocabSize);
+        if (h) h.gatherRows(Int32Array.of(id), p.data.subarray(i * C, i * C + C));
+        else p.data.set(emb.subarray(id * C, id * C + C), i * C);
+      }
       this.prompt = p;
     }
   }
@@ -161,6 +248,7 @@ export class LlamaModel {
    */
   mergeAdapter(): void {
     if (this.prefix || this.prompt) throw new Error(`mergeAdapter: a ${this.method.type} adapter cannot be folded into the weights`);
+    this.widenHalf();
     let off = 0;
     for (const [name, shape] of tensorShapes(this.config)) {
       const n = shape.reduce((a, b) => a * b, 1);
@@ -177,6 +265,22 @@ export class LlamaModel {
     this.quantized.clear();
     this.method = { type: 'full' };
     for (const t of this.params.values()) t.requiresGrad = true;
+  }
+
+  /** Brings bf16-held matrices back to float32 in one storage of every tensor, as a freshly loaded model has. */
+  widenHalf(): void {
+    if (this.half.size === 0) return;
+    const storage = new Float32Array(parameterCount(this.config));
+    let off = 0;
+    for (const [name, shape] of tensorShapes(this.config)) {
+      const n = shape.reduce((a, b) => a * b, 1), t = this.param(name), h = this.half.get(name);
+      const view = storage.subarray(off, off + n);
+      if (h) view.set(h.toFloat()); else if (t.data.length === n) view.set(t.data);
+      if (h || t.data.length === n) t.data = view;
+      off += n;
+    }
+    this.half.clear();
+    this.storage = storage;
   }
 
   /** The tensors the method adds (LoRA pairs, prefixes, soft prompt), by name. */
@@ -198,6 +302,7 @@ export class LlamaModel {
     let n = 0;
     for (const t of this.params.values()) n += t.data.byteLength;
     for (const q of this.quantized.values()) n += nf4Bytes(q.q);
+    for (const h of this.half.values()) n += h.bytes;
     for (const t of this.methodTensors()) n += t.data.byteLength;
     return n;
   }
@@ -225,36 +330,94 @@ export class LlamaModel {
    * position or IGNORE_INDEX. With prompt tuning the rows grow to B*(P+T) and the soft rows are never scored.
    */
   forward(ctx: Ctx, ids: Int32Array, B: number, labels: Int32Array | null = null): ForwardResult {
-    const c = this.config, D = headDim(c);
+    const x = this.hidden(ctx, ids, B);
+    const logits = linear(ctx, x, this.outputWeight());
+    let loss: CrossEntropyResult | null = null;
+    if (labels) loss = crossEntropy(ctx, logits, this.checkedLabels(labels, ids, B));
+    return { logits, loss, rows: x.shape[0] };
+  }
+
+  /**
+   * The loss alone (training, evaluation): as `forward(...).loss`, through the chunked output projection and
+   * cross-entropy once rows x vocabulary exceeds `lossChunkAbove`, so the logits are never held whole.
+   */
+  forwardLoss(ctx: Ctx, ids: Int32Array, B: number, labels: Int32Array): CrossEntropyResult {
+    const x = this.hidden(ctx, ids, B), al = this.checkedLabels(labels, ids, B);
+    if (x.shape[0] * this.config.vocabSize <= this.lossChunkAbove) return crossEntropy(ctx, linear(ctx, x, this.outputWeight()), al);
+    return linearCrossEntropy(ctx, x, this.outputWeight(), al);
+  }
+
+  private checkedLabels(labels: Int32Array, ids: Int32Array, B: number): Int32Array {
+    if (labels.length !== ids.length) throw new Error(`forward: ${labels.length} labels for ${ids.length} ids`);
+    return this.alignLabels(labels, B);
+  }
+
+  /** The decoder up to the final norm: hidden rows [B*(P+T), C]. */
+  hidden(ctx: Ctx, ids: Int32Array, B: number): Tensor {
+    const c = this.config;
     if (ids.length % B !== 0) throw new Error(`forward: ${ids.length} ids do not split into ${B} sequences`);
-    let x = embedding(ctx, this.param('token_embd.weight'), ids);
+    let x = this.embed(ctx, ids);
     const P = this.promptLength, T = ids.length / B + P;
     if (this.prompt) x = prependRows(ctx, this.prompt, x, B);
     const pos = new Int32Array(B * T);
     for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) pos[b * T + t] = t;
     for (let l = 0; l < c.numLayers; l++) {
-      const p = `blk.${l}.`;
-      let h = rmsnorm(ctx, x, this.param(p + 'attn_norm.weight'), c.rmsEps);
-      let q = this.lin(ctx, h, p + 'attn_q.weight', this.bias(l, 'q'));
-      let k = this.lin(ctx, h, p + 'attn_k.weight', this.bias(l, 'k'));
-      const v = this.lin(ctx, h, p + 'attn_v.weight', this.bias(l, 'v'));
-      q = rope(ctx, q, pos, c.numHeads, D, c.ropeBase);
-      k = rope(ctx, k, pos, c.numKvHeads, D, c.ropeBase);
-      const a = attention(ctx, q, k, v, { B, T, H: c.numHeads, KVH: c.numKvHeads, D }, this.prefix?.[l] ?? null);
-      x = add(ctx, x, this.lin(ctx, a, p + 'attn_output.weight'));
-      h = rmsnorm(ctx, x, this.param(p + 'ffn_norm.weight'), c.rmsEps);
-      const g = this.lin(ctx, h, p + 'ffn_gate.weight');
-      const u = this.lin(ctx, h, p + 'ffn_up.weight');
-      x = add(ctx, x, this.lin(ctx, swiglu(ctx, g, u), p + 'ffn_down.weight'));
+      x = this.checkpointing && ctx.tape ? this.checkpointedLayer(ctx, x, l, pos, B, T) : this.layer(ctx, x, l, pos, B, T);
     }
-    x = rmsnorm(ctx, x, this.param('output_norm.weight'), c.rmsEps);
-    const logits = linear(ctx, x, this.param(c.tieEmbeddings ? 'token_embd.weight' : 'output.weight'));
-    let loss: CrossEntropyResult | null = null;
-    if (labels) {
-      if (labels.length !== ids.length) throw new Error(`forward: ${labels.length} labels for ${ids.length} ids`);
-      loss = crossEntropy(ctx, logits, this.alignLabels(labels, B));
+    return rmsnorm(ctx, x, this.param('output_norm.weight'), c.rmsEps);
+  }
+
+  /** One decoder block over x [B*T, C]. */
+  private layer(ctx: Ctx, x: Tensor, l: number, pos: Int32Array, B: number, T: number): Tensor {
+    const c = this.config, D = headDim(c), p = `blk.${l}.`;
+    let h = rmsnorm(ctx, x, this.param(p + 'attn_norm.weight'), c.rmsEps);
+    let q = this.lin(ctx, h, p + 'attn_q.weight', this.bias(l, 'q'));
+    let k = this.lin(ctx, h, p + 'attn_k.weight', this.bias(l, 'k'));
+    const v = this.lin(ctx, h, p + 'attn_v.weight', this.bias(l, 'v'));
+    q = rope(ctx, q, pos, c.numHeads, D, c.ropeBase);
+    k = rope(ctx, k, pos, c.numKvHeads, D, c.ropeBase);
+    const a = attention(ctx, q, k, v, { B, T, H: c.numHeads, KVH: c.numKvHeads, D }, this.prefix?.[l] ?? null);
+    x = add(ctx, x, this.lin(ctx, a, p + 'attn_output.weight'));
+    h = rmsnorm(ctx, x, this.param(p + 'ffn_norm.weight'), c.rmsEps);
+    const g = this.lin(ctx, h, p + 'ffn_gate.weight');
+    const u = this.lin(ctx, h, p + 'ffn_up.weight');
+    return add(ctx, x, this.lin(ctx, swiglu(ctx, g, u), p + 'ffn_down.weight'));
+  }
+
+  /** Scratch for one checkpointed layer's activations, reused by every layer in turn. */
+  private readonly layerPool = new BufferPool();
+
+  /**
+   * `layer` keeping only its input and output: the forward runs without a tape, on scratch released at once;
+   * the backward runs the layer again from the same input and the same random state on a tape of its own,
+   * seeds its output with this output's gradient and replays it (parameter gradients land where they would).
+   */
+  private checkpointedLayer(ctx: Ctx, x: Tensor, l: number, pos: Int32Array, B: number, T: number): Tensor {
+    const rngState = ctx.rng.state(), scratch = this.layerPool;
+    const y0 = this.layer({ ...ctx, tape: null, pool: scratch }, x, l, pos, B, T);
+    const out = alloc(ctx, y0.size);
+    out.set(y0.data);
+    scratch.release();
+    const y = output(ctx, out, y0.shape, x.requiresGrad || this.layerTrains(l));
+    if (y.requiresGrad) {
+      ctx.tape!.record(() => {
+        if (!y.grad) return;
+        const tape = new Tape(), xin = new Tensor(x.data, x.shape, x.requiresGrad);
+        const y1 = this.layer({ ...ctx, tape, pool: scratch, rng: new Rng(rngState) }, xin, l, pos, B, T);
+        y1.grad = y.grad;
+        tape.replay();
+        if (xin.grad) x.addGrad(xin.grad);
+        scratch.release();
+      });
     }
-    return { logits, loss, rows: B * T };
+    return y;
+  }
+
+  private layerTrains(l: number): boolean {
+    const p = `blk.${l}.`;
+    for (const [name, t] of this.params) if (t.requiresGrad && name.startsWith(p)) return true;
+    for (const name of this.lora.keys()) if (name.startsWith(p)) return true;
+    return this.prefix !== null;
   }
 
   /**
@@ -282,9 +445,8 @@ export class LlamaModel {
    * first call also feeds the soft prompt, if any (its positions are never returned).
    */
   decode(ctx: Ctx, ids: Int32Array, cache: KVCache, every = false): Float32Array {
-    const c = this.config;
     const xn = this.decodeHidden(ctx, ids, cache, every);
-    return linear(ctx, xn, this.param(c.tieEmbeddings ? 'token_embd.weight' : 'output.weight')).data;
+    return linear(ctx, xn, this.outputWeight()).data;
   }
 
   /**
@@ -294,7 +456,7 @@ export class LlamaModel {
   decodeHidden(ctx: Ctx, ids: Int32Array, cache: KVCache, every = false): Tensor {
     if (ctx.tape) throw new Error('decode runs without a tape');
     const c = this.config, D = headDim(c), H = c.numHeads, KVH = c.numKvHeads, KW = KVH * D, QW = H * D;
-    let x = embedding(ctx, this.param('token_embd.weight'), ids);
+    let x = this.embed(ctx, ids);
     if (this.prompt && cache.len === 0) x = prependRows(ctx, this.prompt, x, 1);
     const T = x.size / c.hiddenSize, start = cache.len;
     if (start + T > cache.capacity) throw new Error(`decode: ${start + T} positions exceed the cache of ${cache.capacity}`);

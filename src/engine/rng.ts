@@ -63,6 +63,38 @@ export class Rng {
     return r * Math.cos(2 * Math.PI * v);
   }
 
+  /**
+   * out[i] = normal() * std for every i: the same draws as calling `normal` in a loop, with the generator's state in
+   * locals (building a 1.5B-parameter model draws 1.5 billion of them).
+   */
+  fillNormal(out: Float32Array, std: number): void {
+    const n = out.length;
+    let i = 0;
+    if (n > 0 && this.spare !== null) { out[i++] = this.spare * std; this.spare = null; }
+    const st = this.s;
+    let s0 = st[0] | 0, s1 = st[1] | 0, s2 = st[2] | 0, s3 = st[3] | 0;
+    const next = (): number => {
+      const x = Math.imul(s1, 5);
+      const result = Math.imul((x << 7) | (x >>> 25), 9) >>> 0;
+      const t = s1 << 9;
+      s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3;
+      s2 ^= t;
+      s3 = (s3 << 11) | (s3 >>> 21);
+      return result / 4294967296;
+    };
+    while (i < n) {
+      let u = 0;
+      while (u === 0) u = next();
+      const v = next();
+      const r = Math.sqrt(-2 * Math.log(u));
+      out[i++] = r * Math.cos(2 * Math.PI * v) * std;
+      const second = r * Math.sin(2 * Math.PI * v);
+      if (i < n) out[i++] = second * std;
+      else this.spare = second;
+    }
+    st[0] = s0; st[1] = s1; st[2] = s2; st[3] = s3;
+  }
+
   /** Fisher-Yates shuffle in place. */
   shuffle<T>(a: T[]): T[] {
     for (let i = a.length - 1; i > 0; i--) {

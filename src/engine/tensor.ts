@@ -28,6 +28,16 @@ export class Tensor {
     if (n !== data.length) throw new Error(`Tensor ${name || '(anonymous)'}: shape [${shape}] needs ${n} values, got ${data.length}`);
   }
 
+  /**
+   * A tensor that carries its shape and no values: a weight held elsewhere (4-bit or bf16) that the model reads
+   * through its own source. Its data is empty.
+   */
+  static held(shape: readonly number[], name: string): Tensor {
+    const t = new Tensor(new Float32Array(0), [0], false, name);
+    (t as { shape: readonly number[] }).shape = shape;
+    return t;
+  }
+
   static zeros(shape: readonly number[], requiresGrad = false, name = ''): Tensor {
     return new Tensor(new Float32Array(shape.reduce((a, b) => a * b, 1)), shape, requiresGrad, name);
   }

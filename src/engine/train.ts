@@ -113,7 +113,7 @@ export function evaluate(model: LlamaModel, gemm: Gemm, examples: readonly Examp
   let sum = 0, count = 0;
   for (let i = 0; i < examples.length; i += batchSize) {
     const b = collate(examples.slice(i, i + batchSize), padId);
-    const r = model.forward(ctx, b.ids, b.B, b.labels).loss!;
+    const r = model.forwardLoss(ctx, b.ids, b.B, b.labels);
     sum += r.sumLoss; count += r.count;
     pool.release();
   }
@@ -131,7 +131,7 @@ export function languageModeling(padId: number): Objective<Example> {
   return {
     step(ctx, model, items) {
       const b = collate(items, padId);
-      return { loss: model.forward(ctx, b.ids, b.B, b.labels).loss!.loss, tokens: b.tokens };
+      return { loss: model.forwardLoss(ctx, b.ids, b.B, b.labels).loss, tokens: b.tokens };
     },
     evaluate: (model, gemm, items, batchSize) => ({ loss: evaluate(model, gemm, items, batchSize, padId) }),
   };

@@ -16,6 +16,7 @@ import { preferencePair, type PreferencePair } from '../engine/preference.ts';
 import { pretrainExamples, sftExamples, type Example } from '../engine/batches.ts';
 import { loadModel, saveAdapter, saveModel } from '../engine/io.ts';
 import { normalizeMethod, stackMethod } from '../engine/methods.ts';
+import { engineMemoryPlan } from '../engine/memory-estimate.ts';
 import { createGemm } from '../engine/gemm/create-gemm.ts';
 import type { Gemm } from '../engine/gemm/gemm-seam.ts';
 import { CHAT_TEMPLATES, CHATML_SPECIAL_TOKENS, Tokenizer, encodeChat, trainBpe, type ChatMessage, type ChatTemplateName } from '../engine/tokenizer/tokenizer-exports.ts';
@@ -215,6 +216,10 @@ export async function runJob(spec: JobSpec, opts: RunJobOptions = {}): Promise<W
     const resumed = existsSync(join(out, 'checkpoints'));
     event('info', resumed ? 'resuming from the latest checkpoint' : 'started', { pid: process.pid, threads: spec.threads });
     const { model, tokenizer, baseDir } = loadBase(spec);
+    // At real sizes: frozen matrices in bf16, layers recomputed in the backward (the scheduler's estimate assumes it).
+    const plan = engineMemoryPlan(model.config, model.method);
+    if (plan.halfBase) model.holdFrozenInHalf();
+    model.checkpointing = plan.checkpointing;
     const template = (spec.hyperparameters.chatTemplate ?? 'chatml') as ChatTemplateName;
     const h = spec.hyperparameters;
     const padId = tokenizer.padId ?? tokenizer.eosId ?? 0;

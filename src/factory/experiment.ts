@@ -16,6 +16,7 @@
 import { createHash } from 'node:crypto';
 import { normalizeMethod, type MethodSpec } from '../engine/methods.ts';
 import { headDim, parameterCount, type LlamaConfig } from '../engine/config.ts';
+import { engineMemoryPlan, trainingMemory } from '../engine/memory-estimate.ts';
 import type { BaseModelRef, DataRef, Hyperparameters, JobEstimate, ParallelStrategy, Stage } from './job-spec.ts';
 
 export interface ExperimentBase {
@@ -163,6 +164,8 @@ export function rejectReason(stage: Stage, base: ExperimentBase, ds: ExperimentD
 
 /** Memory, steps, tokens and time of one job (a planning estimate, not a promise). */
 export function estimateJob(config: LlamaConfig | undefined, method: MethodSpec, h: Hyperparameters, ds: ExperimentDataset, threads: number, gflopsPerThread = 25): JobEstimate {
+  // Memory: what the engine holds for this size (src/engine/memory-estimate.ts), as the engine worker runs it.
+  const memoryMB = config ? Math.ceil(trainingMemory(config, method, { seqLen: h.seqLen, batchSize: h.batchSize, ...engineMemoryPlan(config, method) }).total / 2 ** 20) : 150;
   const total = config ? parameterCount(config) : 0;
   const rows = ds.rows ?? 1000, meanTokens = Math.min(ds.meanTokens ?? h.seqLen, h.seqLen);
   const perEpoch = Math.max(1, Math.floor(rows / (h.batchSize * (h.gradAccum ?? 1))));
@@ -181,11 +184,9 @@ export function estimateJob(config: LlamaConfig | undefined, method: MethodSpec,
   // Forward 2 flops/param/token, backward 4 (2 when the weight is frozen: no weight gradient).
   const flops = tokens * total * (2 + 4 - 2 * frozenShare);
   const seconds = flops / (gflopsPerThread * 1e9 * threads);
-  const bytesWeights = method.type === 'qlora' ? total * 0.6 : total * 4;
-  const activations = config ? h.batchSize * h.seqLen * (config.numLayers * (C_ACT * config.hiddenSize + 3 * config.ffnSize) + 2 * config.vocabSize) * 4 : 0;
-  const memoryMB = Math.ceil((bytesWeights + trainable * 12 + activations) / 2 ** 20) + 150; // + the runtime
   return { resources: { cpuThreads: threads, memoryMB }, trainableParams: trainable, totalParams: total, steps, tokens, seconds };
 }
+
 const C_ACT = 14; // activations kept per layer, in units of the hidden size (norms, q/k/v/o, residuals, attention)
 
 /** trainers/torch/src/modelfab_torch/chunked_ce.py: logits of more elements are taken in chunks of so many positions. */

@@ -1,0 +1,111 @@
+/**
+ * The output projection fused with cross-entropy, taken over chunks of rows and tiles of the vocabulary, so the
+ * [rows x vocabulary] logits never exist whole (a 512-token sequence of a 151,936-word vocabulary would hold 311 MB
+ * of logits and as much again of their gradient). x [N, C] are the final hidden rows, W [V, C] the output matrix
+ * (trainable, frozen, or held in half precision and widened a tile at a time), labels [N] with IGNORE_INDEX rows
+ * skipped. The loss is the mean over counted rows, as `crossEntropy` over `linear(x, W)`.
+ *
+ * Forward, per chunk of R rows and tile of Vt words: l = x W_t^T [R, Vt]; each row's log-sum-exp over the tile,
+ * merged across tiles (logz = log sum_t exp(logz_t)); the label's logit where it falls in the tile. Only logz [N]
+ * is kept. Backward, with g = dloss / count: the tile's logits are recomputed, d = g * (exp(l - logz) - onehot),
+ * then dX_chunk += d W_t and, when W trains, dW_t += d^T x_chunk.
+ */
+import { Tensor, alloc, needsGrad, type Ctx } from '../tensor.ts';
+import { nativeKernels } from './native-kernels.ts';
+import { IGNORE_INDEX, type CrossEntropyResult } from './loss.ts';
+
+/** A [V, C] matrix read a tile of rows at a time: a float tensor's view, or a half-precision one widened. */
+export interface RowTiles {
+  readonly shape: readonly number[];
+  /** Rows v0..v1 as float32 [(v1 - v0), C]; a scratch valid until the next call. */
+  rows(v0: number, v1: number): Float32Array;
+}
+
+export interface LinearLossOptions {
+  /** Rows per chunk (default 512). */
+  rowChunk?: number;
+  /** Vocabulary words per tile (default 8192). */
+  vocabTile?: number;
+}
+
+function tileOf(w: Tensor | RowTiles, v0: number, v1: number, C: number): Float32Array {
+  return w instanceof Tensor ? w.data.subarray(v0 * C, v1 * C) : w.rows(v0, v1);
+}
+
+/** Each row's log-sum-exp of l [R, Vt] into lz [R]; `p` is scratch of the same size (the tile's softmax). */
+function tileLogZ(l: Float32Array, p: Float32Array, R: number, Vt: number, lz: Float32Array): void {
+  const k = nativeKernels();
+  if (k) { k.softmaxRows(l, p, R, Vt, -1, lz); return; }
+  for (let r = 0; r < R; r++) {
+    const o = r * Vt;
+    let max = -Infinity;
+    for (let j = 0; j < Vt; j++) if (l[o + j] > max) max = l[o + j];
+    let z = 0;
+    for (let j = 0; j < Vt; j++) z += Math.exp(l[o + j] - max);
+    lz[r] = max + Math.log(z);
+  }
+}
+
+export function linearCrossEntropy(ctx: Ctx, x: Tensor, w: Tensor | RowTiles, labels: Int32Array, o: LinearLossOptions = {}): CrossEntropyResult {
+  const [V, C] = w.shape, N = labels.length;
+  if (x.size !== N * C) throw new Error(`linearCrossEntropy: hidden rows [${x.shape}] are not ${N} rows of ${C}`);
+  for (let n = 0; n < N; n++) {
+    const label = labels[n];
+    if (label !== IGNORE_INDEX && (label < 0 || label >= V)) throw new Error(`crossEntropy: label ${label} at row ${n} is outside 0..${V - 1}`);
+  }
+  const RC = Math.max(1, Math.min(o.rowChunk ?? 512, N)), VT = Math.max(1, Math.min(o.vocabTile ?? 8192, V));
+  const xd = x.data, logz = new Float32Array(N), picked = new Float64Array(N);
+  const l = alloc(ctx, RC * VT), p = alloc(ctx, RC * VT), lz = alloc(ctx, RC);
+  const acc = new Float64Array(RC), mx = new Float64Array(RC);
+  // Every tile's logits are computed once per chunk of rows: the matrix is read ceil(N / RC) times.
+  for (let r0 = 0; r0 < N; r0 += RC) {
+    const R = Math.min(RC, N - r0);
+    mx.fill(-Infinity); acc.fill(0);
+    for (let v0 = 0; v0 < V; v0 += VT) {
+      const Vt = Math.min(VT, V - v0);
+      ctx.gemm.sgemm(false, true, R, Vt, C, 1, xd.subarray(r0 * C), tileOf(w, v0, v0 + Vt, C), 0, l);
+      tileLogZ(l, p, R, Vt, lz);
+      for (let r = 0; r < R; r++) {
+        const z = lz[r], m = mx[r];
+        // Running log-sum-exp: acc holds sum exp(logz_t - mx).
+        if (z > m) { acc[r] = acc[r] * Math.exp(m - z) + 1; mx[r] = z; } else acc[r] += Math.exp(z - m);
+        const label = labels[r0 + r];
+        if (label >= v0 && label < v0 + Vt) picked[r0 + r] = l[r * Vt + label - v0];
+      }
+    }
+    for (let r = 0; r < R; r++) logz[r0 + r] = mx[r] + Math.log(acc[r]);
+  }
+  let sum = 0, count = 0;
+  for (let n = 0; n < N; n++) if (labels[n] !== IGNORE_INDEX) { sum += logz[n] - picked[n]; count++; }
+  const grad = needsGrad(ctx, x) || (w instanceof Tensor && needsGrad(ctx, w));
+  const loss = new Tensor(new Float32Array([count ? sum / count : 0]), [1], grad);
+  if (grad) {
+    ctx.tape!.record(() => {
+      if (!loss.grad || count === 0) return;
+      const g = loss.grad[0] / count;
+      const dx = x.requiresGrad ? x.ensureGrad() : null;
+      const dw = w instanceof Tensor && w.requiresGrad ? w.ensureGrad() : null;
+      for (let r0 = 0; r0 < N; r0 += RC) {
+        const R = Math.min(RC, N - r0);
+        for (let v0 = 0; v0 < V; v0 += VT) {
+          const Vt = Math.min(VT, V - v0), wt = tileOf(w, v0, v0 + Vt, C);
+          ctx.gemm.sgemm(false, true, R, Vt, C, 1, xd.subarray(r0 * C), wt, 0, l);
+          // d = g * exp(l - logz) = g * softmax_t(l) * exp(logz_t - logz): the tile's softmax, rescaled per row.
+          const k = nativeKernels();
+          if (k) k.softmaxRows(l, p, R, Vt, -1, lz);
+          for (let r = 0; r < R; r++) {
+            const label = labels[r0 + r], o2 = r * Vt;
+            if (label === IGNORE_INDEX) { p.fill(0, o2, o2 + Vt); continue; }
+            const z = logz[r0 + r];
+            if (k) { const s = g * Math.exp(lz[r] - z); for (let j = 0; j < Vt; j++) p[o2 + j] *= s; }
+            else for (let j = 0; j < Vt; j++) p[o2 + j] = g * Math.exp(l[o2 + j] - z);
+            if (label >= v0 && label < v0 + Vt) p[o2 + label - v0] -= g;
+          }
+          if (dx) ctx.gemm.sgemm(false, false, R, C, Vt, 1, p, wt, 1, dx.subarray(r0 * C));
+          if (dw) ctx.gemm.sgemm(true, false, Vt, C, R, 1, p, xd.subarray(r0 * C), 1, dw.subarray(v0 * C));
+        }
+      }
+    });
+  }
+  return { loss, count, sumLoss: sum };
+}
