@@ -37,7 +37,7 @@ test('a statute\'s preamble is kept on the document, not as an item; items of an
     // a question in English finds the Chinese article: the bilingual dictionary is attached on the index's first search
     const a25 = items.find((i) => i.number === 25)!;
     const en = await svc.search('cpl', 'can I return goods bought online within seven days without giving a reason', { k: 3 });
-    assert.ok(en.results.some((r) => r.itemId === a25.id), JSON.stringify(en.results.map((r) => r.title)));
+    assert.ok(en.results.some((r) => r.itemId === a25.id), JSON.stringify(en.results.map((r) => r.label)));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
