@@ -14,13 +14,14 @@
  * `importBotsFolder` moves an older data folder's `bots/` into the tables on start: each bot in one transaction,
  * skipped when its row exists; once every one is committed the folder is renamed `bots.imported-json/` (a backup).
  */
-import { existsSync, renameSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Kysely, Transaction } from 'kysely';
 import { isUniqueViolation, retryOnUniqueViolation } from '../store/store.ts';
 import type { Bot, BotVersion, QaPair, TestReport } from './bot-types.ts';
 import { FileBotRepository, SAFE_NAME, type ApprovalRecord, type BotRepository, type PairChange } from './bot-repository.ts';
 import { StatusError } from '../util/status-error.ts';
+import { retireImportedFolder } from '../store/legacy-folders.ts';
 
 export interface BotTables {
   bots: { name: string; data: string };
@@ -189,12 +190,6 @@ export async function importBotsFolder(dataDir: string, repo: TableBotRepository
   const files = new FileBotRepository(dataDir);
   const done: string[] = [];
   for (const bot of await files.listBots()) if (await repo.importBot(files, bot)) done.push(bot.name);
-  let backup = join(dataDir, 'bots.imported-json');
-  if (existsSync(backup)) backup = `${backup}-${Date.now()}`;
-  try {
-    renameSync(folder, backup);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e; // another server moved it a moment ago
-  }
+  retireImportedFolder(dataDir, 'bots');
   return done;
 }

@@ -19,7 +19,7 @@
  * on start: each knowledge base in one transaction, skipped when its row exists (imported before, or by another
  * server); once every one is committed the folder is renamed `knowledge.imported-json/`, kept as a backup.
  */
-import { existsSync, renameSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Kysely, Transaction } from 'kysely';
 import type { ArtifactStore } from '../store/artifacts.ts';
@@ -27,6 +27,7 @@ import { isUniqueViolation, retryOnUniqueViolation } from '../store/store.ts';
 import type { Chunk, DocumentRecord, ItemVersion, KnowledgeBase, KnowledgeItem } from './knowledge-types.ts';
 import { FileKnowledgeRepository, type KnowledgeRepository, type StoredVectors } from './knowledge-repository.ts';
 import { StatusError } from '../util/status-error.ts';
+import { retireImportedFolder } from '../store/legacy-folders.ts';
 
 export interface KnowledgeTables {
   knowledge_bases: { id: string; data: string; lexicon: string | null; chunks_built: number };
@@ -252,12 +253,6 @@ export async function importKnowledgeFolder(dataDir: string, repo: TableKnowledg
   const files = new FileKnowledgeRepository(dataDir);
   const done: string[] = [];
   for (const kb of await files.listKbs()) if (await repo.importKb(files, kb)) done.push(kb.id);
-  let backup = join(dataDir, 'knowledge.imported-json');
-  if (existsSync(backup)) backup = `${backup}-${Date.now()}`;
-  try {
-    renameSync(folder, backup);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e; // another server moved it a moment ago
-  }
+  retireImportedFolder(dataDir, 'knowledge');
   return done;
 }
