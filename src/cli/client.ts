@@ -103,11 +103,15 @@ export class ApiClient {
     return JSON.parse(text) as { id: string; filename: string; bytes: number };
   }
 
-  /** Server-sent events of a GET; ends when the server closes the stream or `signal` aborts. */
-  async *events(path: string, signal?: AbortSignal): AsyncGenerator<{ event: string; data: unknown }> {
+  /**
+   * Server-sent events of a GET, or of a POST of `body` as JSON (a request with `stream: true`); ends when the server
+   * closes the stream or `signal` aborts.
+   */
+  async *events(path: string, signal?: AbortSignal, body?: unknown): AsyncGenerator<{ event: string; data: unknown }> {
     let res: Response;
     try {
-      res = await fetch(this.url + path, { headers: { authorization: `Bearer ${this.key}`, accept: 'text/event-stream' }, signal });
+      const headers: Record<string, string> = { authorization: `Bearer ${this.key}`, accept: 'text/event-stream' };
+      res = await fetch(this.url + path, body === undefined ? { headers, signal } : { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(body), signal });
     } catch (e) {
       if (signal?.aborted) throw e;
       throw new ApiClientError(0, `cannot reach ${this.url} (${(e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message}); start it with \`modelfab serve\` or pass --url / set MODELFAB_URL`);

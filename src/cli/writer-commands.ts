@@ -48,30 +48,6 @@ async function bytes(client: ApiClient, path: string): Promise<Buffer> {
   return buf;
 }
 
-/** POST with `stream: true`: the server-sent events, in order. */
-async function* postEvents(client: ApiClient, path: string, body: unknown): AsyncGenerator<{ event: string; data: unknown }> {
-  const res = await fetch(client.url + path, { method: 'POST', headers: { authorization: `Bearer ${client.key}`, 'content-type': 'application/json', accept: 'text/event-stream' }, body: JSON.stringify(body) });
-  if (!res.ok || !res.body) {
-    const text = await res.text();
-    let msg = text.slice(0, 300);
-    try { msg = (JSON.parse(text) as { error: { message: string } }).error.message; } catch { /* not JSON */ }
-    throw new ApiClientError(res.status, `${res.status}: ${msg}`);
-  }
-  const decoder = new TextDecoder();
-  let buf = '';
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-    buf += decoder.decode(chunk, { stream: true });
-    let i: number;
-    while ((i = buf.indexOf('\n\n')) >= 0) {
-      const block = buf.slice(0, i);
-      buf = buf.slice(i + 2);
-      const event = /^event: (.*)$/m.exec(block)?.[1] ?? 'message';
-      const data = /^data: (.*)$/m.exec(block)?.[1];
-      if (data) yield { event, data: JSON.parse(data) };
-    }
-  }
-}
-
 /** Writes an export to `file` (format from the extension unless given). */
 async function exportTo(client: ApiClient, id: string, file: string, format?: string): Promise<void> {
   const f = format ?? (file.endsWith('.docx') ? 'docx' : 'markdown');
@@ -110,7 +86,7 @@ export function registerWriter(program: Command): void {
       if (!o.outline && !o.section.length) throw new Error('give the outline: --outline FILE or --section HEADING (repeatable)');
       const client = new ApiClient(clientOptions(o));
       let doc: WriterDocument | null = null;
-      for await (const { event, data } of postEvents(client, '/v1/writer/documents', { title, outline, model: o.model, brief: o.brief, knowledge: o.knowledge, style: styleOf(o), stream: true })) {
+      for await (const { event, data } of client.events('/v1/writer/documents', undefined, { title, outline, model: o.model, brief: o.brief, knowledge: o.knowledge, style: styleOf(o), stream: true })) {
         const e = data as WriterEvent;
         if (event === 'error') throw new ApiClientError(0, `writing stopped: ${(data as { error: { message: string } }).error.message}`);
         if (e.type === 'document.created' && !o.json) process.stderr.write(`${e.document.id}: ${e.document.sections.length} sections\n`);
