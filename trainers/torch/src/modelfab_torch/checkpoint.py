@@ -30,6 +30,7 @@ from typing import Any, Dict, List, Optional
 import torch
 from safetensors.torch import load_file, save_file
 
+from .distributed import Dist
 from .files import fsync_dir, write_atomic
 
 MODEL_FILE = "model.safetensors"
@@ -222,3 +223,53 @@ def read_checkpoint(folder: str) -> LoadedCheckpoint:
     with open(os.path.join(folder, TRAINER_STATE_FILE), encoding="utf-8") as f:
         state = json.load(f)
     return LoadedCheckpoint(int(m.group(1)), folder, tensors, optimizer, rng, state)
+
+
+# ------------------------------------------------------------------ checkpoints every process writes a part of
+
+def begin_group_checkpoint(out: str, step: int, dist: Dist) -> str:
+    """The temporary folder every process of a sharded (FSDP) or partitioned (DeepSpeed) checkpoint writes its part
+    into: process 0 makes the parent and removes temporaries of dead runs, the name is broadcast, and nobody writes
+    before the folder's parent exists. Collective."""
+    parent = checkpoints_dir(out)
+    if dist.main:
+        os.makedirs(parent, exist_ok=True)
+        clean_stale_temps(out)
+    tmp = dist.broadcast(os.path.join(parent, f".tmp-step-{step}-{os.getpid()}-{os.urandom(4).hex()}") if dist.main else "")
+    dist.barrier()
+    return tmp
+
+
+def fsync_tree(folder: str) -> None:
+    for root, _, files in os.walk(folder):
+        for name in files:
+            with open(os.path.join(root, name), "rb") as f:
+                os.fsync(f.fileno())
+        fsync_dir(root)
+
+
+def finish_group_checkpoint(out: str, tmp: str, step: int, trainer_state: Dict[str, Any], dist: Dist, keep_last: int) -> Optional[str]:
+    """Once every process has written its part into `tmp`: process 0 adds trainer_state.json, syncs the folder to
+    disk, renames it into place and prunes old checkpoints; returns the folder there (None on the others).
+    Collective."""
+    dist.barrier()  # every part is on disk
+    if not dist.main:
+        return None
+    write_atomic(os.path.join(tmp, TRAINER_STATE_FILE), json.dumps(trainer_state, indent=2) + "\n")
+    fsync_tree(tmp)
+    final = install_checkpoint(out, tmp, step)
+    prune_checkpoints(out, keep_last)
+    return final
+
+
+def check_group_parts(folder: str, parts: str, dist: Dist, kind: str) -> None:
+    """A group checkpoint resumes on as many processes as wrote it: one `rng-<rank>.pt` each in `parts`."""
+    written = [n for n in os.listdir(parts) if re.match(r"^rng-(\d+)\.pt$", n)]
+    if len(written) != dist.world:
+        raise RuntimeError(f"resume: {folder} was written by {len(written)} processes; this job runs {dist.world} "
+                           f"(a {kind} checkpoint resumes on as many processes as wrote it)")
+
+
+def read_trainer_state(folder: str) -> Dict[str, Any]:
+    with open(os.path.join(folder, TRAINER_STATE_FILE), encoding="utf-8") as f:
+        return json.load(f)

@@ -18,15 +18,13 @@ directly, which is a shard here).
 from __future__ import annotations
 
 import os
-import re
 from typing import Any, Dict, List, Optional
 
 import torch
 
-from .checkpoint import (SHARDED_DIR, TRAINER_STATE_FILE, checkpoints_dir, clean_stale_temps, install_checkpoint, prune_checkpoints,
-                         rng_state, set_rng_state)
+from .checkpoint import (SHARDED_DIR, begin_group_checkpoint, check_group_parts, finish_group_checkpoint, read_trainer_state, rng_state,
+                         set_rng_state)
 from .distributed import Dist
-from .files import fsync_dir, write_atomic
 
 def decoder_layers(model: torch.nn.Module) -> List[torch.nn.Module]:
     """The transformer blocks of a Hugging Face causal LM (under PEFT too): the ModuleList holding the most blocks."""
@@ -64,46 +62,28 @@ def save_checkpoint(out: str, step: int, model: torch.nn.Module, opt: torch.opti
     import torch.distributed.checkpoint as dcp
     from torch.distributed.checkpoint.state_dict import get_state_dict
 
-    parent = checkpoints_dir(out)
-    if dist.main:
-        os.makedirs(parent, exist_ok=True)
-        clean_stale_temps(out)
-    tmp = dist.broadcast(os.path.join(parent, f".tmp-step-{step}-{os.getpid()}-{os.urandom(4).hex()}") if dist.main else "")
-    dist.barrier()  # the parent exists and old temps are gone before anyone writes
+    tmp = begin_group_checkpoint(out, step, dist)
     os.makedirs(os.path.join(tmp, SHARDED_DIR), exist_ok=True)
     torch.save(rng_state(), os.path.join(tmp, SHARDED_DIR, f"rng-{dist.rank}.pt"))
     msd, osd = get_state_dict(model, opt, options=_options())
     dcp.save({"model": msd, "optim": osd}, checkpoint_id=os.path.join(tmp, SHARDED_DIR))  # collective; .metadata last
-    dist.barrier()  # every shard is on disk
-    if not dist.main:
-        return None
-    write_atomic(os.path.join(tmp, TRAINER_STATE_FILE), _json(trainer_state))
-    fsync_tree(tmp)
-    final = install_checkpoint(out, tmp, step)
-    prune_checkpoints(out, keep_last)
-    return final
+    return finish_group_checkpoint(out, tmp, step, trainer_state, dist, keep_last)
 
 
 def load_checkpoint(folder: str, model: torch.nn.Module, opt: torch.optim.Optimizer, dist: Dist) -> Dict[str, Any]:
     """Loads this process's shard of a sharded checkpoint into the model and optimizer and its RNG state; returns
     trainer_state.json."""
-    import json
-
     import torch.distributed.checkpoint as dcp
     from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
 
     shards = os.path.join(folder, SHARDED_DIR)
-    written = sorted(int(m.group(1)) for m in (re.match(r"^rng-(\d+)\.pt$", n) for n in os.listdir(shards)) if m)
-    if len(written) != dist.world:
-        raise RuntimeError(f"resume: {folder} was written by {len(written)} processes; this job runs {dist.world} "
-                           "(a sharded checkpoint resumes on as many processes as wrote it)")
+    check_group_parts(folder, shards, dist, "sharded")
     msd, osd = get_state_dict(model, opt, options=_options())
     state = {"model": msd, "optim": osd}
     dcp.load(state, checkpoint_id=shards)
     set_state_dict(model, opt, model_state_dict=state["model"], optim_state_dict=state["optim"], options=_options())
     set_rng_state(torch.load(os.path.join(shards, f"rng-{dist.rank}.pt"), weights_only=True))
-    with open(os.path.join(folder, TRAINER_STATE_FILE), encoding="utf-8") as f:
-        return json.load(f)
+    return read_trainer_state(folder)
 
 
 def full_state_dict(model: torch.nn.Module) -> Dict[str, torch.Tensor]:
@@ -113,15 +93,5 @@ def full_state_dict(model: torch.nn.Module) -> Dict[str, torch.Tensor]:
     return get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
 
 
-def fsync_tree(folder: str) -> None:
-    for root, _, files in os.walk(folder):
-        for name in files:
-            with open(os.path.join(root, name), "rb") as f:
-                os.fsync(f.fileno())
-        fsync_dir(root)
 
 
-def _json(state: Dict[str, Any]) -> str:
-    import json
-
-    return json.dumps(state, indent=2) + "\n"

@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from contextlib import nullcontext
 from typing import Any, Dict, Optional, Tuple
 
 import torch
 
-from .checkpoint import DEEPSPEED_DIR, TRAINER_STATE_FILE, checkpoints_dir, clean_stale_temps, install_checkpoint, prune_checkpoints, rng_state, set_rng_state
+from .checkpoint import (DEEPSPEED_DIR, begin_group_checkpoint, check_group_parts, finish_group_checkpoint, read_trainer_state, rng_state,
+                         set_rng_state)
 from .distributed import Dist
 from .files import write_atomic
 
@@ -121,41 +121,23 @@ def step(engine) -> Tuple[float, bool]:
 
 def save_checkpoint(out: str, step_: int, engine, trainer_state: Dict[str, Any], dist: Dist, keep_last: int = 2) -> Optional[str]:
     """Every process writes its partition (see the module comment, 3); returns the folder on process 0."""
-    parent = checkpoints_dir(out)
-    if dist.main:
-        os.makedirs(parent, exist_ok=True)
-        clean_stale_temps(out)
-    tmp = dist.broadcast(os.path.join(parent, f".tmp-step-{step_}-{os.getpid()}-{os.urandom(4).hex()}") if dist.main else "")
-    dist.barrier()  # the parent exists and old temps are gone before anyone writes
+    tmp = begin_group_checkpoint(out, step_, dist)
     # collective; a LoRA job's checkpoint holds the adapter and its optimizer state, not the frozen base
     engine.save_checkpoint(tmp, tag=DEEPSPEED_DIR, save_latest=False, exclude_frozen_parameters=True)
     torch.save(rng_state(), os.path.join(tmp, DEEPSPEED_DIR, f"rng-{dist.rank}.pt"))
-    dist.barrier()  # every partition is on disk
-    if not dist.main:
-        return None
-    from .fsdp import fsync_tree
-
-    write_atomic(os.path.join(tmp, TRAINER_STATE_FILE), json.dumps(trainer_state, indent=2) + "\n")
-    fsync_tree(tmp)
-    final = install_checkpoint(out, tmp, step_)
-    prune_checkpoints(out, keep_last)
-    return final
+    return finish_group_checkpoint(out, tmp, step_, trainer_state, dist, keep_last)
 
 
 def load_checkpoint(folder: str, engine, dist: Dist) -> Dict[str, Any]:
     """Loads this process's partition into the engine (weights and optimizer state) and its RNG state; returns
     trainer_state.json."""
-    written = sorted(int(m.group(1)) for m in (re.match(r"^rng-(\d+)\.pt$", n) for n in os.listdir(os.path.join(folder, DEEPSPEED_DIR))) if m)
-    if len(written) != dist.world:
-        raise RuntimeError(f"resume: {folder} was written by {len(written)} processes; this job runs {dist.world} "
-                           "(a DeepSpeed checkpoint resumes on as many processes as wrote it)")
+    check_group_parts(folder, os.path.join(folder, DEEPSPEED_DIR), dist, "DeepSpeed")
     path, _ = engine.load_checkpoint(folder, tag=DEEPSPEED_DIR, load_module_strict=False, load_optimizer_states=True,
                                      load_lr_scheduler_states=False)
     if path is None:
         raise RuntimeError(f"resume: DeepSpeed could not load {folder}")
     set_rng_state(torch.load(os.path.join(folder, DEEPSPEED_DIR, f"rng-{dist.rank}.pt"), weights_only=True))
-    with open(os.path.join(folder, TRAINER_STATE_FILE), encoding="utf-8") as f:
-        return json.load(f)
+    return read_trainer_state(folder)
 
 
 def full_state_dict(model: torch.nn.Module, dist: Dist) -> Dict[str, torch.Tensor]:
