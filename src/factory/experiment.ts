@@ -15,8 +15,8 @@
  */
 import { createHash } from 'node:crypto';
 import { normalizeMethod, type MethodSpec } from '../engine/methods.ts';
-import { headDim, parameterCount, type LlamaConfig } from '../engine/config.ts';
-import { engineMemoryPlan, trainingMemory } from '../engine/memory-estimate.ts';
+import { parameterCount, type LlamaConfig } from '../engine/config.ts';
+import { engineMemoryPlan, trainableCount, trainingMemory } from '../engine/memory-estimate.ts';
 import type { BaseModelRef, DataRef, Hyperparameters, JobEstimate, ParallelStrategy, Stage } from './job-spec.ts';
 
 export interface ExperimentBase {
@@ -171,15 +171,8 @@ export function estimateJob(config: LlamaConfig | undefined, method: MethodSpec,
   const perEpoch = Math.max(1, Math.floor(rows / (h.batchSize * (h.gradAccum ?? 1))));
   const steps = h.maxSteps ?? perEpoch * (h.epochs ?? 1);
   const tokens = steps * h.batchSize * (h.gradAccum ?? 1) * meanTokens;
-  let trainable = total;
-  if (config) {
-    const D = headDim(config), C = config.hiddenSize, L = config.numLayers;
-    const dims: Record<string, [number, number]> = { q: [config.numHeads * D, C], k: [config.numKvHeads * D, C], v: [config.numKvHeads * D, C], o: [C, config.numHeads * D], gate: [config.ffnSize, C], up: [config.ffnSize, C], down: [C, config.ffnSize] };
-    if (method.type === 'lora' || method.type === 'qlora') trainable = L * (method.targets ?? ['q', 'v']).reduce((n, t) => n + method.rank * ((dims[t]?.[0] ?? 0) + (dims[t]?.[1] ?? 0)), 0);
-    else if (method.type === 'prefix') trainable = L * 2 * method.numVirtualTokens * config.numKvHeads * D;
-    else if (method.type === 'prompt') trainable = method.numVirtualTokens * C;
-    else if (method.type === 'freeze') trainable = Math.round(total * Math.min(1, Math.abs(method.trainableLayers ?? 1) / L));
-  }
+  const counted = config ? trainableCount(config, method) : null;
+  const trainable = counted ? counted.added + counted.base : total;
   const frozenShare = total ? 1 - trainable / total : 0;
   // Forward 2 flops/param/token, backward 4 (2 when the weight is frozen: no weight gradient).
   const flops = tokens * total * (2 + 4 - 2 * frozenShare);
