@@ -5,11 +5,13 @@
  *     a unix time, a size or a counter, far below 2^53. The parser is the pool's own, not pg's global one;
  *   - `?schema=<name>` in the URL puts the tables in that schema (created when missing) through the connections'
  *     `search_path`;
- *   - the first connection is tried before migrating, and a failure names the database without its password.
+ *   - the first connection is tried before migrating, and a failure names the database without its password;
+ *   - the migrator's questions about tables are answered for that schema alone (`postgres-introspector.ts`).
  * Several servers may open one database at once: Kysely's migrator takes a lock, so migrations run once.
  */
 import pg from 'pg';
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect, type DatabaseIntrospector } from 'kysely';
+import { CurrentSchemaIntrospector } from './postgres-introspector.ts';
 import { kyselyStore, migrate, type Database } from './kysely-store.ts';
 import { databaseTarget, redactDatabaseUrl } from './database-url.ts';
 import type { Store } from './store.ts';
@@ -22,6 +24,11 @@ export interface PostgresOptions {
 }
 
 const INT8 = 20;
+
+/** Kysely's PostgreSQL dialect with the one-schema introspector. */
+class SchemaPostgresDialect extends PostgresDialect {
+  override createIntrospector(db: Kysely<any>): DatabaseIntrospector { return new CurrentSchemaIntrospector(db); }
+}
 
 /** The pool's type parsers: int8 as a number, everything else as pg parses it. */
 const types = {
@@ -55,7 +62,7 @@ export async function openPostgresDatabase(spec: string, opts: PostgresOptions):
     await pool.end().catch(() => {});
     throw new DatabaseConnectError(spec, e);
   }
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new SchemaPostgresDialect({ pool }) });
   try {
     await migrate(db, { dataDir: opts.root, dialect: 'postgres' }, target.schema);
   } catch (e) {
