@@ -27,7 +27,7 @@ const INT8 = 20;
 
 /** Kysely's PostgreSQL dialect with the one-schema introspector. */
 class SchemaPostgresDialect extends PostgresDialect {
-  override createIntrospector(db: Kysely<any>): DatabaseIntrospector { return new CurrentSchemaIntrospector(db); }
+  override createIntrospector(db: Kysely<unknown>): DatabaseIntrospector { return new CurrentSchemaIntrospector(db); }
 }
 
 /** The pool's type parsers: int8 as a number, everything else as pg parses it. */
