@@ -110,7 +110,7 @@ export interface ModelfabServer {
 
 export async function createServer(opts: ServerOptions): Promise<ModelfabServer> {
   mkdirSync(opts.dataDir, { recursive: true });
-  const { store, db } = await openDatabase(opts.dataDir, opts.database);
+  const { store, db, coordination } = await openDatabase(opts.dataDir, opts.database);
   const artifacts = new LocalArtifactStore(opts.dataDir);
   // uploads left in flight by a crash
   for (const f of readdirSync(join(opts.dataDir, 'tmp'))) rmSync(join(opts.dataDir, 'tmp', f), { force: true, recursive: true });
@@ -122,6 +122,7 @@ export async function createServer(opts: ServerOptions): Promise<ModelfabServer>
     generatedAdminKey = await ensureAdminKey(store, opts.adminKey ?? process.env.MODELFAB_ADMIN_KEY);
   } catch (e) {
     await store.close();
+    await coordination.close();
     throw e;
   }
   const app = Fastify({ logger: opts.logger ?? false, bodyLimit: 8 * 1024 * 1024 });
@@ -163,7 +164,10 @@ export async function createServer(opts: ServerOptions): Promise<ModelfabServer>
   coachRoutes(app, { ...apps, coach: new CoachService(new CoachRepository(stageTables<CoachTables>(db))) });
   deploymentRoutes(app, store, gateway, { modelFolders: new ModelFolders([...modelDirs, opts.dataDir]), guardExists: async (name) => (await guardPolicies.getPolicyText(name)) !== null });
   if (opts.serve?.warm !== false) void gateway.warmDeployments();
-  const factory = await startFactory({ dataDir: opts.dataDir, store, db: stageTables<FactoryTables>(db), data: service, ...(opts.factory ?? {}) });
+  const factory = await startFactory({
+    dataDir: opts.dataDir, store, db: stageTables<FactoryTables>(db), data: service, ...(opts.factory ?? {}),
+    scheduler: { coordination, ...opts.factory?.scheduler },
+  });
   fineTuningRoutes(app, factory.factory);
   experimentsRoutes(app, factory.factory);
   const modelFolders = new ModelFolders(modelDirs);
@@ -190,6 +194,7 @@ export async function createServer(opts: ServerOptions): Promise<ModelfabServer>
       await gateway.close();
       await keyPolicy.close();
       await factory.close();
+      await coordination.close();
       await store.close();
     },
   };

@@ -20,6 +20,12 @@
  *   - Placement: a job starts only if its resources (CPU threads = max(estimate, spec.threads), memory, GPUs with
  *     their memory) fit what is free; threads and memory are never oversubscribed (src/factory/resources.ts).
  *     Jobs that could never fit are refused at submit.
+ *   - Several servers on one database (`coordination`, store/coordination.ts): every server takes submissions and
+ *     controls, but one at a time leads: it alone places queued jobs and adopts orphans. The others try to take
+ *     over every `leaderPollMs`; the leadership of a server that dies is free at once (PostgreSQL releases its
+ *     advisory lock with its connection), and its jobs are adopted by the next leader on that pass, because its
+ *     presence is gone too (`alive`). A change on a server that does not lead is announced (`notify`), so the
+ *     leader places a submitted job at once. A follower keeps renewing the leases of jobs it still runs.
  *   - Leases: a running job is held by one scheduler instance (`leaseOwner` "host/pid/nonce") until
  *     `leaseExpiresAt`, renewed while it runs. Every state change is a compare-and-set in the repository, so no job
  *     is started twice and no exit is applied twice.
@@ -52,6 +58,7 @@ import { canAdopt, machinesOf, nodeOf, runOutcome, type PlacingRunner, type RefR
 import type { JobNeeds, JobPatch, JobRecord, JobRepository, StopRequest } from './job-repository.ts';
 import type { JobSpec, JobStatus, Resources, Runner } from './job-spec.ts';
 import { StatusError } from '../util/status-error.ts';
+import { soleCoordination, type Coordination } from '../store/coordination.ts';
 
 export const TERMINAL_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'cancelled'];
 
@@ -88,6 +95,10 @@ export interface SchedulerOptions {
   owner?: string;
   /** Wall clock for leases and timestamps (tests). */
   now?: () => number;
+  /** How servers sharing the database agree on who schedules; default: this one alone (soleCoordination). */
+  coordination?: Coordination;
+  /** A server that does not lead tries to take over this often. Default 1 s. */
+  leaderPollMs?: number;
 }
 
 export interface SubmitOptions {
@@ -161,7 +172,12 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   readonly owner: string;
   private readonly repo: JobRepository;
   private readonly runners: readonly Runner[];
-  private readonly o: Required<Omit<SchedulerOptions, 'repository' | 'runner' | 'runners' | 'owner' | 'now'>>;
+  private readonly o: Required<Omit<SchedulerOptions, 'repository' | 'runner' | 'runners' | 'owner' | 'now' | 'coordination'>>;
+  private readonly coord: Coordination;
+  /** Whether this scheduler led at its last look (only a leader places jobs and adopts orphans). */
+  private leading = false;
+  private nextLeaderTry = 0;
+  private noticeQueued = false;
   private readonly now: () => number;
   private readonly active = new Map<string, Active>();
   private readonly offsets = new Map<string, number>();
@@ -193,8 +209,15 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       tickMs: opts.tickMs ?? 200, leaseMs: opts.leaseMs ?? 30_000, maxAttempts: opts.maxAttempts ?? 3,
       pauseGraceMs: opts.pauseGraceMs ?? 30_000, cancelGraceMs: opts.cancelGraceMs ?? 5_000,
       orphanStaleMs: opts.orphanStaleMs ?? 60_000, clockSkewMs: opts.clockSkewMs ?? 30_000, reserveAfterMs: opts.reserveAfterMs ?? 60_000, agingMs: opts.agingMs ?? 6 * 3_600_000,
-      defaultMemoryMB: opts.defaultMemoryMB ?? 512,
+      defaultMemoryMB: opts.defaultMemoryMB ?? 512, leaderPollMs: opts.leaderPollMs ?? 1000,
     };
+    this.coord = opts.coordination ?? soleCoordination();
+    this.coord.onNotice(() => { this.dirty = true; if (this.timer) this.kick(); });
+  }
+
+  /** Whether this scheduler leads (places jobs and adopts orphans) now. */
+  get leader(): boolean {
+    return this.leading;
   }
 
   // ---------------------------------------------------------------- public API
@@ -327,6 +350,8 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   async start(): Promise<RecoveryReport> {
     if (this.timer) throw new SchedulerError('conflict', 'scheduler already started');
     this.closed = false;
+    await this.coord.join(this.owner);
+    this.nextLeaderTry = this.now() + this.o.leaderPollMs;
     const report = await this.recover();
     this.timer = setInterval(() => this.kick(), this.o.tickMs);
     this.kick();
@@ -354,6 +379,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     }
     this.closed = true;
     await this.serial(async () => {});
+    if (this.leading) { this.leading = false; await this.coord.resign(); this.coord.notify(); }
     for (const a of this.active.values()) {
       if (a.forceTimer) clearTimeout(a.forceTimer);
       (a.handle as { dispose?: () => void }).dispose?.();
@@ -369,9 +395,10 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     return this.serial(async () => {
       const t0 = performance.now();
       const report: RecoveryReport = { adopted: [], requeued: [], finished: [], failed: [], held: [] };
+      if (!this.leading) this.leading = await this.coord.lead();
       for (const job of await this.repo.list({ status: 'running' })) {
         if (this.active.has(job.id)) continue;
-        const r = await this.reconcile(job);
+        const r = this.leading ? await this.reconcile(job) : 'held'; // the leader looks after orphans
         report[r].push(job.id);
       }
       this.changed();
@@ -415,6 +442,11 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   private changed(): void {
     this.dirty = true;
     if (this.timer) setImmediate(() => this.kick());
+    // the leader places jobs: a change made here reaches it at once (once per tick of the event loop)
+    if (this.timer && !this.leading && !this.noticeQueued) {
+      this.noticeQueued = true;
+      setImmediate(() => { this.noticeQueued = false; this.coord.notify(); });
+    }
   }
 
   private kick(): void {
@@ -436,6 +468,12 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     const tMonitor = performance.now() - t0;
     this.st.monitorMs += tMonitor;
     const now = this.now();
+    if (!this.leading && now >= this.nextLeaderTry) {
+      this.nextLeaderTry = now + this.o.leaderPollMs;
+      if (await this.coord.lead()) { this.leading = true; this.dirty = true; }
+    } else if (this.leading && this.dirty && !(await this.coord.lead())) {
+      this.leading = false; // its connection was lost: another server may lead now
+    }
     if (!this.dirty && now < this.nextFullPass) return;
     this.dirty = false;
     this.nextFullPass = now + Math.max(this.o.tickMs, this.o.leaseMs / 4);
@@ -452,12 +490,13 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
           if ((job.leaseExpiresAt ?? 0) - now < this.o.leaseMs / 2) {
             await this.repo.update(job.id, { leaseExpiresAt: now + this.o.leaseMs, step: this.steps.get(job.id) ?? job.step }, { status: 'running', leaseOwner: this.owner });
           }
-        } else {
+        } else if (this.leading) {
           const r = await this.reconcile(job);
           if (r === 'held') watching = true;
           if (r === 'requeued') requeued = true;
         }
       }
+      if (!this.leading) return; // the leader places queued jobs
       if (watching) this.dirty = true; // look again next tick
       await this.placeQueued(requeued ? await this.repo.list({ status: 'queued' }) : jobs.filter((j) => j.status === 'queued'));
     } finally {
@@ -650,7 +689,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   private async reconcile(job: JobRecord): Promise<'adopted' | 'requeued' | 'finished' | 'failed' | 'held'> {
     const now = this.now();
     const leaseValid = (job.leaseExpiresAt ?? 0) > now;
-    const holder = this.holderState(job.leaseOwner);
+    const holder = await this.holderOf(job.leaseOwner);
     if (leaseValid && holder !== 'dead') return 'held';
     const runner = this.runnerOf(job);
     let out: RunOutcome;
@@ -676,6 +715,15 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     }
     const rec = await this.applyOutcome(job, out);
     return rec.status === 'queued' || rec.status === 'paused' ? 'requeued' : rec.status === 'failed' ? 'failed' : 'finished';
+  }
+
+  /** 'dead' when the lease holder is known to be gone: its presence is (coordination), or holderState says so. */
+  private async holderOf(owner: string | null): Promise<'alive' | 'dead' | 'unknown'> {
+    if (owner && owner !== this.owner) {
+      const present = await this.coord.alive(owner);
+      if (present !== undefined) return present ? 'alive' : 'dead';
+    }
+    return this.holderState(owner);
   }
 
   /** 'dead' when the lease holder is known to be gone (this instance without the job, or a dead pid on this host). */

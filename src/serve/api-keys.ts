@@ -165,10 +165,20 @@ function dayOf(sec: number): number {
   return sec - (sec % 86400);
 }
 
-/** Rate limits, quotas and usage, in memory over the store. */
+/**
+ * Rate limits, quotas and usage over the store, so they hold across every server on the database:
+ *   - the per-minute limit counts requests in the database (`rate_windows`, one atomic upsert per request) and
+ *     estimates the last 60 s as this minute's count plus the previous minute's weighted by the part of it still
+ *     inside the window (a sliding window); a refused request counts too, so a client hammering stays refused;
+ *   - the token quota compares the database's total (re-read at most every `QUOTA_TTL_MS`) plus what this server
+ *     has not written yet, so servers overshoot a quota by at most about a second of each other's traffic;
+ *   - usage is buffered and written every second (`usage` upserts add up, whichever server writes).
+ */
+const QUOTA_TTL_MS = 1000;
+
 export class KeyPolicy {
-  private windows = new Map<string, number[]>();
-  private totals = new Map<string, Promise<number>>();
+  private totals = new Map<string, { at: number; total: Promise<number> }>();
+  private lastPrune = 0;
   private pending = new Map<string, UsageRow>();
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
@@ -195,13 +205,16 @@ export class KeyPolicy {
   async admit(k: ApiKeyRow): Promise<void> {
     if (k.rate_limit_rpm != null) {
       const now = Date.now();
-      let w = this.windows.get(k.id);
-      if (!w) { w = []; this.windows.set(k.id, w); }
-      while (w.length && w[0] <= now - 60_000) w.shift();
-      if (w.length >= k.rate_limit_rpm) {
-        throw new ServeError(429, `Rate limit reached for this API key: ${k.rate_limit_rpm} requests per minute. Try again in ${Math.ceil((w[0] + 60_000 - now) / 1000)}s.`, 'rate_limit_exceeded');
+      const minute = Math.floor(now / 60_000);
+      const { current, previous } = await this.store.rateWindows.hit(k.id, minute);
+      const left = 1 - (now - minute * 60_000) / 60_000; // the part of the previous minute still in the window
+      if (current + Math.floor(previous * left) > k.rate_limit_rpm) {
+        throw new ServeError(429, `Rate limit reached for this API key: ${k.rate_limit_rpm} requests per minute. Try again in ${Math.max(1, Math.ceil(left * 60))}s.`, 'rate_limit_exceeded');
       }
-      w.push(now);
+      if (now - this.lastPrune > 60_000) {
+        this.lastPrune = now;
+        void this.store.rateWindows.prune(minute - 1).catch(() => undefined);
+      }
     }
     if (k.token_quota != null) {
       const used = await this.used(k.id);
@@ -210,12 +223,16 @@ export class KeyPolicy {
   }
 
   private used(keyId: string): Promise<number> {
+    const now = Date.now();
     let t = this.totals.get(keyId);
-    if (!t) {
-      t = this.store.usage.totalTokens(keyId).then((n) => n + [...this.pending.values()].filter((r) => r.key_id === keyId).reduce((a, r) => a + r.prompt_tokens + r.completion_tokens, 0));
+    if (!t || now - t.at > QUOTA_TTL_MS) {
+      // what the database holds (every server's flushed usage) plus this server's not yet written
+      const total = this.store.usage.totalTokens(keyId).then((n) => n + [...this.pending.values()].filter((r) => r.key_id === keyId).reduce((a, r) => a + r.prompt_tokens + r.completion_tokens, 0));
+      t = { at: now, total };
+      total.catch(() => this.totals.delete(keyId));
       this.totals.set(keyId, t);
     }
-    return t;
+    return t.total;
   }
 
   /** Records one finished request. */
@@ -229,7 +246,7 @@ export class KeyPolicy {
     r.prompt_tokens += promptTokens;
     r.completion_tokens += completionTokens;
     const t = this.totals.get(keyId);
-    if (t) this.totals.set(keyId, t.then((n) => n + promptTokens + completionTokens));
+    if (t) this.totals.set(keyId, { at: t.at, total: t.total.then((n) => n + promptTokens + completionTokens) });
     this.timer ??= setTimeout(() => { this.timer = null; void this.flush(); }, 1000);
   }
 

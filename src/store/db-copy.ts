@@ -47,6 +47,7 @@ export const COPY_TABLES: ReadonlyArray<{ table: string; key: readonly string[] 
   { table: 'writer_documents', key: ['id'] },
   { table: 'coach_scenarios', key: ['id'] },
   { table: 'coach_sessions', key: ['id'] },
+  { table: 'rate_windows', key: ['key_id', 'minute'] },
 ];
 
 /** Rows read and written per statement. */

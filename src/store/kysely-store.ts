@@ -6,7 +6,7 @@
 import { Kysely, Migrator, type Transaction } from 'kysely';
 import { migrationProvider, type MigrationContext } from './migrations/all-migrations.ts';
 import { dataPaths, type DataPaths } from './paths.ts';
-import { serveRepositories, type DeploymentRow, type ModelRow, type RouteRow, type UsageRow } from './serve-repos.ts';
+import { serveRepositories, type DeploymentRow, type ModelRow, type RateWindowRow, type RouteRow, type UsageRow } from './serve-repos.ts';
 import type {
   ApiKeyRow, ApiKeysRepo, DatasetRow, DatasetsRepo, DatasetVersionRow, DatasetVersionsRepo, FileRow, FilesRepo,
   ListOptions, Repositories, Store,
@@ -21,6 +21,7 @@ export interface Database {
   deployments: DeploymentRow;
   routes: RouteRow;
   usage: UsageRow;
+  rate_windows: RateWindowRow;
 }
 
 type Db = Kysely<Database> | Transaction<Database>;

@@ -10,14 +10,22 @@ import type { Database } from './kysely-store.ts';
 import { openPostgresDatabase } from './postgres.ts';
 import { openSqliteDatabase } from './sqlite.ts';
 import type { Store } from './store.ts';
+import { soleCoordination, type Coordination } from './coordination.ts';
 
 export type DatabaseDialect = 'sqlite' | 'postgres';
 
-export interface OpenedDatabase { store: Store; db: Kysely<Database>; root: string | null; dialect: DatabaseDialect }
+export interface OpenedDatabase {
+  store: Store;
+  db: Kysely<Database>;
+  root: string | null;
+  dialect: DatabaseDialect;
+  /** How servers on this database agree on who schedules (SQLite: this one alone); closed by whoever opened it. */
+  coordination: Coordination;
+}
 
 export async function openDatabase(dataDir: string, database?: string | null): Promise<OpenedDatabase> {
   const target = databaseTarget(database);
   const root = resolve(dataDir);
   if (target.kind === 'postgres') return { ...(await openPostgresDatabase(database!, { root })), dialect: 'postgres' };
-  return { ...(await openSqliteDatabase(join(root, 'modelfab.db'))), dialect: 'sqlite' };
+  return { ...(await openSqliteDatabase(join(root, 'modelfab.db'))), dialect: 'sqlite', coordination: soleCoordination() };
 }

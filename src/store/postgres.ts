@@ -15,6 +15,8 @@ import { CurrentSchemaIntrospector } from './postgres-introspector.ts';
 import { kyselyStore, migrate, type Database } from './kysely-store.ts';
 import { databaseTarget, redactDatabaseUrl } from './database-url.ts';
 import type { Store } from './store.ts';
+import { pgCoordination } from './pg-coordination.ts';
+import type { Coordination } from './coordination.ts';
 
 export interface PostgresOptions {
   /** The data folder paths are stored relative to (artifacts and job folders live there; shared by every server). */
@@ -45,7 +47,7 @@ export class DatabaseConnectError extends Error {
   }
 }
 
-export async function openPostgresDatabase(spec: string, opts: PostgresOptions): Promise<{ store: Store; db: Kysely<Database>; root: string | null }> {
+export async function openPostgresDatabase(spec: string, opts: PostgresOptions): Promise<{ store: Store; db: Kysely<Database>; root: string | null; coordination: Coordination }> {
   const target = databaseTarget(spec);
   if (target.kind !== 'postgres') throw new Error('openPostgresDatabase: a postgres:// URL is required');
   const config: pg.PoolConfig = { connectionString: target.url, max: opts.maxConnections ?? 10, types };
@@ -69,5 +71,5 @@ export async function openPostgresDatabase(spec: string, opts: PostgresOptions):
     await db.destroy();
     throw e;
   }
-  return { store: kyselyStore(db, opts.root), db, root: opts.root };
+  return { store: kyselyStore(db, opts.root), db, root: opts.root, coordination: pgCoordination({ connectionString: target.url, schema: target.schema }) };
 }

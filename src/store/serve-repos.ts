@@ -98,11 +98,24 @@ export interface UsageRepo {
   totalTokens(keyId: string, since?: number): Promise<number>;
 }
 
+/** Requests per key and minute, counted in the database so that every server sees every other's. */
+export interface RateWindowRow { key_id: string; minute: number; count: number }
+
+export interface RateWindowsRepo {
+  /** Counts one request in `minute` and returns the counts of that minute (this one included) and the one before. */
+  hit(keyId: string, minute: number): Promise<{ current: number; previous: number }>;
+  /** The counts of `minute` and the one before, without counting. */
+  peek(keyId: string, minute: number): Promise<{ current: number; previous: number }>;
+  /** Drops the rows of minutes before `minute`. */
+  prune(minute: number): Promise<void>;
+}
+
 export interface ServeRepositories {
   models: ModelsRepo;
   deployments: DeploymentsRepo;
   routes: RoutesRepo;
   usage: UsageRepo;
+  rateWindows: RateWindowsRepo;
 }
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -127,6 +140,11 @@ export function serveRepositories(db: Db, paths: DataPaths = dataPaths(null)): S
   const fixDep = (r: DeploymentRow) => num(r, ['created_at', 'updated_at', 'version']);
   const fixRoute = (r: RouteRow) => num(r, ['created_at', 'updated_at', 'timeout_ms']);
   const fixUsage = (r: UsageRow) => num(r, ['day', 'requests', 'errors', 'prompt_tokens', 'completion_tokens']);
+  const peek = async (keyId: string, minute: number) => {
+    const rows = await db.selectFrom('rate_windows').select(['minute', 'count']).where('key_id', '=', keyId).where('minute', 'in', [minute - 1, minute]).execute();
+    const at = (m: number) => Number(rows.find((r) => Number(r.minute) === m)?.count ?? 0);
+    return { current: at(minute), previous: at(minute - 1) };
+  };
   return {
     models: {
       async insert(row) { await db.insertInto('models').values(modelPaths(row, paths.toStored)).execute(); },
@@ -172,6 +190,18 @@ export function serveRepositories(db: Db, paths: DataPaths = dataPaths(null)): S
         const r = await q.executeTakeFirst();
         return Number(r?.p ?? 0) + Number(r?.c ?? 0);
       },
+    },
+    rateWindows: {
+      async hit(keyId, minute) {
+        // one statement: the increment and its result are atomic, whichever server runs it
+        const r = await db.insertInto('rate_windows').values({ key_id: keyId, minute, count: 1 })
+          .onConflict((oc) => oc.columns(['key_id', 'minute']).doUpdateSet((eb) => ({ count: eb('rate_windows.count', '+', 1) })))
+          .returning('count').executeTakeFirstOrThrow();
+        const before = await db.selectFrom('rate_windows').select('count').where('key_id', '=', keyId).where('minute', '=', minute - 1).executeTakeFirst();
+        return { current: Number(r.count), previous: Number(before?.count ?? 0) };
+      },
+      peek,
+      async prune(minute) { await db.deleteFrom('rate_windows').where('minute', '<', minute).execute(); },
     },
   };
 }

@@ -11,6 +11,7 @@ import { shortKeyPrefixes } from './0008-short-key-prefixes.ts';
 import { floatLatency } from './0009-float-latency.ts';
 import { knowledgeBots } from './0010-knowledge-bots.ts';
 import { apps } from './0011-apps.ts';
+import { rateWindows } from './0012-rate-windows.ts';
 
 /** What a migration may need beyond the database: the data folder it lives in (null: none, e.g. in memory). */
 export interface MigrationContext {
@@ -32,6 +33,7 @@ export function migrations(ctx: MigrationContext): Readonly<Record<string, Migra
     '0009-float-latency': floatLatency(ctx),
     '0010-knowledge-bots': knowledgeBots,
     '0011-apps': apps,
+    '0012-rate-windows': rateWindows,
   };
 }
 
