@@ -151,6 +151,8 @@ interface Active {
   handle: RefRunHandle;
   outputDir: string;
   forceTimer: NodeJS.Timeout | null;
+  /** The stop request its trainer was signalled for (a request stored by another server is signalled on a pass). */
+  signalled: StopRequest | null;
 }
 
 /** Key of a job's fair-share group. */
@@ -486,6 +488,8 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       for (const job of running) {
         const a = this.active.get(job.id);
         if (a) {
+          // a cancel or pause another server stored (it does not hold the trainer): signalled here
+          if (job.stopRequest && job.stopRequest !== a.signalled && job.stopRequest !== 'requeue') this.signalStop(job.id, job.stopRequest);
           await this.recordNode(job, a.handle);
           if ((job.leaseExpiresAt ?? 0) - now < this.o.leaseMs / 2) {
             await this.repo.update(job.id, { leaseExpiresAt: now + this.o.leaseMs, step: this.steps.get(job.id) ?? job.step }, { status: 'running', leaseOwner: this.owner });
@@ -635,7 +639,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   }
 
   private attach(job: JobRecord, handle: RefRunHandle): void {
-    this.active.set(job.id, { handle, outputDir: job.spec.outputDir, forceTimer: null });
+    this.active.set(job.id, { handle, outputDir: job.spec.outputDir, forceTimer: null, signalled: null });
     handle.exited.then((exit) => {
       if (this.closed) return;
       this.serial(() => this.onExit(job.id, handle, exit)).catch((e) => this.warn(e));
@@ -747,7 +751,8 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
 
   private signalStop(id: string, why: StopRequest): void {
     const a = this.active.get(id);
-    if (!a) return; // held elsewhere: the stored request applies when it ends
+    if (!a) { this.coord.notify(); return; } // held by another server: its next pass signals the trainer
+    a.signalled = why;
     a.handle.stop(false);
     if (a.forceTimer) clearTimeout(a.forceTimer);
     a.forceTimer = setTimeout(() => a.handle.stop(true), why === 'cancel' ? this.o.cancelGraceMs : this.o.pauseGraceMs);

@@ -16,6 +16,7 @@ import type { Placement } from '../../src/factory/resources.ts';
 import type { JobSpec, JobStatus, Resources, Runner } from '../../src/factory/job-spec.ts';
 import type { MetricsRecord } from '../../src/engine/metrics-log.ts';
 import { specFor } from './repository-suite.ts';
+import type { Coordination } from '../../src/store/coordination.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'mf-sched-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -570,4 +571,68 @@ test('start/stop loop: event driven; stop({jobs: requeue}) puts running jobs bac
   assert.equal(st.jobsStarted, 7);
   assert.ok(st.overheadMsPerJob > 0 && st.overheadMsPerJob < 50, `overhead ${st.overheadMsPerJob} ms/job`);
   console.log(`# fake-runner scheduler overhead: ${st.overheadMsPerJob.toFixed(3)} ms/job (${st.passes} passes)`);
+});
+
+/** Coordination among schedulers of this process (the PostgreSQL one is tested in test/store/pg-coordination.test.ts). */
+function memoryCoordinations() {
+  const group = { leader: null as string | null, present: new Set<string>(), listeners: [] as Array<() => void> };
+  return (): Coordination & { die(): void } => {
+    let me: string | null = null;
+    let dead = false;
+    return {
+      kind: 'memory',
+      async join(owner) { me = owner; group.present.add(owner); },
+      async lead() { if (dead) return false; if (!group.leader) group.leader = me; return group.leader === me; },
+      async resign() { if (group.leader === me) group.leader = null; },
+      async alive(owner) { return group.present.has(owner); },
+      notify() { for (const fn of group.listeners) setImmediate(fn); },
+      onNotice(fn) { group.listeners.push(fn); },
+      async close() {},
+      die() { dead = true; group.present.delete(me!); if (group.leader === me) group.leader = null; },
+    };
+  };
+}
+
+test('two schedulers on one repository: the leader places, a follower\'s submit and cancel reach it, a dead leader\'s job is adopted', async () => {
+  const repo = new MemoryJobRepository();
+  const coordination = memoryCoordinations();
+  const ca = coordination(), cb = coordination();
+  const ra = new FakeRunner({ cpuThreads: 2, memoryMB: 1000 }), rb = new FakeRunner({ cpuThreads: 2, memoryMB: 1000 });
+  const a = new Scheduler({ repository: repo, runner: ra, defaultMemoryMB: 100, coordination: ca, tickMs: 10, leaderPollMs: 20, owner: 'host/1/a' });
+  const b = new Scheduler({ repository: repo, runner: rb, defaultMemoryMB: 100, coordination: cb, tickMs: 10, leaderPollMs: 20, owner: 'host/2/b' });
+  try {
+    await a.start();
+    await b.start();
+    await sleep(30);
+    assert.equal(a.leader, true);
+    assert.equal(b.leader, false);
+    // submitted to the follower: placed by the leader, on the leader's runner
+    await b.submit(spec('one'), { experimentId: 'x' });
+    await b.submit(spec('two'), { experimentId: 'x' });
+    await a.waitFor('one', ['running'], 2000);
+    await a.waitFor('two', ['running'], 2000);
+    assert.deepEqual(ra.order().sort(), ['one', 'two']);
+    assert.deepEqual(rb.order(), [], 'the follower starts nothing');
+    // a cancel sent to the follower stops the trainer the leader holds
+    await b.cancel('two');
+    const cancelled = await a.waitFor('two', ['cancelled'], 2000);
+    assert.equal(cancelled.status, 'cancelled');
+    assert.deepEqual(ra.started.find((h) => h.jobId === 'two')!.stops, [false], 'SIGTERM sent by the leader');
+    // the leader dies with its trainer still running: the follower takes over and adopts it
+    const orphan = ra.handle('one');
+    ca.die();
+    await a.stop(); // (its loop ends; a dead process would not resign, and the memory coordination already let go)
+    rb.orphans.set('one', orphan);
+    for (let i = 0; i < 100 && !b.leader; i++) await sleep(10);
+    assert.equal(b.leader, true, 'the follower leads');
+    for (let i = 0; i < 100 && !rb.live.has(orphan); i++) await sleep(10);
+    assert.ok(rb.live.has(orphan), 'and adopted the running trainer');
+    orphan.exit(0);
+    const done = await b.waitFor('one', ['succeeded'], 2000);
+    assert.equal(done.runs, 1, 'one run: adopted, not restarted');
+    assert.match((await repo.events('one')).map((e) => e.message).join('\n'), /adopted the running worker .* \(previous holder host\/1\/a is gone\)/);
+  } finally {
+    await a.stop();
+    await b.stop();
+  }
 });
