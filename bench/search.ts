@@ -16,7 +16,10 @@
  * `--tune-only` leaves the measure half out. Prints
  * tables, then one JSON line: today's keys plus "cpl_dev_top1", "cpl_held_out_top1", "tune_top1", "tune_top3",
  * "heldout_top1", "heldout_top3", "en_top1", "en_top3", "no_citation_rate" (measure half: answerable questions with no
- * result), "measure_questions".
+ * result), "measure_questions", and for the same knowledge base with a retriever trained on the law's own articles
+ * (knowledge/retriever.ts), fused with BM25 by reciprocal rank at RETRIEVER_DENSE_WEIGHT: "retriever_gain" (measure
+ * top-1 with it minus without), "retriever_gain_top3", "retriever_tune_gain", "retriever_tune_top1/3",
+ * "retriever_heldout_top1/3", "retriever_train_s".
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';

@@ -2,6 +2,7 @@
  * Matching a user's question to a bot's knowledge: hybrid over two views of the same units —
  *   1. the pairs' questions and paraphrases (one BM25 document each, with the domain lexicon; best phrasing per unit),
  *   2. the knowledge base's own search (its chunks: BM25, plus dense vectors when the KB has an embedder),
+ *   3. when the bot trained one (`config.retriever`, bot-retriever.ts), its retriever's cosine over every unit,
  * each list normalised by its best score and summed with weights, then grouped by source unit.
  * Owns the fusion and the match confidence (the share of the question's information, idf-weighted, found in the
  * best unit's pair phrasings or passage), which callers compare with the bot's threshold to fall back.
