@@ -221,6 +221,8 @@ export class BotMatcher {
       const confidence = Math.max(
         u.kb ? this.coverage(question, `${titleOf(u.kb)}\n${u.kb.text}`) : 0,
         u.pair ? this.coverage(question, u.pair.text) : 0,
+        // a unit only the retriever found: the question's share in its passage
+        !u.kb && !u.pair && u.retrieverScore !== undefined && chunk ? this.coverage(question, `${titleOf(chunk)}\n${chunk.text}`) : 0,
       );
       return {
         itemId, docId: u.kb?.docId ?? chunk?.docId ?? src!.docId, docTitle: u.kb?.docTitle ?? chunk?.docTitle ?? src!.docTitle,
