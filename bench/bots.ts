@@ -14,7 +14,11 @@
  * measure half's (answerable questions; en_*: its English ones), no_citation_rate the share of the measure half's
  * answerable questions answered with no citation, sure_rate the share answered sure (above the confidence bar) and
  * sure_precision the share of those with the right article first, unanswerable_not_sure the share of its questions the law does not
- * answer that the bot marked not sure.
+ * answer that the bot marked not sure. Then the same bot is built again with `config.retriever` (a dual encoder trained
+ * on its units and pairs, fused into its matcher; `--no-retriever` skips it) and asked the same sets: retriever_gain
+ * (and _top3) is its measure-half top-1 (top-3) minus the plain bot's, retriever_tune_gain the same on the tune half,
+ * retriever_heldout_top1/3, retriever_tune_top1/3 and retriever_en_top3 its own figures, retriever_train_s the time
+ * its build took beyond the plain bot's (mostly training).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,6 +34,8 @@ const MEASURE = loadSet(join(SETS, 'insurance-measure.json'));
 const showMisses = process.argv.includes('--misses');
 /** While tuning: score the tune half only (the measure half is not asked at all). */
 const tuneOnly = process.argv.includes('--tune-only');
+/** `--no-retriever` leaves out the second bot (the same build with a trained retriever fused into its matcher). */
+const withRetriever = !process.argv.includes('--no-retriever');
 const QS = (JSON.parse(readFileSync(join(import.meta.dirname, '../test/bots/insurance-questions.json'), 'utf8')) as { items: { q: string; gold: number; style: string }[] }).items;
 
 const dir = mkdtempSync(join(tmpdir(), 'mf-bench-bots-'));
@@ -72,26 +78,42 @@ try {
   for (const e of Object.values(rep.explain)) console.log(`  - ${e.en}`);
   console.log('set        questions  top-1   top-3');
   for (const [k, f] of Object.entries(per)) console.log(`${k.padEnd(10)} ${String(f.n).padStart(9)}  ${(f.t1 / f.n).toFixed(3)}   ${(f.t3 / f.n).toFixed(3)}`);
-  // the independently written set, by half, style and language
+  // the independently written set, by half, style and language; then the same bot built with a trained retriever
   const tally = new Tally();
   const enLat: number[] = [];
-  const ask = async (q: string): Promise<Outcome> => {
-    const r = await call<{ citations: { article: number | null; sure?: boolean }[]; bot: { sure?: boolean } }>('/v1/bots/insurance-law/chat/completions', { model: 'insurance-law', messages: [{ role: 'user', content: q }] }, key);
+  const ask = async (bot: string, botKey: string, q: string): Promise<Outcome> => {
+    const r = await call<{ citations: { article: number | null; sure?: boolean }[]; bot: { sure?: boolean } }>(`/v1/bots/${bot}/chat/completions`, { model: bot, messages: [{ role: 'user', content: q }] }, botKey);
     return { articles: r.citations.map((c) => c.article), sure: r.bot.sure !== false };
   };
-  for (const [half, set] of [['tune', TUNE], ['measure', tuneOnly ? null : MEASURE]] as const) {
-    for (const item of set ?? []) {
-      const t = performance.now();
-      const o = await ask(item.q);
-      if (item.lang === 'en') enLat.push(performance.now() - t);
-      tally.add(splitKeys('insurance', half, item), item, o, half === 'tune' && showMisses);
+  const askSets = async (set: string, bot: string, botKey: string, timeEnglish: boolean) => {
+    for (const [half, items] of [['tune', TUNE], ['measure', tuneOnly ? null : MEASURE]] as const) {
+      for (const item of items ?? []) {
+        const t = performance.now();
+        const o = await ask(bot, botKey, item.q);
+        if (timeEnglish && item.lang === 'en') enLat.push(performance.now() - t);
+        tally.add(splitKeys(set, half, item), item, o, half === 'tune' && showMisses && set === 'insurance');
+      }
     }
+  };
+  await askSets('insurance', 'insurance-law', key, true);
+  let retrieverS: number | null = null;
+  if (withRetriever) {
+    const t1 = performance.now(); // the build makes version 1's matcher, which trains the retriever
+    await call<unknown>('/v1/bots/build', { name: 'insurance-law-r', filename: 'insurance-law-zh.md', text: readFileSync(LAW, 'utf8'), lexicon_name: 'insurance-zh', approve_all: true, config: { retriever: true } });
+    retrieverS = (performance.now() - t1) / 1000 - buildS;
+    const rrep = await call<{ id: string }>('/v1/bots/insurance-law-r/tests', { limit: 20 });
+    await call<unknown>(`/v1/bots/insurance-law-r/tests/${rrep.id}/approve`, { by: 'bench' });
+    await call<unknown>('/v1/bots/insurance-law-r/publish', { version: 1 });
+    const { key: rkey } = await call<{ key: string }>('/v1/bots/insurance-law-r/keys', {});
+    await askSets('insurance+retriever', 'insurance-law-r', rkey, false);
   }
   if (!TUNE || !MEASURE) console.log(`independent set: ${TUNE ? '' : 'insurance-tune.json '}${MEASURE ? '' : 'insurance-measure.json '}not found in test/bots/questions`);
   if (tally.rows.size) tally.print('independent set (answerable: top-1/3 on gold or also; unanswerable: share marked not sure)');
   if (showMisses) for (const m of tally.misses) console.log(`miss (tune) gold ${m.gold} got ${JSON.stringify(m.got)}  ${m.q}`);
   enLat.sort((a, b) => a - b);
   const tune = tally.get('insurance:tune'), measure = tally.get('insurance:measure'), en = tally.get('insurance:measure:lang:en');
+  const rTune = tally.get('insurance+retriever:tune'), rMeasure = tally.get('insurance+retriever:measure');
+  const gain = (a: number | null, b: number | null) => (a === null || b === null ? null : +(a - b).toFixed(3));
   const all = per.all!;
   const held = per.held_out!, dev = per.dev!;
   const r3 = (x: number) => +x.toFixed(3);
@@ -101,6 +123,9 @@ try {
     dev_top1: r3(dev.t1 / dev.n), dev_top3: r3(dev.t3 / dev.n), p95_ms: +p95.toFixed(1),
     tune_top1: tune.top1, tune_top3: tune.top3, heldout_top1: measure.top1, heldout_top3: measure.top3, en_top1: en.top1, en_top3: en.top3,
     no_citation_rate: measure.noCitation, sure_rate: measure.sureRate, sure_precision: measure.surePrecision, unanswerable_not_sure: measure.nullUnsure, measure_questions: measure.n + measure.nulls,
+    retriever_gain: gain(rMeasure.top1, measure.top1), retriever_gain_top3: gain(rMeasure.top3, measure.top3), retriever_tune_gain: gain(rTune.top1, tune.top1),
+    retriever_tune_top1: rTune.top1, retriever_tune_top3: rTune.top3, retriever_heldout_top1: rMeasure.top1, retriever_heldout_top3: rMeasure.top3,
+    retriever_en_top3: tally.get('insurance+retriever:measure:lang:en').top3, retriever_train_s: retrieverS === null ? null : +retrieverS.toFixed(2),
     en_p95_ms: enLat.length ? +enLat[Math.min(enLat.length - 1, Math.ceil(0.95 * enLat.length) - 1)]!.toFixed(1) : null,
   }));
 } finally {

@@ -20,7 +20,8 @@ import { Lexicon } from '../knowledge/text/lexicon.ts';
 import { groundedPrompt, OpenAIChatGenerator, type Generator } from '../knowledge/answer-generator.ts';
 import type { KnowledgeItem } from '../knowledge/knowledge-types.ts';
 import { BotNotFoundError, SAFE_NAME, type BotRepository, type PairChange } from './bot-repository.ts';
-import { BotMatcher, type Match, type Understood } from './matcher.ts';
+import { BotMatcher, DEFAULT_MATCH_WEIGHTS, type Match, type Understood } from './matcher.ts';
+import { trainBotRetriever } from './bot-retriever.ts';
 import { extractRulePairs, userWordsOf, type DraftPair, type RuleOptions } from './extract/rules.ts';
 import { screenPairs } from './extract/filter.ts';
 import { explainReport } from './report.ts';
@@ -124,10 +125,11 @@ export class BotService {
     if (!(temperature in TEMPERATURE_PRESETS)) throw new BotError(400, `temperature must be one of ${Object.keys(TEMPERATURE_PRESETS).join(', ')}`, 'temperature');
     const minConfidence = c.minConfidence ?? 0.08;
     if (typeof minConfidence !== 'number' || minConfidence < 0 || minConfidence > 1) throw new BotError(400, 'min_confidence must be 0..1', 'min_confidence');
+    if (c.retriever !== undefined && typeof c.retriever !== 'boolean') throw new BotError(400, 'retriever must be true or false', 'retriever');
     if (c.model && (typeof c.model.baseUrl !== 'string' || typeof c.model.model !== 'string')) throw new BotError(400, 'model needs base_url and model', 'model');
     return {
       kbId: c.kbId, model: c.model ?? null, systemPrompt: c.systemPrompt ?? DEFAULT_SYSTEM_PROMPT, temperature, fallback: c.fallback ?? DEFAULT_FALLBACK,
-      guard: c.guard ?? null, minConfidence, citations: c.citations ?? 3,
+      guard: c.guard ?? null, minConfidence, citations: c.citations ?? 3, ...(c.retriever ? { retriever: true } : {}),
     };
   }
 
@@ -295,7 +297,9 @@ export class BotService {
         const v = await this.requireVersion(name, version);
         const index = await this.knowledge.index(v.config.kbId);
         const lex = await this.knowledge.repo.getLexicon(v.config.kbId);
-        return new BotMatcher(index, v.pairs, lex ? Lexicon.parse(lex) : null);
+        const lexicon = lex ? Lexicon.parse(lex) : null;
+        const retriever = v.config.retriever ? trainBotRetriever(index, v.pairs, lexicon).retriever : null;
+        return new BotMatcher(index, v.pairs, lexicon, DEFAULT_MATCH_WEIGHTS, retriever);
       })();
       this.matchers.set(key, m);
       m.catch(() => this.matchers.delete(key));

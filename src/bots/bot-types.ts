@@ -64,6 +64,11 @@ export interface BotConfig {
   minConfidence: number;
   /** Passages cited per answer (default 3). */
   citations: number;
+  /**
+   * Train a retriever for the bot (a small dual encoder over its units and approved pairs, bots/bot-retriever.ts)
+   * and fuse it with lexical matching; default false.
+   */
+  retriever?: boolean;
 }
 
 export interface Bot {

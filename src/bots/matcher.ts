@@ -2,6 +2,7 @@
  * Matching a user's question to a bot's knowledge: hybrid over two views of the same units —
  *   1. the pairs' questions and paraphrases (one BM25 document each, with the domain lexicon; best phrasing per unit),
  *   2. the knowledge base's own search (its chunks: BM25, plus dense vectors when the KB has an embedder),
+ *   3. when the bot trained one (`config.retriever`, bot-retriever.ts), its retriever's cosine over every unit,
  * each list normalised by its best score and summed with weights, then grouped by source unit.
  * Owns the fusion and the match confidence (the share of the question's information, idf-weighted, found in the
  * best unit's pair phrasings or passage), which callers compare with the bot's threshold to fall back.
@@ -22,6 +23,8 @@ import type { Chunk } from '../knowledge/knowledge-types.ts';
 import { languageOf, type Bilingual, type Lang, type MappedTerm } from '../knowledge/text/bilingual.ts';
 import { bilingualFor } from '../knowledge/text/cedict.ts';
 import type { QaPair } from './bot-types.ts';
+import { dot, type Embedder } from '../knowledge/embed.ts';
+import { unitPassages } from './bot-retriever.ts';
 
 
 /** A question as the matcher searches it: the text in the documents' language and how it got there. */
@@ -51,10 +54,20 @@ export interface Match {
   pair: { id: string; question: string; answer: string } | null;
 }
 
-/** Weights of the normalised lists: rule-derived pairs, pairs written by a model or a person, the knowledge search. */
-export interface MatchWeights { pairs: number; curatedPairs?: number; knowledge: number }
+/**
+ * The retriever's list: its cosine over every unit, normalised to 0..1 between the unit ranked RETRIEVER_RECALL and
+ * the best (units below get 0). The weight was chosen on the tune half of the independent insurance question set.
+ */
+export const RETRIEVER_WEIGHT = 0.1;
+export const RETRIEVER_RECALL = 20;
+
+/**
+ * Weights of the normalised lists: rule-derived pairs, pairs written by a model or a person, the knowledge search,
+ * and the bot's trained retriever (when it has one).
+ */
+export interface MatchWeights { pairs: number; curatedPairs?: number; knowledge: number; retriever?: number }
 /** Measured on the dev half of the Insurance-Law question set (test/bots/insurance-questions.json). */
-export const DEFAULT_MATCH_WEIGHTS: MatchWeights = { pairs: 0.15, curatedPairs: 1, knowledge: 1 };
+export const DEFAULT_MATCH_WEIGHTS: MatchWeights = { pairs: 0.15, curatedPairs: 1, knowledge: 1, retriever: RETRIEVER_WEIGHT };
 
 interface PairDoc { pair: QaPair; text: string }
 
@@ -75,10 +88,12 @@ export class BotMatcher {
   /** defined term -> the unit defining it (from the definition pairs). */
   private readonly definitions = new Map<string, string>();
   private bilingualDict: Promise<Bilingual> | null = null;
+  /** The retriever's unit vectors, embedded on the first question. */
+  private unitVectors: Promise<{ ids: string[]; data: Float32Array }> | null = null;
   /** The documents' language (from the text of their chunks). */
   readonly docLang: Lang;
 
-  constructor(readonly kb: KbIndex, pairs: QaPair[], private readonly lexicon: Lexicon | null, readonly weights: MatchWeights = DEFAULT_MATCH_WEIGHTS) {
+  constructor(readonly kb: KbIndex, pairs: QaPair[], private readonly lexicon: Lexicon | null, readonly weights: MatchWeights = DEFAULT_MATCH_WEIGHTS, readonly retriever: Embedder | null = null) {
     this.pairIndex = new LexicalIndex(lexicon);
     for (const p of pairs) {
       for (const text of [p.question, ...p.paraphrases]) {
@@ -140,13 +155,32 @@ export class BotMatcher {
     return total ? Math.min(1, got / total) : 0;
   }
 
+  /** The retriever's scores of the units for a question: normalised cosine (see RETRIEVER_WEIGHT), best first. */
+  private async retrieverScores(question: string): Promise<{ itemId: string; score: number }[]> {
+    if (!this.retriever) return [];
+    const r = this.retriever;
+    this.unitVectors ??= (async () => {
+      const units = unitPassages(this.kb);
+      const vs = await r.embed(units.map((u) => `${u.title}\n${u.text}`));
+      const data = new Float32Array(units.length * r.dims);
+      vs.forEach((v, i) => data.set(v, i * r.dims));
+      return { ids: units.map((u) => u.itemId), data };
+    })();
+    const { ids, data } = await this.unitVectors;
+    const [q] = await r.embed([question]);
+    const cos = ids.map((itemId, i) => ({ itemId, score: dot(q!, data, i * r.dims) })).sort((a, b) => b.score - a.score);
+    const top = cos[0]?.score ?? 0, floor = cos[Math.min(cos.length - 1, RETRIEVER_RECALL)]?.score ?? 0;
+    if (!(top > floor)) return [];
+    return cos.slice(0, RETRIEVER_RECALL).map((c) => ({ itemId: c.itemId, score: (c.score - floor) / (top - floor) }));
+  }
+
   /** The k best units for a question (understood first unless the caller did: see `understand`). */
   async match(asked: string, k = 5, understood?: Understood): Promise<Match[]> {
     const question = (understood ?? await this.understand(asked)).query;
     const recall = 40;
     const kbRes = (await this.kb.search(question, { k: recall, recall: 80 })).results;
     const pairHits = this.docs.length ? this.pairIndex.search(question, recall * 4) : [];
-    const units = new Map<string, { kb?: SearchResult; kbScore: number; pair?: PairDoc; pairScore: number; boost?: number }>();
+    const units = new Map<string, { kb?: SearchResult; kbScore: number; pair?: PairDoc; pairScore: number; retrieverScore?: number; boost?: number }>();
     const kbTop = kbRes[0]?.score ?? 0;
     for (const r of kbRes) {
       const u = units.get(r.itemId) ?? { kbScore: 0, pairScore: 0 };
@@ -164,6 +198,12 @@ export class BotMatcher {
       if (!u.pair || s > u.pairScore) { u.pair = d; u.pairScore = s; }
       units.set(d.pair.source.itemId, u);
     }
+    // the trained retriever's list
+    for (const r of await this.retrieverScores(question)) {
+      const u = units.get(r.itemId) ?? { kbScore: 0, pairScore: 0 };
+      u.retrieverScore = r.score;
+      units.set(r.itemId, u);
+    }
     // defined terms: "什么是X" / "X是什么" -> the unit that defines the longest X the question names
     if (DEFINITION_CUE.test(question)) {
       let best: { len: number; itemId: string } | null = null;
@@ -171,7 +211,7 @@ export class BotMatcher {
       if (best) { const u = units.get(best.itemId) ?? { kbScore: 0, pairScore: 0 }; u.boost = DEFINITION_BOOST; units.set(best.itemId, u); }
     }
     const w = this.weights;
-    const ranked = [...units].map(([itemId, u]) => ({ itemId, u, score: w.knowledge * u.kbScore + u.pairScore + (u.boost ?? 0) }))
+    const ranked = [...units].map(([itemId, u]) => ({ itemId, u, score: w.knowledge * u.kbScore + u.pairScore + (w.retriever ?? 0) * (u.retrieverScore ?? 0) + (u.boost ?? 0) }))
       .sort((a, b) => b.score - a.score || (a.itemId < b.itemId ? -1 : 1)).slice(0, k);
     return ranked.map(({ itemId, u, score }) => {
       const chunk = this.unitChunk.get(itemId);
@@ -181,6 +221,8 @@ export class BotMatcher {
       const confidence = Math.max(
         u.kb ? this.coverage(question, `${titleOf(u.kb)}\n${u.kb.text}`) : 0,
         u.pair ? this.coverage(question, u.pair.text) : 0,
+        // a unit only the retriever found: the question's share in its passage
+        !u.kb && !u.pair && u.retrieverScore !== undefined && chunk ? this.coverage(question, `${titleOf(chunk)}\n${chunk.text}`) : 0,
       );
       return {
         itemId, docId: u.kb?.docId ?? chunk?.docId ?? src!.docId, docTitle: u.kb?.docTitle ?? chunk?.docTitle ?? src!.docTitle,

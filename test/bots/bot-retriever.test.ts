@@ -1,0 +1,39 @@
+// A bot's trained retriever: built with `retriever: true`, the version's matcher trains a dual encoder on the bot's
+// units and approved pairs and fuses it with lexical matching; the setting is validated; the units' passages.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { tempService } from './fixtures.ts';
+import { unitPassages } from '../../src/bots/bot-retriever.ts';
+import { TrainedRetriever } from '../../src/knowledge/retriever.ts';
+
+const { dir, bots } = tempService('mf-bot-retriever-');
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const STATUTE = [
+  '# 示例消费法', '',
+  '第一条 消费者网购商品，有权自收到商品之日起七日内退货，且无需说明理由。', '',
+  '第二条 经营者应当保证其提供的商品或者服务符合保障人身、财产安全的要求。', '',
+  '第三条 经营者不得搜查消费者的身体及其携带的物品，不得侵犯消费者的人身自由。', '',
+  '第四条 经营者提供商品或者服务有欺诈行为的，应当增加赔偿消费者的损失，增加赔偿的金额为价款的三倍。', '',
+  '第五条 消费者因商品缺陷造成人身损害的，可以向销售者要求赔偿，也可以向生产者要求赔偿。', '',
+].join('\n');
+
+test('a bot built with a retriever trains it for its version and answers with it fused in', async () => {
+  const r = await bots.build({ name: 'shop', filename: 'shop-law.md', data: Buffer.from(STATUTE), approveAll: true, config: { retriever: true } });
+  assert.equal(r.bot.config.retriever, true);
+  const m = await bots.matcher('shop', r.version!.version);
+  assert.ok(m.retriever instanceof TrainedRetriever);
+  assert.equal((m.retriever as TrainedRetriever).meta.units, 5);
+  assert.ok((m.retriever as TrainedRetriever).meta.questions >= 5);
+  const units = unitPassages(m.kb);
+  assert.equal(units.length, 5);
+  assert.ok(units.every((u) => u.text.length > 10 && u.title.includes('第')));
+  const a = await bots.answer('shop', '经营者欺诈要赔多少');
+  assert.equal(a.citations[0]?.article, 4);
+  // without the setting there is no retriever, and the setting must be a boolean
+  const plain = await bots.build({ name: 'plain', filename: 'shop-law.md', data: Buffer.from(STATUTE), approveAll: true });
+  assert.equal((await bots.matcher('plain', plain.version!.version)).retriever, null);
+  assert.equal(plain.bot.config.retriever, undefined);
+  await assert.rejects(bots.updateBot('plain', { config: { retriever: 'yes' as unknown as boolean } }), /retriever must be true or false/);
+});
