@@ -305,7 +305,9 @@ export class FactoryService extends EventEmitter {
     this.o = o;
     this.experiments = kyselyExperimentRepository(o.db);
     this.threads = o.threadsPerJob ?? 1;
-    o.scheduler.on('status', (id, status, job) => {
+    o.scheduler.on('status', (id, status, job, observed) => {
+      // a change another server made and acts on: only told to this server's listeners
+      if (observed) { this.emit('status', id, status, job); return; }
       const p = this.onStatus(id, status, job).finally(() => this.pending.delete(p));
       this.pending.add(p);
     });

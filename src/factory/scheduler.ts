@@ -26,6 +26,9 @@
  *     advisory lock with its connection), and its jobs are adopted by the next leader on that pass, because its
  *     presence is gone too (`alive`). A change on a server that does not lead is announced (`notify`), so the
  *     leader places a submitted job at once. A follower keeps renewing the leases of jobs it still runs.
+ *     Every server watches the jobs the others run: it tails their metrics.jsonl (the data folder is shared) and
+ *     emits their status changes as it sees them, with `observed` set (the holder alone acts on them: the
+ *     factory registers a result once), so a client of any server follows any job.
  *   - Leases: a running job is held by one scheduler instance (`leaseOwner` "host/pid/nonce") until
  *     `leaseExpiresAt`, renewed while it runs. Every state change is a compare-and-set in the repository, so no job
  *     is started twice and no exit is applied twice.
@@ -164,7 +167,8 @@ export { fairOrder };
 
 /** The scheduler's events and their arguments. */
 export interface SchedulerEvents {
-  status: [jobId: string, status: JobStatus, job: JobRecord];
+  /** `observed`: a change another server made, seen here (the server that made it emitted it without). */
+  status: [jobId: string, status: JobStatus, job: JobRecord, observed?: boolean];
   metrics: [jobId: string, record: MetricsRecord];
   /** Something went wrong in the loop (a repository error...); the scheduler carries on. */
   warning: [error: Error];
@@ -182,6 +186,8 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   private noticeQueued = false;
   private readonly now: () => number;
   private readonly active = new Map<string, Active>();
+  /** Running jobs another server holds, watched here (shared coordination only), with their folders. */
+  private readonly watched = new Map<string, string>();
   private readonly offsets = new Map<string, number>();
   private readonly steps = new Map<string, number>();
   private readonly lastServed = new Map<string, number>();
@@ -445,10 +451,14 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     this.dirty = true;
     if (this.timer) setImmediate(() => this.kick());
     // the leader places jobs: a change made here reaches it at once (once per tick of the event loop)
-    if (this.timer && !this.leading && !this.noticeQueued) {
-      this.noticeQueued = true;
-      setImmediate(() => { this.noticeQueued = false; this.coord.notify(); });
-    }
+    if (!this.leading) this.announce();
+  }
+
+  /** Tells the other servers that jobs changed (once per turn of the event loop), when there are any. */
+  private announce(): void {
+    if (!this.timer || !this.coord.shared || this.noticeQueued) return;
+    this.noticeQueued = true;
+    setImmediate(() => { this.noticeQueued = false; this.coord.notify(); });
   }
 
   private kick(): void {
@@ -500,6 +510,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
           if (r === 'requeued') requeued = true;
         }
       }
+      if (this.coord.shared) await this.observe(jobs.filter((j) => j.status === 'running' && !this.active.has(j.id)));
       if (!this.leading) return; // the leader places queued jobs
       if (watching) this.dirty = true; // look again next tick
       await this.placeQueued(requeued ? await this.repo.list({ status: 'queued' }) : jobs.filter((j) => j.status === 'queued'));
@@ -627,6 +638,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     const resumed = claimed.runs > 1 ? ` (run ${claimed.runs}; continues from its checkpoint)` : '';
     await this.event(job.id, 'status', `queued -> running on ${runner.name}${resumed}`, { runner: runner.name, ref: handle.ref ?? null, placement });
     this.emit('status', job.id, 'running', rec);
+    this.announce();
     return true;
   }
 
@@ -763,6 +775,29 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
 
   private tailAll(): void {
     for (const [id, a] of this.active) this.tail(id, a.outputDir);
+    for (const [id, dir] of this.watched) this.tail(id, dir);
+  }
+
+  /**
+   * The running jobs other servers hold (`elsewhere`, as this pass read them): new ones are watched and emitted as
+   * running; watched ones that are no longer running elsewhere are read again and their status emitted.
+   */
+  private async observe(elsewhere: JobRecord[]): Promise<void> {
+    const now = new Set(elsewhere.map((j) => j.id));
+    for (const j of elsewhere) {
+      if (this.watched.has(j.id)) continue;
+      this.watched.set(j.id, j.spec.outputDir);
+      this.emit('status', j.id, j.status, j, true);
+    }
+    for (const [id, dir] of this.watched) {
+      if (now.has(id)) continue;
+      this.watched.delete(id);
+      if (this.active.has(id)) continue; // adopted here: this scheduler emits its own changes
+      this.tail(id, dir);
+      const j = await this.repo.get(id);
+      if (j) this.emit('status', id, j.status, j, true);
+      if (j && TERMINAL_STATUSES.includes(j.status)) { this.offsets.delete(id); this.steps.delete(id); }
+    }
   }
 
   private tail(id: string, outputDir: string): void {
@@ -809,6 +844,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     if (rec.status !== job.status) {
       await this.event(job.id, 'status', `${job.status} -> ${rec.status}: ${reason}`, rec.error ? { error: rec.error } : undefined);
       this.emit('status', job.id, rec.status, rec);
+      this.announce();
     }
     if (rec.status === 'queued') this.changed();
     return rec;

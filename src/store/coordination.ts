@@ -15,6 +15,8 @@
 export interface Coordination {
   /** What this is, for logs and `modelfab info`: "sole" or "postgres advisory locks". */
   readonly kind: string;
+  /** Whether other servers may share the database (then each watches the jobs the others run). */
+  readonly shared: boolean;
   /** Registers this server's presence under `owner` (held until close or the process dies). */
   join(owner: string): Promise<void>;
   /** Takes or keeps the leadership; false while another live server holds it. */
@@ -35,6 +37,7 @@ export function soleCoordination(): Coordination {
   const listeners: Array<() => void> = [];
   return {
     kind: 'sole',
+    shared: false,
     async join() {},
     async lead() { return true; },
     async resign() {},

@@ -66,6 +66,7 @@ export function pgCoordination(o: PgCoordinationOptions): Coordination {
 
   return {
     kind: 'postgres advisory locks',
+    shared: true,
     async join(id) {
       owner = id;
       const c = await connect();

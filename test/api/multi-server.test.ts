@@ -100,6 +100,20 @@ test('slow: two servers on one PostgreSQL: the leader is killed mid-experiment, 
     }
     assert.ok(running.length > 0, `a job runs on the leader: ${JSON.stringify(jobs.map((j) => [j.status, j.modelfab?.step, j.error]))}`);
 
+    // a client of the follower follows a job the leader runs: live metrics over SSE
+    const live = await fetch(`${b.url}/v1/fine_tuning/jobs/${running[0].id}/metrics?stream=true`, { headers: { authorization: `Bearer ${ADMIN_KEY}` }, signal: AbortSignal.timeout(20_000) });
+    const reader = live.body!.getReader();
+    let sseText = '';
+    const firstStep = running[0].modelfab.step as number;
+    const stepsSeen = () => [...sseText.matchAll(/"step":(\d+)/g)].map((m) => Number(m[1]));
+    for (let done = false; !done && !stepsSeen().some((s) => s > firstStep + 5);) {
+      const r = await reader.read();
+      done = r.done;
+      if (r.value) sseText += new TextDecoder().decode(r.value);
+    }
+    await reader.cancel();
+    assert.ok(stepsSeen().some((s) => s > firstStep + 5), `the follower streams the leader's job's steps: ${sseText.slice(0, 500)}`);
+
     // the survivor's API is polled throughout; the leader dies with kill -9 (its trainers live on)
     let polls = 0;
     const failures: string[] = [];

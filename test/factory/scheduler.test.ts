@@ -581,6 +581,7 @@ function memoryCoordinations() {
     let dead = false;
     return {
       kind: 'memory',
+      shared: true,
       async join(owner) { me = owner; group.present.add(owner); },
       async lead() { if (dead) return false; if (!group.leader) group.leader = me; return group.leader === me; },
       async resign() { if (group.leader === me) group.leader = null; },
@@ -600,6 +601,8 @@ test('two schedulers on one repository: the leader places, a follower\'s submit 
   const ra = new FakeRunner({ cpuThreads: 2, memoryMB: 1000 }), rb = new FakeRunner({ cpuThreads: 2, memoryMB: 1000 });
   const a = new Scheduler({ repository: repo, runner: ra, defaultMemoryMB: 100, coordination: ca, tickMs: 10, leaderPollMs: 20, owner: 'host/1/a' });
   const b = new Scheduler({ repository: repo, runner: rb, defaultMemoryMB: 100, coordination: cb, tickMs: 10, leaderPollMs: 20, owner: 'host/2/b' });
+  const seenByB: string[] = [];
+  b.on('status', (id, st, _job, observed) => { if (observed) seenByB.push(`${id}:${st}`); });
   try {
     await a.start();
     await b.start();
@@ -618,6 +621,8 @@ test('two schedulers on one repository: the leader places, a follower\'s submit 
     const cancelled = await a.waitFor('two', ['cancelled'], 2000);
     assert.equal(cancelled.status, 'cancelled');
     assert.deepEqual(ra.started.find((h) => h.jobId === 'two')!.stops, [false], 'SIGTERM sent by the leader');
+    for (let i = 0; i < 100 && !seenByB.includes('two:cancelled'); i++) await sleep(10);
+    assert.deepEqual(seenByB.sort(), ['one:running', 'two:cancelled', 'two:running'], 'the follower follows the jobs the leader runs');
     // the leader dies with its trainer still running: the follower takes over and adopts it
     const orphan = ra.handle('one');
     ca.die();
