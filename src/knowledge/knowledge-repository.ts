@@ -40,8 +40,11 @@ export interface KnowledgeRepository {
   putItems(kbId: string, changes: ItemVersion[]): Promise<void>;
   itemHistory(kbId: string, itemId: string): Promise<ItemVersion[]>;
 
-  putChunks(kbId: string, chunks: Chunk[]): Promise<void>;
+  /** Replaces the chunks; returns their new revision (it changes on every write, whichever server writes). */
+  putChunks(kbId: string, chunks: Chunk[]): Promise<number>;
   listChunks(kbId: string): Promise<Chunk[] | null>;
+  /** The revision of the chunks (0: never built): a server's cached index is rebuilt when it changed. */
+  chunksRevision(kbId: string): Promise<number>;
   putVectors(kbId: string, v: StoredVectors): Promise<void>;
   getVectors(kbId: string, model: string): Promise<StoredVectors | null>;
 
@@ -173,8 +176,13 @@ export class FileKnowledgeRepository implements KnowledgeRepository {
     return out;
   }
 
-  async putChunks(kbId: string, chunks: Chunk[]): Promise<void> {
+  async putChunks(kbId: string, chunks: Chunk[]): Promise<number> {
     writeFileAtomic(join(this.dir(kbId), 'chunks.jsonl'), chunks.map((c) => JSON.stringify(c)).join('\n') + (chunks.length ? '\n' : ''));
+    return this.chunksRevision(kbId);
+  }
+
+  async chunksRevision(kbId: string): Promise<number> {
+    try { return fs.statSync(join(this.dir(kbId), 'chunks.jsonl')).mtimeMs; } catch { return 0; }
   }
 
   async listChunks(kbId: string): Promise<Chunk[] | null> {

@@ -99,6 +99,8 @@ export function isServable(kb: KnowledgeBase, item: KnowledgeItem): boolean {
 
 export class KnowledgeService {
   private indexes = new Map<string, KbIndex>();
+  /** The chunks' revision each cached index was built from: another server's rebuild changes it (see index()). */
+  private revisions = new Map<string, number>();
   /** Per index: the lexicon's user words, and the bilingual dictionary being attached (withBilingual). */
   private userWords = new WeakMap<KbIndex, Iterable<string>>();
   private bilinguals = new WeakMap<KbIndex, Promise<void>>();
@@ -252,9 +254,10 @@ export class KnowledgeService {
       // bounded slices: other requests are answered between them
       if (performance.now() - slice > 20) { await new Promise((r) => setImmediate(r)); slice = performance.now(); }
     }
-    await this.repo.putChunks(kbId, chunks);
+    const revision = await this.repo.putChunks(kbId, chunks);
     const index = await this.buildIndex(kb, chunks);
     this.indexes.set(kbId, index);
+    this.revisions.set(kbId, revision);
     return { items: items.length, chunks: chunks.length, vectors: index.vectors ? index.children.length : 0, ms: performance.now() - t0 };
   }
 
@@ -294,13 +297,16 @@ export class KnowledgeService {
 
   /** The KB's index: from memory, else from the persisted chunks, else rebuilt. */
   async index(kbId: string): Promise<KbIndex> {
+    // one small read per search: servers sharing the database rebuild their copy when another one changed the chunks
+    const revision = await this.repo.chunksRevision(kbId);
     const cached = this.indexes.get(kbId);
-    if (cached) return cached;
+    if (cached && this.revisions.get(kbId) === revision) return cached;
     const kb = await this.requireKb(kbId);
     const chunks = await this.repo.listChunks(kbId);
     if (!chunks) { await this.rebuild(kbId); return this.indexes.get(kbId)!; }
     const index = await this.buildIndex(kb, chunks);
     this.indexes.set(kbId, index);
+    this.revisions.set(kbId, revision);
     return index;
   }
 

@@ -154,18 +154,26 @@ export class TableKnowledgeRepository implements KnowledgeRepository {
     return rows.map((r) => JSON.parse(r.data) as ItemVersion);
   }
 
-  async putChunks(kbId: string, chunks: Chunk[]): Promise<void> {
+  async putChunks(kbId: string, chunks: Chunk[]): Promise<number> {
     checkKb(kbId);
-    await this.db.transaction().execute(async (tx) => {
+    return this.db.transaction().execute(async (tx) => {
       await tx.deleteFrom('knowledge_chunks').where('kb_id', '=', kbId).execute();
       await insertBatched(tx, 'knowledge_chunks', chunks.map((c, i) => ({ kb_id: kbId, ordinal: i, data: JSON.stringify(c) })));
-      await tx.updateTable('knowledge_bases').set({ chunks_built: 1 }).where('id', '=', kbId).execute();
+      // the revision: 1 on the first build, one more on each (its row is locked until this commits)
+      await tx.updateTable('knowledge_bases').set((eb) => ({ chunks_built: eb('chunks_built', '+', 1) })).where('id', '=', kbId).execute();
+      const r = await tx.selectFrom('knowledge_bases').select('chunks_built').where('id', '=', kbId).executeTakeFirst();
+      return Number(r?.chunks_built ?? 0);
     });
+  }
+
+  async chunksRevision(kbId: string): Promise<number> {
+    const kb = await this.db.selectFrom('knowledge_bases').select('chunks_built').where('id', '=', checkKb(kbId)).executeTakeFirst();
+    return Number(kb?.chunks_built ?? 0);
   }
 
   async listChunks(kbId: string): Promise<Chunk[] | null> {
     const kb = await this.db.selectFrom('knowledge_bases').select('chunks_built').where('id', '=', checkKb(kbId)).executeTakeFirst();
-    if (!kb || Number(kb.chunks_built) !== 1) return null;
+    if (!kb || Number(kb.chunks_built) < 1) return null;
     const rows = await this.db.selectFrom('knowledge_chunks').select('data').where('kb_id', '=', kbId).orderBy('ordinal').execute();
     return rows.map((r) => JSON.parse(r.data) as Chunk);
   }

@@ -89,10 +89,14 @@ for (const impl of impls) {
 
       assert.equal(await k.listChunks('k1'), null, 'never built');
       const chunk = (id: string): Chunk => ({ id, kbId: 'k1', docId: 'd1', itemId: 'b', role: 'child', label: 'x', path: [], docTitle: 'd1', text: id, start: 0, end: 1, tags: [], meta: {} });
-      await k.putChunks('k1', [chunk('c2'), chunk('c1')]);
+      assert.equal(await k.chunksRevision('k1'), 0, 'revision 0: never built');
+      const r1 = await k.putChunks('k1', [chunk('c2'), chunk('c1')]);
       assert.deepEqual((await k.listChunks('k1'))!.map((c) => c.id), ['c2', 'c1']);
-      await k.putChunks('k1', []);
+      assert.equal(await k.chunksRevision('k1'), r1);
+      if (impl.name === 'files') await new Promise((r) => setTimeout(r, 5)); // (a file's revision is its mtime)
+      const r2 = await k.putChunks('k1', []);
       assert.deepEqual(await k.listChunks('k1'), [], 'built, empty');
+      assert.ok(r1 > 0 && r2 !== r1, `each write a new revision: ${r1} then ${r2}`);
 
       const vectors = new Float32Array([1, 2, 3, 4, 5, 6]);
       await k.putVectors('k1', { model: 'org/embed:v1', dims: 3, ids: ['c1', 'c2'], vectors });
@@ -230,6 +234,29 @@ for (const tdb of testDatabases) {
         assert.ok(!existsSync(join(dir, 'knowledge.imported-json-1')));
       } finally { await again.close(); }
     } finally {
+      await drop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+for (const tdb of testDatabases) {
+  test(`knowledge on ${tdb.name} shared by two servers: a document one adds is found by the other's search`, { skip: tdb.skip }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mf-kb2-'));
+    const { database, drop } = await tdb.make();
+    const one = await openDatabase(dir, database);
+    const two = await openDatabase(dir, database);
+    try {
+      const service = (db: typeof one.db) => new KnowledgeService(new TableKnowledgeRepository(stageTables<KnowledgeTables>(db), new LocalArtifactStore(dir)));
+      const a = service(one.db), b = service(two.db);
+      const base = await a.createKb({ name: 'shared' });
+      await a.ingest(base.id, 'first.md', new TextEncoder().encode('# Returns\n\nGoods may be returned within seven days of delivery.'));
+      const hit = (r: Awaited<ReturnType<KnowledgeService['search']>>, word: string) => r.results.some((x) => x.text.includes(word));
+      assert.ok(hit(await b.search(base.id, 'returned within seven days'), 'seven days'), 'the other server finds the first document');
+      await a.ingest(base.id, 'second.md', new TextEncoder().encode('# Warranty\n\nThe warranty lasts twenty-four months.'));
+      assert.ok(hit(await b.search(base.id, 'warranty months'), 'twenty-four'), 'and the one added after its index was built');
+    } finally {
+      await one.store.close(); await two.store.close();
       await drop();
       rmSync(dir, { recursive: true, force: true });
     }
