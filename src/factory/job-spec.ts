@@ -162,4 +162,9 @@ export interface Runner {
   /** What this runner can offer at once (the scheduler never asks for more). */
   capacity(): Resources;
   start(spec: JobSpec): RunHandle;
+  /**
+   * Its trainers are processes of the machine whose server started them (local processes): a server on another
+   * machine cannot adopt them, and waits for their heartbeat to go silent instead.
+   */
+  readonly hostBound?: boolean;
 }

@@ -152,6 +152,7 @@ export class LocalRunHandle implements RefRunHandle {
 
 export class LocalRunner implements PlacingRunner, AdoptingRunner {
   readonly name = 'local';
+  readonly hostBound = true;
   private readonly opts: LocalRunnerOptions;
   private readonly cwd: string;
 

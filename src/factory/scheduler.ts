@@ -708,8 +708,10 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     const holder = await this.holderOf(job.leaseOwner);
     if (leaseValid && holder !== 'dead') return 'held';
     const runner = this.runnerOf(job);
+    // a local trainer another machine's server started: not adoptable from here, alive while its heartbeat is
+    const foreign = runner?.hostBound === true && !!job.placement?.node && job.placement.node !== os.hostname();
     let out: RunOutcome;
-    if (runner && canAdopt(runner)) {
+    if (runner && canAdopt(runner) && !foreign) {
       const handle = runner.adopt(job.spec, job.workerRef);
       if (handle) {
         const rec = await this.repo.update(job.id, { leaseOwner: this.owner, leaseExpiresAt: now + this.o.leaseMs, workerRef: handle.ref ?? job.workerRef },

@@ -641,3 +641,23 @@ test('two schedulers on one repository: the leader places, a follower\'s submit 
     await b.stop();
   }
 });
+
+test('a local trainer another machine started is not adopted from here: it is waited for while its heartbeat is fresh', async () => {
+  const { repo, runner, s } = make({ cpuThreads: 8, memoryMB: 10000 }, { orphanStaleMs: 60_000, clockSkewMs: 0 });
+  Object.assign(runner, { hostBound: true }); // like the local runner: its trainers are processes of one machine
+  const deadOwner = `${os.hostname()}/${deadPid()}/dead`;
+  const fresh = spec('fresh'), silent = spec('silent');
+  await seedRunning(repo, 'fresh', { leaseOwner: deadOwner, leaseExpiresAt: 0, placement: { gpuIds: [], node: 'another-machine' } }, fresh);
+  await seedRunning(repo, 'silent', { leaseOwner: deadOwner, leaseExpiresAt: 0, placement: { gpuIds: [], node: 'another-machine' } }, silent);
+  // both would be adoptable if they were processes of this machine
+  runner.orphans.set('fresh', new FakeHandle('fresh', fresh, undefined, runner, 'fake:fresh'));
+  runner.orphans.set('silent', new FakeHandle('silent', silent, undefined, runner, 'fake:silent'));
+  for (const [sp, age] of [[fresh, 0], [silent, 120_000]] as const) {
+    mkdirSync(sp.outputDir, { recursive: true });
+    writeFileSync(join(sp.outputDir, 'heartbeat'), '1');
+    const t = (Date.now() - age) / 1000;
+    utimesSync(join(sp.outputDir, 'heartbeat'), t, t);
+  }
+  const report = await s.recover();
+  assert.deepEqual(report, { adopted: [], requeued: ['silent'], finished: [], failed: [], held: ['fresh'] });
+});
