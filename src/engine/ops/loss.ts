@@ -4,7 +4,7 @@
  * backward is (softmax - onehot) / count, computed from the probabilities the forward kept.
  */
 import { Tensor, alloc, needsGrad, type Ctx } from '../tensor.ts';
-import { nativeKernels } from './native-kernels.ts';
+import { nativeKernels, nativeRowKernels } from './native-kernels.ts';
 
 export const IGNORE_INDEX = -100;
 
@@ -55,6 +55,8 @@ export function crossEntropy(ctx: Ctx, logits: Tensor, labels: Int32Array): Cros
     ctx.tape!.record(() => {
       if (!loss.grad || count === 0) return;
       const g = loss.grad[0] / count, dx = logits.ensureGrad();
+      const rk = nativeRowKernels();
+      if (rk) { rk.crossEntropyBackward(probs, labels, dx, N, V, g, ctx.gemm.threads); return; }
       for (let n = 0; n < N; n++) {
         const label = labels[n];
         if (label === IGNORE_INDEX) continue;
