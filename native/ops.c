@@ -8,6 +8,10 @@
  *   rmsnormBackward(x, w, rstd, dy, dx, dw, N, C, threads)  dx += ..., dw += ... (dx or dw may be null)
  *   swigluForward(gate, up, out, sig, n, threads)           sig = sigmoid(gate) (sig may be null), out = g*sig*u
  *   swigluBackward(gate, up, sig, dy, dg, du, n, threads)   dg, du += ... (either may be null)
+ *   softmaxRows(x, y, rows, cols, causalOffset, period, logz, threads)
+ *       y[r] = softmax of x[r]'s first visible(r) columns, 0 beyond (x and y may be the same array); visible(r) =
+ *       cols when causalOffset < 0, else min(cols, causalOffset + r % period + 1) (period: rows per attention
+ *       head); logz (or null) receives max + log(sum) per row
  *   rope(src, dst, positions: Int32Array, cos, sin, H, D, dir, accumulate, threads)
  *       rotates adjacent pairs of every head by the table's angle for the row's position (dir -1: backward);
  *       cos, sin: [maxPos, D/2]; accumulate adds into dst
@@ -20,7 +24,7 @@
  * Results do not depend on the thread count: rows (or elements, or columns for the embedding) are split between
  * threads and every output element is computed by one thread in a fixed order; rmsnormBackward's dw adds per-block
  * partial sums of fixed 64-row blocks in block order. The sums run in 16 float lanes (vectorised without
- * reassociation: no -ffast-math), the exp in swiglu is a polynomial of ~2 ulp (exp_lanes) so it vectorises
+ * reassociation: no -ffast-math), the exp in swiglu and the softmax is a polynomial of ~2 ulp (exp_lanes) so it vectorises
  * everywhere; all within float rounding of the TypeScript loops. Compiled without FMA contraction, so every
  * instruction set gives the same bits. Every length is checked; nothing is read or written out of bounds.
  */
@@ -319,6 +323,83 @@ static napi_value js_swiglu_backward(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ---- row softmax ------------------------------------------------------------------------------------------ */
+
+typedef struct {
+  const float *x;
+  float *y, *logz;
+  long rows, cols, offset, period;
+  int parts;
+} softmax_job;
+
+/* y = exp(x - max) / sum over the row's first `visible` columns, 0 beyond; logz = max + log(sum) */
+MULTIVERSION static void softmax_rows(const float *x, float *y, float *logz, long r0, long r1, long cols,
+                                      long offset, long period) {
+  for (long r = r0; r < r1; r++) {
+    const long vis = offset < 0 ? cols : (offset + r % period + 1 < cols ? offset + r % period + 1 : cols);
+    const float *xr = x + r * cols;
+    float *yr = y + r * cols;
+    float mx[LANES];
+    for (int l = 0; l < LANES; l++) mx[l] = xr[0];
+    long j = 0;
+    for (; j + LANES <= vis; j += LANES)
+      for (int l = 0; l < LANES; l++) mx[l] = xr[j + l] > mx[l] ? xr[j + l] : mx[l];
+    for (; j < vis; j++) mx[0] = xr[j] > mx[0] ? xr[j] : mx[0];
+    float m = mx[0];
+    for (int l = 1; l < LANES; l++) m = mx[l] > m ? mx[l] : m;
+    float acc[LANES] = {0};
+    for (j = 0; j + LANES <= vis; j += LANES)
+      for (int l = 0; l < LANES; l++) {
+        const float e = exp_lanes(xr[j + l] - m);
+        yr[j + l] = e;
+        acc[l] += e;
+      }
+    for (; j < vis; j++) {
+      const float e = exp_lanes(xr[j] - m);
+      yr[j] = e;
+      acc[0] += e;
+    }
+    float sum = 0;
+    for (int l = 0; l < LANES; l++) sum += acc[l];
+    const float inv = 1.0f / sum;
+    for (j = 0; j < vis; j++) yr[j] *= inv;
+    for (j = vis; j < cols; j++) yr[j] = 0.0f;
+    if (logz) logz[r] = m + logf(sum);
+  }
+}
+
+static void softmax_task(void *arg, int i) {
+  const softmax_job *j = arg;
+  PART_RANGE(j->rows, j->parts, i, lo, hi);
+  softmax_rows(j->x, j->y, j->logz, lo, hi, j->cols, j->offset, j->period);
+}
+
+static napi_value js_softmax_rows(napi_env env, napi_callback_info info) {
+  napi_value a[8];
+  int rows, cols, period, threads;
+  double offset;
+  float *x, *y, *logz;
+  size_t len;
+  if (!args(env, info, 8, a, "softmaxRows(x, y, rows, cols, causalOffset, period, logz, threads) takes 8 arguments"))
+    return NULL;
+  if (!get_dim(env, a[2], "rows", &rows) || !get_dim(env, a[3], "cols", &cols) ||
+      !get_double(env, a[4], "causalOffset", &offset) || !get_dim(env, a[5], "period", &period) ||
+      !get_threads(env, a[7], &threads))
+    return NULL;
+  if (cols < 1 || period < 1 || offset != floor(offset) || offset < -1 || offset > 2147483647.0) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "softmaxRows: cols >= 1, period >= 1 and causalOffset an integer >= -1");
+    return NULL;
+  }
+  const uint64_t n = (uint64_t)rows * cols;
+  if (!get_f32(env, a[0], "softmax x", n, &x, &len) || !get_f32(env, a[1], "softmax y", n, &y, &len) ||
+      !get_f32_or_null(env, a[6], "softmax logz", rows, &logz))
+    return NULL;
+  softmax_job j = {.x = x, .y = y, .logz = logz, .rows = rows, .cols = cols, .offset = (long)offset, .period = period,
+                   .parts = threads_for((long)n, threads)};
+  pool_run(j.parts, j.parts, softmax_task, &j);
+  return NULL;
+}
+
 /* ---- RoPE --------------------------------------------------------------------------------------------------- */
 
 typedef struct {
@@ -583,6 +664,7 @@ void ops_register(napi_env env, napi_value exports) {
       {"rmsnormBackward", NULL, js_rmsnorm_backward, NULL, NULL, NULL, napi_enumerable, NULL},
       {"swigluForward", NULL, js_swiglu_forward, NULL, NULL, NULL, napi_enumerable, NULL},
       {"swigluBackward", NULL, js_swiglu_backward, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"softmaxRows", NULL, js_softmax_rows, NULL, NULL, NULL, napi_enumerable, NULL},
       {"rope", NULL, js_rope, NULL, NULL, NULL, napi_enumerable, NULL},
       {"embeddingBackward", NULL, js_embedding_backward, NULL, NULL, NULL, napi_enumerable, NULL},
       {"crossEntropyBackward", NULL, js_cross_entropy_backward, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -11,6 +11,7 @@ import { nativeRowKernels, useNativeKernels } from '../../src/engine/ops/native-
 import { embedding, rmsnorm, swiglu } from '../../src/engine/ops/basic.ts';
 import { rope } from '../../src/engine/ops/rope.ts';
 import { crossEntropy, IGNORE_INDEX } from '../../src/engine/ops/loss.ts';
+import { causalSoftmax } from '../../src/engine/ops/attention.ts';
 import { AdamW, clipGradNorm } from '../../src/engine/optim.ts';
 import { createNativeGemm } from '../../src/engine/gemm/native.ts';
 import { referenceGemm } from '../../src/engine/gemm/reference.ts';
@@ -148,4 +149,26 @@ test('the row kernels reject what would read or write out of bounds, naming the 
   assert.throws(() => k.rmsnormForward(new Float32Array(7), new Float32Array(4), new Float32Array(8), new Float32Array(2), 2, 4, 1e-5, 1), /rmsnorm x is too short: it has 7 elements, the problem needs 8/);
   assert.throws(() => k.swigluForward(new Float32Array(4), [] as unknown as Float32Array, new Float32Array(4), null, 4, 1), /swiglu up must be a Float32Array/);
   assert.throws(() => k.embeddingBackward(new Float32Array(8), [0, 1] as unknown as Int32Array, new Float32Array(16), 2, 4, 1), /embedding ids must be an Int32Array/);
+});
+
+test('softmaxRows on threads: causal per head and full with log-normalisers, as the TypeScript softmax', { skip }, () => {
+  const heads = 6, T = 40, rows = heads * T;
+  const x = rand(rows * T, 13, 4);
+  const want = x.slice();
+  useNativeKernels(false);
+  try { for (let h = 0; h < heads; h++) causalSoftmax(want.subarray(h * T * T, (h + 1) * T * T), T, T, 0); } finally { useNativeKernels(true); }
+  const one = x.slice(), two = x.slice();
+  rk!.softmaxRows(one, one, rows, T, 0, T, null, 1);
+  rk!.softmaxRows(two, two, rows, T, 0, T, null, 2);
+  close('causal softmax', one, want);
+  sameBits('causal softmax', one, two);
+  const V = 300, logz = new Float32Array(rows), y = new Float32Array(rows * V), xs = rand(rows * V, 14, 3);
+  rk!.softmaxRows(xs, y, rows, V, -1, 1, logz, 2);
+  for (let r = 0; r < rows; r += 37) {
+    const row = [...xs.subarray(r * V, r * V + V)], m = Math.max(...row);
+    const z = row.reduce((s, v) => s + Math.exp(v - m), 0);
+    assert.ok(Math.abs(logz[r] - (Math.log(z) + m)) < 1e-5, `logz[${r}]`);
+    assert.ok(Math.abs(y[r * V + 5] - Math.exp(row[5] - m) / z) < 1e-7, `y[${r}, 5]`);
+  }
+  assert.throws(() => rk!.softmaxRows(x, x, rows, T, -2, T, null, 1), /causalOffset an integer >= -1/);
 });

@@ -63,7 +63,12 @@ export function linear(ctx: Ctx, x: Tensor, w: Weight, bias: Tensor | null = nul
     ctx.tape!.record(() => {
       const dy = y.grad;
       if (!dy) return;
-      if (x.requiresGrad) ctx.gemm.sgemm(false, false, N, In, Out, 1, dy, weightData(w), 1, x.ensureGrad());
+      if (x.requiresGrad) {
+        // A first contribution overwrites a fresh pooled buffer (beta 0): no zero-fill, one pass less over it.
+        const fresh = x.grad === null && x.pool !== null;
+        const dx = fresh ? (x.grad = x.pool!.take(x.size, false)) : x.ensureGrad();
+        ctx.gemm.sgemm(false, false, N, In, Out, 1, dy, weightData(w), fresh ? 0 : 1, dx);
+      }
       if (wTrain) ctx.gemm.sgemm(true, false, Out, In, N, 1, dy, x.data, 1, (w as Tensor).ensureGrad());
       if (bias?.requiresGrad) {
         const db = bias.ensureGrad();

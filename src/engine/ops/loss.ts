@@ -17,11 +17,12 @@ export function crossEntropy(ctx: Ctx, logits: Tensor, labels: Int32Array): Cros
   const grad = needsGrad(ctx, logits);
   const probs = grad ? alloc(ctx, logits.size) : null;
   let sum = 0, count = 0;
-  const k = nativeKernels();
-  if (k && probs) {
-    // Softmax of every row at once (vectorised exp); ignored rows are computed too, and never used.
+  const k = nativeKernels(), rk = nativeRowKernels();
+  if ((rk || k) && probs) {
+    // Softmax of every row at once (vectorised exp, on threads); ignored rows are computed too, and never used.
     const logz = alloc(ctx, N);
-    k.softmaxRows(x, probs, N, V, -1, logz);
+    if (rk) rk.softmaxRows(x, probs, N, V, -1, 1, logz, ctx.gemm.threads);
+    else k!.softmaxRows(x, probs, N, V, -1, logz);
     for (let n = 0; n < N; n++) {
       const label = labels[n];
       if (label === IGNORE_INDEX) continue;

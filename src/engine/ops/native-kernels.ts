@@ -2,7 +2,7 @@
  * Optional native kernels, built with the gemm addon by `npm install` when a compiler is there:
  *   - `nativeKernels()` (native/kernels.c): the exp()-bound loops of a step (row softmax, sigmoid), vectorised with
  *     glibc's SIMD expf;
- *   - `nativeRowKernels()` (native/ops.c, in the gemm addon): RMSNorm, SwiGLU, RoPE, the embedding and
+ *   - `nativeRowKernels()` (native/ops.c, in the gemm addon): RMSNorm, SwiGLU, RoPE, row softmax, the embedding and
  *     cross-entropy backward, gradient scaling and AdamW, vectorised and split over the job's threads through the
  *     gemm's own thread pool (so a lone job uses every core it has for the whole step, not just the gemms).
  * Every op that uses them keeps its TypeScript loop beside, used when the addon is absent or switched off
@@ -26,6 +26,7 @@ export interface RowKernels {
   rmsnormBackward(x: Float32Array, w: Float32Array, rstd: Float32Array, dy: Float32Array, dx: Float32Array | null, dw: Float32Array | null, N: number, C: number, threads: number): void;
   swigluForward(gate: Float32Array, up: Float32Array, out: Float32Array, sig: Float32Array | null, n: number, threads: number): void;
   swigluBackward(gate: Float32Array, up: Float32Array, sig: Float32Array, dy: Float32Array, dg: Float32Array | null, du: Float32Array | null, n: number, threads: number): void;
+  softmaxRows(x: Float32Array, y: Float32Array, rows: number, cols: number, causalOffset: number, period: number, logz: Float32Array | null, threads: number): void;
   rope(src: Float32Array, dst: Float32Array, positions: Int32Array, cos: Float32Array, sin: Float32Array, H: number, D: number, dir: number, accumulate: boolean, threads: number): void;
   embeddingBackward(dy: Float32Array, ids: Int32Array, grad: Float32Array, N: number, C: number, threads: number): void;
   crossEntropyBackward(probs: Float32Array, labels: Int32Array, dx: Float32Array, N: number, V: number, g: number, threads: number): void;
