@@ -16,8 +16,9 @@
  *       rotates adjacent pairs of every head by the table's angle for the row's position (dir -1: backward);
  *       cos, sin: [maxPos, D/2]; accumulate adds into dst
  *   embeddingBackward(dy, ids: Int32Array, grad, N, C, threads)   grad[ids[n]] += dy[n]
- *   crossEntropyBackward(probs, labels: Int32Array, dx, N, V, g, threads)
- *       dx[n] += g * probs[n], dx[n, label] -= g, for rows whose label is not -100
+ *   crossEntropyBackward(probs, labels: Int32Array, dx, N, V, g, accumulate, threads)
+ *       dx[n] += g * probs[n], dx[n, label] -= g, for rows whose label is not -100; with accumulate false, dx is
+ *       overwritten instead (ignored rows get 0)
  *   scale(x, n, s, threads)                                 x *= s (float times double, rounded to float)
  *   adamw(p, g, m, v, b1, b2, eps, decay, stepSize, bc2Sqrt, threads)   as kernels.c's adamw, on threads
  *
@@ -493,7 +494,7 @@ typedef struct {
   long N, C;
   float g;
   double s;
-  int parts;
+  int accumulate, parts;
 } rows_job;
 
 /* columns [c0, c1) of every row: each thread owns its columns, rows added in order */
@@ -539,13 +540,19 @@ static napi_value js_embedding_backward(napi_env env, napi_callback_info info) {
 }
 
 MULTIVERSION static void ce_rows(const float *restrict probs, const int32_t *restrict labels, float *restrict dx,
-                                 long V, float g, long n0, long n1) {
+                                 long V, float g, int accumulate, long n0, long n1) {
   for (long n = n0; n < n1; n++) {
     const int32_t label = labels[n];
-    if (label == -100) continue;
     float *d = dx + n * V;
     const float *p = probs + n * V;
-    for (long v = 0; v < V; v++) d[v] += g * p[v];
+    if (label == -100) {
+      if (!accumulate) memset(d, 0, sizeof(float) * V);
+      continue;
+    }
+    if (accumulate)
+      for (long v = 0; v < V; v++) d[v] += g * p[v];
+    else
+      for (long v = 0; v < V; v++) d[v] = g * p[v];
     d[label] -= g;
   }
 }
@@ -553,19 +560,25 @@ MULTIVERSION static void ce_rows(const float *restrict probs, const int32_t *res
 static void ce_task(void *arg, int i) {
   const rows_job *j = arg;
   PART_RANGE(j->N, j->parts, i, lo, hi);
-  ce_rows(j->src, j->idx, j->dst, j->C, j->g, lo, hi);
+  ce_rows(j->src, j->idx, j->dst, j->C, j->g, j->accumulate, lo, hi);
 }
 
 static napi_value js_cross_entropy_backward(napi_env env, napi_callback_info info) {
-  napi_value a[7];
+  napi_value a[8];
   int N, V, threads;
   float *probs, *dx, g;
   int32_t *labels;
   size_t len;
-  if (!args(env, info, 7, a, "crossEntropyBackward(probs, labels, dx, N, V, g, threads) takes 7 arguments")) return NULL;
-  if (!get_dim(env, a[3], "N", &N) || !get_dim(env, a[4], "V", &V) || !get_scalar(env, a[5], "g", &g) ||
-      !get_threads(env, a[6], &threads))
+  bool acc;
+  if (!args(env, info, 8, a, "crossEntropyBackward(probs, labels, dx, N, V, g, accumulate, threads) takes 8 arguments"))
     return NULL;
+  if (!get_dim(env, a[3], "N", &N) || !get_dim(env, a[4], "V", &V) || !get_scalar(env, a[5], "g", &g) ||
+      !get_threads(env, a[7], &threads))
+    return NULL;
+  if (napi_get_value_bool(env, a[6], &acc) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "crossEntropyBackward: accumulate must be a boolean");
+    return NULL;
+  }
   const uint64_t n = (uint64_t)N * V;
   if (!get_f32(env, a[0], "crossEntropy probs", n, &probs, &len) || !get_i32(env, a[1], "crossEntropy labels", N, &labels) ||
       !get_f32(env, a[2], "crossEntropy dx", n, &dx, &len))
@@ -577,7 +590,7 @@ static napi_value js_cross_entropy_backward(napi_env env, napi_callback_info inf
       napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
       return NULL;
     }
-  rows_job j = {.src = probs, .idx = labels, .dst = dx, .N = N, .C = V, .g = g, .parts = threads_for((long)n, threads)};
+  rows_job j = {.src = probs, .idx = labels, .dst = dx, .N = N, .C = V, .g = g, .accumulate = acc, .parts = threads_for((long)n, threads)};
   pool_run(j.parts, j.parts, ce_task, &j);
   return NULL;
 }

@@ -15,7 +15,8 @@ import { causalSoftmax } from '../../src/engine/ops/attention.ts';
 import { AdamW, clipGradNorm } from '../../src/engine/optim.ts';
 import { createNativeGemm } from '../../src/engine/gemm/native.ts';
 import { referenceGemm } from '../../src/engine/gemm/reference.ts';
-import { Tape, Tensor, type Ctx } from '../../src/engine/tensor.ts';
+import { Tape, Tensor, output, type Ctx } from '../../src/engine/tensor.ts';
+import { BufferPool } from '../../src/engine/pool.ts';
 import { Rng } from '../../src/engine/rng.ts';
 
 const rk = nativeRowKernels();
@@ -109,12 +110,15 @@ test('embedding and cross-entropy backward match the TypeScript loops', { skip }
   });
   const R = 70, W = 1000;
   const labels = Int32Array.from({ length: R }, (_, i) => (i % 5 === 0 ? IGNORE_INDEX : (i * 31) % W));
-  compare('crossEntropy', (ctx) => {
-    const logits = new Tensor(rand(R * W, 11, 3), [R, W], true);
-    const r = crossEntropy(ctx, logits, labels);
-    ctx.tape!.backward(r.loss);
-    return { dlogits: logits.grad! };
-  });
+  for (const pooled of [false, true]) {
+    compare(`crossEntropy${pooled ? ' (pooled: the gradient overwrites a stale buffer)' : ''}`, (ctx) => {
+      if (pooled) { ctx.pool = new BufferPool(); for (let i = 0; i < 3; i++) ctx.pool.take(R * W, false).fill(7); ctx.pool.release(); }
+      const logits = output(ctx, rand(R * W, 11, 3), [R, W], true);
+      const r = crossEntropy(ctx, logits, labels);
+      ctx.tape!.backward(r.loss);
+      return { dlogits: logits.grad!.slice() };
+    });
+  }
 });
 
 test('AdamW and clipping on 2 threads are bit for bit the TypeScript ones', { skip }, () => {
@@ -145,7 +149,7 @@ test('the row kernels reject what would read or write out of bounds, naming the 
   assert.throws(() => k.rope(x, x.slice(), Int32Array.of(0, 4), cos, sin, 1, 4, 1, false, 1), /position 4 at row 1 is outside the table \(0\.\.3\)/);
   assert.throws(() => k.rope(x, x.slice(), Int32Array.of(0, 1), cos, sin, 1, 3, 1, false, 1), /even D/);
   assert.throws(() => k.embeddingBackward(new Float32Array(8), Int32Array.of(0, 9), new Float32Array(16), 2, 4, 1), /token id 9 at position 1 is outside the table \(0\.\.3\)/);
-  assert.throws(() => k.crossEntropyBackward(new Float32Array(6), Int32Array.of(1, 3), new Float32Array(6), 2, 3, 1, 1), /label 3 at row 1 is outside 0\.\.2/);
+  assert.throws(() => k.crossEntropyBackward(new Float32Array(6), Int32Array.of(1, 3), new Float32Array(6), 2, 3, 1, true, 1), /label 3 at row 1 is outside 0\.\.2/);
   assert.throws(() => k.rmsnormForward(new Float32Array(7), new Float32Array(4), new Float32Array(8), new Float32Array(2), 2, 4, 1e-5, 1), /rmsnorm x is too short: it has 7 elements, the problem needs 8/);
   assert.throws(() => k.swigluForward(new Float32Array(4), [] as unknown as Float32Array, new Float32Array(4), null, 4, 1), /swiglu up must be a Float32Array/);
   assert.throws(() => k.embeddingBackward(new Float32Array(8), [0, 1] as unknown as Int32Array, new Float32Array(16), 2, 4, 1), /embedding ids must be an Int32Array/);

@@ -55,9 +55,16 @@ export function crossEntropy(ctx: Ctx, logits: Tensor, labels: Int32Array): Cros
   if (grad && probs) {
     ctx.tape!.record(() => {
       if (!loss.grad || count === 0) return;
-      const g = loss.grad[0] / count, dx = logits.ensureGrad();
+      const g = loss.grad[0] / count;
       const rk = nativeRowKernels();
-      if (rk) { rk.crossEntropyBackward(probs, labels, dx, N, V, g, ctx.gemm.threads); return; }
+      if (rk) {
+        // A first gradient overwrites a fresh pooled buffer: no zero-fill of the [N, V] logits gradient.
+        const fresh = logits.grad === null && logits.pool !== null;
+        const dx = fresh ? (logits.grad = logits.pool!.take(logits.size, false)) : logits.ensureGrad();
+        rk.crossEntropyBackward(probs, labels, dx, N, V, g, !fresh, ctx.gemm.threads);
+        return;
+      }
+      const dx = logits.ensureGrad();
       for (let n = 0; n < N; n++) {
         const label = labels[n];
         if (label === IGNORE_INDEX) continue;

@@ -29,7 +29,7 @@ export interface RowKernels {
   softmaxRows(x: Float32Array, y: Float32Array, rows: number, cols: number, causalOffset: number, period: number, logz: Float32Array | null, threads: number): void;
   rope(src: Float32Array, dst: Float32Array, positions: Int32Array, cos: Float32Array, sin: Float32Array, H: number, D: number, dir: number, accumulate: boolean, threads: number): void;
   embeddingBackward(dy: Float32Array, ids: Int32Array, grad: Float32Array, N: number, C: number, threads: number): void;
-  crossEntropyBackward(probs: Float32Array, labels: Int32Array, dx: Float32Array, N: number, V: number, g: number, threads: number): void;
+  crossEntropyBackward(probs: Float32Array, labels: Int32Array, dx: Float32Array, N: number, V: number, g: number, accumulate: boolean, threads: number): void;
   scale(x: Float32Array, n: number, s: number, threads: number): void;
   adamw(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, b1: number, b2: number, eps: number, decay: number, stepSize: number, bc2Sqrt: number, threads: number): void;
 }
