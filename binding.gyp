@@ -16,11 +16,13 @@
       "libraries": ["-lmvec", "-lm"]
     },
     {
-      # No -march: the SIMD micro-kernels carry their own target attributes and are chosen at run time.
+      # No -march: the SIMD micro-kernels carry their own target attributes and are chosen at run time (ops.c's
+      # loops through target_clones). -fno-math-errno and -fno-trapping-math change no result; they let the
+      # compiler vectorise sqrt and branch-free selects.
       "target_name": "modelfab_gemm",
-      "sources": ["native/gemm.c", "native/sgemm.c", "native/sgemm-kernels.c", "native/attention.c"],
-      "cflags": ["-O3", "-std=gnu11", "-ffp-contract=off", "-Wall", "-Wextra", "-Wno-unused-parameter"],
-      "xcode_settings": { "OTHER_CFLAGS": ["-O3", "-std=gnu11", "-ffp-contract=off"] },
+      "sources": ["native/gemm.c", "native/pool.c", "native/sgemm.c", "native/sgemm-kernels.c", "native/attention.c", "native/ops.c"],
+      "cflags": ["-O3", "-std=gnu11", "-ffp-contract=off", "-fno-math-errno", "-fno-trapping-math", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "xcode_settings": { "OTHER_CFLAGS": ["-O3", "-std=gnu11", "-ffp-contract=off", "-fno-math-errno", "-fno-trapping-math"] },
       "libraries": ["-lpthread", "-lm"]
     }
   ],

@@ -51,7 +51,7 @@ async function measure(backend: GemmBackend, method: MethodSpec, threads = THREA
     const model = LlamaModel.init(CONFIG, 1);
     model.applyMethod(method, 2);
     const params = model.trainableParams();
-    const opt = new AdamW(params, { lr: 1e-3, weightDecay: 0.01 });
+    const opt = new AdamW(params, { lr: 1e-3, weightDecay: 0.01, threads });
     const rng = new Rng(3);
     const ids = Int32Array.from({ length: B * T }, () => rng.int(CONFIG.vocabSize));
     const labels = Int32Array.from({ length: B * T }, () => rng.int(CONFIG.vocabSize));
@@ -63,7 +63,7 @@ async function measure(backend: GemmBackend, method: MethodSpec, threads = THREA
       for (const p of params) p.zeroGrad();
       const r = model.forward(ctx, ids, B, labels);
       ctx.tape!.backward(r.loss!.loss);
-      clipGradNorm(params, 1);
+      clipGradNorm(params, 1, threads);
       opt.step();
       pool.release();
       if (s >= WARMUP) times.push(performance.now() - t0);

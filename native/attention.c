@@ -12,7 +12,9 @@
  * q, dout, dq: [B*T, H*D]; k, v, dk, dv: [B*T, KVH*D]; s, p: [B*H*T*T]. Every length is checked.
  */
 #include "napi-args.h"
+#include "pool.h"
 #include "sgemm.h"
+#include <stdatomic.h>
 #include <stdlib.h>
 
 typedef struct { int B, T, H, KVH, D, threads; float scale; } attn_shape;
@@ -46,6 +48,69 @@ static int get_f32_opt(napi_env env, napi_value v, const char *what, uint64_t ne
 #define QW(s) ((long)(s).H * (s).D)
 #define KW(s) ((long)(s).KVH * (s).D)
 
+/* One call's arrays. Threads split the heads (pool.h): the forward one task per (sequence, query head), the
+ * backward one per (sequence, key/value head), which owns that head's dk and dv and runs its query heads in order,
+ * so every element is summed in the same order whatever the thread count. Each gemm runs on its task's thread. */
+typedef struct {
+  const attn_shape *s;
+  const sgemm_isa *isa;
+  const float *q, *k, *v, *dout;
+  float *p; /* scores in, probabilities in */
+  float *out, *dq, *dk, *dv;
+  atomic_int failed; /* a backward task could not allocate its scratch */
+} attn_job;
+
+static void scores_task(void *arg, int i) {
+  const attn_job *j = arg;
+  const attn_shape s = *j->s;
+  const int b = i / s.H, h = i % s.H, group = s.H / s.KVH;
+  sgemm_run_ld(j->isa, 1, 0, 1, s.T, s.T, s.D, s.scale, j->q + (long)b * s.T * QW(s) + (long)h * s.D, QW(s),
+               j->k + (long)b * s.T * KW(s) + (long)(h / group) * s.D, KW(s), 0.0f,
+               j->p + ((long)b * s.H + h) * s.T * s.T, s.T);
+}
+
+static void apply_task(void *arg, int i) {
+  const attn_job *j = arg;
+  const attn_shape s = *j->s;
+  const int b = i / s.H, h = i % s.H, group = s.H / s.KVH;
+  sgemm_run_ld(j->isa, 1, 0, 0, s.T, s.D, s.T, 1.0f, j->p + ((long)b * s.H + h) * s.T * s.T, s.T,
+               j->v + (long)b * s.T * KW(s) + (long)(h / group) * s.D, KW(s), 0.0f,
+               j->out + (long)b * s.T * QW(s) + (long)h * s.D, QW(s));
+}
+
+/* The backward's dP [T, T] of each thread, grown on demand and kept (a training run repeats its shapes). */
+static __thread float *dp_buf;
+static __thread size_t dp_cap;
+
+static void backward_task(void *arg, int i) {
+  attn_job *j = arg;
+  const attn_shape s = *j->s;
+  const size_t need = (size_t)s.T * s.T;
+  if (need > dp_cap) {
+    free(dp_buf);
+    dp_buf = malloc(sizeof(float) * need);
+    dp_cap = dp_buf ? need : 0;
+    if (!dp_buf) { atomic_store(&j->failed, 1); return; }
+  }
+  float *dp = dp_buf;
+  const int b = i / s.KVH, kvh = i % s.KVH, group = s.H / s.KVH, T = s.T;
+  for (int h = kvh * group; h < (kvh + 1) * group; h++) {
+    const long qo = (long)b * T * QW(s) + (long)h * s.D, ko = (long)b * T * KW(s) + (long)kvh * s.D;
+    const float *pr = j->p + ((long)b * s.H + h) * T * T;
+    sgemm_run_ld(j->isa, 1, 0, 1, T, T, s.D, 1.0f, j->dout + qo, QW(s), j->v + ko, KW(s), 0.0f, dp, T);
+    if (j->dv) sgemm_run_ld(j->isa, 1, 1, 0, T, s.D, T, 1.0f, pr, T, j->dout + qo, QW(s), 1.0f, j->dv + ko, KW(s));
+    for (int t = 0; t < T; t++) {
+      float *r = dp + (long)t * T;
+      const float *pt = pr + (long)t * T;
+      double dot = 0;
+      for (int c = 0; c < T; c++) dot += (double)r[c] * pt[c];
+      for (int c = 0; c < T; c++) r[c] = pt[c] * (r[c] - (float)dot) * s.scale;
+    }
+    if (j->dq) sgemm_run_ld(j->isa, 1, 0, 0, T, s.D, T, 1.0f, dp, T, j->k + ko, KW(s), 1.0f, j->dq + qo, QW(s));
+    if (j->dk) sgemm_run_ld(j->isa, 1, 1, 0, T, s.D, T, 1.0f, dp, T, j->q + qo, QW(s), 1.0f, j->dk + ko, KW(s));
+  }
+}
+
 static napi_value js_attn_scores(napi_env env, napi_callback_info info) {
   size_t argc = 10, len;
   napi_value argv[10];
@@ -58,13 +123,8 @@ static napi_value js_attn_scores(napi_env env, napi_callback_info info) {
   if (!get_f32(env, argv[0], "q", rows * QW(s), &q, &len) || !get_f32(env, argv[1], "k", rows * KW(s), &k, &len) ||
       !get_f32(env, argv[2], "s", (uint64_t)s.B * s.H * s.T * s.T, &sc, &len))
     return NULL;
-  const sgemm_isa *isa = &SGEMM_ISAS[sgemm_best_isa()];
-  const int group = s.H / s.KVH;
-  for (int b = 0; b < s.B; b++)
-    for (int h = 0; h < s.H; h++)
-      sgemm_run_ld(isa, s.threads, 0, 1, s.T, s.T, s.D, s.scale, q + (long)b * s.T * QW(s) + (long)h * s.D, QW(s),
-                   k + (long)b * s.T * KW(s) + (long)(h / group) * s.D, KW(s), 0.0f,
-                   sc + ((long)b * s.H + h) * s.T * s.T, s.T);
+  attn_job j = {.s = &s, .isa = &SGEMM_ISAS[sgemm_best_isa()], .q = q, .k = k, .p = sc};
+  pool_run(s.threads, s.B * s.H, scores_task, &j);
   return NULL;
 }
 
@@ -80,13 +140,8 @@ static napi_value js_attn_apply(napi_env env, napi_callback_info info) {
   if (!get_f32(env, argv[0], "p", (uint64_t)s.B * s.H * s.T * s.T, &p, &len) ||
       !get_f32(env, argv[1], "v", rows * KW(s), &v, &len) || !get_f32(env, argv[2], "out", rows * QW(s), &out, &len))
     return NULL;
-  const sgemm_isa *isa = &SGEMM_ISAS[sgemm_best_isa()];
-  const int group = s.H / s.KVH;
-  for (int b = 0; b < s.B; b++)
-    for (int h = 0; h < s.H; h++)
-      sgemm_run_ld(isa, s.threads, 0, 0, s.T, s.D, s.T, 1.0f, p + ((long)b * s.H + h) * s.T * s.T, s.T,
-                   v + (long)b * s.T * KW(s) + (long)(h / group) * s.D, KW(s), 0.0f,
-                   out + (long)b * s.T * QW(s) + (long)h * s.D, QW(s));
+  attn_job j = {.s = &s, .isa = &SGEMM_ISAS[sgemm_best_isa()], .v = v, .p = p, .out = out};
+  pool_run(s.threads, s.B * s.H, apply_task, &j);
   return NULL;
 }
 
@@ -105,27 +160,10 @@ static napi_value js_attn_backward(napi_env env, napi_callback_info info) {
       !get_f32(env, argv[4], "dout", nq, &dout, &len) || !get_f32_opt(env, argv[5], "dq", nq, &dq) ||
       !get_f32_opt(env, argv[6], "dk", nk, &dk) || !get_f32_opt(env, argv[7], "dv", nk, &dv))
     return NULL;
-  float *dp = malloc(sizeof(float) * (size_t)s.T * s.T);
-  if (!dp) { napi_throw_error(env, "ERR_MEMORY", "attnBackward: out of memory"); return NULL; }
-  const sgemm_isa *isa = &SGEMM_ISAS[sgemm_best_isa()];
-  const int group = s.H / s.KVH, T = s.T;
-  for (int b = 0; b < s.B; b++)
-    for (int h = 0; h < s.H; h++) {
-      const long qo = (long)b * T * QW(s) + (long)h * s.D, ko = (long)b * T * KW(s) + (long)(h / group) * s.D;
-      const float *pr = p + ((long)b * s.H + h) * T * T;
-      sgemm_run_ld(isa, s.threads, 0, 1, T, T, s.D, 1.0f, dout + qo, QW(s), v + ko, KW(s), 0.0f, dp, T);
-      if (dv) sgemm_run_ld(isa, s.threads, 1, 0, T, s.D, T, 1.0f, pr, T, dout + qo, QW(s), 1.0f, dv + ko, KW(s));
-      for (int t = 0; t < T; t++) {
-        float *r = dp + (long)t * T;
-        const float *pt = pr + (long)t * T;
-        double dot = 0;
-        for (int j = 0; j < T; j++) dot += (double)r[j] * pt[j];
-        for (int j = 0; j < T; j++) r[j] = pt[j] * (r[j] - (float)dot) * s.scale;
-      }
-      if (dq) sgemm_run_ld(isa, s.threads, 0, 0, T, s.D, T, 1.0f, dp, T, k + ko, KW(s), 1.0f, dq + qo, QW(s));
-      if (dk) sgemm_run_ld(isa, s.threads, 1, 0, T, s.D, T, 1.0f, dp, T, q + qo, QW(s), 1.0f, dk + ko, KW(s));
-    }
-  free(dp);
+  attn_job j = {.s = &s, .isa = &SGEMM_ISAS[sgemm_best_isa()], .q = q, .k = k, .v = v, .dout = dout, .p = p,
+                .dq = dq, .dk = dk, .dv = dv};
+  pool_run(s.threads, s.B * s.KVH, backward_task, &j);
+  if (j.failed) napi_throw_error(env, "ERR_MEMORY", "attnBackward: out of memory");
   return NULL;
 }
 

@@ -9,6 +9,7 @@
  *   kernels()  -> [{ name, supported, mr, nr }], fastest first, e.g. name "avx512", "avx2+fma", "generic"
  *   best()     -> the index of the kernel used by default
  *   attnScores, attnApply, attnBackward: attention over all heads at once (attention.c)
+ *   rmsnormForward, swigluForward, rope, adamw, ...: the row kernels of a training step on threads (ops.c)
  *
  * Every argument is validated (napi-args.h): a wrong type, a non-integer or negative size, an array shorter than
  * the problem needs, or a kernel the processor lacks throws a JS error; nothing is read or written out of bounds.
@@ -18,6 +19,7 @@
 #include "sgemm.h"
 
 void attention_register(napi_env env, napi_value exports); /* attention.c */
+void ops_register(napi_env env, napi_value exports);       /* ops.c */
 
 static napi_value js_sgemm(napi_env env, napi_callback_info info) {
   size_t argc = 12;
@@ -83,5 +85,6 @@ NAPI_MODULE_INIT() {
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   attention_register(env, exports);
+  ops_register(env, exports);
   return exports;
 }

@@ -9,28 +9,16 @@
  *   4. jr, 5. ir: the micro-kernel over one A sliver (in L1/L2) and one B sliver
  *
  * Threads: a problem of at least PARALLEL_MIN multiply-adds is cut into one part per thread along the longer side
- * of C (at MR/NR multiples); the caller and the pool's workers take parts as they come free. Workers spin briefly
- * after a job (the next gemm of a training step usually follows within microseconds), then sleep on a condition
- * variable. The pool serves one caller at a time: a second thread calling meanwhile runs single-threaded.
+ * of C (at MR/NR multiples); the caller and the pool's workers (pool.h) take parts as they come free. A call made
+ * while the pool is busy (another caller, or from inside a pool task) runs every part on its own thread.
  */
 #define _GNU_SOURCE
 #include "sgemm.h"
-#include <pthread.h>
-#include <sched.h>
-#include <stdatomic.h>
+#include "pool.h"
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define cpu_relax() _mm_pause()
-#else
-#define cpu_relax() ((void)0)
-#endif
 
-#define MAX_THREADS 64
 #define PARALLEL_MIN (1L << 18) /* multiply-adds below which one thread is faster than waking another */
-#define SPIN_NS 200000L         /* how long an idle worker spins before sleeping */
 
 /* ---- packing ------------------------------------------------------------------------------------------------ */
 
@@ -154,85 +142,7 @@ static void compute(const part_t *p) {
   if (!run_part(p)) run_part_unpacked(p);
 }
 
-/* ---- the pool ----------------------------------------------------------------------------------------------- */
-
-/* A job is `count` parts; whoever is free takes the next one through one atomic ticket (generation : count : next
- * index), so the caller computes every part itself when a worker has not woken up yet (a busy machine) and never
- * waits for a thread that has no work. Workers only read a part after taking it from the current ticket, and the
- * caller publishes the next job only after every part of this one is done. */
-static pthread_mutex_t pool_busy = PTHREAD_MUTEX_INITIALIZER; /* one caller at a time */
-static pthread_mutex_t wake_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t wake_cond = PTHREAD_COND_INITIALIZER;
-static atomic_uint generation;                                 /* bumped once per parallel job */
-static _Atomic unsigned long long ticket;                      /* generation << 32 | count << 16 | next */
-static atomic_int done;                                        /* parts of the current job finished */
-static int workers_started;                                    /* guarded by pool_busy */
-static part_t parts[MAX_THREADS];
-static unsigned start_generation[MAX_THREADS];                 /* the generation a worker was started in */
-
-static long now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1000000000L + ts.tv_nsec;
-}
-
-/* The index of the next part of job `gen`, or -1 when that job has none left (or is over). */
-static int take_part(unsigned gen) {
-  unsigned long long t = atomic_load_explicit(&ticket, memory_order_acquire);
-  for (;;) {
-    const unsigned idx = (unsigned)(t & 0xffff), count = (unsigned)((t >> 16) & 0xffff);
-    if ((unsigned)(t >> 32) != gen || idx >= count) return -1;
-    if (atomic_compare_exchange_weak_explicit(&ticket, &t, t + 1, memory_order_acq_rel, memory_order_acquire))
-      return (int)idx;
-  }
-}
-
-static void run_parts(unsigned gen) {
-  int i;
-  while ((i = take_part(gen)) >= 0) {
-    compute(&parts[i]);
-    atomic_fetch_add_explicit(&done, 1, memory_order_release);
-  }
-}
-
-static void *worker_main(void *arg) {
-  const int id = (int)(long)arg;
-  unsigned seen = start_generation[id]; /* not the current one: the first job may be posted before this runs */
-  for (;;) {
-    unsigned g = atomic_load_explicit(&generation, memory_order_acquire);
-    if (g == seen) {
-      const long deadline = now_ns() + SPIN_NS;
-      while ((g = atomic_load_explicit(&generation, memory_order_acquire)) == seen) {
-        for (int i = 0; i < 64; i++) cpu_relax();
-        if (now_ns() > deadline) break;
-      }
-      if (g == seen) {
-        pthread_mutex_lock(&wake_lock);
-        while ((g = atomic_load(&generation)) == seen) pthread_cond_wait(&wake_cond, &wake_lock);
-        pthread_mutex_unlock(&wake_lock);
-      }
-    }
-    seen = g;
-    run_parts(g);
-  }
-  return NULL;
-}
-
-/* Starts workers 1..n-1 (once each); returns how many threads can compute (1 + started workers, at most n). */
-static int ensure_workers(int n) {
-  while (workers_started + 1 < n) {
-    pthread_t t;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    start_generation[workers_started + 1] = atomic_load(&generation);
-    const int ok = pthread_create(&t, &attr, worker_main, (void *)(long)(workers_started + 1)) == 0;
-    pthread_attr_destroy(&attr);
-    if (!ok) break;
-    workers_started++;
-  }
-  return workers_started + 1 < n ? workers_started + 1 : n;
-}
+static void compute_task(void *parts, int i) { compute((const part_t *)parts + i); }
 
 /* ---- entry -------------------------------------------------------------------------------------------------- */
 
@@ -244,18 +154,19 @@ void sgemm_run(const sgemm_isa *isa, int threads, int ta, int tb, int M, int N, 
 void sgemm_run_ld(const sgemm_isa *isa, int threads, int ta, int tb, int M, int N, int K, float alpha, const float *A,
                   long lda, const float *B, long ldb, float beta, float *C, long ldc) {
   part_t whole = {isa, ta, tb, K, lda, ldb, ldc, alpha, beta, A, B, C, 0, M, 0, N, M <= SGEMM_SMALL_M};
-  if (threads > MAX_THREADS) threads = MAX_THREADS;
+  if (threads > POOL_MAX_THREADS) threads = POOL_MAX_THREADS;
   const long work = (long)M * N * K;
-  if (threads <= 1 || work < PARALLEL_MIN || pthread_mutex_trylock(&pool_busy) != 0) {
+  if (threads <= 1 || work < PARALLEL_MIN) {
     compute(&whole);
     return;
   }
   /* Cut the longer side of C (in micro-tiles) into one part per thread. */
-  const int n = ensure_workers(threads);
+  part_t parts[POOL_MAX_THREADS];
   /* compare in tiles: N / NR vs M / MR; the unpacked path always splits columns */
   const int split_n = whole.small || (long)N * isa->mr >= (long)M * isa->nr;
   const long len = split_n ? N : M, unit = split_n ? isa->nr : isa->mr;
   const long tiles = (len + unit - 1) / unit;
+  const int n = threads;
   int used = 0;
   for (int t = 0; t < n; t++) {
     const long a = tiles * t / n * unit, b = t == n - 1 ? len : tiles * (t + 1) / n * unit;
@@ -265,23 +176,5 @@ void sgemm_run_ld(const sgemm_isa *isa, int threads, int ta, int tb, int M, int 
     else parts[used].i0 = a, parts[used].i1 = b;
     used++;
   }
-  if (used <= 1) {
-    pthread_mutex_unlock(&pool_busy);
-    compute(&whole);
-    return;
-  }
-  const unsigned gen = atomic_load(&generation) + 1;
-  atomic_store(&done, 0);
-  atomic_store_explicit(&ticket, (unsigned long long)gen << 32 | (unsigned long long)used << 16, memory_order_release);
-  pthread_mutex_lock(&wake_lock);
-  atomic_store_explicit(&generation, gen, memory_order_release);
-  pthread_cond_broadcast(&wake_cond);
-  pthread_mutex_unlock(&wake_lock);
-  run_parts(gen);
-  /* a worker still on its part: spin a little, then give the core away (on a busy machine it may be waiting) */
-  for (int spins = 0; atomic_load_explicit(&done, memory_order_acquire) < used; spins++) {
-    if (spins < 2000) cpu_relax();
-    else sched_yield();
-  }
-  pthread_mutex_unlock(&pool_busy);
+  pool_run(threads, used, compute_task, parts);
 }

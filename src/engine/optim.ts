@@ -13,7 +13,7 @@
  *     over [0, totalSteps]; see its comment for the formula and the one deliberate difference past totalSteps.
  */
 import type { Tensor } from './tensor.ts';
-import { nativeKernels } from './ops/native-kernels.ts';
+import { nativeKernels, nativeRowKernels } from './ops/native-kernels.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
 // AdamW
@@ -37,6 +37,8 @@ export interface AdamWOptions {
    * (matrices, embeddings); 1-D tensors (norm gains, biases) get none. Ignored when groups are given.
    */
   decay?: (t: Tensor) => boolean;
+  /** Threads the native update may use (the job's, as its gemm has; default 1). The result is the same bits. */
+  threads?: number;
 }
 
 export interface AdamWState {
@@ -68,6 +70,7 @@ export class AdamW {
   readonly beta1: number;
   readonly beta2: number;
   readonly eps: number;
+  private readonly threads: number;
   private readonly groups: Group[] = [];
   private readonly slots: Slot[] = [];
   private readonly byName = new Map<string, Slot>();
@@ -81,6 +84,7 @@ export class AdamW {
     this.lr = opts.lr;
     [this.beta1, this.beta2] = opts.betas ?? [0.9, 0.999];
     this.eps = opts.eps ?? 1e-8;
+    this.threads = Math.max(1, Math.floor(opts.threads ?? 1));
     const wd = opts.weightDecay ?? 0.01;
     check(Number.isFinite(this.lr) && this.lr >= 0, `lr must be >= 0, got ${this.lr}`);
     check(this.beta1 >= 0 && this.beta1 < 1 && this.beta2 >= 0 && this.beta2 < 1, `betas must be in [0, 1), got [${this.beta1}, ${this.beta2}]`);
@@ -143,8 +147,10 @@ export class AdamW {
       const decay = 1 - glr * group.weightDecay;
       const stepSize = glr / (1 - b1 ** step);
       const bc2Sqrt = Math.sqrt(1 - b2 ** step);
-      const k = nativeKernels();
-      if (k) { k.adamw(p, g, m, v, b1, b2, eps, decay, stepSize, bc2Sqrt); continue; } // the same arithmetic, vectorised
+      const rk = nativeRowKernels(), k = nativeKernels();
+      // the same arithmetic, vectorised (and on threads)
+      if (rk) { rk.adamw(p, g, m, v, b1, b2, eps, decay, stepSize, bc2Sqrt, this.threads); continue; }
+      if (k) { k.adamw(p, g, m, v, b1, b2, eps, decay, stepSize, bc2Sqrt); continue; }
       for (let i = 0; i < n; i++) {
         const gi = g[i];
         const mi = b1 * m[i] + c1 * gi;
@@ -218,9 +224,10 @@ function check(cond: boolean, msg: string): asserts cond {
  * Scales all gradients in place so that their global L2 norm is at most `maxNorm`, like
  * `torch.nn.utils.clip_grad_norm_`: total = sqrt(sum of g^2 over every parameter with a gradient) (accumulated in
  * double), coef = maxNorm / (total + 1e-6), applied only when coef < 1. Returns the pre-clip norm. A non-finite
- * norm (NaN/Inf gradients) is returned without touching the gradients: the caller should skip the step.
+ * norm (NaN/Inf gradients) is returned without touching the gradients: the caller should skip the step. `threads`:
+ * how many threads the native scaling may use (the job's); the result is the same bits.
  */
-export function clipGradNorm(params: Iterable<Tensor>, maxNorm: number): number {
+export function clipGradNorm(params: Iterable<Tensor>, maxNorm: number, threads = 1): number {
   const grads: Float32Array[] = [];
   let sumSq = 0;
   const k = nativeKernels();
@@ -237,7 +244,11 @@ export function clipGradNorm(params: Iterable<Tensor>, maxNorm: number): number 
   if (!Number.isFinite(total)) return total;
   const coef = maxNorm / (total + 1e-6);
   if (coef < 1) {
-    for (const g of grads) for (let i = 0; i < g.length; i++) g[i] *= coef;
+    const rk = nativeRowKernels();
+    for (const g of grads) {
+      if (rk) rk.scale(g, g.length, coef, threads); // the same products, on threads
+      else for (let i = 0; i < g.length; i++) g[i] *= coef;
+    }
   }
   return total;
 }

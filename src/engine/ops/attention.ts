@@ -13,7 +13,7 @@
  */
 import { alloc, output, type Tensor, type Ctx } from '../tensor.ts';
 import type { Gemm } from '../gemm/gemm-seam.ts';
-import { nativeKernels } from './native-kernels.ts';
+import { nativeKernels, nativeRowKernels } from './native-kernels.ts';
 import { nativeAttention, type AttentionKernels } from '../gemm/native.ts';
 
 export interface AttentionShape { B: number; T: number; H: number; KVH: number; D: number }
@@ -132,7 +132,9 @@ function fusedAttention(ctx: Ctx, kern: AttentionKernels, q: Tensor, k: Tensor, 
   const out = alloc(ctx, B * T * H * D);
   const probs = alloc(ctx, B * H * T * T);
   kern.attnScores(q.data, k.data, probs, B, T, H, KVH, D, scale, threads);
-  for (let i = 0; i < B * H; i++) causalSoftmax(probs.subarray(i * T * T, (i + 1) * T * T), T, T, 0);
+  const rk = nativeRowKernels();
+  if (rk) rk.softmaxRows(probs, probs, B * H * T, T, 0, T, null, threads); // every head at once, on threads
+  else for (let i = 0; i < B * H; i++) causalSoftmax(probs.subarray(i * T * T, (i + 1) * T * T), T, T, 0);
   kern.attnApply(probs, v.data, out, B, T, H, KVH, D, threads);
   const y = output(ctx, out, [B * T, H * D], ctx.tape !== null && (q.requiresGrad || k.requiresGrad || v.requiresGrad));
   if (!y.requiresGrad) return y;

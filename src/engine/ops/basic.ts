@@ -4,7 +4,7 @@
  * Each forward saves what its backward needs in the closure it records on the tape.
  */
 import { Tensor, alloc, needsGrad, output, type Ctx } from '../tensor.ts';
-import { nativeKernels } from './native-kernels.ts';
+import { nativeKernels, nativeRowKernels } from './native-kernels.ts';
 
 /** A weight the linear op can read: a trainable or frozen Tensor, or a quantized one dequantized on the fly. */
 export interface WeightSource {
@@ -33,6 +33,8 @@ export function embedding(ctx: Ctx, table: Tensor, ids: Int32Array): Tensor {
     ctx.tape!.record(() => {
       if (!y.grad) return;
       const g = table.ensureGrad(), dy = y.grad;
+      const rk = nativeRowKernels();
+      if (rk) { rk.embeddingBackward(dy, ids, g, N, C, ctx.gemm.threads); return; }
       for (let n = 0; n < N; n++) {
         const o = ids[n] * C, r = n * C;
         for (let c = 0; c < C; c++) g[o + c] += dy[r + c];
@@ -61,7 +63,12 @@ export function linear(ctx: Ctx, x: Tensor, w: Weight, bias: Tensor | null = nul
     ctx.tape!.record(() => {
       const dy = y.grad;
       if (!dy) return;
-      if (x.requiresGrad) ctx.gemm.sgemm(false, false, N, In, Out, 1, dy, weightData(w), 1, x.ensureGrad());
+      if (x.requiresGrad) {
+        // A first contribution overwrites a fresh pooled buffer (beta 0): no zero-fill, one pass less over it.
+        const fresh = x.grad === null && x.pool !== null;
+        const dx = fresh ? (x.grad = x.pool!.take(x.size, false)) : x.ensureGrad();
+        ctx.gemm.sgemm(false, false, N, In, Out, 1, dy, weightData(w), fresh ? 0 : 1, dx);
+      }
       if (wTrain) ctx.gemm.sgemm(true, false, Out, In, N, 1, dy, x.data, 1, (w as Tensor).ensureGrad());
       if (bias?.requiresGrad) {
         const db = bias.ensureGrad();
@@ -78,7 +85,9 @@ export function rmsnorm(ctx: Ctx, x: Tensor, w: Tensor, eps: number): Tensor {
   const xd = x.data, wd = w.data;
   const out = alloc(ctx, x.size);
   const rstd = alloc(ctx, N);
-  for (let n = 0; n < N; n++) {
+  const rk = nativeRowKernels();
+  if (rk) rk.rmsnormForward(xd, wd, out, rstd, N, C, eps, ctx.gemm.threads);
+  else for (let n = 0; n < N; n++) {
     const r = n * C;
     let ss = 0;
     for (let c = 0; c < C; c++) ss += xd[r + c] * xd[r + c];
@@ -93,6 +102,7 @@ export function rmsnorm(ctx: Ctx, x: Tensor, w: Tensor, eps: number): Tensor {
       if (!dy) return;
       const dx = x.requiresGrad ? x.ensureGrad() : null;
       const dw = w.requiresGrad ? w.ensureGrad() : null;
+      if (rk) { rk.rmsnormBackward(xd, wd, rstd, dy, dx, dw, N, C, ctx.gemm.threads); return; }
       for (let n = 0; n < N; n++) {
         const r = n * C, s = rstd[n];
         let dot = 0; // sum_c dy*w*xhat
@@ -118,8 +128,9 @@ export function swiglu(ctx: Ctx, gate: Tensor, up: Tensor): Tensor {
   const out = alloc(ctx, n);
   const grad = needsGrad(ctx, gate, up);
   const sig = grad ? alloc(ctx, n) : null;
-  const k = nativeKernels();
-  if (k) {
+  const rk = nativeRowKernels(), k = nativeKernels();
+  if (rk) rk.swigluForward(g, u, out, sig, n, ctx.gemm.threads);
+  else if (k) {
     const s = sig ?? out;
     k.sigmoid(g, s, n);
     for (let i = 0; i < n; i++) out[i] = g[i] * s[i] * u[i];
@@ -137,6 +148,7 @@ export function swiglu(ctx: Ctx, gate: Tensor, up: Tensor): Tensor {
       if (!dy) return;
       const dg = gate.requiresGrad ? gate.ensureGrad() : null;
       const du = up.requiresGrad ? up.ensureGrad() : null;
+      if (rk) { rk.swigluBackward(g, u, sig, dy, dg, du, n, ctx.gemm.threads); return; }
       for (let i = 0; i < n; i++) {
         const x = g[i], s = sig[i];
         if (du) du[i] += dy[i] * x * s;

@@ -4,7 +4,7 @@
  * backward is (softmax - onehot) / count, computed from the probabilities the forward kept.
  */
 import { Tensor, alloc, needsGrad, type Ctx } from '../tensor.ts';
-import { nativeKernels } from './native-kernels.ts';
+import { nativeKernels, nativeRowKernels } from './native-kernels.ts';
 
 export const IGNORE_INDEX = -100;
 
@@ -17,11 +17,12 @@ export function crossEntropy(ctx: Ctx, logits: Tensor, labels: Int32Array): Cros
   const grad = needsGrad(ctx, logits);
   const probs = grad ? alloc(ctx, logits.size) : null;
   let sum = 0, count = 0;
-  const k = nativeKernels();
-  if (k && probs) {
-    // Softmax of every row at once (vectorised exp); ignored rows are computed too, and never used.
+  const k = nativeKernels(), rk = nativeRowKernels();
+  if ((rk || k) && probs) {
+    // Softmax of every row at once (vectorised exp, on threads); ignored rows are computed too, and never used.
     const logz = alloc(ctx, N);
-    k.softmaxRows(x, probs, N, V, -1, logz);
+    if (rk) rk.softmaxRows(x, probs, N, V, -1, 1, logz, ctx.gemm.threads);
+    else k!.softmaxRows(x, probs, N, V, -1, logz);
     for (let n = 0; n < N; n++) {
       const label = labels[n];
       if (label === IGNORE_INDEX) continue;
@@ -54,7 +55,16 @@ export function crossEntropy(ctx: Ctx, logits: Tensor, labels: Int32Array): Cros
   if (grad && probs) {
     ctx.tape!.record(() => {
       if (!loss.grad || count === 0) return;
-      const g = loss.grad[0] / count, dx = logits.ensureGrad();
+      const g = loss.grad[0] / count;
+      const rk = nativeRowKernels();
+      if (rk) {
+        // A first gradient overwrites a fresh pooled buffer: no zero-fill of the [N, V] logits gradient.
+        const fresh = logits.grad === null && logits.pool !== null;
+        const dx = fresh ? (logits.grad = logits.pool!.take(logits.size, false)) : logits.ensureGrad();
+        rk.crossEntropyBackward(probs, labels, dx, N, V, g, !fresh, ctx.gemm.threads);
+        return;
+      }
+      const dx = logits.ensureGrad();
       for (let n = 0; n < N; n++) {
         const label = labels[n];
         if (label === IGNORE_INDEX) continue;

@@ -1,17 +1,37 @@
 /**
- * Optional native kernels (native/kernels.c, built with the gemm addon by `npm install` when a compiler is there):
- * the exp()-bound loops of a step (row softmax, sigmoid), vectorised with glibc's SIMD expf. Every op that uses
- * them keeps its TypeScript loop beside, used when the addon is absent or switched off (MODELFAB_KERNELS=js).
+ * Optional native kernels, built with the gemm addon by `npm install` when a compiler is there:
+ *   - `nativeKernels()` (native/kernels.c): the exp()-bound loops of a step (row softmax, sigmoid), vectorised with
+ *     glibc's SIMD expf;
+ *   - `nativeRowKernels()` (native/ops.c, in the gemm addon): RMSNorm, SwiGLU, RoPE, row softmax, the embedding and
+ *     cross-entropy backward, gradient scaling and AdamW, vectorised and split over the job's threads through the
+ *     gemm's own thread pool (so a lone job uses every core it has for the whole step, not just the gemms).
+ * Every op that uses them keeps its TypeScript loop beside, used when the addon is absent or switched off
+ * (MODELFAB_KERNELS=js, `useNativeKernels(false)`).
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { loadNativeAddon } from '../gemm/native.ts';
 
 export interface NativeKernels {
   softmaxRows(x: Float32Array, y: Float32Array, rows: number, cols: number, causalOffset: number, logz: Float32Array | null): void;
   sigmoid(x: Float32Array, y: Float32Array, n: number): void;
   adamw(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, b1: number, b2: number, eps: number, decay: number, stepSize: number, bc2Sqrt: number): void;
   sumSquares(x: Float32Array): number;
+}
+
+/** native/ops.c. Shapes as in the TypeScript ops; `threads` >= 1; results do not depend on it. */
+export interface RowKernels {
+  rmsnormForward(x: Float32Array, w: Float32Array, out: Float32Array, rstd: Float32Array, N: number, C: number, eps: number, threads: number): void;
+  rmsnormBackward(x: Float32Array, w: Float32Array, rstd: Float32Array, dy: Float32Array, dx: Float32Array | null, dw: Float32Array | null, N: number, C: number, threads: number): void;
+  swigluForward(gate: Float32Array, up: Float32Array, out: Float32Array, sig: Float32Array | null, n: number, threads: number): void;
+  swigluBackward(gate: Float32Array, up: Float32Array, sig: Float32Array, dy: Float32Array, dg: Float32Array | null, du: Float32Array | null, n: number, threads: number): void;
+  softmaxRows(x: Float32Array, y: Float32Array, rows: number, cols: number, causalOffset: number, period: number, logz: Float32Array | null, threads: number): void;
+  rope(src: Float32Array, dst: Float32Array, positions: Int32Array, cos: Float32Array, sin: Float32Array, H: number, D: number, dir: number, accumulate: boolean, threads: number): void;
+  embeddingBackward(dy: Float32Array, ids: Int32Array, grad: Float32Array, N: number, C: number, threads: number): void;
+  crossEntropyBackward(probs: Float32Array, labels: Int32Array, dx: Float32Array, N: number, V: number, g: number, accumulate: boolean, threads: number): void;
+  scale(x: Float32Array, n: number, s: number, threads: number): void;
+  adamw(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, b1: number, b2: number, eps: number, decay: number, stepSize: number, bc2Sqrt: number, threads: number): void;
 }
 
 const ADDON = fileURLToPath(new URL('../../../build/Release/modelfab_kernels.node', import.meta.url));
@@ -33,6 +53,19 @@ export function nativeKernels(): NativeKernels | null {
   if (!enabled) return null;
   if (loaded === undefined) loaded = load();
   return loaded;
+}
+
+let rowKernels: RowKernels | null | undefined;
+
+/** The row kernels of the gemm addon, or null when absent (or an older build), or switched off. */
+export function nativeRowKernels(): RowKernels | null {
+  if (!enabled || process.env.MODELFAB_KERNELS === 'js') return null;
+  if (rowKernels === undefined) {
+    const l = loadNativeAddon();
+    const a = 'addon' in l ? (l.addon as unknown as Partial<RowKernels>) : null;
+    rowKernels = a && typeof a.rmsnormForward === 'function' && typeof a.adamw === 'function' ? (a as RowKernels) : null;
+  }
+  return rowKernels;
 }
 
 /** Switches the native kernels on or off for this process (benchmarks of the portable path, tests). */

@@ -5,6 +5,7 @@
  * x is [N, H*D] with one position per row. The backward pass rotates by -theta.
  */
 import { alloc, needsGrad, output, type Tensor, type Ctx } from '../tensor.ts';
+import { nativeRowKernels } from './native-kernels.ts';
 
 interface RopeTable { cos: Float32Array; sin: Float32Array; maxPos: number }
 const tables = new Map<string, RopeTable>();
@@ -30,7 +31,9 @@ export function ropeTable(D: number, base: number, maxPos: number): RopeTable {
   return t;
 }
 
-function rotate(src: Float32Array, dst: Float32Array, positions: Int32Array, H: number, D: number, t: RopeTable, dir: 1 | -1, accumulate: boolean): void {
+function rotate(src: Float32Array, dst: Float32Array, positions: Int32Array, H: number, D: number, t: RopeTable, dir: 1 | -1, accumulate: boolean, threads = 1): void {
+  const rk = nativeRowKernels();
+  if (rk) { rk.rope(src, dst, positions, t.cos, t.sin, H, D, dir, accumulate, threads); return; }
   const half = D / 2, W = H * D, N = positions.length;
   for (let n = 0; n < N; n++) {
     const p = positions[n] * half, r = n * W;
@@ -53,11 +56,11 @@ export function rope(ctx: Ctx, x: Tensor, positions: Int32Array, H: number, D: n
   for (let i = 0; i < positions.length; i++) if (positions[i] > maxPos) maxPos = positions[i];
   const t = ropeTable(D, base, maxPos + 1);
   const out = alloc(ctx, x.size);
-  rotate(x.data, out, positions, H, D, t, 1, false);
+  rotate(x.data, out, positions, H, D, t, 1, false, ctx.gemm.threads);
   const y = output(ctx, out, x.shape, needsGrad(ctx, x));
   if (y.requiresGrad) {
     ctx.tape!.record(() => {
-      if (y.grad) rotate(y.grad, x.ensureGrad(), positions, H, D, t, -1, true);
+      if (y.grad) rotate(y.grad, x.ensureGrad(), positions, H, D, t, -1, true, ctx.gemm.threads);
     });
   }
   return y;
