@@ -210,7 +210,7 @@ export async function train<T = Example>(run: TrainRun<T>): Promise<TrainResult>
   const total = totalSteps(run.train.length, c);
   const warmup = c.warmupSteps ?? Math.round((c.warmupRatio ?? 0) * total);
   const params = model.trainableParams();
-  const opt = new AdamW(params, { lr: c.lr, weightDecay: c.weightDecay ?? 0, betas: c.betas ?? [0.9, 0.999], eps: c.eps ?? 1e-8 });
+  const opt = new AdamW(params, { lr: c.lr, weightDecay: c.weightDecay ?? 0, betas: c.betas ?? [0.9, 0.999], eps: c.eps ?? 1e-8, threads: gemm.threads });
   const state: TrainerState = {
     step: 0, epoch: 0, cursor: 0, rng: new Rng(c.seed ^ 0x5eed).state(), bestEvalLoss: null,
     evalsWithoutImprovement: 0, tokensSeen: 0, elapsedS: 0,
@@ -271,7 +271,7 @@ export async function train<T = Example>(run: TrainRun<T>): Promise<TrainResult>
       stepTokens += r.tokens;
       for (const [k, v] of Object.entries(r.metrics ?? {})) stepMetrics[k] = (stepMetrics[k] ?? 0) + v / accum;
     }
-    const gradNorm = clipGradNorm(params, c.maxGradNorm ? c.maxGradNorm : Infinity);
+    const gradNorm = clipGradNorm(params, c.maxGradNorm ? c.maxGradNorm : Infinity, gemm.threads);
     const lr = lrAt(state.step, { lr: c.lr, warmupSteps: warmup, totalSteps: total, schedule: c.schedule ?? 'cosine', minLrRatio: c.minLrRatio ?? 0 });
     // A non-finite gradient (overflow, a bad batch) skips the update instead of poisoning the weights.
     const skipped = !Number.isFinite(gradNorm) || !Number.isFinite(stepLoss);
