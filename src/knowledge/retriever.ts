@@ -9,10 +9,11 @@
  *     best wrong units for each question (the same lexical index the knowledge base searches);
  *   - `TrainedRetriever`, an `Embedder` (knowledge/embed.ts), so a knowledge base can attach it as its dense list and a
  *     bot's matcher can score its units with it; saved as `retriever.safetensors` + `retriever.json`.
- * Guarantees: deterministic for a seed and the same units; no I/O except `save` / `loadRetriever`; a text with no
- * indexable token embeds to zeros.
+ * Guarantees: deterministic for a seed and the same units; no I/O except `save` / `loadRetriever` / `isRetrieverDir`;
+ * a text with no indexable token embeds to zeros.
  */
 import { readFile, mkdir } from 'node:fs/promises';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DualEncoder, trainContrastive, DEFAULT_CONTRASTIVE, type Bag, type ContrastiveData, type ContrastiveOptions } from '../engine/dual-encoder.ts';
 import { decodeSafetensors, encodeSafetensors, tensorToF32 } from '../formats/safetensors.ts';
@@ -101,6 +102,12 @@ export class TrainedRetriever implements Embedder {
 
   async embed(texts: string[]): Promise<Float32Array[]> { return texts.map((t) => this.embedOne(t)); }
 
+  /** The tokens a text is read as: its words and bigrams (what `usage.prompt_tokens` counts when it is served). */
+  countTokens(text: string): number { return hashedTokens(text, this.encoder.config.vocab).ids.length; }
+
+  /** Resident bytes: the parameters and the idf. */
+  get bytes(): number { return (this.encoder.params.length + this.idf.length) * 4; }
+
   /** Writes `retriever.safetensors` (embedding, projection, idf) and `retriever.json` into `dir`. */
   async save(dir: string): Promise<void> {
     await mkdir(dir, { recursive: true });
@@ -113,6 +120,14 @@ export class TrainedRetriever implements Embedder {
     writeFileAtomic(join(dir, 'retriever.safetensors'), st);
     writeFileAtomic(join(dir, 'retriever.json'), JSON.stringify(this.meta, null, 2) + '\n');
   }
+}
+
+/** Whether `dir` holds a saved retriever (its `retriever.json`). */
+export function isRetrieverDir(dir: string): boolean { return existsSync(join(dir, 'retriever.json')); }
+
+/** The bytes a saved retriever takes once loaded (its safetensors file's size; 0 when missing). */
+export function retrieverFileBytes(dir: string): number {
+  try { return statSync(join(dir, 'retriever.safetensors')).size; } catch { return 0; }
 }
 
 /** Reads a retriever saved by `save`; every problem names the file and the field. */
