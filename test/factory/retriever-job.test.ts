@@ -28,7 +28,7 @@ const QUESTIONS = [
 const VALIDATION = [{ unit: 'a1', text: '七天无理由退货' }, { unit: 'a3', text: '欺诈要赔三倍吗' }];
 
 function spec(id: string, epochs: number): JobSpec {
-  const files = writeRetrieverData(join(dir, id, 'data'), UNITS, QUESTIONS, VALIDATION, '搜查 = 搜包 翻包');
+  const files = writeRetrieverData(join(dir, id, 'data'), UNITS, QUESTIONS, VALIDATION, '搜包, 翻包 => 搜查');
   return {
     version: 1, id, name: `retriever ${id}`, stage: 'retriever', base: { kind: 'dual-encoder', vocab: 4096, dims: 32 }, method: { type: 'full' },
     data: { train: { path: files.train, kind: 'retriever' }, validation: { path: files.validation!, kind: 'retriever' } },
@@ -59,6 +59,8 @@ test('a retriever job trains, writes its curve, its model, its benchmark and its
   assert.equal(r.dims, 32);
   assert.equal(r.meta.units, 4);
   assert.equal(r.meta.finalLoss, m.train_loss);
+  // the lexicon's words travel with the model, so a text is cut into the same words wherever it is loaded
+  assert.deepEqual(r.meta.userWords, ['搜包', '搜查', '翻包']);
   // deterministic for its seed: the same spec trains the same curve
   assert.equal(await runJob(validateJobSpec(JSON.parse(JSON.stringify({ ...spec('job1b', 4) }))), { heartbeatS: 60 }), 'succeeded');
   assert.deepEqual(readMetrics(join(dir, 'job1b', 'metrics.jsonl')).map((x) => x.loss), metrics.map((x) => x.loss));
