@@ -31,10 +31,14 @@ import { datasetsRoutes } from './routes/datasets-routes.ts';
 import { filesRoutes } from './routes/files-routes.ts';
 import { Gateway, type GatewayOptions } from '../serve/gateway.ts';
 import { KeyPolicy } from '../serve/api-keys.ts';
+import { EmbeddingBackend } from '../serve/embedding-backend.ts';
+import type { FolderModelLoader } from '../serve/model-backend.ts';
+import { isRetrieverDir, loadRetriever, retrieverFileBytes } from '../knowledge/retriever.ts';
 import { gatewayRoutes, installPublicGatewayRoutes } from './routes/gateway-routes.ts';
 import { deploymentRoutes } from './routes/deployments-routes.ts';
 import { botsRoutes, installPublicBotRoutes } from './routes/bots-routes.ts';
 import { BotService } from '../bots/bot-service.ts';
+import { factoryRetrieverJobs } from './bot-retrievers.ts';
 import { importBotsFolder, TableBotRepository, type BotTables } from '../bots/bot-tables.ts';
 import { installConsoleRoutes } from './routes/console-routes.ts';
 import { copilotRoutes, installPublicCopilotRoutes } from './routes/copilot-routes.ts';
@@ -55,6 +59,12 @@ import { WriterRepository, type WriterTables } from '../writer/writer-repository
 import { coachRoutes } from './routes/coach-routes.ts';
 import { CoachService } from '../coach/coach-service.ts';
 import { CoachRepository, type CoachTables } from '../coach/coach-repository.ts';
+
+/** The factory's trained retrievers (knowledge/retriever.ts), served as embedding models at /v1/embeddings. */
+const retrieverLoader: FolderModelLoader = {
+  name: 'retriever', serves: isRetrieverDir, estimate: retrieverFileBytes,
+  load: async (dir) => new EmbeddingBackend(await loadRetriever(dir), 'trained retriever: idf-weighted mean of hashed word and bigram embeddings, projected, unit length'),
+};
 
 export interface ServerOptions {
   dataDir: string;
@@ -130,7 +140,7 @@ export async function createServer(opts: ServerOptions): Promise<ModelfabServer>
   await app.register(multipart, {
     limits: { fileSize: service.limits.maxFileBytes, files: 1, fields: 10, fieldSize: 64 * 1024, parts: 20 },
   });
-  const gateway = new Gateway({ ...opts.serve, store, dataDir: opts.dataDir, log: (msg, fields) => app.log.info(fields ?? {}, msg) });
+  const gateway = new Gateway({ ...opts.serve, store, dataDir: opts.dataDir, log: (msg, fields) => app.log.info(fields ?? {}, msg), loaders: [retrieverLoader, ...(opts.serve?.loaders ?? [])] });
   const keyPolicy = new KeyPolicy(store);
   installPublicGatewayRoutes(app, gateway, () => ({ models_loaded: gateway.status().loaded.length }));
   // knowledge bases and bots live in the database; an older folder's JSON files are imported once (kept as a backup)
@@ -139,7 +149,8 @@ export async function createServer(opts: ServerOptions): Promise<ModelfabServer>
   const imported = { knowledge: await importKnowledgeFolder(opts.dataDir, knowledgeRepo), bots: await importBotsFolder(opts.dataDir, botRepo) };
   if (imported.knowledge.length || imported.bots.length) app.log.info(imported, 'imported knowledge bases and bots from the JSON files of an older data folder');
   const knowledge = new KnowledgeService(knowledgeRepo, opts.knowledge);
-  const bots = new BotService(botRepo, knowledge);
+  // a bot's retriever trains as a factory job and is used through the gateway (the factory is started below)
+  const bots = new BotService(botRepo, knowledge, { retrievers: factoryRetrieverJobs(() => factory.factory, gateway) });
   installPublicBotRoutes(app, bots);
   installConsoleRoutes(app);
   installPublicCopilotRoutes(app);

@@ -21,7 +21,8 @@ import { groundedPrompt, OpenAIChatGenerator, type Generator } from '../knowledg
 import type { KnowledgeItem } from '../knowledge/knowledge-types.ts';
 import { BotNotFoundError, SAFE_NAME, type BotRepository, type PairChange } from './bot-repository.ts';
 import { BotMatcher, DEFAULT_MATCH_WEIGHTS, type Match, type Understood } from './matcher.ts';
-import { trainBotRetriever } from './bot-retriever.ts';
+import { botRetrieverData, trainBotRetriever, type RetrieverJobs, type RetrieverJobState } from './bot-retriever.ts';
+import type { Embedder } from '../knowledge/embed.ts';
 import { extractRulePairs, userWordsOf, type DraftPair, type RuleOptions } from './extract/rules.ts';
 import { screenPairs } from './extract/filter.ts';
 import { explainReport } from './report.ts';
@@ -50,7 +51,28 @@ export function botLexicon(name: string): string {
 export interface BotServiceOptions {
   /** Generator for a bot's model (default: OpenAI-compatible chat at the model's base URL). */
   generatorFor?: (m: BotModel) => Generator;
+  /**
+   * Where a bot's retriever (`config.retriever`) trains: the factory, as a job per version, its model served as an
+   * embedding model (wired by api/server.ts). Absent (the CLI, local use): trained in this process.
+   */
+  retrievers?: RetrieverJobs;
 }
+
+/** A bot version's retriever, as GET /v1/bots/{name} shows it. */
+export interface BotRetrieverStatus {
+  /** `factory`: a factory job trains it; `in-process`: this process does, when the version's matcher is made. */
+  trained_by: 'factory' | 'in-process';
+  /** training: until its job succeeds the bot answers by lexical matching alone; ready: fused into the matcher. */
+  status: 'not-started' | 'training' | 'ready' | 'failed';
+  version: number;
+  job_id: string | null;
+  job_status: string | null;
+  /** The embedding model the job made (served at /v1/embeddings). */
+  model: string | null;
+  error: string | null;
+}
+
+const JOB_DONE = new Set(['succeeded', 'failed', 'cancelled']);
 
 export interface CreateBotInput { name: string; description?: string; kbId: string; config?: Partial<Omit<BotConfig, 'kbId'>> }
 
@@ -93,6 +115,8 @@ export function notSureLine(citations: BotCitation[], en: boolean): string {
 
 export class BotService {
   private matchers = new Map<string, Promise<BotMatcher>>();
+  /** Matchers made without their retriever while its factory job trains: the job, and when it was last asked about. */
+  private waiting = new Map<string, { job: string; at: number }>();
 
   constructor(readonly repo: BotRepository, readonly knowledge: KnowledgeService, readonly o: BotServiceOptions = {}) {}
 
@@ -143,7 +167,7 @@ export class BotService {
   async deleteBot(name: string): Promise<void> {
     await this.requireBot(name);
     await this.repo.deleteBot(name);
-    for (const k of [...this.matchers.keys()]) if (k.startsWith(`${name}@`)) this.matchers.delete(k);
+    for (const k of [...this.matchers.keys()]) if (k.startsWith(`${name}@`)) { this.matchers.delete(k); this.waiting.delete(k); }
   }
 
   /**
@@ -274,6 +298,8 @@ export class BotService {
     const versions = await this.repo.listVersions(name);
     const v: BotVersion = { bot: name, version: (versions.at(-1)?.version ?? 0) + 1, createdAt: now(), config: bot.config, pairs, status: 'draft', approvedReport: null };
     await this.repo.putVersion(v);
+    // a retriever the factory trains is submitted now, so it trains while the version is tested
+    if (v.config.retriever && this.o.retrievers) await this.matcher(name, v.version);
     return v;
   }
 
@@ -291,6 +317,16 @@ export class BotService {
   /** The matcher of a version (cached; the KB's index is the knowledge service's). */
   async matcher(name: string, version: number): Promise<BotMatcher> {
     const key = `${name}@${version}`;
+    // made while its retriever trained: made again once the job succeeded (asked at most once a second)
+    const w = this.waiting.get(key);
+    if (w && this.o.retrievers && Date.now() - w.at >= 1000) {
+      w.at = Date.now();
+      const st = await this.o.retrievers.state(w.job).catch(() => null);
+      if (st && JOB_DONE.has(st.status)) {
+        this.waiting.delete(key);
+        if (st.status === 'succeeded') this.matchers.delete(key);
+      }
+    }
     let m = this.matchers.get(key);
     if (!m) {
       m = (async () => {
@@ -298,13 +334,50 @@ export class BotService {
         const index = await this.knowledge.index(v.config.kbId);
         const lex = await this.knowledge.repo.getLexicon(v.config.kbId);
         const lexicon = lex ? Lexicon.parse(lex) : null;
-        const retriever = v.config.retriever ? trainBotRetriever(index, v.pairs, lexicon).retriever : null;
+        let retriever: Embedder | null = null;
+        if (v.config.retriever && this.o.retrievers) {
+          const job = await this.retrieverJob(v, lex ?? null);
+          if (job.status === 'succeeded' && job.model) retriever = await this.o.retrievers.embedder(job.model);
+          else if (!JOB_DONE.has(job.status)) this.waiting.set(key, { job: job.id, at: Date.now() });
+        } else if (v.config.retriever) {
+          retriever = trainBotRetriever(index, v.pairs, lexicon).retriever;
+        }
         return new BotMatcher(index, v.pairs, lexicon, DEFAULT_MATCH_WEIGHTS, retriever);
       })();
       this.matchers.set(key, m);
       m.catch(() => this.matchers.delete(key));
     }
     return m;
+  }
+
+  /** What finds a version's retriever job again: the bot (and when it was made: a new bot of the same name is another), its version. */
+  private async retrieverMeta(v: BotVersion): Promise<Record<string, string>> {
+    const bot = await this.requireBot(v.bot);
+    return { bot: v.bot, bot_created: String(bot.createdAt), bot_version: String(v.version), purpose: 'bot-retriever' };
+  }
+
+  /** The version's retriever job: the one submitted before (found by its metadata), else one submitted now. */
+  private async retrieverJob(v: BotVersion, lexicon: string | null): Promise<RetrieverJobState> {
+    const jobs = this.o.retrievers!;
+    const metadata = await this.retrieverMeta(v);
+    const found = await jobs.find(metadata);
+    if (found) return found;
+    const index = await this.knowledge.index(v.config.kbId);
+    const data = botRetrieverData(index, v.pairs);
+    return jobs.submit({ name: `${v.bot}-v${v.version}`, ...data, lexicon, dataset: v.config.kbId, metadata });
+  }
+
+  /** The retriever of a version (default: the one that answers), or null when the bot has none. */
+  async retrieverStatus(name: string, version?: number): Promise<BotRetrieverStatus | null> {
+    const v = await this.requireVersion(name, version).catch((e: unknown) => { if (e instanceof BotError && e.code === 'no_version') return null; throw e; });
+    if (!v?.config.retriever) return null;
+    const key = `${name}@${v.version}`;
+    if (!this.o.retrievers) {
+      return { trained_by: 'in-process', status: this.matchers.has(key) ? 'ready' : 'not-started', version: v.version, job_id: null, job_status: null, model: null, error: null };
+    }
+    const job = await this.o.retrievers.find(await this.retrieverMeta(v));
+    const status: BotRetrieverStatus['status'] = !job ? 'not-started' : job.status === 'succeeded' ? 'ready' : JOB_DONE.has(job.status) ? 'failed' : 'training';
+    return { trained_by: 'factory', status, version: v.version, job_id: job?.id ?? null, job_status: job?.status ?? null, model: job?.model ?? null, error: job?.error ?? null };
   }
 
   // ------------------------------------------------------------------ answering

@@ -13,7 +13,7 @@ function toCatalog(r: ModelRow): CatalogModel | null {
   if (r.kind === 'endpoint' || !r.path) return null;
   const meta = r.meta ? (JSON.parse(r.meta) as Record<string, unknown>) : {};
   return {
-    name: r.name, kind: r.kind === 'gguf' ? 'gguf' : ((meta.format as string) === 'hf' ? 'hf' : 'engine'), path: r.path,
+    name: r.name, kind: r.kind === 'gguf' ? 'gguf' : meta.format === 'hf' ? 'hf' : meta.format === 'retriever' ? 'retriever' : 'engine', path: r.path,
     basePath: r.base_path ?? undefined, role: (meta.role as CatalogModel['role']) ?? 'base',
     config: meta.config as CatalogModel['config'], quantized: meta.quantized as boolean | undefined, params: meta.params as number | undefined,
     createdAt: Number(r.created_at) * 1000, meta,

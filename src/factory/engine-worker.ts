@@ -24,6 +24,7 @@ import { importModel } from '../model-files/model-files.ts';
 import { writeFileAtomic } from '../util/atomic-write.ts';
 import type { BaseModelRef, DataRef, JobSpec } from './job-spec.ts';
 import { evaluateJob } from './evaluate.ts';
+import { RetrieverDataError, runRetrieverJob } from './retriever-job.ts';
 
 export type WorkerOutcome = 'succeeded' | 'stopped';
 
@@ -32,7 +33,8 @@ export interface Manifest {
   job_id: string;
   /** The result folder, as the spec's paths are written: relative to the data folder when they are. */
   model_dir: string;
-  model_kind: 'model' | 'adapter';
+  /** `retriever`: a dual encoder for retrieval (the retriever stage, retriever-job.ts), served as an embedding model. */
+  model_kind: 'model' | 'adapter' | 'retriever';
   steps: number;
   train_loss: number;
   eval_loss_before: number | null;
@@ -78,14 +80,22 @@ export function validateJobSpec(x: unknown): JobSpec {
   need(typeof s === 'object' && s !== null, 'must be an object');
   need(s.version === 1, `version must be 1, got ${JSON.stringify(s.version)}`);
   need(typeof s.id === 'string' && s.id.length > 0, 'id must be a non-empty string');
-  need(['pretrain', 'sft', 'dpo'].includes(s.stage), `stage must be pretrain, sft or dpo, got ${JSON.stringify(s.stage)}`);
-  need(typeof s.base === 'object' && ['engine', 'gguf', 'hf', 'scratch'].includes(s.base?.kind), 'base.kind must be engine, gguf, hf or scratch');
+  need(['pretrain', 'sft', 'dpo', 'retriever'].includes(s.stage), `stage must be pretrain, sft, dpo or retriever, got ${JSON.stringify(s.stage)}`);
+  const retriever = s.stage === 'retriever';
+  if (retriever) {
+    const b = s.base as { kind?: unknown; vocab?: unknown; dims?: unknown } | undefined;
+    need(typeof b === 'object' && b?.kind === 'dual-encoder', 'base.kind must be dual-encoder for the retriever stage');
+    need(Number.isInteger(b!.vocab) && (b!.vocab as number) > 0 && Number.isInteger(b!.dims) && (b!.dims as number) > 0, 'base.vocab and base.dims must be positive integers');
+  } else {
+    need(typeof s.base === 'object' && ['engine', 'gguf', 'hf', 'scratch'].includes(s.base?.kind), 'base.kind must be engine, gguf, hf or scratch');
+  }
   need(typeof s.method === 'object' && typeof s.method?.type === 'string', 'method.type is required');
   need(typeof s.data?.train?.path === 'string', 'data.train.path is required');
   need(typeof s.hyperparameters === 'object' && s.hyperparameters !== null, 'hyperparameters is required');
   const h = s.hyperparameters;
   need(Number.isInteger(h.batchSize) && h.batchSize > 0, `hyperparameters.batchSize must be a positive integer, got ${h.batchSize}`);
-  need(Number.isInteger(h.seqLen) && h.seqLen > 1, `hyperparameters.seqLen must be an integer > 1, got ${h.seqLen}`);
+  if (!retriever) need(Number.isInteger(h.seqLen) && h.seqLen > 1, `hyperparameters.seqLen must be an integer > 1, got ${h.seqLen}`);
+  if (retriever) need(h.epochs === undefined || (Number.isInteger(h.epochs) && h.epochs >= 0), `hyperparameters.epochs must be a non-negative integer, got ${h.epochs}`);
   need(typeof h.lr === 'number' && h.lr > 0, `hyperparameters.lr must be > 0, got ${h.lr}`);
   need(typeof s.outputDir === 'string' && s.outputDir.length > 0, 'outputDir is required');
   need(Number.isInteger(s.seed), 'seed must be an integer');
@@ -191,6 +201,8 @@ function loadFresh(spec: JobSpec, b: Exclude<BaseModelRef, { kind: 'engine' }>):
       }
       return { model: LlamaModel.init({ ...b.config, vocabSize: tokenizer.vocabSize }, spec.seed), tokenizer };
     }
+    case 'dual-encoder':
+      throw new JobSpecError('base.kind dual-encoder is trained by the retriever stage');
   }
 }
 
@@ -211,6 +223,18 @@ export async function runJob(spec: JobSpec, opts: RunJobOptions = {}): Promise<W
   beat();
   const timer = setInterval(beat, (opts.heartbeatS ?? 2) * 1000);
   timer.unref();
+  if (spec.stage === 'retriever') {
+    try {
+      event('info', 'started', { pid: process.pid, threads: spec.threads, stage: 'retriever' });
+      return await runRetrieverJob(spec, { signal: opts.signal, event, onStep: (n) => { step = n; } });
+    } catch (e) {
+      event('error', e instanceof Error ? e.message : String(e));
+      throw e instanceof RetrieverDataError ? new JobSpecError(e.message) : e;
+    } finally {
+      clearInterval(timer);
+      beat();
+    }
+  }
   const gemm = opts.gemm ?? await createGemm({ threads: spec.threads });
   try {
     const resumed = existsSync(join(out, 'checkpoints'));

@@ -29,7 +29,7 @@ import { Scheduler, SchedulerError, TERMINAL_STATUSES } from './scheduler.ts';
 import { planExperiment, planFollowUps, estimateJob, torchGpuMemoryMB, modelSuffix, ExperimentError, METHOD_LR, type ExperimentDataset, type ExperimentSpec, type PlannedJob } from './experiment.ts';
 import { nearest, validateExperimentRequest, ExperimentValidationError } from './experiment-file.ts';
 import type { Problem } from '../data/problems.ts';
-import { isNodeCount, isProcessCount, STRATEGIES, type BaseModelRef, type ParallelStrategy, type DataRef, type Hyperparameters, type JobEstimate, type JobSpec, type JobStatus, type Resources, type Stage } from './job-spec.ts';
+import { isNodeCount, isProcessCount, STRATEGIES, type BaseModelRef, type ParallelStrategy, type DataRef, type Hyperparameters, type JobEstimate, type JobSpec, type JobStatus, type Resources, type Stage, type JobStage } from './job-spec.ts';
 import { kyselyExperimentRepository, type ExperimentRepository, type FactoryTables } from './kysely-jobs.ts';
 import { resolveStored, storedPath } from '../store/paths.ts';
 import { relativeSpec } from './trainer-launch.ts';
@@ -42,11 +42,14 @@ import { createGemm } from '../engine/gemm/create-gemm.ts';
 import { writeFileAtomic } from '../util/atomic-write.ts';
 import { buildLeaderboard, formatLeaderboard, factQuestionsJsonl, validateFactQuestionSets, type BenchmarkRun, type FactQuestionSet, type Leaderboard } from '../bench/bench-exports.ts';
 import { ValidationError } from '../util/status-error.ts';
+import { DEFAULT_RETRIEVER, type RetrieverOptions, type RetrieverQuestion, type RetrieverUnit } from '../knowledge/retriever.ts';
+import { retrieverPlan, writeRetrieverData } from './retriever-job.ts';
 
 /** A model the factory can fine-tune or has made. */
 export interface CatalogModel {
   name: string;
-  kind: 'engine' | 'gguf' | 'hf';
+  /** `retriever`: an embedding model the retriever stage made (retriever-job.ts): served, never a base to fine-tune. */
+  kind: 'engine' | 'gguf' | 'hf' | 'retriever';
   /** The model folder or file; for adapters, the adapter folder. */
   path: string;
   /** For adapters: the base model's folder. */
@@ -168,7 +171,7 @@ interface JobMeta {
   dataset: string;
   metadata: Record<string, string>;
   hyperparameters: { n_epochs: number; batch_size: number; learning_rate_multiplier: number; beta?: number };
-  methodType: 'supervised' | 'dpo';
+  methodType: 'supervised' | 'dpo' | 'retriever';
   createdAt: number;
   trainRows: number;
   experiment?: { id: string; key: string; dataset: string; method: string };
@@ -274,6 +277,8 @@ export function totalStepsOf(job: JobRecord): number {
   const h = job.spec.hyperparameters;
   if (h.maxSteps) return h.maxSteps;
   const rows = (job.spec as SpecWithMeta).meta?.trainRows ?? 0;
+  // the retriever stage: every question once an epoch, the last batch short
+  if (job.spec.stage === 'retriever') return Math.max(1, Math.ceil(rows / h.batchSize)) * (h.epochs ?? 1);
   return Math.max(1, Math.floor(rows / (h.batchSize * (h.gradAccum ?? 1)))) * (h.epochs ?? 1);
 }
 
@@ -355,7 +360,12 @@ export class FactoryService extends EventEmitter {
       if (status === 'succeeded') {
         const spec = job.spec as SpecWithMeta;
         const manifest = this.manifest(job);
-        if (manifest && spec.meta?.registerAs) {
+        if (manifest && spec.meta && spec.stage === 'retriever') {
+          await this.o.models.register({
+            name: this.fineTunedName(job)!, kind: 'retriever', path: manifest.model_dir, role: 'fine-tune', params: manifest.total_params, createdAt: Date.now(),
+            meta: { job: id, stage: 'retriever', train_loss: manifest.train_loss, bench: manifest.eval_metrics ?? null, ...spec.meta.metadata },
+          });
+        } else if (manifest && spec.meta?.registerAs) {
           const config = spec.base.kind === 'scratch' ? { ...spec.base.config, vocabSize: manifest.vocab_size ?? spec.base.config.vocabSize } : undefined;
           await this.o.models.register({
             name: spec.meta.registerAs, kind: 'engine', path: manifest.model_dir, role: 'base', config, params: manifest.total_params, createdAt: Date.now(),
@@ -435,6 +445,7 @@ export class FactoryService extends EventEmitter {
    */
   private async resolveBase(name: string, param: string): Promise<ResolvedBase> {
     const m = await this.o.models.get(name);
+    if (m?.kind === 'retriever') throw new FactoryError(400, `${param}: model ${name} is a retriever (an embedding model): it is served at /v1/embeddings, not fine-tuned`, param, 'invalid_model');
     if (m) return { model: m, after: null };
     const making = (await this.o.jobs.list({ status: ['queued', 'running', 'paused'] })).find((j) => (j.spec as SpecWithMeta).meta?.registerAs === name);
     if (making && making.spec.base.kind === 'scratch') {
@@ -943,6 +954,44 @@ export class FactoryService extends EventEmitter {
   }
 
   /**
+   * A retriever job (the retriever stage, retriever-job.ts): a dual encoder trained on `units` and the `questions`
+   * they answer, benchmarked on `validation` questions when given; on success it is registered as
+   * `ft:dual-encoder:<name>:<job id>`, an embedding model the gateway serves at /v1/embeddings.
+   */
+  async createRetrieverJob(o: RetrieverJobRequest): Promise<JobRecord> {
+    if (typeof o.name !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(o.name)) throw new FactoryError(400, 'name must be 1-64 letters, digits, _ . -', 'name');
+    if (!Array.isArray(o.units) || !o.units.length) throw new FactoryError(400, 'units must list at least one unit', 'units');
+    const opts = { ...DEFAULT_RETRIEVER, ...(o.options ?? {}) };
+    for (const k of ['vocab', 'dims', 'batch'] as const) if (!Number.isInteger(opts[k]) || opts[k] < 1) throw new FactoryError(400, `options.${k} must be a positive integer, got ${JSON.stringify(opts[k])}`, `options.${k}`);
+    if (!Number.isInteger(opts.epochs) || opts.epochs < 0) throw new FactoryError(400, `options.epochs must be a non-negative integer, got ${JSON.stringify(opts.epochs)}`, 'options.epochs');
+    if (!(opts.lr > 0)) throw new FactoryError(400, `options.lr must be > 0, got ${JSON.stringify(opts.lr)}`, 'options.lr');
+    const id = newId('ftjob');
+    const dir = resolve(this.o.dataDir, 'jobs', id);
+    const files = writeRetrieverData(join(dir, 'data'), o.units, o.questions ?? [], o.validation ?? [], o.lexicon ?? null);
+    const plan = retrieverPlan(o.units, o.questions ?? [], opts);
+    const seed = Number.isInteger(o.seed) ? o.seed! : opts.seed;
+    const meta: JobMeta = {
+      base: 'dual-encoder', suffix: o.name, trainingFile: null, validationFile: null, dataset: o.dataset ?? o.name, metadata: o.metadata ?? {},
+      hyperparameters: { n_epochs: opts.epochs, batch_size: opts.batch, learning_rate_multiplier: 1 }, methodType: 'retriever', createdAt: Date.now(), trainRows: plan.questions,
+    };
+    const spec: SpecWithMeta = {
+      version: 1, id, name: `retriever ${o.name}`, stage: 'retriever', base: { kind: 'dual-encoder', vocab: opts.vocab, dims: opts.dims }, method: { type: 'full' },
+      data: { train: { path: files.train, kind: 'retriever' }, ...(files.validation ? { validation: { path: files.validation, kind: 'retriever' } } : {}) },
+      hyperparameters: {
+        batchSize: opts.batch, epochs: opts.epochs, lr: opts.lr, seqLen: 0, warmupSteps: opts.warmupSteps, weightDecay: opts.weightDecay,
+        retriever: { tau: opts.tau, hardNegatives: opts.hardNegatives, hardPerQuestion: opts.hardPerQuestion, minSentence: opts.minSentence },
+      },
+      seed, outputDir: dir, threads: 1, meta,
+    };
+    try {
+      return await this.o.scheduler.submit(spec, { priority: o.priority ?? 0, experimentId: null, estimate: { cpuThreads: 1, memoryMB: plan.memoryMB } });
+    } catch (e) {
+      if (e instanceof SchedulerError) throw new FactoryError(e.code === 'not_found' ? 404 : e.code === 'conflict' ? 409 : 400, e.message);
+      throw e;
+    }
+  }
+
+  /**
    * A pretraining job that makes a base model from scratch (config + tokenizer file + a pretrain dataset); on
    * success the model is registered under `name` as a base the factory can fine-tune.
    */
@@ -976,6 +1025,24 @@ export class FactoryService extends EventEmitter {
   }
 }
 
+/** What a retriever job is made from (FactoryService.createRetrieverJob). */
+export interface RetrieverJobRequest {
+  /** Names the job and its model (ft:dual-encoder:<name>:<job id>): 1-64 letters, digits, _ . - */
+  name: string;
+  units: RetrieverUnit[];
+  questions?: RetrieverQuestion[];
+  /** Questions the benchmark asks of the result (never trained on). */
+  validation?: RetrieverQuestion[];
+  /** The domain lexicon's text, which the hard negatives are searched with. */
+  lexicon?: string | null;
+  /** Where the units come from (a knowledge base), shown as the job's dataset. */
+  dataset?: string;
+  seed?: number;
+  options?: Partial<Omit<RetrieverOptions, 'onStep' | 'seed'>>;
+  metadata?: Record<string, string>;
+  priority?: number;
+}
+
 export interface JobEventObject { object: 'fine_tuning.job.event'; id: string; created_at: number; level: string; message: string; type: 'message' | 'metrics'; data: unknown }
 export interface CheckpointObject {
   object: 'fine_tuning.job.checkpoint'; id: string; created_at: number; fine_tuning_job_id: string; step_number: number;
@@ -990,7 +1057,7 @@ export interface FineTuningJobObject {
 }
 /** What modelfab adds to OpenAI's job object: where the job sits in an experiment, its progress and results. */
 export interface FineTuningJobExtras {
-  name: string; stage: Stage; dataset: string | null; experiment_id: string | null; depends_on: string[];
+  name: string; stage: JobStage; dataset: string | null; experiment_id: string | null; depends_on: string[];
   /** The last step it reported; null before its first. */
   step: number | null; attempts: number;
   /** The resources the scheduler reserved for it. */

@@ -22,19 +22,30 @@ import type { MethodSpec } from '../engine/methods.ts';
 import type { Schedule } from '../engine/optim.ts';
 
 export type Stage = 'pretrain' | 'sft' | 'dpo';
+/**
+ * What a job trains: a language model (a `Stage`), or `retriever`: a dual encoder for retrieval
+ * (engine/dual-encoder.ts, trained by knowledge/retriever.ts) from a knowledge base's units and questions about them,
+ * served as an embedding model (src/factory/retriever-job.ts).
+ */
+export type JobStage = Stage | 'retriever';
 
 /** Where a job's base model comes from. */
 export type BaseModelRef =
   | { kind: 'engine'; path: string } // an engine model folder (src/engine/io.ts)
   | { kind: 'gguf'; path: string }
   | { kind: 'hf'; path: string }
-  | { kind: 'scratch'; config: LlamaConfig; tokenizer: { vocabSize: number } | { path: string } };
+  | { kind: 'scratch'; config: LlamaConfig; tokenizer: { vocabSize: number } | { path: string } }
+  // the retriever stage: a new dual encoder of this size (hashed vocabulary rows, embedding size), made from the seed
+  | { kind: 'dual-encoder'; vocab: number; dims: number };
 
 /** A dataset file as the trainer reads it: normalised JSON Lines (src/data/records.ts). */
 export interface DataRef {
   path: string;
-  /** pretrain: {"text"} lines; sft: {"messages"} lines; preference: {"messages","chosen","rejected"} lines. */
-  kind: 'pretrain' | 'sft' | 'preference';
+  /**
+   * pretrain: {"text"} lines; sft: {"messages"} lines; preference: {"messages","chosen","rejected"} lines;
+   * retriever: {"id","title","text"} lines (a unit) and {"unit","question"} lines (a question it answers).
+   */
+  kind: 'pretrain' | 'sft' | 'preference' | 'retriever';
 }
 
 export interface Hyperparameters {
@@ -57,6 +68,11 @@ export interface Hyperparameters {
   chatTemplate?: string;
   /** The preference stage's loss: DPO (default), ORPO or SimPO, with its beta / lambda / gamma. */
   preference?: { loss?: 'dpo' | 'orpo' | 'simpo'; beta?: number; lambda?: number; gamma?: number };
+  /**
+   * The retriever stage's contrastive loss (its `seqLen` is unused, 0): temperature, hard negatives kept per question
+   * from BM25 and drawn per question into a batch, shortest unit sentence used as a question (knowledge/retriever.ts).
+   */
+  retriever?: { tau?: number; hardNegatives?: number; hardPerQuestion?: number; minSentence?: number };
 }
 
 export interface JobSpec {
@@ -64,7 +80,7 @@ export interface JobSpec {
   id: string;
   /** Readable, e.g. "spruce-s x support_qa x lora-r16". */
   name: string;
-  stage: Stage;
+  stage: JobStage;
   base: BaseModelRef;
   method: MethodSpec;
   data: { train: DataRef; validation?: DataRef };

@@ -15,7 +15,7 @@ export function mapSpecPaths<S extends JobSpec>(spec: S, f: (p: string) => strin
   const b = spec.base as JobSpec['base'] | undefined;
   if (b && b.kind === 'scratch') {
     if (b.tokenizer && 'path' in b.tokenizer) out.base = { ...b, tokenizer: { ...b.tokenizer, path: g(b.tokenizer.path) } };
-  } else if (b) {
+  } else if (b && 'path' in b) {
     out.base = { ...b, path: g(b.path) };
   }
   if (spec.data) {

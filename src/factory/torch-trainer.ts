@@ -213,7 +213,7 @@ export interface HfBase {
  */
 export function hfBaseFor(dataDir: string, base: BaseModelRef): HfBase {
   if (base.kind === 'hf') return { path: base.path };
-  if (base.kind === 'scratch') throw new Error('a base made from scratch is trained by the engine (pretraining); the torch trainer needs a model');
+  if (base.kind === 'scratch' || base.kind === 'dual-encoder') throw new Error('a base made from scratch is trained by the engine (pretraining, retrievers); the torch trainer needs a model');
   const src = resolve(dataDir, base.path);
   if (!existsSync(src)) throw new Error(`base model ${base.path} does not exist`);
   let chatTemplate: string | undefined;
@@ -279,7 +279,7 @@ export function importTorchResult(dataDir: string, r: TorchResult, dest: string)
   }
   const engineBase = r.base.kind === 'engine' ? resolve(dataDir, r.base.path) : null;
   const loaded = engineBase ? loadModel(engineBase) : (() => {
-    const imp = importModel(resolve(dataDir, r.base.kind === 'scratch' ? '' : r.base.path));
+    const imp = importModel(resolve(dataDir, 'path' in r.base ? r.base.path : ''));
     return { model: LlamaModel.fromTensors(imp.config, imp.tensors), tokenizer: imp.tokenizer };
   })();
   const model = loaded.model;

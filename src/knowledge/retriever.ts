@@ -9,15 +9,16 @@
  *     best wrong units for each question (the same lexical index the knowledge base searches);
  *   - `TrainedRetriever`, an `Embedder` (knowledge/embed.ts), so a knowledge base can attach it as its dense list and a
  *     bot's matcher can score its units with it; saved as `retriever.safetensors` + `retriever.json`.
- * Guarantees: deterministic for a seed and the same units; no I/O except `save` / `loadRetriever`; a text with no
- * indexable token embeds to zeros.
+ * Guarantees: deterministic for a seed and the same units; no I/O except `save` / `loadRetriever` / `isRetrieverDir`;
+ * a text with no indexable token embeds to zeros.
  */
 import { readFile, mkdir } from 'node:fs/promises';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DualEncoder, trainContrastive, DEFAULT_CONTRASTIVE, type Bag, type ContrastiveData, type ContrastiveOptions } from '../engine/dual-encoder.ts';
 import { decodeSafetensors, encodeSafetensors, tensorToF32 } from '../formats/safetensors.ts';
 import { writeFileAtomic } from '../util/atomic-write.ts';
-import { analyze } from './text/analyzer.ts';
+import { addUserWords, analyze } from './text/analyzer.ts';
 import { LexicalIndex, DEFAULT_LEXICAL_WEIGHTS } from './index/lexical.ts';
 import type { Lexicon } from './text/lexicon.ts';
 import type { Embedder } from './embed.ts';
@@ -79,7 +80,14 @@ export function unitSentences(text: string, minChars: number): string[] {
 
 export function passageText(u: Pick<RetrieverUnit, 'title' | 'text'>): string { return `${u.title}\n${u.text}`; }
 
-export interface RetrieverMeta { format: 'modelfab-retriever'; vocab: number; dims: number; units: number; questions: number; seed: number; finalLoss: number | null }
+export interface RetrieverMeta {
+  format: 'modelfab-retriever'; vocab: number; dims: number; units: number; questions: number; seed: number; finalLoss: number | null;
+  /**
+   * The domain lexicon's words the segmenter knew while training (jieba's dictionary is the process's): added again
+   * on load, so a text is cut into the same words wherever the retriever runs.
+   */
+  userWords?: string[];
+}
 
 export class TrainedRetriever implements Embedder {
   readonly semantic = true;
@@ -101,6 +109,12 @@ export class TrainedRetriever implements Embedder {
 
   async embed(texts: string[]): Promise<Float32Array[]> { return texts.map((t) => this.embedOne(t)); }
 
+  /** The tokens a text is read as: its words and bigrams (what `usage.prompt_tokens` counts when it is served). */
+  countTokens(text: string): number { return hashedTokens(text, this.encoder.config.vocab).ids.length; }
+
+  /** Resident bytes: the parameters and the idf. */
+  get bytes(): number { return (this.encoder.params.length + this.idf.length) * 4; }
+
   /** Writes `retriever.safetensors` (embedding, projection, idf) and `retriever.json` into `dir`. */
   async save(dir: string): Promise<void> {
     await mkdir(dir, { recursive: true });
@@ -113,6 +127,14 @@ export class TrainedRetriever implements Embedder {
     writeFileAtomic(join(dir, 'retriever.safetensors'), st);
     writeFileAtomic(join(dir, 'retriever.json'), JSON.stringify(this.meta, null, 2) + '\n');
   }
+}
+
+/** Whether `dir` holds a saved retriever (its `retriever.json`). */
+export function isRetrieverDir(dir: string): boolean { return existsSync(join(dir, 'retriever.json')); }
+
+/** The bytes a saved retriever takes once loaded (its safetensors file's size; 0 when missing). */
+export function retrieverFileBytes(dir: string): number {
+  try { return statSync(join(dir, 'retriever.safetensors')).size; } catch { return 0; }
 }
 
 /** Reads a retriever saved by `save`; every problem names the file and the field. */
@@ -130,6 +152,8 @@ export async function loadRetriever(dir: string, name = 'retriever'): Promise<Tr
     if (v.length !== size) throw new Error(`${stPath}: tensor ${n} has ${v.length} values, expected ${size}`);
     return v;
   };
+  if (meta.userWords !== undefined && !(Array.isArray(meta.userWords) && meta.userWords.every((w) => typeof w === 'string'))) throw new Error(`${metaPath}: field "userWords" must be a list of strings`);
+  if (meta.userWords?.length) addUserWords(meta.userWords);
   const { vocab, dims } = meta;
   const params = new Float32Array(vocab * dims + dims * dims);
   params.set(get('retriever.embedding', vocab * dims));
@@ -172,9 +196,12 @@ export function retrieverData(units: readonly RetrieverUnit[], extra: readonly R
 export function trainRetriever(units: readonly RetrieverUnit[], extra: readonly RetrieverQuestion[], lexicon: Lexicon | null, opts: Partial<RetrieverOptions> = {}): { retriever: TrainedRetriever; curve: number[]; questions: number } {
   const o = { ...DEFAULT_RETRIEVER, ...opts };
   if (!units.length) throw new Error('retriever: no units to train on');
+  // the lexicon's words segment every text from the first (the idf included), whatever this process indexed before
+  const userWords = lexicon ? [...lexicon.userWords].sort() : [];
+  if (userWords.length) addUserWords(userWords);
   const encoder = DualEncoder.init({ vocab: o.vocab, dims: o.dims }, o.seed);
   const idf = hashedIdf(units.map(passageText), o.vocab);
-  const meta: RetrieverMeta = { format: 'modelfab-retriever', vocab: o.vocab, dims: o.dims, units: units.length, questions: 0, seed: o.seed, finalLoss: null };
+  const meta: RetrieverMeta = { format: 'modelfab-retriever', vocab: o.vocab, dims: o.dims, units: units.length, questions: 0, seed: o.seed, finalLoss: null, ...(userWords.length ? { userWords } : {}) };
   const retriever = new TrainedRetriever(encoder, idf, meta);
   const data = retrieverData(units, extra, (t) => retriever.bag(t), lexicon, o);
   const curve = o.epochs > 0 ? trainContrastive(encoder, data, o) : [];

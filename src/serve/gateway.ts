@@ -19,7 +19,7 @@ import { statSync } from 'node:fs';
 import { readGgufHeader, validateGgufModel } from '../model-files/gguf-model.ts';
 import { join } from 'node:path';
 import type { DeploymentRow, ModelRow, Store } from '../store/store.ts';
-import { BackendError, type EchoedPrompt, type EmbedResult, type GenerateCallbacks, type GenerateParams, type GenerateResult, type ModelBackend } from './model-backend.ts';
+import { BackendError, type FolderModelLoader, type EchoedPrompt, type EmbedResult, type GenerateCallbacks, type GenerateParams, type GenerateResult, type ModelBackend } from './model-backend.ts';
 import { EngineBackend } from './engine-backend.ts';
 import { HttpBackend, type EndpointSpec } from './http-backend.ts';
 import { LlamaServeBackend } from './llama/llama-serve-backend.ts';
@@ -37,6 +37,8 @@ export interface GatewayOptions {
   cacheTtlMs?: number;
   sweepMs?: number;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
+  /** Model folders served by other stages' loaders (a trained retriever), tried before the engine's. */
+  loaders?: FolderModelLoader[];
 }
 
 export interface Spec {
@@ -138,6 +140,7 @@ export class Gateway {
   private sweeper: NodeJS.Timeout;
   private closed = false;
   private readonly log: NonNullable<GatewayOptions['log']>;
+  private readonly loaders: readonly FolderModelLoader[];
 
   constructor(opts: GatewayOptions) {
     this.store = opts.store;
@@ -146,6 +149,7 @@ export class Gateway {
     this.budget = opts.memoryBudgetBytes ?? (envMb > 0 ? envMb * 1024 * 1024 : 8 * 1024 ** 3);
     this.ttl = opts.cacheTtlMs ?? 2000;
     this.log = opts.log ?? (() => undefined);
+    this.loaders = opts.loaders ?? [];
     this.sweeper = setInterval(() => void this.sweep(), opts.sweepMs ?? 30_000);
     this.sweeper.unref();
     this.metrics.source = {
@@ -267,6 +271,9 @@ export class Gateway {
         estimate: estimate(base), idleUnloadS: s.idleUnloadS, load: llamaLoad(base, null),
       };
     }
+    // a folder another stage's loader serves (a trained retriever)
+    const loader = m.path ? this.loaders.find((l) => l.serves(m.path!)) : undefined;
+    if (loader) return { key: `${loader.name}:${m.path}`, estimate: loader.estimate(m.path!), idleUnloadS: s.idleUnloadS, load: () => loader.load(m.path!) };
     // engine folder
     if (s.backend === 'engine') {
       return { key: `engine:${m.path}`, estimate: size(join(m.path!, 'model.safetensors')) * 2, idleUnloadS: s.idleUnloadS, load: () => EngineBackend.load(m.path!, { chatTemplate: m.chat_template, contextSize: s.contextSize }) };
@@ -334,7 +341,7 @@ export class Gateway {
 
   private async warm(s: Served): Promise<void> {
     const l = await this.prepare(s);
-    if (!s.spec.settings.warm || l.kind === 'endpoint') return;
+    if (!s.spec.settings.warm || l.kind === 'endpoint' || l.kind === 'embedding') return;
     l.inflight++;
     try {
       await l.backend.generate({ ...this.baseParams(), prompt: { kind: 'text', text: 'Hello' }, maxTokens: 1, adapter: s.plan?.adapter?.name }, { onText: () => undefined });

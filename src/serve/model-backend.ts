@@ -87,7 +87,8 @@ export interface BackendCapabilities {
 }
 
 export interface ModelBackend {
-  readonly kind: 'llama.cpp' | 'engine' | 'endpoint';
+  /** `embedding`: a model that only embeds (embedding-backend.ts). */
+  readonly kind: 'llama.cpp' | 'engine' | 'endpoint' | 'embedding';
   readonly capabilities: BackendCapabilities;
   /** Requests the backend can run at once (llama.cpp: sequences per context). */
   readonly maxConcurrency: number;
@@ -98,6 +99,21 @@ export interface ModelBackend {
   /** Resident memory this backend holds, in bytes (an estimate; endpoints 0). */
   memoryBytes(): number;
   close(): Promise<void>;
+}
+
+/**
+ * Model folders the gateway serves through a loader another stage provides (a trained retriever: its reader lives in
+ * knowledge/, which serve may not import; api/server.ts wires it). A registered engine-kind model whose folder a
+ * loader `serves` is loaded by it instead of as an engine model.
+ */
+export interface FolderModelLoader {
+  /** A short name, for backend keys and logs (`retriever`). */
+  readonly name: string;
+  /** Whether the folder holds a model of this loader (its marker file). */
+  serves(dir: string): boolean;
+  load(dir: string): Promise<ModelBackend>;
+  /** Bytes the loaded model will hold (the memory budget's estimate). */
+  estimate(dir: string): number;
 }
 
 /** A failure with an HTTP status and OpenAI-style code, safe to show to the caller. */

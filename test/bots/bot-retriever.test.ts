@@ -31,9 +31,12 @@ test('a bot built with a retriever trains it for its version and answers with it
   assert.ok(units.every((u) => u.text.length > 10 && u.title.includes('第')));
   const a = await bots.answer('shop', '经营者欺诈要赔多少');
   assert.equal(a.citations[0]?.article, 4);
+  // where no factory runs, this process trained it when the version's matcher was made
+  assert.deepEqual(await bots.retrieverStatus('shop'), { trained_by: 'in-process', status: 'ready', version: 1, job_id: null, job_status: null, model: null, error: null });
   // without the setting there is no retriever, and the setting must be a boolean
   const plain = await bots.build({ name: 'plain', filename: 'shop-law.md', data: Buffer.from(STATUTE), approveAll: true });
   assert.equal((await bots.matcher('plain', plain.version!.version)).retriever, null);
   assert.equal(plain.bot.config.retriever, undefined);
+  assert.equal(await bots.retrieverStatus('plain'), null);
   await assert.rejects(bots.updateBot('plain', { config: { retriever: 'yes' as unknown as boolean } }), /retriever must be true or false/);
 });

@@ -137,13 +137,17 @@ export function botsRoutes(app: FastifyInstance, bots: BotService, deps: BotRout
       name: b.name ?? '', filename: b.filename, data, lexicon: b.lexicon, lexiconName: b.lexicon_name, lexiconExtra: b.lexicon_extra,
       rules: { perUnit: b.per_unit, paraphrases: b.paraphrases }, approveAll: b.approve_all === true, actor: by, config: b.config,
     });
-    return { ...r, version: r.version ? { version: r.version.version, pairs: r.version.pairs.length, status: r.version.status } : null };
+    return {
+      ...r, version: r.version ? { version: r.version.version, pairs: r.version.pairs.length, status: r.version.status } : null,
+      retriever: r.version ? await bots.retrieverStatus(r.bot.name, r.version.version) : null,
+    };
   });
 
   app.get<{ Params: { name: string } }>('/v1/bots/:name', async (req) => {
     const bot = await bots.requireBot(req.params.name);
     const versions = (await bots.listVersions(bot.name)).map((v) => ({ version: v.version, createdAt: v.createdAt, status: v.status, pairs: v.pairs.length, approvedReport: v.approvedReport }));
-    return { ...bot, versions };
+    // the retriever of the version that answers: its factory job, and whether the matcher uses it yet
+    return { ...bot, versions, retriever: await bots.retrieverStatus(bot.name) };
   });
 
   app.patch<{ Params: { name: string }; Body: { description?: string; config?: Partial<BotConfig> } }>('/v1/bots/:name', async (req) => { await checkGuard(req, req.body?.config); return bots.updateBot(req.params.name, req.body ?? {}); });

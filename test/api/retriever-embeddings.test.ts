@@ -1,0 +1,94 @@
+/**
+ * A bot's retriever through the server, end to end: building a bot with `config.retriever` submits a retriever job to
+ * the factory (a real trainer process), the bot answers by lexical matching alone and says its retriever is training
+ * until the job succeeds, then its matcher uses the model the job made; that model is an embedding model the gateway
+ * serves at /v1/embeddings (the official `openai` client: data[].embedding, usage; `dimensions` refused; a chat with
+ * it refused), listed in /v1/models, and the job shows its stage, curve and benchmark like any other.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import OpenAI from 'openai';
+import { startServer, ADMIN_KEY } from './helpers.ts';
+import type { ModelfabServer } from '../../src/api/server.ts';
+
+const STATUTE = [
+  '# 示例消费法', '',
+  '第一条 消费者网购商品，有权自收到商品之日起七日内退货，且无需说明理由。', '',
+  '第二条 经营者应当保证其提供的商品或者服务符合保障人身、财产安全的要求。', '',
+  '第三条 经营者不得搜查消费者的身体及其携带的物品，不得侵犯消费者的人身自由。', '',
+  '第四条 经营者提供商品或者服务有欺诈行为的，应当增加赔偿消费者的损失，增加赔偿的金额为价款的三倍。', '',
+  '第五条 消费者因商品缺陷造成人身损害的，可以向销售者要求赔偿，也可以向生产者要求赔偿。', '',
+].join('\n');
+
+let srv: ModelfabServer, url: string, stop: () => Promise<void>;
+before(async () => { ({ srv, url, stop } = await startServer()); });
+after(async () => { await stop(); });
+
+async function api(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
+  const r = await fetch(url + path, { method, headers: { authorization: `Bearer ${ADMIN_KEY}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, body: body === undefined ? undefined : JSON.stringify(body) });
+  return { status: r.status, json: await r.json() };
+}
+
+test('[slow] a bot\'s retriever is a factory job, served at /v1/embeddings and used by the bot once trained', async () => {
+  const built = await api('POST', '/v1/bots/build', { name: 'shop', filename: 'shop-law.md', text: STATUTE, approve_all: true, config: { retriever: true } });
+  assert.equal(built.status, 200, JSON.stringify(built.json));
+  const r0 = built.json.retriever;
+  assert.equal(r0.trained_by, 'factory');
+  assert.match(r0.job_id, /^ftjob-/);
+  assert.ok(['training', 'ready'].includes(r0.status), r0.status);
+  // until the job succeeds the bot answers by lexical matching alone
+  if (r0.status === 'training') assert.equal((await srv.bots.matcher('shop', 1)).retriever, null);
+  const lexical = await srv.bots.answer('shop', '经营者欺诈要赔多少');
+  assert.equal(lexical.citations[0]?.article, 4);
+
+  // the job: an ordinary fine-tuning job of stage retriever, with its curve
+  let job: any;
+  for (const end = Date.now() + 60_000; ;) {
+    job = (await api('GET', `/v1/fine_tuning/jobs/${r0.job_id}`)).json;
+    if (['succeeded', 'failed', 'cancelled'].includes(job.status)) break;
+    assert.ok(Date.now() < end, `job still ${job.status}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.equal(job.status, 'succeeded', JSON.stringify(job.error));
+  assert.equal(job.modelfab.stage, 'retriever');
+  assert.equal(job.method.type, 'retriever');
+  assert.match(job.fine_tuned_model, /^ft:dual-encoder:shop-v1:ftjob-/);
+  assert.equal(job.metadata.bot, 'shop');
+  const events = (await api('GET', `/v1/fine_tuning/jobs/${r0.job_id}/events?limit=1000`)).json.data as { type: string; data: { step: number; loss: number } }[];
+  const steps = events.filter((e) => e.type === 'metrics').map((e) => e.data.step).sort((a, b) => a - b);
+  assert.equal(steps.length, job.modelfab.total_steps);
+  await srv.factory.factory.idle();
+
+  // the bot says its retriever is ready, and its matcher embeds with the served model
+  const status = (await api('GET', '/v1/bots/shop')).json.retriever;
+  assert.deepEqual({ status: status.status, job_id: status.job_id, model: status.model }, { status: 'ready', job_id: r0.job_id, model: job.fine_tuned_model });
+  await new Promise((r) => setTimeout(r, 1000)); // the matcher asks about a training job at most once a second
+  await srv.bots.answer('shop', '网上买的东西能退吗');
+  const m = await srv.bots.matcher('shop', 1);
+  assert.ok(m.retriever, 'the matcher uses the trained retriever');
+  assert.equal(m.retriever.name, job.fine_tuned_model);
+  assert.equal((await srv.bots.answer('shop', '经营者欺诈要赔多少')).citations[0]?.article, 4);
+
+  // the model at /v1/embeddings, with the official client
+  const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: ADMIN_KEY, maxRetries: 0, timeout: 30_000 });
+  const e = await client.embeddings.create({ model: job.fine_tuned_model, input: ['商家欺诈赔多少', '经营者提供商品或者服务有欺诈行为的，应当增加赔偿'], encoding_format: 'float' });
+  assert.equal(e.object, 'list');
+  assert.equal(e.model, job.fine_tuned_model);
+  assert.equal(e.data.length, 2);
+  assert.equal(e.data[0]!.embedding.length, m.retriever.dims);
+  const norm = Math.hypot(...e.data[0]!.embedding);
+  assert.ok(Math.abs(norm - 1) < 1e-4, `unit length, got ${norm}`);
+  assert.ok(e.usage.prompt_tokens > 4 && e.usage.total_tokens === e.usage.prompt_tokens);
+  // the same vectors the bot's matcher embeds with
+  const [mine] = await m.retriever.embed(['商家欺诈赔多少']);
+  assert.ok(e.data[0]!.embedding.every((x, i) => Math.abs(x - mine![i]!) < 1e-6));
+  const b64 = await client.embeddings.create({ model: job.fine_tuned_model, input: '退货' });
+  assert.equal(b64.data[0]!.embedding.length, m.retriever.dims);
+  await assert.rejects(client.embeddings.create({ model: job.fine_tuned_model, input: '退货', dimensions: 8 }), (err: any) => err.status === 400 && /dimensions/.test(err.message));
+  await assert.rejects(client.chat.completions.create({ model: job.fine_tuned_model, messages: [{ role: 'user', content: '你好' }] }), (err: any) => err.status === 400 && /only makes embeddings/.test(err.message));
+  assert.ok((await client.models.list()).data.some((x) => x.id === job.fine_tuned_model));
+  // an embedding model is no base to fine-tune
+  const ft = await api('POST', '/v1/fine_tuning/jobs', { model: job.fine_tuned_model, training_file: 'file-x' });
+  assert.equal(ft.status, 400);
+  assert.match(ft.json.error.message, /is a retriever/);
+});
