@@ -3,7 +3,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { tempService } from './fixtures.ts';
+import { tempService } from './temp-service.ts';
 import { unitPassages } from '../../src/bots/bot-retriever.ts';
 import { TrainedRetriever } from '../../src/knowledge/retriever.ts';
 

@@ -1,16 +1,14 @@
 /**
  * Test helpers for the Bot Factory: the Insurance Law in the shared data (a test that reads it takes
  * `needsShared(INSURANCE)` as its options), the hand-written question set (insurance-questions.json: even positions =
- * dev half used while tuning, odd = held out), and a bot service over a fresh temporary data folder.
+ * dev half used while tuning, odd = held out), and a bot service over a fresh temporary data folder (temp-service.ts,
+ * for tests that need no shared data).
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BotService } from '../../src/bots/bot-service.ts';
-import { FileBotRepository } from '../../src/bots/bot-repository.ts';
-import { KnowledgeService } from '../../src/knowledge/knowledge-service.ts';
-import { FileKnowledgeRepository } from '../../src/knowledge/knowledge-repository.ts';
 import { shared } from '../shared-data.ts';
+
+export { tempService } from './temp-service.ts';
 
 /** The Insurance Law, relative to the shared data (for `needsShared`), and its absolute path. */
 export const INSURANCE = 'laws/insurance-law-zh.md';
@@ -27,9 +25,4 @@ export function loadInsuranceQuestions(): Question[] {
 
 export function halves<T>(xs: T[]): { dev: T[]; held: T[] } {
   return { dev: xs.filter((_, i) => i % 2 === 0), held: xs.filter((_, i) => i % 2 === 1) };
-}
-
-export function tempService(prefix = 'mf-bots-'): { dir: string; bots: BotService } {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  return { dir, bots: new BotService(new FileBotRepository(dir), new KnowledgeService(new FileKnowledgeRepository(dir))) };
 }
