@@ -765,7 +765,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
 
   private signalStop(id: string, why: StopRequest): void {
     const a = this.active.get(id);
-    if (!a) { this.coord.notify(); return; } // held by another server: its next pass signals the trainer
+    if (!a) { this.announce(); return; } // held by another server: its next pass signals the trainer
     a.signalled = why;
     a.handle.stop(false);
     if (a.forceTimer) clearTimeout(a.forceTimer);

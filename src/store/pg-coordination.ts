@@ -69,8 +69,9 @@ export function pgCoordination(o: PgCoordinationOptions): Coordination {
     shared: true,
     async join(id) {
       owner = id;
-      const c = await connect();
-      await c.query('select pg_advisory_lock($1, $2)', [serverClass, lockKey(id)]);
+      // a new connection takes the presence lock itself; one opened before (by lead or alive) takes it here
+      if (client) await client.query('select pg_advisory_lock($1, $2)', [serverClass, lockKey(id)]);
+      else await connect();
     },
     async lead() {
       if (closed) return false;
