@@ -9,16 +9,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import { startServer, ADMIN_KEY } from './helpers.ts';
+import { SHOP_STATUTE as STATUTE } from '../bots/temp-service.ts';
 import type { ModelfabServer } from '../../src/api/server.ts';
 
-const STATUTE = [
-  '# 示例消费法', '',
-  '第一条 消费者网购商品，有权自收到商品之日起七日内退货，且无需说明理由。', '',
-  '第二条 经营者应当保证其提供的商品或者服务符合保障人身、财产安全的要求。', '',
-  '第三条 经营者不得搜查消费者的身体及其携带的物品，不得侵犯消费者的人身自由。', '',
-  '第四条 经营者提供商品或者服务有欺诈行为的，应当增加赔偿消费者的损失，增加赔偿的金额为价款的三倍。', '',
-  '第五条 消费者因商品缺陷造成人身损害的，可以向销售者要求赔偿，也可以向生产者要求赔偿。', '',
-].join('\n');
 
 let srv: ModelfabServer, url: string, stop: () => Promise<void>;
 before(async () => { ({ srv, url, stop } = await startServer()); });

@@ -3,21 +3,13 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { tempService } from './temp-service.ts';
+import { SHOP_STATUTE as STATUTE, tempService } from './temp-service.ts';
 import { unitPassages } from '../../src/bots/bot-retriever.ts';
 import { TrainedRetriever } from '../../src/knowledge/retriever.ts';
 
 const { dir, bots } = tempService('mf-bot-retriever-');
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-const STATUTE = [
-  '# 示例消费法', '',
-  '第一条 消费者网购商品，有权自收到商品之日起七日内退货，且无需说明理由。', '',
-  '第二条 经营者应当保证其提供的商品或者服务符合保障人身、财产安全的要求。', '',
-  '第三条 经营者不得搜查消费者的身体及其携带的物品，不得侵犯消费者的人身自由。', '',
-  '第四条 经营者提供商品或者服务有欺诈行为的，应当增加赔偿消费者的损失，增加赔偿的金额为价款的三倍。', '',
-  '第五条 消费者因商品缺陷造成人身损害的，可以向销售者要求赔偿，也可以向生产者要求赔偿。', '',
-].join('\n');
 
 test('a bot built with a retriever trains it for its version and answers with it fused in', async () => {
   const r = await bots.build({ name: 'shop', filename: 'shop-law.md', data: Buffer.from(STATUTE), approveAll: true, config: { retriever: true } });
