@@ -23,6 +23,8 @@ const state = {
   settings: { server: 'http://127.0.0.1:8080', key: '', model: '', lang: defaultLang(navigator.language) } as Settings,
   /** What the settings form holds until it is saved (a redraw keeps it). */
   draft: { server: 'http://127.0.0.1:8080', key: '' },
+  /** The settings form was typed in: stored settings loaded later must not overwrite it. */
+  draftEdited: false,
   models: [] as string[],
   connected: false,
   tab: 'summary' as Tab,
@@ -76,7 +78,7 @@ function fail(e: unknown): void {
 async function loadSettings(): Promise<void> {
   const s = await chrome.storage.local.get(['server', 'key', 'model', 'lang']);
   Object.assign(state.settings, Object.fromEntries(Object.entries(s).filter(([, v]) => typeof v === 'string' && v)));
-  state.draft = { server: state.settings.server, key: state.settings.key };
+  if (!state.draftEdited) state.draft = { server: state.settings.server, key: state.settings.key };
   if (state.settings.key) await connect();
 }
 
@@ -259,8 +261,8 @@ function progressView(): HTMLElement | null {
 }
 
 function settingsView(): HTMLElement {
-  const server = h('input', { 'data-testid': 'server', value: state.draft.server, placeholder: L('serverHint'), autocomplete: 'off', oninput: (e: Event) => { state.draft.server = (e.target as HTMLInputElement).value; } });
-  const key = h('input', { 'data-testid': 'key', type: 'password', value: state.draft.key, placeholder: L('keyHint'), autocomplete: 'off', oninput: (e: Event) => { state.draft.key = (e.target as HTMLInputElement).value; } });
+  const server = h('input', { 'data-testid': 'server', value: state.draft.server, placeholder: L('serverHint'), autocomplete: 'off', oninput: (e: Event) => { state.draft.server = (e.target as HTMLInputElement).value; state.draftEdited = true; } });
+  const key = h('input', { 'data-testid': 'key', type: 'password', value: state.draft.key, placeholder: L('keyHint'), autocomplete: 'off', oninput: (e: Event) => { state.draft.key = (e.target as HTMLInputElement).value; state.draftEdited = true; } });
   const model = h('select', { 'data-testid': 'model', onchange: (e: Event) => { state.settings.model = (e.target as HTMLSelectElement).value; void chrome.storage.local.set({ model: state.settings.model }); } },
     ...state.models.map((m) => h('option', { value: m, selected: m === state.settings.model }, m)));
   return h('details', { open: !state.connected || undefined, 'data-testid': 'settings' },
