@@ -70,7 +70,8 @@ export class AdamW {
   readonly beta1: number;
   readonly beta2: number;
   readonly eps: number;
-  private readonly threads: number;
+  /** Threads the native update runs on; the training loop keeps it equal to the gemm's. */
+  threads: number;
   private readonly groups: Group[] = [];
   private readonly slots: Slot[] = [];
   private readonly byName = new Map<string, Slot>();

@@ -275,6 +275,7 @@ export async function train<T = Example>(run: TrainRun<T>): Promise<TrainResult>
     const lr = lrAt(state.step, { lr: c.lr, warmupSteps: warmup, totalSteps: total, schedule: c.schedule ?? 'cosine', minLrRatio: c.minLrRatio ?? 0 });
     // A non-finite gradient (overflow, a bad batch) skips the update instead of poisoning the weights.
     const skipped = !Number.isFinite(gradNorm) || !Number.isFinite(stepLoss);
+    opt.threads = gemm.threads; // a scheduler may lend the job idle cores between steps
     if (!skipped) opt.step(lr);
     pool.release();
     state.step++;

@@ -6,6 +6,7 @@
  * (same losses as an uninterrupted run), so a killed worker that is started again loses at most the steps since
  * its last checkpoint. An abort signal (SIGTERM in engine-worker-main.ts) checkpoints and returns 'stopped'.
  */
+import os from 'node:os';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { isInside } from '../store/paths.ts';
@@ -22,6 +23,7 @@ import type { Gemm } from '../engine/gemm/gemm-seam.ts';
 import { CHAT_TEMPLATES, CHATML_SPECIAL_TOKENS, Tokenizer, encodeChat, trainBpe, type ChatMessage, type ChatTemplateName } from '../engine/tokenizer/tokenizer-exports.ts';
 import { importModel } from '../model-files/model-files.ts';
 import { writeFileAtomic } from '../util/atomic-write.ts';
+import { ThreadGrantReader } from './thread-grant.ts';
 import type { BaseModelRef, DataRef, JobSpec } from './job-spec.ts';
 import { evaluateJob } from './evaluate.ts';
 import { RetrieverDataError, runRetrieverJob } from './retriever-job.ts';
@@ -266,9 +268,17 @@ export async function runJob(spec: JobSpec, opts: RunJobOptions = {}): Promise<W
       maxGradNorm: h.maxGradNorm ?? 1, evalEvery: h.evalEvery, earlyStoppingPatience: h.earlyStoppingPatience,
       checkpointEvery: h.checkpointEvery ?? 20, keepCheckpoints: 2, seed: spec.seed, padId,
     };
+    // idle cores the scheduler lends (or takes back) take effect at the next step
+    const grant = new ThreadGrantReader(out, os.availableParallelism());
+    const followGrant = () => {
+      const n = grant.poll();
+      if (n === null || !gemm.setThreads || n === gemm.threads) return;
+      event('info', `now on ${gemm.setThreads(n)} thread(s)${n > spec.threads ? ' (idle cores lent by the scheduler)' : ''}`, { threads: n });
+    };
+    followGrant();
     const r = await train<unknown>({
       model, train: trainEx, val: valEx, objective, gemm, config, outDir: out, resume: true, signal: opts.signal,
-      onMetrics: (m) => { step = m.step; },
+      onMetrics: (m) => { step = m.step; followGrant(); },
     });
     if (r.interrupted) { event('info', `stopped at step ${r.steps}; checkpoint written`); return 'stopped'; }
     const evalLoss = valEx.length ? (r.evalLoss ?? (objective ? objective.evaluate(model, gemm, valEx, h.batchSize).loss : evaluate(model, gemm, valEx as Example[], h.batchSize, padId))) : null;

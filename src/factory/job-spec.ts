@@ -10,7 +10,9 @@
  *   checkpoints/step-N/    atomic checkpoints (src/engine/checkpoint.ts); the trainer resumes from the latest
  *   model/                 the result: an engine model folder or adapter folder (src/engine/io.ts)
  *   manifest.json          written last, atomically: {status: 'succeeded', artifacts, metrics summary}
- * and exits 0 on success, non-zero on failure (with a last event saying why).
+ * and exits 0 on success, non-zero on failure (with a last event saying why). The scheduler may write one file there:
+ *   threads                the threads the trainer may use from its next step on (a decimal integer, written
+ *                          atomically): idle cores lent to a job running alone, and taken back (thread-grant.ts)
  *
  * Paths in a spec are absolute, or relative to the data folder, which is the trainer's working directory (the
  * local runner starts it there): the factory stores and writes every path inside the data folder relative to it

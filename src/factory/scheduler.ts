@@ -62,6 +62,7 @@ import type { JobNeeds, JobPatch, JobRecord, JobRepository, StopRequest } from '
 import type { JobSpec, JobStatus, Resources, Runner } from './job-spec.ts';
 import { StatusError } from '../util/status-error.ts';
 import { soleCoordination, type Coordination } from '../store/coordination.ts';
+import { clearThreadGrant, shareIdle, writeThreadGrant } from './thread-grant.ts';
 
 export const TERMINAL_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'cancelled'];
 
@@ -102,6 +103,11 @@ export interface SchedulerOptions {
   coordination?: Coordination;
   /** A server that does not lead tries to take over this often. Default 1 s. */
   leaderPollMs?: number;
+  /**
+   * Lend idle cores of a machine to the engine jobs running on it (a job alone there uses them all), and take them
+   * back before another job starts there (thread-grant.ts). Default true.
+   */
+  lendIdleThreads?: boolean;
 }
 
 export interface SubmitOptions {
@@ -153,6 +159,9 @@ export interface RecoveryReport {
 interface Active {
   handle: RefRunHandle;
   outputDir: string;
+  /** The runner it runs on, and the threads its spec gives it (a loan is on top: `Scheduler.lent`). */
+  runner: string;
+  threads: number;
   forceTimer: NodeJS.Timeout | null;
   /** The stop request its trainer was signalled for (a request stored by another server is signalled on a pass). */
   signalled: StopRequest | null;
@@ -202,6 +211,8 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   private preparer: Preparer | null = null;
   /** Jobs whose preparation runs now (see setPreparer). */
   private readonly preparing = new Set<string>();
+  /** Running jobs held here that were lent idle threads: their threads in all (above their spec's). */
+  private readonly lent = new Map<string, number>();
 
   constructor(opts: SchedulerOptions) {
     super();
@@ -217,7 +228,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       tickMs: opts.tickMs ?? 200, leaseMs: opts.leaseMs ?? 30_000, maxAttempts: opts.maxAttempts ?? 3,
       pauseGraceMs: opts.pauseGraceMs ?? 30_000, cancelGraceMs: opts.cancelGraceMs ?? 5_000,
       orphanStaleMs: opts.orphanStaleMs ?? 60_000, clockSkewMs: opts.clockSkewMs ?? 30_000, reserveAfterMs: opts.reserveAfterMs ?? 60_000, agingMs: opts.agingMs ?? 6 * 3_600_000,
-      defaultMemoryMB: opts.defaultMemoryMB ?? 512, leaderPollMs: opts.leaderPollMs ?? 1000,
+      defaultMemoryMB: opts.defaultMemoryMB ?? 512, leaderPollMs: opts.leaderPollMs ?? 1000, lendIdleThreads: opts.lendIdleThreads ?? true,
     };
     this.coord = opts.coordination ?? soleCoordination();
     this.coord.onNotice(() => { this.dirty = true; if (this.timer) this.kick(); });
@@ -511,9 +522,10 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
         }
       }
       if (this.coord.shared) await this.observe(jobs.filter((j) => j.status === 'running' && !this.active.has(j.id)));
-      if (!this.leading) return; // the leader places queued jobs
+      if (!this.leading) { this.reclaimThreads(); return; } // the leader places queued jobs (and lends idle threads)
       if (watching) this.dirty = true; // look again next tick
       await this.placeQueued(requeued ? await this.repo.list({ status: 'queued' }) : jobs.filter((j) => j.status === 'queued'));
+      if (this.o.lendIdleThreads) await this.lendIdleThreads();
     } finally {
       this.st.schedulingMs += performance.now() - t0 - tMonitor - (this.st.spawnMs - spawnBefore);
     }
@@ -614,6 +626,8 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   }
 
   private async launch(job: JobRecord, runner: Runner, placement: Placement): Promise<boolean> {
+    this.reclaimThreads(runner.name); // its placement counted the threads lent there as free
+    clearThreadGrant(job.spec.outputDir); // a loan from an earlier run of it is over
     const now = this.now();
     const claimed = await this.repo.update(job.id, {
       status: 'running', leaseOwner: this.owner, leaseExpiresAt: now + this.o.leaseMs, runner: runner.name, workerRef: null,
@@ -642,6 +656,57 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     return true;
   }
 
+  /**
+   * Lends each machine's idle threads (its runner's capacity less what the running jobs hold) to the engine jobs
+   * this server runs there, shared round robin; a job's total never exceeds the machine's threads. Only runners
+   * whose trainers are processes of this machine (hostBound) take part. Placement never counts a loan: the threads
+   * lent on a runner are taken back before a job starts there (`reclaimThreads`).
+   */
+  private async lendIdleThreads(): Promise<void> {
+    const running = await this.repo.list({ status: 'running' });
+    for (const runner of this.runners) {
+      if (runner.hostBound !== true) continue;
+      const here = running.filter((j) => (j.runner ?? this.runners[0].name) === runner.name);
+      const cap = runner.capacity().cpuThreads;
+      const idle = cap - here.reduce((n, j) => n + heldResources(j).cpuThreads, 0);
+      const takers = here.filter((j) => this.active.has(j.id) && lendable(j)).sort((a, b) => (a.startedAt ?? 0) - (b.startedAt ?? 0));
+      if (takers.length === 0) continue;
+      const totals = shareIdle(takers.map((j) => j.spec.threads), idle, cap);
+      for (let i = 0; i < takers.length; i++) await this.grantThreads(takers[i], totals[i]);
+    }
+  }
+
+  private async grantThreads(job: JobRecord, threads: number): Promise<void> {
+    const now = this.lent.get(job.id) ?? job.spec.threads;
+    if (threads === now) return;
+    try {
+      writeThreadGrant(job.spec.outputDir, threads);
+    } catch (e) {
+      this.warn(e);
+      return;
+    }
+    if (threads > job.spec.threads) this.lent.set(job.id, threads); else this.lent.delete(job.id);
+    const lentNow = threads - job.spec.threads;
+    await this.event(job.id, 'threads', lentNow > 0 ? `${threads} threads: ${lentNow} idle lent to it` : `back to its ${threads} thread(s)`, { threads, lent: lentNow });
+  }
+
+  /** Takes back the threads lent to jobs on `runner` (all runners when absent); the trainers follow at their next step. */
+  private reclaimThreads(runner?: string): void {
+    for (const [id, threads] of this.lent) {
+      const a = this.active.get(id);
+      if (!a) { this.lent.delete(id); continue; }
+      if (runner !== undefined && a.runner !== runner) continue;
+      try {
+        writeThreadGrant(a.outputDir, a.threads);
+      } catch (e) {
+        this.warn(e);
+        continue;
+      }
+      this.lent.delete(id);
+      void this.event(id, 'threads', `back to its ${a.threads} thread(s) (${threads - a.threads} lent taken back)`, { threads: a.threads, lent: 0 }).catch((e: unknown) => this.warn(e));
+    }
+  }
+
   /** Stores the machine a run is on once its runner knows it (a Slurm job placed, a Ray driver started). */
   private async recordNode(job: JobRecord, handle: RefRunHandle): Promise<void> {
     const node = nodeOf(handle);
@@ -651,7 +716,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   }
 
   private attach(job: JobRecord, handle: RefRunHandle): void {
-    this.active.set(job.id, { handle, outputDir: job.spec.outputDir, forceTimer: null, signalled: null });
+    this.active.set(job.id, { handle, outputDir: job.spec.outputDir, runner: job.runner ?? this.runners[0].name, threads: job.spec.threads, forceTimer: null, signalled: null });
     handle.exited.then((exit) => {
       if (this.closed) return;
       this.serial(() => this.onExit(job.id, handle, exit)).catch((e) => this.warn(e));
@@ -665,6 +730,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     if (a.forceTimer) clearTimeout(a.forceTimer);
     this.tail(id, a.outputDir);
     this.active.delete(id);
+    if (this.lent.delete(id)) this.dirty = true; // its threads and the ones it was lent are idle now
     const job = await this.repo.get(id);
     if (job && job.status === 'running' && job.leaseOwner === this.owner) await this.applyOutcome(job, runOutcome(exit, job.spec.outputDir));
     this.st.schedulingMs += performance.now() - t0;
@@ -860,6 +926,15 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
 /** Machines a job spans (its spec's `nodes`; 1 when absent). */
 function machinesOfSpec(spec: JobSpec): number {
   return spec.nodes && spec.nodes > 1 ? spec.nodes : 1;
+}
+
+/**
+ * Whether a running job follows a thread grant: one trainer process on one machine, on CPUs (the engine, or the
+ * torch trainer without GPUs); the retriever stage is short and keeps its threads.
+ */
+function lendable(j: JobRecord): boolean {
+  const s = j.spec;
+  return s.stage !== 'retriever' && (s.processes ?? 1) === 1 && machinesOfSpec(s) === 1 && !(j.estimate.gpus ?? 0);
 }
 
 /** What a running job holds on its runner: its share on each of its machines. */

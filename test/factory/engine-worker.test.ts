@@ -1,7 +1,9 @@
 /** The engine trainer for one job: pretrain from scratch, then fine-tune the result with LoRA, from job specs alone. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createGemm } from '../../src/engine/gemm/create-gemm.ts';
+import { writeThreadGrant } from '../../src/factory/thread-grant.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runJob, validateJobSpec, JobSpecError, type Manifest } from '../../src/factory/engine-worker.ts';
@@ -127,6 +129,31 @@ test('training a fine-tune further (SFT with LoRA, then DPO): the adapter contin
     assert.equal(await runJob(validateJobSpec(job('pre', 'sft', base, { type: 'prefix', numVirtualTokens: 4 }))), 'succeeded');
     await assert.rejects(runJob(validateJobSpec(job('pre-lora', 'sft', manifest('pre').model_dir, lora))), (e: unknown) => e instanceof JobSpecError && /prefix adapter \(4 virtual tokens\)/.test((e as Error).message));
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a running job follows the threads the scheduler lends it (the `threads` file in its folder)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mf-worker-grant-'));
+  const gemm = await createGemm({ threads: 1 });
+  try {
+    const text = join(dir, 'text.jsonl');
+    writeFileSync(text, Array.from({ length: 40 }, (_, i) => JSON.stringify({ text: `line ${i}: the quick brown fox jumps over the lazy dog ${i % 7}` })).join('\n'));
+    const spec: JobSpec = {
+      version: 1, id: 'job-grant', name: 'grant', stage: 'pretrain',
+      base: { kind: 'scratch', config: { vocabSize: 0, hiddenSize: 32, numLayers: 1, numHeads: 4, numKvHeads: 2, ffnSize: 64, ropeBase: 10000, rmsEps: 1e-5, tieEmbeddings: true, qkvBias: false, contextLength: 32 }, tokenizer: { vocabSize: 300 } },
+      method: { type: 'full' }, data: { train: { path: text, kind: 'pretrain' } },
+      hyperparameters: { batchSize: 4, seqLen: 16, lr: 1e-2, maxSteps: 4, checkpointEvery: 0 }, seed: 1, outputDir: join(dir, 'out'), threads: 1,
+    };
+    mkdirSync(spec.outputDir);
+    writeThreadGrant(spec.outputDir, 2);
+    assert.equal(await runJob(validateJobSpec(spec), { gemm }), 'succeeded');
+    const events = readFileSync(join(spec.outputDir, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { message: string });
+    if (!gemm.setThreads) return; // a backend with a fixed thread count keeps its threads
+    assert.equal(gemm.threads, 2);
+    assert.ok(events.some((e) => e.message === 'now on 2 thread(s) (idle cores lent by the scheduler)'), JSON.stringify(events));
+  } finally {
+    gemm.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -16,6 +16,7 @@ import type { Placement } from '../../src/factory/resources.ts';
 import type { JobSpec, JobStatus, Resources, Runner } from '../../src/factory/job-spec.ts';
 import type { MetricsRecord } from '../../src/engine/metrics-log.ts';
 import { specFor } from './repository-suite.ts';
+import { readThreadGrant, shareIdle, ThreadGrantReader, writeThreadGrant } from '../../src/factory/thread-grant.ts';
 import type { Coordination } from '../../src/store/coordination.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'mf-sched-'));
@@ -660,4 +661,56 @@ test('a local trainer another machine started is not adopted from here: it is wa
   }
   const report = await s.recover();
   assert.deepEqual(report, { adopted: [], requeued: ['silent'], finished: [], failed: [], held: ['fresh'] });
+});
+
+test('idle threads: a job alone on its machine is lent the idle cores, taken back before another job starts there', async () => {
+  const { repo, runner, s } = make({ cpuThreads: 2, memoryMB: 10000 });
+  Object.assign(runner, { hostBound: true }); // trainers on this machine: the loan is a file in their folders
+  const grant = (sp: JobSpec) => readThreadGrant(sp.outputDir);
+  const lone = spec('lone'), second = spec('second'), gpu = spec('gpu');
+  mkdirSync(lone.outputDir, { recursive: true });
+  writeFileSync(join(lone.outputDir, 'threads'), '2\n'); // left by an earlier run: cleared when it starts
+  await s.submit(lone);
+  await s.tick();
+  assert.equal(runner.handle('lone').spec.threads, 1, 'placed on its own share');
+  assert.equal(grant(lone), 2, 'and lent the idle core');
+  await s.submit(second);
+  await s.tick();
+  assert.equal(grant(lone), 1, 'taken back before the second job started');
+  assert.equal(grant(second), null, 'nothing idle to lend the second');
+  runner.handle('second').exit(0);
+  await settle(s);
+  await s.tick();
+  assert.equal(grant(lone), 2, 'idle again: lent again');
+  runner.handle('lone').exit(0);
+  await settle(s);
+  runner.cap = { cpuThreads: 2, memoryMB: 10000, gpus: 1, gpuMemoryMB: 1000 };
+  await s.submit(gpu, { estimate: { cpuThreads: 1, memoryMB: 100, gpus: 1, gpuMemoryMB: 100 } });
+  await s.tick();
+  assert.ok(runner.handle('gpu'));
+  assert.equal(grant(gpu), null, 'a GPU job is not lent CPU threads');
+  const messages = (await repo.events('lone')).filter((e) => e.type === 'threads').map((e) => e.message);
+  assert.deepEqual(messages, ['2 threads: 1 idle lent to it', 'back to its 1 thread(s) (1 lent taken back)', '2 threads: 1 idle lent to it']);
+});
+
+test('shareIdle: idle threads go round robin, never above the cap', () => {
+  assert.deepEqual(shareIdle([1], 1, 2), [2]);
+  assert.deepEqual(shareIdle([1, 1], 3, 2), [2, 2]);
+  assert.deepEqual(shareIdle([2, 1, 1], 3, 4), [3, 2, 2]);
+  assert.deepEqual(shareIdle([1], 0, 8), [1]);
+  assert.deepEqual(shareIdle([], 4, 8), []);
+});
+
+test('ThreadGrantReader: a change is read once; a malformed grant is ignored', () => {
+  const dir = mkdtempSync(join(root, 'grant-'));
+  const r = new ThreadGrantReader(dir, 4);
+  assert.equal(r.poll(), null, 'no grant yet');
+  writeThreadGrant(dir, 2);
+  assert.equal(r.poll(), 2);
+  assert.equal(r.poll(), null, 'unchanged');
+  writeThreadGrant(dir, 16);
+  assert.equal(r.poll(), 4, 'capped at the machine');
+  writeFileSync(join(dir, 'threads'), 'two');
+  assert.equal(r.poll(), null);
+  assert.throws(() => writeThreadGrant(dir, 0), /positive integer/);
 });

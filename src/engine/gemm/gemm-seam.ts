@@ -13,6 +13,11 @@ export interface Gemm {
   readonly name: 'native' | 'openblas' | 'portable' | 'reference';
   /** Threads this backend computes on (the caller included). */
   readonly threads: number;
+  /**
+   * Changes the threads of the calls that follow (a scheduler lending a job the machine's idle cores, or taking
+   * them back); absent on backends whose thread count is fixed when made. Returns the count now in effect.
+   */
+  setThreads?(threads: number): number;
   sgemm(
     transA: boolean, transB: boolean,
     M: number, N: number, K: number,

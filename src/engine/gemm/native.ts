@@ -108,11 +108,15 @@ export function createNativeGemm(opts: NativeOptions = {}): NativeGemm {
   const kernel = pickKernel(addon, opts.kernel);
   const name = addon.kernels()[kernel].name;
   const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
-  const threads = Math.max(1, Math.floor(opts.threads ?? cores));
+  let threads = Math.max(1, Math.floor(opts.threads ?? cores));
   let closed = false;
   return {
     name: 'native',
-    threads,
+    get threads() { return threads; },
+    setThreads(n: number) {
+      if (!Number.isInteger(n) || n < 1) throw new RangeError(`setThreads: threads must be a positive integer, got ${String(n)}`);
+      return (threads = n);
+    },
     kernel: name,
     info: `${name} (own kernels)`,
     sgemm(transA, transB, M, N, K, alpha, A, B, beta, C) {

@@ -67,11 +67,18 @@ export function createOpenBlasGemm(opts: { threads?: number } = {}): OpenBlasGem
   const cfg = String(addon.config()).trim();
   const version = /OpenBLAS\s+(\S+)/.exec(cfg)?.[1] ?? '?';
   const core = String(addon.corename()).trim();
-  const actual = addon.getNumThreads(); // OpenBLAS caps at its MAX_THREADS
+  let actual = addon.getNumThreads(); // OpenBLAS caps at its MAX_THREADS
   let closed = false;
   return {
     name: 'openblas',
-    threads: actual,
+    get threads() { return actual; },
+    setThreads(n: number) {
+      if (!Number.isInteger(n) || n < 1) throw new RangeError(`setThreads: threads must be a positive integer, got ${String(n)}`);
+      addon.setNumThreads(n);
+      actual = addon.getNumThreads();
+      blasThreads = actual;
+      return actual;
+    },
     info: `OpenBLAS ${version}${core ? ` (${core})` : ''}`,
     sgemm(transA, transB, M, N, K, alpha, A, B, beta, C) {
       if (closed) throw new Error('sgemm: the OpenBLAS gemm was closed');

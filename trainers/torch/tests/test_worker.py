@@ -199,3 +199,32 @@ def test_prompt_tuning_writes_a_peft_adapter_and_resumes(tmp_path, base_model):
     assert prompt.shape == (3, 32)
     # trained away from the vocabulary rows it started as
     assert all(not any(torch.equal(row, e) for e in start) for row in prompt.detach())
+
+
+def test_follows_the_threads_the_scheduler_lends(tmp_path, base_model):
+    job = make_job(tmp_path / "job", base_model, "sft")
+    (tmp_path / "job" / "threads").write_text("2\n")  # the scheduler lent the idle core before the first step
+    before = torch.get_num_threads()
+    try:
+        assert run_job(spec_of(job), heartbeat_s=0.05) == "succeeded"
+        events = read_jsonl(tmp_path / "job" / "events.jsonl")
+        granted = min(2, os.cpu_count() or 1)  # capped at the machine
+        lent = [e["data"]["threads"] for e in events if e["message"].startswith("now on")]
+        assert lent == ([granted] if granted != 1 else [])  # the spec's 1 thread, then the grant
+        assert torch.get_num_threads() == granted
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_thread_grant_reads_a_change_once(tmp_path):
+    from modelfab_torch.files import ThreadGrant
+
+    g = ThreadGrant(str(tmp_path), cap=4)
+    assert g.poll() is None
+    (tmp_path / "threads").write_text("3\n")
+    assert g.poll() == 3 and g.poll() is None
+    os.replace(tmp_path / "threads", tmp_path / "old")
+    (tmp_path / "threads").write_text("16")
+    assert g.poll() == 4  # capped at the machine
+    (tmp_path / "threads").write_text("two!")
+    assert g.poll() is None

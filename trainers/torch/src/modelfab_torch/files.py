@@ -6,6 +6,8 @@
                  infinities as the strings "NaN" / "Infinity" / "-Infinity", a partial last line left by a crash
                  sealed with a newline before the first new record
   manifest.json and every other result file: written to a temporary name, fsync'd, renamed into place
+and reads one file the scheduler may write:
+  threads        the threads this trainer may use from its next step on (idle cores lent, or taken back)
 """
 from __future__ import annotations
 
@@ -107,6 +109,32 @@ class MetricsLog:
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
+
+
+class ThreadGrant:
+    """The threads the scheduler lends a job (src/factory/thread-grant.ts): `poll()` once a step returns the new
+    count when <out>/threads changed since the last poll (capped at `cap`), else None; a malformed file is ignored."""
+
+    def __init__(self, out_dir: str, cap: int) -> None:
+        self.path = os.path.join(out_dir, "threads")
+        self.cap = max(1, cap)
+        self._seen: Optional[tuple] = None
+
+    def poll(self) -> Optional[int]:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        key = (st.st_mtime_ns, st.st_size, st.st_ino)
+        if key == self._seen:
+            return None
+        self._seen = key
+        try:
+            with open(self.path, encoding="utf-8") as f:
+                n = int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+        return min(n, self.cap) if n >= 1 else None
 
 
 class Heartbeat:

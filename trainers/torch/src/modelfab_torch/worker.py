@@ -37,7 +37,7 @@ from . import zero
 from .checkpoint import checkpoint_layout, latest_checkpoint, read_checkpoint, set_rng_state, write_checkpoint
 from .data import Example, collate, collate_packed, load_examples
 from .distributed import Dist
-from .files import Events, Heartbeat, MetricsLog, dumps, write_atomic
+from .files import Events, Heartbeat, MetricsLog, ThreadGrant, dumps, write_atomic
 from .methods import apply_method, base_param_count, numel, prefix_tokens, trainable, virtual_tokens
 from .preference import Pair, load_pairs, pair_batch, preference_loss, ref_tensor, sequence_logps
 from .rng import epoch_order
@@ -601,7 +601,18 @@ def run_job(spec: JobSpec, should_stop: Callable[[], bool] = lambda: False, hear
             base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model = apply_method(base, spec.method, spec.seed, init=not resuming or dpo_ref).to(dev)
         stop = should_stop if stop_after_step is None else (lambda: should_stop() or current["step"] >= stop_after_step)
-        trainer = Trainer(spec, model, train, val, pad_id, dev, stop, lambda s: current.__setitem__("step", s), dist)
+        # idle cores the scheduler lends a lone CPU process (or takes back) take effect at the next step
+        grant = ThreadGrant(out, os.cpu_count() or 1) if dist.world == 1 and dev.type == "cpu" else None
+
+        def on_step(step: int) -> None:
+            current["step"] = step
+            n = grant.poll() if grant else None
+            if n is not None and n != torch.get_num_threads():
+                torch.set_num_threads(n)
+                event("info", f"now on {n} thread(s)" + (" (idle cores lent by the scheduler)" if n > spec.threads else ""), {"threads": n})
+
+        on_step(0)
+        trainer = Trainer(spec, model, train, val, pad_id, dev, stop, on_step, dist)
         if trainer.deepspeed is not None and dist.main:
             zero.write_config(out, trainer.deepspeed)  # what the engine runs with, for a user to read and reuse
         if dpo_ref:
