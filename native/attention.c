@@ -9,6 +9,9 @@
  *       dP = dO V^T, dS = P * (dP - rowsum(dP * P)) * scale, dq += dS K, dk += dS^T Q, dv += P^T dO;
  *       dq, dk, dv may be null (not needed). Rows of P beyond the causal limit are 0, so dS is 0 there too.
  * The row softmax between the two forward calls stays with the kernels addon (vectorised exp).
+ * Causal: every product runs by blocks of ATT_BLOCK rows (or columns) over the keys those rows can see, so the
+ * blocks above the diagonal are never computed (about 40% of the work at T = 128). attnScores leaves them unwritten:
+ * the softmax reads a row's visible columns only and writes 0 beyond, which the other two read.
  * q, dout, dq: [B*T, H*D]; k, v, dk, dv: [B*T, KVH*D]; s, p: [B*H*T*T]. Every length is checked.
  */
 #include "napi-args.h"
@@ -45,6 +48,7 @@ static int get_f32_opt(napi_env env, napi_value v, const char *what, uint64_t ne
   return get_f32(env, v, what, need, data, &len);
 }
 
+#define ATT_BLOCK 32
 #define QW(s) ((long)(s).H * (s).D)
 #define KW(s) ((long)(s).KVH * (s).D)
 
@@ -64,18 +68,50 @@ static void scores_task(void *arg, int i) {
   const attn_job *j = arg;
   const attn_shape s = *j->s;
   const int b = i / s.H, h = i % s.H, group = s.H / s.KVH;
-  sgemm_run_ld(j->isa, 1, 0, 1, s.T, s.T, s.D, s.scale, j->q + (long)b * s.T * QW(s) + (long)h * s.D, QW(s),
-               j->k + (long)b * s.T * KW(s) + (long)(h / group) * s.D, KW(s), 0.0f,
-               j->p + ((long)b * s.H + h) * s.T * s.T, s.T);
+  const float *q = j->q + (long)b * s.T * QW(s) + (long)h * s.D, *k = j->k + (long)b * s.T * KW(s) + (long)(h / group) * s.D;
+  float *p = j->p + ((long)b * s.H + h) * s.T * s.T;
+  for (int r0 = 0; r0 < s.T; r0 += ATT_BLOCK) { /* rows r0..r1 see keys 0..r1 */
+    const int r1 = r0 + ATT_BLOCK < s.T ? r0 + ATT_BLOCK : s.T;
+    sgemm_run_ld(j->isa, 1, 0, 1, r1 - r0, r1, s.D, s.scale, q + (long)r0 * QW(s), QW(s), k, KW(s), 0.0f, p + (long)r0 * s.T, s.T);
+  }
 }
 
 static void apply_task(void *arg, int i) {
   const attn_job *j = arg;
   const attn_shape s = *j->s;
   const int b = i / s.H, h = i % s.H, group = s.H / s.KVH;
-  sgemm_run_ld(j->isa, 1, 0, 0, s.T, s.D, s.T, 1.0f, j->p + ((long)b * s.H + h) * s.T * s.T, s.T,
-               j->v + (long)b * s.T * KW(s) + (long)(h / group) * s.D, KW(s), 0.0f,
-               j->out + (long)b * s.T * QW(s) + (long)h * s.D, QW(s));
+  const float *p = j->p + ((long)b * s.H + h) * s.T * s.T, *v = j->v + (long)b * s.T * KW(s) + (long)(h / group) * s.D;
+  float *out = j->out + (long)b * s.T * QW(s) + (long)h * s.D;
+  for (int r0 = 0; r0 < s.T; r0 += ATT_BLOCK) {
+    const int r1 = r0 + ATT_BLOCK < s.T ? r0 + ATT_BLOCK : s.T;
+    sgemm_run_ld(j->isa, 1, 0, 0, r1 - r0, s.D, r1, 1.0f, p + (long)r0 * s.T, s.T, v, KW(s), 0.0f, out + (long)r0 * QW(s), QW(s));
+  }
+}
+
+/* Several versions of a hot loop, the best picked at load time (ELF ifunc); elsewhere the compiler's default. */
+#if defined(__x86_64__) && defined(__ELF__) && defined(__GNUC__) && !defined(__clang__)
+#define MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define MULTIVERSION
+#endif
+#define LANES 16
+
+/* Rows r0..r1 of dS = P * (dP - rowsum(dP * P)) * scale in place of dP, over columns 0..r1 (row t's sum over its
+ * visible columns 0..t; P is 0 beyond them). The sum runs in LANES float lanes, in a fixed order, so it vectorises
+ * and gives the same bits on every thread count. */
+MULTIVERSION static void softmax_grad_rows(float *restrict dp, const float *restrict pr, int T, int r0, int r1, float scale) {
+  for (int t = r0; t < r1; t++) {
+    float *r = dp + (long)t * T;
+    const float *pt = pr + (long)t * T;
+    float acc[LANES] = {0};
+    int c = 0;
+    for (; c + LANES <= t + 1; c += LANES)
+      for (int l = 0; l < LANES; l++) acc[l] += r[c + l] * pt[c + l];
+    for (; c <= t; c++) acc[0] += r[c] * pt[c];
+    float dot = 0;
+    for (int l = 0; l < LANES; l++) dot += acc[l];
+    for (c = 0; c < r1; c++) r[c] = pt[c] * (r[c] - dot) * scale;
+  }
 }
 
 /* The backward's dP [T, T] of each thread, grown on demand and kept (a training run repeats its shapes). */
@@ -97,17 +133,20 @@ static void backward_task(void *arg, int i) {
   for (int h = kvh * group; h < (kvh + 1) * group; h++) {
     const long qo = (long)b * T * QW(s) + (long)h * s.D, ko = (long)b * T * KW(s) + (long)kvh * s.D;
     const float *pr = j->p + ((long)b * s.H + h) * T * T;
-    sgemm_run_ld(j->isa, 1, 0, 1, T, T, s.D, 1.0f, j->dout + qo, QW(s), j->v + ko, KW(s), 0.0f, dp, T);
-    if (j->dv) sgemm_run_ld(j->isa, 1, 1, 0, T, s.D, T, 1.0f, pr, T, j->dout + qo, QW(s), 1.0f, j->dv + ko, KW(s));
-    for (int t = 0; t < T; t++) {
-      float *r = dp + (long)t * T;
-      const float *pt = pr + (long)t * T;
-      double dot = 0;
-      for (int c = 0; c < T; c++) dot += (double)r[c] * pt[c];
-      for (int c = 0; c < T; c++) r[c] = pt[c] * (r[c] - (float)dot) * s.scale;
+    /* Row block r0..r1 of dP and dS is computed over columns 0..r1 (P is 0 beyond the diagonal, so dS is too);
+     * column block c0..c1 of dv and dk sums over rows c0..T (the rows that see those keys). */
+    for (int r0 = 0; r0 < T; r0 += ATT_BLOCK) {
+      const int r1 = r0 + ATT_BLOCK < T ? r0 + ATT_BLOCK : T;
+      sgemm_run_ld(j->isa, 1, 0, 1, r1 - r0, r1, s.D, 1.0f, j->dout + qo + (long)r0 * QW(s), QW(s), j->v + ko, KW(s), 0.0f, dp + (long)r0 * T, T);
+      softmax_grad_rows(dp, pr, T, r0, r1, s.scale);
+      if (j->dq) sgemm_run_ld(j->isa, 1, 0, 0, r1 - r0, s.D, r1, 1.0f, dp + (long)r0 * T, T, j->k + ko, KW(s), 1.0f, j->dq + qo + (long)r0 * QW(s), QW(s));
     }
-    if (j->dq) sgemm_run_ld(j->isa, 1, 0, 0, T, s.D, T, 1.0f, dp, T, j->k + ko, KW(s), 1.0f, j->dq + qo, QW(s));
-    if (j->dk) sgemm_run_ld(j->isa, 1, 1, 0, T, s.D, T, 1.0f, dp, T, j->q + qo, QW(s), 1.0f, j->dk + ko, KW(s));
+    for (int c0 = 0; c0 < T; c0 += ATT_BLOCK) {
+      const int c1 = c0 + ATT_BLOCK < T ? c0 + ATT_BLOCK : T;
+      const long at = (long)c0 * T + c0;
+      if (j->dv) sgemm_run_ld(j->isa, 1, 1, 0, c1 - c0, s.D, T - c0, 1.0f, pr + at, T, j->dout + qo + (long)c0 * QW(s), QW(s), 1.0f, j->dv + ko + (long)c0 * KW(s), KW(s));
+      if (j->dk) sgemm_run_ld(j->isa, 1, 1, 0, c1 - c0, s.D, T - c0, 1.0f, dp + at, T, j->q + qo + (long)c0 * QW(s), QW(s), 1.0f, j->dk + ko + (long)c0 * KW(s), KW(s));
+    }
   }
 }
 

@@ -12,18 +12,27 @@ import { referenceGemm } from '../../src/engine/gemm/reference.ts';
 import type { Gemm } from '../../src/engine/gemm/gemm-seam.ts';
 import { Tape, Tensor, type Ctx } from '../../src/engine/tensor.ts';
 import { Rng } from '../../src/engine/rng.ts';
+import { BufferPool } from '../../src/engine/pool.ts';
 
 const skip = nativeAttention() ? false : 'the native addon with fused attention is not built';
 
 interface Run { out: Float32Array; dq: Float32Array; dk: Float32Array; dv: Float32Array }
 
-function run(gemm: Gemm, B: number, T: number, H: number, KVH: number, D: number, seed: number): Run {
+/** `poisoned`: the step's buffers come from a pool holding NaN (what an earlier step left), so a kernel that reads
+ * an entry it did not write (above the causal diagonal) shows. */
+function run(gemm: Gemm, B: number, T: number, H: number, KVH: number, D: number, seed: number, poisoned = false): Run {
   const rng = new Rng(seed);
   const rand = (n: number) => Float32Array.from({ length: n }, () => rng.normal());
   const q = new Tensor(rand(B * T * H * D), [B * T, H * D], true);
   const k = new Tensor(rand(B * T * KVH * D), [B * T, KVH * D], true);
   const v = new Tensor(rand(B * T * KVH * D), [B * T, KVH * D], true);
   const ctx: Ctx = { gemm, tape: new Tape(), rng, training: true };
+  if (poisoned) {
+    const pool = new BufferPool();
+    for (const n of [B * H * T * T, B * T * H * D]) pool.take(n, false).fill(NaN);
+    pool.release();
+    ctx.pool = pool;
+  }
   const y = attention(ctx, q, k, v, { B, T, H, KVH, D });
   y.ensureGrad().set(rand(y.size));
   ctx.tape!.replay();
@@ -43,7 +52,7 @@ test('fused attention matches the per-head path: output and every gradient', { s
   try {
     for (const [B, T, H, KVH, D] of [[2, 17, 4, 4, 8], [3, 33, 4, 2, 16], [1, 70, 6, 1, 12]] as const) {
       const want = run(referenceGemm(), B, T, H, KVH, D, 7);
-      const got = run(native, B, T, H, KVH, D, 7);
+      const got = run(native, B, T, H, KVH, D, 7, true);
       const what = `B=${B} T=${T} H=${H} KVH=${KVH} D=${D}`;
       close(`${what} out`, got.out, want.out);
       close(`${what} dq`, got.dq, want.dq);
