@@ -20,6 +20,7 @@
  *       dx[n] += g * probs[n], dx[n, label] -= g, for rows whose label is not -100; with accumulate false, dx is
  *       overwritten instead (ignored rows get 0)
  *   scale(x, n, s, threads)                                 x *= s (float times double, rounded to float)
+ *   widenBf16(src: Uint16Array, dst, n, threads)            dst[i] = the bf16 bits src[i] as a float (exact)
  *   adamw(p, g, m, v, b1, b2, eps, decay, stepSize, bc2Sqrt, threads)   as kernels.c's adamw, on threads
  *
  * Results do not depend on the thread count: rows (or elements, or columns for the embedding) are split between
@@ -57,6 +58,27 @@ static int get_f32_or_null(napi_env env, napi_value v, const char *what, uint64_
     return 1;
   }
   return get_f32(env, v, what, need, data, &len);
+}
+
+static int get_u16(napi_env env, napi_value v, const char *what, uint64_t need, uint16_t **data) {
+  bool is = false;
+  napi_typedarray_type type;
+  size_t length = 0;
+  void *ptr = NULL;
+  char msg[160];
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is ||
+      napi_get_typedarray_info(env, v, &type, &length, &ptr, NULL, NULL) != napi_ok || type != napi_uint16_array) {
+    snprintf(msg, sizeof msg, "%s must be a Uint16Array", what);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+    return 0;
+  }
+  if ((uint64_t)length < need) {
+    snprintf(msg, sizeof msg, "%s has %zu elements, needs %llu", what, length, (unsigned long long)need);
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
+    return 0;
+  }
+  *data = ptr;
+  return 1;
 }
 
 static int get_i32(napi_env env, napi_value v, const char *what, uint64_t need, int32_t **data) {
@@ -620,6 +642,40 @@ static napi_value js_scale(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ---- bf16 widening (frozen weights held in bf16, widened where a product reads them) ---------------------- */
+
+typedef struct {
+  const uint16_t *src;
+  uint32_t *dst;
+  long n;
+  int parts;
+} widen_job;
+
+MULTIVERSION static void widen_range(const uint16_t *restrict src, uint32_t *restrict dst, long i0, long i1) {
+  for (long i = i0; i < i1; i++) dst[i] = (uint32_t)src[i] << 16;
+}
+
+static void widen_task(void *arg, int i) {
+  const widen_job *j = arg;
+  PART_RANGE(j->n, j->parts, i, lo, hi);
+  widen_range(j->src, j->dst, lo, hi);
+}
+
+static napi_value js_widen_bf16(napi_env env, napi_callback_info info) {
+  napi_value a[4];
+  int n, threads;
+  uint16_t *src;
+  float *dst;
+  size_t len;
+  if (!args(env, info, 4, a, "widenBf16(src, dst, n, threads) takes 4 arguments")) return NULL;
+  if (!get_dim(env, a[2], "n", &n) || !get_threads(env, a[3], &threads) || !get_u16(env, a[0], "widenBf16 src", n, &src) ||
+      !get_f32(env, a[1], "widenBf16 dst", n, &dst, &len))
+    return NULL;
+  widen_job j = {.src = src, .dst = (uint32_t *)dst, .n = n, .parts = threads_for(n, threads)};
+  pool_run(j.parts, j.parts, widen_task, &j);
+  return NULL;
+}
+
 /* ---- AdamW -------------------------------------------------------------------------------------------------- */
 
 typedef struct {
@@ -682,6 +738,7 @@ void ops_register(napi_env env, napi_value exports) {
       {"embeddingBackward", NULL, js_embedding_backward, NULL, NULL, NULL, napi_enumerable, NULL},
       {"crossEntropyBackward", NULL, js_cross_entropy_backward, NULL, NULL, NULL, napi_enumerable, NULL},
       {"scale", NULL, js_scale, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"widenBf16", NULL, js_widen_bf16, NULL, NULL, NULL, napi_enumerable, NULL},
       {"adamw", NULL, js_adamw, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

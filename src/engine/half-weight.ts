@@ -8,13 +8,22 @@
  *
  * Where they are widened: `materialize` (the whole matrix, for a linear) into a scratch shared by matrices of one
  * size, valid until the next call; `rows` (a tile of rows, for the chunked output projection) into a tile
- * scratch; `gatherRows` (embedding lookups) straight into the destination. The gemm seam takes float32 only;
- * a native entry point that widens bf16 per packed panel inside the kernel would drop the scratch and its pass
- * over memory.
+ * scratch; `gatherRows` (embedding lookups) straight into the destination. Widening runs in C on the job's
+ * threads where the native addon is built (native/ops.c widenBf16). The gemm seam takes float32 only; a native
+ * entry point that widens bf16 per packed panel inside the kernel would drop the scratch and its pass over memory.
  */
 import { bf16ArrayToF32, f32ArrayToBf16 } from '../formats/half.ts';
 import type { WeightSource } from './ops/basic.ts';
+import { nativeRowKernels } from './ops/native-kernels.ts';
 import type { RowTiles } from './ops/linear-loss.ts';
+
+/** bf16 bits into float32: the native row kernel on the job's threads where built, else the TypeScript loop. */
+function widen(src: Uint16Array, out: Float32Array, threads: number): Float32Array {
+  const rk = nativeRowKernels();
+  if (!rk?.widenBf16 || src.length === 0) return bf16ArrayToF32(src, out);
+  rk.widenBf16(src, out, src.length, threads);
+  return out;
+}
 
 export class HalfWeight implements WeightSource, RowTiles {
   private static scratch = new Map<number, Float32Array>();
@@ -33,17 +42,17 @@ export class HalfWeight implements WeightSource, RowTiles {
     return this.bits.byteLength;
   }
 
-  materialize(): Float32Array {
+  materialize(threads = 1): Float32Array {
     const n = this.bits.length;
     let buf = HalfWeight.scratch.get(n);
     if (!buf) { buf = new Float32Array(n); HalfWeight.scratch.set(n, buf); }
-    return bf16ArrayToF32(this.bits, buf);
+    return widen(this.bits, buf, threads);
   }
 
-  rows(v0: number, v1: number): Float32Array {
+  rows(v0: number, v1: number, threads = 1): Float32Array {
     const C = this.shape[1], n = (v1 - v0) * C;
     if (!this.tile || this.tile.length < n) this.tile = new Float32Array(n);
-    return bf16ArrayToF32(this.bits.subarray(v0 * C, v1 * C), this.tile.subarray(0, n));
+    return widen(this.bits.subarray(v0 * C, v1 * C), this.tile.subarray(0, n), threads);
   }
 
   /** out[n, :] = row ids[n] widened (an embedding lookup); ids are checked against the row count. */

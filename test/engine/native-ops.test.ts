@@ -15,6 +15,7 @@ import { causalSoftmax } from '../../src/engine/ops/attention.ts';
 import { AdamW, clipGradNorm } from '../../src/engine/optim.ts';
 import { createNativeGemm } from '../../src/engine/gemm/native.ts';
 import { referenceGemm } from '../../src/engine/gemm/reference.ts';
+import { bf16ArrayToF32 } from '../../src/formats/half.ts';
 import { Tape, Tensor, output, type Ctx } from '../../src/engine/tensor.ts';
 import { BufferPool } from '../../src/engine/pool.ts';
 import { Rng } from '../../src/engine/rng.ts';
@@ -175,4 +176,17 @@ test('softmaxRows on threads: causal per head and full with log-normalisers, as 
     assert.ok(Math.abs(y[r * V + 5] - Math.exp(row[5] - m) / z) < 1e-7, `y[${r}, 5]`);
   }
   assert.throws(() => rk!.softmaxRows(x, x, rows, T, -2, T, null, 1), /causalOffset an integer >= -1/);
+});
+
+test('widenBf16 on threads gives the TypeScript widening bit for bit; a wrong array is refused', { skip }, () => {
+  const n = 100_003, bits = new Uint16Array(n);
+  for (let i = 0; i < n; i++) bits[i] = (i * 2654435761) >>> 16; // every exponent, NaN and infinity bits included
+  const want = bf16ArrayToF32(bits);
+  for (const threads of [1, 2]) {
+    const got = new Float32Array(n);
+    rk!.widenBf16!(bits, got, n, threads);
+    sameBits(`widenBf16 on ${threads}`, got, want);
+  }
+  assert.throws(() => rk!.widenBf16!(new Uint16Array(3), new Float32Array(4), 4, 1), /widenBf16 src has 3 elements, needs 4/);
+  assert.throws(() => rk!.widenBf16!(new Int16Array(4) as unknown as Uint16Array, new Float32Array(4), 4, 1), /widenBf16 src must be a Uint16Array/);
 });

@@ -9,13 +9,16 @@ import { nativeKernels, nativeRowKernels } from './native-kernels.ts';
 /** A weight the linear op can read: a trainable or frozen Tensor, or a quantized one dequantized on the fly. */
 export interface WeightSource {
   readonly shape: readonly number[];
-  /** The weight as float32 [out, in]; for a quantized weight, a shared scratch valid until the next call. */
-  materialize(): Float32Array;
+  /**
+   * The weight as float32 [out, in]; for a quantized or bf16 weight, a shared scratch valid until the next call,
+   * widened on up to `threads` threads where the source can.
+   */
+  materialize(threads?: number): Float32Array;
 }
 export type Weight = Tensor | WeightSource;
 
-function weightData(w: Weight): Float32Array {
-  return w instanceof Tensor ? w.data : w.materialize();
+function weightData(w: Weight, threads: number): Float32Array {
+  return w instanceof Tensor ? w.data : w.materialize(threads);
 }
 
 /** out[N, C] = table[ids[n], :]. table is [V, C]. */
@@ -52,7 +55,7 @@ export function linear(ctx: Ctx, x: Tensor, w: Weight, bias: Tensor | null = nul
     throw new Error(`linear: input [${x.shape}] does not end in ${In} (weight [${w.shape}])`);
   }
   const out = alloc(ctx, N * Out);
-  ctx.gemm.sgemm(false, true, N, Out, In, 1, x.data, weightData(w), 0, out);
+  ctx.gemm.sgemm(false, true, N, Out, In, 1, x.data, weightData(w, ctx.gemm.threads), 0, out);
   if (bias) {
     const b = bias.data;
     for (let n = 0; n < N; n++) { const r = n * Out; for (let o = 0; o < Out; o++) out[r + o] += b[o]; }
@@ -67,7 +70,7 @@ export function linear(ctx: Ctx, x: Tensor, w: Weight, bias: Tensor | null = nul
         // A first contribution overwrites a fresh pooled buffer (beta 0): no zero-fill, one pass less over it.
         const fresh = x.grad === null && x.pool !== null;
         const dx = fresh ? (x.grad = x.pool!.take(x.size, false)) : x.ensureGrad();
-        ctx.gemm.sgemm(false, false, N, In, Out, 1, dy, weightData(w), fresh ? 0 : 1, dx);
+        ctx.gemm.sgemm(false, false, N, In, Out, 1, dy, weightData(w, ctx.gemm.threads), fresh ? 0 : 1, dx);
       }
       if (wTrain) ctx.gemm.sgemm(true, false, Out, In, N, 1, dy, x.data, 1, (w as Tensor).ensureGrad());
       if (bias?.requiresGrad) {

@@ -17,8 +17,8 @@ import { IGNORE_INDEX, type CrossEntropyResult } from './loss.ts';
 /** A [V, C] matrix read a tile of rows at a time: a float tensor's view, or a half-precision one widened. */
 export interface RowTiles {
   readonly shape: readonly number[];
-  /** Rows v0..v1 as float32 [(v1 - v0), C]; a scratch valid until the next call. */
-  rows(v0: number, v1: number): Float32Array;
+  /** Rows v0..v1 as float32 [(v1 - v0), C]; a scratch valid until the next call (widened on up to `threads`). */
+  rows(v0: number, v1: number, threads?: number): Float32Array;
 }
 
 export interface LinearLossOptions {
@@ -28,8 +28,8 @@ export interface LinearLossOptions {
   vocabTile?: number;
 }
 
-function tileOf(w: Tensor | RowTiles, v0: number, v1: number, C: number): Float32Array {
-  return w instanceof Tensor ? w.data.subarray(v0 * C, v1 * C) : w.rows(v0, v1);
+function tileOf(w: Tensor | RowTiles, v0: number, v1: number, C: number, threads: number): Float32Array {
+  return w instanceof Tensor ? w.data.subarray(v0 * C, v1 * C) : w.rows(v0, v1, threads);
 }
 
 /** Each row's log-sum-exp of l [R, Vt] into lz [R]; `p` is scratch of the same size (the tile's softmax). */
@@ -63,7 +63,7 @@ export function linearCrossEntropy(ctx: Ctx, x: Tensor, w: Tensor | RowTiles, la
     mx.fill(-Infinity); acc.fill(0);
     for (let v0 = 0; v0 < V; v0 += VT) {
       const Vt = Math.min(VT, V - v0);
-      ctx.gemm.sgemm(false, true, R, Vt, C, 1, xd.subarray(r0 * C), tileOf(w, v0, v0 + Vt, C), 0, l);
+      ctx.gemm.sgemm(false, true, R, Vt, C, 1, xd.subarray(r0 * C), tileOf(w, v0, v0 + Vt, C, ctx.gemm.threads), 0, l);
       tileLogZ(l, p, R, Vt, lz);
       for (let r = 0; r < R; r++) {
         const z = lz[r], m = mx[r];
@@ -88,7 +88,7 @@ export function linearCrossEntropy(ctx: Ctx, x: Tensor, w: Tensor | RowTiles, la
       for (let r0 = 0; r0 < N; r0 += RC) {
         const R = Math.min(RC, N - r0);
         for (let v0 = 0; v0 < V; v0 += VT) {
-          const Vt = Math.min(VT, V - v0), wt = tileOf(w, v0, v0 + Vt, C);
+          const Vt = Math.min(VT, V - v0), wt = tileOf(w, v0, v0 + Vt, C, ctx.gemm.threads);
           ctx.gemm.sgemm(false, true, R, Vt, C, 1, xd.subarray(r0 * C), wt, 0, l);
           // d = g * exp(l - logz) = g * softmax_t(l) * exp(logz_t - logz): the tile's softmax, rescaled per row.
           const k = nativeKernels();

@@ -3,8 +3,8 @@
  *   - `nativeKernels()` (native/kernels.c): the exp()-bound loops of a step (row softmax, sigmoid), vectorised with
  *     glibc's SIMD expf;
  *   - `nativeRowKernels()` (native/ops.c, in the gemm addon): RMSNorm, SwiGLU, RoPE, row softmax, the embedding and
- *     cross-entropy backward, gradient scaling and AdamW, vectorised and split over the job's threads through the
- *     gemm's own thread pool (so a lone job uses every core it has for the whole step, not just the gemms).
+ *     cross-entropy backward, gradient scaling, AdamW and bf16 widening, vectorised and split over the job's threads
+ *     through the gemm's own thread pool (so a lone job uses every core it has for the whole step, not just the gemms).
  * Every op that uses them keeps its TypeScript loop beside, used when the addon is absent or switched off
  * (MODELFAB_KERNELS=js, `useNativeKernels(false)`).
  */
@@ -31,6 +31,8 @@ export interface RowKernels {
   embeddingBackward(dy: Float32Array, ids: Int32Array, grad: Float32Array, N: number, C: number, threads: number): void;
   crossEntropyBackward(probs: Float32Array, labels: Int32Array, dx: Float32Array, N: number, V: number, g: number, accumulate: boolean, threads: number): void;
   scale(x: Float32Array, n: number, s: number, threads: number): void;
+  /** dst = the bf16 bits of src as float32 (exact); absent in builds older than it. */
+  widenBf16?(src: Uint16Array, dst: Float32Array, n: number, threads: number): void;
   adamw(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, b1: number, b2: number, eps: number, decay: number, stepSize: number, bc2Sqrt: number, threads: number): void;
 }
 
