@@ -144,6 +144,86 @@ static void compute(const part_t *p) {
 
 static void compute_task(void *parts, int i) { compute((const part_t *)parts + i); }
 
+/* A product of few columns and many rows (a LoRA adapter's x . A^T, N = its rank) would fill a quarter of each
+ * micro-tile's width or less. It runs as C^T = op(B)^T op(A)^T instead (rows are MR, not NR, at a time) into a
+ * scratch, added back transposed as the kernel stores (c = fma(beta, c, alpha * acc)): the same bits when K fits one
+ * KC slice, else the slices' sum is rounded before beta * c is added. Whatever the thread count, the same bits.
+ * Returns 0 (nothing done) when the scratch cannot be allocated. */
+static int transposed(const part_t *w, int threads) {
+  const long M = w->i1, N = w->j1;
+  float *ct = malloc(sizeof(float) * (size_t)(M * N));
+  if (!ct) return 0;
+  sgemm_run_ld(w->isa, threads, !w->tb, !w->ta, (int)N, (int)M, w->K, w->alpha, w->B, w->ldb, w->A, w->lda, 0.0f, ct, M);
+  for (long i = 0; i < M; i++) {
+    float *c = w->C + i * w->ldc;
+    for (long j = 0; j < N; j++) c[j] = w->beta == 0.0f ? ct[j * M + i] : __builtin_fmaf(w->beta, c[j], ct[j * M + i]);
+  }
+  free(ct);
+  return 1;
+}
+
+/* The same shape with op(A)'s rows contiguous (ta = 0: x . A^T, x . A): every element is one dot product of a row
+ * of A with a column of op(B), both in cache, so nothing of A (the large operand) is packed. op(B) is transposed
+ * into a scratch when its columns are strided (tb = 0). The dot runs in THIN_LANES float lanes, in a fixed order
+ * (other bits than the packed path's, the same on any thread count); rows are split over threads. */
+#if defined(__x86_64__) && defined(__ELF__) && defined(__GNUC__) && !defined(__clang__)
+#define MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define MULTIVERSION
+#endif
+#define THIN_LANES 16
+#define THIN_ROWS 64 /* rows per task */
+
+typedef struct {
+  const part_t *w;
+  const float *bt; /* op(B)^T: N rows of K */
+} thin_job;
+
+MULTIVERSION static void thin_rows(const part_t *w, const float *restrict bt, long i0, long i1) {
+  const long N = w->j1, K = w->K;
+  for (long i = i0; i < i1; i++) {
+    const float *a = w->A + i * w->lda;
+    float *c = w->C + i * w->ldc;
+    for (long j = 0; j < N; j++) {
+      const float *b = bt + j * K;
+      float acc[THIN_LANES] = {0};
+      long k = 0;
+      for (; k + THIN_LANES <= K; k += THIN_LANES)
+        for (int l = 0; l < THIN_LANES; l++) acc[l] += a[k + l] * b[k + l];
+      for (; k < K; k++) acc[0] += a[k] * b[k];
+      float sum = 0.0f;
+      for (int l = 0; l < THIN_LANES; l++) sum += acc[l];
+      const float t = w->alpha * sum;
+      c[j] = w->beta == 0.0f ? t : __builtin_fmaf(w->beta, c[j], t);
+    }
+  }
+}
+
+static void thin_task(void *arg, int i) {
+  const thin_job *j = arg;
+  const long i0 = (long)i * THIN_ROWS, i1 = i0 + THIN_ROWS < j->w->i1 ? i0 + THIN_ROWS : j->w->i1;
+  thin_rows(j->w, j->bt, i0, i1);
+}
+
+/* Returns 0 (nothing done) when op(B) needs a transposed copy and it cannot be allocated. */
+static int thin(const part_t *w, int threads) {
+  const long N = w->j1, K = w->K;
+  float *copy = NULL;
+  const float *bt = w->B;
+  if (!w->tb || w->ldb != K) { /* op(B)^T[j, k] = tb ? B[j * ldb + k] : B[k * ldb + j] */
+    copy = malloc(sizeof(float) * (size_t)(N * K));
+    if (!copy) return 0;
+    for (long j = 0; j < N; j++)
+      for (long k = 0; k < K; k++) copy[j * K + k] = w->tb ? w->B[j * w->ldb + k] : w->B[k * w->ldb + j];
+    bt = copy;
+  }
+  thin_job job = {w, bt};
+  const long work = w->i1 * N * K;
+  pool_run(work < PARALLEL_MIN ? 1 : threads, (int)((w->i1 + THIN_ROWS - 1) / THIN_ROWS), thin_task, &job);
+  free(copy);
+  return 1;
+}
+
 /* ---- entry -------------------------------------------------------------------------------------------------- */
 
 void sgemm_run(const sgemm_isa *isa, int threads, int ta, int tb, int M, int N, int K, float alpha, const float *A,
@@ -154,6 +234,10 @@ void sgemm_run(const sgemm_isa *isa, int threads, int ta, int tb, int M, int N, 
 void sgemm_run_ld(const sgemm_isa *isa, int threads, int ta, int tb, int M, int N, int K, float alpha, const float *A,
                   long lda, const float *B, long ldb, float beta, float *C, long ldc) {
   part_t whole = {isa, ta, tb, K, lda, ldb, ldc, alpha, beta, A, B, C, 0, M, 0, N, M <= SGEMM_SMALL_M};
+  if (N * 4 <= isa->nr && M >= 4 * isa->mr && !whole.small) {
+    if (!ta && thin(&whole, threads)) return;
+    if (ta && transposed(&whole, threads)) return;
+  }
   if (threads > POOL_MAX_THREADS) threads = POOL_MAX_THREADS;
   const long work = (long)M * N * K;
   if (threads <= 1 || work < PARALLEL_MIN) {
