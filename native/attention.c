@@ -16,6 +16,7 @@
  */
 #include "napi-args.h"
 #include "pool.h"
+#include "multiversion.h"
 #include "sgemm.h"
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -88,12 +89,6 @@ static void apply_task(void *arg, int i) {
   }
 }
 
-/* Several versions of a hot loop, the best picked at load time (ELF ifunc); elsewhere the compiler's default. */
-#if defined(__x86_64__) && defined(__ELF__) && defined(__GNUC__) && !defined(__clang__)
-#define MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define MULTIVERSION
-#endif
 #define LANES 16
 
 /* Rows r0..r1 of dS = P * (dP - rowsum(dP * P)) * scale in place of dP, over columns 0..r1 (row t's sum over its

@@ -32,15 +32,10 @@
  */
 #include "napi-args.h"
 #include "pool.h"
+#include "multiversion.h"
 #include <stdlib.h>
 #include <string.h>
 
-/* Several versions of a hot loop, the best picked at load time (ELF ifunc); elsewhere the compiler's default. */
-#if defined(__x86_64__) && defined(__ELF__) && defined(__GNUC__) && !defined(__clang__)
-#define MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define MULTIVERSION
-#endif
 
 #define LANES 16
 #define MIN_PARALLEL 32768L /* elements below which one thread does it all */
@@ -60,15 +55,17 @@ static int get_f32_or_null(napi_env env, napi_value v, const char *what, uint64_
   return get_f32(env, v, what, need, data, &len);
 }
 
-static int get_u16(napi_env env, napi_value v, const char *what, uint64_t need, uint16_t **data) {
+/* A typed array of `type` (named `type_name` in the error) with at least `need` elements. */
+static int get_typed(napi_env env, napi_value v, const char *what, uint64_t need, napi_typedarray_type want,
+                     const char *type_name, void **data) {
   bool is = false;
   napi_typedarray_type type;
   size_t length = 0;
   void *ptr = NULL;
   char msg[160];
   if (napi_is_typedarray(env, v, &is) != napi_ok || !is ||
-      napi_get_typedarray_info(env, v, &type, &length, &ptr, NULL, NULL) != napi_ok || type != napi_uint16_array) {
-    snprintf(msg, sizeof msg, "%s must be a Uint16Array", what);
+      napi_get_typedarray_info(env, v, &type, &length, &ptr, NULL, NULL) != napi_ok || type != want) {
+    snprintf(msg, sizeof msg, "%s must be %s", what, type_name);
     napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
     return 0;
   }
@@ -81,25 +78,12 @@ static int get_u16(napi_env env, napi_value v, const char *what, uint64_t need, 
   return 1;
 }
 
+static int get_u16(napi_env env, napi_value v, const char *what, uint64_t need, uint16_t **data) {
+  return get_typed(env, v, what, need, napi_uint16_array, "a Uint16Array", (void **)data);
+}
+
 static int get_i32(napi_env env, napi_value v, const char *what, uint64_t need, int32_t **data) {
-  bool is = false;
-  napi_typedarray_type type;
-  size_t length = 0;
-  void *ptr = NULL;
-  char msg[160];
-  if (napi_is_typedarray(env, v, &is) != napi_ok || !is ||
-      napi_get_typedarray_info(env, v, &type, &length, &ptr, NULL, NULL) != napi_ok || type != napi_int32_array) {
-    snprintf(msg, sizeof msg, "%s must be an Int32Array", what);
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
-    return 0;
-  }
-  if ((uint64_t)length < need) {
-    snprintf(msg, sizeof msg, "%s has %zu elements, needs %llu", what, length, (unsigned long long)need);
-    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
-    return 0;
-  }
-  *data = (int32_t *)ptr;
-  return 1;
+  return get_typed(env, v, what, need, napi_int32_array, "an Int32Array", (void **)data);
 }
 
 static int get_double(napi_env env, napi_value v, const char *what, double *out) {

@@ -15,6 +15,7 @@
 #define _GNU_SOURCE
 #include "sgemm.h"
 #include "pool.h"
+#include "multiversion.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -166,11 +167,6 @@ static int transposed(const part_t *w, int threads) {
  * of A with a column of op(B), both in cache, so nothing of A (the large operand) is packed. op(B) is transposed
  * into a scratch when its columns are strided (tb = 0). The dot runs in THIN_LANES float lanes, in a fixed order
  * (other bits than the packed path's, the same on any thread count); rows are split over threads. */
-#if defined(__x86_64__) && defined(__ELF__) && defined(__GNUC__) && !defined(__clang__)
-#define MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define MULTIVERSION
-#endif
 #define THIN_LANES 16
 #define THIN_ROWS 64 /* rows per task */
 
