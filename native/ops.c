@@ -21,6 +21,9 @@
  *       overwritten instead (ignored rows get 0)
  *   scale(x, n, s, threads)                                 x *= s (float times double, rounded to float)
  *   widenBf16(src: Uint16Array, dst, n, threads)            dst[i] = the bf16 bits src[i] as a float (exact)
+ *   addScaled(a, b, out, n, s, threads)                     out = a + s * b (residuals, LoRA's scaled update)
+ *   accumulate(dst, src, n, s, threads)                     dst += s * src (gradients)
+ *       both in double with one rounding to float, as the TypeScript loops compute them, so the same bits
  *   adamw(p, g, m, v, b1, b2, eps, decay, stepSize, bc2Sqrt, threads)   as kernels.c's adamw, on threads
  *
  * Results do not depend on the thread count: rows (or elements, or columns for the embedding) are split between
@@ -660,6 +663,58 @@ static napi_value js_widen_bf16(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ---- elementwise sums (out = a + s b; dst += s src) ---------------------------------------------------------- */
+
+typedef struct {
+  const float *a, *b;
+  float *out;
+  double s;
+  long n;
+  int parts;
+} sum_job;
+
+MULTIVERSION static void add_scaled_range(const float *restrict a, const float *restrict b, float *out, double s, long i0, long i1) {
+  for (long i = i0; i < i1; i++) out[i] = (float)((double)a[i] + s * (double)b[i]);
+}
+
+static void add_scaled_task(void *arg, int i) {
+  const sum_job *j = arg;
+  PART_RANGE(j->n, j->parts, i, lo, hi);
+  add_scaled_range(j->a, j->b, j->out, j->s, lo, hi);
+}
+
+/* addScaled(a, b, out, n, s, threads); out may be a (accumulate passes dst as both). */
+static napi_value js_add_scaled(napi_env env, napi_callback_info info) {
+  napi_value v[6];
+  int n, threads;
+  float *a, *b, *out;
+  double s;
+  size_t len;
+  if (!args(env, info, 6, v, "addScaled(a, b, out, n, s, threads) takes 6 arguments")) return NULL;
+  if (!get_dim(env, v[3], "n", &n) || !get_double(env, v[4], "s", &s) || !get_threads(env, v[5], &threads) ||
+      !get_f32(env, v[0], "addScaled a", n, &a, &len) || !get_f32(env, v[1], "addScaled b", n, &b, &len) ||
+      !get_f32(env, v[2], "addScaled out", n, &out, &len))
+    return NULL;
+  sum_job j = {.a = a, .b = b, .out = out, .s = s, .n = n, .parts = threads_for(n, threads)};
+  pool_run(j.parts, j.parts, add_scaled_task, &j);
+  return NULL;
+}
+
+static napi_value js_accumulate(napi_env env, napi_callback_info info) {
+  napi_value v[5];
+  int n, threads;
+  float *dst, *src;
+  double s;
+  size_t len;
+  if (!args(env, info, 5, v, "accumulate(dst, src, n, s, threads) takes 5 arguments")) return NULL;
+  if (!get_dim(env, v[2], "n", &n) || !get_double(env, v[3], "s", &s) || !get_threads(env, v[4], &threads) ||
+      !get_f32(env, v[0], "accumulate dst", n, &dst, &len) || !get_f32(env, v[1], "accumulate src", n, &src, &len))
+    return NULL;
+  sum_job j = {.a = dst, .b = src, .out = dst, .s = s, .n = n, .parts = threads_for(n, threads)};
+  pool_run(j.parts, j.parts, add_scaled_task, &j);
+  return NULL;
+}
+
 /* ---- AdamW -------------------------------------------------------------------------------------------------- */
 
 typedef struct {
@@ -723,6 +778,8 @@ void ops_register(napi_env env, napi_value exports) {
       {"crossEntropyBackward", NULL, js_cross_entropy_backward, NULL, NULL, NULL, napi_enumerable, NULL},
       {"scale", NULL, js_scale, NULL, NULL, NULL, napi_enumerable, NULL},
       {"widenBf16", NULL, js_widen_bf16, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"addScaled", NULL, js_add_scaled, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"accumulate", NULL, js_accumulate, NULL, NULL, NULL, napi_enumerable, NULL},
       {"adamw", NULL, js_adamw, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

@@ -12,6 +12,7 @@
 import type { Gemm } from './gemm/gemm-seam.ts';
 import type { Rng } from './rng.ts';
 import type { BufferPool } from './pool.ts';
+import { nativeRowKernels } from './ops/native-kernels.ts';
 
 export class Tensor {
   grad: Float32Array | null = null;
@@ -52,8 +53,11 @@ export class Tensor {
     return this.grad;
   }
 
-  /** grad += scale * g (the first contribution is a copy, no zero-fill). */
-  addGrad(g: Float32Array, scale = 1): void {
+  /**
+   * grad += scale * g (the first contribution is a copy, no zero-fill); large sums run in the native kernel on up to
+   * `threads` threads, with the loop's bits.
+   */
+  addGrad(g: Float32Array, scale = 1, threads = 1): void {
     const n = this.data.length;
     if (this.grad === null) {
       const d = (this.grad = this.pool ? this.pool.take(n, false) : new Float32Array(n));
@@ -62,7 +66,9 @@ export class Tensor {
       return;
     }
     const d = this.grad;
-    if (scale === 1) for (let i = 0; i < n; i++) d[i] += g[i];
+    const rk = n >= 4096 ? nativeRowKernels() : null;
+    if (rk?.accumulate) rk.accumulate(d, g, n, scale, threads);
+    else if (scale === 1) for (let i = 0; i < n; i++) d[i] += g[i];
     else for (let i = 0; i < n; i++) d[i] += scale * g[i];
   }
 

@@ -190,3 +190,19 @@ test('widenBf16 on threads gives the TypeScript widening bit for bit; a wrong ar
   assert.throws(() => rk!.widenBf16!(new Uint16Array(3), new Float32Array(4), 4, 1), /widenBf16 src has 3 elements, needs 4/);
   assert.throws(() => rk!.widenBf16!(new Int16Array(4) as unknown as Uint16Array, new Float32Array(4), 4, 1), /widenBf16 src must be a Uint16Array/);
 });
+
+test('addScaled and accumulate on threads give the TypeScript loops bit for bit', { skip }, () => {
+  const n = 50_001, a = rand(n, 21, 3), b = rand(n, 22, 1e-3);
+  for (const s of [1, 2, 0.3125, 1 / 3]) {
+    const want = new Float32Array(n), acc = a.slice();
+    for (let i = 0; i < n; i++) { want[i] = a[i] + s * b[i]; acc[i] += s * b[i]; }
+    for (const threads of [1, 2]) {
+      const out = new Float32Array(n), dst = a.slice();
+      rk!.addScaled!(a, b, out, n, s, threads);
+      rk!.accumulate!(dst, b, n, s, threads);
+      sameBits(`addScaled s=${s} on ${threads}`, out, want);
+      sameBits(`accumulate s=${s} on ${threads}`, dst, acc);
+    }
+  }
+  assert.throws(() => rk!.accumulate!(new Float32Array(3), new Float32Array(4), 4, 1, 1), /accumulate dst is too short|accumulate dst has 3/);
+});

@@ -162,19 +162,24 @@ export function swiglu(ctx: Ctx, gate: Tensor, up: Tensor): Tensor {
   return y;
 }
 
+/** Elements from which a sum runs in the native kernel (below, the call costs more than the loop). */
+const NATIVE_SUM_MIN = 4096;
+
 /** y = a + scale * b (residual connections, LoRA's scaled update). */
 export function addScaled(ctx: Ctx, a: Tensor, b: Tensor, scale = 1): Tensor {
   const n = a.size;
   if (b.size !== n) throw new Error(`add: shapes [${a.shape}] and [${b.shape}] differ`);
   const out = alloc(ctx, n), ad = a.data, bd = b.data;
-  if (scale === 1) for (let i = 0; i < n; i++) out[i] = ad[i] + bd[i];
+  const rk = n >= NATIVE_SUM_MIN ? nativeRowKernels() : null;
+  if (rk?.addScaled) rk.addScaled(ad, bd, out, n, scale, ctx.gemm.threads);
+  else if (scale === 1) for (let i = 0; i < n; i++) out[i] = ad[i] + bd[i];
   else for (let i = 0; i < n; i++) out[i] = ad[i] + scale * bd[i];
   const y = output(ctx, out, a.shape, needsGrad(ctx, a, b));
   if (y.requiresGrad) {
     ctx.tape!.record(() => {
       const dy = y.grad;
       if (!dy) return;
-      if (b.requiresGrad) b.addGrad(dy, scale);
+      if (b.requiresGrad) b.addGrad(dy, scale, ctx.gemm.threads);
       if (a.requiresGrad) a.takeGrad(dy); // dy is dead after this op's backward: a may own it
     });
   }

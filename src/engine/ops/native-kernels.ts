@@ -3,8 +3,9 @@
  *   - `nativeKernels()` (native/kernels.c): the exp()-bound loops of a step (row softmax, sigmoid), vectorised with
  *     glibc's SIMD expf;
  *   - `nativeRowKernels()` (native/ops.c, in the gemm addon): RMSNorm, SwiGLU, RoPE, row softmax, the embedding and
- *     cross-entropy backward, gradient scaling, AdamW and bf16 widening, vectorised and split over the job's threads
- *     through the gemm's own thread pool (so a lone job uses every core it has for the whole step, not just the gemms).
+ *     cross-entropy backward, gradient scaling and sums, AdamW and bf16 widening, vectorised and split over the job's
+ *     threads through the gemm's own thread pool (so a lone job uses every core it has for the whole step, not just
+ *     the gemms).
  * Every op that uses them keeps its TypeScript loop beside, used when the addon is absent or switched off
  * (MODELFAB_KERNELS=js, `useNativeKernels(false)`).
  */
@@ -33,6 +34,9 @@ export interface RowKernels {
   scale(x: Float32Array, n: number, s: number, threads: number): void;
   /** dst = the bf16 bits of src as float32 (exact); absent in builds older than it. */
   widenBf16?(src: Uint16Array, dst: Float32Array, n: number, threads: number): void;
+  /** out = a + s * b and dst += s * src, in double with one rounding (the TypeScript loops' bits); absent in older builds. */
+  addScaled?(a: Float32Array, b: Float32Array, out: Float32Array, n: number, s: number, threads: number): void;
+  accumulate?(dst: Float32Array, src: Float32Array, n: number, s: number, threads: number): void;
   adamw(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, b1: number, b2: number, eps: number, decay: number, stepSize: number, bc2Sqrt: number, threads: number): void;
 }
 
