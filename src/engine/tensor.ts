@@ -59,14 +59,15 @@ export class Tensor {
    */
   addGrad(g: Float32Array, scale = 1, threads = 1): void {
     const n = this.data.length;
+    const rk = n >= 4096 ? nativeRowKernels() : null;
     if (this.grad === null) {
       const d = (this.grad = this.pool ? this.pool.take(n, false) : new Float32Array(n));
       if (scale === 1) d.set(g.subarray(0, n));
+      else if (rk) { d.set(g.subarray(0, n)); rk.scale(d, n, scale, threads); } // (float)(g * scale), as the loop
       else for (let i = 0; i < n; i++) d[i] = scale * g[i];
       return;
     }
     const d = this.grad;
-    const rk = n >= 4096 ? nativeRowKernels() : null;
     if (rk?.accumulate) rk.accumulate(d, g, n, scale, threads);
     else if (scale === 1) for (let i = 0; i < n; i++) d[i] += g[i];
     else for (let i = 0; i < n; i++) d[i] += scale * g[i];

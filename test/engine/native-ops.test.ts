@@ -206,3 +206,11 @@ test('addScaled and accumulate on threads give the TypeScript loops bit for bit'
   }
   assert.throws(() => rk!.accumulate!(new Float32Array(3), new Float32Array(4), 4, 1, 1), /accumulate dst is too short|accumulate dst has 3/);
 });
+
+test('Tensor.addGrad: a scaled first contribution and later ones give the loop bits with the kernels on', { skip }, () => {
+  const n = 9000, g1 = rand(n, 31), g2 = rand(n, 32);
+  const run = () => { const t = new Tensor(new Float32Array(n), [n], true); t.addGrad(g1, 1 / 3, 2); t.addGrad(g2, 0.7, 2); return t.grad!; };
+  const native = run();
+  useNativeKernels(false);
+  try { sameBits('addGrad', native, run()); } finally { useNativeKernels(true); }
+});
