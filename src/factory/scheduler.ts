@@ -62,7 +62,7 @@ import type { JobNeeds, JobPatch, JobRecord, JobRepository, StopRequest } from '
 import type { JobSpec, JobStatus, Resources, Runner } from './job-spec.ts';
 import { StatusError } from '../util/status-error.ts';
 import { soleCoordination, type Coordination } from '../store/coordination.ts';
-import { clearThreadGrant, shareIdle, writeThreadGrant } from './thread-grant.ts';
+import { clearThreadGrant, readThreadGrant, shareIdle, writeThreadGrant } from './thread-grant.ts';
 
 export const TERMINAL_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'cancelled'];
 
@@ -104,7 +104,7 @@ export interface SchedulerOptions {
   /** A server that does not lead tries to take over this often. Default 1 s. */
   leaderPollMs?: number;
   /**
-   * Lend idle cores of a machine to the engine jobs running on it (a job alone there uses them all), and take them
+   * Lend idle cores of a machine to the CPU jobs running on it (a job alone there uses them all), and take them
    * back before another job starts there (thread-grant.ts). Default true.
    */
   lendIdleThreads?: boolean;
@@ -657,7 +657,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   }
 
   /**
-   * Lends each machine's idle threads (its runner's capacity less what the running jobs hold) to the engine jobs
+   * Lends each machine's idle threads (its runner's capacity less what the running jobs hold) to the CPU jobs
    * this server runs there, shared round robin; a job's total never exceeds the machine's threads. Only runners
    * whose trainers are processes of this machine (hostBound) take part. Placement never counts a loan: the threads
    * lent on a runner are taken back before a job starts there (`reclaimThreads`).
@@ -717,6 +717,13 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
 
   private attach(job: JobRecord, handle: RefRunHandle): void {
     this.active.set(job.id, { handle, outputDir: job.spec.outputDir, runner: job.runner ?? this.runners[0].name, threads: job.spec.threads, forceTimer: null, signalled: null });
+    // an adopted trainer may still follow a loan a server before this one made: it goes back to its own threads
+    try {
+      const granted = readThreadGrant(job.spec.outputDir);
+      if (granted !== null && granted !== job.spec.threads) writeThreadGrant(job.spec.outputDir, job.spec.threads);
+    } catch (e) {
+      this.warn(e);
+    }
     handle.exited.then((exit) => {
       if (this.closed) return;
       this.serial(() => this.onExit(job.id, handle, exit)).catch((e) => this.warn(e));

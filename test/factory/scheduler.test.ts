@@ -693,6 +693,17 @@ test('idle threads: a job alone on its machine is lent the idle cores, taken bac
   assert.deepEqual(messages, ['2 threads: 1 idle lent to it', 'back to its 1 thread(s) (1 lent taken back)', '2 threads: 1 idle lent to it']);
 });
 
+test('idle threads: an adopted trainer still following an old server\'s loan goes back to its own threads', async () => {
+  const { repo, runner, s } = make({ cpuThreads: 2, memoryMB: 10000 });
+  const sp = spec('adopted');
+  await seedRunning(repo, 'adopted', { leaseOwner: `${os.hostname()}/${deadPid()}/dead`, leaseExpiresAt: 0 }, sp);
+  runner.orphans.set('adopted', new FakeHandle('adopted', sp, undefined, runner, 'fake:adopted'));
+  mkdirSync(sp.outputDir, { recursive: true });
+  writeThreadGrant(sp.outputDir, 2);
+  assert.deepEqual((await s.recover()).adopted, ['adopted']);
+  assert.equal(readThreadGrant(sp.outputDir), 1);
+});
+
 test('shareIdle: idle threads go round robin, never above the cap', () => {
   assert.deepEqual(shareIdle([1], 1, 2), [2]);
   assert.deepEqual(shareIdle([1, 1], 3, 2), [2, 2]);
