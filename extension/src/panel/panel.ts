@@ -384,7 +384,26 @@ function errorView(): HTMLElement | null {
   return box;
 }
 
+/** The focused field (by test id) and its caret, so a render while someone types keeps the focus and the keystrokes. */
+function focusedField(): { id: string; start: number | null; end: number | null } | null {
+  const el = document.activeElement;
+  const id = el instanceof HTMLElement ? el.dataset.testid : undefined;
+  if (!id || !(el instanceof HTMLInputElement || el instanceof HTMLTextAreaElement)) return null;
+  let start: number | null = null, end: number | null = null;
+  try { start = el.selectionStart; end = el.selectionEnd; } catch { /* inputs without a caret */ }
+  return { id, start, end };
+}
+
+function restoreFocus(f: ReturnType<typeof focusedField>): void {
+  if (!f) return;
+  const el = app.querySelector(`[data-testid="${f.id}"]`);
+  if (!(el instanceof HTMLInputElement || el instanceof HTMLTextAreaElement)) return;
+  el.focus();
+  try { if (f.start !== null && f.end !== null) el.setSelectionRange(f.start, f.end); } catch { /* inputs without a caret */ }
+}
+
 function render(): void {
+  const focused = focusedField();
   disposeChart();
   document.documentElement.lang = state.settings.lang === 'zh' ? 'zh-CN' : 'en';
   document.title = L('title');
@@ -400,6 +419,7 @@ function render(): void {
     h('div', { class: 'tabs', role: 'tablist' }, ...tabs.map(([id, key]) => h('button', { role: 'tab', 'data-testid': `tab-${id}`, 'aria-selected': String(state.tab === id), onclick: () => { state.tab = id; render(); } }, L(key)))),
     toolView(),
   ].filter((x): x is HTMLElement => x !== null));
+  restoreFocus(focused);
 }
 
 async function main(): Promise<void> {
