@@ -12,7 +12,7 @@
 import type { Gemm } from './gemm/gemm-seam.ts';
 import type { Rng } from './rng.ts';
 import type { BufferPool } from './pool.ts';
-import { nativeRowKernels } from './ops/native-kernels.ts';
+import { NATIVE_SUM_MIN, nativeRowKernels } from './ops/native-kernels.ts';
 
 export class Tensor {
   grad: Float32Array | null = null;
@@ -59,7 +59,7 @@ export class Tensor {
    */
   addGrad(g: Float32Array, scale = 1, threads = 1): void {
     const n = this.data.length;
-    const rk = n >= 4096 ? nativeRowKernels() : null;
+    const rk = n >= NATIVE_SUM_MIN ? nativeRowKernels() : null;
     if (this.grad === null) {
       const d = (this.grad = this.pool ? this.pool.take(n, false) : new Float32Array(n));
       if (scale === 1) d.set(g.subarray(0, n));

@@ -4,7 +4,7 @@
  * Each forward saves what its backward needs in the closure it records on the tape.
  */
 import { Tensor, alloc, needsGrad, output, type Ctx } from '../tensor.ts';
-import { nativeKernels, nativeRowKernels } from './native-kernels.ts';
+import { NATIVE_SUM_MIN, nativeKernels, nativeRowKernels } from './native-kernels.ts';
 
 /** A weight the linear op can read: a trainable or frozen Tensor, or a quantized one dequantized on the fly. */
 export interface WeightSource {
@@ -161,9 +161,6 @@ export function swiglu(ctx: Ctx, gate: Tensor, up: Tensor): Tensor {
   }
   return y;
 }
-
-/** Elements from which a sum runs in the native kernel (below, the call costs more than the loop). */
-const NATIVE_SUM_MIN = 4096;
 
 /** y = a + scale * b (residual connections, LoRA's scaled update). */
 export function addScaled(ctx: Ctx, a: Tensor, b: Tensor, scale = 1): Tensor {

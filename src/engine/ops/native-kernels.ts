@@ -51,6 +51,9 @@ function load(): NativeKernels | null {
   }
 }
 
+/** Elements from which an elementwise sum runs in the native kernel (below, the call costs more than the loop). */
+export const NATIVE_SUM_MIN = 4096;
+
 let loaded: NativeKernels | null | undefined;
 let enabled = true;
 
