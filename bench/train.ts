@@ -2,7 +2,8 @@
  * npm run bench:train — training throughput of the engine against PyTorch, in the same run.
  *
  * Reference config: vocab 4096, hidden 256, 4 layers, 4 heads, FFN 768, untied output, batch 8 x 128 tokens.
- * One step = forward, backward, gradient clipping, AdamW (the real training step of src/engine/train.ts).
+ * One step = forward with the loss (`forwardLoss`), backward, gradient clipping, AdamW: the training step of
+ * src/engine/train.ts.
  * Measured for full fine-tuning and LoRA (rank 8 on q and v), with each available gemm backend (native: the
  * engine's own kernels; openblas where it was built; portable: WebAssembly), at the same thread count as PyTorch
  * (default 1: `--threads N` to change), and the native backend again at 2 threads. PyTorch runs
@@ -64,8 +65,7 @@ async function measure(backend: GemmBackend, method: MethodSpec, threads = THREA
     for (let s = 0; s < WARMUP + STEPS; s++) {
       const t0 = performance.now();
       for (const p of params) p.zeroGrad();
-      const r = model.forward(ctx, ids, B, labels);
-      ctx.tape!.backward(r.loss!.loss);
+      ctx.tape!.backward(model.forwardLoss(ctx, ids, B, labels).loss);
       clipGradNorm(params, 1, threads);
       opt.step();
       pool.release();

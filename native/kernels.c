@@ -9,9 +9,8 @@
  *       max_r + log(sum_r) per row.
  *   sigmoid(x, y, n)        y = 1 / (1 + exp(-x))
  *   adamw(p, g, m, v, b1, b2, eps, decay, stepSize, bc2Sqrt)
- *       one AdamW update of a tensor, element by element exactly as src/engine/optim.ts computes it (double
- *       arithmetic rounded to float on store, no fast-math), so both paths give the same bits
- *   sumSquares(x) -> number  sum of x[i]^2 in double (gradient norms)
+ *       one AdamW update of a tensor, element by element exactly as src/engine/optim.ts computes it (float32
+ *       arithmetic in PyTorch's order, no fast-math), so both paths give the same bits
  *
  * Arguments are validated: a wrong type or an array shorter than the sizes need throws; nothing is read or
  * written out of bounds.
@@ -112,18 +111,19 @@ static napi_value sigmoid(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* Exact IEEE semantics here: the update must match the TypeScript loop bit for bit. */
+/* Exact IEEE semantics here: the update must match the TypeScript loop bit for bit (float32, as PyTorch). */
 __attribute__((optimize("no-fast-math", "fp-contract=off")))
 static void adamw_update(float *restrict p, const float *restrict g, float *restrict m, float *restrict v, size_t n,
-                         double b1, double b2, double eps, double decay, double step_size, double bc2_sqrt) {
-  const double c1 = 1.0 - b1, c2 = 1.0 - b2;
+                         double b1d, double b2d, double epsd, double decayd, double step_sized, double bc2_sqrtd) {
+  const float b1 = (float)b1d, b2 = (float)b2d, c1 = (float)(1.0 - b1d), c2 = (float)(1.0 - b2d), eps = (float)epsd;
+  const float decay = (float)decayd, step_size = (float)step_sized, bc2_sqrt = (float)bc2_sqrtd;
   for (size_t i = 0; i < n; i++) {
-    const double gi = g[i];
-    const double mi = b1 * m[i] + c1 * gi;
-    const double vi = b2 * v[i] + c2 * gi * gi;
-    m[i] = (float)mi;
-    v[i] = (float)vi;
-    p[i] = (float)(p[i] * decay - (step_size * mi) / (sqrt(vi) / bc2_sqrt + eps));
+    const float gi = g[i];
+    const float mi = b1 * m[i] + c1 * gi;
+    const float vi = b2 * v[i] + c2 * (gi * gi);
+    m[i] = mi;
+    v[i] = vi;
+    p[i] = p[i] * decay - step_size * (mi / (sqrtf(vi) / bc2_sqrt + eps));
   }
 }
 
@@ -153,28 +153,10 @@ static napi_value adamw(napi_env env, napi_callback_info info) {
 }
 
 __attribute__((optimize("no-fast-math", "fp-contract=off")))
-static double sum_squares_f(const float *x, size_t n) {
-  double s = 0;
-  for (size_t i = 0; i < n; i++) s += (double)x[i] * x[i];
-  return s;
-}
-
-static napi_value sum_squares(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1], out;
-  float *x;
-  size_t n;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 || !f32_arg(env, argv[0], "sumSquares", "x", &x, &n)) return NULL;
-  napi_create_double(env, sum_squares_f(x, n), &out);
-  return out;
-}
-
 NAPI_MODULE_INIT() {
   napi_value fn;
   napi_create_function(env, "adamw", NAPI_AUTO_LENGTH, adamw, NULL, &fn);
   napi_set_named_property(env, exports, "adamw", fn);
-  napi_create_function(env, "sumSquares", NAPI_AUTO_LENGTH, sum_squares, NULL, &fn);
-  napi_set_named_property(env, exports, "sumSquares", fn);
   napi_create_function(env, "softmaxRows", NAPI_AUTO_LENGTH, softmax_rows, NULL, &fn);
   napi_set_named_property(env, exports, "softmaxRows", fn);
   napi_create_function(env, "sigmoid", NAPI_AUTO_LENGTH, sigmoid, NULL, &fn);

@@ -20,9 +20,9 @@ import { loraScale, normalizeMethod, freezeTrainable, type MethodSpec } from './
 import { Tape, Tensor, alloc, output, type Ctx } from './tensor.ts';
 import { BufferPool } from './pool.ts';
 import { HalfWeight } from './half-weight.ts';
-import { linearCrossEntropy } from './ops/linear-loss.ts';
+import { linearCrossEntropy, wholeLinearCrossEntropy } from './ops/linear-loss.ts';
 import { Rng } from './rng.ts';
-import { add, addScaled, dropout, embedding, linear, prependRows, rmsnorm, swiglu, type Weight, type WeightSource } from './ops/basic.ts';
+import { add, addLowRank, dropout, embedding, linear, prependRows, rmsnorm, swiglu, type Weight, type WeightSource } from './ops/basic.ts';
 import { rope, ropeInPlace } from './ops/rope.ts';
 import { attention, causalSoftmax } from './ops/attention.ts';
 import { crossEntropy, IGNORE_INDEX, type CrossEntropyResult } from './ops/loss.ts';
@@ -317,8 +317,7 @@ export class LlamaModel {
     const y = linear(ctx, x, this.weight(name), bias);
     const lp = this.lora.get(name);
     if (!lp) return y;
-    const a = linear(ctx, dropout(ctx, x, lp.dropout), lp.a);
-    return addScaled(ctx, y, linear(ctx, a, lp.b), lp.scale);
+    return addLowRank(ctx, y, linear(ctx, dropout(ctx, x, lp.dropout), lp.a), lp.b, lp.scale);
   }
 
   private bias(l: number, p: 'q' | 'k' | 'v'): Tensor | null {
@@ -343,7 +342,7 @@ export class LlamaModel {
    */
   forwardLoss(ctx: Ctx, ids: Int32Array, B: number, labels: Int32Array): CrossEntropyResult {
     const x = this.hidden(ctx, ids, B), al = this.checkedLabels(labels, ids, B);
-    if (x.shape[0] * this.config.vocabSize <= this.lossChunkAbove) return crossEntropy(ctx, linear(ctx, x, this.outputWeight()), al);
+    if (x.shape[0] * this.config.vocabSize <= this.lossChunkAbove) return wholeLinearCrossEntropy(ctx, x, this.outputWeight(), al);
     return linearCrossEntropy(ctx, x, this.outputWeight(), al);
   }
 

@@ -9,10 +9,12 @@
  * 3. activations: a step's buffer pool holds every op output of the forward and, after the backward, a gradient
  *    of most (measured: 1.75x the outputs). Per token and layer, in floats: the norms (2C), q/k/v and their RoPE
  *    copies, attention's output, o, the residual adds, gate/up/SwiGLU and its sigmoid (4F), down, per LoRA target
- *    r plus two outputs; and the attention probabilities (H x (T + P), kept once). With checkpointing only each layer's input and its gradient stay per
- *    layer (2C) and one layer's worth is scratch;
- * 4. the loss: [tokens x vocabulary] logits and their softmax and gradient (3x) on the plain path, or two
- *    tiles of 512 x 8192 on the chunked one (ops/linear-loss.ts) and the tile of the output matrix widened;
+ *    its r-wide product (its update is added into the base output in place); and the attention probabilities
+ *    (H x (T + P), kept once). With checkpointing only each layer's input and its gradient stay per layer (2C) and
+ *    one layer's worth is scratch;
+ * 4. the loss: one [tokens x vocabulary] buffer (the logits, turned into their gradient in place) on the whole
+ *    path, or two tiles of 512 x 8192 on the chunked one (ops/linear-loss.ts) and the tile of the output matrix
+ *    widened;
  * 5. the runtime: Node, V8 and the gemm backend (a constant, measured).
  */
 import { headDim, MODULE_TENSOR, parameterCount, tensorShapes, type LlamaConfig, type LinearModule } from './config.ts';
@@ -85,9 +87,7 @@ export function trainingMemory(config: LlamaConfig, method: MethodSpec, o: Train
   // 3. activations, floats per token of one layer's forward
   const P = m.type === 'prefix' ? m.numVirtualTokens : 0, Pp = m.type === 'prompt' ? m.numVirtualTokens : 0;
   const T = o.seqLen + Pp, tokens = o.batchSize * T;
-  const width: Record<LinearModule, number> = { q: QW, k: KW, v: KW, o: C, gate: F, up: F, down: C };
-  let lora = 0;
-  if (m.type === 'lora' || m.type === 'qlora') for (const t of m.targets as LinearModule[]) lora += m.rank + 2 * width[t];
+  const lora = m.type === 'lora' || m.type === 'qlora' ? m.rank * (m.targets as LinearModule[]).length : 0;
   const outputs = 2 * C + 2 + 2 * QW + 2 * KW + KW + QW + C + C + 4 * F + C + C + lora;
   // Gradients: measured at 1.75x the outputs (some are handed on, not copied); attention keeps one set of probabilities.
   const perLayer = GRADIENT_SHARE * outputs + c.numHeads * (T + P);
@@ -96,7 +96,7 @@ export function trainingMemory(config: LlamaConfig, method: MethodSpec, o: Train
   // 4. the loss
   const logits = tokens * c.vocabSize;
   const chunked = logits > (o.lossChunkAbove ?? 2 ** 26);
-  const loss = chunked ? (2 * Math.min(ROW_CHUNK, tokens) * Math.min(VOCAB_TILE, c.vocabSize) + Math.min(VOCAB_TILE, c.vocabSize) * C) * 4 : 3 * logits * 4;
+  const loss = chunked ? (2 * Math.min(ROW_CHUNK, tokens) * Math.min(VOCAB_TILE, c.vocabSize) + Math.min(VOCAB_TILE, c.vocabSize) * C) * 4 : logits * 4;
   const total = weights + optimizer + activations + loss + RUNTIME_BYTES;
   return { weights, optimizer, activations, loss, runtime: RUNTIME_BYTES, total };
 }

@@ -15,6 +15,8 @@
 import type { Tensor } from './tensor.ts';
 import { nativeKernels, nativeRowKernels } from './ops/native-kernels.ts';
 
+const f = Math.fround;
+
 // ---------------------------------------------------------------------------------------------------------------
 // AdamW
 
@@ -129,6 +131,7 @@ export class AdamW {
    *   p <- p * (1 - lr * wd)
    *   m <- b1 * m + (1 - b1) * g;   v <- b2 * v + (1 - b2) * g^2
    *   p <- p - (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+   * in float32, as PyTorch computes it.
    */
   step(lr = this.lr): void {
     this.steps++;
@@ -149,16 +152,19 @@ export class AdamW {
       const stepSize = glr / (1 - b1 ** step);
       const bc2Sqrt = Math.sqrt(1 - b2 ** step);
       const rk = nativeRowKernels(), k = nativeKernels();
-      // the same arithmetic, vectorised (and on threads)
+      // The same update in the native kernels, vectorised (and on threads): the same bits.
       if (rk) { rk.adamw(p, g, m, v, b1, b2, eps, decay, stepSize, bc2Sqrt, this.threads); continue; }
       if (k) { k.adamw(p, g, m, v, b1, b2, eps, decay, stepSize, bc2Sqrt); continue; }
+      // float32 arithmetic as PyTorch's: every operation rounded to float (a double result of two floats, rounded
+      // once, is the float operation's result for +, -, *, / and sqrt).
+      const b1f = f(b1), b2f = f(b2), c1f = f(c1), c2f = f(c2), epsf = f(eps), decayf = f(decay), sf = f(stepSize), bcf = f(bc2Sqrt);
       for (let i = 0; i < n; i++) {
         const gi = g[i];
-        const mi = b1 * m[i] + c1 * gi;
-        const vi = b2 * v[i] + c2 * gi * gi;
+        const mi = f(f(b1f * m[i]) + f(c1f * gi));
+        const vi = f(f(b2f * v[i]) + f(c2f * f(gi * gi)));
         m[i] = mi;
         v[i] = vi;
-        p[i] = p[i] * decay - (stepSize * mi) / (Math.sqrt(vi) / bc2Sqrt + eps);
+        p[i] = f(f(p[i] * decayf) - f(sf * f(mi / f(f(f(Math.sqrt(vi)) / bcf) + epsf))));
       }
     }
   }
@@ -231,15 +237,11 @@ function check(cond: boolean, msg: string): asserts cond {
 export function clipGradNorm(params: Iterable<Tensor>, maxNorm: number, threads = 1): number {
   const grads: Float32Array[] = [];
   let sumSq = 0;
-  const k = nativeKernels();
   for (const t of params) {
     const g = t.grad;
     if (g === null) continue;
     grads.push(g);
-    let s = 0;
-    if (k) s = k.sumSquares(g); // the same sum, in the same order
-    else for (let i = 0; i < g.length; i++) s += g[i] * g[i];
-    sumSq += s;
+    sumSq += sumSquares(g, threads);
   }
   const total = Math.sqrt(sumSq);
   if (!Number.isFinite(total)) return total;
@@ -255,14 +257,35 @@ export function clipGradNorm(params: Iterable<Tensor>, maxNorm: number, threads 
 }
 
 /** The global L2 norm of the gradients (no clipping). */
-export function gradNorm(params: Iterable<Tensor>): number {
+export function gradNorm(params: Iterable<Tensor>, threads = 1): number {
   let sumSq = 0;
-  for (const t of params) {
-    const g = t.grad;
-    if (g === null) continue;
-    for (let i = 0; i < g.length; i++) sumSq += g[i] * g[i];
-  }
+  for (const t of params) if (t.grad !== null) sumSq += sumSquares(t.grad, threads);
   return Math.sqrt(sumSq);
+}
+
+/** Elements per partial sum of `sumSquares` (the native kernel's SQ_BLOCK). */
+const SQ_BLOCK = 65536;
+
+/**
+ * Sum of x[i]^2 in double: per block of SQ_BLOCK elements in 8 lanes (element i into lane i mod 8), the lanes in
+ * order, then the blocks in order. The native kernel sums in the same order on any thread count: the same bits.
+ */
+export function sumSquares(x: Float32Array, threads = 1): number {
+  const rk = nativeRowKernels();
+  if (rk?.sumSquares) return rk.sumSquares(x, x.length, threads);
+  let total = 0;
+  const acc = new Float64Array(8);
+  for (let b = 0; b < x.length; b += SQ_BLOCK) {
+    const end = Math.min(x.length, b + SQ_BLOCK);
+    acc.fill(0);
+    let i = b;
+    for (; i + 8 <= end; i += 8) for (let l = 0; l < 8; l++) acc[l] += x[i + l] * x[i + l];
+    for (; i < end; i++) acc[0] += x[i] * x[i];
+    let s = 0;
+    for (let l = 0; l < 8; l++) s += acc[l];
+    total += s;
+  }
+  return total;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

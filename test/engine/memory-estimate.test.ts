@@ -46,5 +46,5 @@ test('the memory plan: real sizes hold frozen matrices in bf16 and recompute lay
   assert.deepEqual(engineMemoryPlan(config, { type: 'lora', rank: 16, alpha: 32 }), { halfBase: false, checkpointing: false });
   const lora = trainingMemory(q05, { type: 'lora', rank: 16, alpha: 32, targets: ['q', 'k', 'v', 'o'] }, { seqLen: 512, batchSize: 1, halfBase: true, checkpointing: true });
   const full = trainingMemory(q05, { type: 'full' }, { seqLen: 512, batchSize: 1, lossChunkAbove: Infinity });
-  assert.ok(lora.weights < 0.55 * full.weights && lora.activations < full.activations / 5 && lora.loss < full.loss / 10);
+  assert.ok(lora.weights < 0.55 * full.weights && lora.activations < full.activations / 5 && lora.loss < full.loss / 4);
 });

@@ -17,7 +17,7 @@ import { referenceGemm } from '../../src/engine/gemm/reference.ts';
 import { BufferPool } from '../../src/engine/pool.ts';
 import { crossEntropy, IGNORE_INDEX } from '../../src/engine/ops/loss.ts';
 import { linear } from '../../src/engine/ops/basic.ts';
-import { linearCrossEntropy } from '../../src/engine/ops/linear-loss.ts';
+import { linearCrossEntropy, wholeLinearCrossEntropy } from '../../src/engine/ops/linear-loss.ts';
 import { HalfWeight } from '../../src/engine/half-weight.ts';
 import { useNativeKernels } from '../../src/engine/ops/native-kernels.ts';
 import type { MethodSpec } from '../../src/engine/methods.ts';
@@ -38,34 +38,39 @@ function batch(seed: number, B: number, T: number, V: number) {
 }
 
 for (const native of [true, false]) {
-  test(`chunked output projection + cross-entropy equals the plain one (${native ? 'native kernels when built' : 'TypeScript loops'})`, () => {
-    useNativeKernels(native);
-    try {
-      const N = 13, C = 8, V = 37, rng = new Rng(1);
-      const labels = Int32Array.from({ length: N }, (_, i) => (i % 4 === 2 ? IGNORE_INDEX : rng.int(V)));
-      const mk = () => {
-        const x = Tensor.zeros([N, C], true), w = Tensor.zeros([V, C], true), r2 = new Rng(2);
-        for (let i = 0; i < x.size; i++) x.data[i] = r2.normal();
-        for (let i = 0; i < w.size; i++) w.data[i] = r2.normal() * 0.5;
-        return { x, w };
-      };
-      const plain = mk(), chunked = mk();
-      const c1: Ctx = { gemm, tape: new Tape(), rng: new Rng(0), training: true };
-      const l1 = crossEntropy(c1, linear(c1, plain.x, plain.w), labels);
-      c1.tape!.backward(l1.loss, 0.5);
-      const c2: Ctx = { gemm, tape: new Tape(), rng: new Rng(0), training: true, pool: new BufferPool() };
-      // Chunks and tiles that do not divide the sizes: every edge is taken.
-      const l2 = linearCrossEntropy(c2, chunked.x, chunked.w, labels, { rowChunk: 4, vocabTile: 10 });
-      c2.tape!.backward(l2.loss, 0.5);
-      assert.equal(l2.count, l1.count);
-      assert.ok(Math.abs(l2.loss.data[0] - l1.loss.data[0]) < 1e-5 * Math.abs(l1.loss.data[0]), `${l2.loss.data[0]} vs ${l1.loss.data[0]}`);
-      assert.ok(maxRel(chunked.x.grad!, plain.x.grad!) < 1e-5, `dX ${maxRel(chunked.x.grad!, plain.x.grad!)}`);
-      assert.ok(maxRel(chunked.w.grad!, plain.w.grad!) < 1e-5, `dW ${maxRel(chunked.w.grad!, plain.w.grad!)}`);
-      assert.throws(() => linearCrossEntropy(c2, chunked.x, chunked.w, Int32Array.from(labels, () => V)), /label 37 at row 0 is outside 0..36/);
-    } finally {
-      useNativeKernels(true);
-    }
-  });
+  for (const form of ['chunked', 'whole'] as const) {
+    test(`the ${form} output projection + cross-entropy equals the plain one (${native ? 'native kernels when built' : 'TypeScript loops'})`, () => {
+      useNativeKernels(native);
+      try {
+        const N = 13, C = 8, V = 37, rng = new Rng(1);
+        const labels = Int32Array.from({ length: N }, (_, i) => (i % 4 === 2 ? IGNORE_INDEX : rng.int(V)));
+        const mk = () => {
+          const x = Tensor.zeros([N, C], true), w = Tensor.zeros([V, C], true), r2 = new Rng(2);
+          for (let i = 0; i < x.size; i++) x.data[i] = r2.normal();
+          for (let i = 0; i < w.size; i++) w.data[i] = r2.normal() * 0.5;
+          return { x, w };
+        };
+        const plain = mk(), fused = mk();
+        const c1: Ctx = { gemm, tape: new Tape(), rng: new Rng(0), training: true };
+        const l1 = crossEntropy(c1, linear(c1, plain.x, plain.w), labels);
+        c1.tape!.backward(l1.loss, 0.5);
+        const c2: Ctx = { gemm, tape: new Tape(), rng: new Rng(0), training: true, pool: new BufferPool() };
+        // Chunks and tiles that do not divide the sizes: every edge is taken.
+        const run = (lb: Int32Array) => form === 'chunked'
+          ? linearCrossEntropy(c2, fused.x, fused.w, lb, { rowChunk: 4, vocabTile: 10 })
+          : wholeLinearCrossEntropy(c2, fused.x, fused.w, lb);
+        const l2 = run(labels);
+        c2.tape!.backward(l2.loss, 0.5);
+        assert.equal(l2.count, l1.count);
+        assert.ok(Math.abs(l2.loss.data[0] - l1.loss.data[0]) < 1e-5 * Math.abs(l1.loss.data[0]), `${l2.loss.data[0]} vs ${l1.loss.data[0]}`);
+        assert.ok(maxRel(fused.x.grad!, plain.x.grad!) < 1e-5, `dX ${maxRel(fused.x.grad!, plain.x.grad!)}`);
+        assert.ok(maxRel(fused.w.grad!, plain.w.grad!) < 1e-5, `dW ${maxRel(fused.w.grad!, plain.w.grad!)}`);
+        assert.throws(() => run(Int32Array.from(labels, () => V)), /label 37 at row 0 is outside 0..36/);
+      } finally {
+        useNativeKernels(true);
+      }
+    });
+  }
 }
 
 function trained(method: MethodSpec, o: { half?: boolean; checkpointing?: boolean; chunk?: boolean; tied?: boolean; dropout?: boolean } = {}) {

@@ -82,6 +82,31 @@ export function linear(ctx: Ctx, x: Tensor, w: Weight, bias: Tensor | null = nul
   return y;
 }
 
+/**
+ * y += scale * h . B^T in place, h [N, r], B [Out, r]: a LoRA update added by the gemm itself (beta 1) into the
+ * base linear's output, instead of a second [N, Out] output and a sum over both. y must be an op's fresh output
+ * that nothing has read yet. Returns y, now also a function of h and B.
+ */
+export function addLowRank(ctx: Ctx, y: Tensor, h: Tensor, b: Tensor, scale: number): Tensor {
+  const [Out, r] = b.shape, N = h.size / r;
+  if (!Number.isInteger(N) || y.size !== N * Out) throw new Error(`addLowRank: [${h.shape}] . [${b.shape}]^T does not fit [${y.shape}]`);
+  ctx.gemm.sgemm(false, true, N, Out, r, scale, h.data, b.data, 1, y.data);
+  if (needsGrad(ctx, h, b)) {
+    y.requiresGrad = true;
+    ctx.tape!.record(() => {
+      const dy = y.grad;
+      if (!dy) return;
+      if (h.requiresGrad) {
+        const fresh = h.grad === null && h.pool !== null;
+        const dh = fresh ? (h.grad = h.pool!.take(h.size, false)) : h.ensureGrad();
+        ctx.gemm.sgemm(false, false, N, r, Out, scale, dy, b.data, fresh ? 0 : 1, dh);
+      }
+      if (b.requiresGrad) ctx.gemm.sgemm(true, false, Out, r, N, scale, dy, h.data, 1, b.ensureGrad());
+    });
+  }
+  return y;
+}
+
 /** y = x / rms(x) * w, row-wise over the last dimension C. x is [N, C], w is [C]. */
 export function rmsnorm(ctx: Ctx, x: Tensor, w: Tensor, eps: number): Tensor {
   const C = w.size, N = x.size / C;

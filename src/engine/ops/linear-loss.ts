@@ -9,9 +9,13 @@
  * merged across tiles (logz = log sum_t exp(logz_t)); the label's logit where it falls in the tile. Only logz [N]
  * is kept. Backward, with g = dloss / count: the tile's logits are recomputed, d = g * (exp(l - logz) - onehot),
  * then dX_chunk += d W_t and, when W trains, dW_t += d^T x_chunk.
+ *
+ * `wholeLinearCrossEntropy` is the form for when the logits fit (training at small and medium vocabularies): one
+ * [N, V] buffer whose softmax becomes (softmax - onehot) in place during the forward, so the backward is the two
+ * gemms with g as their alpha, and neither the probabilities nor the logits' gradient are ever held.
  */
 import { Tensor, alloc, needsGrad, type Ctx } from '../tensor.ts';
-import { nativeKernels } from './native-kernels.ts';
+import { nativeKernels, nativeRowKernels } from './native-kernels.ts';
 import { IGNORE_INDEX, type CrossEntropyResult } from './loss.ts';
 
 /** A [V, C] matrix read a tile of rows at a time: a float tensor's view, or a half-precision one widened. */
@@ -49,10 +53,7 @@ function tileLogZ(l: Float32Array, p: Float32Array, R: number, Vt: number, lz: F
 export function linearCrossEntropy(ctx: Ctx, x: Tensor, w: Tensor | RowTiles, labels: Int32Array, o: LinearLossOptions = {}): CrossEntropyResult {
   const [V, C] = w.shape, N = labels.length;
   if (x.size !== N * C) throw new Error(`linearCrossEntropy: hidden rows [${x.shape}] are not ${N} rows of ${C}`);
-  for (let n = 0; n < N; n++) {
-    const label = labels[n];
-    if (label !== IGNORE_INDEX && (label < 0 || label >= V)) throw new Error(`crossEntropy: label ${label} at row ${n} is outside 0..${V - 1}`);
-  }
+  checkLabels(labels, V);
   const RC = Math.max(1, Math.min(o.rowChunk ?? 512, N)), VT = Math.max(1, Math.min(o.vocabTile ?? 8192, V));
   const xd = x.data, logz = new Float32Array(N), picked = new Float64Array(N);
   const l = alloc(ctx, RC * VT), p = alloc(ctx, RC * VT), lz = alloc(ctx, RC);
@@ -105,6 +106,68 @@ export function linearCrossEntropy(ctx: Ctx, x: Tensor, w: Tensor | RowTiles, la
           if (dw) ctx.gemm.sgemm(true, false, Vt, C, R, 1, p, xd.subarray(r0 * C), 1, dw.subarray(v0 * C));
         }
       }
+    });
+  }
+  return { loss, count, sumLoss: sum };
+}
+
+/** Throws on a label outside 0..V-1 (IGNORE_INDEX rows are skipped). */
+function checkLabels(labels: Int32Array, V: number): void {
+  for (let n = 0; n < labels.length; n++) {
+    const label = labels[n];
+    if (label !== IGNORE_INDEX && (label < 0 || label >= V)) throw new Error(`crossEntropy: label ${label} at row ${n} is outside 0..${V - 1}`);
+  }
+}
+
+/** Row softmax of d [N, V] in place; logz [N] gets each row's log-sum-exp. */
+function softmaxInPlace(d: Float32Array, N: number, V: number, logz: Float32Array, threads: number): void {
+  const rk = nativeRowKernels(), k = nativeKernels();
+  if (rk) { rk.softmaxRows(d, d, N, V, -1, 1, logz, threads); return; }
+  if (k) { k.softmaxRows(d, d, N, V, -1, logz); return; }
+  for (let n = 0; n < N; n++) {
+    const o = n * V;
+    let max = -Infinity;
+    for (let j = 0; j < V; j++) if (d[o + j] > max) max = d[o + j];
+    let z = 0;
+    for (let j = 0; j < V; j++) { const e = Math.exp(d[o + j] - max); d[o + j] = e; z += e; }
+    const inv = 1 / z;
+    for (let j = 0; j < V; j++) d[o + j] *= inv;
+    logz[n] = max + Math.log(z);
+  }
+}
+
+/**
+ * `crossEntropy(linear(x, w), labels)` with the logits whole but their gradient made in the forward: the buffer
+ * of logits becomes softmax - onehot in place (0 on ignored rows), and the backward is dX += g d W and
+ * dW += g d^T x, g = dloss / count. One [N, V] buffer instead of three, one pass over it fewer.
+ */
+export function wholeLinearCrossEntropy(ctx: Ctx, x: Tensor, w: Tensor | RowTiles, labels: Int32Array): CrossEntropyResult {
+  const [V, C] = w.shape, N = labels.length, threads = ctx.gemm.threads;
+  if (x.size !== N * C) throw new Error(`linearCrossEntropy: hidden rows [${x.shape}] are not ${N} rows of ${C}`);
+  checkLabels(labels, V);
+  const xd = x.data, d = alloc(ctx, N * V), logz = alloc(ctx, N);
+  ctx.gemm.sgemm(false, true, N, V, C, 1, xd, tileOf(w, 0, V, C, threads), 0, d);
+  let sum = 0, count = 0;
+  for (let n = 0; n < N; n++) if (labels[n] !== IGNORE_INDEX) { sum -= d[n * V + labels[n]]; count++; }
+  softmaxInPlace(d, N, V, logz, threads);
+  for (let n = 0; n < N; n++) if (labels[n] !== IGNORE_INDEX) sum += logz[n];
+  const grad = needsGrad(ctx, x) || (w instanceof Tensor && needsGrad(ctx, w));
+  const loss = new Tensor(new Float32Array([count ? sum / count : 0]), [1], grad);
+  if (grad) {
+    for (let n = 0; n < N; n++) {
+      if (labels[n] === IGNORE_INDEX) d.fill(0, n * V, n * V + V);
+      else d[n * V + labels[n]] -= 1;
+    }
+    ctx.tape!.record(() => {
+      if (!loss.grad || count === 0) return;
+      const g = loss.grad[0] / count;
+      if (x.requiresGrad) {
+        // A fresh pooled gradient is overwritten (beta 0) rather than zero-filled and added to.
+        const fresh = x.grad === null && x.pool !== null;
+        const dx = fresh ? (x.grad = x.pool!.take(x.size, false)) : x.ensureGrad();
+        ctx.gemm.sgemm(false, false, N, C, V, g, d, tileOf(w, 0, V, C, threads), fresh ? 0 : 1, dx);
+      }
+      if (w instanceof Tensor && w.requiresGrad) ctx.gemm.sgemm(true, false, V, C, N, g, d, xd, 1, w.ensureGrad());
     });
   }
   return { loss, count, sumLoss: sum };
