@@ -1,13 +1,13 @@
 /**
  * The bots' retrievers on the server: each trained as a factory job (the retriever stage, factory/retriever-job.ts),
  * found again by the job's metadata, and used through the gateway, which serves the job's model at /v1/embeddings,
- * so a bot embeds with the very backend its API clients call. Wires `RetrieverJobs` (bots/bot-retriever.ts).
+ * so a bot embeds with the very backend its API clients call. Wires `RetrieverJobs` (knowledge/retriever.ts) for the bots and the knowledge bases.
  */
 import type { FactoryService } from '../factory/factory-service.ts';
 import type { JobRecord } from '../factory/job-repository.ts';
 import type { Gateway } from '../serve/gateway.ts';
 import type { Embedder } from '../knowledge/embed.ts';
-import type { RetrieverJobs, RetrieverJobState } from '../bots/bot-retriever.ts';
+import type { RetrieverJobs, RetrieverJobState } from '../knowledge/retriever.ts';
 
 /** An embedding model the gateway serves, as an `Embedder` (its size learnt from one embedding). */
 export async function gatewayEmbedder(gateway: Gateway, model: string): Promise<Embedder> {

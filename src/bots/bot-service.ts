@@ -21,7 +21,8 @@ import { groundedPrompt, OpenAIChatGenerator, type Generator } from '../knowledg
 import type { KnowledgeItem } from '../knowledge/knowledge-types.ts';
 import { BotNotFoundError, SAFE_NAME, type BotRepository, type PairChange } from './bot-repository.ts';
 import { BotMatcher, DEFAULT_MATCH_WEIGHTS, type Match, type Understood } from './matcher.ts';
-import { botRetrieverData, trainBotRetriever, type RetrieverJobs, type RetrieverJobState } from './bot-retriever.ts';
+import { botRetrieverData, trainBotRetriever } from './bot-retriever.ts';
+import type { RetrieverJobs, RetrieverJobState } from '../knowledge/retriever.ts';
 import type { Embedder } from '../knowledge/embed.ts';
 import { extractRulePairs, userWordsOf, type DraftPair, type RuleOptions } from './extract/rules.ts';
 import { screenPairs } from './extract/filter.ts';

@@ -24,7 +24,7 @@ import { languageOf, type Bilingual, type Lang, type MappedTerm } from '../knowl
 import { bilingualFor } from '../knowledge/text/cedict.ts';
 import type { QaPair } from './bot-types.ts';
 import { dot, type Embedder } from '../knowledge/embed.ts';
-import { unitPassages } from './bot-retriever.ts';
+import { unitPassages } from '../knowledge/retriever.ts';
 
 
 /** A question as the matcher searches it: the text in the documents' language and how it got there. */

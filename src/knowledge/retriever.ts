@@ -22,6 +22,8 @@ import { addUserWords, analyze } from './text/analyzer.ts';
 import { LexicalIndex, DEFAULT_LEXICAL_WEIGHTS } from './index/lexical.ts';
 import type { Lexicon } from './text/lexicon.ts';
 import type { Embedder } from './embed.ts';
+import { titleOf, type KbIndex } from './search.ts';
+import type { Chunk } from './knowledge-types.ts';
 
 /** One passage to retrieve: a unit's id, its text and title (label, heading path). */
 export interface RetrieverUnit { id: string; text: string; title: string }
@@ -208,4 +210,35 @@ export function trainRetriever(units: readonly RetrieverUnit[], extra: readonly 
   meta.questions = data.questions.length;
   meta.finalLoss = curve.length ? curve.at(-1)! : null;
   return { retriever, curve, questions: data.questions.length };
+}
+
+/** The units as one passage each (their parent chunks, in order), for a retriever to embed. */
+export function unitPassages(kb: KbIndex): { itemId: string; title: string; text: string }[] {
+  const by = new Map<string, Chunk[]>();
+  for (const c of kb.parents.size ? kb.parents.values() : kb.children) by.set(c.itemId, [...(by.get(c.itemId) ?? []), c]);
+  return [...by].map(([itemId, cs]) => ({ itemId, title: titleOf(cs[0]!), text: cs.map((c) => c.text).join('\n') }));
+}
+
+/** A retriever job as a bot or a knowledge base sees it (the factory's job, through `RetrieverJobs`). */
+export interface RetrieverJobState {
+  id: string;
+  /** The factory's job status (queued, running, succeeded, failed, cancelled, ...). */
+  status: string;
+  /** The embedding model it made, once it succeeded (served at /v1/embeddings). */
+  model: string | null;
+  error: string | null;
+}
+
+/**
+ * Where a retriever trains when a factory runs: a factory job (per bot version, or per knowledge base and its units),
+ * found again by its metadata, and the model it made as an embedder. api/server.ts wires it (the factory and the
+ * gateway); without it, a bot trains its retriever in this process and a knowledge base has none.
+ */
+export interface RetrieverJobs {
+  /** The latest job with this metadata, or null. */
+  find(metadata: Record<string, string>): Promise<RetrieverJobState | null>;
+  submit(req: { name: string; units: RetrieverUnit[]; questions: RetrieverQuestion[]; validation: RetrieverQuestion[]; lexicon: string | null; dataset: string; metadata: Record<string, string> }): Promise<RetrieverJobState>;
+  state(id: string): Promise<RetrieverJobState>;
+  /** The served model, as the matcher embeds with it. */
+  embedder(model: string): Promise<Embedder>;
 }

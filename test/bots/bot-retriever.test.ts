@@ -4,7 +4,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { SHOP_STATUTE as STATUTE, tempService } from './temp-service.ts';
-import { unitPassages } from '../../src/bots/bot-retriever.ts';
+import { unitPassages } from '../../src/knowledge/retriever.ts';
 import { TrainedRetriever } from '../../src/knowledge/retriever.ts';
 
 const { dir, bots } = tempService('mf-bot-retriever-');

@@ -297,6 +297,12 @@ test('[slow] web console: the main flow in headless Chromium, screenshots in bot
     await page.getByTestId('bot-guard-save').click();
     await page.getByRole('status').filter({ hasText: /applies to the published version/ }).waitFor();
     assert.equal((await api<{ config: { guard: string | null } }>('/v1/bots/rules')).config.guard, 'no-gambling');
+    // its retriever: none for the version built without one; the box turns it on for the versions to come
+    assert.match(await page.getByTestId('bot-retriever-status').innerText(), /no retriever/);
+    await page.getByTestId('bot-retriever-toggle').click();
+    // the box is the bot's config as read back after the PATCH: checked once it is saved
+    await page.waitForFunction(() => (document.querySelector('[data-testid="bot-retriever-toggle"]') as { checked?: boolean } | null)?.checked === true);
+    assert.equal((await api<{ config: { retriever?: boolean } }>('/v1/bots/rules')).config.retriever, true);
     // the Copilot, driven by the deployed fine-tune, over the knowledge base the bot was built from
     await page.getByTestId('nav-copilot').click();
     await page.getByTestId('copilot-model').selectOption('support-best');

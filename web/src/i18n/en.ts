@@ -190,6 +190,9 @@ export const en = {
   'status.tested': 'tested',
   'status.published': 'published',
   'status.retired': 'retired',
+  'status.training': 'training',
+  'status.ready': 'ready',
+  'status.not-started': 'not started',
 
   'stage.sft': 'supervised (SFT)',
   'stage.preference': 'preference',
@@ -343,6 +346,13 @@ export const en = {
   'deploy.guardNone': 'none',
   'bots.guardSave': 'Save guard',
   'bots.guardSaved': 'Saved: applies to the published version now.',
+  'bots.retrieverToggle': 'Train a retriever for each new version (a factory job; fused with lexical matching once it is ready)',
+  'bots.retrieverOf': 'Retriever of v{v}:',
+  'bots.retrieverTraining': 'the bot answers by lexical matching until the job succeeds.',
+  'bots.retrieverReady': 'fused into the matcher.',
+  'bots.retrieverJob': 'job',
+  'bots.retrieverModel': 'embedding model',
+  'bots.retrieverNone': 'The answering version has no retriever: it matches lexically. Turn it on, then make a version.',
   'deploy.guardHint': 'Checks every question and answer. Policies are kept with PUT /v1/guard/policies/NAME.',
 
   'preset.conservative': 'Conservative (precise)',

@@ -189,6 +189,9 @@ export const zh: Dictionary = {
   'status.tested': '已测试',
   'status.published': '已发布',
   'status.retired': '已下线',
+  'status.training': '训练中',
+  'status.ready': '就绪',
+  'status.not-started': '未开始',
 
   'stage.sft': '监督微调（SFT）',
   'stage.preference': '偏好数据',
@@ -342,6 +345,13 @@ export const zh: Dictionary = {
   'deploy.guardNone': '无',
   'bots.guardSave': '保存安全策略',
   'bots.guardSaved': '已保存：立即作用于已发布版本。',
+  'bots.retrieverToggle': '为每个新版本训练检索模型（工厂任务；就绪后与词法匹配融合）',
+  'bots.retrieverOf': 'v{v} 的检索模型：',
+  'bots.retrieverTraining': '任务成功前，机器人只用词法匹配作答。',
+  'bots.retrieverReady': '已融合进匹配器。',
+  'bots.retrieverJob': '任务',
+  'bots.retrieverModel': '嵌入模型',
+  'bots.retrieverNone': '当前作答的版本没有检索模型，只用词法匹配。打开后再生成一个版本。',
   'deploy.guardHint': '检查每个提问和回答。策略通过 PUT /v1/guard/policies/名称 维护。',
 
   'preset.conservative': '保守（精确）',

@@ -6,14 +6,14 @@
  * POST .../versions, POST .../tests, POST .../tests/ID/approve, POST .../publish, POST .../keys.
  */
 import { useState, type FormEvent } from 'react';
-import { api, get, post, type Bot as BotObject, type BotVersion, type CreatedApiKeyObject, type ListOf, type QaPair as Pair, type TestReport as Report } from '../api';
+import { api, get, post, type Bot as BotObject, type BotRetrieverStatus, type BotVersion, type CreatedApiKeyObject, type ListOf, type QaPair as Pair, type TestReport as Report } from '../api';
 import { GuardSelect } from '../components/Deploy';
 import { useI18n } from '../i18n';
 import { toBase64 } from './Knowledge';
 import { FileInput, Busy, CopyButton, Empty, ErrorBox, Field, StatusBadge, Tabs, fmtPct, fmtTime, useLoad } from '../components/ui';
 
-/** GET /v1/bots/:name adds each version's summary (its pairs counted) to the bot. */
-type Bot = BotObject & { versions?: (Pick<BotVersion, 'version' | 'status' | 'createdAt' | 'approvedReport'> & { pairs: number })[] };
+/** GET /v1/bots/:name adds each version's summary (its pairs counted) and the answering version's retriever. */
+type Bot = BotObject & { versions?: (Pick<BotVersion, 'version' | 'status' | 'createdAt' | 'approvedReport'> & { pairs: number })[]; retriever?: BotRetrieverStatus | null };
 
 export function Bots() {
   const { t } = useI18n();
@@ -84,6 +84,35 @@ function BotGuard({ name, current, onSaved }: { name: string; current: string | 
   );
 }
 
+/**
+ * The bot's retriever: whether new versions train one (a factory job per version, served as an embedding model and
+ * fused with lexical matching), and the state of the answering version's.
+ */
+function BotRetriever({ name, enabled, status, onSaved }: { name: string; enabled: boolean; status: BotRetrieverStatus | null; onSaved: () => void }) {
+  const { t } = useI18n();
+  const [error, setError] = useState<unknown>(null);
+  const toggle = async (on: boolean) => {
+    setError(null);
+    try { await api('PATCH', `/v1/bots/${encodeURIComponent(name)}`, { config: { retriever: on } }); onSaved(); } catch (err) { setError(err); }
+  };
+  return (
+    <div className="stack" data-testid="bot-retriever">
+      <label className="row"><input type="checkbox" checked={enabled} onChange={(e) => void toggle(e.target.checked)} data-testid="bot-retriever-toggle" />{t('bots.retrieverToggle')}</label>
+      {status ? (
+        <p className="small" data-testid="bot-retriever-status">
+          {t('bots.retrieverOf', { v: status.version })} <StatusBadge status={status.status} />{' '}
+          {status.status === 'training' && t('bots.retrieverTraining')}
+          {status.status === 'ready' && t('bots.retrieverReady')}
+          {status.job_id && <> · {t('bots.retrieverJob')} <span className="mono">{status.job_id}</span></>}
+          {status.model && <> · {t('bots.retrieverModel')} <span className="mono">{status.model}</span></>}
+          {status.error && <> · <span className="error">{status.error}</span></>}
+        </p>
+      ) : <p className="small muted" data-testid="bot-retriever-status">{t('bots.retrieverNone')}</p>}
+      <ErrorBox error={error} />
+    </div>
+  );
+}
+
 function BotView({ name, onChange }: { name: string; onChange: () => void }) {
   const { t } = useI18n();
   const bot = useLoad((s) => get<Bot>(`/v1/bots/${encodeURIComponent(name)}`, s), [name]);
@@ -94,6 +123,7 @@ function BotView({ name, onChange }: { name: string; onChange: () => void }) {
       {bot.data?.description && <p className="muted">{bot.data.description}</p>}
       <ErrorBox error={bot.error} onRetry={bot.reload} />
       {bot.data && <BotGuard name={name} current={bot.data.config?.guard ?? null} onSaved={bot.reload} />}
+      {bot.data && <BotRetriever name={name} enabled={!!bot.data.config?.retriever} status={bot.data.retriever ?? null} onSaved={bot.reload} />}
       <Tabs label={t('bots.tabs')} value={tab} onChange={setTab} tabs={[{ id: 'pairs', label: t('bots.pairs') }, { id: 'test', label: t('bots.testPublish') }, { id: 'widget', label: t('bots.widget') }]} />
       <div role="tabpanel">
         {tab === 'pairs' && <Pairs name={name} />}
