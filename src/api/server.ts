@@ -148,9 +148,11 @@ export async function createServer(opts: ServerOptions): Promise<ModelfabServer>
   const botRepo = new TableBotRepository(stageTables<BotTables>(db));
   const imported = { knowledge: await importKnowledgeFolder(opts.dataDir, knowledgeRepo), bots: await importBotsFolder(opts.dataDir, botRepo) };
   if (imported.knowledge.length || imported.bots.length) app.log.info(imported, 'imported knowledge bases and bots from the JSON files of an older data folder');
-  const knowledge = new KnowledgeService(knowledgeRepo, opts.knowledge);
-  // a bot's retriever trains as a factory job and is used through the gateway (the factory is started below)
-  const bots = new BotService(botRepo, knowledge, { retrievers: factoryRetrieverJobs(() => factory.factory, gateway) });
+  // a bot's or a knowledge base's retriever trains as a factory job and is used through the gateway (the factory is
+  // started below)
+  const retrievers = factoryRetrieverJobs(() => factory.factory, gateway);
+  const knowledge = new KnowledgeService(knowledgeRepo, { retrievers, ...opts.knowledge });
+  const bots = new BotService(botRepo, knowledge, { retrievers });
   installPublicBotRoutes(app, bots);
   installConsoleRoutes(app);
   installPublicCopilotRoutes(app);

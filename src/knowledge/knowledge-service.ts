@@ -21,6 +21,7 @@ import { KbIndex, type Reranker, type SearchOptions, type SearchResponse, type S
 import { Lexicon } from './text/lexicon.ts';
 import { bilingualFor } from './text/cedict.ts';
 import type { Embedder } from './embed.ts';
+import { RETRIEVER_DENSE_WEIGHT, unitPassages, type RetrieverJobs, type RetrieverUnit } from './retriever.ts';
 import { ask, type AskOptions, type AskResult } from './chat-search.ts';
 import { attribute, splitSentences, type AttributionOptions, type AttributionReport, type Passage, type SupportJudge } from './attribution.ts';
 import { ExtractiveGenerator, type Generator } from './answer-generator.ts';
@@ -61,7 +62,22 @@ export interface KnowledgeServiceOptions {
   parse?: 'worker' | 'inline';
   /** Per-document limits (default: ingest/limits.ts defaultIngestLimits, read at each ingest). */
   limits?: IngestLimits;
+  /** Where a knowledge base's retriever (`retriever: true`) trains: the factory (wired by api/server.ts). */
+  retrievers?: RetrieverJobs;
 }
+
+/** A knowledge base's retriever, as GET /v1/knowledge/bases/{id} shows it. */
+export interface KbRetrieverStatus {
+  /** training: until its job succeeds search is lexical (or on the server's embedder); ready: fused with BM25. */
+  status: 'not-started' | 'training' | 'ready' | 'failed' | 'unavailable';
+  job_id: string | null;
+  job_status: string | null;
+  /** The embedding model the job made (served at /v1/embeddings). */
+  model: string | null;
+  error: string | null;
+}
+
+const JOB_DONE = new Set(['succeeded', 'failed', 'cancelled']);
 
 export interface CreateKbInput {
   id?: string;
@@ -104,6 +120,8 @@ export class KnowledgeService {
   /** Per index: the lexicon's user words, and the bilingual dictionary being attached (withBilingual). */
   private userWords = new WeakMap<KbIndex, Iterable<string>>();
   private bilinguals = new WeakMap<KbIndex, Promise<void>>();
+  /** Indexes built while their KB's retriever job trains: the job, and when it was last asked about. */
+  private waiting = new Map<string, { job: string; at: number }>();
 
   constructor(readonly repo: KnowledgeRepository, readonly o: KnowledgeServiceOptions = {}) {}
 
@@ -135,7 +153,8 @@ export class KnowledgeService {
     return (await this.repo.listKbs()).filter((kb) => !scope?.kbs || scope.kbs.includes(kb.id));
   }
 
-  async updateKb(id: string, patch: Partial<Pick<KnowledgeBase, 'name' | 'description' | 'requireApproval' | 't2s' | 'guard'>> & { lexicon?: string }): Promise<KnowledgeBase> {
+  async updateKb(id: string, patch: Partial<Pick<KnowledgeBase, 'name' | 'description' | 'requireApproval' | 't2s' | 'guard' | 'retriever'>> & { lexicon?: string }): Promise<KnowledgeBase> {
+    if (patch.retriever && !this.o.retrievers) throw new KnowledgeRequestError('retriever: this server runs no factory to train one', 'retriever');
     const kb = await this.requireKb(id);
     const { lexicon, ...rest } = patch;
     const next = { ...kb, ...rest, updatedAt: now() };
@@ -266,7 +285,10 @@ export class KnowledgeService {
     const lexicon = lexText ? Lexicon.parse(lexText) : null;
     const index = new KbIndex(kb.id, chunks, lexicon);
     this.userWords.set(index, lexicon?.userWords ?? []);
-    const e = this.o.embedder;
+    // the dense list: the KB's own trained retriever once its job succeeded, else the server's embedder
+    if (!kb.retriever) this.waiting.delete(kb.id);
+    const trained = kb.retriever ? await this.trainedRetriever(kb, index, lexText) : null;
+    const e = trained ?? this.o.embedder;
     if (e) {
       const stored = await this.repo.getVectors(kb.id, e.name);
       // Vectors are keyed by chunk id + text hash, so an edited item is re-embedded.
@@ -276,8 +298,61 @@ export class KnowledgeService {
       const remapped = keyed ? { dims: keyed.dims, vectors: keyed.vectors, ids: keyed.ids.map((k) => byKey.get(k) ?? `stale:${k}`) } : null;
       const data = await index.attachVectors(e, remapped, this.o.annThreshold);
       await this.repo.putVectors(kb.id, { model: e.name, dims: data.length / Math.max(1, index.children.length) || e.dims, ids: index.children.map(key), vectors: data });
+      // a retriever trained on the KB's own units is fused at a small weight (measured: bench:search)
+      if (trained) index.weights = { lexical: 1, dense: RETRIEVER_DENSE_WEIGHT };
     }
     return index;
+  }
+
+  /** What finds a KB's retriever job again: the KB (and when it was made), and its units (another set: another job). */
+  private retrieverMeta(kb: KnowledgeBase, units: RetrieverUnit[]): Record<string, string> {
+    const sha = createHash('sha1').update(JSON.stringify(units)).digest('hex').slice(0, 12);
+    return { kb: kb.id, kb_created: String(kb.createdAt), units: sha, purpose: 'kb-retriever' };
+  }
+
+  private retrieverUnits(index: KbIndex): RetrieverUnit[] {
+    return unitPassages(index).map((u) => ({ id: u.itemId, title: u.title, text: u.text }));
+  }
+
+  /**
+   * The KB's retriever for these units as an embedder, once its factory job succeeded; else null, with the job
+   * submitted (trained on the units' own sentences and titles) and awaited by `index()`.
+   */
+  private async trainedRetriever(kb: KnowledgeBase, index: KbIndex, lexicon: string | null): Promise<Embedder | null> {
+    const jobs = this.o.retrievers;
+    const units = this.retrieverUnits(index);
+    if (!jobs || units.length < 2) return null;
+    const metadata = this.retrieverMeta(kb, units);
+    const job = (await jobs.find(metadata)) ?? (await jobs.submit({ name: `${kb.id}-retriever`, units, questions: [], validation: [], lexicon, dataset: kb.id, metadata }));
+    if (job.status === 'succeeded' && job.model) {
+      this.waiting.delete(kb.id);
+      return jobs.embedder(job.model);
+    }
+    if (JOB_DONE.has(job.status)) this.waiting.delete(kb.id);
+    else this.waiting.set(kb.id, { job: job.id, at: Date.now() });
+    return null;
+  }
+
+  /** True when the retriever job an index waits for has just succeeded (asked at most once a second). */
+  private async retrieverReady(kbId: string): Promise<boolean> {
+    const w = this.waiting.get(kbId), jobs = this.o.retrievers;
+    if (!w || !jobs || Date.now() - w.at < 1000) return false;
+    w.at = Date.now();
+    const st = await jobs.state(w.job).catch(() => null);
+    if (!st || !JOB_DONE.has(st.status)) return false;
+    this.waiting.delete(kbId);
+    return st.status === 'succeeded';
+  }
+
+  /** The KB's retriever: its job for the current units and whether search uses it; null when the KB has none. */
+  async retrieverStatus(kbId: string, scope?: Scope): Promise<KbRetrieverStatus | null> {
+    const kb = await this.requireKb(kbId, scope);
+    if (!kb.retriever) return null;
+    const jobs = this.o.retrievers;
+    if (!jobs) return { status: 'unavailable', job_id: null, job_status: null, model: null, error: 'this server runs no factory to train it' };
+    const job = await jobs.find(this.retrieverMeta(kb, this.retrieverUnits(await this.index(kbId))));
+    const status: KbRetrieverStatus['status'] = !job ? 'not-started' : job.status === 'succeeded' ? 'ready' : JOB_DONE.has(job.status) ? 'failed' : 'training';
+    return { status, job_id: job?.id ?? null, job_status: job?.status ?? null, model: job?.model ?? null, error: job?.error ?? null };
   }
 
   /**
@@ -300,7 +375,8 @@ export class KnowledgeService {
     // one small read per search: servers sharing the database rebuild their copy when another one changed the chunks
     const revision = await this.repo.chunksRevision(kbId);
     const cached = this.indexes.get(kbId);
-    if (cached && this.revisions.get(kbId) === revision) return cached;
+    // built while the KB's retriever trained: built again once it is ready
+    if (cached && this.revisions.get(kbId) === revision && !(await this.retrieverReady(kbId))) return cached;
     const kb = await this.requireKb(kbId);
     const chunks = await this.repo.listChunks(kbId);
     if (!chunks) { await this.rebuild(kbId); return this.indexes.get(kbId)!; }

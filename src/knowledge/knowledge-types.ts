@@ -75,6 +75,11 @@ export interface KnowledgeBase {
   t2s: boolean;
   /** A guard policy run on chat-search questions and answers over this KB; absent or null: none. */
   guard?: string | null;
+  /**
+   * Train a retriever on this KB's units (a factory job per set of units, where the server runs a factory) and use
+   * it, once trained, as the dense list fused with BM25 (knowledge/retriever.ts). Absent or false: none.
+   */
+  retriever?: boolean;
   createdAt: number;
   updatedAt: number;
 }

@@ -83,6 +83,8 @@ export class KbIndex {
   readonly parents: Map<string, Chunk>;
   readonly lexical: LexicalIndex;
   vectors: { embedder: Embedder; index: VectorIndex; data: Float32Array } | null = null;
+  /** The fusion's weights when a search names none (a KB's trained retriever is fused at a small dense weight). */
+  weights: { lexical: number; dense: number } = { lexical: 1, dense: 1 };
   bilingual: Bilingual | null = null;
   /** The chunks' language. */
   readonly lang: Lang;
@@ -155,7 +157,7 @@ export class KbIndex {
       dense = this.vectors.index.search(qv!, recall, allow);
     }
     // 3. fuse
-    const w = o.weights ?? { lexical: 1, dense: 1 };
+    const w = o.weights ?? this.weights;
     const fused = new Map<number, { score: number; lexicalScore?: number; denseScore?: number }>();
     const add = (doc: number, s: number, f: 'lexicalScore' | 'denseScore', raw: number) => {
       const e = fused.get(doc) ?? { score: 0 };

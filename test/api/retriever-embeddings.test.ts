@@ -85,3 +85,51 @@ test('[slow] a bot\'s retriever is a factory job, served at /v1/embeddings and u
   assert.equal(ft.status, 400);
   assert.match(ft.json.error.message, /is a retriever/);
 });
+
+test('[slow] a knowledge base trains its own retriever as a factory job and fuses it with BM25 once trained', async () => {
+  const kb = await api('POST', '/v1/knowledge/bases', { id: 'shop-law', name: 'Shop law' });
+  assert.equal(kb.status, 200, JSON.stringify(kb.json));
+  assert.equal((await api('POST', '/v1/knowledge/bases/shop-law/documents', { filename: 'shop-law.md', text: STATUTE })).status, 200);
+  // none asked for: no retriever, no status
+  assert.equal((await api('GET', '/v1/knowledge/bases/shop-law')).json.retriever_status, undefined);
+  const bad = await api('PATCH', '/v1/knowledge/bases/shop-law', { retriever: 'yes' });
+  assert.equal(bad.status, 400);
+
+  const on = await api('PATCH', '/v1/knowledge/bases/shop-law', { retriever: true });
+  assert.equal(on.status, 200, JSON.stringify(on.json));
+  assert.equal(on.json.retriever, true);
+  const s0 = (await api('GET', '/v1/knowledge/bases/shop-law')).json.retriever_status;
+  assert.match(s0.job_id, /^ftjob-/);
+  assert.ok(['training', 'ready'].includes(s0.status), s0.status);
+  // search answers lexically while it trains
+  const lexical = await api('POST', '/v1/knowledge/search', { kbs: ['shop-law'], query: '经营者欺诈要赔多少', k: 3 });
+  assert.equal(lexical.status, 200, JSON.stringify(lexical.json));
+
+  let job: any;
+  for (const end = Date.now() + 60_000; ;) {
+    job = (await api('GET', `/v1/fine_tuning/jobs/${s0.job_id}`)).json;
+    if (['succeeded', 'failed', 'cancelled'].includes(job.status)) break;
+    assert.ok(Date.now() < end, `job still ${job.status}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.equal(job.status, 'succeeded', JSON.stringify(job.error));
+  assert.equal(job.metadata.kb, 'shop-law');
+  assert.equal(job.metadata.purpose, 'kb-retriever');
+  await srv.factory.factory.idle();
+  const s1 = (await api('GET', '/v1/knowledge/bases/shop-law')).json.retriever_status;
+  assert.deepEqual({ status: s1.status, job_id: s1.job_id, model: s1.model }, { status: 'ready', job_id: s0.job_id, model: job.fine_tuned_model });
+
+  // the index asks about a training job at most once a second, then is built again with the retriever's vectors
+  await new Promise((r) => setTimeout(r, 1000));
+  const fused = await api('POST', '/v1/knowledge/search', { kbs: ['shop-law'], query: '经营者欺诈要赔多少', k: 3 });
+  assert.equal(fused.status, 200);
+  const index = await srv.knowledge.index('shop-law');
+  assert.equal(index.vectors?.embedder.name, job.fine_tuned_model);
+  assert.ok(fused.json.results.some((r: any) => typeof r.denseScore === 'number'), 'the dense list takes part');
+  assert.match(fused.json.results[0].text, /欺诈/);
+  // the same units do not train again; turning it off goes back to lexical search
+  assert.equal((await api('PATCH', '/v1/knowledge/bases/shop-law', { description: 'edited' })).status, 200);
+  assert.equal((await api('GET', '/v1/knowledge/bases/shop-law')).json.retriever_status.job_id, s0.job_id);
+  assert.equal((await api('PATCH', '/v1/knowledge/bases/shop-law', { retriever: false })).status, 200);
+  assert.equal((await srv.knowledge.index('shop-law')).vectors, null);
+});

@@ -303,6 +303,10 @@ test('[slow] web console: the main flow in headless Chromium, screenshots in bot
     // the box is the bot's config as read back after the PATCH: checked once it is saved
     await page.waitForFunction(() => (document.querySelector('[data-testid="bot-retriever-toggle"]') as { checked?: boolean } | null)?.checked === true);
     assert.equal((await api<{ config: { retriever?: boolean } }>('/v1/bots/rules')).config.retriever, true);
+    // the knowledge base the bot was built from: no retriever of its own until asked for
+    await page.getByTestId('nav-knowledge').click();
+    await page.getByTestId('kb-retriever-toggle').waitFor();
+    assert.equal(await page.getByTestId('kb-retriever-toggle').isChecked(), false);
     // the Copilot, driven by the deployed fine-tune, over the knowledge base the bot was built from
     await page.getByTestId('nav-copilot').click();
     await page.getByTestId('copilot-model').selectOption('support-best');

@@ -154,6 +154,7 @@ export type { SearchResponse, SearchResult } from '../../src/knowledge/search.ts
 export type { KnowledgeAskObject } from '../../src/api/routes/knowledge-routes.ts';
 export type { Bot, BotCitation, BotVersion, QaPair, TestReport } from '../../src/bots/bot-types.ts';
 export type { BotRetrieverStatus } from '../../src/bots/bot-service.ts';
+export type { KbRetrieverStatus } from '../../src/knowledge/knowledge-service.ts';
 export type { CopilotSource, CopilotStep, CopilotResult } from '../../src/copilot/copilot.ts';
 
 import type { MetricsRecord } from '../../src/engine/metrics-log.ts';

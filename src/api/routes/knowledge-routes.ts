@@ -77,8 +77,8 @@ export function knowledgeRoutes(app: FastifyInstance, kb: KnowledgeService, deps
     const lexicon = [b.lexicon_name ? builtinLexicon(b.lexicon_name) : '', b.lexicon ?? ''].join('\n').trim() || undefined;
     return kb.createKb({ id, name: b.name, description: b.description, requireApproval: b.requireApproval ?? b.require_approval, t2s: b.t2s, guard: b.guard, lexicon, ...(b.max_chars ? { chunking: { maxChars: b.max_chars } } : {}) });
   });
-  app.patch<{ Params: { id: string }; Body: { name?: string; description?: string; require_approval?: boolean; t2s?: boolean; guard?: string | null } }>('/v1/knowledge/bases/:id', {
-    schema: { body: { type: 'object', properties: { name: { type: 'string', minLength: 1 }, description: { type: 'string' }, require_approval: { type: 'boolean' }, t2s: { type: 'boolean' }, guard: { type: ['string', 'null'] } } } },
+  app.patch<{ Params: { id: string }; Body: { name?: string; description?: string; require_approval?: boolean; t2s?: boolean; guard?: string | null; retriever?: boolean } }>('/v1/knowledge/bases/:id', {
+    schema: { body: { type: 'object', properties: { name: { type: 'string', minLength: 1 }, description: { type: 'string' }, require_approval: { type: 'boolean' }, t2s: { type: 'boolean' }, guard: { type: ['string', 'null'] }, retriever: { type: 'boolean' } } } },
   }, async (req) => {
     const b = req.body ?? {};
     await kb.requireKb(req.params.id, knowledgeScope(req));
@@ -87,10 +87,14 @@ export function knowledgeRoutes(app: FastifyInstance, kb: KnowledgeService, deps
     return kb.updateKb(req.params.id, {
       ...(b.name !== undefined ? { name: b.name } : {}), ...(b.description !== undefined ? { description: b.description } : {}),
       ...(b.require_approval !== undefined ? { requireApproval: b.require_approval } : {}), ...(b.t2s !== undefined ? { t2s: b.t2s } : {}),
-      ...(b.guard !== undefined ? { guard: b.guard } : {}),
+      ...(b.guard !== undefined ? { guard: b.guard } : {}), ...(b.retriever !== undefined ? { retriever: b.retriever } : {}),
     });
   });
-  app.get<{ Params: { id: string } }>('/v1/knowledge/bases/:id', async (req) => kb.requireKb(req.params.id, knowledgeScope(req)));
+  // with its retriever's state when it asks for one (its factory job for the current units)
+  app.get<{ Params: { id: string } }>('/v1/knowledge/bases/:id', async (req) => {
+    const base = await kb.requireKb(req.params.id, knowledgeScope(req));
+    return base.retriever ? { ...base, retriever_status: await kb.retrieverStatus(base.id, knowledgeScope(req)) } : base;
+  });
 
   app.get<{ Params: { id: string } }>('/v1/knowledge/bases/:id/documents', async (req) => ({ object: 'list', data: await kb.listDocuments(req.params.id, knowledgeScope(req)) }));
   app.post<{ Params: { id: string }; Body: { filename?: string; base64?: string; text?: string; file_id?: string; rebuild?: boolean } }>('/v1/knowledge/bases/:id/documents', {

@@ -193,6 +193,7 @@ export const en = {
   'status.training': 'training',
   'status.ready': 'ready',
   'status.not-started': 'not started',
+  'status.unavailable': 'unavailable',
 
   'stage.sft': 'supervised (SFT)',
   'stage.preference': 'preference',
@@ -555,6 +556,9 @@ export const en = {
   'kb.ask': 'Ask',
   'kb.create': 'New knowledge base',
   'kb.requireApproval': 'Serve only approved chunks',
+  'kb.retrieverToggle': 'Train a retriever on these documents (a factory job) and fuse it with keyword search once trained',
+  'kb.retrieverTraining': 'search stays keyword-based until the job succeeds.',
+  'kb.retrieverReady': 'fused with keyword search (at a small weight: it adds little on the questions measured).',
   'kb.createSubmit': 'Create',
   'kb.upload': 'Add a document',
   'kb.uploadHint': 'txt, md, html, pdf or docx',

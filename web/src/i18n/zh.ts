@@ -192,6 +192,7 @@ export const zh: Dictionary = {
   'status.training': '训练中',
   'status.ready': '就绪',
   'status.not-started': '未开始',
+  'status.unavailable': '不可用',
 
   'stage.sft': '监督微调（SFT）',
   'stage.preference': '偏好数据',
@@ -554,6 +555,9 @@ export const zh: Dictionary = {
   'kb.ask': '问答',
   'kb.create': '新建知识库',
   'kb.requireApproval': '只使用审核通过的分块',
+  'kb.retrieverToggle': '用这些文档训练检索模型（工厂任务），训练好后与关键词检索融合',
+  'kb.retrieverTraining': '任务成功前，检索仍只用关键词。',
+  'kb.retrieverReady': '已与关键词检索融合（权重很小：在测过的问题上增益有限）。',
   'kb.createSubmit': '创建',
   'kb.upload': '添加文档',
   'kb.uploadHint': '支持 txt、md、html、pdf、docx',

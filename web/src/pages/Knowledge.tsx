@@ -8,7 +8,7 @@
  *   POST /v1/knowledge/search ({kbs, query, k}), POST /v1/knowledge/ask ({kbs, question}).
  */
 import { useState, type FormEvent, type ReactNode } from 'react';
-import { ApiError, get, post, type DocumentRecord as Doc, type KnowledgeAskObject as Ask, type KnowledgeBase as Kb, type KnowledgeItem as Item, type ListOf, type SearchResponse } from '../api';
+import { ApiError, api, get, post, type DocumentRecord as Doc, type KbRetrieverStatus, type KnowledgeAskObject as Ask, type KnowledgeBase as Kb, type KnowledgeItem as Item, type ListOf, type SearchResponse } from '../api';
 import { useI18n } from '../i18n';
 import { FileInput, Busy, Empty, ErrorBox, Field, StatusBadge, Tabs, fmtBytes, fmtTime, useLoad } from '../components/ui';
 
@@ -111,6 +111,34 @@ function Docs({ kb }: { kb: string }) {
           <tbody>{docs.data.data.map((d) => <tr key={d.id}><td>{d.title || d.filename}{d.statute && <small className="tag">{t('kb.statute')}</small>}</td><td>{d.format}</td><td>{d.units}</td><td>{fmtBytes(d.bytes)}</td><td>{fmtTime(Math.floor(d.createdAt / 1000))}</td></tr>)}</tbody>
         </table></div>
       )}
+      <KbRetriever kb={kb} />
+    </div>
+  );
+}
+
+/** The knowledge base's own retriever: a factory job over its units, fused with BM25 once trained. */
+function KbRetriever({ kb }: { kb: string }) {
+  const { t } = useI18n();
+  const base = useLoad((s) => get<Kb & { retriever_status?: KbRetrieverStatus | null }>(`/v1/knowledge/bases/${kb}`, s), [kb]);
+  const [error, setError] = useState<unknown>(null);
+  const toggle = async (on: boolean) => {
+    setError(null);
+    try { await api('PATCH', `/v1/knowledge/bases/${kb}`, { retriever: on }); base.reload(); } catch (err) { setError(err); }
+  };
+  const st = base.data?.retriever_status ?? null;
+  if (!base.data) return null;
+  return (
+    <div className="stack" data-testid="kb-retriever">
+      <label className="check"><input type="checkbox" checked={!!base.data.retriever} onChange={(e) => void toggle(e.target.checked)} data-testid="kb-retriever-toggle" /> {t('kb.retrieverToggle')}</label>
+      {st && (
+        <p className="small" data-testid="kb-retriever-status">
+          <StatusBadge status={st.status} /> {st.status === 'training' && t('kb.retrieverTraining')}{st.status === 'ready' && t('kb.retrieverReady')}
+          {st.job_id && <> · {t('bots.retrieverJob')} <span className="mono">{st.job_id}</span></>}
+          {st.model && <> · {t('bots.retrieverModel')} <span className="mono">{st.model}</span></>}
+          {st.error && <> · <span className="error">{st.error}</span></>}
+        </p>
+      )}
+      <ErrorBox error={error ?? base.error} onRetry={base.reload} />
     </div>
   );
 }
