@@ -8,9 +8,6 @@
  *       else min(cols, causalOffset + r + 1). x and y may be the same array. logz (Float32Array or null) receives
  *       max_r + log(sum_r) per row.
  *   sigmoid(x, y, n)        y = 1 / (1 + exp(-x))
- *   adamw(p, g, m, v, b1, b2, eps, decay, stepSize, bc2Sqrt)
- *       one AdamW update of a tensor, element by element exactly as src/engine/optim.ts computes it (float32
- *       arithmetic in PyTorch's order, no fast-math), so both paths give the same bits
  *
  * Arguments are validated: a wrong type or an array shorter than the sizes need throws; nothing is read or
  * written out of bounds.
@@ -111,52 +108,8 @@ static napi_value sigmoid(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* Exact IEEE semantics here: the update must match the TypeScript loop bit for bit (float32, as PyTorch). */
-__attribute__((optimize("no-fast-math", "fp-contract=off")))
-static void adamw_update(float *restrict p, const float *restrict g, float *restrict m, float *restrict v, size_t n,
-                         double b1d, double b2d, double epsd, double decayd, double step_sized, double bc2_sqrtd) {
-  const float b1 = (float)b1d, b2 = (float)b2d, c1 = (float)(1.0 - b1d), c2 = (float)(1.0 - b2d), eps = (float)epsd;
-  const float decay = (float)decayd, step_size = (float)step_sized, bc2_sqrt = (float)bc2_sqrtd;
-  for (size_t i = 0; i < n; i++) {
-    const float gi = g[i];
-    const float mi = b1 * m[i] + c1 * gi;
-    const float vi = b2 * v[i] + c2 * (gi * gi);
-    m[i] = mi;
-    v[i] = vi;
-    p[i] = p[i] * decay - step_size * (mi / (sqrtf(vi) / bc2_sqrt + eps));
-  }
-}
-
-static napi_value adamw(napi_env env, napi_callback_info info) {
-  size_t argc = 10;
-  napi_value argv[10];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 10) {
-    napi_throw_type_error(env, "ERR_MISSING_ARGS", "adamw(p, g, m, v, b1, b2, eps, decay, stepSize, bc2Sqrt) takes 10 arguments");
-    return NULL;
-  }
-  float *p, *g, *m, *v;
-  size_t np, ng, nm, nv;
-  if (!f32_arg(env, argv[0], "adamw", "p", &p, &np) || !f32_arg(env, argv[1], "adamw", "g", &g, &ng) ||
-      !f32_arg(env, argv[2], "adamw", "m", &m, &nm) || !f32_arg(env, argv[3], "adamw", "v", &v, &nv)) return NULL;
-  if (ng < np) return throw_short(env, "adamw", "g", ng, np);
-  if (nm < np) return throw_short(env, "adamw", "m", nm, np);
-  if (nv < np) return throw_short(env, "adamw", "v", nv, np);
-  double s[6];
-  for (int i = 0; i < 6; i++) {
-    if (napi_get_value_double(env, argv[4 + i], &s[i]) != napi_ok) {
-      napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "adamw: the hyperparameters must be numbers");
-      return NULL;
-    }
-  }
-  adamw_update(p, g, m, v, np, s[0], s[1], s[2], s[3], s[4], s[5]);
-  return NULL;
-}
-
-__attribute__((optimize("no-fast-math", "fp-contract=off")))
 NAPI_MODULE_INIT() {
   napi_value fn;
-  napi_create_function(env, "adamw", NAPI_AUTO_LENGTH, adamw, NULL, &fn);
-  napi_set_named_property(env, exports, "adamw", fn);
   napi_create_function(env, "softmaxRows", NAPI_AUTO_LENGTH, softmax_rows, NULL, &fn);
   napi_set_named_property(env, exports, "softmaxRows", fn);
   napi_create_function(env, "sigmoid", NAPI_AUTO_LENGTH, sigmoid, NULL, &fn);

@@ -13,7 +13,7 @@
  *     over [0, totalSteps]; see its comment for the formula and the one deliberate difference past totalSteps.
  */
 import type { Tensor } from './tensor.ts';
-import { nativeKernels, nativeRowKernels } from './ops/native-kernels.ts';
+import { nativeRowKernels } from './ops/native-kernels.ts';
 
 const f = Math.fround;
 
@@ -151,10 +151,9 @@ export class AdamW {
       const decay = 1 - glr * group.weightDecay;
       const stepSize = glr / (1 - b1 ** step);
       const bc2Sqrt = Math.sqrt(1 - b2 ** step);
-      const rk = nativeRowKernels(), k = nativeKernels();
+      const rk = nativeRowKernels();
       // The same update in the native kernels, vectorised (and on threads): the same bits.
       if (rk) { rk.adamw(p, g, m, v, b1, b2, eps, decay, stepSize, bc2Sqrt, this.threads); continue; }
-      if (k) { k.adamw(p, g, m, v, b1, b2, eps, decay, stepSize, bc2Sqrt); continue; }
       // float32 arithmetic as PyTorch's: every operation rounded to float (a double result of two floats, rounded
       // once, is the float operation's result for +, -, *, / and sqrt).
       const b1f = f(b1), b2f = f(b2), c1f = f(c1), c2f = f(c2), epsf = f(eps), decayf = f(decay), sf = f(stepSize), bcf = f(bc2Sqrt);

@@ -22,6 +22,16 @@ async function api(method: string, path: string, body?: unknown): Promise<{ stat
   return { status: r.status, json: await r.json() };
 }
 
+/** The fine-tuning job once it ended (within a minute). */
+async function finished(id: string): Promise<any> {
+  for (const end = Date.now() + 60_000; ;) {
+    const job = (await api('GET', `/v1/fine_tuning/jobs/${id}`)).json;
+    if (['succeeded', 'failed', 'cancelled'].includes(job.status)) return job;
+    assert.ok(Date.now() < end, `job still ${job.status}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 test('[slow] a bot\'s retriever is a factory job, served at /v1/embeddings and used by the bot once trained', async () => {
   const built = await api('POST', '/v1/bots/build', { name: 'shop', filename: 'shop-law.md', text: STATUTE, approve_all: true, config: { retriever: true } });
   assert.equal(built.status, 200, JSON.stringify(built.json));
@@ -35,13 +45,7 @@ test('[slow] a bot\'s retriever is a factory job, served at /v1/embeddings and u
   assert.equal(lexical.citations[0]?.article, 4);
 
   // the job: an ordinary fine-tuning job of stage retriever, with its curve
-  let job: any;
-  for (const end = Date.now() + 60_000; ;) {
-    job = (await api('GET', `/v1/fine_tuning/jobs/${r0.job_id}`)).json;
-    if (['succeeded', 'failed', 'cancelled'].includes(job.status)) break;
-    assert.ok(Date.now() < end, `job still ${job.status}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  const job = await finished(r0.job_id);
   assert.equal(job.status, 'succeeded', JSON.stringify(job.error));
   assert.equal(job.modelfab.stage, 'retriever');
   assert.equal(job.method.type, 'retriever');
@@ -105,13 +109,7 @@ test('[slow] a knowledge base trains its own retriever as a factory job and fuse
   const lexical = await api('POST', '/v1/knowledge/search', { kbs: ['shop-law'], query: '经营者欺诈要赔多少', k: 3 });
   assert.equal(lexical.status, 200, JSON.stringify(lexical.json));
 
-  let job: any;
-  for (const end = Date.now() + 60_000; ;) {
-    job = (await api('GET', `/v1/fine_tuning/jobs/${s0.job_id}`)).json;
-    if (['succeeded', 'failed', 'cancelled'].includes(job.status)) break;
-    assert.ok(Date.now() < end, `job still ${job.status}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  const job = await finished(s0.job_id);
   assert.equal(job.status, 'succeeded', JSON.stringify(job.error));
   assert.equal(job.metadata.kb, 'shop-law');
   assert.equal(job.metadata.purpose, 'kb-retriever');

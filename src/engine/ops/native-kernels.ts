@@ -17,7 +17,6 @@ import { loadNativeAddon } from '../gemm/native.ts';
 export interface NativeKernels {
   softmaxRows(x: Float32Array, y: Float32Array, rows: number, cols: number, causalOffset: number, logz: Float32Array | null): void;
   sigmoid(x: Float32Array, y: Float32Array, n: number): void;
-  adamw(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, b1: number, b2: number, eps: number, decay: number, stepSize: number, bc2Sqrt: number): void;
 }
 
 /** native/ops.c. Shapes as in the TypeScript ops; `threads` >= 1; results do not depend on it. */
