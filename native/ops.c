@@ -21,7 +21,7 @@
  *       overwritten instead (ignored rows get 0)
  *   scale(x, n, s, threads)                                 x *= s (float times double, rounded to float)
  *   widenBf16(src: Uint16Array, dst, n, threads)            dst[i] = the bf16 bits src[i] as a float (exact)
- *   addScaled(a, b, out, n, s, threads)                     out = a + s * b (residuals, LoRA's scaled update)
+ *   addScaled(a, b, out, n, s, threads)                     out = a + s * b (residuals)
  *   accumulate(dst, src, n, s, threads)                     dst += s * src (gradients)
  *       both in double with one rounding to float, as the TypeScript loops compute them, so the same bits
  *   adamw(p, g, m, v, b1, b2, eps, decay, stepSize, bc2Sqrt, threads)   AdamW in float32 as PyTorch computes it
@@ -784,7 +784,8 @@ typedef struct {
 
 /* PyTorch's AdamW in float32, as torch computes it (its order, each value rounded to float): m and v first, then
  * p = p * decay - step_size * m / (sqrt(v) / bc2_sqrt + eps). 16 floats to a vector, so the square root and the
- * division cost what the memory traffic does. (The TypeScript loop computes the same in double.) */
+ * division cost what the memory traffic does. (The TypeScript loop computes the same with Math.fround: the same
+ * bits.) */
 MULTIVERSION static void adamw_range(float *restrict p, const float *restrict g, float *restrict m, float *restrict v,
                                      double b1d, double b2d, double epsd, double decayd, double step_sized,
                                      double bc2_sqrtd, long i0, long i1) {

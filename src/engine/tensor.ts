@@ -54,6 +54,16 @@ export class Tensor {
   }
 
   /**
+   * Where a kernel writes a gradient contribution with a beta (c = alpha * ... + beta * c): when this pooled op
+   * output has no gradient yet, a fresh pooled buffer the kernel overwrites (beta 0: no zero-fill, one pass less
+   * over it); else the gradient, added to (beta 1).
+   */
+  gradTarget(): { grad: Float32Array; beta: 0 | 1 } {
+    if (this.grad === null && this.pool !== null) return { grad: (this.grad = this.pool.take(this.data.length, false)), beta: 0 };
+    return { grad: this.ensureGrad(), beta: 1 };
+  }
+
+  /**
    * grad += scale * g (the first contribution is a copy, no zero-fill); large sums run in the native kernel on up to
    * `threads` threads, with the loop's bits.
    */

@@ -67,10 +67,8 @@ export function linear(ctx: Ctx, x: Tensor, w: Weight, bias: Tensor | null = nul
       const dy = y.grad;
       if (!dy) return;
       if (x.requiresGrad) {
-        // A first contribution overwrites a fresh pooled buffer (beta 0): no zero-fill, one pass less over it.
-        const fresh = x.grad === null && x.pool !== null;
-        const dx = fresh ? (x.grad = x.pool!.take(x.size, false)) : x.ensureGrad();
-        ctx.gemm.sgemm(false, false, N, In, Out, 1, dy, weightData(w, ctx.gemm.threads), fresh ? 0 : 1, dx);
+        const dx = x.gradTarget();
+        ctx.gemm.sgemm(false, false, N, In, Out, 1, dy, weightData(w, ctx.gemm.threads), dx.beta, dx.grad);
       }
       if (wTrain) ctx.gemm.sgemm(true, false, Out, In, N, 1, dy, x.data, 1, (w as Tensor).ensureGrad());
       if (bias?.requiresGrad) {
@@ -97,9 +95,8 @@ export function addLowRank(ctx: Ctx, y: Tensor, h: Tensor, b: Tensor, scale: num
       const dy = y.grad;
       if (!dy) return;
       if (h.requiresGrad) {
-        const fresh = h.grad === null && h.pool !== null;
-        const dh = fresh ? (h.grad = h.pool!.take(h.size, false)) : h.ensureGrad();
-        ctx.gemm.sgemm(false, false, N, r, Out, scale, dy, b.data, fresh ? 0 : 1, dh);
+        const dh = h.gradTarget();
+        ctx.gemm.sgemm(false, false, N, r, Out, scale, dy, b.data, dh.beta, dh.grad);
       }
       if (b.requiresGrad) ctx.gemm.sgemm(true, false, Out, r, N, scale, dy, h.data, 1, b.ensureGrad());
     });
@@ -187,7 +184,7 @@ export function swiglu(ctx: Ctx, gate: Tensor, up: Tensor): Tensor {
   return y;
 }
 
-/** y = a + scale * b (residual connections, LoRA's scaled update). */
+/** y = a + scale * b (residual connections). */
 export function addScaled(ctx: Ctx, a: Tensor, b: Tensor, scale = 1): Tensor {
   const n = a.size;
   if (b.size !== n) throw new Error(`add: shapes [${a.shape}] and [${b.shape}] differ`);

@@ -162,10 +162,8 @@ export function wholeLinearCrossEntropy(ctx: Ctx, x: Tensor, w: Tensor | RowTile
       if (!loss.grad || count === 0) return;
       const g = loss.grad[0] / count;
       if (x.requiresGrad) {
-        // A fresh pooled gradient is overwritten (beta 0) rather than zero-filled and added to.
-        const fresh = x.grad === null && x.pool !== null;
-        const dx = fresh ? (x.grad = x.pool!.take(x.size, false)) : x.ensureGrad();
-        ctx.gemm.sgemm(false, false, N, C, V, g, d, tileOf(w, 0, V, C, threads), fresh ? 0 : 1, dx);
+        const dx = x.gradTarget();
+        ctx.gemm.sgemm(false, false, N, C, V, g, d, tileOf(w, 0, V, C, threads), dx.beta, dx.grad);
       }
       if (w instanceof Tensor && w.requiresGrad) ctx.gemm.sgemm(true, false, V, C, N, g, d, xd, 1, w.ensureGrad());
     });

@@ -58,10 +58,9 @@ export function crossEntropy(ctx: Ctx, logits: Tensor, labels: Int32Array): Cros
       const g = loss.grad[0] / count;
       const rk = nativeRowKernels();
       if (rk) {
-        // A first gradient overwrites a fresh pooled buffer: no zero-fill of the [N, V] logits gradient.
-        const fresh = logits.grad === null && logits.pool !== null;
-        const dx = fresh ? (logits.grad = logits.pool!.take(logits.size, false)) : logits.ensureGrad();
-        rk.crossEntropyBackward(probs, labels, dx, N, V, g, !fresh, ctx.gemm.threads);
+        // a first gradient overwrites a fresh pooled buffer: no zero-fill of the [N, V] logits gradient
+        const dx = logits.gradTarget();
+        rk.crossEntropyBackward(probs, labels, dx.grad, N, V, g, dx.beta === 1, ctx.gemm.threads);
         return;
       }
       const dx = logits.ensureGrad();

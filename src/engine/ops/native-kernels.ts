@@ -35,7 +35,7 @@ export interface RowKernels {
   /** out = a + s * b and dst += s * src, in double with one rounding (the TypeScript loops' bits); absent in older builds. */
   addScaled?(a: Float32Array, b: Float32Array, out: Float32Array, n: number, s: number, threads: number): void;
   accumulate?(dst: Float32Array, src: Float32Array, n: number, s: number, threads: number): void;
-  /** AdamW in float32, PyTorch's arithmetic (the TypeScript loop's in double). */
+  /** AdamW in float32, PyTorch's arithmetic (the TypeScript loop's, with the same bits). */
   adamw(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, b1: number, b2: number, eps: number, decay: number, stepSize: number, bc2Sqrt: number, threads: number): void;
   /** Sum of squares in double, by fixed blocks (the same on any thread count); absent in older builds. */
   sumSquares?(x: Float32Array, n: number, threads: number): number;
