@@ -6,7 +6,7 @@
  */
 import type { KbIndex } from '../knowledge/search.ts';
 import type { Lexicon } from '../knowledge/text/lexicon.ts';
-import { trainRetriever, unitPassages, type RetrieverOptions, type RetrieverQuestion, type RetrieverUnit, type TrainedRetriever } from '../knowledge/retriever.ts';
+import { retrieverUnits, trainRetriever, type RetrieverOptions, type RetrieverQuestion, type RetrieverUnit, type TrainedRetriever } from '../knowledge/retriever.ts';
 import type { QaPair } from './bot-types.ts';
 
 /**
@@ -15,7 +15,7 @@ import type { QaPair } from './bot-types.ts';
  * indexed) as the questions a factory job benchmarks the result on.
  */
 export function botRetrieverData(kb: KbIndex, pairs: readonly QaPair[]): { units: RetrieverUnit[]; questions: RetrieverQuestion[]; validation: RetrieverQuestion[] } {
-  const units = unitPassages(kb).map((u) => ({ id: u.itemId, title: u.title, text: u.text }));
+  const units = retrieverUnits(kb);
   const have = new Set(units.map((u) => u.id));
   const kept = pairs.filter((p) => have.has(p.source.itemId));
   return {

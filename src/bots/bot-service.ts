@@ -22,7 +22,7 @@ import type { KnowledgeItem } from '../knowledge/knowledge-types.ts';
 import { BotNotFoundError, SAFE_NAME, type BotRepository, type PairChange } from './bot-repository.ts';
 import { BotMatcher, DEFAULT_MATCH_WEIGHTS, type Match, type Understood } from './matcher.ts';
 import { botRetrieverData, trainBotRetriever } from './bot-retriever.ts';
-import type { RetrieverJobs, RetrieverJobState } from '../knowledge/retriever.ts';
+import { RetrieverWaits, retrieverJobStatus, type RetrieverJobs, type RetrieverJobState } from '../knowledge/retriever.ts';
 import type { Embedder } from '../knowledge/embed.ts';
 import { extractRulePairs, userWordsOf, type DraftPair, type RuleOptions } from './extract/rules.ts';
 import { screenPairs } from './extract/filter.ts';
@@ -73,7 +73,6 @@ export interface BotRetrieverStatus {
   error: string | null;
 }
 
-const JOB_DONE = new Set(['succeeded', 'failed', 'cancelled']);
 
 export interface CreateBotInput { name: string; description?: string; kbId: string; config?: Partial<Omit<BotConfig, 'kbId'>> }
 
@@ -116,8 +115,8 @@ export function notSureLine(citations: BotCitation[], en: boolean): string {
 
 export class BotService {
   private matchers = new Map<string, Promise<BotMatcher>>();
-  /** Matchers made without their retriever while its factory job trains: the job, and when it was last asked about. */
-  private waiting = new Map<string, { job: string; at: number }>();
+  /** Matchers made without their retriever while its factory job trains, by `name@version`. */
+  private readonly waits = new RetrieverWaits();
 
   constructor(readonly repo: BotRepository, readonly knowledge: KnowledgeService, readonly o: BotServiceOptions = {}) {}
 
@@ -168,7 +167,7 @@ export class BotService {
   async deleteBot(name: string): Promise<void> {
     await this.requireBot(name);
     await this.repo.deleteBot(name);
-    for (const k of [...this.matchers.keys()]) if (k.startsWith(`${name}@`)) { this.matchers.delete(k); this.waiting.delete(k); }
+    for (const k of [...this.matchers.keys()]) if (k.startsWith(`${name}@`)) { this.matchers.delete(k); this.waits.forget(k); }
   }
 
   /**
@@ -319,15 +318,7 @@ export class BotService {
   async matcher(name: string, version: number): Promise<BotMatcher> {
     const key = `${name}@${version}`;
     // made while its retriever trained: made again once the job succeeded (asked at most once a second)
-    const w = this.waiting.get(key);
-    if (w && this.o.retrievers && Date.now() - w.at >= 1000) {
-      w.at = Date.now();
-      const st = await this.o.retrievers.state(w.job).catch(() => null);
-      if (st && JOB_DONE.has(st.status)) {
-        this.waiting.delete(key);
-        if (st.status === 'succeeded') this.matchers.delete(key);
-      }
-    }
+    if (await this.waits.ready(key, this.o.retrievers)) this.matchers.delete(key);
     let m = this.matchers.get(key);
     if (!m) {
       m = (async () => {
@@ -338,8 +329,8 @@ export class BotService {
         let retriever: Embedder | null = null;
         if (v.config.retriever && this.o.retrievers) {
           const job = await this.retrieverJob(v, lex ?? null);
+          this.waits.note(key, job);
           if (job.status === 'succeeded' && job.model) retriever = await this.o.retrievers.embedder(job.model);
-          else if (!JOB_DONE.has(job.status)) this.waiting.set(key, { job: job.id, at: Date.now() });
         } else if (v.config.retriever) {
           retriever = trainBotRetriever(index, v.pairs, lexicon).retriever;
         }
@@ -377,8 +368,7 @@ export class BotService {
       return { trained_by: 'in-process', status: this.matchers.has(key) ? 'ready' : 'not-started', version: v.version, job_id: null, job_status: null, model: null, error: null };
     }
     const job = await this.o.retrievers.find(await this.retrieverMeta(v));
-    const status: BotRetrieverStatus['status'] = !job ? 'not-started' : job.status === 'succeeded' ? 'ready' : JOB_DONE.has(job.status) ? 'failed' : 'training';
-    return { trained_by: 'factory', status, version: v.version, job_id: job?.id ?? null, job_status: job?.status ?? null, model: job?.model ?? null, error: job?.error ?? null };
+    return { trained_by: 'factory', status: retrieverJobStatus(job), version: v.version, job_id: job?.id ?? null, job_status: job?.status ?? null, model: job?.model ?? null, error: job?.error ?? null };
   }
 
   // ------------------------------------------------------------------ answering

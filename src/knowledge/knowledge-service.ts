@@ -21,7 +21,7 @@ import { KbIndex, type Reranker, type SearchOptions, type SearchResponse, type S
 import { Lexicon } from './text/lexicon.ts';
 import { bilingualFor } from './text/cedict.ts';
 import type { Embedder } from './embed.ts';
-import { RETRIEVER_DENSE_WEIGHT, unitPassages, type RetrieverJobs, type RetrieverUnit } from './retriever.ts';
+import { RETRIEVER_DENSE_WEIGHT, RetrieverWaits, retrieverJobStatus, retrieverUnits, type RetrieverJobs, type RetrieverUnit } from './retriever.ts';
 import { ask, type AskOptions, type AskResult } from './chat-search.ts';
 import { attribute, splitSentences, type AttributionOptions, type AttributionReport, type Passage, type SupportJudge } from './attribution.ts';
 import { ExtractiveGenerator, type Generator } from './answer-generator.ts';
@@ -77,8 +77,6 @@ export interface KbRetrieverStatus {
   error: string | null;
 }
 
-const JOB_DONE = new Set(['succeeded', 'failed', 'cancelled']);
-
 export interface CreateKbInput {
   id?: string;
   name: string;
@@ -120,8 +118,8 @@ export class KnowledgeService {
   /** Per index: the lexicon's user words, and the bilingual dictionary being attached (withBilingual). */
   private userWords = new WeakMap<KbIndex, Iterable<string>>();
   private bilinguals = new WeakMap<KbIndex, Promise<void>>();
-  /** Indexes built while their KB's retriever job trains: the job, and when it was last asked about. */
-  private waiting = new Map<string, { job: string; at: number }>();
+  /** Indexes built while their KB's retriever job trains, by KB id. */
+  private readonly waits = new RetrieverWaits();
 
   constructor(readonly repo: KnowledgeRepository, readonly o: KnowledgeServiceOptions = {}) {}
 
@@ -286,7 +284,7 @@ export class KnowledgeService {
     const index = new KbIndex(kb.id, chunks, lexicon);
     this.userWords.set(index, lexicon?.userWords ?? []);
     // the dense list: the KB's own trained retriever once its job succeeded, else the server's embedder
-    if (!kb.retriever) this.waiting.delete(kb.id);
+    if (!kb.retriever) this.waits.forget(kb.id);
     const trained = kb.retriever ? await this.trainedRetriever(kb, index, lexText) : null;
     const e = trained ?? this.o.embedder;
     if (e) {
@@ -310,38 +308,18 @@ export class KnowledgeService {
     return { kb: kb.id, kb_created: String(kb.createdAt), units: sha, purpose: 'kb-retriever' };
   }
 
-  private retrieverUnits(index: KbIndex): RetrieverUnit[] {
-    return unitPassages(index).map((u) => ({ id: u.itemId, title: u.title, text: u.text }));
-  }
-
   /**
    * The KB's retriever for these units as an embedder, once its factory job succeeded; else null, with the job
    * submitted (trained on the units' own sentences and titles) and awaited by `index()`.
    */
   private async trainedRetriever(kb: KnowledgeBase, index: KbIndex, lexicon: string | null): Promise<Embedder | null> {
     const jobs = this.o.retrievers;
-    const units = this.retrieverUnits(index);
+    const units = retrieverUnits(index);
     if (!jobs || units.length < 2) return null;
     const metadata = this.retrieverMeta(kb, units);
     const job = (await jobs.find(metadata)) ?? (await jobs.submit({ name: `${kb.id}-retriever`, units, questions: [], validation: [], lexicon, dataset: kb.id, metadata }));
-    if (job.status === 'succeeded' && job.model) {
-      this.waiting.delete(kb.id);
-      return jobs.embedder(job.model);
-    }
-    if (JOB_DONE.has(job.status)) this.waiting.delete(kb.id);
-    else this.waiting.set(kb.id, { job: job.id, at: Date.now() });
-    return null;
-  }
-
-  /** True when the retriever job an index waits for has just succeeded (asked at most once a second). */
-  private async retrieverReady(kbId: string): Promise<boolean> {
-    const w = this.waiting.get(kbId), jobs = this.o.retrievers;
-    if (!w || !jobs || Date.now() - w.at < 1000) return false;
-    w.at = Date.now();
-    const st = await jobs.state(w.job).catch(() => null);
-    if (!st || !JOB_DONE.has(st.status)) return false;
-    this.waiting.delete(kbId);
-    return st.status === 'succeeded';
+    this.waits.note(kb.id, job);
+    return job.status === 'succeeded' && job.model ? jobs.embedder(job.model) : null;
   }
 
   /** The KB's retriever: its job for the current units and whether search uses it; null when the KB has none. */
@@ -350,9 +328,8 @@ export class KnowledgeService {
     if (!kb.retriever) return null;
     const jobs = this.o.retrievers;
     if (!jobs) return { status: 'unavailable', job_id: null, job_status: null, model: null, error: 'this server runs no factory to train it' };
-    const job = await jobs.find(this.retrieverMeta(kb, this.retrieverUnits(await this.index(kbId))));
-    const status: KbRetrieverStatus['status'] = !job ? 'not-started' : job.status === 'succeeded' ? 'ready' : JOB_DONE.has(job.status) ? 'failed' : 'training';
-    return { status, job_id: job?.id ?? null, job_status: job?.status ?? null, model: job?.model ?? null, error: job?.error ?? null };
+    const job = await jobs.find(this.retrieverMeta(kb, retrieverUnits(await this.index(kbId))));
+    return { status: retrieverJobStatus(job), job_id: job?.id ?? null, job_status: job?.status ?? null, model: job?.model ?? null, error: job?.error ?? null };
   }
 
   /**
@@ -376,7 +353,7 @@ export class KnowledgeService {
     const revision = await this.repo.chunksRevision(kbId);
     const cached = this.indexes.get(kbId);
     // built while the KB's retriever trained: built again once it is ready
-    if (cached && this.revisions.get(kbId) === revision && !(await this.retrieverReady(kbId))) return cached;
+    if (cached && this.revisions.get(kbId) === revision && !(await this.waits.ready(kbId, this.o.retrievers))) return cached;
     const kb = await this.requireKb(kbId);
     const chunks = await this.repo.listChunks(kbId);
     if (!chunks) { await this.rebuild(kbId); return this.indexes.get(kbId)!; }

@@ -219,6 +219,11 @@ export function unitPassages(kb: KbIndex): { itemId: string; title: string; text
   return [...by].map(([itemId, cs]) => ({ itemId, title: titleOf(cs[0]!), text: cs.map((c) => c.text).join('\n') }));
 }
 
+/** The units as a retriever trains on them. */
+export function retrieverUnits(kb: KbIndex): RetrieverUnit[] {
+  return unitPassages(kb).map((u) => ({ id: u.itemId, title: u.title, text: u.text }));
+}
+
 /** A retriever job as a bot or a knowledge base sees it (the factory's job, through `RetrieverJobs`). */
 export interface RetrieverJobState {
   id: string;
@@ -241,4 +246,41 @@ export interface RetrieverJobs {
   state(id: string): Promise<RetrieverJobState>;
   /** The served model, as the matcher embeds with it. */
   embedder(model: string): Promise<Embedder>;
+}
+
+const JOB_ENDED = new Set(['succeeded', 'failed', 'cancelled']);
+
+/** A retriever job as a status: none yet, training, ready (it succeeded), failed (failed or cancelled). */
+export function retrieverJobStatus(job: RetrieverJobState | null): 'not-started' | 'training' | 'ready' | 'failed' {
+  return !job ? 'not-started' : job.status === 'succeeded' ? 'ready' : JOB_ENDED.has(job.status) ? 'failed' : 'training';
+}
+
+/**
+ * What was built without its retriever while the retriever's job trained (a bot's matcher, a knowledge base's
+ * index), by key. `ready` asks about the job at most once a second and says when it has just succeeded, so the
+ * caller builds it again.
+ */
+export class RetrieverWaits {
+  private readonly waiting = new Map<string, { job: string; at: number }>();
+
+  /** `key` was built while `job` was in this state: waited for while it trains, forgotten once it ended. */
+  note(key: string, job: RetrieverJobState): void {
+    if (JOB_ENDED.has(job.status)) this.waiting.delete(key);
+    else this.waiting.set(key, { job: job.id, at: Date.now() });
+  }
+
+  forget(key: string): void {
+    this.waiting.delete(key);
+  }
+
+  /** True when the job `key` waits for has just succeeded (its end, success or not, ends the wait). */
+  async ready(key: string, jobs: RetrieverJobs | undefined): Promise<boolean> {
+    const w = this.waiting.get(key);
+    if (!w || !jobs || Date.now() - w.at < 1000) return false;
+    w.at = Date.now();
+    const st = await jobs.state(w.job).catch(() => null);
+    if (!st || !JOB_ENDED.has(st.status)) return false;
+    this.waiting.delete(key);
+    return st.status === 'succeeded';
+  }
 }
