@@ -57,6 +57,15 @@ test('English -> Chinese: glossary first, then CC-CEDICT phrases and words, only
   assert.equal(traditionalMap(entries).get('實'), '实');
 });
 
+test('a glossary phrase with small words of its own matches only word for word', () => {
+  const bi = new Bilingual([], 'take over, takeover => 接管\nintentionally, on purpose => 故意\npurpose => 目的', ['接管', '故意', '目的']);
+  assert.deepEqual(bi.toChinese('When can the regulator take over an insurer?').terms.map((t) => t.to), [['接管']]);
+  assert.deepEqual(bi.toChinese('Did they take my money?').terms, [], '"take" alone is not "take over"');
+  assert.deepEqual(bi.toChinese('What is the purpose of the law?').terms.map((t) => t.to), [['目的']], '"purpose" alone is not "on purpose"');
+  assert.deepEqual(bi.toChinese('He did it on purpose').terms.map((t) => t.to), [['故意']]);
+  assert.deepEqual(parseGlossary('take over => 接管')[0]!.phrase, ['take', 'over']);
+});
+
 test('a word written with a homophone gets the word of the index that sounds the same, where jieba found no word', () => {
   const entries = [entry('理赔', ['claim settlement'], '理賠'), entry('理', ['reason']), entry('赔', ['to compensate'], '賠'), entry('陪', ['to accompany']), entry('一', ['one']), entry('人', ['person']), entry('益', ['benefit'])];
   entries[0]!.pinyin = 'li3 pei2'; entries[1]!.pinyin = 'li3'; entries[2]!.pinyin = 'pei2'; entries[3]!.pinyin = 'pei2';

@@ -74,8 +74,12 @@ export interface MappedTerm { from: string; to: string[]; source: 'glossary' | '
 
 export interface Mapping { query: string; terms: MappedTerm[] }
 
-/** The glossary's rules: English phrase (stemmed words) <-> Chinese terms. */
-export interface GlossaryRule { en: string; raw: string[]; words: string[]; zh: string[] }
+/**
+ * The glossary's rules: English phrase <-> Chinese terms. `words` are its content words, stemmed; `phrase`, when the
+ * phrase has small words of its own ("take over", "on purpose", "no reason"), every word, stemmed, matched in order:
+ * without them "take" alone would read as "take over".
+ */
+export interface GlossaryRule { en: string; raw: string[]; words: string[]; phrase?: string[]; zh: string[] }
 
 /** Parses glossary text: "english phrase, other phrase => 中文, 中文" a line, # comments. */
 export function parseGlossary(text: string): GlossaryRule[] {
@@ -88,7 +92,8 @@ export function parseGlossary(text: string): GlossaryRule[] {
     const zh = r.split(/[,，]/).map((s) => s.trim()).filter(Boolean);
     for (const en of l.split(',').map((s) => s.trim()).filter(Boolean)) {
       const raw = englishTokens(en);
-      if (raw.length && zh.length) rules.push({ en, raw, words: raw.map(stem), zh });
+      const all = en.toLowerCase().replace(/[’']/g, '').match(/[a-z]+/g) ?? [];
+      if (raw.length && zh.length) rules.push({ en, raw, words: raw.map(stem), ...(all.length > raw.length ? { phrase: all.map(stem) } : {}), zh });
     }
   });
   return rules;
@@ -318,12 +323,14 @@ export class Bilingual {
     const allStems = all.map(stem);
     const content = all.map((w, i) => i).filter((i) => !EN_QUESTION_STOP.has(all[i]!));
     const used = new Array<boolean>(all.length).fill(false);
-    // 1. glossary, longest phrase first (over the content words, in order)
-    const rules = [...this.glossary].sort((a, b) => b.words.length - a.words.length);
+    // 1. glossary, longest phrase first: a phrase with small words word for word, else over the content words, in order
+    const rules = [...this.glossary].sort((a, b) => (b.phrase ?? b.words).length - (a.phrase ?? a.words).length);
+    const every = all.map((_, i) => i);
     for (const r of rules) {
-      for (let i = 0; i + r.words.length <= content.length; i++) {
-        const at = content.slice(i, i + r.words.length);
-        if (r.words.every((w, j) => allStems[at[j]!] === w && !used[at[j]!])) {
+      const seq = r.phrase ?? r.words, over = r.phrase ? every : content;
+      for (let i = 0; i + seq.length <= over.length; i++) {
+        const at = over.slice(i, i + seq.length);
+        if (seq.every((w, j) => allStems[at[j]!] === w && !used[at[j]!])) {
           for (const j of at) used[j] = true;
           terms.push({ from: at.map((j) => all[j]).join(' '), to: r.zh, source: 'glossary' });
         }
