@@ -15,7 +15,9 @@
  * `--rounds N` rounds (default 2) and each keeps its best round, so a slow spell of a shared machine costs both.
  *
  * Prints a table, then one JSON line with the figures: ratio_* against 1.13, ratio2_* against 2.x,
- * threads2_speedup = the engine's full step at 2 threads over 1 thread (threads2_speedup_lora for LoRA).
+ * threads2_speedup = the engine's full step at 2 threads over 1 thread (threads2_speedup_lora for LoRA),
+ * packing_speedup = real (unpadded) tokens per second of a LoRA step over short SFT-like examples packed into rows
+ * over the same examples padded one a row (padded_real_tok_s, packed_real_tok_s).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -35,6 +37,7 @@ function nativeKernelName(): string {
   return g.kernel;
 }
 import type { MethodSpec } from '../src/engine/methods.ts';
+import { collate, collatePacked, type Example } from '../src/engine/batches.ts';
 
 const args = process.argv.slice(2);
 const arg = (name: string, dflt: number) => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : dflt; };
@@ -75,6 +78,45 @@ async function measure(backend: GemmBackend, method: MethodSpec, threads = THREA
     const median = times[Math.floor(times.length / 2)];
     const tokS = (B * T) / (median / 1000);
     console.log(`${describeGemm(gemm).padEnd(48)} ${method.type.padEnd(5)} ${median.toFixed(0).padStart(6)} ms/step ${tokS.toFixed(0).padStart(7)} tok/s`);
+    return tokS;
+  } finally {
+    gemm.close();
+  }
+}
+
+/**
+ * Packing: SFT-like examples of 12-128 tokens (prompt a third, unscored), 16 a micro-batch, LoRA, one thread: real
+ * tokens per second padded (one example a row) and packed (rows of 128 tokens). The same tokens are scored either way.
+ */
+async function measurePacking(packed: boolean): Promise<number> {
+  useNativeKernels(true);
+  const gemm = await createGemm({ backend: native ? 'native' : 'portable', threads: THREADS });
+  try {
+    const model = LlamaModel.init(CONFIG, 1);
+    model.applyMethod(LORA, 2);
+    const params = model.trainableParams();
+    const opt = new AdamW(params, { lr: 1e-3, weightDecay: 0.01, threads: THREADS });
+    const rng = new Rng(5);
+    const batches = Array.from({ length: 4 }, () => Array.from({ length: 16 }, (): Example => {
+      const n = 12 + rng.int(T - 11);
+      return { ids: Int32Array.from({ length: n }, () => rng.int(CONFIG.vocabSize)), labels: Int32Array.from({ length: n }, (_, i) => (i < n / 3 ? -100 : rng.int(CONFIG.vocabSize))) };
+    }));
+    const pool = new BufferPool();
+    const ctx: Ctx = { gemm, tape: new Tape(), rng, training: true, pool };
+    const rates: number[] = [];
+    for (let s = 0; s < WARMUP + STEPS; s++) {
+      const b = packed ? collatePacked(batches[s % 4]!, 0, T) : collate(batches[s % 4]!, 0);
+      const t0 = performance.now();
+      for (const p of params) p.zeroGrad();
+      ctx.tape!.backward(model.forwardLoss(ctx, b.ids, b.B, b.labels, b.positions).loss);
+      clipGradNorm(params, 1, THREADS);
+      opt.step();
+      pool.release();
+      if (s >= WARMUP) rates.push(b.tokens / ((performance.now() - t0) / 1000));
+    }
+    rates.sort((a, b) => a - b);
+    const tokS = rates[Math.floor(rates.length / 2)]!;
+    console.log(`${describeGemm(gemm).padEnd(48)} lora, 16 examples of 12-${T} tokens, ${packed ? 'packed' : 'padded'}: ${tokS.toFixed(0)} real tok/s`);
     return tokS;
   } finally {
     gemm.close();
@@ -122,6 +164,7 @@ const blasFull = avail.openblas.ok ? await measure('openblas', { type: 'full' })
 const blasLora = avail.openblas.ok ? await measure('openblas', LORA) : null;
 const portableFull = avail.portable.ok ? await measure('portable', { type: 'full' }) : null;
 const portableLora = avail.portable.ok ? await measure('portable', LORA) : null;
+const paddedTokS = await measurePacking(false), packedTokS = await measurePacking(true);
 const torchLine = (label: string, x: TorchResult, threads: number) => {
   if (x.error) console.log(`${label}: ${x.error}`);
   else console.log(`PyTorch ${x.torch_version} (${threads} thread(s))${' '.repeat(22)} full ${x.full_tok_s?.toFixed(0)} tok/s, lora ${x.lora_tok_s?.toFixed(0)} tok/s`);
@@ -150,6 +193,7 @@ const out = {
   openblas_ratio2_full: ratio(blasFull, t2.full_tok_s), portable_ratio2_full: ratio(portableFull, t2.full_tok_s),
   threads2_speedup: full !== null && full2 !== null ? Number((full2 / full).toFixed(3)) : null,
   threads2_speedup_lora: lora !== null && lora2 !== null ? Number((lora2 / lora).toFixed(3)) : null,
+  padded_real_tok_s: round(paddedTokS), packed_real_tok_s: round(packedTokS), packing_speedup: Number((packedTokS / paddedTokS).toFixed(3)),
   peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
 };
 console.log(`ratios (ours / PyTorch 1.13): full ${out.ratio_full ?? 'n/a'}, lora ${out.ratio_lora ?? 'n/a'}, portable full ${out.portable_ratio_full ?? 'n/a'}`);

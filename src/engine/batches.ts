@@ -5,14 +5,19 @@
  *   pretraining: a token stream cut into windows of seqLen + 1 tokens (every position scored);
  *   SFT:         one chat per example, scored only where the chat template's label mask says so.
  *
- * Batches pad to the longest example in the batch (right padding is safe under a causal mask).
+ * Batches pad to the longest example in the batch (right padding is safe under a causal mask). Packed, a batch's
+ * examples share rows instead (`collatePacked`: first fit, longest first, rows of at most `capacity` tokens), each
+ * example's positions numbered from 0 again; the model reads a restart as the start of a sequence that attends to
+ * nothing before it, so a packed batch scores exactly the tokens the padded one does, over fewer pad tokens. The
+ * torch trainer packs a micro-batch the same way (trainers/torch: data.py).
  */
 import { IGNORE_INDEX } from './ops/loss.ts';
 import type { Rng } from './rng.ts';
 import type { ChatMessage } from './tokenizer/chat-template.ts';
 
 export interface Example { ids: Int32Array; labels: Int32Array }
-export interface Batch { ids: Int32Array; labels: Int32Array; B: number; T: number; tokens: number }
+/** `positions`, when packed: each token's position in its own example (padding: one more sequence). */
+export interface Batch { ids: Int32Array; labels: Int32Array; B: number; T: number; tokens: number; positions?: Int32Array }
 
 /** Cuts a token stream into next-token examples of seqLen tokens (a shorter tail is dropped if under 2 tokens). */
 export function pretrainExamples(tokens: ArrayLike<number>, seqLen: number, stride = seqLen): Example[] {
@@ -50,6 +55,45 @@ export function collate(examples: readonly Example[], padId: number, multiple = 
   const ids = new Int32Array(B * T).fill(padId), labels = new Int32Array(B * T).fill(IGNORE_INDEX);
   examples.forEach((e, b) => { ids.set(e.ids, b * T); labels.set(e.labels, b * T); });
   return { ids, labels, B, T, tokens };
+}
+
+/**
+ * Example indices per row: first fit over the examples, longest first (ties in order), rows of at most `capacity`
+ * tokens (an example longer than that gets a row of its own).
+ */
+export function packRows(lengths: readonly number[], capacity: number): number[][] {
+  const rows: number[][] = [], room: number[] = [];
+  const order = lengths.map((_, i) => i).sort((a, b) => lengths[b]! - lengths[a]! || a - b);
+  for (const i of order) {
+    const n = lengths[i]!;
+    const r = room.findIndex((left) => left >= n);
+    if (r >= 0) { rows[r]!.push(i); room[r]! -= n; } else { rows.push([i]); room.push(capacity - n); }
+  }
+  return rows;
+}
+
+/**
+ * The examples packed into rows (`packRows`), padded to the longest row rounded up to a multiple of `multiple`;
+ * `positions` numbers each example's tokens from 0, and a row's padding as one more sequence.
+ */
+export function collatePacked(examples: readonly Example[], padId: number, capacity: number, multiple = 8): Batch {
+  const rows = packRows(examples.map((e) => e.ids.length), capacity);
+  let T = 0, tokens = 0;
+  for (const r of rows) T = Math.max(T, r.reduce((n, i) => n + examples[i]!.ids.length, 0));
+  T = Math.ceil(T / multiple) * multiple;
+  const B = rows.length;
+  const ids = new Int32Array(B * T).fill(padId), labels = new Int32Array(B * T).fill(IGNORE_INDEX), positions = new Int32Array(B * T);
+  rows.forEach((r, b) => {
+    let at = b * T;
+    for (const i of r) {
+      const e = examples[i]!;
+      ids.set(e.ids, at); labels.set(e.labels, at);
+      for (let t = 0; t < e.ids.length; t++) positions[at + t] = t;
+      at += e.ids.length; tokens += e.ids.length;
+    }
+    for (let t = 0; at + t < (b + 1) * T; t++) positions[at + t] = t;
+  });
+  return { ids, labels, B, T, tokens, positions };
 }
 
 /** The example order of an epoch: a permutation drawn from (seed, epoch), so a resumed run recomputes it exactly. */

@@ -62,6 +62,23 @@ export interface ForwardResult { logits: Tensor; loss: CrossEntropyResult | null
 /** Per-layer keys and values of the positions decoded so far (batch of one). */
 export interface KVCache { k: Float32Array[]; v: Float32Array[]; len: number; capacity: number }
 
+/**
+ * Where each token's sequence starts in its row, from packed positions [B*T] (each 0, or one more than the token
+ * before it in the row): starts[i] = t - positions[i]. Throws, naming the token, on anything else.
+ */
+export function sequenceStarts(positions: Int32Array, B: number, T: number): Int32Array {
+  if (positions.length !== B * T) throw new Error(`forward: ${positions.length} positions for ${B * T} tokens`);
+  const starts = new Int32Array(B * T);
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < T; t++) {
+      const i = b * T + t, p = positions[i]!;
+      if (p !== 0 && (t === 0 || p !== positions[i - 1]! + 1)) throw new Error(`forward: position ${p} of token ${t} in row ${b} neither starts a sequence (0) nor follows the one before`);
+      starts[i] = t - p;
+    }
+  }
+  return starts;
+}
+
 export class LlamaModel {
   readonly params = new Map<string, Tensor>();
   method: MethodSpec = { type: 'full' };
@@ -328,8 +345,8 @@ export class LlamaModel {
    * Training / scoring forward over B sequences of T tokens. ids [B*T]; labels [B*T] hold the next token of each
    * position or IGNORE_INDEX. With prompt tuning the rows grow to B*(P+T) and the soft rows are never scored.
    */
-  forward(ctx: Ctx, ids: Int32Array, B: number, labels: Int32Array | null = null): ForwardResult {
-    const x = this.hidden(ctx, ids, B);
+  forward(ctx: Ctx, ids: Int32Array, B: number, labels: Int32Array | null = null, positions?: Int32Array): ForwardResult {
+    const x = this.hidden(ctx, ids, B, positions);
     const logits = linear(ctx, x, this.outputWeight());
     let loss: CrossEntropyResult | null = null;
     if (labels) loss = crossEntropy(ctx, logits, this.checkedLabels(labels, ids, B));
@@ -340,8 +357,8 @@ export class LlamaModel {
    * The loss alone (training, evaluation): as `forward(...).loss`, through the chunked output projection and
    * cross-entropy once rows x vocabulary exceeds `lossChunkAbove`, so the logits are never held whole.
    */
-  forwardLoss(ctx: Ctx, ids: Int32Array, B: number, labels: Int32Array): CrossEntropyResult {
-    const x = this.hidden(ctx, ids, B), al = this.checkedLabels(labels, ids, B);
+  forwardLoss(ctx: Ctx, ids: Int32Array, B: number, labels: Int32Array, positions?: Int32Array): CrossEntropyResult {
+    const x = this.hidden(ctx, ids, B, positions), al = this.checkedLabels(labels, ids, B);
     if (x.shape[0] * this.config.vocabSize <= this.lossChunkAbove) return wholeLinearCrossEntropy(ctx, x, this.outputWeight(), al);
     return linearCrossEntropy(ctx, x, this.outputWeight(), al);
   }
@@ -351,23 +368,33 @@ export class LlamaModel {
     return this.alignLabels(labels, B);
   }
 
-  /** The decoder up to the final norm: hidden rows [B*(P+T), C]. */
-  hidden(ctx: Ctx, ids: Int32Array, B: number): Tensor {
+  /**
+   * The decoder up to the final norm: hidden rows [B*(P+T), C]. `positions` (packed rows, batches.ts): each token's
+   * position in its own sequence; a token at position 0 starts a sequence that attends to nothing before it.
+   */
+  hidden(ctx: Ctx, ids: Int32Array, B: number, positions?: Int32Array): Tensor {
     const c = this.config;
     if (ids.length % B !== 0) throw new Error(`forward: ${ids.length} ids do not split into ${B} sequences`);
     let x = this.embed(ctx, ids);
     const P = this.promptLength, T = ids.length / B + P;
     if (this.prompt) x = prependRows(ctx, this.prompt, x, B);
-    const pos = new Int32Array(B * T);
-    for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) pos[b * T + t] = t;
+    let pos: Int32Array, starts: Int32Array | null = null;
+    if (positions) {
+      if (P || this.prefix) throw new Error('forward: packed rows do not work with prompt or prefix tuning (a row\'s sequences would share its virtual tokens)');
+      starts = sequenceStarts(positions, B, T);
+      pos = positions;
+    } else {
+      pos = new Int32Array(B * T);
+      for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) pos[b * T + t] = t;
+    }
     for (let l = 0; l < c.numLayers; l++) {
-      x = this.checkpointing && ctx.tape ? this.checkpointedLayer(ctx, x, l, pos, B, T) : this.layer(ctx, x, l, pos, B, T);
+      x = this.checkpointing && ctx.tape ? this.checkpointedLayer(ctx, x, l, pos, B, T, starts) : this.layer(ctx, x, l, pos, B, T, starts);
     }
     return rmsnorm(ctx, x, this.param('output_norm.weight'), c.rmsEps);
   }
 
   /** One decoder block over x [B*T, C]. */
-  private layer(ctx: Ctx, x: Tensor, l: number, pos: Int32Array, B: number, T: number): Tensor {
+  private layer(ctx: Ctx, x: Tensor, l: number, pos: Int32Array, B: number, T: number, starts: Int32Array | null): Tensor {
     const c = this.config, D = headDim(c), p = `blk.${l}.`;
     let h = rmsnorm(ctx, x, this.param(p + 'attn_norm.weight'), c.rmsEps);
     let q = this.lin(ctx, h, p + 'attn_q.weight', this.bias(l, 'q'));
@@ -375,7 +402,7 @@ export class LlamaModel {
     const v = this.lin(ctx, h, p + 'attn_v.weight', this.bias(l, 'v'));
     q = rope(ctx, q, pos, c.numHeads, D, c.ropeBase);
     k = rope(ctx, k, pos, c.numKvHeads, D, c.ropeBase);
-    const a = attention(ctx, q, k, v, { B, T, H: c.numHeads, KVH: c.numKvHeads, D }, this.prefix?.[l] ?? null);
+    const a = attention(ctx, q, k, v, { B, T, H: c.numHeads, KVH: c.numKvHeads, D }, this.prefix?.[l] ?? null, starts);
     x = add(ctx, x, this.lin(ctx, a, p + 'attn_output.weight'));
     h = rmsnorm(ctx, x, this.param(p + 'ffn_norm.weight'), c.rmsEps);
     const g = this.lin(ctx, h, p + 'ffn_gate.weight');
@@ -391,9 +418,9 @@ export class LlamaModel {
    * the backward runs the layer again from the same input and the same random state on a tape of its own,
    * seeds its output with this output's gradient and replays it (parameter gradients land where they would).
    */
-  private checkpointedLayer(ctx: Ctx, x: Tensor, l: number, pos: Int32Array, B: number, T: number): Tensor {
+  private checkpointedLayer(ctx: Ctx, x: Tensor, l: number, pos: Int32Array, B: number, T: number, starts: Int32Array | null): Tensor {
     const rngState = ctx.rng.state(), scratch = this.layerPool;
-    const y0 = this.layer({ ...ctx, tape: null, pool: scratch }, x, l, pos, B, T);
+    const y0 = this.layer({ ...ctx, tape: null, pool: scratch }, x, l, pos, B, T, starts);
     const out = alloc(ctx, y0.size);
     out.set(y0.data);
     scratch.release();
@@ -402,7 +429,7 @@ export class LlamaModel {
       ctx.tape!.record(() => {
         if (!y.grad) return;
         const tape = new Tape(), xin = new Tensor(x.data, x.shape, x.requiresGrad);
-        const y1 = this.layer({ ...ctx, tape, pool: scratch, rng: new Rng(rngState) }, xin, l, pos, B, T);
+        const y1 = this.layer({ ...ctx, tape, pool: scratch, rng: new Rng(rngState) }, xin, l, pos, B, T, starts);
         y1.grad = y.grad;
         tape.replay();
         if (xin.grad) x.addGrad(xin.grad);

@@ -13,7 +13,7 @@ import { Rng } from './rng.ts';
 import { BufferPool } from './pool.ts';
 import type { Gemm } from './gemm/gemm-seam.ts';
 import type { LlamaModel } from './llama-model.ts';
-import { collate, epochOrder, type Example } from './batches.ts';
+import { collate, collatePacked, epochOrder, type Example } from './batches.ts';
 import { AdamW, clipGradNorm, lrAt, type Schedule } from './optim.ts';
 import { latestCheckpoint, readCheckpoint, writeCheckpoint } from './checkpoint.ts';
 import { MetricsLog, type MetricsRecord } from './metrics-log.ts';
@@ -58,6 +58,11 @@ export interface TrainConfig {
   keepCheckpoints?: number;
   seed: number;
   padId: number;
+  /**
+   * Language modelling: a micro-batch's examples share rows of at most this many tokens (`collatePacked`), each
+   * attending only to itself; the same examples and tokens as unpadded, in fewer rows. Absent: one example a row.
+   */
+  packing?: number;
 }
 
 export interface TrainerState {
@@ -126,12 +131,12 @@ export function totalSteps(nExamples: number, c: TrainConfig): number {
   return perEpoch * (c.epochs ?? 1);
 }
 
-/** Next-token cross-entropy over Examples (pretraining and SFT). */
-export function languageModeling(padId: number): Objective<Example> {
+/** Next-token cross-entropy over Examples (pretraining and SFT); `packing`: rows of at most that many tokens. */
+export function languageModeling(padId: number, packing?: number): Objective<Example> {
   return {
     step(ctx, model, items) {
-      const b = collate(items, padId);
-      return { loss: model.forwardLoss(ctx, b.ids, b.B, b.labels).loss, tokens: b.tokens };
+      const b = packing ? collatePacked(items, padId, packing) : collate(items, padId);
+      return { loss: model.forwardLoss(ctx, b.ids, b.B, b.labels, b.positions).loss, tokens: b.tokens };
     },
     evaluate: (model, gemm, items, batchSize) => ({ loss: evaluate(model, gemm, items, batchSize, padId) }),
   };
@@ -204,7 +209,7 @@ function checkpointTensors(params: readonly Tensor[]): Record<string, { shape: r
 
 export async function train<T = Example>(run: TrainRun<T>): Promise<TrainResult> {
   const { model, gemm, config: c } = run;
-  const objective = run.objective ?? (languageModeling(c.padId) as unknown as Objective<T>);
+  const objective = run.objective ?? (languageModeling(c.padId, c.packing) as unknown as Objective<T>);
   if (run.train.length === 0) throw new Error('train: no training examples');
   const accum = c.gradAccum ?? 1;
   const total = totalSteps(run.train.length, c);

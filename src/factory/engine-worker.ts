@@ -24,7 +24,7 @@ import { CHAT_TEMPLATES, CHATML_SPECIAL_TOKENS, Tokenizer, encodeChat, trainBpe,
 import { importModel } from '../model-files/model-files.ts';
 import { writeFileAtomic } from '../util/atomic-write.ts';
 import { ThreadGrantReader } from './thread-grant.ts';
-import type { BaseModelRef, DataRef, JobSpec } from './job-spec.ts';
+import { packingRefusal, type BaseModelRef, type DataRef, type JobSpec } from './job-spec.ts';
 import { evaluateJob } from './evaluate.ts';
 import { RetrieverDataError, runRetrieverJob } from './retriever-job.ts';
 
@@ -92,6 +92,8 @@ export function validateJobSpec(x: unknown): JobSpec {
     need(typeof s.base === 'object' && ['engine', 'gguf', 'hf', 'scratch'].includes(s.base?.kind), 'base.kind must be engine, gguf, hf or scratch');
   }
   need(typeof s.method === 'object' && typeof s.method?.type === 'string', 'method.type is required');
+  const packingWhy = s.packing ? (retriever ? 'packing does not apply to the retriever stage' : packingRefusal(s.stage, s.method.type)) : null;
+  need(!packingWhy, `packing: ${packingWhy}`);
   need(typeof s.data?.train?.path === 'string', 'data.train.path is required');
   need(typeof s.hyperparameters === 'object' && s.hyperparameters !== null, 'hyperparameters is required');
   const h = s.hyperparameters;
@@ -245,7 +247,7 @@ export async function runJob(spec: JobSpec, opts: RunJobOptions = {}): Promise<W
     // At real sizes: frozen matrices in bf16, layers recomputed in the backward (the scheduler's estimate assumes it).
     const plan = engineMemoryPlan(model.config, model.method);
     if (plan.halfBase) model.holdFrozenInHalf();
-    model.checkpointing = plan.checkpointing;
+    model.checkpointing = plan.checkpointing || spec.gradientCheckpointing === true;
     const template = (spec.hyperparameters.chatTemplate ?? 'chatml') as ChatTemplateName;
     const h = spec.hyperparameters;
     const padId = tokenizer.padId ?? tokenizer.eosId ?? 0;
@@ -267,6 +269,7 @@ export async function runJob(spec: JobSpec, opts: RunJobOptions = {}): Promise<W
       warmupSteps: h.warmupSteps, warmupRatio: h.warmupRatio, minLrRatio: h.minLrRatio, weightDecay: h.weightDecay,
       maxGradNorm: h.maxGradNorm ?? 1, evalEvery: h.evalEvery, earlyStoppingPatience: h.earlyStoppingPatience,
       checkpointEvery: h.checkpointEvery ?? 20, keepCheckpoints: 2, seed: spec.seed, padId,
+      ...(spec.packing && !dpo ? { packing: h.seqLen } : {}),
     };
     // idle cores the scheduler lends (or takes back) take effect at the next step
     const grant = new ThreadGrantReader(out, os.availableParallelism());

@@ -287,7 +287,7 @@ function thenStages(p: Collector, v: unknown, at: Path): void {
   });
 }
 
-/** The trainer and its options; what the engine does not do is named (it trains fp32, unpacked, keeping activations). */
+/** The trainer and its options; what the engine does not do is named (it trains fp32, in one process on one machine). */
 function trainerFields(p: Collector, obj: Record<string, unknown>): void {
   if (obj.trainer !== undefined) p.check(obj.trainer, oneOf(TRAINERS), ['trainer']);
   if (obj.precision !== undefined) p.check(obj.precision, oneOf(PRECISIONS), ['precision']);
@@ -300,8 +300,6 @@ function trainerFields(p: Collector, obj: Record<string, unknown>): void {
   if (typeof obj.nnodes === 'number' && obj.nnodes > 1) p.add(['nnodes'], 'needs trainer: torch (the engine trains on one machine)');
   if (obj.strategy !== undefined && obj.strategy !== 'ddp') p.add(['strategy'], 'needs trainer: torch (the engine trains in one process)');
   if (obj.precision === 'bf16' || obj.precision === 'fp16') p.add(['precision'], `${obj.precision} needs trainer: torch (the engine trains in fp32 only)`);
-  if (obj.gradient_checkpointing === true) p.add(['gradient_checkpointing'], 'needs trainer: torch (the engine does not recompute activations)');
-  if (obj.packing === true) p.add(['packing'], 'needs trainer: torch (the engine does not pack sequences)');
   if (typeof obj.nproc_per_node === 'number' && obj.nproc_per_node > 1 && obj.trainer !== 'torch') p.add(['nproc_per_node'], 'needs trainer: torch (the engine trains in one process; give it more threads)');
 }
 

@@ -29,7 +29,7 @@ import { Scheduler, SchedulerError, TERMINAL_STATUSES } from './scheduler.ts';
 import { planExperiment, planFollowUps, estimateJob, torchGpuMemoryMB, modelSuffix, ExperimentError, METHOD_LR, type ExperimentDataset, type ExperimentSpec, type PlannedJob } from './experiment.ts';
 import { nearest, validateExperimentRequest, ExperimentValidationError } from './experiment-file.ts';
 import type { Problem } from '../data/problems.ts';
-import { isNodeCount, isProcessCount, STRATEGIES, type BaseModelRef, type ParallelStrategy, type DataRef, type Hyperparameters, type JobEstimate, type JobSpec, type JobStatus, type Resources, type Stage, type JobStage } from './job-spec.ts';
+import { isNodeCount, isProcessCount, packingRefusal, STRATEGIES, type BaseModelRef, type ParallelStrategy, type DataRef, type Hyperparameters, type JobEstimate, type JobSpec, type JobStatus, type Resources, type Stage, type JobStage } from './job-spec.ts';
 import { kyselyExperimentRepository, type ExperimentRepository, type FactoryTables } from './kysely-jobs.ts';
 import { resolveStored, storedPath } from '../store/paths.ts';
 import { relativeSpec } from './trainer-launch.ts';
@@ -142,10 +142,8 @@ export function trainerOptions(h: HyperparameterRequest): TrainerOptions {
   if (h.nnodes !== undefined && !isNodeCount(h.nnodes)) throw bad('nnodes', 'an integer from 1 to 64', h.nnodes);
   const trainer = h.trainer ?? 'engine';
   if (trainer === 'engine') {
-    // The engine trains in fp32, one padded example per row, keeping activations: say so rather than ignore it.
+    // The engine trains in fp32 on one machine, in one process: say so rather than ignore it.
     if (h.precision !== undefined && h.precision !== 'fp32') throw new FactoryError(400, `hyperparameters.precision ${h.precision}: the engine trains in fp32 only; use trainer torch`, 'hyperparameters.precision');
-    if (h.gradient_checkpointing) throw new FactoryError(400, 'hyperparameters.gradient_checkpointing: the engine does not recompute activations; use trainer torch', 'hyperparameters.gradient_checkpointing');
-    if (h.packing) throw new FactoryError(400, 'hyperparameters.packing: the engine does not pack sequences; use trainer torch', 'hyperparameters.packing');
     if ((h.nproc_per_node ?? 1) > 1) throw new FactoryError(400, 'hyperparameters.nproc_per_node: the engine trains in one process (give it more threads); use trainer torch for data parallelism', 'hyperparameters.nproc_per_node');
     if (h.strategy !== undefined && h.strategy !== 'ddp') throw new FactoryError(400, `hyperparameters.strategy ${h.strategy}: the engine trains in one process; use trainer torch`, 'hyperparameters.strategy');
     if ((h.nnodes ?? 1) > 1) throw new FactoryError(400, 'hyperparameters.nnodes: the engine trains on one machine; use trainer torch to span several', 'hyperparameters.nnodes');
@@ -515,6 +513,8 @@ export class FactoryService extends EventEmitter {
     try { method = methodFrom(hreq); } catch (e) { throw e instanceof FactoryError ? e : new FactoryError(400, (e as Error).message, 'hyperparameters.fine_tuning_method'); }
     if (method.type === 'qlora' && base.quantized) throw new FactoryError(400, `QLoRA quantizes the base to 4 bits, but ${base.name} is already quantized: use LoRA`, 'hyperparameters.fine_tuning_method');
     const trainer = trainerOptions(hreq);
+    const packingWhy = trainer.packing ? packingRefusal(methodType === 'dpo' ? 'dpo' : 'sft', method.type) : null;
+    if (packingWhy) throw new FactoryError(400, `hyperparameters.packing: ${packingWhy}`, 'hyperparameters.packing');
     const runner = this.runnerFor(req.runner !== undefined ? req.runner : hreq.runner, req.runner !== undefined ? 'runner' : 'hyperparameters.runner');
     this.checkMachines(trainer.nodes ?? 1, runner);
     const { dataset, trainingFile, validationFile } = await this.datasetFor(req);
@@ -743,6 +743,14 @@ export class FactoryService extends EventEmitter {
       if (problems.length) throw new FactoryError(400, problems.join('; '), 'fact_questions');
     }
     const stage: Stage = req.stage ?? 'sft';
+    if (req.packing) {
+      for (const st of [stage, ...(req.then ?? []).map((t) => t.stage)]) {
+        for (const [i, m] of req.methods.entries()) {
+          const why = packingRefusal(st, 'spec' in m ? m.spec.type : m.type);
+          if (why) throw new FactoryError(400, `packing: ${why}`, `methods[${i}]`, 'invalid_experiment');
+        }
+      }
+    }
     if (req.trainer === 'torch') await this.torchExperimentRefusal(req, stage);
     // Every name that is not found is reported at once, with the nearest known name.
     const missing: Problem[] = [], missingKinds = new Set<string>();

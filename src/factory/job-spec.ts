@@ -105,9 +105,12 @@ export interface JobSpec {
   trainer?: 'engine' | 'torch';
   /** Weights and activations while training (absent: fp32, the engine's only precision). */
   precision?: 'fp32' | 'bf16' | 'fp16';
-  /** Recompute activations in the backward pass instead of keeping them (torch trainer). */
+  /**
+   * Recompute activations in the backward pass instead of keeping them (the engine also turns it on by itself where
+   * its memory plan needs it: engine/memory-estimate.ts).
+   */
   gradientCheckpointing?: boolean;
-  /** Several examples per sequence, never attending to each other (torch trainer). */
+  /** Several examples per row of seqLen tokens, never attending to each other (pretrain and sft). */
   packing?: boolean;
   /**
    * Data-parallel processes on one machine (torch trainer; absent: 1): launched as `torchrun --standalone
@@ -134,6 +137,13 @@ export type ParallelStrategy = (typeof STRATEGIES)[number];
 /** Whether `n` is a data-parallel process count a job may ask for (1 to 64). */
 export function isProcessCount(n: unknown): n is number {
   return Number.isInteger(n) && (n as number) >= 1 && (n as number) <= 64;
+}
+
+/** Why a job of this stage and method cannot pack its examples (either trainer), or null. */
+export function packingRefusal(stage: string, method: string): string | null {
+  if (stage === 'dpo') return 'packing does not apply to stage dpo (it scores whole sequences per pair); turn packing off';
+  if (method === 'prefix' || method === 'prompt') return `packing does not work with ${method} tuning (a row's examples would share its virtual tokens and see each other's); turn packing off`;
+  return null;
 }
 
 /** Whether `n` is a machine count a job may span (1 to 64). */

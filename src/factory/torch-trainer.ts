@@ -27,7 +27,7 @@ import { readModelFolder } from '../model-files/hf-folder.ts';
 import { applyLoraAdapter } from '../model-files/gguf-model.ts';
 import { applyPromptLearning, importPeftLora, importPeftPromptLearning } from '../model-files/peft.ts';
 import { isInside } from '../store/paths.ts';
-import type { BaseModelRef } from './job-spec.ts';
+import { packingRefusal, type BaseModelRef } from './job-spec.ts';
 import { hfCacheRoot, touchHfCacheEntry } from './hf-cache.ts';
 
 export type TrainerName = 'engine' | 'torch';
@@ -146,8 +146,7 @@ export function torchRefusal(info: TorchInfo, stage: string, method: string, o: 
   if (!info.methods.includes(method)) return `the torch trainer does not run method ${method} yet (it runs ${info.methods.join(', ')}); use trainer engine`;
   if (o.precision && info.precisions && !info.precisions.includes(o.precision)) return `the torch trainer does not train in ${o.precision} yet (it trains in ${info.precisions.join(', ')})`;
   if (o.packing && info.packing === false) return 'the torch trainer does not pack sequences yet';
-  if (o.packing && stage === 'dpo') return 'packing does not apply to stage dpo (it scores whole sequences per pair); turn packing off';
-  if (o.packing && (method === 'prefix' || method === 'prompt')) return `packing does not work with ${method} tuning (a row's examples would share its virtual tokens and see each other's); turn packing off`;
+  if (o.packing && packingRefusal(stage, method)) return packingRefusal(stage, method);
   if (o.gradientCheckpointing && info.gradient_checkpointing === false) return 'the torch trainer does not do gradient checkpointing yet';
   if (o.strategy && o.strategy !== 'ddp' && info.strategies && !info.strategies.includes(o.strategy)) return `the torch trainer does not run strategy ${o.strategy} yet (it runs ${info.strategies.join(', ')})`;
   if (o.strategy === 'fsdp' && (method === 'prefix' || method === 'prompt')) return `strategy fsdp does not shard ${method} tuning (PEFT's prompt encoder lives outside the decoder layers); use ddp`;

@@ -102,6 +102,11 @@ test('an invalid experiment is a 400 naming every problem by field, a plan witho
         'tiny x qa x full: DPO needs a preference dataset, but qa is a sft dataset', 'tiny x qa x lora-r4: DPO needs a preference dataset, but qa is a sft dataset',
       ]);
     }
+    // packing: several examples a row, which prefix tuning's shared virtual tokens would let see each other
+    const packed = await api('POST', '/v1/experiments', { name: 'packed', base_models: ['tiny'], datasets: ['qa'], packing: true, methods: [{ type: 'lora', rank: 4, alpha: 8 }, { type: 'prefix', numVirtualTokens: 4 }] });
+    assert.equal(packed.status, 400, JSON.stringify(packed.body));
+    assert.equal(packed.body.error.param, 'methods[1]');
+    assert.match(packed.body.error.message, /packing does not work with prefix tuning/);
     // every name that is not found, at once, with the nearest registered one
     const names = await api('POST', '/v1/experiments', { name: 'names', base_models: ['tiyn', 'tiny'], datasets: ['qa', 'qaa', 'zzz-unknown'], methods: [{ type: 'full' }] });
     assert.equal(names.status, 404, JSON.stringify(names.body));

@@ -56,6 +56,12 @@ test('a pretraining job and a LoRA SFT job over its result, from job specs alone
     assert.ok(existsSync(join(dir, 'sft', 'heartbeat')));
     const events = readFileSync(join(dir, 'sft', 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     assert.equal(events.at(-1).message, 'succeeded');
+    // packed (several chats a row), the same job trains on the same tokens: the same losses to float rounding
+    assert.equal(await runJob(validateJobSpec({ ...sft, id: 'job-sft-packed', packing: true, outputDir: join(dir, 'sft-packed') })), 'succeeded');
+    const padded = readMetrics(join(dir, 'sft', 'metrics.jsonl')), packed = readMetrics(join(dir, 'sft-packed', 'metrics.jsonl'));
+    assert.equal(packed.length, padded.length);
+    packed.forEach((m, i) => assert.ok(Math.abs(m.loss - padded[i]!.loss) <= 1e-4 * padded[i]!.loss, `step ${m.step}: ${m.loss} vs ${padded[i]!.loss}`));
+    assert.throws(() => validateJobSpec({ ...sft, packing: true, method: { type: 'prompt', numVirtualTokens: 2 } }), /packing: packing does not work with prompt tuning/);
 
     // DPO over the pretrained model with a LoRA adapter: the reward accuracy on the pairs rises above chance.
     const prefs = join(dir, 'prefs.jsonl');

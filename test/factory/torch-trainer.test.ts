@@ -83,7 +83,8 @@ test('trainer options of the jobs API: checked, and what the engine does not do 
   err({ trainer: 'pytorch' }, 'hyperparameters.trainer', /one of engine, torch/);
   err({ precision: 'fp8' }, 'hyperparameters.precision', /fp32, bf16, fp16/);
   err({ precision: 'bf16' }, 'hyperparameters.precision', /engine trains in fp32 only/);
-  err({ trainer: 'engine', packing: true }, 'hyperparameters.packing', /use trainer torch/);
+  // the engine packs and recomputes activations too
+  assert.deepEqual(trainerOptions({ trainer: 'engine', packing: true, gradient_checkpointing: true }), { trainer: 'engine', packing: true, gradientCheckpointing: true });
   err({ gradient_checkpointing: 'yes' }, 'hyperparameters.gradient_checkpointing', /true or false/);
   // data parallelism: torchrun with N processes on the torch trainer; one process is no option at all
   assert.deepEqual(trainerOptions({ trainer: 'torch', nproc_per_node: 2 }), { trainer: 'torch', processes: 2 });
@@ -111,8 +112,8 @@ test('experiment files: trainer and its options validated with the field and a s
   const probs = validateExperimentRequest({ ...base, trainer: 'toch', precision: 'half', packing: 'yes' }, { file: 'x.yaml' });
   assert.deepEqual(probs.map((p) => p.path), ['trainer', 'precision', 'packing']);
   assert.match(probs[0].message, /did you mean 'torch'/);
-  const engine = validateExperimentRequest({ ...base, precision: 'bf16', gradient_checkpointing: true }, { file: 'x.yaml' });
-  assert.deepEqual(engine.map((p) => [p.path, /needs trainer: torch/.test(p.message)]), [['precision', true], ['gradient_checkpointing', true]]);
+  const engine = validateExperimentRequest({ ...base, precision: 'bf16', gradient_checkpointing: true, packing: true }, { file: 'x.yaml' });
+  assert.deepEqual(engine.map((p) => [p.path, /needs trainer: torch/.test(p.message)]), [['precision', true]]);
   const syn = validateExperimentRequest({ ...base, backend: 'torch' }, { file: 'x.yaml' });
   assert.match(syn[0].message, /did you mean 'trainer'/);
 });

@@ -10,6 +10,8 @@
  *   dPr = dO V^T, dS = Pr * (dPr - rowsum(dPr * Pr)) * scale, dQ = dS K, dK = dS^T Q, dV = Pr^T dO.
  * On the native gemm without prefixes the same maths runs over all heads at once in C (native/attention.c: strided
  * gemms straight on the [B*T, H*D] layout, no gathers; `fusedAttention`), with this file's softmax between.
+ * Packed rows (`starts`, no prefixes): query t of a row sees only the keys from its own sequence's start to t; the
+ * scores before the start are -Infinity to the softmax and 0 after it, so the backward needs no mask of its own.
  */
 import { alloc, output, type Tensor, type Ctx } from '../tensor.ts';
 import type { Gemm } from '../gemm/gemm-seam.ts';
@@ -48,14 +50,33 @@ export function causalSoftmax(sc: Float32Array, T: number, S: number, offset: nu
   }
 }
 
+/**
+ * Packed rows: the probabilities (or scores) of query row t of (b, h) before its sequence's start set to `value`;
+ * `probs` holds [B, H, T, S] (or one head's [T, S] with `head`).
+ */
+function maskBeforeStart(probs: Float32Array, starts: Int32Array, B: number, H: number, T: number, S: number, value: number, head?: { b: number; h: number }): void {
+  for (let b = head?.b ?? 0; b < (head ? head.b + 1 : B); b++) {
+    for (let t = 0; t < T; t++) {
+      const s = starts[b * T + t]!;
+      if (!s) continue;
+      for (let h = head?.h ?? 0; h < (head ? head.h + 1 : H); h++) {
+        const row = head ? t * S : ((b * H + h) * T + t) * S;
+        probs.fill(value, row, row + s);
+      }
+    }
+  }
+}
+
 export function attention(
   ctx: Ctx, q: Tensor, k: Tensor, v: Tensor, shape: AttentionShape,
-  prefix: { k: Tensor; v: Tensor } | null = null,
+  prefix: { k: Tensor; v: Tensor } | null = null, starts: Int32Array | null = null,
 ): Tensor {
   const { B, T, H, KVH, D } = shape;
   if (H % KVH !== 0) throw new Error(`attention: ${H} query heads are not a multiple of ${KVH} key/value heads`);
+  if (starts && prefix) throw new Error('attention: packed rows do not work with key/value prefixes');
+  if (starts && starts.length !== B * T) throw new Error(`attention: ${starts.length} sequence starts for ${B * T} rows`);
   const fused = !prefix && ctx.gemm.name === 'native' ? nativeAttention() : null;
-  if (fused) return fusedAttention(ctx, fused, q, k, v, shape);
+  if (fused) return fusedAttention(ctx, fused, q, k, v, shape, starts);
   const P = prefix ? prefix.k.shape[0] : 0;
   const S = P + T, QW = H * D, KW = KVH * D, group = H / KVH;
   const scale = 1 / Math.sqrt(D);
@@ -73,7 +94,9 @@ export function attention(
         gather(q.data, Qh, T, b * T, QW, h * D, D);
         const sc = probs.subarray((b * H + h) * T * S, (b * H + h + 1) * T * S);
         gemm.sgemm(false, true, T, S, D, scale, Qh, Kh, 0, sc);
+        if (starts) maskBeforeStart(sc, starts, B, H, T, S, -Infinity, { b, h });
         causalSoftmax(sc, T, S, P);
+        if (starts) maskBeforeStart(sc, starts, B, H, T, S, 0, { b, h });
         gemm.sgemm(false, false, T, D, S, 1, sc, Vh, 0, Oh);
         for (let t = 0; t < T; t++) out.set(Oh.subarray(t * D, t * D + D), (b * T + t) * QW + h * D);
       }
@@ -126,15 +149,17 @@ export function attention(
 }
 
 /** The native path: the same forward and backward as `attention` without prefixes, every head in one call. */
-function fusedAttention(ctx: Ctx, kern: AttentionKernels, q: Tensor, k: Tensor, v: Tensor, shape: AttentionShape): Tensor {
+function fusedAttention(ctx: Ctx, kern: AttentionKernels, q: Tensor, k: Tensor, v: Tensor, shape: AttentionShape, starts: Int32Array | null): Tensor {
   const { B, T, H, KVH, D } = shape;
   const scale = 1 / Math.sqrt(D), threads = ctx.gemm.threads;
   const out = alloc(ctx, B * T * H * D);
   const probs = alloc(ctx, B * H * T * T);
   kern.attnScores(q.data, k.data, probs, B, T, H, KVH, D, scale, threads);
+  if (starts) maskBeforeStart(probs, starts, B, H, T, T, -Infinity);
   const rk = nativeRowKernels();
   if (rk) rk.softmaxRows(probs, probs, B * H * T, T, 0, T, null, threads); // every head at once, on threads
   else for (let i = 0; i < B * H; i++) causalSoftmax(probs.subarray(i * T * T, (i + 1) * T * T), T, T, 0);
+  if (starts) maskBeforeStart(probs, starts, B, H, T, T, 0);
   kern.attnApply(probs, v.data, out, B, T, H, KVH, D, threads);
   const y = output(ctx, out, [B * T, H * D], ctx.tape !== null && (q.requiresGrad || k.requiresGrad || v.requiresGrad));
   if (!y.requiresGrad) return y;
