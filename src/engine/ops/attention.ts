@@ -15,7 +15,7 @@
  */
 import { alloc, output, type Tensor, type Ctx } from '../tensor.ts';
 import type { Gemm } from '../gemm/gemm-seam.ts';
-import { nativeKernels, nativeRowKernels } from './native-kernels.ts';
+import { softmaxRows } from './native-kernels.ts';
 import { nativeAttention, type AttentionKernels } from '../gemm/native.ts';
 
 export interface AttentionShape { B: number; T: number; H: number; KVH: number; D: number }
@@ -36,18 +36,7 @@ function scatterAdd(src: Float32Array, dst: Float32Array, rows: number, rowStart
 
 /** Row-wise causal softmax of scores [T, S] in place: row t keeps columns < offset + t + 1. */
 export function causalSoftmax(sc: Float32Array, T: number, S: number, offset: number): void {
-  const k = nativeKernels();
-  if (k) { k.softmaxRows(sc, sc, T, S, offset, null); return; }
-  for (let t = 0; t < T; t++) {
-    const r = t * S, visible = Math.min(S, offset + t + 1);
-    let max = -Infinity;
-    for (let j = 0; j < visible; j++) if (sc[r + j] > max) max = sc[r + j];
-    let sum = 0;
-    for (let j = 0; j < visible; j++) { const e = Math.exp(sc[r + j] - max); sc[r + j] = e; sum += e; }
-    const inv = 1 / sum;
-    for (let j = 0; j < visible; j++) sc[r + j] *= inv;
-    for (let j = visible; j < S; j++) sc[r + j] = 0;
-  }
+  softmaxRows(sc, sc, T, S, { causalOffset: offset });
 }
 
 /**
@@ -156,9 +145,7 @@ function fusedAttention(ctx: Ctx, kern: AttentionKernels, q: Tensor, k: Tensor, 
   const probs = alloc(ctx, B * H * T * T);
   kern.attnScores(q.data, k.data, probs, B, T, H, KVH, D, scale, threads);
   if (starts) maskBeforeStart(probs, starts, B, H, T, T, -Infinity);
-  const rk = nativeRowKernels();
-  if (rk) rk.softmaxRows(probs, probs, B * H * T, T, 0, T, null, threads); // every head at once, on threads
-  else for (let i = 0; i < B * H; i++) causalSoftmax(probs.subarray(i * T * T, (i + 1) * T * T), T, T, 0);
+  softmaxRows(probs, probs, B * H * T, T, { causalOffset: 0, period: T, threads }); // every head at once
   if (starts) maskBeforeStart(probs, starts, B, H, T, T, 0);
   kern.attnApply(probs, v.data, out, B, T, H, KVH, D, threads);
   const y = output(ctx, out, [B * T, H * D], ctx.tape !== null && (q.requiresGrad || k.requiresGrad || v.requiresGrad));

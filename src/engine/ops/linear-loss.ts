@@ -15,7 +15,7 @@
  * gemms with g as their alpha, and neither the probabilities nor the logits' gradient are ever held.
  */
 import { Tensor, alloc, needsGrad, type Ctx } from '../tensor.ts';
-import { nativeKernels, nativeRowKernels } from './native-kernels.ts';
+import { softmaxRows } from './native-kernels.ts';
 import { IGNORE_INDEX, type CrossEntropyResult } from './loss.ts';
 
 /** A [V, C] matrix read a tile of rows at a time: a float tensor's view, or a half-precision one widened. */
@@ -36,20 +36,6 @@ function tileOf(w: Tensor | RowTiles, v0: number, v1: number, C: number, threads
   return w instanceof Tensor ? w.data.subarray(v0 * C, v1 * C) : w.rows(v0, v1, threads);
 }
 
-/** Each row's log-sum-exp of l [R, Vt] into lz [R]; `p` is scratch of the same size (the tile's softmax). */
-function tileLogZ(l: Float32Array, p: Float32Array, R: number, Vt: number, lz: Float32Array): void {
-  const k = nativeKernels();
-  if (k) { k.softmaxRows(l, p, R, Vt, -1, lz); return; }
-  for (let r = 0; r < R; r++) {
-    const o = r * Vt;
-    let max = -Infinity;
-    for (let j = 0; j < Vt; j++) if (l[o + j] > max) max = l[o + j];
-    let z = 0;
-    for (let j = 0; j < Vt; j++) z += Math.exp(l[o + j] - max);
-    lz[r] = max + Math.log(z);
-  }
-}
-
 export function linearCrossEntropy(ctx: Ctx, x: Tensor, w: Tensor | RowTiles, labels: Int32Array, o: LinearLossOptions = {}): CrossEntropyResult {
   const [V, C] = w.shape, N = labels.length;
   if (x.size !== N * C) throw new Error(`linearCrossEntropy: hidden rows [${x.shape}] are not ${N} rows of ${C}`);
@@ -65,7 +51,7 @@ export function linearCrossEntropy(ctx: Ctx, x: Tensor, w: Tensor | RowTiles, la
     for (let v0 = 0; v0 < V; v0 += VT) {
       const Vt = Math.min(VT, V - v0);
       ctx.gemm.sgemm(false, true, R, Vt, C, 1, xd.subarray(r0 * C), tileOf(w, v0, v0 + Vt, C, ctx.gemm.threads), 0, l);
-      tileLogZ(l, p, R, Vt, lz);
+      softmaxRows(l, p, R, Vt, { logz: lz, threads: ctx.gemm.threads }); // the tile's log-sum-exp (p: scratch)
       for (let r = 0; r < R; r++) {
         const z = lz[r], m = mx[r];
         // Running log-sum-exp: acc holds sum exp(logz_t - mx).
@@ -92,14 +78,12 @@ export function linearCrossEntropy(ctx: Ctx, x: Tensor, w: Tensor | RowTiles, la
           const Vt = Math.min(VT, V - v0), wt = tileOf(w, v0, v0 + Vt, C, ctx.gemm.threads);
           ctx.gemm.sgemm(false, true, R, Vt, C, 1, xd.subarray(r0 * C), wt, 0, l);
           // d = g * exp(l - logz) = g * softmax_t(l) * exp(logz_t - logz): the tile's softmax, rescaled per row.
-          const k = nativeKernels();
-          if (k) k.softmaxRows(l, p, R, Vt, -1, lz);
+          softmaxRows(l, p, R, Vt, { logz: lz, threads: ctx.gemm.threads });
           for (let r = 0; r < R; r++) {
             const label = labels[r0 + r], o2 = r * Vt;
             if (label === IGNORE_INDEX) { p.fill(0, o2, o2 + Vt); continue; }
-            const z = logz[r0 + r];
-            if (k) { const s = g * Math.exp(lz[r] - z); for (let j = 0; j < Vt; j++) p[o2 + j] *= s; }
-            else for (let j = 0; j < Vt; j++) p[o2 + j] = g * Math.exp(l[o2 + j] - z);
+            const s = g * Math.exp(lz[r] - logz[r0 + r]);
+            for (let j = 0; j < Vt; j++) p[o2 + j] *= s;
             if (label >= v0 && label < v0 + Vt) p[o2 + label - v0] -= g;
           }
           if (dx) ctx.gemm.sgemm(false, false, R, C, Vt, 1, p, wt, 1, dx.subarray(r0 * C));
@@ -119,23 +103,6 @@ function checkLabels(labels: Int32Array, V: number): void {
   }
 }
 
-/** Row softmax of d [N, V] in place; logz [N] gets each row's log-sum-exp. */
-function softmaxInPlace(d: Float32Array, N: number, V: number, logz: Float32Array, threads: number): void {
-  const rk = nativeRowKernels(), k = nativeKernels();
-  if (rk) { rk.softmaxRows(d, d, N, V, -1, 1, logz, threads); return; }
-  if (k) { k.softmaxRows(d, d, N, V, -1, logz); return; }
-  for (let n = 0; n < N; n++) {
-    const o = n * V;
-    let max = -Infinity;
-    for (let j = 0; j < V; j++) if (d[o + j] > max) max = d[o + j];
-    let z = 0;
-    for (let j = 0; j < V; j++) { const e = Math.exp(d[o + j] - max); d[o + j] = e; z += e; }
-    const inv = 1 / z;
-    for (let j = 0; j < V; j++) d[o + j] *= inv;
-    logz[n] = max + Math.log(z);
-  }
-}
-
 /**
  * `crossEntropy(linear(x, w), labels)` with the logits whole but their gradient made in the forward: the buffer
  * of logits becomes softmax - onehot in place (0 on ignored rows), and the backward is dX += g d W and
@@ -149,7 +116,7 @@ export function wholeLinearCrossEntropy(ctx: Ctx, x: Tensor, w: Tensor | RowTile
   ctx.gemm.sgemm(false, true, N, V, C, 1, xd, tileOf(w, 0, V, C, threads), 0, d);
   let sum = 0, count = 0;
   for (let n = 0; n < N; n++) if (labels[n] !== IGNORE_INDEX) { sum -= d[n * V + labels[n]]; count++; }
-  softmaxInPlace(d, N, V, logz, threads);
+  softmaxRows(d, d, N, V, { logz, threads });
   for (let n = 0; n < N; n++) if (labels[n] !== IGNORE_INDEX) sum += logz[n];
   const grad = needsGrad(ctx, x) || (w instanceof Tensor && needsGrad(ctx, w));
   const loss = new Tensor(new Float32Array([count ? sum / count : 0]), [1], grad);

@@ -4,7 +4,7 @@
  * backward is (softmax - onehot) / count, computed from the probabilities the forward kept.
  */
 import { Tensor, alloc, needsGrad, type Ctx } from '../tensor.ts';
-import { nativeKernels, nativeRowKernels } from './native-kernels.ts';
+import { nativeRowKernels, softmaxRows } from './native-kernels.ts';
 
 export const IGNORE_INDEX = -100;
 
@@ -15,44 +15,24 @@ export function crossEntropy(ctx: Ctx, logits: Tensor, labels: Int32Array): Cros
   if (!Number.isInteger(V)) throw new Error(`crossEntropy: logits [${logits.shape}] do not hold ${N} rows`);
   const x = logits.data;
   const grad = needsGrad(ctx, logits);
-  const probs = grad ? alloc(ctx, logits.size) : null;
   let sum = 0, count = 0;
-  const k = nativeKernels(), rk = nativeRowKernels();
-  if ((rk || k) && probs) {
-    // Softmax of every row at once (vectorised exp, on threads); ignored rows are computed too, and never used.
+  for (let n = 0; n < N; n++) {
+    const label = labels[n];
+    if (label !== IGNORE_INDEX && (label < 0 || label >= V)) throw new Error(`crossEntropy: label ${label} at row ${n} is outside 0..${V - 1}`);
+  }
+  // With a backward: the softmax of every row at once (ignored rows too, never used), kept for the gradient.
+  // Without: each counted row's log-probability in double (a loss compared across runs, or differenced).
+  const probs = grad ? alloc(ctx, logits.size) : null;
+  if (probs) {
     const logz = alloc(ctx, N);
-    if (rk) rk.softmaxRows(x, probs, N, V, -1, 1, logz, ctx.gemm.threads);
-    else k!.softmaxRows(x, probs, N, V, -1, logz);
-    for (let n = 0; n < N; n++) {
-      const label = labels[n];
-      if (label === IGNORE_INDEX) continue;
-      if (label < 0 || label >= V) throw new Error(`crossEntropy: label ${label} at row ${n} is outside 0..${V - 1}`);
-      sum += logz[n] - x[n * V + label];
-      count++;
-    }
+    softmaxRows(x, probs, N, V, { logz, threads: ctx.gemm.threads });
+    for (let n = 0; n < N; n++) if (labels[n] !== IGNORE_INDEX) { sum += logz[n] - x[n * V + labels[n]]; count++; }
   } else {
-    for (let n = 0; n < N; n++) {
-      const label = labels[n];
-      if (label === IGNORE_INDEX) continue;
-      if (label < 0 || label >= V) throw new Error(`crossEntropy: label ${label} at row ${n} is outside 0..${V - 1}`);
-      const r = n * V;
-      let max = -Infinity;
-      for (let j = 0; j < V; j++) if (x[r + j] > max) max = x[r + j];
-      let z = 0;
-      if (probs) {
-        // One exp per logit: keep exp(x - max) and normalise in place.
-        for (let j = 0; j < V; j++) { const e = Math.exp(x[r + j] - max); probs[r + j] = e; z += e; }
-        const inv = 1 / z;
-        for (let j = 0; j < V; j++) probs[r + j] *= inv;
-      } else {
-        for (let j = 0; j < V; j++) z += Math.exp(x[r + j] - max);
-      }
-      sum += max + Math.log(z) - x[r + label];
-      count++;
-    }
+    const lp = tokenLogProbs(x, labels);
+    for (let n = 0; n < N; n++) if (labels[n] !== IGNORE_INDEX) { sum -= lp[n]; count++; }
   }
   const loss = new Tensor(new Float32Array([count ? sum / count : 0]), [1], grad);
-  if (grad && probs) {
+  if (probs) {
     ctx.tape!.record(() => {
       if (!loss.grad || count === 0) return;
       const g = loss.grad[0] / count;

@@ -82,3 +82,45 @@ export function nativeRowKernels(): RowKernels | null {
 export function useNativeKernels(on: boolean): void {
   enabled = on;
 }
+
+/** Where a row softmax looks (`softmaxRows`). */
+export interface SoftmaxOptions {
+  /** Row r sees columns 0 .. causalOffset + r % period (absent or -1: every column); 0 is written beyond. */
+  causalOffset?: number;
+  /** Rows per block the causal limit restarts at (several heads' [T, S] scores in one array); default all rows. */
+  period?: number;
+  /** Receives each row's log-sum-exp. */
+  logz?: Float32Array | null;
+  threads?: number;
+}
+
+/**
+ * y[r] = softmax of x[r] over its visible columns, 0 beyond (x and y may be the same array): the one row softmax
+ * every op uses, in its forward and its backward alike. It runs on the gemm addon's row kernels (on threads) where
+ * they are built, else on the kernels addon, else in this loop; which depends on the build only, so a pass that
+ * recomputes a softmax gets the bits the other pass got.
+ */
+export function softmaxRows(x: Float32Array, y: Float32Array, rows: number, cols: number, o: SoftmaxOptions = {}): void {
+  const offset = o.causalOffset ?? -1, period = o.period ?? rows, logz = o.logz ?? null;
+  const rk = nativeRowKernels();
+  if (rk) { rk.softmaxRows(x, y, rows, cols, offset, Math.max(1, period), logz, o.threads ?? 1); return; }
+  const k = nativeKernels();
+  if (k) {
+    for (let r0 = 0; r0 < rows; r0 += period) {
+      const n = Math.min(period, rows - r0);
+      k.softmaxRows(x.subarray(r0 * cols, (r0 + n) * cols), y.subarray(r0 * cols, (r0 + n) * cols), n, cols, offset, logz ? logz.subarray(r0, r0 + n) : null);
+    }
+    return;
+  }
+  for (let r = 0; r < rows; r++) {
+    const o0 = r * cols, visible = offset < 0 ? cols : Math.min(cols, offset + (r % period) + 1);
+    let max = -Infinity;
+    for (let j = 0; j < visible; j++) if (x[o0 + j]! > max) max = x[o0 + j]!;
+    let z = 0;
+    for (let j = 0; j < visible; j++) { const e = Math.exp(x[o0 + j]! - max); y[o0 + j] = e; z += e; }
+    const inv = 1 / z;
+    for (let j = 0; j < visible; j++) y[o0 + j]! *= inv;
+    y.fill(0, o0 + visible, o0 + cols);
+    if (logz) logz[r] = max + Math.log(z);
+  }
+}

@@ -6,7 +6,7 @@
  */
 import { Tensor, alloc, needsGrad, type Ctx } from '../tensor.ts';
 import { IGNORE_INDEX } from './loss.ts';
-import { nativeKernels } from './native-kernels.ts';
+import { softmaxRows } from './native-kernels.ts';
 
 export interface SequenceLogProbs { logps: Tensor; counts: Int32Array }
 
@@ -17,19 +17,7 @@ export function sequenceLogProbs(ctx: Ctx, logits: Tensor, labels: Int32Array, B
   const grad = needsGrad(ctx, logits);
   const probs = alloc(ctx, logits.size);
   const logz = alloc(ctx, N);
-  const k = nativeKernels();
-  if (k) k.softmaxRows(x, probs, N, V, -1, logz);
-  else {
-    for (let n = 0; n < N; n++) {
-      const r = n * V;
-      let max = -Infinity;
-      for (let j = 0; j < V; j++) if (x[r + j] > max) max = x[r + j];
-      let z = 0;
-      for (let j = 0; j < V; j++) { const e = Math.exp(x[r + j] - max); probs[r + j] = e; z += e; }
-      for (let j = 0; j < V; j++) probs[r + j] /= z;
-      logz[n] = max + Math.log(z);
-    }
-  }
+  softmaxRows(x, probs, N, V, { logz, threads: ctx.gemm.threads });
   const out = new Float32Array(B), counts = new Int32Array(B);
   for (let b = 0; b < B; b++) {
     let s = 0;
