@@ -11,7 +11,8 @@
  * On the native gemm without prefixes the same maths runs over all heads at once in C (native/attention.c: strided
  * gemms straight on the [B*T, H*D] layout, no gathers; `fusedAttention`), with this file's softmax between.
  * Packed rows (`starts`, no prefixes): query t of a row sees only the keys from its own sequence's start to t; the
- * scores before the start are -Infinity to the softmax and 0 after it, so the backward needs no mask of its own.
+ * scores before the start are the lowest float to the softmax (finite: a kernel built for finite maths stays exact)
+ * and 0 after it, so the backward needs no mask of its own.
  */
 import { alloc, output, type Tensor, type Ctx } from '../tensor.ts';
 import type { Gemm } from '../gemm/gemm-seam.ts';
@@ -38,6 +39,9 @@ function scatterAdd(src: Float32Array, dst: Float32Array, rows: number, rowStart
 export function causalSoftmax(sc: Float32Array, T: number, S: number, offset: number): void {
   softmaxRows(sc, sc, T, S, { causalOffset: offset });
 }
+
+/** The lowest float32: a score no softmax gives weight to. */
+const MASKED = -3.4028234663852886e38;
 
 /**
  * Packed rows: the probabilities (or scores) of query row t of (b, h) before its sequence's start set to `value`;
@@ -83,7 +87,7 @@ export function attention(
         gather(q.data, Qh, T, b * T, QW, h * D, D);
         const sc = probs.subarray((b * H + h) * T * S, (b * H + h + 1) * T * S);
         gemm.sgemm(false, true, T, S, D, scale, Qh, Kh, 0, sc);
-        if (starts) maskBeforeStart(sc, starts, B, H, T, S, -Infinity, { b, h });
+        if (starts) maskBeforeStart(sc, starts, B, H, T, S, MASKED, { b, h });
         causalSoftmax(sc, T, S, P);
         if (starts) maskBeforeStart(sc, starts, B, H, T, S, 0, { b, h });
         gemm.sgemm(false, false, T, D, S, 1, sc, Vh, 0, Oh);
@@ -144,7 +148,7 @@ function fusedAttention(ctx: Ctx, kern: AttentionKernels, q: Tensor, k: Tensor, 
   const out = alloc(ctx, B * T * H * D);
   const probs = alloc(ctx, B * H * T * T);
   kern.attnScores(q.data, k.data, probs, B, T, H, KVH, D, scale, threads);
-  if (starts) maskBeforeStart(probs, starts, B, H, T, T, -Infinity);
+  if (starts) maskBeforeStart(probs, starts, B, H, T, T, MASKED);
   softmaxRows(probs, probs, B * H * T, T, { causalOffset: 0, period: T, threads }); // every head at once
   if (starts) maskBeforeStart(probs, starts, B, H, T, T, 0);
   kern.attnApply(probs, v.data, out, B, T, H, KVH, D, threads);
