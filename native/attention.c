@@ -1,14 +1,15 @@
 /*
  * Causal self-attention over all heads at once, on the own sgemm's micro-kernel (sgemm.h) fed straight from the
  * [B*T, H*D] layout: each head's operands are packed once into the kernel's layouts, never copied out as heads
- * (src/engine/ops/attention.ts keeps the per-head TypeScript path for prefixes and other backends). Grouped-query heads: query head h reads key/value head h / (H / KVH).
+ * (src/engine/ops/attention.ts keeps the per-head TypeScript path for prefixes and other backends). Grouped-query
+ * heads: query head h reads key/value head h / (H / KVH).
  *
  *   attnScores(q, k, s, B, T, H, KVH, D, scale, threads)   s[b, h] = scale * Q_bh K_bkh^T           [T, T] each
  *   attnApply(p, v, out, B, T, H, KVH, D, threads)          out[:, h] = P_bh V_bkh                  (overwrites)
  *   attnBackward(q, k, v, p, dout, dq, dk, dv, B, T, H, KVH, D, scale, threads)
  *       dP = dO V^T, dS = P * (dP - rowsum(dP * P)) * scale, dq += dS K, dk += dS^T Q, dv += P^T dO;
  *       dq, dk, dv may be null (not needed). Rows of P beyond the causal limit are 0, so dS is 0 there too.
- * The row softmax between the two forward calls stays with the kernels addon (vectorised exp).
+ * The row softmax between the two forward calls is the engine's (ops/native-kernels.ts softmaxRows).
  * Causal: every product runs by the kernel's row (or column) tiles over the keys those rows can see, so the tiles
  * above the diagonal are never computed. attnScores leaves entries above the diagonal unwritten or partly written:
  * the softmax reads a row's visible columns only and writes 0 beyond, which the other two read.
@@ -67,9 +68,9 @@ typedef struct {
 
 /* ---- the products, on the sgemm micro-kernel (sgemm.h) --------------------------------------------------------
  * A head's operands are small ([T, D] with D of 64-128), so the general sgemm would spend more time packing than
- * multiplying: each operand here is packed once per head into the micro-kernel's layouts (op(B): NR-wide slivers,
- * op(A): one MR-tall tile at a time) and the kernel is called directly, tile by tile, over the causal triangle
- * only. Every sum runs over its whole depth in one pass, in index order. */
+ * multiplying: each operand here is packed once per head into the micro-kernel's layouts (sgemm_pack_b: NR-wide
+ * slivers; sgemm_pack_a: one MR-tall tile at a time) and the kernel is called directly, tile by tile, over the
+ * causal triangle only. Every sum runs over its whole depth in one pass, in index order. */
 
 /* Per-thread scratch, grown on demand and kept (a training run repeats its shapes). */
 #define ATT_BUFS 6
@@ -87,89 +88,40 @@ static float *scratch(int i, size_t need) {
 
 static long round_up(long n, long m) { return (n + m - 1) / m * m; }
 
-/* op(B) = X^T for n rows of X (stride ld) of D columns: slivers of NR rows, depth D,
- * dst[j0 * D + d * NR + j] = X[(j0 + j) * ld + d] (0 beyond n); sliver j0 starts at dst + j0 * D. */
-static void pack_bt(const float *X, long ld, int n, int D, int NR, float *restrict dst) {
-  for (int j0 = 0; j0 < n; j0 += NR) {
-    float *d = dst + (long)j0 * D;
-    const int w = MIN(NR, n - j0);
-    for (int j = 0; j < w; j++) {
-      const float *x = X + (long)(j0 + j) * ld;
-      for (int k = 0; k < D; k++) d[k * NR + j] = x[k];
-    }
-    for (int j = w; j < NR; j++)
-      for (int k = 0; k < D; k++) d[k * NR + j] = 0.0f;
-  }
-}
-
-/* op(B) = X for n rows of X (stride ld) of D columns: slivers of NR columns, depth n,
- * dst[e0 * n + t * NR + e] = X[t * ld + e0 + e] (0 beyond D); sliver e0 starts at dst + e0 * n, its row t at + t * NR. */
-static void pack_b(const float *X, long ld, int n, int D, int NR, float *restrict dst) {
-  for (int e0 = 0; e0 < D; e0 += NR) {
-    float *d = dst + (long)e0 * n;
-    const int w = MIN(NR, D - e0);
-    for (int t = 0; t < n; t++) {
-      const float *x = X + (long)t * ld + e0;
-      float *o = d + (long)t * NR;
-      for (int e = 0; e < w; e++) o[e] = x[e];
-      for (int e = w; e < NR; e++) o[e] = 0.0f;
-    }
-  }
-}
-
-/* op(A) = m rows of X (stride ld), depth kc: dst[k * MR + r] = X[r * ld + k] (0 for rows m..MR). */
-static void pack_a(const float *X, long ld, int m, int kc, int MR, float *restrict dst) {
-  for (int r = 0; r < m; r++) {
-    const float *x = X + (long)r * ld;
-    for (int k = 0; k < kc; k++) dst[k * MR + r] = x[k];
-  }
-  for (int r = m; r < MR; r++)
-    for (int k = 0; k < kc; k++) dst[k * MR + r] = 0.0f;
-}
-
-/* op(A) = X^T for m columns of kc rows of X (stride ld): dst[k * MR + r] = X[k * ld + r]. */
-static void pack_at(const float *X, long ld, int m, int kc, int MR, float *restrict dst) {
-  for (int k = 0; k < kc; k++) {
-    const float *x = X + (long)k * ld;
-    float *o = dst + (long)k * MR;
-    for (int r = 0; r < m; r++) o[r] = x[r];
-    for (int r = m; r < MR; r++) o[r] = 0.0f;
-  }
-}
-
 /* C[t, j] = alpha * A_t . B_j for the row tiles of A (op(A) rows t, depth D, packed per tile from X, stride ldx)
- * against bt (pack_bt of the n = T keys), over the keys each tile sees (0 .. t0 + MR), into c (stride T). */
+ * against bt (op(B) = the T keys transposed, sgemm_pack_b), over the keys each tile sees (0 .. t0 + MR), into c
+ * (stride T). */
 static void causal_abt(const sgemm_isa *isa, const float *X, long ldx, const float *bt, int T, int D, float alpha,
                        float *c, float *a, int r0, int r1) {
   const int MR = isa->mr, NR = isa->nr;
   for (int t0 = r0; t0 < r1; t0 += MR) {
     const int m = MIN(MR, r1 - t0), vis = t0 + m;
-    pack_a(X + (long)t0 * ldx, ldx, m, D, MR, a);
+    sgemm_pack_a(0, X + (long)t0 * ldx, ldx, 0, m, 0, D, MR, a);
     for (int j0 = 0; j0 < vis; j0 += NR)
       isa->kernel(D, a, bt + (long)j0 * D, c + (long)t0 * T + j0, T, alpha, 0.0f, m, MIN(NR, T - j0));
   }
 }
 
 /* out[t, :] (+)= P_t . V over the keys row t sees: P [T, T] row tiles (kc = the tile's visible keys) against vb
- * (pack_b of V, n = T), into out (stride ldo). */
+ * (op(B) = V, sgemm_pack_b, depth T), into out (stride ldo). */
 static void causal_pv(const sgemm_isa *isa, const float *P, const float *vb, int T, int D, float beta, float *out,
                       long ldo, float *a, int r0, int r1) {
   const int MR = isa->mr, NR = isa->nr;
   for (int t0 = r0; t0 < r1; t0 += MR) {
     const int m = MIN(MR, r1 - t0), vis = t0 + m;
-    pack_a(P + (long)t0 * T, T, m, vis, MR, a);
+    sgemm_pack_a(0, P + (long)t0 * T, T, 0, m, 0, vis, MR, a);
     for (int e0 = 0; e0 < D; e0 += NR)
       isa->kernel(vis, a, vb + (long)e0 * T, out + (long)t0 * ldo + e0, ldo, 1.0f, beta, m, MIN(NR, D - e0));
   }
 }
 
-/* out[j, :] += sum over t >= j of P[t, j] X[t, :]: column tiles of P^T (rows t = j0 .. T) against xb (pack_b of X,
- * n = T), into out (stride ldo). */
+/* out[j, :] += sum over t >= j of P[t, j] X[t, :]: column tiles of P^T (rows t = j0 .. T) against xb (op(B) = X,
+ * sgemm_pack_b, depth T), into out (stride ldo). */
 static void causal_ptx(const sgemm_isa *isa, const float *P, const float *xb, int T, int D, float *out, long ldo, float *a) {
   const int MR = isa->mr, NR = isa->nr;
   for (int j0 = 0; j0 < T; j0 += MR) {
     const int m = MIN(MR, T - j0), kc = T - j0;
-    pack_at(P + (long)j0 * T + j0, T, m, kc, MR, a);
+    sgemm_pack_a(1, P + (long)j0 * T + j0, T, 0, m, 0, kc, MR, a);
     for (int e0 = 0; e0 < D; e0 += NR)
       isa->kernel(kc, a, xb + (long)e0 * T + (long)j0 * NR, out + (long)j0 * ldo + e0, ldo, 1.0f, 1.0f, m, MIN(NR, D - e0));
   }
@@ -181,7 +133,7 @@ static void scores_task(void *arg, int i) {
   const int b = i / s.H, h = i % s.H, group = s.H / s.KVH;
   float *bt = scratch(0, (size_t)round_up(s.T, j->isa->nr) * s.D), *a = scratch(1, (size_t)j->isa->mr * s.D);
   if (!bt || !a) { atomic_store(&j->failed, 1); return; }
-  pack_bt(j->k + (long)b * s.T * KW(s) + (long)(h / group) * s.D, KW(s), s.T, s.D, j->isa->nr, bt);
+  sgemm_pack_b(1, j->k + (long)b * s.T * KW(s) + (long)(h / group) * s.D, KW(s), 0, s.D, 0, s.T, j->isa->nr, bt);
   causal_abt(j->isa, j->q + (long)b * s.T * QW(s) + (long)h * s.D, QW(s), bt, s.T, s.D, s.scale,
              j->p + ((long)b * s.H + h) * s.T * s.T, a, 0, s.T);
 }
@@ -192,7 +144,7 @@ static void apply_task(void *arg, int i) {
   const int b = i / s.H, h = i % s.H, group = s.H / s.KVH;
   float *vb = scratch(0, (size_t)round_up(s.D, j->isa->nr) * s.T), *a = scratch(1, (size_t)j->isa->mr * s.T);
   if (!vb || !a) { atomic_store(&j->failed, 1); return; }
-  pack_b(j->v + (long)b * s.T * KW(s) + (long)(h / group) * s.D, KW(s), s.T, s.D, j->isa->nr, vb);
+  sgemm_pack_b(0, j->v + (long)b * s.T * KW(s) + (long)(h / group) * s.D, KW(s), 0, s.T, 0, s.D, j->isa->nr, vb);
   causal_pv(j->isa, j->p + ((long)b * s.H + h) * s.T * s.T, vb, s.T, s.D, 0.0f,
             j->out + (long)b * s.T * QW(s) + (long)h * s.D, QW(s), a, 0, s.T);
 }
@@ -227,8 +179,8 @@ static void backward_task(void *arg, int i) {
   float *a = scratch(3, (size_t)MR * (T > D ? T : D)), *dp = scratch(4, (size_t)T * T);
   if (!vt || !kb || !xb || !a || !dp) { atomic_store(&j->failed, 1); return; }
   const long ko = (long)b * T * KW(s) + (long)kvh * D;
-  pack_bt(j->v + ko, KW(s), T, D, isa->nr, vt); /* dP = dO V^T */
-  if (j->dq) pack_b(j->k + ko, KW(s), T, D, isa->nr, kb); /* dq += dS K */
+  sgemm_pack_b(1, j->v + ko, KW(s), 0, D, 0, T, isa->nr, vt); /* dP = dO V^T */
+  if (j->dq) sgemm_pack_b(0, j->k + ko, KW(s), 0, T, 0, D, isa->nr, kb); /* dq += dS K */
   for (int h = kvh * group; h < (kvh + 1) * group; h++) {
     const long qo = (long)b * T * QW(s) + (long)h * D;
     const float *pr = j->p + ((long)b * s.H + h) * T * T;
@@ -238,11 +190,11 @@ static void backward_task(void *arg, int i) {
     if (j->dq) causal_pv(isa, dp, kb, T, D, 1.0f, j->dq + qo, QW(s), a, 0, T);
     /* dv += P^T dO and dk += dS^T Q, each key column tile summed over the rows that see it */
     if (j->dv) {
-      pack_b(j->dout + qo, QW(s), T, D, isa->nr, xb);
+      sgemm_pack_b(0, j->dout + qo, QW(s), 0, T, 0, D, isa->nr, xb);
       causal_ptx(isa, pr, xb, T, D, j->dv + ko, KW(s), a);
     }
     if (j->dk) {
-      pack_b(j->q + qo, QW(s), T, D, isa->nr, xb);
+      sgemm_pack_b(0, j->q + qo, QW(s), 0, T, 0, D, isa->nr, xb);
       causal_ptx(isa, dp, xb, T, D, j->dk + ko, KW(s), a);
     }
   }

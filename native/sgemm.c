@@ -24,7 +24,7 @@
 /* ---- packing ------------------------------------------------------------------------------------------------ */
 
 /* op(A) rows i0..i0+mc, depth p0..p0+kc, into MR-tall slivers: dst[s * kc * MR + k * MR + r]. */
-static void pack_a(int ta, const float *A, long lda, long i0, int mc, long p0, int kc, int MR, float *restrict dst) {
+void sgemm_pack_a(int ta, const float *A, long lda, long i0, int mc, long p0, int kc, int MR, float *restrict dst) {
   for (int s = 0; s < mc; s += MR) {
     const int m = mc - s < MR ? mc - s : MR;
     float *d = dst + (long)s * kc;
@@ -46,7 +46,7 @@ static void pack_a(int ta, const float *A, long lda, long i0, int mc, long p0, i
 }
 
 /* op(B) depth p0..p0+kc, columns j0..j0+nc, into NR-wide slivers: dst[s * kc * NR + k * NR + j]. */
-static void pack_b(int tb, const float *B, long ldb, long p0, int kc, long j0, int nc, int NR, float *restrict dst) {
+void sgemm_pack_b(int tb, const float *B, long ldb, long p0, int kc, long j0, int nc, int NR, float *restrict dst) {
   for (int s = 0; s < nc; s += NR) {
     const int n = nc - s < NR ? nc - s : NR;
     float *d = dst + (long)s * kc;
@@ -100,10 +100,10 @@ static int run_part(const part_t *p) {
     for (int pc = 0; pc < p->K; pc += KC) {
       const int kc = p->K - pc < KC ? p->K - pc : KC;
       const float beta = pc == 0 ? p->beta : 1.0f;
-      pack_b(p->tb, p->B, p->ldb, pc, kc, jc, nc, NR, pb);
+      sgemm_pack_b(p->tb, p->B, p->ldb, pc, kc, jc, nc, NR, pb);
       for (long ic = p->i0; ic < p->i1; ic += isa->mc) {
         const int mc = (int)(p->i1 - ic < isa->mc ? p->i1 - ic : isa->mc);
-        pack_a(p->ta, p->A, p->lda, ic, mc, pc, kc, MR, pa);
+        sgemm_pack_a(p->ta, p->A, p->lda, ic, mc, pc, kc, MR, pa);
         for (int jr = 0; jr < nc; jr += NR) {
           const int n = nc - jr < NR ? nc - jr : NR;
           const float *bs = pb + (long)jr * kc;

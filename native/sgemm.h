@@ -53,6 +53,15 @@ extern const int SGEMM_NUM_ISAS;
 /* The index in SGEMM_ISAS of the fastest kernel this processor runs. */
 int sgemm_best_isa(void);
 
+/* The micro-kernel's operand layouts, for callers that run the kernel themselves (native/attention.c), with
+ * op(A)[i, k] = ta ? A[k * lda + i] : A[i * lda + k] and op(B) alike:
+ *   sgemm_pack_a: op(A) rows i0..i0+mc, depth p0..p0+kc, as MR-tall slivers, dst[s * kc + k * MR + r] for the
+ *                 sliver of rows s..s+MR (rows past mc are 0);
+ *   sgemm_pack_b: op(B) depth p0..p0+kc, columns j0..j0+nc, as NR-wide slivers, dst[s * kc + k * NR + j] for the
+ *                 sliver of columns s..s+NR (columns past nc are 0). MR and NR are at most 64. */
+void sgemm_pack_a(int ta, const float *A, long lda, long i0, int mc, long p0, int kc, int MR, float *restrict dst);
+void sgemm_pack_b(int tb, const float *B, long ldb, long p0, int kc, long j0, int nc, int NR, float *restrict dst);
+
 /* The product on up to `threads` threads (the caller's included). Sizes are >= 0 and the arrays long enough. */
 void sgemm_run(const sgemm_isa *isa, int threads, int ta, int tb, int M, int N, int K, float alpha, const float *A,
                const float *B, float beta, float *C);
