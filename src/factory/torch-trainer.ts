@@ -146,7 +146,8 @@ export function torchRefusal(info: TorchInfo, stage: string, method: string, o: 
   if (!info.methods.includes(method)) return `the torch trainer does not run method ${method} yet (it runs ${info.methods.join(', ')}); use trainer engine`;
   if (o.precision && info.precisions && !info.precisions.includes(o.precision)) return `the torch trainer does not train in ${o.precision} yet (it trains in ${info.precisions.join(', ')})`;
   if (o.packing && info.packing === false) return 'the torch trainer does not pack sequences yet';
-  if (o.packing && packingRefusal(stage, method)) return packingRefusal(stage, method);
+  const packingWhy = o.packing ? packingRefusal(stage, method) : null;
+  if (packingWhy) return packingWhy;
   if (o.gradientCheckpointing && info.gradient_checkpointing === false) return 'the torch trainer does not do gradient checkpointing yet';
   if (o.strategy && o.strategy !== 'ddp' && info.strategies && !info.strategies.includes(o.strategy)) return `the torch trainer does not run strategy ${o.strategy} yet (it runs ${info.strategies.join(', ')})`;
   if (o.strategy === 'fsdp' && (method === 'prefix' || method === 'prompt')) return `strategy fsdp does not shard ${method} tuning (PEFT's prompt encoder lives outside the decoder layers); use ddp`;

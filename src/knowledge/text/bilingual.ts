@@ -47,8 +47,14 @@ const EN_QUESTION_STOP = new Set((
 /** A CC-CEDICT sense that names no meaning of its own (cross-references, classifiers, variants, names). */
 const NON_SENSE = /^(?:CL:|variant of|old variant|see |see also|also written|abbr\.|surname|used in|erhua variant|Japanese variant|archaic|\(old\)|\(onom|\(bound form\)\s*$)/i;
 
+/** A text's English words, lower case, apostrophes dropped ("don't" -> "dont"), stop words kept. */
+function englishWords(text: string): string[] {
+  return text.toLowerCase().replace(/[’']/g, '').match(/[a-z]+/g) ?? [];
+}
+
+/** A text's English content words (stop words dropped). */
 function englishTokens(text: string): string[] {
-  return (text.toLowerCase().replace(/[’']/g, '').match(/[a-z]+/g) ?? []).filter((w) => !EN_QUESTION_STOP.has(w));
+  return englishWords(text).filter((w) => !EN_QUESTION_STOP.has(w));
 }
 const stem = (w: string): string => stemmer(w);
 
@@ -57,7 +63,7 @@ function senseAllWords(sense: string): string[] | null {
   const s = sense.trim();
   if (!s || NON_SENSE.test(s)) return null;
   const plain = s.replace(/\([^)]*\)|\[[^\]]*\]|\|[^\s]*/g, ' ').replace(/^\s*(?:to|a|an|the)\s+/i, '');
-  const words = plain.toLowerCase().replace(/[’']/g, '').match(/[a-z]+/g) ?? [];
+  const words = englishWords(plain);
   return words.length ? words : null;
 }
 
@@ -92,7 +98,7 @@ export function parseGlossary(text: string): GlossaryRule[] {
     const zh = r.split(/[,，]/).map((s) => s.trim()).filter(Boolean);
     for (const en of l.split(',').map((s) => s.trim()).filter(Boolean)) {
       const raw = englishTokens(en);
-      const all = en.toLowerCase().replace(/[’']/g, '').match(/[a-z]+/g) ?? [];
+      const all = englishWords(en);
       if (raw.length && zh.length) rules.push({ en, raw, words: raw.map(stem), ...(all.length > raw.length ? { phrase: all.map(stem) } : {}), zh });
     }
   });
@@ -319,7 +325,7 @@ export class Bilingual {
         return ' ';
       });
     for (const m of text.match(/[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+/g) ?? []) terms.push({ from: m, to: [m], source: 'kept' });
-    const all = text.toLowerCase().replace(/[’']/g, '').match(/[a-z]+/g) ?? [];
+    const all = englishWords(text);
     const allStems = all.map(stem);
     const content = all.map((w, i) => i).filter((i) => !EN_QUESTION_STOP.has(all[i]!));
     const used = new Array<boolean>(all.length).fill(false);
