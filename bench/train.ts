@@ -37,7 +37,7 @@ function nativeKernelName(): string {
   return g.kernel;
 }
 import type { MethodSpec } from '../src/engine/methods.ts';
-import { collate, collatePacked, type Example } from '../src/engine/batches.ts';
+import { collate, collatePacked, type Batch, type Example } from '../src/engine/batches.ts';
 
 const args = process.argv.slice(2);
 const arg = (name: string, dflt: number) => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : dflt; };
@@ -49,39 +49,55 @@ const CONFIG: LlamaConfig = {
 };
 const LORA: MethodSpec = { type: 'lora', rank: 8, alpha: 16, targets: ['q', 'v'] };
 
-async function measure(backend: GemmBackend, method: MethodSpec, threads = THREADS): Promise<number> {
-  // A machine without the native addon has neither the native gemm nor the native exp kernels: measure the
-  // portable backend as it runs there.
-  useNativeKernels(backend !== 'portable');
+/**
+ * WARMUP + STEPS training steps of a fresh model on `backend` (zero the gradients, forward with the loss, backward,
+ * clip, AdamW: the step of train.ts), each on the batch `batches` gives for it (made before its clock starts, from
+ * the step's Rng, which also draws the dropout); the measured steps' milliseconds and real tokens. `kernels`: whether
+ * the native row kernels run (a machine without the native addon has neither them nor the native gemm).
+ */
+async function timedSteps(backend: GemmBackend, method: MethodSpec, threads: number, seed: number, batches: (rng: Rng) => (step: number) => Batch,
+  kernels = backend !== 'portable'): Promise<{ gemm: string; steps: { ms: number; tokens: number }[] }> {
+  useNativeKernels(kernels);
   const gemm = await createGemm({ backend, threads });
   try {
     const model = LlamaModel.init(CONFIG, 1);
     model.applyMethod(method, 2);
     const params = model.trainableParams();
     const opt = new AdamW(params, { lr: 1e-3, weightDecay: 0.01, threads });
-    const rng = new Rng(3);
-    const ids = Int32Array.from({ length: B * T }, () => rng.int(CONFIG.vocabSize));
-    const labels = Int32Array.from({ length: B * T }, () => rng.int(CONFIG.vocabSize));
+    const rng = new Rng(seed);
+    const batchOf = batches(rng);
     const pool = new BufferPool();
     const ctx: Ctx = { gemm, tape: new Tape(), rng, training: true, pool };
-    const times: number[] = [];
+    const steps: { ms: number; tokens: number }[] = [];
     for (let s = 0; s < WARMUP + STEPS; s++) {
+      const b = batchOf(s);
       const t0 = performance.now();
       for (const p of params) p.zeroGrad();
-      ctx.tape!.backward(model.forwardLoss(ctx, ids, B, labels).loss);
+      ctx.tape!.backward(model.forwardLoss(ctx, b.ids, b.B, b.labels, b.positions).loss);
       clipGradNorm(params, 1, threads);
       opt.step();
       pool.release();
-      if (s >= WARMUP) times.push(performance.now() - t0);
+      if (s >= WARMUP) steps.push({ ms: performance.now() - t0, tokens: b.tokens });
     }
-    times.sort((a, b) => a - b);
-    const median = times[Math.floor(times.length / 2)];
-    const tokS = (B * T) / (median / 1000);
-    console.log(`${describeGemm(gemm).padEnd(48)} ${method.type.padEnd(5)} ${median.toFixed(0).padStart(6)} ms/step ${tokS.toFixed(0).padStart(7)} tok/s`);
-    return tokS;
+    return { gemm: describeGemm(gemm), steps };
   } finally {
     gemm.close();
   }
+}
+
+/** The reference step (B x T random tokens, every position scored): its median step's tokens per second. */
+async function measure(backend: GemmBackend, method: MethodSpec, threads = THREADS): Promise<number> {
+  const r = await timedSteps(backend, method, threads, 3, (rng) => {
+    const ids = Int32Array.from({ length: B * T }, () => rng.int(CONFIG.vocabSize));
+    const labels = Int32Array.from({ length: B * T }, () => rng.int(CONFIG.vocabSize));
+    const b: Batch = { ids, labels, B, T, tokens: B * T };
+    return () => b;
+  });
+  const times = r.steps.map((x) => x.ms).sort((a, b) => a - b);
+  const median = times[Math.floor(times.length / 2)]!;
+  const tokS = (B * T) / (median / 1000);
+  console.log(`${r.gemm.padEnd(48)} ${method.type.padEnd(5)} ${median.toFixed(0).padStart(6)} ms/step ${tokS.toFixed(0).padStart(7)} tok/s`);
+  return tokS;
 }
 
 /**
@@ -89,38 +105,17 @@ async function measure(backend: GemmBackend, method: MethodSpec, threads = THREA
  * tokens per second padded (one example a row) and packed (rows of 128 tokens). The same tokens are scored either way.
  */
 async function measurePacking(packed: boolean): Promise<number> {
-  useNativeKernels(true);
-  const gemm = await createGemm({ backend: native ? 'native' : 'portable', threads: THREADS });
-  try {
-    const model = LlamaModel.init(CONFIG, 1);
-    model.applyMethod(LORA, 2);
-    const params = model.trainableParams();
-    const opt = new AdamW(params, { lr: 1e-3, weightDecay: 0.01, threads: THREADS });
-    const rng = new Rng(5);
+  const r = await timedSteps(native ? 'native' : 'portable', LORA, THREADS, 5, (rng) => {
     const batches = Array.from({ length: 4 }, () => Array.from({ length: 16 }, (): Example => {
       const n = 12 + rng.int(T - 11);
       return { ids: Int32Array.from({ length: n }, () => rng.int(CONFIG.vocabSize)), labels: Int32Array.from({ length: n }, (_, i) => (i < n / 3 ? -100 : rng.int(CONFIG.vocabSize))) };
     }));
-    const pool = new BufferPool();
-    const ctx: Ctx = { gemm, tape: new Tape(), rng, training: true, pool };
-    const rates: number[] = [];
-    for (let s = 0; s < WARMUP + STEPS; s++) {
-      const b = packed ? collatePacked(batches[s % 4]!, 0, T) : collate(batches[s % 4]!, 0);
-      const t0 = performance.now();
-      for (const p of params) p.zeroGrad();
-      ctx.tape!.backward(model.forwardLoss(ctx, b.ids, b.B, b.labels, b.positions).loss);
-      clipGradNorm(params, 1, THREADS);
-      opt.step();
-      pool.release();
-      if (s >= WARMUP) rates.push(b.tokens / ((performance.now() - t0) / 1000));
-    }
-    rates.sort((a, b) => a - b);
-    const tokS = rates[Math.floor(rates.length / 2)]!;
-    console.log(`${describeGemm(gemm).padEnd(48)} lora, 16 examples of 12-${T} tokens, ${packed ? 'packed' : 'padded'}: ${tokS.toFixed(0)} real tok/s`);
-    return tokS;
-  } finally {
-    gemm.close();
-  }
+    return (s) => (packed ? collatePacked(batches[s % 4]!, 0, T) : collate(batches[s % 4]!, 0));
+  }, true);
+  const rates = r.steps.map((x) => x.tokens / (x.ms / 1000)).sort((a, b) => a - b);
+  const tokS = rates[Math.floor(rates.length / 2)]!;
+  console.log(`${r.gemm.padEnd(48)} lora, 16 examples of 12-${T} tokens, ${packed ? 'packed' : 'padded'}: ${tokS.toFixed(0)} real tok/s`);
+  return tokS;
 }
 
 interface TorchResult { full_tok_s?: number; lora_tok_s?: number; torch_version?: string; error?: string }
