@@ -92,7 +92,7 @@ export function validateJobSpec(x: unknown): JobSpec {
     need(typeof s.base === 'object' && ['engine', 'gguf', 'hf', 'scratch'].includes(s.base?.kind), 'base.kind must be engine, gguf, hf or scratch');
   }
   need(typeof s.method === 'object' && typeof s.method?.type === 'string', 'method.type is required');
-  const packingWhy = s.packing ? (retriever ? 'packing does not apply to the retriever stage' : packingRefusal(s.stage, s.method.type)) : null;
+  const packingWhy = s.packing ? packingRefusal(s.stage, s.method.type) : null;
   need(!packingWhy, `packing: ${packingWhy}`);
   need(typeof s.data?.train?.path === 'string', 'data.train.path is required');
   need(typeof s.hyperparameters === 'object' && s.hyperparameters !== null, 'hyperparameters is required');

@@ -141,6 +141,7 @@ export function isProcessCount(n: unknown): n is number {
 
 /** Why a job of this stage and method cannot pack its examples (either trainer), or null. */
 export function packingRefusal(stage: string, method: string): string | null {
+  if (stage === 'retriever') return 'packing does not apply to the retriever stage';
   if (stage === 'dpo') return 'packing does not apply to stage dpo (it scores whole sequences per pair); turn packing off';
   if (method === 'prefix' || method === 'prompt') return `packing does not work with ${method} tuning (a row's examples would share its virtual tokens and see each other's); turn packing off`;
   return null;
