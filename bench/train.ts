@@ -29,7 +29,7 @@ import { AdamW, clipGradNorm } from '../src/engine/optim.ts';
 import { createGemm, describeGemm, gemmAvailability, type GemmBackend } from '../src/engine/gemm/create-gemm.ts';
 import type { LlamaConfig } from '../src/engine/config.ts';
 import { useNativeKernels } from '../src/engine/ops/native-kernels.ts';
-import { createNativeGemm } from '../src/engine/gemm/native.ts';
+import { createNativeGemm, precisionRefusal, type GemmPrecision } from '../src/engine/gemm/native.ts';
 
 function nativeKernelName(): string {
   const g = createNativeGemm({ threads: 1 });
@@ -56,9 +56,9 @@ const LORA: MethodSpec = { type: 'lora', rank: 8, alpha: 16, targets: ['q', 'v']
  * the native row kernels run (a machine without the native addon has neither them nor the native gemm).
  */
 async function timedSteps(backend: GemmBackend, method: MethodSpec, threads: number, seed: number, batches: (rng: Rng) => (step: number) => Batch,
-  kernels = backend !== 'portable'): Promise<{ gemm: string; steps: { ms: number; tokens: number }[] }> {
+  kernels = backend !== 'portable', precision: GemmPrecision = 'fp32'): Promise<{ gemm: string; steps: { ms: number; tokens: number }[] }> {
   useNativeKernels(kernels);
-  const gemm = await createGemm({ backend, threads });
+  const gemm = await createGemm({ backend, threads, precision });
   try {
     const model = LlamaModel.init(CONFIG, 1);
     model.applyMethod(method, 2);
@@ -86,13 +86,13 @@ async function timedSteps(backend: GemmBackend, method: MethodSpec, threads: num
 }
 
 /** The reference step (B x T random tokens, every position scored): its median step's tokens per second. */
-async function measure(backend: GemmBackend, method: MethodSpec, threads = THREADS): Promise<number> {
+async function measure(backend: GemmBackend, method: MethodSpec, threads = THREADS, precision: GemmPrecision = 'fp32'): Promise<number> {
   const r = await timedSteps(backend, method, threads, 3, (rng) => {
     const ids = Int32Array.from({ length: B * T }, () => rng.int(CONFIG.vocabSize));
     const labels = Int32Array.from({ length: B * T }, () => rng.int(CONFIG.vocabSize));
     const b: Batch = { ids, labels, B, T, tokens: B * T };
     return () => b;
-  });
+  }, backend !== 'portable', precision);
   const times = r.steps.map((x) => x.ms).sort((a, b) => a - b);
   const median = times[Math.floor(times.length / 2)]!;
   const tokS = (B * T) / (median / 1000);

@@ -6,8 +6,10 @@
  *   sgemm(transA, transB, M, N, K, alpha, A, B, beta, C[, threads[, kernel]])
  *       A, B, C: Float32Array (views are fine; byteOffset respected). threads: how many threads may compute
  *       (default 1). kernel: an index into kernels() (default: the fastest this processor runs).
- *   kernels()  -> [{ name, supported, mr, nr }], fastest first, e.g. name "avx512", "avx2+fma", "generic"
- *   best()     -> the index of the kernel used by default
+ *   kernels()  -> [{ name, supported, mr, nr, bf16 }]: the float32 kernels fastest first ("avx512", "avx2+fma",
+ *                 "generic"), then the mixed-precision ones (bf16: true, "amx-bf16": operands rounded to bfloat16,
+ *                 products summed in float32), which are used only when asked for by index
+ *   best()     -> the index of the kernel used by default (the fastest float32 one)
  *   attnScores, attnApply, attnBackward: attention over all heads at once (attention.c)
  *   rmsnormForward, swigluForward, rope, adamw, ...: the row kernels of a training step on threads (ops.c)
  *
@@ -65,6 +67,8 @@ static napi_value js_kernels(napi_env env, napi_callback_info info) {
     CHECK(env, napi_set_named_property(env, item, "mr", v));
     CHECK(env, napi_create_int32(env, k->nr, &v));
     CHECK(env, napi_set_named_property(env, item, "nr", v));
+    CHECK(env, napi_get_boolean(env, k->bf16 != 0, &v));
+    CHECK(env, napi_set_named_property(env, item, "bf16", v));
     CHECK(env, napi_set_element(env, list, (uint32_t)i, item));
   }
   return list;

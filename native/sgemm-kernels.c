@@ -1,17 +1,24 @@
 /*
  * The micro-kernels of the own sgemm (see sgemm.h for the contract): AVX-512 (12 x 32), AVX2 + FMA (6 x 16) and
- * plain C (4 x 8, GCC vector extensions). The SIMD ones are compiled with per-function target attributes, so the addon is built without
- * -march flags and runs on any x86-64; sgemm_best_isa picks by __builtin_cpu_supports at run time.
+ * plain C (4 x 8, GCC vector extensions) in float32, and AMX-BF16 (32 x 32, mixed precision, asked for by name).
+ * The SIMD ones are compiled with per-function target attributes, so the addon is built without -march flags and
+ * runs on any x86-64; sgemm_best_isa picks by __builtin_cpu_supports at run time.
  *
  * Each kernel keeps the whole tile in registers (MR x NR/lanes accumulators), broadcasts one element of the A
  * sliver per row and loads NR/lanes vectors of the B sliver per k. Stores go straight to C for a full tile and
  * through a small buffer for an edge tile, with the same arithmetic (t = alpha * acc; c = fma(beta, c, t)).
  */
 #include "sgemm.h"
+#include <stdint.h>
 #include <string.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define MODELFAB_X86 1
+#endif
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && __GNUC__ >= 11
+#include <sys/syscall.h>
+#include <unistd.h>
+#define MODELFAB_AMX 1
 #endif
 
 /* ---- plain C: 4 x 8 in GCC vector extensions (SSE2 on any x86-64, NEON on arm64): 8 four-lane accumulators -- */
@@ -25,8 +32,9 @@ static inline v4f load4(const float *p) {
   return v;
 }
 
-static void kernel_generic(long kc, const float *a, const float *b, float *c, long ldc, float alpha, float beta,
+static void kernel_generic(long kc, const void *av, const void *bv, float *c, long ldc, float alpha, float beta,
                            int m, int n) {
+  const float *a = av, *b = bv;
   v4f c00 = {0}, c01 = {0}, c10 = {0}, c11 = {0}, c20 = {0}, c21 = {0}, c30 = {0}, c31 = {0};
   for (long k = 0; k < kc; k++) {
     const v4f b0 = load4(b + k * G_NR), b1 = load4(b + k * G_NR + 4);
@@ -101,8 +109,9 @@ DEFINE_SMALL(generic, )
 #define H_NR 16
 
 __attribute__((target("avx2,fma")))
-static void kernel_avx2(long kc, const float *a, const float *b, float *c, long ldc, float alpha, float beta,
+static void kernel_avx2(long kc, const void *av, const void *bv, float *c, long ldc, float alpha, float beta,
                         int m, int n) {
+  const float *a = av, *b = bv;
   __m256 acc[H_MR][2];
 #pragma GCC unroll 6
   for (int r = 0; r < H_MR; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
@@ -154,8 +163,9 @@ static int supported_avx2(void) {
 #define Z_NR 32
 
 __attribute__((target("avx512f,fma")))
-static void kernel_avx512(long kc, const float *a, const float *b, float *c, long ldc, float alpha, float beta,
+static void kernel_avx512(long kc, const void *av, const void *bv, float *c, long ldc, float alpha, float beta,
                           int m, int n) {
+  const float *a = av, *b = bv;
   __m512 acc[Z_MR][2];
   /* the tile of C (two lines a row) is fetched while the k loop runs: in a training step it is rarely in cache */
 #pragma GCC unroll 12
@@ -209,17 +219,188 @@ static int supported_avx512(void) {
 }
 #endif
 
+
+#ifdef MODELFAB_AMX
+/* ---- AMX-BF16: 32 x 32 in four 16 x 16 float32 tiles; operands rounded to bfloat16 while packed ---------------
+ * One k step of 32 multiplies two A tiles (16 rows x 32 bf16) by two B tiles (16 pairs of k x 16 columns, the
+ * "VNNI" layout: the two bf16 of k = 2q and 2q + 1 side by side in one 32-bit word) into the four C tiles. Packed
+ * layouts, per 32-deep step (depth padded with zeros to a multiple of 32):
+ *   A sliver: [step][row 0..31][k 0..31]                     bf16, 2 KiB a step (tile 4: rows 0-15, tile 5: 16-31)
+ *   B sliver: [step][half 0..1][pair 0..15][column 0..15][2]  bf16, 2 KiB a step (tile 6: columns 0-15, 7: 16-31)
+ * Tiles hold their products in float32 (each bf16 x bf16 product is exact; sums round to nearest even). */
+#define X_MR 32
+#define X_NR 32
+#define X_KS 32
+#define AMX_TARGET __attribute__((target("avx512f,avx512bw,avx512bf16,amx-tile,amx-bf16")))
+
+/* float32 -> bfloat16, round to nearest even; NaN stays NaN (as vcvtne2ps2bf16 rounds). */
+static inline uint16_t bf16_bits(float f) {
+  uint32_t u;
+  memcpy(&u, &f, sizeof u);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
+  return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+/* 32 floats (fewer at the edge: the rest read as 0) from p, as 32 bf16. */
+AMX_TARGET static inline __m512i bf16x32(const float *p, int n) {
+  const __mmask16 lo = n >= 16 ? 0xffff : (__mmask16)((1u << n) - 1), hi = n >= 32 ? 0xffff : n <= 16 ? 0 : (__mmask16)((1u << (n - 16)) - 1);
+  return (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, p + 16), _mm512_maskz_loadu_ps(lo, p));
+}
+
+AMX_TARGET static void pack_a_amx(int ta, const float *A, long lda, long i0, int mc, long p0, int kc, int MR, void *dst) {
+  const int steps = (kc + X_KS - 1) / X_KS;
+  for (int s = 0; s < mc; s += X_MR) {
+    const int m = mc - s < X_MR ? mc - s : X_MR;
+    uint16_t *d = (uint16_t *)dst + (long)(s / X_MR) * steps * X_MR * X_KS;
+    for (int q = 0; q < steps; q++) {
+      const int k0 = q * X_KS, n = kc - k0 < X_KS ? kc - k0 : X_KS;
+      uint16_t *t = d + (long)q * X_MR * X_KS;
+      if (!ta) { /* row r's k are contiguous: one conversion a row */
+        for (int r = 0; r < m; r++) _mm512_storeu_si512(t + r * X_KS, bf16x32(A + (i0 + s + r) * lda + p0 + k0, n));
+      } else {
+        for (int r = 0; r < m; r++)
+          for (int k = 0; k < X_KS; k++) t[r * X_KS + k] = k < n ? bf16_bits(A[(p0 + k0 + k) * lda + i0 + s + r]) : 0;
+      }
+      for (int r = m; r < X_MR; r++) _mm512_storeu_si512(t + r * X_KS, _mm512_setzero_si512());
+    }
+  }
+  (void)MR;
+}
+
+AMX_TARGET static void pack_b_amx(int tb, const float *B, long ldb, long p0, int kc, long j0, int nc, int NR, void *dst) {
+  const int steps = (kc + X_KS - 1) / X_KS;
+  /* (row k of 16 bf16, row k + 1 of 16) -> 16 pairs: word j = (k, j) | (k + 1, j) << 16 */
+  const __m512i pairs = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6, 21, 5,
+                                         20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+  for (int s = 0; s < nc; s += X_NR) {
+    const int ncol = nc - s < X_NR ? nc - s : X_NR;
+    uint32_t *d = (uint32_t *)dst + (long)(s / X_NR) * steps * X_NR * (X_KS / 2);
+    for (int q = 0; q < steps; q++) {
+      const int k0 = q * X_KS, n = kc - k0 < X_KS ? kc - k0 : X_KS;
+      uint32_t *t = d + (long)q * X_NR * (X_KS / 2);
+      if (!tb) { /* row k of op(B) is contiguous over the columns */
+        for (int h = 0; h < 2; h++) {
+          const int w = ncol - h * 16 >= 16 ? 16 : ncol - h * 16 > 0 ? ncol - h * 16 : 0;
+          const __mmask16 cols = w >= 16 ? 0xffff : (__mmask16)((1u << w) - 1);
+          for (int pr = 0; pr < X_KS / 2; pr++) {
+            const int k = 2 * pr;
+            const float *r0 = B + (p0 + k0 + k) * ldb + j0 + s + h * 16;
+            const __m512 v0 = k < n ? _mm512_maskz_loadu_ps(cols, r0) : _mm512_setzero_ps();
+            const __m512 v1 = k + 1 < n ? _mm512_maskz_loadu_ps(cols, r0 + ldb) : _mm512_setzero_ps();
+            _mm512_storeu_si512(t + (h * 16 + pr) * 16, _mm512_permutexvar_epi16(pairs, (__m512i)_mm512_cvtne2ps_pbh(v1, v0)));
+          }
+        }
+      } else { /* column j of op(B) is row j of B: its 32 k convert to 16 words, one per pair */
+        for (int j = 0; j < X_NR; j++) {
+          uint32_t w[16];
+          if (j < ncol) _mm512_storeu_si512(w, bf16x32(B + (j0 + s + j) * ldb + p0 + k0, n));
+          else memset(w, 0, sizeof w);
+          uint32_t *col = t + (j / 16) * 16 * 16 + (j % 16);
+          for (int pr = 0; pr < 16; pr++) col[pr * 16] = w[pr];
+        }
+      }
+    }
+  }
+  (void)NR;
+}
+
+#define ARCH_REQ_XCOMP_PERM 0x1023
+#define XFEATURE_XTILEDATA 18
+
+typedef struct {
+  uint8_t palette, start_row, reserved[14];
+  uint16_t colsb[16];
+  uint8_t rows[16];
+} amx_config;
+
+/* Eight tiles of 16 rows x 64 bytes. Kept in static storage: GCC does not see that ldtilecfg reads its operand,
+ * so a configuration built on the stack can be optimised away before the instruction runs. */
+static const amx_config AMX_CONFIG = {
+    .palette = 1,
+    .colsb = {64, 64, 64, 64, 64, 64, 64, 64},
+    .rows = {16, 16, 16, 16, 16, 16, 16, 16},
+};
+
+AMX_TARGET static void amx_begin(void) { _tile_loadconfig(&AMX_CONFIG); }
+
+AMX_TARGET static void amx_end(void) { _tile_release(); }
+
+AMX_TARGET static void kernel_amx(long kc, const void *a, const void *b, float *c, long ldc, float alpha, float beta,
+                                  int m, int n) {
+  const long steps = (kc + X_KS - 1) / X_KS;
+  const char *pa = a, *pb = b;
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  for (long q = 0; q < steps; q++) {
+    _tile_loadd(4, pa + q * 2048, 64);
+    _tile_loadd(6, pb + q * 2048, 64);
+    _tile_loadd(5, pa + q * 2048 + 1024, 64);
+    _tile_loadd(7, pb + q * 2048 + 1024, 64);
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(1, 4, 7);
+    _tile_dpbf16ps(2, 5, 6);
+    _tile_dpbf16ps(3, 5, 7);
+  }
+  float t[X_MR * X_NR] __attribute__((aligned(64)));
+  _tile_stored(0, t, X_NR * 4);
+  _tile_stored(1, t + 16, X_NR * 4);
+  _tile_stored(2, t + 16 * X_NR, X_NR * 4);
+  _tile_stored(3, t + 16 * X_NR + 16, X_NR * 4);
+  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+  const __mmask16 m0 = n >= 16 ? 0xffff : (__mmask16)((1u << n) - 1), m1 = n >= 32 ? 0xffff : n <= 16 ? 0 : (__mmask16)((1u << (n - 16)) - 1);
+  for (int r = 0; r < m; r++) {
+    float *cr = c + r * ldc;
+    const __m512 t0 = _mm512_mul_ps(va, _mm512_load_ps(t + r * X_NR)), t1 = _mm512_mul_ps(va, _mm512_load_ps(t + r * X_NR + 16));
+    if (beta == 0.0f) {
+      _mm512_mask_storeu_ps(cr, m0, t0);
+      _mm512_mask_storeu_ps(cr + 16, m1, t1);
+    } else {
+      _mm512_mask_storeu_ps(cr, m0, _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, cr), t0));
+      _mm512_mask_storeu_ps(cr + 16, m1, _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, cr + 16), t1));
+    }
+  }
+}
+
+/* The processor has AMX-BF16 and the kernel lets this process use the tiles (Linux asks each process to request
+ * them: arch_prctl(ARCH_REQ_XCOMP_PERM)). Asked once. */
+static int supported_amx(void) {
+  static int answer = -1;
+  if (answer >= 0) return answer;
+  __builtin_cpu_init();
+  answer = __builtin_cpu_supports("amx-tile") && __builtin_cpu_supports("amx-bf16") &&
+           __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw") &&
+           syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+  return answer;
+}
+#endif
+
 const sgemm_isa SGEMM_ISAS[] = {
 #ifdef MODELFAB_X86
-    {"avx512", Z_MR, Z_NR, 256, 12 * 16, 32 * 64, kernel_avx512, small_avx512, supported_avx512},
-    {"avx2+fma", H_MR, H_NR, 256, 6 * 24, 16 * 128, kernel_avx2, small_avx2, supported_avx2},
+    {.name = "avx512", .mr = Z_MR, .nr = Z_NR, .kc = 256, .mc = 12 * 16, .nc = 32 * 64, .kernel = kernel_avx512,
+     .small = small_avx512, .supported = supported_avx512},
+    {.name = "avx2+fma", .mr = H_MR, .nr = H_NR, .kc = 256, .mc = 6 * 24, .nc = 16 * 128, .kernel = kernel_avx2,
+     .small = small_avx2, .supported = supported_avx2},
 #endif
-    {"generic", G_MR, G_NR, 256, 4 * 32, 8 * 256, kernel_generic, small_generic, supported_always},
+    {.name = "generic", .mr = G_MR, .nr = G_NR, .kc = 256, .mc = 4 * 32, .nc = 8 * 256, .kernel = kernel_generic,
+     .small = small_generic, .supported = supported_always},
+#ifdef MODELFAB_AMX
+    {.name = "amx-bf16", .mr = X_MR, .nr = X_NR, .kc = 256, .mc = 32 * 8, .nc = 32 * 64, .kernel = kernel_amx,
+     .small = small_avx512, .supported = supported_amx, .bf16 = 1, .kstep = X_KS, .elem = 2, .pack_a = pack_a_amx,
+     .pack_b = pack_b_amx, .begin = amx_begin, .end = amx_end},
+#endif
 };
 const int SGEMM_NUM_ISAS = (int)(sizeof SGEMM_ISAS / sizeof SGEMM_ISAS[0]);
 
 int sgemm_best_isa(void) {
   for (int i = 0; i < SGEMM_NUM_ISAS; i++)
-    if (SGEMM_ISAS[i].supported()) return i;
-  return SGEMM_NUM_ISAS - 1;
+    if (!SGEMM_ISAS[i].bf16 && SGEMM_ISAS[i].supported()) return i;
+  return 0;
+}
+
+int sgemm_best_bf16_isa(void) {
+  for (int i = 0; i < SGEMM_NUM_ISAS; i++)
+    if (SGEMM_ISAS[i].bf16 && SGEMM_ISAS[i].supported()) return i;
+  return -1;
 }

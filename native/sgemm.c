@@ -84,6 +84,12 @@ static float *grow(float **buf, size_t *cap, size_t need) {
   return *buf;
 }
 
+/* The bytes of one packed sliver of R rows (columns) and depth kc. */
+static size_t sliver_bytes(const sgemm_isa *isa, int R, int kc) {
+  const int step = isa->kstep > 1 ? isa->kstep : 1;
+  return (size_t)R * (size_t)((kc + step - 1) / step * step) * (size_t)(isa->elem ? isa->elem : 4);
+}
+
 /* Returns 0 when the packing buffers could not be allocated. */
 static int run_part(const part_t *p) {
   const sgemm_isa *isa = p->isa;
@@ -92,29 +98,35 @@ static int run_part(const part_t *p) {
   const int KC = isa->kc < p->K ? isa->kc : p->K;
   const long NCmax = N < isa->nc ? (N + NR - 1) / NR * NR : isa->nc;
   const long MCmax = M < isa->mc ? (M + MR - 1) / MR * MR : isa->mc;
-  float *pa = grow(&buf_a, &cap_a, (size_t)MCmax * KC);
-  float *pb = grow(&buf_b, &cap_b, (size_t)NCmax * KC);
+  char *pa = (char *)grow(&buf_a, &cap_a, (sliver_bytes(isa, (int)MCmax, KC) + 3) / 4);
+  char *pb = (char *)grow(&buf_b, &cap_b, (sliver_bytes(isa, (int)NCmax, KC) + 3) / 4);
   if (!pa || !pb) return 0;
+  if (isa->begin) isa->begin();
   for (long jc = p->j0; jc < p->j1; jc += isa->nc) {
     const int nc = (int)(p->j1 - jc < isa->nc ? p->j1 - jc : isa->nc);
     for (int pc = 0; pc < p->K; pc += KC) {
       const int kc = p->K - pc < KC ? p->K - pc : KC;
       const float beta = pc == 0 ? p->beta : 1.0f;
-      sgemm_pack_b(p->tb, p->B, p->ldb, pc, kc, jc, nc, NR, pb);
+      const size_t a_sliver = sliver_bytes(isa, MR, kc), b_sliver = sliver_bytes(isa, NR, kc);
+      if (isa->pack_b) isa->pack_b(p->tb, p->B, p->ldb, pc, kc, jc, nc, NR, pb);
+      else sgemm_pack_b(p->tb, p->B, p->ldb, pc, kc, jc, nc, NR, (float *)pb);
       for (long ic = p->i0; ic < p->i1; ic += isa->mc) {
         const int mc = (int)(p->i1 - ic < isa->mc ? p->i1 - ic : isa->mc);
-        sgemm_pack_a(p->ta, p->A, p->lda, ic, mc, pc, kc, MR, pa);
+        if (isa->pack_a) isa->pack_a(p->ta, p->A, p->lda, ic, mc, pc, kc, MR, pa);
+        else sgemm_pack_a(p->ta, p->A, p->lda, ic, mc, pc, kc, MR, (float *)pa);
         for (int jr = 0; jr < nc; jr += NR) {
           const int n = nc - jr < NR ? nc - jr : NR;
-          const float *bs = pb + (long)jr * kc;
+          const char *bs = pb + (size_t)(jr / NR) * b_sliver;
           for (int ir = 0; ir < mc; ir += MR) {
             const int m = mc - ir < MR ? mc - ir : MR;
-            isa->kernel(kc, pa + (long)ir * kc, bs, p->C + (ic + ir) * p->ldc + jc + jr, p->ldc, p->alpha, beta, m, n);
+            isa->kernel(kc, pa + (size_t)(ir / MR) * a_sliver, bs, p->C + (ic + ir) * p->ldc + jc + jr, p->ldc, p->alpha,
+                        beta, m, n);
           }
         }
       }
     }
   }
+  if (isa->end) isa->end();
   return 1;
 }
 

@@ -14,10 +14,14 @@
 #define MODELFAB_SGEMM_H
 
 /* c (m x n of an MR x NR tile, m <= MR, n <= NR, row stride ldc) = alpha * a.b + beta * c; beta == 0 overwrites.
- * a: MR x kc packed k-major (a[k * MR + r]); b: kc x NR packed (b[k * NR + j]). The full tile is always computed
- * (packing pads with zeros); only m x n elements are stored. Stored as t = alpha * acc, c = fma(beta, c, t). */
-typedef void (*sgemm_ukernel)(long kc, const float *a, const float *b, float *c, long ldc, float alpha, float beta,
+ * a: MR x kc packed k-major (a[k * MR + r]); b: kc x NR packed (b[k * NR + j]), in the float32 kernels; a bf16
+ * kernel reads its own packers' layouts (sgemm-kernels.c). The full tile is always computed (packing pads with
+ * zeros); only m x n elements are stored. Stored as t = alpha * acc, c = fma(beta, c, t). */
+typedef void (*sgemm_ukernel)(long kc, const void *a, const void *b, float *c, long ldc, float alpha, float beta,
                               int m, int n);
+
+/* A packer with sgemm_pack_a's (or sgemm_pack_b's) arguments, writing the kernel's own layout into dst. */
+typedef void (*sgemm_packer)(int trans, const float *X, long ldx, long i0, int mc, long p0, int kc, int R, void *dst);
 
 /* C[i0..i1, j0..j1] of one product, with op(A)[i, k] = ta ? A[k * lda + i] : A[i * lda + k] and op(B) alike. */
 typedef struct sgemm_isa sgemm_isa;
@@ -38,20 +42,32 @@ typedef struct {
 typedef void (*sgemm_small)(const sgemm_part *p, float *scratch);
 
 struct sgemm_isa {
-  const char *name;      /* "avx512", "avx2+fma", "generic" */
+  const char *name;      /* "avx512", "avx2+fma", "generic", "amx-bf16" */
   int mr, nr;            /* micro-tile */
   int kc, mc, nc;        /* cache blocks (mc a multiple of mr, nc of nr) */
   sgemm_ukernel kernel;
   sgemm_small small;
   int (*supported)(void);
+  /* Mixed precision: bf16 != 0 when the kernel multiplies the operands rounded to bfloat16 (round to nearest even,
+   * as the packers write them) and sums the products in float32, as PyTorch's autocast does. Such a kernel is never
+   * the default (sgemm_best_isa skips it); a caller asks for it by name. NULL packers mean sgemm_pack_a/_b; a
+   * packed sliver holds MR (NR) x kc rounded up to kstep values of `elem` bytes. begin/end (or NULL) run around
+   * one thread's part of a product (AMX: load the tile configuration, release the tiles). */
+  int bf16, kstep, elem;
+  sgemm_packer pack_a, pack_b;
+  void (*begin)(void), (*end)(void);
 };
 
-/* Every kernel this build has, fastest first; the last ("generic") runs everywhere. */
+/* Every kernel this build has: the float32 ones fastest first, the last of them ("generic") runs everywhere; then
+ * the mixed-precision ones. */
 extern const sgemm_isa SGEMM_ISAS[];
 extern const int SGEMM_NUM_ISAS;
 
-/* The index in SGEMM_ISAS of the fastest kernel this processor runs. */
+/* The index in SGEMM_ISAS of the fastest float32 kernel this processor runs. */
 int sgemm_best_isa(void);
+
+/* The index of the fastest mixed-precision (bf16) kernel this processor runs, or -1. */
+int sgemm_best_bf16_isa(void);
 
 /* The micro-kernel's operand layouts, for callers that run the kernel themselves (native/attention.c), with
  * op(A)[i, k] = ta ? A[k * lda + i] : A[i * lda + k] and op(B) alike:

@@ -18,7 +18,8 @@ import { pretrainExamples, sftExamples, type Example } from '../engine/batches.t
 import { loadModel, saveAdapter, saveModel } from '../engine/io.ts';
 import { normalizeMethod, stackMethod } from '../engine/methods.ts';
 import { engineMemoryPlan } from '../engine/memory-estimate.ts';
-import { createGemm } from '../engine/gemm/create-gemm.ts';
+import { createGemm, describeGemm } from '../engine/gemm/create-gemm.ts';
+import { precisionRefusal } from '../engine/gemm/native.ts';
 import type { Gemm } from '../engine/gemm/gemm-seam.ts';
 import { CHAT_TEMPLATES, CHATML_SPECIAL_TOKENS, Tokenizer, encodeChat, trainBpe, type ChatMessage, type ChatTemplateName } from '../engine/tokenizer/tokenizer-exports.ts';
 import { importModel } from '../model-files/model-files.ts';
@@ -47,6 +48,8 @@ export interface Manifest {
   total_params: number;
   /** The objective's metrics at the end (DPO: reward accuracy, margin, ...). */
   eval_metrics?: Record<string, number>;
+  /** bf16: the products ran in mixed precision (job-spec.ts); absent: float32. */
+  precision?: 'bf16';
   vocab_size?: number;
   /** Pretraining: the validation perplexity of a unigram model (token frequencies of the training split). */
   unigram_perplexity?: number;
@@ -94,6 +97,9 @@ export function validateJobSpec(x: unknown): JobSpec {
   need(typeof s.method === 'object' && typeof s.method?.type === 'string', 'method.type is required');
   const packingWhy = s.packing ? packingRefusal(s.stage, s.method.type) : null;
   need(!packingWhy, `packing: ${packingWhy}`);
+  need(s.precision === undefined || s.precision === 'fp32' || s.precision === 'bf16', `precision must be fp32 or bf16 for the engine, got ${JSON.stringify(s.precision)}`);
+  const bf16Why = s.precision === 'bf16' ? precisionRefusal('bf16') : null;
+  need(!bf16Why, `precision: ${bf16Why} on this machine`);
   need(typeof s.data?.train?.path === 'string', 'data.train.path is required');
   need(typeof s.hyperparameters === 'object' && s.hyperparameters !== null, 'hyperparameters is required');
   const h = s.hyperparameters;
@@ -239,10 +245,10 @@ export async function runJob(spec: JobSpec, opts: RunJobOptions = {}): Promise<W
       beat();
     }
   }
-  const gemm = opts.gemm ?? await createGemm({ threads: spec.threads });
+  const gemm = opts.gemm ?? await createGemm({ threads: spec.threads, ...(spec.precision === 'bf16' ? { precision: 'bf16' as const } : {}) });
   try {
     const resumed = existsSync(join(out, 'checkpoints'));
-    event('info', resumed ? 'resuming from the latest checkpoint' : 'started', { pid: process.pid, threads: spec.threads });
+    event('info', resumed ? 'resuming from the latest checkpoint' : 'started', { pid: process.pid, threads: spec.threads, gemm: describeGemm(gemm) });
     const { model, tokenizer, baseDir } = loadBase(spec);
     // At real sizes: frozen matrices in bf16, layers recomputed in the backward (the scheduler's estimate assumes it).
     const plan = engineMemoryPlan(model.config, model.method);
@@ -311,6 +317,7 @@ export async function runJob(spec: JobSpec, opts: RunJobOptions = {}): Promise<W
       train_loss: r.finalLoss, eval_loss_before: before, eval_loss: evalLoss, tokens_per_s: r.tokensPerS, elapsed_s: r.elapsedS,
       trainable_params: model.trainableParams().reduce((n, p) => n + p.size, 0), total_params: parameterCount(model.config),
       ...(r.evalMetrics ? { eval_metrics: r.evalMetrics } : {}),
+      ...(spec.precision === 'bf16' ? { precision: 'bf16' as const } : {}),
       vocab_size: model.config.vocabSize,
       ...(spec.stage === 'pretrain' && valEx.length ? { unigram_perplexity: unigramPerplexity(trainEx as Example[], valEx as Example[], model.config.vocabSize) } : {}),
       ...(bench ? { bench } : {}),

@@ -39,6 +39,7 @@ import { evaluateJob, type EvaluationSpec, type JobBench } from './evaluate.ts';
 import { hfCacheMaxBytes, pruneHfCache } from './hf-cache.ts';
 import { hfBaseFor, importTorchResult, PRECISIONS, TRAINERS, type HfBase, type Precision, type TorchTrainer, type TrainerName } from './torch-trainer.ts';
 import { createGemm } from '../engine/gemm/create-gemm.ts';
+import { precisionRefusal } from '../engine/gemm/native.ts';
 import { writeFileAtomic } from '../util/atomic-write.ts';
 import { buildLeaderboard, formatLeaderboard, factQuestionsJsonl, validateFactQuestionSets, type BenchmarkRun, type FactQuestionSet, type Leaderboard } from '../bench/bench-exports.ts';
 import { ValidationError } from '../util/status-error.ts';
@@ -111,7 +112,7 @@ export interface HyperparameterRequest {
   preference_loss?: 'dpo' | 'orpo' | 'simpo';
   /** modelfab: which trainer runs the job, engine (default) or torch (trainers/torch/). */
   trainer?: TrainerName;
-  /** modelfab: fp32 (default), bf16 or fp16; the engine trains in fp32 only. */
+  /** modelfab: fp32 (default), bf16 or fp16; the engine trains in fp32, or bf16 where the processor has AMX-BF16. */
   precision?: Precision;
   /** modelfab (torch trainer): recompute activations in the backward pass. */
   gradient_checkpointing?: boolean;
@@ -142,8 +143,11 @@ export function trainerOptions(h: HyperparameterRequest): TrainerOptions {
   if (h.nnodes !== undefined && !isNodeCount(h.nnodes)) throw bad('nnodes', 'an integer from 1 to 64', h.nnodes);
   const trainer = h.trainer ?? 'engine';
   if (trainer === 'engine') {
-    // The engine trains in fp32 on one machine, in one process: say so rather than ignore it.
-    if (h.precision !== undefined && h.precision !== 'fp32') throw new FactoryError(400, `hyperparameters.precision ${h.precision}: the engine trains in fp32 only; use trainer torch`, 'hyperparameters.precision');
+    // The engine trains in fp32 (or bf16 where this processor has a bf16 kernel) on one machine, in one process: say
+    // so rather than ignore it.
+    if (h.precision === 'fp16') throw new FactoryError(400, 'hyperparameters.precision fp16: the engine trains in fp32 or bf16; use trainer torch for fp16', 'hyperparameters.precision');
+    const bf16Why = h.precision === 'bf16' ? precisionRefusal('bf16') : null;
+    if (bf16Why) throw new FactoryError(400, `hyperparameters.precision: ${bf16Why}, or use trainer torch`, 'hyperparameters.precision');
     if ((h.nproc_per_node ?? 1) > 1) throw new FactoryError(400, 'hyperparameters.nproc_per_node: the engine trains in one process (give it more threads); use trainer torch for data parallelism', 'hyperparameters.nproc_per_node');
     if (h.strategy !== undefined && h.strategy !== 'ddp') throw new FactoryError(400, `hyperparameters.strategy ${h.strategy}: the engine trains in one process; use trainer torch`, 'hyperparameters.strategy');
     if ((h.nnodes ?? 1) > 1) throw new FactoryError(400, 'hyperparameters.nnodes: the engine trains on one machine; use trainer torch to span several', 'hyperparameters.nnodes');

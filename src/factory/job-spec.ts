@@ -103,7 +103,11 @@ export interface JobSpec {
    * reads Hugging Face bases only (the factory converts the others before launch: src/factory/torch-trainer.ts).
    */
   trainer?: 'engine' | 'torch';
-  /** Weights and activations while training (absent: fp32, the engine's only precision). */
+  /**
+   * The precision of training (absent: fp32). The engine runs bf16 as mixed precision: every product's operands
+   * rounded to bfloat16 and summed in float32 (the AMX-BF16 kernel), weights, gradients, optimizer state and the row
+   * kernels in float32; fp16 is the torch trainer's only.
+   */
   precision?: 'fp32' | 'bf16' | 'fp16';
   /**
    * Recompute activations in the backward pass instead of keeping them (the engine also turns it on by itself where

@@ -7,14 +7,17 @@
  * A backend that is not available is skipped with the reason. Set MODELFAB_GEMM_REQUIRE=native,portable (CI)
  * to make unavailability a failure instead (openblas may be named too).
  *
- * Results are compared with a float64 computation, with a tolerance relative to sum_k |alpha a_ik b_kj| + |beta c_ij|.
+ * Results are compared with a float64 computation, with a tolerance relative to sum_k |alpha a_ik b_kj| + |beta c_ij|:
+ * float32's for float32 kernels, bfloat16's for the mixed-precision ones (which must also match a float64 product of
+ * the operands rounded to bfloat16 to float32's tolerance).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createGemm, describeGemm, gemmAvailability, type Gemm } from '../../src/engine/gemm/create-gemm.ts';
 import { relaxedSimdSupported } from '../../src/engine/gemm/gemm-kernel.mjs';
 import { createPortableGemm, type PortableOptions } from '../../src/engine/gemm/portable.ts';
-import { createNativeGemm, nativeKernels } from '../../src/engine/gemm/native.ts';
+import { createNativeGemm, nativeKernels, precisionRefusal } from '../../src/engine/gemm/native.ts';
+import { bf16ToF32, f32ToBf16 } from '../../src/formats/half.ts';
 
 // ---- helpers -----------------------------------------------------------------------------------------------
 let seed = 12345;
@@ -47,8 +50,11 @@ function expected(tA: boolean, tB: boolean, M: number, N: number, K: number, alp
   return { want, bound };
 }
 
-function check(g: Gemm, tA: boolean, tB: boolean, M: number, N: number, K: number, alpha: number, beta: number,
-  opts: { offset?: number; nanC?: boolean } = {}): void {
+/** Round to bfloat16 (nearest even), as the mixed-precision kernels round their operands. */
+const bf16 = (x: number) => bf16ToF32(f32ToBf16(x));
+
+function checkAt(g: Gemm, tA: boolean, tB: boolean, M: number, N: number, K: number, alpha: number, beta: number,
+  opts: { offset?: number; nanC?: boolean; bf16?: 'loose' | 'rounded' } = {}): void {
   const off = opts.offset ?? 0;
   const pad = 5;
   const mk = (n: number) => {
@@ -58,10 +64,13 @@ function check(g: Gemm, tA: boolean, tB: boolean, M: number, N: number, K: numbe
   const a = mk(M * K), b = mk(K * N), c = mk(M * N);
   if (opts.nanC || beta === 0) c.view.fill(NaN, 0, M * N);
   const c0 = c.whole.slice();
-  const { want, bound } = expected(tA, tB, M, N, K, alpha, a.view, b.view, beta, c.view);
+  const round = opts.bf16 === 'rounded' ? (v: Float32Array) => v.map(bf16) : (v: Float32Array) => v;
+  const { want, bound } = expected(tA, tB, M, N, K, alpha, round(a.view), round(b.view), beta, c.view);
   const aCopy = a.whole.slice(), bCopy = b.whole.slice();
   g.sgemm(tA, tB, M, N, K, alpha, a.view, b.view, beta, c.view);
-  const tol = 2 * 2 ** -23 * (K + 2); // float32 accumulation over K terms
+  // float32 accumulation over K terms; operands rounded to bfloat16 (8 significant bits, unit roundoff 2^-8) add
+  // up to 2^-7 relative to each product
+  const tol = 2 * 2 ** -23 * (K + 2) + (opts.bf16 === 'loose' ? 2 ** -7 : 0);
   const what = `${g.name} ${tA ? 'T' : 'N'}${tB ? 'T' : 'N'} M=${M} N=${N} K=${K} alpha=${alpha} beta=${beta} offset=${off}`;
   for (let i = 0; i < M * N; i++) {
     const got = c.view[i];
@@ -79,6 +88,8 @@ function check(g: Gemm, tA: boolean, tB: boolean, M: number, N: number, K: numbe
   assert.deepEqual(b.whole, bCopy, `${what}: B modified`);
 }
 
+const check = checkAt;
+
 const TRANS: [boolean, boolean][] = [[false, false], [false, true], [true, false], [true, true]];
 /** Odd sizes in every position; each of 1, 3, 17, 63, 65, 129, 300 appears as M, N and K. */
 const SHAPES: [number, number, number][] = [
@@ -88,7 +99,9 @@ const SHAPES: [number, number, number][] = [
 ];
 
 // ---- the suite ---------------------------------------------------------------------------------------------
-function conformance(label: string, make: () => Promise<Gemm>, skip: string | false): void {
+function conformance(label: string, make: () => Promise<Gemm>, skip: string | false, precision: 'fp32' | 'bf16' = 'fp32'): void {
+  const check = (g: Gemm, tA: boolean, tB: boolean, M: number, N: number, K: number, alpha: number, beta: number, opts: Parameters<typeof checkAt>[8] = {}) =>
+    checkAt(g, tA, tB, M, N, K, alpha, beta, precision === 'bf16' ? { bf16: 'loose', ...opts } : opts);
   describe(label, { skip }, () => {
     let g: Gemm;
     before(async () => { g = await make(); });
@@ -176,20 +189,22 @@ conformance('native gemm (own kernels, the default)', () => createGemm({ backend
 for (const k of kernels) {
   const skip = nativeSkip || (k.supported ? false : `this processor does not run the ${k.name} kernel`);
   for (const threads of [1, 2]) {
-    conformance(`native gemm, ${k.name} kernel (${k.mr}x${k.nr}), ${threads} thread${threads > 1 ? 's' : ''}`,
-      async () => createNativeGemm({ kernel: k.name, threads }), skip);
+    conformance(`native gemm, ${k.name} kernel (${k.mr}x${k.nr}${k.bf16 ? ', bf16 operands' : ''}), ${threads} thread${threads > 1 ? 's' : ''}`,
+      async () => createNativeGemm({ kernel: k.name, threads, ...(k.bf16 ? { precision: 'bf16' as const } : {}) }), skip, k.bf16 ? 'bf16' : 'fp32');
   }
 }
 conformance('openblas gemm', () => createGemm({ backend: 'openblas' }), openblasSkip);
 conformance('openblas gemm, 1 thread', () => createGemm({ backend: 'openblas', threads: 1 }), openblasSkip);
 
 describe('native gemm kernels', { skip: nativeSkip }, () => {
-  test('the plain C kernel is always there and runs; the default is the fastest supported', async () => {
-    assert.equal(kernels.at(-1)?.name, 'generic');
-    assert.ok(kernels.at(-1)?.supported);
+  test('the plain C kernel is always there and runs; the default is the fastest supported float32 one', async () => {
+    const fp32 = kernels.filter((k) => !k.bf16);
+    assert.equal(fp32.at(-1)?.name, 'generic');
+    assert.ok(fp32.at(-1)?.supported);
     const g = await createNativeGemm({ threads: 1 });
     try {
-      assert.equal(g.kernel, kernels.find((k) => k.supported)?.name);
+      assert.equal(g.kernel, fp32.find((k) => k.supported)?.name);
+      assert.equal(g.precision, 'fp32');
       assert.equal(describeGemm(g), `gemm: native ${g.kernel} (own kernels), 1 thread`);
     } finally {
       g.close();
@@ -210,7 +225,7 @@ describe('native gemm kernels', { skip: nativeSkip }, () => {
             assert.deepEqual(C2, C1, `${k.name} ${tA ? 'T' : 'N'}${tB ? 'T' : 'N'} ${M}x${N}x${K}`);
           }
         }
-        check(two, true, true, 129, 67, 517, 1, 0.5);
+        check(two, true, true, 129, 67, 517, 1, 0.5, k.bf16 ? { bf16: 'loose' } : {});
       } finally {
         one.close();
         two.close();
@@ -234,6 +249,39 @@ describe('native gemm kernels', { skip: nativeSkip }, () => {
     }
     const missing = kernels.find((k) => !k.supported);
     if (missing) assert.throws(() => createNativeGemm({ kernel: missing.name }), /does not run/);
+  });
+
+  const bf16Why = precisionRefusal('bf16');
+  test('precision bf16: operands rounded to bfloat16, products summed in float32', { skip: bf16Why ?? false }, async () => {
+    const g = await createGemm({ precision: 'bf16', threads: 2 });
+    try {
+      assert.equal((g as ReturnType<typeof createNativeGemm>).precision, 'bf16');
+      assert.match(describeGemm(g), /^gemm: native amx-bf16 \(own kernels, bf16 operands, float32 sums\), 2 threads$/);
+      // the packed path (more than 2 rows, more than 8 columns): float32's tolerance around the rounded operands
+      for (const [tA, tB] of TRANS) {
+        for (const [M, N, K] of [[3, 9, 1], [17, 65, 63], [63, 65, 129], [300, 129, 65], [33, 31, 513], [129, 300, 300]] as const) {
+          check(g, tA, tB, M, N, K, 1, 0, { bf16: 'rounded' });
+          check(g, tA, tB, M, N, K, -0.5, 0.25, { bf16: 'rounded' });
+        }
+      }
+      // and it does round: the float32 product of the same operands differs by far more than float32's error
+      const A = randArray(64 * 64), B = randArray(64 * 64), C = new Float32Array(64 * 64), D = new Float32Array(64 * 64);
+      g.sgemm(false, false, 64, 64, 64, 1, A, B, 0, C);
+      const f = createNativeGemm({ threads: 1 });
+      f.sgemm(false, false, 64, 64, 64, 1, A, B, 0, D);
+      f.close();
+      const worst = Math.max(...C.map((x, i) => Math.abs(x - D[i])));
+      assert.ok(worst > 1e-4 && worst < 0.2, `largest difference from float32: ${worst}`);
+    } finally {
+      g.close();
+    }
+    await assert.rejects(createGemm({ backend: 'portable', precision: 'bf16' }), /precision bf16 runs on the native backend only/);
+  });
+
+  test('precision bf16 where the processor has no bf16 kernel: refused, saying why', { skip: bf16Why ? false : 'this processor has AMX-BF16' }, async () => {
+    assert.match(bf16Why!, /needs a processor with AMX-BF16/);
+    await assert.rejects(createGemm({ precision: 'bf16' }), /needs a processor with AMX-BF16/);
+    assert.throws(() => createNativeGemm({ precision: 'bf16' }), /needs a processor with AMX-BF16/);
   });
 
   test('a closed backend refuses work', () => {

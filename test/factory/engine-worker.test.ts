@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runJob, validateJobSpec, JobSpecError, type Manifest } from '../../src/factory/engine-worker.ts';
 import { readMetrics } from '../../src/engine/metrics-log.ts';
+import { precisionRefusal } from '../../src/engine/gemm/native.ts';
 import type { JobSpec } from '../../src/factory/job-spec.ts';
 import { LlamaModel } from '../../src/engine/llama-model.ts';
 import type { LoraSpec } from '../../src/engine/methods.ts';
@@ -62,6 +63,22 @@ test('a pretraining job and a LoRA SFT job over its result, from job specs alone
     assert.equal(packed.length, padded.length);
     packed.forEach((m, i) => assert.ok(Math.abs(m.loss - padded[i]!.loss) <= 1e-4 * padded[i]!.loss, `step ${m.step}: ${m.loss} vs ${padded[i]!.loss}`));
     assert.throws(() => validateJobSpec({ ...sft, packing: true, method: { type: 'prompt', numVirtualTokens: 2 } }), /packing: packing does not work with prompt tuning/);
+    // precision bf16: mixed precision where the processor has it (the same curve to bf16's rounding), else refused
+    assert.throws(() => validateJobSpec({ ...sft, precision: 'fp16' }), /precision must be fp32 or bf16 for the engine/);
+    const bf16Why = precisionRefusal('bf16');
+    if (bf16Why) assert.throws(() => validateJobSpec({ ...sft, precision: 'bf16' }), /precision: precision bf16 needs a processor with AMX-BF16/);
+    else {
+      assert.equal(await runJob(validateJobSpec({ ...sft, id: 'job-sft-bf16', precision: 'bf16', outputDir: join(dir, 'sft-bf16') })), 'succeeded');
+      const mixed = readMetrics(join(dir, 'sft-bf16', 'metrics.jsonl'));
+      assert.equal(mixed.length, padded.length);
+      mixed.forEach((m, i) => assert.ok(Math.abs(m.loss - padded[i]!.loss) <= 0.02 * padded[i]!.loss, `step ${m.step}: ${m.loss} vs ${padded[i]!.loss}`));
+      assert.ok(mixed.some((m, i) => m.loss !== padded[i]!.loss), 'the bf16 job multiplied in float32');
+      const m4 = JSON.parse(readFileSync(join(dir, 'sft-bf16', 'manifest.json'), 'utf8')) as Manifest;
+      assert.equal(m4.precision, 'bf16');
+      assert.ok(m4.eval_loss! < m4.eval_loss_before!);
+      const started = readFileSync(join(dir, 'sft-bf16', 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).find((e) => e.message === 'started');
+      assert.match(started.data.gemm, /amx-bf16/);
+    }
 
     // DPO over the pretrained model with a LoRA adapter: the reward accuracy on the pairs rises above chance.
     const prefs = join(dir, 'prefs.jsonl');

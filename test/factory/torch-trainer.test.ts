@@ -19,6 +19,7 @@ import {
   hfBaseFor, importTorchResult, parseNvidiaSmi, parseTorchInfo, probeTorch, torchCommand, torchPython, torchRefusal, TorchTrainer,
 } from '../../src/factory/torch-trainer.ts';
 import { trainerOptions, FactoryError } from '../../src/factory/factory-service.ts';
+import { precisionRefusal } from '../../src/engine/gemm/native.ts';
 import { validateExperimentRequest } from '../../src/factory/experiment-file.ts';
 import type { JobSpec } from '../../src/factory/job-spec.ts';
 import { estimateJob, torchGpuMemoryMB } from '../../src/factory/experiment.ts';
@@ -82,7 +83,10 @@ test('trainer options of the jobs API: checked, and what the engine does not do 
   const err = (h: object, param: string, re: RegExp) => assert.throws(() => trainerOptions(h), (e: unknown) => e instanceof FactoryError && e.status === 400 && e.param === param && re.test(e.message));
   err({ trainer: 'pytorch' }, 'hyperparameters.trainer', /one of engine, torch/);
   err({ precision: 'fp8' }, 'hyperparameters.precision', /fp32, bf16, fp16/);
-  err({ precision: 'bf16' }, 'hyperparameters.precision', /engine trains in fp32 only/);
+  err({ precision: 'fp16' }, 'hyperparameters.precision', /engine trains in fp32 or bf16; use trainer torch/);
+  // bf16 on the engine: mixed precision where this processor has a bf16 kernel, else a 400 that says why
+  if (precisionRefusal('bf16') === null) assert.deepEqual(trainerOptions({ precision: 'bf16' }), { precision: 'bf16' });
+  else err({ precision: 'bf16' }, 'hyperparameters.precision', /needs a processor with AMX-BF16.*or use trainer torch/);
   // the engine packs and recomputes activations too
   assert.deepEqual(trainerOptions({ trainer: 'engine', packing: true, gradient_checkpointing: true }), { trainer: 'engine', packing: true, gradientCheckpointing: true });
   err({ gradient_checkpointing: 'yes' }, 'hyperparameters.gradient_checkpointing', /true or false/);
@@ -112,7 +116,7 @@ test('experiment files: trainer and its options validated with the field and a s
   const probs = validateExperimentRequest({ ...base, trainer: 'toch', precision: 'half', packing: 'yes' }, { file: 'x.yaml' });
   assert.deepEqual(probs.map((p) => p.path), ['trainer', 'precision', 'packing']);
   assert.match(probs[0].message, /did you mean 'torch'/);
-  const engine = validateExperimentRequest({ ...base, precision: 'bf16', gradient_checkpointing: true, packing: true }, { file: 'x.yaml' });
+  const engine = validateExperimentRequest({ ...base, precision: 'fp16', gradient_checkpointing: true, packing: true }, { file: 'x.yaml' });
   assert.deepEqual(engine.map((p) => [p.path, /needs trainer: torch/.test(p.message)]), [['precision', true]]);
   const syn = validateExperimentRequest({ ...base, backend: 'torch' }, { file: 'x.yaml' });
   assert.match(syn[0].message, /did you mean 'trainer'/);

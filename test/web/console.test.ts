@@ -148,8 +148,14 @@ test('[slow] web console: the main flow in headless Chromium, screenshots in bot
     await page.getByTestId('processes').fill('2');
     await sent;
     await shot(page, 'factory-trainer-torch-en');
-    sent = planBody((b) => !('trainer' in b) && !('precision' in b) && !('nproc_per_node' in b));
+    // back to the engine: bf16 and packing stay asked for (the engine runs both), torchrun's processes do not
+    sent = planBody((b) => !('trainer' in b) && b.precision === 'bf16' && b.packing === true && !('nproc_per_node' in b));
     await page.getByTestId('trainer').selectOption('engine');
+    await page.getByTestId('packing').check();
+    await sent;
+    sent = planBody((b) => !('trainer' in b) && !('precision' in b) && !('packing' in b) && !('nproc_per_node' in b));
+    await page.getByTestId('precision').selectOption('fp32');
+    await page.getByTestId('packing').uncheck();
     await sent;
     await page.getByTestId('plan-count').filter({ hasText: /^2 jobs/ }).waitFor();
     await shot(page, 'factory-plan-en');

@@ -11,10 +11,11 @@
  * createGemm({ backend: 'auto' }) (the default) picks native when the addon loads, else portable (printing a
  * one-line notice once per process on stderr), else reference. MODELFAB_GEMM=native|openblas|portable|reference|auto
  * overrides the automatic choice (an explicit `backend` option wins over it). Only one backend's threads work
- * at a time: OpenBLAS's pool is parked at 1 thread whenever another backend is created.
+ * at a time: OpenBLAS's pool is parked at 1 thread whenever another backend is created. { precision: 'bf16' }
+ * asks for mixed precision (the native backend's AMX-BF16 kernel), refused where the processor has none.
  */
 import { checkSgemmArgs } from './args.ts';
-import { createNativeGemm, loadNativeAddon } from './native.ts';
+import { createNativeGemm, loadNativeAddon, precisionRefusal, type GemmPrecision } from './native.ts';
 import { createOpenBlasGemm, loadOpenBlasAddon, quiesceOpenBlas } from './openblas.ts';
 import { createPortableGemm, portableSupport } from './portable.ts';
 import { sgemmReference } from './reference.ts';
@@ -27,6 +28,8 @@ export interface CreateGemmOptions {
   backend?: GemmBackend | 'auto';
   /** Threads to compute on (default: the number of cores). Ignored by the reference backend. */
   threads?: number;
+  /** bf16: mixed precision on the native backend's bf16 kernel (native.ts); an error where there is none. */
+  precision?: GemmPrecision;
 }
 
 const BACKENDS: readonly string[] = ['native', 'openblas', 'portable', 'reference', 'auto'];
@@ -80,6 +83,13 @@ export async function createGemm(opts: CreateGemmOptions = {}): Promise<Gemm> {
   const threads = opts.threads;
   if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) {
     throw new RangeError(`createGemm: threads must be a positive integer, got ${String(threads)}`);
+  }
+  if (opts.precision === 'bf16') {
+    if (backend !== 'native' && backend !== 'auto') throw new Error(`createGemm: precision bf16 runs on the native backend only, not ${backend}`);
+    const why = precisionRefusal('bf16');
+    if (why) throw new Error(why);
+    quiesceOpenBlas();
+    return createNativeGemm({ threads, precision: 'bf16' });
   }
   switch (backend) {
     case 'openblas':

@@ -8,6 +8,10 @@
  * straight through. Threads are per call: a backend made for 2 threads splits each large product in two (the
  * caller computes one half); results are the same bits whatever the thread count. MODELFAB_GEMM_KERNEL names a
  * kernel to use instead of the fastest (e.g. `avx2+fma` on an AVX-512 machine, to measure or test it).
+ *
+ * Precision bf16 (mixed precision, as PyTorch's autocast): the AMX-BF16 kernel rounds both operands of every product
+ * to bfloat16 as it packs them and sums the products in float32 tiles; C stays float32. It is never the default
+ * and runs only where the processor has AMX-BF16 (Intel Xeon from Sapphire Rapids on).
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -21,7 +25,12 @@ export interface KernelInfo {
   /** The micro-tile: MR rows x NR columns of C per kernel call. */
   readonly mr: number;
   readonly nr: number;
+  /** A mixed-precision kernel: operands rounded to bfloat16, products summed in float32. */
+  readonly bf16: boolean;
 }
+
+/** What a product's operands are rounded to: fp32 (none), or bf16 with float32 sums (mixed precision). */
+export type GemmPrecision = 'fp32' | 'bf16';
 
 /** Attention over all heads at once on the own sgemm (native/attention.c); shapes as in ops/attention.ts. */
 export interface AttentionKernels {
@@ -43,14 +52,17 @@ export interface NativeGemm extends Gemm {
   readonly name: 'native';
   /** e.g. "avx512 (own kernels)" */
   readonly info: string;
-  /** The micro-kernel in use: "avx512", "avx2+fma" or "generic". */
+  /** The micro-kernel in use: "avx512", "avx2+fma", "generic" or "amx-bf16". */
   readonly kernel: string;
+  readonly precision: GemmPrecision;
 }
 
 export interface NativeOptions {
   threads?: number;
   /** A kernel name from nativeKernels() (default: MODELFAB_GEMM_KERNEL, else the fastest supported). */
   kernel?: string;
+  /** bf16: the fastest mixed-precision kernel this processor runs (an error where it has none). Default fp32. */
+  precision?: GemmPrecision;
 }
 
 export const NATIVE_ADDON_PATH = fileURLToPath(new URL('../../../build/Release/modelfab_gemm.node', import.meta.url));
@@ -80,9 +92,27 @@ export function nativeKernels(): KernelInfo[] {
   return 'addon' in l ? l.addon.kernels() : [];
 }
 
+/** Why this machine cannot multiply in `precision`, or null when it can (bf16 needs a mixed-precision kernel). */
+export function precisionRefusal(precision: GemmPrecision): string | null {
+  if (precision === 'fp32') return null;
+  const l = loadNativeAddon();
+  if ('error' in l) return `precision bf16 runs on the native gemm, and ${l.error}`;
+  const list = l.addon.kernels();
+  if (list.some((k) => k.bf16 && k.supported)) return null;
+  const has = list.filter((k) => k.bf16).map((k) => k.name);
+  return `precision bf16 needs a processor with AMX-BF16 (the ${has.join(', ') || 'bf16'} kernel); this one runs ${list.filter((k) => k.supported && !k.bf16).map((k) => k.name).join(', ')}: train in fp32`;
+}
+
 /** The index of the kernel to use: `name` (or MODELFAB_GEMM_KERNEL) when given, else the fastest supported. */
-function pickKernel(addon: Addon, name: string | undefined): number {
+function pickKernel(addon: Addon, name: string | undefined, precision: GemmPrecision): number {
   const list = addon.kernels();
+  if (precision === 'bf16') {
+    const why = precisionRefusal('bf16');
+    if (why) throw new Error(why);
+    const i = list.findIndex((k) => k.bf16 && k.supported && (name === undefined || k.name === name));
+    if (i < 0) throw new Error(`kernel '${name}' is not a bf16 kernel this processor runs`);
+    return i;
+  }
   const wanted = name ?? (process.env.MODELFAB_GEMM_KERNEL?.trim() || undefined);
   if (wanted === undefined) return addon.best();
   const i = list.findIndex((k) => k.name === wanted);
@@ -105,8 +135,9 @@ export function createNativeGemm(opts: NativeOptions = {}): NativeGemm {
   const l = loadNativeAddon();
   if ('error' in l) throw new Error(`native gemm unavailable: ${l.error}`);
   const addon = l.addon;
-  const kernel = pickKernel(addon, opts.kernel);
+  const kernel = pickKernel(addon, opts.kernel, opts.precision ?? 'fp32');
   const name = addon.kernels()[kernel].name;
+  const precision: GemmPrecision = addon.kernels()[kernel].bf16 ? 'bf16' : 'fp32';
   const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
   let threads = Math.max(1, Math.floor(opts.threads ?? cores));
   let closed = false;
@@ -118,7 +149,8 @@ export function createNativeGemm(opts: NativeOptions = {}): NativeGemm {
       return (threads = n);
     },
     kernel: name,
-    info: `${name} (own kernels)`,
+    precision,
+    info: `${name} (own kernels${precision === 'bf16' ? ', bf16 operands, float32 sums' : ''})`,
     sgemm(transA, transB, M, N, K, alpha, A, B, beta, C) {
       if (closed) throw new Error('sgemm: the native gemm was closed');
       addon.sgemm(transA, transB, M, N, K, alpha, A, B, beta, C, threads, kernel);

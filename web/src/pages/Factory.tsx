@@ -18,22 +18,29 @@ type MethodType = MethodSpec['type'];
 type NumericHyper = { [K in keyof Hyperparameters]-?: NonNullable<Hyperparameters[K]> extends number ? K : never }[keyof Hyperparameters];
 const METHODS: MethodType[] = ['full', 'freeze', 'lora', 'qlora', 'prefix', 'prompt'];
 const TRAINER_NAMES: TrainerName[] = ['engine', 'torch'];
-const PRECISION_NAMES: Precision[] = ['fp32', 'bf16', 'fp16'];
+const PRECISION_NAMES: Record<TrainerName, Precision[]> = { engine: ['fp32', 'bf16'], torch: ['fp32', 'bf16', 'fp16'] };
 
-/** The torch trainer's options as the form holds them; only those that differ from the defaults reach the request. */
+/**
+ * The trainer's options as the form holds them; only those that differ from the defaults reach the request. Both
+ * trainers pack, recompute activations and train in bf16 (the engine where the processor has AMX-BF16: the plan
+ * says so otherwise); processes and strategies are the torch trainer's.
+ */
 interface TorchForm { precision: Precision; processes: string; strategy: 'ddp' | 'fsdp' | 'deepspeed-zero2' | 'deepspeed-zero3'; packing: boolean; checkpointing: boolean }
 const TORCH_DEFAULTS: TorchForm = { precision: 'fp32', processes: '1', strategy: 'ddp', packing: false, checkpointing: false };
 
 /** The request fields of a trainer choice, or the label of the field that is not valid. */
 function trainerFields(trainer: TrainerName, o: TorchForm): { fields: Partial<ExperimentRequest> } | { invalid: 'factory.processes' } {
-  if (trainer === 'engine') return { fields: {} };
+  const common: Partial<ExperimentRequest> = {
+    ...(o.precision !== 'fp32' && PRECISION_NAMES[trainer].includes(o.precision) ? { precision: o.precision } : {}),
+    ...(o.packing ? { packing: true } : {}), ...(o.checkpointing ? { gradient_checkpointing: true } : {}),
+  };
+  if (trainer === 'engine') return { fields: common };
   const n = Number(o.processes);
   if (!Number.isInteger(n) || n < 1) return { invalid: 'factory.processes' };
   return {
     fields: {
-      trainer, ...(o.precision !== 'fp32' ? { precision: o.precision } : {}), ...(n > 1 ? { nproc_per_node: n } : {}),
+      trainer, ...common, ...(n > 1 ? { nproc_per_node: n } : {}),
       ...(n > 1 && o.strategy !== 'ddp' ? { strategy: o.strategy } : {}),
-      ...(o.packing ? { packing: true } : {}), ...(o.checkpointing ? { gradient_checkpointing: true } : {}),
     },
   };
 }
@@ -207,12 +214,12 @@ export function Factory() {
                 {TRAINER_NAMES.map((n) => <option key={n} value={n}>{t(`trainer.${n}`)}</option>)}
               </select>
             )}</Field>
+            <Field label={t('factory.precision')}>{(id) => (
+              <select id={id} value={PRECISION_NAMES[trainer].includes(torch.precision) ? torch.precision : 'fp32'} onChange={(e) => setTorch({ ...torch, precision: e.target.value as Precision })} data-testid="precision">
+                {PRECISION_NAMES[trainer].map((p) => <option key={p} value={p}>{p}</option>)}
+              </select>
+            )}</Field>
             {trainer === 'torch' && <>
-              <Field label={t('factory.precision')}>{(id) => (
-                <select id={id} value={torch.precision} onChange={(e) => setTorch({ ...torch, precision: e.target.value as Precision })} data-testid="precision">
-                  {PRECISION_NAMES.map((p) => <option key={p} value={p}>{p}</option>)}
-                </select>
-              )}</Field>
               <Field label={t('factory.processes')}>{(id) => <input id={id} className="narrow" type="number" min={1} max={64} value={torch.processes} onChange={(e) => setTorch({ ...torch, processes: e.target.value })} data-testid="processes" />}</Field>
               {Number(torch.processes) > 1 && <Field label={t('factory.strategy')}>{(id) => (
                 <select id={id} value={torch.strategy} onChange={(e) => setTorch({ ...torch, strategy: e.target.value as TorchForm['strategy'] })}>
@@ -222,10 +229,10 @@ export function Factory() {
               )}</Field>}
             </>}
           </div>
-          {trainer === 'torch' && <div className="row wrap">
-            <label className="check"><input type="checkbox" checked={torch.packing} onChange={(e) => setTorch({ ...torch, packing: e.target.checked })} /> {t('factory.packing')}</label>
-            <label className="check"><input type="checkbox" checked={torch.checkpointing} onChange={(e) => setTorch({ ...torch, checkpointing: e.target.checked })} /> {t('factory.checkpointing')}</label>
-          </div>}
+          <div className="row wrap">
+            <label className="check"><input type="checkbox" checked={torch.packing} onChange={(e) => setTorch({ ...torch, packing: e.target.checked })} data-testid="packing" /> {t('factory.packing')}</label>
+            <label className="check"><input type="checkbox" checked={torch.checkpointing} onChange={(e) => setTorch({ ...torch, checkpointing: e.target.checked })} data-testid="checkpointing" /> {t('factory.checkpointing')}</label>
+          </div>
         </fieldset>
 
         <section className="plan" aria-live="polite" aria-labelledby="plan-title" data-testid="plan">
