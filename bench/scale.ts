@@ -9,7 +9,9 @@
  * against each measured peak. Ends with one JSON line:
  *   {"bench":"scale","q05_tok_s","q05_peak_rss_mb","q05_torch_tok_s","q15_tok_s","q15_peak_rss_mb","estimate_error"}
  * estimate_error is the largest |estimate - peak| / peak of the two shapes. Bars: 0.5B within 4 GB, 1.5B within
- * 8 GB, the estimate within 15%.
+ * 8 GB, the estimate within 15%. Where the processor has AMX-BF16, each shape runs again in mixed precision
+ * (precision bf16: q05_bf16_tok_s, q05_bf16_peak_rss_mb, ...) and PyTorch's 0.5B step again under CPU autocast to
+ * bfloat16 (q05_torch_bf16_tok_s).
  *
  * Options (environment): SCALE_SHAPES=q05,q15  SCALE_STEPS=1 (optimizer steps, all timed)  SCALE_ACCUM=2 (micro-batches
  * of one sequence a step)  SCALE_THREADS=2  SCALE_TORCH=0 (skip PyTorch).
@@ -22,6 +24,7 @@ import type { LlamaConfig } from '../src/engine/config.ts';
 import { parameterCount } from '../src/engine/config.ts';
 import { LlamaModel } from '../src/engine/llama-model.ts';
 import { createGemm, describeGemm } from '../src/engine/gemm/create-gemm.ts';
+import { precisionRefusal, type GemmPrecision } from '../src/engine/gemm/native.ts';
 import { train } from '../src/engine/train.ts';
 import { Rng } from '../src/engine/rng.ts';
 import { engineMemoryPlan, trainingMemory } from '../src/engine/memory-estimate.ts';
@@ -40,9 +43,9 @@ const MB = 2 ** 20;
 interface ChildResult { tok_s: number; peak_rss_mb: number; build_s: number; estimate_mb: number; breakdown_mb: Record<string, number>; gemm: string; loss: number }
 
 /** One shape, in this process: build, train 1 + STEPS optimizer steps, report. */
-async function child(shape: string): Promise<ChildResult> {
+async function child(shape: string, precision: GemmPrecision): Promise<ChildResult> {
   const config = SHAPES[shape];
-  const gemm = await createGemm({ threads: THREADS });
+  const gemm = await createGemm({ threads: THREADS, precision });
   const t0 = performance.now();
   const plan = engineMemoryPlan(config, METHOD);
   const model = LlamaModel.init(config, 1, { half: plan.halfBase });
@@ -80,12 +83,36 @@ function lastJson(stdout: string): Record<string, unknown> | null {
 
 async function main(): Promise<void> {
   const at = process.argv.indexOf('--child');
-  if (at >= 0) { console.log(JSON.stringify(await child(process.argv[at + 1]))); return; }
+  if (at >= 0) { console.log(JSON.stringify(await child(process.argv[at + 1], process.argv.includes('--bf16') ? 'bf16' : 'fp32'))); return; }
   const shapes = (process.env.SCALE_SHAPES ?? 'q05,q15').split(',').filter((s) => s in SHAPES);
   const self = fileURLToPath(import.meta.url);
   const out: Record<string, unknown> = { bench: 'scale' };
   let worst = 0;
+  const bf16Why = precisionRefusal('bf16');
+  if (bf16Why) console.error(`mixed precision not measured: ${bf16Why}`);
+  const torchRun = (shape: string, bf16: boolean): Record<string, unknown> | null => {
+    const py = fileURLToPath(new URL('../.venv-torch/bin/python', import.meta.url));
+    if (!existsSync(py)) { console.error('PyTorch 2.x: .venv-torch is missing (trainers/torch/setup-venv.sh)'); return null; }
+    const t = spawnSync(py, [fileURLToPath(new URL('torch_scale.py', import.meta.url)), '--shape', shape, '--threads', String(THREADS), '--steps', String(STEPS), '--accum', String(ACCUM), '--seq', String(SEQ), ...(bf16 ? ['--bf16'] : [])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    const tr = lastJson(t.stdout);
+    if (tr && typeof tr.tok_s === 'number') return tr;
+    console.error(`PyTorch: ${t.stdout.trim() || `exit ${t.status}`}`);
+    return null;
+  };
   for (const shape of shapes) {
+    if (!bf16Why) {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', self, '--child', shape, '--bf16'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
+      const res = lastJson(r.stdout) as ChildResult | null;
+      if (res) {
+        console.error(`[engine ${shape} bf16] ${res.gemm}: ${res.tok_s} tok/s, peak RSS ${res.peak_rss_mb} MB, loss ${res.loss.toFixed(3)}`);
+        out[`${shape}_bf16_tok_s`] = res.tok_s;
+        out[`${shape}_bf16_peak_rss_mb`] = res.peak_rss_mb;
+      } else console.error(`${shape} bf16: the engine child failed (exit ${r.status})`);
+      if (shape === 'q05' && process.env.SCALE_TORCH !== '0') {
+        const tr = torchRun(shape, true);
+        if (tr) out[`${shape}_torch_bf16_tok_s`] = tr.tok_s;
+      }
+    }
     const r = spawnSync(process.execPath, ['--import', 'tsx', self, '--child', shape], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
     const res = lastJson(r.stdout) as ChildResult | null;
     if (!res) { console.error(`${shape}: the engine child failed (exit ${r.status})`); out[`${shape}_error`] = `exit ${r.status}`; continue; }
@@ -97,11 +124,8 @@ async function main(): Promise<void> {
     out[`${shape}_build_s`] = res.build_s;
     out[`${shape}_estimate_mb`] = res.estimate_mb;
     if (shape === 'q05' && process.env.SCALE_TORCH !== '0') {
-      const py = fileURLToPath(new URL('../.venv-torch/bin/python', import.meta.url));
-      if (!existsSync(py)) { console.error('PyTorch 2.x: .venv-torch is missing (trainers/torch/setup-venv.sh)'); continue; }
-      const t = spawnSync(py, [fileURLToPath(new URL('torch_scale.py', import.meta.url)), '--shape', shape, '--threads', String(THREADS), '--steps', String(STEPS), '--accum', String(ACCUM), '--seq', String(SEQ)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-      const tr = lastJson(t.stdout);
-      if (tr && typeof tr.tok_s === 'number') { out[`${shape}_torch_tok_s`] = tr.tok_s; out[`${shape}_torch_peak_rss_mb`] = tr.peak_rss_mb; } else console.error(`PyTorch: ${t.stdout.trim() || `exit ${t.status}`}`);
+      const tr = torchRun(shape, false);
+      if (tr) { out[`${shape}_torch_tok_s`] = tr.tok_s; out[`${shape}_torch_peak_rss_mb`] = tr.peak_rss_mb; }
     }
   }
   out.estimate_error = Math.round(worst * 1000) / 1000;

@@ -5,11 +5,13 @@ Builds a randomly initialised Qwen2-shaped decoder as a plain torch module (floa
 attention with QKV bias, SwiGLU, RMSNorm, RoPE, tied embeddings, F.cross_entropy over all positions), puts
 LoRA r16 (alpha 32) on q, k, v and o with every base weight frozen, and times batch-1 steps of 512 tokens with
 gradient accumulation: forward + backward per micro-batch, AdamW and zero_grad per step. Prints one JSON line
-{"tok_s", "peak_rss_mb", "build_s", "torch"} on stdout; human-readable lines go to stderr.
+{"tok_s", "peak_rss_mb", "build_s", "torch"} on stdout; human-readable lines go to stderr. --bf16: the forward under
+CPU autocast to bfloat16 (float32 weights, bf16 matmuls through oneDNN).
 
     .venv-torch/bin/python bench/torch_scale.py --shape q05 --threads 2 --steps 1 --accum 2
 """
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -34,6 +36,7 @@ def main():
     ap.add_argument("--steps", type=int, default=1)
     ap.add_argument("--accum", type=int, default=2)
     ap.add_argument("--seq", type=int, default=512)
+    ap.add_argument("--bf16", action="store_true", help="mixed precision: the forward under CPU autocast to bfloat16")
     args = ap.parse_args()
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(args.threads)
@@ -126,9 +129,13 @@ def main():
     data = torch.randint(0, V, (1, T + 1), generator=g)
     ids, targets = data[:, :-1].contiguous(), data[:, 1:].contiguous()
 
+    autocast = (lambda: torch.autocast(device_type="cpu", dtype=torch.bfloat16)) if args.bf16 else contextlib.nullcontext
+
     def step():
         for _ in range(args.accum):
-            (model(ids, targets) / args.accum).backward()
+            with autocast():
+                loss = model(ids, targets) / args.accum
+            loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
 

@@ -14,6 +14,11 @@
  * Each figure is the median step of its measurement; the engine's and PyTorch's measurements alternate for
  * `--rounds N` rounds (default 2) and each keeps its best round, so a slow spell of a shared machine costs both.
  *
+ * Mixed precision, where the processor has AMX-BF16: the engine with precision bf16 (the AMX kernel: operands rounded
+ * to bfloat16, float32 sums) against PyTorch's forward under CPU autocast to bfloat16 (oneDNN, AMX too), both
+ * versions, in the same rounds. bf16_* are the engine's, torch_bf16_* and torch2_bf16_* PyTorch's; ratio_bf16_*
+ * divides the engine's bf16 step by 1.13's float32 one, ratio2_bf16_* by 2.x's bf16 one (like for like).
+ *
  * Prints a table, then one JSON line with the figures: ratio_* against 1.13, ratio2_* against 2.x,
  * threads2_speedup = the engine's full step at 2 threads over 1 thread (threads2_speedup_lora for LoRA),
  * packing_speedup = real (unpadded) tokens per second of a LoRA step over short SFT-like examples packed into rows
@@ -120,10 +125,10 @@ async function measurePacking(packed: boolean): Promise<number> {
 
 interface TorchResult { full_tok_s?: number; lora_tok_s?: number; torch_version?: string; error?: string }
 
-function torch(py: string, threads: number): TorchResult {
+function torch(py: string, threads: number, bf16 = false): TorchResult {
   if (!existsSync(py)) return { error: `${py} not found` };
   const script = new URL('./torch_train.py', import.meta.url).pathname;
-  const r = spawnSync(py, [script, '--threads', String(threads), '--steps', String(Math.max(STEPS, 6)), '--warmup', String(WARMUP)], { encoding: 'utf8' });
+  const r = spawnSync(py, [script, '--threads', String(threads), '--steps', String(Math.max(STEPS, 6)), '--warmup', String(WARMUP), ...(bf16 ? ['--bf16'] : [])], { encoding: 'utf8' });
   const line = r.stdout.trim().split('\n').at(-1) ?? '';
   try { return JSON.parse(line) as TorchResult; } catch { return { error: `torch_train.py printed no JSON (exit ${r.status}): ${r.stderr.slice(-300)}` }; }
 }
@@ -134,6 +139,8 @@ for (const b of ['native', 'openblas'] as const) {
   if (!avail[b].ok) console.log(`${b} backend unavailable: ${(avail[b] as { reason: string }).reason}`);
 }
 const native = avail.native.ok;
+const bf16Why = precisionRefusal('bf16');
+if (bf16Why) console.log(`mixed precision not measured: ${bf16Why}`);
 const venvPython = new URL('../.venv-torch/bin/python', import.meta.url).pathname;
 const most = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.max(a, b));
 const bestOf = (a: TorchResult | null, b: TorchResult): TorchResult => (!a || a.error ? b : b.error ? a : {
@@ -143,6 +150,7 @@ const bestOf = (a: TorchResult | null, b: TorchResult): TorchResult => (!a || a.
 // machine then costs both sides alike instead of whichever ran during it.
 let full: number | null = null, lora: number | null = null, full2: number | null = null, lora2: number | null = null;
 let t1: TorchResult | null = null, t2n: TorchResult | null = null, t2two: TorchResult | null = null;
+let bf16Full: number | null = null, bf16Lora: number | null = null, t1b: TorchResult | null = null, t2b: TorchResult | null = null;
 for (let r = 0; r < ROUNDS; r++) {
   if (ROUNDS > 1) console.log(`round ${r + 1} of ${ROUNDS}`);
   if (native) {
@@ -153,6 +161,12 @@ for (let r = 0; r < ROUNDS; r++) {
   t1 = bestOf(t1, torch('/usr/bin/python3', THREADS));
   t2n = bestOf(t2n, torch(venvPython, THREADS));
   if (THREADS !== 2 && !t2n.error) t2two = bestOf(t2two, torch(venvPython, 2));
+  if (!bf16Why) {
+    bf16Full = most(bf16Full, await measure('native', { type: 'full' }, THREADS, 'bf16'));
+    bf16Lora = most(bf16Lora, await measure('native', LORA, THREADS, 'bf16'));
+    t1b = bestOf(t1b, torch('/usr/bin/python3', THREADS, true));
+    t2b = bestOf(t2b, torch(venvPython, THREADS, true));
+  }
 }
 const t = t1!, t2 = t2n!;
 const blasFull = avail.openblas.ok ? await measure('openblas', { type: 'full' }) : null;
@@ -168,6 +182,8 @@ if (ROUNDS > 1) console.log(`best of ${ROUNDS} rounds: engine full ${full?.toFix
 torchLine('PyTorch 1.13 reference (Debian)', t, THREADS);
 torchLine('PyTorch 2.x reference (.venv-torch)', t2, THREADS);
 if (t2two) torchLine('PyTorch 2.x reference (.venv-torch)', t2two, 2);
+if (t1b) torchLine('PyTorch 1.13 bf16 autocast (Debian)', t1b, THREADS);
+if (t2b) torchLine('PyTorch 2.x bf16 autocast (.venv-torch)', t2b, THREADS);
 const ratio = (a: number | null, b: number | undefined) => (a !== null && b ? Number((a / b).toFixed(3)) : null);
 const round = (x: number | null | undefined) => (x === null || x === undefined ? null : Math.round(x));
 const headFull = full ?? portableFull, headLora = lora ?? portableLora;
@@ -188,9 +204,15 @@ const out = {
   openblas_ratio2_full: ratio(blasFull, t2.full_tok_s), portable_ratio2_full: ratio(portableFull, t2.full_tok_s),
   threads2_speedup: full !== null && full2 !== null ? Number((full2 / full).toFixed(3)) : null,
   threads2_speedup_lora: lora !== null && lora2 !== null ? Number((lora2 / lora).toFixed(3)) : null,
+  bf16_kernel: bf16Why ? null : 'amx-bf16', bf16_full_tok_s: round(bf16Full), bf16_lora_tok_s: round(bf16Lora),
+  torch_bf16_full_tok_s: round(t1b?.full_tok_s), torch_bf16_lora_tok_s: round(t1b?.lora_tok_s),
+  torch2_bf16_full_tok_s: round(t2b?.full_tok_s), torch2_bf16_lora_tok_s: round(t2b?.lora_tok_s),
+  ratio_bf16_full: ratio(bf16Full, t.full_tok_s), ratio_bf16_lora: ratio(bf16Lora, t.lora_tok_s),
+  ratio2_bf16_full: ratio(bf16Full, t2b?.full_tok_s), ratio2_bf16_lora: ratio(bf16Lora, t2b?.lora_tok_s),
   padded_real_tok_s: round(paddedTokS), packed_real_tok_s: round(packedTokS), packing_speedup: Number((packedTokS / paddedTokS).toFixed(3)),
   peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
 };
 console.log(`ratios (ours / PyTorch 1.13): full ${out.ratio_full ?? 'n/a'}, lora ${out.ratio_lora ?? 'n/a'}, portable full ${out.portable_ratio_full ?? 'n/a'}`);
 console.log(`ratios (ours / PyTorch 2.x): full ${out.ratio2_full ?? 'n/a'}, lora ${out.ratio2_lora ?? 'n/a'}; 2 threads over 1: full ${out.threads2_speedup ?? 'n/a'}, lora ${out.threads2_speedup_lora ?? 'n/a'}`);
+if (!bf16Why) console.log(`bf16 (mixed precision): engine full ${out.bf16_full_tok_s} / lora ${out.bf16_lora_tok_s} tok/s; over PyTorch 2.x bf16 autocast: full ${out.ratio2_bf16_full ?? 'n/a'}, lora ${out.ratio2_bf16_lora ?? 'n/a'}; over 1.13 float32: full ${out.ratio_bf16_full ?? 'n/a'}, lora ${out.ratio_bf16_lora ?? 'n/a'}`);
 console.log(JSON.stringify(out));

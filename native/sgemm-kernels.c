@@ -233,18 +233,42 @@ static int supported_avx512(void) {
 #define X_KS 32
 #define AMX_TARGET __attribute__((target("avx512f,avx512bw,avx512bf16,amx-tile,amx-bf16")))
 
-/* float32 -> bfloat16, round to nearest even; NaN stays NaN (as vcvtne2ps2bf16 rounds). */
-static inline uint16_t bf16_bits(float f) {
-  uint32_t u;
-  memcpy(&u, &f, sizeof u);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
-  return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-}
+static inline __mmask16 first(int n) { return n >= 16 ? 0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
 
 /* 32 floats (fewer at the edge: the rest read as 0) from p, as 32 bf16. */
 AMX_TARGET static inline __m512i bf16x32(const float *p, int n) {
-  const __mmask16 lo = n >= 16 ? 0xffff : (__mmask16)((1u << n) - 1), hi = n >= 32 ? 0xffff : n <= 16 ? 0 : (__mmask16)((1u << (n - 16)) - 1);
-  return (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, p + 16), _mm512_maskz_loadu_ps(lo, p));
+  return (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(first(n - 16), p + 16), _mm512_maskz_loadu_ps(first(n), p));
+}
+
+/* (row k of 16 bf16, row k + 1 of 16), as cvtne2ps2bf16 leaves them, -> 16 pairs: word j = (k, j) | (k + 1, j) << 16 */
+AMX_TARGET static inline __m512i pair_words(__m512 k0, __m512 k1) {
+  const __m512i pairs = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6, 21, 5,
+                                         20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+  return _mm512_permutexvar_epi16(pairs, (__m512i)_mm512_cvtne2ps_pbh(k1, k0));
+}
+
+/* v[i] word j -> v[j] word i (16 x 16 32-bit words, in registers). */
+AMX_TARGET static inline void transpose16(__m512i v[16]) {
+  __m512i t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_epi32(v[i], v[i + 1]);
+    t[i + 1] = _mm512_unpackhi_epi32(v[i], v[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    v[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
+    v[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
+    v[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
+    v[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
+  }
+  for (int i = 0; i < 16; i += 8)
+    for (int j = 0; j < 4; j++) {
+      t[i + j] = _mm512_shuffle_i32x4(v[i + j], v[i + j + 4], 0x88);
+      t[i + j + 4] = _mm512_shuffle_i32x4(v[i + j], v[i + j + 4], 0xdd);
+    }
+  for (int j = 0; j < 8; j++) {
+    v[j] = _mm512_shuffle_i32x4(t[j], t[j + 8], 0x88);
+    v[j + 8] = _mm512_shuffle_i32x4(t[j], t[j + 8], 0xdd);
+  }
 }
 
 AMX_TARGET static void pack_a_amx(int ta, const float *A, long lda, long i0, int mc, long p0, int kc, int MR, void *dst) {
@@ -257,11 +281,20 @@ AMX_TARGET static void pack_a_amx(int ta, const float *A, long lda, long i0, int
       uint16_t *t = d + (long)q * X_MR * X_KS;
       if (!ta) { /* row r's k are contiguous: one conversion a row */
         for (int r = 0; r < m; r++) _mm512_storeu_si512(t + r * X_KS, bf16x32(A + (i0 + s + r) * lda + p0 + k0, n));
-      } else {
-        for (int r = 0; r < m; r++)
-          for (int k = 0; k < X_KS; k++) t[r * X_KS + k] = k < n ? bf16_bits(A[(p0 + k0 + k) * lda + i0 + s + r]) : 0;
+        for (int r = m; r < X_MR; r++) _mm512_storeu_si512(t + r * X_KS, _mm512_setzero_si512());
+      } else { /* each k gives the rows contiguous: pairs of k as words over 16 rows, transposed to rows of pairs */
+        for (int h = 0; h < 2; h++) {
+          const __mmask16 rows = first(m - 16 * h);
+          __m512i v[16];
+          for (int pr = 0; pr < 16; pr++) {
+            const float *src = A + (p0 + k0 + 2 * pr) * lda + i0 + s + 16 * h;
+            v[pr] = pair_words(2 * pr < n ? _mm512_maskz_loadu_ps(rows, src) : _mm512_setzero_ps(),
+                               2 * pr + 1 < n ? _mm512_maskz_loadu_ps(rows, src + lda) : _mm512_setzero_ps());
+          }
+          transpose16(v);
+          for (int r = 0; r < 16; r++) _mm512_storeu_si512(t + (16 * h + r) * X_KS, v[r]);
+        }
       }
-      for (int r = m; r < X_MR; r++) _mm512_storeu_si512(t + r * X_KS, _mm512_setzero_si512());
     }
   }
   (void)MR;
@@ -269,9 +302,6 @@ AMX_TARGET static void pack_a_amx(int ta, const float *A, long lda, long i0, int
 
 AMX_TARGET static void pack_b_amx(int tb, const float *B, long ldb, long p0, int kc, long j0, int nc, int NR, void *dst) {
   const int steps = (kc + X_KS - 1) / X_KS;
-  /* (row k of 16 bf16, row k + 1 of 16) -> 16 pairs: word j = (k, j) | (k + 1, j) << 16 */
-  const __m512i pairs = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6, 21, 5,
-                                         20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
   for (int s = 0; s < nc; s += X_NR) {
     const int ncol = nc - s < X_NR ? nc - s : X_NR;
     uint32_t *d = (uint32_t *)dst + (long)(s / X_NR) * steps * X_NR * (X_KS / 2);
@@ -280,23 +310,24 @@ AMX_TARGET static void pack_b_amx(int tb, const float *B, long ldb, long p0, int
       uint32_t *t = d + (long)q * X_NR * (X_KS / 2);
       if (!tb) { /* row k of op(B) is contiguous over the columns */
         for (int h = 0; h < 2; h++) {
-          const int w = ncol - h * 16 >= 16 ? 16 : ncol - h * 16 > 0 ? ncol - h * 16 : 0;
-          const __mmask16 cols = w >= 16 ? 0xffff : (__mmask16)((1u << w) - 1);
+          const __mmask16 cols = first(ncol - h * 16);
           for (int pr = 0; pr < X_KS / 2; pr++) {
             const int k = 2 * pr;
             const float *r0 = B + (p0 + k0 + k) * ldb + j0 + s + h * 16;
             const __m512 v0 = k < n ? _mm512_maskz_loadu_ps(cols, r0) : _mm512_setzero_ps();
             const __m512 v1 = k + 1 < n ? _mm512_maskz_loadu_ps(cols, r0 + ldb) : _mm512_setzero_ps();
-            _mm512_storeu_si512(t + (h * 16 + pr) * 16, _mm512_permutexvar_epi16(pairs, (__m512i)_mm512_cvtne2ps_pbh(v1, v0)));
+            _mm512_storeu_si512(t + (h * 16 + pr) * 16, pair_words(v0, v1));
           }
         }
-      } else { /* column j of op(B) is row j of B: its 32 k convert to 16 words, one per pair */
-        for (int j = 0; j < X_NR; j++) {
-          uint32_t w[16];
-          if (j < ncol) _mm512_storeu_si512(w, bf16x32(B + (j0 + s + j) * ldb + p0 + k0, n));
-          else memset(w, 0, sizeof w);
-          uint32_t *col = t + (j / 16) * 16 * 16 + (j % 16);
-          for (int pr = 0; pr < 16; pr++) col[pr * 16] = w[pr];
+      } else { /* column j of op(B) is row j of B: its 32 k convert to 16 words over the pairs, transposed */
+        for (int h = 0; h < 2; h++) {
+          __m512i v[16];
+          for (int jj = 0; jj < 16; jj++) {
+            const int j = 16 * h + jj;
+            v[jj] = j < ncol ? bf16x32(B + (j0 + s + j) * ldb + p0 + k0, n) : _mm512_setzero_si512();
+          }
+          transpose16(v);
+          for (int pr = 0; pr < 16; pr++) _mm512_storeu_si512(t + (h * 16 + pr) * 16, v[pr]);
         }
       }
     }
@@ -349,7 +380,7 @@ AMX_TARGET static void kernel_amx(long kc, const void *a, const void *b, float *
   _tile_stored(2, t + 16 * X_NR, X_NR * 4);
   _tile_stored(3, t + 16 * X_NR + 16, X_NR * 4);
   const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-  const __mmask16 m0 = n >= 16 ? 0xffff : (__mmask16)((1u << n) - 1), m1 = n >= 32 ? 0xffff : n <= 16 ? 0 : (__mmask16)((1u << (n - 16)) - 1);
+  const __mmask16 m0 = first(n), m1 = first(n - 16);
   for (int r = 0; r < m; r++) {
     float *cr = c + r * ldc;
     const __m512 t0 = _mm512_mul_ps(va, _mm512_load_ps(t + r * X_NR)), t1 = _mm512_mul_ps(va, _mm512_load_ps(t + r * X_NR + 16));
