@@ -1,7 +1,8 @@
 /**
  * Gemm micro-benchmark: GFLOP/s of each available backend in one run (native: the engine's own kernels;
- * openblas: OpenBLAS, where it was built; portable: WebAssembly), 1 thread and all threads, at shapes typical of
- * training a small transformer (1024 tokens x d_model 256; projections to 256, 768 (qkv) and 4096).
+ * openblas: OpenBLAS, where it was built; portable: WebAssembly; bf16: the native mixed-precision kernel, where the
+ * processor has AMX-BF16), 1 thread and all threads, at shapes typical of training a small transformer (1024 tokens
+ * x d_model 256; projections to 256, 768 (qkv) and 4096).
  *
  *   node --import tsx bench/gemm.ts [--quick] [--backends=native,openblas,portable,reference]
  *
@@ -10,6 +11,7 @@
  */
 import os from 'node:os';
 import { createGemm, describeGemm, gemmAvailability, type Gemm, type GemmBackend } from '../src/engine/gemm/create-gemm.ts';
+import { precisionRefusal } from '../src/engine/gemm/native.ts';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -42,7 +44,7 @@ function measure(g: Gemm, tA: boolean, tB: boolean, M: number, N: number, K: num
 
 const avail = gemmAvailability();
 const results: Record<string, Record<string, { best: number; median: number }>> = {};
-const configs: { label: string; backend: GemmBackend; threads: number }[] = [];
+const configs: { label: string; backend: GemmBackend; threads: number; precision?: 'bf16' }[] = [];
 for (const backend of ['native', 'openblas', 'portable'] as const) {
   if (only && !only.includes(backend)) continue;
   if (!avail[backend].ok) {
@@ -51,6 +53,11 @@ for (const backend of ['native', 'openblas', 'portable'] as const) {
   }
   configs.push({ label: `${backend}/1`, backend, threads: 1 });
   if (cores > 1) configs.push({ label: `${backend}/${cores}`, backend, threads: cores });
+  // mixed precision (bf16 operands, float32 sums) where the processor has a bf16 kernel
+  if (backend === 'native' && precisionRefusal('bf16') === null) {
+    configs.push({ label: 'bf16/1', backend, threads: 1, precision: 'bf16' });
+    if (cores > 1) configs.push({ label: `bf16/${cores}`, backend, threads: cores, precision: 'bf16' });
+  }
 }
 
 const header = ['shape'.padEnd(18), ...configs.map((c) => c.label.padStart(12))].join('');
@@ -58,7 +65,7 @@ console.log(`gemm GFLOP/s (best of ~${budgetMs} ms; ${cores} cores)`);
 const gemms = new Map<string, Gemm>();
 const gemmsInfo: Record<string, string> = {};
 for (const c of configs) {
-  const g = await createGemm({ backend: c.backend, threads: c.threads });
+  const g = await createGemm({ backend: c.backend, threads: c.threads, ...(c.precision ? { precision: c.precision } : {}) });
   console.log(`  ${c.label}: ${describeGemm(g)}`);
   gemms.set(c.label, g);
   gemmsInfo[c.label] = describeGemm(g);

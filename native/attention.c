@@ -14,12 +14,15 @@
  * above the diagonal are never computed. attnScores leaves entries above the diagonal unwritten or partly written:
  * the softmax reads a row's visible columns only and writes 0 beyond, which the other two read.
  * q, dout, dq: [B*T, H*D]; k, v, dk, dv: [B*T, KVH*D]; s, p: [B*H*T*T]. Every length is checked.
+ * Each call takes an optional last argument bf16: true runs its products on the mixed-precision kernel (operands,
+ * probabilities included, rounded to bfloat16; float32 sums), as a job in precision bf16 does.
  */
 #include "napi-args.h"
 #include "pool.h"
 #include "multiversion.h"
 #include "sgemm.h"
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 typedef struct { int B, T, H, KVH, D, threads; float scale; } attn_shape;
@@ -68,9 +71,11 @@ typedef struct {
 
 /* ---- the products, on the sgemm micro-kernel (sgemm.h) --------------------------------------------------------
  * A head's operands are small ([T, D] with D of 64-128), so the general sgemm would spend more time packing than
- * multiplying: each operand here is packed once per head into the micro-kernel's layouts (sgemm_pack_b: NR-wide
- * slivers; sgemm_pack_a: one MR-tall tile at a time) and the kernel is called directly, tile by tile, over the
- * causal triangle only. Every sum runs over its whole depth in one pass, in index order. */
+ * multiplying: each operand here is packed once per head into the micro-kernel's layouts (the isa's B packer:
+ * NR-wide slivers; its A packer: one MR-tall tile at a time) and the kernel is called directly, tile by tile, over
+ * the causal triangle only. Every sum runs over its whole depth in one pass, in index order. The kernel is the
+ * fastest float32 one, or the bf16 one when the call asks for it (operands rounded to bfloat16 as they are packed;
+ * its depth is padded with zeros to whole steps, so a tile's padded keys multiply zeros of P). */
 
 /* Per-thread scratch, grown on demand and kept (a training run repeats its shapes). */
 #define ATT_BUFS 6
@@ -86,67 +91,83 @@ static float *scratch(int i, size_t need) {
   return att_buf[i];
 }
 
-static long round_up(long n, long m) { return (n + m - 1) / m * m; }
+/* Floats of scratch for n rows (columns) packed R at a time, depth kc. */
+static size_t packed_floats(const sgemm_isa *isa, int R, int n, int kc) {
+  return ((size_t)(n + R - 1) / R * sgemm_sliver_bytes(isa, R, kc) + 3) / 4;
+}
+
+/* The packed sliver of columns j0.. (j0 a multiple of NR) of a B packed at depth kc, from depth k0 on. */
+static const void *sliver(const sgemm_isa *isa, const float *packed, int j0, int kc, int k0) {
+  return (const char *)packed + (size_t)(j0 / isa->nr) * sgemm_sliver_bytes(isa, isa->nr, kc) +
+         (size_t)k0 * isa->nr * (isa->elem ? isa->elem : 4);
+}
 
 /* C[t, j] = alpha * A_t . B_j for the row tiles of A (op(A) rows t, depth D, packed per tile from X, stride ldx)
- * against bt (op(B) = the T keys transposed, sgemm_pack_b), over the keys each tile sees (0 .. t0 + MR), into c
- * (stride T). */
+ * against bt (op(B) = the T keys transposed, packed at depth D), over the keys each tile sees (0 .. t0 + MR), into
+ * c (stride T). */
 static void causal_abt(const sgemm_isa *isa, const float *X, long ldx, const float *bt, int T, int D, float alpha,
                        float *c, float *a, int r0, int r1) {
   const int MR = isa->mr, NR = isa->nr;
   for (int t0 = r0; t0 < r1; t0 += MR) {
     const int m = MIN(MR, r1 - t0), vis = t0 + m;
-    sgemm_pack_a(0, X + (long)t0 * ldx, ldx, 0, m, 0, D, MR, a);
+    sgemm_isa_pack_a(isa, 0, X + (long)t0 * ldx, ldx, 0, m, 0, D, a);
     for (int j0 = 0; j0 < vis; j0 += NR)
-      isa->kernel(D, a, bt + (long)j0 * D, c + (long)t0 * T + j0, T, alpha, 0.0f, m, MIN(NR, T - j0));
+      isa->kernel(D, a, sliver(isa, bt, j0, D, 0), c + (long)t0 * T + j0, T, alpha, 0.0f, m, MIN(NR, T - j0));
   }
 }
 
 /* out[t, :] (+)= P_t . V over the keys row t sees: P [T, T] row tiles (kc = the tile's visible keys) against vb
- * (op(B) = V, sgemm_pack_b, depth T), into out (stride ldo). */
+ * (op(B) = V, packed at depth T), into out (stride ldo). */
 static void causal_pv(const sgemm_isa *isa, const float *P, const float *vb, int T, int D, float beta, float *out,
                       long ldo, float *a, int r0, int r1) {
   const int MR = isa->mr, NR = isa->nr;
   for (int t0 = r0; t0 < r1; t0 += MR) {
     const int m = MIN(MR, r1 - t0), vis = t0 + m;
-    sgemm_pack_a(0, P + (long)t0 * T, T, 0, m, 0, vis, MR, a);
+    sgemm_isa_pack_a(isa, 0, P + (long)t0 * T, T, 0, m, 0, vis, a);
     for (int e0 = 0; e0 < D; e0 += NR)
-      isa->kernel(vis, a, vb + (long)e0 * T, out + (long)t0 * ldo + e0, ldo, 1.0f, beta, m, MIN(NR, D - e0));
+      isa->kernel(vis, a, sliver(isa, vb, e0, T, 0), out + (long)t0 * ldo + e0, ldo, 1.0f, beta, m, MIN(NR, D - e0));
   }
 }
 
 /* out[j, :] += sum over t >= j of P[t, j] X[t, :]: column tiles of P^T (rows t = j0 .. T) against xb (op(B) = X,
- * sgemm_pack_b, depth T), into out (stride ldo). */
+ * packed at depth T, read from depth j0 on: j0 is a multiple of MR, which is a multiple of the isa's kstep), into
+ * out (stride ldo). */
 static void causal_ptx(const sgemm_isa *isa, const float *P, const float *xb, int T, int D, float *out, long ldo, float *a) {
   const int MR = isa->mr, NR = isa->nr;
   for (int j0 = 0; j0 < T; j0 += MR) {
     const int m = MIN(MR, T - j0), kc = T - j0;
-    sgemm_pack_a(1, P + (long)j0 * T + j0, T, 0, m, 0, kc, MR, a);
+    sgemm_isa_pack_a(isa, 1, P + (long)j0 * T + j0, T, 0, m, 0, kc, a);
     for (int e0 = 0; e0 < D; e0 += NR)
-      isa->kernel(kc, a, xb + (long)e0 * T + (long)j0 * NR, out + (long)j0 * ldo + e0, ldo, 1.0f, 1.0f, m, MIN(NR, D - e0));
+      isa->kernel(kc, a, sliver(isa, xb, e0, T, j0), out + (long)j0 * ldo + e0, ldo, 1.0f, 1.0f, m, MIN(NR, D - e0));
   }
 }
 
 static void scores_task(void *arg, int i) {
   attn_job *j = arg;
   const attn_shape s = *j->s;
+  const sgemm_isa *isa = j->isa;
   const int b = i / s.H, h = i % s.H, group = s.H / s.KVH;
-  float *bt = scratch(0, (size_t)round_up(s.T, j->isa->nr) * s.D), *a = scratch(1, (size_t)j->isa->mr * s.D);
+  float *bt = scratch(0, packed_floats(isa, isa->nr, s.T, s.D)), *a = scratch(1, packed_floats(isa, isa->mr, isa->mr, s.D));
   if (!bt || !a) { atomic_store(&j->failed, 1); return; }
-  sgemm_pack_b(1, j->k + (long)b * s.T * KW(s) + (long)(h / group) * s.D, KW(s), 0, s.D, 0, s.T, j->isa->nr, bt);
-  causal_abt(j->isa, j->q + (long)b * s.T * QW(s) + (long)h * s.D, QW(s), bt, s.T, s.D, s.scale,
+  if (isa->begin) isa->begin();
+  sgemm_isa_pack_b(isa, 1, j->k + (long)b * s.T * KW(s) + (long)(h / group) * s.D, KW(s), 0, s.D, 0, s.T, bt);
+  causal_abt(isa, j->q + (long)b * s.T * QW(s) + (long)h * s.D, QW(s), bt, s.T, s.D, s.scale,
              j->p + ((long)b * s.H + h) * s.T * s.T, a, 0, s.T);
+  if (isa->end) isa->end();
 }
 
 static void apply_task(void *arg, int i) {
   attn_job *j = arg;
   const attn_shape s = *j->s;
+  const sgemm_isa *isa = j->isa;
   const int b = i / s.H, h = i % s.H, group = s.H / s.KVH;
-  float *vb = scratch(0, (size_t)round_up(s.D, j->isa->nr) * s.T), *a = scratch(1, (size_t)j->isa->mr * s.T);
+  float *vb = scratch(0, packed_floats(isa, isa->nr, s.D, s.T)), *a = scratch(1, packed_floats(isa, isa->mr, isa->mr, s.T));
   if (!vb || !a) { atomic_store(&j->failed, 1); return; }
-  sgemm_pack_b(0, j->v + (long)b * s.T * KW(s) + (long)(h / group) * s.D, KW(s), 0, s.T, 0, s.D, j->isa->nr, vb);
-  causal_pv(j->isa, j->p + ((long)b * s.H + h) * s.T * s.T, vb, s.T, s.D, 0.0f,
+  if (isa->begin) isa->begin();
+  sgemm_isa_pack_b(isa, 0, j->v + (long)b * s.T * KW(s) + (long)(h / group) * s.D, KW(s), 0, s.T, 0, s.D, vb);
+  causal_pv(isa, j->p + ((long)b * s.H + h) * s.T * s.T, vb, s.T, s.D, 0.0f,
             j->out + (long)b * s.T * QW(s) + (long)h * s.D, QW(s), a, 0, s.T);
+  if (isa->end) isa->end();
 }
 
 #define LANES 16
@@ -173,14 +194,15 @@ static void backward_task(void *arg, int i) {
   attn_job *j = arg;
   const attn_shape s = *j->s;
   const sgemm_isa *isa = j->isa;
-  const int b = i / s.KVH, kvh = i % s.KVH, group = s.H / s.KVH, T = s.T, D = s.D, MR = isa->mr;
-  const size_t wide = (size_t)round_up(D, isa->nr) * T;
-  float *vt = scratch(0, (size_t)round_up(T, isa->nr) * D), *kb = scratch(1, wide), *xb = scratch(2, wide);
-  float *a = scratch(3, (size_t)MR * (T > D ? T : D)), *dp = scratch(4, (size_t)T * T);
+  const int b = i / s.KVH, kvh = i % s.KVH, group = s.H / s.KVH, T = s.T, D = s.D, MR = isa->mr, NR = isa->nr;
+  const size_t wide = packed_floats(isa, NR, D, T);
+  float *vt = scratch(0, packed_floats(isa, NR, T, D)), *kb = scratch(1, wide), *xb = scratch(2, wide);
+  float *a = scratch(3, packed_floats(isa, MR, MR, T > D ? T : D)), *dp = scratch(4, (size_t)T * T);
   if (!vt || !kb || !xb || !a || !dp) { atomic_store(&j->failed, 1); return; }
+  if (isa->begin) isa->begin();
   const long ko = (long)b * T * KW(s) + (long)kvh * D;
-  sgemm_pack_b(1, j->v + ko, KW(s), 0, D, 0, T, isa->nr, vt); /* dP = dO V^T */
-  if (j->dq) sgemm_pack_b(0, j->k + ko, KW(s), 0, T, 0, D, isa->nr, kb); /* dq += dS K */
+  sgemm_isa_pack_b(isa, 1, j->v + ko, KW(s), 0, D, 0, T, vt); /* dP = dO V^T */
+  if (j->dq) sgemm_isa_pack_b(isa, 0, j->k + ko, KW(s), 0, T, 0, D, kb); /* dq += dS K */
   for (int h = kvh * group; h < (kvh + 1) * group; h++) {
     const long qo = (long)b * T * QW(s) + (long)h * D;
     const float *pr = j->p + ((long)b * s.H + h) * T * T;
@@ -190,19 +212,37 @@ static void backward_task(void *arg, int i) {
     if (j->dq) causal_pv(isa, dp, kb, T, D, 1.0f, j->dq + qo, QW(s), a, 0, T);
     /* dv += P^T dO and dk += dS^T Q, each key column tile summed over the rows that see it */
     if (j->dv) {
-      sgemm_pack_b(0, j->dout + qo, QW(s), 0, T, 0, D, isa->nr, xb);
+      sgemm_isa_pack_b(isa, 0, j->dout + qo, QW(s), 0, T, 0, D, xb);
       causal_ptx(isa, pr, xb, T, D, j->dv + ko, KW(s), a);
     }
     if (j->dk) {
-      sgemm_pack_b(0, j->q + qo, QW(s), 0, T, 0, D, isa->nr, xb);
+      sgemm_isa_pack_b(isa, 0, j->q + qo, QW(s), 0, T, 0, D, xb);
       causal_ptx(isa, dp, xb, T, D, j->dk + ko, KW(s), a);
     }
   }
+  if (isa->end) isa->end();
+}
+
+/* The kernel of a call: the fastest float32 one, or (an optional trailing `bf16` true) the mixed-precision one;
+ * NULL, with a JS error thrown, when bf16 is asked for on a processor without it. */
+static const sgemm_isa *call_isa(napi_env env, size_t argc, napi_value *argv, size_t at, const char *fn) {
+  bool bf16 = false;
+  napi_valuetype t;
+  if (argc > at && napi_typeof(env, argv[at], &t) == napi_ok && t == napi_boolean) napi_get_value_bool(env, argv[at], &bf16);
+  if (!bf16) return &SGEMM_ISAS[sgemm_best_isa()];
+  const int i = sgemm_best_bf16_isa();
+  if (i < 0) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "%s: this processor has no bf16 kernel", fn);
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
+    return NULL;
+  }
+  return &SGEMM_ISAS[i];
 }
 
 static napi_value js_attn_scores(napi_env env, napi_callback_info info) {
-  size_t argc = 10, len;
-  napi_value argv[10];
+  size_t argc = 11, len;
+  napi_value argv[11];
   attn_shape s;
   float *q, *k, *sc;
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
@@ -212,15 +252,17 @@ static napi_value js_attn_scores(napi_env env, napi_callback_info info) {
   if (!get_f32(env, argv[0], "q", rows * QW(s), &q, &len) || !get_f32(env, argv[1], "k", rows * KW(s), &k, &len) ||
       !get_f32(env, argv[2], "s", (uint64_t)s.B * s.H * s.T * s.T, &sc, &len))
     return NULL;
-  attn_job j = {.s = &s, .isa = &SGEMM_ISAS[sgemm_best_isa()], .q = q, .k = k, .p = sc};
+  const sgemm_isa *isa = call_isa(env, argc, argv, 10, "attnScores");
+  if (!isa) return NULL;
+  attn_job j = {.s = &s, .isa = isa, .q = q, .k = k, .p = sc};
   pool_run(s.threads, s.B * s.H, scores_task, &j);
   if (j.failed) napi_throw_error(env, "ERR_MEMORY", "attnScores: out of memory");
   return NULL;
 }
 
 static napi_value js_attn_apply(napi_env env, napi_callback_info info) {
-  size_t argc = 9, len;
-  napi_value argv[9];
+  size_t argc = 10, len;
+  napi_value argv[10];
   attn_shape s;
   float *p, *v, *out;
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
@@ -230,15 +272,17 @@ static napi_value js_attn_apply(napi_env env, napi_callback_info info) {
   if (!get_f32(env, argv[0], "p", (uint64_t)s.B * s.H * s.T * s.T, &p, &len) ||
       !get_f32(env, argv[1], "v", rows * KW(s), &v, &len) || !get_f32(env, argv[2], "out", rows * QW(s), &out, &len))
     return NULL;
-  attn_job j = {.s = &s, .isa = &SGEMM_ISAS[sgemm_best_isa()], .v = v, .p = p, .out = out};
+  const sgemm_isa *isa = call_isa(env, argc, argv, 9, "attnApply");
+  if (!isa) return NULL;
+  attn_job j = {.s = &s, .isa = isa, .v = v, .p = p, .out = out};
   pool_run(s.threads, s.B * s.H, apply_task, &j);
   if (j.failed) napi_throw_error(env, "ERR_MEMORY", "attnApply: out of memory");
   return NULL;
 }
 
 static napi_value js_attn_backward(napi_env env, napi_callback_info info) {
-  size_t argc = 15, len;
-  napi_value argv[15];
+  size_t argc = 16, len;
+  napi_value argv[16];
   attn_shape s;
   float *q, *k, *v, *p, *dout, *dq, *dk, *dv;
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
@@ -251,7 +295,9 @@ static napi_value js_attn_backward(napi_env env, napi_callback_info info) {
       !get_f32(env, argv[4], "dout", nq, &dout, &len) || !get_f32_opt(env, argv[5], "dq", nq, &dq) ||
       !get_f32_opt(env, argv[6], "dk", nk, &dk) || !get_f32_opt(env, argv[7], "dv", nk, &dv))
     return NULL;
-  attn_job j = {.s = &s, .isa = &SGEMM_ISAS[sgemm_best_isa()], .q = q, .k = k, .v = v, .dout = dout, .p = p,
+  const sgemm_isa *isa = call_isa(env, argc, argv, 15, "attnBackward");
+  if (!isa) return NULL;
+  attn_job j = {.s = &s, .isa = isa, .q = q, .k = k, .v = v, .dout = dout, .p = p,
                 .dq = dq, .dk = dk, .dv = dv};
   pool_run(s.threads, s.B * s.KVH, backward_task, &j);
   if (j.failed) napi_throw_error(env, "ERR_MEMORY", "attnBackward: out of memory");

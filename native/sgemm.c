@@ -84,10 +84,16 @@ static float *grow(float **buf, size_t *cap, size_t need) {
   return *buf;
 }
 
-/* The bytes of one packed sliver of R rows (columns) and depth kc. */
-static size_t sliver_bytes(const sgemm_isa *isa, int R, int kc) {
-  const int step = isa->kstep > 1 ? isa->kstep : 1;
-  return (size_t)R * (size_t)((kc + step - 1) / step * step) * (size_t)(isa->elem ? isa->elem : 4);
+#define sliver_bytes sgemm_sliver_bytes
+
+void sgemm_isa_pack_a(const sgemm_isa *isa, int ta, const float *A, long lda, long i0, int mc, long p0, int kc, void *dst) {
+  if (isa->pack_a) isa->pack_a(ta, A, lda, i0, mc, p0, kc, isa->mr, dst);
+  else sgemm_pack_a(ta, A, lda, i0, mc, p0, kc, isa->mr, dst);
+}
+
+void sgemm_isa_pack_b(const sgemm_isa *isa, int tb, const float *B, long ldb, long p0, int kc, long j0, int nc, void *dst) {
+  if (isa->pack_b) isa->pack_b(tb, B, ldb, p0, kc, j0, nc, isa->nr, dst);
+  else sgemm_pack_b(tb, B, ldb, p0, kc, j0, nc, isa->nr, dst);
 }
 
 /* Returns 0 when the packing buffers could not be allocated. */
@@ -108,12 +114,10 @@ static int run_part(const part_t *p) {
       const int kc = p->K - pc < KC ? p->K - pc : KC;
       const float beta = pc == 0 ? p->beta : 1.0f;
       const size_t a_sliver = sliver_bytes(isa, MR, kc), b_sliver = sliver_bytes(isa, NR, kc);
-      if (isa->pack_b) isa->pack_b(p->tb, p->B, p->ldb, pc, kc, jc, nc, NR, pb);
-      else sgemm_pack_b(p->tb, p->B, p->ldb, pc, kc, jc, nc, NR, (float *)pb);
+      sgemm_isa_pack_b(isa, p->tb, p->B, p->ldb, pc, kc, jc, nc, pb);
       for (long ic = p->i0; ic < p->i1; ic += isa->mc) {
         const int mc = (int)(p->i1 - ic < isa->mc ? p->i1 - ic : isa->mc);
-        if (isa->pack_a) isa->pack_a(p->ta, p->A, p->lda, ic, mc, pc, kc, MR, pa);
-        else sgemm_pack_a(p->ta, p->A, p->lda, ic, mc, pc, kc, MR, (float *)pa);
+        sgemm_isa_pack_a(isa, p->ta, p->A, p->lda, ic, mc, pc, kc, pa);
         for (int jr = 0; jr < nc; jr += NR) {
           const int n = nc - jr < NR ? nc - jr : NR;
           const char *bs = pb + (size_t)(jr / NR) * b_sliver;

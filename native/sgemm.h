@@ -58,6 +58,17 @@ struct sgemm_isa {
   void (*begin)(void), (*end)(void);
 };
 
+/* The bytes of one packed sliver of R rows (columns) and depth kc; depth k0 (a multiple of kstep) of a sliver
+ * starts R * k0 * elem bytes in. */
+static inline unsigned long sgemm_sliver_bytes(const sgemm_isa *isa, int R, int kc) {
+  const int step = isa->kstep > 1 ? isa->kstep : 1;
+  return (unsigned long)R * (unsigned long)((kc + step - 1) / step * step) * (unsigned long)(isa->elem ? isa->elem : 4);
+}
+
+/* The isa's packers: its own for a bf16 kernel, else sgemm_pack_a / sgemm_pack_b. */
+void sgemm_isa_pack_a(const sgemm_isa *isa, int ta, const float *A, long lda, long i0, int mc, long p0, int kc, void *dst);
+void sgemm_isa_pack_b(const sgemm_isa *isa, int tb, const float *B, long ldb, long p0, int kc, long j0, int nc, void *dst);
+
 /* Every kernel this build has: the float32 ones fastest first, the last of them ("generic") runs everywhere; then
  * the mixed-precision ones. */
 extern const sgemm_isa SGEMM_ISAS[];

@@ -9,7 +9,7 @@ import os from 'node:os';
 import { createGemm, describeGemm, gemmAvailability, type Gemm } from '../engine/gemm/create-gemm.ts';
 import type { NativeGemm } from '../engine/gemm/native.ts';
 import { nativeKernels } from '../engine/ops/native-kernels.ts';
-import { nativeKernels as gemmKernels } from '../engine/gemm/native.ts';
+import { nativeKernels as gemmKernels, precisionRefusal } from '../engine/gemm/native.ts';
 import { nvidiaGpus, probeTorch, torchPython, TORCH_INSTALL_HINT } from '../factory/torch-trainer.ts';
 
 export function registerInfo(program: Command): void {
@@ -24,7 +24,8 @@ export function registerInfo(program: Command): void {
       const info = {
         node: process.version, cores: os.availableParallelism(), memoryGiB: Math.round(os.totalmem() / 2 ** 30),
         gemm: describeGemm(gemm), kernels: kernelsLine(gemm), backends: avail,
-        gemmKernels: kernels.map((k) => ({ name: k.name, supported: k.supported })), nativeKernels: nativeKernels() !== null,
+        gemmKernels: kernels.map((k) => ({ name: k.name, supported: k.supported, bf16: k.bf16 })), nativeKernels: nativeKernels() !== null,
+        bf16: precisionRefusal('bf16') ?? 'yes',
         torch: await probeTorch(torchPython()), gpus: nvidiaGpus(),
       };
       gemm.close();
@@ -33,7 +34,8 @@ export function registerInfo(program: Command): void {
       console.log(`kernels: ${info.kernels}`);
       console.log(info.gemm);
       for (const [k, v] of Object.entries(avail)) console.log(`  ${k.padEnd(9)} ${v.ok ? 'available' : `unavailable: ${(v as { reason: string }).reason}`}`);
-      if (kernels.length) console.log(`  native kernels here: ${kernels.map((k) => `${k.name}${k.supported ? '' : ' (not on this processor)'}`).join(', ')}`);
+      if (kernels.length) console.log(`  native kernels here: ${kernels.map((k) => `${k.name}${k.bf16 ? ' (bf16 operands)' : ''}${k.supported ? '' : ' (not on this processor)'}`).join(', ')}`);
+      console.log(`mixed precision (precision: bf16): ${info.bf16}`);
       console.log(`native exp kernels: ${info.nativeKernels ? 'yes' : 'no (TypeScript loops)'}`);
       const t = info.torch;
       if (t.ok) {

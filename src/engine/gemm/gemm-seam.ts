@@ -18,6 +18,11 @@ export interface Gemm {
    * them back); absent on backends whose thread count is fixed when made. Returns the count now in effect.
    */
   setThreads?(threads: number): number;
+  /**
+   * bf16: the products are mixed precision (operands rounded to bfloat16, float32 sums; the native backend's bf16
+   * kernel), and the engine's own products outside this seam (fused attention) follow. Absent: float32.
+   */
+  readonly precision?: 'fp32' | 'bf16';
   sgemm(
     transA: boolean, transB: boolean,
     M: number, N: number, K: number,

@@ -32,13 +32,16 @@ export interface KernelInfo {
 /** What a product's operands are rounded to: fp32 (none), or bf16 with float32 sums (mixed precision). */
 export type GemmPrecision = 'fp32' | 'bf16';
 
-/** Attention over all heads at once on the own sgemm (native/attention.c); shapes as in ops/attention.ts. */
+/**
+ * Attention over all heads at once on the own sgemm (native/attention.c); shapes as in ops/attention.ts. `bf16`:
+ * the products on the mixed-precision kernel (an error where the processor has none).
+ */
 export interface AttentionKernels {
-  attnScores(q: Float32Array, k: Float32Array, s: Float32Array, B: number, T: number, H: number, KVH: number, D: number, scale: number, threads: number): void;
-  attnApply(p: Float32Array, v: Float32Array, out: Float32Array, B: number, T: number, H: number, KVH: number, D: number, threads: number): void;
+  attnScores(q: Float32Array, k: Float32Array, s: Float32Array, B: number, T: number, H: number, KVH: number, D: number, scale: number, threads: number, bf16?: boolean): void;
+  attnApply(p: Float32Array, v: Float32Array, out: Float32Array, B: number, T: number, H: number, KVH: number, D: number, threads: number, bf16?: boolean): void;
   attnBackward(q: Float32Array, k: Float32Array, v: Float32Array, p: Float32Array, dout: Float32Array,
     dq: Float32Array | null, dk: Float32Array | null, dv: Float32Array | null,
-    B: number, T: number, H: number, KVH: number, D: number, scale: number, threads: number): void;
+    B: number, T: number, H: number, KVH: number, D: number, scale: number, threads: number, bf16?: boolean): void;
 }
 
 interface Addon extends Partial<AttentionKernels> {

@@ -144,21 +144,21 @@ export function attention(
 /** The native path: the same forward and backward as `attention` without prefixes, every head in one call. */
 function fusedAttention(ctx: Ctx, kern: AttentionKernels, q: Tensor, k: Tensor, v: Tensor, shape: AttentionShape, starts: Int32Array | null): Tensor {
   const { B, T, H, KVH, D } = shape;
-  const scale = 1 / Math.sqrt(D), threads = ctx.gemm.threads;
+  const scale = 1 / Math.sqrt(D), threads = ctx.gemm.threads, bf16 = ctx.gemm.precision === 'bf16';
   const out = alloc(ctx, B * T * H * D);
   const probs = alloc(ctx, B * H * T * T);
-  kern.attnScores(q.data, k.data, probs, B, T, H, KVH, D, scale, threads);
+  kern.attnScores(q.data, k.data, probs, B, T, H, KVH, D, scale, threads, bf16);
   if (starts) maskBeforeStart(probs, starts, B, H, T, T, MASKED);
   softmaxRows(probs, probs, B * H * T, T, { causalOffset: 0, period: T, threads }); // every head at once
   if (starts) maskBeforeStart(probs, starts, B, H, T, T, 0);
-  kern.attnApply(probs, v.data, out, B, T, H, KVH, D, threads);
+  kern.attnApply(probs, v.data, out, B, T, H, KVH, D, threads, bf16);
   const y = output(ctx, out, [B * T, H * D], ctx.tape !== null && (q.requiresGrad || k.requiresGrad || v.requiresGrad));
   if (!y.requiresGrad) return y;
   ctx.tape!.record(() => {
     const dy = y.grad;
     if (!dy) return;
     kern.attnBackward(q.data, k.data, v.data, probs, dy, q.requiresGrad ? q.ensureGrad() : null,
-      k.requiresGrad ? k.ensureGrad() : null, v.requiresGrad ? v.ensureGrad() : null, B, T, H, KVH, D, scale, threads);
+      k.requiresGrad ? k.ensureGrad() : null, v.requiresGrad ? v.ensureGrad() : null, B, T, H, KVH, D, scale, threads, bf16);
   });
   return y;
 }
