@@ -9,6 +9,8 @@
  *   attnBackward(q, k, v, p, dout, dq, dk, dv, B, T, H, KVH, D, scale, threads)
  *       dP = dO V^T, dS = P * (dP - rowsum(dP * P)) * scale, dq += dS K, dk += dS^T Q, dv += P^T dO;
  *       dq, dk, dv may be null (not needed). Rows of P beyond the causal limit are 0, so dS is 0 there too.
+ *       An optional last argument `fresh` (after bf16), a bit mask (1 dq, 2 dk, 4 dv), names the gradients that are
+ *       fresh buffers: they are overwritten (=) rather than added to, so they need no zeroing.
  * The row softmax between the two forward calls is the engine's (ops/native-kernels.ts softmaxRows).
  * Causal: every product runs by the kernel's row (or column) tiles over the keys those rows can see, so the tiles
  * above the diagonal are never computed. attnScores leaves entries above the diagonal unwritten or partly written:
@@ -66,6 +68,7 @@ typedef struct {
   const float *q, *k, *v, *dout;
   float *p; /* scores in, probabilities in */
   float *out, *dq, *dk, *dv;
+  int fresh; /* backward: bit 0 dq, 1 dk, 2 dv are fresh buffers, overwritten rather than added to */
   atomic_int failed; /* a task could not allocate its scratch */
 } attn_job;
 
@@ -129,16 +132,17 @@ static void causal_pv(const sgemm_isa *isa, const float *P, const float *vb, int
   }
 }
 
-/* out[j, :] += sum over t >= j of P[t, j] X[t, :]: column tiles of P^T (rows t = j0 .. T) against xb (op(B) = X,
+/* out[j, :] (+)= sum over t >= j of P[t, j] X[t, :]: column tiles of P^T (rows t = j0 .. T) against xb (op(B) = X,
  * packed at depth T, read from depth j0 on: j0 is a multiple of MR, which is a multiple of the isa's kstep), into
  * out (stride ldo). */
-static void causal_ptx(const sgemm_isa *isa, const float *P, const float *xb, int T, int D, float *out, long ldo, float *a) {
+static void causal_ptx(const sgemm_isa *isa, const float *P, const float *xb, int T, int D, float beta, float *out, long ldo,
+                       float *a) {
   const int MR = isa->mr, NR = isa->nr;
   for (int j0 = 0; j0 < T; j0 += MR) {
     const int m = MIN(MR, T - j0), kc = T - j0;
     sgemm_isa_pack_a(isa, 1, P + (long)j0 * T + j0, T, 0, m, 0, kc, a);
     for (int e0 = 0; e0 < D; e0 += NR)
-      isa->kernel(kc, a, sliver(isa, xb, e0, T, j0), out + (long)j0 * ldo + e0, ldo, 1.0f, 1.0f, m, MIN(NR, D - e0));
+      isa->kernel(kc, a, sliver(isa, xb, e0, T, j0), out + (long)j0 * ldo + e0, ldo, 1.0f, beta, m, MIN(NR, D - e0));
   }
 }
 
@@ -209,15 +213,16 @@ static void backward_task(void *arg, int i) {
     /* dP and dS by row tiles over the keys each tile sees (P is 0 beyond the diagonal, so dS is too), then dq */
     causal_abt(isa, j->dout + qo, QW(s), vt, T, D, 1.0f, dp, a, 0, T);
     for (int t0 = 0; t0 < T; t0 += MR) softmax_grad_rows(dp, pr, T, t0, MIN(T, t0 + MR), s.scale);
-    if (j->dq) causal_pv(isa, dp, kb, T, D, 1.0f, j->dq + qo, QW(s), a, 0, T);
+    const int first = h == kvh * group; /* dk and dv of this key/value head: the first query head writes them */
+    if (j->dq) causal_pv(isa, dp, kb, T, D, j->fresh & 1 ? 0.0f : 1.0f, j->dq + qo, QW(s), a, 0, T);
     /* dv += P^T dO and dk += dS^T Q, each key column tile summed over the rows that see it */
     if (j->dv) {
       sgemm_isa_pack_b(isa, 0, j->dout + qo, QW(s), 0, T, 0, D, xb);
-      causal_ptx(isa, pr, xb, T, D, j->dv + ko, KW(s), a);
+      causal_ptx(isa, pr, xb, T, D, first && j->fresh & 4 ? 0.0f : 1.0f, j->dv + ko, KW(s), a);
     }
     if (j->dk) {
       sgemm_isa_pack_b(isa, 0, j->q + qo, QW(s), 0, T, 0, D, xb);
-      causal_ptx(isa, dp, xb, T, D, j->dk + ko, KW(s), a);
+      causal_ptx(isa, dp, xb, T, D, first && j->fresh & 2 ? 0.0f : 1.0f, j->dk + ko, KW(s), a);
     }
   }
   if (isa->end) isa->end();
@@ -281,8 +286,8 @@ static napi_value js_attn_apply(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_attn_backward(napi_env env, napi_callback_info info) {
-  size_t argc = 16, len;
-  napi_value argv[16];
+  size_t argc = 17, len;
+  napi_value argv[17];
   attn_shape s;
   float *q, *k, *v, *p, *dout, *dq, *dk, *dv;
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
@@ -297,8 +302,11 @@ static napi_value js_attn_backward(napi_env env, napi_callback_info info) {
     return NULL;
   const sgemm_isa *isa = call_isa(env, argc, argv, 15, "attnBackward");
   if (!isa) return NULL;
+  int fresh = 0;
+  napi_valuetype t;
+  if (argc > 16 && napi_typeof(env, argv[16], &t) == napi_ok && t == napi_number) napi_get_value_int32(env, argv[16], &fresh);
   attn_job j = {.s = &s, .isa = isa, .q = q, .k = k, .v = v, .dout = dout, .p = p,
-                .dq = dq, .dk = dk, .dv = dv};
+                .dq = dq, .dk = dk, .dv = dv, .fresh = fresh};
   pool_run(s.threads, s.B * s.KVH, backward_task, &j);
   if (j.failed) napi_throw_error(env, "ERR_MEMORY", "attnBackward: out of memory");
   return NULL;

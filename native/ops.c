@@ -7,7 +7,8 @@
  *   rmsnormForward(x, w, out, rstd, N, C, eps, threads)     out = x * rstd * w per row; rstd[n] = 1/sqrt(ms + eps)
  *   rmsnormBackward(x, w, rstd, dy, dx, dw, N, C, threads)  dx += ..., dw += ... (dx or dw may be null)
  *   swigluForward(gate, up, out, sig, n, threads)           sig = sigmoid(gate) (sig may be null), out = g*sig*u
- *   swigluBackward(gate, up, sig, dy, dg, du, n, threads)   dg, du += ... (either may be null)
+ *   swigluBackward(gate, up, sig, dy, dg, du, n, threads[, fresh_dg, fresh_du])
+ *       dg, du += ... (either may be null); a fresh one (true) is overwritten instead, as if it held zeros
  *   softmaxRows(x, y, rows, cols, causalOffset, period, logz, threads)
  *       y[r] = softmax of x[r]'s first visible(r) columns, 0 beyond (x and y may be the same array); visible(r) =
  *       cols when causalOffset < 0, else min(cols, causalOffset + r % period + 1) (period: rows per attention
@@ -269,6 +270,7 @@ typedef struct {
   float *out, *sig, *dg, *du;
   long n;
   int parts;
+  bool fresh_dg, fresh_du; /* overwrite: 0 + the term, the bits a zeroed gradient would get */
 } swiglu_job;
 
 static inline float sigmoid_lanes(float x) { return 1.0f / (1.0f + exp_lanes(-x)); }
@@ -312,17 +314,32 @@ static napi_value js_swiglu_forward(napi_env env, napi_callback_info info) {
 
 MULTIVERSION static void swiglu_backward_range(const float *restrict g, const float *restrict u,
                                                const float *restrict sig, const float *restrict dy, float *restrict dg,
-                                               float *restrict du, long i0, long i1) {
-  if (du)
+                                               float *restrict du, bool fresh_dg, bool fresh_du, long i0, long i1) {
+  if (du && fresh_du)
+    for (long i = i0; i < i1; i++) du[i] = 0.0f + dy[i] * g[i] * sig[i];
+  else if (du)
     for (long i = i0; i < i1; i++) du[i] += dy[i] * g[i] * sig[i];
-  if (dg)
+  if (dg && fresh_dg)
+    for (long i = i0; i < i1; i++) dg[i] = 0.0f + dy[i] * u[i] * sig[i] * (1.0f + g[i] * (1.0f - sig[i]));
+  else if (dg)
     for (long i = i0; i < i1; i++) dg[i] += dy[i] * u[i] * sig[i] * (1.0f + g[i] * (1.0f - sig[i]));
 }
 
 static void swiglu_backward_task(void *arg, int i) {
   const swiglu_job *j = arg;
   PART_RANGE(j->n, j->parts, i, lo, hi);
-  swiglu_backward_range(j->g, j->u, j->sig_in, j->dy, j->dg, j->du, lo, hi);
+  swiglu_backward_range(j->g, j->u, j->sig_in, j->dy, j->dg, j->du, j->fresh_dg, j->fresh_du, lo, hi);
+}
+
+/* An optional boolean argument (absent or not a boolean: false). */
+static bool opt_bool(napi_env env, napi_callback_info info, size_t at) {
+  napi_value argv[16];
+  size_t argc = 16;
+  napi_valuetype t;
+  bool b = false;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc <= at) return false;
+  if (napi_typeof(env, argv[at], &t) == napi_ok && t == napi_boolean) napi_get_value_bool(env, argv[at], &b);
+  return b;
 }
 
 static napi_value js_swiglu_backward(napi_env env, napi_callback_info info) {
@@ -336,7 +353,8 @@ static napi_value js_swiglu_backward(napi_env env, napi_callback_info info) {
       !get_f32(env, a[2], "swiglu sig", n, &sig, &len) || !get_f32(env, a[3], "swiglu dy", n, &dy, &len) ||
       !get_f32_or_null(env, a[4], "swiglu dg", n, &dg) || !get_f32_or_null(env, a[5], "swiglu du", n, &du))
     return NULL;
-  swiglu_job j = {.g = g, .u = u, .sig_in = sig, .dy = dy, .dg = dg, .du = du, .n = n, .parts = threads_for(n, threads)};
+  swiglu_job j = {.g = g, .u = u, .sig_in = sig, .dy = dy, .dg = dg, .du = du, .n = n, .parts = threads_for(n, threads),
+                  .fresh_dg = opt_bool(env, info, 8), .fresh_du = opt_bool(env, info, 9)};
   pool_run(j.parts, j.parts, swiglu_backward_task, &j);
   return NULL;
 }

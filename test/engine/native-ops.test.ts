@@ -87,6 +87,30 @@ test('swiglu forward and backward match the TypeScript loops (the exp included)'
   close('swiglu tails', y.data, Float32Array.of(-100 / (1 + Math.exp(100)), -30 / (1 + Math.exp(30)), 0, 30 / (1 + Math.exp(-30)), 100));
 });
 
+test('swiglu backward writes fresh pooled gradients (stale NaN in them) with the bits of zeroed ones', { skip }, () => {
+  const n = 100_003;
+  const run = (pooled: boolean) => (ctx: Ctx) => {
+    if (pooled) {
+      const pool = new BufferPool();
+      for (let i = 0; i < 8; i++) pool.take(n, false).fill(NaN);
+      pool.release();
+      ctx.pool = pool;
+    }
+    const g = output(ctx, rand(n, 4, 6), [n], true), u = output(ctx, rand(n, 5), [n], true);
+    const y = swiglu(ctx, g, u);
+    y.ensureGrad().set(rand(n, 6));
+    ctx.tape!.replay();
+    return { dg: g.grad!, du: u.grad! };
+  };
+  for (const mode of ['ts', 1, 2] as const) {
+    const fresh = inMode(mode, run(true)), zeroed = inMode(mode, run(false));
+    for (const key of ['dg', 'du'] as const) {
+      const a = fresh[key], b = zeroed[key];
+      assert.ok(Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength)), `${mode} ${key}: fresh and zeroed differ`);
+    }
+  }
+});
+
 test('rope forward and backward match the TypeScript loops', { skip }, () => {
   const N = 200, H = 4, D = 64;
   const positions = Int32Array.from({ length: N }, (_, i) => (i * 7) % 300);

@@ -34,14 +34,16 @@ export type GemmPrecision = 'fp32' | 'bf16';
 
 /**
  * Attention over all heads at once on the own sgemm (native/attention.c); shapes as in ops/attention.ts. `bf16`:
- * the products on the mixed-precision kernel (an error where the processor has none).
+ * the products on the mixed-precision kernel (an error where the processor has none). attnBackward's `fresh` (bits
+ * 1 dq, 2 dk, 4 dv): those gradients are overwritten, not added to (gradTarget's beta 0).
  */
 export interface AttentionKernels {
   attnScores(q: Float32Array, k: Float32Array, s: Float32Array, B: number, T: number, H: number, KVH: number, D: number, scale: number, threads: number, bf16?: boolean): void;
   attnApply(p: Float32Array, v: Float32Array, out: Float32Array, B: number, T: number, H: number, KVH: number, D: number, threads: number, bf16?: boolean): void;
   attnBackward(q: Float32Array, k: Float32Array, v: Float32Array, p: Float32Array, dout: Float32Array,
     dq: Float32Array | null, dk: Float32Array | null, dv: Float32Array | null,
-    B: number, T: number, H: number, KVH: number, D: number, scale: number, threads: number, bf16?: boolean): void;
+    B: number, T: number, H: number, KVH: number, D: number, scale: number, threads: number, bf16?: boolean,
+    fresh?: number): void;
 }
 
 interface Addon extends Partial<AttentionKernels> {

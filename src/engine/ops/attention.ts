@@ -157,8 +157,10 @@ function fusedAttention(ctx: Ctx, kern: AttentionKernels, q: Tensor, k: Tensor, 
   ctx.tape!.record(() => {
     const dy = y.grad;
     if (!dy) return;
-    kern.attnBackward(q.data, k.data, v.data, probs, dy, q.requiresGrad ? q.ensureGrad() : null,
-      k.requiresGrad ? k.ensureGrad() : null, v.requiresGrad ? v.ensureGrad() : null, B, T, H, KVH, D, scale, threads, bf16);
+    // q, k and v are usually read by attention alone: their gradients are written, not added to (gradTarget)
+    const tq = q.requiresGrad ? q.gradTarget() : null, tk = k.requiresGrad ? k.gradTarget() : null, tv = v.requiresGrad ? v.gradTarget() : null;
+    const fresh = (tq?.beta === 0 ? 1 : 0) | (tk?.beta === 0 ? 2 : 0) | (tv?.beta === 0 ? 4 : 0);
+    kern.attnBackward(q.data, k.data, v.data, probs, dy, tq?.grad ?? null, tk?.grad ?? null, tv?.grad ?? null, B, T, H, KVH, D, scale, threads, bf16, fresh);
   });
   return y;
 }

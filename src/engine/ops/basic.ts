@@ -171,13 +171,15 @@ export function swiglu(ctx: Ctx, gate: Tensor, up: Tensor): Tensor {
     ctx.tape!.record(() => {
       const dy = y.grad;
       if (!dy) return;
-      const dg = gate.requiresGrad ? gate.ensureGrad() : null;
-      const du = up.requiresGrad ? up.ensureGrad() : null;
-      if (rk) { rk.swigluBackward(g, u, sig, dy, dg, du, n, ctx.gemm.threads); return; }
+      // gate and up are usually linear outputs read by nothing else: their gradients are written, not added to
+      const tg = gate.requiresGrad ? gate.gradTarget() : null, tu = up.requiresGrad ? up.gradTarget() : null;
+      const dg = tg?.grad ?? null, du = tu?.grad ?? null;
+      if (rk) { rk.swigluBackward(g, u, sig, dy, dg, du, n, ctx.gemm.threads, tg?.beta === 0, tu?.beta === 0); return; }
+      const bg = tg?.beta ?? 1, bu = tu?.beta ?? 1;
       for (let i = 0; i < n; i++) {
         const x = g[i], s = sig[i];
-        if (du) du[i] += dy[i] * x * s;
-        if (dg) dg[i] += dy[i] * u[i] * s * (1 + x * (1 - s));
+        if (du) du[i] = (bu === 0 ? 0 : du[i]) + dy[i] * x * s;
+        if (dg) dg[i] = (bg === 0 ? 0 : dg[i]) + dy[i] * u[i] * s * (1 + x * (1 - s));
       }
     });
   }

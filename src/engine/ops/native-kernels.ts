@@ -24,7 +24,8 @@ export interface RowKernels {
   rmsnormForward(x: Float32Array, w: Float32Array, out: Float32Array, rstd: Float32Array, N: number, C: number, eps: number, threads: number): void;
   rmsnormBackward(x: Float32Array, w: Float32Array, rstd: Float32Array, dy: Float32Array, dx: Float32Array | null, dw: Float32Array | null, N: number, C: number, threads: number): void;
   swigluForward(gate: Float32Array, up: Float32Array, out: Float32Array, sig: Float32Array | null, n: number, threads: number): void;
-  swigluBackward(gate: Float32Array, up: Float32Array, sig: Float32Array, dy: Float32Array, dg: Float32Array | null, du: Float32Array | null, n: number, threads: number): void;
+  /** dg, du += ...; `freshDg` / `freshDu`: overwrite instead (a gradient buffer not yet written: gradTarget's beta 0). */
+  swigluBackward(gate: Float32Array, up: Float32Array, sig: Float32Array, dy: Float32Array, dg: Float32Array | null, du: Float32Array | null, n: number, threads: number, freshDg?: boolean, freshDu?: boolean): void;
   softmaxRows(x: Float32Array, y: Float32Array, rows: number, cols: number, causalOffset: number, period: number, logz: Float32Array | null, threads: number): void;
   rope(src: Float32Array, dst: Float32Array, positions: Int32Array, cos: Float32Array, sin: Float32Array, H: number, D: number, dir: number, accumulate: boolean, threads: number): void;
   embeddingBackward(dy: Float32Array, ids: Int32Array, grad: Float32Array, N: number, C: number, threads: number): void;
