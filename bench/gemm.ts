@@ -1,7 +1,7 @@
 /**
  * Gemm micro-benchmark: GFLOP/s of each available backend in one run (native: the engine's own kernels;
- * openblas: OpenBLAS, where it was built; portable: WebAssembly; bf16: the native mixed-precision kernel, where the
- * processor has AMX-BF16), 1 thread and all threads, at shapes typical of training a small transformer (1024 tokens
+ * openblas: OpenBLAS, where it was built; portable: WebAssembly; amx-bf16 and avx512-bf16: the native
+ * mixed-precision kernels the processor runs), 1 thread and all threads, at shapes typical of training a small transformer (1024 tokens
  * x d_model 256; projections to 256, 768 (qkv) and 4096).
  *
  *   node --import tsx bench/gemm.ts [--quick] [--backends=native,openblas,portable,reference]
@@ -11,7 +11,7 @@
  */
 import os from 'node:os';
 import { createGemm, describeGemm, gemmAvailability, type Gemm, type GemmBackend } from '../src/engine/gemm/create-gemm.ts';
-import { precisionRefusal } from '../src/engine/gemm/native.ts';
+import { createNativeGemm, nativeKernels, precisionRefusal } from '../src/engine/gemm/native.ts';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -44,7 +44,7 @@ function measure(g: Gemm, tA: boolean, tB: boolean, M: number, N: number, K: num
 
 const avail = gemmAvailability();
 const results: Record<string, Record<string, { best: number; median: number }>> = {};
-const configs: { label: string; backend: GemmBackend; threads: number; precision?: 'bf16' }[] = [];
+const configs: { label: string; backend: GemmBackend; threads: number; kernel?: string }[] = [];
 for (const backend of ['native', 'openblas', 'portable'] as const) {
   if (only && !only.includes(backend)) continue;
   if (!avail[backend].ok) {
@@ -55,8 +55,10 @@ for (const backend of ['native', 'openblas', 'portable'] as const) {
   if (cores > 1) configs.push({ label: `${backend}/${cores}`, backend, threads: cores });
   // mixed precision (bf16 operands, float32 sums) where the processor has a bf16 kernel
   if (backend === 'native' && precisionRefusal('bf16') === null) {
-    configs.push({ label: 'bf16/1', backend, threads: 1, precision: 'bf16' });
-    if (cores > 1) configs.push({ label: `bf16/${cores}`, backend, threads: cores, precision: 'bf16' });
+    for (const k of nativeKernels().filter((x) => x.bf16 && x.supported)) {
+      configs.push({ label: `${k.name}/1`, backend, threads: 1, kernel: k.name });
+      if (cores > 1) configs.push({ label: `${k.name}/${cores}`, backend, threads: cores, kernel: k.name });
+    }
   }
 }
 
@@ -65,7 +67,7 @@ console.log(`gemm GFLOP/s (best of ~${budgetMs} ms; ${cores} cores)`);
 const gemms = new Map<string, Gemm>();
 const gemmsInfo: Record<string, string> = {};
 for (const c of configs) {
-  const g = await createGemm({ backend: c.backend, threads: c.threads, ...(c.precision ? { precision: c.precision } : {}) });
+  const g = c.kernel ? createNativeGemm({ threads: c.threads, kernel: c.kernel }) : await createGemm({ backend: c.backend, threads: c.threads });
   console.log(`  ${c.label}: ${describeGemm(g)}`);
   gemms.set(c.label, g);
   gemmsInfo[c.label] = describeGemm(g);

@@ -9,7 +9,7 @@
  * against each measured peak. Ends with one JSON line:
  *   {"bench":"scale","q05_tok_s","q05_peak_rss_mb","q05_torch_tok_s","q15_tok_s","q15_peak_rss_mb","estimate_error"}
  * estimate_error is the largest |estimate - peak| / peak of the two shapes. Bars: 0.5B within 4 GB, 1.5B within
- * 8 GB, the estimate within 15%. Where the processor has AMX-BF16, each shape runs again in mixed precision
+ * 8 GB, the estimate within 15%. Where the processor has a bf16 kernel (AMX-BF16 or AVX512-BF16), each shape runs again in mixed precision
  * (precision bf16: q05_bf16_tok_s, q05_bf16_peak_rss_mb, ...) and PyTorch's 0.5B step again under CPU autocast to
  * bfloat16 (q05_torch_bf16_tok_s).
  *

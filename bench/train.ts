@@ -14,7 +14,7 @@
  * Each figure is the median step of its measurement; the engine's and PyTorch's measurements alternate for
  * `--rounds N` rounds (default 2) and each keeps its best round, so a slow spell of a shared machine costs both.
  *
- * Mixed precision, where the processor has AMX-BF16: the engine with precision bf16 (the AMX kernel: operands rounded
+ * Mixed precision, where the processor has a bf16 kernel: the engine with precision bf16 (AMX or AVX512-BF16: operands rounded
  * to bfloat16, float32 sums) against PyTorch's forward under CPU autocast to bfloat16 (oneDNN, AMX too), both
  * versions, in the same rounds. bf16_* are the engine's, torch_bf16_* and torch2_bf16_* PyTorch's; ratio_bf16_*
  * divides the engine's bf16 step by 1.13's float32 one, ratio2_bf16_* by 2.x's bf16 one (like for like).
@@ -36,8 +36,8 @@ import type { LlamaConfig } from '../src/engine/config.ts';
 import { useNativeKernels } from '../src/engine/ops/native-kernels.ts';
 import { createNativeGemm, precisionRefusal, type GemmPrecision } from '../src/engine/gemm/native.ts';
 
-function nativeKernelName(): string {
-  const g = createNativeGemm({ threads: 1 });
+function nativeKernelName(precision: GemmPrecision = 'fp32'): string {
+  const g = createNativeGemm({ threads: 1, precision });
   g.close();
   return g.kernel;
 }
@@ -204,7 +204,7 @@ const out = {
   openblas_ratio2_full: ratio(blasFull, t2.full_tok_s), portable_ratio2_full: ratio(portableFull, t2.full_tok_s),
   threads2_speedup: full !== null && full2 !== null ? Number((full2 / full).toFixed(3)) : null,
   threads2_speedup_lora: lora !== null && lora2 !== null ? Number((lora2 / lora).toFixed(3)) : null,
-  bf16_kernel: bf16Why ? null : 'amx-bf16', bf16_full_tok_s: round(bf16Full), bf16_lora_tok_s: round(bf16Lora),
+  bf16_kernel: bf16Why ? null : nativeKernelName('bf16'), bf16_full_tok_s: round(bf16Full), bf16_lora_tok_s: round(bf16Lora),
   torch_bf16_full_tok_s: round(t1b?.full_tok_s), torch_bf16_lora_tok_s: round(t1b?.lora_tok_s),
   torch2_bf16_full_tok_s: round(t2b?.full_tok_s), torch2_bf16_lora_tok_s: round(t2b?.lora_tok_s),
   ratio_bf16_full: ratio(bf16Full, t.full_tok_s), ratio_bf16_lora: ratio(bf16Lora, t.lora_tok_s),

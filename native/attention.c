@@ -16,8 +16,9 @@
  * above the diagonal are never computed. attnScores leaves entries above the diagonal unwritten or partly written:
  * the softmax reads a row's visible columns only and writes 0 beyond, which the other two read.
  * q, dout, dq: [B*T, H*D]; k, v, dk, dv: [B*T, KVH*D]; s, p: [B*H*T*T]. Every length is checked.
- * Each call takes an optional last argument bf16: true runs its products on the mixed-precision kernel (operands,
- * probabilities included, rounded to bfloat16; float32 sums), as a job in precision bf16 does.
+ * Each call takes an optional last argument bf16: true (the fastest) or a kernel index runs its products on a
+ * mixed-precision kernel (operands, probabilities included, rounded to bfloat16; float32 sums), as a job in
+ * precision bf16 does.
  */
 #include "napi-args.h"
 #include "pool.h"
@@ -228,17 +229,25 @@ static void backward_task(void *arg, int i) {
   if (isa->end) isa->end();
 }
 
-/* The kernel of a call: the fastest float32 one, or (an optional trailing `bf16` true) the mixed-precision one;
- * NULL, with a JS error thrown, when bf16 is asked for on a processor without it. */
+/* The kernel of a call, from an optional trailing argument: absent or false, the fastest float32 one; true, the
+ * fastest mixed-precision one; a number, that bf16 kernel (an index into kernels()). NULL, with a JS error thrown,
+ * when the processor does not run what is asked for. */
 static const sgemm_isa *call_isa(napi_env env, size_t argc, napi_value *argv, size_t at, const char *fn) {
   bool bf16 = false;
-  napi_valuetype t;
-  if (argc > at && napi_typeof(env, argv[at], &t) == napi_ok && t == napi_boolean) napi_get_value_bool(env, argv[at], &bf16);
+  int i = -1;
+  napi_valuetype t = napi_undefined;
+  if (argc > at) napi_typeof(env, argv[at], &t);
+  if (t == napi_boolean) napi_get_value_bool(env, argv[at], &bf16);
+  if (t == napi_number) {
+    napi_get_value_int32(env, argv[at], &i);
+    bf16 = true;
+    if (i < 0 || i >= SGEMM_NUM_ISAS || !SGEMM_ISAS[i].bf16 || !SGEMM_ISAS[i].supported()) i = -2;
+  }
   if (!bf16) return &SGEMM_ISAS[sgemm_best_isa()];
-  const int i = sgemm_best_bf16_isa();
+  if (i == -1) i = sgemm_best_bf16_isa();
   if (i < 0) {
     char msg[96];
-    snprintf(msg, sizeof msg, "%s: this processor has no bf16 kernel", fn);
+    snprintf(msg, sizeof msg, "%s: not a bf16 kernel this processor runs", fn);
     napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
     return NULL;
   }

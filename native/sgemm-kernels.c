@@ -1,6 +1,7 @@
 /*
  * The micro-kernels of the own sgemm (see sgemm.h for the contract): AVX-512 (12 x 32), AVX2 + FMA (6 x 16) and
- * plain C (4 x 8, GCC vector extensions) in float32, and AMX-BF16 (32 x 32, mixed precision, asked for by name).
+ * plain C (4 x 8, GCC vector extensions) in float32, and AMX-BF16 (32 x 32) and AVX512-BF16 (12 x 32) in mixed
+ * precision, asked for by name.
  * The SIMD ones are compiled with per-function target attributes, so the addon is built without -march flags and
  * runs on any x86-64; sgemm_best_isa picks by __builtin_cpu_supports at run time.
  *
@@ -15,10 +16,13 @@
 #include <immintrin.h>
 #define MODELFAB_X86 1
 #endif
-#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && __GNUC__ >= 11
+#if defined(MODELFAB_X86) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
+#define MODELFAB_BF16 1 /* the bf16 intrinsics: GCC 11 on */
+#endif
+#if defined(MODELFAB_BF16) && defined(__x86_64__) && defined(__linux__)
 #include <sys/syscall.h>
 #include <unistd.h>
-#define MODELFAB_AMX 1
+#define MODELFAB_AMX 1 /* AMX also needs the kernel's permission (arch_prctl) */
 #endif
 
 /* ---- plain C: 4 x 8 in GCC vector extensions (SSE2 on any x86-64, NEON on arm64): 8 four-lane accumulators -- */
@@ -220,35 +224,33 @@ static int supported_avx512(void) {
 #endif
 
 
-#ifdef MODELFAB_AMX
-/* ---- AMX-BF16: 32 x 32 in four 16 x 16 float32 tiles; operands rounded to bfloat16 while packed ---------------
- * One k step of 32 multiplies two A tiles (16 rows x 32 bf16) by two B tiles (16 pairs of k x 16 columns, the
- * "VNNI" layout: the two bf16 of k = 2q and 2q + 1 side by side in one 32-bit word) into the four C tiles. Packed
- * layouts, per 32-deep step (depth padded with zeros to a multiple of 32):
- *   A sliver: [step][row 0..31][k 0..31]                     bf16, 2 KiB a step (tile 4: rows 0-15, tile 5: 16-31)
- *   B sliver: [step][half 0..1][pair 0..15][column 0..15][2]  bf16, 2 KiB a step (tile 6: columns 0-15, 7: 16-31)
- * Tiles hold their products in float32 (each bf16 x bf16 product is exact; sums round to nearest even). */
-#define X_MR 32
-#define X_NR 32
-#define X_KS 32
-#define AMX_TARGET __attribute__((target("avx512f,avx512bw,avx512bf16,amx-tile,amx-bf16")))
+#ifdef MODELFAB_BF16
+/* ---- bfloat16 helpers, and AVX512-BF16: 12 x 32 ---------------------------------------------------------------
+ * Rounding is the processor's (vcvtne2ps2bf16: to nearest even, NaN kept). The AVX512-BF16 kernel multiplies pairs
+ * of k: each 32-bit word holds the bf16 of k = 2q (low half) and 2q + 1 (high half), and vdpbf16ps adds both
+ * products of a word pair to a float32 lane. Packed layouts (depth padded with a zero to even):
+ *   A sliver: [pair q][row 0..11]     words
+ *   B sliver: [pair q][column 0..31]  words */
+#define BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512bf16")))
+#define Y_MR 12
+#define Y_NR 32
 
 static inline __mmask16 first(int n) { return n >= 16 ? 0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
 
 /* 32 floats (fewer at the edge: the rest read as 0) from p, as 32 bf16. */
-AMX_TARGET static inline __m512i bf16x32(const float *p, int n) {
+BF16_TARGET static inline __m512i bf16x32(const float *p, int n) {
   return (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(first(n - 16), p + 16), _mm512_maskz_loadu_ps(first(n), p));
 }
 
 /* (row k of 16 bf16, row k + 1 of 16), as cvtne2ps2bf16 leaves them, -> 16 pairs: word j = (k, j) | (k + 1, j) << 16 */
-AMX_TARGET static inline __m512i pair_words(__m512 k0, __m512 k1) {
+BF16_TARGET static inline __m512i pair_words(__m512 k0, __m512 k1) {
   const __m512i pairs = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6, 21, 5,
                                          20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
   return _mm512_permutexvar_epi16(pairs, (__m512i)_mm512_cvtne2ps_pbh(k1, k0));
 }
 
 /* v[i] word j -> v[j] word i (16 x 16 32-bit words, in registers). */
-AMX_TARGET static inline void transpose16(__m512i v[16]) {
+BF16_TARGET static inline void transpose16(__m512i v[16]) {
   __m512i t[16];
   for (int i = 0; i < 16; i += 2) {
     t[i] = _mm512_unpacklo_epi32(v[i], v[i + 1]);
@@ -270,6 +272,122 @@ AMX_TARGET static inline void transpose16(__m512i v[16]) {
     v[j + 8] = _mm512_shuffle_i32x4(t[j], t[j + 8], 0xdd);
   }
 }
+
+
+BF16_TARGET static void pack_a_bf16(int ta, const float *A, long lda, long i0, int mc, long p0, int kc, int MR, void *dst) {
+  const int pairs = (kc + 1) / 2;
+  for (int s = 0; s < mc; s += Y_MR) {
+    const int m = mc - s < Y_MR ? mc - s : Y_MR;
+    uint32_t *d = (uint32_t *)dst + (long)(s / Y_MR) * pairs * Y_MR;
+    if (!ta) { /* row r's k are contiguous: 32 of them convert to 16 words */
+      for (int k0 = 0; k0 < kc; k0 += 32) {
+        const int np = (kc - k0 + 1) / 2 < 16 ? (kc - k0 + 1) / 2 : 16;
+        for (int r = 0; r < Y_MR; r++) {
+          uint32_t w[16];
+          if (r < m) _mm512_storeu_si512(w, bf16x32(A + (i0 + s + r) * lda + p0 + k0, kc - k0));
+          else memset(w, 0, sizeof w);
+          for (int q = 0; q < np; q++) d[(long)(k0 / 2 + q) * Y_MR + r] = w[q];
+        }
+      }
+    } else { /* each k gives the rows contiguous: a pair of k is a vector of words over the rows */
+      const __mmask16 rows = first(m);
+      for (int q = 0; q < pairs; q++) {
+        const float *src = A + (p0 + 2 * q) * lda + i0 + s;
+        const __m512 v1 = 2 * q + 1 < kc ? _mm512_maskz_loadu_ps(rows, src + lda) : _mm512_setzero_ps();
+        _mm512_mask_storeu_epi32(d + (long)q * Y_MR, (__mmask16)0x0fff, pair_words(_mm512_maskz_loadu_ps(rows, src), v1));
+      }
+    }
+  }
+  (void)MR;
+}
+
+BF16_TARGET static void pack_b_bf16(int tb, const float *B, long ldb, long p0, int kc, long j0, int nc, int NR, void *dst) {
+  const int pairs = (kc + 1) / 2;
+  for (int s = 0; s < nc; s += Y_NR) {
+    const int ncol = nc - s < Y_NR ? nc - s : Y_NR;
+    uint32_t *d = (uint32_t *)dst + (long)(s / Y_NR) * pairs * Y_NR;
+    if (!tb) { /* row k of op(B) is contiguous over the columns */
+      for (int q = 0; q < pairs; q++)
+        for (int h = 0; h < 2; h++) {
+          const __mmask16 cols = first(ncol - 16 * h);
+          const float *src = B + (p0 + 2 * q) * ldb + j0 + s + 16 * h;
+          const __m512 v1 = 2 * q + 1 < kc ? _mm512_maskz_loadu_ps(cols, src + ldb) : _mm512_setzero_ps();
+          _mm512_storeu_si512(d + (long)q * Y_NR + 16 * h, pair_words(_mm512_maskz_loadu_ps(cols, src), v1));
+        }
+    } else { /* column j of op(B) is row j of B: 32 k convert to 16 words over the pairs, transposed */
+      for (int k0 = 0; k0 < kc; k0 += 32) {
+        const int np = (kc - k0 + 1) / 2 < 16 ? (kc - k0 + 1) / 2 : 16;
+        for (int h = 0; h < 2; h++) {
+          __m512i v[16];
+          for (int jj = 0; jj < 16; jj++) {
+            const int j = 16 * h + jj;
+            v[jj] = j < ncol ? bf16x32(B + (j0 + s + j) * ldb + p0 + k0, kc - k0) : _mm512_setzero_si512();
+          }
+          transpose16(v);
+          for (int q = 0; q < np; q++) _mm512_storeu_si512(d + (long)(k0 / 2 + q) * Y_NR + 16 * h, v[q]);
+        }
+      }
+    }
+  }
+  (void)NR;
+}
+
+BF16_TARGET static void kernel_avx512bf16(long kc, const void *av, const void *bv, float *c, long ldc, float alpha,
+                                          float beta, int m, int n) {
+  const uint32_t *a = av;
+  const float *b = bv; /* words, read as vectors */
+  __m512 acc[Y_MR][2];
+#pragma GCC unroll 12
+  for (int r = 0; r < Y_MR; r++) {
+    _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0);
+    _mm_prefetch((const char *)(c + r * ldc + 16), _MM_HINT_T0);
+  }
+#pragma GCC unroll 12
+  for (int r = 0; r < Y_MR; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  const long pairs = (kc + 1) / 2;
+#pragma GCC unroll 2
+  for (long q = 0; q < pairs; q++) {
+    const __m512bh b0 = (__m512bh)_mm512_loadu_ps(b + q * Y_NR), b1 = (__m512bh)_mm512_loadu_ps(b + q * Y_NR + 16);
+#pragma GCC unroll 12
+    for (int r = 0; r < Y_MR; r++) {
+      const __m512bh ar = (__m512bh)_mm512_set1_epi32((int)a[q * Y_MR + r]);
+      acc[r][0] = _mm512_dpbf16_ps(acc[r][0], ar, b0);
+      acc[r][1] = _mm512_dpbf16_ps(acc[r][1], ar, b1);
+    }
+  }
+  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+  const __mmask16 m0 = first(n), m1 = first(n - 16);
+  for (int r = 0; r < m; r++) {
+    float *cr = c + r * ldc;
+    const __m512 t0 = _mm512_mul_ps(va, acc[r][0]), t1 = _mm512_mul_ps(va, acc[r][1]);
+    if (beta == 0.0f) {
+      _mm512_mask_storeu_ps(cr, m0, t0);
+      _mm512_mask_storeu_ps(cr + 16, m1, t1);
+    } else {
+      _mm512_mask_storeu_ps(cr, m0, _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, cr), t0));
+      _mm512_mask_storeu_ps(cr + 16, m1, _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, cr + 16), t1));
+    }
+  }
+}
+
+static int supported_avx512bf16(void) {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512bf16");
+}
+#endif
+
+#ifdef MODELFAB_AMX
+/* ---- AMX-BF16: 32 x 32 in four 16 x 16 float32 tiles; operands rounded to bfloat16 while packed ---------------
+ * One k step of 32 multiplies two A tiles (16 rows x 32 bf16) by two B tiles (16 pairs of k x 16 columns, the
+ * "VNNI" layout: the two bf16 of k = 2q and 2q + 1 side by side in one 32-bit word) into the four C tiles. Packed
+ * layouts, per 32-deep step (depth padded with zeros to a multiple of 32):
+ *   A sliver: [step][row 0..31][k 0..31]                     bf16, 2 KiB a step (tile 4: rows 0-15, tile 5: 16-31)
+ *   B sliver: [step][half 0..1][pair 0..15][column 0..15][2]  bf16, 2 KiB a step (tile 6: columns 0-15, 7: 16-31)
+ * Tiles hold their products in float32 (each bf16 x bf16 product is exact; sums round to nearest even). */
+#define X_MR 32
+#define X_NR 32
+#define X_KS 32
+#define AMX_TARGET __attribute__((target("avx512f,avx512bw,avx512bf16,amx-tile,amx-bf16")))
 
 AMX_TARGET static void pack_a_amx(int ta, const float *A, long lda, long i0, int mc, long p0, int kc, int MR, void *dst) {
   const int steps = (kc + X_KS - 1) / X_KS;
@@ -420,6 +538,11 @@ const sgemm_isa SGEMM_ISAS[] = {
     {.name = "amx-bf16", .mr = X_MR, .nr = X_NR, .kc = 256, .mc = 32 * 8, .nc = 32 * 64, .kernel = kernel_amx,
      .small = small_avx512, .supported = supported_amx, .bf16 = 1, .kstep = X_KS, .elem = 2, .pack_a = pack_a_amx,
      .pack_b = pack_b_amx, .begin = amx_begin, .end = amx_end},
+#endif
+#ifdef MODELFAB_BF16
+    {.name = "avx512-bf16", .mr = Y_MR, .nr = Y_NR, .kc = 512, .mc = 12 * 16, .nc = 32 * 64, .kernel = kernel_avx512bf16,
+     .small = small_avx512, .supported = supported_avx512bf16, .bf16 = 1, .kstep = 2, .elem = 2, .pack_a = pack_a_bf16,
+     .pack_b = pack_b_bf16},
 #endif
 };
 const int SGEMM_NUM_ISAS = (int)(sizeof SGEMM_ISAS / sizeof SGEMM_ISAS[0]);

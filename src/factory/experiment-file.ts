@@ -299,7 +299,7 @@ function trainerFields(p: Collector, obj: Record<string, unknown>): void {
   if ((obj.trainer ?? 'engine') !== 'engine') return;
   if (typeof obj.nnodes === 'number' && obj.nnodes > 1) p.add(['nnodes'], 'needs trainer: torch (the engine trains on one machine)');
   if (obj.strategy !== undefined && obj.strategy !== 'ddp') p.add(['strategy'], 'needs trainer: torch (the engine trains in one process)');
-  if (obj.precision === 'fp16') p.add(['precision'], 'fp16 needs trainer: torch (the engine trains in fp32, or bf16 where the processor has AMX-BF16)');
+  if (obj.precision === 'fp16') p.add(['precision'], 'fp16 needs trainer: torch (the engine trains in fp32, or bf16 where the processor has AMX-BF16 or AVX512-BF16)');
   if (typeof obj.nproc_per_node === 'number' && obj.nproc_per_node > 1 && obj.trainer !== 'torch') p.add(['nproc_per_node'], 'needs trainer: torch (the engine trains in one process; give it more threads)');
 }
 

@@ -112,7 +112,7 @@ export interface HyperparameterRequest {
   preference_loss?: 'dpo' | 'orpo' | 'simpo';
   /** modelfab: which trainer runs the job, engine (default) or torch (trainers/torch/). */
   trainer?: TrainerName;
-  /** modelfab: fp32 (default), bf16 or fp16; the engine trains in fp32, or bf16 where the processor has AMX-BF16. */
+  /** modelfab: fp32 (default), bf16 or fp16; the engine trains in fp32, or bf16 where the processor has AMX-BF16 or AVX512-BF16. */
   precision?: Precision;
   /** modelfab (torch trainer): recompute activations in the backward pass. */
   gradient_checkpointing?: boolean;

@@ -105,7 +105,7 @@ export interface JobSpec {
   trainer?: 'engine' | 'torch';
   /**
    * The precision of training (absent: fp32). The engine runs bf16 as mixed precision: every product's operands
-   * rounded to bfloat16 and summed in float32 (the AMX-BF16 kernel), weights, gradients, optimizer state and the row
+   * rounded to bfloat16 and summed in float32 (the AMX-BF16 or AVX512-BF16 kernel), weights, gradients, optimizer state and the row
    * kernels in float32; fp16 is the torch trainer's only.
    */
   precision?: 'fp32' | 'bf16' | 'fp16';

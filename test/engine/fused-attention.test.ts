@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { attention } from '../../src/engine/ops/attention.ts';
-import { createNativeGemm, nativeAttention, precisionRefusal } from '../../src/engine/gemm/native.ts';
+import { createNativeGemm, nativeAttention, nativeKernels } from '../../src/engine/gemm/native.ts';
 import { referenceGemm } from '../../src/engine/gemm/reference.ts';
 import type { Gemm } from '../../src/engine/gemm/gemm-seam.ts';
 import { Tape, Tensor, type Ctx } from '../../src/engine/tensor.ts';
@@ -82,27 +82,29 @@ test('fused attention refuses arrays shorter than the shape', { skip }, () => {
   assert.throws(() => kern.attnScores(q, k, new Float32Array(64), 2, 4, 3, 2, 2, 1, 1), /multiple of KVH/);
 });
 
-test('fused attention in bf16 (mixed precision): within bfloat16 rounding of float32, the same bits on 1 and 2 threads', {
-  skip: skip || (precisionRefusal('bf16') ?? false),
-}, () => {
-  const one = createNativeGemm({ threads: 1, precision: 'bf16' }), two = createNativeGemm({ threads: 2, precision: 'bf16' });
-  try {
-    for (const [B, T, H, KVH, D] of [[2, 17, 4, 4, 8], [3, 33, 4, 2, 16], [1, 70, 6, 1, 12], [2, 128, 4, 2, 64]] as const) {
-      const want = run(referenceGemm(), B, T, H, KVH, D, 7);
-      const got = run(one, B, T, H, KVH, D, 7, true); // poisoned: padded depth must not read stale entries
-      const what = `B=${B} T=${T} H=${H} KVH=${KVH} D=${D}`;
-      for (const key of ['out', 'dq', 'dk', 'dv'] as const) {
-        let scale = 1e-6, worst = 0;
-        for (const x of want[key]) scale = Math.max(scale, Math.abs(x));
-        for (let i = 0; i < want[key].length; i++) worst = Math.max(worst, Math.abs(got[key][i] - want[key][i]));
-        assert.ok(Number.isFinite(worst) && worst <= 0.03 * scale, `${what} ${key}: off by ${worst} (scale ${scale})`);
-        assert.ok(worst > 2e-5 * scale, `${what} ${key}: no bfloat16 rounding seen`);
+for (const kernel of nativeKernels().filter((k) => k.bf16)) {
+  test(`fused attention on the ${kernel.name} kernel: within bfloat16 rounding of float32, the same bits on 1 and 2 threads`, {
+    skip: skip || (kernel.supported ? false : `this processor does not run ${kernel.name}`),
+  }, () => {
+    const one = createNativeGemm({ threads: 1, kernel: kernel.name }), two = createNativeGemm({ threads: 2, kernel: kernel.name });
+    try {
+      for (const [B, T, H, KVH, D] of [[2, 17, 4, 4, 8], [3, 33, 4, 2, 16], [1, 70, 6, 1, 12], [2, 128, 4, 2, 64]] as const) {
+        const want = run(referenceGemm(), B, T, H, KVH, D, 7);
+        const got = run(one, B, T, H, KVH, D, 7, true); // poisoned: padded depth must not read stale entries
+        const what = `B=${B} T=${T} H=${H} KVH=${KVH} D=${D}`;
+        for (const key of ['out', 'dq', 'dk', 'dv'] as const) {
+          let scale = 1e-6, worst = 0;
+          for (const x of want[key]) scale = Math.max(scale, Math.abs(x));
+          for (let i = 0; i < want[key].length; i++) worst = Math.max(worst, Math.abs(got[key][i] - want[key][i]));
+          assert.ok(Number.isFinite(worst) && worst <= 0.03 * scale, `${what} ${key}: off by ${worst} (scale ${scale})`);
+          assert.ok(worst > 2e-5 * scale, `${what} ${key}: no bfloat16 rounding seen`);
+        }
+        const again = run(two, B, T, H, KVH, D, 7);
+        for (const key of ['out', 'dq', 'dk', 'dv'] as const) assert.deepEqual(again[key], got[key], `${what} ${key}, 2 threads`);
       }
-      const again = run(two, B, T, H, KVH, D, 7);
-      for (const key of ['out', 'dq', 'dk', 'dv'] as const) assert.deepEqual(again[key], got[key], `${what} ${key}, 2 threads`);
+    } finally {
+      one.close();
+      two.close();
     }
-  } finally {
-    one.close();
-    two.close();
-  }
-});
+  });
+}

@@ -256,12 +256,20 @@ describe('native gemm kernels', { skip: nativeSkip }, () => {
     const g = await createGemm({ precision: 'bf16', threads: 2 });
     try {
       assert.equal((g as ReturnType<typeof createNativeGemm>).precision, 'bf16');
-      assert.match(describeGemm(g), /^gemm: native amx-bf16 \(own kernels, bf16 operands, float32 sums\), 2 threads$/);
-      // the packed path (more than 2 rows, more than 8 columns): float32's tolerance around the rounded operands
-      for (const [tA, tB] of TRANS) {
-        for (const [M, N, K] of [[3, 9, 1], [17, 65, 63], [63, 65, 129], [300, 129, 65], [33, 31, 513], [129, 300, 300]] as const) {
-          check(g, tA, tB, M, N, K, 1, 0, { bf16: 'rounded' });
-          check(g, tA, tB, M, N, K, -0.5, 0.25, { bf16: 'rounded' });
+      assert.match(describeGemm(g), /^gemm: native (amx-bf16|avx512-bf16) \(own kernels, bf16 operands, float32 sums\), 2 threads$/);
+      // every bf16 kernel, on the packed path (more than 2 rows, more than 8 columns): float32's tolerance around
+      // the rounded operands
+      for (const k of kernels.filter((x) => x.bf16 && x.supported)) {
+        const one = createNativeGemm({ kernel: k.name, threads: 1 });
+        try {
+          for (const [tA, tB] of TRANS) {
+            for (const [M, N, K] of [[3, 9, 1], [17, 65, 63], [63, 65, 129], [300, 129, 65], [33, 31, 513], [129, 300, 300], [13, 40, 1031]] as const) {
+              check(one, tA, tB, M, N, K, 1, 0, { bf16: 'rounded' });
+              check(one, tA, tB, M, N, K, -0.5, 0.25, { bf16: 'rounded' });
+            }
+          }
+        } finally {
+          one.close();
         }
       }
       // and it does round: the float32 product of the same operands differs by far more than float32's error

@@ -9,9 +9,10 @@
  * caller computes one half); results are the same bits whatever the thread count. MODELFAB_GEMM_KERNEL names a
  * kernel to use instead of the fastest (e.g. `avx2+fma` on an AVX-512 machine, to measure or test it).
  *
- * Precision bf16 (mixed precision, as PyTorch's autocast): the AMX-BF16 kernel rounds both operands of every product
- * to bfloat16 as it packs them and sums the products in float32 tiles; C stays float32. It is never the default
- * and runs only where the processor has AMX-BF16 (Intel Xeon from Sapphire Rapids on).
+ * Precision bf16 (mixed precision, as PyTorch's autocast): a bf16 kernel rounds both operands of every product to
+ * bfloat16 as it packs them and sums the products in float32; C stays float32. AMX-BF16 (Intel Xeon from Sapphire
+ * Rapids on: float32 tiles) where the processor has it, else AVX512-BF16 (AMD Zen 4, Intel Cooper Lake: vdpbf16ps);
+ * never the default.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -34,15 +35,16 @@ export type GemmPrecision = 'fp32' | 'bf16';
 
 /**
  * Attention over all heads at once on the own sgemm (native/attention.c); shapes as in ops/attention.ts. `bf16`:
- * the products on the mixed-precision kernel (an error where the processor has none). attnBackward's `fresh` (bits
+ * the products on a mixed-precision kernel, true for the fastest or a kernel's index (an error where the processor
+ * does not run it). attnBackward's `fresh` (bits
  * 1 dq, 2 dk, 4 dv): those gradients are overwritten, not added to (gradTarget's beta 0).
  */
 export interface AttentionKernels {
-  attnScores(q: Float32Array, k: Float32Array, s: Float32Array, B: number, T: number, H: number, KVH: number, D: number, scale: number, threads: number, bf16?: boolean): void;
-  attnApply(p: Float32Array, v: Float32Array, out: Float32Array, B: number, T: number, H: number, KVH: number, D: number, threads: number, bf16?: boolean): void;
+  attnScores(q: Float32Array, k: Float32Array, s: Float32Array, B: number, T: number, H: number, KVH: number, D: number, scale: number, threads: number, bf16?: boolean | number): void;
+  attnApply(p: Float32Array, v: Float32Array, out: Float32Array, B: number, T: number, H: number, KVH: number, D: number, threads: number, bf16?: boolean | number): void;
   attnBackward(q: Float32Array, k: Float32Array, v: Float32Array, p: Float32Array, dout: Float32Array,
     dq: Float32Array | null, dk: Float32Array | null, dv: Float32Array | null,
-    B: number, T: number, H: number, KVH: number, D: number, scale: number, threads: number, bf16?: boolean,
+    B: number, T: number, H: number, KVH: number, D: number, scale: number, threads: number, bf16?: boolean | number,
     fresh?: number): void;
 }
 
@@ -59,6 +61,8 @@ export interface NativeGemm extends Gemm {
   readonly info: string;
   /** The micro-kernel in use: "avx512", "avx2+fma", "generic" or "amx-bf16". */
   readonly kernel: string;
+  /** The kernel's index in nativeKernels() (what the fused attention is told to use in bf16). */
+  readonly kernelIndex: number;
   readonly precision: GemmPrecision;
 }
 
@@ -105,7 +109,7 @@ export function precisionRefusal(precision: GemmPrecision): string | null {
   const list = l.addon.kernels();
   if (list.some((k) => k.bf16 && k.supported)) return null;
   const has = list.filter((k) => k.bf16).map((k) => k.name);
-  return `precision bf16 needs a processor with AMX-BF16 (the ${has.join(', ') || 'bf16'} kernel); this one runs ${list.filter((k) => k.supported && !k.bf16).map((k) => k.name).join(', ')}: train in fp32`;
+  return `precision bf16 needs a processor with AMX-BF16 or AVX512-BF16 (the ${has.join(', ') || 'bf16'} kernels); this one runs ${list.filter((k) => k.supported && !k.bf16).map((k) => k.name).join(', ')}: train in fp32`;
 }
 
 /** The index of the kernel to use: `name` (or MODELFAB_GEMM_KERNEL) when given, else the fastest supported. */
@@ -154,6 +158,7 @@ export function createNativeGemm(opts: NativeOptions = {}): NativeGemm {
       return (threads = n);
     },
     kernel: name,
+    kernelIndex: kernel,
     precision,
     info: `${name} (own kernels${precision === 'bf16' ? ', bf16 operands, float32 sums' : ''})`,
     sgemm(transA, transB, M, N, K, alpha, A, B, beta, C) {

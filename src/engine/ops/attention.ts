@@ -144,7 +144,9 @@ export function attention(
 /** The native path: the same forward and backward as `attention` without prefixes, every head in one call. */
 function fusedAttention(ctx: Ctx, kern: AttentionKernels, q: Tensor, k: Tensor, v: Tensor, shape: AttentionShape, starts: Int32Array | null): Tensor {
   const { B, T, H, KVH, D } = shape;
-  const scale = 1 / Math.sqrt(D), threads = ctx.gemm.threads, bf16 = ctx.gemm.precision === 'bf16';
+  const scale = 1 / Math.sqrt(D), threads = ctx.gemm.threads;
+  // in bf16, the gemm's own kernel (the native backend's index), so attention and the linears round alike
+  const bf16 = ctx.gemm.precision === 'bf16' ? ((ctx.gemm as { kernelIndex?: number }).kernelIndex ?? true) : false;
   const out = alloc(ctx, B * T * H * D);
   const probs = alloc(ctx, B * H * T * T);
   kern.attnScores(q.data, k.data, probs, B, T, H, KVH, D, scale, threads, bf16);

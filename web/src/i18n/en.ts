@@ -229,7 +229,7 @@ export const en = {
   'factory.hyperIntro': 'Empty means automatic. Several values separated by commas (e.g. 1e-3, 5e-4) are all tried.',
   'factory.bench': 'Benchmark every model after training (needed for the leaderboard)',
   'factory.trainer': 'Trainer',
-  'factory.trainerIntro': 'The built-in engine trains on this machine\'s CPUs (bf16 where the processor has AMX-BF16). PyTorch (transformers + PEFT) runs the same jobs on GPUs or a cluster; it needs the torch trainer installed (modelfab info says whether it is).',
+  'factory.trainerIntro': 'The built-in engine trains on this machine\'s CPUs (bf16 where the processor has AMX-BF16 or AVX512-BF16). PyTorch (transformers + PEFT) runs the same jobs on GPUs or a cluster; it needs the torch trainer installed (modelfab info says whether it is).',
   'factory.precision': 'Precision',
   'factory.processes': 'Processes per job',
   'factory.strategy': 'Data parallelism',

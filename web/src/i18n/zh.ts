@@ -228,7 +228,7 @@ export const zh: Dictionary = {
   'factory.hyperIntro': '留空表示自动。用逗号分隔多个取值（如 1e-3, 5e-4），每个取值都会训练。',
   'factory.bench': '训练后对每个模型做评测（排行榜需要）',
   'factory.trainer': '训练器',
-  'factory.trainerIntro': '内置引擎在本机 CPU 上训练（处理器支持 AMX-BF16 时可用 bf16）。PyTorch（transformers + PEFT）在 GPU 或集群上运行同样的任务，需要先安装 torch 训练器（modelfab info 会显示是否已安装）。',
+  'factory.trainerIntro': '内置引擎在本机 CPU 上训练（处理器支持 AMX-BF16 或 AVX512-BF16 时可用 bf16）。PyTorch（transformers + PEFT）在 GPU 或集群上运行同样的任务，需要先安装 torch 训练器（modelfab info 会显示是否已安装）。',
   'factory.precision': '精度',
   'factory.processes': '每个任务的进程数',
   'factory.strategy': '数据并行方式',

@@ -22,7 +22,7 @@ const PRECISION_NAMES: Record<TrainerName, Precision[]> = { engine: ['fp32', 'bf
 
 /**
  * The trainer's options as the form holds them; only those that differ from the defaults reach the request. Both
- * trainers pack, recompute activations and train in bf16 (the engine where the processor has AMX-BF16: the plan
+ * trainers pack, recompute activations and train in bf16 (the engine where the processor has AMX-BF16 or AVX512-BF16: the plan
  * says so otherwise); processes and strategies are the torch trainer's.
  */
 interface TorchForm { precision: Precision; processes: string; strategy: 'ddp' | 'fsdp' | 'deepspeed-zero2' | 'deepspeed-zero3'; packing: boolean; checkpointing: boolean }
