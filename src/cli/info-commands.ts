@@ -25,7 +25,7 @@ export function registerInfo(program: Command): void {
         node: process.version, cores: os.availableParallelism(), memoryGiB: Math.round(os.totalmem() / 2 ** 30),
         gemm: describeGemm(gemm), kernels: kernelsLine(gemm), backends: avail,
         gemmKernels: kernels.map((k) => ({ name: k.name, supported: k.supported, bf16: k.bf16 })), nativeKernels: nativeKernels() !== null,
-        bf16: precisionRefusal('bf16') ?? 'yes',
+        bf16: precisionRefusal('bf16') ?? `yes (${kernels.find((k) => k.bf16 && k.supported)?.name})`,
         torch: await probeTorch(torchPython()), gpus: nvidiaGpus(),
       };
       gemm.close();
