@@ -62,7 +62,7 @@ for (const backend of ['native', 'openblas', 'portable'] as const) {
   }
 }
 
-const header = ['shape'.padEnd(18), ...configs.map((c) => c.label.padStart(12))].join('');
+const header = ['shape'.padEnd(18), ...configs.map((c) => c.label.padStart(14))].join('');
 console.log(`gemm GFLOP/s (best of ~${budgetMs} ms; ${cores} cores)`);
 const gemms = new Map<string, Gemm>();
 const gemmsInfo: Record<string, string> = {};
@@ -81,7 +81,7 @@ for (const [M, N, K] of SHAPES) {
     for (const c of configs) {
       const r = measure(gemms.get(c.label)!, tA, tB, M, N, K, budgetMs);
       results[key][c.label] = { best: +r.best.toFixed(2), median: +r.median.toFixed(2) };
-      row.push(r.best.toFixed(1).padStart(12));
+      row.push(r.best.toFixed(1).padStart(14));
     }
     console.log(row.join(''));
   }
