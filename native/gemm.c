@@ -6,6 +6,9 @@
  *   sgemm(transA, transB, M, N, K, alpha, A, B, beta, C[, threads[, kernel]])
  *       A, B, C: Float32Array (views are fine; byteOffset respected). threads: how many threads may compute
  *       (default 1). kernel: an index into kernels() (default: the fastest this processor runs).
+ *   sgemmBf16B(transA, transB, M, N, K, alpha, A, B, beta, C[, threads[, kernel]])
+ *       the same with B a Uint16Array of bfloat16 bits (a frozen bf16 weight), packed straight from them: the bits
+ *       sgemm gives on the widened B
  *   kernels()  -> [{ name, supported, mr, nr, bf16 }]: the float32 kernels fastest first ("avx512", "avx2+fma",
  *                 "generic"), then the mixed-precision ones (bf16: true, "amx-bf16": operands rounded to bfloat16,
  *                 products summed in float32), which are used only when asked for by index
@@ -52,6 +55,64 @@ static napi_value js_sgemm(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* sgemmBf16B(transA, transB, M, N, K, alpha, A, B: Uint16Array of bf16 bits, beta, C[, threads[, kernel]]) */
+static napi_value js_sgemm_bf16b(napi_env env, napi_callback_info info) {
+  size_t argc = 12;
+  napi_value argv[12];
+  int ta, tb, M, N, K, threads = 1, kernel = sgemm_best_isa();
+  float alpha, beta, *A, *C;
+  size_t la, lc;
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 10) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "sgemmBf16B(transA, transB, M, N, K, alpha, A, B, beta, C) needs 10 arguments");
+    return NULL;
+  }
+  if (!get_bool(env, argv[0], "transA", &ta) || !get_bool(env, argv[1], "transB", &tb) || !get_dim(env, argv[2], "M", &M) ||
+      !get_dim(env, argv[3], "N", &N) || !get_dim(env, argv[4], "K", &K) || !get_scalar(env, argv[5], "alpha", &alpha) ||
+      !get_scalar(env, argv[8], "beta", &beta))
+    return NULL;
+  const uint64_t na = (uint64_t)M * (uint64_t)K, nb = (uint64_t)K * (uint64_t)N, nc = (uint64_t)M * (uint64_t)N;
+  if (!get_f32(env, argv[6], "A", na, &A, &la) || !get_f32(env, argv[9], "C", nc, &C, &lc)) return NULL;
+  bool is_ta = false;
+  napi_typedarray_type type;
+  size_t lb = 0, offset = 0;
+  void *B = NULL;
+  napi_value ab;
+  if (napi_is_typedarray(env, argv[7], &is_ta) != napi_ok || !is_ta ||
+      napi_get_typedarray_info(env, argv[7], &type, &lb, &B, &ab, &offset) != napi_ok || type != napi_uint16_array) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "sgemm: B must be a Uint16Array (bfloat16 bits)");
+    return NULL;
+  }
+  if ((uint64_t)lb < nb) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "sgemm: B is too short for the problem");
+    return NULL;
+  }
+  if (overlaps(C, nc, A, na) || overlaps(C, nc, (const float *)B, (nb + 1) / 2)) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "sgemm: C must not overlap A or B");
+    return NULL;
+  }
+  napi_valuetype t;
+  if (argc > 10 && napi_typeof(env, argv[10], &t) == napi_ok && t != napi_undefined) {
+    if (!get_dim(env, argv[10], "threads", &threads)) return NULL;
+    if (threads < 1) threads = 1;
+  }
+  if (argc > 11 && napi_typeof(env, argv[11], &t) == napi_ok && t != napi_undefined) {
+    if (!get_dim(env, argv[11], "kernel", &kernel)) return NULL;
+    if (kernel >= SGEMM_NUM_ISAS || !SGEMM_ISAS[kernel].supported()) {
+      napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "sgemm: kernel is not one this processor runs (see kernels())");
+      return NULL;
+    }
+  }
+  if (nc == 0) return NULL;
+  if (K == 0 || alpha == 0.0f) {
+    scale_c(C, nc, beta);
+    return NULL;
+  }
+  if (!sgemm_run_ld_hb(&SGEMM_ISAS[kernel], threads, ta, tb, M, N, K, alpha, A, ta ? M : K, B, tb ? K : N, beta, C, N))
+    napi_throw_error(env, "ERR_MEMORY", "sgemmBf16B: out of memory");
+  return NULL;
+}
+
 static napi_value js_kernels(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value list, item, v;
@@ -84,6 +145,7 @@ static napi_value js_best(napi_env env, napi_callback_info info) {
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       {"sgemm", NULL, js_sgemm, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sgemmBf16B", NULL, js_sgemm_bf16b, NULL, NULL, NULL, napi_enumerable, NULL},
       {"kernels", NULL, js_kernels, NULL, NULL, NULL, napi_enumerable, NULL},
       {"best", NULL, js_best, NULL, NULL, NULL, napi_enumerable, NULL},
   };

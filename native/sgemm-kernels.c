@@ -231,7 +231,7 @@ static int supported_avx512(void) {
  * products of a word pair to a float32 lane. Packed layouts (depth padded with a zero to even):
  *   A sliver: [pair q][row 0..11]     words
  *   B sliver: [pair q][column 0..31]  words */
-#define BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512bf16")))
+#define BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 #define Y_MR 12
 #define Y_NR 32
 
@@ -274,6 +274,27 @@ BF16_TARGET static inline void transpose16(__m512i v[16]) {
 }
 
 
+/* B's values are floats (rounded to bf16 here) or bf16 bits (taken as they are): element i of B. */
+static inline const void *elem_at(const void *B, int half, long i) {
+  return half ? (const void *)((const unsigned short *)B + i) : (const void *)((const float *)B + i);
+}
+
+/* 32 values from p (n of them: the rest read as 0) as 32 bf16. */
+BF16_TARGET static inline __m512i row32(const void *p, int half, int n) {
+  if (!half) return bf16x32((const float *)p, n);
+  const __mmask32 m = n >= 32 ? 0xffffffffu : n <= 0 ? 0 : (__mmask32)((1u << n) - 1);
+  return _mm512_maskz_loadu_epi16(m, p);
+}
+
+/* 16 values of two rows (r1 NULL: zeros), the columns in `cols`, as 16 pair words (r0[j], r1[j]). */
+BF16_TARGET static inline __m512i pair16(const void *r0, const void *r1, int half, __mmask16 cols) {
+  if (!half) return pair_words(_mm512_maskz_loadu_ps(cols, r0), r1 ? _mm512_maskz_loadu_ps(cols, r1) : _mm512_setzero_ps());
+  const __m256i a = _mm256_maskz_loadu_epi16(cols, r0), b = r1 ? _mm256_maskz_loadu_epi16(cols, r1) : _mm256_setzero_si256();
+  const __m512i pairs = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6, 21, 5,
+                                         20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+  return _mm512_permutexvar_epi16(pairs, _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1));
+}
+
 BF16_TARGET static void pack_a_bf16(int ta, const float *A, long lda, long i0, int mc, long p0, int kc, int MR, void *dst) {
   const int pairs = (kc + 1) / 2;
   for (int s = 0; s < mc; s += Y_MR) {
@@ -301,7 +322,8 @@ BF16_TARGET static void pack_a_bf16(int ta, const float *A, long lda, long i0, i
   (void)MR;
 }
 
-BF16_TARGET static void pack_b_bf16(int tb, const float *B, long ldb, long p0, int kc, long j0, int nc, int NR, void *dst) {
+BF16_TARGET static inline void pack_b_bf16_core(int tb, const void *B, int half, long ldb, long p0, int kc, long j0, int nc,
+                                                void *dst) {
   const int pairs = (kc + 1) / 2;
   for (int s = 0; s < nc; s += Y_NR) {
     const int ncol = nc - s < Y_NR ? nc - s : Y_NR;
@@ -309,19 +331,17 @@ BF16_TARGET static void pack_b_bf16(int tb, const float *B, long ldb, long p0, i
     if (!tb) { /* row k of op(B) is contiguous over the columns */
       for (int q = 0; q < pairs; q++)
         for (int h = 0; h < 2; h++) {
-          const __mmask16 cols = first(ncol - 16 * h);
-          const float *src = B + (p0 + 2 * q) * ldb + j0 + s + 16 * h;
-          const __m512 v1 = 2 * q + 1 < kc ? _mm512_maskz_loadu_ps(cols, src + ldb) : _mm512_setzero_ps();
-          _mm512_storeu_si512(d + (long)q * Y_NR + 16 * h, pair_words(_mm512_maskz_loadu_ps(cols, src), v1));
+          const long at = (p0 + 2 * q) * ldb + j0 + s + 16 * h;
+          _mm512_storeu_si512(d + (long)q * Y_NR + 16 * h, pair16(elem_at(B, half, at), 2 * q + 1 < kc ? elem_at(B, half, at + ldb) : NULL, half, first(ncol - 16 * h)));
         }
-    } else { /* column j of op(B) is row j of B: 32 k convert to 16 words over the pairs, transposed */
+    } else { /* column j of op(B) is row j of B: 32 k make 16 words over the pairs, transposed */
       for (int k0 = 0; k0 < kc; k0 += 32) {
         const int np = (kc - k0 + 1) / 2 < 16 ? (kc - k0 + 1) / 2 : 16;
         for (int h = 0; h < 2; h++) {
           __m512i v[16];
           for (int jj = 0; jj < 16; jj++) {
             const int j = 16 * h + jj;
-            v[jj] = j < ncol ? bf16x32(B + (j0 + s + j) * ldb + p0 + k0, kc - k0) : _mm512_setzero_si512();
+            v[jj] = j < ncol ? row32(elem_at(B, half, (j0 + s + j) * ldb + p0 + k0), half, kc - k0) : _mm512_setzero_si512();
           }
           transpose16(v);
           for (int q = 0; q < np; q++) _mm512_storeu_si512(d + (long)(k0 / 2 + q) * Y_NR + 16 * h, v[q]);
@@ -329,6 +349,16 @@ BF16_TARGET static void pack_b_bf16(int tb, const float *B, long ldb, long p0, i
       }
     }
   }
+}
+
+BF16_TARGET static void pack_b_bf16(int tb, const float *B, long ldb, long p0, int kc, long j0, int nc, int NR, void *dst) {
+  pack_b_bf16_core(tb, B, 0, ldb, p0, kc, j0, nc, dst);
+  (void)NR;
+}
+
+BF16_TARGET static void pack_b_bf16_h(int tb, const unsigned short *B, long ldb, long p0, int kc, long j0, int nc, int NR,
+                                      void *dst) {
+  pack_b_bf16_core(tb, B, 1, ldb, p0, kc, j0, nc, dst);
   (void)NR;
 }
 
@@ -387,7 +417,7 @@ static int supported_avx512bf16(void) {
 #define X_MR 32
 #define X_NR 32
 #define X_KS 32
-#define AMX_TARGET __attribute__((target("avx512f,avx512bw,avx512bf16,amx-tile,amx-bf16")))
+#define AMX_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,amx-tile,amx-bf16")))
 
 AMX_TARGET static void pack_a_amx(int ta, const float *A, long lda, long i0, int mc, long p0, int kc, int MR, void *dst) {
   const int steps = (kc + X_KS - 1) / X_KS;
@@ -418,7 +448,8 @@ AMX_TARGET static void pack_a_amx(int ta, const float *A, long lda, long i0, int
   (void)MR;
 }
 
-AMX_TARGET static void pack_b_amx(int tb, const float *B, long ldb, long p0, int kc, long j0, int nc, int NR, void *dst) {
+AMX_TARGET static inline void pack_b_amx_core(int tb, const void *B, int half, long ldb, long p0, int kc, long j0, int nc,
+                                              void *dst) {
   const int steps = (kc + X_KS - 1) / X_KS;
   for (int s = 0; s < nc; s += X_NR) {
     const int ncol = nc - s < X_NR ? nc - s : X_NR;
@@ -427,22 +458,20 @@ AMX_TARGET static void pack_b_amx(int tb, const float *B, long ldb, long p0, int
       const int k0 = q * X_KS, n = kc - k0 < X_KS ? kc - k0 : X_KS;
       uint32_t *t = d + (long)q * X_NR * (X_KS / 2);
       if (!tb) { /* row k of op(B) is contiguous over the columns */
-        for (int h = 0; h < 2; h++) {
-          const __mmask16 cols = first(ncol - h * 16);
+        for (int h = 0; h < 2; h++)
           for (int pr = 0; pr < X_KS / 2; pr++) {
             const int k = 2 * pr;
-            const float *r0 = B + (p0 + k0 + k) * ldb + j0 + s + h * 16;
-            const __m512 v0 = k < n ? _mm512_maskz_loadu_ps(cols, r0) : _mm512_setzero_ps();
-            const __m512 v1 = k + 1 < n ? _mm512_maskz_loadu_ps(cols, r0 + ldb) : _mm512_setzero_ps();
-            _mm512_storeu_si512(t + (h * 16 + pr) * 16, pair_words(v0, v1));
+            const long at = (p0 + k0 + k) * ldb + j0 + s + h * 16;
+            _mm512_storeu_si512(t + (h * 16 + pr) * 16,
+                                k < n ? pair16(elem_at(B, half, at), k + 1 < n ? elem_at(B, half, at + ldb) : NULL, half, first(ncol - h * 16))
+                                      : _mm512_setzero_si512());
           }
-        }
-      } else { /* column j of op(B) is row j of B: its 32 k convert to 16 words over the pairs, transposed */
+      } else { /* column j of op(B) is row j of B: its 32 k make 16 words over the pairs, transposed */
         for (int h = 0; h < 2; h++) {
           __m512i v[16];
           for (int jj = 0; jj < 16; jj++) {
             const int j = 16 * h + jj;
-            v[jj] = j < ncol ? bf16x32(B + (j0 + s + j) * ldb + p0 + k0, n) : _mm512_setzero_si512();
+            v[jj] = j < ncol ? row32(elem_at(B, half, (j0 + s + j) * ldb + p0 + k0), half, n) : _mm512_setzero_si512();
           }
           transpose16(v);
           for (int pr = 0; pr < 16; pr++) _mm512_storeu_si512(t + (h * 16 + pr) * 16, v[pr]);
@@ -450,6 +479,16 @@ AMX_TARGET static void pack_b_amx(int tb, const float *B, long ldb, long p0, int
       }
     }
   }
+}
+
+AMX_TARGET static void pack_b_amx(int tb, const float *B, long ldb, long p0, int kc, long j0, int nc, int NR, void *dst) {
+  pack_b_amx_core(tb, B, 0, ldb, p0, kc, j0, nc, dst);
+  (void)NR;
+}
+
+AMX_TARGET static void pack_b_amx_h(int tb, const unsigned short *B, long ldb, long p0, int kc, long j0, int nc, int NR,
+                                    void *dst) {
+  pack_b_amx_core(tb, B, 1, ldb, p0, kc, j0, nc, dst);
   (void)NR;
 }
 
@@ -537,12 +576,12 @@ const sgemm_isa SGEMM_ISAS[] = {
 #ifdef MODELFAB_AMX
     {.name = "amx-bf16", .mr = X_MR, .nr = X_NR, .kc = 256, .mc = 32 * 8, .nc = 32 * 64, .kernel = kernel_amx,
      .small = small_avx512, .supported = supported_amx, .bf16 = 1, .kstep = X_KS, .elem = 2, .pack_a = pack_a_amx,
-     .pack_b = pack_b_amx, .begin = amx_begin, .end = amx_end},
+     .pack_b = pack_b_amx, .pack_b_h = pack_b_amx_h, .begin = amx_begin, .end = amx_end},
 #endif
 #ifdef MODELFAB_BF16
     {.name = "avx512-bf16", .mr = Y_MR, .nr = Y_NR, .kc = 512, .mc = 12 * 16, .nc = 32 * 64, .kernel = kernel_avx512bf16,
      .small = small_avx512, .supported = supported_avx512bf16, .bf16 = 1, .kstep = 2, .elem = 2, .pack_a = pack_a_bf16,
-     .pack_b = pack_b_bf16},
+     .pack_b = pack_b_bf16, .pack_b_h = pack_b_bf16_h},
 #endif
 };
 const int SGEMM_NUM_ISAS = (int)(sizeof SGEMM_ISAS / sizeof SGEMM_ISAS[0]);

@@ -67,6 +67,25 @@ void sgemm_pack_b(int tb, const float *B, long ldb, long p0, int kc, long j0, in
   }
 }
 
+/* The float whose top half the bf16 bits h are (exact). */
+static inline float widen(unsigned short h) {
+  const unsigned int u = (unsigned int)h << 16;
+  float f;
+  memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+void sgemm_pack_b_h(int tb, const unsigned short *B, long ldb, long p0, int kc, long j0, int nc, int NR, void *dst) {
+  for (int s = 0; s < nc; s += NR) {
+    const int n = nc - s < NR ? nc - s : NR;
+    float *d = (float *)dst + (long)s * kc;
+    for (int k = 0; k < kc; k++) {
+      for (int j = 0; j < n; j++) d[k * NR + j] = widen(tb ? B[(j0 + s + j) * ldb + p0 + k] : B[(p0 + k) * ldb + j0 + s + j]);
+      for (int j = n; j < NR; j++) d[k * NR + j] = 0.0f;
+    }
+  }
+}
+
 /* ---- one thread's part: C[i0..i1, j0..j1] ------------------------------------------------------------------- */
 
 typedef sgemm_part part_t;
@@ -114,7 +133,9 @@ static int run_part(const part_t *p) {
       const int kc = p->K - pc < KC ? p->K - pc : KC;
       const float beta = pc == 0 ? p->beta : 1.0f;
       const size_t a_sliver = sliver_bytes(isa, MR, kc), b_sliver = sliver_bytes(isa, NR, kc);
-      sgemm_isa_pack_b(isa, p->tb, p->B, p->ldb, pc, kc, jc, nc, pb);
+      if (p->Bh && isa->pack_b_h) isa->pack_b_h(p->tb, p->Bh, p->ldb, pc, kc, jc, nc, NR, pb);
+      else if (p->Bh) sgemm_pack_b_h(p->tb, p->Bh, p->ldb, pc, kc, jc, nc, NR, pb);
+      else sgemm_isa_pack_b(isa, p->tb, p->B, p->ldb, pc, kc, jc, nc, pb);
       for (long ic = p->i0; ic < p->i1; ic += isa->mc) {
         const int mc = (int)(p->i1 - ic < isa->mc ? p->i1 - ic : isa->mc);
         sgemm_isa_pack_a(isa, p->ta, p->A, p->lda, ic, mc, pc, kc, pa);
@@ -139,8 +160,10 @@ static void run_part_unpacked(const part_t *p) {
   for (long i = p->i0; i < p->i1; i++)
     for (long j = p->j0; j < p->j1; j++) {
       float acc = 0.0f;
-      for (long k = 0; k < p->K; k++)
-        acc += (p->ta ? p->A[k * p->lda + i] : p->A[i * p->lda + k]) * (p->tb ? p->B[j * p->ldb + k] : p->B[k * p->ldb + j]);
+      for (long k = 0; k < p->K; k++) {
+        const long at = p->tb ? j * p->ldb + k : k * p->ldb + j;
+        acc += (p->ta ? p->A[k * p->lda + i] : p->A[i * p->lda + k]) * (p->Bh ? widen(p->Bh[at]) : p->B[at]);
+      }
       float *c = p->C + i * p->ldc + j;
       const float t = p->alpha * acc;
       *c = p->beta == 0.0f ? t : __builtin_fmaf(p->beta, *c, t);
@@ -243,15 +266,12 @@ void sgemm_run(const sgemm_isa *isa, int threads, int ta, int tb, int M, int N, 
   sgemm_run_ld(isa, threads, ta, tb, M, N, K, alpha, A, ta ? M : K, B, tb ? K : N, beta, C, N);
 }
 
-void sgemm_run_ld(const sgemm_isa *isa, int threads, int ta, int tb, int M, int N, int K, float alpha, const float *A,
-                  long lda, const float *B, long ldb, float beta, float *C, long ldc) {
-  part_t whole = {isa, ta, tb, K, lda, ldb, ldc, alpha, beta, A, B, C, 0, M, 0, N, M <= SGEMM_SMALL_M};
-  if (N * 4 <= isa->nr && M >= 4 * isa->mr && !whole.small) {
-    if (!ta && thin(&whole, threads)) return;
-    if (ta && transposed(&whole, threads)) return;
-  }
+/* The packed paths of a product, split over threads. */
+static void run_parts(part_t whole, int threads) {
+  const sgemm_isa *isa = whole.isa;
+  const long M = whole.i1, N = whole.j1;
   if (threads > POOL_MAX_THREADS) threads = POOL_MAX_THREADS;
-  const long work = (long)M * N * K;
+  const long work = M * N * whole.K;
   if (threads <= 1 || work < PARALLEL_MIN) {
     compute(&whole);
     return;
@@ -259,7 +279,7 @@ void sgemm_run_ld(const sgemm_isa *isa, int threads, int ta, int tb, int M, int 
   /* Cut the longer side of C (in micro-tiles) into one part per thread. */
   part_t parts[POOL_MAX_THREADS];
   /* compare in tiles: N / NR vs M / MR; the unpacked path always splits columns */
-  const int split_n = whole.small || (long)N * isa->mr >= (long)M * isa->nr;
+  const int split_n = whole.small || N * isa->mr >= M * isa->nr;
   const long len = split_n ? N : M, unit = split_n ? isa->nr : isa->mr;
   const long tiles = (len + unit - 1) / unit;
   const int n = threads;
@@ -273,4 +293,34 @@ void sgemm_run_ld(const sgemm_isa *isa, int threads, int ta, int tb, int M, int 
     used++;
   }
   pool_run(threads, used, compute_task, parts);
+}
+
+/* Products of few columns and many rows take the thin or transposed path (below sgemm_run_ld). */
+static int few_columns(const sgemm_isa *isa, int M, int N) { return N * 4 <= isa->nr && M >= 4 * isa->mr && M > SGEMM_SMALL_M; }
+
+void sgemm_run_ld(const sgemm_isa *isa, int threads, int ta, int tb, int M, int N, int K, float alpha, const float *A,
+                  long lda, const float *B, long ldb, float beta, float *C, long ldc) {
+  part_t whole = {isa, ta, tb, K, lda, ldb, ldc, alpha, beta, A, B, NULL, C, 0, M, 0, N, M <= SGEMM_SMALL_M};
+  if (few_columns(isa, M, N)) {
+    if (!ta && thin(&whole, threads)) return;
+    if (ta && transposed(&whole, threads)) return;
+  }
+  run_parts(whole, threads);
+}
+
+int sgemm_run_ld_hb(const sgemm_isa *isa, int threads, int ta, int tb, int M, int N, int K, float alpha, const float *A,
+                    long lda, const unsigned short *Bh, long ldb, float beta, float *C, long ldc) {
+  if (M <= SGEMM_SMALL_M || few_columns(isa, M, N)) { /* paths that read B unpacked: widen it first */
+    const long rows = tb ? N : K, cols = tb ? K : N;
+    float *b = malloc(sizeof(float) * (size_t)(rows * cols > 0 ? rows * cols : 1));
+    if (!b) return 0;
+    for (long r = 0; r < rows; r++)
+      for (long c = 0; c < cols; c++) b[r * cols + c] = widen(Bh[r * ldb + c]);
+    sgemm_run_ld(isa, threads, ta, tb, M, N, K, alpha, A, lda, b, cols, beta, C, ldc);
+    free(b);
+    return 1;
+  }
+  part_t whole = {isa, ta, tb, K, lda, ldb, ldc, alpha, beta, A, NULL, Bh, C, 0, M, 0, N, 0};
+  run_parts(whole, threads);
+  return 1;
 }

@@ -22,6 +22,9 @@ typedef void (*sgemm_ukernel)(long kc, const void *a, const void *b, float *c, l
 
 /* A packer with sgemm_pack_a's (or sgemm_pack_b's) arguments, writing the kernel's own layout into dst. */
 typedef void (*sgemm_packer)(int trans, const float *X, long ldx, long i0, int mc, long p0, int kc, int R, void *dst);
+/* The same for a B given as bfloat16 bits (a frozen bf16 weight): each value is the float whose top half it is. */
+typedef void (*sgemm_packer_h)(int trans, const unsigned short *X, long ldx, long p0, int kc, long j0, int nc, int R,
+                               void *dst);
 
 /* C[i0..i1, j0..j1] of one product, with op(A)[i, k] = ta ? A[k * lda + i] : A[i * lda + k] and op(B) alike. */
 typedef struct sgemm_isa sgemm_isa;
@@ -31,6 +34,7 @@ typedef struct {
   long lda, ldb, ldc;
   float alpha, beta;
   const float *A, *B;
+  const unsigned short *Bh; /* B as bfloat16 bits instead of B (sgemm_run_ld_hb) */
   float *C;
   long i0, i1, j0, j1;
   int small; /* the whole product has at most SGEMM_SMALL_M rows: every part takes the unpacked path */
@@ -55,6 +59,7 @@ struct sgemm_isa {
    * one thread's part of a product (AMX: load the tile configuration, release the tiles). */
   int bf16, kstep, elem;
   sgemm_packer pack_a, pack_b;
+  sgemm_packer_h pack_b_h; /* B from bf16 bits; NULL: sgemm_pack_b_h (float32 layouts only) */
   void (*begin)(void), (*end)(void);
 };
 
@@ -96,5 +101,14 @@ void sgemm_run(const sgemm_isa *isa, int threads, int ta, int tb, int M, int N, 
 /* The same on sub-matrices: row strides lda, ldb, ldc (>= the stored row lengths) instead of packed rows. */
 void sgemm_run_ld(const sgemm_isa *isa, int threads, int ta, int tb, int M, int N, int K, float alpha, const float *A,
                   long lda, const float *B, long ldb, float beta, float *C, long ldc);
+
+/* The product with B given as bfloat16 bits (a frozen bf16 weight), packed straight from them: the same bits as
+ * sgemm_run_ld on the widened B, without widening it into memory first. Returns 0 (nothing done) when memory for a
+ * path that needs B widened (a product of one or two rows, or of few columns) cannot be allocated. */
+int sgemm_run_ld_hb(const sgemm_isa *isa, int threads, int ta, int tb, int M, int N, int K, float alpha, const float *A,
+                    long lda, const unsigned short *Bh, long ldb, float beta, float *C, long ldc);
+
+/* op(B) from bf16 bits into the float32 kernels' layout (sgemm_pack_b's). */
+void sgemm_pack_b_h(int tb, const unsigned short *B, long ldb, long p0, int kc, long j0, int nc, int NR, void *dst);
 
 #endif

@@ -9,8 +9,9 @@
  * Where they are widened: `materialize` (the whole matrix, for a linear) into a scratch shared by matrices of one
  * size, valid until the next call; `rows` (a tile of rows, for the chunked output projection) into a tile
  * scratch; `gatherRows` (embedding lookups) straight into the destination. Widening runs in C on the job's
- * threads where the native addon is built (native/ops.c widenBf16). The gemm seam takes float32 only; a native
- * entry point that widens bf16 per packed panel inside the kernel would drop the scratch and its pass over memory.
+ * threads where the native addon is built (native/ops.c widenBf16). Where the gemm reads bf16 itself
+ * (Gemm.sgemmBf16B: the native backend packs its panels straight from the bits), linear and the output loss hand it
+ * `bf16Bits` instead, and nothing is widened into memory.
  */
 import { bf16ArrayToF32, f32ArrayToBf16 } from '../formats/half.ts';
 import type { WeightSource } from './ops/basic.ts';
@@ -40,6 +41,11 @@ export class HalfWeight implements WeightSource, RowTiles {
 
   get bytes(): number {
     return this.bits.byteLength;
+  }
+
+  /** The bits themselves, for a gemm that packs them directly (Gemm.sgemmBf16B): no widened copy at all. */
+  get bf16Bits(): Uint16Array {
+    return this.bits;
   }
 
   materialize(threads = 1): Float32Array {

@@ -17,7 +17,7 @@ import { createGemm, describeGemm, gemmAvailability, type Gemm } from '../../src
 import { relaxedSimdSupported } from '../../src/engine/gemm/gemm-kernel.mjs';
 import { createPortableGemm, type PortableOptions } from '../../src/engine/gemm/portable.ts';
 import { createNativeGemm, nativeKernels, precisionRefusal } from '../../src/engine/gemm/native.ts';
-import { bf16ToF32, f32ToBf16 } from '../../src/formats/half.ts';
+import { bf16ArrayToF32, bf16ToF32, f32ArrayToBf16, f32ToBf16 } from '../../src/formats/half.ts';
 
 // ---- helpers -----------------------------------------------------------------------------------------------
 let seed = 12345;
@@ -290,6 +290,30 @@ describe('native gemm kernels', { skip: nativeSkip }, () => {
     assert.match(bf16Why!, /needs a processor with AMX-BF16/);
     await assert.rejects(createGemm({ precision: 'bf16' }), /needs a processor with AMX-BF16/);
     assert.throws(() => createNativeGemm({ precision: 'bf16' }), /needs a processor with AMX-BF16/);
+  });
+
+  test('B as bfloat16 bits (sgemmBf16B): the bits of sgemm on the widened B, for every kernel, shape and transpose', () => {
+    for (const k of kernels.filter((x) => x.supported)) {
+      const g = createNativeGemm({ kernel: k.name, threads: 2 });
+      try {
+        // the unpacked path (1-2 rows), the thin and transposed ones (few columns), the packed one; odd sizes, K over
+        // one slice
+        for (const [M, N, K] of [[1, 300, 65], [2, 129, 17], [300, 3, 129], [65, 8, 300], [17, 65, 63], [129, 300, 300], [33, 31, 1030]] as const) {
+          for (const [tA, tB] of TRANS) {
+            const A = randArray(M * K), bits = f32ArrayToBf16(randArray(K * N)), B = bf16ArrayToF32(bits);
+            const C1 = randArray(M * N), C2 = C1.slice();
+            g.sgemm(tA, tB, M, N, K, 0.75, A, B, 0.5, C1);
+            g.sgemmBf16B!(tA, tB, M, N, K, 0.75, A, bits, 0.5, C2);
+            assert.deepEqual(C2, C1, `${k.name} ${tA ? 'T' : 'N'}${tB ? 'T' : 'N'} ${M}x${N}x${K}`);
+          }
+        }
+        const C = new Float32Array(4);
+        assert.throws(() => g.sgemmBf16B!(false, false, 2, 2, 2, 1, new Float32Array(4), new Float32Array(4) as unknown as Uint16Array, 0, C), /B must be a Uint16Array/);
+        assert.throws(() => g.sgemmBf16B!(false, false, 2, 2, 2, 1, new Float32Array(4), new Uint16Array(3), 0, C), /B is too short/);
+      } finally {
+        g.close();
+      }
+    }
   });
 
   test('a closed backend refuses work', () => {

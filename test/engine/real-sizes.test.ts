@@ -14,6 +14,8 @@ import { TINY, METHODS } from './fixtures.ts';
 import { Tape, Tensor, type Ctx } from '../../src/engine/tensor.ts';
 import { Rng } from '../../src/engine/rng.ts';
 import { referenceGemm } from '../../src/engine/gemm/reference.ts';
+import { createNativeGemm, nativeKernels } from '../../src/engine/gemm/native.ts';
+import type { Gemm } from '../../src/engine/gemm/gemm-seam.ts';
 import { BufferPool } from '../../src/engine/pool.ts';
 import { crossEntropy, IGNORE_INDEX } from '../../src/engine/ops/loss.ts';
 import { linear } from '../../src/engine/ops/basic.ts';
@@ -73,7 +75,7 @@ for (const native of [true, false]) {
   }
 }
 
-function trained(method: MethodSpec, o: { half?: boolean; checkpointing?: boolean; chunk?: boolean; tied?: boolean; dropout?: boolean } = {}) {
+function trained(method: MethodSpec, o: { half?: boolean; checkpointing?: boolean; chunk?: boolean; tied?: boolean; dropout?: boolean; gemm?: Gemm } = {}) {
   const config = { ...TINY, tieEmbeddings: o.tied ?? true, vocabSize: 61 };
   const m = LlamaModel.init(config, 11);
   m.applyMethod(method, 12);
@@ -83,7 +85,7 @@ function trained(method: MethodSpec, o: { half?: boolean; checkpointing?: boolea
   m.checkpointing = o.checkpointing ?? false;
   if (o.chunk) m.lossChunkAbove = 0;
   const b = batch(3, 2, 9, config.vocabSize);
-  const ctx: Ctx = { gemm, tape: new Tape(), rng: new Rng(4), training: o.dropout ?? false, pool: new BufferPool() };
+  const ctx: Ctx = { gemm: o.gemm ?? gemm, tape: new Tape(), rng: new Rng(4), training: o.dropout ?? false, pool: new BufferPool() };
   const r = m.forwardLoss(ctx, b.ids, b.B, b.labels);
   ctx.tape!.backward(r.loss);
   return { m, loss: r.loss.data[0], grads: m.trainableParams().map((t) => ({ name: t.name, g: t.grad ?? new Float32Array(t.size) })), rng: ctx.rng.state() };
@@ -120,6 +122,26 @@ test('frozen matrices in bf16: half the bytes, the loss within 1e-3 relative, th
   const full = LlamaModel.init(TINY, 1);
   full.holdFrozenInHalf();
   assert.equal(full.half.size, 0, 'a full fine-tune holds nothing in bf16');
+});
+
+test('a gemm that reads the bf16 bits itself gives the bits of the widened path, on every native kernel', { skip: nativeKernels().length ? false : 'the native addon is not built' }, () => {
+  for (const k of nativeKernels().filter((x) => x.supported)) {
+    const g = createNativeGemm({ threads: 2, kernel: k.name });
+    // the same kernel (attention's included), made to widen every bf16 matrix into float32 first, as a backend
+    // without sgemmBf16B does
+    const widening = { name: g.name, threads: g.threads, precision: g.precision, kernelIndex: g.kernelIndex, sgemm: g.sgemm, close: () => {} } as Gemm;
+    try {
+      assert.ok(g.sgemmBf16B, 'the native gemm reads bf16');
+      for (const chunk of [false, true]) {
+        const a = trained(METHODS.lora, { half: true, chunk, gemm: g }), b = trained(METHODS.lora, { half: true, chunk, gemm: widening });
+        assert.ok(a.m.half.size > 0);
+        assert.equal(a.loss, b.loss, `${k.name} loss`);
+        for (let i = 0; i < a.grads.length; i++) assert.deepEqual(a.grads[i].g, b.grads[i].g, `${k.name} ${a.grads[i].name}`);
+      }
+    } finally {
+      g.close();
+    }
+  }
 });
 
 test('a model built straight into bf16 equals one built in float32 then halved; it refuses to train a bf16 matrix', () => {

@@ -29,6 +29,17 @@ export interface Gemm {
     alpha: number, A: Float32Array, B: Float32Array,
     beta: number, C: Float32Array,
   ): void;
+  /**
+   * The same product with B given as bfloat16 bits (a frozen bf16 weight, engine/half-weight.ts): the bits sgemm
+   * gives on the widened B, without widening it into memory first. Absent on backends that cannot (the caller
+   * widens B itself).
+   */
+  sgemmBf16B?(
+    transA: boolean, transB: boolean,
+    M: number, N: number, K: number,
+    alpha: number, A: Float32Array, B: Uint16Array,
+    beta: number, C: Float32Array,
+  ): void;
   /** Release threads and memory; the backend must not be used afterwards. */
   close(): void;
 }

@@ -51,6 +51,8 @@ export interface AttentionKernels {
 interface Addon extends Partial<AttentionKernels> {
   sgemm(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
     A: Float32Array, B: Float32Array, beta: number, C: Float32Array, threads?: number, kernel?: number): void;
+  sgemmBf16B?(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
+    A: Float32Array, B: Uint16Array, beta: number, C: Float32Array, threads?: number, kernel?: number): void;
   kernels(): KernelInfo[];
   best(): number;
 }
@@ -165,6 +167,12 @@ export function createNativeGemm(opts: NativeOptions = {}): NativeGemm {
       if (closed) throw new Error('sgemm: the native gemm was closed');
       addon.sgemm(transA, transB, M, N, K, alpha, A, B, beta, C, threads, kernel);
     },
+    ...(addon.sgemmBf16B ? {
+      sgemmBf16B(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number, A: Float32Array, B: Uint16Array, beta: number, C: Float32Array) {
+        if (closed) throw new Error('sgemm: the native gemm was closed');
+        addon.sgemmBf16B!(transA, transB, M, N, K, alpha, A, B, beta, C, threads, kernel);
+      },
+    } : {}),
     close() {
       closed = true;
     },

@@ -14,11 +14,21 @@ export interface WeightSource {
    * widened on up to `threads` threads where the source can.
    */
   materialize(threads?: number): Float32Array;
+  /** Its bfloat16 bits, when it is held in bf16: a gemm that reads them (Gemm.sgemmBf16B) needs no widened copy. */
+  readonly bf16Bits?: Uint16Array;
 }
 export type Weight = Tensor | WeightSource;
 
 function weightData(w: Weight, threads: number): Float32Array {
   return w instanceof Tensor ? w.data : w.materialize(threads);
+}
+
+/** C = alpha * op(A) . op(W) + beta * C for a weight W: a bf16 weight's bits straight into a gemm that reads them, else its float32 data. */
+export function weightGemm(ctx: Ctx, transA: boolean, transW: boolean, M: number, N: number, K: number, alpha: number,
+  A: Float32Array, w: Weight, beta: number, C: Float32Array): void {
+  const bits = w instanceof Tensor ? undefined : w.bf16Bits;
+  if (bits && ctx.gemm.sgemmBf16B) ctx.gemm.sgemmBf16B(transA, transW, M, N, K, alpha, A, bits, beta, C);
+  else ctx.gemm.sgemm(transA, transW, M, N, K, alpha, A, weightData(w, ctx.gemm.threads), beta, C);
 }
 
 /** out[N, C] = table[ids[n], :]. table is [V, C]. */
@@ -55,7 +65,7 @@ export function linear(ctx: Ctx, x: Tensor, w: Weight, bias: Tensor | null = nul
     throw new Error(`linear: input [${x.shape}] does not end in ${In} (weight [${w.shape}])`);
   }
   const out = alloc(ctx, N * Out);
-  ctx.gemm.sgemm(false, true, N, Out, In, 1, x.data, weightData(w, ctx.gemm.threads), 0, out);
+  weightGemm(ctx, false, true, N, Out, In, 1, x.data, w, 0, out);
   if (bias) {
     const b = bias.data;
     for (let n = 0; n < N; n++) { const r = n * Out; for (let o = 0; o < Out; o++) out[r + o] += b[o]; }
@@ -68,7 +78,7 @@ export function linear(ctx: Ctx, x: Tensor, w: Weight, bias: Tensor | null = nul
       if (!dy) return;
       if (x.requiresGrad) {
         const dx = x.gradTarget();
-        ctx.gemm.sgemm(false, false, N, In, Out, 1, dy, weightData(w, ctx.gemm.threads), dx.beta, dx.grad);
+        weightGemm(ctx, false, false, N, In, Out, 1, dy, w, dx.beta, dx.grad);
       }
       if (wTrain) ctx.gemm.sgemm(true, false, Out, In, N, 1, dy, x.data, 1, (w as Tensor).ensureGrad());
       if (bias?.requiresGrad) {

@@ -23,6 +23,8 @@ export interface RowTiles {
   readonly shape: readonly number[];
   /** Rows v0..v1 as float32 [(v1 - v0), C]; a scratch valid until the next call (widened on up to `threads`). */
   rows(v0: number, v1: number, threads?: number): Float32Array;
+  /** The whole matrix's bfloat16 bits, when it is held in bf16 (read straight by Gemm.sgemmBf16B). */
+  readonly bf16Bits?: Uint16Array;
 }
 
 export interface LinearLossOptions {
@@ -34,6 +36,14 @@ export interface LinearLossOptions {
 
 function tileOf(w: Tensor | RowTiles, v0: number, v1: number, C: number, threads: number): Float32Array {
   return w instanceof Tensor ? w.data.subarray(v0 * C, v1 * C) : w.rows(v0, v1, threads);
+}
+
+/** out = alpha * A . op(rows v0..v1 of w) + beta * out: a bf16 matrix's bits straight into a gemm that reads them. */
+function tileGemm(ctx: Ctx, transW: boolean, M: number, N: number, K: number, alpha: number, A: Float32Array,
+  w: Tensor | RowTiles, v0: number, v1: number, C: number, beta: number, out: Float32Array): void {
+  const bits = w instanceof Tensor ? undefined : w.bf16Bits;
+  if (bits && ctx.gemm.sgemmBf16B) ctx.gemm.sgemmBf16B(false, transW, M, N, K, alpha, A, bits.subarray(v0 * C, v1 * C), beta, out);
+  else ctx.gemm.sgemm(false, transW, M, N, K, alpha, A, tileOf(w, v0, v1, C, ctx.gemm.threads), beta, out);
 }
 
 export function linearCrossEntropy(ctx: Ctx, x: Tensor, w: Tensor | RowTiles, labels: Int32Array, o: LinearLossOptions = {}): CrossEntropyResult {
@@ -50,7 +60,7 @@ export function linearCrossEntropy(ctx: Ctx, x: Tensor, w: Tensor | RowTiles, la
     mx.fill(-Infinity); acc.fill(0);
     for (let v0 = 0; v0 < V; v0 += VT) {
       const Vt = Math.min(VT, V - v0);
-      ctx.gemm.sgemm(false, true, R, Vt, C, 1, xd.subarray(r0 * C), tileOf(w, v0, v0 + Vt, C, ctx.gemm.threads), 0, l);
+      tileGemm(ctx, true, R, Vt, C, 1, xd.subarray(r0 * C), w, v0, v0 + Vt, C, 0, l);
       softmaxRows(l, p, R, Vt, { logz: lz, threads: ctx.gemm.threads }); // the tile's log-sum-exp (p: scratch)
       for (let r = 0; r < R; r++) {
         const z = lz[r], m = mx[r];
@@ -75,8 +85,8 @@ export function linearCrossEntropy(ctx: Ctx, x: Tensor, w: Tensor | RowTiles, la
       for (let r0 = 0; r0 < N; r0 += RC) {
         const R = Math.min(RC, N - r0);
         for (let v0 = 0; v0 < V; v0 += VT) {
-          const Vt = Math.min(VT, V - v0), wt = tileOf(w, v0, v0 + Vt, C, ctx.gemm.threads);
-          ctx.gemm.sgemm(false, true, R, Vt, C, 1, xd.subarray(r0 * C), wt, 0, l);
+          const Vt = Math.min(VT, V - v0);
+          tileGemm(ctx, true, R, Vt, C, 1, xd.subarray(r0 * C), w, v0, v0 + Vt, C, 0, l);
           // d = g * exp(l - logz) = g * softmax_t(l) * exp(logz_t - logz): the tile's softmax, rescaled per row.
           softmaxRows(l, p, R, Vt, { logz: lz, threads: ctx.gemm.threads });
           for (let r = 0; r < R; r++) {
@@ -86,7 +96,7 @@ export function linearCrossEntropy(ctx: Ctx, x: Tensor, w: Tensor | RowTiles, la
             for (let j = 0; j < Vt; j++) p[o2 + j] *= s;
             if (label >= v0 && label < v0 + Vt) p[o2 + label - v0] -= g;
           }
-          if (dx) ctx.gemm.sgemm(false, false, R, C, Vt, 1, p, wt, 1, dx.subarray(r0 * C));
+          if (dx) tileGemm(ctx, false, R, C, Vt, 1, p, w, v0, v0 + Vt, C, 1, dx.subarray(r0 * C));
           if (dw) ctx.gemm.sgemm(true, false, Vt, C, R, 1, p, xd.subarray(r0 * C), 1, dw.subarray(v0 * C));
         }
       }
@@ -113,7 +123,7 @@ export function wholeLinearCrossEntropy(ctx: Ctx, x: Tensor, w: Tensor | RowTile
   if (x.size !== N * C) throw new Error(`linearCrossEntropy: hidden rows [${x.shape}] are not ${N} rows of ${C}`);
   checkLabels(labels, V);
   const xd = x.data, d = alloc(ctx, N * V), logz = alloc(ctx, N);
-  ctx.gemm.sgemm(false, true, N, V, C, 1, xd, tileOf(w, 0, V, C, threads), 0, d);
+  tileGemm(ctx, true, N, V, C, 1, xd, w, 0, V, C, 0, d);
   let sum = 0, count = 0;
   for (let n = 0; n < N; n++) if (labels[n] !== IGNORE_INDEX) { sum -= d[n * V + labels[n]]; count++; }
   softmaxRows(d, d, N, V, { logz, threads });
@@ -130,7 +140,7 @@ export function wholeLinearCrossEntropy(ctx: Ctx, x: Tensor, w: Tensor | RowTile
       const g = loss.grad[0] / count;
       if (x.requiresGrad) {
         const dx = x.gradTarget();
-        ctx.gemm.sgemm(false, false, N, C, V, g, d, tileOf(w, 0, V, C, threads), dx.beta, dx.grad);
+        tileGemm(ctx, false, N, C, V, g, d, w, 0, V, C, dx.beta, dx.grad);
       }
       if (w instanceof Tensor && w.requiresGrad) ctx.gemm.sgemm(true, false, V, C, N, g, d, xd, 1, w.ensureGrad());
     });
