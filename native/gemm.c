@@ -26,25 +26,31 @@
 void attention_register(napi_env env, napi_value exports); /* attention.c */
 void ops_register(napi_env env, napi_value exports);       /* ops.c */
 
+/* The optional threads (argv[10], default 1) and kernel (argv[11], default the fastest float32 one) of a call. */
+static int read_threads_kernel(napi_env env, size_t argc, napi_value *argv, int *threads, int *kernel) {
+  napi_valuetype t;
+  *threads = 1, *kernel = sgemm_best_isa();
+  if (argc > 10 && napi_typeof(env, argv[10], &t) == napi_ok && t != napi_undefined) {
+    if (!get_dim(env, argv[10], "threads", threads)) return 0;
+    if (*threads < 1) *threads = 1;
+  }
+  if (argc > 11 && napi_typeof(env, argv[11], &t) == napi_ok && t != napi_undefined) {
+    if (!get_dim(env, argv[11], "kernel", kernel)) return 0;
+    if (*kernel >= SGEMM_NUM_ISAS || !SGEMM_ISAS[*kernel].supported()) {
+      napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "sgemm: kernel is not one this processor runs (see kernels())");
+      return 0;
+    }
+  }
+  return 1;
+}
+
 static napi_value js_sgemm(napi_env env, napi_callback_info info) {
   size_t argc = 12;
   napi_value argv[12];
   sgemm_args a;
-  int threads = 1, kernel = sgemm_best_isa();
+  int threads, kernel;
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (!read_sgemm_args(env, argc, argv, &a)) return NULL;
-  napi_valuetype t;
-  if (argc > 10 && napi_typeof(env, argv[10], &t) == napi_ok && t != napi_undefined) {
-    if (!get_dim(env, argv[10], "threads", &threads)) return NULL;
-    if (threads < 1) threads = 1;
-  }
-  if (argc > 11 && napi_typeof(env, argv[11], &t) == napi_ok && t != napi_undefined) {
-    if (!get_dim(env, argv[11], "kernel", &kernel)) return NULL;
-    if (kernel >= SGEMM_NUM_ISAS || !SGEMM_ISAS[kernel].supported()) {
-      napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "sgemm: kernel is not one this processor runs (see kernels())");
-      return NULL;
-    }
-  }
+  if (!read_sgemm_args(env, argc, argv, &a) || !read_threads_kernel(env, argc, argv, &threads, &kernel)) return NULL;
   uint64_t nc = (uint64_t)a.M * (uint64_t)a.N;
   if (nc == 0) return NULL; /* nothing to write */
   if (a.K == 0 || a.alpha == 0.0f) {
@@ -59,7 +65,7 @@ static napi_value js_sgemm(napi_env env, napi_callback_info info) {
 static napi_value js_sgemm_bf16b(napi_env env, napi_callback_info info) {
   size_t argc = 12;
   napi_value argv[12];
-  int ta, tb, M, N, K, threads = 1, kernel = sgemm_best_isa();
+  int ta, tb, M, N, K, threads, kernel;
   float alpha, beta, *A, *C;
   size_t la, lc;
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
@@ -91,18 +97,7 @@ static napi_value js_sgemm_bf16b(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "sgemm: C must not overlap A or B");
     return NULL;
   }
-  napi_valuetype t;
-  if (argc > 10 && napi_typeof(env, argv[10], &t) == napi_ok && t != napi_undefined) {
-    if (!get_dim(env, argv[10], "threads", &threads)) return NULL;
-    if (threads < 1) threads = 1;
-  }
-  if (argc > 11 && napi_typeof(env, argv[11], &t) == napi_ok && t != napi_undefined) {
-    if (!get_dim(env, argv[11], "kernel", &kernel)) return NULL;
-    if (kernel >= SGEMM_NUM_ISAS || !SGEMM_ISAS[kernel].supported()) {
-      napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "sgemm: kernel is not one this processor runs (see kernels())");
-      return NULL;
-    }
-  }
+  if (!read_threads_kernel(env, argc, argv, &threads, &kernel)) return NULL;
   if (nc == 0) return NULL;
   if (K == 0 || alpha == 0.0f) {
     scale_c(C, nc, beta);

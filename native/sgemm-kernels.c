@@ -274,6 +274,24 @@ BF16_TARGET static inline void transpose16(__m512i v[16]) {
 }
 
 
+/* c (m x n, n <= 32, row stride ldc) = alpha * t + beta * c for a tile t of 32-float rows (aligned); beta == 0
+ * overwrites. Stored as the float32 kernels store: t' = alpha * t, c = fma(beta, c, t'). */
+BF16_TARGET static inline void store_tile32(const float *t, float *c, long ldc, float alpha, float beta, int m, int n) {
+  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+  const __mmask16 m0 = first(n), m1 = first(n - 16);
+  for (int r = 0; r < m; r++) {
+    float *cr = c + r * ldc;
+    const __m512 t0 = _mm512_mul_ps(va, _mm512_load_ps(t + r * 32)), t1 = _mm512_mul_ps(va, _mm512_load_ps(t + r * 32 + 16));
+    if (beta == 0.0f) {
+      _mm512_mask_storeu_ps(cr, m0, t0);
+      _mm512_mask_storeu_ps(cr + 16, m1, t1);
+    } else {
+      _mm512_mask_storeu_ps(cr, m0, _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, cr), t0));
+      _mm512_mask_storeu_ps(cr + 16, m1, _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, cr + 16), t1));
+    }
+  }
+}
+
 /* B's values are floats (rounded to bf16 here) or bf16 bits (taken as they are): element i of B. */
 static inline const void *elem_at(const void *B, int half, long i) {
   return half ? (const void *)((const unsigned short *)B + i) : (const void *)((const float *)B + i);
@@ -385,19 +403,12 @@ BF16_TARGET static void kernel_avx512bf16(long kc, const void *av, const void *b
       acc[r][1] = _mm512_dpbf16_ps(acc[r][1], ar, b1);
     }
   }
-  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-  const __mmask16 m0 = first(n), m1 = first(n - 16);
-  for (int r = 0; r < m; r++) {
-    float *cr = c + r * ldc;
-    const __m512 t0 = _mm512_mul_ps(va, acc[r][0]), t1 = _mm512_mul_ps(va, acc[r][1]);
-    if (beta == 0.0f) {
-      _mm512_mask_storeu_ps(cr, m0, t0);
-      _mm512_mask_storeu_ps(cr + 16, m1, t1);
-    } else {
-      _mm512_mask_storeu_ps(cr, m0, _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, cr), t0));
-      _mm512_mask_storeu_ps(cr + 16, m1, _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, cr + 16), t1));
-    }
+  float t[Y_MR * Y_NR] __attribute__((aligned(64)));
+  for (int r = 0; r < Y_MR; r++) {
+    _mm512_store_ps(t + r * Y_NR, acc[r][0]);
+    _mm512_store_ps(t + r * Y_NR + 16, acc[r][1]);
   }
+  store_tile32(t, c, ldc, alpha, beta, m, n);
 }
 
 static int supported_avx512bf16(void) {
@@ -536,19 +547,7 @@ AMX_TARGET static void kernel_amx(long kc, const void *a, const void *b, float *
   _tile_stored(1, t + 16, X_NR * 4);
   _tile_stored(2, t + 16 * X_NR, X_NR * 4);
   _tile_stored(3, t + 16 * X_NR + 16, X_NR * 4);
-  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-  const __mmask16 m0 = first(n), m1 = first(n - 16);
-  for (int r = 0; r < m; r++) {
-    float *cr = c + r * ldc;
-    const __m512 t0 = _mm512_mul_ps(va, _mm512_load_ps(t + r * X_NR)), t1 = _mm512_mul_ps(va, _mm512_load_ps(t + r * X_NR + 16));
-    if (beta == 0.0f) {
-      _mm512_mask_storeu_ps(cr, m0, t0);
-      _mm512_mask_storeu_ps(cr + 16, m1, t1);
-    } else {
-      _mm512_mask_storeu_ps(cr, m0, _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, cr), t0));
-      _mm512_mask_storeu_ps(cr + 16, m1, _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, cr + 16), t1));
-    }
-  }
+  store_tile32(t, c, ldc, alpha, beta, m, n);
 }
 
 /* The processor has AMX-BF16 and the kernel lets this process use the tiles (Linux asks each process to request
