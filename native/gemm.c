@@ -10,8 +10,8 @@
  *       the same with B a Uint16Array of bfloat16 bits (a frozen bf16 weight), packed straight from them: the bits
  *       sgemm gives on the widened B
  *   kernels()  -> [{ name, supported, mr, nr, bf16 }]: the float32 kernels fastest first ("avx512", "avx2+fma",
- *                 "generic"), then the mixed-precision ones (bf16: true, "amx-bf16": operands rounded to bfloat16,
- *                 products summed in float32), which are used only when asked for by index
+ *                 "generic"), then the mixed-precision ones (bf16: true, "amx-bf16", "avx512-bf16": operands rounded
+ *                 to bfloat16, products summed in float32), which are used only when asked for by index
  *   best()     -> the index of the kernel used by default (the fastest float32 one)
  *   attnScores, attnApply, attnBackward: attention over all heads at once (attention.c)
  *   rmsnormForward, swigluForward, rope, adamw, ...: the row kernels of a training step on threads (ops.c)
@@ -44,66 +44,22 @@ static int read_threads_kernel(napi_env env, size_t argc, napi_value *argv, int 
   return 1;
 }
 
+/* sgemm and sgemmBf16B: one function, registered twice; its data (non-NULL for sgemmBf16B) says whether B is
+ * bfloat16 bits. */
 static napi_value js_sgemm(napi_env env, napi_callback_info info) {
   size_t argc = 12;
   napi_value argv[12];
+  void *bits_b;
   sgemm_args a;
   int threads, kernel;
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (!read_sgemm_args(env, argc, argv, &a) || !read_threads_kernel(env, argc, argv, &threads, &kernel)) return NULL;
-  uint64_t nc = (uint64_t)a.M * (uint64_t)a.N;
-  if (nc == 0) return NULL; /* nothing to write */
-  if (a.K == 0 || a.alpha == 0.0f) {
-    scale_c(a.C, nc, a.beta);
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, &bits_b));
+  if (!read_sgemm_args(env, argc, argv, &a, bits_b ? "sgemmBf16B" : "sgemm", bits_b != NULL) ||
+      !read_threads_kernel(env, argc, argv, &threads, &kernel) || sgemm_trivial(&a))
     return NULL;
-  }
-  sgemm_run(&SGEMM_ISAS[kernel], threads, a.ta, a.tb, a.M, a.N, a.K, a.alpha, a.A, a.B, a.beta, a.C);
-  return NULL;
-}
-
-/* sgemmBf16B(transA, transB, M, N, K, alpha, A, B: Uint16Array of bf16 bits, beta, C[, threads[, kernel]]) */
-static napi_value js_sgemm_bf16b(napi_env env, napi_callback_info info) {
-  size_t argc = 12;
-  napi_value argv[12];
-  int ta, tb, M, N, K, threads, kernel;
-  float alpha, beta, *A, *C;
-  size_t la, lc;
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 10) {
-    napi_throw_type_error(env, "ERR_MISSING_ARGS", "sgemmBf16B(transA, transB, M, N, K, alpha, A, B, beta, C) needs 10 arguments");
-    return NULL;
-  }
-  if (!get_bool(env, argv[0], "transA", &ta) || !get_bool(env, argv[1], "transB", &tb) || !get_dim(env, argv[2], "M", &M) ||
-      !get_dim(env, argv[3], "N", &N) || !get_dim(env, argv[4], "K", &K) || !get_scalar(env, argv[5], "alpha", &alpha) ||
-      !get_scalar(env, argv[8], "beta", &beta))
-    return NULL;
-  const uint64_t na = (uint64_t)M * (uint64_t)K, nb = (uint64_t)K * (uint64_t)N, nc = (uint64_t)M * (uint64_t)N;
-  if (!get_f32(env, argv[6], "A", na, &A, &la) || !get_f32(env, argv[9], "C", nc, &C, &lc)) return NULL;
-  bool is_ta = false;
-  napi_typedarray_type type;
-  size_t lb = 0, offset = 0;
-  void *B = NULL;
-  napi_value ab;
-  if (napi_is_typedarray(env, argv[7], &is_ta) != napi_ok || !is_ta ||
-      napi_get_typedarray_info(env, argv[7], &type, &lb, &B, &ab, &offset) != napi_ok || type != napi_uint16_array) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "sgemm: B must be a Uint16Array (bfloat16 bits)");
-    return NULL;
-  }
-  if ((uint64_t)lb < nb) {
-    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "sgemm: B is too short for the problem");
-    return NULL;
-  }
-  if (overlaps(C, nc, A, na) || overlaps(C, nc, (const float *)B, (nb + 1) / 2)) {
-    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "sgemm: C must not overlap A or B");
-    return NULL;
-  }
-  if (!read_threads_kernel(env, argc, argv, &threads, &kernel)) return NULL;
-  if (nc == 0) return NULL;
-  if (K == 0 || alpha == 0.0f) {
-    scale_c(C, nc, beta);
-    return NULL;
-  }
-  if (!sgemm_run_ld_hb(&SGEMM_ISAS[kernel], threads, ta, tb, M, N, K, alpha, A, ta ? M : K, B, tb ? K : N, beta, C, N))
+  if (!bits_b)
+    sgemm_run(&SGEMM_ISAS[kernel], threads, a.ta, a.tb, a.M, a.N, a.K, a.alpha, a.A, a.B, a.beta, a.C);
+  else if (!sgemm_run_ld_hb(&SGEMM_ISAS[kernel], threads, a.ta, a.tb, a.M, a.N, a.K, a.alpha, a.A, a.ta ? a.M : a.K,
+                            a.Bh, a.tb ? a.K : a.N, a.beta, a.C, a.N))
     napi_throw_error(env, "ERR_MEMORY", "sgemmBf16B: out of memory");
   return NULL;
 }
@@ -140,7 +96,7 @@ static napi_value js_best(napi_env env, napi_callback_info info) {
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       {"sgemm", NULL, js_sgemm, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"sgemmBf16B", NULL, js_sgemm_bf16b, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sgemmBf16B", NULL, js_sgemm, NULL, NULL, NULL, napi_enumerable, (void *)1},
       {"kernels", NULL, js_kernels, NULL, NULL, NULL, napi_enumerable, NULL},
       {"best", NULL, js_best, NULL, NULL, NULL, napi_enumerable, NULL},
   };

@@ -28,13 +28,7 @@ static napi_value js_sgemm(napi_env env, napi_callback_info info) {
   napi_value argv[10];
   sgemm_args a;
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (!read_sgemm_args(env, argc, argv, &a)) return NULL;
-  uint64_t nc = (uint64_t)a.M * (uint64_t)a.N;
-  if (nc == 0) return NULL; /* nothing to write */
-  if (a.K == 0 || a.alpha == 0.0f) {
-    scale_c(a.C, nc, a.beta);
-    return NULL;
-  }
+  if (!read_sgemm_args(env, argc, argv, &a, "sgemm", 0) || sgemm_trivial(&a)) return NULL;
   int lda = a.ta ? a.M : a.K, ldb = a.tb ? a.K : a.N, ldc = a.N;
   cblas_sgemm(CblasRowMajor, a.ta ? CblasTrans : CblasNoTrans, a.tb ? CblasTrans : CblasNoTrans, a.M, a.N, a.K,
               a.alpha, a.A, lda > 0 ? lda : 1, a.B, ldb > 0 ? ldb : 1, a.beta, a.C, ldc > 0 ? ldc : 1);

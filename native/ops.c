@@ -108,13 +108,29 @@ static int get_threads(napi_env env, napi_value v, int *threads) {
   return 1;
 }
 
-static int args(napi_env env, napi_callback_info info, size_t want, napi_value *argv, const char *usage) {
-  size_t argc = want;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < want) {
+/* At least `want` arguments into argv (room for `cap`); *got: how many were passed (at most cap). */
+static int args_upto(napi_env env, napi_callback_info info, size_t want, size_t cap, napi_value *argv, size_t *got,
+                     const char *usage) {
+  *got = cap;
+  if (napi_get_cb_info(env, info, got, argv, NULL, NULL) != napi_ok || *got < want) {
     napi_throw_type_error(env, "ERR_MISSING_ARGS", usage);
     return 0;
   }
+  if (*got > cap) *got = cap;
   return 1;
+}
+
+static int args(napi_env env, napi_callback_info info, size_t want, napi_value *argv, const char *usage) {
+  size_t got;
+  return args_upto(env, info, want, want, argv, &got, usage);
+}
+
+/* Optional argument `at` as a boolean (absent or not a boolean: false). */
+static bool opt_bool(napi_env env, size_t argc, napi_value *argv, size_t at) {
+  napi_valuetype t;
+  bool b = false;
+  if (argc > at && napi_typeof(env, argv[at], &t) == napi_ok && t == napi_boolean) napi_get_value_bool(env, argv[at], &b);
+  return b;
 }
 
 /* [lo, hi) of `n` items for part i of `parts` */
@@ -331,30 +347,20 @@ static void swiglu_backward_task(void *arg, int i) {
   swiglu_backward_range(j->g, j->u, j->sig_in, j->dy, j->dg, j->du, j->fresh_dg, j->fresh_du, lo, hi);
 }
 
-/* An optional boolean argument (absent or not a boolean: false). */
-static bool opt_bool(napi_env env, napi_callback_info info, size_t at) {
-  napi_value argv[16];
-  size_t argc = 16;
-  napi_valuetype t;
-  bool b = false;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc <= at) return false;
-  if (napi_typeof(env, argv[at], &t) == napi_ok && t == napi_boolean) napi_get_value_bool(env, argv[at], &b);
-  return b;
-}
-
 static napi_value js_swiglu_backward(napi_env env, napi_callback_info info) {
-  napi_value a[8];
+  napi_value a[10];
   int n, threads;
   float *g, *u, *sig, *dy, *dg, *du;
-  size_t len;
-  if (!args(env, info, 8, a, "swigluBackward(gate, up, sig, dy, dg, du, n, threads) takes 8 arguments")) return NULL;
+  size_t len, argc;
+  if (!args_upto(env, info, 8, 10, a, &argc, "swigluBackward(gate, up, sig, dy, dg, du, n, threads) takes 8 arguments"))
+    return NULL;
   if (!get_dim(env, a[6], "n", &n) || !get_threads(env, a[7], &threads)) return NULL;
   if (!get_f32(env, a[0], "swiglu gate", n, &g, &len) || !get_f32(env, a[1], "swiglu up", n, &u, &len) ||
       !get_f32(env, a[2], "swiglu sig", n, &sig, &len) || !get_f32(env, a[3], "swiglu dy", n, &dy, &len) ||
       !get_f32_or_null(env, a[4], "swiglu dg", n, &dg) || !get_f32_or_null(env, a[5], "swiglu du", n, &du))
     return NULL;
   swiglu_job j = {.g = g, .u = u, .sig_in = sig, .dy = dy, .dg = dg, .du = du, .n = n, .parts = threads_for(n, threads),
-                  .fresh_dg = opt_bool(env, info, 8), .fresh_du = opt_bool(env, info, 9)};
+                  .fresh_dg = opt_bool(env, argc, a, 8), .fresh_du = opt_bool(env, argc, a, 9)};
   pool_run(j.parts, j.parts, swiglu_backward_task, &j);
   return NULL;
 }

@@ -223,7 +223,6 @@ static int supported_avx512(void) {
 }
 #endif
 
-
 #ifdef MODELFAB_BF16
 /* ---- bfloat16 helpers, and AVX512-BF16: 12 x 32 ---------------------------------------------------------------
  * Rounding is the processor's (vcvtne2ps2bf16: to nearest even, NaN kept). The AVX512-BF16 kernel multiplies pairs
@@ -242,11 +241,16 @@ BF16_TARGET static inline __m512i bf16x32(const float *p, int n) {
   return (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(first(n - 16), p + 16), _mm512_maskz_loadu_ps(first(n), p));
 }
 
-/* (row k of 16 bf16, row k + 1 of 16), as cvtne2ps2bf16 leaves them, -> 16 pairs: word j = (k, j) | (k + 1, j) << 16 */
-BF16_TARGET static inline __m512i pair_words(__m512 k0, __m512 k1) {
+/* (row k of 16 bf16, row k + 1 of 16) in one vector -> 16 pairs: word j = (k, j) | (k + 1, j) << 16 */
+BF16_TARGET static inline __m512i interleave_pairs(__m512i rows) {
   const __m512i pairs = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6, 21, 5,
                                          20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
-  return _mm512_permutexvar_epi16(pairs, (__m512i)_mm512_cvtne2ps_pbh(k1, k0));
+  return _mm512_permutexvar_epi16(pairs, rows);
+}
+
+/* Two rows of 16 floats, rounded to bf16, as 16 pair words (interleave_pairs). */
+BF16_TARGET static inline __m512i pair_words(__m512 k0, __m512 k1) {
+  return interleave_pairs((__m512i)_mm512_cvtne2ps_pbh(k1, k0));
 }
 
 /* v[i] word j -> v[j] word i (16 x 16 32-bit words, in registers). */
@@ -272,7 +276,6 @@ BF16_TARGET static inline void transpose16(__m512i v[16]) {
     v[j + 8] = _mm512_shuffle_i32x4(t[j], t[j + 8], 0xdd);
   }
 }
-
 
 /* c (m x n, n <= 32, row stride ldc) = alpha * t + beta * c for a tile t of 32-float rows (aligned); beta == 0
  * overwrites. Stored as the float32 kernels store: t' = alpha * t, c = fma(beta, c, t'). */
@@ -308,9 +311,7 @@ BF16_TARGET static inline __m512i row32(const void *p, int half, int n) {
 BF16_TARGET static inline __m512i pair16(const void *r0, const void *r1, int half, __mmask16 cols) {
   if (!half) return pair_words(_mm512_maskz_loadu_ps(cols, r0), r1 ? _mm512_maskz_loadu_ps(cols, r1) : _mm512_setzero_ps());
   const __m256i a = _mm256_maskz_loadu_epi16(cols, r0), b = r1 ? _mm256_maskz_loadu_epi16(cols, r1) : _mm256_setzero_si256();
-  const __m512i pairs = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6, 21, 5,
-                                         20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
-  return _mm512_permutexvar_epi16(pairs, _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1));
+  return interleave_pairs(_mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1));
 }
 
 BF16_TARGET static void pack_a_bf16(int ta, const float *A, long lda, long i0, int mc, long p0, int kc, int MR, void *dst) {

@@ -103,8 +103,6 @@ static float *grow(float **buf, size_t *cap, size_t need) {
   return *buf;
 }
 
-#define sliver_bytes sgemm_sliver_bytes
-
 void sgemm_isa_pack_a(const sgemm_isa *isa, int ta, const float *A, long lda, long i0, int mc, long p0, int kc, void *dst) {
   if (isa->pack_a) isa->pack_a(ta, A, lda, i0, mc, p0, kc, isa->mr, dst);
   else sgemm_pack_a(ta, A, lda, i0, mc, p0, kc, isa->mr, dst);
@@ -123,8 +121,8 @@ static int run_part(const part_t *p) {
   const int KC = isa->kc < p->K ? isa->kc : p->K;
   const long NCmax = N < isa->nc ? (N + NR - 1) / NR * NR : isa->nc;
   const long MCmax = M < isa->mc ? (M + MR - 1) / MR * MR : isa->mc;
-  char *pa = (char *)grow(&buf_a, &cap_a, (sliver_bytes(isa, (int)MCmax, KC) + 3) / 4);
-  char *pb = (char *)grow(&buf_b, &cap_b, (sliver_bytes(isa, (int)NCmax, KC) + 3) / 4);
+  char *pa = (char *)grow(&buf_a, &cap_a, (sgemm_sliver_bytes(isa, (int)MCmax, KC) + 3) / 4);
+  char *pb = (char *)grow(&buf_b, &cap_b, (sgemm_sliver_bytes(isa, (int)NCmax, KC) + 3) / 4);
   if (!pa || !pb) return 0;
   if (isa->begin) isa->begin();
   for (long jc = p->j0; jc < p->j1; jc += isa->nc) {
@@ -132,7 +130,7 @@ static int run_part(const part_t *p) {
     for (int pc = 0; pc < p->K; pc += KC) {
       const int kc = p->K - pc < KC ? p->K - pc : KC;
       const float beta = pc == 0 ? p->beta : 1.0f;
-      const size_t a_sliver = sliver_bytes(isa, MR, kc), b_sliver = sliver_bytes(isa, NR, kc);
+      const size_t a_sliver = sgemm_sliver_bytes(isa, MR, kc), b_sliver = sgemm_sliver_bytes(isa, NR, kc);
       if (p->Bh && isa->pack_b_h) isa->pack_b_h(p->tb, p->Bh, p->ldb, pc, kc, jc, nc, NR, pb);
       else if (p->Bh) sgemm_pack_b_h(p->tb, p->Bh, p->ldb, pc, kc, jc, nc, NR, pb);
       else sgemm_isa_pack_b(isa, p->tb, p->B, p->ldb, pc, kc, jc, nc, pb);

@@ -46,7 +46,7 @@ typedef struct {
 typedef void (*sgemm_small)(const sgemm_part *p, float *scratch);
 
 struct sgemm_isa {
-  const char *name;      /* "avx512", "avx2+fma", "generic", "amx-bf16" */
+  const char *name;      /* "avx512", "avx2+fma", "generic", "amx-bf16", "avx512-bf16" */
   int mr, nr;            /* micro-tile */
   int kc, mc, nc;        /* cache blocks (mc a multiple of mr, nc of nr) */
   sgemm_ukernel kernel;
