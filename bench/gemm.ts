@@ -1,8 +1,8 @@
 /**
  * Gemm micro-benchmark: GFLOP/s of each available backend in one run (native: the engine's own kernels;
  * openblas: OpenBLAS, where it was built; portable: WebAssembly; amx-bf16 and avx512-bf16: the native
- * mixed-precision kernels the processor runs), 1 thread and all threads, at shapes typical of training a small transformer (1024 tokens
- * x d_model 256; projections to 256, 768 (qkv) and 4096).
+ * mixed-precision kernels the processor runs), 1 thread and all threads, at shapes typical of training a small
+ * transformer (1024 tokens x d_model 256; projections to 256, 768 (qkv) and 4096).
  *
  *   node --import tsx bench/gemm.ts [--quick] [--backends=native,openblas,portable,reference]
  *

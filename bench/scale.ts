@@ -9,9 +9,9 @@
  * against each measured peak. Ends with one JSON line:
  *   {"bench":"scale","q05_tok_s","q05_peak_rss_mb","q05_torch_tok_s","q15_tok_s","q15_peak_rss_mb","estimate_error"}
  * estimate_error is the largest |estimate - peak| / peak of the two shapes. Bars: 0.5B within 4 GB, 1.5B within
- * 8 GB, the estimate within 15%. Where the processor has a bf16 kernel (AMX-BF16 or AVX512-BF16), each shape runs again in mixed precision
- * (precision bf16: q05_bf16_tok_s, q05_bf16_peak_rss_mb, ...) and PyTorch's 0.5B step again under CPU autocast to
- * bfloat16 (q05_torch_bf16_tok_s).
+ * 8 GB, the estimate within 15%. Where the processor has a bf16 kernel (AMX-BF16 or AVX512-BF16), each shape runs
+ * again in mixed precision (precision bf16: q05_bf16_tok_s, q05_bf16_peak_rss_mb, ...) and PyTorch's 0.5B step
+ * again under CPU autocast to bfloat16 (q05_torch_bf16_tok_s).
  *
  * Options (environment): SCALE_SHAPES=q05,q15  SCALE_STEPS=1 (optimizer steps, all timed)  SCALE_ACCUM=2 (micro-batches
  * of one sequence a step)  SCALE_THREADS=2  SCALE_TORCH=0 (skip PyTorch).
@@ -99,23 +99,26 @@ async function main(): Promise<void> {
     console.error(`PyTorch: ${t.stdout.trim() || `exit ${t.status}`}`);
     return null;
   };
+  // One shape in a child process of its own (its peak memory its own), or why it gave no result.
+  const engineRun = (shape: string, bf16: boolean): ChildResult | string => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', self, '--child', shape, ...(bf16 ? ['--bf16'] : [])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
+    return (lastJson(r.stdout) as ChildResult | null) ?? `exit ${r.status}`;
+  };
   for (const shape of shapes) {
     if (!bf16Why) {
-      const r = spawnSync(process.execPath, ['--import', 'tsx', self, '--child', shape, '--bf16'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
-      const res = lastJson(r.stdout) as ChildResult | null;
-      if (res) {
+      const res = engineRun(shape, true);
+      if (typeof res !== 'string') {
         console.error(`[engine ${shape} bf16] ${res.gemm}: ${res.tok_s} tok/s, peak RSS ${res.peak_rss_mb} MB, loss ${res.loss.toFixed(3)}`);
         out[`${shape}_bf16_tok_s`] = res.tok_s;
         out[`${shape}_bf16_peak_rss_mb`] = res.peak_rss_mb;
-      } else console.error(`${shape} bf16: the engine child failed (exit ${r.status})`);
+      } else console.error(`${shape} bf16: the engine child failed (${res})`);
       if (shape === 'q05' && process.env.SCALE_TORCH !== '0') {
         const tr = torchRun(shape, true);
         if (tr) out[`${shape}_torch_bf16_tok_s`] = tr.tok_s;
       }
     }
-    const r = spawnSync(process.execPath, ['--import', 'tsx', self, '--child', shape], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
-    const res = lastJson(r.stdout) as ChildResult | null;
-    if (!res) { console.error(`${shape}: the engine child failed (exit ${r.status})`); out[`${shape}_error`] = `exit ${r.status}`; continue; }
+    const res = engineRun(shape, false);
+    if (typeof res === 'string') { console.error(`${shape}: the engine child failed (${res})`); out[`${shape}_error`] = res; continue; }
     const err = Math.abs(res.estimate_mb - res.peak_rss_mb) / res.peak_rss_mb;
     worst = Math.max(worst, err);
     console.error(`[engine ${shape}] ${(parameterCount(SHAPES[shape]) / 1e9).toFixed(2)}B params, ${res.gemm}: built in ${res.build_s} s, ${res.tok_s} tok/s, peak RSS ${res.peak_rss_mb} MB, estimate ${res.estimate_mb} MB (${(err * 100).toFixed(1)}%: ${JSON.stringify(res.breakdown_mb)}), loss ${res.loss.toFixed(3)}`);

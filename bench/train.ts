@@ -14,9 +14,9 @@
  * Each figure is the median step of its measurement; the engine's and PyTorch's measurements alternate for
  * `--rounds N` rounds (default 2) and each keeps its best round, so a slow spell of a shared machine costs both.
  *
- * Mixed precision, where the processor has a bf16 kernel: the engine with precision bf16 (AMX or AVX512-BF16: operands rounded
- * to bfloat16, float32 sums) against PyTorch's forward under CPU autocast to bfloat16 (oneDNN, AMX too), both
- * versions, in the same rounds. bf16_* are the engine's, torch_bf16_* and torch2_bf16_* PyTorch's; ratio_bf16_*
+ * Mixed precision, where the processor has a bf16 kernel: the engine with precision bf16 (AMX or AVX512-BF16:
+ * operands rounded to bfloat16, float32 sums) against PyTorch's forward under CPU autocast to bfloat16 (oneDNN, AMX
+ * too), both versions, in the same rounds. bf16_* are the engine's, torch_bf16_* and torch2_bf16_* PyTorch's; ratio_bf16_*
  * divides the engine's bf16 step by 1.13's float32 one, ratio2_bf16_* by 2.x's bf16 one (like for like).
  *
  * Prints a table, then one JSON line with the figures: ratio_* against 1.13, ratio2_* against 2.x,

@@ -12,7 +12,8 @@
  * one-line notice once per process on stderr), else reference. MODELFAB_GEMM=native|openblas|portable|reference|auto
  * overrides the automatic choice (an explicit `backend` option wins over it). Only one backend's threads work
  * at a time: OpenBLAS's pool is parked at 1 thread whenever another backend is created. { precision: 'bf16' }
- * asks for mixed precision (the native backend's bf16 kernels: AMX-BF16 or AVX512-BF16), refused where the processor has neither.
+ * asks for mixed precision (the native backend's bf16 kernels: AMX-BF16 or AVX512-BF16), refused where the
+ * processor has neither.
  */
 import { checkSgemmArgs } from './args.ts';
 import { createNativeGemm, loadNativeAddon, precisionRefusal, type GemmPrecision } from './native.ts';

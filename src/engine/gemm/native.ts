@@ -36,8 +36,8 @@ export type GemmPrecision = 'fp32' | 'bf16';
 /**
  * Attention over all heads at once on the own sgemm (native/attention.c); shapes as in ops/attention.ts. `bf16`:
  * the products on a mixed-precision kernel, true for the fastest or a kernel's index (an error where the processor
- * does not run it). attnBackward's `fresh` (bits
- * 1 dq, 2 dk, 4 dv): those gradients are overwritten, not added to (gradTarget's beta 0).
+ * does not run it). attnBackward's `fresh` (bits 1 dq, 2 dk, 4 dv): those gradients are overwritten, not added to
+ * (gradTarget's beta 0).
  */
 export interface AttentionKernels {
   attnScores(q: Float32Array, k: Float32Array, s: Float32Array, B: number, T: number, H: number, KVH: number, D: number, scale: number, threads: number, bf16?: boolean | number): void;
@@ -61,7 +61,7 @@ export interface NativeGemm extends Gemm {
   readonly name: 'native';
   /** e.g. "avx512 (own kernels)" */
   readonly info: string;
-  /** The micro-kernel in use: "avx512", "avx2+fma", "generic" or "amx-bf16". */
+  /** The micro-kernel in use: "avx512", "avx2+fma", "generic", "amx-bf16" or "avx512-bf16". */
   readonly kernel: string;
   /** The kernel's index in nativeKernels() (what the fused attention is told to use in bf16). */
   readonly kernelIndex: number;
@@ -147,8 +147,8 @@ export function createNativeGemm(opts: NativeOptions = {}): NativeGemm {
   if ('error' in l) throw new Error(`native gemm unavailable: ${l.error}`);
   const addon = l.addon;
   const kernel = pickKernel(addon, opts.kernel, opts.precision ?? 'fp32');
-  const name = addon.kernels()[kernel].name;
-  const precision: GemmPrecision = addon.kernels()[kernel].bf16 ? 'bf16' : 'fp32';
+  const { name, bf16 } = addon.kernels()[kernel];
+  const precision: GemmPrecision = bf16 ? 'bf16' : 'fp32';
   const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
   let threads = Math.max(1, Math.floor(opts.threads ?? cores));
   let closed = false;

@@ -23,12 +23,20 @@ function weightData(w: Weight, threads: number): Float32Array {
   return w instanceof Tensor ? w.data : w.materialize(threads);
 }
 
-/** C = alpha * op(A) . op(W) + beta * C for a weight W: a bf16 weight's bits straight into a gemm that reads them, else its float32 data. */
-export function weightGemm(ctx: Ctx, transA: boolean, transW: boolean, M: number, N: number, K: number, alpha: number,
+/**
+ * C = alpha * op(A) . op(B) + beta * C with B held in bf16 (`bits`) or not: the bits straight into a gemm that reads
+ * them (Gemm.sgemmBf16B), else B as float32 from `float()` (widened, where it is held in bf16).
+ */
+export function gemmHalfB(ctx: Ctx, transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
+  A: Float32Array, bits: Uint16Array | undefined, float: () => Float32Array, beta: number, C: Float32Array): void {
+  if (bits && ctx.gemm.sgemmBf16B) ctx.gemm.sgemmBf16B(transA, transB, M, N, K, alpha, A, bits, beta, C);
+  else ctx.gemm.sgemm(transA, transB, M, N, K, alpha, A, float(), beta, C);
+}
+
+/** C = alpha * op(A) . op(W) + beta * C for a weight W (gemmHalfB: a bf16 weight's bits where the gemm reads them). */
+function weightGemm(ctx: Ctx, transA: boolean, transW: boolean, M: number, N: number, K: number, alpha: number,
   A: Float32Array, w: Weight, beta: number, C: Float32Array): void {
-  const bits = w instanceof Tensor ? undefined : w.bf16Bits;
-  if (bits && ctx.gemm.sgemmBf16B) ctx.gemm.sgemmBf16B(transA, transW, M, N, K, alpha, A, bits, beta, C);
-  else ctx.gemm.sgemm(transA, transW, M, N, K, alpha, A, weightData(w, ctx.gemm.threads), beta, C);
+  gemmHalfB(ctx, transA, transW, M, N, K, alpha, A, w instanceof Tensor ? undefined : w.bf16Bits, () => weightData(w, ctx.gemm.threads), beta, C);
 }
 
 /** out[N, C] = table[ids[n], :]. table is [V, C]. */

@@ -17,6 +17,7 @@
 import { Tensor, alloc, needsGrad, type Ctx } from '../tensor.ts';
 import { softmaxRows } from './native-kernels.ts';
 import { IGNORE_INDEX, type CrossEntropyResult } from './loss.ts';
+import { gemmHalfB } from './basic.ts';
 
 /** A [V, C] matrix read a tile of rows at a time: a float tensor's view, or a half-precision one widened. */
 export interface RowTiles {
@@ -38,12 +39,11 @@ function tileOf(w: Tensor | RowTiles, v0: number, v1: number, C: number, threads
   return w instanceof Tensor ? w.data.subarray(v0 * C, v1 * C) : w.rows(v0, v1, threads);
 }
 
-/** out = alpha * A . op(rows v0..v1 of w) + beta * out: a bf16 matrix's bits straight into a gemm that reads them. */
+/** out = alpha * A . op(rows v0..v1 of w) + beta * out (gemmHalfB: a bf16 matrix's bits where the gemm reads them). */
 function tileGemm(ctx: Ctx, transW: boolean, M: number, N: number, K: number, alpha: number, A: Float32Array,
   w: Tensor | RowTiles, v0: number, v1: number, C: number, beta: number, out: Float32Array): void {
-  const bits = w instanceof Tensor ? undefined : w.bf16Bits;
-  if (bits && ctx.gemm.sgemmBf16B) ctx.gemm.sgemmBf16B(false, transW, M, N, K, alpha, A, bits.subarray(v0 * C, v1 * C), beta, out);
-  else ctx.gemm.sgemm(false, transW, M, N, K, alpha, A, tileOf(w, v0, v1, C, ctx.gemm.threads), beta, out);
+  const bits = w instanceof Tensor ? undefined : w.bf16Bits?.subarray(v0 * C, v1 * C);
+  gemmHalfB(ctx, false, transW, M, N, K, alpha, A, bits, () => tileOf(w, v0, v1, C, ctx.gemm.threads), beta, out);
 }
 
 export function linearCrossEntropy(ctx: Ctx, x: Tensor, w: Tensor | RowTiles, labels: Int32Array, o: LinearLossOptions = {}): CrossEntropyResult {

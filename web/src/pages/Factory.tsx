@@ -22,16 +22,21 @@ const PRECISION_NAMES: Record<TrainerName, Precision[]> = { engine: ['fp32', 'bf
 
 /**
  * The trainer's options as the form holds them; only those that differ from the defaults reach the request. Both
- * trainers pack, recompute activations and train in bf16 (the engine where the processor has AMX-BF16 or AVX512-BF16: the plan
- * says so otherwise); processes and strategies are the torch trainer's.
+ * trainers pack, recompute activations and train in bf16 (the engine where the processor has AMX-BF16 or
+ * AVX512-BF16: the plan says so otherwise); processes and strategies are the torch trainer's.
  */
-interface TorchForm { precision: Precision; processes: string; strategy: 'ddp' | 'fsdp' | 'deepspeed-zero2' | 'deepspeed-zero3'; packing: boolean; checkpointing: boolean }
-const TORCH_DEFAULTS: TorchForm = { precision: 'fp32', processes: '1', strategy: 'ddp', packing: false, checkpointing: false };
+interface TrainerForm { precision: Precision; processes: string; strategy: 'ddp' | 'fsdp' | 'deepspeed-zero2' | 'deepspeed-zero3'; packing: boolean; checkpointing: boolean }
+const TRAINER_DEFAULTS: TrainerForm = { precision: 'fp32', processes: '1', strategy: 'ddp', packing: false, checkpointing: false };
+
+/** The precision the form asks of a trainer: its choice where the trainer runs it, else fp32. */
+function precisionFor(trainer: TrainerName, o: TrainerForm): Precision {
+  return PRECISION_NAMES[trainer].includes(o.precision) ? o.precision : 'fp32';
+}
 
 /** The request fields of a trainer choice, or the label of the field that is not valid. */
-function trainerFields(trainer: TrainerName, o: TorchForm): { fields: Partial<ExperimentRequest> } | { invalid: 'factory.processes' } {
+function trainerFields(trainer: TrainerName, o: TrainerForm): { fields: Partial<ExperimentRequest> } | { invalid: 'factory.processes' } {
   const common: Partial<ExperimentRequest> = {
-    ...(o.precision !== 'fp32' && PRECISION_NAMES[trainer].includes(o.precision) ? { precision: o.precision } : {}),
+    ...(precisionFor(trainer, o) !== 'fp32' ? { precision: o.precision } : {}),
     ...(o.packing ? { packing: true } : {}), ...(o.checkpointing ? { gradient_checkpointing: true } : {}),
   };
   if (trainer === 'engine') return { fields: common };
@@ -79,7 +84,7 @@ export function Factory() {
   const [seeds, setSeeds] = useState('0');
   const [bench, setBench] = useState(true);
   const [trainer, setTrainer] = useState<TrainerName>('engine');
-  const [torch, setTorch] = useState<TorchForm>(TORCH_DEFAULTS);
+  const [opts, setOpts] = useState<TrainerForm>(TRAINER_DEFAULTS);
   const [plan, setPlan] = useState<Plan | null>(null);
   const [planError, setPlanError] = useState<unknown>(null);
   const [planning, setPlanning] = useState(false);
@@ -101,7 +106,7 @@ export function Factory() {
     }
     const seedList = seeds.split(/[,，\s]+/).filter(Boolean).map(Number);
     if (!seedList.length || seedList.some((s) => !Number.isInteger(s) || s < 0)) return { invalid: 'hp.seeds' as const };
-    const tf = trainerFields(trainer, torch);
+    const tf = trainerFields(trainer, opts);
     if ('invalid' in tf) return tf;
     const r = Number(rank), vt = Number(tokens);
     const spec = (m: MethodType) => (m === 'lora' || m === 'qlora' ? { type: m, rank: r, alpha: 2 * r } : m === 'prefix' || m === 'prompt' ? { type: m, numVirtualTokens: vt } : { type: m });
@@ -112,7 +117,7 @@ export function Factory() {
         ...(dpoSets.length ? { then: [{ stage: 'dpo', datasets: dpoSets }] } : {}), ...tf.fields,
       } satisfies ExperimentRequest,
     };
-  }, [name, bases, sets, dpoSets, methods, rank, tokens, hyper, seeds, bench, trainer, torch]);
+  }, [name, bases, sets, dpoSets, methods, rank, tokens, hyper, seeds, bench, trainer, opts]);
 
   const ready = 'body' in request && request.body && bases.length > 0 && sets.length > 0 && methods.length > 0 && !!request.body.name;
 
@@ -215,14 +220,14 @@ export function Factory() {
               </select>
             )}</Field>
             <Field label={t('factory.precision')}>{(id) => (
-              <select id={id} value={PRECISION_NAMES[trainer].includes(torch.precision) ? torch.precision : 'fp32'} onChange={(e) => setTorch({ ...torch, precision: e.target.value as Precision })} data-testid="precision">
+              <select id={id} value={precisionFor(trainer, opts)} onChange={(e) => setOpts({ ...opts, precision: e.target.value as Precision })} data-testid="precision">
                 {PRECISION_NAMES[trainer].map((p) => <option key={p} value={p}>{p}</option>)}
               </select>
             )}</Field>
             {trainer === 'torch' && <>
-              <Field label={t('factory.processes')}>{(id) => <input id={id} className="narrow" type="number" min={1} max={64} value={torch.processes} onChange={(e) => setTorch({ ...torch, processes: e.target.value })} data-testid="processes" />}</Field>
-              {Number(torch.processes) > 1 && <Field label={t('factory.strategy')}>{(id) => (
-                <select id={id} value={torch.strategy} onChange={(e) => setTorch({ ...torch, strategy: e.target.value as TorchForm['strategy'] })}>
+              <Field label={t('factory.processes')}>{(id) => <input id={id} className="narrow" type="number" min={1} max={64} value={opts.processes} onChange={(e) => setOpts({ ...opts, processes: e.target.value })} data-testid="processes" />}</Field>
+              {Number(opts.processes) > 1 && <Field label={t('factory.strategy')}>{(id) => (
+                <select id={id} value={opts.strategy} onChange={(e) => setOpts({ ...opts, strategy: e.target.value as TrainerForm['strategy'] })}>
                   <option value="ddp">DDP</option><option value="fsdp">FSDP</option>
                   <option value="deepspeed-zero2">DeepSpeed ZeRO-2</option><option value="deepspeed-zero3">DeepSpeed ZeRO-3</option>
                 </select>
@@ -230,8 +235,8 @@ export function Factory() {
             </>}
           </div>
           <div className="row wrap">
-            <label className="check"><input type="checkbox" checked={torch.packing} onChange={(e) => setTorch({ ...torch, packing: e.target.checked })} data-testid="packing" /> {t('factory.packing')}</label>
-            <label className="check"><input type="checkbox" checked={torch.checkpointing} onChange={(e) => setTorch({ ...torch, checkpointing: e.target.checked })} data-testid="checkpointing" /> {t('factory.checkpointing')}</label>
+            <label className="check"><input type="checkbox" checked={opts.packing} onChange={(e) => setOpts({ ...opts, packing: e.target.checked })} data-testid="packing" /> {t('factory.packing')}</label>
+            <label className="check"><input type="checkbox" checked={opts.checkpointing} onChange={(e) => setOpts({ ...opts, checkpointing: e.target.checked })} data-testid="checkpointing" /> {t('factory.checkpointing')}</label>
           </div>
         </fieldset>
 
